@@ -1,0 +1,172 @@
+//! The command line: `kith serve`, configuration and certificate commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, LogFormat, DEFAULT_TOML};
+use crate::transport::cert::{self, Identity};
+
+/// kith: a self-hosted instant-messaging server.
+#[derive(Debug, Parser)]
+#[command(name = "kith", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ConfigArgs),
+    /// Certificate utilities.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Configuration utilities.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check a configuration file and report the first problem.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Print the SHA-256 fingerprint of the server certificate, for clients to pin.
+    Fingerprint(ConfigArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the fully commented default configuration.
+    Default,
+}
+
+/// Where the configuration comes from; flags win over the file.
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, short, env = "KITH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TCP+TLS listen address, or "off".
+    #[arg(long)]
+    listen_tls: Option<String>,
+    /// QUIC listen address, or "off".
+    #[arg(long)]
+    listen_quic: Option<String>,
+    /// Plain-TCP listen address (loopback unless --allow-remote-plain-tcp), or "off".
+    #[arg(long)]
+    listen_tcp: Option<String>,
+    /// Allow the plain-TCP listener on a non-loopback address (unencrypted!).
+    #[arg(long)]
+    allow_remote_plain_tcp: bool,
+    /// Certificate chain (PEM).
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// Private key (PEM).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Any other setting, as section.key=value (repeatable), e.g. limits.max_inflight=64.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<Config, ConfigError> {
+        let quoted = |key: &str, value: &str| format!("{key}={}", toml::Value::String(value.to_string()));
+        let path = |key: &str, value: &PathBuf| quoted(key, &value.display().to_string());
+        let mut overrides = Vec::new();
+        overrides.extend(self.data_dir.as_ref().map(|v| path("data_dir", v)));
+        overrides.extend(self.listen_tls.as_ref().map(|v| quoted("listen.tls", v)));
+        overrides.extend(self.listen_quic.as_ref().map(|v| quoted("listen.quic", v)));
+        overrides.extend(self.listen_tcp.as_ref().map(|v| quoted("listen.tcp", v)));
+        if self.allow_remote_plain_tcp {
+            overrides.push("listen.allow_remote_plain_tcp=true".into());
+        }
+        overrides.extend(self.cert.as_ref().map(|v| path("tls.cert", v)));
+        overrides.extend(self.key.as_ref().map(|v| path("tls.key", v)));
+        overrides.extend(self.log_format.map(|f| quoted("log.format", if f == LogFormat::Json { "json" } else { "text" })));
+        overrides.extend(self.set.iter().cloned());
+        Config::load(self.config.as_deref(), &overrides)
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(serve),
+        Command::Cert(CertCommand::Fingerprint(args)) => args.load().map_err(|e| e.to_string()).and_then(print_fingerprint),
+        Command::Config(ConfigCommand::Default) => {
+            print!("{DEFAULT_TOML}");
+            Ok(())
+        }
+        Command::CheckConfig { file } => Config::load(Some(&file), &[]).map(|_| println!("{}: ok", file.display())).map_err(|e| format!("{}: {e}", file.display())),
+        Command::Version => {
+            println!("kith {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("kith: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let server = crate::server::start(config).await.map_err(|e| e.to_string())?;
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; stopping only on Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn print_fingerprint(config: Config) -> Result<(), String> {
+    let identity = Identity::load(&config.tls.cert, &config.tls.key).map_err(|e| e.to_string())?;
+    println!("SHA256:{}", cert::format_fingerprint(&identity.fingerprint()));
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! An async client for the kith protocol, used by the tests, the load
+//! generator and anyone writing a bot in Rust.
+//!
+//! ```no_run
+//! # async fn demo(addr: std::net::SocketAddr, pin: [u8; 32]) -> Result<(), kith::client::ClientError> {
+//! use kith::client::{Client, Transport};
+//! use kith::protocol::{ClientType, DeviceInfo, DeviceType};
+//!
+//! let mut client = Client::connect(addr, &Transport::Tls { fingerprint: pin }).await?;
+//! let device = DeviceInfo { device_id: "bot-1".into(), device_type: DeviceType::Desktop, client_type: ClientType::Other };
+//! client.login("alice", "correct horse battery", device).await?;
+//! let bob = client.find_user("bob").await?;
+//! client.send_text(bob.user_id, "hello").await?;
+//! while let Some(push) = client.next_push().await { println!("{push:?}"); }
+//! # Ok(()) }
+//! ```
+
+mod connection;
+mod pin;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{de::DeserializeOwned, Serialize};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+pub use connection::Reply;
+pub use pin::client_config;
+
+use crate::codec::{decode_wire, encode_wire};
+use crate::protocol::{
+    AckReply, AckRequest, Action, AuthReply, AuthRequest, ChangePasswordRequest, DeviceInfo, Direction,
+    DisconnectPush, ErrorBody, ErrorCode, FindUserRequest, HeartbeatReply, HistoryRequest, LoginReply, LoginRequest,
+    Message, MessageKind, Page, RegisterReply, RegisterRequest, SendReply, SendRequest, SyncInboxRequest, Target,
+    TokenReply, UserInfo,
+};
+use connection::Command;
+
+/// How to reach the server.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// TCP with TLS, trusting the certificate with this SHA-256.
+    Tls {
+        /// Pinned certificate fingerprint.
+        fingerprint: [u8; 32],
+    },
+    /// Plain TCP (loopback development only).
+    Tcp,
+}
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("server refused ({code}): {message}")]
+    Server {
+        /// Raw error code; see [`ClientError::code`].
+        code: u16,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// Connecting failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// TLS setup failed.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The server sent something this client does not understand.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+}
+
+impl ClientError {
+    /// The server's error code, when the server refused the request.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server { code, .. } => ErrorCode::try_from(*code).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Something the server pushed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Push {
+    /// A new message.
+    Message(Message),
+    /// The server is closing the connection.
+    Disconnect(DisconnectPush),
+    /// A push this client does not know.
+    Other {
+        /// Its action byte.
+        action: u8,
+        /// Its body.
+        body: Bytes,
+    },
+}
+
+/// A connection to a kith server.
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    pushes: mpsc::Receiver<Push>,
+}
+
+/// Pushes buffered before the application reads them; beyond this the
+/// client stops reading the socket (and the server eventually disconnects it).
+const PUSH_BUFFER: usize = 8192;
+
+/// A fresh random client message id.
+pub fn new_client_msg_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    // Without randomness, fall back to the clock; ids must only be unique per sender.
+    if getrandom::getrandom(&mut id).is_err() {
+        id[..16].copy_from_slice(&u128::from(crate::id::now_ms()).to_be_bytes());
+    }
+    id
+}
+
+impl Client {
+    /// Connects over `transport`.
+    pub async fn connect(addr: SocketAddr, transport: &Transport) -> Result<Client, ClientError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        match transport {
+            Transport::Tcp => {
+                let (reader, writer) = stream.into_split();
+                Ok(Client::spawn(reader, writer))
+            }
+            Transport::Tls { fingerprint } => {
+                let config = std::sync::Arc::new(client_config(*fingerprint, false)?);
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let stream = tokio_rustls::TlsConnector::from(config).connect(name, stream).await?;
+                let (reader, writer) = tokio::io::split(stream);
+                Ok(Client::spawn(reader, writer))
+            }
+        }
+    }
+
+    /// Wraps an established byte stream.
+    pub fn spawn<R, W>(reader: R, writer: W) -> Client
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (commands, command_rx) = mpsc::channel(1024);
+        let (push_tx, pushes) = mpsc::channel(PUSH_BUFFER);
+        tokio::spawn(connection::drive(reader, writer, command_rx, push_tx));
+        Client { commands, pushes }
+    }
+
+    /// Sends a request with an encoded body and returns the raw reply.
+    pub async fn request_raw(&self, action: u8, body: Vec<u8>) -> Result<Reply, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Request { action, body, reply }).await.map_err(|_| ClientError::Closed)?;
+        rx.await.map_err(|_| ClientError::Closed)
+    }
+
+    /// Writes arbitrary bytes. If `sequence` is given, waits for the response
+    /// with that sequence id.
+    pub async fn send_bytes(&self, bytes: Vec<u8>, sequence: Option<u32>) -> Result<Option<Reply>, ClientError> {
+        let (reply, rx) = match sequence {
+            Some(_) => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        self.commands.send(Command::Raw { bytes, sequence, reply }).await.map_err(|_| ClientError::Closed)?;
+        match rx {
+            Some(rx) => Ok(Some(rx.await.map_err(|_| ClientError::Closed)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sends a typed request and decodes the typed reply or the error.
+    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(&self, action: Action, request: &Req) -> Result<Resp, ClientError> {
+        let reply = self.request_raw(action as u8, encode_wire(request)).await?;
+        decode_reply(action, reply)
+    }
+
+    /// Creates an account; returns its id.
+    pub async fn register(&self, username: &str, password: &str) -> Result<u64, ClientError> {
+        let request = RegisterRequest { username: username.into(), password: password.into() };
+        let reply: RegisterReply = self.call(Action::Register, &request).await?;
+        Ok(reply.user_id)
+    }
+
+    /// Logs in with a password; the connection is then authenticated.
+    pub async fn login(&self, username: &str, password: &str, device: DeviceInfo) -> Result<LoginReply, ClientError> {
+        let request = LoginRequest { username: username.into(), password: password.into(), device };
+        self.call(Action::Login, &request).await
+    }
+
+    /// Authenticates with a token from an earlier login.
+    pub async fn auth(&self, token: &[u8]) -> Result<AuthReply, ClientError> {
+        self.call(Action::Auth, &AuthRequest { token: token.to_vec() }).await
+    }
+
+    /// Revokes this device's token; the server then closes the connection.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        self.call(Action::Logout, &()).await
+    }
+
+    /// Changes the password; returns this device's new token.
+    pub async fn change_password(&self, old: &str, new: &str) -> Result<TokenReply, ClientError> {
+        let request = ChangePasswordRequest { old_password: old.into(), new_password: new.into() };
+        self.call(Action::ChangePassword, &request).await
+    }
+
+    /// Looks a user up by username.
+    pub async fn find_user(&self, username: &str) -> Result<UserInfo, ClientError> {
+        self.call(Action::FindUser, &FindUserRequest { username: username.into() }).await
+    }
+
+    /// Keeps the connection alive; returns the server's clock.
+    pub async fn heartbeat(&self) -> Result<u64, ClientError> {
+        let reply: HeartbeatReply = self.call(Action::Heartbeat, &()).await?;
+        Ok(reply.server_time)
+    }
+
+    /// Sends a message; resolves once the server has it on disk.
+    pub async fn send(&self, request: &SendRequest) -> Result<SendReply, ClientError> {
+        self.call(Action::Send, request).await
+    }
+
+    /// Sends a text message to a user with a fresh client message id.
+    pub async fn send_text(&self, to: u64, text: &str) -> Result<SendReply, ClientError> {
+        self.send(&SendRequest {
+            to: Target::User(to),
+            client_msg_id: new_client_msg_id(),
+            kind: MessageKind::Text,
+            content: text.as_bytes().to_vec(),
+            extra: None,
+        })
+        .await
+    }
+
+    /// Tells the server this device has everything up to `up_to`.
+    pub async fn ack(&self, up_to: u64) -> Result<u64, ClientError> {
+        let reply: AckReply = self.call(Action::Ack, &AckRequest { up_to }).await?;
+        Ok(reply.cursor)
+    }
+
+    /// One page of this user's messages after `after`.
+    pub async fn sync_inbox(&self, after: u64, limit: u16) -> Result<Page, ClientError> {
+        self.call(Action::SyncInbox, &SyncInboxRequest { after, limit }).await
+    }
+
+    /// Every message after `after`, fetched page by page.
+    pub async fn sync_all(&self, after: u64) -> Result<Vec<Message>, ClientError> {
+        let mut out: Vec<Message> = Vec::new();
+        let mut cursor = after;
+        loop {
+            let page = self.sync_inbox(cursor, 100).await?;
+            if let Some(last) = page.messages.last() {
+                cursor = last.id;
+            }
+            let more = page.more;
+            out.extend(page.messages);
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One page of a conversation's history.
+    pub async fn history(&self, with: Target, direction: Direction, anchor: u64, limit: u16) -> Result<Page, ClientError> {
+        self.call(Action::History, &HistoryRequest { with, direction, anchor, limit }).await
+    }
+
+    /// The next push, or `None` once the connection is closed and drained.
+    pub async fn next_push(&mut self) -> Option<Push> {
+        self.pushes.recv().await
+    }
+
+    /// The next push within `wait`.
+    pub async fn push_within(&mut self, wait: Duration) -> Result<Push, ClientError> {
+        match tokio::time::timeout(wait, self.pushes.recv()).await {
+            Ok(Some(push)) => Ok(push),
+            Ok(None) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
+    /// The next pushed message within `wait`, skipping other pushes.
+    pub async fn message_within(&mut self, wait: Duration) -> Result<Message, ClientError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let Push::Message(m) = self.push_within(left).await? {
+                return Ok(m);
+            }
+        }
+    }
+}
+
+fn decode_reply<T: DeserializeOwned>(action: Action, reply: Reply) -> Result<T, ClientError> {
+    if reply.action == Action::Error as u8 {
+        let error: ErrorBody = decode_wire(&reply.body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        return Err(ClientError::Server { code: error.code, message: error.message });
+    }
+    if reply.action != action as u8 {
+        return Err(ClientError::Protocol(format!("reply action 0x{:02x} to request {action:?}", reply.action)));
+    }
+    decode_wire(&reply.body).map_err(|e| ClientError::Protocol(e.to_string()))
+}

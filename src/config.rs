@@ -1,0 +1,366 @@
+//! Server configuration: every address, path, limit and timeout, with its default.
+//!
+//! A TOML file (see `packaging/kith.toml`, printed by `kith config default`)
+//! is read first; `--set section.key=value` flags and the dedicated flags of
+//! `kith serve` are applied on top of it before it is checked.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::HARD_MAX_BODY;
+use crate::storage::StorageConfig;
+
+/// The commented default configuration shipped as `/etc/kith/kith.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../packaging/kith.toml");
+
+/// Everything `kith serve` needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the database (and later media) live.
+    pub data_dir: PathBuf,
+    /// Listening sockets.
+    pub listen: ListenConfig,
+    /// Certificate and key for TLS and QUIC.
+    pub tls: TlsConfig,
+    /// Bounds on what one client may use.
+    pub limits: Limits,
+    /// Storage tuning and durability.
+    pub storage: StorageConfig,
+    /// Log output.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            listen: ListenConfig::default(),
+            tls: TlsConfig::default(),
+            limits: Limits::default(),
+            storage: StorageConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Listening addresses; `"off"` disables a listener, port 0 picks a free port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    /// TCP with TLS: the main transport.
+    #[serde(with = "optional_addr")]
+    pub tls: Option<SocketAddr>,
+    /// QUIC over UDP.
+    #[serde(with = "optional_addr")]
+    pub quic: Option<SocketAddr>,
+    /// Plain TCP without TLS, for development and tests; off by default.
+    #[serde(with = "optional_addr")]
+    pub tcp: Option<SocketAddr>,
+    /// Lets `tcp` bind a non-loopback address. Anything sent over it —
+    /// passwords, tokens, messages — is readable on the network.
+    pub allow_remote_plain_tcp: bool,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        let any: SocketAddr = ([0, 0, 0, 0], 7420).into();
+        ListenConfig { tls: Some(any), quic: Some(any), tcp: None, allow_remote_plain_tcp: false }
+    }
+}
+
+/// Certificate files (PEM). Both are generated, self-signed, if both are missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig { cert: PathBuf::from("./certs/cert.pem"), key: PathBuf::from("./certs/key.pem") }
+    }
+}
+
+/// Bounds on what one client may use. Each names what happens on overflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest frame body; a bigger header gets `FrameTooLarge` and the connection closes.
+    pub max_frame_bytes: usize,
+    /// Largest message content; bigger gets `InvalidArgument`.
+    pub max_content_bytes: usize,
+    /// Largest message `extra`; bigger gets `InvalidArgument`.
+    pub max_extra_bytes: usize,
+    /// Seconds a new connection has to finish the TLS or QUIC handshake before it is dropped.
+    pub handshake_timeout_secs: u64,
+    /// Seconds a connection has to authenticate before it is closed (`AuthTimeout`).
+    pub auth_timeout_secs: u64,
+    /// Seconds without any frame after which an authenticated connection is closed (`IdleTimeout`).
+    pub idle_timeout_secs: u64,
+    /// Frames waiting to be written to one connection; when full, the
+    /// connection is closed (`SlowConsumer`) and the client syncs on reconnect.
+    pub outbound_queue: usize,
+    /// Requests one connection may have in progress; further frames are not
+    /// read until one finishes.
+    pub max_inflight: usize,
+    /// Sustained requests per second per connection; above it, `RateLimited`.
+    pub requests_per_second: u32,
+    /// Requests a connection may make in a burst above the sustained rate.
+    pub request_burst: u32,
+    /// Connections in total; further ones are closed before the handshake.
+    pub max_connections: usize,
+    /// Connections per client IP address; further ones are closed before the handshake.
+    pub max_connections_per_ip: usize,
+    /// Password hashes computed at once; more logins wait their turn.
+    pub max_concurrent_hashes: usize,
+    /// Days a login token stays valid.
+    pub token_ttl_days: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 128 * 1024,
+            max_content_bytes: 64 * 1024,
+            max_extra_bytes: 1024,
+            handshake_timeout_secs: 10,
+            auth_timeout_secs: 10,
+            idle_timeout_secs: 180,
+            outbound_queue: 1024,
+            max_inflight: 128,
+            requests_per_second: 500,
+            request_burst: 1000,
+            max_connections: 100_000,
+            max_connections_per_ip: 1_000,
+            max_concurrent_hashes: 2,
+            token_ttl_days: 30,
+        }
+    }
+}
+
+impl Limits {
+    /// [`Limits::auth_timeout_secs`] as a duration.
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_secs(self.auth_timeout_secs)
+    }
+
+    /// [`Limits::idle_timeout_secs`] as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// [`Limits::handshake_timeout_secs`] as a duration.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `kith=debug`; `RUST_LOG` wins over it.
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, has an unknown key or a value of the wrong type.
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+    /// A `--set` flag is not of the form `section.key=value`.
+    #[error("--set {0}: expected section.key=value")]
+    Override(String),
+    /// A value is of the right type but not allowed.
+    #[error("{key} = {value}: {reason}")]
+    Invalid {
+        /// Dotted key.
+        key: &'static str,
+        /// The offending value.
+        value: String,
+        /// What is allowed.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads a config file (or the defaults when `path` is `None`), applies
+    /// `section.key=value` overrides, and checks the result.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?,
+            None => String::new(),
+        };
+        let mut table: toml::Table = toml::from_str(&text)?;
+        for item in overrides {
+            apply_override(&mut table, item)?;
+        }
+        let config: Config = toml::Value::Table(table).try_into()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks rules that types alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let invalid = |key, value: &dyn ToString, reason: &str| {
+            Err(ConfigError::Invalid { key, value: value.to_string(), reason: reason.to_string() })
+        };
+        if l.max_frame_bytes > HARD_MAX_BODY {
+            return invalid("limits.max_frame_bytes", &l.max_frame_bytes, &format!("at most {HARD_MAX_BODY}"));
+        }
+        if l.max_frame_bytes < l.max_content_bytes + l.max_extra_bytes + 256 {
+            return invalid(
+                "limits.max_frame_bytes",
+                &l.max_frame_bytes,
+                "must exceed max_content_bytes + max_extra_bytes + 256 so a full message fits",
+            );
+        }
+        let positive: [(&'static str, u64); 9] = [
+            ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
+            ("limits.auth_timeout_secs", l.auth_timeout_secs),
+            ("limits.idle_timeout_secs", l.idle_timeout_secs),
+            ("limits.outbound_queue", l.outbound_queue as u64),
+            ("limits.max_inflight", l.max_inflight as u64),
+            ("limits.requests_per_second", u64::from(l.requests_per_second)),
+            ("limits.max_connections", l.max_connections as u64),
+            ("limits.max_concurrent_hashes", l.max_concurrent_hashes as u64),
+            ("limits.token_ttl_days", l.token_ttl_days),
+        ];
+        if let Some((key, value)) = positive.iter().find(|(_, v)| *v == 0) {
+            return invalid(key, value, "must be at least 1");
+        }
+        if l.request_burst < l.requests_per_second {
+            return invalid("limits.request_burst", &l.request_burst, "must be at least requests_per_second");
+        }
+        if self.storage.max_batch == 0 {
+            return invalid("storage.max_batch", &0, "must be at least 1");
+        }
+        if let Some(addr) = self.listen.tcp {
+            if !addr.ip().is_loopback() && !self.listen.allow_remote_plain_tcp {
+                return invalid(
+                    "listen.tcp",
+                    &addr,
+                    "plain TCP is unencrypted; bind a loopback address or set listen.allow_remote_plain_tcp = true",
+                );
+            }
+        }
+        if self.listen.tls.is_none() && self.listen.quic.is_none() && self.listen.tcp.is_none() {
+            return invalid("listen", &"off", "at least one of tls, quic, tcp must be enabled");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", &self.log.level, "not a valid filter (e.g. info, kith=debug)");
+        }
+        Ok(())
+    }
+}
+
+/// Applies one `a.b=value` override; the value is read as TOML, or as a
+/// string if it is not valid TOML (so `--set data_dir=/srv/kith` works).
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
+    let (path, raw) = item.split_once('=').ok_or_else(|| ConfigError::Override(item.into()))?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut parts: Vec<&str> = path.trim().split('.').collect();
+    let last = parts.pop().filter(|s| !s.is_empty()).ok_or_else(|| ConfigError::Override(item.into()))?;
+    let mut node = table;
+    for part in parts {
+        let entry = node.entry(part).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry.as_table_mut().ok_or_else(|| ConfigError::Override(item.into()))?;
+    }
+    node.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// `Option<SocketAddr>` as a string, with `"off"` for `None`.
+mod optional_addr {
+    use std::net::SocketAddr;
+
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(a) => s.collect_str(a),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "off" | "" => Ok(None),
+            _ => text.parse().map(Some).map_err(|_| D::Error::custom(format!("`{text}` is not an address like 0.0.0.0:7420 or \"off\""))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_file_is_the_default() {
+        let from_file: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
+    fn overrides_apply_and_are_checked() {
+        let c = Config::load(None, &["limits.max_inflight=7".into(), "data_dir=/srv/kith".into()]).unwrap();
+        assert_eq!(c.limits.max_inflight, 7);
+        assert_eq!(c.data_dir, PathBuf::from("/srv/kith"));
+        let err = Config::load(None, &["limits.max_inflight=0".into()]).unwrap_err();
+        assert!(err.to_string().contains("limits.max_inflight"), "{err}");
+    }
+
+    #[test]
+    fn remote_plain_tcp_needs_the_second_switch() {
+        let err = Config::load(None, &["listen.tcp=\"0.0.0.0:7421\"".into()]).unwrap_err();
+        assert!(err.to_string().contains("listen.tcp"), "{err}");
+        Config::load(None, &["listen.tcp=\"0.0.0.0:7421\"".into(), "listen.allow_remote_plain_tcp=true".into()])
+            .unwrap();
+        Config::load(None, &["listen.tcp=\"127.0.0.1:0\"".into()]).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::load(None, &["limits.max_frame=1".into()]).unwrap_err();
+        assert!(err.to_string().contains("max_frame"), "{err}");
+    }
+}

@@ -1,0 +1,31 @@
+//! kith: a self-hosted instant-messaging server in one binary.
+//!
+//! A frame travels one way through these modules and its reply comes back
+//! the other way (see `docs/ARCHITECTURE.md`):
+//!
+//! * [`transport`] — TCP+TLS and plain-TCP listeners; each connection becomes
+//!   a reader and a writer.
+//! * [`session`] — the one loop per connection: frames in, dispatch, replies
+//!   and pushes out, timeouts and limits.
+//! * [`protocol`] — frame header, action table, error codes and bodies; pure
+//!   data, shared with the [`client`].
+//! * [`codec`] — the single place that serialises bodies and stored values.
+//! * [`service`] — accounts and messaging logic, returning typed replies.
+//! * [`hub`] — who is online, with a bounded push queue per session.
+//! * [`storage`] — the only module that touches sled: typed trees, key
+//!   layout, group commit.
+//! * [`server`] — start and graceful shutdown; [`config`] — every setting.
+
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod id;
+pub mod protocol;
+pub mod server;
+pub mod service;
+pub mod session;
+pub mod storage;
+pub mod transport;

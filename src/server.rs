@@ -1,0 +1,144 @@
+//! Starting and stopping the whole server: storage, listeners, sessions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::service::Services;
+use crate::storage::StorageError;
+use crate::transport::cert::{self, CertError};
+use crate::transport::{self, ConnectionLimiter, Listening};
+
+/// How long shutdown waits for connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Opening the database failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// The certificate could not be loaded or generated.
+    #[error("certificate: {0}")]
+    Cert(#[from] CertError),
+    /// A listening socket could not be bound.
+    #[error("cannot listen on {addr} ({transport}): {source}")]
+    Bind {
+        /// Which listener.
+        transport: &'static str,
+        /// Requested address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started server.
+pub struct RunningServer {
+    /// Bound TCP+TLS address, if enabled.
+    pub tls_addr: Option<SocketAddr>,
+    /// Bound plain-TCP address, if enabled.
+    pub tcp_addr: Option<SocketAddr>,
+    /// SHA-256 of the certificate, for clients to pin.
+    pub fingerprint: [u8; 32],
+    services: Arc<Services>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    commit_thread: JoinHandle<()>,
+}
+
+/// Opens storage, loads (or generates) the certificate, binds every enabled
+/// listener and starts accepting. Returns once the server is ready.
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    let (identity, generated) = cert::Identity::load_or_generate(&config.tls.cert, &config.tls.key)?;
+    let fingerprint = identity.fingerprint();
+    if generated {
+        tracing::info!(cert = %config.tls.cert.display(), "generated a self-signed certificate");
+    }
+    tracing::info!("certificate sha256 fingerprint {}", cert::format_fingerprint(&fingerprint));
+    let tls_config = identity.tls_config()?;
+
+    let (services, commit_thread) = Services::open(&config)?;
+    let listening = Listening {
+        services: services.clone(),
+        limiter: ConnectionLimiter::new(config.limits.max_connections, config.limits.max_connections_per_ip),
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    };
+
+    let mut tls_addr = None;
+    if let Some(addr) = config.listen.tls {
+        let listener = bind_tcp("tls", addr).await?;
+        tls_addr = Some(listener.local_addr().map_err(|source| ServerError::Bind { transport: "tls", addr, source })?);
+        let acceptor = TlsAcceptor::from(tls_config.clone());
+        listening.tasks.spawn(transport::serve_tcp(listener, Some(acceptor), listening.clone()));
+    }
+    let mut tcp_addr = None;
+    if let Some(addr) = config.listen.tcp {
+        let listener = bind_tcp("tcp", addr).await?;
+        tcp_addr = Some(listener.local_addr().map_err(|source| ServerError::Bind { transport: "tcp", addr, source })?);
+        if !addr.ip().is_loopback() {
+            tracing::warn!("plain TCP listener on a non-loopback address: traffic is unencrypted");
+        }
+        listening.tasks.spawn(transport::serve_tcp(listener, None, listening.clone()));
+    }
+    for (name, addr) in [("tls", tls_addr), ("tcp", tcp_addr)] {
+        if let Some(addr) = addr {
+            tracing::info!("listening on {name} {addr}");
+        }
+    }
+    Ok(RunningServer {
+        tls_addr,
+        tcp_addr,
+        fingerprint,
+        services,
+        shutdown: listening.shutdown,
+        tasks: listening.tasks,
+        commit_thread,
+    })
+}
+
+async fn bind_tcp(transport: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { transport, addr, source })
+}
+
+impl RunningServer {
+    /// The services, for in-process administration.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// A token that, when cancelled, starts the shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Resolves when shutdown has been requested.
+    pub async fn stopping(&self) {
+        self.shutdown.cancelled().await
+    }
+
+    /// Stops accepting, tells every client (`ServerShutdown`), lets in-flight
+    /// requests finish, then syncs and closes storage.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
+            tracing::warn!("connections still open after the shutdown grace period; closing anyway");
+            return;
+        }
+        drop(self.services);
+        // The commit thread ends once the last services handle is gone; it
+        // syncs what is left and the store closes with it.
+        let thread = self.commit_thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        tracing::info!("shut down cleanly");
+    }
+}

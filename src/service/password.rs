@@ -1,0 +1,71 @@
+//! Password hashing with argon2id, off the async threads and capped in number.
+//!
+//! One hash costs about 19 MiB and tens of milliseconds of CPU. Hashes run on
+//! tokio's blocking pool, and a semaphore lets only `max_concurrent_hashes` run
+//! at once, so a flood of logins queues up instead of starving chat traffic of
+//! CPU or the machine of memory.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::error::{ServiceError, ServiceResult};
+
+/// OWASP's recommended argon2id setting: 19 MiB, 2 passes, 1 lane.
+fn argon2() -> Argon2<'static> {
+    // The constants are valid parameters, so `new` cannot fail; the fallback
+    // keeps that invariant out of the error paths.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes and verifies passwords on the blocking pool.
+#[derive(Clone)]
+pub struct PasswordHashing {
+    permits: Arc<Semaphore>,
+    /// A real hash of a random password, verified against when the user does
+    /// not exist so that unknown users take as long as wrong passwords.
+    decoy: Arc<str>,
+}
+
+impl PasswordHashing {
+    /// Allows `concurrent` hashes at once.
+    pub fn new(concurrent: usize) -> PasswordHashing {
+        let salt = SaltString::generate(&mut OsRng);
+        let decoy = argon2().hash_password(b"decoy password never matches", &salt).map(|h| h.to_string()).unwrap_or_default();
+        PasswordHashing { permits: Arc::new(Semaphore::new(concurrent.max(1))), decoy: decoy.into() }
+    }
+
+    /// Hashes a new password into a PHC string.
+    pub async fn hash(&self, password: &str) -> ServiceResult<String> {
+        let password = password.to_owned();
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| ServiceError::Hashing(e.to_string()))
+        })
+        .await
+    }
+
+    /// Checks a password against a stored hash; `None` verifies against the
+    /// decoy and always fails, in the same time.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> ServiceResult<bool> {
+        let password = password.to_owned();
+        let known = hash.is_some();
+        let hash = hash.map(Arc::<str>::from).unwrap_or_else(|| self.decoy.clone());
+        self.run(move || {
+            let ok = PasswordHash::new(&hash).map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false);
+            Ok(ok && known)
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> ServiceResult<T> + Send + 'static) -> ServiceResult<T> {
+        let _permit = self.permits.acquire().await.map_err(|e| ServiceError::Hashing(e.to_string()))?;
+        tokio::task::spawn_blocking(f).await?
+    }
+}

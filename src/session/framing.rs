@@ -1,0 +1,98 @@
+//! Cutting a byte stream into frames, checking each header before its body
+//! is buffered.
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio_util::codec::Decoder;
+
+use crate::protocol::{FatalHeader, Header, HEADER_LEN};
+
+/// A frame as read: its header and the still-undecoded body.
+#[derive(Debug)]
+pub struct RawFrame {
+    /// The checked header.
+    pub header: Header,
+    /// Exactly `header.body_len` bytes.
+    pub body: Bytes,
+}
+
+/// Why no more frames can be read from a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The header was refused; answer with an error and close.
+    #[error("refused header: {0:?}")]
+    Fatal(FatalHeader),
+    /// The stream failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// tokio-util decoder for kith frames.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameDecoder {
+    max_body: usize,
+}
+
+impl FrameDecoder {
+    /// A decoder refusing bodies above `max_body` bytes.
+    pub fn new(max_body: usize) -> FrameDecoder {
+        FrameDecoder { max_body }
+    }
+}
+
+impl Decoder for FrameDecoder {
+    type Item = RawFrame;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RawFrame>, FrameError> {
+        let Some(head) = src.get(..HEADER_LEN) else {
+            src.reserve(HEADER_LEN - src.len());
+            return Ok(None);
+        };
+        let mut bytes = [0u8; HEADER_LEN];
+        bytes.copy_from_slice(head);
+        let header = Header::parse(&bytes, self.max_body).map_err(FrameError::Fatal)?;
+        let total = HEADER_LEN + header.body_len as usize;
+        if src.len() < total {
+            // Safe to reserve: the length was checked against the limit above.
+            src.reserve(total - src.len());
+            return Ok(None);
+        }
+        let mut frame = src.split_to(total);
+        frame.advance(HEADER_LEN);
+        Ok(Some(RawFrame { header, body: frame.freeze() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{encode_frame, ErrorCode};
+
+    #[test]
+    fn frames_split_across_reads_are_reassembled() {
+        let mut d = FrameDecoder::new(100);
+        let frame = encode_frame(0x10, 5, b"hello");
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&frame[..7]);
+        assert!(d.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(&frame[7..15]);
+        assert!(d.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(&frame[15..]);
+        buf.extend_from_slice(&encode_frame(0x01, 6, b""));
+        let f = d.decode(&mut buf).unwrap().unwrap();
+        assert_eq!((f.header.sequence, &f.body[..]), (5, &b"hello"[..]));
+        let f = d.decode(&mut buf).unwrap().unwrap();
+        assert_eq!((f.header.sequence, f.body.len()), (6, 0));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn oversize_header_fails_before_the_body_arrives() {
+        let mut d = FrameDecoder::new(10);
+        let mut buf = BytesMut::from(&encode_frame(0x10, 5, &[0u8; 11])[..HEADER_LEN]);
+        match d.decode(&mut buf) {
+            Err(FrameError::Fatal(h)) => assert_eq!(h.code, ErrorCode::FrameTooLarge),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! One loop per connection, whatever the transport.
+//!
+//! TLS, plain TCP and QUIC each hand this module a reader and a writer; the
+//! loop reads frames, checks them, dispatches requests to the services and
+//! writes their replies and the pushes queued for it by the hub. Requests
+//! that only wait on the group commit or read the store (send, sync,
+//! history, ack) run concurrently, up to `max_inflight`, so a client can keep
+//! a window of messages in flight; requests that change who the connection
+//! is (login, auth, logout, password change) run one at a time.
+
+mod dispatch;
+mod framing;
+mod rate;
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub use framing::{FrameDecoder, FrameError, RawFrame};
+
+use crate::codec::encode_wire;
+use crate::error::ServiceError;
+use crate::hub::{Closer, SessionHandle};
+use crate::protocol::{encode_frame, Action, DisconnectPush, DisconnectReason, PUSH_SEQUENCE};
+use crate::service::{Identity, Services};
+use dispatch::Step;
+use rate::TokenBucket;
+
+/// How long a closing connection gets to take its last frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long shutdown waits for in-flight requests to finish.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// Pushes gathered into one write.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// What a transport knows about a new connection.
+#[derive(Clone)]
+pub struct SessionContext {
+    /// The services requests go to.
+    pub services: Arc<Services>,
+    /// Remote address.
+    pub peer: SocketAddr,
+    /// `tls`, `tcp` or `quic`.
+    pub transport: &'static str,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+}
+
+type Inflight = Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>;
+
+/// The part of a session the request handlers see.
+pub(crate) struct Session {
+    ctx: SessionContext,
+    session_id: u64,
+    closer: Arc<Closer>,
+    identity: Option<Identity>,
+    limiter: TokenBucket,
+}
+
+/// Why the loop ended.
+enum End {
+    /// Tell the client why, then close.
+    Close(DisconnectReason),
+    /// The peer went away or the stream failed; nothing more to say.
+    Gone,
+}
+
+/// Runs a connection to completion.
+pub async fn run<R, W>(reader: R, writer: W, ctx: SessionContext)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let span = tracing::info_span!(
+        "conn",
+        peer = %ctx.peer,
+        transport = ctx.transport,
+        user = tracing::field::Empty,
+        device = tracing::field::Empty
+    );
+    async move {
+        tracing::debug!("connected");
+        let services = ctx.services.clone();
+        let mut session = Session {
+            session_id: services.hub.next_session_id(),
+            closer: Arc::new(Closer::default()),
+            identity: None,
+            limiter: TokenBucket::new(
+                services.config.limits.requests_per_second,
+                services.config.limits.request_burst,
+                Instant::now(),
+            ),
+            ctx,
+        };
+        let mut writer = FrameWriter { inner: writer, buf: Vec::new() };
+        let end = session.serve(reader, &mut writer).await;
+        if let Some(identity) = &session.identity {
+            services.hub.unregister(identity.user_id, session.session_id);
+        }
+        if let End::Close(reason) = end {
+            tracing::debug!(?reason, "closing");
+            let push = disconnect_frame(reason);
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                writer.write(&push).await?;
+                writer.inner.shutdown().await
+            })
+            .await;
+        }
+        tracing::debug!("disconnected");
+    }
+    .instrument(span)
+    .await
+}
+
+fn disconnect_frame(reason: DisconnectReason) -> Vec<u8> {
+    let message = match reason {
+        DisconnectReason::Kicked => "another device of the same type logged in",
+        DisconnectReason::LoggedOut => "logged out",
+        DisconnectReason::PasswordChanged => "password changed; log in again",
+        DisconnectReason::AccountDisabled => "account disabled",
+        DisconnectReason::ServerShutdown => "server shutting down",
+        DisconnectReason::SlowConsumer => "too slow reading; reconnect and sync",
+        DisconnectReason::IdleTimeout => "idle timeout",
+        DisconnectReason::AuthTimeout => "not authenticated in time",
+        DisconnectReason::ProtocolError => "protocol error",
+    };
+    let body = encode_wire(&DisconnectPush { reason, message: message.into() });
+    encode_frame(Action::PushDisconnect as u8, PUSH_SEQUENCE, &body)
+}
+
+impl Session {
+    async fn serve<R, W>(&mut self, reader: R, writer: &mut FrameWriter<W>) -> End
+    where
+        R: AsyncRead + Unpin + Send,
+        W: AsyncWrite + Unpin + Send,
+    {
+        let limits = self.ctx.services.config.limits.clone();
+        let mut frames = FramedRead::with_capacity(reader, FrameDecoder::new(limits.max_frame_bytes), 64);
+        let mut inflight: FuturesUnordered<Inflight> = FuturesUnordered::new();
+        let mut pushes: Option<mpsc::Receiver<Bytes>> = None;
+        let deadline = tokio::time::sleep(limits.auth_timeout());
+        tokio::pin!(deadline);
+        let closer = self.closer.clone();
+        let shutdown = self.ctx.shutdown.clone();
+
+        loop {
+            let room = inflight.len() < limits.max_inflight;
+            let step = tokio::select! {
+                biased;
+                reason = closer.closed() => return End::Close(reason),
+                () = shutdown.cancelled() => {
+                    let _ = tokio::time::timeout(DRAIN_GRACE, async {
+                        while let Some(reply) = inflight.next().await {
+                            writer.write(&reply).await?;
+                        }
+                        Ok::<_, std::io::Error>(())
+                    })
+                    .await;
+                    return End::Close(DisconnectReason::ServerShutdown);
+                }
+                Some(reply) = inflight.next(), if !inflight.is_empty() => Step::Reply(reply),
+                Some(push) = recv(&mut pushes) => {
+                    if writer.write_pushes(push, pushes.as_mut()).await.is_err() {
+                        return End::Gone;
+                    }
+                    continue;
+                }
+                frame = frames.next(), if room => match frame {
+                    None => return End::Gone,
+                    Some(Err(FrameError::Io(e))) => {
+                        tracing::debug!(error = %e, "read failed");
+                        return End::Gone;
+                    }
+                    Some(Err(FrameError::Fatal(refused))) => {
+                        tracing::info!(code = ?refused.code, value = refused.detail, "refused frame header");
+                        let error = ServiceError::new(refused.code, match refused.code {
+                            crate::protocol::ErrorCode::FrameTooLarge => format!(
+                                "body of {} bytes exceeds the limit of {}", refused.detail, limits.max_frame_bytes),
+                            _ => format!("protocol version {} is not supported; this server speaks {}",
+                                refused.detail, crate::protocol::VERSION),
+                        });
+                        let _ = writer.write(&dispatch::error_frame(refused.sequence, &error)).await;
+                        return End::Close(DisconnectReason::ProtocolError);
+                    }
+                    Some(Ok(frame)) => {
+                        if self.identity.is_some() {
+                            deadline.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout());
+                        }
+                        self.handle(frame).await
+                    }
+                },
+                () = &mut deadline => {
+                    return End::Close(if self.identity.is_some() {
+                        DisconnectReason::IdleTimeout
+                    } else {
+                        DisconnectReason::AuthTimeout
+                    });
+                }
+            };
+            let written = match step {
+                Step::Reply(reply) => writer.write(&reply).await,
+                Step::Inflight(future) => {
+                    inflight.push(future);
+                    Ok(())
+                }
+                Step::Authenticated(reply, queue) => {
+                    pushes = Some(queue);
+                    deadline.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout());
+                    writer.write(&reply).await
+                }
+                Step::Close(reply, reason) => {
+                    let _ = writer.write(&reply).await;
+                    return End::Close(reason);
+                }
+            };
+            if written.is_err() {
+                return End::Gone;
+            }
+        }
+    }
+
+    /// Records who this connection is and registers it with the hub, which
+    /// pushes off an older session of the same device type.
+    fn become_authenticated(&mut self, identity: Identity) -> mpsc::Receiver<Bytes> {
+        let services = &self.ctx.services;
+        let (tx, rx) = mpsc::channel(services.config.limits.outbound_queue);
+        let span = tracing::Span::current();
+        span.record("user", identity.user_id);
+        span.record("device", identity.device_id.as_str());
+        services.hub.register(Arc::new(SessionHandle {
+            session_id: self.session_id,
+            user_id: identity.user_id,
+            device_id: identity.device_id.clone(),
+            device_type: identity.device_type,
+            client_type: identity.client_type,
+            peer: self.ctx.peer,
+            transport: self.ctx.transport,
+            since: crate::id::now_ms(),
+            outbound: tx,
+            closer: self.closer.clone(),
+        }));
+        tracing::info!("authenticated");
+        self.identity = Some(identity);
+        rx
+    }
+}
+
+async fn recv(queue: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {
+    match queue {
+        Some(q) => q.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The writing half of a connection, with a reusable buffer for batching.
+struct FrameWriter<W> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    async fn write(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(frame).await?;
+        self.inner.flush().await
+    }
+
+    /// Writes `first` and whatever else is already queued, in one write.
+    async fn write_pushes(&mut self, first: Bytes, queue: Option<&mut mpsc::Receiver<Bytes>>) -> std::io::Result<()> {
+        self.buf.extend_from_slice(&first);
+        if let Some(queue) = queue {
+            while self.buf.len() < WRITE_BATCH_BYTES {
+                match queue.try_recv() {
+                    Ok(frame) => self.buf.extend_from_slice(&frame),
+                    Err(_) => break,
+                }
+            }
+        }
+        let result = self.inner.write_all(&self.buf).await;
+        self.buf.clear();
+        if self.buf.capacity() > WRITE_BATCH_BYTES * 2 {
+            self.buf = Vec::new();
+        }
+        result?;
+        self.inner.flush().await
+    }
+}

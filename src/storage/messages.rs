@@ -1,0 +1,182 @@
+//! Conversation logs, per-user inbox indexes and the idempotency index.
+//!
+//! A message is stored once, in its conversation's log under
+//! `conversation ‖ id`. Each participant's inbox holds `user ‖ id →
+//! conversation`, so "everything for this user after id X" is one range scan
+//! of the inbox followed by point reads of the log.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::keys::{self, Conversation};
+use super::{decode, transaction_error, Store, StorageError};
+use crate::codec::encode_stored;
+use crate::protocol::{Direction, MessageKind};
+
+const LAST_MESSAGE_ID: &[u8] = b"last_message_id";
+
+/// A message as the log stores it; id, time and conversation live in the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// Sender's user id.
+    pub sender: u64,
+    /// The sender's idempotency key.
+    pub client_msg_id: [u8; 16],
+    /// Content type.
+    pub kind: MessageKind,
+    /// Content.
+    #[serde(with = "serde_bytes")]
+    pub content: Vec<u8>,
+    /// Application data.
+    pub extra: Option<String>,
+}
+
+/// A message waiting for its id.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Where it belongs.
+    pub conversation: Conversation,
+    /// What to store.
+    pub message: StoredMessage,
+    /// Users whose inbox index gets an entry (sender and recipients).
+    pub inboxes: Vec<u64>,
+    /// Not stored: an opaque tag handed back to the commit hook (the session
+    /// that sent the message, which needs no push of it).
+    pub origin: u64,
+}
+
+/// A message read back from a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedMessage {
+    /// Server id.
+    pub id: u64,
+    /// Its conversation.
+    pub conversation: Conversation,
+    /// Its contents.
+    pub message: StoredMessage,
+}
+
+impl Store {
+    /// One page of a user's inbox: messages with ids above `after`, ascending,
+    /// and whether more follow.
+    pub fn inbox_after(&self, user: u64, after: u64, limit: usize) -> Result<(Vec<LoggedMessage>, bool), StorageError> {
+        let Some(start) = after.checked_add(1) else {
+            return Ok((Vec::new(), false));
+        };
+        let range = keys::inbox_key(user, start)..=keys::inbox_key(user, u64::MAX);
+        let mut out = Vec::with_capacity(limit.min(128));
+        for item in self.userinbox_conv.range(range) {
+            let (k, v) = item?;
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            let id = keys::inbox_key_id(&k);
+            let conversation = Conversation::from_bytes(&v)
+                .ok_or_else(|| StorageError::Corrupt { tree: "usermsg_conv", detail: "bad conversation key".into() })?;
+            if let Some(m) = self.logged(conversation, id)? {
+                out.push(m);
+            }
+        }
+        Ok((out, false))
+    }
+
+    /// One page of a conversation's log on one side of `anchor` (exclusive;
+    /// 0 means the open end), returned in ascending id order.
+    pub fn history(
+        &self,
+        conversation: Conversation,
+        direction: Direction,
+        anchor: u64,
+        limit: usize,
+    ) -> Result<(Vec<LoggedMessage>, bool), StorageError> {
+        let first = keys::log_key(conversation, 0);
+        let last = keys::log_key(conversation, u64::MAX);
+        let (iter, reversed): (Box<dyn Iterator<Item = _>>, bool) = match direction {
+            Direction::After => {
+                let lower = match anchor.checked_add(1) {
+                    Some(start) => Bound::Included(keys::log_key(conversation, start)),
+                    None => return Ok((Vec::new(), false)),
+                };
+                (Box::new(self.conv_message.range((lower, Bound::Included(last)))), false)
+            }
+            Direction::Before => {
+                let upper = match anchor {
+                    0 => Bound::Included(last),
+                    n => Bound::Excluded(keys::log_key(conversation, n)),
+                };
+                (Box::new(self.conv_message.range((Bound::Included(first), upper)).rev()), true)
+            }
+        };
+        let mut out = Vec::with_capacity(limit.min(128));
+        let mut more = false;
+        for item in iter {
+            let (k, v) = item?;
+            if out.len() == limit {
+                more = true;
+                break;
+            }
+            out.push(LoggedMessage { id: keys::log_key_id(&k), conversation, message: decode("convmsg_message", &v)? });
+        }
+        if reversed {
+            out.reverse();
+        }
+        Ok((out, more))
+    }
+
+    /// One message of a conversation.
+    pub fn logged(&self, conversation: Conversation, id: u64) -> Result<Option<LoggedMessage>, StorageError> {
+        self.conv_message
+            .get(keys::log_key(conversation, id))?
+            .map(|v| Ok(LoggedMessage { id, conversation, message: decode("convmsg_message", &v)? }))
+            .transpose()
+    }
+
+    /// The highest message id in a user's inbox, 0 if it is empty.
+    pub fn latest_inbox_id(&self, user: u64) -> Result<u64, StorageError> {
+        let range = keys::inbox_key(user, 0)..=keys::inbox_key(user, u64::MAX);
+        Ok(self.userinbox_conv.range(range).next_back().transpose()?.map(|(k, _)| keys::inbox_key_id(&k)).unwrap_or(0))
+    }
+
+    /// The id already assigned to a sender's client message id, if any.
+    pub fn message_id_for(&self, sender: u64, client_msg_id: &[u8; 16]) -> Result<Option<u64>, StorageError> {
+        Ok(self.clientmsg_messageid.get(keys::dedup_key(sender, client_msg_id))?.map(|v| keys::be_u64(&v)))
+    }
+
+    /// The highest message id ever written, to seed the id generator.
+    pub fn last_message_id(&self) -> Result<u64, StorageError> {
+        Ok(self.meta().get(LAST_MESSAGE_ID)?.map(|v| keys::be_u64(&v)).unwrap_or(0))
+    }
+
+    /// Number of messages in all logs.
+    pub fn message_count(&self) -> usize {
+        self.conv_message.len()
+    }
+
+    /// Writes a batch of messages with their ids atomically: logs, inboxes,
+    /// idempotency entries and the id high-water mark all land, or none do.
+    pub(crate) fn write_messages(&self, batch: &[(u64, &NewMessage)]) -> Result<(), StorageError> {
+        let Some(last) = batch.iter().map(|(id, _)| *id).max() else {
+            return Ok(());
+        };
+        let encoded: HashMap<u64, Vec<u8>> = batch.iter().map(|(id, m)| (*id, encode_stored(&m.message))).collect();
+        let trees = (&self.conv_message, &self.userinbox_conv, &self.clientmsg_messageid, self.meta());
+        trees
+            .transaction(|(log, inbox, dedup, meta)| {
+                for (id, m) in batch {
+                    let id = *id;
+                    log.insert(&keys::log_key(m.conversation, id), encoded[&id].as_slice())?;
+                    let conv = m.conversation.to_bytes();
+                    for user in &m.inboxes {
+                        inbox.insert(&keys::inbox_key(*user, id), &conv)?;
+                    }
+                    dedup.insert(&keys::dedup_key(m.message.sender, &m.message.client_msg_id), &keys::id_key(id))?;
+                }
+                meta.insert(LAST_MESSAGE_ID, &keys::id_key(last))?;
+                Ok::<_, ConflictableTransactionError<StorageError>>(())
+            })
+            .map_err(transaction_error)
+    }
+}

@@ -1,0 +1,194 @@
+//! The server certificate: loading PEM files, generating a self-signed pair
+//! on first start, and the SHA-256 fingerprints clients pin.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use ring::digest::{digest, SHA256};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// ALPN protocol id spoken on TLS and QUIC.
+pub const ALPN: &[u8] = b"kith/1";
+
+/// Why the certificate could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Only one of the two files exists.
+    #[error("{missing} is missing but {present} exists; provide both or neither (neither generates a self-signed pair)")]
+    Half {
+        /// The missing file.
+        missing: String,
+        /// The file that exists.
+        present: String,
+    },
+    /// A file holds no usable certificate or key.
+    #[error("{path}: {what}")]
+    Content {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Generating a certificate failed.
+    #[error("generating a self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls refused the certificate or key.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// A certificate chain (leaf first) and its private key.
+#[derive(Debug)]
+pub struct Identity {
+    /// Leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Identity {
+    /// Reads the pair, generating a self-signed one if both files are missing.
+    pub fn load_or_generate(cert: &Path, key: &Path) -> Result<(Identity, bool), CertError> {
+        let generated = match (cert.exists(), key.exists()) {
+            (true, true) => false,
+            (false, false) => {
+                generate(cert, key)?;
+                true
+            }
+            (false, true) => return Err(half(cert, key)),
+            (true, false) => return Err(half(key, cert)),
+        };
+        Ok((Identity::load(cert, key)?, generated))
+    }
+
+    /// Reads the pair.
+    pub fn load(cert: &Path, key: &Path) -> Result<Identity, CertError> {
+        let cert_pem = read(cert)?;
+        let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| file_error(cert, e))?;
+        if chain.is_empty() {
+            return Err(CertError::Content { path: cert.display().to_string(), what: "no PEM certificate".into() });
+        }
+        let key_pem = read(key)?;
+        let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
+            .map_err(|e| file_error(key, e))?
+            .ok_or_else(|| CertError::Content { path: key.display().to_string(), what: "no PEM private key".into() })?;
+        Ok(Identity { chain, key: key_der })
+    }
+
+    /// SHA-256 of the leaf certificate (DER).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        fingerprint(&self.chain[0])
+    }
+
+    /// A rustls server configuration for TCP+TLS.
+    pub fn tls_config(&self) -> Result<Arc<rustls::ServerConfig>, CertError> {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![ALPN.to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+fn half(missing: &Path, present: &Path) -> CertError {
+    CertError::Half { missing: missing.display().to_string(), present: present.display().to_string() }
+}
+
+fn file_error(path: &Path, source: std::io::Error) -> CertError {
+    CertError::File { path: path.display().to_string(), source }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CertError> {
+    fs::read(path).map_err(|e| file_error(path, e))
+}
+
+fn generate(cert: &Path, key: &Path) -> Result<(), CertError> {
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    write_file(cert, certified.cert.pem().as_bytes(), 0o644)?;
+    write_file(key, certified.key_pair.serialize_pem().as_bytes(), 0o600)?;
+    Ok(())
+}
+
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), CertError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| file_error(path, e))?;
+    f.write_all(contents).and_then(|()| f.sync_all()).map_err(|e| file_error(path, e))
+}
+
+/// SHA-256 of a DER certificate.
+pub fn fingerprint(cert: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, cert).as_ref());
+    out
+}
+
+/// `AB:CD:…` — the form printed in logs and by `kith cert fingerprint`.
+pub fn format_fingerprint(fp: &[u8; 32]) -> String {
+    fp.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// Reads a fingerprint written as hex, with or without colons and an
+/// optional `sha256:` prefix.
+pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let text = text.strip_prefix("sha256:").or_else(|| text.strip_prefix("SHA256:")).unwrap_or(text);
+    let hex: String = text.chars().filter(|c| *c != ':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_round_trip_through_text() {
+        let fp = fingerprint(b"certificate");
+        let text = format_fingerprint(&fp);
+        assert_eq!(parse_fingerprint(&text), Some(fp));
+        assert_eq!(parse_fingerprint(&text.replace(':', "").to_lowercase()), Some(fp));
+        assert_eq!(parse_fingerprint("abc"), None);
+    }
+
+    #[test]
+    fn generates_once_then_loads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c/cert.pem"), dir.path().join("c/key.pem"));
+        let (first, generated) = Identity::load_or_generate(&cert, &key).unwrap();
+        assert!(generated);
+        let (second, generated) = Identity::load_or_generate(&cert, &key).unwrap();
+        assert!(!generated);
+        assert_eq!(first.fingerprint(), second.fingerprint());
+        first.tls_config().unwrap();
+        fs::remove_file(&key).unwrap();
+        assert!(matches!(Identity::load_or_generate(&cert, &key), Err(CertError::Half { .. })));
+    }
+}

@@ -1,0 +1,31 @@
+//! Listeners: each turns accepted connections into a reader and a writer for
+//! the one [`crate::session`] loop. Limits are checked when a connection is
+//! accepted; handshakes run in the connection's own task, under a timeout,
+//! so a slow or silent client never holds up the accept loop.
+
+pub mod cert;
+mod limit;
+mod tcp;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use limit::{ConnectionLimiter, ConnectionPermit};
+pub use tcp::serve_tcp;
+
+use crate::service::Services;
+
+/// What every listener shares.
+#[derive(Clone)]
+pub struct Listening {
+    /// Services for new sessions.
+    pub services: Arc<Services>,
+    /// Connection caps.
+    pub limiter: Arc<ConnectionLimiter>,
+    /// Cancelled at shutdown: listeners stop accepting, sessions say goodbye.
+    pub shutdown: CancellationToken,
+    /// Every connection task, so shutdown can wait for them.
+    pub tasks: TaskTracker,
+}
