@@ -120,8 +120,8 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// Password hashes computed at once; more logins wait their turn.
     pub max_concurrent_hashes: usize,
-    /// Days a login token stays valid.
-    pub token_ttl_days: u64,
+    /// Seconds a login token stays valid (30 days by default).
+    pub token_ttl_secs: u64,
 }
 
 impl Default for Limits {
@@ -140,7 +140,7 @@ impl Default for Limits {
             max_connections: 100_000,
             max_connections_per_ip: 1_000,
             max_concurrent_hashes: 2,
-            token_ttl_days: 30,
+            token_ttl_secs: 30 * 86_400,
         }
     }
 }
@@ -259,7 +259,7 @@ impl Config {
             ("limits.requests_per_second", u64::from(l.requests_per_second)),
             ("limits.max_connections", l.max_connections as u64),
             ("limits.max_concurrent_hashes", l.max_concurrent_hashes as u64),
-            ("limits.token_ttl_days", l.token_ttl_days),
+            ("limits.token_ttl_secs", l.token_ttl_secs),
         ];
         if let Some((key, value)) = positive.iter().find(|(_, v)| *v == 0) {
             return invalid(key, value, "must be at least 1");

@@ -197,7 +197,7 @@ impl Services {
         let token_id = u64::from_be_bytes(random::<8>()?).max(1);
         let secret = random::<32>()?;
         let now = now_ms();
-        let expires_at = now + self.config.limits.token_ttl_days * 86_400_000;
+        let expires_at = now.saturating_add(self.config.limits.token_ttl_secs.saturating_mul(1000));
         let record = TokenRecord {
             user_id: identity.user_id,
             device_id: identity.device_id.clone(),

@@ -1,0 +1,148 @@
+//! A real kith server on ephemeral loopback ports with a temporary data
+//! directory, and helpers to reach it through the project's client.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kith::client::{Client, Push, Transport};
+use kith::config::Config;
+use kith::protocol::{ClientType, DeviceInfo, DeviceType, LoginReply, Message};
+use kith::server::{self, RunningServer};
+
+/// Generous bound for anything that should happen "at once".
+pub const SOON: Duration = Duration::from_secs(5);
+
+/// Which transport a test client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tls,
+    Tcp,
+}
+
+/// Expands a test body `async fn(Kind)` into one `#[tokio::test]` per transport.
+#[macro_export]
+macro_rules! per_transport {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tls() {
+                super::$name(common::Kind::Tls).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tcp() {
+                super::$name(common::Kind::Tcp).await;
+            }
+        }
+    };
+}
+
+pub struct TestServer {
+    server: Option<RunningServer>,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+/// A logged-in test user.
+pub struct TestUser {
+    pub client: Client,
+    pub user_id: u64,
+    pub login: LoginReply,
+    pub name: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn device(id: &str, device_type: DeviceType) -> DeviceInfo {
+    DeviceInfo { device_id: id.into(), device_type, client_type: ClientType::Other }
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = dir.join("data");
+    config.tls.cert = dir.join("certs/cert.pem");
+    config.tls.key = dir.join("certs/key.pem");
+    config.listen.tls = Some("127.0.0.1:0".parse().unwrap());
+    config.listen.tcp = Some("127.0.0.1:0".parse().unwrap());
+    config.listen.quic = None;
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let server = server::start(config.clone()).await.expect("server starts");
+        TestServer { server: Some(server), config, dir }
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server running")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// Shuts the server down cleanly and starts it again on the same data
+    /// directory (the ports change).
+    pub async fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.server = Some(server::start(self.config.clone()).await.expect("server restarts"));
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub async fn connect(&self, kind: Kind) -> Client {
+        let s = self.server();
+        let (addr, transport) = match kind {
+            Kind::Tls => (s.tls_addr.unwrap(), Transport::Tls { fingerprint: s.fingerprint }),
+            Kind::Tcp => (s.tcp_addr.unwrap(), Transport::Tcp),
+        };
+        Client::connect(addr, &transport).await.expect("connects")
+    }
+
+    /// Registers `name` and logs it in on a mobile device.
+    pub async fn user(&self, kind: Kind, name: &str) -> TestUser {
+        let client = self.connect(kind).await;
+        let user_id = client.register(name, PASSWORD).await.expect("registers");
+        let login = client.login(name, PASSWORD, device(&format!("{name}-phone"), DeviceType::Mobile)).await.expect("logs in");
+        TestUser { client, user_id, login, name: name.into() }
+    }
+
+    /// Logs an existing user in on another device.
+    pub async fn device(&self, kind: Kind, name: &str, device_id: &str, device_type: DeviceType) -> (Client, LoginReply) {
+        let client = self.connect(kind).await;
+        let login = client.login(name, PASSWORD, device(device_id, device_type)).await.expect("logs in");
+        (client, login)
+    }
+}
+
+/// Waits for the next pushed message.
+pub async fn next_message(client: &mut Client) -> Message {
+    client.message_within(SOON).await.expect("a pushed message")
+}
+
+/// Asserts no message push arrives within a short while.
+pub async fn no_message(client: &mut Client) {
+    match client.push_within(Duration::from_millis(300)).await {
+        Err(kith::client::ClientError::Timeout) => {}
+        Ok(Push::Message(m)) => panic!("unexpected message {m:?}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
