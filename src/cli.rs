@@ -96,7 +96,8 @@ impl ConfigArgs {
         }
         overrides.extend(self.cert.as_ref().map(|v| path("tls.cert", v)));
         overrides.extend(self.key.as_ref().map(|v| path("tls.key", v)));
-        overrides.extend(self.log_format.map(|f| quoted("log.format", if f == LogFormat::Json { "json" } else { "text" })));
+        overrides
+            .extend(self.log_format.map(|f| quoted("log.format", if f == LogFormat::Json { "json" } else { "text" })));
         overrides.extend(self.set.iter().cloned());
         Config::load(self.config.as_deref(), &overrides)
     }
@@ -107,12 +108,16 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(serve),
-        Command::Cert(CertCommand::Fingerprint(args)) => args.load().map_err(|e| e.to_string()).and_then(print_fingerprint),
+        Command::Cert(CertCommand::Fingerprint(args)) => {
+            args.load().map_err(|e| e.to_string()).and_then(print_fingerprint)
+        }
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_TOML}");
             Ok(())
         }
-        Command::CheckConfig { file } => Config::load(Some(&file), &[]).map(|_| println!("{}: ok", file.display())).map_err(|e| format!("{}: {e}", file.display())),
+        Command::CheckConfig { file } => Config::load(Some(&file), &[])
+            .map(|_| println!("{}: ok", file.display()))
+            .map_err(|e| format!("{}: {e}", file.display())),
         Command::Version => {
             println!("kith {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -21,15 +21,10 @@ pub const HARD_MAX_BODY: usize = 16 * 1024 * 1024;
 type WireConfig = Configuration<BigEndian, Fixint, Limit<HARD_MAX_BODY>>;
 type StoreConfig = Configuration<LittleEndian, Varint, Limit<HARD_MAX_BODY>>;
 
-const WIRE: WireConfig = config::standard()
-    .with_big_endian()
-    .with_fixed_int_encoding()
-    .with_limit::<HARD_MAX_BODY>();
+const WIRE: WireConfig = config::standard().with_big_endian().with_fixed_int_encoding().with_limit::<HARD_MAX_BODY>();
 
-const STORE: StoreConfig = config::standard()
-    .with_little_endian()
-    .with_variable_int_encoding()
-    .with_limit::<HARD_MAX_BODY>();
+const STORE: StoreConfig =
+    config::standard().with_little_endian().with_variable_int_encoding().with_limit::<HARD_MAX_BODY>();
 
 /// Why a byte string could not be turned into a value.
 #[derive(Debug, thiserror::Error)]

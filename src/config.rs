@@ -325,7 +325,10 @@ mod optional_addr {
         let text = String::deserialize(d)?;
         match text.as_str() {
             "off" | "" => Ok(None),
-            _ => text.parse().map(Some).map_err(|_| D::Error::custom(format!("`{text}` is not an address like 0.0.0.0:7420 or \"off\""))),
+            _ => text
+                .parse()
+                .map(Some)
+                .map_err(|_| D::Error::custom(format!("`{text}` is not an address like 0.0.0.0:7420 or \"off\""))),
         }
     }
 }

@@ -49,7 +49,9 @@ impl ServiceError {
     pub fn to_body(&self) -> ErrorBody {
         let message = match self {
             ServiceError::Rejected { message, .. } => message.clone(),
-            ServiceError::Storage(_) | ServiceError::Worker(_) | ServiceError::Hashing(_) => "internal server error".into(),
+            ServiceError::Storage(_) | ServiceError::Worker(_) | ServiceError::Hashing(_) => {
+                "internal server error".into()
+            }
         };
         ErrorBody { code: self.code().into(), message }
     }

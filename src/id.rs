@@ -65,11 +65,7 @@ impl Snowflake {
     /// The next id as if the wall clock read `unix_ms`.
     pub fn next_at(&mut self, unix_ms: u64) -> u64 {
         let from_clock = first_id_at(unix_ms) | (self.node << SEQUENCE_BITS);
-        let id = if from_clock > self.last {
-            from_clock
-        } else {
-            self.successor(self.last)
-        };
+        let id = if from_clock > self.last { from_clock } else { self.successor(self.last) };
         self.last = id;
         id
     }

@@ -76,14 +76,16 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let mut tls_addr = None;
     if let Some(addr) = config.listen.tls {
         let listener = bind_tcp("tls", addr).await?;
-        tls_addr = Some(listener.local_addr().map_err(|source| ServerError::Bind { transport: "tls", addr, source })?);
+        tls_addr =
+            Some(listener.local_addr().map_err(|source| ServerError::Bind { transport: "tls", addr, source })?);
         let acceptor = TlsAcceptor::from(tls_config.clone());
         listening.tasks.spawn(transport::serve_tcp(listener, Some(acceptor), listening.clone()));
     }
     let mut tcp_addr = None;
     if let Some(addr) = config.listen.tcp {
         let listener = bind_tcp("tcp", addr).await?;
-        tcp_addr = Some(listener.local_addr().map_err(|source| ServerError::Bind { transport: "tcp", addr, source })?);
+        tcp_addr =
+            Some(listener.local_addr().map_err(|source| ServerError::Bind { transport: "tcp", addr, source })?);
         if !addr.ip().is_loopback() {
             tracing::warn!("plain TCP listener on a non-loopback address: traffic is unencrypted");
         }

@@ -34,8 +34,12 @@ pub(crate) enum Command {
 
 /// Runs until the server closes the connection or the client is dropped.
 /// Pending requests then fail with `Closed`, as their reply senders drop.
-pub(crate) async fn drive<R, W>(reader: R, mut writer: W, mut commands: mpsc::Receiver<Command>, pushes: mpsc::Sender<Push>)
-where
+pub(crate) async fn drive<R, W>(
+    reader: R,
+    mut writer: W,
+    mut commands: mpsc::Receiver<Command>,
+    pushes: mpsc::Sender<Push>,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {

@@ -31,10 +31,10 @@ pub use pin::client_config;
 
 use crate::codec::{decode_wire, encode_wire};
 use crate::protocol::{
-    AckReply, AckRequest, Action, AuthReply, AuthRequest, ChangePasswordRequest, DeviceInfo, Direction,
-    DisconnectPush, ErrorBody, ErrorCode, FindUserRequest, HeartbeatReply, HistoryRequest, LoginReply, LoginRequest,
-    Message, MessageKind, Page, RegisterReply, RegisterRequest, SendReply, SendRequest, SyncInboxRequest, Target,
-    TokenReply, UserInfo,
+    AckReply, AckRequest, Action, AuthReply, AuthRequest, ChangePasswordRequest, DeviceInfo, Direction, DisconnectPush,
+    ErrorBody, ErrorCode, FindUserRequest, HeartbeatReply, HistoryRequest, LoginReply, LoginRequest, Message,
+    MessageKind, Page, RegisterReply, RegisterRequest, SendReply, SendRequest, SyncInboxRequest, Target, TokenReply,
+    UserInfo,
 };
 use connection::Command;
 
@@ -181,7 +181,11 @@ impl Client {
     }
 
     /// Sends a typed request and decodes the typed reply or the error.
-    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(&self, action: Action, request: &Req) -> Result<Resp, ClientError> {
+    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        action: Action,
+        request: &Req,
+    ) -> Result<Resp, ClientError> {
         let reply = self.request_raw(action as u8, encode_wire(request)).await?;
         decode_reply(action, reply)
     }
@@ -272,7 +276,13 @@ impl Client {
     }
 
     /// One page of a conversation's history.
-    pub async fn history(&self, with: Target, direction: Direction, anchor: u64, limit: u16) -> Result<Page, ClientError> {
+    pub async fn history(
+        &self,
+        with: Target,
+        direction: Direction,
+        anchor: u64,
+        limit: u16,
+    ) -> Result<Page, ClientError> {
         self.call(Action::History, &HistoryRequest { with, direction, anchor, limit }).await
     }
 

@@ -45,12 +45,7 @@ impl Header {
     /// before any body byte is read or allocated.
     pub fn parse(bytes: &[u8; HEADER_LEN], max_body: usize) -> Result<Header, FatalHeader> {
         let be32 = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-        let header = Header {
-            version: be32(0),
-            action: bytes[4],
-            sequence: be32(5),
-            body_len: be32(9),
-        };
+        let header = Header { version: be32(0), action: bytes[4], sequence: be32(5), body_len: be32(9) };
         if header.version != VERSION {
             return Err(FatalHeader {
                 sequence: header.sequence,

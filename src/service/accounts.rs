@@ -12,8 +12,8 @@ use super::{Identity, Services};
 use crate::error::{ServiceError, ServiceResult};
 use crate::id::now_ms;
 use crate::protocol::{
-    AuthReply, ChangePasswordRequest, DeviceInfo, DisconnectReason, ErrorCode, LoginReply, LoginRequest,
-    RegisterReply, RegisterRequest, TokenReply, UserInfo,
+    AuthReply, ChangePasswordRequest, DeviceInfo, DisconnectReason, ErrorCode, LoginReply, LoginRequest, RegisterReply,
+    RegisterRequest, TokenReply, UserInfo,
 };
 use crate::storage::accounts::{TokenRecord, UserRecord};
 
@@ -44,11 +44,7 @@ pub fn check_password(password: &str) -> ServiceResult<()> {
     if PASSWORD_LEN.contains(&password.len()) {
         Ok(())
     } else {
-        Err(ServiceError::invalid(format!(
-            "password must be {}–{} bytes",
-            PASSWORD_LEN.start(),
-            PASSWORD_LEN.end()
-        )))
+        Err(ServiceError::invalid(format!("password must be {}–{} bytes", PASSWORD_LEN.start(), PASSWORD_LEN.end())))
     }
 }
 

@@ -15,8 +15,8 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::hub::Hub;
 use crate::id::id_time_ms;
 use crate::protocol::{
-    encode_frame, AckReply, Action, ErrorCode, HistoryRequest, Message, Page, SendReply, SendRequest,
-    SyncInboxRequest, Target, PUSH_SEQUENCE,
+    encode_frame, AckReply, Action, ErrorCode, HistoryRequest, Message, Page, SendReply, SendRequest, SyncInboxRequest,
+    Target, PUSH_SEQUENCE,
 };
 use crate::storage::commit::{OnCommit, PendingAck};
 use crate::storage::keys::Conversation;
@@ -53,10 +53,7 @@ pub fn wire_message(id: u64, conversation: Conversation, m: &StoredMessage) -> M
 
 fn page(found: (Vec<LoggedMessage>, bool)) -> Page {
     let (messages, more) = found;
-    Page {
-        messages: messages.iter().map(|l| wire_message(l.id, l.conversation, &l.message)).collect(),
-        more,
-    }
+    Page { messages: messages.iter().map(|l| wire_message(l.id, l.conversation, &l.message)).collect(), more }
 }
 
 fn check_limit(limit: u16) -> ServiceResult<usize> {

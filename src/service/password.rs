@@ -34,7 +34,8 @@ impl PasswordHashing {
     /// Allows `concurrent` hashes at once.
     pub fn new(concurrent: usize) -> PasswordHashing {
         let salt = SaltString::generate(&mut OsRng);
-        let decoy = argon2().hash_password(b"decoy password never matches", &salt).map(|h| h.to_string()).unwrap_or_default();
+        let decoy =
+            argon2().hash_password(b"decoy password never matches", &salt).map(|h| h.to_string()).unwrap_or_default();
         PasswordHashing { permits: Arc::new(Semaphore::new(concurrent.max(1))), decoy: decoy.into() }
     }
 
@@ -58,7 +59,9 @@ impl PasswordHashing {
         let known = hash.is_some();
         let hash = hash.map(Arc::<str>::from).unwrap_or_else(|| self.decoy.clone());
         self.run(move || {
-            let ok = PasswordHash::new(&hash).map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false);
+            let ok = PasswordHash::new(&hash)
+                .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+                .unwrap_or(false);
             Ok(ok && known)
         })
         .await

@@ -11,9 +11,8 @@ use crate::codec::{decode_wire, encode_wire};
 use crate::error::{ServiceError, ServiceResult};
 use crate::id::now_ms;
 use crate::protocol::{
-    encode_frame, Action, AckRequest, AuthRequest, ChangePasswordRequest, DisconnectReason, ErrorCode,
-    FindUserRequest, HeartbeatReply, HistoryRequest, LoginRequest, RegisterRequest, SendRequest, SyncInboxRequest,
-    PUSH_SEQUENCE,
+    encode_frame, AckRequest, Action, AuthRequest, ChangePasswordRequest, DisconnectReason, ErrorCode, FindUserRequest,
+    HeartbeatReply, HistoryRequest, LoginRequest, RegisterRequest, SendRequest, SyncInboxRequest, PUSH_SEQUENCE,
 };
 use crate::service::{Identity, Services};
 

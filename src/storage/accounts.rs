@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::{decode, keys, transaction_error, Store, StorageError};
+use super::{decode, keys, transaction_error, StorageError, Store};
 use crate::codec::encode_stored;
 use crate::protocol::{ClientType, DeviceType};
 
@@ -122,17 +122,14 @@ impl Store {
     /// Stores a new token for a device, revoking the token the device held before.
     pub fn issue_token(&self, token_id: u64, token: &TokenRecord, now: u64) -> Result<(), StorageError> {
         let device_key = keys::device_key(token.user_id, &token.device_id);
-        let device = DeviceRecord {
-            token_id,
-            device_type: token.device_type,
-            client_type: token.client_type,
-            last_login: now,
-        };
+        let device =
+            DeviceRecord { token_id, device_type: token.device_type, client_type: token.client_type, last_login: now };
         let token_value = encode_stored(token);
         let device_value = encode_stored(&device);
         let result = (&self.tokenid_token, &self.device_record).transaction(|(tokens, devices)| {
             if let Some(old) = devices.get(&device_key)? {
-                let old: DeviceRecord = decode("userdevice_device", &old).map_err(ConflictableTransactionError::Abort)?;
+                let old: DeviceRecord =
+                    decode("userdevice_device", &old).map_err(ConflictableTransactionError::Abort)?;
                 tokens.remove(&keys::id_key(old.token_id))?;
             }
             tokens.insert(&keys::id_key(token_id), token_value.as_slice())?;
@@ -188,11 +185,7 @@ impl Store {
 
     /// The highest message id this device has acknowledged.
     pub fn cursor(&self, user_id: u64, device_id: &str) -> Result<u64, StorageError> {
-        Ok(self
-            .device_cursor
-            .get(keys::device_key(user_id, device_id))?
-            .map(|v| keys::be_u64(&v))
-            .unwrap_or(0))
+        Ok(self.device_cursor.get(keys::device_key(user_id, device_id))?.map(|v| keys::be_u64(&v)).unwrap_or(0))
     }
 
     /// Moves a device's cursor up to `up_to` (never down); returns the new value.

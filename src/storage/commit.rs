@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::messages::NewMessage;
-use super::{DiskSync, Durability, StorageConfig, Store, StorageError};
+use super::{DiskSync, Durability, StorageConfig, StorageError, Store};
 use crate::id::Snowflake;
 
 /// What a message write resolved to.
@@ -71,14 +71,8 @@ impl Committer {
         let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 2);
         let disk = DiskSync::open(store.sled_dir())?;
         let ids = Snowflake::new(0, store.last_message_id()?);
-        let worker = Worker {
-            store,
-            disk,
-            ids,
-            durability: config.durability,
-            max_batch: config.max_batch.max(1),
-            on_commit,
-        };
+        let worker =
+            Worker { store, disk, ids, durability: config.durability, max_batch: config.max_batch.max(1), on_commit };
         let handle = std::thread::Builder::new().name("kith-commit".into()).spawn(move || worker.run(rx))?;
         Ok((Committer { jobs: tx }, handle))
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::keys::{self, Conversation};
-use super::{decode, transaction_error, Store, StorageError};
+use super::{decode, transaction_error, StorageError, Store};
 use crate::codec::encode_stored;
 use crate::protocol::{Direction, MessageKind};
 

@@ -24,7 +24,9 @@ pub enum CertError {
         source: std::io::Error,
     },
     /// Only one of the two files exists.
-    #[error("{missing} is missing but {present} exists; provide both or neither (neither generates a self-signed pair)")]
+    #[error(
+        "{missing} is missing but {present} exists; provide both or neither (neither generates a self-signed pair)"
+    )]
     Half {
         /// The missing file.
         missing: String,
@@ -94,10 +96,11 @@ impl Identity {
 
     /// A rustls server configuration for TCP+TLS.
     pub fn tls_config(&self) -> Result<Arc<rustls::ServerConfig>, CertError> {
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        let mut config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![ALPN.to_vec()];
         Ok(Arc::new(config))
     }
@@ -128,12 +131,8 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), CertError> 
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| file_error(path, e))?;
+    let mut f =
+        fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(|e| file_error(path, e))?;
     f.write_all(contents).and_then(|()| f.sync_all()).map_err(|e| file_error(path, e))
 }
 

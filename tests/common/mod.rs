@@ -62,8 +62,7 @@ pub fn device(id: &str, device_type: DeviceType) -> DeviceInfo {
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.join("data");
+    let mut config = Config { data_dir: dir.join("data"), ..Config::default() };
     config.tls.cert = dir.join("certs/cert.pem");
     config.tls.key = dir.join("certs/key.pem");
     config.listen.tls = Some("127.0.0.1:0".parse().unwrap());
@@ -121,12 +120,19 @@ impl TestServer {
     pub async fn user(&self, kind: Kind, name: &str) -> TestUser {
         let client = self.connect(kind).await;
         let user_id = client.register(name, PASSWORD).await.expect("registers");
-        let login = client.login(name, PASSWORD, device(&format!("{name}-phone"), DeviceType::Mobile)).await.expect("logs in");
+        let login =
+            client.login(name, PASSWORD, device(&format!("{name}-phone"), DeviceType::Mobile)).await.expect("logs in");
         TestUser { client, user_id, login, name: name.into() }
     }
 
     /// Logs an existing user in on another device.
-    pub async fn device(&self, kind: Kind, name: &str, device_id: &str, device_type: DeviceType) -> (Client, LoginReply) {
+    pub async fn device(
+        &self,
+        kind: Kind,
+        name: &str,
+        device_id: &str,
+        device_type: DeviceType,
+    ) -> (Client, LoginReply) {
         let client = self.connect(kind).await;
         let login = client.login(name, PASSWORD, device(device_id, device_type)).await.expect("logs in");
         (client, login)

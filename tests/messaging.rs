@@ -1,0 +1,203 @@
+//! One-to-one messaging: live delivery, offline sync, history, idempotency,
+//! durability across restarts.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{next_message, no_message, Kind, TestServer};
+use kith::client::new_client_msg_id;
+use kith::protocol::{DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target};
+
+async fn delivers_to_every_device_but_the_sender(kind: Kind) {
+    let server = TestServer::start().await;
+    let mut alice = server.user(kind, "alice").await;
+    let (mut alice_laptop, _) = server.device(kind, "alice", "alice-laptop", DeviceType::Desktop).await;
+    let mut bob = server.user(kind, "bob").await;
+    let (mut bob_laptop, _) = server.device(kind, "bob", "bob-laptop", DeviceType::Desktop).await;
+
+    let ack = alice.client.send_text(bob.user_id, "hello bob").await.unwrap();
+    assert!(!ack.duplicate);
+    assert!(ack.server_time > 0);
+
+    for device in [&mut bob.client, &mut bob_laptop, &mut alice_laptop] {
+        let m = next_message(device).await;
+        assert_eq!(m.id, ack.message_id);
+        assert_eq!(m.sender, alice.user_id);
+        assert_eq!(m.to, Target::User(bob.user_id));
+        assert_eq!(m.content, b"hello bob");
+        assert_eq!(m.kind, MessageKind::Text);
+        assert_eq!(m.server_time, ack.server_time);
+    }
+    no_message(&mut alice.client).await;
+
+    // A reply goes the other way, to alice's devices and bob's other device.
+    let reply = bob.client.send_text(alice.user_id, "hi alice").await.unwrap();
+    assert!(reply.message_id > ack.message_id);
+    for device in [&mut alice.client, &mut alice_laptop, &mut bob_laptop] {
+        assert_eq!(next_message(device).await.id, reply.message_id);
+    }
+}
+per_transport!(delivers_to_every_device_but_the_sender);
+
+async fn offline_backlog_arrives_complete_and_in_order(kind: Kind) {
+    let server = TestServer::start().await;
+    let alice = server.user(kind, "alice").await;
+    let bob = server.user(kind, "bob").await;
+    let bob_id = bob.user_id;
+    drop(bob);
+
+    let mut sent = Vec::new();
+    for i in 0..250 {
+        sent.push(alice.client.send_text(bob_id, &format!("message {i}")).await.unwrap().message_id);
+    }
+
+    // Bob comes back on the same device with his token.
+    let client = server.connect(kind).await;
+    let login = server
+        .connect(kind)
+        .await
+        .login("bob", common::PASSWORD, common::device("bob-phone", DeviceType::Mobile))
+        .await
+        .unwrap();
+    let state = client.auth(&login.token).await.unwrap();
+    assert_eq!(state.cursor, 0);
+    assert_eq!(state.latest, *sent.last().unwrap());
+    let got = client.sync_all(state.cursor).await.unwrap();
+    let ids: Vec<u64> = got.iter().map(|m| m.id).collect();
+    assert_eq!(ids, sent, "exactly the 250 messages, in order, no duplicates");
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.content, format!("message {i}").into_bytes());
+    }
+
+    // Pages never overlap or skip, and `more` marks the end.
+    let first = client.sync_inbox(0, 100).await.unwrap();
+    let second = client.sync_inbox(first.messages.last().unwrap().id, 100).await.unwrap();
+    let third = client.sync_inbox(second.messages.last().unwrap().id, 100).await.unwrap();
+    assert_eq!((first.messages.len(), second.messages.len(), third.messages.len()), (100, 100, 50));
+    assert!(first.more && second.more && !third.more);
+    assert_eq!(second.messages[0].id, sent[100]);
+
+    // The acknowledged cursor is kept per device.
+    assert_eq!(client.ack(sent[149]).await.unwrap(), sent[149]);
+    assert_eq!(client.ack(sent[10]).await.unwrap(), sent[149], "cursor never moves back");
+    // Reconnecting as the same device replaces the old connection and
+    // reports the kept cursor.
+    let reconnected = server.connect(kind).await;
+    let again = reconnected.auth(&login.token).await.unwrap();
+    assert_eq!(again.cursor, sent[149]);
+    let rest = reconnected.sync_all(again.cursor).await.unwrap();
+    assert_eq!(rest.len(), 100);
+
+    // A device that was never online gets the full backlog.
+    let (fresh, fresh_login) = server.device(kind, "bob", "bob-new-laptop", DeviceType::Desktop).await;
+    assert_eq!(fresh_login.session.cursor, 0);
+    assert_eq!(fresh.sync_all(0).await.unwrap().len(), 250);
+}
+per_transport!(offline_backlog_arrives_complete_and_in_order);
+
+async fn history_pages_both_ways(kind: Kind) {
+    let server = TestServer::start().await;
+    let alice = server.user(kind, "alice").await;
+    let bob = server.user(kind, "bob").await;
+    let carol = server.user(kind, "carol").await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let (from, to) = if i % 2 == 0 { (&alice, &bob) } else { (&bob, &alice) };
+        ids.push(from.client.send_text(to.user_id, &format!("{i}")).await.unwrap().message_id);
+    }
+    // Unrelated traffic must not appear in the alice–bob history.
+    carol.client.send_text(alice.user_id, "not in this conversation").await.unwrap();
+
+    let with_bob = Target::User(bob.user_id);
+    let newest = alice.client.history(with_bob, Direction::Before, 0, 10).await.unwrap();
+    assert_eq!(newest.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[15..25]);
+    assert!(newest.more);
+    let older = alice.client.history(with_bob, Direction::Before, newest.messages[0].id, 10).await.unwrap();
+    assert_eq!(older.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[5..15]);
+    let oldest = alice.client.history(with_bob, Direction::Before, older.messages[0].id, 10).await.unwrap();
+    assert_eq!(oldest.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[0..5]);
+    assert!(!oldest.more);
+
+    let forward = bob.client.history(Target::User(alice.user_id), Direction::After, 0, 20).await.unwrap();
+    assert_eq!(forward.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[0..20]);
+    assert!(forward.more);
+    let rest = bob.client.history(Target::User(alice.user_id), Direction::After, ids[19], 20).await.unwrap();
+    assert_eq!(rest.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[20..25]);
+    assert!(!rest.more);
+
+    let err = alice.client.history(with_bob, Direction::After, 0, 0).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidArgument));
+    let err = alice.client.history(with_bob, Direction::After, 0, 101).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidArgument));
+    // Carol sees nothing of alice and bob's conversation through her own history with either.
+    let peek = carol.client.history(Target::User(bob.user_id), Direction::After, 0, 100).await.unwrap();
+    assert!(peek.messages.is_empty());
+}
+per_transport!(history_pages_both_ways);
+
+async fn resending_a_client_id_returns_the_original_ack(kind: Kind) {
+    let server = TestServer::start().await;
+    let alice = server.user(kind, "alice").await;
+    let mut bob = server.user(kind, "bob").await;
+    let request = SendRequest {
+        to: Target::User(bob.user_id),
+        client_msg_id: new_client_msg_id(),
+        kind: MessageKind::Text,
+        content: b"once".to_vec(),
+        extra: Some("{\"reply_to\":1}".into()),
+    };
+    let first = alice.client.send(&request).await.unwrap();
+    let second = alice.client.send(&request).await.unwrap();
+    assert!(!first.duplicate && second.duplicate);
+    assert_eq!((first.message_id, first.server_time), (second.message_id, second.server_time));
+    // Concurrent retries of one id also collapse to one message.
+    let racing = SendRequest { client_msg_id: new_client_msg_id(), ..request.clone() };
+    let (a, b) = tokio::join!(alice.client.send(&racing), alice.client.send(&racing));
+    assert_eq!(a.unwrap().message_id, b.unwrap().message_id);
+
+    let m = next_message(&mut bob.client).await;
+    assert_eq!(m.extra.as_deref(), Some("{\"reply_to\":1}"));
+    next_message(&mut bob.client).await;
+    no_message(&mut bob.client).await;
+    assert_eq!(bob.client.sync_all(0).await.unwrap().len(), 2, "stored once each");
+}
+per_transport!(resending_a_client_id_returns_the_original_ack);
+
+async fn bad_sends_are_refused(kind: Kind) {
+    let server = TestServer::start_with(|c| c.limits.max_content_bytes = 1000).await;
+    let alice = server.user(kind, "alice").await;
+    let err = alice.client.send_text(999_999, "to nobody").await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotFound));
+    let big = "x".repeat(1001);
+    let err = alice.client.send_text(alice.user_id, &big).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidArgument));
+    // Notes to self are allowed and land in the own inbox once.
+    alice.client.send_text(alice.user_id, "note").await.unwrap();
+    assert_eq!(alice.client.sync_all(0).await.unwrap().len(), 1);
+}
+per_transport!(bad_sends_are_refused);
+
+async fn restart_keeps_every_acknowledged_message(kind: Kind) {
+    let mut server = TestServer::start().await;
+    let alice = server.user(kind, "alice").await;
+    let bob = server.user(kind, "bob").await;
+    let token = bob.login.token.clone();
+    let mut sent = HashSet::new();
+    // Pipelined sends: many in flight at once share group commits.
+    let texts: Vec<String> = (0..200).map(|i| format!("{i}")).collect();
+    let sends: Vec<_> = texts.iter().map(|t| alice.client.send_text(bob.user_id, t)).collect();
+    for ack in futures_util::future::join_all(sends).await {
+        sent.insert(ack.unwrap().message_id);
+    }
+    drop((alice, bob));
+    server.restart().await;
+    let client = server.connect(kind).await;
+    client.auth(&token).await.expect("tokens survive a restart");
+    let got: HashSet<u64> = client.sync_all(0).await.unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(got, sent);
+    // New ids stay above the old ones.
+    let new_id = client.send_text(1, "after restart").await.unwrap().message_id;
+    assert!(sent.iter().all(|id| *id < new_id));
+}
+per_transport!(restart_keeps_every_acknowledged_message);
