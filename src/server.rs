@@ -28,6 +28,14 @@ pub enum ServerError {
     /// The certificate could not be loaded or generated.
     #[error("certificate: {0}")]
     Cert(#[from] CertError),
+    /// The QUIC endpoint could not be set up.
+    #[error("cannot listen on {addr} (quic): {source}")]
+    Quic {
+        /// Requested address.
+        addr: SocketAddr,
+        /// Why.
+        source: transport::QuicSetupError,
+    },
     /// A listening socket could not be bound.
     #[error("cannot listen on {addr} ({transport}): {source}")]
     Bind {
@@ -46,6 +54,8 @@ pub struct RunningServer {
     pub tls_addr: Option<SocketAddr>,
     /// Bound plain-TCP address, if enabled.
     pub tcp_addr: Option<SocketAddr>,
+    /// Bound QUIC (UDP) address, if enabled.
+    pub quic_addr: Option<SocketAddr>,
     /// SHA-256 of the certificate, for clients to pin.
     pub fingerprint: [u8; 32],
     services: Arc<Services>,
@@ -63,7 +73,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         tracing::info!(cert = %config.tls.cert.display(), "generated a self-signed certificate");
     }
     tracing::info!("certificate sha256 fingerprint {}", cert::format_fingerprint(&fingerprint));
-    let tls_config = identity.tls_config()?;
+    let tls_config = Arc::new(identity.rustls_config(false)?);
 
     let (services, commit_thread) = Services::open(&config)?;
     let listening = Listening {
@@ -91,7 +101,18 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         }
         listening.tasks.spawn(transport::serve_tcp(listener, None, listening.clone()));
     }
-    for (name, addr) in [("tls", tls_addr), ("tcp", tcp_addr)] {
+    let mut quic_addr = None;
+    if let Some(addr) = config.listen.quic {
+        let endpoint = transport::bind_quic(addr, &identity, &config.limits)
+            .map_err(|source| ServerError::Quic { addr, source })?;
+        quic_addr = Some(
+            endpoint
+                .local_addr()
+                .map_err(|e| ServerError::Quic { addr, source: transport::QuicSetupError::Bind(e) })?,
+        );
+        listening.tasks.spawn(transport::serve_quic(endpoint, listening.clone()));
+    }
+    for (name, addr) in [("tls", tls_addr), ("tcp", tcp_addr), ("quic", quic_addr)] {
         if let Some(addr) = addr {
             tracing::info!("listening on {name} {addr}");
         }
@@ -99,6 +120,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     Ok(RunningServer {
         tls_addr,
         tcp_addr,
+        quic_addr,
         fingerprint,
         services,
         shutdown: listening.shutdown,

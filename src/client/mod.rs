@@ -48,6 +48,11 @@ pub enum Transport {
     },
     /// Plain TCP (loopback development only).
     Tcp,
+    /// QUIC over UDP, trusting the certificate with this SHA-256.
+    Quic {
+        /// Pinned certificate fingerprint.
+        fingerprint: [u8; 32],
+    },
 }
 
 /// Why a client call failed.
@@ -70,6 +75,9 @@ pub enum ClientError {
     /// TLS setup failed.
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// The QUIC connection could not be made.
+    #[error("QUIC: {0}")]
+    Quic(String),
     /// The server sent something this client does not understand.
     #[error("protocol: {0}")]
     Protocol(String),
@@ -108,6 +116,7 @@ pub enum Push {
 pub struct Client {
     commands: mpsc::Sender<Command>,
     pushes: mpsc::Receiver<Push>,
+    quic: Option<(quinn::Endpoint, quinn::Connection)>,
 }
 
 /// Pushes buffered before the application reads them; beyond this the
@@ -127,20 +136,63 @@ pub fn new_client_msg_id() -> [u8; 16] {
 impl Client {
     /// Connects over `transport`.
     pub async fn connect(addr: SocketAddr, transport: &Transport) -> Result<Client, ClientError> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
         match transport {
+            Transport::Quic { fingerprint } => Client::connect_quic(addr, *fingerprint).await,
             Transport::Tcp => {
-                let (reader, writer) = stream.into_split();
+                let (reader, writer) = tcp(addr).await?.into_split();
                 Ok(Client::spawn(reader, writer))
             }
             Transport::Tls { fingerprint } => {
+                let stream = tcp(addr).await?;
                 let config = std::sync::Arc::new(client_config(*fingerprint, false)?);
                 let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
                 let stream = tokio_rustls::TlsConnector::from(config).connect(name, stream).await?;
                 let (reader, writer) = tokio::io::split(stream);
                 Ok(Client::spawn(reader, writer))
             }
+        }
+    }
+
+    async fn connect_quic(addr: SocketAddr, fingerprint: [u8; 32]) -> Result<Client, ClientError> {
+        let quic_error = |e: &dyn std::fmt::Display| ClientError::Quic(e.to_string());
+        let local: SocketAddr =
+            if addr.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }.map_err(|e| quic_error(&e))?;
+        let mut endpoint = quinn::Endpoint::client(local)?;
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(client_config(fingerprint, true)?)
+            .map_err(|e| quic_error(&e))?;
+        let mut config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+        let mut transport = crate::transport::quic_transport_config(&crate::config::Limits::default());
+        transport.keep_alive_interval(Some(crate::transport::CLIENT_KEEP_ALIVE));
+        config.transport_config(std::sync::Arc::new(transport));
+        endpoint.set_default_client_config(config);
+        let connection =
+            endpoint.connect(addr, "kith").map_err(|e| quic_error(&e))?.await.map_err(|e| quic_error(&e))?;
+        let (send, recv) = connection.open_bi().await.map_err(|e| quic_error(&e))?;
+        let mut client = Client::spawn(recv, send);
+        client.quic = Some((endpoint, connection));
+        Ok(client)
+    }
+
+    /// Moves a QUIC client to a new UDP socket, as a phone does when it
+    /// switches networks; the session continues. Errors on other transports.
+    pub fn rebind(&self, socket: std::net::UdpSocket) -> Result<(), ClientError> {
+        match &self.quic {
+            Some((endpoint, _)) => Ok(endpoint.rebind(socket)?),
+            None => Err(ClientError::Quic("not a QUIC connection".into())),
+        }
+    }
+
+    /// The local UDP address of a QUIC client.
+    pub fn local_quic_addr(&self) -> Option<SocketAddr> {
+        self.quic.as_ref().and_then(|(endpoint, _)| endpoint.local_addr().ok())
+    }
+
+    /// The application close code of a closed QUIC connection (the
+    /// `DisconnectReason` number), once it is closed.
+    pub fn quic_close_code(&self) -> Option<u64> {
+        match self.quic.as_ref()?.1.close_reason()? {
+            quinn::ConnectionError::ApplicationClosed(close) => Some(close.error_code.into_inner()),
+            _ => None,
         }
     }
 
@@ -153,7 +205,7 @@ impl Client {
         let (commands, command_rx) = mpsc::channel(1024);
         let (push_tx, pushes) = mpsc::channel(PUSH_BUFFER);
         tokio::spawn(connection::drive(reader, writer, command_rx, push_tx));
-        Client { commands, pushes }
+        Client { commands, pushes, quic: None }
     }
 
     /// Sends a request with an encoded body and returns the raw reply.
@@ -310,6 +362,12 @@ impl Client {
             }
         }
     }
+}
+
+async fn tcp(addr: SocketAddr) -> Result<TcpStream, ClientError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 fn decode_reply<T: DeserializeOwned>(action: Action, reply: Reply) -> Result<T, ClientError> {

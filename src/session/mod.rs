@@ -74,8 +74,9 @@ enum End {
     Gone,
 }
 
-/// Runs a connection to completion.
-pub async fn run<R, W>(reader: R, writer: W, ctx: SessionContext)
+/// Runs a connection to completion; returns why the server closed it, or
+/// `None` if the peer went away.
+pub async fn run<R, W>(reader: R, writer: W, ctx: SessionContext) -> Option<DisconnectReason>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -106,16 +107,21 @@ where
         if let Some(identity) = &session.identity {
             services.hub.unregister(identity.user_id, session.session_id);
         }
-        if let End::Close(reason) = end {
-            tracing::debug!(?reason, "closing");
-            let push = disconnect_frame(reason);
-            let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                writer.write(&push).await?;
-                writer.inner.shutdown().await
-            })
-            .await;
-        }
+        let reason = match end {
+            End::Close(reason) => {
+                tracing::debug!(?reason, "closing");
+                let push = disconnect_frame(reason);
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    writer.write(&push).await?;
+                    writer.inner.shutdown().await
+                })
+                .await;
+                Some(reason)
+            }
+            End::Gone => None,
+        };
         tracing::debug!("disconnected");
+        reason
     }
     .instrument(span)
     .await

@@ -94,15 +94,19 @@ impl Identity {
         fingerprint(&self.chain[0])
     }
 
-    /// A rustls server configuration for TCP+TLS.
-    pub fn tls_config(&self) -> Result<Arc<rustls::ServerConfig>, CertError> {
-        let mut config =
-            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()?
-                .with_no_client_auth()
-                .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+    /// A rustls server configuration offering ALPN `kith/1`; QUIC needs
+    /// `tls13_only`. Early data (0-RTT) stays off: no request is accepted
+    /// before the handshake completes, so none can be replayed.
+    pub fn rustls_config(&self, tls13_only: bool) -> Result<rustls::ServerConfig, CertError> {
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()));
+        let builder = if tls13_only {
+            builder.with_protocol_versions(&[&rustls::version::TLS13])?
+        } else {
+            builder.with_safe_default_protocol_versions()?
+        };
+        let mut config = builder.with_no_client_auth().with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![ALPN.to_vec()];
-        Ok(Arc::new(config))
+        Ok(config)
     }
 }
 
@@ -186,7 +190,8 @@ mod tests {
         let (second, generated) = Identity::load_or_generate(&cert, &key).unwrap();
         assert!(!generated);
         assert_eq!(first.fingerprint(), second.fingerprint());
-        first.tls_config().unwrap();
+        first.rustls_config(false).unwrap();
+        first.rustls_config(true).unwrap();
         fs::remove_file(&key).unwrap();
         assert!(matches!(Identity::load_or_generate(&cert, &key), Err(CertError::Half { .. })));
     }

@@ -1,10 +1,11 @@
-//! Listeners: each turns accepted connections into a reader and a writer for
+//! Listeners (TCP+TLS, plain TCP, QUIC): each turns accepted connections into a reader and a writer for
 //! the one [`crate::session`] loop. Limits are checked when a connection is
 //! accepted; handshakes run in the connection's own task, under a timeout,
 //! so a slow or silent client never holds up the accept loop.
 
 pub mod cert;
 mod limit;
+mod quic;
 mod tcp;
 
 use std::sync::Arc;
@@ -13,6 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use limit::{ConnectionLimiter, ConnectionPermit};
+pub use quic::{
+    bind as bind_quic, serve_quic, transport_config as quic_transport_config, QuicSetupError, CLIENT_KEEP_ALIVE,
+    IDLE_TIMEOUT as QUIC_IDLE_TIMEOUT,
+};
 pub use tcp::serve_tcp;
 
 use crate::service::Services;

@@ -46,12 +46,12 @@ pub async fn serve_tcp(listener: TcpListener, tls: Option<TlsAcceptor>, listenin
             match tls {
                 None => {
                     let (reader, writer) = stream.into_split();
-                    session::run(reader, writer, ctx).await;
+                    let _ = session::run(reader, writer, ctx).await;
                 }
                 Some(acceptor) => {
                     if let Some(stream) = handshake(acceptor, stream, peer, handshake_timeout).await {
                         let (reader, writer) = tokio::io::split(stream);
-                        session::run(reader, writer, ctx).await;
+                        let _ = session::run(reader, writer, ctx).await;
                     }
                 }
             }

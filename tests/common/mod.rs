@@ -19,6 +19,7 @@ pub const SOON: Duration = Duration::from_secs(5);
 pub enum Kind {
     Tls,
     Tcp,
+    Quic,
 }
 
 /// Expands a test body `async fn(Kind)` into one `#[tokio::test]` per transport.
@@ -36,6 +37,11 @@ macro_rules! per_transport {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn tcp() {
                 super::$name(common::Kind::Tcp).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn quic() {
+                super::$name(common::Kind::Quic).await;
             }
         }
     };
@@ -67,7 +73,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.tls.key = dir.join("certs/key.pem");
     config.listen.tls = Some("127.0.0.1:0".parse().unwrap());
     config.listen.tcp = Some("127.0.0.1:0".parse().unwrap());
-    config.listen.quic = None;
+    config.listen.quic = Some("127.0.0.1:0".parse().unwrap());
     config
 }
 
@@ -112,6 +118,7 @@ impl TestServer {
         let (addr, transport) = match kind {
             Kind::Tls => (s.tls_addr.unwrap(), Transport::Tls { fingerprint: s.fingerprint }),
             Kind::Tcp => (s.tcp_addr.unwrap(), Transport::Tcp),
+            Kind::Quic => (s.quic_addr.unwrap(), Transport::Quic { fingerprint: s.fingerprint }),
         };
         Client::connect(addr, &transport).await.expect("connects")
     }

@@ -1,0 +1,135 @@
+//! QUIC listener (quinn). A client opens one bidirectional stream and uses it
+//! exactly like a TCP byte stream, so the session loop is the same one. QUIC
+//! adds what phones need: the connection survives a change of client address
+//! (Wi-Fi to mobile data) without a new login, and no head-of-line blocking
+//! on the handshake.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::crypto::rustls::QuicServerConfig;
+use quinn::{Endpoint, Incoming, TransportConfig, VarInt};
+
+use super::cert::{CertError, Identity};
+use super::Listening;
+use crate::config::Limits;
+use crate::protocol::HEADER_LEN;
+use crate::session::{self, SessionContext};
+
+/// QUIC idle timeout: a phone's keep-alives (every 15 s recommended) keep a
+/// connection well inside it, while a vanished phone is noticed in a minute.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Keep-alive interval the client library uses.
+pub const CLIENT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How long a closing connection waits for the peer to acknowledge the
+/// final push before the connection is closed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Transport limits far below quinn's defaults (100 streams, a 1.25 MB
+/// stream window, an unbounded connection window, datagrams on): one stream,
+/// windows sized to a couple of frames, no datagrams.
+pub fn transport_config(limits: &Limits) -> TransportConfig {
+    let window = (2 * (limits.max_frame_bytes + HEADER_LEN)) as u32;
+    let mut t = TransportConfig::default();
+    t.max_concurrent_bidi_streams(VarInt::from_u32(1))
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        .stream_receive_window(VarInt::from_u32(window))
+        .receive_window(VarInt::from_u32(window))
+        .send_window(u64::from(window) * 2)
+        .datagram_receive_buffer_size(None)
+        .max_idle_timeout(Some(VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32).into()));
+    t
+}
+
+/// Binds the QUIC endpoint.
+pub fn bind(addr: SocketAddr, identity: &Identity, limits: &Limits) -> Result<Endpoint, QuicSetupError> {
+    let crypto = identity.rustls_config(true)?;
+    let crypto = QuicServerConfig::try_from(crypto).map_err(|e| QuicSetupError::Crypto(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(Arc::new(transport_config(limits)));
+    config.migration(true);
+    Endpoint::server(config, addr).map_err(QuicSetupError::Bind)
+}
+
+/// Why the QUIC listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum QuicSetupError {
+    /// The certificate could not be used.
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    /// rustls's configuration does not suit QUIC.
+    #[error("QUIC crypto: {0}")]
+    Crypto(String),
+    /// The UDP socket could not be bound.
+    #[error("{0}")]
+    Bind(std::io::Error),
+}
+
+/// Accepts connections until shutdown, then closes the endpoint.
+pub async fn serve_quic(endpoint: Endpoint, listening: Listening) {
+    loop {
+        let incoming = tokio::select! {
+            () = listening.shutdown.cancelled() => break,
+            incoming = endpoint.accept() => incoming,
+        };
+        let Some(incoming) = incoming else { break };
+        let peer = incoming.remote_address();
+        let Some(permit) = listening.limiter.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection limit reached, refusing");
+            incoming.refuse();
+            continue;
+        };
+        let listening = listening.clone();
+        listening.tasks.clone().spawn(async move {
+            let _permit = permit;
+            connection(incoming, peer, listening).await;
+        });
+    }
+    // Sessions have said goodbye on their streams; give the endpoint a
+    // moment to deliver that before it goes away.
+    let _ = tokio::time::timeout(CLOSE_GRACE, endpoint.wait_idle()).await;
+}
+
+async fn connection(incoming: Incoming, peer: SocketAddr, listening: Listening) {
+    let limits = &listening.services.config.limits;
+    let connecting = match incoming.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "QUIC accept failed");
+            return;
+        }
+    };
+    let connection = match tokio::time::timeout(limits.handshake_timeout(), connecting).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "QUIC handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "QUIC handshake timed out");
+            return;
+        }
+    };
+    let (send, recv) = match tokio::time::timeout(limits.auth_timeout(), connection.accept_bi()).await {
+        Ok(Ok(pair)) => pair,
+        _ => {
+            connection.close(VarInt::from_u32(0), b"no stream opened");
+            return;
+        }
+    };
+    // Resolves once everything written on the stream is acknowledged.
+    let delivered = send.stopped();
+    let ctx = SessionContext {
+        services: listening.services.clone(),
+        peer,
+        transport: "quic",
+        shutdown: listening.shutdown.clone(),
+    };
+    let reason = session::run(recv, send, ctx).await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, delivered).await;
+    let code = reason.map_or(0, |r| u32::from(u8::from(r)));
+    connection.close(VarInt::from_u32(code), b"");
+}
