@@ -31,6 +31,8 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Load-test a running server and report throughput, latency and memory.
+    Bench(crate::bench::BenchArgs),
     /// Print the version.
     Version,
 }
@@ -118,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig { file } => Config::load(Some(&file), &[])
             .map(|_| println!("{}: ok", file.display()))
             .map_err(|e| format!("{}: {e}", file.display())),
+        Command::Bench(args) => crate::bench::main(args),
         Command::Version => {
             println!("kith {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -16,6 +16,7 @@
 //!   layout, group commit.
 //! * [`server`] — start and graceful shutdown; [`config`] — every setting.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod codec;

@@ -18,12 +18,13 @@
 mod connection;
 mod pin;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{de::DeserializeOwned, Serialize};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 pub use connection::Reply;
@@ -136,15 +137,30 @@ pub fn new_client_msg_id() -> [u8; 16] {
 impl Client {
     /// Connects over `transport`.
     pub async fn connect(addr: SocketAddr, transport: &Transport) -> Result<Client, ClientError> {
+        Client::connect_with(addr, transport, &ConnectOptions::default()).await
+    }
+
+    /// Connects over `transport` from a chosen local address or QUIC endpoint.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        transport: &Transport,
+        options: &ConnectOptions,
+    ) -> Result<Client, ClientError> {
         match transport {
-            Transport::Quic { fingerprint } => Client::connect_quic(addr, *fingerprint).await,
+            Transport::Quic { fingerprint } => {
+                let endpoint = match &options.quic_endpoint {
+                    Some(endpoint) => endpoint.clone(),
+                    None => quic_endpoint(local_addr_for(addr, options.local_ip), *fingerprint)?,
+                };
+                Client::connect_quic(addr, endpoint).await
+            }
             Transport::Tcp => {
-                let (reader, writer) = tcp(addr).await?.into_split();
+                let (reader, writer) = tcp(addr, options.local_ip).await?.into_split();
                 Ok(Client::spawn(reader, writer))
             }
             Transport::Tls { fingerprint } => {
-                let stream = tcp(addr).await?;
-                let config = std::sync::Arc::new(client_config(*fingerprint, false)?);
+                let stream = tcp(addr, options.local_ip).await?;
+                let config = Arc::new(client_config(*fingerprint, false)?);
                 let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
                 let stream = tokio_rustls::TlsConnector::from(config).connect(name, stream).await?;
                 let (reader, writer) = tokio::io::split(stream);
@@ -153,21 +169,9 @@ impl Client {
         }
     }
 
-    async fn connect_quic(addr: SocketAddr, fingerprint: [u8; 32]) -> Result<Client, ClientError> {
-        let quic_error = |e: &dyn std::fmt::Display| ClientError::Quic(e.to_string());
-        let local: SocketAddr =
-            if addr.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }.map_err(|e| quic_error(&e))?;
-        let mut endpoint = quinn::Endpoint::client(local)?;
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(client_config(fingerprint, true)?)
-            .map_err(|e| quic_error(&e))?;
-        let mut config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
-        let mut transport = crate::transport::quic_transport_config(&crate::config::Limits::default());
-        transport.keep_alive_interval(Some(crate::transport::CLIENT_KEEP_ALIVE));
-        config.transport_config(std::sync::Arc::new(transport));
-        endpoint.set_default_client_config(config);
-        let connection =
-            endpoint.connect(addr, "kith").map_err(|e| quic_error(&e))?.await.map_err(|e| quic_error(&e))?;
-        let (send, recv) = connection.open_bi().await.map_err(|e| quic_error(&e))?;
+    async fn connect_quic(addr: SocketAddr, endpoint: quinn::Endpoint) -> Result<Client, ClientError> {
+        let connection = endpoint.connect(addr, "kith").map_err(quic_error)?.await.map_err(quic_error)?;
+        let (send, recv) = connection.open_bi().await.map_err(quic_error)?;
         let mut client = Client::spawn(recv, send);
         client.quic = Some((endpoint, connection));
         Ok(client)
@@ -364,8 +368,50 @@ impl Client {
     }
 }
 
-async fn tcp(addr: SocketAddr) -> Result<TcpStream, ClientError> {
-    let stream = TcpStream::connect(addr).await?;
+/// Where a connection starts from; the defaults suit most callers.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Local IP address to connect from. The load generator spreads many
+    /// connections over several loopback addresses this way.
+    pub local_ip: Option<IpAddr>,
+    /// A QUIC endpoint (one UDP socket) to share between many connections;
+    /// without one, each QUIC client makes its own.
+    pub quic_endpoint: Option<quinn::Endpoint>,
+}
+
+/// A QUIC client endpoint on `local` that trusts only the pinned certificate
+/// and sends keep-alives every 15 s.
+pub fn quic_endpoint(local: SocketAddr, fingerprint: [u8; 32]) -> Result<quinn::Endpoint, ClientError> {
+    let mut endpoint = quinn::Endpoint::client(local)?;
+    let crypto =
+        quinn::crypto::rustls::QuicClientConfig::try_from(client_config(fingerprint, true)?).map_err(quic_error)?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = crate::transport::quic_transport_config(&crate::config::Limits::default());
+    transport.keep_alive_interval(Some(crate::transport::CLIENT_KEEP_ALIVE));
+    config.transport_config(Arc::new(transport));
+    endpoint.set_default_client_config(config);
+    Ok(endpoint)
+}
+
+fn quic_error(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Quic(e.to_string())
+}
+
+fn local_addr_for(remote: SocketAddr, ip: Option<IpAddr>) -> SocketAddr {
+    let unspecified: IpAddr =
+        if remote.is_ipv6() { Ipv6Addr::UNSPECIFIED.into() } else { Ipv4Addr::UNSPECIFIED.into() };
+    SocketAddr::new(ip.unwrap_or(unspecified), 0)
+}
+
+async fn tcp(addr: SocketAddr, local_ip: Option<IpAddr>) -> Result<TcpStream, ClientError> {
+    let stream = match local_ip {
+        None => TcpStream::connect(addr).await?,
+        Some(ip) => {
+            let socket = if addr.is_ipv6() { TcpSocket::new_v6()? } else { TcpSocket::new_v4()? };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await?
+        }
+    };
     stream.set_nodelay(true)?;
     Ok(stream)
 }

@@ -1,0 +1,102 @@
+//! Bench users and their device tokens, registered on first use and cached in
+//! a file so later runs authenticate with tokens instead of paying for
+//! argon2 password checks again.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::Target;
+use crate::client::{Client, ClientError};
+use crate::protocol::{ClientType, DeviceInfo, DeviceType, ErrorCode};
+
+/// Password of every bench user.
+pub const PASSWORD: &str = "kith bench password";
+
+/// One device of one bench user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    /// Username.
+    pub username: String,
+    /// Its id.
+    pub user_id: u64,
+    /// Device id.
+    pub device_id: String,
+    /// Token for `Auth`.
+    pub token: Vec<u8>,
+}
+
+/// Tokens known so far, optionally backed by a JSON file.
+pub struct Accounts {
+    file: Option<PathBuf>,
+    known: Mutex<HashMap<(String, String), Account>>,
+}
+
+/// A device type per device index, so one user can hold four connections.
+pub fn device_type(index: usize) -> DeviceType {
+    DeviceType::ALL[index % DeviceType::ALL.len()]
+}
+
+impl Accounts {
+    /// Loads the cache file if there is one.
+    pub fn load(file: Option<PathBuf>) -> Accounts {
+        let known = file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|text| serde_json::from_str::<Vec<Account>>(&text).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| ((a.username.clone(), a.device_id.clone()), a))
+            .collect();
+        Accounts { file, known: Mutex::new(known) }
+    }
+
+    /// Writes the cache file.
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let all: Vec<Account> = self.lock().values().cloned().collect();
+        std::fs::write(file, serde_json::to_vec(&all).map_err(std::io::Error::other)?)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Account>> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An authenticated connection for device `device` of `username`,
+    /// registering and logging in when no valid token is cached.
+    pub async fn connect(
+        &self,
+        target: &Target,
+        username: &str,
+        device: usize,
+    ) -> Result<(Client, Account), ClientError> {
+        let device_id = format!("bench-device-{device}");
+        let key = (username.to_string(), device_id.clone());
+        let client = target.connect().await?;
+        let cached = self.lock().get(&key).cloned();
+        if let Some(account) = cached {
+            match client.auth(&account.token).await {
+                Ok(_) => return Ok((client, account)),
+                Err(e) if e.code() == Some(ErrorCode::InvalidToken) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match client.register(username, PASSWORD).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(ErrorCode::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+        let info = DeviceInfo {
+            device_id: device_id.clone(),
+            device_type: device_type(device),
+            client_type: ClientType::Other,
+        };
+        let login = client.login(username, PASSWORD, info).await?;
+        let account =
+            Account { username: username.into(), user_id: login.session.user_id, device_id, token: login.token };
+        self.lock().insert(key, account.clone());
+        Ok((client, account))
+    }
+}

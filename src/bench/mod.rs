@@ -1,0 +1,275 @@
+//! `kith bench`: the load generator, built on the project's own client.
+//!
+//! Every scenario registers (or reuses) its own users, drives a running
+//! server over TLS, QUIC or plain TCP, and reports throughput, latency
+//! percentiles, errors and — given the server's pid on this machine — the
+//! server's memory and CPU. `docs/BENCHMARKS.md` lists the figures measured
+//! with it and the commands that produced them.
+
+mod accounts;
+mod connections;
+mod login;
+pub mod report;
+mod sync;
+mod traffic;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+
+use crate::client::{quic_endpoint, Client, ClientError, ConnectOptions, Transport};
+use crate::transport::cert::parse_fingerprint;
+pub use accounts::Accounts;
+use report::{ProcessSample, Report, ServerUsage};
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// N authenticated idle connections held for a while; server memory per connection.
+    Connections,
+    /// P sender/receiver pairs with a window of unacknowledged messages each.
+    Dm,
+    /// One sender to R users with D online devices each: the push path.
+    Fanout,
+    /// A K-message backlog received by a device coming online.
+    Sync,
+    /// Password logins per second, then token authentications per second.
+    Login,
+}
+
+/// Which transport to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportKind {
+    /// TCP with TLS.
+    Tls,
+    /// QUIC.
+    Quic,
+    /// Plain TCP.
+    Tcp,
+}
+
+/// `kith bench` options.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario to run.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Server address (TLS/TCP port, or the UDP port for QUIC).
+    #[arg(long)]
+    pub server: SocketAddr,
+    /// Transport.
+    #[arg(long, value_enum, default_value = "tls")]
+    pub transport: TransportKind,
+    /// Server certificate fingerprint (from `kith cert fingerprint`); needed for TLS and QUIC.
+    #[arg(long)]
+    pub fingerprint: Option<String>,
+    /// Server process id, to report its memory and CPU (local servers only).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Prefix of the bench users' names.
+    #[arg(long, default_value = "bench")]
+    pub prefix: String,
+    /// Cache of bench users' tokens, so later runs skip password logins.
+    #[arg(long)]
+    pub accounts: Option<PathBuf>,
+    /// Seconds of sending (dm, fanout) or of holding connections (connections).
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Sender/receiver pairs (dm).
+    #[arg(long, default_value_t = 50)]
+    pub pairs: usize,
+    /// Unacknowledged messages each sender keeps in flight (dm, fanout, sync).
+    #[arg(long, default_value_t = 32)]
+    pub window: usize,
+    /// Message size in bytes (at least 8).
+    #[arg(long, default_value_t = 200)]
+    pub size: usize,
+    /// Total send rate in messages per second; unlimited if absent (dm, fanout).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Recipients (fanout).
+    #[arg(long, default_value_t = 20)]
+    pub recipients: usize,
+    /// Online devices per recipient, 1–4 (fanout).
+    #[arg(long, default_value_t = 4)]
+    pub devices: usize,
+    /// Connections to open (connections).
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Loopback source addresses to spread connections over (127.0.0.1, .2, …);
+    /// each carries at most the server's per-IP limit.
+    #[arg(long, default_value_t = 1)]
+    pub source_ips: usize,
+    /// Backlog size (sync).
+    #[arg(long, default_value_t = 10_000)]
+    pub messages: usize,
+    /// Logins to perform (login).
+    #[arg(long, default_value_t = 200)]
+    pub logins: usize,
+    /// Concurrent logins or connection set-ups.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+/// Where the bench connects, spreading connections over source addresses.
+pub struct Target {
+    addr: SocketAddr,
+    transport: Transport,
+    sources: Vec<(IpAddr, Option<quinn::Endpoint>)>,
+    next: AtomicUsize,
+}
+
+impl Target {
+    fn new(args: &BenchArgs) -> Result<Target, String> {
+        let fingerprint = || {
+            args.fingerprint
+                .as_deref()
+                .and_then(parse_fingerprint)
+                .ok_or_else(|| "--fingerprint is required for tls and quic (see `kith cert fingerprint`)".to_string())
+        };
+        let transport = match args.transport {
+            TransportKind::Tcp => Transport::Tcp,
+            TransportKind::Tls => Transport::Tls { fingerprint: fingerprint()? },
+            TransportKind::Quic => Transport::Quic { fingerprint: fingerprint()? },
+        };
+        let mut sources = Vec::new();
+        if args.source_ips > 1 {
+            if !args.server.ip().is_loopback() || !args.server.is_ipv4() {
+                return Err("--source-ips needs an IPv4 loopback server address".into());
+            }
+            for i in 0..args.source_ips.min(250) {
+                let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + i as u8));
+                let endpoint = match &transport {
+                    Transport::Quic { fingerprint } => {
+                        Some(quic_endpoint(SocketAddr::new(ip, 0), *fingerprint).map_err(|e| e.to_string())?)
+                    }
+                    _ => None,
+                };
+                sources.push((ip, endpoint));
+            }
+        }
+        Ok(Target { addr: args.server, transport, sources, next: AtomicUsize::new(0) })
+    }
+
+    /// Opens a connection from the next source address.
+    pub async fn connect(&self) -> Result<Client, ClientError> {
+        if self.sources.is_empty() {
+            return Client::connect(self.addr, &self.transport).await;
+        }
+        let (ip, endpoint) = &self.sources[self.next.fetch_add(1, Ordering::Relaxed) % self.sources.len()];
+        let options = ConnectOptions { local_ip: Some(*ip), quic_endpoint: endpoint.clone() };
+        Client::connect_with(self.addr, &self.transport, &options).await
+    }
+}
+
+/// Measures the server process around a run.
+pub struct ServerProbe {
+    pid: Option<u32>,
+    before: Option<(ProcessSample, Instant)>,
+}
+
+impl ServerProbe {
+    fn new(pid: Option<u32>) -> ServerProbe {
+        ServerProbe { pid, before: None }
+    }
+
+    /// Marks the start of the measured part.
+    pub fn start(&mut self) {
+        self.before = self.pid.and_then(ProcessSample::read).map(|s| (s, Instant::now()));
+    }
+
+    /// Usage since [`ServerProbe::start`].
+    pub fn finish(&self) -> Option<ServerUsage> {
+        let (before, at) = self.before?;
+        let after = ProcessSample::read(self.pid?)?;
+        Some(ServerUsage::between(before, after, at.elapsed()))
+    }
+}
+
+/// Runs `kith bench` and prints its report.
+pub fn main(args: BenchArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let report = runtime.block_on(run(&args))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// Runs one scenario.
+pub async fn run(args: &BenchArgs) -> Result<Report, String> {
+    if args.size < 8 {
+        return Err("--size must be at least 8 (the send timestamp)".into());
+    }
+    let target = Target::new(args)?;
+    let accounts = Accounts::load(args.accounts.clone());
+    let mut probe = ServerProbe::new(args.server_pid);
+    let transport = format!("{:?}", args.transport).to_lowercase();
+    let result = match args.scenario {
+        Scenario::Dm => traffic::dm(args, &target, &accounts, &mut probe).await,
+        Scenario::Fanout => traffic::fanout(args, &target, &accounts, &mut probe).await,
+        Scenario::Sync => sync::run(args, &target, &accounts, &mut probe).await,
+        Scenario::Login => login::run(args, &target, &accounts, &mut probe).await,
+        Scenario::Connections => connections::run(args, &target, &accounts, &mut probe).await,
+    };
+    if let Err(e) = accounts.save() {
+        eprintln!("kith bench: could not save the accounts cache: {e}");
+    }
+    let mut report = result.map_err(|e| e.to_string())?;
+    report.transport = transport;
+    report.server = probe.finish();
+    Ok(report)
+}
+
+/// A progress bar for a run of `len` steps, drawn only on a terminal.
+fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Runs `f` over `items` with at most `concurrency` at once.
+async fn concurrently<T, R, F, Fut>(items: Vec<T>, concurrency: usize, what: &str, f: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    use futures_util::StreamExt;
+    let bar = progress(items.len() as u64, what);
+    let out = futures_util::stream::iter(items)
+        .map(|item| {
+            let bar = bar.clone();
+            let fut = f(item);
+            async move {
+                let r = fut.await;
+                bar.inc(1);
+                r
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    out
+}
+
+/// Time since `epoch` in microseconds, the clock the scenarios stamp messages with.
+fn micros_since(epoch: Instant) -> u64 {
+    epoch.elapsed().as_micros() as u64
+}
+
+/// Waits a moment for in-flight work to settle.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}

@@ -1,0 +1,56 @@
+//! `sync`: a device that was offline while K messages arrived comes online
+//! and pages through its backlog; how long until it has all of it.
+
+use std::time::{Duration, Instant};
+
+use super::report::Report;
+use super::{Accounts, BenchArgs, ServerProbe, Target};
+use crate::client::ClientError;
+
+/// Runs the scenario with a fresh receiving user, so the backlog is exactly K.
+pub async fn run(
+    args: &BenchArgs,
+    target: &Target,
+    accounts: &Accounts,
+    probe: &mut ServerProbe,
+) -> Result<Report, ClientError> {
+    let prefix = &args.prefix;
+    let stamp = crate::id::now_ms() % 1_000_000_000;
+    let (sender, _) = accounts.connect(target, &format!("{prefix}-sync-sender"), 0).await?;
+    let (receiver, account) = accounts.connect(target, &format!("{prefix}-sy-{stamp}"), 0).await?;
+    drop(receiver);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    let texts: Vec<String> = (0..args.messages).map(|i| format!("{i:0>width$}", width = args.size.max(8))).collect();
+    let mut acked = 0u64;
+    for chunk in texts.chunks(args.window.max(1)) {
+        let sends = chunk.iter().map(|t| sender.send_text(account.user_id, t));
+        for ack in futures_util::future::join_all(sends).await {
+            ack?;
+            acked += 1;
+        }
+    }
+    let filled = started.elapsed();
+
+    probe.start();
+    let t0 = Instant::now();
+    let client = target.connect().await?;
+    let state = client.auth(&account.token).await?;
+    let t_auth = Instant::now();
+    let messages = client.sync_all(state.cursor).await?;
+    let done = Instant::now();
+    let ordered = messages.windows(2).all(|w| w[0].id < w[1].id);
+
+    let mut report = Report::new("sync", "");
+    report.seconds = (done - t0).as_secs_f64();
+    report
+        .count("backlog sent", acked)
+        .count("backlog received", messages.len() as u64)
+        .count("in order (1 = yes)", u64::from(ordered))
+        .rate("backlog fill (durable sends)", acked as f64 / filled.as_secs_f64())
+        .rate("sync", messages.len() as f64 / (done - t_auth).as_secs_f64())
+        .figure("connect+auth+sync ms", (done - t0).as_secs_f64() * 1000.0)
+        .figure("sync only ms", (done - t_auth).as_secs_f64() * 1000.0);
+    Ok(report)
+}

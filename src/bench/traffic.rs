@@ -1,0 +1,270 @@
+//! Message traffic: the `dm` and `fanout` scenarios share one engine.
+//!
+//! Senders keep a bounded window of unacknowledged messages each (optionally
+//! paced to a total rate); every message carries its send time in its first
+//! eight bytes, so receivers measure send → delivery latency, and count
+//! deliveries by id to check that each message arrives exactly once per
+//! recipient device.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use hdrhistogram::Histogram;
+use tokio_util::sync::CancellationToken;
+
+use super::report::{histogram, Report};
+use super::{concurrently, micros_since, progress, Accounts, BenchArgs, ServerProbe, Target};
+use crate::client::{new_client_msg_id, Client, ClientError, Push};
+use crate::protocol::{MessageKind, SendRequest, Target as To};
+
+/// How long to wait for the last deliveries after sending stops.
+const DRAIN: Duration = Duration::from_secs(10);
+
+struct Sender {
+    client: Arc<Client>,
+    targets: Vec<u64>,
+}
+
+#[derive(Default)]
+struct Sent {
+    sent: u64,
+    acked: u64,
+    errors: u64,
+    acked_to: HashMap<u64, u64>,
+    ack_latency: Option<Histogram<u64>>,
+}
+
+/// `dm`: P pairs, each sender writing to its own receiver.
+pub async fn dm(
+    args: &BenchArgs,
+    target: &Target,
+    accounts: &Accounts,
+    probe: &mut ServerProbe,
+) -> Result<Report, ClientError> {
+    let prefix = &args.prefix;
+    let pairs = concurrently((0..args.pairs).collect(), args.concurrency, "connecting", |i| async move {
+        let (sender, _) = accounts.connect(target, &format!("{prefix}-s-{i}"), 0).await?;
+        let (receiver, account) = accounts.connect(target, &format!("{prefix}-r-{i}"), 0).await?;
+        Ok::<_, ClientError>((sender, receiver, account.user_id))
+    })
+    .await;
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    let mut devices = HashMap::new();
+    for pair in pairs {
+        let (sender, receiver, user) = pair?;
+        senders.push(Sender { client: Arc::new(sender), targets: vec![user] });
+        receivers.push(receiver);
+        devices.insert(user, 1);
+    }
+    let mut report = Report::new("dm", "");
+    report.count("pairs", args.pairs as u64);
+    drive(args, senders, receivers, &devices, probe, &mut report).await;
+    Ok(report)
+}
+
+/// `fanout`: one sender, R recipients with D online devices each.
+pub async fn fanout(
+    args: &BenchArgs,
+    target: &Target,
+    accounts: &Accounts,
+    probe: &mut ServerProbe,
+) -> Result<Report, ClientError> {
+    let prefix = &args.prefix;
+    let per_user = args.devices.clamp(1, 4);
+    let (sender, _) = accounts.connect(target, &format!("{prefix}-fan-sender"), 0).await?;
+    let slots: Vec<(usize, usize)> = (0..args.recipients).flat_map(|r| (0..per_user).map(move |d| (r, d))).collect();
+    let connected = concurrently(slots, args.concurrency, "connecting", |(r, d)| async move {
+        accounts.connect(target, &format!("{prefix}-fan-{r}"), d).await
+    })
+    .await;
+    let mut receivers = Vec::new();
+    let mut devices: HashMap<u64, u64> = HashMap::new();
+    for c in connected {
+        let (client, account) = c?;
+        *devices.entry(account.user_id).or_default() += 1;
+        receivers.push(client);
+    }
+    let mut targets: Vec<u64> = devices.keys().copied().collect();
+    targets.sort_unstable();
+    let mut report = Report::new("fanout", "");
+    report.count("recipients", targets.len() as u64).count("devices per recipient", per_user as u64);
+    let senders = vec![Sender { client: Arc::new(sender), targets }];
+    drive(args, senders, receivers, &devices, probe, &mut report).await;
+    Ok(report)
+}
+
+async fn drive(
+    args: &BenchArgs,
+    senders: Vec<Sender>,
+    receivers: Vec<Client>,
+    devices: &HashMap<u64, u64>,
+    probe: &mut ServerProbe,
+    report: &mut Report,
+) {
+    let epoch = Instant::now();
+    let stop = CancellationToken::new();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let receiving: Vec<_> = receivers
+        .into_iter()
+        .map(|client| tokio::spawn(receive(client, epoch, stop.clone(), delivered.clone())))
+        .collect();
+
+    probe.start();
+    let duration = Duration::from_secs(args.duration);
+    let bar = progress(args.duration, "sending");
+    let ticker = {
+        let (bar, delivered) = (bar.clone(), delivered.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                bar.inc(1);
+                bar.set_message(format!("{} delivered", delivered.load(Ordering::Relaxed)));
+            }
+        })
+    };
+    let per_sender_rate = args.rate.map(|r| r / senders.len() as f64);
+    let sending: Vec<_> = senders
+        .into_iter()
+        .map(|s| tokio::spawn(send(s, epoch, duration, args.window, args.size, per_sender_rate)))
+        .collect();
+    let mut total = Sent { ack_latency: Some(histogram()), ..Sent::default() };
+    for task in sending {
+        let Ok(part) = task.await else { continue };
+        total.sent += part.sent;
+        total.acked += part.acked;
+        total.errors += part.errors;
+        for (user, n) in part.acked_to {
+            *total.acked_to.entry(user).or_default() += n;
+        }
+        if let (Some(all), Some(h)) = (total.ack_latency.as_mut(), part.ack_latency.as_ref()) {
+            let _ = all.add(h);
+        }
+    }
+    ticker.abort();
+    bar.finish_and_clear();
+
+    let expected: u64 = total.acked_to.iter().map(|(u, n)| n * devices.get(u).copied().unwrap_or(0)).sum();
+    let drain_until = Instant::now() + DRAIN;
+    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = epoch.elapsed();
+    stop.cancel();
+    let mut latency = histogram();
+    let mut duplicates = 0;
+    let mut unique = 0;
+    for task in receiving {
+        if let Ok((h, dups, count)) = task.await {
+            let _ = latency.add(&h);
+            duplicates += dups;
+            unique += count;
+        }
+    }
+    report.seconds = elapsed.as_secs_f64();
+    report
+        .count("sent", total.sent)
+        .count("acknowledged", total.acked)
+        .count("send errors", total.errors)
+        .count("deliveries expected", expected)
+        .count("delivered (unique)", unique)
+        .count("duplicates", duplicates)
+        .count("missing", expected.saturating_sub(unique))
+        .rate("delivered", unique as f64 / elapsed.as_secs_f64())
+        .rate("acknowledged", total.acked as f64 / elapsed.as_secs_f64())
+        .latency("send -> delivery", &latency);
+    if let Some(h) = &total.ack_latency {
+        report.latency("send -> durable ack", h);
+    }
+}
+
+async fn send(
+    sender: Sender,
+    epoch: Instant,
+    duration: Duration,
+    window: usize,
+    size: usize,
+    rate: Option<f64>,
+) -> Sent {
+    let mut out = Sent { ack_latency: Some(histogram()), ..Sent::default() };
+    let mut inflight = FuturesUnordered::new();
+    let mut pace = rate.map(|r| tokio::time::interval(Duration::from_secs_f64(1.0 / r.max(0.001))));
+    let end = epoch + duration;
+    let mut next = 0usize;
+    loop {
+        let sending = Instant::now() < end;
+        if sending && inflight.len() < window.max(1) {
+            if let Some(pace) = pace.as_mut() {
+                pace.tick().await;
+            }
+            let to = sender.targets[next % sender.targets.len()];
+            next += 1;
+            let mut content = micros_since(epoch).to_be_bytes().to_vec();
+            content.resize(size, b'x');
+            let request = SendRequest {
+                to: To::User(to),
+                client_msg_id: new_client_msg_id(),
+                kind: MessageKind::Text,
+                content,
+                extra: None,
+            };
+            let client = sender.client.clone();
+            out.sent += 1;
+            inflight.push(async move {
+                let started = Instant::now();
+                (to, client.send(&request).await, started.elapsed())
+            });
+            continue;
+        }
+        match inflight.next().await {
+            Some((to, Ok(_), took)) => {
+                out.acked += 1;
+                *out.acked_to.entry(to).or_default() += 1;
+                if let Some(h) = out.ack_latency.as_mut() {
+                    let _ = h.record((took.as_micros() as u64).max(1));
+                }
+            }
+            Some((_, Err(_), _)) => out.errors += 1,
+            None if !sending => break,
+            None => {}
+        }
+    }
+    out
+}
+
+async fn receive(
+    mut client: Client,
+    epoch: Instant,
+    stop: CancellationToken,
+    delivered: Arc<AtomicU64>,
+) -> (Histogram<u64>, u64, u64) {
+    let mut latency = histogram();
+    let mut seen = HashSet::new();
+    let mut duplicates = 0;
+    loop {
+        let push = tokio::select! {
+            () = stop.cancelled() => break,
+            push = client.next_push() => push,
+        };
+        match push {
+            Some(Push::Message(m)) => {
+                if !seen.insert(m.id) {
+                    duplicates += 1;
+                    continue;
+                }
+                delivered.fetch_add(1, Ordering::Relaxed);
+                if let Some(stamp) = m.content.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes) {
+                    let _ = latency.record(micros_since(epoch).saturating_sub(stamp).max(1));
+                }
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    (latency, duplicates, seen.len() as u64)
+}
