@@ -201,3 +201,24 @@ async fn restart_keeps_every_acknowledged_message(kind: Kind) {
     assert!(sent.iter().all(|id| *id < new_id));
 }
 per_transport!(restart_keeps_every_acknowledged_message);
+
+async fn large_messages_end_a_page_early(kind: Kind) {
+    let server = TestServer::start().await;
+    let alice = server.user(kind, "alice").await;
+    let bob = server.user(kind, "bob").await;
+    let big = "y".repeat(60 * 1024);
+    let mut sent = Vec::new();
+    for _ in 0..30 {
+        sent.push(alice.client.send_text(bob.user_id, &big).await.unwrap().message_id);
+    }
+    let page = bob.client.sync_inbox(0, 100).await.unwrap();
+    assert!(page.more, "a page stops at its byte budget");
+    assert!(page.messages.len() < 30 && !page.messages.is_empty(), "{}", page.messages.len());
+    // Paging on still yields every message exactly once.
+    let all: Vec<u64> = bob.client.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(all, sent);
+    let history = bob.client.history(Target::User(alice.user_id), Direction::Before, 0, 100).await.unwrap();
+    assert!(history.more && history.messages.len() < 30);
+    assert_eq!(history.messages.last().unwrap().id, *sent.last().unwrap());
+}
+per_transport!(large_messages_end_a_page_early);

@@ -76,12 +76,15 @@ impl Header {
 
 /// Builds a complete frame (header and body) in one buffer.
 ///
-/// # Panics
-/// Never for bodies produced by this server: every body is bounded far below
-/// `u32::MAX` by [`crate::codec::HARD_MAX_BODY`]; a larger one is truncated to
-/// an empty body rather than written with a wrong length.
+/// Replies are bounded far below [`crate::codec::HARD_MAX_BODY`] (pages have
+/// a byte budget, messages a size limit); should a body ever exceed it, an
+/// `Internal` error frame with the same sequence id is built instead of a
+/// frame the client could not read.
 pub fn encode_frame(action: u8, sequence: u32, body: &[u8]) -> Vec<u8> {
-    let body = if body.len() > crate::codec::HARD_MAX_BODY { &[][..] } else { body };
+    if body.len() > crate::codec::HARD_MAX_BODY {
+        let error = super::ErrorBody { code: super::ErrorCode::Internal.into(), message: "response too large".into() };
+        return encode_frame(super::Action::Error as u8, sequence, &crate::codec::encode_wire(&error));
+    }
     let header = Header { version: VERSION, action, sequence, body_len: body.len() as u32 };
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&header.to_bytes());
@@ -111,6 +114,13 @@ mod tests {
         let err = Header::parse(&h.to_bytes(), 100).unwrap_err();
         assert_eq!(err.code, ErrorCode::FrameTooLarge);
         assert_eq!(err.sequence, 9);
+    }
+
+    #[test]
+    fn an_impossible_body_becomes_an_internal_error() {
+        let frame = encode_frame(0x12, 4, &vec![0u8; crate::codec::HARD_MAX_BODY + 1]);
+        assert_eq!(frame[4], super::super::Action::Error as u8);
+        assert_eq!(&frame[5..9], &4u32.to_be_bytes());
     }
 
     #[test]

@@ -20,10 +20,15 @@ use crate::protocol::{
 };
 use crate::storage::commit::{OnCommit, PendingAck};
 use crate::storage::keys::Conversation;
-use crate::storage::messages::{LoggedMessage, NewMessage, StoredMessage};
+use crate::storage::messages::{LoggedMessage, NewMessage, PageLimit, StoredMessage};
 
-/// Largest page `SyncInbox` and `History` return.
+/// Most messages one `SyncInbox` or `History` page returns.
 pub const MAX_PAGE: u16 = 100;
+
+/// Content bytes after which a page ends early (with `more` set), so a page
+/// of large messages stays a reasonable frame for a phone; a single message
+/// always fits.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
 /// The commit hook: encodes each new message once as a push frame and queues
 /// that frame for every online session of its participants.
@@ -56,9 +61,9 @@ fn page(found: (Vec<LoggedMessage>, bool)) -> Page {
     Page { messages: messages.iter().map(|l| wire_message(l.id, l.conversation, &l.message)).collect(), more }
 }
 
-fn check_limit(limit: u16) -> ServiceResult<usize> {
+fn check_limit(limit: u16) -> ServiceResult<PageLimit> {
     if (1..=MAX_PAGE).contains(&limit) {
-        Ok(usize::from(limit))
+        Ok(PageLimit { count: usize::from(limit), bytes: MAX_PAGE_BYTES })
     } else {
         Err(ServiceError::invalid(format!("limit must be 1–{MAX_PAGE}")))
     }

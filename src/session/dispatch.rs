@@ -57,14 +57,15 @@ impl Session {
     pub(crate) async fn handle(&mut self, frame: RawFrame) -> Step {
         let seq = frame.header.sequence;
         let refuse = |code, message: String| Step::Reply(error_frame(seq, &ServiceError::new(code, message)));
+        // Every frame counts against the rate, even ones that are refused.
+        if !self.limiter.allow(Instant::now()) {
+            return refuse(ErrorCode::RateLimited, "too many requests; slow down".into());
+        }
         let Some(action) = Action::from_byte(frame.header.action).filter(|a| a.is_request()) else {
             return refuse(ErrorCode::UnknownAction, format!("unknown action 0x{:02x}", frame.header.action));
         };
         if seq == PUSH_SEQUENCE {
             return refuse(ErrorCode::BadSequence, "sequence id 0 is reserved for pushes".into());
-        }
-        if !self.limiter.allow(Instant::now()) {
-            return refuse(ErrorCode::RateLimited, "too many requests; slow down".into());
         }
         let identity = match (&self.identity, action.allowed_before_auth()) {
             (Some(identity), _) => Some(identity.clone()),

@@ -2,11 +2,10 @@
 //!
 //! TLS, plain TCP and QUIC each hand this module a reader and a writer; the
 //! loop reads frames, checks them, dispatches requests to the services and
-//! writes their replies and the pushes queued for it by the hub. Requests
-//! that only wait on the group commit or read the store (send, sync,
-//! history, ack) run concurrently, up to `max_inflight`, so a client can keep
-//! a window of messages in flight; requests that change who the connection
-//! is (login, auth, logout, password change) run one at a time.
+//! writes their replies and the pushes queued for it by the hub. A `Send`
+//! waits for the group commit concurrently with further requests (up to
+//! `max_inflight`), so a client can keep a window of messages in flight;
+//! everything else is answered in frame order, one at a time.
 
 mod dispatch;
 mod framing;

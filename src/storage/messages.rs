@@ -48,6 +48,22 @@ pub struct NewMessage {
     pub origin: u64,
 }
 
+/// How much one page may hold: at most `count` messages and, once it holds
+/// one, no more than about `bytes` of stored data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit {
+    /// Most messages.
+    pub count: usize,
+    /// Byte budget; the message that crosses it ends the page.
+    pub bytes: usize,
+}
+
+impl PageLimit {
+    fn full(self, messages: usize, bytes: usize) -> bool {
+        messages >= self.count || (messages > 0 && bytes >= self.bytes)
+    }
+}
+
 /// A message read back from a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedMessage {
@@ -62,21 +78,28 @@ pub struct LoggedMessage {
 impl Store {
     /// One page of a user's inbox: messages with ids above `after`, ascending,
     /// and whether more follow.
-    pub fn inbox_after(&self, user: u64, after: u64, limit: usize) -> Result<(Vec<LoggedMessage>, bool), StorageError> {
+    pub fn inbox_after(
+        &self,
+        user: u64,
+        after: u64,
+        limit: PageLimit,
+    ) -> Result<(Vec<LoggedMessage>, bool), StorageError> {
         let Some(start) = after.checked_add(1) else {
             return Ok((Vec::new(), false));
         };
         let range = keys::inbox_key(user, start)..=keys::inbox_key(user, u64::MAX);
-        let mut out = Vec::with_capacity(limit.min(128));
+        let mut out = Vec::with_capacity(limit.count.min(128));
+        let mut bytes = 0;
         for item in self.userinbox_conv.range(range) {
             let (k, v) = item?;
-            if out.len() == limit {
+            if limit.full(out.len(), bytes) {
                 return Ok((out, true));
             }
             let id = keys::inbox_key_id(&k);
             let conversation = Conversation::from_bytes(&v)
                 .ok_or_else(|| StorageError::Corrupt { tree: "usermsg_conv", detail: "bad conversation key".into() })?;
             if let Some(m) = self.logged(conversation, id)? {
+                bytes += m.message.content.len() + m.message.extra.as_ref().map_or(0, String::len);
                 out.push(m);
             }
         }
@@ -90,7 +113,7 @@ impl Store {
         conversation: Conversation,
         direction: Direction,
         anchor: u64,
-        limit: usize,
+        limit: PageLimit,
     ) -> Result<(Vec<LoggedMessage>, bool), StorageError> {
         let first = keys::log_key(conversation, 0);
         let last = keys::log_key(conversation, u64::MAX);
@@ -110,14 +133,16 @@ impl Store {
                 (Box::new(self.conv_message.range((Bound::Included(first), upper)).rev()), true)
             }
         };
-        let mut out = Vec::with_capacity(limit.min(128));
+        let mut out = Vec::with_capacity(limit.count.min(128));
         let mut more = false;
+        let mut bytes = 0;
         for item in iter {
             let (k, v) = item?;
-            if out.len() == limit {
+            if limit.full(out.len(), bytes) {
                 more = true;
                 break;
             }
+            bytes += v.len();
             out.push(LoggedMessage { id: keys::log_key_id(&k), conversation, message: decode("convmsg_message", &v)? });
         }
         if reversed {
