@@ -125,12 +125,18 @@ pub struct Client {
 const PUSH_BUFFER: usize = 8192;
 
 /// A fresh random client message id.
+///
+/// The id is a UUID version 7: 48 bits of Unix milliseconds, then random
+/// bits. Time-ordered ids land next to each other in the server's
+/// idempotency index instead of all over it, which makes sends cheaper.
 pub fn new_client_msg_id() -> [u8; 16] {
     let mut id = [0u8; 16];
-    // Without randomness, fall back to the clock; ids must only be unique per sender.
-    if getrandom::getrandom(&mut id).is_err() {
-        id[..16].copy_from_slice(&u128::from(crate::id::now_ms()).to_be_bytes());
-    }
+    // Without randomness the clock alone still keeps ids unique enough per
+    // sender for a client; getrandom fails only on broken systems.
+    let _ = getrandom::getrandom(&mut id[6..]);
+    id[..6].copy_from_slice(&crate::id::now_ms().to_be_bytes()[2..]);
+    id[6] = 0x70 | (id[6] & 0x0f);
+    id[8] = 0x80 | (id[8] & 0x3f);
     id
 }
 

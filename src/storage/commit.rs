@@ -150,7 +150,11 @@ impl Worker {
                 }
             });
         }
-        let result = result.and_then(|()| self.store.write_messages(&fresh)).and_then(|()| self.make_durable());
+        let started = std::time::Instant::now();
+        let result = result.and_then(|()| self.store.write_messages(&fresh));
+        let written = started.elapsed();
+        let result = result.and_then(|()| self.make_durable());
+        tracing::trace!(jobs = jobs.len(), messages = fresh.len(), ?written, synced = ?(started.elapsed() - written), "group commit");
         match result {
             Ok(()) => {
                 for (id, m) in &fresh {

@@ -1,6 +1,17 @@
 //! Key packing for every sled tree. Keys are fixed-width big-endian tuples, so
 //! a prefix scan returns one owner's entries and a range scan returns them in
 //! id order. Nothing outside this module builds a key.
+//!
+//! Everything a message write touches lives in the one `messages` tree, in
+//! keyspaces told apart by a leading tag byte, so that a whole group commit
+//! is one atomic sled batch (sled batches are atomic within a tree only):
+//!
+//! | tag | key | value |
+//! |---|---|---|
+//! | `L` | conversation ‖ message id | the stored message |
+//! | `I` | user ‖ message id | conversation |
+//! | `D` | sender ‖ client message id | message id |
+//! | `H` | — | highest message id ever written |
 
 /// The conversation a message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,34 +87,52 @@ pub fn id_key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
-/// `conversation ‖ message id`: one conversation's log, in id order.
-pub fn log_key(conv: Conversation, id: u64) -> [u8; CONVERSATION_LEN + 8] {
-    let mut out = [0u8; CONVERSATION_LEN + 8];
-    out[..CONVERSATION_LEN].copy_from_slice(&conv.to_bytes());
-    out[CONVERSATION_LEN..].copy_from_slice(&id.to_be_bytes());
+const LOG_TAG: u8 = b'L';
+const INBOX_TAG: u8 = b'I';
+const DEDUP_TAG: u8 = b'D';
+
+/// Key of the highest message id ever written, in the `messages` tree.
+pub const HIGH_WATER_KEY: &[u8] = b"H";
+
+/// `L ‖ conversation ‖ message id`: one conversation's log, in id order.
+pub fn log_key(conv: Conversation, id: u64) -> [u8; 1 + CONVERSATION_LEN + 8] {
+    let mut out = [0u8; 1 + CONVERSATION_LEN + 8];
+    out[0] = LOG_TAG;
+    out[1..1 + CONVERSATION_LEN].copy_from_slice(&conv.to_bytes());
+    out[1 + CONVERSATION_LEN..].copy_from_slice(&id.to_be_bytes());
     out
 }
 
 /// The message id at the end of a [`log_key`].
 pub fn log_key_id(key: &[u8]) -> u64 {
-    key.get(CONVERSATION_LEN..).map(be_u64).unwrap_or(0)
+    key.get(1 + CONVERSATION_LEN..).map(be_u64).unwrap_or(0)
 }
 
-/// `user ‖ message id`: one user's inbox index, in id order.
-pub fn inbox_key(user: u64, id: u64) -> [u8; 16] {
-    pair_key(user, id)
+/// Prefix of every [`log_key`].
+pub fn log_prefix() -> [u8; 1] {
+    [LOG_TAG]
+}
+
+/// `I ‖ user ‖ message id`: one user's inbox index, in id order.
+pub fn inbox_key(user: u64, id: u64) -> [u8; 17] {
+    let mut out = [0u8; 17];
+    out[0] = INBOX_TAG;
+    out[1..9].copy_from_slice(&user.to_be_bytes());
+    out[9..].copy_from_slice(&id.to_be_bytes());
+    out
 }
 
 /// The message id at the end of an [`inbox_key`].
 pub fn inbox_key_id(key: &[u8]) -> u64 {
-    key.get(8..).map(be_u64).unwrap_or(0)
+    key.get(9..).map(be_u64).unwrap_or(0)
 }
 
-/// `sender ‖ client message id`: the idempotency index.
-pub fn dedup_key(sender: u64, client_msg_id: &[u8; 16]) -> [u8; 24] {
-    let mut out = [0u8; 24];
-    out[..8].copy_from_slice(&sender.to_be_bytes());
-    out[8..].copy_from_slice(client_msg_id);
+/// `D ‖ sender ‖ client message id`: the idempotency index.
+pub fn dedup_key(sender: u64, client_msg_id: &[u8; 16]) -> [u8; 25] {
+    let mut out = [0u8; 25];
+    out[0] = DEDUP_TAG;
+    out[1..9].copy_from_slice(&sender.to_be_bytes());
+    out[9..].copy_from_slice(client_msg_id);
     out
 }
 
@@ -118,13 +147,6 @@ pub fn device_key(user: u64, device_id: &str) -> Vec<u8> {
 /// The device id at the end of a [`device_key`].
 pub fn device_key_device(key: &[u8]) -> String {
     String::from_utf8_lossy(key.get(8..).unwrap_or_default()).into_owned()
-}
-
-fn pair_key(a: u64, b: u64) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&a.to_be_bytes());
-    out[8..].copy_from_slice(&b.to_be_bytes());
-    out
 }
 
 #[cfg(test)]
@@ -153,6 +175,7 @@ mod tests {
     #[test]
     fn inbox_keys_sort_by_user_then_id() {
         assert!(inbox_key(1, u64::MAX) < inbox_key(2, 0));
+        assert!(log_key(Conversation::direct(u64::MAX, u64::MAX), u64::MAX)[..1] != inbox_key(0, 0)[..1]);
         assert!(inbox_key(1, 255) < inbox_key(1, 256));
         assert_eq!(inbox_key_id(&inbox_key(3, 99)), 99);
     }

@@ -5,18 +5,15 @@
 //! conversation`, so "everything for this user after id X" is one range scan
 //! of the inbox followed by point reads of the log.
 
-use std::collections::HashMap;
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::keys::{self, Conversation};
-use super::{decode, transaction_error, StorageError, Store};
+use super::{decode, StorageError, Store};
 use crate::codec::encode_stored;
 use crate::protocol::{Direction, MessageKind};
 
-const LAST_MESSAGE_ID: &[u8] = b"last_message_id";
 
 /// A message as the log stores it; id, time and conversation live in the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,14 +87,14 @@ impl Store {
         let range = keys::inbox_key(user, start)..=keys::inbox_key(user, u64::MAX);
         let mut out = Vec::with_capacity(limit.count.min(128));
         let mut bytes = 0;
-        for item in self.userinbox_conv.range(range) {
+        for item in self.messages.range(range) {
             let (k, v) = item?;
             if limit.full(out.len(), bytes) {
                 return Ok((out, true));
             }
             let id = keys::inbox_key_id(&k);
             let conversation = Conversation::from_bytes(&v)
-                .ok_or_else(|| StorageError::Corrupt { tree: "usermsg_conv", detail: "bad conversation key".into() })?;
+                .ok_or_else(|| StorageError::Corrupt { tree: "messages", detail: "bad conversation key".into() })?;
             if let Some(m) = self.logged(conversation, id)? {
                 bytes += m.message.content.len() + m.message.extra.as_ref().map_or(0, String::len);
                 out.push(m);
@@ -123,14 +120,14 @@ impl Store {
                     Some(start) => Bound::Included(keys::log_key(conversation, start)),
                     None => return Ok((Vec::new(), false)),
                 };
-                (Box::new(self.conv_message.range((lower, Bound::Included(last)))), false)
+                (Box::new(self.messages.range((lower, Bound::Included(last)))), false)
             }
             Direction::Before => {
                 let upper = match anchor {
                     0 => Bound::Included(last),
                     n => Bound::Excluded(keys::log_key(conversation, n)),
                 };
-                (Box::new(self.conv_message.range((Bound::Included(first), upper)).rev()), true)
+                (Box::new(self.messages.range((Bound::Included(first), upper)).rev()), true)
             }
         };
         let mut out = Vec::with_capacity(limit.count.min(128));
@@ -143,7 +140,7 @@ impl Store {
                 break;
             }
             bytes += v.len();
-            out.push(LoggedMessage { id: keys::log_key_id(&k), conversation, message: decode("convmsg_message", &v)? });
+            out.push(LoggedMessage { id: keys::log_key_id(&k), conversation, message: decode("messages", &v)? });
         }
         if reversed {
             out.reverse();
@@ -153,31 +150,31 @@ impl Store {
 
     /// One message of a conversation.
     pub fn logged(&self, conversation: Conversation, id: u64) -> Result<Option<LoggedMessage>, StorageError> {
-        self.conv_message
+        self.messages
             .get(keys::log_key(conversation, id))?
-            .map(|v| Ok(LoggedMessage { id, conversation, message: decode("convmsg_message", &v)? }))
+            .map(|v| Ok(LoggedMessage { id, conversation, message: decode("messages", &v)? }))
             .transpose()
     }
 
     /// The highest message id in a user's inbox, 0 if it is empty.
     pub fn latest_inbox_id(&self, user: u64) -> Result<u64, StorageError> {
         let range = keys::inbox_key(user, 0)..=keys::inbox_key(user, u64::MAX);
-        Ok(self.userinbox_conv.range(range).next_back().transpose()?.map(|(k, _)| keys::inbox_key_id(&k)).unwrap_or(0))
+        Ok(self.messages.range(range).next_back().transpose()?.map(|(k, _)| keys::inbox_key_id(&k)).unwrap_or(0))
     }
 
     /// The id already assigned to a sender's client message id, if any.
     pub fn message_id_for(&self, sender: u64, client_msg_id: &[u8; 16]) -> Result<Option<u64>, StorageError> {
-        Ok(self.clientmsg_messageid.get(keys::dedup_key(sender, client_msg_id))?.map(|v| keys::be_u64(&v)))
+        Ok(self.messages.get(keys::dedup_key(sender, client_msg_id))?.map(|v| keys::be_u64(&v)))
     }
 
     /// The highest message id ever written, to seed the id generator.
     pub fn last_message_id(&self) -> Result<u64, StorageError> {
-        Ok(self.meta().get(LAST_MESSAGE_ID)?.map(|v| keys::be_u64(&v)).unwrap_or(0))
+        Ok(self.messages.get(keys::HIGH_WATER_KEY)?.map(|v| keys::be_u64(&v)).unwrap_or(0))
     }
 
-    /// Number of messages in all logs.
+    /// Number of messages in all logs (a full scan of the log keyspace).
     pub fn message_count(&self) -> usize {
-        self.conv_message.len()
+        self.messages.scan_prefix(keys::log_prefix()).count()
     }
 
     /// Writes a batch of messages with their ids atomically: logs, inboxes,
@@ -186,22 +183,16 @@ impl Store {
         let Some(last) = batch.iter().map(|(id, _)| *id).max() else {
             return Ok(());
         };
-        let encoded: HashMap<u64, Vec<u8>> = batch.iter().map(|(id, m)| (*id, encode_stored(&m.message))).collect();
-        let trees = (&self.conv_message, &self.userinbox_conv, &self.clientmsg_messageid, self.meta());
-        trees
-            .transaction(|(log, inbox, dedup, meta)| {
-                for (id, m) in batch {
-                    let id = *id;
-                    log.insert(&keys::log_key(m.conversation, id), encoded[&id].as_slice())?;
-                    let conv = m.conversation.to_bytes();
-                    for user in &m.inboxes {
-                        inbox.insert(&keys::inbox_key(*user, id), &conv)?;
-                    }
-                    dedup.insert(&keys::dedup_key(m.message.sender, &m.message.client_msg_id), &keys::id_key(id))?;
-                }
-                meta.insert(LAST_MESSAGE_ID, &keys::id_key(last))?;
-                Ok::<_, ConflictableTransactionError<StorageError>>(())
-            })
-            .map_err(transaction_error)
+        let mut writes = sled::Batch::default();
+        for (id, m) in batch {
+            writes.insert(&keys::log_key(m.conversation, *id), encode_stored(&m.message));
+            let conv = m.conversation.to_bytes();
+            for user in &m.inboxes {
+                writes.insert(&keys::inbox_key(*user, *id), &conv);
+            }
+            writes.insert(&keys::dedup_key(m.message.sender, &m.message.client_msg_id), &keys::id_key(*id));
+        }
+        writes.insert(keys::HIGH_WATER_KEY, &keys::id_key(last));
+        Ok(self.messages.apply_batch(writes)?)
     }
 }

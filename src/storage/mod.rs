@@ -96,9 +96,7 @@ pub struct Store {
     pub(crate) tokenid_token: sled::Tree,
     pub(crate) device_record: sled::Tree,
     pub(crate) device_cursor: sled::Tree,
-    pub(crate) conv_message: sled::Tree,
-    pub(crate) userinbox_conv: sled::Tree,
-    pub(crate) clientmsg_messageid: sled::Tree,
+    pub(crate) messages: sled::Tree,
 }
 
 impl Store {
@@ -118,9 +116,7 @@ impl Store {
             tokenid_token: tree("tokenid_token")?,
             device_record: tree("userdevice_device")?,
             device_cursor: tree("userdevice_cursor")?,
-            conv_message: tree("convmsg_message")?,
-            userinbox_conv: tree("usermsg_conv")?,
-            clientmsg_messageid: tree("senderclientid_msgid")?,
+            messages: tree("messages")?,
             db,
             dir,
         };

@@ -1,0 +1,977 @@
+"""Independent Python client for the kith wire protocol, version 1.
+
+Written only from docs/PROTOCOL.md (section numbers below refer to it).
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import queue
+import selectors
+import socket
+import ssl
+import struct
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+# ---------------------------------------------------------------------------
+# Constants (sections 2, 4.1, 5.1, 6)
+# ---------------------------------------------------------------------------
+
+PROTOCOL_VERSION = 1
+HEADER_LEN = 13
+ALPN = "kith/1"
+MAX_SERVER_BODY = 16 * 1024 * 1024  # section 2.2: accept server bodies up to 16 MiB
+
+# Actions (section 5.1)
+HEARTBEAT = 0x01
+REGISTER = 0x02
+LOGIN = 0x03
+AUTH = 0x04
+LOGOUT = 0x05
+CHANGE_PASSWORD = 0x06
+FIND_USER = 0x07
+SEND = 0x10
+ACK = 0x11
+SYNC_INBOX = 0x12
+HISTORY = 0x13
+ERROR = 0x7F
+PUSH_MESSAGE = 0x80
+PUSH_DISCONNECT = 0x81
+
+ACTION_NAMES = {
+    HEARTBEAT: "Heartbeat", REGISTER: "Register", LOGIN: "Login", AUTH: "Auth",
+    LOGOUT: "Logout", CHANGE_PASSWORD: "ChangePassword", FIND_USER: "FindUser",
+    SEND: "Send", ACK: "Ack", SYNC_INBOX: "SyncInbox", HISTORY: "History",
+    ERROR: "Error", PUSH_MESSAGE: "PushMessage", PUSH_DISCONNECT: "PushDisconnect",
+}
+
+# Error codes (section 6)
+UNSUPPORTED_VERSION = 1
+UNKNOWN_ACTION = 2
+MALFORMED_BODY = 3
+FRAME_TOO_LARGE = 4
+NOT_AUTHENTICATED = 5
+BAD_CREDENTIALS = 6
+NOT_PERMITTED = 7
+NOT_FOUND = 8
+CONFLICT = 9
+RATE_LIMITED = 10
+INTERNAL = 11
+INVALID_ARGUMENT = 12
+ALREADY_AUTHENTICATED = 13
+INVALID_TOKEN = 14
+ACCOUNT_DISABLED = 15
+BAD_SEQUENCE = 16
+
+ERROR_NAMES = {
+    1: "UnsupportedVersion", 2: "UnknownAction", 3: "MalformedBody", 4: "FrameTooLarge",
+    5: "NotAuthenticated", 6: "BadCredentials", 7: "NotPermitted", 8: "NotFound",
+    9: "Conflict", 10: "RateLimited", 11: "Internal", 12: "InvalidArgument",
+    13: "AlreadyAuthenticated", 14: "InvalidToken", 15: "AccountDisabled", 16: "BadSequence",
+}
+
+# Wire enumerations (section 4.1)
+DEVICE_MOBILE, DEVICE_DESKTOP, DEVICE_WEB, DEVICE_TABLET = 1, 2, 3, 4
+DEVICE_TYPES = {1, 2, 3, 4}
+CLIENT_ANDROID, CLIENT_IOS, CLIENT_LINUX, CLIENT_WINDOWS, CLIENT_MACOS, CLIENT_WEB, CLIENT_OTHER = range(1, 8)
+CLIENT_TYPES = set(range(1, 8))
+KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CUSTOM = range(1, 8)
+MESSAGE_KINDS = set(range(1, 8))
+DIRECTION_AFTER, DIRECTION_BEFORE = 0, 1
+DIRECTIONS = {0, 1}
+DISCONNECT_REASONS = {
+    1: "Kicked", 2: "LoggedOut", 3: "PasswordChanged", 4: "AccountDisabled",
+    5: "ServerShutdown", 6: "SlowConsumer", 7: "IdleTimeout", 8: "AuthTimeout",
+    9: "ProtocolError",
+}
+KICKED, LOGGED_OUT, PASSWORD_CHANGED, ACCOUNT_DISABLED_REASON, SERVER_SHUTDOWN, \
+    SLOW_CONSUMER, IDLE_TIMEOUT, AUTH_TIMEOUT, PROTOCOL_ERROR = range(1, 10)
+
+SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.5
+
+
+# ---------------------------------------------------------------------------
+# Exceptions
+# ---------------------------------------------------------------------------
+
+class KithError(Exception):
+    """An Error (0x7f) response from the server."""
+
+    def __init__(self, code: int, message: str, action: Optional[int] = None):
+        self.code = code
+        self.message = message
+        self.action = action
+        super().__init__(f"kith error {code} ({ERROR_NAMES.get(code, 'Unknown')}): {message}")
+
+    @property
+    def name(self) -> str:
+        return ERROR_NAMES.get(self.code, "Unknown")
+
+
+class DecodeError(Exception):
+    """A body or frame from the server could not be decoded strictly."""
+
+
+class ConnectionClosed(Exception):
+    """The connection ended before a response arrived."""
+
+
+class PinMismatch(ssl.SSLError):
+    """The server's leaf certificate does not match the pinned fingerprint."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "certificate pin mismatch"
+
+
+# ---------------------------------------------------------------------------
+# Frames (section 2)
+# ---------------------------------------------------------------------------
+
+_HEADER = struct.Struct(">IBII")
+
+
+@dataclass
+class Frame:
+    action: int
+    seq: int
+    body: bytes
+    version: int = PROTOCOL_VERSION
+
+    def encode(self) -> bytes:
+        return _HEADER.pack(self.version, self.action, self.seq, len(self.body)) + self.body
+
+
+def encode_frame(action: int, seq: int, body: bytes = b"", version: int = PROTOCOL_VERSION) -> bytes:
+    return _HEADER.pack(version, action, seq, len(body)) + body
+
+
+def decode_header(header: bytes) -> tuple[int, int, int, int]:
+    if len(header) != HEADER_LEN:
+        raise DecodeError("header must be 13 bytes")
+    return _HEADER.unpack(header)  # version, action, seq, body_length
+
+
+def decode_frame(data: bytes) -> tuple[Frame, bytes]:
+    """Decode one frame from the start of `data`; returns (frame, rest)."""
+    if len(data) < HEADER_LEN:
+        raise DecodeError("short header")
+    version, action, seq, n = decode_header(data[:HEADER_LEN])
+    if len(data) < HEADER_LEN + n:
+        raise DecodeError("short body")
+    return Frame(action, seq, bytes(data[HEADER_LEN:HEADER_LEN + n]), version), data[HEADER_LEN + n:]
+
+
+# ---------------------------------------------------------------------------
+# Body encoding (section 3)
+# ---------------------------------------------------------------------------
+
+class Writer:
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def u8(self, v: int) -> "Writer":
+        self._parts.append(struct.pack(">B", v)); return self
+
+    def u16(self, v: int) -> "Writer":
+        self._parts.append(struct.pack(">H", v)); return self
+
+    def u32(self, v: int) -> "Writer":
+        self._parts.append(struct.pack(">I", v)); return self
+
+    def u64(self, v: int) -> "Writer":
+        self._parts.append(struct.pack(">Q", v)); return self
+
+    def bool(self, v: bool) -> "Writer":
+        return self.u8(1 if v else 0)
+
+    def bytes(self, v: bytes) -> "Writer":
+        self.u64(len(v)); self._parts.append(bytes(v)); return self
+
+    def string(self, v: str) -> "Writer":
+        return self.bytes(v.encode("utf-8"))
+
+    def id16(self, v: bytes) -> "Writer":
+        if len(v) != 16:
+            raise ValueError("Id16 must be exactly 16 bytes")
+        self._parts.append(bytes(v)); return self
+
+    def option(self, v, item: Callable[["Writer", object], object]) -> "Writer":
+        if v is None:
+            return self.u8(0)
+        self.u8(1); item(self, v); return self
+
+    def opt_string(self, v: Optional[str]) -> "Writer":
+        return self.option(v, lambda w, x: w.string(x))
+
+    def vec(self, items, item: Callable[["Writer", object], object]) -> "Writer":
+        self.u64(len(items))
+        for x in items:
+            item(self, x)
+        return self
+
+    def target_user(self, user_id: int) -> "Writer":
+        return self.u32(0).u64(user_id)
+
+    def build(self) -> bytes:
+        return b"".join(self._parts)
+
+
+class Reader:
+    """Strict decoder: lengths checked, trailing bytes rejected, strict UTF-8."""
+
+    def __init__(self, body: bytes):
+        self._b = memoryview(bytes(body))
+        self._i = 0
+
+    def _take(self, n: int) -> bytes:
+        if n < 0 or n > len(self._b) - self._i:
+            raise DecodeError(f"need {n} bytes, {len(self._b) - self._i} left")
+        out = bytes(self._b[self._i:self._i + n])
+        self._i += n
+        return out
+
+    def remaining(self) -> int:
+        return len(self._b) - self._i
+
+    def u8(self) -> int:
+        return self._take(1)[0]
+
+    def u16(self) -> int:
+        return struct.unpack(">H", self._take(2))[0]
+
+    def u32(self) -> int:
+        return struct.unpack(">I", self._take(4))[0]
+
+    def u64(self) -> int:
+        return struct.unpack(">Q", self._take(8))[0]
+
+    def bool(self) -> bool:
+        v = self.u8()
+        if v not in (0, 1):
+            raise DecodeError(f"bool byte {v}")
+        return v == 1
+
+    def _length(self) -> int:
+        n = self.u64()
+        if n > self.remaining():
+            raise DecodeError(f"length {n} past end of body ({self.remaining()} left)")
+        return n
+
+    def bytes(self) -> bytes:
+        return self._take(self._length())
+
+    def string(self) -> str:
+        raw = self.bytes()
+        try:
+            return raw.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise DecodeError(f"invalid UTF-8: {e}") from None
+
+    def id16(self) -> bytes:
+        return self._take(16)
+
+    def option(self, item: Callable[["Reader"], object]):
+        tag = self.u8()
+        if tag == 0:
+            return None
+        if tag == 1:
+            return item(self)
+        raise DecodeError(f"option tag {tag}")
+
+    def vec(self, item: Callable[["Reader"], object]) -> list:
+        n = self._length()  # a count is never larger than the bytes left
+        return [item(self) for _ in range(n)]
+
+    def target_user(self) -> int:
+        variant = self.u32()
+        if variant != 0:
+            raise DecodeError(f"Target variant {variant}")
+        return self.u64()
+
+    def enum(self, allowed, what: str) -> int:
+        v = self.u8()
+        if v not in allowed:
+            raise DecodeError(f"unknown {what} value {v}")
+        return v
+
+    def end(self) -> None:
+        if self.remaining():
+            raise DecodeError(f"{self.remaining()} trailing bytes")
+
+
+# ---------------------------------------------------------------------------
+# Shared structures (section 4.2) and per-action bodies (section 5)
+# ---------------------------------------------------------------------------
+
+@dataclass
+class DeviceInfo:
+    device_id: str
+    device_type: int = DEVICE_DESKTOP
+    client_type: int = CLIENT_OTHER
+
+
+@dataclass
+class AuthReply:
+    user_id: int
+    username: str
+    device_id: str
+    cursor: int
+    latest: int
+
+
+@dataclass
+class LoginReply:
+    token: bytes
+    expires_at: int
+    session: AuthReply
+
+
+@dataclass
+class TokenReply:
+    token: bytes
+    expires_at: int
+
+
+@dataclass
+class UserInfo:
+    user_id: int
+    username: str
+
+
+@dataclass
+class SendReply:
+    message_id: int
+    server_time: int
+    duplicate: bool
+
+
+@dataclass
+class Message:
+    id: int
+    sender: int
+    to: int  # Target::User(user id)
+    client_msg_id: bytes
+    kind: int
+    content: bytes
+    extra: Optional[str]
+    server_time: int
+
+
+@dataclass
+class Page:
+    messages: list
+    more: bool
+
+
+@dataclass
+class DisconnectPush:
+    reason: int
+    message: str
+
+    @property
+    def reason_name(self) -> str:
+        return DISCONNECT_REASONS.get(self.reason, f"Unknown({self.reason})")
+
+
+@dataclass
+class ErrorBody:
+    code: int
+    message: str
+
+
+def _decode_exact(body: bytes, fn):
+    r = Reader(body)
+    out = fn(r)
+    r.end()
+    return out
+
+
+# --- encoders for every request ---
+
+def encode_heartbeat() -> bytes:
+    return b""
+
+
+def encode_register(username: str, password: str) -> bytes:
+    return Writer().string(username).string(password).build()
+
+
+def encode_device_info(w: Writer, d: DeviceInfo) -> Writer:
+    return w.string(d.device_id).u8(d.device_type).u8(d.client_type)
+
+
+def encode_login(username: str, password: str, device: DeviceInfo) -> bytes:
+    w = Writer().string(username).string(password)
+    return encode_device_info(w, device).build()
+
+
+def encode_auth(token: bytes) -> bytes:
+    return Writer().bytes(token).build()
+
+
+def encode_logout() -> bytes:
+    return b""
+
+
+def encode_change_password(old_password: str, new_password: str) -> bytes:
+    return Writer().string(old_password).string(new_password).build()
+
+
+def encode_find_user(username: str) -> bytes:
+    return Writer().string(username).build()
+
+
+def encode_send(to_user: int, client_msg_id: bytes, kind: int, content: bytes,
+                extra: Optional[str] = None) -> bytes:
+    return (Writer().target_user(to_user).id16(client_msg_id).u8(kind)
+            .bytes(content).opt_string(extra).build())
+
+
+def encode_ack(up_to: int) -> bytes:
+    return Writer().u64(up_to).build()
+
+
+def encode_sync_inbox(after: int, limit: int) -> bytes:
+    return Writer().u64(after).u16(limit).build()
+
+
+def encode_history(with_user: int, direction: int, anchor: int, limit: int) -> bytes:
+    return Writer().target_user(with_user).u8(direction).u64(anchor).u16(limit).build()
+
+
+# --- encoders for server-side bodies (for tests / round-trips) ---
+
+def encode_message(w: Writer, m: Message) -> Writer:
+    return (w.u64(m.id).u64(m.sender).target_user(m.to).id16(m.client_msg_id).u8(m.kind)
+            .bytes(m.content).opt_string(m.extra).u64(m.server_time))
+
+
+def encode_auth_reply_into(w: Writer, a: AuthReply) -> Writer:
+    return w.u64(a.user_id).string(a.username).string(a.device_id).u64(a.cursor).u64(a.latest)
+
+
+def encode_error_body(code: int, message: str) -> bytes:
+    return Writer().u16(code).string(message).build()
+
+
+def encode_disconnect(reason: int, message: str) -> bytes:
+    return Writer().u8(reason).string(message).build()
+
+
+# --- decoders for every response and push ---
+
+def read_auth_reply(r: Reader) -> AuthReply:
+    return AuthReply(r.u64(), r.string(), r.string(), r.u64(), r.u64())
+
+
+def read_message(r: Reader) -> Message:
+    return Message(
+        id=r.u64(), sender=r.u64(), to=r.target_user(), client_msg_id=r.id16(),
+        kind=r.enum(MESSAGE_KINDS, "MessageKind"), content=r.bytes(),
+        extra=r.option(lambda rr: rr.string()), server_time=r.u64(),
+    )
+
+
+def decode_heartbeat_reply(body: bytes) -> int:
+    return _decode_exact(body, lambda r: r.u64())
+
+
+def decode_register_reply(body: bytes) -> int:
+    return _decode_exact(body, lambda r: r.u64())
+
+
+def decode_login_reply(body: bytes) -> LoginReply:
+    return _decode_exact(body, lambda r: LoginReply(r.bytes(), r.u64(), read_auth_reply(r)))
+
+
+def decode_auth_reply(body: bytes) -> AuthReply:
+    return _decode_exact(body, read_auth_reply)
+
+
+def decode_empty(body: bytes) -> None:
+    if body:
+        raise DecodeError(f"expected empty body, got {len(body)} bytes")
+
+
+def decode_token_reply(body: bytes) -> TokenReply:
+    return _decode_exact(body, lambda r: TokenReply(r.bytes(), r.u64()))
+
+
+def decode_user_info(body: bytes) -> UserInfo:
+    return _decode_exact(body, lambda r: UserInfo(r.u64(), r.string()))
+
+
+def decode_send_reply(body: bytes) -> SendReply:
+    return _decode_exact(body, lambda r: SendReply(r.u64(), r.u64(), r.bool()))
+
+
+def decode_ack_reply(body: bytes) -> int:
+    return _decode_exact(body, lambda r: r.u64())
+
+
+def decode_page(body: bytes) -> Page:
+    return _decode_exact(body, lambda r: Page(r.vec(read_message), r.bool()))
+
+
+def decode_message(body: bytes) -> Message:
+    return _decode_exact(body, read_message)
+
+
+def decode_disconnect(body: bytes) -> DisconnectPush:
+    # The reason is decoded leniently (unknown reasons are kept as numbers).
+    return _decode_exact(body, lambda r: DisconnectPush(r.u8(), r.string()))
+
+
+def decode_error_body(body: bytes) -> ErrorBody:
+    return _decode_exact(body, lambda r: ErrorBody(r.u16(), r.string()))
+
+
+# Decoders for requests (symmetry; used to check the document's examples)
+def decode_register_request(body: bytes):
+    return _decode_exact(body, lambda r: (r.string(), r.string()))
+
+
+def decode_login_request(body: bytes):
+    return _decode_exact(body, lambda r: (r.string(), r.string(), DeviceInfo(
+        r.string(), r.enum(DEVICE_TYPES, "DeviceType"), r.enum(CLIENT_TYPES, "ClientType"))))
+
+
+def decode_auth_request(body: bytes) -> bytes:
+    return _decode_exact(body, lambda r: r.bytes())
+
+
+def decode_change_password_request(body: bytes):
+    return _decode_exact(body, lambda r: (r.string(), r.string()))
+
+
+def decode_find_user_request(body: bytes) -> str:
+    return _decode_exact(body, lambda r: r.string())
+
+
+def decode_send_request(body: bytes):
+    return _decode_exact(body, lambda r: (r.target_user(), r.id16(), r.enum(MESSAGE_KINDS, "MessageKind"),
+                                          r.bytes(), r.option(lambda rr: rr.string())))
+
+
+def decode_ack_request(body: bytes) -> int:
+    return _decode_exact(body, lambda r: r.u64())
+
+
+def decode_sync_inbox_request(body: bytes):
+    return _decode_exact(body, lambda r: (r.u64(), r.u16()))
+
+
+def decode_history_request(body: bytes):
+    return _decode_exact(body, lambda r: (r.target_user(), r.enum(DIRECTIONS, "Direction"), r.u64(), r.u16()))
+
+
+RESPONSE_DECODERS = {
+    HEARTBEAT: decode_heartbeat_reply, REGISTER: decode_register_reply, LOGIN: decode_login_reply,
+    AUTH: decode_auth_reply, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_token_reply,
+    FIND_USER: decode_user_info, SEND: decode_send_reply, ACK: decode_ack_reply,
+    SYNC_INBOX: decode_page, HISTORY: decode_page, ERROR: decode_error_body,
+    PUSH_MESSAGE: decode_message, PUSH_DISCONNECT: decode_disconnect,
+}
+
+REQUEST_DECODERS = {
+    HEARTBEAT: decode_empty, REGISTER: decode_register_request, LOGIN: decode_login_request,
+    AUTH: decode_auth_request, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_change_password_request,
+    FIND_USER: decode_find_user_request, SEND: decode_send_request, ACK: decode_ack_request,
+    SYNC_INBOX: decode_sync_inbox_request, HISTORY: decode_history_request,
+}
+
+
+def snowflake_time(message_id: int) -> int:
+    """server_time derived from a message id (section 8.5)."""
+    return (message_id >> 22) + SNOWFLAKE_EPOCH_MS
+
+
+def new_client_msg_id() -> bytes:
+    return uuid.uuid4().bytes
+
+
+# ---------------------------------------------------------------------------
+# TLS pinning (section 1.1)
+# ---------------------------------------------------------------------------
+
+def parse_fingerprint(text: str) -> bytes:
+    s = text.strip()
+    if s.upper().startswith("SHA256:"):
+        s = s[7:]
+    s = s.replace(":", "").replace(" ", "")
+    if len(s) != 64:
+        raise ValueError(f"fingerprint must be 32 bytes (64 hex digits), got {len(s)} digits")
+    return bytes.fromhex(s)
+
+
+def _pinned_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False          # the pin replaces hostname verification
+    ctx.verify_mode = ssl.CERT_NONE     # and CA-chain validation
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols([ALPN])
+    return ctx
+
+
+# ---------------------------------------------------------------------------
+# Connection
+# ---------------------------------------------------------------------------
+
+class _Pending:
+    __slots__ = ("event", "frame")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.frame: Optional[Frame] = None
+
+
+class KithClient:
+    """One connection to a kith server.
+
+    A single background I/O thread owns the socket (non-blocking, driven by a
+    selector): it writes queued frames and reads continuously (section 7.4),
+    routes responses to waiting callers by sequence id and queues pushes on
+    `self.pushes` (items are (action, decoded) tuples: Message for
+    PushMessage, DisconnectPush for PushDisconnect, raw bytes for unknown
+    push actions). One thread doing both directions keeps a TLS connection
+    safe (an OpenSSL connection must not be read and written concurrently).
+    """
+
+    DEFAULT_TIMEOUT = 20.0
+    SLOW_TIMEOUT = 30.0
+
+    def __init__(self, sock: socket.socket, *, alpn: Optional[str] = None, label: str = ""):
+        self._sock = sock
+        self.alpn = alpn
+        self.label = label
+        self._out = bytearray()
+        self._out_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._closing = False
+        self._seq_lock = threading.Lock()
+        self._next_seq = 1
+        self._pending: dict[int, _Pending] = {}
+        self._pending_lock = threading.Lock()
+        self.pushes: "queue.Queue[tuple[int, object]]" = queue.Queue()
+        self.seq0_errors: "queue.Queue[ErrorBody]" = queue.Queue()  # Error frames with sequence 0
+        self.disconnect: Optional[DisconnectPush] = None
+        self.closed = threading.Event()
+        self.close_reason: Optional[str] = None
+        self._io = threading.Thread(target=self._io_loop, daemon=True, name=f"kith-io-{label}")
+        self._io.start()
+
+    # -- construction ------------------------------------------------------
+
+    @classmethod
+    def connect_tcp(cls, host: str, port: int, *, timeout: float = 10.0, label: str = "") -> "KithClient":
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(sock, label=label)
+
+    @classmethod
+    def connect_tls(cls, host: str, port: int, fingerprint: "str | bytes", *, timeout: float = 10.0,
+                    label: str = "") -> "KithClient":
+        pin = fingerprint if isinstance(fingerprint, bytes) else parse_fingerprint(fingerprint)
+        if len(pin) != 32:
+            raise ValueError("pin must be 32 bytes")
+        raw = socket.create_connection((host, port), timeout=timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            tls = _pinned_context().wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
+        try:
+            der = tls.getpeercert(binary_form=True)
+            if der is None:
+                raise PinMismatch("server presented no certificate")
+            got = hashlib.sha256(der).digest()
+            if not hmac.compare_digest(got, pin):
+                raise PinMismatch(
+                    f"certificate pin mismatch: server {fmt_fingerprint(got)}, pinned {fmt_fingerprint(pin)}")
+            alpn = tls.selected_alpn_protocol()
+        except BaseException:
+            tls.close()
+            raise
+        return cls(tls, alpn=alpn, label=label)
+
+    @classmethod
+    def connect(cls, host: str, port: int, *, tls: bool = False, fingerprint=None,
+                timeout: float = 10.0, label: str = "") -> "KithClient":
+        if tls:
+            if fingerprint is None:
+                raise ValueError("TLS needs a pinned fingerprint")
+            return cls.connect_tls(host, port, fingerprint, timeout=timeout, label=label)
+        return cls.connect_tcp(host, port, timeout=timeout, label=label)
+
+    # -- I/O thread ---------------------------------------------------------
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def _io_loop(self) -> None:
+        sock = self._sock
+        sock.setblocking(False)
+        sel = selectors.DefaultSelector()
+        sel.register(sock, selectors.EVENT_READ)
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        inbuf = bytearray()
+        reason = "eof"
+        want_write_event = False
+        try:
+            while not self._closing:
+                with self._out_lock:
+                    pending_out = bool(self._out)
+                events = selectors.EVENT_READ | (selectors.EVENT_WRITE if (pending_out or want_write_event) else 0)
+                sel.modify(sock, events)
+                for key, _ in sel.select(timeout=1.0):
+                    if key.fileobj is self._wake_r:
+                        try:
+                            while self._wake_r.recv(4096):
+                                pass
+                        except (BlockingIOError, InterruptedError):
+                            pass
+                if self._closing:
+                    reason = "closed by client"
+                    break
+                want_write_event = False
+                # write what is queued
+                while True:
+                    with self._out_lock:
+                        chunk = bytes(self._out[:65536])
+                    if not chunk:
+                        break
+                    try:
+                        n = sock.send(chunk)
+                    except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
+                        want_write_event = True
+                        break
+                    except ssl.SSLWantReadError:
+                        break
+                    with self._out_lock:
+                        del self._out[:n]
+                # read everything available
+                eof = False
+                while True:
+                    try:
+                        data = sock.recv(65536)
+                    except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+                        break
+                    except ssl.SSLWantWriteError:
+                        want_write_event = True
+                        break
+                    if not data:
+                        eof = True
+                        break
+                    inbuf += data
+                # parse complete frames
+                while len(inbuf) >= HEADER_LEN:
+                    version, action, seq, n = decode_header(bytes(inbuf[:HEADER_LEN]))
+                    if version != PROTOCOL_VERSION:
+                        raise DecodeError(f"server sent version {version}")
+                    if n > MAX_SERVER_BODY:
+                        raise DecodeError(f"server body of {n} bytes")
+                    if len(inbuf) < HEADER_LEN + n:
+                        break
+                    body = bytes(inbuf[HEADER_LEN:HEADER_LEN + n])
+                    del inbuf[:HEADER_LEN + n]
+                    self._dispatch(Frame(action, seq, body, version))
+                if eof:
+                    reason = "eof" if not inbuf else f"eof with {len(inbuf)} bytes of a partial frame"
+                    break
+        except (OSError, ssl.SSLError) as e:
+            reason = f"{type(e).__name__}: {e}"
+        except Exception as e:  # decode failures of pushes etc.
+            reason = f"I/O thread failed: {type(e).__name__}: {e}"
+        finally:
+            sel.close()
+            try:
+                sock.close()
+            except OSError:
+                pass
+            self._wake_r.close()
+            self._wake_w.close()
+            self.close_reason = reason
+            self.closed.set()
+            with self._pending_lock:
+                pend = list(self._pending.values())
+                self._pending.clear()
+            for p in pend:
+                p.event.set()  # frame stays None -> ConnectionClosed
+
+    def _dispatch(self, f: Frame) -> None:
+        if f.seq == 0 and f.action >= 0x80:
+            if f.action == PUSH_MESSAGE:
+                self.pushes.put((f.action, decode_message(f.body)))
+            elif f.action == PUSH_DISCONNECT:
+                d = decode_disconnect(f.body)
+                self.disconnect = d
+                self.pushes.put((f.action, d))
+            else:
+                self.pushes.put((f.action, f.body))  # unknown push: keep but ignore
+            return
+        with self._pending_lock:
+            p = self._pending.pop(f.seq, None)
+        if p is not None:
+            p.frame = f
+            p.event.set()
+        elif f.seq == 0 and f.action == ERROR:
+            self.seq0_errors.put(decode_error_body(f.body))
+        # else: a response nobody waits for (timed-out call); drop it.
+
+    def _alloc_seq(self) -> int:
+        with self._seq_lock:
+            s = self._next_seq
+            self._next_seq = 1 if self._next_seq == 0xFFFFFFFF else self._next_seq + 1
+            return s
+
+    def write_raw(self, data: bytes) -> None:
+        """Queue bytes for the I/O thread (whole frames are queued atomically)."""
+        if self.closed.is_set():
+            raise ConnectionClosed(self.close_reason or "closed")
+        with self._out_lock:
+            self._out += data
+        self._wake()
+
+    def call_raw(self, action: int, body: bytes = b"", *, seq: Optional[int] = None,
+                 version: int = PROTOCOL_VERSION, timeout: Optional[float] = None,
+                 raw: Optional[bytes] = None) -> Frame:
+        """Send one frame and wait for the frame with the same sequence id.
+
+        With `raw`, those exact bytes are written instead of an encoded frame
+        (for protocol tests); `seq` must then be the sequence id they carry.
+        """
+        if seq is None:
+            seq = self._alloc_seq()
+        p = _Pending()
+        with self._pending_lock:
+            if self.closed.is_set():
+                raise ConnectionClosed(self.close_reason or "closed")
+            self._pending[seq] = p
+        self.write_raw(raw if raw is not None else encode_frame(action, seq, body, version))
+        if not p.event.wait(self.DEFAULT_TIMEOUT if timeout is None else timeout):
+            with self._pending_lock:
+                self._pending.pop(seq, None)
+            raise TimeoutError(f"no response to {ACTION_NAMES.get(action, hex(action))} seq {seq}")
+        if p.frame is None:
+            raise ConnectionClosed(self.close_reason or "closed")
+        return p.frame
+
+    def request(self, action: int, body: bytes = b"", *, timeout: Optional[float] = None) -> bytes:
+        """Send a request; return the success body or raise KithError."""
+        f = self.call_raw(action, body, timeout=timeout)
+        if f.action == ERROR:
+            e = decode_error_body(f.body)
+            raise KithError(e.code, e.message, action)
+        if f.action != action:
+            raise DecodeError(f"response action {f.action:#04x} to request {action:#04x}")
+        return f.body
+
+    # -- pushes ------------------------------------------------------------
+
+    def next_push(self, timeout: float = 5.0, action: Optional[int] = None):
+        """Return the next queued push (of `action`, if given), skipping others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no push arrived")
+            try:
+                a, value = self.pushes.get(timeout=left)
+            except queue.Empty:
+                raise TimeoutError("no push arrived") from None
+            if action is None or a == action:
+                return a, value
+
+    def next_message(self, timeout: float = 5.0) -> Message:
+        return self.next_push(timeout, PUSH_MESSAGE)[1]
+
+    def wait_disconnect(self, timeout: float = 5.0) -> DisconnectPush:
+        return self.next_push(timeout, PUSH_DISCONNECT)[1]
+
+    def wait_closed(self, timeout: float = 5.0) -> bool:
+        return self.closed.wait(timeout)
+
+    # -- typed methods (section 5) -----------------------------------------
+
+    def heartbeat(self) -> int:
+        return decode_heartbeat_reply(self.request(HEARTBEAT, encode_heartbeat()))
+
+    def register(self, username: str, password: str) -> int:
+        return decode_register_reply(self.request(REGISTER, encode_register(username, password),
+                                                  timeout=self.SLOW_TIMEOUT))
+
+    def login(self, username: str, password: str, device_id: Optional[str] = None,
+              device_type: int = DEVICE_DESKTOP, client_type: int = CLIENT_OTHER) -> LoginReply:
+        dev = DeviceInfo(str(uuid.uuid4()) if device_id is None else device_id, device_type, client_type)
+        return decode_login_reply(self.request(LOGIN, encode_login(username, password, dev),
+                                               timeout=self.SLOW_TIMEOUT))
+
+    def auth(self, token: bytes) -> AuthReply:
+        return decode_auth_reply(self.request(AUTH, encode_auth(token)))
+
+    def logout(self) -> None:
+        decode_empty(self.request(LOGOUT, encode_logout()))
+
+    def change_password(self, old_password: str, new_password: str) -> TokenReply:
+        return decode_token_reply(self.request(
+            CHANGE_PASSWORD, encode_change_password(old_password, new_password), timeout=self.SLOW_TIMEOUT))
+
+    def find_user(self, username: str) -> UserInfo:
+        return decode_user_info(self.request(FIND_USER, encode_find_user(username)))
+
+    def send(self, to_user: int, content: bytes | str, *, kind: int = KIND_TEXT,
+             client_msg_id: Optional[bytes] = None, extra: Optional[str] = None) -> SendReply:
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        cmid = client_msg_id if client_msg_id is not None else new_client_msg_id()
+        return decode_send_reply(self.request(SEND, encode_send(to_user, cmid, kind, content, extra)))
+
+    def ack(self, up_to: int) -> int:
+        return decode_ack_reply(self.request(ACK, encode_ack(up_to)))
+
+    def sync_inbox(self, after: int = 0, limit: int = 100) -> Page:
+        return decode_page(self.request(SYNC_INBOX, encode_sync_inbox(after, limit)))
+
+    def history(self, with_user: int, direction: int = DIRECTION_BEFORE, anchor: int = 0,
+                limit: int = 100) -> Page:
+        return decode_page(self.request(HISTORY, encode_history(with_user, direction, anchor, limit)))
+
+    def sync_all(self, after: int = 0, limit: int = 100) -> list:
+        """The paging loop of section 8.2."""
+        out = []
+        while True:
+            page = self.sync_inbox(after, limit)
+            out.extend(page.messages)
+            if page.messages:
+                after = page.messages[-1].id
+            if not page.more:
+                return out
+
+    # -- closing -----------------------------------------------------------
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake()
+        self.closed.wait(2.0)
+
+    def __enter__(self) -> "KithClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def fmt_fingerprint(digest: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in digest)
