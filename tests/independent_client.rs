@@ -21,10 +21,13 @@ fn python(args: &[&str]) -> std::process::Output {
 async fn the_documented_protocol_is_enough_for_an_independent_client() {
     let server = TestServer::start().await;
     let s = server.server();
-    let (tcp, tls, pin) = (s.tcp_addr.unwrap().to_string(), s.tls_addr.unwrap().to_string(), format_fingerprint(&s.fingerprint));
-    let out = tokio::task::spawn_blocking(move || python(&["scenario.py", "--tcp", &tcp, "--tls", &tls, "--fingerprint", &pin]))
-        .await
-        .unwrap();
+    let (tcp, tls, pin) =
+        (s.tcp_addr.unwrap().to_string(), s.tls_addr.unwrap().to_string(), format_fingerprint(&s.fingerprint));
+    let out = tokio::task::spawn_blocking(move || {
+        python(&["scenario.py", "--tcp", &tcp, "--tls", &tls, "--fingerprint", &pin])
+    })
+    .await
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "scenario failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("all checks passed"), "{stdout}");

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::report::{histogram, Report};
 use super::{concurrently, micros_since, progress, Accounts, BenchArgs, ServerProbe, Target};
 use crate::client::{new_client_msg_id, Client, ClientError, Push};
-use crate::protocol::{MessageKind, SendRequest, Target as To};
+use crate::protocol::{MessageKind, SendReply, SendRequest, Target as To};
 
 /// How long to wait for the last deliveries after sending stops.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -198,43 +198,55 @@ async fn send(
     let mut next = 0usize;
     loop {
         let sending = Instant::now() < end;
-        if sending && inflight.len() < window.max(1) {
-            if let Some(pace) = pace.as_mut() {
-                pace.tick().await;
-            }
-            let to = sender.targets[next % sender.targets.len()];
-            next += 1;
-            let mut content = micros_since(epoch).to_be_bytes().to_vec();
-            content.resize(size, b'x');
-            let request = SendRequest {
-                to: To::User(to),
-                client_msg_id: new_client_msg_id(),
-                kind: MessageKind::Text,
-                content,
-                extra: None,
-            };
-            let client = sender.client.clone();
-            out.sent += 1;
-            inflight.push(async move {
-                let started = Instant::now();
-                (to, client.send(&request).await, started.elapsed())
-            });
-            continue;
+        if !sending && inflight.is_empty() {
+            break;
         }
-        match inflight.next().await {
-            Some((to, Ok(_), took)) => {
-                out.acked += 1;
-                *out.acked_to.entry(to).or_default() += 1;
-                if let Some(h) = out.ack_latency.as_mut() {
-                    let _ = h.record((took.as_micros() as u64).max(1));
+        let room = sending && inflight.len() < window.max(1);
+        // Completed sends are taken first; the futures must be polled to be
+        // sent at all, so waiting for the pace never stops them.
+        tokio::select! {
+            biased;
+            Some((to, result, took)) = inflight.next(), if !inflight.is_empty() => match result {
+                Err(_) => out.errors += 1,
+                Ok(_) => {
+                    out.acked += 1;
+                    *out.acked_to.entry(to).or_default() += 1;
+                    if let Some(h) = out.ack_latency.as_mut() {
+                        let _ = h.record((Duration::as_micros(&took) as u64).max(1));
+                    }
                 }
+            },
+            () = tick(pace.as_mut()), if room => {
+                let to = sender.targets[next % sender.targets.len()];
+                next += 1;
+                let mut content = micros_since(epoch).to_be_bytes().to_vec();
+                content.resize(size, b'x');
+                let request = SendRequest {
+                    to: To::User(to),
+                    client_msg_id: new_client_msg_id(),
+                    kind: MessageKind::Text,
+                    content,
+                    extra: None,
+                };
+                let client = sender.client.clone();
+                let started = Instant::now();
+                out.sent += 1;
+                inflight.push(async move {
+                    let result: Result<SendReply, ClientError> = client.send(&request).await;
+                    (to, result, started.elapsed())
+                });
             }
-            Some((_, Err(_), _)) => out.errors += 1,
-            None if !sending => break,
-            None => {}
+            () = tokio::time::sleep_until(end.into()), if !room && inflight.is_empty() => {}
         }
     }
     out
+}
+
+/// Waits for the next pacing tick, or not at all without pacing.
+async fn tick(pace: Option<&mut tokio::time::Interval>) {
+    if let Some(pace) = pace {
+        pace.tick().await;
+    }
 }
 
 async fn receive(

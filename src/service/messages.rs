@@ -81,7 +81,7 @@ impl Services {
             return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes)));
         }
         let Target::User(peer) = req.to;
-        if peer != identity.user_id && self.store.user(peer)?.is_none() {
+        if !self.store.user_exists(peer) {
             return Err(ServiceError::new(ErrorCode::NotFound, "no such user"));
         }
         let conversation = Conversation::direct(identity.user_id, peer);

@@ -1,5 +1,7 @@
 //! Users, login tokens, devices and per-device delivery cursors.
 
+use std::sync::atomic::Ordering;
+
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
@@ -70,7 +72,23 @@ impl Store {
             users.insert(&keys::id_key(id), value.as_slice())?;
             Ok::<_, ConflictableTransactionError<StorageError>>(Ok(id))
         });
-        result.map_err(transaction_error)
+        let result = result.map_err(transaction_error)?;
+        if let Ok(id) = result {
+            self.last_user_id.fetch_max(id, Ordering::AcqRel);
+        }
+        Ok(result)
+    }
+
+    /// Reads the highest user id, once at start.
+    pub(crate) fn load_last_user_id(&self) -> Result<(), StorageError> {
+        let next = self.meta().get(NEXT_USER_ID)?.map(|v| keys::be_u64(&v)).unwrap_or(1);
+        self.last_user_id.store(next.saturating_sub(1), Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether a user with this id exists (disabled users included).
+    pub fn user_exists(&self, user_id: u64) -> bool {
+        user_id >= 1 && user_id <= self.last_user_id.load(Ordering::Acquire)
     }
 
     /// The user with this id.
@@ -221,6 +239,7 @@ mod tests {
         assert!(b > a);
         assert_eq!(s.create_user(&user("alice")).unwrap(), Err(UsernameTaken));
         assert_eq!(s.user_by_name("bob").unwrap().unwrap().0, b);
+        assert!(s.user_exists(a) && s.user_exists(b) && !s.user_exists(b + 1) && !s.user_exists(0));
     }
 
     #[test]

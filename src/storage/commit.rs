@@ -1,16 +1,24 @@
-//! Group commit: one thread turns concurrent writes into batches that share a
-//! single flush and `fdatasync`, and answers each write only after that.
+//! Group commit: concurrent writes become batches that share one flush and
+//! one `fdatasync`, and each write is answered only after that.
 //!
-//! The thread takes the first waiting job, then everything else already
-//! queued (up to `max_batch`), so under load a batch grows to what arrived
-//! during the previous sync and the cost of one sync is spread over all of
-//! them; an idle server syncs a lone message at once. Because one thread
-//! assigns message ids and writes them, ids are in commit order, and the
-//! `on_commit` hook sees messages in that same order — which is what lets
-//! every device's push queue receive a user's messages in ascending id order.
+//! Two threads form a pipeline:
+//!
+//! * **write** takes the first waiting job and everything else already
+//!   queued (up to `max_batch`), resolves client-id duplicates, assigns
+//!   message ids and applies the batch to sled atomically;
+//! * **sync** takes every written batch waiting for it, makes them durable
+//!   with one flush and one `fdatasync`, then runs the `on_commit` hook
+//!   (pushes) and answers the jobs.
+//!
+//! While one batch is being synced and announced, the next is being written,
+//! so under load the disk sync costs the writer nothing; an idle server
+//! still syncs a lone message at once. One thread assigns ids and one thread
+//! announces them, both in batch order, so ids follow commit order and the
+//! hook sees messages in ascending id order — which is what lets every
+//! device's push queue receive a user's messages in id order.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
@@ -29,13 +37,32 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
-/// Called on the commit thread, in id order, for every newly durable message.
+/// Called on the sync thread, in id order, for every newly durable message.
 pub type OnCommit = Box<dyn FnMut(u64, &NewMessage) + Send>;
 
+type Reply<T> = oneshot::Sender<Result<T, Arc<StorageError>>>;
+
 enum Job {
-    Message(NewMessage, oneshot::Sender<Result<Accepted, Arc<StorageError>>>),
-    Barrier(oneshot::Sender<Result<(), Arc<StorageError>>>),
+    Message(NewMessage, Reply<Accepted>),
+    Barrier(Reply<()>),
 }
+
+/// A job's answer, waiting for its batch to become durable.
+enum Answer {
+    Message(Reply<Accepted>, Accepted),
+    Barrier(Reply<()>),
+}
+
+/// A batch the write thread has applied and the sync thread must make durable.
+struct Written {
+    answers: Vec<Answer>,
+    fresh: Vec<(u64, NewMessage)>,
+    result: Result<(), StorageError>,
+}
+
+/// Written batches that may wait for the sync thread; beyond this the write
+/// thread waits, so memory stays bounded if the disk stalls.
+const WRITTEN_QUEUE: usize = 4;
 
 /// A handle for queueing durable writes; cheap to clone.
 #[derive(Clone)]
@@ -62,24 +89,35 @@ fn settle<T>(reply: Result<Result<T, Arc<StorageError>>, oneshot::error::RecvErr
 }
 
 impl Committer {
-    /// Starts the commit thread. It ends once every [`Committer`] clone is dropped.
+    /// Starts the commit threads. They end once every [`Committer`] clone is
+    /// dropped, after a final sync; the returned handle joins both.
     pub fn start(
         store: Arc<Store>,
         config: &StorageConfig,
         on_commit: OnCommit,
     ) -> Result<(Committer, JoinHandle<()>), StorageError> {
         let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 2);
-        let disk = DiskSync::open(store.sled_dir())?;
-        let ids = Snowflake::new(0, store.last_message_id()?);
-        let worker =
-            Worker { store, disk, ids, durability: config.durability, max_batch: config.max_batch.max(1), on_commit };
-        let handle = std::thread::Builder::new().name("kith-commit".into()).spawn(move || worker.run(rx))?;
+        let (written_tx, written_rx) = std_mpsc::sync_channel(WRITTEN_QUEUE);
+        let syncer = Syncer {
+            store: store.clone(),
+            disk: DiskSync::open(store.sled_dir())?,
+            durability: config.durability,
+            on_commit,
+        };
+        let writer =
+            Writer { ids: Snowflake::new(0, store.last_message_id()?), store, max_batch: config.max_batch.max(1) };
+        let sync_thread = std::thread::Builder::new().name("kith-sync".into()).spawn(move || syncer.run(written_rx))?;
+        let handle = std::thread::Builder::new().name("kith-commit".into()).spawn(move || {
+            writer.run(rx, written_tx);
+            let _ = sync_thread.join();
+        })?;
         Ok((Committer { jobs: tx }, handle))
     }
 
     /// Queues a message. Queueing waits only while the queue is full; the
-    /// returned receiver resolves once the message is durable. Messages queued
-    /// from one task are committed in the order they were queued.
+    /// returned acknowledgement resolves once the message is durable.
+    /// Messages queued from one task are committed in the order they were
+    /// queued.
     pub async fn submit(&self, message: NewMessage) -> Result<PendingAck, StorageError> {
         let (tx, rx) = oneshot::channel();
         self.jobs.send(Job::Message(message, tx)).await.map_err(|_| StorageError::Closed)?;
@@ -94,27 +132,90 @@ impl Committer {
     }
 }
 
-struct Worker {
+struct Writer {
     store: Arc<Store>,
-    disk: DiskSync,
     ids: Snowflake,
-    durability: Durability,
     max_batch: usize,
-    on_commit: OnCommit,
 }
 
-impl Worker {
-    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut jobs = Vec::with_capacity(self.max_batch);
-        while let Some(first) = rx.blocking_recv() {
-            jobs.push(first);
-            while jobs.len() < self.max_batch {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
+impl Writer {
+    fn run(mut self, mut jobs: mpsc::Receiver<Job>, written: std_mpsc::SyncSender<Written>) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        while let Some(first) = jobs.blocking_recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
             }
-            self.commit(&mut jobs);
+            if written.send(self.write(&mut batch)).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Resolves duplicates, assigns ids and applies the batch.
+    fn write(&mut self, batch: &mut Vec<Job>) -> Written {
+        let mut answers = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<(u64, NewMessage)> = Vec::new();
+        let mut in_batch: HashMap<(u64, [u8; 16]), u64> = HashMap::new();
+        let mut result = Ok(());
+        for job in batch.drain(..) {
+            let (message, reply) = match job {
+                Job::Barrier(reply) => {
+                    answers.push(Answer::Barrier(reply));
+                    continue;
+                }
+                Job::Message(message, reply) => (message, reply),
+            };
+            let key = (message.message.sender, message.message.client_msg_id);
+            let known = match in_batch.get(&key) {
+                Some(id) => Some(*id),
+                None => self.store.message_id_for(key.0, &key.1).unwrap_or_else(|e| {
+                    result = Err(e);
+                    None
+                }),
+            };
+            let accepted = match known {
+                Some(id) => Accepted { id, duplicate: true },
+                None => {
+                    let id = self.ids.next_id();
+                    in_batch.insert(key, id);
+                    fresh.push((id, message));
+                    Accepted { id, duplicate: false }
+                }
+            };
+            answers.push(Answer::Message(reply, accepted));
+        }
+        if result.is_ok() {
+            let started = std::time::Instant::now();
+            result = self.store.write_messages(&fresh);
+            tracing::trace!(jobs = answers.len(), messages = fresh.len(), took = ?started.elapsed(), "batch written");
+        }
+        Written { answers, fresh, result }
+    }
+}
+
+struct Syncer {
+    store: Arc<Store>,
+    disk: DiskSync,
+    durability: Durability,
+    on_commit: OnCommit,
+}
+
+impl Syncer {
+    fn run(mut self, written: std_mpsc::Receiver<Written>) {
+        while let Ok(first) = written.recv() {
+            // Every batch written meanwhile shares this one sync.
+            let mut batches = vec![first];
+            batches.extend(written.try_iter());
+            let started = std::time::Instant::now();
+            let synced = self.make_durable();
+            tracing::trace!(batches = batches.len(), took = ?started.elapsed(), "synced");
+            for batch in batches {
+                self.finish(batch, &synced);
+            }
         }
         // Final sync so a clean shutdown leaves nothing in sled's buffers.
         if let Err(e) = self.make_durable() {
@@ -122,67 +223,37 @@ impl Worker {
         }
     }
 
-    fn commit(&mut self, jobs: &mut Vec<Job>) {
-        let mut accepted: Vec<Accepted> = Vec::with_capacity(jobs.len());
-        let mut fresh: Vec<(u64, &NewMessage)> = Vec::new();
-        let mut in_batch: HashMap<(u64, [u8; 16]), u64> = HashMap::new();
-        let mut result = Ok(());
-        for job in jobs.iter() {
-            let Job::Message(m, _) = job else { continue };
-            let key = (m.message.sender, m.message.client_msg_id);
-            let known = match in_batch.get(&key) {
-                Some(id) => Some(*id),
-                None => match self.store.message_id_for(key.0, &key.1) {
-                    Ok(found) => found,
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                },
-            };
-            accepted.push(match known {
-                Some(id) => Accepted { id, duplicate: true },
-                None => {
-                    let id = self.ids.next_id();
-                    in_batch.insert(key, id);
-                    fresh.push((id, m));
-                    Accepted { id, duplicate: false }
-                }
-            });
-        }
-        let started = std::time::Instant::now();
-        let result = result.and_then(|()| self.store.write_messages(&fresh));
-        let written = started.elapsed();
-        let result = result.and_then(|()| self.make_durable());
-        tracing::trace!(jobs = jobs.len(), messages = fresh.len(), ?written, synced = ?(started.elapsed() - written), "group commit");
-        match result {
+    /// Announces and acknowledges a batch, or fails every job in it.
+    fn finish(&mut self, batch: Written, synced: &Result<(), Arc<StorageError>>) {
+        let outcome = match (batch.result, synced) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(e), _) => Err(Arc::new(e)),
+            (Ok(()), Err(e)) => Err(e.clone()),
+        };
+        match outcome {
             Ok(()) => {
-                for (id, m) in &fresh {
-                    (self.on_commit)(*id, m);
+                for (id, message) in &batch.fresh {
+                    (self.on_commit)(*id, message);
                 }
-                let mut accepted = accepted.into_iter();
-                for job in jobs.drain(..) {
-                    match job {
-                        Job::Message(_, reply) => {
-                            if let Some(a) = accepted.next() {
-                                let _ = reply.send(Ok(a));
-                            }
+                for answer in batch.answers {
+                    match answer {
+                        Answer::Message(reply, accepted) => {
+                            let _ = reply.send(Ok(accepted));
                         }
-                        Job::Barrier(reply) => {
+                        Answer::Barrier(reply) => {
                             let _ = reply.send(Ok(()));
                         }
                     }
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, batch = jobs.len(), "group commit failed");
-                let e = Arc::new(e);
-                for job in jobs.drain(..) {
-                    match job {
-                        Job::Message(_, reply) => {
+                tracing::error!(error = %e, jobs = batch.answers.len(), "group commit failed");
+                for answer in batch.answers {
+                    match answer {
+                        Answer::Message(reply, _) => {
                             let _ = reply.send(Err(e.clone()));
                         }
-                        Job::Barrier(reply) => {
+                        Answer::Barrier(reply) => {
                             let _ = reply.send(Err(e.clone()));
                         }
                     }
@@ -191,10 +262,10 @@ impl Worker {
         }
     }
 
-    fn make_durable(&mut self) -> Result<(), StorageError> {
-        self.store.flush()?;
+    fn make_durable(&mut self) -> Result<(), Arc<StorageError>> {
+        self.store.flush().map_err(Arc::new)?;
         if self.durability == Durability::Fsync {
-            self.disk.sync()?;
+            self.disk.sync().map_err(|e| Arc::new(StorageError::Io(e)))?;
         }
         Ok(())
     }

@@ -14,7 +14,6 @@ use super::{decode, StorageError, Store};
 use crate::codec::encode_stored;
 use crate::protocol::{Direction, MessageKind};
 
-
 /// A message as the log stores it; id, time and conversation live in the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredMessage {
@@ -179,7 +178,7 @@ impl Store {
 
     /// Writes a batch of messages with their ids atomically: logs, inboxes,
     /// idempotency entries and the id high-water mark all land, or none do.
-    pub(crate) fn write_messages(&self, batch: &[(u64, &NewMessage)]) -> Result<(), StorageError> {
+    pub(crate) fn write_messages(&self, batch: &[(u64, NewMessage)]) -> Result<(), StorageError> {
         let Some(last) = batch.iter().map(|(id, _)| *id).max() else {
             return Ok(());
         };

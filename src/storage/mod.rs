@@ -97,6 +97,10 @@ pub struct Store {
     pub(crate) device_record: sled::Tree,
     pub(crate) device_cursor: sled::Tree,
     pub(crate) messages: sled::Tree,
+    /// Highest user id ever created. Users are never deleted, so an id
+    /// exists iff it is between 1 and this — checked without touching sled
+    /// on the send path.
+    pub(crate) last_user_id: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -117,10 +121,12 @@ impl Store {
             device_record: tree("userdevice_device")?,
             device_cursor: tree("userdevice_cursor")?,
             messages: tree("messages")?,
+            last_user_id: Default::default(),
             db,
             dir,
         };
         store.check_schema()?;
+        store.load_last_user_id()?;
         Ok(store)
     }
 
