@@ -85,15 +85,14 @@ impl Services {
     pub async fn register(&self, req: RegisterRequest) -> ServiceResult<RegisterReply> {
         let username = canonical_username(&req.username).map_err(ServiceError::invalid)?;
         check_password(&req.password)?;
-        if self.store.user_by_name(&username)?.is_some() {
-            return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
+        let taken = || ServiceError::new(ErrorCode::Conflict, "username is taken");
+        let name = username.clone();
+        if self.off_loop(move |store| store.user_by_name(&name)).await?.is_some() {
+            return Err(taken());
         }
         let password_hash = self.passwords.hash(&req.password).await?;
         let record = UserRecord { username, password_hash, created_at: now_ms(), disabled: false };
-        let user_id = self
-            .store
-            .create_user(&record)?
-            .map_err(|_| ServiceError::new(ErrorCode::Conflict, "username is taken"))?;
+        let user_id = self.off_loop(move |store| store.create_user(&record)).await?.map_err(|_| taken())?;
         self.committer.barrier().await?;
         tracing::info!(user = user_id, "account registered");
         Ok(RegisterReply { user_id })
@@ -103,7 +102,7 @@ impl Services {
     pub async fn login(&self, req: LoginRequest) -> ServiceResult<(LoginReply, Identity)> {
         check_device(&req.device)?;
         let found = match canonical_username(&req.username) {
-            Ok(name) => self.store.user_by_name(&name)?,
+            Ok(name) => self.off_loop(move |store| store.user_by_name(&name)).await?,
             Err(_) => None,
         };
         let hash = found.as_ref().map(|(_, u)| u.password_hash.as_str());
@@ -122,7 +121,7 @@ impl Services {
             client_type: req.device.client_type,
         };
         let (token, expires_at) = self.issue_token(&identity).await?;
-        let session = self.session_state(&identity)?;
+        let session = self.session_state(&identity).await?;
         Ok((LoginReply { token, expires_at, session }, identity))
     }
 
@@ -133,12 +132,17 @@ impl Services {
         }
         let (id, secret) = token.split_at(8);
         let token_id = u64::from_be_bytes(id.try_into().map_err(|_| invalid_token())?);
-        let record = self.store.token(token_id)?.ok_or_else(invalid_token)?;
+        let found = self
+            .off_loop(move |store| {
+                let Some(record) = store.token(token_id)? else { return Ok(None) };
+                Ok(store.user(record.user_id)?.map(|user| (record, user)))
+            })
+            .await?;
+        let (record, user) = found.ok_or_else(invalid_token)?;
         let genuine: bool = secret_hash(secret).ct_eq(&record.secret_hash).into();
         if !genuine || record.expires_at <= now_ms() {
             return Err(invalid_token());
         }
-        let user = self.store.user(record.user_id)?.ok_or_else(invalid_token)?;
         if user.disabled {
             return Err(disabled());
         }
@@ -149,12 +153,13 @@ impl Services {
             device_type: record.device_type,
             client_type: record.client_type,
         };
-        Ok((self.session_state(&identity)?, identity))
+        Ok((self.session_state(&identity).await?, identity))
     }
 
     /// Revokes this device's token.
     pub async fn logout(&self, identity: &Identity) -> ServiceResult<()> {
-        self.store.revoke_device(identity.user_id, &identity.device_id)?;
+        let (user, device) = (identity.user_id, identity.device_id.clone());
+        self.off_loop(move |store| store.revoke_device(user, &device)).await?;
         self.committer.barrier().await?;
         Ok(())
     }
@@ -168,13 +173,17 @@ impl Services {
         req: ChangePasswordRequest,
     ) -> ServiceResult<TokenReply> {
         check_password(&req.new_password)?;
-        let user = self.store.user(identity.user_id)?.ok_or_else(bad_credentials)?;
+        let user_id = identity.user_id;
+        let user = self.off_loop(move |store| store.user(user_id)).await?.ok_or_else(bad_credentials)?;
         if !self.passwords.verify(&req.old_password, Some(&user.password_hash)).await? {
             return Err(bad_credentials());
         }
         let password_hash = self.passwords.hash(&req.new_password).await?;
-        self.store.update_user(identity.user_id, |u| u.password_hash = password_hash.clone())?;
-        self.store.revoke_all(identity.user_id)?;
+        self.off_loop(move |store| {
+            store.update_user(user_id, |u| u.password_hash = password_hash.clone())?;
+            store.revoke_all(user_id)
+        })
+        .await?;
         let (token, expires_at) = self.issue_token(identity).await?;
         self.hub.disconnect(identity.user_id, DisconnectReason::PasswordChanged, |s| s.session_id != session_id);
         tracing::info!(user = identity.user_id, "password changed, other sessions closed");
@@ -182,10 +191,10 @@ impl Services {
     }
 
     /// Looks a user up by exact username.
-    pub fn find_user(&self, username: &str) -> ServiceResult<UserInfo> {
+    pub async fn find_user(&self, username: &str) -> ServiceResult<UserInfo> {
         let not_found = || ServiceError::new(ErrorCode::NotFound, "no such user");
         let name = canonical_username(username).map_err(|_| not_found())?;
-        let (user_id, user) = self.store.user_by_name(&name)?.ok_or_else(not_found)?;
+        let (user_id, user) = self.off_loop(move |store| store.user_by_name(&name)).await?.ok_or_else(not_found)?;
         Ok(UserInfo { user_id, username: user.username })
     }
 
@@ -202,7 +211,7 @@ impl Services {
             device_type: identity.device_type,
             client_type: identity.client_type,
         };
-        self.store.issue_token(token_id, &record, now)?;
+        self.off_loop(move |store| store.issue_token(token_id, &record, now)).await?;
         self.committer.barrier().await?;
         let mut token = Vec::with_capacity(TOKEN_LEN);
         token.extend_from_slice(&token_id.to_be_bytes());
@@ -210,13 +219,16 @@ impl Services {
         Ok((token, expires_at))
     }
 
-    fn session_state(&self, identity: &Identity) -> ServiceResult<AuthReply> {
+    async fn session_state(&self, identity: &Identity) -> ServiceResult<AuthReply> {
+        let (user, device) = (identity.user_id, identity.device_id.clone());
+        let (cursor, latest) =
+            self.off_loop(move |store| Ok((store.cursor(user, &device)?, store.latest_inbox_id(user)?))).await?;
         Ok(AuthReply {
             user_id: identity.user_id,
             username: identity.username.clone(),
             device_id: identity.device_id.clone(),
-            cursor: self.store.cursor(identity.user_id, &identity.device_id)?,
-            latest: self.store.latest_inbox_id(identity.user_id)?,
+            cursor,
+            latest,
         })
     }
 }

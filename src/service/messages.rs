@@ -112,23 +112,29 @@ impl Services {
 
     /// Moves this device's cursor forward, never past the newest message the
     /// user has.
-    pub fn ack(&self, identity: &Identity, up_to: u64) -> ServiceResult<AckReply> {
-        let latest = self.store.latest_inbox_id(identity.user_id)?;
-        let cursor = self.store.advance_cursor(identity.user_id, &identity.device_id, up_to.min(latest))?;
+    pub async fn ack(&self, identity: &Identity, up_to: u64) -> ServiceResult<AckReply> {
+        let (user, device) = (identity.user_id, identity.device_id.clone());
+        let cursor = self
+            .off_loop(move |store| {
+                let latest = store.latest_inbox_id(user)?;
+                store.advance_cursor(user, &device, up_to.min(latest))
+            })
+            .await?;
         Ok(AckReply { cursor })
     }
 
     /// One page of the user's messages, all conversations, after an id.
-    pub fn sync_inbox(&self, identity: &Identity, req: SyncInboxRequest) -> ServiceResult<Page> {
+    pub async fn sync_inbox(&self, identity: &Identity, req: SyncInboxRequest) -> ServiceResult<Page> {
         let limit = check_limit(req.limit)?;
-        Ok(page(self.store.inbox_after(identity.user_id, req.after, limit)?))
+        let user = identity.user_id;
+        Ok(page(self.off_loop(move |store| store.inbox_after(user, req.after, limit)).await?))
     }
 
     /// One page of one conversation, either side of an anchor.
-    pub fn history(&self, identity: &Identity, req: HistoryRequest) -> ServiceResult<Page> {
+    pub async fn history(&self, identity: &Identity, req: HistoryRequest) -> ServiceResult<Page> {
         let limit = check_limit(req.limit)?;
         let Target::User(peer) = req.with;
         let conversation = Conversation::direct(identity.user_id, peer);
-        Ok(page(self.store.history(conversation, req.direction, req.anchor, limit)?))
+        Ok(page(self.off_loop(move |store| store.history(conversation, req.direction, req.anchor, limit)).await?))
     }
 }

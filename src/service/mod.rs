@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::config::Config;
+use crate::error::ServiceResult;
 use crate::hub::Hub;
 use crate::protocol::{ClientType, DeviceType};
 use crate::storage::commit::Committer;
@@ -63,5 +64,16 @@ impl Services {
             config: config.clone(),
         };
         Ok((Arc::new(services), thread))
+    }
+
+    /// Runs storage work on the blocking pool. A sled call can wait for the
+    /// database-wide lock a group commit holds while it applies a batch; that
+    /// wait must not stall the async workers serving every other connection.
+    pub(crate) async fn off_loop<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StorageError> + Send + 'static,
+    ) -> ServiceResult<T> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
     }
 }

@@ -122,7 +122,7 @@ impl Session {
             }
             (Action::FindUser, Some(_)) => {
                 let request: FindUserRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.find_user(&request.username)?))
+                Step::Reply(ok_frame(action, seq, &services.find_user(&request.username).await?))
             }
             (Action::Send, Some(me)) => {
                 let pending = services.send(&me, self.session_id, body::<SendRequest>(frame)?).await?;
@@ -130,15 +130,15 @@ impl Session {
             }
             (Action::Ack, Some(me)) => {
                 let request: AckRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.ack(&me, request.up_to)?))
+                Step::Reply(ok_frame(action, seq, &services.ack(&me, request.up_to).await?))
             }
             (Action::SyncInbox, Some(me)) => {
                 let request: SyncInboxRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.sync_inbox(&me, request)?))
+                Step::Reply(ok_frame(action, seq, &services.sync_inbox(&me, request).await?))
             }
             (Action::History, Some(me)) => {
                 let request: HistoryRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.history(&me, request)?))
+                Step::Reply(ok_frame(action, seq, &services.history(&me, request).await?))
             }
             (Action::Error | Action::PushMessage | Action::PushDisconnect, Some(_)) => {
                 return Err(ServiceError::new(ErrorCode::UnknownAction, "not a request action"))
