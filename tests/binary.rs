@@ -3,87 +3,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
+use common::process::{serve_args, signal, start, KITH};
 use kith::client::{Client, Transport};
 use kith::transport::cert::parse_fingerprint;
-
-const KITH: &str = env!("CARGO_BIN_EXE_kith");
-
-struct Running {
-    child: Child,
-    tls: SocketAddr,
-    quic: SocketAddr,
-    fingerprint: [u8; 32],
-    lines: mpsc::Receiver<String>,
-}
-
-fn serve_args(dir: &Path) -> Vec<String> {
-    let p = |rel: &str| dir.join(rel).display().to_string();
-    vec![
-        "serve".into(),
-        "--data-dir".into(),
-        p("data"),
-        "--cert".into(),
-        p("certs/cert.pem"),
-        "--key".into(),
-        p("certs/key.pem"),
-        "--listen-tls".into(),
-        "127.0.0.1:0".into(),
-        "--listen-quic".into(),
-        "127.0.0.1:0".into(),
-    ]
-}
-
-/// Starts `kith serve` and reads its log until it reports its addresses.
-fn start(dir: &Path) -> Running {
-    let mut child = Command::new(KITH)
-        .args(serve_args(dir))
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kith starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut tls, mut quic, mut fingerprint) = (None, None, None);
-    while tls.is_none() || quic.is_none() || fingerprint.is_none() {
-        let line = lines.recv_timeout(Duration::from_secs(20)).expect("start-up log lines");
-        let after = |marker: &str| line.split(marker).nth(1).map(|rest| rest.trim().to_string());
-        if let Some(a) = after("listening on tls ") {
-            tls = Some(a.parse().unwrap());
-        }
-        if let Some(a) = after("listening on quic ") {
-            quic = Some(a.parse().unwrap());
-        }
-        if let Some(f) = after("certificate sha256 fingerprint ") {
-            fingerprint = parse_fingerprint(&f);
-        }
-    }
-    Running { child, tls: tls.unwrap(), quic: quic.unwrap(), fingerprint: fingerprint.unwrap(), lines }
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_survives_kill_9_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start(dir.path());
+    let mut server = start(dir.path(), &[]);
 
     // `kith cert fingerprint` prints what the server logged.
     let out = Command::new(KITH)
@@ -112,7 +42,7 @@ async fn serves_survives_kill_9_and_stops_cleanly_on_sigterm() {
     server.child.wait().unwrap();
     drop((alice, bob));
 
-    let mut server = start(dir.path());
+    let mut server = start(dir.path(), &[]);
     let bob = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
     bob.login("bob", common::PASSWORD, common::device("b", kith::protocol::DeviceType::Mobile)).await.unwrap();
     let got: Vec<u64> = bob.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();

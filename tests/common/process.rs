@@ -1,0 +1,86 @@
+//! The real `kith` binary as a child process, for tests that kill it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use kith::transport::cert::parse_fingerprint;
+
+/// Path of the binary under test.
+pub const KITH: &str = env!("CARGO_BIN_EXE_kith");
+
+/// A running `kith serve`.
+pub struct Running {
+    pub child: Child,
+    pub tls: SocketAddr,
+    pub quic: SocketAddr,
+    pub fingerprint: [u8; 32],
+    pub lines: mpsc::Receiver<String>,
+}
+
+/// `kith serve` arguments for a data directory, on ephemeral loopback ports.
+pub fn serve_args(dir: &Path) -> Vec<String> {
+    let p = |rel: &str| dir.join(rel).display().to_string();
+    [
+        "serve",
+        "--data-dir",
+        &p("data"),
+        "--cert",
+        &p("certs/cert.pem"),
+        "--key",
+        &p("certs/key.pem"),
+        "--listen-tls",
+        "127.0.0.1:0",
+        "--listen-quic",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Starts `kith serve` with `extra` arguments and reads its log until it
+/// reports its addresses and fingerprint.
+pub fn start(dir: &Path, extra: &[&str]) -> Running {
+    let mut child = Command::new(KITH)
+        .args(serve_args(dir))
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("kith starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut tls, mut quic, mut fingerprint) = (None, None, None);
+    while tls.is_none() || quic.is_none() || fingerprint.is_none() {
+        let line = lines.recv_timeout(Duration::from_secs(30)).expect("start-up log lines");
+        let after = |marker: &str| line.split(marker).nth(1).map(|rest| rest.trim().to_string());
+        if let Some(a) = after("listening on tls ") {
+            tls = Some(a.parse().unwrap());
+        }
+        if let Some(a) = after("listening on quic ") {
+            quic = Some(a.parse().unwrap());
+        }
+        if let Some(f) = after("certificate sha256 fingerprint ") {
+            fingerprint = parse_fingerprint(&f);
+        }
+    }
+    Running { child, tls: tls.unwrap(), quic: quic.unwrap(), fingerprint: fingerprint.unwrap(), lines }
+}
+
+/// Sends a signal by name (TERM, KILL …) to the child.
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
