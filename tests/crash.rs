@@ -108,7 +108,7 @@ async fn send_until_killed(client: Arc<Client>, me: usize, ids: Arc<Vec<u64>>, l
 
 /// Checks the whole store against the ledger through users' inboxes and
 /// conversation histories.
-async fn verify(clients: &[Client], ids: &[u64], ledger: &Ledger) {
+async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16]), (u64, Sent)>) {
     let user_of: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut seen_ids = HashSet::new();
     let mut by_client_id: HashMap<(usize, [u8; 16]), u64> = HashMap::new();
@@ -128,7 +128,7 @@ async fn verify(clients: &[Client], ids: &[u64], ledger: &Ledger) {
         }
         // Every message this user acknowledged as sender is in its inbox, unchanged.
         let stored: HashMap<u64, &kith::protocol::Message> = inbox.iter().map(|m| (m.id, m)).collect();
-        for ((sender, cid), (id, sent)) in &ledger.acked {
+        for ((sender, cid), (id, sent)) in acked {
             if *sender != i {
                 continue;
             }
@@ -191,7 +191,8 @@ async fn acknowledged_messages_survive_kill_9() {
                 ledger.lock().unwrap().acked.insert((sender, sent.client_msg_id), (ack.message_id, sent));
             }
         }
-        verify(&clients, &ids, &ledger.lock().unwrap()).await;
+        let acked = ledger.lock().unwrap().acked.clone();
+        verify(&clients, &ids, &acked).await;
 
         let clients: Vec<Arc<Client>> = clients.into_iter().map(Arc::new).collect();
         let senders: Vec<_> = clients
@@ -214,7 +215,8 @@ async fn acknowledged_messages_survive_kill_9() {
 
     // Final check after the last restart.
     let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
-    verify(&clients, &ids, &ledger.lock().unwrap()).await;
+    let acked = ledger.lock().unwrap().acked.clone();
+    verify(&clients, &ids, &acked).await;
     assert!(ledger.lock().unwrap().acked.len() > cycles * USERS, "the clients did send");
     server.child.kill().unwrap();
 }
