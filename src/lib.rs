@@ -15,7 +15,10 @@
 //! * [`storage`] — the only module that touches sled: typed trees, key
 //!   layout, group commit.
 //! * [`server`] — start and graceful shutdown; [`config`] — every setting.
+//! * [`admin`] — operator commands over a local control socket.
+//! * [`bench`] — the load generator; [`cli`] — the command line.
 
+pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod client;

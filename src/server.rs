@@ -6,7 +6,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -14,7 +13,7 @@ use crate::config::Config;
 use crate::service::Services;
 use crate::storage::StorageError;
 use crate::transport::cert::{self, CertError};
-use crate::transport::{self, ConnectionLimiter, Listening};
+use crate::transport::{self, ConnectionLimiter, Listening, TlsConfigCell};
 
 /// How long shutdown waits for connections to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -35,6 +34,14 @@ pub enum ServerError {
         addr: SocketAddr,
         /// Why.
         source: transport::QuicSetupError,
+    },
+    /// The control socket could not be created.
+    #[error("cannot create the control socket {path}: {source}")]
+    Control {
+        /// Socket path.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
     },
     /// A listening socket could not be bound.
     #[error("cannot listen on {addr} ({transport}): {source}")]
@@ -59,6 +66,8 @@ pub struct RunningServer {
     /// SHA-256 of the certificate, for clients to pin.
     pub fingerprint: [u8; 32],
     services: Arc<Services>,
+    tls_config: Arc<TlsConfigCell>,
+    quic_endpoint: Option<quinn::Endpoint>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     commit_thread: JoinHandle<()>,
@@ -73,9 +82,13 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         tracing::info!(cert = %config.tls.cert.display(), "generated a self-signed certificate");
     }
     tracing::info!("certificate sha256 fingerprint {}", cert::format_fingerprint(&fingerprint));
-    let tls_config = Arc::new(identity.rustls_config(false)?);
+    let tls_config = TlsConfigCell::new(identity.rustls_config(false)?);
 
     let (services, commit_thread) = Services::open(&config)?;
+    let control = crate::admin::control::bind(&config.data_dir).map_err(|source| ServerError::Control {
+        path: crate::admin::control::socket_path(&config.data_dir),
+        source,
+    })?;
     let listening = Listening {
         services: services.clone(),
         limiter: ConnectionLimiter::new(config.limits.max_connections, config.limits.max_connections_per_ip),
@@ -88,8 +101,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         let listener = bind_tcp("tls", addr).await?;
         tls_addr =
             Some(listener.local_addr().map_err(|source| ServerError::Bind { transport: "tls", addr, source })?);
-        let acceptor = TlsAcceptor::from(tls_config.clone());
-        listening.tasks.spawn(transport::serve_tcp(listener, Some(acceptor), listening.clone()));
+        listening.tasks.spawn(transport::serve_tcp(listener, Some(tls_config.clone()), listening.clone()));
     }
     let mut tcp_addr = None;
     if let Some(addr) = config.listen.tcp {
@@ -102,6 +114,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         listening.tasks.spawn(transport::serve_tcp(listener, None, listening.clone()));
     }
     let mut quic_addr = None;
+    let mut quic_endpoint = None;
     if let Some(addr) = config.listen.quic {
         let endpoint = transport::bind_quic(addr, &identity, &config.limits)
             .map_err(|source| ServerError::Quic { addr, source })?;
@@ -110,8 +123,15 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
                 .local_addr()
                 .map_err(|e| ServerError::Quic { addr, source: transport::QuicSetupError::Bind(e) })?,
         );
+        quic_endpoint = Some(endpoint.clone());
         listening.tasks.spawn(transport::serve_quic(endpoint, listening.clone()));
     }
+    listening.tasks.spawn(crate::admin::control::serve(
+        control,
+        services.clone(),
+        listening.shutdown.clone(),
+        listening.tasks.clone(),
+    ));
     for (name, addr) in [("tls", tls_addr), ("tcp", tcp_addr), ("quic", quic_addr)] {
         if let Some(addr) = addr {
             tracing::info!("listening on {name} {addr}");
@@ -123,6 +143,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         quic_addr,
         fingerprint,
         services,
+        tls_config,
+        quic_endpoint,
         shutdown: listening.shutdown,
         tasks: listening.tasks,
         commit_thread,
@@ -137,6 +159,27 @@ impl RunningServer {
     /// The services, for in-process administration.
     pub fn services(&self) -> &Arc<Services> {
         &self.services
+    }
+
+    /// Reads the certificate files again and uses them for new TLS and QUIC
+    /// connections (after a Let's Encrypt renewal, say); open connections
+    /// keep theirs. On error the old certificate stays in use.
+    pub fn reload_certificate(&mut self) -> Result<[u8; 32], ServerError> {
+        let config = &self.services.config;
+        let identity = cert::Identity::load(&config.tls.cert, &config.tls.key)?;
+        let quic = match &self.quic_endpoint {
+            Some(_) => Some(transport::quic_server_config(&identity, &config.limits).map_err(|source| {
+                ServerError::Quic { addr: self.quic_addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), source }
+            })?),
+            None => None,
+        };
+        self.tls_config.replace(identity.rustls_config(false)?);
+        if let (Some(endpoint), Some(quic)) = (&self.quic_endpoint, quic) {
+            endpoint.set_server_config(Some(quic));
+        }
+        self.fingerprint = identity.fingerprint();
+        tracing::info!("certificate reloaded; sha256 fingerprint {}", cert::format_fingerprint(&self.fingerprint));
+        Ok(self.fingerprint)
     }
 
     /// A token that, when cancelled, starts the shutdown.

@@ -106,41 +106,58 @@ async fn send_until_killed(client: Arc<Client>, me: usize, ids: Arc<Vec<u64>>, l
     }
 }
 
-/// Checks the whole store against the ledger through users' inboxes and
-/// conversation histories.
-async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16]), (u64, Sent)>) {
-    let user_of: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let mut seen_ids = HashSet::new();
-    let mut by_client_id: HashMap<(usize, [u8; 16]), u64> = HashMap::new();
-    for (i, client) in clients.iter().enumerate() {
-        let inbox = client.sync_all(0).await.unwrap();
-        let mut previous = 0;
-        for m in &inbox {
-            assert!(m.id > previous, "user {i}: inbox ids must be strictly increasing");
-            previous = m.id;
-            let sender = user_of[&m.sender];
-            if sender == i {
-                assert!(seen_ids.insert(m.id), "message id {} stored twice", m.id);
-                if let Some(other) = by_client_id.insert((sender, m.client_msg_id), m.id) {
-                    panic!("client id of sender {sender} stored twice: ids {other} and {}", m.id);
-                }
-            }
+/// What has been verified so far, so each check reads only what is new and
+/// a run of a thousand cycles stays linear.
+struct Verified {
+    /// Per user: highest inbox id already checked.
+    inbox: Vec<u64>,
+    /// Per user: history anchor and last sequence number seen in the
+    /// conversation with the next user.
+    history: Vec<(u64, Option<u64>)>,
+    /// Every message id seen, with its (sender, client id).
+    ids: HashMap<u64, (usize, [u8; 16])>,
+    /// Every (sender, client id) seen.
+    client_ids: HashSet<(usize, [u8; 16])>,
+}
+
+impl Verified {
+    fn new() -> Verified {
+        Verified {
+            inbox: vec![0; USERS],
+            history: vec![(0, None); USERS],
+            ids: HashMap::new(),
+            client_ids: HashSet::new(),
         }
-        // Every message this user acknowledged as sender is in its inbox, unchanged.
-        let stored: HashMap<u64, &kith::protocol::Message> = inbox.iter().map(|m| (m.id, m)).collect();
-        for ((sender, cid), (id, sent)) in acked {
-            if *sender != i {
+    }
+}
+
+/// Checks what was stored since the last check against the ledger, through
+/// users' inboxes and conversation histories.
+async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16]), (u64, Sent)>, done: &mut Verified) {
+    let user_of: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    for (i, client) in clients.iter().enumerate() {
+        let inbox = client.sync_all(done.inbox[i]).await.unwrap();
+        for m in &inbox {
+            assert!(m.id > done.inbox[i], "user {i}: inbox ids must be strictly increasing");
+            done.inbox[i] = m.id;
+            let sender = user_of[&m.sender];
+            if sender != i {
                 continue;
             }
-            let m = stored.get(id).unwrap_or_else(|| panic!("acknowledged message {id} of user {i} is lost"));
-            assert_eq!(m.client_msg_id, *cid);
-            assert_eq!(m.content, format!("{}:{}", sent.sender, sent.seq).into_bytes());
-            assert_eq!(m.to, Target::User(ids[sent.to]));
+            assert!(done.ids.insert(m.id, (sender, m.client_msg_id)).is_none(), "message id {} stored twice", m.id);
+            assert!(
+                done.client_ids.insert((sender, m.client_msg_id)),
+                "a client id of sender {sender} is stored twice"
+            );
+            if let Some((id, sent)) = acked.get(&(sender, m.client_msg_id)) {
+                assert_eq!(m.id, *id, "stored under another id than acknowledged");
+                assert_eq!(m.content, format!("{}:{}", sent.sender, sent.seq).into_bytes());
+                assert_eq!(m.to, Target::User(ids[sent.to]));
+            }
         }
         // Send order within the conversation with the next user.
         let to = ids[(i + 1) % USERS];
-        let mut anchor = 0;
-        let mut last_seq = None;
+        let (mut anchor, mut last_seq) = done.history[i];
         loop {
             let page = client.history(Target::User(to), Direction::After, anchor, 100).await.unwrap();
             for m in page.messages.iter().filter(|m| m.sender == ids[i]) {
@@ -149,11 +166,18 @@ async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16
                 assert!(last_seq < Some(seq), "user {i}: seq {seq} stored after {last_seq:?}");
                 last_seq = Some(seq);
             }
-            match page.messages.last() {
-                Some(last) if page.more => anchor = last.id,
-                _ => break,
+            if let Some(last) = page.messages.last() {
+                anchor = last.id;
+            }
+            if !page.more {
+                break;
             }
         }
+        done.history[i] = (anchor, last_seq);
+    }
+    // Every acknowledged message is stored, under its acknowledged id.
+    for ((sender, cid), (id, _)) in acked {
+        assert_eq!(done.ids.get(id), Some(&(*sender, *cid)), "acknowledged message {id} of user {sender} is lost");
     }
 }
 
@@ -162,6 +186,7 @@ async fn acknowledged_messages_survive_kill_9() {
     let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
     let ledger = Arc::new(Mutex::new(Ledger { next_seq: vec![0; USERS], ..Ledger::default() }));
+    let mut verified = Verified::new();
 
     // Accounts, once.
     let mut server = start(dir.path(), &[]);
@@ -192,7 +217,7 @@ async fn acknowledged_messages_survive_kill_9() {
             }
         }
         let acked = ledger.lock().unwrap().acked.clone();
-        verify(&clients, &ids, &acked).await;
+        verify(&clients, &ids, &acked, &mut verified).await;
 
         let clients: Vec<Arc<Client>> = clients.into_iter().map(Arc::new).collect();
         let senders: Vec<_> = clients
@@ -216,7 +241,7 @@ async fn acknowledged_messages_survive_kill_9() {
     // Final check after the last restart.
     let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
     let acked = ledger.lock().unwrap().acked.clone();
-    verify(&clients, &ids, &acked).await;
+    verify(&clients, &ids, &acked, &mut verified).await;
     assert!(ledger.lock().unwrap().acked.len() > cycles * USERS, "the clients did send");
     server.child.kill().unwrap();
 }

@@ -92,8 +92,7 @@ impl Services {
         }
         let password_hash = self.passwords.hash(&req.password).await?;
         let record = UserRecord { username, password_hash, created_at: now_ms(), disabled: false };
-        let user_id = self.off_loop(move |store| store.create_user(&record)).await?.map_err(|_| taken())?;
-        self.committer.barrier().await?;
+        let user_id = self.committer.apply(move |store| store.create_user(&record)).await?.map_err(|_| taken())?;
         tracing::info!(user = user_id, "account registered");
         Ok(RegisterReply { user_id })
     }
@@ -159,8 +158,7 @@ impl Services {
     /// Revokes this device's token.
     pub async fn logout(&self, identity: &Identity) -> ServiceResult<()> {
         let (user, device) = (identity.user_id, identity.device_id.clone());
-        self.off_loop(move |store| store.revoke_device(user, &device)).await?;
-        self.committer.barrier().await?;
+        self.committer.apply(move |store| store.revoke_device(user, &device)).await?;
         Ok(())
     }
 
@@ -179,11 +177,12 @@ impl Services {
             return Err(bad_credentials());
         }
         let password_hash = self.passwords.hash(&req.new_password).await?;
-        self.off_loop(move |store| {
-            store.update_user(user_id, |u| u.password_hash = password_hash.clone())?;
-            store.revoke_all(user_id)
-        })
-        .await?;
+        self.committer
+            .apply(move |store| {
+                store.update_user(user_id, |u| u.password_hash = password_hash.clone())?;
+                store.revoke_all(user_id)
+            })
+            .await?;
         let (token, expires_at) = self.issue_token(identity).await?;
         self.hub.disconnect(identity.user_id, DisconnectReason::PasswordChanged, |s| s.session_id != session_id);
         tracing::info!(user = identity.user_id, "password changed, other sessions closed");
@@ -211,8 +210,7 @@ impl Services {
             device_type: identity.device_type,
             client_type: identity.client_type,
         };
-        self.off_loop(move |store| store.issue_token(token_id, &record, now)).await?;
-        self.committer.barrier().await?;
+        self.committer.apply(move |store| store.issue_token(token_id, &record, now)).await?;
         let mut token = Vec::with_capacity(TOKEN_LEN);
         token.extend_from_slice(&token_id.to_be_bytes());
         token.extend_from_slice(&secret);

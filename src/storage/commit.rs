@@ -5,7 +5,10 @@
 //!
 //! * **write** takes the first waiting job and everything else already
 //!   queued (up to `max_batch`), resolves client-id duplicates, assigns
-//!   message ids and applies the batch to sled atomically;
+//!   message ids and applies the batch to sled atomically. Every other
+//!   durable write (accounts, tokens, operator commands, backups) is also a
+//!   job run on this thread, so writes never interleave and a backup taken
+//!   here is a consistent point in time;
 //! * **sync** takes every written batch waiting for it, makes them durable
 //!   with one flush and one `fdatasync`, then runs the `on_commit` hook
 //!   (pushes) and answers the jobs.
@@ -42,15 +45,18 @@ pub type OnCommit = Box<dyn FnMut(u64, &NewMessage) + Send>;
 
 type Reply<T> = oneshot::Sender<Result<T, Arc<StorageError>>>;
 
+/// Storage work run on the write thread.
+type Work = Box<dyn FnOnce(&Store) -> Result<(), StorageError> + Send>;
+
 enum Job {
     Message(NewMessage, Reply<Accepted>),
-    Barrier(Reply<()>),
+    Apply(Work, Reply<()>),
 }
 
 /// A job's answer, waiting for its batch to become durable.
 enum Answer {
     Message(Reply<Accepted>, Accepted),
-    Barrier(Reply<()>),
+    Applied(Reply<()>, Result<(), Arc<StorageError>>),
 }
 
 /// A batch the write thread has applied and the sync thread must make durable.
@@ -124,11 +130,24 @@ impl Committer {
         Ok(PendingAck(rx))
     }
 
-    /// Waits until every write made before this call is durable.
-    pub async fn barrier(&self) -> Result<(), StorageError> {
+    /// Runs `work` on the write thread, in order with every other write, and
+    /// returns its result once what it wrote is durable.
+    pub async fn apply<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let slot = Arc::new(std::sync::Mutex::new(None));
+        let filled = slot.clone();
+        let work: Work = Box::new(move |store| {
+            let value = work(store)?;
+            *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+            Ok(())
+        });
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Barrier(tx)).await.map_err(|_| StorageError::Closed)?;
-        settle(rx.await)
+        self.jobs.send(Job::Apply(work, tx)).await.map_err(|_| StorageError::Closed)?;
+        settle(rx.await)?;
+        let value = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        value.ok_or(StorageError::Closed)
     }
 }
 
@@ -163,8 +182,8 @@ impl Writer {
         let mut result = Ok(());
         for job in batch.drain(..) {
             let (message, reply) = match job {
-                Job::Barrier(reply) => {
-                    answers.push(Answer::Barrier(reply));
+                Job::Apply(work, reply) => {
+                    answers.push(Answer::Applied(reply, work(&self.store).map_err(Arc::new)));
                     continue;
                 }
                 Job::Message(message, reply) => (message, reply),
@@ -240,8 +259,8 @@ impl Syncer {
                         Answer::Message(reply, accepted) => {
                             let _ = reply.send(Ok(accepted));
                         }
-                        Answer::Barrier(reply) => {
-                            let _ = reply.send(Ok(()));
+                        Answer::Applied(reply, result) => {
+                            let _ = reply.send(result);
                         }
                     }
                 }
@@ -253,7 +272,7 @@ impl Syncer {
                         Answer::Message(reply, _) => {
                             let _ = reply.send(Err(e.clone()));
                         }
-                        Answer::Barrier(reply) => {
+                        Answer::Applied(reply, _) => {
                             let _ = reply.send(Err(e.clone()));
                         }
                     }

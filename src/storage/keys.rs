@@ -108,6 +108,11 @@ pub fn log_key_id(key: &[u8]) -> u64 {
     key.get(1 + CONVERSATION_LEN..).map(be_u64).unwrap_or(0)
 }
 
+/// The packed conversation inside a [`log_key`].
+pub fn log_key_conversation(key: &[u8]) -> &[u8] {
+    key.get(1..1 + CONVERSATION_LEN).unwrap_or_default()
+}
+
 /// Prefix of every [`log_key`].
 pub fn log_prefix() -> [u8; 1] {
     [LOG_TAG]

@@ -171,9 +171,21 @@ impl Store {
         Ok(self.messages.get(keys::HIGH_WATER_KEY)?.map(|v| keys::be_u64(&v)).unwrap_or(0))
     }
 
-    /// Number of messages in all logs (a full scan of the log keyspace).
-    pub fn message_count(&self) -> usize {
-        self.messages.scan_prefix(keys::log_prefix()).count()
+    /// Messages and conversations in all logs (a full scan of the log
+    /// keyspace, which is sorted by conversation).
+    pub fn message_stats(&self) -> Result<(u64, u64), StorageError> {
+        let (mut messages, mut conversations) = (0, 0);
+        let mut previous: Option<sled::IVec> = None;
+        for key in self.messages.scan_prefix(keys::log_prefix()).keys() {
+            let key = key?;
+            let conv = keys::log_key_conversation(&key);
+            if previous.as_deref().map(keys::log_key_conversation) != Some(conv) {
+                conversations += 1;
+            }
+            messages += 1;
+            previous = Some(key);
+        }
+        Ok((messages, conversations))
     }
 
     /// Writes a batch of messages with their ids atomically: logs, inboxes,

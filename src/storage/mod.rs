@@ -7,6 +7,7 @@
 //! flush and one `fdatasync` (group commit).
 
 pub mod accounts;
+pub mod backup;
 pub mod commit;
 mod disk_sync;
 pub mod keys;
@@ -51,6 +52,9 @@ pub enum StorageError {
     /// The group commit carrying this write failed.
     #[error("group commit failed: {0}")]
     Commit(Arc<StorageError>),
+    /// A backup could not be restored.
+    #[error("{0}")]
+    Restore(String),
     /// The commit thread is gone (the server is shutting down).
     #[error("storage is shutting down")]
     Closed,

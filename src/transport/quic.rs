@@ -44,14 +44,20 @@ pub fn transport_config(limits: &Limits) -> TransportConfig {
     t
 }
 
-/// Binds the QUIC endpoint.
-pub fn bind(addr: SocketAddr, identity: &Identity, limits: &Limits) -> Result<Endpoint, QuicSetupError> {
+/// The endpoint's configuration for a certificate; used at start and when
+/// the certificate is reloaded.
+pub fn server_config(identity: &Identity, limits: &Limits) -> Result<quinn::ServerConfig, QuicSetupError> {
     let crypto = identity.rustls_config(true)?;
     let crypto = QuicServerConfig::try_from(crypto).map_err(|e| QuicSetupError::Crypto(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(Arc::new(transport_config(limits)));
     config.migration(true);
-    Endpoint::server(config, addr).map_err(QuicSetupError::Bind)
+    Ok(config)
+}
+
+/// Binds the QUIC endpoint.
+pub fn bind(addr: SocketAddr, identity: &Identity, limits: &Limits) -> Result<Endpoint, QuicSetupError> {
+    Endpoint::server(server_config(identity, limits)?, addr).map_err(QuicSetupError::Bind)
 }
 
 /// Why the QUIC listener could not start.

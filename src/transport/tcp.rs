@@ -2,17 +2,18 @@
 //! development and tests).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use super::Listening;
+use super::{Listening, TlsConfigCell};
 use crate::session::{self, SessionContext};
 
 /// Accepts connections until shutdown. With `tls`, each connection first
 /// completes a TLS handshake within the configured timeout.
-pub async fn serve_tcp(listener: TcpListener, tls: Option<TlsAcceptor>, listening: Listening) {
+pub async fn serve_tcp(listener: TcpListener, tls: Option<Arc<TlsConfigCell>>, listening: Listening) {
     let transport = if tls.is_some() { "tls" } else { "tcp" };
     loop {
         let accepted = tokio::select! {
@@ -39,7 +40,7 @@ pub async fn serve_tcp(listener: TcpListener, tls: Option<TlsAcceptor>, listenin
             transport,
             shutdown: listening.shutdown.clone(),
         };
-        let tls = tls.clone();
+        let tls = tls.as_ref().map(|cell| TlsAcceptor::from(cell.current()));
         let handshake_timeout = listening.services.config.limits.handshake_timeout();
         listening.tasks.spawn(async move {
             let _permit = permit;

@@ -1,4 +1,8 @@
-//! The command line: `kith serve`, configuration and certificate commands.
+//! The command line: `kith serve`, operator commands, configuration and
+//! certificate utilities, and the load generator.
+
+mod admin;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +37,27 @@ enum Command {
     },
     /// Load-test a running server and report throughput, latency and memory.
     Bench(crate::bench::BenchArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Users, conversations, messages and disk use.
+    Stats(ConfigArgs),
+    /// Who is connected, on which devices (needs the running server).
+    Online(ConfigArgs),
+    /// Write a consistent backup to FILE; safe while the server runs.
+    Backup {
+        /// Backup file to write.
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Restore a backup into an empty data directory (server stopped).
+    Restore {
+        /// Backup file to read.
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Print the version.
     Version,
 }
@@ -51,7 +76,7 @@ enum ConfigCommand {
 
 /// Where the configuration comes from; flags win over the file.
 #[derive(Debug, Args)]
-struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// TOML configuration file.
     #[arg(long, short, env = "KITH_CONFIG")]
     config: Option<PathBuf>,
@@ -85,7 +110,7 @@ struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    fn load(&self) -> Result<Config, ConfigError> {
+    pub(crate) fn load(&self) -> Result<Config, ConfigError> {
         let quoted = |key: &str, value: &str| format!("{key}={}", toml::Value::String(value.to_string()));
         let path = |key: &str, value: &PathBuf| quoted(key, &value.display().to_string());
         let mut overrides = Vec::new();
@@ -109,7 +134,7 @@ impl ConfigArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(serve),
+        Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(serve::serve),
         Command::Cert(CertCommand::Fingerprint(args)) => {
             args.load().map_err(|e| e.to_string()).and_then(print_fingerprint)
         }
@@ -121,6 +146,11 @@ pub fn main() -> ExitCode {
             .map(|_| println!("{}: ok", file.display()))
             .map_err(|e| format!("{}: {e}", file.display())),
         Command::Bench(args) => crate::bench::main(args),
+        Command::User(command) => admin::user(command),
+        Command::Stats(config) => admin::stats(&config),
+        Command::Online(config) => admin::online(&config),
+        Command::Backup { file, config } => admin::backup(&config, &file),
+        Command::Restore { file, config } => admin::restore(&config, &file),
         Command::Version => {
             println!("kith {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -132,49 +162,6 @@ pub fn main() -> ExitCode {
             eprintln!("kith: {message}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    use std::io::IsTerminal;
-    // Colour only on a terminal, never in journald or files.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match config.log.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-fn serve(config: Config) -> Result<(), String> {
-    init_logging(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let server = crate::server::start(config).await.map_err(|e| e.to_string())?;
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        server.shutdown().await;
-        Ok(())
-    })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM; stopping only on Ctrl-C");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

@@ -1,0 +1,208 @@
+//! Operator commands: `kith user …`, `stats`, `online`, `backup`, `restore`.
+
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::Value;
+
+use super::ConfigArgs;
+use crate::admin::{local, Request};
+use crate::config::Config;
+use crate::storage::Store;
+
+/// Environment variable a password may come from instead of a prompt.
+const PASSWORD_ENV: &str = "KITH_PASSWORD";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user (password from a prompt or KITH_PASSWORD).
+    Add {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List users.
+    List(ConfigArgs),
+    /// Disable a user: disconnected at once, cannot log in.
+    Disable {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Set a new password (prompt or KITH_PASSWORD); revokes the user's tokens.
+    ResetPassword {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Write one user's profile, devices and messages to a JSON-lines file.
+    Export {
+        /// Username.
+        username: String,
+        /// Output file [default: USERNAME.jsonl].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+fn load(args: &ConfigArgs) -> Result<Config, String> {
+    args.load().map_err(|e| e.to_string())
+}
+
+/// Runs a request to completion on a small runtime.
+fn run(config: &Config, request: Request, sink: &mut dyn Write) -> Result<Value, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(local::run(config, request, sink))
+}
+
+fn run_json(config: &Config, request: Request) -> Result<Value, String> {
+    run(config, request, &mut std::io::sink())
+}
+
+/// Reads a new password from KITH_PASSWORD or, on a terminal, a prompt
+/// (asked twice). Never from the command line, where `ps` would show it.
+fn new_password() -> Result<String, String> {
+    if let Ok(password) = std::env::var(PASSWORD_ENV) {
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!("no terminal to prompt on; pass the password in {PASSWORD_ENV}"));
+    }
+    let first = rpassword::prompt_password("New password: ").map_err(|e| e.to_string())?;
+    let second = rpassword::prompt_password("Repeat it: ").map_err(|e| e.to_string())?;
+    if first != second {
+        return Err("the passwords differ".into());
+    }
+    Ok(first)
+}
+
+pub(super) fn user(command: UserCommand) -> Result<(), String> {
+    match command {
+        UserCommand::Add { username, config } => {
+            let config = load(&config)?;
+            let password = new_password()?;
+            let data = run_json(&config, Request::UserAdd { username: username.clone(), password })?;
+            println!("created user {username} (id {})", data["user_id"]);
+        }
+        UserCommand::List(config) => {
+            let data = run_json(&load(&config)?, Request::UserList)?;
+            println!("{:>8}  {:<32}  {:<13}  state", "id", "username", "created (ms)");
+            for u in data.as_array().into_iter().flatten() {
+                let state = if u["disabled"] == Value::Bool(true) { "disabled" } else { "active" };
+                println!(
+                    "{:>8}  {:<32}  {:<13}  {state}",
+                    u["user_id"],
+                    u["username"].as_str().unwrap_or_default(),
+                    u["created_at"]
+                );
+            }
+        }
+        UserCommand::Disable { username, config } => {
+            run_json(&load(&config)?, Request::UserDisable { username: username.clone() })?;
+            println!("user {username} disabled and disconnected");
+        }
+        UserCommand::Enable { username, config } => {
+            run_json(&load(&config)?, Request::UserEnable { username: username.clone() })?;
+            println!("user {username} enabled");
+        }
+        UserCommand::ResetPassword { username, config } => {
+            let config = load(&config)?;
+            let password = new_password()?;
+            let data = run_json(&config, Request::UserResetPassword { username: username.clone(), password })?;
+            println!("password of {username} reset; {} device token(s) revoked", data["tokens_revoked"]);
+        }
+        UserCommand::Export { username, output, config } => {
+            let config = load(&config)?;
+            let output = output.unwrap_or_else(|| PathBuf::from(format!("{username}.jsonl")));
+            let bytes =
+                write_file(&output, |file| run(&config, Request::UserExport { username: username.clone() }, file))?;
+            println!("exported {username} to {} ({bytes} bytes)", output.display());
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn stats(config: &ConfigArgs) -> Result<(), String> {
+    let data = run_json(&load(config)?, Request::Stats)?;
+    for key in ["users", "conversations", "messages", "disk_bytes", "users_online", "sessions_online"] {
+        println!("{key:<16} {}", data[key]);
+    }
+    Ok(())
+}
+
+pub(super) fn online(config: &ConfigArgs) -> Result<(), String> {
+    let data = run_json(&load(config)?, Request::Online)?;
+    let sessions = data.as_array().cloned().unwrap_or_default();
+    println!("{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  peer", "user", "device", "type", "client", "via");
+    for s in &sessions {
+        println!(
+            "{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  {}",
+            s["user_id"],
+            s["device_id"].as_str().unwrap_or_default(),
+            s["device_type"].as_str().unwrap_or_default(),
+            s["client_type"].as_str().unwrap_or_default(),
+            s["transport"].as_str().unwrap_or_default(),
+            s["peer"].as_str().unwrap_or_default()
+        );
+    }
+    println!("{} session(s)", sessions.len());
+    Ok(())
+}
+
+pub(super) fn backup(config: &ConfigArgs, file: &Path) -> Result<(), String> {
+    let config = load(config)?;
+    let bytes = write_file(file, |sink| run(&config, Request::Backup, sink))?;
+    println!("backup written to {} ({bytes} bytes)", file.display());
+    Ok(())
+}
+
+pub(super) fn restore(config: &ConfigArgs, file: &Path) -> Result<(), String> {
+    let config = load(config)?;
+    if std::os::unix::net::UnixStream::connect(crate::admin::control::socket_path(&config.data_dir)).is_ok() {
+        return Err("the server is running on this data directory; stop it before restoring".into());
+    }
+    let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    let restored = Store::restore(&config.data_dir, input).map_err(|e| e.to_string())?;
+    println!("restored {} entries in {} trees into {}", restored.entries, restored.trees, config.data_dir.display());
+    Ok(())
+}
+
+/// Writes a file through `fill` under a temporary name and renames it into
+/// place only on success, so a failed command never leaves a partial file.
+fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<Value, String>) -> Result<u64, String> {
+    let partial = path.with_extension("partial");
+    let mut file = File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+    let result = fill(&mut file).and_then(|v| {
+        file.sync_all().map_err(|e| e.to_string())?;
+        Ok(v)
+    });
+    match result {
+        Ok(data) => {
+            std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(data["bytes"].as_u64().unwrap_or(0))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `kith serve`: logging, the runtime, signals and systemd notification.
+
+use sd_notify::NotifyState;
+
+use crate::config::{Config, LogFormat};
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    use std::io::IsTerminal;
+    // Colour only on a terminal, never in journald or files.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub(super) fn serve(config: Config) -> Result<(), String> {
+    init_logging(&config);
+    raise_open_file_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let mut server = crate::server::start(config).await.map_err(|e| e.to_string())?;
+        notify(&[NotifyState::Ready]);
+        wait_for_stop(&mut server).await;
+        notify(&[NotifyState::Stopping]);
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Tells systemd (`Type=notify`) about the service's state; a no-op outside systemd.
+fn notify(state: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::warn!(error = %e, "systemd notification failed");
+    }
+}
+
+/// Each connection needs a descriptor; lift the soft limit to the hard one
+/// (systemd's LimitNOFILE sets both) so the configured connection limits,
+/// not the shell's default of 1024, decide how many clients fit.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("could not raise the open-file limit");
+            }
+        }
+    }
+}
+
+/// Runs until SIGTERM or SIGINT; SIGHUP reloads the certificate.
+async fn wait_for_stop(server: &mut crate::server::RunningServer) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(term), Ok(hup)) => (term, hup),
+        _ => {
+            tracing::error!("cannot install signal handlers; stopping only on Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+            _ = hup.recv() => {
+                if let Ok(now) = NotifyState::monotonic_usec_now() {
+                    notify(&[NotifyState::Reloading, now]);
+                }
+                if let Err(e) = server.reload_certificate() {
+                    tracing::error!(error = %e, "certificate reload failed; keeping the current one");
+                }
+                notify(&[NotifyState::Ready]);
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Backup files: every tree's keys and values in one checksummed stream.
+//!
+//! ```text
+//! "KITHBAK1"  schema u32
+//! { 0x01 name_len u32 name  { 0x02 key_len u32 key value_len u32 value }* }*
+//! 0x00  sha256(all bytes before it)
+//! ```
+//!
+//! All integers are big-endian. The server writes a backup on its write
+//! thread, so no durable write lands halfway through it and the file is one
+//! consistent point in time. Restoring verifies the checksum before it
+//! declares success and removes what it wrote if the file is damaged.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use ring::digest::{Context, SHA256};
+
+use super::{StorageError, Store, SCHEMA_VERSION};
+
+const MAGIC: &[u8; 8] = b"KITHBAK1";
+const TREE: u8 = 1;
+const ENTRY: u8 = 2;
+const END: u8 = 0;
+/// Longest key or value accepted when restoring.
+const MAX_FIELD: u32 = 64 * 1024 * 1024;
+
+/// What a restore brought back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    /// Trees restored.
+    pub trees: u64,
+    /// Key/value pairs restored.
+    pub entries: u64,
+}
+
+struct Hashing<W> {
+    inner: W,
+    hash: Context,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn field<W: Write>(out: &mut W, bytes: &[u8]) -> io::Result<()> {
+    out.write_all(&(bytes.len() as u32).to_be_bytes())?;
+    out.write_all(bytes)
+}
+
+impl Store {
+    /// Writes a backup of every tree to `out`.
+    pub fn export(&self, out: impl Write) -> Result<u64, StorageError> {
+        let mut out = Hashing { inner: io::BufWriter::with_capacity(256 * 1024, out), hash: Context::new(&SHA256) };
+        out.write_all(MAGIC)?;
+        out.write_all(&SCHEMA_VERSION.to_be_bytes())?;
+        let mut entries = 0;
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            out.write_all(&[TREE])?;
+            field(&mut out, &name)?;
+            for item in tree.iter() {
+                let (k, v) = item?;
+                out.write_all(&[ENTRY])?;
+                field(&mut out, &k)?;
+                field(&mut out, &v)?;
+                entries += 1;
+            }
+        }
+        out.write_all(&[END])?;
+        let digest = out.hash.finish();
+        out.inner.write_all(digest.as_ref())?;
+        out.inner.flush()?;
+        Ok(entries)
+    }
+
+    /// Restores a backup into `data_dir`, which must hold no database yet.
+    pub fn restore(data_dir: &Path, input: impl Read) -> Result<Restored, StorageError> {
+        let dir = data_dir.join("sled");
+        if dir.exists() {
+            return Err(StorageError::Restore(format!(
+                "{} already holds a database; restore into an empty directory",
+                dir.display()
+            )));
+        }
+        let result = restore_into(&dir, input);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        result
+    }
+}
+
+struct Reader<R> {
+    inner: R,
+    hash: Context,
+}
+
+impl<R: Read> Reader<R> {
+    fn exact(&mut self, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.inner.read_exact(buf).map_err(|e| damaged(&format!("truncated ({e})")))?;
+        self.hash.update(buf);
+        Ok(())
+    }
+
+    fn byte(&mut self) -> Result<u8, StorageError> {
+        let mut b = [0u8; 1];
+        self.exact(&mut b)?;
+        Ok(b[0])
+    }
+
+    fn field(&mut self) -> Result<Vec<u8>, StorageError> {
+        let mut len = [0u8; 4];
+        self.exact(&mut len)?;
+        let len = u32::from_be_bytes(len);
+        if len > MAX_FIELD {
+            return Err(damaged("field length out of range"));
+        }
+        let mut out = vec![0u8; len as usize];
+        self.exact(&mut out)?;
+        Ok(out)
+    }
+}
+
+fn damaged(what: &str) -> StorageError {
+    StorageError::Restore(format!("backup file is damaged: {what}"))
+}
+
+fn restore_into(dir: &Path, input: impl Read) -> Result<Restored, StorageError> {
+    let mut r = Reader { inner: io::BufReader::with_capacity(256 * 1024, input), hash: Context::new(&SHA256) };
+    let mut magic = [0u8; 8];
+    r.exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(damaged("not a kith backup"));
+    }
+    let mut schema = [0u8; 4];
+    r.exact(&mut schema)?;
+    let schema = u32::from_be_bytes(schema);
+    if schema != SCHEMA_VERSION {
+        return Err(StorageError::Schema { found: schema });
+    }
+    let db = sled::Config::new().path(dir).open()?;
+    let mut restored = Restored { trees: 0, entries: 0 };
+    let mut tree: Option<sled::Tree> = None;
+    loop {
+        match r.byte()? {
+            TREE => {
+                tree = Some(db.open_tree(r.field()?)?);
+                restored.trees += 1;
+            }
+            ENTRY => {
+                let (k, v) = (r.field()?, r.field()?);
+                tree.as_ref().ok_or_else(|| damaged("entry before any tree"))?.insert(k, v)?;
+                restored.entries += 1;
+            }
+            END => break,
+            _ => return Err(damaged("unknown record")),
+        }
+    }
+    let expected = r.hash.finish();
+    let mut found = [0u8; 32];
+    r.inner.read_exact(&mut found).map_err(|_| damaged("checksum missing"))?;
+    if found != expected.as_ref() {
+        return Err(damaged("checksum mismatch"));
+    }
+    db.flush()?;
+    drop(db);
+    super::DiskSync::open(dir)?;
+    Ok(restored)
+}
