@@ -1,0 +1,237 @@
+//! Operator commands through the real `kith` binary: against a running
+//! server (control socket) and against a stopped one (data directory).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::process::KITH;
+use common::{device, Kind, TestServer, PASSWORD, SOON};
+use kith::client::Push;
+use kith::protocol::{DeviceType, DisconnectReason, ErrorCode};
+
+fn kith(args: &[&str], data_dir: &Path) -> Output {
+    kith_with(args, data_dir, None)
+}
+
+fn kith_with(args: &[&str], data_dir: &Path, password: Option<&str>) -> Output {
+    let mut command = Command::new(KITH);
+    command.args(args).arg("--data-dir").arg(data_dir).env_remove("KITH_PASSWORD");
+    if let Some(p) = password {
+        command.env("KITH_PASSWORD", p);
+    }
+    command.output().expect("kith runs")
+}
+
+async fn kith_async(args: Vec<String>, data_dir: std::path::PathBuf, password: Option<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        kith_with(&args, &data_dir, password.as_deref())
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_managed_on_the_running_server() {
+    let server = TestServer::start().await;
+    let data = server.data_dir();
+
+    let added = kith_async(args(&["user", "add", "dora"]), data.clone(), Some(PASSWORD.into())).await;
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(stdout(&added).contains("created user dora"));
+    let again = kith_async(args(&["user", "add", "dora"]), data.clone(), Some(PASSWORD.into())).await;
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("taken"), "{}", stderr(&again));
+    let weak = kith_async(args(&["user", "add", "eve"]), data.clone(), Some("short".into())).await;
+    assert!(stderr(&weak).contains("password"), "{}", stderr(&weak));
+    let no_password = kith_async(args(&["user", "add", "eve"]), data.clone(), None).await;
+    assert!(!no_password.status.success());
+    assert!(stderr(&no_password).contains("KITH_PASSWORD"), "{}", stderr(&no_password));
+
+    // The new user logs in; the operator sees the session.
+    let mut dora = server.connect(Kind::Tls).await;
+    dora.login("dora", PASSWORD, device("dora-phone", DeviceType::Mobile)).await.unwrap();
+    let online = kith_async(args(&["online"]), data.clone(), None).await;
+    assert!(stdout(&online).contains("dora-phone") && stdout(&online).contains("1 session"), "{}", stdout(&online));
+    let list = kith_async(args(&["user", "list"]), data.clone(), None).await;
+    assert!(stdout(&list).contains("dora") && stdout(&list).contains("active"), "{}", stdout(&list));
+
+    // Disabling disconnects at once and blocks logins.
+    let disabled = kith_async(args(&["user", "disable", "dora"]), data.clone(), None).await;
+    assert!(disabled.status.success(), "{}", stderr(&disabled));
+    match dora.push_within(Duration::from_secs(1)).await.unwrap() {
+        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::AccountDisabled),
+        other => panic!("{other:?}"),
+    }
+    let c = server.connect(Kind::Tls).await;
+    let err = c.login("dora", PASSWORD, device("x", DeviceType::Web)).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::AccountDisabled));
+    let list = kith_async(args(&["user", "list"]), data.clone(), None).await;
+    assert!(stdout(&list).contains("disabled"));
+
+    kith_async(args(&["user", "enable", "dora"]), data.clone(), None).await;
+    let c = server.connect(Kind::Tls).await;
+    let login = c.login("dora", PASSWORD, device("x", DeviceType::Web)).await.unwrap();
+
+    // A password reset revokes tokens and disconnects.
+    let mut live = c;
+    let reset =
+        kith_async(args(&["user", "reset-password", "dora"]), data.clone(), Some("brand new password".into())).await;
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    match live.push_within(SOON).await.unwrap() {
+        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::PasswordChanged),
+        other => panic!("{other:?}"),
+    }
+    let c = server.connect(Kind::Tls).await;
+    assert_eq!(c.auth(&login.token).await.unwrap_err().code(), Some(ErrorCode::InvalidToken));
+    c.login("dora", "brand new password", device("x", DeviceType::Web)).await.unwrap();
+
+    let missing = kith_async(args(&["user", "disable", "nobody"]), data.clone(), None).await;
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("no user"), "{}", stderr(&missing));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_and_export() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    for i in 0..5 {
+        alice.client.send_text(bob.user_id, &format!("hello {i}")).await.unwrap();
+    }
+    bob.client.send_text(alice.user_id, "bytes").await.unwrap();
+    let stats = kith_async(args(&["stats"]), server.data_dir(), None).await;
+    let text = stdout(&stats);
+    assert!(text.contains("users            2"), "{text}");
+    assert!(text.contains("messages         6"), "{text}");
+    assert!(text.contains("conversations    1"), "{text}");
+    assert!(text.contains("sessions_online  2"), "{text}");
+
+    let out = server.dir.path().join("alice.jsonl");
+    let export =
+        kith_async(args(&["user", "export", "alice", "--output", out.to_str().unwrap()]), server.data_dir(), None)
+            .await;
+    assert!(export.status.success(), "{}", stderr(&export));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["profile"]["username"], "alice");
+    assert_eq!(lines[0]["profile"]["devices"][0]["device_id"], "alice-phone");
+    assert_eq!(lines.len(), 1 + 6);
+    assert_eq!(lines[1]["message"]["content"]["text"], "hello 0");
+    assert_eq!(lines[6]["message"]["sender"], bob.user_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_while_sending_then_restore() {
+    let server = TestServer::start().await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let mut senders = Vec::new();
+    for i in 0..4 {
+        senders.push(server.user(Kind::Tcp, &format!("sender{i}")).await);
+    }
+    // Clients keep sending throughout; every acknowledgement is recorded.
+    let acked: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut tasks = Vec::new();
+    for s in senders {
+        let (acked, stop, to) = (acked.clone(), stop.clone(), bob.user_id);
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.is_cancelled() {
+                let ack = s.client.send_text(to, &format!("{} {n}", s.name)).await.unwrap();
+                acked.lock().unwrap().push(ack.message_id);
+                n += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before: Vec<u64> = acked.lock().unwrap().clone();
+    let file = server.dir.path().join("kith.backup");
+    let backup = kith_async(args(&["backup", file.to_str().unwrap()]), server.data_dir(), None).await;
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(acked.lock().unwrap().len() > before.len(), "sending went on during the backup");
+
+    // Restore into a fresh directory and serve from it.
+    let restored = tempfile::tempdir().unwrap();
+    let target = restored.path().join("data");
+    let out = kith(&["restore", file.to_str().unwrap()], &target);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = kith(&["restore", file.to_str().unwrap()], &target);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("empty directory"), "{}", stderr(&again));
+
+    let copy = TestServer::start_with(|c| c.data_dir = target.clone()).await;
+    let client = copy.connect(Kind::Tcp).await;
+    client.login("bob", PASSWORD, device("bob-restored", DeviceType::Desktop)).await.unwrap();
+    let have: std::collections::HashSet<u64> = client.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();
+    for id in &before {
+        assert!(have.contains(id), "message {id} acknowledged before the backup is missing");
+    }
+
+    // A damaged file is refused and leaves nothing behind.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    let damaged = server.dir.path().join("damaged.backup");
+    std::fs::write(&damaged, bytes).unwrap();
+    let target = restored.path().join("other");
+    let out = kith(&["restore", damaged.to_str().unwrap()], &target);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("damaged"), "{}", stderr(&out));
+    assert!(!target.join("sled").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_work_on_a_stopped_server_and_fail_clearly() {
+    let mut server = TestServer::start().await;
+    server.user(Kind::Tcp, "frank").await;
+    server.stop().await;
+    let data = server.data_dir();
+
+    let list = kith(&["user", "list"], &data);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(stdout(&list).contains("frank"));
+    let added = kith_with(&["user", "add", "gina"], &data, Some(PASSWORD));
+    assert!(added.status.success(), "{}", stderr(&added));
+    let online = kith(&["online"], &data);
+    assert!(!online.status.success());
+    assert!(stderr(&online).contains("not running"), "{}", stderr(&online));
+    let file = server.dir.path().join("offline.backup");
+    let backup = kith(&["backup", file.to_str().unwrap()], &data);
+    assert!(backup.status.success(), "{}", stderr(&backup));
+
+    // The user added offline can log in once the server is back.
+    server.restart().await;
+    let c = server.connect(Kind::Tcp).await;
+    c.login("gina", PASSWORD, device("g", DeviceType::Mobile)).await.unwrap();
+    server.stop().await;
+
+    let nowhere = server.dir.path().join("no-such-dir");
+    let out = kith(&["stats"], &nowhere);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("holds no kith database"), "{}", stderr(&out));
+    let out = kith(&["restore", "/no/such/file"], &nowhere);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/no/such/file"));
+}
