@@ -13,8 +13,24 @@ use serde::{Deserialize, Serialize};
 use crate::codec::HARD_MAX_BODY;
 use crate::storage::StorageConfig;
 
-/// The commented default configuration shipped as `/etc/kith/kith.toml`.
+/// The commented default configuration: what `kith serve` uses with no
+/// file, with paths relative to where it is started.
 pub const DEFAULT_TOML: &str = include_str!("../packaging/kith.toml");
+
+/// Where a packaged install keeps its state.
+pub const PACKAGED_STATE_DIR: &str = "/var/lib/kith";
+
+/// The default configuration with the packaged paths (`/var/lib/kith`):
+/// the Debian package's `/etc/kith/kith.toml`, generated from the same text.
+pub fn packaged_toml() -> String {
+    DEFAULT_TOML
+        .replace("data_dir = \"./data\"", &format!("data_dir = \"{PACKAGED_STATE_DIR}\""))
+        .replace("\"./certs/", &format!("\"{PACKAGED_STATE_DIR}/certs/"))
+        .replace(
+            "# Relative paths are relative to the directory kith is started in.",
+            "# Installed by the kith Debian package; a conffile, kept across upgrades.",
+        )
+}
 
 /// Everything `kith serve` needs to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +357,16 @@ mod tests {
     fn shipped_file_is_the_default() {
         let from_file: Config = toml::from_str(DEFAULT_TOML).unwrap();
         assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
+    fn packaged_file_differs_only_in_paths() {
+        let packaged: Config = toml::from_str(&packaged_toml()).unwrap();
+        assert_eq!(packaged.data_dir, PathBuf::from("/var/lib/kith"));
+        assert_eq!(packaged.tls.cert, PathBuf::from("/var/lib/kith/certs/cert.pem"));
+        assert_eq!(packaged.tls.key, PathBuf::from("/var/lib/kith/certs/key.pem"));
+        let default = Config::default();
+        assert_eq!((packaged.limits, packaged.listen), (default.limits, default.listen));
     }
 
     #[test]

@@ -71,7 +71,11 @@ enum CertCommand {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Print the fully commented default configuration.
-    Default,
+    Default {
+        /// With the packaged paths (/var/lib/kith), as in /etc/kith/kith.toml.
+        #[arg(long)]
+        packaged: bool,
+    },
 }
 
 /// Where the configuration comes from; flags win over the file.
@@ -138,8 +142,11 @@ pub fn main() -> ExitCode {
         Command::Cert(CertCommand::Fingerprint(args)) => {
             args.load().map_err(|e| e.to_string()).and_then(print_fingerprint)
         }
-        Command::Config(ConfigCommand::Default) => {
-            print!("{DEFAULT_TOML}");
+        Command::Config(ConfigCommand::Default { packaged }) => {
+            match packaged {
+                true => print!("{}", crate::config::packaged_toml()),
+                false => print!("{DEFAULT_TOML}"),
+            }
             Ok(())
         }
         Command::CheckConfig { file } => Config::load(Some(&file), &[])
