@@ -148,3 +148,20 @@ async fn login_twice_on_one_connection_is_refused(kind: Kind) {
     assert_eq!(err.code(), Some(ErrorCode::AlreadyAuthenticated));
 }
 per_transport!(login_twice_on_one_connection_is_refused);
+
+async fn failed_logins_are_throttled(kind: Kind) {
+    let server = TestServer::start().await;
+    let client = server.connect(kind).await;
+    client.register("judy", PASSWORD).await.unwrap();
+    let attempt = || client.login("judy", "wrong password!", device("j", DeviceType::Mobile));
+    for _ in 0..4 {
+        assert_eq!(attempt().await.unwrap_err().code(), Some(ErrorCode::BadCredentials));
+    }
+    // Now even the right password must wait its turn …
+    let err = client.login("judy", PASSWORD, device("j", DeviceType::Mobile)).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::RateLimited), "{err}");
+    // … and then succeeds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.login("judy", PASSWORD, device("j", DeviceType::Mobile)).await.unwrap();
+}
+per_transport!(failed_logins_are_throttled);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{Kind, TestServer, SOON};
 use kith::client::{Client, Push, Reply};
 use kith::codec::decode_wire;
-use kith::protocol::{encode_frame, Action, DisconnectReason, ErrorBody, ErrorCode, Header, VERSION};
+use kith::protocol::{encode_frame, Action, DisconnectReason, ErrorBody, ErrorCode, Header, HEADER_LEN, VERSION};
 
 fn error_of(reply: &Reply) -> ErrorCode {
     assert_eq!(reply.action, Action::Error as u8, "expected an error reply");
@@ -136,3 +136,41 @@ async fn request_floods_are_rate_limited(kind: Kind) {
     user.client.heartbeat().await.unwrap();
 }
 per_transport!(request_floods_are_rate_limited);
+
+async fn a_sequence_id_in_use_is_refused(kind: Kind) {
+    let server = TestServer::start().await;
+    let user = server.user(kind, "alice").await;
+    let send = |seq| {
+        let body = kith::codec::encode_wire(&kith::protocol::SendRequest {
+            to: kith::protocol::Target::User(user.user_id),
+            client_msg_id: kith::client::new_client_msg_id(),
+            kind: kith::protocol::MessageKind::Text,
+            content: b"x".to_vec(),
+            extra: None,
+        });
+        encode_frame(Action::Send as u8, seq, &body)
+    };
+    // Two sends with one sequence id in one write: the second arrives while
+    // the first waits for the disk.
+    let mut both = send(4242);
+    both.extend(send(4242));
+    let first_reply = raw(&user.client, both, 4242).await;
+    assert_eq!(error_of(&first_reply), ErrorCode::BadSequence);
+    user.client.heartbeat().await.unwrap();
+}
+per_transport!(a_sequence_id_in_use_is_refused);
+
+async fn a_truncated_frame_then_hangup_harms_no_one(kind: Kind) {
+    let server = TestServer::start().await;
+    let other = server.user(kind, "bob").await;
+    for cut in [5usize, HEADER_LEN + 3] {
+        let client = server.connect(kind).await;
+        let frame = encode_frame(Action::Register as u8, 1, &[0u8; 40]);
+        client.send_bytes(frame[..cut].to_vec(), None).await.unwrap();
+        drop(client);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    other.client.heartbeat().await.unwrap();
+    server.user(kind, "carol").await.client.heartbeat().await.unwrap();
+}
+per_transport!(a_truncated_frame_then_hangup_harms_no_one);

@@ -5,6 +5,9 @@
 //! looks the record up by id and compares hashes in constant time, so neither
 //! a stolen database nor a timing probe yields a usable token.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
 
@@ -98,8 +101,12 @@ impl Services {
     }
 
     /// Password login for one device: issues its token.
-    pub async fn login(&self, req: LoginRequest) -> ServiceResult<(LoginReply, Identity)> {
+    ///
+    /// Failed attempts are throttled per account and per client address.
+    pub async fn login(&self, req: LoginRequest, peer: IpAddr) -> ServiceResult<(LoginReply, Identity)> {
         check_device(&req.device)?;
+        let account = req.username.to_ascii_lowercase();
+        self.throttle_check(&account, peer)?;
         let found = match canonical_username(&req.username) {
             Ok(name) => self.off_loop(move |store| store.user_by_name(&name)).await?,
             Err(_) => None,
@@ -107,8 +114,10 @@ impl Services {
         let hash = found.as_ref().map(|(_, u)| u.password_hash.as_str());
         let matches = self.passwords.verify(&req.password, hash).await?;
         let Some((user_id, user)) = found.filter(|_| matches) else {
+            self.throttle.failed(&account, peer, Instant::now());
             return Err(bad_credentials());
         };
+        self.throttle.succeeded(&account);
         if user.disabled {
             return Err(disabled());
         }
@@ -168,12 +177,15 @@ impl Services {
         &self,
         identity: &Identity,
         session_id: u64,
+        peer: IpAddr,
         req: ChangePasswordRequest,
     ) -> ServiceResult<TokenReply> {
         check_password(&req.new_password)?;
+        self.throttle_check(&identity.username, peer)?;
         let user_id = identity.user_id;
         let user = self.off_loop(move |store| store.user(user_id)).await?.ok_or_else(bad_credentials)?;
         if !self.passwords.verify(&req.old_password, Some(&user.password_hash)).await? {
+            self.throttle.failed(&identity.username, peer, Instant::now());
             return Err(bad_credentials());
         }
         let password_hash = self.passwords.hash(&req.new_password).await?;
@@ -195,6 +207,15 @@ impl Services {
         let name = canonical_username(username).map_err(|_| not_found())?;
         let (user_id, user) = self.off_loop(move |store| store.user_by_name(&name)).await?.ok_or_else(not_found)?;
         Ok(UserInfo { user_id, username: user.username })
+    }
+
+    fn throttle_check(&self, account: &str, peer: IpAddr) -> ServiceResult<()> {
+        self.throttle.check(account, peer, Instant::now()).map_err(|wait| {
+            ServiceError::new(
+                ErrorCode::RateLimited,
+                format!("too many failed logins; retry in {} ms", wait.as_millis().max(1)),
+            )
+        })
     }
 
     async fn issue_token(&self, identity: &Identity) -> ServiceResult<(Vec<u8>, u64)> {

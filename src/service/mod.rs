@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod messages;
 mod password;
+mod throttle;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,6 +17,7 @@ use crate::protocol::{ClientType, DeviceType};
 use crate::storage::commit::Committer;
 use crate::storage::{StorageError, Store};
 pub use password::PasswordHashing;
+pub use throttle::LoginThrottle;
 
 /// Who an authenticated connection is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub struct Services {
     pub committer: Committer,
     /// Password hashing.
     pub passwords: PasswordHashing,
+    /// Failed-login delays.
+    pub throttle: LoginThrottle,
     /// The configuration the server started with.
     pub config: Config,
 }
@@ -61,6 +65,7 @@ impl Services {
             hub,
             committer,
             passwords: PasswordHashing::new(config.limits.max_concurrent_hashes),
+            throttle: LoginThrottle::default(),
             config: config.clone(),
         };
         Ok((Arc::new(services), thread))

@@ -20,8 +20,9 @@ use crate::service::{Identity, Services};
 pub(crate) enum Step {
     /// Write this reply.
     Reply(Vec<u8>),
-    /// Run this to completion alongside other requests, then write what it returns.
-    Inflight(Inflight),
+    /// Run this (for the request with this sequence id) alongside other
+    /// requests, then write what it returns.
+    Inflight(u32, Inflight),
     /// Write this reply; the connection is now authenticated and receives
     /// pushes from this queue.
     Authenticated(Vec<u8>, mpsc::Receiver<Bytes>),
@@ -67,6 +68,9 @@ impl Session {
         if seq == PUSH_SEQUENCE {
             return refuse(ErrorCode::BadSequence, "sequence id 0 is reserved for pushes".into());
         }
+        if self.pending.contains(&seq) {
+            return refuse(ErrorCode::BadSequence, format!("sequence id {seq} belongs to a request still in progress"));
+        }
         let identity = match (&self.identity, action.allowed_before_auth()) {
             (Some(identity), _) => Some(identity.clone()),
             (None, true) => None,
@@ -99,7 +103,7 @@ impl Session {
                 return Err(ServiceError::new(ErrorCode::AlreadyAuthenticated, "connection is already authenticated"))
             }
             (Action::Login, None) => {
-                let (reply_body, identity) = services.login(body::<LoginRequest>(frame)?).await?;
+                let (reply_body, identity) = services.login(body::<LoginRequest>(frame)?, self.ctx.peer.ip()).await?;
                 let queue = self.become_authenticated(identity);
                 Step::Authenticated(ok_frame(action, seq, &reply_body), queue)
             }
@@ -117,7 +121,7 @@ impl Session {
             }
             (Action::ChangePassword, Some(me)) => {
                 let request: ChangePasswordRequest = body(frame)?;
-                let reply_body = services.change_password(&me, self.session_id, request).await?;
+                let reply_body = services.change_password(&me, self.session_id, self.ctx.peer.ip(), request).await?;
                 Step::Reply(ok_frame(action, seq, &reply_body))
             }
             (Action::FindUser, Some(_)) => {
@@ -126,7 +130,10 @@ impl Session {
             }
             (Action::Send, Some(me)) => {
                 let pending = services.send(&me, self.session_id, body::<SendRequest>(frame)?).await?;
-                Step::Inflight(Box::pin(async move { reply(action, seq, Services::send_reply(pending).await) }))
+                Step::Inflight(
+                    seq,
+                    Box::pin(async move { (seq, reply(action, seq, Services::send_reply(pending).await)) }),
+                )
             }
             (Action::Ack, Some(me)) => {
                 let request: AckRequest = body(frame)?;

@@ -11,6 +11,7 @@ mod dispatch;
 mod framing;
 mod rate;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -54,7 +55,8 @@ pub struct SessionContext {
     pub shutdown: CancellationToken,
 }
 
-type Inflight = Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>;
+/// A request answered later: its sequence id and the future of its reply frame.
+type Inflight = Pin<Box<dyn std::future::Future<Output = (u32, Vec<u8>)> + Send>>;
 
 /// The part of a session the request handlers see.
 pub(crate) struct Session {
@@ -63,6 +65,9 @@ pub(crate) struct Session {
     closer: Arc<Closer>,
     identity: Option<Identity>,
     limiter: TokenBucket,
+    /// Sequence ids of requests still in progress; reusing one is refused,
+    /// since its two replies could not be told apart.
+    pending: HashSet<u32>,
 }
 
 /// Why the loop ended.
@@ -94,6 +99,7 @@ where
             session_id: services.hub.next_session_id(),
             closer: Arc::new(Closer::default()),
             identity: None,
+            pending: HashSet::new(),
             limiter: TokenBucket::new(
                 services.config.limits.requests_per_second,
                 services.config.limits.request_burst,
@@ -164,7 +170,7 @@ impl Session {
                 reason = closer.closed() => return End::Close(reason),
                 () = shutdown.cancelled() => {
                     let _ = tokio::time::timeout(DRAIN_GRACE, async {
-                        while let Some(reply) = inflight.next().await {
+                        while let Some((_, reply)) = inflight.next().await {
                             writer.write(&reply).await?;
                         }
                         Ok::<_, std::io::Error>(())
@@ -172,7 +178,10 @@ impl Session {
                     .await;
                     return End::Close(DisconnectReason::ServerShutdown);
                 }
-                Some(reply) = inflight.next(), if !inflight.is_empty() => Step::Reply(reply),
+                Some((seq, reply)) = inflight.next(), if !inflight.is_empty() => {
+                    self.pending.remove(&seq);
+                    Step::Reply(reply)
+                }
                 Some(push) = recv(&mut pushes) => {
                     if writer.write_pushes(push, pushes.as_mut()).await.is_err() {
                         return End::Gone;
@@ -213,7 +222,8 @@ impl Session {
             };
             let written = match step {
                 Step::Reply(reply) => writer.write(&reply).await,
-                Step::Inflight(future) => {
+                Step::Inflight(seq, future) => {
+                    self.pending.insert(seq);
                     inflight.push(future);
                     Ok(())
                 }

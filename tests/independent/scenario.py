@@ -39,6 +39,19 @@ def expect_error(code: int, fn, *args, **kwargs) -> KithError:
     raise AssertionError(f"expected error {code} ({k.ERROR_NAMES.get(code)}), got success")
 
 
+def patiently(fn, *args, **kwargs):
+    """Calls fn, waiting and retrying while the server answers RateLimited
+    (section 7.4: failed logins are throttled per account and address)."""
+    for _ in range(20):
+        try:
+            return fn(*args, **kwargs)
+        except KithError as e:
+            if e.code != k.RATE_LIMITED:
+                raise
+            time.sleep(0.5)
+    return fn(*args, **kwargs)
+
+
 def expect_error_frame(frame: k.Frame, code: int) -> k.ErrorBody:
     """`frame` is what call_raw returned, i.e. already matched by sequence id."""
     assert frame.action == k.ERROR, f"expected an Error frame, got action {frame.action:#04x}"
@@ -337,7 +350,7 @@ def run(args) -> None:
 
         # --- ChangePassword ------------------------------------------------
         alice_tab = tls_conn("alice-tablet")
-        alice_tab.login(alice_name, alice_pw, f"alice-tablet-{suffix}", k.DEVICE_TABLET, k.CLIENT_ANDROID)
+        patiently(alice_tab.login, alice_name, alice_pw, f"alice-tablet-{suffix}", k.DEVICE_TABLET, k.CLIENT_ANDROID)
         no_push(alice, 0.3)
         check("a second device type of alice logs in without kicking the first")
         expect_error(k.BAD_CREDENTIALS, alice.change_password, "not the password", "new password 123")
@@ -372,7 +385,7 @@ def run(args) -> None:
         check("Logout: empty response, then PushDisconnect LoggedOut (2) and close")
         c = tcp_conn("bob-after-logout")
         expect_error(k.INVALID_TOKEN, c.auth, lb.token)
-        lb2 = c.login(bob_name, bob_pw, bob_dev, k.DEVICE_MOBILE, k.CLIENT_ANDROID)
+        lb2 = patiently(c.login, bob_name, bob_pw, bob_dev, k.DEVICE_MOBILE, k.CLIENT_ANDROID)
         assert lb2.session.cursor == r3.message_id, "cursor should survive re-login with the same device_id"
         c.close()
         check("after Logout the token is refused; re-login with the same device_id keeps the cursor")
