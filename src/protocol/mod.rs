@@ -7,10 +7,12 @@
 mod action;
 mod body;
 mod frame;
+mod request;
 
 pub use action::Action;
 pub use body::*;
 pub use frame::{encode_frame, FatalHeader, Header, HEADER_LEN, PUSH_SEQUENCE, VERSION};
+pub use request::{Request, RequestError};
 
 /// Declares a field-less enum that travels as a fixed-width integer, with the
 /// list of its values and a readable error for numbers it does not know.

@@ -3,17 +3,14 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde::{de::DeserializeOwned, Serialize};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::{Inflight, RawFrame, Session};
-use crate::codec::{decode_wire, encode_wire};
+use crate::codec::encode_wire;
 use crate::error::{ServiceError, ServiceResult};
 use crate::id::now_ms;
-use crate::protocol::{
-    encode_frame, AckRequest, Action, AuthRequest, ChangePasswordRequest, DisconnectReason, ErrorCode, FindUserRequest,
-    HeartbeatReply, HistoryRequest, LoginRequest, RegisterRequest, SendRequest, SyncInboxRequest, PUSH_SEQUENCE,
-};
+use crate::protocol::{encode_frame, Action, DisconnectReason, ErrorCode, HeartbeatReply, Request, PUSH_SEQUENCE};
 use crate::service::{Identity, Services};
 
 /// What the loop does with a handled frame.
@@ -49,10 +46,6 @@ fn reply<T: Serialize>(action: Action, sequence: u32, result: ServiceResult<T>) 
     }
 }
 
-fn body<T: DeserializeOwned>(frame: &RawFrame) -> ServiceResult<T> {
-    decode_wire(&frame.body).map_err(|e| ServiceError::new(ErrorCode::MalformedBody, format!("malformed body: {e}")))
-}
-
 impl Session {
     /// Handles one request frame.
     pub(crate) async fn handle(&mut self, frame: RawFrame) -> Step {
@@ -76,80 +69,59 @@ impl Session {
             (None, true) => None,
             (None, false) => return refuse(ErrorCode::NotAuthenticated, "log in or authenticate first".into()),
         };
-        match self.route(action, seq, &frame, identity).await {
+        let request = match Request::decode(action, &frame.body) {
+            Ok(request) => request,
+            Err(e) => return refuse(ErrorCode::MalformedBody, e.to_string()),
+        };
+        match self.route(request, seq, identity).await {
             Ok(step) => step,
             Err(e) => Step::Reply(error_frame(seq, &e)),
         }
     }
 
-    async fn route(
-        &mut self,
-        action: Action,
-        seq: u32,
-        frame: &RawFrame,
-        identity: Option<Identity>,
-    ) -> ServiceResult<Step> {
+    async fn route(&mut self, request: Request, seq: u32, identity: Option<Identity>) -> ServiceResult<Step> {
         let services = self.ctx.services.clone();
-        let step = match (action, identity) {
-            (Action::Heartbeat, _) => {
-                body::<()>(frame)?;
-                Step::Reply(ok_frame(action, seq, &HeartbeatReply { server_time: now_ms() }))
-            }
-            (Action::Register, _) => {
-                let reply_body = services.register(body::<RegisterRequest>(frame)?).await?;
-                Step::Reply(ok_frame(action, seq, &reply_body))
-            }
-            (Action::Login | Action::Auth, Some(_)) => {
+        let action = request.action();
+        let peer = self.ctx.peer.ip();
+        let step = match (request, identity) {
+            (Request::Heartbeat, _) => Step::Reply(ok_frame(action, seq, &HeartbeatReply { server_time: now_ms() })),
+            (Request::Register(r), _) => Step::Reply(ok_frame(action, seq, &services.register(r).await?)),
+            (Request::Login(_) | Request::Auth(_), Some(_)) => {
                 return Err(ServiceError::new(ErrorCode::AlreadyAuthenticated, "connection is already authenticated"))
             }
-            (Action::Login, None) => {
-                let (reply_body, identity) = services.login(body::<LoginRequest>(frame)?, self.ctx.peer.ip()).await?;
+            (Request::Login(r), None) => {
+                let (reply_body, identity) = services.login(r, peer).await?;
                 let queue = self.become_authenticated(identity);
                 Step::Authenticated(ok_frame(action, seq, &reply_body), queue)
             }
-            (Action::Auth, None) => {
-                let request: AuthRequest = body(frame)?;
-                let (reply_body, identity) = services.authenticate(&request.token).await?;
+            (Request::Auth(r), None) => {
+                let (reply_body, identity) = services.authenticate(&r.token).await?;
                 let queue = self.become_authenticated(identity);
                 Step::Authenticated(ok_frame(action, seq, &reply_body), queue)
             }
             (_, None) => return Err(ServiceError::new(ErrorCode::NotAuthenticated, "log in or authenticate first")),
-            (Action::Logout, Some(me)) => {
-                body::<()>(frame)?;
+            (Request::Logout, Some(me)) => {
                 services.logout(&me).await?;
                 Step::Close(ok_frame(action, seq, &()), DisconnectReason::LoggedOut)
             }
-            (Action::ChangePassword, Some(me)) => {
-                let request: ChangePasswordRequest = body(frame)?;
-                let reply_body = services.change_password(&me, self.session_id, self.ctx.peer.ip(), request).await?;
-                Step::Reply(ok_frame(action, seq, &reply_body))
+            (Request::ChangePassword(r), Some(me)) => {
+                Step::Reply(ok_frame(action, seq, &services.change_password(&me, self.session_id, peer, r).await?))
             }
-            (Action::FindUser, Some(_)) => {
-                let request: FindUserRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.find_user(&request.username).await?))
+            (Request::FindUser(r), Some(_)) => {
+                Step::Reply(ok_frame(action, seq, &services.find_user(&r.username).await?))
             }
-            (Action::Send, Some(me)) => {
-                let pending = services.send(&me, self.session_id, body::<SendRequest>(frame)?).await?;
+            (Request::Send(r), Some(me)) => {
+                let pending = services.send(&me, self.session_id, r).await?;
                 Step::Inflight(
                     seq,
                     Box::pin(async move { (seq, reply(action, seq, Services::send_reply(pending).await)) }),
                 )
             }
-            (Action::Ack, Some(me)) => {
-                let request: AckRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.ack(&me, request.up_to).await?))
+            (Request::Ack(r), Some(me)) => Step::Reply(ok_frame(action, seq, &services.ack(&me, r.up_to).await?)),
+            (Request::SyncInbox(r), Some(me)) => {
+                Step::Reply(ok_frame(action, seq, &services.sync_inbox(&me, r).await?))
             }
-            (Action::SyncInbox, Some(me)) => {
-                let request: SyncInboxRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.sync_inbox(&me, request).await?))
-            }
-            (Action::History, Some(me)) => {
-                let request: HistoryRequest = body(frame)?;
-                Step::Reply(ok_frame(action, seq, &services.history(&me, request).await?))
-            }
-            (Action::Error | Action::PushMessage | Action::PushDisconnect, Some(_)) => {
-                return Err(ServiceError::new(ErrorCode::UnknownAction, "not a request action"))
-            }
+            (Request::History(r), Some(me)) => Step::Reply(ok_frame(action, seq, &services.history(&me, r).await?)),
         };
         Ok(step)
     }

@@ -1,0 +1,162 @@
+//! Property tests of the decoders: every body type survives an encode/decode
+//! round trip, and arbitrary bytes never make a frame or body decoder panic
+//! (they are refused with an error instead).
+
+use bytes::BytesMut;
+use kith::codec::{decode_wire, encode_wire};
+use kith::protocol::*;
+use kith::session::FrameDecoder;
+use proptest::prelude::*;
+use serde::{de::DeserializeOwned, Serialize};
+use tokio_util::codec::Decoder;
+
+fn text() -> impl Strategy<Value = String> {
+    "\\PC{0,40}"
+}
+
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..300)
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    any::<u64>().prop_map(Target::User)
+}
+
+fn device() -> impl Strategy<Value = DeviceInfo> {
+    (text(), prop::sample::select(DeviceType::ALL), prop::sample::select(ClientType::ALL))
+        .prop_map(|(device_id, device_type, client_type)| DeviceInfo { device_id, device_type, client_type })
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    (any::<u64>(), any::<u64>(), target(), any::<[u8; 16]>(), prop::sample::select(MessageKind::ALL), bytes())
+        .prop_flat_map(|(id, sender, to, client_msg_id, kind, content)| {
+            (prop::option::of(text()), any::<u64>()).prop_map(move |(extra, server_time)| Message {
+                id,
+                sender,
+                to,
+                client_msg_id,
+                kind,
+                content: content.clone(),
+                extra,
+                server_time,
+            })
+        })
+}
+
+fn auth_reply() -> impl Strategy<Value = AuthReply> {
+    (any::<u64>(), text(), text(), any::<u64>(), any::<u64>()).prop_map(
+        |(user_id, username, device_id, cursor, latest)| AuthReply { user_id, username, device_id, cursor, latest },
+    )
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        Just(Request::Heartbeat),
+        Just(Request::Logout),
+        (text(), text()).prop_map(|(username, password)| Request::Register(RegisterRequest { username, password })),
+        (text(), text(), device()).prop_map(|(username, password, device)| Request::Login(LoginRequest {
+            username,
+            password,
+            device
+        })),
+        bytes().prop_map(|token| Request::Auth(AuthRequest { token })),
+        (text(), text()).prop_map(|(old_password, new_password)| {
+            Request::ChangePassword(ChangePasswordRequest { old_password, new_password })
+        }),
+        text().prop_map(|username| Request::FindUser(FindUserRequest { username })),
+        (target(), any::<[u8; 16]>(), prop::sample::select(MessageKind::ALL), bytes(), prop::option::of(text()))
+            .prop_map(|(to, client_msg_id, kind, content, extra)| Request::Send(SendRequest {
+                to,
+                client_msg_id,
+                kind,
+                content,
+                extra
+            })),
+        any::<u64>().prop_map(|up_to| Request::Ack(AckRequest { up_to })),
+        (any::<u64>(), any::<u16>()).prop_map(|(after, limit)| Request::SyncInbox(SyncInboxRequest { after, limit })),
+        (target(), prop::sample::select(Direction::ALL), any::<u64>(), any::<u16>()).prop_map(
+            |(with, direction, anchor, limit)| Request::History(HistoryRequest { with, direction, anchor, limit })
+        ),
+    ]
+}
+
+fn round_trips<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
+    let bytes = encode_wire(value);
+    assert_eq!(&decode_wire::<T>(&bytes).unwrap(), value);
+    // Any strict prefix is refused, never misread.
+    if !bytes.is_empty() {
+        assert!(decode_wire::<T>(&bytes[..bytes.len() - 1]).is_err());
+    }
+}
+
+/// Every body type a peer may send us, decoded from the same bytes.
+fn decode_everything(body: &[u8]) {
+    for action in Action::ALL {
+        let _ = Request::decode(action, body);
+    }
+    let _ = decode_wire::<Message>(body);
+    let _ = decode_wire::<Page>(body);
+    let _ = decode_wire::<ErrorBody>(body);
+    let _ = decode_wire::<DisconnectPush>(body);
+    let _ = decode_wire::<LoginReply>(body);
+    let _ = decode_wire::<AuthReply>(body);
+    let _ = decode_wire::<SendReply>(body);
+    let _ = decode_wire::<TokenReply>(body);
+    let _ = decode_wire::<UserInfo>(body);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn requests_round_trip(req in request()) {
+        let body = req.encode();
+        prop_assert_eq!(Request::decode(req.action(), &body).unwrap(), req);
+    }
+
+    #[test]
+    fn replies_and_pushes_round_trip(m in message(), more in any::<bool>(), a in auth_reply(), token in bytes(), expires_at in any::<u64>()) {
+        round_trips(&m);
+        round_trips(&Page { messages: vec![m.clone(), m], more });
+        round_trips(&LoginReply { token: token.clone(), expires_at, session: a.clone() });
+        round_trips(&a);
+        round_trips(&TokenReply { token, expires_at });
+    }
+
+    #[test]
+    fn small_replies_round_trip(code in any::<u16>(), message in text(), id in any::<u64>(), t in any::<u64>(), dup in any::<bool>(), reason in prop::sample::select(DisconnectReason::ALL)) {
+        round_trips(&ErrorBody { code, message: message.clone() });
+        round_trips(&DisconnectPush { reason, message: message.clone() });
+        round_trips(&SendReply { message_id: id, server_time: t, duplicate: dup });
+        round_trips(&UserInfo { user_id: id, username: message });
+        round_trips(&HeartbeatReply { server_time: t });
+        round_trips(&RegisterReply { user_id: id });
+        round_trips(&AckReply { cursor: id });
+    }
+
+    #[test]
+    fn arbitrary_bodies_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        decode_everything(&body);
+    }
+
+    #[test]
+    fn mutated_bodies_never_panic(req in request(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut body = req.encode();
+        if !body.is_empty() {
+            let i = at.index(body.len());
+            body[i] = byte;
+        }
+        decode_everything(&body);
+    }
+
+    #[test]
+    fn arbitrary_streams_never_panic_the_frame_decoder(stream in prop::collection::vec(any::<u8>(), 0..2048), max in 0usize..1024) {
+        let mut decoder = FrameDecoder::new(max);
+        let mut buf = BytesMut::from(&stream[..]);
+        while let Ok(Some(frame)) = decoder.decode(&mut buf) {
+            prop_assert!(frame.body.len() <= max);
+            prop_assert_eq!(frame.body.len(), frame.header.body_len as usize);
+            decode_everything(&frame.body);
+        }
+    }
+}
