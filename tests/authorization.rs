@@ -1,0 +1,97 @@
+//! Authorization matrix: every action that names an id, tried by the owner,
+//! the conversation peer, a stranger and an unauthenticated connection, plus
+//! forged fields. Only the documented cases succeed, and nothing of a
+//! conversation leaks to a stranger through sync, history, cursors, pushes or
+//! idempotency keys.
+
+mod common;
+
+use common::{no_message, Kind, TestServer};
+use kith::client::{new_client_msg_id, Client, ClientError};
+use kith::protocol::{Direction, ErrorCode, MessageKind, SendRequest, Target};
+
+fn code(r: Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
+    r.err().and_then(|e| e.code())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_may_do_what() {
+    let server = TestServer::start().await;
+    let mut alice = server.user(Kind::Tcp, "alice").await; // owner
+    let mut bob = server.user(Kind::Tcp, "bob").await; // alice's peer
+    let mut carol = server.user(Kind::Tcp, "carol").await; // stranger
+    let anonymous = server.connect(Kind::Tcp).await;
+    let (a, b, c) = (alice.user_id, bob.user_id, carol.user_id);
+
+    let secret = SendRequest {
+        to: Target::User(b),
+        client_msg_id: new_client_msg_id(),
+        kind: MessageKind::Text,
+        content: b"between alice and bob".to_vec(),
+        extra: None,
+    };
+    let ack = alice.client.send(&secret).await.unwrap();
+    assert_eq!(common::next_message(&mut bob.client).await.id, ack.message_id);
+    no_message(&mut carol.client).await;
+
+    // Send: anyone authenticated may write to an existing user (there is no
+    // contact list yet); unknown ids are NotFound; anonymous is refused.
+    carol.client.send_text(a, "hello stranger").await.unwrap();
+    assert_eq!(common::next_message(&mut alice.client).await.sender, c);
+    assert_eq!(code(carol.client.send_text(999_999, "nobody").await), Some(ErrorCode::NotFound));
+    assert_eq!(code(anonymous.send_text(a, "anon").await), Some(ErrorCode::NotAuthenticated));
+
+    // A forged idempotency key: carol reuses alice's client message id. It is
+    // scoped to the sender, so carol gets her own new message, not alice's id.
+    let forged = SendRequest { to: Target::User(b), content: b"forged".to_vec(), ..secret.clone() };
+    let carol_ack = carol.client.send(&forged).await.unwrap();
+    assert!(!carol_ack.duplicate);
+    assert_ne!(carol_ack.message_id, ack.message_id);
+
+    // History: each party sees the conversation; the stranger reaching for it
+    // only ever gets her own conversation with that user.
+    let ab = alice.client.history(Target::User(b), Direction::After, 0, 100).await.unwrap();
+    assert!(ab.messages.iter().any(|m| m.id == ack.message_id));
+    let ba = bob.client.history(Target::User(a), Direction::After, 0, 100).await.unwrap();
+    assert_eq!(ab.messages, ba.messages);
+    for peer in [a, b] {
+        let seen = carol.client.history(Target::User(peer), Direction::Before, 0, 100).await.unwrap();
+        assert!(seen.messages.iter().all(|m| m.sender == c || m.to == Target::User(c)), "{seen:?}");
+        assert!(seen.messages.iter().all(|m| m.id != ack.message_id));
+    }
+    assert_eq!(
+        code(anonymous.history(Target::User(b), Direction::After, 0, 10).await),
+        Some(ErrorCode::NotAuthenticated)
+    );
+
+    // SyncInbox: only the user's own messages, from any starting id.
+    let carol_inbox = carol.client.sync_all(0).await.unwrap();
+    assert!(carol_inbox.iter().all(|m| m.sender == c || m.to == Target::User(c)));
+    assert!(carol_inbox.iter().all(|m| m.id != ack.message_id));
+    let from_alices_id = carol.client.sync_inbox(ack.message_id - 1, 100).await.unwrap();
+    assert!(from_alices_id.messages.iter().all(|m| m.id != ack.message_id));
+    assert_eq!(code(anonymous.sync_inbox(0, 10).await), Some(ErrorCode::NotAuthenticated));
+
+    // Ack: a foreign (or future) id cannot move a cursor past the user's own
+    // newest message, so cursors reveal nothing either.
+    let carol_latest = carol_inbox.last().map(|m| m.id).unwrap_or(0);
+    assert_eq!(carol.client.ack(u64::MAX).await.unwrap(), carol_latest);
+    assert_eq!(code(anonymous.ack(1).await), Some(ErrorCode::NotAuthenticated));
+
+    // The login state of a fresh device of carol reports only her own ids.
+    let (_, carol_again) =
+        server.device(Kind::Tcp, "carol", "carol-laptop", kith::protocol::DeviceType::Desktop).await;
+    assert_eq!(carol_again.session.latest, carol_latest);
+
+    // Tokens: another user's token with its secret altered is refused.
+    let mut forged_token = alice.login.token.clone();
+    forged_token[39] ^= 1;
+    let probe = Client::connect(server.server().tcp_addr.unwrap(), &kith::client::Transport::Tcp).await.unwrap();
+    assert_eq!(code(probe.auth(&forged_token).await), Some(ErrorCode::InvalidToken));
+    let mut wrong_id = alice.login.token.clone();
+    wrong_id[0] ^= 1;
+    assert_eq!(code(probe.auth(&wrong_id).await), Some(ErrorCode::InvalidToken));
+
+    // No push of alice and bob's conversation ever reached carol.
+    no_message(&mut carol.client).await;
+}
