@@ -123,6 +123,9 @@ pub struct Limits {
     /// Frames waiting to be written to one connection; when full, the
     /// connection is closed (`SlowConsumer`) and the client syncs on reconnect.
     pub outbound_queue: usize,
+    /// Seconds one write to a connection may take; a peer that stops reading
+    /// for longer is disconnected.
+    pub write_timeout_secs: u64,
     /// Requests one connection may have in progress; further frames are not
     /// read until one finishes.
     pub max_inflight: usize,
@@ -150,6 +153,7 @@ impl Default for Limits {
             auth_timeout_secs: 10,
             idle_timeout_secs: 180,
             outbound_queue: 1024,
+            write_timeout_secs: 15,
             max_inflight: 128,
             requests_per_second: 500,
             request_burst: 1000,
@@ -170,6 +174,11 @@ impl Limits {
     /// [`Limits::idle_timeout_secs`] as a duration.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// [`Limits::write_timeout_secs`] as a duration.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
     }
 
     /// [`Limits::handshake_timeout_secs`] as a duration.
@@ -266,7 +275,8 @@ impl Config {
                 "must exceed max_content_bytes + max_extra_bytes + 256 so a full message fits",
             );
         }
-        let positive: [(&'static str, u64); 9] = [
+        let positive: [(&'static str, u64); 10] = [
+            ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
             ("limits.auth_timeout_secs", l.auth_timeout_secs),
             ("limits.idle_timeout_secs", l.idle_timeout_secs),

@@ -79,8 +79,7 @@ async fn who_may_do_what() {
     assert_eq!(code(anonymous.ack(1).await), Some(ErrorCode::NotAuthenticated));
 
     // The login state of a fresh device of carol reports only her own ids.
-    let (_, carol_again) =
-        server.device(Kind::Tcp, "carol", "carol-laptop", kith::protocol::DeviceType::Desktop).await;
+    let (_, carol_again) = server.device(Kind::Tcp, "carol", "carol-laptop", kith::protocol::DeviceType::Desktop).await;
     assert_eq!(carol_again.session.latest, carol_latest);
 
     // Tokens: another user's token with its secret altered is refused.

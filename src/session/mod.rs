@@ -107,7 +107,8 @@ where
             ),
             ctx,
         };
-        let mut writer = FrameWriter { inner: writer, buf: Vec::new() };
+        let mut writer =
+            FrameWriter { inner: writer, buf: Vec::new(), timeout: services.config.limits.write_timeout() };
         let end = session.serve(reader, &mut writer).await;
         if let Some(identity) = &session.identity {
             services.hub.unregister(identity.user_id, session.session_id);
@@ -276,16 +277,23 @@ async fn recv(queue: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {
     }
 }
 
-/// The writing half of a connection, with a reusable buffer for batching.
+/// The writing half of a connection, with a reusable buffer for batching
+/// and a deadline on every write: a peer that stops reading cannot hold its
+/// session (and the memory behind it) forever.
 struct FrameWriter<W> {
     inner: W,
     buf: Vec<u8>,
+    timeout: Duration,
 }
 
 impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     async fn write(&mut self, frame: &[u8]) -> std::io::Result<()> {
-        self.inner.write_all(frame).await?;
-        self.inner.flush().await
+        let inner = &mut self.inner;
+        deadline(self.timeout, async move {
+            inner.write_all(frame).await?;
+            inner.flush().await
+        })
+        .await
     }
 
     /// Writes `first` and whatever else is already queued, in one write.
@@ -299,12 +307,27 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
                 }
             }
         }
-        let result = self.inner.write_all(&self.buf).await;
+        let (inner, buf) = (&mut self.inner, &self.buf);
+        let result = deadline(self.timeout, async move {
+            inner.write_all(buf).await?;
+            inner.flush().await
+        })
+        .await;
         self.buf.clear();
         if self.buf.capacity() > WRITE_BATCH_BYTES * 2 {
             self.buf = Vec::new();
         }
-        result?;
-        self.inner.flush().await
+        result
+    }
+}
+
+/// Runs a write, failing it with `TimedOut` once `limit` has passed.
+async fn deadline(
+    limit: Duration,
+    write: impl std::future::Future<Output = std::io::Result<()>>,
+) -> std::io::Result<()> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer stopped reading")),
     }
 }
