@@ -10,6 +10,7 @@ mod accounts;
 mod connections;
 mod login;
 pub mod report;
+mod resilience;
 mod sync;
 mod traffic;
 
@@ -38,6 +39,11 @@ pub enum Scenario {
     Sync,
     /// Password logins per second, then token authentications per second.
     Login,
+    /// Pairs chatting, then the same with `--stalled` receivers that never read.
+    Slow,
+    /// Pairs chatting, then the same while one address floods with idle
+    /// sockets and silent TLS handshakes (`--flood` of each).
+    Flood,
 }
 
 /// Which transport to load.
@@ -112,6 +118,12 @@ pub struct BenchArgs {
     /// Logins to perform (login).
     #[arg(long, default_value_t = 200)]
     pub logins: usize,
+    /// Receivers that never read (slow).
+    #[arg(long, default_value_t = 1)]
+    pub stalled: usize,
+    /// Idle sockets and silent TLS handshakes, each (flood).
+    #[arg(long, default_value_t = 1000)]
+    pub flood: usize,
     /// Concurrent logins or connection set-ups.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -155,6 +167,16 @@ impl Target {
             }
         }
         Ok(Target { addr: args.server, transport, sources, next: AtomicUsize::new(0) })
+    }
+
+    /// The server address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The transport, with its pinned fingerprint.
+    pub fn transport(&self) -> Transport {
+        self.transport.clone()
     }
 
     /// Opens a connection from the next source address.
@@ -219,6 +241,8 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Sync => sync::run(args, &target, &accounts, &mut probe).await,
         Scenario::Login => login::run(args, &target, &accounts, &mut probe).await,
         Scenario::Connections => connections::run(args, &target, &accounts, &mut probe).await,
+        Scenario::Slow => resilience::slow(args, &target, &accounts, &mut probe).await,
+        Scenario::Flood => resilience::flood(args, &target, &accounts, &mut probe).await,
     };
     if let Err(e) = accounts.save() {
         eprintln!("kith bench: could not save the accounts cache: {e}");

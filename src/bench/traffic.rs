@@ -23,7 +23,8 @@ use crate::protocol::{MessageKind, SendReply, SendRequest, Target as To};
 /// How long to wait for the last deliveries after sending stops.
 const DRAIN: Duration = Duration::from_secs(10);
 
-struct Sender {
+#[derive(Clone)]
+pub(super) struct Sender {
     client: Arc<Client>,
     targets: Vec<u64>,
 }
@@ -37,6 +38,89 @@ struct Sent {
     ack_latency: Option<Histogram<u64>>,
 }
 
+/// Connections carrying traffic: senders, the devices that should receive,
+/// and how many devices each target user has online and read.
+pub(super) struct Traffic {
+    senders: Vec<Sender>,
+    receivers: Vec<Client>,
+    devices: HashMap<u64, u64>,
+}
+
+impl Traffic {
+    /// The sending side, to drive against targets nobody reads.
+    pub(super) fn senders(&self) -> &[Sender] {
+        &self.senders
+    }
+}
+
+/// What one run of traffic measured.
+pub(super) struct Run {
+    seconds: f64,
+    sent: u64,
+    acked: u64,
+    errors: u64,
+    expected: u64,
+    unique: u64,
+    duplicates: u64,
+    latency: Histogram<u64>,
+    ack_latency: Histogram<u64>,
+}
+
+impl Run {
+    /// Messages delivered per second.
+    pub(super) fn delivered_per_sec(&self) -> f64 {
+        self.unique as f64 / self.seconds.max(1e-9)
+    }
+
+    /// 99th percentile send → delivery latency, ms.
+    pub(super) fn p99_ms(&self) -> f64 {
+        self.latency.value_at_quantile(0.99) as f64 / 1000.0
+    }
+
+    /// Adds this run's figures to a report, names prefixed with `label`.
+    pub(super) fn add_to(&self, report: &mut Report, label: &str) {
+        let name = |n: &str| if label.is_empty() { n.to_string() } else { format!("{label}: {n}") };
+        report.seconds += self.seconds;
+        report
+            .count(&name("sent"), self.sent)
+            .count(&name("acknowledged"), self.acked)
+            .count(&name("send errors"), self.errors)
+            .count(&name("deliveries expected"), self.expected)
+            .count(&name("delivered (unique)"), self.unique)
+            .count(&name("duplicates"), self.duplicates)
+            .count(&name("missing"), self.expected.saturating_sub(self.unique))
+            .rate(&name("delivered"), self.delivered_per_sec())
+            .rate(&name("acknowledged"), self.acked as f64 / self.seconds.max(1e-9))
+            .latency(&name("send -> delivery"), &self.latency)
+            .latency(&name("send -> durable ack"), &self.ack_latency);
+    }
+}
+
+/// P sender/receiver pairs named `{prefix}-{tag}s-i` / `{prefix}-{tag}r-i`.
+pub(super) async fn pairs(
+    args: &BenchArgs,
+    target: &Target,
+    accounts: &Accounts,
+    tag: &str,
+    count: usize,
+) -> Result<Traffic, ClientError> {
+    let prefix = &args.prefix;
+    let connected = concurrently((0..count).collect(), args.concurrency, "connecting", |i| async move {
+        let (sender, _) = accounts.connect(target, &format!("{prefix}-{tag}s-{i}"), 0).await?;
+        let (receiver, account) = accounts.connect(target, &format!("{prefix}-{tag}r-{i}"), 0).await?;
+        Ok::<_, ClientError>((sender, receiver, account.user_id))
+    })
+    .await;
+    let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };
+    for pair in connected {
+        let (sender, receiver, user) = pair?;
+        traffic.senders.push(Sender { client: Arc::new(sender), targets: vec![user] });
+        traffic.receivers.push(receiver);
+        traffic.devices.insert(user, 1);
+    }
+    Ok(traffic)
+}
+
 /// `dm`: P pairs, each sender writing to its own receiver.
 pub async fn dm(
     args: &BenchArgs,
@@ -44,25 +128,11 @@ pub async fn dm(
     accounts: &Accounts,
     probe: &mut ServerProbe,
 ) -> Result<Report, ClientError> {
-    let prefix = &args.prefix;
-    let pairs = concurrently((0..args.pairs).collect(), args.concurrency, "connecting", |i| async move {
-        let (sender, _) = accounts.connect(target, &format!("{prefix}-s-{i}"), 0).await?;
-        let (receiver, account) = accounts.connect(target, &format!("{prefix}-r-{i}"), 0).await?;
-        Ok::<_, ClientError>((sender, receiver, account.user_id))
-    })
-    .await;
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    let mut devices = HashMap::new();
-    for pair in pairs {
-        let (sender, receiver, user) = pair?;
-        senders.push(Sender { client: Arc::new(sender), targets: vec![user] });
-        receivers.push(receiver);
-        devices.insert(user, 1);
-    }
+    let traffic = pairs(args, target, accounts, "", args.pairs).await?;
     let mut report = Report::new("dm", "");
     report.count("pairs", args.pairs as u64);
-    drive(args, senders, receivers, &devices, probe, &mut report).await;
+    probe.start();
+    drive(args, traffic, &[]).await.1.add_to(&mut report, "");
     Ok(report)
 }
 
@@ -81,30 +151,26 @@ pub async fn fanout(
         accounts.connect(target, &format!("{prefix}-fan-{r}"), d).await
     })
     .await;
-    let mut receivers = Vec::new();
-    let mut devices: HashMap<u64, u64> = HashMap::new();
+    let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };
     for c in connected {
         let (client, account) = c?;
-        *devices.entry(account.user_id).or_default() += 1;
-        receivers.push(client);
+        *traffic.devices.entry(account.user_id).or_default() += 1;
+        traffic.receivers.push(client);
     }
-    let mut targets: Vec<u64> = devices.keys().copied().collect();
+    let mut targets: Vec<u64> = traffic.devices.keys().copied().collect();
     targets.sort_unstable();
     let mut report = Report::new("fanout", "");
     report.count("recipients", targets.len() as u64).count("devices per recipient", per_user as u64);
-    let senders = vec![Sender { client: Arc::new(sender), targets }];
-    drive(args, senders, receivers, &devices, probe, &mut report).await;
+    traffic.senders.push(Sender { client: Arc::new(sender), targets });
+    probe.start();
+    drive(args, traffic, &[]).await.1.add_to(&mut report, "");
     Ok(report)
 }
 
-async fn drive(
-    args: &BenchArgs,
-    senders: Vec<Sender>,
-    receivers: Vec<Client>,
-    devices: &HashMap<u64, u64>,
-    probe: &mut ServerProbe,
-    report: &mut Report,
-) {
+/// Runs the traffic for `--duration` seconds, plus `extra` senders whose
+/// targets nobody reads. Returns the connections for another run.
+pub(super) async fn drive(args: &BenchArgs, traffic: Traffic, extra: &[Sender]) -> (Traffic, Run) {
+    let Traffic { senders, receivers, devices } = traffic;
     let epoch = Instant::now();
     let stop = CancellationToken::new();
     let delivered = Arc::new(AtomicU64::new(0));
@@ -113,7 +179,6 @@ async fn drive(
         .map(|client| tokio::spawn(receive(client, epoch, stop.clone(), delivered.clone())))
         .collect();
 
-    probe.start();
     let duration = Duration::from_secs(args.duration);
     let bar = progress(args.duration, "sending");
     let ticker = {
@@ -130,7 +195,9 @@ async fn drive(
     };
     let per_sender_rate = args.rate.map(|r| r / senders.len() as f64);
     let sending: Vec<_> = senders
-        .into_iter()
+        .iter()
+        .chain(extra)
+        .cloned()
         .map(|s| tokio::spawn(send(s, epoch, duration, args.window, args.size, per_sender_rate)))
         .collect();
     let mut total = Sent { ack_latency: Some(histogram()), ..Sent::default() };
@@ -156,31 +223,27 @@ async fn drive(
     }
     let elapsed = epoch.elapsed();
     stop.cancel();
-    let mut latency = histogram();
-    let mut duplicates = 0;
-    let mut unique = 0;
+    let mut run = Run {
+        seconds: elapsed.as_secs_f64(),
+        sent: total.sent,
+        acked: total.acked,
+        errors: total.errors,
+        expected,
+        unique: 0,
+        duplicates: 0,
+        latency: histogram(),
+        ack_latency: total.ack_latency.unwrap_or_else(histogram),
+    };
+    let mut receivers = Vec::new();
     for task in receiving {
-        if let Ok((h, dups, count)) = task.await {
-            let _ = latency.add(&h);
-            duplicates += dups;
-            unique += count;
+        if let Ok((client, h, dups, count)) = task.await {
+            let _ = run.latency.add(&h);
+            run.duplicates += dups;
+            run.unique += count;
+            receivers.push(client);
         }
     }
-    report.seconds = elapsed.as_secs_f64();
-    report
-        .count("sent", total.sent)
-        .count("acknowledged", total.acked)
-        .count("send errors", total.errors)
-        .count("deliveries expected", expected)
-        .count("delivered (unique)", unique)
-        .count("duplicates", duplicates)
-        .count("missing", expected.saturating_sub(unique))
-        .rate("delivered", unique as f64 / elapsed.as_secs_f64())
-        .rate("acknowledged", total.acked as f64 / elapsed.as_secs_f64())
-        .latency("send -> delivery", &latency);
-    if let Some(h) = &total.ack_latency {
-        report.latency("send -> durable ack", h);
-    }
+    (Traffic { senders, receivers, devices }, run)
 }
 
 async fn send(
@@ -254,7 +317,7 @@ async fn receive(
     epoch: Instant,
     stop: CancellationToken,
     delivered: Arc<AtomicU64>,
-) -> (Histogram<u64>, u64, u64) {
+) -> (Client, Histogram<u64>, u64, u64) {
     let mut latency = histogram();
     let mut seen = HashSet::new();
     let mut duplicates = 0;
@@ -278,5 +341,5 @@ async fn receive(
             None => break,
         }
     }
-    (latency, duplicates, seen.len() as u64)
+    (client, latency, duplicates, seen.len() as u64)
 }

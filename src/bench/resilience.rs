@@ -1,0 +1,137 @@
+//! `slow` and `flood`: chat between others must stay fast while some clients
+//! stop reading, or while one address floods the server with idle sockets
+//! and silent TLS handshakes. Each scenario measures the same pairs twice —
+//! a baseline, then under the disturbance — and reports the ratio.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::report::Report;
+use super::traffic::{drive, pairs, Run};
+use super::{concurrently, Accounts, BenchArgs, ServerProbe, Target};
+use crate::client::{client_config, ClientError, Transport};
+
+fn compare(report: &mut Report, baseline: &Run, disturbed: &Run) {
+    baseline.add_to(report, "baseline");
+    disturbed.add_to(report, "disturbed");
+    report
+        .figure("throughput disturbed/baseline", disturbed.delivered_per_sec() / baseline.delivered_per_sec().max(1e-9))
+        .figure("p99 disturbed/baseline", disturbed.p99_ms() / baseline.p99_ms().max(1e-9));
+}
+
+/// `slow`: `--stalled` extra pairs whose receivers never read, next to the
+/// `--pairs` that chat normally.
+pub async fn slow(
+    args: &BenchArgs,
+    target: &Target,
+    accounts: &Accounts,
+    probe: &mut ServerProbe,
+) -> Result<Report, ClientError> {
+    let traffic = pairs(args, target, accounts, "", args.pairs).await?;
+    let stalled = pairs(args, target, accounts, "stall", args.stalled).await?;
+    probe.start();
+    let (traffic, baseline) = drive(args, traffic, &[]).await;
+    // The stalled receivers stay connected but are never read: their
+    // client-side buffers fill, then their sockets, then the server's queue.
+    let (_, disturbed) = drive(args, traffic, stalled.senders()).await;
+    drop(stalled);
+    let mut report = Report::new("slow", "");
+    report.count("pairs", args.pairs as u64).count("stalled readers", args.stalled as u64);
+    compare(&mut report, &baseline, &disturbed);
+    Ok(report)
+}
+
+/// Connections a flood holds open, and how many the server refused.
+#[derive(Default)]
+struct Flood {
+    idle: Vec<TcpStream>,
+    silent: Vec<tokio_rustls::client::TlsStream<TcpStream>>,
+    refused: u64,
+}
+
+/// `flood`: from a second loopback address, `--flood` TCP sockets that never
+/// start TLS and `--flood` TLS handshakes that never send a frame.
+pub async fn flood(
+    args: &BenchArgs,
+    target: &Target,
+    accounts: &Accounts,
+    probe: &mut ServerProbe,
+) -> Result<Report, ClientError> {
+    let Transport::Tls { fingerprint } = target.transport() else {
+        return Err(ClientError::Protocol("the flood scenario needs --transport tls".into()));
+    };
+    let server = target.addr();
+    if !server.ip().is_loopback() {
+        return Err(ClientError::Protocol("the flood scenario floods from 127.0.0.2: use a loopback server".into()));
+    }
+    let traffic = pairs(args, target, accounts, "", args.pairs).await?;
+    probe.start();
+    let (traffic, baseline) = drive(args, traffic, &[]).await;
+
+    let started = Instant::now();
+    let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let config = Arc::new(client_config(fingerprint, false)?);
+    let mut flood = Flood::default();
+    for socket in
+        concurrently((0..args.flood).collect(), args.concurrency, "idle sockets", |_| connect_from(from, server)).await
+    {
+        match socket {
+            Ok(s) => flood.idle.push(s),
+            Err(_) => flood.refused += 1,
+        }
+    }
+    let handshakes = concurrently((0..args.flood).collect(), args.concurrency, "handshakes", |_| {
+        let config = config.clone();
+        async move {
+            let stream = connect_from(from, server).await?;
+            let name = rustls::pki_types::ServerName::IpAddress(server.ip().into());
+            tokio_rustls::TlsConnector::from(config).connect(name, stream).await
+        }
+    })
+    .await;
+    for handshake in handshakes {
+        match handshake {
+            Ok(s) => flood.silent.push(s),
+            Err(_) => flood.refused += 1,
+        }
+    }
+    let (held_idle, held_silent) = (flood.idle.len() as u64, flood.silent.len() as u64);
+    let (_, disturbed) = drive(args, traffic, &[]).await;
+
+    // Give the server's handshake and authentication deadlines time to act.
+    let settle = Duration::from_secs(12).saturating_sub(started.elapsed());
+    tokio::time::sleep(settle).await;
+    let mut still_open = 0u64;
+    for s in &mut flood.idle {
+        let mut byte = [0u8; 1];
+        if tokio::time::timeout(Duration::from_millis(1), s.read(&mut byte)).await.is_err() {
+            still_open += 1;
+        }
+    }
+    for s in &mut flood.silent {
+        let mut buf = [0u8; 256];
+        if tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await.is_err() {
+            still_open += 1;
+        }
+    }
+    let mut report = Report::new("flood", "");
+    report
+        .count("pairs", args.pairs as u64)
+        .count("flood connections attempted", 2 * args.flood as u64)
+        .count("refused at once", flood.refused)
+        .count("idle sockets admitted", held_idle)
+        .count("silent TLS sessions admitted", held_silent)
+        .count("flood connections still open after 12 s", still_open);
+    compare(&mut report, &baseline, &disturbed);
+    Ok(report)
+}
+
+async fn connect_from(ip: IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(server).await
+}
