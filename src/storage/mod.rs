@@ -86,7 +86,7 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { durability: Durability::Fsync, cache_mb: 256, max_batch: 4096 }
+        StorageConfig { durability: Durability::Fsync, cache_mb: 64, max_batch: 4096 }
     }
 }
 
