@@ -38,3 +38,19 @@ fn the_documented_hex_examples_decode_independently() {
     let out = python(&["doc_examples.py"]);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_independent_client_on_tcp_talks_with_kiths_client_on_quic() {
+    let server = TestServer::start().await;
+    let mut rust = server.user(common::Kind::Quic, "quinn").await;
+    let tcp = server.server().tcp_addr.unwrap().to_string();
+    let python = tokio::task::spawn_blocking(move || {
+        python(&["exchange.py", "--tcp", &tcp, "--name", "pyth", "--peer", "quinn"])
+    });
+    let hello = common::next_message(&mut rust.client).await;
+    assert_eq!(hello.content, b"hello from python over tcp");
+    rust.client.send_text(hello.sender, "hello from rust over quic").await.unwrap();
+    let out = python.await.unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("received the reply"));
+}
