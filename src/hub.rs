@@ -153,14 +153,6 @@ impl Hub {
         }
     }
 
-    /// Closes every session (server shutdown).
-    pub fn disconnect_all(&self, reason: DisconnectReason) {
-        for shard in &self.shards {
-            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
-            shard.values().flatten().for_each(|s| s.close(reason));
-        }
-    }
-
     /// A snapshot of every online session.
     pub fn online(&self) -> Vec<Arc<SessionHandle>> {
         let mut out = Vec::new();
@@ -170,10 +162,5 @@ impl Hub {
         }
         out.sort_by_key(|s| (s.user_id, s.session_id));
         out
-    }
-
-    /// Whether the user has any online session.
-    pub fn is_online(&self, user_id: u64) -> bool {
-        self.shard(user_id).read().unwrap_or_else(|e| e.into_inner()).contains_key(&user_id)
     }
 }

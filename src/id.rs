@@ -52,11 +52,6 @@ impl Snowflake {
         Snowflake { node: u64::from(node) & NODE_MASK, last }
     }
 
-    /// The highest id handed out or seeded so far.
-    pub fn last(&self) -> u64 {
-        self.last
-    }
-
     /// The next id, using the wall clock.
     pub fn next_id(&mut self) -> u64 {
         self.next_at(now_ms())

@@ -156,11 +156,6 @@ async fn bind_tcp(transport: &'static str, addr: SocketAddr) -> Result<TcpListen
 }
 
 impl RunningServer {
-    /// The services, for in-process administration.
-    pub fn services(&self) -> &Arc<Services> {
-        &self.services
-    }
-
     /// Reads the certificate files again and uses them for new TLS and QUIC
     /// connections (after a Let's Encrypt renewal, say); open connections
     /// keep theirs. On error the old certificate stays in use.
@@ -180,16 +175,6 @@ impl RunningServer {
         self.fingerprint = identity.fingerprint();
         tracing::info!("certificate reloaded; sha256 fingerprint {}", cert::format_fingerprint(&self.fingerprint));
         Ok(self.fingerprint)
-    }
-
-    /// A token that, when cancelled, starts the shutdown.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
-    /// Resolves when shutdown has been requested.
-    pub async fn stopping(&self) {
-        self.shutdown.cancelled().await
     }
 
     /// Stops accepting, tells every client (`ServerShutdown`), lets in-flight

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 pub use limit::{ConnectionLimiter, ConnectionPermit};
 pub use quic::{
     bind as bind_quic, serve_quic, server_config as quic_server_config, transport_config as quic_transport_config,
-    QuicSetupError, CLIENT_KEEP_ALIVE, IDLE_TIMEOUT as QUIC_IDLE_TIMEOUT,
+    QuicSetupError, CLIENT_KEEP_ALIVE,
 };
 pub use tcp::serve_tcp;
 
