@@ -235,3 +235,13 @@ async fn commands_work_on_a_stopped_server_and_fail_clearly() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/no/such/file"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_data_directory_is_reported_clearly() {
+    let server = TestServer::start().await;
+    // The server runs, but its control socket is gone.
+    std::fs::remove_file(server.data_dir().join("control.sock")).unwrap();
+    let out = kith_async(args(&["stats"]), server.data_dir(), None).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("in use by a running server"), "{}", stderr(&out));
+}

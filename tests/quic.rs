@@ -78,3 +78,14 @@ async fn a_kicked_quic_connection_closes_with_the_reason_code() {
     }
     assert_eq!(phone.client.quic_close_code(), Some(u64::from(u8::from(DisconnectReason::Kicked))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_key_fingerprint_pins_too() {
+    let server = TestServer::start().await;
+    let identity = kith::transport::cert::Identity::load(&server.config.tls.cert, &server.config.tls.key).unwrap();
+    let spki = kith::transport::cert::public_key_fingerprint(&identity.chain[0]).unwrap();
+    assert_ne!(spki, server.server().fingerprint);
+    let s = server.server();
+    Client::connect(s.quic_addr.unwrap(), &Transport::Quic { fingerprint: spki }).await.unwrap();
+    Client::connect(s.tls_addr.unwrap(), &Transport::Tls { fingerprint: spki }).await.unwrap();
+}

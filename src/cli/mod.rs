@@ -65,7 +65,14 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum CertCommand {
     /// Print the SHA-256 fingerprint of the server certificate, for clients to pin.
-    Fingerprint(ConfigArgs),
+    Fingerprint {
+        /// Print the SHA-256 of the certificate's public key (SubjectPublicKeyInfo)
+        /// instead: a pin that survives renewing the certificate with the same key.
+        #[arg(long)]
+        public_key: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,8 +146,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(serve::serve),
-        Command::Cert(CertCommand::Fingerprint(args)) => {
-            args.load().map_err(|e| e.to_string()).and_then(print_fingerprint)
+        Command::Cert(CertCommand::Fingerprint { public_key, config }) => {
+            config.load().map_err(|e| e.to_string()).and_then(|c| print_fingerprint(c, public_key))
         }
         Command::Config(ConfigCommand::Default { packaged }) => {
             match packaged {
@@ -172,8 +179,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn print_fingerprint(config: Config) -> Result<(), String> {
+fn print_fingerprint(config: Config, public_key: bool) -> Result<(), String> {
     let identity = Identity::load(&config.tls.cert, &config.tls.key).map_err(|e| e.to_string())?;
-    println!("SHA256:{}", cert::format_fingerprint(&identity.fingerprint()));
+    let fp = match public_key {
+        false => identity.fingerprint(),
+        true => cert::public_key_fingerprint(&identity.chain[0])
+            .ok_or_else(|| format!("{}: cannot read the public key", config.tls.cert.display()))?,
+    };
+    println!("SHA256:{}", cert::format_fingerprint(&fp));
     Ok(())
 }

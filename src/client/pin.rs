@@ -2,7 +2,9 @@
 //!
 //! A self-hosted server usually has a self-signed certificate that no CA
 //! vouches for; pinning its fingerprint (printed by `kith cert fingerprint`)
-//! is how a client knows it reached the right server. The handshake
+//! is how a client knows it reached the right server. The pin may be the
+//! SHA-256 of the certificate or of its public key (SubjectPublicKeyInfo),
+//! which survives renewing the certificate with the same key. The handshake
 //! signature is still verified against the pinned certificate's key.
 
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use subtle::ConstantTimeEq;
 
-use crate::transport::cert::{fingerprint, ALPN};
+use crate::transport::cert::{fingerprint, public_key_fingerprint, ALPN};
 
 /// Accepts exactly one certificate: the one with this SHA-256.
 #[derive(Debug)]
@@ -31,7 +33,9 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if bool::from(fingerprint(end_entity).ct_eq(&self.fingerprint)) {
+        let certificate: bool = fingerprint(end_entity).ct_eq(&self.fingerprint).into();
+        let public_key = public_key_fingerprint(end_entity).is_some_and(|fp| bool::from(fp.ct_eq(&self.fingerprint)));
+        if certificate || public_key {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))

@@ -147,6 +147,60 @@ pub fn fingerprint(cert: &[u8]) -> [u8; 32] {
     out
 }
 
+/// SHA-256 of a certificate's SubjectPublicKeyInfo: a pin that survives
+/// renewing the certificate with the same key. `None` if the DER is not a
+/// certificate.
+pub fn public_key_fingerprint(cert: &[u8]) -> Option<[u8; 32]> {
+    Some(fingerprint(subject_public_key_info(cert)?))
+}
+
+/// The SubjectPublicKeyInfo element of an X.509 certificate (DER). Only
+/// walks the outer structure: a certificate is a SEQUENCE whose first
+/// element, the TBSCertificate, holds an optional `[0]` version, then serial,
+/// signature algorithm, issuer, validity, subject and the public key info.
+fn subject_public_key_info(cert: &[u8]) -> Option<&[u8]> {
+    let certificate = Der::read(cert)?.contents;
+    let mut rest = Der::read(certificate)?.contents;
+    if rest.first() == Some(&0xA0) {
+        rest = Der::read(rest)?.rest;
+    }
+    for _ in 0..5 {
+        rest = Der::read(rest)?.rest;
+    }
+    let spki = Der::read(rest)?;
+    (spki.tag == 0x30).then_some(spki.element)
+}
+
+/// One DER element at the start of some input.
+struct Der<'a> {
+    tag: u8,
+    /// The whole element, header included.
+    element: &'a [u8],
+    /// Its contents.
+    contents: &'a [u8],
+    /// What follows it.
+    rest: &'a [u8],
+}
+
+impl<'a> Der<'a> {
+    fn read(input: &'a [u8]) -> Option<Der<'a>> {
+        let tag = *input.first()?;
+        let first = *input.get(1)?;
+        let (len, header) = if first < 0x80 {
+            (usize::from(first), 2)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 {
+                return None;
+            }
+            let len = input.get(2..2 + n)?.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, 2 + n)
+        };
+        let element = input.get(..header.checked_add(len)?)?;
+        Some(Der { tag, element, contents: &element[header..], rest: &input[element.len()..] })
+    }
+}
+
 /// `AB:CD:…` — the form printed in logs and by `kith cert fingerprint`.
 pub fn format_fingerprint(fp: &[u8; 32]) -> String {
     fp.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
@@ -179,6 +233,19 @@ mod tests {
         assert_eq!(parse_fingerprint(&text), Some(fp));
         assert_eq!(parse_fingerprint(&text.replace(':', "").to_lowercase()), Some(fp));
         assert_eq!(parse_fingerprint("abc"), None);
+    }
+
+    #[test]
+    fn public_key_fingerprint_is_the_spki_hash() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["kith.test".into()]).unwrap().self_signed(&key).unwrap();
+        assert_eq!(public_key_fingerprint(cert.der()), Some(fingerprint(&key.public_key_der())));
+        // The same key in a second certificate pins the same.
+        let again = rcgen::CertificateParams::new(vec!["other.test".into()]).unwrap().self_signed(&key).unwrap();
+        assert_ne!(fingerprint(cert.der()), fingerprint(again.der()));
+        assert_eq!(public_key_fingerprint(again.der()), public_key_fingerprint(cert.der()));
+        assert_eq!(public_key_fingerprint(b"not a certificate"), None);
+        assert_eq!(public_key_fingerprint(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
     }
 
     #[test]

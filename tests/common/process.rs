@@ -65,7 +65,13 @@ pub fn start(dir: &Path, extra: &[&str]) -> Running {
     let (mut tls, mut quic, mut fingerprint) = (None, None, None);
     while tls.is_none() || quic.is_none() || fingerprint.is_none() {
         let line = lines.recv_timeout(Duration::from_secs(30)).expect("start-up log lines");
-        let after = |marker: &str| line.split(marker).nth(1).map(|rest| rest.trim().to_string());
+        // The value after a marker, in text or JSON log lines.
+        let after = |marker: &str| {
+            line.split(marker)
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next())
+                .map(str::to_string)
+        };
         if let Some(a) = after("listening on tls ") {
             tls = Some(a.parse().unwrap());
         }
