@@ -7,13 +7,19 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::report::Report;
-use super::traffic::{drive, pairs, Run};
+use super::traffic::{drive, pairs, Run, Sender};
 use super::{concurrently, Accounts, BenchArgs, ServerProbe, Target};
 use crate::client::{client_config, ClientError, Transport};
+use crate::codec::encode_wire;
+use crate::protocol::{encode_frame, Action, AuthRequest, HEADER_LEN};
+
+/// Messages to a stalled reader are this large, so that what it leaves
+/// unread soon exceeds every buffer on the way and the server's queue.
+const STALLED_MESSAGE_SIZE: usize = 16 * 1024;
 
 fn compare(report: &mut Report, baseline: &Run, disturbed: &Run) {
     baseline.add_to(report, "baseline");
@@ -31,16 +37,33 @@ pub async fn slow(
     accounts: &Accounts,
     probe: &mut ServerProbe,
 ) -> Result<Report, ClientError> {
+    let prefix = &args.prefix;
     let traffic = pairs(args, target, accounts, "", args.pairs).await?;
-    let stalled = pairs(args, target, accounts, "stall", args.stalled).await?;
+    // Each stalled reader authenticates on a raw connection and never reads
+    // from it again; its sender writes to it throughout the second run.
+    let mut stall_senders = Vec::new();
+    let mut stalled = Vec::new();
+    for i in 0..args.stalled {
+        let (sender, _) = accounts.connect(target, &format!("{prefix}-stalls-{i}"), 0).await?;
+        let (receiver, account) = accounts.connect(target, &format!("{prefix}-stallr-{i}"), 0).await?;
+        drop(receiver);
+        stalled.push(authenticate_raw(target, &account.token).await?);
+        stall_senders.push(Sender::new(sender, vec![account.user_id], STALLED_MESSAGE_SIZE));
+    }
     probe.start();
     let (traffic, baseline) = drive(args, traffic, &[]).await;
-    // The stalled receivers stay connected but are never read: their
-    // client-side buffers fill, then their sockets, then the server's queue.
-    let (_, disturbed) = drive(args, traffic, stalled.senders()).await;
-    drop(stalled);
+    let (_, disturbed) = drive(args, traffic, &stall_senders).await;
+    let mut closed = 0u64;
+    for stream in &mut stalled {
+        if closed_by_server(stream).await {
+            closed += 1;
+        }
+    }
     let mut report = Report::new("slow", "");
-    report.count("pairs", args.pairs as u64).count("stalled readers", args.stalled as u64);
+    report
+        .count("pairs", args.pairs as u64)
+        .count("stalled readers", args.stalled as u64)
+        .count("stalled readers cut off by the server", closed);
     compare(&mut report, &baseline, &disturbed);
     Ok(report)
 }
@@ -128,6 +151,54 @@ pub async fn flood(
         .count("flood connections still open after 12 s", still_open);
     compare(&mut report, &baseline, &disturbed);
     Ok(report)
+}
+
+/// A byte stream to the server that the bench can stop reading.
+type RawStream = Box<dyn AsyncStream>;
+
+/// What a raw connection needs to be.
+trait AsyncStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> AsyncStream for T {}
+
+/// Opens a TLS or TCP connection, authenticates with `token` and returns the
+/// stream after reading the reply.
+async fn authenticate_raw(target: &Target, token: &[u8]) -> Result<RawStream, ClientError> {
+    let tcp = TcpStream::connect(target.addr()).await?;
+    let mut stream: RawStream = match target.transport() {
+        Transport::Tcp => Box::new(tcp),
+        Transport::Tls { fingerprint } => {
+            let config = Arc::new(client_config(fingerprint, false)?);
+            let name = rustls::pki_types::ServerName::IpAddress(target.addr().ip().into());
+            Box::new(tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?)
+        }
+        Transport::Quic { .. } => {
+            return Err(ClientError::Protocol("the slow scenario runs over tls or tcp".into()));
+        }
+    };
+    let body = encode_wire(&AuthRequest { token: token.to_vec() });
+    stream.write_all(&encode_frame(Action::Auth as u8, 1, &body)).await?;
+    stream.flush().await?;
+    let mut header = [0u8; HEADER_LEN];
+    stream.read_exact(&mut header).await?;
+    let mut reply = vec![0u8; u32::from_be_bytes([header[9], header[10], header[11], header[12]]) as usize];
+    stream.read_exact(&mut reply).await?;
+    if header[4] != Action::Auth as u8 {
+        return Err(ClientError::Protocol("the stalled reader could not authenticate".into()));
+    }
+    Ok(stream)
+}
+
+/// Whether the server has closed a connection the bench stopped reading:
+/// everything left in it can be read to its end at once.
+async fn closed_by_server(stream: &mut RawStream) -> bool {
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
 }
 
 async fn connect_from(ip: IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {

@@ -27,6 +27,8 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub(super) struct Sender {
     client: Arc<Client>,
     targets: Vec<u64>,
+    /// Message size for this sender, instead of `--size`.
+    size: Option<usize>,
 }
 
 #[derive(Default)]
@@ -46,10 +48,10 @@ pub(super) struct Traffic {
     devices: HashMap<u64, u64>,
 }
 
-impl Traffic {
-    /// The sending side, to drive against targets nobody reads.
-    pub(super) fn senders(&self) -> &[Sender] {
-        &self.senders
+impl Sender {
+    /// A sender writing messages of `size` bytes to `targets` in turn.
+    pub(super) fn new(client: Client, targets: Vec<u64>, size: usize) -> Sender {
+        Sender { client: Arc::new(client), targets, size: Some(size) }
     }
 }
 
@@ -114,7 +116,7 @@ pub(super) async fn pairs(
     let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };
     for pair in connected {
         let (sender, receiver, user) = pair?;
-        traffic.senders.push(Sender { client: Arc::new(sender), targets: vec![user] });
+        traffic.senders.push(Sender { client: Arc::new(sender), targets: vec![user], size: None });
         traffic.receivers.push(receiver);
         traffic.devices.insert(user, 1);
     }
@@ -161,7 +163,7 @@ pub async fn fanout(
     targets.sort_unstable();
     let mut report = Report::new("fanout", "");
     report.count("recipients", targets.len() as u64).count("devices per recipient", per_user as u64);
-    traffic.senders.push(Sender { client: Arc::new(sender), targets });
+    traffic.senders.push(Sender { client: Arc::new(sender), targets, size: None });
     probe.start();
     drive(args, traffic, &[]).await.1.add_to(&mut report, "");
     Ok(report)
@@ -198,7 +200,10 @@ pub(super) async fn drive(args: &BenchArgs, traffic: Traffic, extra: &[Sender]) 
         .iter()
         .chain(extra)
         .cloned()
-        .map(|s| tokio::spawn(send(s, epoch, duration, args.window, args.size, per_sender_rate)))
+        .map(|s| {
+            let size = s.size.unwrap_or(args.size);
+            tokio::spawn(send(s, epoch, duration, args.window, size, per_sender_rate))
+        })
         .collect();
     let mut total = Sent { ack_latency: Some(histogram()), ..Sent::default() };
     for task in sending {
