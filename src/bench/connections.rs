@@ -4,19 +4,15 @@
 use std::time::{Duration, Instant};
 
 use super::report::{ProcessSample, Report};
-use super::{concurrently, settle, Accounts, BenchArgs, ServerProbe, Target};
+use super::{concurrently, settle, Bench};
 use crate::client::ClientError;
 
 /// Devices per bench user: one per device type, so none pushes another off.
 const DEVICES: usize = 4;
 
 /// Runs the scenario.
-pub async fn run(
-    args: &BenchArgs,
-    target: &Target,
-    accounts: &Accounts,
-    probe: &mut ServerProbe,
-) -> Result<Report, ClientError> {
+pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
     let prefix = &args.prefix;
     let slots: Vec<(usize, usize)> = (0..args.connections).map(|i| (i / DEVICES, i % DEVICES)).collect();
     let connect = |(user, device): (usize, usize)| async move {
@@ -34,7 +30,7 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let baseline = args.server_pid.and_then(ProcessSample::read);
-    probe.start();
+    b.probe.start();
     let started = Instant::now();
     let held = concurrently(slots, args.concurrency, "connecting", connect).await;
     let open_time = started.elapsed();

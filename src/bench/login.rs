@@ -4,19 +4,15 @@
 use std::time::Instant;
 
 use super::report::{histogram, Report};
-use super::{concurrently, Accounts, BenchArgs, ServerProbe, Target};
+use super::{concurrently, Bench};
 use crate::client::ClientError;
 use crate::protocol::{ClientType, DeviceInfo, ErrorCode};
 
 const USERS: usize = 16;
 
 /// Runs the scenario.
-pub async fn run(
-    args: &BenchArgs,
-    target: &Target,
-    _accounts: &Accounts,
-    probe: &mut ServerProbe,
-) -> Result<Report, ClientError> {
+pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, target) = (b.args, &b.target);
     let prefix = &args.prefix;
     let name = |i: usize| format!("{prefix}-login-{}", i % USERS);
     for i in 0..USERS.min(args.logins) {
@@ -28,7 +24,7 @@ pub async fn run(
         }
     }
 
-    probe.start();
+    b.probe.start();
     let started = Instant::now();
     let logins = concurrently((0..args.logins).collect(), args.concurrency, "logins", |i| async move {
         let t = Instant::now();

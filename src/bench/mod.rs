@@ -190,6 +190,18 @@ impl Target {
     }
 }
 
+/// What every scenario works with.
+pub struct Bench<'a> {
+    /// The command-line options.
+    args: &'a BenchArgs,
+    /// Where to connect.
+    target: Target,
+    /// Bench users and their tokens.
+    accounts: Accounts,
+    /// The server process, when its pid is known.
+    probe: ServerProbe,
+}
+
 /// Measures the server process around a run.
 pub struct ServerProbe {
     pid: Option<u32>,
@@ -231,25 +243,28 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
     if args.size < 8 {
         return Err("--size must be at least 8 (the send timestamp)".into());
     }
-    let target = Target::new(args)?;
-    let accounts = Accounts::load(args.accounts.clone());
-    let mut probe = ServerProbe::new(args.server_pid);
-    let transport = format!("{:?}", args.transport).to_lowercase();
-    let result = match args.scenario {
-        Scenario::Dm => traffic::dm(args, &target, &accounts, &mut probe).await,
-        Scenario::Fanout => traffic::fanout(args, &target, &accounts, &mut probe).await,
-        Scenario::Sync => sync::run(args, &target, &accounts, &mut probe).await,
-        Scenario::Login => login::run(args, &target, &accounts, &mut probe).await,
-        Scenario::Connections => connections::run(args, &target, &accounts, &mut probe).await,
-        Scenario::Slow => resilience::slow(args, &target, &accounts, &mut probe).await,
-        Scenario::Flood => resilience::flood(args, &target, &accounts, &mut probe).await,
+    let mut bench = Bench {
+        args,
+        target: Target::new(args)?,
+        accounts: Accounts::load(args.accounts.clone()),
+        probe: ServerProbe::new(args.server_pid),
     };
-    if let Err(e) = accounts.save() {
+    let b = &mut bench;
+    let result = match args.scenario {
+        Scenario::Dm => traffic::dm(b).await,
+        Scenario::Fanout => traffic::fanout(b).await,
+        Scenario::Sync => sync::run(b).await,
+        Scenario::Login => login::run(b).await,
+        Scenario::Connections => connections::run(b).await,
+        Scenario::Slow => resilience::slow(b).await,
+        Scenario::Flood => resilience::flood(b).await,
+    };
+    if let Err(e) = bench.accounts.save() {
         eprintln!("kith bench: could not save the accounts cache: {e}");
     }
     let mut report = result.map_err(|e| e.to_string())?;
-    report.transport = transport;
-    report.server = probe.finish();
+    report.transport = format!("{:?}", args.transport).to_lowercase();
+    report.server = bench.probe.finish();
     Ok(report)
 }
 

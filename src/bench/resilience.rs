@@ -12,7 +12,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use super::report::Report;
 use super::traffic::{drive, pairs, Run, Sender};
-use super::{concurrently, Accounts, BenchArgs, ServerProbe, Target};
+use super::{concurrently, Bench, Target};
 use crate::client::{client_config, ClientError, Transport};
 use crate::codec::encode_wire;
 use crate::protocol::{encode_frame, Action, AuthRequest, HEADER_LEN};
@@ -31,12 +31,8 @@ fn compare(report: &mut Report, baseline: &Run, disturbed: &Run) {
 
 /// `slow`: `--stalled` extra pairs whose receivers never read, next to the
 /// `--pairs` that chat normally.
-pub async fn slow(
-    args: &BenchArgs,
-    target: &Target,
-    accounts: &Accounts,
-    probe: &mut ServerProbe,
-) -> Result<Report, ClientError> {
+pub async fn slow(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
     let prefix = &args.prefix;
     let traffic = pairs(args, target, accounts, "", args.pairs).await?;
     // Each stalled reader authenticates on a raw connection and never reads
@@ -50,7 +46,7 @@ pub async fn slow(
         stalled.push(authenticate_raw(target, &account.token).await?);
         stall_senders.push(Sender::new(sender, vec![account.user_id], STALLED_MESSAGE_SIZE));
     }
-    probe.start();
+    b.probe.start();
     let (traffic, baseline) = drive(args, traffic, &[]).await;
     let (_, disturbed) = drive(args, traffic, &stall_senders).await;
     let mut closed = 0u64;
@@ -78,12 +74,8 @@ struct Flood {
 
 /// `flood`: from a second loopback address, `--flood` TCP sockets that never
 /// start TLS and `--flood` TLS handshakes that never send a frame.
-pub async fn flood(
-    args: &BenchArgs,
-    target: &Target,
-    accounts: &Accounts,
-    probe: &mut ServerProbe,
-) -> Result<Report, ClientError> {
+pub async fn flood(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
     let Transport::Tls { fingerprint } = target.transport() else {
         return Err(ClientError::Protocol("the flood scenario needs --transport tls".into()));
     };
@@ -92,7 +84,7 @@ pub async fn flood(
         return Err(ClientError::Protocol("the flood scenario floods from 127.0.0.2: use a loopback server".into()));
     }
     let traffic = pairs(args, target, accounts, "", args.pairs).await?;
-    probe.start();
+    b.probe.start();
     let (traffic, baseline) = drive(args, traffic, &[]).await;
 
     let started = Instant::now();

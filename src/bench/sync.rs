@@ -4,16 +4,12 @@
 use std::time::{Duration, Instant};
 
 use super::report::Report;
-use super::{Accounts, BenchArgs, ServerProbe, Target};
+use super::Bench;
 use crate::client::ClientError;
 
 /// Runs the scenario with a fresh receiving user, so the backlog is exactly K.
-pub async fn run(
-    args: &BenchArgs,
-    target: &Target,
-    accounts: &Accounts,
-    probe: &mut ServerProbe,
-) -> Result<Report, ClientError> {
+pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
     let prefix = &args.prefix;
     let stamp = crate::id::now_ms() % 1_000_000_000;
     let (sender, _) = accounts.connect(target, &format!("{prefix}-sync-sender"), 0).await?;
@@ -33,7 +29,7 @@ pub async fn run(
     }
     let filled = started.elapsed();
 
-    probe.start();
+    b.probe.start();
     let t0 = Instant::now();
     let client = target.connect().await?;
     let state = client.auth(&account.token).await?;

@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
 use super::report::{histogram, Report};
-use super::{concurrently, micros_since, progress, Accounts, BenchArgs, ServerProbe, Target};
+use super::{concurrently, micros_since, progress, Accounts, Bench, BenchArgs, Target};
 use crate::client::{new_client_msg_id, Client, ClientError, Push};
 use crate::protocol::{MessageKind, SendReply, SendRequest, Target as To};
 
@@ -124,27 +124,19 @@ pub(super) async fn pairs(
 }
 
 /// `dm`: P pairs, each sender writing to its own receiver.
-pub async fn dm(
-    args: &BenchArgs,
-    target: &Target,
-    accounts: &Accounts,
-    probe: &mut ServerProbe,
-) -> Result<Report, ClientError> {
+pub async fn dm(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
     let traffic = pairs(args, target, accounts, "", args.pairs).await?;
     let mut report = Report::new("dm", "");
     report.count("pairs", args.pairs as u64);
-    probe.start();
+    b.probe.start();
     drive(args, traffic, &[]).await.1.add_to(&mut report, "");
     Ok(report)
 }
 
 /// `fanout`: one sender, R recipients with D online devices each.
-pub async fn fanout(
-    args: &BenchArgs,
-    target: &Target,
-    accounts: &Accounts,
-    probe: &mut ServerProbe,
-) -> Result<Report, ClientError> {
+pub async fn fanout(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
     let prefix = &args.prefix;
     let per_user = args.devices.clamp(1, 4);
     let (sender, _) = accounts.connect(target, &format!("{prefix}-fan-sender"), 0).await?;
@@ -164,7 +156,7 @@ pub async fn fanout(
     let mut report = Report::new("fanout", "");
     report.count("recipients", targets.len() as u64).count("devices per recipient", per_user as u64);
     traffic.senders.push(Sender { client: Arc::new(sender), targets, size: None });
-    probe.start();
+    b.probe.start();
     drive(args, traffic, &[]).await.1.add_to(&mut report, "");
     Ok(report)
 }
