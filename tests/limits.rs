@@ -113,3 +113,25 @@ async fn a_reader_that_stops_reading_is_cut_off_and_loses_nothing() {
     let got: Vec<u64> = bob.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();
     assert_eq!(got, sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_max_inflight_wait_and_complete_in_order() {
+    let server = TestServer::start_with(|c| c.limits.max_inflight = 2).await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let texts: Vec<String> = (0..40).map(|i| format!("{i}")).collect();
+    let acks = futures_util::future::join_all(texts.iter().map(|t| alice.client.send_text(alice.user_id, t))).await;
+    let ids: Vec<u64> = acks.into_iter().map(|a| a.unwrap().message_id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "committed in the order sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_beyond_the_hash_cap_queue_and_succeed() {
+    let server = TestServer::start_with(|c| c.limits.max_concurrent_hashes = 1).await;
+    server.connect(Kind::Tcp).await.register("bob", PASSWORD).await.unwrap();
+    let clients = futures_util::future::join_all((0..4).map(|_| server.connect(Kind::Tcp))).await;
+    let logins = futures_util::future::join_all(
+        clients.iter().enumerate().map(|(i, c)| c.login("bob", PASSWORD, device(&format!("d{i}"), DeviceType::Web))),
+    )
+    .await;
+    assert!(logins.iter().all(Result::is_ok), "{logins:?}");
+}
