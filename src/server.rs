@@ -182,6 +182,8 @@ impl RunningServer {
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.tasks.close();
+        // Operator commands now work on the data directory directly.
+        let _ = std::fs::remove_file(crate::admin::control::socket_path(&self.services.config.data_dir));
         if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace period; closing anyway");
             return;

@@ -245,3 +245,12 @@ async fn a_locked_data_directory_is_reported_clearly() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("in use by a running server"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_removes_the_control_socket() {
+    let mut server = TestServer::start().await;
+    let socket = server.data_dir().join("control.sock");
+    assert!(socket.exists());
+    server.stop().await;
+    assert!(!socket.exists());
+}
