@@ -51,7 +51,7 @@ pub async fn slow(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (_, disturbed) = drive(args, traffic, &stall_senders).await;
     let mut closed = 0u64;
     for stream in &mut stalled {
-        if closed_by_server(stream).await {
+        if closed_by_server(stream, Duration::from_millis(200)).await {
             closed += 1;
         }
     }
@@ -120,18 +120,13 @@ pub async fn flood(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     // Give the server's handshake and authentication deadlines time to act.
     let settle = Duration::from_secs(12).saturating_sub(started.elapsed());
     tokio::time::sleep(settle).await;
+    let patience = Duration::from_millis(1);
     let mut still_open = 0u64;
     for s in &mut flood.idle {
-        let mut byte = [0u8; 1];
-        if tokio::time::timeout(Duration::from_millis(1), s.read(&mut byte)).await.is_err() {
-            still_open += 1;
-        }
+        still_open += u64::from(!closed_by_server(s, patience).await);
     }
     for s in &mut flood.silent {
-        let mut buf = [0u8; 256];
-        if tokio::time::timeout(Duration::from_millis(1), s.read(&mut buf)).await.is_err() {
-            still_open += 1;
-        }
+        still_open += u64::from(!closed_by_server(s, patience).await);
     }
     let mut report = Report::new("flood", "");
     report
@@ -181,11 +176,11 @@ async fn authenticate_raw(target: &Target, token: &[u8]) -> Result<RawStream, Cl
 }
 
 /// Whether the server has closed a connection the bench stopped reading:
-/// everything left in it can be read to its end at once.
-async fn closed_by_server(stream: &mut RawStream) -> bool {
-    let mut buf = vec![0u8; 1 << 20];
+/// what is left in it can be read to its end, each read within `patience`.
+async fn closed_by_server(stream: &mut (impl tokio::io::AsyncRead + Unpin), patience: Duration) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+        match tokio::time::timeout(patience, stream.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return true,
             Ok(Ok(_)) => continue,
             Err(_) => return false,

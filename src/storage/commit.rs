@@ -244,38 +244,26 @@ impl Syncer {
 
     /// Announces and acknowledges a batch, or fails every job in it.
     fn finish(&mut self, batch: Written, synced: &Result<(), Arc<StorageError>>) {
-        let outcome = match (batch.result, synced) {
-            (Ok(()), Ok(())) => Ok(()),
-            (Err(e), _) => Err(Arc::new(e)),
-            (Ok(()), Err(e)) => Err(e.clone()),
+        let failure = match (batch.result, synced) {
+            (Ok(()), Ok(())) => None,
+            (Err(e), _) => Some(Arc::new(e)),
+            (Ok(()), Err(e)) => Some(e.clone()),
         };
-        match outcome {
-            Ok(()) => {
+        match &failure {
+            None => {
                 for (id, message) in &batch.fresh {
                     (self.on_commit)(*id, message);
                 }
-                for answer in batch.answers {
-                    match answer {
-                        Answer::Message(reply, accepted) => {
-                            let _ = reply.send(Ok(accepted));
-                        }
-                        Answer::Applied(reply, result) => {
-                            let _ = reply.send(result);
-                        }
-                    }
-                }
             }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = batch.answers.len(), "group commit failed");
-                for answer in batch.answers {
-                    match answer {
-                        Answer::Message(reply, _) => {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                        Answer::Applied(reply, _) => {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
+            Some(e) => tracing::error!(error = %e, jobs = batch.answers.len(), "group commit failed"),
+        }
+        for answer in batch.answers {
+            match answer {
+                Answer::Message(reply, accepted) => {
+                    let _ = reply.send(failure.clone().map_or(Ok(accepted), Err));
+                }
+                Answer::Applied(reply, result) => {
+                    let _ = reply.send(failure.clone().map_or(result, Err));
                 }
             }
         }
