@@ -134,10 +134,10 @@ impl Hub {
     }
 
     /// Pushes a frame to every online session of `user_id` except `except`.
-    pub fn deliver(&self, user_id: u64, frame: &Bytes, except: u64) {
+    pub fn deliver(&self, user_id: u64, frame: &Bytes, except: Option<u64>) {
         let shard = self.shard(user_id).read().unwrap_or_else(|e| e.into_inner());
         for session in shard.get(&user_id).into_iter().flatten() {
-            if session.session_id != except {
+            if Some(session.session_id) != except {
                 session.push(frame);
             }
         }

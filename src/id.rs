@@ -52,6 +52,11 @@ impl Snowflake {
         Snowflake { node: u64::from(node) & NODE_MASK, last }
     }
 
+    /// The last id handed out (or the seed).
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
     /// The next id, using the wall clock.
     pub fn next_id(&mut self) -> u64 {
         self.next_at(now_ms())

@@ -24,7 +24,6 @@ pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod config;
-pub mod error;
 pub mod hub;
 pub mod id;
 pub mod protocol;

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -10,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::service::Services;
+use crate::service::{Background, Services};
 use crate::storage::StorageError;
 use crate::transport::cert::{self, CertError};
 use crate::transport::{self, ConnectionLimiter, Listening, TlsConfigCell};
@@ -70,21 +69,21 @@ pub struct RunningServer {
     quic_endpoint: Option<quinn::Endpoint>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
-    commit_thread: JoinHandle<()>,
+    background: Background,
 }
 
 /// Opens storage, loads (or generates) the certificate, binds every enabled
 /// listener and starts accepting. Returns once the server is ready.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
-    let (identity, generated) = cert::Identity::load_or_generate(&config.tls.cert, &config.tls.key)?;
-    let fingerprint = identity.fingerprint();
+    let (certificate, generated) = cert::Certificate::load_or_generate(&config.tls.cert, &config.tls.key)?;
+    let fingerprint = certificate.fingerprint();
     if generated {
         tracing::info!(cert = %config.tls.cert.display(), "generated a self-signed certificate");
     }
     tracing::info!("certificate sha256 fingerprint {}", cert::format_fingerprint(&fingerprint));
-    let tls_config = TlsConfigCell::new(identity.rustls_config(false)?);
+    let tls_config = TlsConfigCell::new(certificate.rustls_config(false)?);
 
-    let (services, commit_thread) = Services::open(&config)?;
+    let (services, background) = Services::open(&config)?;
     let control = crate::admin::control::bind(&config.data_dir).map_err(|source| ServerError::Control {
         path: crate::admin::control::socket_path(&config.data_dir),
         source,
@@ -116,7 +115,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let mut quic_addr = None;
     let mut quic_endpoint = None;
     if let Some(addr) = config.listen.quic {
-        let endpoint = transport::bind_quic(addr, &identity, &config.limits)
+        let endpoint = transport::bind_quic(addr, &certificate, &config.limits)
             .map_err(|source| ServerError::Quic { addr, source })?;
         quic_addr = Some(
             endpoint
@@ -147,7 +146,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         quic_endpoint,
         shutdown: listening.shutdown,
         tasks: listening.tasks,
-        commit_thread,
+        background,
     })
 }
 
@@ -160,19 +159,19 @@ impl RunningServer {
     /// connections (after a Let's Encrypt renewal, say); open connections
     /// keep theirs. On error the old certificate stays in use.
     pub fn reload_certificate(&mut self) -> Result<[u8; 32], ServerError> {
-        let config = &self.services.config;
-        let identity = cert::Identity::load(&config.tls.cert, &config.tls.key)?;
+        let config = self.services.config();
+        let certificate = cert::Certificate::load(&config.tls.cert, &config.tls.key)?;
         let quic = match &self.quic_endpoint {
-            Some(_) => Some(transport::quic_server_config(&identity, &config.limits).map_err(|source| {
+            Some(_) => Some(transport::quic_server_config(&certificate, &config.limits).map_err(|source| {
                 ServerError::Quic { addr: self.quic_addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), source }
             })?),
             None => None,
         };
-        self.tls_config.replace(identity.rustls_config(false)?);
+        self.tls_config.replace(certificate.rustls_config(false)?);
         if let (Some(endpoint), Some(quic)) = (&self.quic_endpoint, quic) {
             endpoint.set_server_config(Some(quic));
         }
-        self.fingerprint = identity.fingerprint();
+        self.fingerprint = certificate.fingerprint();
         tracing::info!("certificate reloaded; sha256 fingerprint {}", cert::format_fingerprint(&self.fingerprint));
         Ok(self.fingerprint)
     }
@@ -183,7 +182,7 @@ impl RunningServer {
         self.shutdown.cancel();
         self.tasks.close();
         // Operator commands now work on the data directory directly.
-        let _ = std::fs::remove_file(crate::admin::control::socket_path(&self.services.config.data_dir));
+        let _ = std::fs::remove_file(crate::admin::control::socket_path(&self.services.config().data_dir));
         if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace period; closing anyway");
             return;
@@ -191,8 +190,8 @@ impl RunningServer {
         drop(self.services);
         // The commit thread ends once the last services handle is gone; it
         // syncs what is left and the store closes with it.
-        let thread = self.commit_thread;
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        let background = self.background;
+        let _ = tokio::task::spawn_blocking(move || background.join()).await;
         tracing::info!("shut down cleanly");
     }
 }

@@ -1,7 +1,7 @@
 //! The local control socket: a Unix socket in the data directory through
 //! which the CLI asks the running server to execute operator commands.
 //!
-//! One connection carries one command: the client writes the [`Request`] as
+//! One connection carries one command: the client writes the [`Command`] as
 //! one JSON line; the server answers one JSON line, `{"ok":true,"data":…}`
 //! or `{"ok":false,"error":…}`. A streamed result (`"stream":true`) follows
 //! as chunks `len u32 BE ‖ bytes`, ended by a zero length, or by `u32::MAX`
@@ -19,7 +19,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{execute, Outcome, Request};
+use super::{execute, Command, Outcome};
 use crate::service::Services;
 
 /// Longest request line accepted.
@@ -68,16 +68,16 @@ pub async fn serve(listener: UnixListener, services: Arc<Services>, shutdown: Ca
     }
 }
 
-async fn handle(stream: UnixStream, services: &Services) -> std::io::Result<()> {
+async fn handle(stream: UnixStream, services: &Arc<Services>) -> std::io::Result<()> {
     let (reader, mut writer) = stream.into_split();
     let mut line = String::new();
     BufReader::new(reader.take(MAX_REQUEST)).read_line(&mut line).await?;
-    let request: Request = match serde_json::from_str(&line) {
-        Ok(r) => r,
+    let command: Command = match serde_json::from_str(&line) {
+        Ok(c) => c,
         Err(e) => return write_line(&mut writer, &json!({ "ok": false, "error": format!("bad request: {e}") })).await,
     };
-    tracing::info!(command = command_name(&request), "operator command");
-    match execute(services, request).await {
+    tracing::info!(command = command.name(), "operator command");
+    match execute(services, command).await {
         Ok(Outcome::Json(data)) => write_line(&mut writer, &json!({ "ok": true, "data": data })).await,
         Ok(Outcome::Stream(mut chunks)) => {
             write_line(&mut writer, &json!({ "ok": true, "stream": true })).await?;
@@ -102,21 +102,6 @@ async fn handle(stream: UnixStream, services: &Services) -> std::io::Result<()> 
     }
 }
 
-/// The command's name, for the log (requests carry passwords).
-fn command_name(request: &Request) -> &'static str {
-    match request {
-        Request::UserAdd { .. } => "user-add",
-        Request::UserList => "user-list",
-        Request::UserDisable { .. } => "user-disable",
-        Request::UserEnable { .. } => "user-enable",
-        Request::UserResetPassword { .. } => "user-reset-password",
-        Request::UserExport { .. } => "user-export",
-        Request::Stats => "stats",
-        Request::Online => "online",
-        Request::Backup => "backup",
-    }
-}
-
 async fn write_line(writer: &mut (impl AsyncWriteExt + Unpin), value: &Value) -> std::io::Result<()> {
     let mut bytes = value.to_string().into_bytes();
     bytes.push(b'\n');
@@ -126,9 +111,9 @@ async fn write_line(writer: &mut (impl AsyncWriteExt + Unpin), value: &Value) ->
 
 /// Sends a command to a running server. A streamed result is written to
 /// `sink`; the JSON result is returned.
-pub async fn call(stream: UnixStream, request: &Request, sink: &mut dyn Write) -> Result<Value, String> {
+pub async fn call(stream: UnixStream, command: &Command, sink: &mut dyn Write) -> Result<Value, String> {
     let (reader, mut writer) = stream.into_split();
-    let body = serde_json::to_value(request).map_err(|e| e.to_string())?;
+    let body = serde_json::to_value(command).map_err(|e| e.to_string())?;
     write_line(&mut writer, &body).await.map_err(|e| format!("control socket: {e}"))?;
     let mut reader = BufReader::new(reader);
     let mut line = String::new();

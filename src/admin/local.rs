@@ -5,32 +5,32 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::{control, execute, Outcome, Request};
+use super::{control, execute, Command, Outcome};
 use crate::config::Config;
 use crate::service::Services;
 
-/// Executes `request` against the server using `config`'s data directory.
+/// Executes `command` against the server using `config`'s data directory.
 /// A streamed result goes to `sink`.
-pub async fn run(config: &Config, request: Request, sink: &mut dyn Write) -> Result<Value, String> {
+pub async fn run(config: &Config, command: Command, sink: &mut dyn Write) -> Result<Value, String> {
     let path = control::socket_path(&config.data_dir);
     match tokio::net::UnixStream::connect(&path).await {
-        Ok(stream) => control::call(stream, &request, sink).await,
+        Ok(stream) => control::call(stream, &command, sink).await,
         Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
-            if matches!(request, Request::Online) {
+            if matches!(command, Command::Online) {
                 return Err("the server is not running, so nobody is online".into());
             }
-            offline(config, request, sink).await
+            offline(config, command, sink).await
         }
         Err(e) => Err(format!("cannot reach the server at {}: {e}", path.display())),
     }
 }
 
 /// Opens the data directory in this process and executes the command.
-async fn offline(config: &Config, request: Request, sink: &mut dyn Write) -> Result<Value, String> {
+async fn offline(config: &Config, command: Command, sink: &mut dyn Write) -> Result<Value, String> {
     if !config.data_dir.join("sled").exists() {
         return Err(format!("{} holds no kith database", config.data_dir.display()));
     }
-    let (services, commit_thread) = Services::open(config).map_err(|e| {
+    let (services, background) = Services::open(config).map_err(|e| {
         let text = e.to_string();
         if text.contains("lock") {
             format!(
@@ -41,7 +41,7 @@ async fn offline(config: &Config, request: Request, sink: &mut dyn Write) -> Res
             text
         }
     })?;
-    let result = match execute(&services, request).await {
+    let result = match execute(&services, command).await {
         Ok(Outcome::Json(value)) => Ok(value),
         Ok(Outcome::Stream(mut chunks)) => {
             let mut total = 0u64;
@@ -63,6 +63,6 @@ async fn offline(config: &Config, request: Request, sink: &mut dyn Write) -> Res
         Err(e) => Err(e.to_body().message),
     };
     drop(services);
-    let _ = tokio::task::spawn_blocking(move || commit_thread.join()).await;
+    let _ = tokio::task::spawn_blocking(move || background.join()).await;
     result
 }

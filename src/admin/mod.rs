@@ -1,6 +1,6 @@
 //! Operator commands: users, statistics, who is online, backups, exports.
 //!
-//! Every command is one [`Request`] executed against the [`Services`]. With
+//! Every command is one [`Command`] executed against the [`Services`]. With
 //! the server running, the CLI sends it over the local control socket
 //! ([`control`]) and the running server executes it — so a disabled user is
 //! disconnected at once and a backup is taken on the live database. With no
@@ -11,22 +11,21 @@ pub mod control;
 pub mod local;
 
 use std::io::Write;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::error::{ServiceError, ServiceResult};
 use crate::id::{id_time_ms, now_ms};
-use crate::protocol::{DisconnectReason, ErrorCode};
-use crate::service::accounts::{canonical_username, check_password};
-use crate::service::Services;
-use crate::storage::accounts::UserRecord;
+use crate::protocol::{Message, UpdateBody};
+use crate::service::account::store::UserRecord;
+use crate::service::{account, message, update, PageLimit, ServiceResult, Services};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
-pub enum Request {
+pub enum Command {
     /// Create a user.
     UserAdd {
         /// Username.
@@ -53,7 +52,7 @@ pub enum Request {
         /// New password (never logged).
         password: String,
     },
-    /// One user's profile, devices and messages as JSON lines (streamed).
+    /// One user's profile, devices and update log as JSON lines (streamed).
     UserExport {
         /// Username.
         username: String,
@@ -66,6 +65,23 @@ pub enum Request {
     Backup,
 }
 
+impl Command {
+    /// The command's name, for the log (commands carry passwords).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::UserAdd { .. } => "user-add",
+            Command::UserList => "user-list",
+            Command::UserDisable { .. } => "user-disable",
+            Command::UserEnable { .. } => "user-enable",
+            Command::UserResetPassword { .. } => "user-reset-password",
+            Command::UserExport { .. } => "user-export",
+            Command::Stats => "stats",
+            Command::Online => "online",
+            Command::Backup => "backup",
+        }
+    }
+}
+
 /// What a command produced.
 pub enum Outcome {
     /// A JSON document for the operator.
@@ -75,55 +91,30 @@ pub enum Outcome {
 }
 
 /// Executes a command.
-pub async fn execute(services: &Services, request: Request) -> ServiceResult<Outcome> {
-    match request {
-        Request::UserAdd { username, password } => {
-            let reply = services.register(crate::protocol::RegisterRequest { username, password }).await?;
-            Ok(Outcome::Json(json!({ "user_id": reply.user_id })))
+pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResult<Outcome> {
+    match command {
+        Command::UserAdd { username, password } => {
+            let user_id = account::add_user(services, &username, &password).await?;
+            Ok(Outcome::Json(json!({ "user_id": user_id })))
         }
-        Request::UserList => {
-            let users = services.off_loop(|store| store.users().collect::<Result<Vec<_>, _>>()).await?;
-            let list: Vec<Value> = users.iter().map(|(id, u)| user_json(*id, u)).collect();
-            Ok(Outcome::Json(Value::Array(list)))
+        Command::UserList => {
+            let users = account::list(services).await?;
+            Ok(Outcome::Json(Value::Array(users.iter().map(|(id, u)| user_json(*id, u)).collect())))
         }
-        Request::UserDisable { username } => set_disabled(services, &username, true).await,
-        Request::UserEnable { username } => set_disabled(services, &username, false).await,
-        Request::UserResetPassword { username, password } => {
-            check_password(&password)?;
-            let (id, _) = find(services, &username).await?;
-            let hash = services.passwords.hash(&password).await?;
-            let revoked = services
-                .committer
-                .apply(move |store| {
-                    store.update_user(id, |u| u.password_hash = hash.clone())?;
-                    store.revoke_all(id)
-                })
-                .await?;
-            services.hub.disconnect(id, DisconnectReason::PasswordChanged, |_| true);
-            tracing::info!(user = id, "password reset by the operator");
+        Command::UserDisable { username } => set_disabled(services, &username, true).await,
+        Command::UserEnable { username } => set_disabled(services, &username, false).await,
+        Command::UserResetPassword { username, password } => {
+            let (id, _) = account::find(services, &username).await?;
+            let revoked = account::reset_password(services, id, &password).await?;
             Ok(Outcome::Json(json!({ "user_id": id, "tokens_revoked": revoked })))
         }
-        Request::UserExport { username } => {
-            let (id, user) = find(services, &username).await?;
-            Ok(Outcome::Stream(export_user(services, id, user)))
+        Command::UserExport { username } => {
+            let (id, user) = account::find(services, &username).await?;
+            Ok(Outcome::Stream(export_user(services.clone(), id, user)))
         }
-        Request::Stats => {
-            let online = services.hub.online();
-            let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
-            let (users, (messages, conversations), disk) = services
-                .off_loop(|store| Ok((store.userid_user.len(), store.message_stats()?, store.size_on_disk()?)))
-                .await?;
-            Ok(Outcome::Json(json!({
-                "users": users,
-                "conversations": conversations,
-                "messages": messages,
-                "disk_bytes": disk,
-                "sessions_online": online.len(),
-                "users_online": users_online,
-            })))
-        }
-        Request::Online => {
-            let sessions = services.hub.online();
+        Command::Stats => stats(services).await,
+        Command::Online => {
+            let sessions = services.hub().online();
             let list: Vec<Value> = sessions
                 .iter()
                 .map(|s| {
@@ -140,7 +131,7 @@ pub async fn execute(services: &Services, request: Request) -> ServiceResult<Out
                 .collect();
             Ok(Outcome::Json(Value::Array(list)))
         }
-        Request::Backup => Ok(Outcome::Stream(backup(services))),
+        Command::Backup => Ok(Outcome::Stream(backup(services.clone()))),
     }
 }
 
@@ -148,20 +139,26 @@ fn user_json(id: u64, u: &UserRecord) -> Value {
     json!({ "user_id": id, "username": u.username, "created_at": u.created_at, "disabled": u.disabled })
 }
 
-async fn find(services: &Services, username: &str) -> ServiceResult<(u64, UserRecord)> {
-    let not_found = || ServiceError::new(ErrorCode::NotFound, format!("no user named {username:?}"));
-    let name = canonical_username(username).map_err(|_| not_found())?;
-    services.off_loop(move |store| store.user_by_name(&name)).await?.ok_or_else(not_found)
+async fn set_disabled(services: &Services, username: &str, disabled: bool) -> ServiceResult<Outcome> {
+    let (id, _) = account::find(services, username).await?;
+    account::set_disabled(services, id, disabled).await?;
+    Ok(Outcome::Json(json!({ "user_id": id, "disabled": disabled })))
 }
 
-async fn set_disabled(services: &Services, username: &str, disabled: bool) -> ServiceResult<Outcome> {
-    let (id, _) = find(services, username).await?;
-    services.committer.apply(move |store| store.update_user(id, |u| u.disabled = disabled)).await?;
-    if disabled {
-        services.hub.disconnect(id, DisconnectReason::AccountDisabled, |_| true);
-    }
-    tracing::info!(user = id, disabled, "account state changed by the operator");
-    Ok(Outcome::Json(json!({ "user_id": id, "disabled": disabled })))
+async fn stats(services: &Services) -> ServiceResult<Outcome> {
+    let online = services.hub().online();
+    let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
+    let users = account::list(services).await?.len();
+    let ((messages, conversations), updates) = services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?))).await?;
+    Ok(Outcome::Json(json!({
+        "users": users,
+        "conversations": conversations,
+        "messages": messages,
+        "updates": updates,
+        "disk_bytes": services.disk_bytes().await?,
+        "sessions_online": online.len(),
+        "users_online": users_online,
+    })))
 }
 
 /// Chunks of a byte stream, sent from a blocking thread.
@@ -180,14 +177,13 @@ impl Write for ChunkWriter {
     }
 }
 
-/// Streams a backup taken on the write thread: durable writes wait until it
-/// is done, so the file is one consistent point in time.
-fn backup(services: &Services) -> mpsc::Receiver<Result<Vec<u8>, String>> {
+/// Streams a backup taken between two group commits: durable writes wait
+/// until it is done, so the file is one consistent point in time.
+fn backup(services: Arc<Services>) -> mpsc::Receiver<Result<Vec<u8>, String>> {
     let (tx, rx) = mpsc::channel(16);
-    let committer = services.committer.clone();
     tokio::spawn(async move {
         let writer = ChunkWriter { tx: tx.clone() };
-        match committer.apply(move |store| store.export(writer)).await {
+        match services.backup(writer).await {
             Ok(entries) => tracing::info!(entries, "backup written"),
             Err(e) => {
                 tracing::error!(error = %e, "backup failed");
@@ -198,68 +194,84 @@ fn backup(services: &Services) -> mpsc::Receiver<Result<Vec<u8>, String>> {
     rx
 }
 
-/// Streams one user's data as JSON lines: the profile with devices, then one
-/// line per message of the user's inbox (sent and received).
-fn export_user(services: &Services, id: u64, user: UserRecord) -> mpsc::Receiver<Result<Vec<u8>, String>> {
+/// Streams one user's data as JSON lines: the profile with devices, then
+/// one line per entry of the user's update log (messages sent and received,
+/// account notices).
+fn export_user(services: Arc<Services>, id: u64, user: UserRecord) -> mpsc::Receiver<Result<Vec<u8>, String>> {
     let (tx, rx) = mpsc::channel(16);
-    let store = services.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let line = |v: Value| {
-            let mut bytes = v.to_string().into_bytes();
-            bytes.push(b'\n');
-            tx.blocking_send(Ok(bytes)).is_ok()
-        };
-        let devices: Vec<Value> = match store.devices(id) {
-            Ok(list) => list
-                .iter()
-                .map(|(device, d)| json!({ "device_id": device, "device_type": format!("{:?}", d.device_type).to_lowercase(), "last_login": d.last_login }))
-                .collect(),
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e.to_string()));
-                return;
-            }
-        };
-        let mut profile = user_json(id, &user);
-        profile["devices"] = Value::Array(devices);
-        profile["exported_at"] = json!(now_ms());
-        if !line(json!({ "profile": profile })) {
-            return;
-        }
-        let mut after = 0;
-        loop {
-            let limit = crate::storage::messages::PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
-            let (page, more) = match store.inbox_after(id, after, limit) {
-                Ok(page) => page,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e.to_string()));
-                    return;
-                }
-            };
-            for m in &page {
-                let content = match std::str::from_utf8(&m.message.content) {
-                    Ok(text) => json!({ "text": text }),
-                    Err(_) => {
-                        json!({ "hex": m.message.content.iter().map(|b| format!("{b:02x}")).collect::<String>() })
-                    }
-                };
-                let record = json!({ "message": {
-                    "id": m.id,
-                    "time": id_time_ms(m.id),
-                    "sender": m.message.sender,
-                    "peer": m.conversation.peer_of(id),
-                    "kind": format!("{:?}", m.message.kind).to_lowercase(),
-                    "content": content,
-                    "extra": m.message.extra,
-                }});
-                if !line(record) {
-                    return;
-                }
-            }
-            match page.last() {
-                Some(last) if more => after = last.id,
-                _ => break,
-            }
+    tokio::spawn(async move {
+        if let Err(e) = export_lines(&services, id, user, &tx).await {
+            let _ = tx.send(Err(e.to_string())).await;
         }
     });
     rx
+}
+
+async fn export_lines(
+    services: &Services,
+    id: u64,
+    user: UserRecord,
+    tx: &mpsc::Sender<Result<Vec<u8>, String>>,
+) -> ServiceResult<()> {
+    let line = |v: Value| {
+        let mut bytes = v.to_string().into_bytes();
+        bytes.push(b'\n');
+        Ok(bytes)
+    };
+    let devices: Vec<Value> = account::devices(services, id)
+        .await?
+        .iter()
+        .map(|(device, d)| json!({ "device_id": device, "device_type": format!("{:?}", d.device_type).to_lowercase(), "last_login": d.last_login }))
+        .collect();
+    let mut profile = user_json(id, &user);
+    profile["devices"] = Value::Array(devices);
+    profile["exported_at"] = json!(now_ms());
+    if tx.send(line(json!({ "profile": profile }))).await.is_err() {
+        return Ok(());
+    }
+    let mut after = 0;
+    loop {
+        let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
+        let (page, more) = services.read(move |s| update::store::page(s, id, after, limit)).await?;
+        for entry in &page {
+            let record = match entry.decode() {
+                Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(id, &m) }),
+                Ok(Some(UpdateBody::NewLogin(n))) => json!({ "login": {
+                    "id": entry.id,
+                    "time": id_time_ms(entry.id),
+                    "device_id": n.device_id,
+                    "device_type": format!("{:?}", n.device_type).to_lowercase(),
+                    "address": n.address,
+                }}),
+                _ => json!({ "update": { "id": entry.id, "kind": entry.kind } }),
+            };
+            if tx.send(line(record)).await.is_err() {
+                return Ok(());
+            }
+        }
+        match page.last() {
+            Some(last) if more => after = last.id,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn message_json(me: u64, m: &Message) -> Value {
+    let content = match std::str::from_utf8(&m.content) {
+        Ok(text) => json!({ "text": text }),
+        Err(_) => json!({ "hex": m.content.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
+    };
+    let peer = match m.to {
+        crate::protocol::Target::User(to) if m.sender == me => to,
+        _ => m.sender,
+    };
+    json!({
+        "id": m.id,
+        "time": m.server_time,
+        "sender": m.sender,
+        "peer": peer,
+        "kind": format!("{:?}", m.kind).to_lowercase(),
+        "content": content,
+        "extra": m.extra,
+    })
 }

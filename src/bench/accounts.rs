@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::Target;
+use super::Server;
 use crate::client::{Client, ClientError};
 use crate::protocol::{ClientType, DeviceInfo, DeviceType, ErrorCode};
 
@@ -68,13 +68,13 @@ impl Accounts {
     /// registering and logging in when no valid token is cached.
     pub async fn connect(
         &self,
-        target: &Target,
+        server: &Server,
         username: &str,
         device: usize,
     ) -> Result<(Client, Account), ClientError> {
         let device_id = format!("bench-device-{device}");
         let key = (username.to_string(), device_id.clone());
-        let client = target.connect().await?;
+        let client = server.connect().await?;
         let cached = self.lock().get(&key).cloned();
         if let Some(account) = cached {
             match client.auth(&account.token).await {

@@ -12,11 +12,11 @@ const DEVICES: usize = 4;
 
 /// Runs the scenario.
 pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
-    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
+    let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let slots: Vec<(usize, usize)> = (0..args.connections).map(|i| (i / DEVICES, i % DEVICES)).collect();
     let connect = |(user, device): (usize, usize)| async move {
-        accounts.connect(target, &format!("{prefix}-c-{user}"), device).await.map(|(client, _)| client)
+        accounts.connect(server, &format!("{prefix}-c-{user}"), device).await.map(|(client, _)| client)
     };
 
     // First make sure every device has a token (password logins are slow and

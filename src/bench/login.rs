@@ -12,11 +12,11 @@ const USERS: usize = 16;
 
 /// Runs the scenario.
 pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
-    let (args, target) = (b.args, &b.target);
+    let (args, server) = (b.args, &b.server);
     let prefix = &args.prefix;
     let name = |i: usize| format!("{prefix}-login-{}", i % USERS);
     for i in 0..USERS.min(args.logins) {
-        let client = target.connect().await?;
+        let client = server.connect().await?;
         match client.register(&name(i), super::accounts::PASSWORD).await {
             Ok(_) => {}
             Err(e) if e.code() == Some(ErrorCode::Conflict) => {}
@@ -28,7 +28,7 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let started = Instant::now();
     let logins = concurrently((0..args.logins).collect(), args.concurrency, "logins", |i| async move {
         let t = Instant::now();
-        let client = target.connect().await?;
+        let client = server.connect().await?;
         let device = DeviceInfo {
             device_id: format!("bench-login-{i}"),
             device_type: super::accounts::device_type(i / USERS),
@@ -55,7 +55,7 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let started = Instant::now();
     let auths = concurrently(tokens, args.concurrency, "auths", |token| async move {
         let t = Instant::now();
-        let client = target.connect().await?;
+        let client = server.connect().await?;
         client.auth(&token).await?;
         Ok::<_, ClientError>(t.elapsed())
     })

@@ -130,15 +130,15 @@ pub struct BenchArgs {
 }
 
 /// Where the bench connects, spreading connections over source addresses.
-pub struct Target {
+pub struct Server {
     addr: SocketAddr,
     transport: Transport,
     sources: Vec<(IpAddr, Option<quinn::Endpoint>)>,
     next: AtomicUsize,
 }
 
-impl Target {
-    fn new(args: &BenchArgs) -> Result<Target, String> {
+impl Server {
+    fn new(args: &BenchArgs) -> Result<Server, String> {
         let fingerprint = || {
             args.fingerprint
                 .as_deref()
@@ -166,7 +166,7 @@ impl Target {
                 sources.push((ip, endpoint));
             }
         }
-        Ok(Target { addr: args.server, transport, sources, next: AtomicUsize::new(0) })
+        Ok(Server { addr: args.server, transport, sources, next: AtomicUsize::new(0) })
     }
 
     /// The server address.
@@ -195,7 +195,7 @@ pub struct Bench<'a> {
     /// The command-line options.
     args: &'a BenchArgs,
     /// Where to connect.
-    target: Target,
+    server: Server,
     /// Bench users and their tokens.
     accounts: Accounts,
     /// The server process, when its pid is known.
@@ -245,7 +245,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
     }
     let mut bench = Bench {
         args,
-        target: Target::new(args)?,
+        server: Server::new(args)?,
         accounts: Accounts::load(args.accounts.clone()),
         probe: ServerProbe::new(args.server_pid),
     };

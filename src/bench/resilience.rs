@@ -12,7 +12,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use super::report::Report;
 use super::traffic::{drive, pairs, Run, Sender};
-use super::{concurrently, Bench, Target};
+use super::{concurrently, Bench, Server};
 use crate::client::{client_config, ClientError, Transport};
 use crate::codec::encode_wire;
 use crate::protocol::{encode_frame, Action, AuthRequest, HEADER_LEN};
@@ -32,18 +32,18 @@ fn compare(report: &mut Report, baseline: &Run, disturbed: &Run) {
 /// `slow`: `--stalled` extra pairs whose receivers never read, next to the
 /// `--pairs` that chat normally.
 pub async fn slow(b: &mut Bench<'_>) -> Result<Report, ClientError> {
-    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
+    let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
-    let traffic = pairs(args, target, accounts, "", args.pairs).await?;
+    let traffic = pairs(args, server, accounts, "", args.pairs).await?;
     // Each stalled reader authenticates on a raw connection and never reads
     // from it again; its sender writes to it throughout the second run.
     let mut stall_senders = Vec::new();
     let mut stalled = Vec::new();
     for i in 0..args.stalled {
-        let (sender, _) = accounts.connect(target, &format!("{prefix}-stalls-{i}"), 0).await?;
-        let (receiver, account) = accounts.connect(target, &format!("{prefix}-stallr-{i}"), 0).await?;
+        let (sender, _) = accounts.connect(server, &format!("{prefix}-stalls-{i}"), 0).await?;
+        let (receiver, account) = accounts.connect(server, &format!("{prefix}-stallr-{i}"), 0).await?;
         drop(receiver);
-        stalled.push(authenticate_raw(target, &account.token).await?);
+        stalled.push(authenticate_raw(server, &account.token).await?);
         stall_senders.push(Sender::new(sender, vec![account.user_id], STALLED_MESSAGE_SIZE));
     }
     b.probe.start();
@@ -75,15 +75,15 @@ struct Flood {
 /// `flood`: from a second loopback address, `--flood` TCP sockets that never
 /// start TLS and `--flood` TLS handshakes that never send a frame.
 pub async fn flood(b: &mut Bench<'_>) -> Result<Report, ClientError> {
-    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
-    let Transport::Tls { fingerprint } = target.transport() else {
+    let (args, server, accounts) = (b.args, &b.server, &b.accounts);
+    let Transport::Tls { fingerprint } = server.transport() else {
         return Err(ClientError::Protocol("the flood scenario needs --transport tls".into()));
     };
-    let server = target.addr();
-    if !server.ip().is_loopback() {
+    let addr = server.addr();
+    if !addr.ip().is_loopback() {
         return Err(ClientError::Protocol("the flood scenario floods from 127.0.0.2: use a loopback server".into()));
     }
-    let traffic = pairs(args, target, accounts, "", args.pairs).await?;
+    let traffic = pairs(args, server, accounts, "", args.pairs).await?;
     b.probe.start();
     let (traffic, baseline) = drive(args, traffic, &[]).await;
 
@@ -92,7 +92,7 @@ pub async fn flood(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let config = Arc::new(client_config(fingerprint, false)?);
     let mut flood = Flood::default();
     for socket in
-        concurrently((0..args.flood).collect(), args.concurrency, "idle sockets", |_| connect_from(from, server)).await
+        concurrently((0..args.flood).collect(), args.concurrency, "idle sockets", |_| connect_from(from, addr)).await
     {
         match socket {
             Ok(s) => flood.idle.push(s),
@@ -102,8 +102,8 @@ pub async fn flood(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let handshakes = concurrently((0..args.flood).collect(), args.concurrency, "handshakes", |_| {
         let config = config.clone();
         async move {
-            let stream = connect_from(from, server).await?;
-            let name = rustls::pki_types::ServerName::IpAddress(server.ip().into());
+            let stream = connect_from(from, addr).await?;
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
             tokio_rustls::TlsConnector::from(config).connect(name, stream).await
         }
     })
@@ -149,13 +149,13 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> AsyncStream
 
 /// Opens a TLS or TCP connection, authenticates with `token` and returns the
 /// stream after reading the reply.
-async fn authenticate_raw(target: &Target, token: &[u8]) -> Result<RawStream, ClientError> {
-    let tcp = TcpStream::connect(target.addr()).await?;
-    let mut stream: RawStream = match target.transport() {
+async fn authenticate_raw(server: &Server, token: &[u8]) -> Result<RawStream, ClientError> {
+    let tcp = TcpStream::connect(server.addr()).await?;
+    let mut stream: RawStream = match server.transport() {
         Transport::Tcp => Box::new(tcp),
         Transport::Tls { fingerprint } => {
             let config = Arc::new(client_config(fingerprint, false)?);
-            let name = rustls::pki_types::ServerName::IpAddress(target.addr().ip().into());
+            let name = rustls::pki_types::ServerName::IpAddress(server.addr().ip().into());
             Box::new(tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?)
         }
         Transport::Quic { .. } => {

@@ -9,11 +9,11 @@ use crate::client::ClientError;
 
 /// Runs the scenario with a fresh receiving user, so the backlog is exactly K.
 pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
-    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
+    let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let stamp = crate::id::now_ms() % 1_000_000_000;
-    let (sender, _) = accounts.connect(target, &format!("{prefix}-sync-sender"), 0).await?;
-    let (receiver, account) = accounts.connect(target, &format!("{prefix}-sy-{stamp}"), 0).await?;
+    let (sender, _) = accounts.connect(server, &format!("{prefix}-sync-sender"), 0).await?;
+    let (receiver, account) = accounts.connect(server, &format!("{prefix}-sy-{stamp}"), 0).await?;
     drop(receiver);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -31,7 +31,7 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
 
     b.probe.start();
     let t0 = Instant::now();
-    let client = target.connect().await?;
+    let client = server.connect().await?;
     let state = client.auth(&account.token).await?;
     let t_auth = Instant::now();
     let messages = client.sync_all(state.cursor).await?;

@@ -16,9 +16,9 @@ use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
 use super::report::{histogram, Report};
-use super::{concurrently, micros_since, progress, Accounts, Bench, BenchArgs, Target};
-use crate::client::{new_client_msg_id, Client, ClientError, Push};
-use crate::protocol::{MessageKind, SendReply, SendRequest, Target as To};
+use super::{concurrently, micros_since, progress, Accounts, Bench, BenchArgs, Server};
+use crate::client::{message_of, new_client_msg_id, Client, ClientError};
+use crate::protocol::{MessageKind, Push, SendReply, SendRequest, Target};
 
 /// How long to wait for the last deliveries after sending stops.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -101,15 +101,15 @@ impl Run {
 /// P sender/receiver pairs named `{prefix}-{tag}s-i` / `{prefix}-{tag}r-i`.
 pub(super) async fn pairs(
     args: &BenchArgs,
-    target: &Target,
+    server: &Server,
     accounts: &Accounts,
     tag: &str,
     count: usize,
 ) -> Result<Traffic, ClientError> {
     let prefix = &args.prefix;
     let connected = concurrently((0..count).collect(), args.concurrency, "connecting", |i| async move {
-        let (sender, _) = accounts.connect(target, &format!("{prefix}-{tag}s-{i}"), 0).await?;
-        let (receiver, account) = accounts.connect(target, &format!("{prefix}-{tag}r-{i}"), 0).await?;
+        let (sender, _) = accounts.connect(server, &format!("{prefix}-{tag}s-{i}"), 0).await?;
+        let (receiver, account) = accounts.connect(server, &format!("{prefix}-{tag}r-{i}"), 0).await?;
         Ok::<_, ClientError>((sender, receiver, account.user_id))
     })
     .await;
@@ -125,8 +125,8 @@ pub(super) async fn pairs(
 
 /// `dm`: P pairs, each sender writing to its own receiver.
 pub async fn dm(b: &mut Bench<'_>) -> Result<Report, ClientError> {
-    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
-    let traffic = pairs(args, target, accounts, "", args.pairs).await?;
+    let (args, server, accounts) = (b.args, &b.server, &b.accounts);
+    let traffic = pairs(args, server, accounts, "", args.pairs).await?;
     let mut report = Report::new("dm", "");
     report.count("pairs", args.pairs as u64);
     b.probe.start();
@@ -136,13 +136,13 @@ pub async fn dm(b: &mut Bench<'_>) -> Result<Report, ClientError> {
 
 /// `fanout`: one sender, R recipients with D online devices each.
 pub async fn fanout(b: &mut Bench<'_>) -> Result<Report, ClientError> {
-    let (args, target, accounts) = (b.args, &b.target, &b.accounts);
+    let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let per_user = args.devices.clamp(1, 4);
-    let (sender, _) = accounts.connect(target, &format!("{prefix}-fan-sender"), 0).await?;
+    let (sender, _) = accounts.connect(server, &format!("{prefix}-fan-sender"), 0).await?;
     let slots: Vec<(usize, usize)> = (0..args.recipients).flat_map(|r| (0..per_user).map(move |d| (r, d))).collect();
     let connected = concurrently(slots, args.concurrency, "connecting", |(r, d)| async move {
-        accounts.connect(target, &format!("{prefix}-fan-{r}"), d).await
+        accounts.connect(server, &format!("{prefix}-fan-{r}"), d).await
     })
     .await;
     let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };
@@ -282,7 +282,7 @@ async fn send(
                 let mut content = micros_since(epoch).to_be_bytes().to_vec();
                 content.resize(size, b'x');
                 let request = SendRequest {
-                    to: To::User(to),
+                    to: Target::User(to),
                     client_msg_id: new_client_msg_id(),
                     kind: MessageKind::Text,
                     content,
@@ -292,7 +292,7 @@ async fn send(
                 let started = Instant::now();
                 out.sent += 1;
                 inflight.push(async move {
-                    let result: Result<SendReply, ClientError> = client.send(&request).await;
+                    let result: Result<SendReply, ClientError> = client.call(&request).await;
                     (to, result, started.elapsed())
                 });
             }
@@ -323,8 +323,11 @@ async fn receive(
             () = stop.cancelled() => break,
             push = client.next_push() => push,
         };
-        match push {
-            Some(Push::Message(m)) => {
+        match push.as_ref().map(|p| match p {
+            Push::Update(update) => message_of(update),
+            Push::Disconnect(_) => None,
+        }) {
+            Some(Some(m)) => {
                 if !seen.insert(m.id) {
                     duplicates += 1;
                     continue;

@@ -8,8 +8,9 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use super::ConfigArgs;
-use crate::admin::{local, Request};
+use crate::admin::{local, Command};
 use crate::config::Config;
+use crate::service::migrate;
 use crate::storage::Store;
 
 /// Environment variable a password may come from instead of a prompt.
@@ -63,18 +64,18 @@ fn load(args: &ConfigArgs) -> Result<Config, String> {
     args.load().map_err(|e| e.to_string())
 }
 
-/// Runs a request to completion on a small runtime.
-fn run(config: &Config, request: Request, sink: &mut dyn Write) -> Result<Value, String> {
+/// Runs a command to completion on a small runtime.
+fn run(config: &Config, command: Command, sink: &mut dyn Write) -> Result<Value, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(local::run(config, request, sink))
+    runtime.block_on(local::run(config, command, sink))
 }
 
-fn run_json(config: &Config, request: Request) -> Result<Value, String> {
-    run(config, request, &mut std::io::sink())
+fn run_json(config: &Config, command: Command) -> Result<Value, String> {
+    run(config, command, &mut std::io::sink())
 }
 
 /// Reads a new password from KITH_PASSWORD or, on a terminal, a prompt
@@ -99,11 +100,11 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
         UserCommand::Add { username, config } => {
             let config = load(&config)?;
             let password = new_password()?;
-            let data = run_json(&config, Request::UserAdd { username: username.clone(), password })?;
+            let data = run_json(&config, Command::UserAdd { username: username.clone(), password })?;
             println!("created user {username} (id {})", data["user_id"]);
         }
         UserCommand::List(config) => {
-            let data = run_json(&load(&config)?, Request::UserList)?;
+            let data = run_json(&load(&config)?, Command::UserList)?;
             println!("{:>8}  {:<32}  {:<13}  state", "id", "username", "created (ms)");
             for u in data.as_array().into_iter().flatten() {
                 let state = if u["disabled"] == Value::Bool(true) { "disabled" } else { "active" };
@@ -116,24 +117,24 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
             }
         }
         UserCommand::Disable { username, config } => {
-            run_json(&load(&config)?, Request::UserDisable { username: username.clone() })?;
+            run_json(&load(&config)?, Command::UserDisable { username: username.clone() })?;
             println!("user {username} disabled and disconnected");
         }
         UserCommand::Enable { username, config } => {
-            run_json(&load(&config)?, Request::UserEnable { username: username.clone() })?;
+            run_json(&load(&config)?, Command::UserEnable { username: username.clone() })?;
             println!("user {username} enabled");
         }
         UserCommand::ResetPassword { username, config } => {
             let config = load(&config)?;
             let password = new_password()?;
-            let data = run_json(&config, Request::UserResetPassword { username: username.clone(), password })?;
+            let data = run_json(&config, Command::UserResetPassword { username: username.clone(), password })?;
             println!("password of {username} reset; {} device token(s) revoked", data["tokens_revoked"]);
         }
         UserCommand::Export { username, output, config } => {
             let config = load(&config)?;
             let output = output.unwrap_or_else(|| PathBuf::from(format!("{username}.jsonl")));
             let bytes =
-                write_file(&output, |file| run(&config, Request::UserExport { username: username.clone() }, file))?;
+                write_file(&output, |file| run(&config, Command::UserExport { username: username.clone() }, file))?;
             println!("exported {username} to {} ({bytes} bytes)", output.display());
         }
     }
@@ -141,15 +142,15 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
 }
 
 pub(super) fn stats(config: &ConfigArgs) -> Result<(), String> {
-    let data = run_json(&load(config)?, Request::Stats)?;
-    for key in ["users", "conversations", "messages", "disk_bytes", "users_online", "sessions_online"] {
+    let data = run_json(&load(config)?, Command::Stats)?;
+    for key in ["users", "conversations", "messages", "updates", "disk_bytes", "users_online", "sessions_online"] {
         println!("{key:<16} {}", data[key]);
     }
     Ok(())
 }
 
 pub(super) fn online(config: &ConfigArgs) -> Result<(), String> {
-    let data = run_json(&load(config)?, Request::Online)?;
+    let data = run_json(&load(config)?, Command::Online)?;
     let sessions = data.as_array().cloned().unwrap_or_default();
     println!("{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  peer", "user", "device", "type", "client", "via");
     for s in &sessions {
@@ -169,7 +170,7 @@ pub(super) fn online(config: &ConfigArgs) -> Result<(), String> {
 
 pub(super) fn backup(config: &ConfigArgs, file: &Path) -> Result<(), String> {
     let config = load(config)?;
-    let bytes = write_file(file, |sink| run(&config, Request::Backup, sink))?;
+    let bytes = write_file(file, |sink| run(&config, Command::Backup, sink))?;
     println!("backup written to {} ({bytes} bytes)", file.display());
     Ok(())
 }
@@ -181,8 +182,15 @@ pub(super) fn restore(config: &ConfigArgs, file: &Path) -> Result<(), String> {
     }
     let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let restored = Store::restore(&config.data_dir, input).map_err(|e| e.to_string())?;
+    let restored =
+        Store::restore(&config.data_dir, input, migrate::current_version()).map_err(|e| e.to_string())?;
     println!("restored {} entries in {} trees into {}", restored.entries, restored.trees, config.data_dir.display());
+    // Opening the store brings a backup of an older layout up to date now,
+    // rather than at the server's next start.
+    let store = Store::open(&config.data_dir, &config.storage, migrate::MIGRATIONS).map_err(|e| e.to_string())?;
+    if restored.schema < store.version() {
+        println!("migrated the data from schema version {} to {}", restored.schema, store.version());
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ConfigError, LogFormat, DEFAULT_TOML};
-use crate::transport::cert::{self, Identity};
+use crate::transport::cert::{self, Certificate};
 
 /// kith: a self-hosted instant-messaging server.
 #[derive(Debug, Parser)]
@@ -180,10 +180,10 @@ pub fn main() -> ExitCode {
 }
 
 fn print_fingerprint(config: Config, public_key: bool) -> Result<(), String> {
-    let identity = Identity::load(&config.tls.cert, &config.tls.key).map_err(|e| e.to_string())?;
+    let certificate = Certificate::load(&config.tls.cert, &config.tls.key).map_err(|e| e.to_string())?;
     let fp = match public_key {
-        false => identity.fingerprint(),
-        true => cert::public_key_fingerprint(&identity.chain[0])
+        false => certificate.fingerprint(),
+        true => cert::public_key_fingerprint(&certificate.chain[0])
             .ok_or_else(|| format!("{}: cannot read the public key", config.tls.cert.display()))?,
     };
     println!("SHA256:{}", cert::format_fingerprint(&fp));

@@ -9,15 +9,13 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
-use super::Push;
-use crate::codec::{decode_wire, HARD_MAX_BODY};
-use crate::protocol::{encode_frame, Action, PUSH_SEQUENCE};
-use crate::session::FrameDecoder;
+use crate::codec::HARD_MAX_BODY;
+use crate::protocol::{encode_frame, FrameDecoder, Push, ERROR_ACTION, PUSH_SEQUENCE};
 
 /// A response as received.
 #[derive(Debug, Clone)]
-pub struct Reply {
-    /// The request's action on success, [`Action::Error`] on failure.
+pub struct RawReply {
+    /// The request's action on success, [`ERROR_ACTION`] on failure.
     pub action: u8,
     /// Undecoded body.
     pub body: Bytes,
@@ -26,10 +24,10 @@ pub struct Reply {
 /// What the [`super::Client`] asks of its connection task.
 pub(crate) enum Command {
     /// Send a request with the next free sequence id.
-    Request { action: u8, body: Vec<u8>, reply: oneshot::Sender<Reply> },
+    Request { action: u8, body: Vec<u8>, reply: oneshot::Sender<RawReply> },
     /// Send bytes as they are; if `sequence` is given, route the response
     /// with that sequence id to `reply`.
-    Raw { bytes: Vec<u8>, sequence: Option<u32>, reply: Option<oneshot::Sender<Reply>> },
+    Raw { bytes: Vec<u8>, sequence: Option<u32>, reply: Option<oneshot::Sender<RawReply>> },
 }
 
 /// Runs until the server closes the connection or the client is dropped.
@@ -44,7 +42,7 @@ pub(crate) async fn drive<R, W>(
     W: AsyncWrite + Unpin,
 {
     let mut frames = FramedRead::new(reader, FrameDecoder::new(HARD_MAX_BODY));
-    let mut pending: HashMap<u32, oneshot::Sender<Reply>> = HashMap::new();
+    let mut pending: HashMap<u32, oneshot::Sender<RawReply>> = HashMap::new();
     let mut next_sequence: u32 = 1;
     let mut out = Vec::new();
     loop {
@@ -85,12 +83,15 @@ pub(crate) async fn drive<R, W>(
             frame = frames.next() => {
                 let Some(Ok(frame)) = frame else { break };
                 let (sequence, action) = (frame.header.sequence, frame.header.action);
-                if sequence == PUSH_SEQUENCE && action != Action::Error as u8 {
-                    if pushes.send(decode_push(action, frame.body)).await.is_err() {
-                        break;
+                if sequence == PUSH_SEQUENCE && action != ERROR_ACTION {
+                    // Pushes of kinds newer than this client are skipped.
+                    if let Ok(Some(push)) = Push::decode(action, &frame.body) {
+                        if pushes.send(push).await.is_err() {
+                            break;
+                        }
                     }
                 } else if let Some(reply) = pending.remove(&sequence) {
-                    let _ = reply.send(Reply { action, body: frame.body });
+                    let _ = reply.send(RawReply { action, body: frame.body });
                 }
             }
         }
@@ -103,13 +104,4 @@ async fn write<W: AsyncWrite + Unpin>(writer: &mut W, out: &mut Vec<u8>) -> std:
     out.clear();
     result?;
     writer.flush().await
-}
-
-fn decode_push(action: u8, body: Bytes) -> Push {
-    let decoded = match Action::from_byte(action) {
-        Some(Action::PushMessage) => decode_wire(&body).ok().map(Push::Message),
-        Some(Action::PushDisconnect) => decode_wire(&body).ok().map(Push::Disconnect),
-        _ => None,
-    };
-    decoded.unwrap_or(Push::Other { action, body })
 }

@@ -1,15 +1,20 @@
 //! An async client for the kith protocol, used by the tests, the load
 //! generator and anyone writing a bot in Rust.
 //!
+//! Every request goes through one typed call: [`Client::call`] takes any
+//! request body of the action table and returns that action's reply type.
+//! Pushes arrive decoded by the same push table the server encodes them
+//! from.
+//!
 //! ```no_run
 //! # async fn demo(addr: std::net::SocketAddr, pin: [u8; 32]) -> Result<(), kith::client::ClientError> {
 //! use kith::client::{Client, Transport};
-//! use kith::protocol::{ClientType, DeviceInfo, DeviceType};
+//! use kith::protocol::{ClientType, DeviceInfo, DeviceType, FindUserRequest};
 //!
 //! let mut client = Client::connect(addr, &Transport::Tls { fingerprint: pin }).await?;
 //! let device = DeviceInfo { device_id: "bot-1".into(), device_type: DeviceType::Desktop, client_type: ClientType::Other };
 //! client.login("alice", "correct horse battery", device).await?;
-//! let bob = client.find_user("bob").await?;
+//! let bob = client.call(&FindUserRequest { username: "bob".into() }).await?;
 //! client.send_text(bob.user_id, "hello").await?;
 //! while let Some(push) = client.next_push().await { println!("{push:?}"); }
 //! # Ok(()) }
@@ -22,20 +27,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use serde::{de::DeserializeOwned, Serialize};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-pub use connection::Reply;
+pub use connection::RawReply;
 pub use pin::client_config;
 
 use crate::codec::{decode_wire, encode_wire};
 use crate::protocol::{
-    AckReply, AckRequest, Action, AuthReply, AuthRequest, ChangePasswordRequest, DeviceInfo, Direction, DisconnectPush,
-    ErrorBody, ErrorCode, FindUserRequest, HeartbeatReply, HistoryRequest, LoginReply, LoginRequest, Message,
-    MessageKind, Page, RegisterReply, RegisterRequest, SendReply, SendRequest, SyncInboxRequest, Target, TokenReply,
-    UserInfo,
+    AuthReply, AuthRequest, DeviceInfo, ErrorBody, ErrorCode, Heartbeat, LoginReply, LoginRequest, Logout, Message,
+    MessageKind, Push, RegisterRequest, Rpc, SendReply, SendRequest, SyncRequest, Target, Update, UpdateBody,
+    ERROR_ACTION, QUIC_IDLE_TIMEOUT, QUIC_KEEP_ALIVE,
 };
 use connection::Command;
 
@@ -95,22 +97,6 @@ impl ClientError {
             _ => None,
         }
     }
-}
-
-/// Something the server pushed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Push {
-    /// A new message.
-    Message(Message),
-    /// The server is closing the connection.
-    Disconnect(DisconnectPush),
-    /// A push this client does not know.
-    Other {
-        /// Its action byte.
-        action: u8,
-        /// Its body.
-        body: Bytes,
-    },
 }
 
 /// A connection to a kith server.
@@ -219,7 +205,7 @@ impl Client {
     }
 
     /// Sends a request with an encoded body and returns the raw reply.
-    pub async fn request_raw(&self, action: u8, body: Vec<u8>) -> Result<Reply, ClientError> {
+    pub async fn request_raw(&self, action: u8, body: Vec<u8>) -> Result<RawReply, ClientError> {
         let (reply, rx) = oneshot::channel();
         self.commands.send(Command::Request { action, body, reply }).await.map_err(|_| ClientError::Closed)?;
         rx.await.map_err(|_| ClientError::Closed)
@@ -227,7 +213,7 @@ impl Client {
 
     /// Writes arbitrary bytes. If `sequence` is given, waits for the response
     /// with that sequence id.
-    pub async fn send_bytes(&self, bytes: Vec<u8>, sequence: Option<u32>) -> Result<Option<Reply>, ClientError> {
+    pub async fn send_bytes(&self, bytes: Vec<u8>, sequence: Option<u32>) -> Result<Option<RawReply>, ClientError> {
         let (reply, rx) = match sequence {
             Some(_) => {
                 let (tx, rx) = oneshot::channel();
@@ -242,64 +228,48 @@ impl Client {
         }
     }
 
-    /// Sends a typed request and decodes the typed reply or the error.
-    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        action: Action,
-        request: &Req,
-    ) -> Result<Resp, ClientError> {
-        let reply = self.request_raw(action as u8, encode_wire(request)).await?;
-        decode_reply(action, reply)
+    /// Sends a request and decodes its reply, or the server's error.
+    pub async fn call<R: Rpc>(&self, request: &R) -> Result<R::Reply, ClientError> {
+        let reply = self.request_raw(R::ACTION as u8, encode_wire(request)).await?;
+        if reply.action == ERROR_ACTION {
+            let error: ErrorBody = decode_wire(&reply.body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            return Err(ClientError::Server { code: error.code, message: error.message });
+        }
+        if reply.action != R::ACTION as u8 {
+            return Err(ClientError::Protocol(format!("reply action 0x{:02x} to {:?}", reply.action, R::ACTION)));
+        }
+        decode_wire(&reply.body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Creates an account; returns its id.
     pub async fn register(&self, username: &str, password: &str) -> Result<u64, ClientError> {
         let request = RegisterRequest { username: username.into(), password: password.into() };
-        let reply: RegisterReply = self.call(Action::Register, &request).await?;
-        Ok(reply.user_id)
+        Ok(self.call(&request).await?.user_id)
     }
 
     /// Logs in with a password; the connection is then authenticated.
     pub async fn login(&self, username: &str, password: &str, device: DeviceInfo) -> Result<LoginReply, ClientError> {
-        let request = LoginRequest { username: username.into(), password: password.into(), device };
-        self.call(Action::Login, &request).await
+        self.call(&LoginRequest { username: username.into(), password: password.into(), device }).await
     }
 
     /// Authenticates with a token from an earlier login.
     pub async fn auth(&self, token: &[u8]) -> Result<AuthReply, ClientError> {
-        self.call(Action::Auth, &AuthRequest { token: token.to_vec() }).await
+        self.call(&AuthRequest { token: token.to_vec() }).await
     }
 
     /// Revokes this device's token; the server then closes the connection.
     pub async fn logout(&self) -> Result<(), ClientError> {
-        self.call(Action::Logout, &()).await
-    }
-
-    /// Changes the password; returns this device's new token.
-    pub async fn change_password(&self, old: &str, new: &str) -> Result<TokenReply, ClientError> {
-        let request = ChangePasswordRequest { old_password: old.into(), new_password: new.into() };
-        self.call(Action::ChangePassword, &request).await
-    }
-
-    /// Looks a user up by username.
-    pub async fn find_user(&self, username: &str) -> Result<UserInfo, ClientError> {
-        self.call(Action::FindUser, &FindUserRequest { username: username.into() }).await
+        self.call(&Logout).await
     }
 
     /// Keeps the connection alive; returns the server's clock.
     pub async fn heartbeat(&self) -> Result<u64, ClientError> {
-        let reply: HeartbeatReply = self.call(Action::Heartbeat, &()).await?;
-        Ok(reply.server_time)
-    }
-
-    /// Sends a message; resolves once the server has it on disk.
-    pub async fn send(&self, request: &SendRequest) -> Result<SendReply, ClientError> {
-        self.call(Action::Send, request).await
+        Ok(self.call(&Heartbeat).await?.server_time)
     }
 
     /// Sends a text message to a user with a fresh client message id.
     pub async fn send_text(&self, to: u64, text: &str) -> Result<SendReply, ClientError> {
-        self.send(&SendRequest {
+        self.call(&SendRequest {
             to: Target::User(to),
             client_msg_id: new_client_msg_id(),
             kind: MessageKind::Text,
@@ -309,43 +279,25 @@ impl Client {
         .await
     }
 
-    /// Tells the server this device has everything up to `up_to`.
-    pub async fn ack(&self, up_to: u64) -> Result<u64, ClientError> {
-        let reply: AckReply = self.call(Action::Ack, &AckRequest { up_to }).await?;
-        Ok(reply.cursor)
-    }
-
-    /// One page of this user's messages after `after`.
-    pub async fn sync_inbox(&self, after: u64, limit: u16) -> Result<Page, ClientError> {
-        self.call(Action::SyncInbox, &SyncInboxRequest { after, limit }).await
-    }
-
-    /// Every message after `after`, fetched page by page.
-    pub async fn sync_all(&self, after: u64) -> Result<Vec<Message>, ClientError> {
-        let mut out: Vec<Message> = Vec::new();
+    /// Every update after `after`, fetched page by page until `more` is false.
+    pub async fn sync_all(&self, after: u64) -> Result<Vec<Update>, ClientError> {
+        let mut out: Vec<Update> = Vec::new();
         let mut cursor = after;
         loop {
-            let page = self.sync_inbox(cursor, 100).await?;
-            if let Some(last) = page.messages.last() {
+            let page = self.call(&SyncRequest { after: cursor, limit: 100 }).await?;
+            if let Some(last) = page.updates.last() {
                 cursor = last.id;
             }
-            let more = page.more;
-            out.extend(page.messages);
-            if !more {
+            out.extend(page.updates);
+            if !page.more {
                 return Ok(out);
             }
         }
     }
 
-    /// One page of a conversation's history.
-    pub async fn history(
-        &self,
-        with: Target,
-        direction: Direction,
-        anchor: u64,
-        limit: u16,
-    ) -> Result<Page, ClientError> {
-        self.call(Action::History, &HistoryRequest { with, direction, anchor, limit }).await
+    /// Every message update after `after`, fetched page by page.
+    pub async fn sync_messages(&self, after: u64) -> Result<Vec<Message>, ClientError> {
+        Ok(self.sync_all(after).await?.iter().filter_map(message_of).collect())
     }
 
     /// The next push, or `None` once the connection is closed and drained.
@@ -362,15 +314,34 @@ impl Client {
         }
     }
 
-    /// The next pushed message within `wait`, skipping other pushes.
+    /// The next pushed update within `wait`, skipping other pushes.
+    pub async fn update_within(&mut self, wait: Duration) -> Result<Update, ClientError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let Push::Update(update) = self.push_within(left).await? {
+                return Ok(update);
+            }
+        }
+    }
+
+    /// The next pushed message within `wait`, skipping other pushes and updates.
     pub async fn message_within(&mut self, wait: Duration) -> Result<Message, ClientError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if let Push::Message(m) = self.push_within(left).await? {
-                return Ok(m);
+            if let Some(message) = message_of(&self.update_within(left).await?) {
+                return Ok(message);
             }
         }
+    }
+}
+
+/// The message an update carries, if it is a message update.
+pub fn message_of(update: &Update) -> Option<Message> {
+    match update.decode() {
+        Ok(Some(UpdateBody::Message(message))) => Some(message),
+        _ => None,
     }
 }
 
@@ -385,15 +356,26 @@ pub struct ConnectOptions {
     pub quic_endpoint: Option<quinn::Endpoint>,
 }
 
-/// A QUIC client endpoint on `local` that trusts only the pinned certificate
-/// and sends keep-alives every 15 s.
+/// Bytes a QUIC client lets the server send ahead: room for a full page
+/// (1 MiB of content) and the pushes behind it.
+const RECEIVE_WINDOW: u32 = 4 * 1024 * 1024;
+
+/// A QUIC client endpoint on `local` that trusts only the pinned certificate,
+/// accepts no streams from the server and sends keep-alives.
 pub fn quic_endpoint(local: SocketAddr, fingerprint: [u8; 32]) -> Result<quinn::Endpoint, ClientError> {
     let mut endpoint = quinn::Endpoint::client(local)?;
     let crypto =
         quinn::crypto::rustls::QuicClientConfig::try_from(client_config(fingerprint, true)?).map_err(quic_error)?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    let mut transport = crate::transport::quic_transport_config(&crate::config::Limits::default());
-    transport.keep_alive_interval(Some(crate::transport::CLIENT_KEEP_ALIVE));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(quinn::VarInt::from_u32(0))
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(0))
+        .stream_receive_window(quinn::VarInt::from_u32(RECEIVE_WINDOW))
+        .receive_window(quinn::VarInt::from_u32(RECEIVE_WINDOW))
+        .datagram_receive_buffer_size(None)
+        .max_idle_timeout(Some(quinn::VarInt::from_u32(QUIC_IDLE_TIMEOUT.as_millis() as u32).into()))
+        .keep_alive_interval(Some(QUIC_KEEP_ALIVE));
     config.transport_config(Arc::new(transport));
     endpoint.set_default_client_config(config);
     Ok(endpoint)
@@ -420,15 +402,4 @@ async fn tcp(addr: SocketAddr, local_ip: Option<IpAddr>) -> Result<TcpStream, Cl
     };
     stream.set_nodelay(true)?;
     Ok(stream)
-}
-
-fn decode_reply<T: DeserializeOwned>(action: Action, reply: Reply) -> Result<T, ClientError> {
-    if reply.action == Action::Error as u8 {
-        let error: ErrorBody = decode_wire(&reply.body).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        return Err(ClientError::Server { code: error.code, message: error.message });
-    }
-    if reply.action != action as u8 {
-        return Err(ClientError::Protocol(format!("reply action 0x{:02x} to request {action:?}", reply.action)));
-    }
-    decode_wire(&reply.body).map_err(|e| ClientError::Protocol(e.to_string()))
 }

@@ -15,7 +15,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use subtle::ConstantTimeEq;
 
-use crate::transport::cert::{fingerprint, public_key_fingerprint, ALPN};
+use crate::protocol::ALPN;
+use crate::transport::cert::{fingerprint, public_key_fingerprint};
 
 /// Accepts exactly one certificate: the one with this SHA-256.
 #[derive(Debug)]

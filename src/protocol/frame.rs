@@ -83,7 +83,7 @@ impl Header {
 pub fn encode_frame(action: u8, sequence: u32, body: &[u8]) -> Vec<u8> {
     if body.len() > crate::codec::HARD_MAX_BODY {
         let error = super::ErrorBody { code: super::ErrorCode::Internal.into(), message: "response too large".into() };
-        return encode_frame(super::Action::Error as u8, sequence, &crate::codec::encode_wire(&error));
+        return encode_frame(super::ERROR_ACTION, sequence, &crate::codec::encode_wire(&error));
     }
     let header = Header { version: VERSION, action, sequence, body_len: body.len() as u32 };
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn an_impossible_body_becomes_an_internal_error() {
         let frame = encode_frame(0x12, 4, &vec![0u8; crate::codec::HARD_MAX_BODY + 1]);
-        assert_eq!(frame[4], super::super::Action::Error as u8);
+        assert_eq!(frame[4], super::super::ERROR_ACTION);
         assert_eq!(&frame[5..9], &4u32.to_be_bytes());
     }
 

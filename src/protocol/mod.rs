@@ -1,18 +1,46 @@
-//! The wire protocol: frame header, action table, error codes and bodies.
+//! The wire protocol: frames, the action table, the push table, error codes
+//! and the bodies of every domain.
 //!
 //! Pure data and pure functions — no sockets, no tokio — so that the server,
 //! the client library, the load generator and the fuzz target share one
 //! definition. `docs/PROTOCOL.md` describes the same thing for client authors.
+//!
+//! * [`actions`] — THE table of requests: one line per action gives its
+//!   byte, its body type, its reply type and who may send it.
+//! * [`push`] — THE table of pushes (server → client, sequence 0).
+//! * [`update`] — the per-user update log as clients see it, with its own
+//!   table of update kinds.
+//! * [`account`], [`message`] — the bodies of each domain's actions.
 
-mod action;
-mod body;
+pub mod account;
+pub mod actions;
+mod error;
 mod frame;
-mod request;
+mod framing;
+pub mod message;
+pub mod push;
+mod rpc;
+pub mod update;
 
-pub use action::Action;
-pub use body::*;
+pub use account::*;
+pub use actions::{Action, Request};
+pub use error::{ErrorBody, ErrorCode, ERROR_ACTION};
 pub use frame::{encode_frame, FatalHeader, Header, HEADER_LEN, PUSH_SEQUENCE, VERSION};
-pub use request::{Request, RequestError};
+pub use framing::{FrameDecoder, FrameError, RawFrame};
+pub use message::*;
+pub use push::{DisconnectPush, DisconnectReason, Push, PushAction};
+pub use rpc::{Rpc, Who};
+pub use update::*;
+
+/// The ALPN protocol name kith speaks over TLS and QUIC.
+pub const ALPN: &[u8] = b"kith/1";
+
+/// QUIC idle timeout both sides announce: a phone's keep-alives keep a
+/// connection well inside it, while a vanished phone is noticed in a minute.
+pub const QUIC_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How often a QUIC client should send keep-alives.
+pub const QUIC_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Declares a field-less enum that travels as a fixed-width integer, with the
 /// list of its values and a readable error for numbers it does not know.
@@ -69,41 +97,70 @@ macro_rules! wire_enum {
 }
 pub(crate) use wire_enum;
 
-wire_enum! {
-    /// Why a request failed. The numbers are part of the protocol and never
-    /// change meaning. Clients should treat an unknown code like `Internal`.
-    pub enum ErrorCode: u16 {
-        /// The header's version is not one this server speaks. The connection closes.
-        UnsupportedVersion = 1,
-        /// The action byte names no request.
-        UnknownAction = 2,
-        /// The body does not decode as the action's request type.
-        MalformedBody = 3,
-        /// The header announces a body above the server's limit. The connection closes.
-        FrameTooLarge = 4,
-        /// The action needs an authenticated connection.
-        NotAuthenticated = 5,
-        /// Wrong username or password (the two are never told apart).
-        BadCredentials = 6,
-        /// The user may not do this to that object.
-        NotPermitted = 7,
-        /// The named object does not exist, or is not visible to this user.
-        NotFound = 8,
-        /// The request conflicts with existing state, e.g. the username is taken.
-        Conflict = 9,
-        /// Too many requests; retry later.
-        RateLimited = 10,
-        /// The server failed; the request may be retried.
-        Internal = 11,
-        /// A field breaks a documented rule (length, charset, range).
-        InvalidArgument = 12,
-        /// The connection is already authenticated.
-        AlreadyAuthenticated = 13,
-        /// The token is unknown, revoked or expired: log in with the password again.
-        InvalidToken = 14,
-        /// The account is disabled by the operator.
-        AccountDisabled = 15,
-        /// The sequence id is 0, which is reserved for pushes.
-        BadSequence = 16,
-    }
+/// Declares a table of bodies told apart by a tag byte: the tag enum (a
+/// repeated byte fails to compile, as a repeated discriminant) and the
+/// union of bodies, which encodes and decodes itself by tag. Pushes and
+/// update kinds are such tables.
+macro_rules! tagged_bodies {
+    (
+        $(#[$tag_meta:meta])* tag $tag:ident;
+        $(#[$union_meta:meta])* union $union:ident;
+        $( $(#[$vmeta:meta])* $byte:literal $name:ident($body:ty), )+
+    ) => {
+        $(#[$tag_meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $tag {
+            $( $(#[$vmeta])* $name = $byte, )+
+        }
+
+        impl $tag {
+            /// Every tag, in table order.
+            pub const ALL: &'static [$tag] = &[$($tag::$name),+];
+
+            /// The tag a byte names, if any.
+            pub fn from_byte(byte: u8) -> Option<$tag> {
+                $tag::ALL.iter().copied().find(|t| *t as u8 == byte)
+            }
+
+            /// Its name, as the documentation spells it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( $tag::$name => stringify!($name), )+
+                }
+            }
+        }
+
+        $(#[$union_meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $union {
+            $( $(#[$vmeta])* $name($body), )+
+        }
+
+        impl $union {
+            /// Its tag.
+            pub fn tag(&self) -> $tag {
+                match self {
+                    $( $union::$name(_) => $tag::$name, )+
+                }
+            }
+
+            /// Its body's bytes.
+            pub fn encode_body(&self) -> Vec<u8> {
+                match self {
+                    $( $union::$name(body) => $crate::codec::encode_wire(body), )+
+                }
+            }
+
+            /// Decodes a body by its tag byte; `Ok(None)` for a tag this
+            /// build does not know, which a reader skips.
+            pub fn decode(tag: u8, body: &[u8]) -> Result<Option<$union>, $crate::codec::DecodeError> {
+                let Some(tag) = $tag::from_byte(tag) else { return Ok(None) };
+                Ok(Some(match tag {
+                    $( $tag::$name => $union::$name($crate::codec::decode_wire(body)?), )+
+                }))
+            }
+        }
+    };
 }
+pub(crate) use tagged_bodies;

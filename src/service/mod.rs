@@ -1,84 +1,164 @@
-//! What the server does, with no sockets in sight: each service takes typed
-//! requests and returns typed replies or a [`ServiceError`]. Sessions call
-//! them; only sessions write to the network.
+//! What the server does, with no sockets in sight.
+//!
+//! One folder per domain holds its handlers (`mod.rs`, with `routes()`), its
+//! rules and its keyspaces (`store.rs`). Handlers take a [`Call`] and a typed
+//! request and return a typed [`Outcome`]; only sessions write to the
+//! network. Every write is a job on the group commit ([`Tx`]); the updates
+//! jobs emit reach online devices through the one ordered [`fanout`].
 
-pub mod accounts;
-pub mod messages;
-mod password;
-mod throttle;
+pub mod account;
+mod error;
+pub mod fanout;
+mod handler;
+pub mod message;
+pub mod migrate;
+pub mod update;
 
+use std::io::Write;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub use account::Identity;
+pub use error::{ServiceError, ServiceResult};
+pub use fanout::{Audience, Event};
+pub use handler::{Call, Outcome, Router};
+
 use crate::config::Config;
-use crate::error::ServiceResult;
 use crate::hub::Hub;
-use crate::protocol::{ClientType, DeviceType};
+use crate::protocol::Request;
 use crate::storage::commit::Committer;
 use crate::storage::{StorageError, Store};
-pub use password::PasswordHashing;
-pub use throttle::LoginThrottle;
 
-/// Who an authenticated connection is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The account.
-    pub user_id: u64,
-    /// Its canonical username.
-    pub username: String,
-    /// The device.
-    pub device_id: String,
-    /// The device's type.
-    pub device_type: DeviceType,
-    /// The client software.
-    pub client_type: ClientType,
+/// A write job's handle, carrying fan-out events.
+pub type Tx<'a> = crate::storage::Tx<'a, Event>;
+
+/// Most entries one `Sync` or `History` page returns.
+pub const MAX_PAGE: u16 = 100;
+
+/// Bytes of content after which a page ends early (with `more` set), so a
+/// page of large messages stays a reasonable frame for a phone; a single
+/// entry always fits.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
+
+/// How much one page may hold: at most `count` entries and, once it holds
+/// one, no more than about `bytes` of content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit {
+    /// Most entries.
+    pub count: usize,
+    /// Byte budget; the entry that crosses it ends the page.
+    pub bytes: usize,
+}
+
+impl PageLimit {
+    /// The limit of a client's page request of `limit` entries.
+    pub fn requested(limit: u16) -> ServiceResult<PageLimit> {
+        if (1..=MAX_PAGE).contains(&limit) {
+            Ok(PageLimit { count: usize::from(limit), bytes: MAX_PAGE_BYTES })
+        } else {
+            Err(ServiceError::invalid(format!("limit must be 1–{MAX_PAGE}")))
+        }
+    }
+
+    /// Whether a page holding `entries` entries of `bytes` bytes is full.
+    pub fn full(self, entries: usize, bytes: usize) -> bool {
+        entries >= self.count || (entries > 0 && bytes >= self.bytes)
+    }
 }
 
 /// Shared state of every service.
 pub struct Services {
-    /// The database.
-    pub store: Arc<Store>,
-    /// Online sessions.
-    pub hub: Arc<Hub>,
-    /// Durable writes.
-    pub committer: Committer,
-    /// Password hashing.
-    pub passwords: PasswordHashing,
-    /// Failed-login delays.
-    pub throttle: LoginThrottle,
-    /// The configuration the server started with.
-    pub config: Config,
+    store: Arc<Store>,
+    committer: Committer<Event>,
+    hub: Arc<Hub>,
+    router: Router,
+    accounts: account::Accounts,
+    config: Config,
+}
+
+/// The threads behind the services: the group commit and the fan-out.
+pub struct Background {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Waits until they end, which they do once every handle to the
+    /// services is dropped and the last writes are synced.
+    pub fn join(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Services {
-    /// Opens the store and starts the commit thread. The returned handle
-    /// finishes once every clone of the services is dropped and the last
-    /// writes are synced.
-    pub fn open(config: &Config) -> Result<(Arc<Services>, JoinHandle<()>), StorageError> {
+    /// Opens (and if need be migrates) the store and starts the commit and
+    /// fan-out threads.
+    pub fn open(config: &Config) -> Result<(Arc<Services>, Background), StorageError> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let store = Arc::new(Store::open(&config.data_dir, &config.storage)?);
+        let store = Arc::new(Store::open(&config.data_dir, &config.storage, migrate::MIGRATIONS)?);
         let hub = Arc::new(Hub::default());
-        let (committer, thread) =
-            Committer::start(store.clone(), &config.storage, messages::push_on_commit(hub.clone()))?;
+        let (sink, fanout_thread) = fanout::start(hub.clone())?;
+        let (committer, commit_thread) = Committer::start(store.clone(), &config.storage, sink)?;
         let services = Services {
+            accounts: account::Accounts::load(&store, &config.limits)?,
+            router: routes(),
             store,
-            hub,
             committer,
-            passwords: PasswordHashing::new(config.limits.max_concurrent_hashes),
-            throttle: LoginThrottle::default(),
+            hub,
             config: config.clone(),
         };
-        Ok((Arc::new(services), thread))
+        Ok((Arc::new(services), Background { threads: vec![commit_thread, fanout_thread] }))
     }
 
-    /// Runs storage work on the blocking pool. A sled call can wait for the
+    /// The configuration the server started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Who is online.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The handlers.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Runs a request's handler.
+    pub async fn dispatch(&self, call: Call, request: Request) -> ServiceResult<Outcome<Vec<u8>>> {
+        self.router.dispatch(call, request).await
+    }
+
+    /// Runs storage reads on the blocking pool. A sled call can wait for the
     /// database-wide lock a group commit holds while it applies a batch; that
     /// wait must not stall the async workers serving every other connection.
-    pub(crate) async fn off_loop<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Store) -> Result<T, StorageError> + Send + 'static,
     ) -> ServiceResult<T> {
         let store = self.store.clone();
         Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
     }
+
+    /// Writes a backup of the whole database to `out`, taken between two
+    /// group commits so it is one consistent point in time.
+    pub async fn backup(&self, out: impl Write + Send + 'static) -> ServiceResult<u64> {
+        Ok(self.committer.exclusive(move |store| store.export(out)).await??)
+    }
+
+    /// Bytes the database occupies on disk.
+    pub async fn disk_bytes(&self) -> ServiceResult<u64> {
+        self.read(|store| store.size_on_disk()).await
+    }
+}
+
+/// Every domain's handlers.
+fn routes() -> Router {
+    let mut router = Router::default();
+    account::routes(&mut router);
+    message::routes(&mut router);
+    update::routes(&mut router);
+    router
 }

@@ -1,15 +1,15 @@
 //! One loop per connection, whatever the transport.
 //!
 //! TLS, plain TCP and QUIC each hand this module a reader and a writer; the
-//! loop reads frames, checks them, dispatches requests to the services and
-//! writes their replies and the pushes queued for it by the hub. A `Send`
-//! waits for the group commit concurrently with further requests (up to
-//! `max_inflight`), so a client can keep a window of messages in flight;
-//! everything else is answered in frame order, one at a time.
+//! loop reads frames, checks them (`request.rs`), hands each typed request
+//! to its handler through the router, and writes the replies and the
+//! pushes the hub queues for it. The loop knows no individual action. A
+//! handler that writes answers later: its reply waits for the group commit
+//! alongside further requests (up to `max_inflight`), so a client can keep
+//! a window of writes in flight; everything else is answered in frame order.
 
-mod dispatch;
-mod framing;
 mod rate;
+mod request;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -25,15 +25,11 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use framing::{FrameDecoder, FrameError, RawFrame};
-
-use crate::codec::encode_wire;
-use crate::error::ServiceError;
 use crate::hub::{Closer, SessionHandle};
-use crate::protocol::{encode_frame, Action, DisconnectPush, DisconnectReason, PUSH_SEQUENCE};
-use crate::service::{Identity, Services};
-use dispatch::Step;
+use crate::protocol::{DisconnectReason, FrameDecoder, FrameError, Push};
+use crate::service::{Identity, ServiceError, Services};
 use rate::TokenBucket;
+use request::Step;
 
 /// How long a closing connection gets to take its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -63,7 +59,7 @@ pub(crate) struct Session {
     ctx: SessionContext,
     session_id: u64,
     closer: Arc<Closer>,
-    identity: Option<Identity>,
+    identity: Option<Arc<Identity>>,
     limiter: TokenBucket,
     /// Sequence ids of requests still in progress; reusing one is refused,
     /// since its two replies could not be told apart.
@@ -96,27 +92,27 @@ where
         tracing::debug!("connected");
         let services = ctx.services.clone();
         let mut session = Session {
-            session_id: services.hub.next_session_id(),
+            session_id: services.hub().next_session_id(),
             closer: Arc::new(Closer::default()),
             identity: None,
             pending: HashSet::new(),
             limiter: TokenBucket::new(
-                services.config.limits.requests_per_second,
-                services.config.limits.request_burst,
+                services.config().limits.requests_per_second,
+                services.config().limits.request_burst,
                 Instant::now(),
             ),
             ctx,
         };
         let mut writer =
-            FrameWriter { inner: writer, buf: Vec::new(), timeout: services.config.limits.write_timeout() };
+            FrameWriter { inner: writer, buf: Vec::new(), timeout: services.config().limits.write_timeout() };
         let end = session.serve(reader, &mut writer).await;
         if let Some(identity) = &session.identity {
-            services.hub.unregister(identity.user_id, session.session_id);
+            services.hub().unregister(identity.user_id, session.session_id);
         }
         let reason = match end {
             End::Close(reason) => {
                 tracing::debug!(?reason, "closing");
-                let push = disconnect_frame(reason);
+                let push = Push::Disconnect(reason.into()).frame();
                 let _ = tokio::time::timeout(CLOSE_GRACE, async {
                     writer.write(&push).await?;
                     writer.inner.shutdown().await
@@ -133,29 +129,13 @@ where
     .await
 }
 
-fn disconnect_frame(reason: DisconnectReason) -> Vec<u8> {
-    let message = match reason {
-        DisconnectReason::Kicked => "another device of the same type logged in",
-        DisconnectReason::LoggedOut => "logged out",
-        DisconnectReason::PasswordChanged => "password changed; log in again",
-        DisconnectReason::AccountDisabled => "account disabled",
-        DisconnectReason::ServerShutdown => "server shutting down",
-        DisconnectReason::SlowConsumer => "too slow reading; reconnect and sync",
-        DisconnectReason::IdleTimeout => "idle timeout",
-        DisconnectReason::AuthTimeout => "not authenticated in time",
-        DisconnectReason::ProtocolError => "protocol error",
-    };
-    let body = encode_wire(&DisconnectPush { reason, message: message.into() });
-    encode_frame(Action::PushDisconnect as u8, PUSH_SEQUENCE, &body)
-}
-
 impl Session {
     async fn serve<R, W>(&mut self, reader: R, writer: &mut FrameWriter<W>) -> End
     where
         R: AsyncRead + Unpin + Send,
         W: AsyncWrite + Unpin + Send,
     {
-        let limits = self.ctx.services.config.limits.clone();
+        let limits = self.ctx.services.config().limits.clone();
         let mut frames = FramedRead::with_capacity(reader, FrameDecoder::new(limits.max_frame_bytes), 64);
         let mut inflight: FuturesUnordered<Inflight> = FuturesUnordered::new();
         let mut pushes: Option<mpsc::Receiver<Bytes>> = None;
@@ -203,7 +183,7 @@ impl Session {
                             _ => format!("protocol version {} is not supported; this server speaks {}",
                                 refused.detail, crate::protocol::VERSION),
                         });
-                        let _ = writer.write(&dispatch::error_frame(refused.sequence, &error)).await;
+                        let _ = writer.write(&request::error_frame(refused.sequence, &error)).await;
                         return End::Close(DisconnectReason::ProtocolError);
                     }
                     Some(Ok(frame)) => {
@@ -248,11 +228,11 @@ impl Session {
     /// pushes off an older session of the same device type.
     fn become_authenticated(&mut self, identity: Identity) -> mpsc::Receiver<Bytes> {
         let services = &self.ctx.services;
-        let (tx, rx) = mpsc::channel(services.config.limits.outbound_queue);
+        let (tx, rx) = mpsc::channel(services.config().limits.outbound_queue);
         let span = tracing::Span::current();
         span.record("user", identity.user_id);
         span.record("device", identity.device_id.as_str());
-        services.hub.register(Arc::new(SessionHandle {
+        services.hub().register(Arc::new(SessionHandle {
             session_id: self.session_id,
             user_id: identity.user_id,
             device_id: identity.device_id.clone(),
@@ -265,7 +245,7 @@ impl Session {
             closer: self.closer.clone(),
         }));
         tracing::info!("authenticated");
-        self.identity = Some(identity);
+        self.identity = Some(Arc::new(identity));
         rx
     }
 }

@@ -9,14 +9,17 @@
 //! All integers are big-endian. The server writes a backup on its write
 //! thread, so no durable write lands halfway through it and the file is one
 //! consistent point in time. Restoring verifies the checksum before it
-//! declares success and removes what it wrote if the file is damaged.
+//! declares success and removes what it wrote if the file is damaged. The
+//! schema is the layout version of the data: a backup from an older kith is
+//! restored as it was and migrated when the store is next opened; one from a
+//! newer kith is refused.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
 
 use ring::digest::{Context, SHA256};
 
-use super::{StorageError, Store, SCHEMA_VERSION};
+use super::{StorageError, Store};
 
 const MAGIC: &[u8; 8] = b"KITHBAK1";
 const TREE: u8 = 1;
@@ -32,6 +35,8 @@ pub struct Restored {
     pub trees: u64,
     /// Key/value pairs restored.
     pub entries: u64,
+    /// The layout version the backup was taken at.
+    pub schema: u32,
 }
 
 struct Hashing<W> {
@@ -61,7 +66,7 @@ impl Store {
     pub fn export(&self, out: impl Write) -> Result<u64, StorageError> {
         let mut out = Hashing { inner: io::BufWriter::with_capacity(256 * 1024, out), hash: Context::new(&SHA256) };
         out.write_all(MAGIC)?;
-        out.write_all(&SCHEMA_VERSION.to_be_bytes())?;
+        out.write_all(&self.version.to_be_bytes())?;
         let mut entries = 0;
         for name in self.db.tree_names() {
             let tree = self.db.open_tree(&name)?;
@@ -83,7 +88,8 @@ impl Store {
     }
 
     /// Restores a backup into `data_dir`, which must hold no database yet.
-    pub fn restore(data_dir: &Path, input: impl Read) -> Result<Restored, StorageError> {
+    /// Backups of layouts newer than `supported` are refused.
+    pub fn restore(data_dir: &Path, input: impl Read, supported: u32) -> Result<Restored, StorageError> {
         let dir = data_dir.join("sled");
         if dir.exists() {
             return Err(StorageError::Restore(format!(
@@ -91,7 +97,7 @@ impl Store {
                 dir.display()
             )));
         }
-        let result = restore_into(&dir, input);
+        let result = restore_into(&dir, input, supported);
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -134,7 +140,7 @@ fn damaged(what: &str) -> StorageError {
     StorageError::Restore(format!("backup file is damaged: {what}"))
 }
 
-fn restore_into(dir: &Path, input: impl Read) -> Result<Restored, StorageError> {
+fn restore_into(dir: &Path, input: impl Read, supported: u32) -> Result<Restored, StorageError> {
     let mut r = Reader { inner: io::BufReader::with_capacity(256 * 1024, input), hash: Context::new(&SHA256) };
     let mut magic = [0u8; 8];
     r.exact(&mut magic)?;
@@ -144,11 +150,11 @@ fn restore_into(dir: &Path, input: impl Read) -> Result<Restored, StorageError> 
     let mut schema = [0u8; 4];
     r.exact(&mut schema)?;
     let schema = u32::from_be_bytes(schema);
-    if schema != SCHEMA_VERSION {
-        return Err(StorageError::Schema { found: schema });
+    if schema > supported {
+        return Err(StorageError::Newer { found: schema, supported });
     }
     let db = sled::Config::new().path(dir).open()?;
-    let mut restored = Restored { trees: 0, entries: 0 };
+    let mut restored = Restored { trees: 0, entries: 0, schema };
     let mut tree: Option<sled::Tree> = None;
     loop {
         match r.byte()? {

@@ -1,68 +1,56 @@
-//! Group commit: concurrent writes become batches that share one flush and
-//! one `fdatasync`, and each write is answered only after that.
+//! Group commit: every durable write is a job; concurrent jobs become one
+//! atomic sled batch behind one flush and one `fdatasync`, and each job is
+//! answered only after that.
 //!
 //! Two threads form a pipeline:
 //!
 //! * **write** takes the first waiting job and everything else already
-//!   queued (up to `max_batch`), resolves client-id duplicates, assigns
-//!   message ids and applies the batch to sled atomically. Every other
-//!   durable write (accounts, tokens, operator commands, backups) is also a
-//!   job run on this thread, so writes never interleave and a backup taken
-//!   here is a consistent point in time;
+//!   queued (up to `max_batch`) and runs each against a [`Tx`] over the
+//!   batch's pending writes, in queue order; a job that fails is rolled back
+//!   and answered at once. The surviving writes, with the snowflake
+//!   high-water mark, are applied to sled as one atomic batch and handed on.
+//!   Writes never interleave, and an *exclusive* job (a backup) runs alone
+//!   between two batches, so it sees one consistent point in time;
 //! * **sync** takes every written batch waiting for it, makes them durable
-//!   with one flush and one `fdatasync`, then runs the `on_commit` hook
-//!   (pushes) and answers the jobs.
+//!   with one flush and one `fdatasync`, hands their events to the sink (the
+//!   fan-out) in commit order, then answers their jobs.
 //!
-//! While one batch is being synced and announced, the next is being written,
-//! so under load the disk sync costs the writer nothing; an idle server
-//! still syncs a lone message at once. One thread assigns ids and one thread
-//! announces them, both in batch order, so ids follow commit order and the
-//! hook sees messages in ascending id order — which is what lets every
-//! device's push queue receive a user's messages in id order.
+//! While one batch is being synced, the next is being written, so under load
+//! the disk sync costs the writer nothing; an idle server still syncs a lone
+//! job at once. One thread assigns ids and one thread hands events on, both
+//! in batch order, so events reach the sink in the order of their ids.
 
-use std::collections::HashMap;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::messages::NewMessage;
-use super::{DiskSync, Durability, StorageConfig, StorageError, Store};
+use super::tx::Pending as PendingWrites;
+use super::{schema, DiskSync, Durability, Keyspace, StorageConfig, StorageError, Store, Tx};
 use crate::id::Snowflake;
 
-/// What a message write resolved to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Accepted {
-    /// The message's server id.
-    pub id: u64,
-    /// True when the sender's client message id was already stored; `id` is
-    /// the original one and nothing new was written.
-    pub duplicate: bool,
+/// The highest snowflake id ever handed out.
+const HIGHWATER: Keyspace<(), u64> = Keyspace::new(&schema::IDS_HIGHWATER);
+
+/// Answers a job once its batch is durable (or failed).
+type Finish = Box<dyn FnOnce(Result<(), Arc<StorageError>>) + Send>;
+
+/// A write job, type-erased: runs against the batch and says whether it
+/// succeeded, with how to answer it.
+type WriteJob<E> = Box<dyn FnOnce(&mut Tx<'_, E>) -> (bool, Finish) + Send>;
+
+enum Job<E> {
+    Write(WriteJob<E>),
+    Exclusive(Box<dyn FnOnce(&Store) + Send>),
 }
 
-/// Called on the sync thread, in id order, for every newly durable message.
-pub type OnCommit = Box<dyn FnMut(u64, &NewMessage) + Send>;
-
-type Reply<T> = oneshot::Sender<Result<T, Arc<StorageError>>>;
-
-/// Storage work run on the write thread.
-type Work = Box<dyn FnOnce(&Store) -> Result<(), StorageError> + Send>;
-
-enum Job {
-    Message(NewMessage, Reply<Accepted>),
-    Apply(Work, Reply<()>),
-}
-
-/// A job's answer, waiting for its batch to become durable.
-enum Answer {
-    Message(Reply<Accepted>, Accepted),
-    Applied(Reply<()>, Result<(), Arc<StorageError>>),
-}
+/// What the sync thread hands every durable batch's events to.
+pub type Sink<E> = Box<dyn FnMut(Vec<E>) + Send>;
 
 /// A batch the write thread has applied and the sync thread must make durable.
-struct Written {
-    answers: Vec<Answer>,
-    fresh: Vec<(u64, NewMessage)>,
+struct Written<E> {
+    finishes: Vec<Finish>,
+    events: Vec<E>,
     result: Result<(), StorageError>,
 }
 
@@ -70,48 +58,45 @@ struct Written {
 /// thread waits, so memory stays bounded if the disk stalls.
 const WRITTEN_QUEUE: usize = 4;
 
-/// A handle for queueing durable writes; cheap to clone.
-#[derive(Clone)]
-pub struct Committer {
-    jobs: mpsc::Sender<Job>,
+/// A handle for queueing jobs; cheap to clone.
+pub struct Committer<E> {
+    jobs: mpsc::Sender<Job<E>>,
 }
 
-/// A message acknowledgement that resolves once the message is durable.
-pub struct PendingAck(oneshot::Receiver<Result<Accepted, Arc<StorageError>>>);
-
-impl PendingAck {
-    /// Waits for the commit that carries this message.
-    pub async fn durable(self) -> Result<Accepted, StorageError> {
-        settle(self.0.await)
+impl<E> Clone for Committer<E> {
+    fn clone(&self) -> Self {
+        Committer { jobs: self.jobs.clone() }
     }
 }
 
-fn settle<T>(reply: Result<Result<T, Arc<StorageError>>, oneshot::error::RecvError>) -> Result<T, StorageError> {
-    match reply {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(StorageError::Commit(e)),
-        Err(_) => Err(StorageError::Closed),
+/// A job's answer, which arrives once the job is durable.
+pub struct Pending<T, Err>(oneshot::Receiver<Result<T, Err>>);
+
+impl<T, Err: From<StorageError>> Pending<T, Err> {
+    /// Waits for the commit that carries the job.
+    pub async fn durable(self) -> Result<T, Err> {
+        self.0.await.unwrap_or_else(|_| Err(StorageError::Closed.into()))
     }
 }
 
-impl Committer {
+impl<E: Send + 'static> Committer<E> {
     /// Starts the commit threads. They end once every [`Committer`] clone is
     /// dropped, after a final sync; the returned handle joins both.
     pub fn start(
         store: Arc<Store>,
         config: &StorageConfig,
-        on_commit: OnCommit,
-    ) -> Result<(Committer, JoinHandle<()>), StorageError> {
+        sink: Sink<E>,
+    ) -> Result<(Committer<E>, JoinHandle<()>), StorageError> {
         let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 2);
         let (written_tx, written_rx) = std_mpsc::sync_channel(WRITTEN_QUEUE);
         let syncer = Syncer {
             store: store.clone(),
             disk: DiskSync::open(store.sled_dir())?,
             durability: config.durability,
-            on_commit,
+            sink,
         };
-        let writer =
-            Writer { ids: Snowflake::new(0, store.last_message_id()?), store, max_batch: config.max_batch.max(1) };
+        let last_id = store.get(&HIGHWATER, &())?.unwrap_or(0);
+        let writer = Writer { ids: Snowflake::new(0, last_id), store, max_batch: config.max_batch.max(1) };
         let sync_thread = std::thread::Builder::new().name("kith-sync".into()).spawn(move || syncer.run(written_rx))?;
         let handle = std::thread::Builder::new().name("kith-commit".into()).spawn(move || {
             writer.run(rx, written_tx);
@@ -120,34 +105,54 @@ impl Committer {
         Ok((Committer { jobs: tx }, handle))
     }
 
-    /// Queues a message. Queueing waits only while the queue is full; the
-    /// returned acknowledgement resolves once the message is durable.
-    /// Messages queued from one task are committed in the order they were
-    /// queued.
-    pub async fn submit(&self, message: NewMessage) -> Result<PendingAck, StorageError> {
-        let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Message(message, tx)).await.map_err(|_| StorageError::Closed)?;
-        Ok(PendingAck(rx))
+    /// Queues a job. Queueing waits only while the queue is full; the
+    /// returned answer resolves once what the job wrote is durable. Jobs
+    /// queued from one task run in the order they were queued.
+    pub async fn submit<T, Err>(
+        &self,
+        job: impl FnOnce(&mut Tx<'_, E>) -> Result<T, Err> + Send + 'static,
+    ) -> Result<Pending<T, Err>, StorageError>
+    where
+        T: Send + 'static,
+        Err: From<StorageError> + Send + 'static,
+    {
+        let (answer, pending) = oneshot::channel();
+        let job: WriteJob<E> = Box::new(move |tx| {
+            let result = job(tx);
+            let succeeded = result.is_ok();
+            let finish: Finish = Box::new(move |outcome| {
+                let _ = answer.send(match outcome {
+                    Ok(()) => result,
+                    Err(e) => Err(StorageError::Commit(e).into()),
+                });
+            });
+            (succeeded, finish)
+        });
+        self.jobs.send(Job::Write(job)).await.map_err(|_| StorageError::Closed)?;
+        Ok(Pending(pending))
     }
 
-    /// Runs `work` on the write thread, in order with every other write, and
-    /// returns its result once what it wrote is durable.
-    pub async fn apply<T: Send + 'static>(
+    /// Queues a job and waits until it is durable.
+    pub async fn run<T, Err>(&self, job: impl FnOnce(&mut Tx<'_, E>) -> Result<T, Err> + Send + 'static) -> Result<T, Err>
+    where
+        T: Send + 'static,
+        Err: From<StorageError> + Send + 'static,
+    {
+        self.submit(job).await?.durable().await
+    }
+
+    /// Runs `work` on the write thread with no write in progress: everything
+    /// queued before it is applied, nothing after it starts until it returns.
+    pub async fn exclusive<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Store) -> Result<T, StorageError> + Send + 'static,
+        work: impl FnOnce(&Store) -> T + Send + 'static,
     ) -> Result<T, StorageError> {
-        let slot = Arc::new(std::sync::Mutex::new(None));
-        let filled = slot.clone();
-        let work: Work = Box::new(move |store| {
-            let value = work(store)?;
-            *filled.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
-            Ok(())
-        });
-        let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Apply(work, tx)).await.map_err(|_| StorageError::Closed)?;
-        settle(rx.await)?;
-        let value = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        value.ok_or(StorageError::Closed)
+        let (answer, result) = oneshot::channel();
+        let job = Job::Exclusive(Box::new(move |store| {
+            let _ = answer.send(work(store));
+        }));
+        self.jobs.send(job).await.map_err(|_| StorageError::Closed)?;
+        result.await.map_err(|_| StorageError::Closed)
     }
 }
 
@@ -158,73 +163,73 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, mut jobs: mpsc::Receiver<Job>, written: std_mpsc::SyncSender<Written>) {
-        let mut batch = Vec::with_capacity(self.max_batch);
+    fn run<E>(mut self, mut jobs: mpsc::Receiver<Job<E>>, written: std_mpsc::SyncSender<Written<E>>) {
         while let Some(first) = jobs.blocking_recv() {
-            batch.push(first);
-            while batch.len() < self.max_batch {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+            let mut pending = PendingWrites::new();
+            let mut events = Vec::new();
+            let mut finishes = Vec::new();
+            let mut exclusive = None;
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Write(job) => {
+                        let mut tx = Tx::begin(&self.store, &mut pending, &mut events, &mut self.ids);
+                        let (succeeded, finish) = job(&mut tx);
+                        if succeeded {
+                            finishes.push(finish);
+                        } else {
+                            tx.roll_back();
+                            finish(Ok(()));
+                        }
+                    }
+                    Job::Exclusive(work) => {
+                        exclusive = Some(work);
+                        break;
+                    }
+                }
+                if finishes.len() < self.max_batch {
+                    next = jobs.try_recv().ok();
                 }
             }
-            if written.send(self.write(&mut batch)).is_err() {
-                break;
+            if !finishes.is_empty() {
+                let result = self.apply(pending);
+                if written.send(Written { finishes, events, result }).is_err() {
+                    break;
+                }
+            }
+            if let Some(work) = exclusive {
+                work(&self.store);
             }
         }
     }
 
-    /// Resolves duplicates, assigns ids and applies the batch.
-    fn write(&mut self, batch: &mut Vec<Job>) -> Written {
-        let mut answers = Vec::with_capacity(batch.len());
-        let mut fresh: Vec<(u64, NewMessage)> = Vec::new();
-        let mut in_batch: HashMap<(u64, [u8; 16]), u64> = HashMap::new();
-        let mut result = Ok(());
-        for job in batch.drain(..) {
-            let (message, reply) = match job {
-                Job::Apply(work, reply) => {
-                    answers.push(Answer::Applied(reply, work(&self.store).map_err(Arc::new)));
-                    continue;
-                }
-                Job::Message(message, reply) => (message, reply),
-            };
-            let key = (message.message.sender, message.message.client_msg_id);
-            let known = match in_batch.get(&key) {
-                Some(id) => Some(*id),
-                None => self.store.message_id_for(key.0, &key.1).unwrap_or_else(|e| {
-                    result = Err(e);
-                    None
-                }),
-            };
-            let accepted = match known {
-                Some(id) => Accepted { id, duplicate: true },
-                None => {
-                    let id = self.ids.next_id();
-                    in_batch.insert(key, id);
-                    fresh.push((id, message));
-                    Accepted { id, duplicate: false }
-                }
-            };
-            answers.push(Answer::Message(reply, accepted));
+    /// Applies a batch's writes and the id high-water mark atomically.
+    fn apply(&self, pending: PendingWrites) -> Result<(), StorageError> {
+        let started = std::time::Instant::now();
+        let writes = pending.len();
+        let mut batch = sled::Batch::default();
+        for (key, value) in pending {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
         }
-        if result.is_ok() {
-            let started = std::time::Instant::now();
-            result = self.store.write_messages(&fresh);
-            tracing::trace!(jobs = answers.len(), messages = fresh.len(), took = ?started.elapsed(), "batch written");
-        }
-        Written { answers, fresh, result }
+        batch.insert(HIGHWATER.key(&()), HIGHWATER.encode_value(&self.ids.last()));
+        self.store.tree.apply_batch(batch)?;
+        tracing::trace!(writes, took = ?started.elapsed(), "batch written");
+        Ok(())
     }
 }
 
-struct Syncer {
+struct Syncer<E> {
     store: Arc<Store>,
     disk: DiskSync,
     durability: Durability,
-    on_commit: OnCommit,
+    sink: Sink<E>,
 }
 
-impl Syncer {
-    fn run(mut self, written: std_mpsc::Receiver<Written>) {
+impl<E> Syncer<E> {
+    fn run(mut self, written: std_mpsc::Receiver<Written<E>>) {
         while let Ok(first) = written.recv() {
             // Every batch written meanwhile shares this one sync.
             let mut batches = vec![first];
@@ -242,30 +247,19 @@ impl Syncer {
         }
     }
 
-    /// Announces and acknowledges a batch, or fails every job in it.
-    fn finish(&mut self, batch: Written, synced: &Result<(), Arc<StorageError>>) {
-        let failure = match (batch.result, synced) {
-            (Ok(()), Ok(())) => None,
-            (Err(e), _) => Some(Arc::new(e)),
-            (Ok(()), Err(e)) => Some(e.clone()),
+    /// Hands a durable batch's events on and answers its jobs, or fails them all.
+    fn finish(&mut self, batch: Written<E>, synced: &Result<(), Arc<StorageError>>) {
+        let outcome = match (batch.result, synced) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(e), _) => Err(Arc::new(e)),
+            (Ok(()), Err(e)) => Err(e.clone()),
         };
-        match &failure {
-            None => {
-                for (id, message) in &batch.fresh {
-                    (self.on_commit)(*id, message);
-                }
-            }
-            Some(e) => tracing::error!(error = %e, jobs = batch.answers.len(), "group commit failed"),
+        match &outcome {
+            Ok(()) => (self.sink)(batch.events),
+            Err(e) => tracing::error!(error = %e, jobs = batch.finishes.len(), "group commit failed"),
         }
-        for answer in batch.answers {
-            match answer {
-                Answer::Message(reply, accepted) => {
-                    let _ = reply.send(failure.clone().map_or(Ok(accepted), Err));
-                }
-                Answer::Applied(reply, result) => {
-                    let _ = reply.send(failure.clone().map_or(result, Err));
-                }
-            }
+        for finish in batch.finishes {
+            finish(outcome.clone());
         }
     }
 

@@ -1,30 +1,35 @@
-//! The only module that touches sled.
+//! The only module that touches sled, and it knows no domain.
 //!
-//! Trees are named `<key>_<value>`; their key layouts live in [`keys`] and are
-//! listed in `docs/ARCHITECTURE.md`. Reads go straight to sled from any task;
-//! every write that must survive a crash goes through the single
-//! [`commit::Committer`] thread, which batches concurrent writes behind one
-//! flush and one `fdatasync` (group commit).
+//! Every record lives in one sled tree, in keyspaces told apart by a prefix
+//! byte ([`schema`] lists them; [`keyspace`] builds their keys). One tree
+//! means a whole group commit is one atomic sled batch: sled batches are
+//! atomic within a tree only. Reads go straight to sled from any task; every
+//! write is a job on the single [`commit::Committer`], which applies many
+//! jobs as one batch behind one flush and one `fdatasync` (group commit).
+//! [`migrate`] brings an older data directory up to the current layout when
+//! it is opened.
 
-pub mod accounts;
 pub mod backup;
 pub mod commit;
 mod disk_sync;
-pub mod keys;
-pub mod messages;
+pub mod keyspace;
+pub mod migrate;
+pub mod schema;
+pub mod tx;
 
+use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::codec::{self, DecodeError};
 pub use disk_sync::DiskSync;
+pub use keyspace::{KeyPart, Keyspace, Leading};
+pub use migrate::{Migration, Migrator};
+pub use tx::Tx;
 
-/// Version of the on-disk layout; bumped when a key or value layout changes.
-pub const SCHEMA_VERSION: u32 = 1;
-
-const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Name of the sled tree holding every keyspace.
+const TREE: &str = "kith";
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -36,18 +41,20 @@ pub enum StorageError {
     #[error("disk: {0}")]
     Io(#[from] std::io::Error),
     /// A stored key or value did not decode.
-    #[error("corrupt record in {tree}: {detail}")]
+    #[error("corrupt record in {keyspace}: {detail}")]
     Corrupt {
-        /// Tree holding the record.
-        tree: &'static str,
+        /// Keyspace (or legacy tree) holding the record.
+        keyspace: &'static str,
         /// What was wrong with it.
         detail: String,
     },
-    /// The data directory was written by an incompatible version.
-    #[error("data directory has schema version {found}, this build reads {SCHEMA_VERSION}")]
-    Schema {
+    /// The data was written by a newer kith than this one.
+    #[error("data has schema version {found}, newer than this build's {supported}; run a newer kith")]
+    Newer {
         /// Version found on disk.
         found: u32,
+        /// Newest version this build reads.
+        supported: u32,
     },
     /// The group commit carrying this write failed.
     #[error("group commit failed: {0}")]
@@ -80,7 +87,7 @@ pub struct StorageConfig {
     pub durability: Durability,
     /// sled page cache, MiB.
     pub cache_mb: u64,
-    /// Most writes one group commit takes before it syncs.
+    /// Most jobs one group commit takes before it syncs.
     pub max_batch: usize,
 }
 
@@ -90,66 +97,75 @@ impl Default for StorageConfig {
     }
 }
 
-/// The open database and its trees.
+/// The open database.
 pub struct Store {
     db: sled::Db,
+    tree: sled::Tree,
     dir: PathBuf,
-    meta: sled::Tree,
-    pub(crate) userid_user: sled::Tree,
-    pub(crate) username_userid: sled::Tree,
-    pub(crate) tokenid_token: sled::Tree,
-    pub(crate) device_record: sled::Tree,
-    pub(crate) device_cursor: sled::Tree,
-    pub(crate) messages: sled::Tree,
-    /// Highest user id ever created. Users are never deleted, so an id
-    /// exists iff it is between 1 and this — checked without touching sled
-    /// on the send path.
-    pub(crate) last_user_id: std::sync::atomic::AtomicU64,
+    /// The layout version the data is at (the newest `migrations` know).
+    version: u32,
 }
 
 impl Store {
-    /// Opens (or creates) the database under `data_dir/sled`.
-    pub fn open(data_dir: &Path, config: &StorageConfig) -> Result<Store, StorageError> {
+    /// Opens (or creates) the database under `data_dir/sled`, bringing an
+    /// older layout up to date with `migrations` (in version order).
+    pub fn open(data_dir: &Path, config: &StorageConfig, migrations: &[Migration]) -> Result<Store, StorageError> {
         let dir = data_dir.join("sled");
         let db = sled::Config::new()
             .path(&dir)
             .cache_capacity(config.cache_mb.saturating_mul(1024 * 1024))
             .flush_every_ms(Some(500))
             .open()?;
-        let tree = |name: &str| db.open_tree(name);
-        let store = Store {
-            meta: tree("meta")?,
-            userid_user: tree("userid_user")?,
-            username_userid: tree("username_userid")?,
-            tokenid_token: tree("tokenid_token")?,
-            device_record: tree("userdevice_device")?,
-            device_cursor: tree("userdevice_cursor")?,
-            messages: tree("messages")?,
-            last_user_id: Default::default(),
-            db,
-            dir,
-        };
-        store.check_schema()?;
-        store.load_last_user_id()?;
-        Ok(store)
+        let tree = db.open_tree(TREE)?;
+        let version = migrate::bring_up_to_date(&db, &tree, migrations)?;
+        Ok(Store { db, tree, dir, version })
     }
 
-    fn check_schema(&self) -> Result<(), StorageError> {
-        match self.meta.get(SCHEMA_KEY)? {
-            None => {
-                self.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-                self.db.flush()?;
-                Ok(())
-            }
-            Some(v) => {
-                let found = v.as_ref().try_into().map(u32::from_be_bytes).unwrap_or(0);
-                if found == SCHEMA_VERSION {
-                    Ok(())
-                } else {
-                    Err(StorageError::Schema { found })
-                }
-            }
+    /// The layout version of the data.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The value under `key`.
+    pub fn get<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &self,
+        ks: &Keyspace<K, V>,
+        key: &K,
+    ) -> Result<Option<V>, StorageError> {
+        self.tree.get(ks.key(key))?.map(|v| ks.decode_value(&v)).transpose()
+    }
+
+    /// Entries of a key range, in key order (reversible).
+    pub fn range<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Entries<K, V> {
+        Entries { iter: self.tree.range(ks.bounds(range)), ks: *ks }
+    }
+
+    /// Entries whose key starts with `leading`, in key order (reversible).
+    pub fn scan<K: KeyPart + Leading<P>, V: Serialize + DeserializeOwned, P: KeyPart>(
+        &self,
+        ks: &Keyspace<K, V>,
+        leading: &P,
+    ) -> Entries<K, V> {
+        Entries { iter: self.tree.scan_prefix(ks.prefix(leading)), ks: *ks }
+    }
+
+    /// Every entry of a keyspace, in key order.
+    pub fn all<K: KeyPart, V: Serialize + DeserializeOwned>(&self, ks: &Keyspace<K, V>) -> Entries<K, V> {
+        Entries { iter: self.tree.scan_prefix(ks.all()), ks: *ks }
+    }
+
+    /// Number of entries in a keyspace (a scan of its keys).
+    pub fn count<K, V>(&self, ks: &Keyspace<K, V>) -> Result<u64, StorageError> {
+        let mut n = 0;
+        for key in self.tree.scan_prefix(ks.all()).keys() {
+            key?;
+            n += 1;
         }
+        Ok(n)
     }
 
     /// Directory holding sled's files.
@@ -167,21 +183,26 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
         Ok(self.db.size_on_disk()?)
     }
+}
 
-    pub(crate) fn meta(&self) -> &sled::Tree {
-        &self.meta
+/// Typed entries of a scan.
+pub struct Entries<K, V> {
+    iter: sled::Iter,
+    ks: Keyspace<K, V>,
+}
+
+impl<K: KeyPart, V: Serialize + DeserializeOwned> Iterator for Entries<K, V> {
+    type Item = Result<(K, V), StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.iter.next()?;
+        Some(item.map_err(StorageError::from).and_then(|(k, v)| self.ks.decode_entry(&k, &v)))
     }
 }
 
-/// Decodes a stored value, naming the tree on failure.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StorageError> {
-    codec::decode_stored(bytes).map_err(|e: DecodeError| StorageError::Corrupt { tree, detail: e.to_string() })
-}
-
-/// Unwraps a transaction's outcome into the storage error it carries.
-pub(crate) fn transaction_error(e: sled::transaction::TransactionError<StorageError>) -> StorageError {
-    match e {
-        sled::transaction::TransactionError::Abort(e) => e,
-        sled::transaction::TransactionError::Storage(e) => StorageError::Sled(e),
+impl<K: KeyPart, V: Serialize + DeserializeOwned> DoubleEndedIterator for Entries<K, V> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let item = self.iter.next_back()?;
+        Some(item.map_err(StorageError::from).and_then(|(k, v)| self.ks.decode_entry(&k, &v)))
     }
 }

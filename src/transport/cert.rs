@@ -9,9 +9,6 @@ use std::sync::Arc;
 use ring::digest::{digest, SHA256};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-/// ALPN protocol id spoken on TLS and QUIC.
-pub const ALPN: &[u8] = b"kith/1";
-
 /// Why the certificate could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
@@ -51,16 +48,16 @@ pub enum CertError {
 
 /// A certificate chain (leaf first) and its private key.
 #[derive(Debug)]
-pub struct Identity {
+pub struct Certificate {
     /// Leaf first.
     pub chain: Vec<CertificateDer<'static>>,
     /// The leaf's key.
     pub key: PrivateKeyDer<'static>,
 }
 
-impl Identity {
+impl Certificate {
     /// Reads the pair, generating a self-signed one if both files are missing.
-    pub fn load_or_generate(cert: &Path, key: &Path) -> Result<(Identity, bool), CertError> {
+    pub fn load_or_generate(cert: &Path, key: &Path) -> Result<(Certificate, bool), CertError> {
         let generated = match (cert.exists(), key.exists()) {
             (true, true) => false,
             (false, false) => {
@@ -70,11 +67,11 @@ impl Identity {
             (false, true) => return Err(half(cert, key)),
             (true, false) => return Err(half(key, cert)),
         };
-        Ok((Identity::load(cert, key)?, generated))
+        Ok((Certificate::load(cert, key)?, generated))
     }
 
     /// Reads the pair.
-    pub fn load(cert: &Path, key: &Path) -> Result<Identity, CertError> {
+    pub fn load(cert: &Path, key: &Path) -> Result<Certificate, CertError> {
         let cert_pem = read(cert)?;
         let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
             .collect::<Result<Vec<_>, _>>()
@@ -86,7 +83,7 @@ impl Identity {
         let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
             .map_err(|e| file_error(key, e))?
             .ok_or_else(|| CertError::Content { path: key.display().to_string(), what: "no PEM private key".into() })?;
-        Ok(Identity { chain, key: key_der })
+        Ok(Certificate { chain, key: key_der })
     }
 
     /// SHA-256 of the leaf certificate (DER).
@@ -105,7 +102,7 @@ impl Identity {
             builder.with_safe_default_protocol_versions()?
         };
         let mut config = builder.with_no_client_auth().with_single_cert(self.chain.clone(), self.key.clone_key())?;
-        config.alpn_protocols = vec![ALPN.to_vec()];
+        config.alpn_protocols = vec![crate::protocol::ALPN.to_vec()];
         Ok(config)
     }
 }
@@ -252,14 +249,14 @@ mod tests {
     fn generates_once_then_loads_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("c/cert.pem"), dir.path().join("c/key.pem"));
-        let (first, generated) = Identity::load_or_generate(&cert, &key).unwrap();
+        let (first, generated) = Certificate::load_or_generate(&cert, &key).unwrap();
         assert!(generated);
-        let (second, generated) = Identity::load_or_generate(&cert, &key).unwrap();
+        let (second, generated) = Certificate::load_or_generate(&cert, &key).unwrap();
         assert!(!generated);
         assert_eq!(first.fingerprint(), second.fingerprint());
         first.rustls_config(false).unwrap();
         first.rustls_config(true).unwrap();
         fs::remove_file(&key).unwrap();
-        assert!(matches!(Identity::load_or_generate(&cert, &key), Err(CertError::Half { .. })));
+        assert!(matches!(Certificate::load_or_generate(&cert, &key), Err(CertError::Half { .. })));
     }
 }

@@ -14,10 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use limit::{ConnectionLimiter, ConnectionPermit};
-pub use quic::{
-    bind as bind_quic, serve_quic, server_config as quic_server_config, transport_config as quic_transport_config,
-    QuicSetupError, CLIENT_KEEP_ALIVE,
-};
+pub use quic::{bind as bind_quic, serve_quic, server_config as quic_server_config, QuicSetupError};
 pub use tcp::serve_tcp;
 
 use crate::service::Services;

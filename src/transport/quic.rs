@@ -11,18 +11,11 @@ use std::time::Duration;
 use quinn::crypto::rustls::QuicServerConfig;
 use quinn::{Endpoint, Incoming, TransportConfig, VarInt};
 
-use super::cert::{CertError, Identity};
+use super::cert::{CertError, Certificate};
 use super::Listening;
 use crate::config::Limits;
-use crate::protocol::HEADER_LEN;
+use crate::protocol::{HEADER_LEN, QUIC_IDLE_TIMEOUT};
 use crate::session::{self, SessionContext};
-
-/// QUIC idle timeout: a phone's keep-alives (every 15 s recommended) keep a
-/// connection well inside it, while a vanished phone is noticed in a minute.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Keep-alive interval the client library uses.
-pub const CLIENT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How long a closing connection waits for the peer to acknowledge the
 /// final push before the connection is closed.
@@ -31,7 +24,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Transport limits far below quinn's defaults (100 streams, a 1.25 MB
 /// stream window, an unbounded connection window, datagrams on): one stream,
 /// windows sized to a couple of frames, no datagrams.
-pub fn transport_config(limits: &Limits) -> TransportConfig {
+fn transport_config(limits: &Limits) -> TransportConfig {
     let window = (2 * (limits.max_frame_bytes + HEADER_LEN)) as u32;
     let mut t = TransportConfig::default();
     t.max_concurrent_bidi_streams(VarInt::from_u32(1))
@@ -40,14 +33,14 @@ pub fn transport_config(limits: &Limits) -> TransportConfig {
         .receive_window(VarInt::from_u32(window))
         .send_window(u64::from(window) * 2)
         .datagram_receive_buffer_size(None)
-        .max_idle_timeout(Some(VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32).into()));
+        .max_idle_timeout(Some(VarInt::from_u32(QUIC_IDLE_TIMEOUT.as_millis() as u32).into()));
     t
 }
 
 /// The endpoint's configuration for a certificate; used at start and when
 /// the certificate is reloaded.
-pub fn server_config(identity: &Identity, limits: &Limits) -> Result<quinn::ServerConfig, QuicSetupError> {
-    let crypto = identity.rustls_config(true)?;
+pub fn server_config(certificate: &Certificate, limits: &Limits) -> Result<quinn::ServerConfig, QuicSetupError> {
+    let crypto = certificate.rustls_config(true)?;
     let crypto = QuicServerConfig::try_from(crypto).map_err(|e| QuicSetupError::Crypto(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(Arc::new(transport_config(limits)));
@@ -56,8 +49,8 @@ pub fn server_config(identity: &Identity, limits: &Limits) -> Result<quinn::Serv
 }
 
 /// Binds the QUIC endpoint.
-pub fn bind(addr: SocketAddr, identity: &Identity, limits: &Limits) -> Result<Endpoint, QuicSetupError> {
-    Endpoint::server(server_config(identity, limits)?, addr).map_err(QuicSetupError::Bind)
+pub fn bind(addr: SocketAddr, certificate: &Certificate, limits: &Limits) -> Result<Endpoint, QuicSetupError> {
+    Endpoint::server(server_config(certificate, limits)?, addr).map_err(QuicSetupError::Bind)
 }
 
 /// Why the QUIC listener could not start.
@@ -100,7 +93,7 @@ pub async fn serve_quic(endpoint: Endpoint, listening: Listening) {
 }
 
 async fn connection(incoming: Incoming, peer: SocketAddr, listening: Listening) {
-    let limits = &listening.services.config.limits;
+    let limits = &listening.services.config().limits;
     let connecting = match incoming.accept() {
         Ok(c) => c,
         Err(e) => {

@@ -41,7 +41,7 @@ pub async fn serve_tcp(listener: TcpListener, tls: Option<Arc<TlsConfigCell>>, l
             shutdown: listening.shutdown.clone(),
         };
         let tls = tls.as_ref().map(|cell| TlsAcceptor::from(cell.current()));
-        let handshake_timeout = listening.services.config.limits.handshake_timeout();
+        let handshake_timeout = listening.services.config().limits.handshake_timeout();
         listening.tasks.spawn(async move {
             let _permit = permit;
             match tls {

@@ -11,7 +11,7 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::service::{ServiceError, ServiceResult};
 
 /// OWASP's recommended argon2id setting: 19 MiB, 2 passes, 1 lane.
 fn argon2() -> Argon2<'static> {

@@ -21,9 +21,12 @@ pub enum ServiceError {
     /// A blocking task (password hashing) failed.
     #[error("worker task failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
-    /// argon2 refused to hash.
+    /// argon2 refused to hash, or no randomness was available.
     #[error("password hashing: {0}")]
     Hashing(String),
+    /// A request reached the wrong handler (a wiring mistake).
+    #[error("routing: {0}")]
+    Routing(String),
 }
 
 impl ServiceError {
@@ -37,11 +40,23 @@ impl ServiceError {
         ServiceError::new(ErrorCode::InvalidArgument, message)
     }
 
+    /// A client-visible `NotFound`.
+    pub fn not_found(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(ErrorCode::NotFound, message)
+    }
+
+    /// Whether the server (not the client) is at fault; such errors are logged.
+    pub fn is_internal(&self) -> bool {
+        !matches!(self, ServiceError::Rejected { .. })
+    }
+
     /// The wire code.
     pub fn code(&self) -> ErrorCode {
         match self {
             ServiceError::Rejected { code, .. } => *code,
-            ServiceError::Storage(_) | ServiceError::Worker(_) | ServiceError::Hashing(_) => ErrorCode::Internal,
+            ServiceError::Storage(_) | ServiceError::Worker(_) | ServiceError::Hashing(_) | ServiceError::Routing(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 
@@ -49,9 +64,7 @@ impl ServiceError {
     pub fn to_body(&self) -> ErrorBody {
         let message = match self {
             ServiceError::Rejected { message, .. } => message.clone(),
-            ServiceError::Storage(_) | ServiceError::Worker(_) | ServiceError::Hashing(_) => {
-                "internal server error".into()
-            }
+            _ => "internal server error".into(),
         };
         ErrorBody { code: self.code().into(), message }
     }

@@ -4,7 +4,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
-use crate::protocol::{FatalHeader, Header, HEADER_LEN};
+use super::{FatalHeader, Header, HEADER_LEN};
 
 /// A frame as read: its header and the still-undecoded body.
 #[derive(Debug)]

@@ -1,0 +1,176 @@
+//! THE table of request actions. One line per action: its byte, its name,
+//! its request and reply bodies, and who may send it. From this table come
+//! the [`Action`] enum (a repeated byte is a repeated discriminant, which
+//! does not compile), the typed [`Request`] a frame decodes into, the list
+//! of every action, the authentication rule, and each body's [`Rpc`] impl.
+//!
+//! Action bytes are grouped in one block per domain, so a domain's actions
+//! sit together and new domains do not collide:
+//!
+//! | block | domain |
+//! |---|---|
+//! | `0x01–0x0F` | account and connection |
+//! | `0x10–0x17` | messages |
+//! | `0x18–0x1F` | the update log (sync, acknowledgements) |
+//! | `0x20–0x2F` | social graph |
+//! | `0x30–0x47` | groups |
+//! | `0x48–0x57` | conversations |
+//! | `0x58–0x5F` | media |
+//! | `0x60–0x6F` | moments |
+//! | `0x70–0x7E` | server administration and onboarding |
+//!
+//! `0x7F` is the error response ([`super::ERROR_ACTION`]); `0x80–0xFF` are
+//! pushes ([`super::push`]).
+
+use super::account::{
+    AuthReply, AuthRequest, ChangePasswordRequest, FindUserRequest, Heartbeat, HeartbeatReply, LoginReply,
+    LoginRequest, Logout, RegisterReply, RegisterRequest, TokenReply, UserInfo,
+};
+use super::message::{HistoryRequest, Page, SendReply, SendRequest};
+use super::rpc::{Rpc, Who};
+use super::update::{AckReply, AckRequest, SyncPage, SyncRequest};
+use crate::codec::{decode_wire, encode_wire, DecodeError};
+
+macro_rules! actions {
+    ($( $(#[$meta:meta])* $byte:literal $name:ident($request:ty) -> $reply:ty, $who:ident; )+) => {
+        /// Every request action. A successful response carries its
+        /// request's action byte; a failed one [`super::ERROR_ACTION`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Action {
+            $( $(#[$meta])* $name = $byte, )+
+        }
+
+        impl Action {
+            /// Every action, in table order.
+            pub const ALL: &'static [Action] = &[$(Action::$name),+];
+
+            /// The action a byte names, if any.
+            pub fn from_byte(byte: u8) -> Option<Action> {
+                Action::ALL.iter().copied().find(|a| *a as u8 == byte)
+            }
+
+            /// Who may send it.
+            pub fn who(self) -> Who {
+                match self {
+                    $( Action::$name => Who::$who, )+
+                }
+            }
+
+            /// Its name, as the documentation spells it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Action::$name => stringify!($name), )+
+                }
+            }
+        }
+
+        /// A request, decoded by its action byte: "parse, don't validate" —
+        /// the server works only with this typed value.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Request {
+            $( $(#[$meta])* $name($request), )+
+        }
+
+        impl Request {
+            /// Decodes the body of a frame with this action.
+            pub fn decode(action: Action, body: &[u8]) -> Result<Request, DecodeError> {
+                Ok(match action {
+                    $( Action::$name => Request::$name(decode_wire(body)?), )+
+                })
+            }
+
+            /// The action byte this request travels under.
+            pub fn action(&self) -> Action {
+                match self {
+                    $( Request::$name(_) => Action::$name, )+
+                }
+            }
+
+            /// Encodes the body.
+            pub fn encode(&self) -> Vec<u8> {
+                match self {
+                    $( Request::$name(body) => encode_wire(body), )+
+                }
+            }
+        }
+
+        $(
+            impl Rpc for $request {
+                const ACTION: Action = Action::$name;
+                const WHO: Who = Who::$who;
+                type Reply = $reply;
+            }
+
+            impl From<$request> for Request {
+                fn from(body: $request) -> Request {
+                    Request::$name(body)
+                }
+            }
+
+            impl TryFrom<Request> for $request {
+                type Error = Request;
+
+                fn try_from(request: Request) -> Result<$request, Request> {
+                    match request {
+                        Request::$name(body) => Ok(body),
+                        other => Err(other),
+                    }
+                }
+            }
+        )+
+    };
+}
+
+actions! {
+    // Account and connection, 0x01–0x0F.
+    /// Keeps a connection alive; answers the server time.
+    0x01 Heartbeat(Heartbeat) -> HeartbeatReply, Anyone;
+    /// Creates an account.
+    0x02 Register(RegisterRequest) -> RegisterReply, Anyone;
+    /// Password login for one device; authenticates the connection.
+    0x03 Login(LoginRequest) -> LoginReply, Anyone;
+    /// Token login; authenticates the connection.
+    0x04 Auth(AuthRequest) -> AuthReply, Anyone;
+    /// Revokes this device's token and ends the connection.
+    0x05 Logout(Logout) -> (), User;
+    /// Changes the password and revokes every other token of the user.
+    0x06 ChangePassword(ChangePasswordRequest) -> TokenReply, User;
+    /// Looks a user up by exact username.
+    0x07 FindUser(FindUserRequest) -> UserInfo, User;
+
+    // Messages, 0x10–0x17.
+    /// Stores a message and delivers it.
+    0x10 Send(SendRequest) -> SendReply, User;
+    /// Pages through one conversation's log, either direction.
+    0x13 History(HistoryRequest) -> Page, User;
+
+    // The update log, 0x18–0x1F.
+    /// Pages through this user's update log after an update id.
+    0x18 Sync(SyncRequest) -> SyncPage, User;
+    /// Moves this device's cursor in the update log forward.
+    0x19 Ack(AckRequest) -> AckReply, User;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip_and_stay_below_the_error_byte() {
+        for a in Action::ALL {
+            assert_eq!(Action::from_byte(*a as u8), Some(*a));
+            assert!((*a as u8) > 0 && (*a as u8) < super::super::ERROR_ACTION, "{a:?}");
+        }
+        assert_eq!(Action::from_byte(0x00), None);
+        assert_eq!(Action::from_byte(0x12), None, "SyncInbox is retired");
+    }
+
+    #[test]
+    fn requests_round_trip_through_the_table() {
+        let request = Request::from(AckRequest { up_to: 7 });
+        assert_eq!(request.action(), Action::Ack);
+        assert_eq!(Request::decode(Action::Ack, &request.encode()).unwrap(), request);
+        assert_eq!(AckRequest::try_from(request).unwrap(), AckRequest { up_to: 7 });
+    }
+}

@@ -1,0 +1,65 @@
+//! Error responses: the action byte they travel under, the codes and the body.
+
+use serde::{Deserialize, Serialize};
+
+use super::wire_enum;
+
+/// The action byte of every failed request's response (its sequence id is
+/// the request's).
+pub const ERROR_ACTION: u8 = 0x7F;
+
+wire_enum! {
+    /// Why a request failed. The numbers are part of the protocol and never
+    /// change meaning. Clients should treat an unknown code like `Internal`.
+    pub enum ErrorCode: u16 {
+        /// The header's version is not one this server speaks. The connection closes.
+        UnsupportedVersion = 1,
+        /// The action byte names no request.
+        UnknownAction = 2,
+        /// The body does not decode as the action's request type.
+        MalformedBody = 3,
+        /// The header announces a body above the server's limit. The connection closes.
+        FrameTooLarge = 4,
+        /// The action needs an authenticated connection.
+        NotAuthenticated = 5,
+        /// Wrong username or password (the two are never told apart).
+        BadCredentials = 6,
+        /// The user may not do this to that object.
+        NotPermitted = 7,
+        /// The named object does not exist, or is not visible to this user.
+        NotFound = 8,
+        /// The request conflicts with existing state, e.g. the username is taken.
+        Conflict = 9,
+        /// Too many requests; retry later.
+        RateLimited = 10,
+        /// The server failed; the request may be retried.
+        Internal = 11,
+        /// A field breaks a documented rule (length, charset, range).
+        InvalidArgument = 12,
+        /// The connection is already authenticated.
+        AlreadyAuthenticated = 13,
+        /// The token is unknown, revoked or expired: log in with the password again.
+        InvalidToken = 14,
+        /// The account is disabled by the operator.
+        AccountDisabled = 15,
+        /// The sequence id is 0, which is reserved for pushes.
+        BadSequence = 16,
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// An [`ErrorCode`] number; kept raw so a client can survive codes newer
+    /// than itself.
+    pub code: u16,
+    /// A human-readable explanation, for logs — not for program logic.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// The code as a known value, if it is one.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        ErrorCode::try_from(self.code).ok()
+    }
+}

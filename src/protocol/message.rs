@@ -1,0 +1,117 @@
+//! Bodies of the message actions (`0x10–0x17`).
+
+use serde::{Deserialize, Serialize};
+
+use super::wire_enum;
+
+wire_enum! {
+    /// What a message's content bytes hold. The server never looks inside.
+    pub enum MessageKind: u8 {
+        /// UTF-8 text.
+        Text = 1,
+        /// An image (or a reference to one).
+        Image = 2,
+        /// A voice clip.
+        Voice = 3,
+        /// A video.
+        Video = 4,
+        /// A file.
+        File = 5,
+        /// A location.
+        Location = 6,
+        /// Application-defined.
+        Custom = 7,
+    }
+}
+
+wire_enum! {
+    /// Which way a history page runs from its anchor.
+    pub enum Direction: u8 {
+        /// Messages with ids greater than the anchor, oldest first.
+        After = 0,
+        /// Messages with ids less than the anchor, the ones nearest it.
+        Before = 1,
+    }
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Target {
+    /// A one-to-one conversation with this user.
+    User(u64),
+}
+
+/// `Send` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// Recipient.
+    pub to: Target,
+    /// Client-chosen unique id (e.g. a UUID); a retry with the same id returns
+    /// the first acknowledgement and stores nothing new.
+    pub client_msg_id: [u8; 16],
+    /// Content type.
+    pub kind: MessageKind,
+    /// Opaque content, at most the server's content limit (64 KiB by default).
+    #[serde(with = "serde_bytes")]
+    pub content: Vec<u8>,
+    /// Optional application data, at most 1 KiB.
+    pub extra: Option<String>,
+}
+
+/// `Send` response, written only once the message is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendReply {
+    /// The server's id for the message.
+    pub message_id: u64,
+    /// When the server accepted it, milliseconds since the Unix epoch.
+    pub server_time: u64,
+    /// True when this client message id was already stored; the ids are the
+    /// original ones.
+    pub duplicate: bool,
+}
+
+/// A stored message, as pushed and as returned by sync and history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Server id: unique, increasing in the order the server stored messages.
+    pub id: u64,
+    /// Sender's user id.
+    pub sender: u64,
+    /// Where it was sent.
+    pub to: Target,
+    /// The sender's client message id.
+    pub client_msg_id: [u8; 16],
+    /// Content type.
+    pub kind: MessageKind,
+    /// Content.
+    #[serde(with = "serde_bytes")]
+    pub content: Vec<u8>,
+    /// Application data.
+    pub extra: Option<String>,
+    /// When the server stored it, milliseconds since the Unix epoch.
+    pub server_time: u64,
+}
+
+/// `History` request: one conversation's messages on one side of `anchor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRequest {
+    /// The conversation.
+    pub with: Target,
+    /// Which side of the anchor.
+    pub direction: Direction,
+    /// Exclusive bound; 0 means "from the start" for `After` and "from the
+    /// newest" for `Before`.
+    pub anchor: u64,
+    /// Page size, 1–100.
+    pub limit: u16,
+}
+
+/// `History` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Messages in ascending id order.
+    pub messages: Vec<Message>,
+    /// True when more messages lie beyond this page in the requested direction.
+    pub more: bool,
+}
+

@@ -1,0 +1,339 @@
+//! Accounts: registration, password and token login, logout, password
+//! change, user lookup — and the operator's commands on accounts.
+
+mod password;
+mod rules;
+pub mod store;
+mod throttle;
+mod token;
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use password::PasswordHashing;
+pub use rules::{canonical_username, check_password};
+pub use throttle::LoginThrottle;
+pub use token::TOKEN_LEN;
+
+use self::store::{TokenRecord, UserRecord};
+use self::token::NewToken;
+use super::{update, Call, Outcome, Router, ServiceError, ServiceResult, Services, Tx};
+use crate::config::Limits;
+use crate::id::now_ms;
+use crate::protocol::{
+    AuthReply, AuthRequest, ChangePasswordRequest, ClientType, DeviceType, DisconnectReason, ErrorCode,
+    FindUserRequest, Heartbeat, HeartbeatReply, LoginReply, LoginRequest, Logout, NewLogin, RegisterReply,
+    RegisterRequest, TokenReply, UpdateBody, UserInfo,
+};
+use crate::storage::{StorageError, Store};
+
+/// Who an authenticated connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The account.
+    pub user_id: u64,
+    /// Its canonical username.
+    pub username: String,
+    /// The device.
+    pub device_id: String,
+    /// The device's type.
+    pub device_type: DeviceType,
+    /// The client software.
+    pub client_type: ClientType,
+}
+
+/// The account domain's state.
+pub(crate) struct Accounts {
+    passwords: PasswordHashing,
+    throttle: LoginThrottle,
+    /// Highest user id. Users are never deleted, so an id exists iff it is
+    /// between 1 and this — checked without touching sled on the send path.
+    last_user_id: AtomicU64,
+    /// Seconds a new token is valid.
+    token_ttl_secs: u64,
+}
+
+impl Accounts {
+    pub(super) fn load(store: &Store, limits: &Limits) -> Result<Accounts, StorageError> {
+        Ok(Accounts {
+            passwords: PasswordHashing::new(limits.max_concurrent_hashes),
+            throttle: LoginThrottle::default(),
+            last_user_id: AtomicU64::new(store::last_user_id(store)?),
+            token_ttl_secs: limits.token_ttl_secs,
+        })
+    }
+
+    /// Whether a user with this id exists (disabled users included).
+    pub(crate) fn user_exists(&self, user_id: u64) -> bool {
+        user_id >= 1 && user_id <= self.last_user_id.load(Ordering::Acquire)
+    }
+
+    fn throttle_check(&self, account: &str, peer: IpAddr) -> ServiceResult<()> {
+        self.throttle.check(account, peer, Instant::now()).map_err(|wait| {
+            ServiceError::new(
+                ErrorCode::RateLimited,
+                format!("too many failed logins; retry in {} ms", wait.as_millis().max(1)),
+            )
+        })
+    }
+
+    /// A new token for a device, and the record the server keeps of it.
+    fn new_token(&self, identity: &Identity) -> ServiceResult<(NewToken, TokenRecord)> {
+        let token = NewToken::generate()?;
+        let record = TokenRecord {
+            user_id: identity.user_id,
+            device_id: identity.device_id.clone(),
+            secret_hash: token.secret_hash,
+            expires_at: now_ms().saturating_add(self.token_ttl_secs.saturating_mul(1000)),
+            device_type: identity.device_type,
+            client_type: identity.client_type,
+        };
+        Ok((token, record))
+    }
+}
+
+/// Registers the account domain's handlers.
+pub(super) fn routes(router: &mut Router) {
+    router
+        .add(heartbeat)
+        .add(register)
+        .add(login)
+        .add(auth)
+        .add(logout)
+        .add(change_password)
+        .add(find_user);
+}
+
+fn bad_credentials() -> ServiceError {
+    ServiceError::new(ErrorCode::BadCredentials, "wrong username or password")
+}
+
+fn invalid_token() -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidToken, "token is unknown, revoked or expired; log in again")
+}
+
+fn disabled() -> ServiceError {
+    ServiceError::new(ErrorCode::AccountDisabled, "account is disabled")
+}
+
+fn already_authenticated() -> ServiceError {
+    ServiceError::new(ErrorCode::AlreadyAuthenticated, "connection is already authenticated")
+}
+
+async fn heartbeat(_: Call, _: Heartbeat) -> ServiceResult<Outcome<HeartbeatReply>> {
+    Ok(Outcome::Reply(HeartbeatReply { server_time: now_ms() }))
+}
+
+async fn register(call: Call, req: RegisterRequest) -> ServiceResult<Outcome<RegisterReply>> {
+    let created = create(call.services, &req.username, &req.password).await?;
+    Ok(Outcome::later(async move { Ok(RegisterReply { user_id: created.await? }) }))
+}
+
+/// Validates, hashes and queues a new account; the returned future
+/// resolves to its id once it is durable.
+async fn create(
+    services: Arc<Services>,
+    username: &str,
+    password: &str,
+) -> ServiceResult<impl Future<Output = ServiceResult<u64>>> {
+    let username = canonical_username(username).map_err(ServiceError::invalid)?;
+    check_password(password)?;
+    let name = username.clone();
+    // Checked again by the job; this spares a hash for a name that is taken.
+    if services.read(move |s| store::user_by_name(s, &name)).await?.is_some() {
+        return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
+    }
+    let password_hash = services.accounts.passwords.hash(password).await?;
+    let record = UserRecord { username, password_hash, created_at: now_ms(), disabled: false };
+    let pending = services.committer.submit(move |tx| store::create_user(tx, &record)).await?;
+    Ok(async move {
+        let id = pending.durable().await?;
+        services.accounts.last_user_id.fetch_max(id, Ordering::AcqRel);
+        tracing::info!(user = id, "account registered");
+        Ok(id)
+    })
+}
+
+async fn login(call: Call, req: LoginRequest) -> ServiceResult<Outcome<LoginReply>> {
+    if call.identity.is_some() {
+        return Err(already_authenticated());
+    }
+    rules::check_device(&req.device)?;
+    let (services, peer) = (&call.services, call.peer.ip());
+    let accounts = &services.accounts;
+    let account = req.username.to_ascii_lowercase();
+    accounts.throttle_check(&account, peer)?;
+    let found = match canonical_username(&req.username) {
+        Ok(name) => services.read(move |s| store::user_by_name(s, &name)).await?,
+        Err(_) => None,
+    };
+    let hash = found.as_ref().map(|(_, u)| u.password_hash.as_str());
+    let matches = accounts.passwords.verify(&req.password, hash).await?;
+    let Some((user_id, user)) = found.filter(|_| matches) else {
+        accounts.throttle.failed(&account, peer, Instant::now());
+        return Err(bad_credentials());
+    };
+    accounts.throttle.succeeded(&account);
+    if user.disabled {
+        return Err(disabled());
+    }
+    let identity = Identity {
+        user_id,
+        username: user.username,
+        device_id: req.device.device_id,
+        device_type: req.device.device_type,
+        client_type: req.device.client_type,
+    };
+    let notice = UpdateBody::NewLogin(NewLogin {
+        device_id: identity.device_id.clone(),
+        device_type: identity.device_type,
+        client_type: identity.client_type,
+        address: peer.to_string(),
+    });
+    let (token, record) = accounts.new_token(&identity)?;
+    let (token_id, expires_at, origin) = (token.id, record.expires_at, call.session_id);
+    services
+        .committer
+        .run(move |tx: &mut Tx<'_>| {
+            store::issue_token(tx, token_id, &record, now_ms())?;
+            let id = tx.next_id();
+            update::publish(tx, &[user_id], Some(origin), id, notice);
+            Ok::<_, ServiceError>(())
+        })
+        .await?;
+    let session = session_state(services, &identity).await?;
+    Ok(Outcome::Authenticated(LoginReply { token: token.bytes, expires_at, session }, identity))
+}
+
+async fn auth(call: Call, req: AuthRequest) -> ServiceResult<Outcome<AuthReply>> {
+    if call.identity.is_some() {
+        return Err(already_authenticated());
+    }
+    let (token_id, secret) = token::split(&req.token).ok_or_else(invalid_token)?;
+    let found = call
+        .services
+        .read(move |s| {
+            let Some(record) = store::token(s, token_id)? else { return Ok(None) };
+            Ok(store::user(s, record.user_id)?.map(|user| (record, user)))
+        })
+        .await?;
+    let (record, user) = found.ok_or_else(invalid_token)?;
+    if !token::genuine(secret, &record.secret_hash) || record.expires_at <= now_ms() {
+        return Err(invalid_token());
+    }
+    if user.disabled {
+        return Err(disabled());
+    }
+    let identity = Identity {
+        user_id: record.user_id,
+        username: user.username,
+        device_id: record.device_id,
+        device_type: record.device_type,
+        client_type: record.client_type,
+    };
+    Ok(Outcome::Authenticated(session_state(&call.services, &identity).await?, identity))
+}
+
+async fn logout(call: Call, _: Logout) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?;
+    let (user, device) = (me.user_id, me.device_id.clone());
+    call.services.committer.run(move |tx| store::revoke_device(tx, user, &device)).await?;
+    Ok(Outcome::Close((), DisconnectReason::LoggedOut))
+}
+
+async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResult<Outcome<TokenReply>> {
+    let me = call.me()?.clone();
+    let services = call.services.clone();
+    let accounts = &services.accounts;
+    check_password(&req.new_password)?;
+    accounts.throttle_check(&me.username, call.peer.ip())?;
+    let user_id = me.user_id;
+    let user = services.read(move |s| store::user(s, user_id)).await?.ok_or_else(bad_credentials)?;
+    if !accounts.passwords.verify(&req.old_password, Some(&user.password_hash)).await? {
+        accounts.throttle.failed(&me.username, call.peer.ip(), Instant::now());
+        return Err(bad_credentials());
+    }
+    let hash = accounts.passwords.hash(&req.new_password).await?;
+    let (token, record) = accounts.new_token(&me)?;
+    let (token_id, expires_at) = (token.id, record.expires_at);
+    let pending = services
+        .committer
+        .submit(move |tx| {
+            store::replace_password(tx, user_id, hash)?;
+            store::issue_token(tx, token_id, &record, now_ms())
+        })
+        .await?;
+    let session = call.session_id;
+    Ok(Outcome::later(async move {
+        pending.durable().await?;
+        services.hub.disconnect(user_id, DisconnectReason::PasswordChanged, |s| s.session_id != session);
+        tracing::info!(user = user_id, "password changed, other sessions closed");
+        Ok(TokenReply { token: token.bytes, expires_at })
+    }))
+}
+
+async fn find_user(call: Call, req: FindUserRequest) -> ServiceResult<Outcome<UserInfo>> {
+    let (user_id, user) = find(&call.services, &req.username).await?;
+    Ok(Outcome::Reply(UserInfo { user_id, username: user.username }))
+}
+
+/// What a freshly authenticated device needs to know to catch up.
+async fn session_state(services: &Services, identity: &Identity) -> ServiceResult<AuthReply> {
+    let (user, device) = (identity.user_id, identity.device_id.clone());
+    let (cursor, latest) = services
+        .read(move |s| Ok((update::store::cursor(s, user, &device)?, update::store::latest(s, user)?)))
+        .await?;
+    Ok(AuthReply {
+        user_id: identity.user_id,
+        username: identity.username.clone(),
+        device_id: identity.device_id.clone(),
+        cursor,
+        latest,
+    })
+}
+
+/// Creates an account for the operator.
+pub async fn add_user(services: &Arc<Services>, username: &str, password: &str) -> ServiceResult<u64> {
+    create(services.clone(), username, password).await?.await
+}
+
+/// The user with this username.
+pub async fn find(services: &Services, username: &str) -> ServiceResult<(u64, UserRecord)> {
+    let not_found = || ServiceError::not_found(format!("no user named {username:?}"));
+    let name = canonical_username(username).map_err(|_| not_found())?;
+    services.read(move |s| store::user_by_name(s, &name)).await?.ok_or_else(not_found)
+}
+
+/// Every user, in id order.
+pub async fn list(services: &Services) -> ServiceResult<Vec<(u64, UserRecord)>> {
+    services.read(store::users).await
+}
+
+/// A user's devices that have logged in at least once.
+pub async fn devices(services: &Services, user_id: u64) -> ServiceResult<Vec<(String, store::DeviceRecord)>> {
+    services.read(move |s| store::devices(s, user_id)).await
+}
+
+/// Disables or enables an account; a disabled account's sessions close at once.
+pub async fn set_disabled(services: &Services, user_id: u64, disabled: bool) -> ServiceResult<()> {
+    services.committer.run(move |tx| store::update_user(tx, user_id, |u| u.disabled = disabled)).await?;
+    if disabled {
+        services.hub.disconnect(user_id, DisconnectReason::AccountDisabled, |_| true);
+    }
+    tracing::info!(user = user_id, disabled, "account state changed by the operator");
+    Ok(())
+}
+
+/// Sets a new password, revokes every token and closes every session;
+/// returns how many tokens were revoked.
+pub async fn reset_password(services: &Services, user_id: u64, password: &str) -> ServiceResult<usize> {
+    check_password(password)?;
+    let hash = services.accounts.passwords.hash(password).await?;
+    let revoked = services.committer.run(move |tx| store::replace_password(tx, user_id, hash)).await?;
+    services.hub.disconnect(user_id, DisconnectReason::PasswordChanged, |_| true);
+    tracing::info!(user = user_id, "password reset by the operator");
+    Ok(revoked)
+}

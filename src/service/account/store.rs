@@ -1,0 +1,193 @@
+//! Users, login tokens and devices: records, keyspaces, and the reads and
+//! writes the account handlers and operator commands make.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{ClientType, DeviceType, ErrorCode};
+use crate::service::{ServiceError, ServiceResult, Tx};
+use crate::storage::{schema, Keyspace, Migrator, StorageError, Store};
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Canonical (lower-case) username.
+    pub username: String,
+    /// Argon2id hash in PHC string format.
+    pub password_hash: String,
+    /// Creation time, Unix milliseconds.
+    pub created_at: u64,
+    /// Set by the operator; a disabled user cannot log in.
+    pub disabled: bool,
+}
+
+/// A login token. The secret itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Owner.
+    pub user_id: u64,
+    /// The device the token was issued to.
+    pub device_id: String,
+    /// SHA-256 of the 32-byte secret half of the token.
+    pub secret_hash: [u8; 32],
+    /// Expiry, Unix milliseconds.
+    pub expires_at: u64,
+    /// Device type at login, for pushing off older devices of the same type.
+    pub device_type: DeviceType,
+    /// Client software at login.
+    pub client_type: ClientType,
+}
+
+/// The token currently issued to one device of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Id of the device's live token; 0 when it has none.
+    pub token_id: u64,
+    /// Device type at the last login.
+    pub device_type: DeviceType,
+    /// Client software at the last login.
+    pub client_type: ClientType,
+    /// Last password login, Unix milliseconds.
+    pub last_login: u64,
+}
+
+pub(super) const USERS: Keyspace<u64, UserRecord> = Keyspace::new(&schema::USERID_USER);
+pub(super) const NAMES: Keyspace<String, u64> = Keyspace::new(&schema::USERNAME_USERID);
+pub(super) const LAST_ID: Keyspace<(), u64> = Keyspace::new(&schema::USERS_LASTID);
+pub(super) const TOKENS: Keyspace<u64, TokenRecord> = Keyspace::new(&schema::TOKENID_TOKEN);
+pub(super) const DEVICES: Keyspace<(u64, String), DeviceRecord> = Keyspace::new(&schema::USERDEVICE_DEVICE);
+
+/// Creates a user with the next free id, unless the username is taken.
+pub(super) fn create_user(tx: &mut Tx<'_>, record: &UserRecord) -> ServiceResult<u64> {
+    if tx.get(&NAMES, &record.username)?.is_some() {
+        return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
+    }
+    let id = tx.get(&LAST_ID, &())?.unwrap_or(0) + 1;
+    tx.put(&LAST_ID, &(), &id);
+    tx.put(&NAMES, &record.username, &id);
+    tx.put(&USERS, &id, record);
+    Ok(id)
+}
+
+/// Rewrites a user record; `NotFound` if there is none.
+pub(super) fn update_user(tx: &mut Tx<'_>, user_id: u64, change: impl FnOnce(&mut UserRecord)) -> ServiceResult<()> {
+    let mut record = tx.get(&USERS, &user_id)?.ok_or_else(|| ServiceError::not_found("no such user"))?;
+    change(&mut record);
+    tx.put(&USERS, &user_id, &record);
+    Ok(())
+}
+
+/// Sets a new password hash and revokes every token of the user; returns
+/// how many tokens were live.
+pub(super) fn replace_password(tx: &mut Tx<'_>, user_id: u64, hash: String) -> ServiceResult<usize> {
+    update_user(tx, user_id, |u| u.password_hash = hash)?;
+    revoke_all(tx, user_id)
+}
+
+/// Stores a new token for a device, revoking the token the device held before.
+pub(super) fn issue_token(tx: &mut Tx<'_>, token_id: u64, token: &TokenRecord, now: u64) -> ServiceResult<()> {
+    let device_key = (token.user_id, token.device_id.clone());
+    if let Some(old) = tx.get(&DEVICES, &device_key)? {
+        tx.delete(&TOKENS, &old.token_id);
+    }
+    tx.put(&TOKENS, &token_id, token);
+    let device =
+        DeviceRecord { token_id, device_type: token.device_type, client_type: token.client_type, last_login: now };
+    tx.put(&DEVICES, &device_key, &device);
+    Ok(())
+}
+
+/// Revokes the token of one device.
+pub(super) fn revoke_device(tx: &mut Tx<'_>, user_id: u64, device_id: &str) -> ServiceResult<()> {
+    let key = (user_id, device_id.to_string());
+    if let Some(mut device) = tx.get(&DEVICES, &key)? {
+        tx.delete(&TOKENS, &device.token_id);
+        device.token_id = 0;
+        tx.put(&DEVICES, &key, &device);
+    }
+    Ok(())
+}
+
+/// Revokes every token of a user; returns how many were live.
+pub(super) fn revoke_all(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<usize> {
+    let live: Vec<String> = tx
+        .scan(&DEVICES, &user_id)
+        .filter_map(|entry| match entry {
+            Ok(((_, device), record)) if record.token_id != 0 => Some(Ok(device)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, StorageError>>()?;
+    for device in &live {
+        revoke_device(tx, user_id, device)?;
+    }
+    Ok(live.len())
+}
+
+/// The user with this id.
+pub fn user(store: &Store, user_id: u64) -> Result<Option<UserRecord>, StorageError> {
+    store.get(&USERS, &user_id)
+}
+
+/// The user with this canonical username.
+pub fn user_by_name(store: &Store, username: &str) -> Result<Option<(u64, UserRecord)>, StorageError> {
+    let Some(id) = store.get(&NAMES, &username.to_string())? else { return Ok(None) };
+    Ok(user(store, id)?.map(|u| (id, u)))
+}
+
+/// The token with this id.
+pub(super) fn token(store: &Store, token_id: u64) -> Result<Option<TokenRecord>, StorageError> {
+    store.get(&TOKENS, &token_id)
+}
+
+/// Every user, in id order.
+pub fn users(store: &Store) -> Result<Vec<(u64, UserRecord)>, StorageError> {
+    store.all(&USERS).collect()
+}
+
+/// A user's devices that have logged in at least once.
+pub fn devices(store: &Store, user_id: u64) -> Result<Vec<(String, DeviceRecord)>, StorageError> {
+    store.scan(&DEVICES, &user_id).map(|entry| entry.map(|((_, device), record)| (device, record))).collect()
+}
+
+/// The highest user id assigned (0 before the first user).
+pub(super) fn last_user_id(store: &Store) -> Result<u64, StorageError> {
+    Ok(store.get(&LAST_ID, &())?.unwrap_or(0))
+}
+
+/// Version 1 kept accounts in five trees; their records are unchanged, the
+/// ids that were raw big-endian bytes become stored values.
+pub(crate) fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let corrupt = |what: &str| StorageError::Corrupt { keyspace: "v1 accounts", detail: what.to_string() };
+    let be_u64 = |bytes: &[u8]| bytes.try_into().map(u64::from_be_bytes).map_err(|_| corrupt("not a u64"));
+    for entry in m.legacy("userid_user")? {
+        let (key, value) = entry?;
+        let record = USERS.decode_value(&value)?;
+        m.put(&USERS, &be_u64(&key)?, &record)?;
+    }
+    for entry in m.legacy("username_userid")? {
+        let (key, value) = entry?;
+        let name = String::from_utf8(key).map_err(|_| corrupt("username is not UTF-8"))?;
+        m.put(&NAMES, &name, &be_u64(&value)?)?;
+    }
+    for entry in m.legacy("meta")? {
+        let (key, value) = entry?;
+        if key == b"next_user_id" {
+            m.put(&LAST_ID, &(), &be_u64(&value)?.saturating_sub(1))?;
+        }
+    }
+    for entry in m.legacy("tokenid_token")? {
+        let (key, value) = entry?;
+        m.put(&TOKENS, &be_u64(&key)?, &TOKENS.decode_value(&value)?)?;
+    }
+    for entry in m.legacy("userdevice_device")? {
+        let (key, value) = entry?;
+        m.put(&DEVICES, &v1_device_key(&key).ok_or_else(|| corrupt("device key"))?, &DEVICES.decode_value(&value)?)?;
+    }
+    Ok(())
+}
+
+/// A version-1 device key: `user id ‖ device id bytes`.
+pub(crate) fn v1_device_key(key: &[u8]) -> Option<(u64, String)> {
+    let (user, device) = key.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*user), String::from_utf8(device.to_vec()).ok()?))
+}

@@ -1,0 +1,90 @@
+//! Sending messages and paging through a conversation's history.
+//!
+//! Send path: validate → queue a job on the group commit → (write thread)
+//! resolve a retried client id, take an id, store the message once in its
+//! conversation's log and add an update pointing at it to each participant's
+//! update log → (sync thread) flush, `fdatasync` → (fan-out) push to every
+//! online device of the participants except the sending connection; the
+//! sender's ack is written only after the sync.
+
+mod conversation;
+pub mod store;
+
+pub use conversation::Conversation;
+
+use self::store::StoredMessage;
+use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult};
+use crate::id::id_time_ms;
+use crate::protocol::{HistoryRequest, Message, Page, SendReply, SendRequest, Target, UpdateBody};
+
+/// Registers the message domain's handlers.
+pub(super) fn routes(router: &mut Router) {
+    router.add(send).add(history);
+}
+
+/// The protocol view of a stored message.
+pub fn wire_message(id: u64, conversation: Conversation, m: &StoredMessage) -> Message {
+    Message {
+        id,
+        sender: m.sender,
+        to: conversation.target_from(m.sender),
+        client_msg_id: m.client_msg_id,
+        kind: m.kind,
+        content: m.content.clone(),
+        extra: m.extra.clone(),
+        server_time: id_time_ms(id),
+    }
+}
+
+async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>> {
+    let me = call.me()?;
+    let services = &call.services;
+    let limits = &services.config.limits;
+    if req.content.len() > limits.max_content_bytes {
+        return Err(ServiceError::invalid(format!("content exceeds {} bytes", limits.max_content_bytes)));
+    }
+    if req.extra.as_ref().is_some_and(|e| e.len() > limits.max_extra_bytes) {
+        return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes)));
+    }
+    let Target::User(peer) = req.to;
+    if !services.accounts.user_exists(peer) {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    let conversation = Conversation::of(me.user_id, req.to);
+    let message = StoredMessage {
+        sender: me.user_id,
+        client_msg_id: req.client_msg_id,
+        kind: req.kind,
+        content: req.content,
+        extra: req.extra,
+    };
+    let origin = call.session_id;
+    let pending = services
+        .committer
+        .submit(move |tx| {
+            let (id, duplicate) = match store::known_id(tx, message.sender, message.client_msg_id)? {
+                Some(id) => (id, true),
+                None => {
+                    let id = tx.next_id();
+                    store::append(tx, conversation, id, &message);
+                    let update = UpdateBody::Message(wire_message(id, conversation, &message));
+                    update::publish(tx, &conversation.participants(), Some(origin), id, update);
+                    (id, false)
+                }
+            };
+            Ok::<_, ServiceError>(SendReply { message_id: id, server_time: id_time_ms(id), duplicate })
+        })
+        .await?;
+    Ok(Outcome::later(pending.durable()))
+}
+
+async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>> {
+    let limit = PageLimit::requested(req.limit)?;
+    let conversation = Conversation::of(call.me()?.user_id, req.with);
+    let (found, more) = call
+        .services
+        .read(move |s| store::history(s, conversation, req.direction, req.anchor, limit))
+        .await?;
+    let messages = found.iter().map(|(id, m)| wire_message(*id, conversation, m)).collect();
+    Ok(Outcome::Reply(Page { messages, more }))
+}

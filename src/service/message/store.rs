@@ -1,0 +1,147 @@
+//! Conversation logs and the idempotency index.
+//!
+//! A message is stored once, in its conversation's log under
+//! `conversation ‖ id`; participants' update logs point at it. The
+//! idempotency index maps a sender's client message id to the id the
+//! message got, forever, so a retry however late returns the original ack.
+
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+
+use super::Conversation;
+use crate::protocol::{Direction, MessageKind};
+use crate::service::{PageLimit, ServiceResult, Tx};
+use crate::storage::{schema, KeyPart, Keyspace, Migrator, StorageError, Store};
+
+/// A message as the log stores it; id, time and conversation live in the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// Sender's user id.
+    pub sender: u64,
+    /// The sender's idempotency key.
+    pub client_msg_id: [u8; 16],
+    /// Content type.
+    pub kind: MessageKind,
+    /// Content.
+    #[serde(with = "serde_bytes")]
+    pub content: Vec<u8>,
+    /// Application data.
+    pub extra: Option<String>,
+}
+
+impl StoredMessage {
+    /// Bytes it adds to a page.
+    pub fn size(&self) -> usize {
+        self.content.len() + self.extra.as_ref().map_or(0, String::len)
+    }
+}
+
+const LOG: Keyspace<(Conversation, u64), StoredMessage> = Keyspace::new(&schema::CONVMESSAGE_MESSAGE);
+const SENT: Keyspace<(u64, [u8; 16]), u64> = Keyspace::new(&schema::SENDERCLIENTID_MESSAGEID);
+
+/// The id already given to a sender's client message id, as this batch has
+/// left the index so far.
+pub(super) fn known_id(tx: &Tx<'_>, sender: u64, client_msg_id: [u8; 16]) -> ServiceResult<Option<u64>> {
+    Ok(tx.get(&SENT, &(sender, client_msg_id))?)
+}
+
+/// Stores a message under its id, with its idempotency entry.
+pub(super) fn append(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
+    tx.put(&LOG, &(conversation, id), message);
+    tx.put(&SENT, &(message.sender, message.client_msg_id), &id);
+}
+
+/// One message of a conversation.
+pub fn logged(store: &Store, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
+    store.get(&LOG, &(conversation, id))
+}
+
+/// One page of a conversation's log on one side of `anchor` (exclusive; 0
+/// means the open end), in ascending id order, and whether more lie beyond.
+pub(super) fn history(
+    store: &Store,
+    conversation: Conversation,
+    direction: Direction,
+    anchor: u64,
+    limit: PageLimit,
+) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
+    let first = Bound::Included((conversation, 0));
+    let last = Bound::Included((conversation, u64::MAX));
+    let entries = match direction {
+        Direction::After => {
+            let Some(start) = anchor.checked_add(1) else { return Ok((Vec::new(), false)) };
+            page(store.range(&LOG, (Bound::Included((conversation, start)), last)), limit)?
+        }
+        Direction::Before => {
+            let upper = match anchor {
+                0 => last,
+                n => Bound::Excluded((conversation, n)),
+            };
+            let (mut out, more) = page(store.range(&LOG, (first, upper)).rev(), limit)?;
+            out.reverse();
+            (out, more)
+        }
+    };
+    Ok(entries)
+}
+
+fn page(
+    entries: impl Iterator<Item = Result<((Conversation, u64), StoredMessage), StorageError>>,
+    limit: PageLimit,
+) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
+    let mut out = Vec::with_capacity(limit.count.min(128));
+    let mut bytes = 0;
+    for entry in entries {
+        if limit.full(out.len(), bytes) {
+            return Ok((out, true));
+        }
+        let ((_, id), message) = entry?;
+        bytes += message.size();
+        out.push((id, message));
+    }
+    Ok((out, false))
+}
+
+/// Messages and conversations in all logs (a scan of the log's keys, which
+/// are sorted by conversation).
+pub fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
+    let (mut messages, mut conversations) = (0, 0);
+    let mut previous = None;
+    for entry in store.all(&LOG) {
+        let ((conversation, _), _) = entry?;
+        if previous != Some(conversation) {
+            conversations += 1;
+            previous = Some(conversation);
+        }
+        messages += 1;
+    }
+    Ok((messages, conversations))
+}
+
+/// Version 1 kept logs (`L`), idempotency entries (`D`) and the id
+/// high-water mark (`H`) in its `messages` tree, beside the inboxes that
+/// became update logs.
+pub(crate) fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let corrupt = |what: &str| StorageError::Corrupt { keyspace: "v1 messages", detail: what.to_string() };
+    for entry in m.legacy("messages")? {
+        let (key, value) = entry?;
+        match key.split_first() {
+            Some((b'L', rest)) => {
+                let (key, _) = <(Conversation, u64)>::take(rest).ok_or_else(|| corrupt("log key"))?;
+                m.put(&LOG, &key, &LOG.decode_value(&value)?)?;
+            }
+            Some((b'D', rest)) => {
+                let (key, _) = <(u64, [u8; 16])>::take(rest).ok_or_else(|| corrupt("idempotency key"))?;
+                let (id, _) = u64::take(&value).ok_or_else(|| corrupt("message id"))?;
+                m.put(&SENT, &key, &id)?;
+            }
+            Some((b'H', _)) => {
+                let (id, _) = u64::take(&value).ok_or_else(|| corrupt("high-water mark"))?;
+                m.raise_id_highwater(id)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! The steps that bring older data up to the current layout, newest last.
+//! Each domain migrates its own data; see [`crate::storage::migrate`].
+
+use super::{account, message, update};
+use crate::storage::{Migration, Migrator, StorageError};
+
+/// Every step, in version order.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 2,
+    describe: "seven trees become one tree of keyspaces; inboxes become update logs",
+    run: from_v1,
+}];
+
+/// The layout version this build writes.
+pub fn current_version() -> u32 {
+    MIGRATIONS.last().map_or(crate::storage::migrate::KEYSPACES_VERSION, |m| m.version)
+}
+
+fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    account::store::from_v1(m)?;
+    message::store::from_v1(m)?;
+    update::store::from_v1(m)
+}

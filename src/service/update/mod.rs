@@ -1,0 +1,46 @@
+//! The per-user update log: how everything a device must not miss reaches
+//! it, live and after an offline period, under one id.
+//!
+//! A job that changes something a user must learn of calls [`publish`]: the
+//! update goes into each affected user's log in the same atomic batch as
+//! the change, and is pushed to their online devices once durable. A device
+//! catches up with `Sync` from its cursor and moves the cursor with `Ack`.
+
+pub mod store;
+
+use self::store::StoredUpdate;
+use super::{Audience, Call, Event, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
+use crate::protocol::{AckReply, AckRequest, SyncPage, SyncRequest, UpdateBody};
+
+/// Registers the update log's handlers.
+pub(super) fn routes(router: &mut Router) {
+    router.add(sync).add(ack);
+}
+
+/// Adds update `id` to each user's log and has it pushed, once durable, to
+/// their online devices except the session it came from.
+pub fn publish(tx: &mut Tx<'_>, users: &[u64], except: Option<u64>, id: u64, update: UpdateBody) {
+    let stored = StoredUpdate::of(&update);
+    for user in users {
+        store::append(tx, *user, id, &stored);
+    }
+    tx.emit(Event { audience: Audience::Users { users: users.to_vec(), except }, id, update });
+}
+
+async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> {
+    let limit = PageLimit::requested(req.limit)?;
+    let user = call.me()?.user_id;
+    let (updates, more) = call.services.read(move |s| store::page(s, user, req.after, limit)).await?;
+    Ok(Outcome::Reply(SyncPage { updates, more }))
+}
+
+async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {
+    let me = call.me()?;
+    let (user, device) = (me.user_id, me.device_id.clone());
+    let pending = call
+        .services
+        .committer
+        .submit(move |tx| Ok::<_, ServiceError>(AckReply { cursor: store::advance_cursor(tx, user, device, req.up_to)? }))
+        .await?;
+    Ok(Outcome::later(pending.durable()))
+}

@@ -1,0 +1,123 @@
+//! Per-user update logs and per-device cursors.
+//!
+//! A user's log is keyed `user ‖ update id`. A message update points at the
+//! message in its conversation's log (stored once, however many logs point
+//! at it); every other kind is stored inline as its wire body.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{Update, UpdateBody};
+use crate::service::message::{self, Conversation};
+use crate::service::{PageLimit, ServiceResult, Tx};
+use crate::storage::{schema, KeyPart, Keyspace, Migrator, StorageError, Store};
+
+/// One entry of a user's update log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredUpdate {
+    /// A message, in this conversation's log under the update's id.
+    Message(Conversation),
+    /// Any other kind, as its wire body.
+    Inline {
+        /// The update kind byte.
+        kind: u8,
+        /// The kind's wire body.
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+    },
+}
+
+impl StoredUpdate {
+    /// How an update is kept in a log.
+    pub fn of(update: &UpdateBody) -> StoredUpdate {
+        match update {
+            UpdateBody::Message(m) => StoredUpdate::Message(Conversation::of(m.sender, m.to)),
+            other => StoredUpdate::Inline { kind: other.tag() as u8, body: other.encode_body() },
+        }
+    }
+}
+
+const LOG: Keyspace<(u64, u64), StoredUpdate> = Keyspace::new(&schema::USERUPDATE_UPDATE);
+const CURSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_CURSOR);
+
+/// Adds an entry to a user's log.
+pub(super) fn append(tx: &mut Tx<'_>, user: u64, id: u64, update: &StoredUpdate) {
+    tx.put(&LOG, &(user, id), update);
+}
+
+/// The highest update id in a user's log, 0 if it is empty.
+pub fn latest(store: &Store, user: u64) -> Result<u64, StorageError> {
+    Ok(store.range(&LOG, (user, 0)..=(user, u64::MAX)).next_back().transpose()?.map_or(0, |((_, id), _)| id))
+}
+
+/// The highest update id a device has acknowledged.
+pub fn cursor(store: &Store, user: u64, device: &str) -> Result<u64, StorageError> {
+    Ok(store.get(&CURSORS, &(user, device.to_string()))?.unwrap_or(0))
+}
+
+/// Moves a device's cursor up to `up_to` (never down, never past the
+/// user's newest update); returns the new value.
+pub(super) fn advance_cursor(tx: &mut Tx<'_>, user: u64, device: String, up_to: u64) -> ServiceResult<u64> {
+    let latest = tx.last(&LOG, (user, 0)..=(user, u64::MAX))?.map_or(0, |((_, id), _)| id);
+    let key = (user, device);
+    let old = tx.get(&CURSORS, &key)?.unwrap_or(0);
+    let new = old.max(up_to.min(latest));
+    if new != old {
+        tx.put(&CURSORS, &key, &new);
+    }
+    Ok(new)
+}
+
+/// One page of a user's log: updates with ids above `after`, ascending, and
+/// whether more follow.
+pub fn page(store: &Store, user: u64, after: u64, limit: PageLimit) -> Result<(Vec<Update>, bool), StorageError> {
+    let Some(start) = after.checked_add(1) else { return Ok((Vec::new(), false)) };
+    let mut out = Vec::with_capacity(limit.count.min(128));
+    let mut bytes = 0;
+    for entry in store.range(&LOG, (user, start)..=(user, u64::MAX)) {
+        if limit.full(out.len(), bytes) {
+            return Ok((out, true));
+        }
+        let ((_, id), stored) = entry?;
+        let update = match stored {
+            StoredUpdate::Message(conversation) => {
+                let Some(m) = message::store::logged(store, conversation, id)? else { continue };
+                bytes += m.size();
+                Update::new(id, &UpdateBody::Message(message::wire_message(id, conversation, &m)))
+            }
+            StoredUpdate::Inline { kind, body } => {
+                bytes += body.len();
+                Update { id, kind, body }
+            }
+        };
+        out.push(update);
+    }
+    Ok((out, false))
+}
+
+/// Entries in all update logs.
+pub fn count(store: &Store) -> Result<u64, StorageError> {
+    store.count(&LOG)
+}
+
+/// Version 1 kept per-user inboxes of message ids (`I` in its `messages`
+/// tree) and per-device cursors over them. Each inbox entry becomes a
+/// message update with the message's id, so a device's cursor keeps its
+/// meaning unchanged.
+pub(crate) fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let corrupt = |what: &str| StorageError::Corrupt { keyspace: "v1 inboxes", detail: what.to_string() };
+    for entry in m.legacy("messages")? {
+        let (key, value) = entry?;
+        if let Some((b'I', rest)) = key.split_first() {
+            let (key, _) = <(u64, u64)>::take(rest).ok_or_else(|| corrupt("inbox key"))?;
+            let (conversation, _) = Conversation::take(&value).ok_or_else(|| corrupt("conversation"))?;
+            m.put(&LOG, &key, &StoredUpdate::Message(conversation))?;
+        }
+    }
+    for entry in m.legacy("userdevice_cursor")? {
+        let (key, value) = entry?;
+        let device = crate::service::account::store::v1_device_key(&key).ok_or_else(|| corrupt("cursor key"))?;
+        let (cursor, _) = u64::take(&value).ok_or_else(|| corrupt("cursor"))?;
+        m.put(&CURSORS, &device, &cursor)?;
+    }
+    Ok(())
+}

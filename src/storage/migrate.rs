@@ -1,0 +1,166 @@
+//! Bringing a data directory written by an older kith up to the current
+//! layout, step by step, when the store opens.
+//!
+//! The layout version lives in the `schema_version` keyspace. Version 1 was
+//! the layout before keyspaces: seven sled trees, its version in the `meta`
+//! tree. The domains that own the data write the steps ([`Migration`]);
+//! this module runs the ones the data has not had yet, in order, records
+//! each version reached, and finally removes trees the layout no longer has.
+//!
+//! A step must be safe to run again after a crash part-way through it. The
+//! step out of version 1 is: it writes only into the keyspace tree, which is
+//! cleared before it starts, and the old trees are removed only after the
+//! new version is on disk.
+
+use super::{schema, Keyspace, KeyPart, StorageError, TREE};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The version of the layout before keyspaces.
+pub const LEGACY_VERSION: u32 = 1;
+
+/// The first layout of keyspaces in one tree: what a new database starts at
+/// when no migration names a later one.
+pub const KEYSPACES_VERSION: u32 = 2;
+
+const VERSION: Keyspace<(), u32> = Keyspace::new(&schema::SCHEMA_VERSION);
+const HIGHWATER: Keyspace<(), u64> = Keyspace::new(&schema::IDS_HIGHWATER);
+
+/// Entries buffered before they are applied, so a large migration needs
+/// bounded memory.
+const CHUNK: usize = 10_000;
+
+/// Raw entries of an old tree.
+pub type LegacyEntries = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>>>;
+
+/// One step, from the version before it to `version`.
+pub struct Migration {
+    /// The version the data is at after this step.
+    pub version: u32,
+    /// What the step does, for the log.
+    pub describe: &'static str,
+    /// The step itself.
+    pub run: fn(&mut Migrator<'_>) -> Result<(), StorageError>,
+}
+
+/// What a step works with: the old data, read raw, and the keyspaces it writes.
+pub struct Migrator<'a> {
+    db: &'a sled::Db,
+    tree: &'a sled::Tree,
+    batch: sled::Batch,
+    queued: usize,
+    /// Entries written so far, for the log.
+    written: u64,
+}
+
+impl Migrator<'_> {
+    /// Every entry of a tree of the version-1 layout, as raw bytes; nothing
+    /// if the tree does not exist.
+    pub fn legacy(&self, tree: &str) -> Result<LegacyEntries, StorageError> {
+        if !self.db.tree_names().iter().any(|name| name.as_ref() == tree.as_bytes()) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let entries = self.db.open_tree(tree)?.iter();
+        Ok(Box::new(entries.map(|item| Ok(item.map(|(k, v)| (k.to_vec(), v.to_vec()))?))))
+    }
+
+    /// Writes an entry of the current layout.
+    pub fn put<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &mut self,
+        ks: &Keyspace<K, V>,
+        key: &K,
+        value: &V,
+    ) -> Result<(), StorageError> {
+        self.batch.insert(ks.key(key), ks.encode_value(value));
+        self.queued += 1;
+        self.written += 1;
+        if self.queued >= CHUNK {
+            self.apply()?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure new snowflake ids start above `id`.
+    pub fn raise_id_highwater(&mut self, id: u64) -> Result<(), StorageError> {
+        let current = self.tree.get(HIGHWATER.key(&()))?.map(|v| HIGHWATER.decode_value(&v)).transpose()?;
+        if current.unwrap_or(0) < id {
+            self.apply()?;
+            self.tree.insert(HIGHWATER.key(&()), HIGHWATER.encode_value(&id))?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self) -> Result<(), StorageError> {
+        self.tree.apply_batch(std::mem::take(&mut self.batch))?;
+        self.queued = 0;
+        Ok(())
+    }
+}
+
+/// Finds the data's version, runs the missing steps and returns the version
+/// reached. A new database starts at the newest version.
+pub(super) fn bring_up_to_date(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    migrations: &[Migration],
+) -> Result<u32, StorageError> {
+    let newest = migrations.last().map_or(KEYSPACES_VERSION, |m| m.version);
+    let found = match tree.get(VERSION.key(&()))? {
+        Some(v) => VERSION.decode_value(&v)?,
+        None => match legacy_version(db)? {
+            Some(version) => {
+                // A half-done earlier attempt left writes behind; start over.
+                tree.clear()?;
+                version
+            }
+            None => {
+                tree.insert(VERSION.key(&()), VERSION.encode_value(&newest))?;
+                db.flush()?;
+                return Ok(newest);
+            }
+        },
+    };
+    if found > newest {
+        return Err(StorageError::Newer { found, supported: newest });
+    }
+    for step in migrations.iter().filter(|m| m.version > found) {
+        let started = std::time::Instant::now();
+        let mut m = Migrator { db, tree, batch: sled::Batch::default(), queued: 0, written: 0 };
+        (step.run)(&mut m)?;
+        m.apply()?;
+        tree.insert(VERSION.key(&()), VERSION.encode_value(&step.version))?;
+        db.flush()?;
+        tracing::info!(
+            version = step.version,
+            entries = m.written,
+            took = ?started.elapsed(),
+            "migrated the data: {}",
+            step.describe
+        );
+    }
+    drop_old_trees(db)?;
+    Ok(newest)
+}
+
+/// The version of a layout from before keyspaces, if the database has one.
+fn legacy_version(db: &sled::Db) -> Result<Option<u32>, StorageError> {
+    if !db.tree_names().iter().any(|name| name.as_ref() == b"meta") {
+        return Ok(None);
+    }
+    let found = db.open_tree("meta")?.get(b"schema_version")?;
+    Ok(found.map(|v| v.as_ref().try_into().map(u32::from_be_bytes).unwrap_or(LEGACY_VERSION)))
+}
+
+/// Removes trees the current layout does not use (those of version 1, once
+/// their data has been migrated).
+fn drop_old_trees(db: &sled::Db) -> Result<(), StorageError> {
+    let default = db.name();
+    let old: Vec<sled::IVec> =
+        db.tree_names().into_iter().filter(|name| name.as_ref() != TREE.as_bytes() && *name != default).collect();
+    for name in &old {
+        db.drop_tree(name)?;
+    }
+    if !old.is_empty() {
+        db.flush()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The registry of every keyspace in the database: its prefix byte, its
+//! `<key>_<value>` name and the domain that owns it. Typed handles
+//! ([`super::Keyspace`]) are declared next to the code that uses them
+//! (`service/<domain>/store.rs`), each pointing at its entry here, so this
+//! one file shows the whole layout and no two keyspaces can share a byte.
+//! `docs/ARCHITECTURE.md` carries the same table; a test keeps them equal.
+
+/// One keyspace's registry entry.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KeyspaceInfo {
+    /// First byte of every key in the keyspace.
+    pub prefix: u8,
+    /// `<key>_<value>`, as in the documentation.
+    pub name: &'static str,
+    /// The service domain that reads and writes it.
+    pub domain: &'static str,
+    /// The key's parts, for the documentation.
+    pub key: &'static str,
+    /// The value, for the documentation.
+    pub value: &'static str,
+}
+
+macro_rules! keyspaces {
+    ($( $(#[$meta:meta])* $ident:ident = $prefix:literal, $name:literal, $domain:literal, $key:literal, $value:literal; )+) => {
+        $(
+            $(#[$meta])*
+            pub const $ident: KeyspaceInfo =
+                KeyspaceInfo { prefix: $prefix, name: $name, domain: $domain, key: $key, value: $value };
+        )+
+
+        /// Every keyspace, in prefix order.
+        pub const ALL: &[&KeyspaceInfo] = &[$(&$ident),+];
+    };
+}
+
+keyspaces! {
+    /// The layout version of the data, moved forward by migrations.
+    SCHEMA_VERSION = 0x01, "schema_version", "storage", "—", "u32";
+    /// The highest snowflake id ever handed out, so ids stay increasing across restarts.
+    IDS_HIGHWATER = 0x02, "ids_highwater", "storage", "—", "u64";
+
+    /// Accounts.
+    USERID_USER = 0x10, "userid_user", "account", "user id", "UserRecord";
+    /// Usernames, for login and lookup.
+    USERNAME_USERID = 0x11, "username_userid", "account", "canonical username (rest of key)", "user id";
+    /// The highest user id assigned.
+    USERS_LASTID = 0x12, "users_lastid", "account", "—", "u64";
+    /// Login tokens by id; only the SHA-256 of the secret is stored.
+    TOKENID_TOKEN = 0x13, "tokenid_token", "account", "token id", "TokenRecord";
+    /// Each device's current token and type.
+    USERDEVICE_DEVICE = 0x14, "userdevice_device", "account", "user id ‖ device id (rest of key)", "DeviceRecord";
+
+    /// Conversation logs: every message, stored once.
+    CONVMESSAGE_MESSAGE = 0x20, "convmessage_message", "message", "conversation (17 bytes) ‖ message id", "StoredMessage";
+    /// Idempotency: a sender's client message id to the message id it got.
+    SENDERCLIENTID_MESSAGEID = 0x21, "senderclientid_messageid", "message", "sender id ‖ client message id (16 bytes)", "message id";
+
+    /// Per-user update logs: everything a device must not miss.
+    USERUPDATE_UPDATE = 0x30, "userupdate_update", "update", "user id ‖ update id", "StoredUpdate";
+    /// Per-device cursors: the highest update id each device acknowledged.
+    USERDEVICE_CURSOR = 0x31, "userdevice_cursor", "update", "user id ‖ device id (rest of key)", "update id";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_unique_and_in_order() {
+        for pair in ALL.windows(2) {
+            assert!(pair[0].prefix < pair[1].prefix, "{} and {} are out of order or share a byte", pair[0].name, pair[1].name);
+        }
+    }
+
+    #[test]
+    fn names_read_key_underscore_value() {
+        for ks in ALL {
+            assert_eq!(ks.name.matches('_').count(), 1, "{}", ks.name);
+            assert!(ks.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", ks.name);
+        }
+    }
+}
