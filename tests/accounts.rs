@@ -4,9 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{device, Kind, TestServer, PASSWORD, SOON};
-use kith::client::Push;
-use kith::protocol::{DeviceType, DisconnectReason, ErrorCode};
+use common::{device, disconnect_reason, Calls, Kind, TestServer, PASSWORD, SOON};
+use kith::protocol::{ChangePasswordRequest, DeviceType, DisconnectReason, ErrorCode, FindUserRequest};
 
 async fn register_and_login(kind: Kind) {
     let server = TestServer::start().await;
@@ -22,7 +21,7 @@ async fn register_and_login(kind: Kind) {
     let other = server.connect(kind).await;
     let auth = other.auth(&login.token).await.unwrap();
     assert_eq!((auth.user_id, auth.device_id.as_str()), (id, "a1"));
-    assert_eq!(other.find_user("ALICE").await.unwrap().user_id, id);
+    assert_eq!(other.call(&FindUserRequest { username: "ALICE".into() }).await.unwrap().user_id, id);
 }
 per_transport!(register_and_login);
 
@@ -58,9 +57,9 @@ async fn unauthenticated_requests_are_refused(kind: Kind) {
     let client = server.connect(kind).await;
     let err = client.send_text(1, "hi").await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotAuthenticated));
-    let err = client.sync_inbox(0, 10).await.unwrap_err();
+    let err = client.sync_page(0, 10).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotAuthenticated));
-    let err = client.find_user("anyone").await.unwrap_err();
+    let err = client.call(&FindUserRequest { username: "anyone".into() }).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotAuthenticated));
     // Heartbeat is allowed before authentication.
     assert!(client.heartbeat().await.unwrap() > 0);
@@ -75,10 +74,7 @@ async fn logout_revokes_the_token(kind: Kind) {
     let server = TestServer::start().await;
     let mut user = server.user(kind, "erin").await;
     user.client.logout().await.unwrap();
-    match user.client.push_within(SOON).await.unwrap() {
-        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::LoggedOut),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(disconnect_reason(&mut user.client, SOON).await, DisconnectReason::LoggedOut);
     let again = server.connect(kind).await;
     let err = again.auth(&user.login.token).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidToken));
@@ -100,15 +96,13 @@ async fn password_change_revokes_other_devices(kind: Kind) {
     let user = server.user(kind, "grace").await;
     let (mut laptop, laptop_login) = server.device(kind, "grace", "grace-laptop", DeviceType::Desktop).await;
 
-    let wrong = user.client.change_password("wrong old password", "new password 1").await.unwrap_err();
+    let change = |old: &str| ChangePasswordRequest { old_password: old.into(), new_password: "new password 1".into() };
+    let wrong = user.client.call(&change("wrong old password")).await.unwrap_err();
     assert_eq!(wrong.code(), Some(ErrorCode::BadCredentials));
-    let fresh = user.client.change_password(PASSWORD, "new password 1").await.unwrap();
+    let fresh = user.client.call(&change(PASSWORD)).await.unwrap();
 
     // The other device is told and disconnected; its token is dead.
-    match laptop.push_within(SOON).await.unwrap() {
-        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::PasswordChanged),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(disconnect_reason(&mut laptop, SOON).await, DisconnectReason::PasswordChanged);
     let probe = server.connect(kind).await;
     assert_eq!(probe.auth(&laptop_login.token).await.unwrap_err().code(), Some(ErrorCode::InvalidToken));
     assert_eq!(probe.auth(&user.login.token).await.unwrap_err().code(), Some(ErrorCode::InvalidToken));
@@ -128,10 +122,7 @@ async fn same_device_type_kicks_the_older_session(kind: Kind) {
     let mut phone = server.user(kind, "heidi").await;
     let (_tablet, _) = server.device(kind, "heidi", "heidi-tablet", DeviceType::Tablet).await;
     let (new_phone, _) = server.device(kind, "heidi", "heidi-phone-2", DeviceType::Mobile).await;
-    match phone.client.push_within(SOON).await.unwrap() {
-        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::Kicked),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(disconnect_reason(&mut phone.client, SOON).await, DisconnectReason::Kicked);
     // The old connection is closed after the notice.
     assert!(phone.client.next_push().await.is_none());
     assert!(phone.client.heartbeat().await.is_err());

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use common::process::KITH;
 use common::{device, Kind, TestServer, PASSWORD, SOON};
-use kith::client::Push;
 use kith::protocol::{DeviceType, DisconnectReason, ErrorCode};
 
 fn kith(args: &[&str], data_dir: &Path) -> Output {
@@ -75,10 +74,7 @@ async fn users_are_managed_on_the_running_server() {
     // Disabling disconnects at once and blocks logins.
     let disabled = kith_async(args(&["user", "disable", "dora"]), data.clone(), None).await;
     assert!(disabled.status.success(), "{}", stderr(&disabled));
-    match dora.push_within(Duration::from_secs(1)).await.unwrap() {
-        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::AccountDisabled),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(common::disconnect_reason(&mut dora, Duration::from_secs(1)).await, DisconnectReason::AccountDisabled);
     let c = server.connect(Kind::Tls).await;
     let err = c.login("dora", PASSWORD, device("x", DeviceType::Web)).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::AccountDisabled));
@@ -94,10 +90,7 @@ async fn users_are_managed_on_the_running_server() {
     let reset =
         kith_async(args(&["user", "reset-password", "dora"]), data.clone(), Some("brand new password".into())).await;
     assert!(reset.status.success(), "{}", stderr(&reset));
-    match live.push_within(SOON).await.unwrap() {
-        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::PasswordChanged),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(common::disconnect_reason(&mut live, SOON).await, DisconnectReason::PasswordChanged);
     let c = server.connect(Kind::Tls).await;
     assert_eq!(c.auth(&login.token).await.unwrap_err().code(), Some(ErrorCode::InvalidToken));
     c.login("dora", "brand new password", device("x", DeviceType::Web)).await.unwrap();
@@ -122,6 +115,8 @@ async fn stats_and_export() {
     assert!(text.contains("messages         6"), "{text}");
     assert!(text.contains("conversations    1"), "{text}");
     assert!(text.contains("sessions_online  2"), "{text}");
+    // Each participant's log has each message, and each a login notice.
+    assert!(text.contains("updates          14"), "{text}");
 
     let out = server.dir.path().join("alice.jsonl");
     let export =
@@ -132,9 +127,11 @@ async fn stats_and_export() {
         std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["profile"]["username"], "alice");
     assert_eq!(lines[0]["profile"]["devices"][0]["device_id"], "alice-phone");
-    assert_eq!(lines.len(), 1 + 6);
-    assert_eq!(lines[1]["message"]["content"]["text"], "hello 0");
-    assert_eq!(lines[6]["message"]["sender"], bob.user_id);
+    assert_eq!(lines.len(), 1 + 1 + 6);
+    assert_eq!(lines[1]["login"]["device_id"], "alice-phone");
+    assert_eq!(lines[2]["message"]["content"]["text"], "hello 0");
+    assert_eq!(lines[2]["message"]["peer"], bob.user_id);
+    assert_eq!(lines[7]["message"]["sender"], bob.user_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +181,7 @@ async fn backup_while_sending_then_restore() {
     let copy = TestServer::start_with(|c| c.data_dir = target.clone()).await;
     let client = copy.connect(Kind::Tcp).await;
     client.login("bob", PASSWORD, device("bob-restored", DeviceType::Desktop)).await.unwrap();
-    let have: std::collections::HashSet<u64> = client.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();
+    let have: std::collections::HashSet<u64> = client.sync_messages(0).await.unwrap().iter().map(|m| m.id).collect();
     for id in &before {
         assert!(have.contains(id), "message {id} acknowledged before the backup is missing");
     }

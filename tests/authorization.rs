@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{no_message, Kind, TestServer};
+use common::{no_message, Calls, Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};
 use kith::protocol::{Direction, ErrorCode, MessageKind, SendRequest, Target};
 
@@ -30,7 +30,7 @@ async fn who_may_do_what() {
         content: b"between alice and bob".to_vec(),
         extra: None,
     };
-    let ack = alice.client.send(&secret).await.unwrap();
+    let ack = alice.client.call(&secret).await.unwrap();
     assert_eq!(common::next_message(&mut bob.client).await.id, ack.message_id);
     no_message(&mut carol.client).await;
 
@@ -44,7 +44,7 @@ async fn who_may_do_what() {
     // A forged idempotency key: carol reuses alice's client message id. It is
     // scoped to the sender, so carol gets her own new message, not alice's id.
     let forged = SendRequest { to: Target::User(b), content: b"forged".to_vec(), ..secret.clone() };
-    let carol_ack = carol.client.send(&forged).await.unwrap();
+    let carol_ack = carol.client.call(&forged).await.unwrap();
     assert!(!carol_ack.duplicate);
     assert_ne!(carol_ack.message_id, ack.message_id);
 
@@ -65,22 +65,28 @@ async fn who_may_do_what() {
     );
 
     // SyncInbox: only the user's own messages, from any starting id.
-    let carol_inbox = carol.client.sync_all(0).await.unwrap();
+    let carol_inbox = carol.client.sync_messages(0).await.unwrap();
     assert!(carol_inbox.iter().all(|m| m.sender == c || m.to == Target::User(c)));
     assert!(carol_inbox.iter().all(|m| m.id != ack.message_id));
-    let from_alices_id = carol.client.sync_inbox(ack.message_id - 1, 100).await.unwrap();
-    assert!(from_alices_id.messages.iter().all(|m| m.id != ack.message_id));
-    assert_eq!(code(anonymous.sync_inbox(0, 10).await), Some(ErrorCode::NotAuthenticated));
+    let from_alices_id = carol.client.sync_page(ack.message_id - 1, 100).await.unwrap();
+    assert!(from_alices_id.updates.iter().all(|u| u.id != ack.message_id));
+    assert_eq!(code(anonymous.sync_page(0, 10).await), Some(ErrorCode::NotAuthenticated));
 
     // Ack: a foreign (or future) id cannot move a cursor past the user's own
-    // newest message, so cursors reveal nothing either.
-    let carol_latest = carol_inbox.last().map(|m| m.id).unwrap_or(0);
+    // newest update, so cursors reveal nothing either.
+    let carol_log = carol.client.sync_all(0).await.unwrap();
+    let carol_latest = carol_log.last().map(|u| u.id).unwrap_or(0);
     assert_eq!(carol.client.ack(u64::MAX).await.unwrap(), carol_latest);
     assert_eq!(code(anonymous.ack(1).await), Some(ErrorCode::NotAuthenticated));
 
-    // The login state of a fresh device of carol reports only her own ids.
-    let (_, carol_again) = server.device(Kind::Tcp, "carol", "carol-laptop", kith::protocol::DeviceType::Desktop).await;
-    assert_eq!(carol_again.session.latest, carol_latest);
+    // The login state of a fresh device of carol reports only her own ids:
+    // her newest update is now the notice of this very login.
+    let (laptop, carol_again) =
+        server.device(Kind::Tcp, "carol", "carol-laptop", kith::protocol::DeviceType::Desktop).await;
+    let notice = laptop.sync_page(carol_latest, 100).await.unwrap();
+    assert_eq!(notice.updates.len(), 1);
+    assert_eq!(notice.updates[0].kind, kith::protocol::UpdateKind::NewLogin as u8);
+    assert_eq!(carol_again.session.latest, notice.updates[0].id);
 
     // Tokens: another user's token with its secret altered is refused.
     let mut forged_token = alice.login.token.clone();

@@ -45,14 +45,14 @@ async fn serves_survives_kill_9_and_stops_cleanly_on_sigterm() {
     let mut server = start(dir.path(), &[]);
     let bob = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
     bob.login("bob", common::PASSWORD, common::device("b", kith::protocol::DeviceType::Mobile)).await.unwrap();
-    let got: Vec<u64> = bob.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();
+    let got: Vec<u64> = bob.sync_messages(0).await.unwrap().iter().map(|m| m.id).collect();
     assert_eq!(got, acked, "every acknowledged message survives kill -9");
 
     // SIGTERM: clients are told, the process exits 0 after a clean shutdown.
     let mut bob = bob;
     signal(&server.child, "TERM");
     match bob.push_within(Duration::from_secs(10)).await.unwrap() {
-        kith::client::Push::Disconnect(d) => assert_eq!(d.reason, kith::protocol::DisconnectReason::ServerShutdown),
+        kith::protocol::Push::Disconnect(d) => assert_eq!(d.reason, kith::protocol::DisconnectReason::ServerShutdown),
         other => panic!("{other:?}"),
     }
     let status = server.child.wait().unwrap();

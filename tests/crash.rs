@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::process::{start, Running};
+use common::Calls;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use kith::client::{new_client_msg_id, Client, Transport};
 use kith::protocol::{DeviceType, Direction, MessageKind, SendRequest, Target};
@@ -86,7 +87,7 @@ async fn send_until_killed(client: Arc<Client>, me: usize, ids: Arc<Vec<u64>>, l
             };
             let (client, ids) = (client.clone(), ids.clone());
             inflight.push(async move {
-                let result = client.send(&sent.request(&ids)).await;
+                let result = client.call(&sent.request(&ids)).await;
                 (sent, result)
             });
         }
@@ -136,7 +137,7 @@ impl Verified {
 async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16]), (u64, Sent)>, done: &mut Verified) {
     let user_of: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     for (i, client) in clients.iter().enumerate() {
-        let inbox = client.sync_all(done.inbox[i]).await.unwrap();
+        let inbox = client.sync_messages(done.inbox[i]).await.unwrap();
         for m in &inbox {
             assert!(m.id > done.inbox[i], "user {i}: inbox ids must be strictly increasing");
             done.inbox[i] = m.id;
@@ -212,7 +213,7 @@ async fn acknowledged_messages_survive_kill_9() {
         for (sender, mut list) in pending_by_sender.into_iter().enumerate() {
             list.sort_by_key(|s| s.seq);
             for sent in list {
-                let ack = clients[sender].send(&sent.request(&ids)).await.unwrap();
+                let ack = clients[sender].call(&sent.request(&ids)).await.unwrap();
                 ledger.lock().unwrap().acked.insert((sender, sent.client_msg_id), (ack.message_id, sent));
             }
         }

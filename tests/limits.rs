@@ -110,7 +110,7 @@ async fn a_reader_that_stops_reading_is_cut_off_and_loses_nothing() {
 
     // Nothing was lost: bob syncs every message on reconnect.
     let (bob, _) = server.device(Kind::Tcp, "bob", "bob-stalled", DeviceType::Mobile).await;
-    let got: Vec<u64> = bob.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();
+    let got: Vec<u64> = bob.sync_messages(0).await.unwrap().iter().map(|m| m.id).collect();
     assert_eq!(got, sent);
 }
 

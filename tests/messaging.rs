@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{next_message, no_message, Kind, TestServer};
-use kith::client::new_client_msg_id;
-use kith::protocol::{DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target};
+use common::{next_message, no_message, Calls, Kind, TestServer};
+use kith::client::{message_of, new_client_msg_id};
+use kith::protocol::{DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target, UpdateKind};
 
 async fn delivers_to_every_device_but_the_sender(kind: Kind) {
     let server = TestServer::start().await;
@@ -62,21 +62,26 @@ async fn offline_backlog_arrives_complete_and_in_order(kind: Kind) {
         .unwrap();
     let state = client.auth(&login.token).await.unwrap();
     assert_eq!(state.cursor, 0);
-    assert_eq!(state.latest, *sent.last().unwrap());
-    let got = client.sync_all(state.cursor).await.unwrap();
+    // The log holds a notice of each password login around the messages.
+    assert!(state.latest > *sent.last().unwrap());
+    let got = client.sync_messages(state.cursor).await.unwrap();
     let ids: Vec<u64> = got.iter().map(|m| m.id).collect();
     assert_eq!(ids, sent, "exactly the 250 messages, in order, no duplicates");
     for (i, m) in got.iter().enumerate() {
         assert_eq!(m.content, format!("message {i}").into_bytes());
     }
 
-    // Pages never overlap or skip, and `more` marks the end.
-    let first = client.sync_inbox(0, 100).await.unwrap();
-    let second = client.sync_inbox(first.messages.last().unwrap().id, 100).await.unwrap();
-    let third = client.sync_inbox(second.messages.last().unwrap().id, 100).await.unwrap();
-    assert_eq!((first.messages.len(), second.messages.len(), third.messages.len()), (100, 100, 50));
+    // Pages never overlap or skip, and `more` marks the end: a login notice,
+    // the 250 messages, and the notice of the login above.
+    let first = client.sync_page(0, 100).await.unwrap();
+    let second = client.sync_page(first.updates.last().unwrap().id, 100).await.unwrap();
+    let third = client.sync_page(second.updates.last().unwrap().id, 100).await.unwrap();
+    assert_eq!((first.updates.len(), second.updates.len(), third.updates.len()), (100, 100, 52));
     assert!(first.more && second.more && !third.more);
-    assert_eq!(second.messages[0].id, sent[100]);
+    assert_eq!(first.updates[0].kind, UpdateKind::NewLogin as u8);
+    assert_eq!(second.updates[0].id, sent[99]);
+    assert_eq!(third.updates.last().unwrap().kind, UpdateKind::NewLogin as u8);
+    assert_eq!(third.updates.last().unwrap().id, state.latest);
 
     // The acknowledged cursor is kept per device.
     assert_eq!(client.ack(sent[149]).await.unwrap(), sent[149]);
@@ -86,13 +91,13 @@ async fn offline_backlog_arrives_complete_and_in_order(kind: Kind) {
     let reconnected = server.connect(kind).await;
     let again = reconnected.auth(&login.token).await.unwrap();
     assert_eq!(again.cursor, sent[149]);
-    let rest = reconnected.sync_all(again.cursor).await.unwrap();
+    let rest = reconnected.sync_messages(again.cursor).await.unwrap();
     assert_eq!(rest.len(), 100);
 
     // A device that was never online gets the full backlog.
     let (fresh, fresh_login) = server.device(kind, "bob", "bob-new-laptop", DeviceType::Desktop).await;
     assert_eq!(fresh_login.session.cursor, 0);
-    assert_eq!(fresh.sync_all(0).await.unwrap().len(), 250);
+    assert_eq!(fresh.sync_messages(0).await.unwrap().len(), 250);
 }
 per_transport!(offline_backlog_arrives_complete_and_in_order);
 
@@ -147,20 +152,20 @@ async fn resending_a_client_id_returns_the_original_ack(kind: Kind) {
         content: b"once".to_vec(),
         extra: Some("{\"reply_to\":1}".into()),
     };
-    let first = alice.client.send(&request).await.unwrap();
-    let second = alice.client.send(&request).await.unwrap();
+    let first = alice.client.call(&request).await.unwrap();
+    let second = alice.client.call(&request).await.unwrap();
     assert!(!first.duplicate && second.duplicate);
     assert_eq!((first.message_id, first.server_time), (second.message_id, second.server_time));
     // Concurrent retries of one id also collapse to one message.
     let racing = SendRequest { client_msg_id: new_client_msg_id(), ..request.clone() };
-    let (a, b) = tokio::join!(alice.client.send(&racing), alice.client.send(&racing));
+    let (a, b) = tokio::join!(alice.client.call(&racing), alice.client.call(&racing));
     assert_eq!(a.unwrap().message_id, b.unwrap().message_id);
 
     let m = next_message(&mut bob.client).await;
     assert_eq!(m.extra.as_deref(), Some("{\"reply_to\":1}"));
     next_message(&mut bob.client).await;
     no_message(&mut bob.client).await;
-    assert_eq!(bob.client.sync_all(0).await.unwrap().len(), 2, "stored once each");
+    assert_eq!(bob.client.sync_messages(0).await.unwrap().len(), 2, "stored once each");
 }
 per_transport!(resending_a_client_id_returns_the_original_ack);
 
@@ -174,7 +179,7 @@ async fn bad_sends_are_refused(kind: Kind) {
     assert_eq!(err.code(), Some(ErrorCode::InvalidArgument));
     // Notes to self are allowed and land in the own inbox once.
     alice.client.send_text(alice.user_id, "note").await.unwrap();
-    assert_eq!(alice.client.sync_all(0).await.unwrap().len(), 1);
+    assert_eq!(alice.client.sync_messages(0).await.unwrap().len(), 1);
 }
 per_transport!(bad_sends_are_refused);
 
@@ -194,7 +199,7 @@ async fn restart_keeps_every_acknowledged_message(kind: Kind) {
     server.restart().await;
     let client = server.connect(kind).await;
     client.auth(&token).await.expect("tokens survive a restart");
-    let got: HashSet<u64> = client.sync_all(0).await.unwrap().into_iter().map(|m| m.id).collect();
+    let got: HashSet<u64> = client.sync_messages(0).await.unwrap().into_iter().map(|m| m.id).collect();
     assert_eq!(got, sent);
     // New ids stay above the old ones.
     let new_id = client.send_text(1, "after restart").await.unwrap().message_id;
@@ -211,11 +216,12 @@ async fn large_messages_end_a_page_early(kind: Kind) {
     for _ in 0..30 {
         sent.push(alice.client.send_text(bob.user_id, &big).await.unwrap().message_id);
     }
-    let page = bob.client.sync_inbox(0, 100).await.unwrap();
+    let page = bob.client.sync_page(0, 100).await.unwrap();
     assert!(page.more, "a page stops at its byte budget");
-    assert!(page.messages.len() < 30 && !page.messages.is_empty(), "{}", page.messages.len());
+    assert!(page.updates.len() < 30 && !page.updates.is_empty(), "{}", page.updates.len());
+    assert!(page.updates.iter().filter_map(message_of).count() > 0);
     // Paging on still yields every message exactly once.
-    let all: Vec<u64> = bob.client.sync_all(0).await.unwrap().iter().map(|m| m.id).collect();
+    let all: Vec<u64> = bob.client.sync_messages(0).await.unwrap().iter().map(|m| m.id).collect();
     assert_eq!(all, sent);
     let history = bob.client.history(Target::User(alice.user_id), Direction::Before, 0, 100).await.unwrap();
     assert!(history.more && history.messages.len() < 30);

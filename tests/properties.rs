@@ -5,7 +5,6 @@
 use bytes::BytesMut;
 use kith::codec::{decode_wire, encode_wire};
 use kith::protocol::*;
-use kith::session::FrameDecoder;
 use proptest::prelude::*;
 use serde::{de::DeserializeOwned, Serialize};
 use tokio_util::codec::Decoder;
@@ -49,10 +48,21 @@ fn auth_reply() -> impl Strategy<Value = AuthReply> {
     )
 }
 
+fn update() -> impl Strategy<Value = Update> {
+    prop_oneof![
+        message().prop_map(|m| Update::new(m.id, &UpdateBody::Message(m))),
+        (any::<u64>(), text(), prop::sample::select(DeviceType::ALL), prop::sample::select(ClientType::ALL), text())
+            .prop_map(|(id, device_id, device_type, client_type, address)| {
+                Update::new(id, &UpdateBody::NewLogin(NewLogin { device_id, device_type, client_type, address }))
+            }),
+        (any::<u64>(), any::<u8>(), bytes()).prop_map(|(id, kind, body)| Update { id, kind, body }),
+    ]
+}
+
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        Just(Request::Heartbeat),
-        Just(Request::Logout),
+        Just(Request::Heartbeat(Heartbeat)),
+        Just(Request::Logout(Logout)),
         (text(), text()).prop_map(|(username, password)| Request::Register(RegisterRequest { username, password })),
         (text(), text(), device()).prop_map(|(username, password, device)| Request::Login(LoginRequest {
             username,
@@ -73,7 +83,7 @@ fn request() -> impl Strategy<Value = Request> {
                 extra
             })),
         any::<u64>().prop_map(|up_to| Request::Ack(AckRequest { up_to })),
-        (any::<u64>(), any::<u16>()).prop_map(|(after, limit)| Request::SyncInbox(SyncInboxRequest { after, limit })),
+        (any::<u64>(), any::<u16>()).prop_map(|(after, limit)| Request::Sync(SyncRequest { after, limit })),
         (target(), prop::sample::select(Direction::ALL), any::<u64>(), any::<u16>()).prop_map(
             |(with, direction, anchor, limit)| Request::History(HistoryRequest { with, direction, anchor, limit })
         ),
@@ -92,17 +102,18 @@ fn round_trips<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(va
 /// Every body type a peer may send us, decoded from the same bytes.
 fn decode_everything(body: &[u8]) {
     for action in Action::ALL {
-        let _ = Request::decode(action, body);
+        let _ = Request::decode(*action, body);
+        let _ = action.decode_reply(body);
     }
-    let _ = decode_wire::<Message>(body);
-    let _ = decode_wire::<Page>(body);
+    for push in PushAction::ALL {
+        if let Ok(Some(Push::Update(update))) = Push::decode(*push as u8, body) {
+            let _ = update.decode();
+        }
+    }
+    for kind in UpdateKind::ALL {
+        let _ = UpdateBody::decode(*kind as u8, body);
+    }
     let _ = decode_wire::<ErrorBody>(body);
-    let _ = decode_wire::<DisconnectPush>(body);
-    let _ = decode_wire::<LoginReply>(body);
-    let _ = decode_wire::<AuthReply>(body);
-    let _ = decode_wire::<SendReply>(body);
-    let _ = decode_wire::<TokenReply>(body);
-    let _ = decode_wire::<UserInfo>(body);
 }
 
 proptest! {
@@ -115,9 +126,14 @@ proptest! {
     }
 
     #[test]
-    fn replies_and_pushes_round_trip(m in message(), more in any::<bool>(), a in auth_reply(), token in bytes(), expires_at in any::<u64>()) {
+    fn replies_and_pushes_round_trip(m in message(), u in update(), more in any::<bool>(), a in auth_reply(), token in bytes(), expires_at in any::<u64>()) {
         round_trips(&m);
         round_trips(&Page { messages: vec![m.clone(), m], more });
+        round_trips(&SyncPage { updates: vec![u.clone(), u.clone()], more });
+        prop_assert_eq!(Push::decode(PushAction::Update as u8, &Push::Update(u.clone()).encode_body()).unwrap(), Some(Push::Update(u.clone())));
+        if let Ok(Some(body)) = u.decode() {
+            prop_assert_eq!(Update::new(u.id, &body), u);
+        }
         round_trips(&LoginReply { token: token.clone(), expires_at, session: a.clone() });
         round_trips(&a);
         round_trips(&TokenReply { token, expires_at });

@@ -1,64 +1,29 @@
-//! Every hex example in docs/PROTOCOL.md is a real frame: its header is
-//! well-formed and its body decodes, with no byte left over, as the type the
-//! document says it is. A client author copies these bytes; they must be right.
+//! `docs/PROTOCOL.md` and the code stay in step: every action of the table
+//! has a handler, a section in the document and a hex example; every push
+//! and update kind has its section; and every hex example is a real frame
+//! whose header is well-formed and whose body decodes, with no byte left
+//! over, as the type the document says it is. A client author copies these
+//! bytes; they must be right.
 
 use kith::codec::decode_wire;
 use kith::protocol::{
-    AckReply, AckRequest, Action, AuthReply, AuthRequest, ChangePasswordRequest, DisconnectPush, ErrorBody,
-    FindUserRequest, Header, HeartbeatReply, HistoryRequest, LoginReply, LoginRequest, Message, Page, RegisterReply,
-    RegisterRequest, SendReply, SendRequest, SyncInboxRequest, TokenReply, UserInfo, HEADER_LEN, PUSH_SEQUENCE,
+    Action, ErrorBody, Header, Push, PushAction, Request, Update, UpdateKind, ERROR_ACTION, HEADER_LEN, PUSH_SEQUENCE,
 };
-use serde::de::DeserializeOwned;
 
-fn check<T: DeserializeOwned + std::fmt::Debug>(body: &[u8], what: &str) {
-    if let Err(e) = decode_wire::<T>(body) {
-        panic!("{what}: body does not decode as {}: {e}", std::any::type_name::<T>());
-    }
+fn doc() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md")).unwrap()
 }
 
-fn request(action: Action, body: &[u8], what: &str) {
-    match action {
-        Action::Heartbeat | Action::Logout => check::<()>(body, what),
-        Action::Register => check::<RegisterRequest>(body, what),
-        Action::Login => check::<LoginRequest>(body, what),
-        Action::Auth => check::<AuthRequest>(body, what),
-        Action::ChangePassword => check::<ChangePasswordRequest>(body, what),
-        Action::FindUser => check::<FindUserRequest>(body, what),
-        Action::Send => check::<SendRequest>(body, what),
-        Action::Ack => check::<AckRequest>(body, what),
-        Action::SyncInbox => check::<SyncInboxRequest>(body, what),
-        Action::History => check::<HistoryRequest>(body, what),
-        other => panic!("{what}: {other:?} is not a request"),
-    }
-}
-
-fn response(action: Action, body: &[u8], what: &str) {
-    match action {
-        Action::Heartbeat => check::<HeartbeatReply>(body, what),
-        Action::Logout => check::<()>(body, what),
-        Action::Register => check::<RegisterReply>(body, what),
-        Action::Login => check::<LoginReply>(body, what),
-        Action::Auth => check::<AuthReply>(body, what),
-        Action::ChangePassword => check::<TokenReply>(body, what),
-        Action::FindUser => check::<UserInfo>(body, what),
-        Action::Send => check::<SendReply>(body, what),
-        Action::Ack => check::<AckReply>(body, what),
-        Action::SyncInbox | Action::History => check::<Page>(body, what),
-        other => panic!("{what}: {other:?} has no response"),
-    }
-}
-
-#[test]
-fn hex_examples_are_real_frames() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md")).unwrap();
+/// `(kind, name, bytes, where)` of every tagged example.
+fn examples(doc: &str) -> Vec<(String, String, Vec<u8>, String)> {
     let lines: Vec<&str> = doc.lines().collect();
-    let mut checked = Vec::new();
+    let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(tag) = line.trim().strip_prefix("<!-- example:").and_then(|t| t.strip_suffix("-->")) else {
             continue;
         };
         let mut words = tag.split_whitespace();
-        let (kind, name) = (words.next().unwrap(), words.next().unwrap());
+        let (kind, name) = (words.next().unwrap().to_string(), words.next().unwrap().to_string());
         let what = format!("line {}: {kind} {name}", i + 1);
         assert_eq!(lines[i + 1].trim(), "```hex", "{what}: the example must follow its tag");
         let bytes: Vec<u8> = lines[i + 2..]
@@ -67,42 +32,98 @@ fn hex_examples_are_real_frames() {
             .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
             .map(|pair| u8::from_str_radix(pair, 16).unwrap_or_else(|_| panic!("{what}: bad hex {pair}")))
             .collect();
+        out.push((kind, name, bytes, what));
+    }
+    out
+}
+
+#[test]
+fn hex_examples_are_real_frames() {
+    let doc = doc();
+    let examples = examples(&doc);
+    for (kind, name, bytes, what) in &examples {
         let header = Header::parse(bytes[..HEADER_LEN].try_into().unwrap(), usize::MAX)
             .unwrap_or_else(|e| panic!("{what}: bad header {e:?}"));
         let body = &bytes[HEADER_LEN..];
         assert_eq!(header.body_len as usize, body.len(), "{what}: body_length does not match the body");
-        let named = Action::ALL
-            .into_iter()
-            .find(|a| format!("{a:?}") == name)
-            .unwrap_or_else(|| panic!("{what}: no action {name}"));
-        match kind {
-            "request" => {
-                assert_eq!(header.action, named as u8, "{what}");
-                assert_ne!(header.sequence, PUSH_SEQUENCE, "{what}: requests use a non-zero sequence");
-                request(named, body, &what);
-            }
-            "response" => {
-                assert_eq!(header.action, named as u8, "{what}");
-                response(named, body, &what);
+        match kind.as_str() {
+            "push" => {
+                let push = PushAction::ALL.iter().find(|p| p.name() == name).unwrap_or_else(|| panic!("{what}: no push {name}"));
+                assert_eq!((header.action, header.sequence), (*push as u8, PUSH_SEQUENCE), "{what}");
+                let decoded = Push::decode(header.action, body).unwrap_or_else(|e| panic!("{what}: {e}")).unwrap();
+                if let Push::Update(update) = decoded {
+                    update.decode().unwrap_or_else(|e| panic!("{what}: update body: {e}")).expect("a known kind");
+                }
             }
             "error" => {
-                assert_eq!(header.action, Action::Error as u8, "{what}");
-                check::<ErrorBody>(body, &what);
+                assert_eq!(header.action, ERROR_ACTION, "{what}");
+                decode_wire::<ErrorBody>(body).unwrap_or_else(|e| panic!("{what}: {e}"));
             }
-            "push" => {
-                assert_eq!((header.action, header.sequence), (named as u8, PUSH_SEQUENCE), "{what}");
-                match named {
-                    Action::PushMessage => check::<Message>(body, &what),
-                    Action::PushDisconnect => check::<DisconnectPush>(body, &what),
-                    other => panic!("{what}: {other:?} is not a push"),
+            "request" | "response" => {
+                let action =
+                    Action::ALL.iter().find(|a| a.name() == name).unwrap_or_else(|| panic!("{what}: no action {name}"));
+                assert_eq!(header.action, *action as u8, "{what}");
+                if kind == "request" {
+                    assert_ne!(header.sequence, PUSH_SEQUENCE, "{what}: requests use a non-zero sequence");
+                    Request::decode(*action, body).unwrap_or_else(|e| panic!("{what}: {e}"));
+                } else {
+                    action.decode_reply(body).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    if *action == Action::Sync {
+                        let page: kith::protocol::SyncPage = decode_wire(body).unwrap();
+                        for update in &page.updates {
+                            update.decode().unwrap_or_else(|e| panic!("{what}: update body: {e}")).expect("a known kind");
+                        }
+                    }
                 }
             }
             other => panic!("{what}: unknown example kind {other}"),
         }
-        checked.push(name.to_string());
     }
-    // Every request action has at least one example.
-    for action in Action::ALL.into_iter().filter(|a| a.is_request()) {
-        assert!(checked.iter().any(|n| *n == format!("{action:?}")), "no example for {action:?}");
+    // Every request has a request and a response example (or an error in its place).
+    for action in Action::ALL {
+        let has = |kind: &str| examples.iter().any(|(k, n, _, _)| k == kind && n == action.name());
+        assert!(has("request"), "no request example for {}", action.name());
+        assert!(has("response") || has("error"), "no response example for {}", action.name());
+    }
+    for push in PushAction::ALL {
+        assert!(examples.iter().any(|(k, n, _, _)| k == "push" && n == push.name()), "no example of push {}", push.name());
+    }
+    // Every update kind appears in some example.
+    let seen: Vec<u8> = examples
+        .iter()
+        .filter(|(_, _, bytes, _)| bytes.len() > HEADER_LEN)
+        .flat_map(|(_, _, bytes, _)| {
+            let body = &bytes[HEADER_LEN..];
+            let mut kinds = Vec::new();
+            if let Ok(update) = decode_wire::<Update>(body) {
+                kinds.push(update.kind);
+            }
+            if let Ok(page) = decode_wire::<kith::protocol::SyncPage>(body) {
+                kinds.extend(page.updates.iter().map(|u| u.kind));
+            }
+            kinds
+        })
+        .collect();
+    for kind in UpdateKind::ALL {
+        assert!(seen.contains(&(*kind as u8)), "no example carries an update of kind {}", kind.name());
+    }
+}
+
+#[test]
+fn every_action_has_a_handler_and_a_section() {
+    let doc = doc();
+    let router = kith::service::routes();
+    for action in Action::ALL {
+        assert!(router.handles(*action), "{} has no handler", action.name());
+        let heading = format!("`0x{:02x}` {}", *action as u8, action.name());
+        assert!(doc.lines().any(|l| l.starts_with("###") && l.contains(&heading)), "no section \"{heading}\"");
+    }
+    for push in PushAction::ALL {
+        let heading = format!("`0x{:02x}` {}", *push as u8, push.name());
+        assert!(doc.lines().any(|l| l.starts_with("###") && l.contains(&heading)), "no section \"{heading}\"");
+    }
+    for kind in UpdateKind::ALL {
+        let heading = format!("kind {} {}", *kind as u8, kind.name());
+        assert!(doc.lines().any(|l| l.starts_with("###") && l.contains(&heading)), "no section \"{heading}\"");
     }
 }

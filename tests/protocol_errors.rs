@@ -6,17 +6,19 @@ mod common;
 use std::time::Duration;
 
 use common::{Kind, TestServer, SOON};
-use kith::client::{Client, Push, Reply};
+use kith::client::{Client, RawReply};
 use kith::codec::decode_wire;
-use kith::protocol::{encode_frame, Action, DisconnectReason, ErrorBody, ErrorCode, Header, HEADER_LEN, VERSION};
+use kith::protocol::{
+    encode_frame, Action, DisconnectReason, ErrorBody, ErrorCode, Header, Push, ERROR_ACTION, HEADER_LEN, VERSION,
+};
 
-fn error_of(reply: &Reply) -> ErrorCode {
-    assert_eq!(reply.action, Action::Error as u8, "expected an error reply");
+fn error_of(reply: &RawReply) -> ErrorCode {
+    assert_eq!(reply.action, ERROR_ACTION, "expected an error reply");
     let body: ErrorBody = decode_wire(&reply.body).expect("error body decodes");
     body.error_code().expect("known error code")
 }
 
-async fn raw(client: &Client, bytes: Vec<u8>, sequence: u32) -> Reply {
+async fn raw(client: &Client, bytes: Vec<u8>, sequence: u32) -> RawReply {
     tokio::time::timeout(SOON, client.send_bytes(bytes, Some(sequence)))
         .await
         .expect("reply in time")

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{next_message, Kind, TestServer, SOON};
-use kith::client::{Client, ClientError, Push, Transport};
+use kith::client::{Client, ClientError, Transport};
 use kith::protocol::{DeviceType, DisconnectReason};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,10 +68,7 @@ async fn a_kicked_quic_connection_closes_with_the_reason_code() {
     let server = TestServer::start().await;
     let mut phone = server.user(Kind::Quic, "carol").await;
     let (_other, _) = server.device(Kind::Quic, "carol", "carol-phone-2", DeviceType::Mobile).await;
-    match phone.client.push_within(SOON).await.unwrap() {
-        Push::Disconnect(d) => assert_eq!(d.reason, DisconnectReason::Kicked),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(common::disconnect_reason(&mut phone.client, SOON).await, DisconnectReason::Kicked);
     let deadline = tokio::time::Instant::now() + SOON;
     while phone.client.quic_close_code().is_none() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -82,8 +79,8 @@ async fn a_kicked_quic_connection_closes_with_the_reason_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_key_fingerprint_pins_too() {
     let server = TestServer::start().await;
-    let identity = kith::transport::cert::Identity::load(&server.config.tls.cert, &server.config.tls.key).unwrap();
-    let spki = kith::transport::cert::public_key_fingerprint(&identity.chain[0]).unwrap();
+    let certificate = kith::transport::cert::Certificate::load(&server.config.tls.cert, &server.config.tls.key).unwrap();
+    let spki = kith::transport::cert::public_key_fingerprint(&certificate.chain[0]).unwrap();
     assert_ne!(spki, server.server().fingerprint);
     let s = server.server();
     Client::connect(s.quic_addr.unwrap(), &Transport::Quic { fingerprint: spki }).await.unwrap();

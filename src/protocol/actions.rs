@@ -63,6 +63,14 @@ macro_rules! actions {
                     $( Action::$name => stringify!($name), )+
                 }
             }
+
+            /// Decodes a successful response body of this action, for tools
+            /// that see raw frames (the fuzz target, the documentation test).
+            pub fn decode_reply(self, body: &[u8]) -> Result<Box<dyn std::fmt::Debug>, DecodeError> {
+                Ok(match self {
+                    $( Action::$name => Box::new(decode_wire::<$reply>(body)?), )+
+                })
+            }
         }
 
         /// A request, decoded by its action byte: "parse, don't validate" —

@@ -155,7 +155,7 @@ impl Services {
 }
 
 /// Every domain's handlers.
-fn routes() -> Router {
+pub fn routes() -> Router {
     let mut router = Router::default();
     account::routes(&mut router);
     message::routes(&mut router);

@@ -8,9 +8,12 @@ pub mod process;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kith::client::{Client, Push, Transport};
+use kith::client::{Client, ClientError, Transport};
 use kith::config::Config;
-use kith::protocol::{ClientType, DeviceInfo, DeviceType, LoginReply, Message};
+use kith::protocol::{
+    AckRequest, ClientType, DeviceInfo, DeviceType, Direction, DisconnectReason, HistoryRequest, LoginReply, Message, Page, Push,
+    SyncPage, SyncRequest, Target,
+};
 use kith::server::{self, RunningServer};
 
 /// Generous bound for anything that should happen "at once".
@@ -153,11 +156,52 @@ pub async fn next_message(client: &mut Client) -> Message {
     client.message_within(SOON).await.expect("a pushed message")
 }
 
-/// Asserts no message push arrives within a short while.
+/// Waits up to `wait` for the disconnect notice, skipping updates pushed before it.
+pub async fn disconnect_reason(client: &mut Client, wait: Duration) -> DisconnectReason {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match client.push_within(left).await.expect("a disconnect notice") {
+            Push::Disconnect(d) => return d.reason,
+            Push::Update(_) => continue,
+        }
+    }
+}
+
+/// Asserts no message is pushed within a short while (other updates, such
+/// as notices of logins elsewhere, are passed over).
 pub async fn no_message(client: &mut Client) {
-    match client.push_within(Duration::from_millis(300)).await {
-        Err(kith::client::ClientError::Timeout) => {}
-        Ok(Push::Message(m)) => panic!("unexpected message {m:?}"),
+    match client.message_within(Duration::from_millis(300)).await {
+        Err(ClientError::Timeout) => {}
         other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Shorthands for calls the tests make often.
+#[allow(async_fn_in_trait)]
+pub trait Calls {
+    async fn ack(&self, up_to: u64) -> Result<u64, ClientError>;
+    async fn history(&self, with: Target, direction: Direction, anchor: u64, limit: u16)
+        -> Result<Page, ClientError>;
+    async fn sync_page(&self, after: u64, limit: u16) -> Result<SyncPage, ClientError>;
+}
+
+impl Calls for Client {
+    async fn ack(&self, up_to: u64) -> Result<u64, ClientError> {
+        Ok(self.call(&AckRequest { up_to }).await?.cursor)
+    }
+
+    async fn history(
+        &self,
+        with: Target,
+        direction: Direction,
+        anchor: u64,
+        limit: u16,
+    ) -> Result<Page, ClientError> {
+        self.call(&HistoryRequest { with, direction, anchor, limit }).await
+    }
+
+    async fn sync_page(&self, after: u64, limit: u16) -> Result<SyncPage, ClientError> {
+        self.call(&SyncRequest { after, limit }).await
     }
 }

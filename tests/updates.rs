@@ -1,0 +1,146 @@
+//! The per-user update log: pushes of every kind reach a device in commit
+//! order, a live push and a later `Sync` carry the same update under the
+//! same id, and an offline device catches up on messages and notices alike
+//! with one cursor, page by page, with no gap and no duplicate.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Calls, Kind, TestServer, SOON};
+use kith::protocol::{DeviceType, UpdateBody, UpdateKind};
+
+/// Device types other than the observing phone, for logins that make notices.
+const OTHERS: [DeviceType; 3] = [DeviceType::Desktop, DeviceType::Web, DeviceType::Tablet];
+
+async fn pushes_of_every_kind_arrive_in_commit_order(kind: Kind) {
+    let server = TestServer::start().await;
+    let mut alice = server.user(kind, "alice").await;
+    let bob = server.user(kind, "bob").await;
+    let alice_id = alice.user_id;
+
+    // Bob's messages and alice's logins elsewhere commit interleaved.
+    let sending = async {
+        let mut ids = Vec::new();
+        for i in 0..60 {
+            ids.push(bob.client.send_text(alice_id, &format!("m{i}")).await.unwrap().message_id);
+        }
+        ids
+    };
+    let logging_in = async {
+        for i in 0..6 {
+            let device = format!("alice-other-{i}");
+            let _ = server.device(kind, "alice", &device, OTHERS[i % OTHERS.len()]).await;
+        }
+    };
+    let (sent, ()) = tokio::join!(sending, logging_in);
+
+    let mut pushed = Vec::new();
+    while pushed.iter().filter(|(k, _)| *k == UpdateKind::Message as u8).count() < sent.len()
+        || pushed.iter().filter(|(k, _)| *k == UpdateKind::NewLogin as u8).count() < 6
+    {
+        let update = alice.client.update_within(SOON).await.expect("every update is pushed");
+        pushed.push((update.kind, update.id));
+    }
+    let ids: Vec<u64> = pushed.iter().map(|(_, id)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "pushes arrive in commit (id) order: {ids:?}");
+    let messages: Vec<u64> = pushed.iter().filter(|(k, _)| *k == UpdateKind::Message as u8).map(|(_, id)| *id).collect();
+    assert_eq!(messages, sent, "every message pushed once, under its message id");
+
+    // The log holds the same updates under the same ids.
+    let synced: Vec<(u8, u64)> = alice
+        .client
+        .sync_all(alice.login.session.latest)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| (u.kind, u.id))
+        .collect();
+    assert_eq!(synced, pushed, "a live push and a sync carry the same update, same id");
+}
+per_transport!(pushes_of_every_kind_arrive_in_commit_order);
+
+async fn an_offline_device_catches_up_on_everything_with_one_cursor(kind: Kind) {
+    let server = TestServer::start().await;
+    let phone = server.user(kind, "alice").await;
+    let token = phone.login.token.clone();
+    let alice_id = phone.user_id;
+    drop(phone);
+    let bob = server.user(kind, "bob").await;
+
+    // While the phone is away: 150 messages, with three logins elsewhere
+    // among them, and one at the very end.
+    let mut sent = Vec::new();
+    for i in 0..150 {
+        if i % 50 == 25 {
+            let _ = server.device(kind, "alice", &format!("laptop-{i}"), DeviceType::Desktop).await;
+        }
+        sent.push(bob.client.send_text(alice_id, &format!("while away {i}")).await.unwrap().message_id);
+    }
+    let _ = server.device(kind, "alice", "web-last", DeviceType::Web).await;
+
+    let phone = server.connect(kind).await;
+    let state = phone.auth(&token).await.unwrap();
+    assert_eq!(state.cursor, 0);
+
+    // Page through with a small page size.
+    let mut after = state.cursor;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = phone.sync_page(after, 40).await.unwrap();
+        pages += 1;
+        assert!(page.updates.len() <= 40);
+        if let Some(last) = page.updates.last() {
+            after = last.id;
+        }
+        seen.extend(page.updates);
+        if !page.more {
+            break;
+        }
+    }
+    assert!(pages >= 4, "the backlog spans several pages ({pages})");
+    let ids: Vec<u64> = seen.iter().map(|u| u.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "no duplicate, in order");
+    assert_eq!(*ids.last().unwrap(), state.latest, "up to the newest update");
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len());
+
+    let messages: Vec<u64> = seen
+        .iter()
+        .filter_map(|u| match u.decode().unwrap() {
+            Some(UpdateBody::Message(m)) => Some(m.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, sent, "every message, no gap");
+    let logins: Vec<(u64, String)> = seen
+        .iter()
+        .filter_map(|u| match u.decode().unwrap() {
+            Some(UpdateBody::NewLogin(n)) => Some((u.id, n.device_id)),
+            _ => None,
+        })
+        .collect();
+    let devices: Vec<&str> = logins.iter().map(|(_, d)| d.as_str()).collect();
+    assert_eq!(devices, ["alice-phone", "laptop-25", "laptop-75", "laptop-125", "web-last"]);
+    // The notices sit between the messages, where they happened.
+    assert!(logins[1].0 > sent[24] && logins[1].0 < sent[25]);
+    assert!(logins[4].0 > sent[149]);
+
+    // The same log read with another page size is the same list.
+    let whole: Vec<u64> = phone.sync_all(0).await.unwrap().iter().map(|u| u.id).collect();
+    assert_eq!(whole, ids);
+
+    // Acknowledging moves the one cursor; a later connection starts there.
+    assert_eq!(phone.ack(state.latest).await.unwrap(), state.latest);
+    let again = server.connect(kind).await;
+    let state = again.auth(&token).await.unwrap();
+    assert_eq!(state.cursor, state.latest);
+    assert!(again.sync_page(state.cursor, 100).await.unwrap().updates.is_empty());
+    // A password login's notice reaches the phone live, with its log id.
+    let mut again = again;
+    let (_other, login) = server.device(kind, "alice", "tablet", DeviceType::Tablet).await;
+    let pushed = again.update_within(SOON).await.unwrap();
+    assert_eq!(pushed.kind, UpdateKind::NewLogin as u8);
+    assert_eq!(pushed.id, login.session.latest);
+}
+per_transport!(an_offline_device_catches_up_on_everything_with_one_cursor);
