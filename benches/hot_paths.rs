@@ -1,13 +1,19 @@
 //! Micro-benchmarks of the pure hot paths: frame codec, body encoding, key
-//! packing and snowflake ids. Run with `cargo bench`.
+//! building and snowflake ids. Run with `cargo bench`.
+
+// criterion's macros generate undocumented public functions.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use bytes::BytesMut;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use kith::codec::{decode_wire, encode_wire};
 use kith::id::Snowflake;
-use kith::protocol::{encode_frame, Header, Message, MessageKind, SendRequest, Target, HEADER_LEN};
-use kith::session::FrameDecoder;
-use kith::storage::keys::{dedup_key, inbox_key, log_key, Conversation};
+use kith::protocol::{
+    encode_frame, FrameDecoder, Header, Message, MessageKind, Push, SendRequest, Target, Update, UpdateBody, HEADER_LEN,
+};
+use kith::service::message::Conversation;
+use kith::storage::schema::KeyspaceInfo;
+use kith::storage::Keyspace;
 use tokio_util::codec::Decoder;
 
 fn send_request() -> SendRequest {
@@ -60,14 +66,22 @@ fn bodies(c: &mut Criterion) {
         extra: None,
         server_time: 1_767_225_600_000,
     };
-    c.bench_function("encode Message push", |b| b.iter(|| encode_wire(black_box(&message))));
+    let update = UpdateBody::Message(message);
+    c.bench_function("encode Update push frame (message)", |b| {
+        b.iter(|| Push::Update(Update::new(1 << 40, black_box(&update))).frame())
+    });
 }
 
+const INFO: KeyspaceInfo = KeyspaceInfo { prefix: 0x20, name: "bench_key", domain: "bench", key: "", value: "" };
+
 fn keys(c: &mut Criterion) {
+    let log: Keyspace<(Conversation, u64), ()> = Keyspace::new(&INFO);
+    let updates: Keyspace<(u64, u64), ()> = Keyspace::new(&INFO);
+    let sent: Keyspace<(u64, [u8; 16]), u64> = Keyspace::new(&INFO);
     let conv = Conversation::direct(17, 4);
-    c.bench_function("log key", |b| b.iter(|| log_key(black_box(conv), black_box(99))));
-    c.bench_function("inbox key", |b| b.iter(|| inbox_key(black_box(4), black_box(99))));
-    c.bench_function("dedup key", |b| b.iter(|| dedup_key(black_box(4), black_box(&[3; 16]))));
+    c.bench_function("log key", |b| b.iter(|| log.key(black_box(&(conv, 99)))));
+    c.bench_function("update log key", |b| b.iter(|| updates.key(black_box(&(4, 99)))));
+    c.bench_function("idempotency key", |b| b.iter(|| sent.key(black_box(&(4, [3; 16])))));
 }
 
 fn ids(c: &mut Criterion) {

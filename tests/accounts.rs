@@ -1,5 +1,7 @@
 //! Registration, login, tokens, logout and password change, over each transport.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Operator commands through the real `kith` binary: against a running
 //! server (control socket) and against a stopped one (data directory).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

@@ -4,6 +4,8 @@
 //! conversation leaks to a stranger through sync, history, cursors, pushes or
 //! idempotency keys.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{no_message, Calls, Kind, TestServer};

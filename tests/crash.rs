@@ -14,6 +14,8 @@
 //! docs/RELIABILITY.md is
 //! `KITH_CRASH_CYCLES=1000 cargo test --release --test crash -- --nocapture`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

@@ -1,6 +1,8 @@
 //! Bounded resources: connection caps, handshake deadlines, QUIC stream
 //! limits, and a reader that stops reading.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! One-to-one messaging: live delivery, offline sync, history, idempotency,
 //! durability across restarts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashSet;

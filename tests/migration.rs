@@ -8,6 +8,8 @@
 //! (carol disabled afterwards by the operator), four device tokens, eight
 //! messages with their client message ids, and bob's phone's cursor.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;
@@ -42,7 +44,8 @@ async fn server_on(data_dir: &Path) -> TestServer {
 /// Everything the previous release stored is there, and behaves.
 async fn check_everything(server: &TestServer, fx: &Value) {
     let users = &fx["users"];
-    let (alice, bob, carol) = (users["alice"].as_u64().unwrap(), users["bob"].as_u64().unwrap(), users["carol"].as_u64().unwrap());
+    let (alice, bob, carol) =
+        (users["alice"].as_u64().unwrap(), users["bob"].as_u64().unwrap(), users["carol"].as_u64().unwrap());
     let tokens = &fx["tokens"];
 
     // Tokens still authenticate, as the same user and device.

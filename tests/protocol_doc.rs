@@ -5,6 +5,8 @@
 //! over, as the type the document says it is. A client author copies these
 //! bytes; they must be right.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kith::codec::decode_wire;
 use kith::protocol::{
     Action, ErrorBody, Header, Push, PushAction, Request, Update, UpdateKind, ERROR_ACTION, HEADER_LEN, PUSH_SEQUENCE,
@@ -48,7 +50,10 @@ fn hex_examples_are_real_frames() {
         assert_eq!(header.body_len as usize, body.len(), "{what}: body_length does not match the body");
         match kind.as_str() {
             "push" => {
-                let push = PushAction::ALL.iter().find(|p| p.name() == name).unwrap_or_else(|| panic!("{what}: no push {name}"));
+                let push = PushAction::ALL
+                    .iter()
+                    .find(|p| p.name() == name)
+                    .unwrap_or_else(|| panic!("{what}: no push {name}"));
                 assert_eq!((header.action, header.sequence), (*push as u8, PUSH_SEQUENCE), "{what}");
                 let decoded = Push::decode(header.action, body).unwrap_or_else(|e| panic!("{what}: {e}")).unwrap();
                 if let Push::Update(update) = decoded {
@@ -71,7 +76,10 @@ fn hex_examples_are_real_frames() {
                     if *action == Action::Sync {
                         let page: kith::protocol::SyncPage = decode_wire(body).unwrap();
                         for update in &page.updates {
-                            update.decode().unwrap_or_else(|e| panic!("{what}: update body: {e}")).expect("a known kind");
+                            update
+                                .decode()
+                                .unwrap_or_else(|e| panic!("{what}: update body: {e}"))
+                                .expect("a known kind");
                         }
                     }
                 }
@@ -86,7 +94,11 @@ fn hex_examples_are_real_frames() {
         assert!(has("response") || has("error"), "no response example for {}", action.name());
     }
     for push in PushAction::ALL {
-        assert!(examples.iter().any(|(k, n, _, _)| k == "push" && n == push.name()), "no example of push {}", push.name());
+        assert!(
+            examples.iter().any(|(k, n, _, _)| k == "push" && n == push.name()),
+            "no example of push {}",
+            push.name()
+        );
     }
     // Every update kind appears in some example.
     let seen: Vec<u8> = examples

@@ -1,6 +1,8 @@
 //! What QUIC adds: mixed transports for one user, connection migration, and
 //! certificate pinning.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -79,7 +81,8 @@ async fn a_kicked_quic_connection_closes_with_the_reason_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_key_fingerprint_pins_too() {
     let server = TestServer::start().await;
-    let certificate = kith::transport::cert::Certificate::load(&server.config.tls.cert, &server.config.tls.key).unwrap();
+    let certificate =
+        kith::transport::cert::Certificate::load(&server.config.tls.cert, &server.config.tls.key).unwrap();
     let spki = kith::transport::cert::public_key_fingerprint(&certificate.chain[0]).unwrap();
     assert_ne!(spki, server.server().fingerprint);
     let s = server.server();

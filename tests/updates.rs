@@ -3,6 +3,8 @@
 //! same id, and an offline device catches up on messages and notices alike
 //! with one cursor, page by page, with no gap and no duplicate.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -44,18 +46,13 @@ async fn pushes_of_every_kind_arrive_in_commit_order(kind: Kind) {
     }
     let ids: Vec<u64> = pushed.iter().map(|(_, id)| *id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "pushes arrive in commit (id) order: {ids:?}");
-    let messages: Vec<u64> = pushed.iter().filter(|(k, _)| *k == UpdateKind::Message as u8).map(|(_, id)| *id).collect();
+    let messages: Vec<u64> =
+        pushed.iter().filter(|(k, _)| *k == UpdateKind::Message as u8).map(|(_, id)| *id).collect();
     assert_eq!(messages, sent, "every message pushed once, under its message id");
 
     // The log holds the same updates under the same ids.
-    let synced: Vec<(u8, u64)> = alice
-        .client
-        .sync_all(alice.login.session.latest)
-        .await
-        .unwrap()
-        .iter()
-        .map(|u| (u.kind, u.id))
-        .collect();
+    let synced: Vec<(u8, u64)> =
+        alice.client.sync_all(alice.login.session.latest).await.unwrap().iter().map(|u| (u.kind, u.id)).collect();
     assert_eq!(synced, pushed, "a live push and a sync carry the same update, same id");
 }
 per_transport!(pushes_of_every_kind_arrive_in_commit_order);

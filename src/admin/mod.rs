@@ -149,7 +149,8 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
     let online = services.hub().online();
     let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
     let users = account::list(services).await?.len();
-    let ((messages, conversations), updates) = services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?))).await?;
+    let ((messages, conversations), updates) =
+        services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?))).await?;
     Ok(Outcome::Json(json!({
         "users": users,
         "conversations": conversations,

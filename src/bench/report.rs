@@ -25,6 +25,7 @@ pub struct Latency {
 pub fn histogram() -> Histogram<u64> {
     // Invariant: 1 µs to 60 s with 3 significant digits is a valid range, so
     // construction cannot fail.
+    #[allow(clippy::expect_used)]
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
 }
 
@@ -64,6 +65,7 @@ impl ProcessSample {
         let utime: f64 = fields.get(11)?.parse().ok()?;
         let stime: f64 = fields.get(12)?.parse().ok()?;
         // SAFETY: sysconf only reads a system constant.
+        #[allow(unsafe_code)]
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         Some(ProcessSample { rss_bytes: rss_kib * 1024, cpu_secs: (utime + stime) / ticks })
     }

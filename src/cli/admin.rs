@@ -182,8 +182,7 @@ pub(super) fn restore(config: &ConfigArgs, file: &Path) -> Result<(), String> {
     }
     let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let restored =
-        Store::restore(&config.data_dir, input, migrate::current_version()).map_err(|e| e.to_string())?;
+    let restored = Store::restore(&config.data_dir, input, migrate::current_version()).map_err(|e| e.to_string())?;
     println!("restored {} entries in {} trees into {}", restored.entries, restored.trees, config.data_dir.display());
     // Opening the store brings a backup of an older layout up to date now,
     // rather than at the server's next start.

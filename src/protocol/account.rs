@@ -163,4 +163,3 @@ pub struct UserInfo {
     /// Canonical username.
     pub username: String,
 }
-

@@ -114,4 +114,3 @@ pub struct Page {
     /// True when more messages lie beyond this page in the requested direction.
     pub more: bool,
 }
-

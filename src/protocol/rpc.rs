@@ -15,7 +15,9 @@ pub enum Who {
 
 /// A request type: its action byte, who may send it and what it is answered
 /// with. Implemented by the action table ([`super::actions`]), never by hand.
-pub trait Rpc: Serialize + DeserializeOwned + Into<Request> + TryFrom<Request, Error = Request> + Send + 'static {
+pub trait Rpc:
+    Serialize + DeserializeOwned + Into<Request> + TryFrom<Request, Error = Request> + Send + 'static
+{
     /// The action byte it travels under.
     const ACTION: Action;
     /// Who may send it.

@@ -54,9 +54,10 @@ impl ServiceError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ServiceError::Rejected { code, .. } => *code,
-            ServiceError::Storage(_) | ServiceError::Worker(_) | ServiceError::Hashing(_) | ServiceError::Routing(_) => {
-                ErrorCode::Internal
-            }
+            ServiceError::Storage(_)
+            | ServiceError::Worker(_)
+            | ServiceError::Hashing(_)
+            | ServiceError::Routing(_) => ErrorCode::Internal,
         }
     }
 

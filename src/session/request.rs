@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 
 use super::{Inflight, Session};
 use crate::codec::encode_wire;
-use crate::protocol::{encode_frame, Action, DisconnectReason, ErrorCode, RawFrame, Request, Who, ERROR_ACTION, PUSH_SEQUENCE};
+use crate::protocol::{
+    encode_frame, Action, DisconnectReason, ErrorCode, RawFrame, Request, Who, ERROR_ACTION, PUSH_SEQUENCE,
+};
 use crate::service::{Call, Outcome, ServiceError};
 
 /// What the loop does with a handled frame.

@@ -133,7 +133,10 @@ impl<E: Send + 'static> Committer<E> {
     }
 
     /// Queues a job and waits until it is durable.
-    pub async fn run<T, Err>(&self, job: impl FnOnce(&mut Tx<'_, E>) -> Result<T, Err> + Send + 'static) -> Result<T, Err>
+    pub async fn run<T, Err>(
+        &self,
+        job: impl FnOnce(&mut Tx<'_, E>) -> Result<T, Err> + Send + 'static,
+    ) -> Result<T, Err>
     where
         T: Send + 'static,
         Err: From<StorageError> + Send + 'static,

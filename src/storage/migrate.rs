@@ -12,7 +12,7 @@
 //! cleared before it starts, and the old trees are removed only after the
 //! new version is on disk.
 
-use super::{schema, Keyspace, KeyPart, StorageError, TREE};
+use super::{schema, KeyPart, Keyspace, StorageError, TREE};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The version of the layout before keyspaces.

@@ -68,7 +68,12 @@ mod tests {
     #[test]
     fn prefixes_are_unique_and_in_order() {
         for pair in ALL.windows(2) {
-            assert!(pair[0].prefix < pair[1].prefix, "{} and {} are out of order or share a byte", pair[0].name, pair[1].name);
+            assert!(
+                pair[0].prefix < pair[1].prefix,
+                "{} and {} are out of order or share a byte",
+                pair[0].name,
+                pair[1].name
+            );
         }
     }
 

@@ -17,8 +17,11 @@ use serde::{de::DeserializeOwned, Serialize};
 use super::{KeyPart, Keyspace, Leading, StorageError, Store};
 use crate::id::Snowflake;
 
-/// Writes not yet applied: `None` deletes the key.
-pub(super) type Pending = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+/// A write not yet applied: the new value, or `None` to delete the key.
+type Write = Option<Vec<u8>>;
+
+/// The writes of a batch not yet applied, by key.
+pub(super) type Pending = BTreeMap<Vec<u8>, Write>;
 
 /// A write job's view of the database.
 pub struct Tx<'a, E> {
@@ -27,7 +30,7 @@ pub struct Tx<'a, E> {
     events: &'a mut Vec<E>,
     ids: &'a mut Snowflake,
     /// What this job replaced in `pending`, to put back if it fails.
-    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    undo: Vec<(Vec<u8>, Option<Write>)>,
     /// Events of the batch before this job.
     events_before: usize,
 }
@@ -78,7 +81,7 @@ impl<'a, E> Tx<'a, E> {
         self.write(ks.key(key), None);
     }
 
-    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+    fn write(&mut self, key: Vec<u8>, value: Write) {
         let previous = self.pending.insert(key.clone(), value);
         self.undo.push((key, previous));
     }
@@ -119,11 +122,8 @@ impl<'a, E> Tx<'a, E> {
     ) -> impl Iterator<Item = Result<(K, V), StorageError>> + '_ {
         let disk = self.store.tree.range(bounds.clone());
         let pending = self.pending.range(bounds);
-        let (disk, pending): (Box<dyn Iterator<Item = _>>, Box<dyn Iterator<Item = _>>) = if forward {
-            (Box::new(disk), Box::new(pending))
-        } else {
-            (Box::new(disk.rev()), Box::new(pending.rev()))
-        };
+        let (disk, pending): (DiskEntries<'_>, PendingEntries<'_>) =
+            if forward { (Box::new(disk), Box::new(pending)) } else { (Box::new(disk.rev()), Box::new(pending.rev())) };
         Merged { disk: disk.peekable(), pending: pending.peekable(), forward }
             .map(move |item| item.and_then(|(k, v)| ks.decode_entry(&k, &v)))
     }
@@ -152,12 +152,13 @@ fn prefix_bounds(prefix: Vec<u8>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     (Bound::Included(prefix), Bound::Unbounded)
 }
 
-type DiskItem = sled::Result<(sled::IVec, sled::IVec)>;
+type DiskEntries<'p> = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'p>;
+type PendingEntries<'p> = Box<dyn Iterator<Item = (&'p Vec<u8>, &'p Write)> + 'p>;
 
 /// Sled's entries overlaid with the batch's pending writes.
 struct Merged<'p> {
-    disk: Peekable<Box<dyn Iterator<Item = DiskItem> + 'p>>,
-    pending: Peekable<Box<dyn Iterator<Item = (&'p Vec<u8>, &'p Option<Vec<u8>>)> + 'p>>,
+    disk: Peekable<DiskEntries<'p>>,
+    pending: Peekable<PendingEntries<'p>>,
     forward: bool,
 }
 

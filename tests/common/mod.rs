@@ -11,8 +11,8 @@ use std::time::Duration;
 use kith::client::{Client, ClientError, Transport};
 use kith::config::Config;
 use kith::protocol::{
-    AckRequest, ClientType, DeviceInfo, DeviceType, Direction, DisconnectReason, HistoryRequest, LoginReply, Message, Page, Push,
-    SyncPage, SyncRequest, Target,
+    AckRequest, ClientType, DeviceInfo, DeviceType, Direction, DisconnectReason, HistoryRequest, LoginReply, Message,
+    Page, Push, SyncPage, SyncRequest, Target,
 };
 use kith::server::{self, RunningServer};
 
@@ -181,8 +181,7 @@ pub async fn no_message(client: &mut Client) {
 #[allow(async_fn_in_trait)]
 pub trait Calls {
     async fn ack(&self, up_to: u64) -> Result<u64, ClientError>;
-    async fn history(&self, with: Target, direction: Direction, anchor: u64, limit: u16)
-        -> Result<Page, ClientError>;
+    async fn history(&self, with: Target, direction: Direction, anchor: u64, limit: u16) -> Result<Page, ClientError>;
     async fn sync_page(&self, after: u64, limit: u16) -> Result<SyncPage, ClientError>;
 }
 
@@ -191,13 +190,7 @@ impl Calls for Client {
         Ok(self.call(&AckRequest { up_to }).await?.cursor)
     }
 
-    async fn history(
-        &self,
-        with: Target,
-        direction: Direction,
-        anchor: u64,
-        limit: u16,
-    ) -> Result<Page, ClientError> {
+    async fn history(&self, with: Target, direction: Direction, anchor: u64, limit: u16) -> Result<Page, ClientError> {
         self.call(&HistoryRequest { with, direction, anchor, limit }).await
     }
 

@@ -1,4 +1,5 @@
-"""Independent Python client for the kith wire protocol, version 1.
+"""Independent Python client for the kith wire protocol, version 1,
+revision 2 (the update log).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -16,7 +17,7 @@ import struct
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 # ---------------------------------------------------------------------------
@@ -37,18 +38,24 @@ LOGOUT = 0x05
 CHANGE_PASSWORD = 0x06
 FIND_USER = 0x07
 SEND = 0x10
-ACK = 0x11
-SYNC_INBOX = 0x12
 HISTORY = 0x13
+SYNC = 0x18
+ACK = 0x19
 ERROR = 0x7F
-PUSH_MESSAGE = 0x80
 PUSH_DISCONNECT = 0x81
+PUSH_UPDATE = 0x82
+
+# Retired by revision 2 (answered UnknownAction, section 5.1; this client only
+# sends them to check that).
+RETIRED_ACK = 0x11
+RETIRED_SYNC_INBOX = 0x12
+RETIRED_PUSH_MESSAGE = 0x80
 
 ACTION_NAMES = {
     HEARTBEAT: "Heartbeat", REGISTER: "Register", LOGIN: "Login", AUTH: "Auth",
     LOGOUT: "Logout", CHANGE_PASSWORD: "ChangePassword", FIND_USER: "FindUser",
-    SEND: "Send", ACK: "Ack", SYNC_INBOX: "SyncInbox", HISTORY: "History",
-    ERROR: "Error", PUSH_MESSAGE: "PushMessage", PUSH_DISCONNECT: "PushDisconnect",
+    SEND: "Send", HISTORY: "History", SYNC: "Sync", ACK: "Ack",
+    ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update",
 }
 
 # Error codes (section 6)
@@ -76,15 +83,20 @@ ERROR_NAMES = {
     13: "AlreadyAuthenticated", 14: "InvalidToken", 15: "AccountDisabled", 16: "BadSequence",
 }
 
-# Wire enumerations (section 4.1)
+# Wire enumerations (section 4.1). Values the server sends are kept as plain
+# numbers even when unknown (section 3); only requests are checked strictly.
 DEVICE_MOBILE, DEVICE_DESKTOP, DEVICE_WEB, DEVICE_TABLET = 1, 2, 3, 4
-DEVICE_TYPES = {1, 2, 3, 4}
+DEVICE_TYPE_NAMES = {1: "Mobile", 2: "Desktop", 3: "Web", 4: "Tablet"}
+DEVICE_TYPES = set(DEVICE_TYPE_NAMES)
 CLIENT_ANDROID, CLIENT_IOS, CLIENT_LINUX, CLIENT_WINDOWS, CLIENT_MACOS, CLIENT_WEB, CLIENT_OTHER = range(1, 8)
-CLIENT_TYPES = set(range(1, 8))
+CLIENT_TYPE_NAMES = {1: "Android", 2: "Ios", 3: "Linux", 4: "Windows", 5: "Macos", 6: "Web", 7: "Other"}
+CLIENT_TYPES = set(CLIENT_TYPE_NAMES)
 KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CUSTOM = range(1, 8)
-MESSAGE_KINDS = set(range(1, 8))
+MESSAGE_KIND_NAMES = {1: "Text", 2: "Image", 3: "Voice", 4: "Video", 5: "File", 6: "Location", 7: "Custom"}
+MESSAGE_KINDS = set(MESSAGE_KIND_NAMES)
 DIRECTION_AFTER, DIRECTION_BEFORE = 0, 1
-DIRECTIONS = {0, 1}
+DIRECTION_NAMES = {0: "After", 1: "Before"}
+DIRECTIONS = set(DIRECTION_NAMES)
 DISCONNECT_REASONS = {
     1: "Kicked", 2: "LoggedOut", 3: "PasswordChanged", 4: "AccountDisabled",
     5: "ServerShutdown", 6: "SlowConsumer", 7: "IdleTimeout", 8: "AuthTimeout",
@@ -93,7 +105,11 @@ DISCONNECT_REASONS = {
 KICKED, LOGGED_OUT, PASSWORD_CHANGED, ACCOUNT_DISABLED_REASON, SERVER_SHUTDOWN, \
     SLOW_CONSUMER, IDLE_TIMEOUT, AUTH_TIMEOUT, PROTOCOL_ERROR = range(1, 10)
 
-SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.5
+# Update kinds (section 8.2). A kind not listed here is skipped (section 8.5).
+UPDATE_MESSAGE, UPDATE_NEW_LOGIN = 1, 2
+UPDATE_KIND_NAMES = {UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin"}
+
+SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
 
 
 # ---------------------------------------------------------------------------
@@ -321,8 +337,8 @@ class AuthReply:
     user_id: int
     username: str
     device_id: str
-    cursor: int
-    latest: int
+    cursor: int  # highest update id this device acknowledged (0 if none)
+    latest: int  # highest update id in the user's update log (0 if none)
 
 
 @dataclass
@@ -357,7 +373,7 @@ class Message:
     sender: int
     to: int  # Target::User(user id)
     client_msg_id: bytes
-    kind: int
+    kind: int  # MessageKind; unknown values are kept as numbers
     content: bytes
     extra: Optional[str]
     server_time: int
@@ -366,6 +382,44 @@ class Message:
 @dataclass
 class Page:
     messages: list
+    more: bool
+
+
+@dataclass
+class NewLogin:
+    """Body of an update of kind 2 (section 8.2)."""
+    device_id: str
+    device_type: int  # DeviceType, kept as a number
+    client_type: int  # ClientType, kept as a number
+    address: str
+
+
+@dataclass
+class Update:
+    """One entry of the user's update log (sections 4.2, 8).
+
+    `body` is the kind's encoded body as sent; `value` is that body decoded
+    (a Message for kind 1, a NewLogin for kind 2), or None for a kind this
+    client does not know: such an update is skipped, but its id still counts
+    (section 8.5).
+    """
+    id: int
+    kind: int
+    body: bytes = field(repr=False)
+    value: object = None
+
+    @property
+    def known(self) -> bool:
+        return self.kind in UPDATE_KIND_NAMES
+
+    @property
+    def kind_name(self) -> str:
+        return UPDATE_KIND_NAMES.get(self.kind, f"Unknown({self.kind})")
+
+
+@dataclass
+class SyncPage:
+    updates: list  # of Update, ascending ids
     more: bool
 
 
@@ -383,6 +437,66 @@ class DisconnectPush:
 class ErrorBody:
     code: int
     message: str
+
+
+# Request bodies, as decoded by the request decoders below (used to check the
+# document's examples; the client itself encodes requests from arguments).
+
+@dataclass
+class RegisterRequest:
+    username: str
+    password: str
+
+
+@dataclass
+class LoginRequest:
+    username: str
+    password: str
+    device: DeviceInfo
+
+
+@dataclass
+class AuthRequest:
+    token: bytes
+
+
+@dataclass
+class ChangePasswordRequest:
+    old_password: str
+    new_password: str
+
+
+@dataclass
+class FindUserRequest:
+    username: str
+
+
+@dataclass
+class SendRequest:
+    to: int  # Target::User(user id)
+    client_msg_id: bytes
+    kind: int
+    content: bytes
+    extra: Optional[str]
+
+
+@dataclass
+class HistoryRequest:
+    with_: int  # `with` in the document: Target::User(peer)
+    direction: int
+    anchor: int
+    limit: int
+
+
+@dataclass
+class SyncRequest:
+    after: int
+    limit: int
+
+
+@dataclass
+class AckRequest:
+    up_to: int
 
 
 def _decode_exact(body: bytes, fn):
@@ -433,16 +547,16 @@ def encode_send(to_user: int, client_msg_id: bytes, kind: int, content: bytes,
             .bytes(content).opt_string(extra).build())
 
 
-def encode_ack(up_to: int) -> bytes:
-    return Writer().u64(up_to).build()
+def encode_history(with_user: int, direction: int, anchor: int, limit: int) -> bytes:
+    return Writer().target_user(with_user).u8(direction).u64(anchor).u16(limit).build()
 
 
-def encode_sync_inbox(after: int, limit: int) -> bytes:
+def encode_sync(after: int, limit: int) -> bytes:
     return Writer().u64(after).u16(limit).build()
 
 
-def encode_history(with_user: int, direction: int, anchor: int, limit: int) -> bytes:
-    return Writer().target_user(with_user).u8(direction).u64(anchor).u16(limit).build()
+def encode_ack(up_to: int) -> bytes:
+    return Writer().u64(up_to).build()
 
 
 # --- encoders for server-side bodies (for tests / round-trips) ---
@@ -452,8 +566,60 @@ def encode_message(w: Writer, m: Message) -> Writer:
             .bytes(m.content).opt_string(m.extra).u64(m.server_time))
 
 
+def encode_new_login(w: Writer, n: NewLogin) -> Writer:
+    return w.string(n.device_id).u8(n.device_type).u8(n.client_type).string(n.address)
+
+
+# How each known update kind's value is written into Update.body.
+UPDATE_BODY_ENCODERS = {UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login}
+
+
+def make_update(update_id: int, kind: int, value) -> Update:
+    """An Update of a known kind, its body encoded from `value`."""
+    return Update(update_id, kind, UPDATE_BODY_ENCODERS[kind](Writer(), value).build(), value)
+
+
+def encode_update_into(w: Writer, u: Update) -> Writer:
+    # A known kind is re-encoded from its decoded value (so a round trip also
+    # checks the body codec); an unknown kind is written back as it came.
+    body = UPDATE_BODY_ENCODERS[u.kind](Writer(), u.value).build() if u.value is not None else u.body
+    return w.u64(u.id).u8(u.kind).bytes(body)
+
+
+def encode_update(u: Update) -> bytes:
+    return encode_update_into(Writer(), u).build()
+
+
 def encode_auth_reply_into(w: Writer, a: AuthReply) -> Writer:
     return w.u64(a.user_id).string(a.username).string(a.device_id).u64(a.cursor).u64(a.latest)
+
+
+def encode_login_reply(r: LoginReply) -> bytes:
+    return encode_auth_reply_into(Writer().bytes(r.token).u64(r.expires_at), r.session).build()
+
+
+def encode_token_reply(r: TokenReply) -> bytes:
+    return Writer().bytes(r.token).u64(r.expires_at).build()
+
+
+def encode_user_info(u: UserInfo) -> bytes:
+    return Writer().u64(u.user_id).string(u.username).build()
+
+
+def encode_send_reply(r: SendReply) -> bytes:
+    return Writer().u64(r.message_id).u64(r.server_time).bool(r.duplicate).build()
+
+
+def encode_page(p: Page) -> bytes:
+    return Writer().vec(p.messages, encode_message).bool(p.more).build()
+
+
+def encode_sync_page(p: SyncPage) -> bytes:
+    return Writer().vec(p.updates, encode_update_into).bool(p.more).build()
+
+
+def encode_u64(v: int) -> bytes:
+    return Writer().u64(v).build()
 
 
 def encode_error_body(code: int, message: str) -> bytes:
@@ -471,11 +637,24 @@ def read_auth_reply(r: Reader) -> AuthReply:
 
 
 def read_message(r: Reader) -> Message:
+    # The kind is kept as a number even if unknown (sections 3, 11).
     return Message(
         id=r.u64(), sender=r.u64(), to=r.target_user(), client_msg_id=r.id16(),
-        kind=r.enum(MESSAGE_KINDS, "MessageKind"), content=r.bytes(),
+        kind=r.u8(), content=r.bytes(),
         extra=r.option(lambda rr: rr.string()), server_time=r.u64(),
     )
+
+
+def read_new_login(r: Reader) -> NewLogin:
+    return NewLogin(device_id=r.string(), device_type=r.u8(), client_type=r.u8(), address=r.string())
+
+
+def read_update(r: Reader) -> Update:
+    """An Update; the body of a known kind must decode exactly, an unknown
+    kind's body is passed over by its length prefix (section 8.5)."""
+    update_id, kind, body = r.u64(), r.u8(), r.bytes()
+    decoder = UPDATE_BODY_DECODERS.get(kind)
+    return Update(update_id, kind, body, decoder(body) if decoder else None)
 
 
 def decode_heartbeat_reply(body: bytes) -> int:
@@ -519,8 +698,24 @@ def decode_page(body: bytes) -> Page:
     return _decode_exact(body, lambda r: Page(r.vec(read_message), r.bool()))
 
 
+def decode_sync_page(body: bytes) -> SyncPage:
+    return _decode_exact(body, lambda r: SyncPage(r.vec(read_update), r.bool()))
+
+
 def decode_message(body: bytes) -> Message:
     return _decode_exact(body, read_message)
+
+
+def decode_new_login(body: bytes) -> NewLogin:
+    return _decode_exact(body, read_new_login)
+
+
+# How each known update kind's body is decoded (section 8.2).
+UPDATE_BODY_DECODERS = {UPDATE_MESSAGE: decode_message, UPDATE_NEW_LOGIN: decode_new_login}
+
+
+def decode_update(body: bytes) -> Update:
+    return _decode_exact(body, read_update)
 
 
 def decode_disconnect(body: bytes) -> DisconnectPush:
@@ -532,64 +727,93 @@ def decode_error_body(body: bytes) -> ErrorBody:
     return _decode_exact(body, lambda r: ErrorBody(r.u16(), r.string()))
 
 
-# Decoders for requests (symmetry; used to check the document's examples)
-def decode_register_request(body: bytes):
-    return _decode_exact(body, lambda r: (r.string(), r.string()))
+# Decoders for requests (symmetry; used to check the document's examples).
+# Requests are decoded as strictly as the server does: unknown enum values fail.
+def decode_register_request(body: bytes) -> RegisterRequest:
+    return _decode_exact(body, lambda r: RegisterRequest(r.string(), r.string()))
 
 
-def decode_login_request(body: bytes):
-    return _decode_exact(body, lambda r: (r.string(), r.string(), DeviceInfo(
+def decode_login_request(body: bytes) -> LoginRequest:
+    return _decode_exact(body, lambda r: LoginRequest(r.string(), r.string(), DeviceInfo(
         r.string(), r.enum(DEVICE_TYPES, "DeviceType"), r.enum(CLIENT_TYPES, "ClientType"))))
 
 
-def decode_auth_request(body: bytes) -> bytes:
-    return _decode_exact(body, lambda r: r.bytes())
+def decode_auth_request(body: bytes) -> AuthRequest:
+    return _decode_exact(body, lambda r: AuthRequest(r.bytes()))
 
 
-def decode_change_password_request(body: bytes):
-    return _decode_exact(body, lambda r: (r.string(), r.string()))
+def decode_change_password_request(body: bytes) -> ChangePasswordRequest:
+    return _decode_exact(body, lambda r: ChangePasswordRequest(r.string(), r.string()))
 
 
-def decode_find_user_request(body: bytes) -> str:
-    return _decode_exact(body, lambda r: r.string())
+def decode_find_user_request(body: bytes) -> FindUserRequest:
+    return _decode_exact(body, lambda r: FindUserRequest(r.string()))
 
 
-def decode_send_request(body: bytes):
-    return _decode_exact(body, lambda r: (r.target_user(), r.id16(), r.enum(MESSAGE_KINDS, "MessageKind"),
-                                          r.bytes(), r.option(lambda rr: rr.string())))
+def decode_send_request(body: bytes) -> SendRequest:
+    return _decode_exact(body, lambda r: SendRequest(
+        r.target_user(), r.id16(), r.enum(MESSAGE_KINDS, "MessageKind"), r.bytes(),
+        r.option(lambda rr: rr.string())))
 
 
-def decode_ack_request(body: bytes) -> int:
-    return _decode_exact(body, lambda r: r.u64())
+def decode_history_request(body: bytes) -> HistoryRequest:
+    return _decode_exact(body, lambda r: HistoryRequest(
+        r.target_user(), r.enum(DIRECTIONS, "Direction"), r.u64(), r.u16()))
 
 
-def decode_sync_inbox_request(body: bytes):
-    return _decode_exact(body, lambda r: (r.u64(), r.u16()))
+def decode_sync_request(body: bytes) -> SyncRequest:
+    return _decode_exact(body, lambda r: SyncRequest(r.u64(), r.u16()))
 
 
-def decode_history_request(body: bytes):
-    return _decode_exact(body, lambda r: (r.target_user(), r.enum(DIRECTIONS, "Direction"), r.u64(), r.u16()))
+def decode_ack_request(body: bytes) -> AckRequest:
+    return _decode_exact(body, lambda r: AckRequest(r.u64()))
 
 
+# Per action byte: decoders and encoders of success responses and pushes
+# (keyed by the push's action), and of requests. encoder(decoder(body)) == body.
 RESPONSE_DECODERS = {
     HEARTBEAT: decode_heartbeat_reply, REGISTER: decode_register_reply, LOGIN: decode_login_reply,
     AUTH: decode_auth_reply, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_token_reply,
-    FIND_USER: decode_user_info, SEND: decode_send_reply, ACK: decode_ack_reply,
-    SYNC_INBOX: decode_page, HISTORY: decode_page, ERROR: decode_error_body,
-    PUSH_MESSAGE: decode_message, PUSH_DISCONNECT: decode_disconnect,
+    FIND_USER: decode_user_info, SEND: decode_send_reply, HISTORY: decode_page,
+    SYNC: decode_sync_page, ACK: decode_ack_reply, ERROR: decode_error_body,
+    PUSH_DISCONNECT: decode_disconnect, PUSH_UPDATE: decode_update,
+}
+
+RESPONSE_ENCODERS = {
+    HEARTBEAT: encode_u64, REGISTER: encode_u64, LOGIN: encode_login_reply,
+    AUTH: lambda a: encode_auth_reply_into(Writer(), a).build(), LOGOUT: lambda _: b"",
+    CHANGE_PASSWORD: encode_token_reply, FIND_USER: encode_user_info, SEND: encode_send_reply,
+    HISTORY: encode_page, SYNC: encode_sync_page, ACK: encode_u64,
+    ERROR: lambda e: encode_error_body(e.code, e.message),
+    PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
 }
 
 REQUEST_DECODERS = {
     HEARTBEAT: decode_empty, REGISTER: decode_register_request, LOGIN: decode_login_request,
     AUTH: decode_auth_request, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_change_password_request,
-    FIND_USER: decode_find_user_request, SEND: decode_send_request, ACK: decode_ack_request,
-    SYNC_INBOX: decode_sync_inbox_request, HISTORY: decode_history_request,
+    FIND_USER: decode_find_user_request, SEND: decode_send_request, HISTORY: decode_history_request,
+    SYNC: decode_sync_request, ACK: decode_ack_request,
+}
+
+REQUEST_ENCODERS = {
+    HEARTBEAT: lambda _: encode_heartbeat(),
+    REGISTER: lambda q: encode_register(q.username, q.password),
+    LOGIN: lambda q: encode_login(q.username, q.password, q.device),
+    AUTH: lambda q: encode_auth(q.token),
+    LOGOUT: lambda _: encode_logout(),
+    CHANGE_PASSWORD: lambda q: encode_change_password(q.old_password, q.new_password),
+    FIND_USER: lambda q: encode_find_user(q.username),
+    SEND: lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra),
+    HISTORY: lambda q: encode_history(q.with_, q.direction, q.anchor, q.limit),
+    SYNC: lambda q: encode_sync(q.after, q.limit),
+    ACK: lambda q: encode_ack(q.up_to),
 }
 
 
-def snowflake_time(message_id: int) -> int:
-    """server_time derived from a message id (section 8.5)."""
-    return (message_id >> 22) + SNOWFLAKE_EPOCH_MS
+def snowflake_time(snowflake_id: int) -> int:
+    """Time in ms since the Unix epoch of a message or update id (section 8.7):
+    a message's server_time, or when any other update was committed."""
+    return (snowflake_id >> 22) + SNOWFLAKE_EPOCH_MS
 
 
 def new_client_msg_id() -> bytes:

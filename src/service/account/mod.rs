@@ -97,14 +97,7 @@ impl Accounts {
 
 /// Registers the account domain's handlers.
 pub(super) fn routes(router: &mut Router) {
-    router
-        .add(heartbeat)
-        .add(register)
-        .add(login)
-        .add(auth)
-        .add(logout)
-        .add(change_password)
-        .add(find_user);
+    router.add(heartbeat).add(register).add(login).add(auth).add(logout).add(change_password).add(find_user);
 }
 
 fn bad_credentials() -> ServiceError {
@@ -283,9 +276,8 @@ async fn find_user(call: Call, req: FindUserRequest) -> ServiceResult<Outcome<Us
 /// What a freshly authenticated device needs to know to catch up.
 async fn session_state(services: &Services, identity: &Identity) -> ServiceResult<AuthReply> {
     let (user, device) = (identity.user_id, identity.device_id.clone());
-    let (cursor, latest) = services
-        .read(move |s| Ok((update::store::cursor(s, user, &device)?, update::store::latest(s, user)?)))
-        .await?;
+    let (cursor, latest) =
+        services.read(move |s| Ok((update::store::cursor(s, user, &device)?, update::store::latest(s, user)?))).await?;
     Ok(AuthReply {
         user_id: identity.user_id,
         username: identity.username.clone(),

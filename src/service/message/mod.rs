@@ -81,10 +81,8 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
 async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>> {
     let limit = PageLimit::requested(req.limit)?;
     let conversation = Conversation::of(call.me()?.user_id, req.with);
-    let (found, more) = call
-        .services
-        .read(move |s| store::history(s, conversation, req.direction, req.anchor, limit))
-        .await?;
+    let (found, more) =
+        call.services.read(move |s| store::history(s, conversation, req.direction, req.anchor, limit)).await?;
     let messages = found.iter().map(|(id, m)| wire_message(*id, conversation, m)).collect();
     Ok(Outcome::Reply(Page { messages, more }))
 }

@@ -40,7 +40,9 @@ async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {
     let pending = call
         .services
         .committer
-        .submit(move |tx| Ok::<_, ServiceError>(AckReply { cursor: store::advance_cursor(tx, user, device, req.up_to)? }))
+        .submit(move |tx| {
+            Ok::<_, ServiceError>(AckReply { cursor: store::advance_cursor(tx, user, device, req.up_to)? })
+        })
         .await?;
     Ok(Outcome::later(pending.durable()))
 }
