@@ -3,17 +3,18 @@
 //! A frame travels one way through these modules and its reply comes back
 //! the other way (see `docs/ARCHITECTURE.md`):
 //!
-//! * [`transport`] — TCP+TLS and plain-TCP listeners; each connection becomes
-//!   a reader and a writer.
-//! * [`session`] — the one loop per connection: frames in, dispatch, replies
-//!   and pushes out, timeouts and limits.
-//! * [`protocol`] — frame header, action table, error codes and bodies; pure
-//!   data, shared with the [`client`].
+//! * [`transport`] — TCP+TLS, plain-TCP and QUIC listeners; each connection
+//!   becomes a reader and a writer.
+//! * [`session`] — the one loop per connection: frames in, checks, the
+//!   router, replies and pushes out, timeouts and limits.
+//! * [`protocol`] — frames, the action table, the push table, update kinds,
+//!   error codes and bodies; pure data, shared with the [`client`].
 //! * [`codec`] — the single place that serialises bodies and stored values.
-//! * [`service`] — accounts and messaging logic, returning typed replies.
+//! * [`service`] — one folder per domain (accounts, messages, the update
+//!   log): handlers, rules and keyspaces; the ordered fan-out of updates.
 //! * [`hub`] — who is online, with a bounded push queue per session.
-//! * [`storage`] — the only module that touches sled: typed trees, key
-//!   layout, group commit.
+//! * [`storage`] — the only module that touches sled: typed keyspaces in one
+//!   tree, write jobs on the group commit, migrations, backups.
 //! * [`server`] — start and graceful shutdown; [`config`] — every setting.
 //! * [`admin`] — operator commands over a local control socket.
 //! * [`bench`] — the load generator; [`cli`] — the command line.

@@ -44,6 +44,12 @@ async fn unknown_action_and_malformed_body_keep_the_connection(kind: Kind) {
     assert_eq!(error_of(&raw(c, encode_frame(0x55, 9001, b""), 9001).await), ErrorCode::UnknownAction);
     // A push action sent by a client is not a request.
     assert_eq!(error_of(&raw(c, encode_frame(0x80, 9002, b""), 9002).await), ErrorCode::UnknownAction);
+    assert_eq!(error_of(&raw(c, encode_frame(0x82, 9012, b""), 9012).await), ErrorCode::UnknownAction);
+    // The first revision's Ack (0x11) and SyncInbox (0x12) are retired, even
+    // with bodies they used to accept.
+    let old_sync = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 100];
+    assert_eq!(error_of(&raw(c, encode_frame(0x12, 9013, &old_sync), 9013).await), ErrorCode::UnknownAction);
+    assert_eq!(error_of(&raw(c, encode_frame(0x11, 9014, &[0; 8]), 9014).await), ErrorCode::UnknownAction);
     // Send with a body that is far too short.
     assert_eq!(
         error_of(&raw(c, encode_frame(Action::Send as u8, 9003, &[0, 1]), 9003).await),

@@ -78,6 +78,21 @@ mod tests {
     }
 
     #[test]
+    fn the_architecture_document_shows_this_registry() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ARCHITECTURE.md")).unwrap();
+        let rows: Vec<String> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `0x"))
+            .map(|l| l.split('|').map(str::trim).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(" | "))
+            .collect();
+        let expected: Vec<String> = ALL
+            .iter()
+            .map(|ks| format!("`0x{:02x}` | `{}` | {} | {} | {}", ks.prefix, ks.name, ks.domain, ks.key, ks.value))
+            .collect();
+        assert_eq!(rows, expected, "docs/ARCHITECTURE.md's storage table and storage/schema.rs differ");
+    }
+
+    #[test]
     fn names_read_key_underscore_value() {
         for ks in ALL {
             assert_eq!(ks.name.matches('_').count(), 1, "{}", ks.name);
