@@ -8,6 +8,10 @@
 //! * within each conversation a sender's messages keep their send order;
 //! * messages in flight at the kill are resent with the same client id and
 //!   are stored exactly once (their original id if they had been stored);
+//! * every acknowledged `Ack` survives: a device's cursor is at least what
+//!   the server answered;
+//! * every acknowledged registration and login survives: the account keeps
+//!   its id and name, and the token issued to it still authenticates;
 //! * the database opens (the server starts and serves).
 //!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5). The long run documented in
@@ -26,7 +30,7 @@ use common::process::{start, Running};
 use common::Calls;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use kith::client::{new_client_msg_id, Client, Transport};
-use kith::protocol::{DeviceType, Direction, MessageKind, SendRequest, Target};
+use kith::protocol::{AckRequest, AuthReply, DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target};
 
 const USERS: usize = 20;
 const WINDOW: usize = 4;
@@ -59,6 +63,10 @@ struct Ledger {
     /// In flight when the server died; resent after the restart.
     pending: Vec<Sent>,
     next_seq: Vec<u64>,
+    /// Per sender: the highest cursor an `Ack` was answered with.
+    cursors: Vec<u64>,
+    /// Accounts whose registration and login were answered: name, id, token.
+    accounts: Vec<(String, u64, Vec<u8>)>,
 }
 
 fn random_below(n: u64) -> u64 {
@@ -67,10 +75,29 @@ fn random_below(n: u64) -> u64 {
     u64::from_le_bytes(b) % n
 }
 
-async fn connect(server: &Running, token: &[u8]) -> Client {
-    let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
-    client.auth(token).await.expect("token still valid after restart");
-    client
+async fn connect(server: &Running, token: &[u8]) -> (Client, AuthReply) {
+    let client = server_client(server).await;
+    let state = client.auth(token).await.expect("token still valid after restart");
+    (client, state)
+}
+
+/// Registers accounts and logs each in, one after another, until the server
+/// dies; records each account whose login was answered.
+async fn open_accounts_until_killed(
+    server_tls: std::net::SocketAddr,
+    fingerprint: [u8; 32],
+    ledger: Arc<Mutex<Ledger>>,
+) {
+    loop {
+        let Ok(client) = Client::connect(server_tls, &Transport::Tls { fingerprint }).await else { return };
+        let name = format!("late{}", ledger.lock().unwrap().accounts.len());
+        let Ok(id) = client.register(&name, common::PASSWORD).await else { return };
+        let Ok(login) = client.login(&name, common::PASSWORD, common::device("d", DeviceType::Desktop)).await else {
+            return;
+        };
+        assert_eq!(login.session.user_id, id);
+        ledger.lock().unwrap().accounts.push((name, id, login.token));
+    }
 }
 
 /// Sends sequentially numbered messages with a window until the connection
@@ -94,15 +121,25 @@ async fn send_until_killed(client: Arc<Client>, me: usize, ids: Arc<Vec<u64>>, l
             });
         }
         let Some((sent, result)) = inflight.next().await else { return };
-        let mut l = ledger.lock().unwrap();
         match result {
             Ok(ack) => {
-                l.acked.insert((me, sent.client_msg_id), (ack.message_id, sent));
+                let seq = sent.seq;
+                ledger.lock().unwrap().acked.insert((me, sent.client_msg_id), (ack.message_id, sent));
+                // Now and then, acknowledge the log up to this message.
+                if alive && seq % 16 == 0 {
+                    match client.call(&AckRequest { up_to: ack.message_id }).await {
+                        Ok(reply) => {
+                            let mut l = ledger.lock().unwrap();
+                            l.cursors[me] = l.cursors[me].max(reply.cursor);
+                        }
+                        Err(_) => alive = false,
+                    }
+                }
             }
             Err(_) => {
                 // The server is gone: this and everything still in flight
                 // is resent after the restart.
-                l.pending.push(sent);
+                ledger.lock().unwrap().pending.push(sent);
                 alive = false;
             }
         }
@@ -188,7 +225,9 @@ async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16
 async fn acknowledged_messages_survive_kill_9() {
     let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(Mutex::new(Ledger { next_seq: vec![0; USERS], ..Ledger::default() }));
+    let ledger =
+        Arc::new(Mutex::new(Ledger { next_seq: vec![0; USERS], cursors: vec![0; USERS], ..Ledger::default() }));
+    let mut accounts_checked = 0;
     let mut verified = Verified::new();
 
     // Accounts, once.
@@ -204,7 +243,10 @@ async fn acknowledged_messages_survive_kill_9() {
     let ids = Arc::new(ids);
 
     for cycle in 0..cycles {
-        let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
+        let connected = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
+        check_cursors(&connected, &ledger.lock().unwrap().cursors);
+        accounts_checked = check_accounts(&server, &ledger, accounts_checked).await;
+        let clients: Vec<Client> = connected.into_iter().map(|(c, _)| c).collect();
         // Resend what was in flight at the last kill, in send order, with the
         // same client ids: each must end up stored exactly once.
         let pending = std::mem::take(&mut ledger.lock().unwrap().pending);
@@ -228,12 +270,14 @@ async fn acknowledged_messages_survive_kill_9() {
             .enumerate()
             .map(|(i, c)| tokio::spawn(send_until_killed(c.clone(), i, ids.clone(), ledger.clone())))
             .collect();
+        let opener = tokio::spawn(open_accounts_until_killed(server.tls, server.fingerprint, ledger.clone()));
         tokio::time::sleep(Duration::from_millis(100 + random_below(500))).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         for s in senders {
             s.await.unwrap();
         }
+        opener.await.unwrap();
         drop(clients);
         let l = ledger.lock().unwrap();
         eprintln!("cycle {cycle}: {} acknowledged so far, {} in flight at the kill", l.acked.len(), l.pending.len());
@@ -242,9 +286,42 @@ async fn acknowledged_messages_survive_kill_9() {
     }
 
     // Final check after the last restart.
-    let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
+    let connected = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
+    check_cursors(&connected, &ledger.lock().unwrap().cursors);
+    check_accounts(&server, &ledger, accounts_checked).await;
+    let clients: Vec<Client> = connected.into_iter().map(|(c, _)| c).collect();
     let acked = ledger.lock().unwrap().acked.clone();
     verify(&clients, &ids, &acked, &mut verified).await;
-    assert!(ledger.lock().unwrap().acked.len() > cycles * USERS, "the clients did send");
+    let l = ledger.lock().unwrap();
+    assert!(l.acked.len() > cycles * USERS, "the clients did send");
+    assert!(l.cursors.iter().any(|c| *c > 0), "the clients did acknowledge");
+    assert!(!l.accounts.is_empty(), "accounts were opened");
+    eprintln!("{} accounts opened during the cycles", l.accounts.len());
+    drop(l);
     server.child.kill().unwrap();
+}
+
+/// Every acknowledged `Ack` survived.
+fn check_cursors(connected: &[(Client, AuthReply)], acked: &[u64]) {
+    for (i, (_, state)) in connected.iter().enumerate() {
+        assert!(state.cursor >= acked[i], "user {i}: cursor {} fell below the acknowledged {}", state.cursor, acked[i]);
+    }
+}
+
+/// Every account opened since the last check survived with its id, name and
+/// token; returns how many have been checked.
+async fn check_accounts(server: &Running, ledger: &Mutex<Ledger>, from: usize) -> usize {
+    let accounts: Vec<(String, u64, Vec<u8>)> = ledger.lock().unwrap().accounts[from..].to_vec();
+    for (name, id, token) in &accounts {
+        let client = server_client(server).await;
+        let state = client.auth(token).await.unwrap_or_else(|e| panic!("{name}'s acknowledged token is lost: {e}"));
+        assert_eq!((state.user_id, state.username.as_str()), (*id, name.as_str()));
+        let again = server_client(server).await.register(name, common::PASSWORD).await.unwrap_err();
+        assert_eq!(again.code(), Some(ErrorCode::Conflict), "{name} is still taken");
+    }
+    from + accounts.len()
+}
+
+async fn server_client(server: &Running) -> Client {
+    Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap()
 }
