@@ -1,5 +1,6 @@
 //! `sync`: a device that was offline while K messages arrived comes online
-//! and pages through its backlog; how long until it has all of it.
+//! and pages through its update log with `Sync`; how long until it has
+//! every message.
 
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,8 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let client = server.connect().await?;
     let state = client.auth(&account.token).await?;
     let t_auth = Instant::now();
-    let messages = client.sync_all(state.cursor).await?;
+    // Every update of the log, each message decoded, as a client would.
+    let messages = client.sync_messages(state.cursor).await?;
     let done = Instant::now();
     let ordered = messages.windows(2).all(|w| w[0].id < w[1].id);
 

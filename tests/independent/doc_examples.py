@@ -3,8 +3,22 @@ strict decoders and re-encode it, checking header fields, lengths and the
 annotations that can be checked mechanically. Offline: needs no server.
 
     python3 doc_examples.py [path/to/PROTOCOL.md]
+
+For each example:
+  * the frame decodes strictly (header, then the body with the decoder of the
+    example's action, no trailing bytes) and re-encodes to the same bytes;
+  * the header comment and "Total frame length" agree with the bytes;
+  * its annotation table covers the frame exactly (each row starts where the
+    previous one ended), each row's Value agrees with the row's bytes
+    (integers, enum names, snowflake breakdowns, dates, strings, raw bytes)
+    and with the decoded field the row names;
+  * semantic rules: ascending ids in pages, server_time derived from ids, an
+    update of kind Message carries the message's id, tokens of 40 bytes.
+Then the story the examples tell is checked across them (same ids, tokens,
+cursors from one example to the next).
 """
 
+import datetime
 import os
 import re
 import sys
@@ -13,6 +27,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kith_client as k  # noqa: E402
 
 NAME_TO_ACTION = {v: a for a, v in k.ACTION_NAMES.items()}
+
+# Names of enumerated values, by the "Encoding" column of the tables.
+ENUM_NAMES = {
+    "MessageKind": k.MESSAGE_KIND_NAMES, "DeviceType": k.DEVICE_TYPE_NAMES,
+    "ClientType": k.CLIENT_TYPE_NAMES, "Direction": k.DIRECTION_NAMES,
+    "DisconnectReason": k.DISCONNECT_REASONS, "Target variant": {0: "User"},
+    "tag": {0: "None", 1: "Some"},
+}
+HEADER_FIELDS = {"version": 0, "action": 1, "sequence_id": 2, "body_length": 3}
 
 
 def parse_hex_block(text: str) -> bytes:
@@ -24,15 +47,215 @@ def parse_hex_block(text: str) -> bytes:
     return bytes(out)
 
 
+def parse_table(text: str) -> list:
+    """The first annotation table in `text`: (offset, size, field, encoding, value) rows."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Offset |"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        offset, size, fieldname, encoding = cells[:4]
+        value = "|".join(cells[4:])
+        rows.append((int(offset), int(size), fieldname.replace("`", ""),
+                     encoding.replace("\\<", "<").replace("\\>", ">"), value))
+    return rows
+
+
+def leading_int(value: str) -> int:
+    m = re.match(r"(0x[0-9a-fA-F]+|\d+)", value)
+    assert m, f"no number at the start of {value!r}"
+    return int(m.group(1), 0)
+
+
+def quoted(value: str) -> str:
+    m = re.match(r"""^(["'])(.*)\1""", value)
+    assert m, f"no quoted text in {value!r}"
+    return m.group(2)
+
+
+def resolve(decoded, path: str):
+    """The decoded value a table row names, e.g. `updates[1].body.extra`.
+    An Update's `body` is its decoded value when the path goes on inside it,
+    its raw bytes otherwise; `with` is `with_` (a Python keyword)."""
+    if isinstance(decoded, int):
+        return decoded  # a body that is a single u64 (HeartbeatReply, RegisterReply, AckReply)
+    parts = path.split(".")
+    obj = decoded
+    for i, part in enumerate(parts):
+        m = re.fullmatch(r"(\w+)(?:\[(\d+)\])?", part)
+        assert m, f"cannot parse field {path!r}"
+        name = "with_" if m.group(1) == "with" else m.group(1)
+        if isinstance(obj, k.Update) and name == "body" and i + 1 < len(parts):
+            assert obj.value is not None, f"{path}: update of unknown kind {obj.kind}"
+            obj = obj.value
+        else:
+            assert hasattr(obj, name), f"{type(obj).__name__} has no field {name!r} (row {path!r})"
+            obj = getattr(obj, name)
+        if m.group(2) is not None:
+            obj = obj[int(m.group(2))]
+    return obj
+
+
+def check_snowflake_note(v: int, value: str) -> None:
+    """'(0x1d5ec4c34800000: ms 1767225601234, node 0, seq 0)' after an id."""
+    m = re.search(r"\((0x[0-9a-f]+): ms (\d+), node (\d+), seq (\d+)\)", value)
+    if m:
+        assert int(m.group(1), 16) == v, f"{m.group(1)} != {v:#x}"
+        assert int(m.group(2)) == k.snowflake_time(v), f"ms {m.group(2)} != {k.snowflake_time(v)}"
+        assert int(m.group(3)) == (v >> 12) & 0x3FF, f"node {m.group(3)}"
+        assert int(m.group(4)) == v & 0xFFF, f"seq {m.group(4)}"
+
+
+def check_date_note(v: int, value: str) -> None:
+    """'(2026-01-01T00:00:01.234Z)' after a time in ms."""
+    m = re.search(r"\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z\)", value)
+    if m:
+        t = datetime.datetime.fromtimestamp(v / 1000, datetime.timezone.utc)
+        assert t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v % 1000:03d}" == m.group(1), f"{m.group(1)} != {t}"
+
+
+def check_enum_name(v: int, encoding: str, fieldname: str, value: str) -> None:
+    m = re.match(r"\d+ = (\w+)", value)
+    if not m:
+        return
+    names = next((n for key, n in ENUM_NAMES.items() if key in encoding), None)
+    if names is None and fieldname.endswith("kind") and encoding == "u8":
+        names = k.UPDATE_KIND_NAMES  # an update's kind
+    assert names is not None, f"no names for {encoding!r}"
+    assert names.get(v) == m.group(1), f"{v} is {names.get(v)!r}, table says {m.group(1)!r}"
+
+
+def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
+    """Checks every row of an annotation table; returns the number of rows."""
+    expected_offset = 0
+    header = k.decode_header(data[:k.HEADER_LEN])
+    for offset, size, fieldname, encoding, value in rows:
+        where = f"row at offset {offset} ({fieldname})"
+        assert offset == expected_offset, f"{where}: expected offset {expected_offset}"
+        expected_offset = offset + size
+        raw = data[offset:offset + size]
+        assert len(raw) == size, f"{where}: past the end of the frame"
+        if fieldname.startswith("*header*"):
+            name = fieldname.split()[-1]
+            assert leading_int(value) == header[HEADER_FIELDS[name]], f"{where}: {value!r}"
+            if name == "action":
+                action_name = value.split("=", 1)[1].strip()
+                assert k.ACTION_NAMES[frame.action] == action_name, f"{where}: {action_name!r}"
+            continue
+        if encoding == "empty":
+            assert size == 0 and not frame.body, where
+            continue
+        target = resolve(decoded, fieldname)
+        if encoding == "bool":
+            assert size == 1 and raw[0] == (value == "true") and target == (value == "true"), where
+        elif encoding.endswith("tag"):
+            assert raw[0] == leading_int(value) == (target is not None), where
+            check_enum_name(raw[0], encoding, fieldname, value)
+        elif encoding.startswith("[u8; 16]"):
+            assert raw == bytes.fromhex(value) == target, where
+        elif re.search(r"\bu(8|16|32|64)\b", encoding):
+            bits = int(re.search(r"\bu(8|16|32|64)\b", encoding).group(1))
+            assert size * 8 == bits, f"{where}: {size} bytes for a u{bits}"
+            v = int.from_bytes(raw, "big")
+            assert v == leading_int(value), f"{where}: bytes say {v}, table says {value!r}"
+            if "length" in encoding or "count" in encoding:
+                n = len(target.encode("utf-8")) if isinstance(target, str) else len(target)
+                assert v == n, f"{where}: length {v}, decoded {n}"
+            elif encoding.startswith("Target variant"):
+                assert v == 0, where  # Target::User; the decoded field is the user id
+            else:
+                assert target == v, f"{where}: decoded {target!r}"
+            check_enum_name(v, encoding, fieldname, value)
+            check_snowflake_note(v, value)
+            check_date_note(v, value)
+        elif encoding == "String bytes (UTF-8)":
+            assert raw.decode("utf-8") == quoted(value) == target, f"{where}: {raw!r} / {value!r}"
+        elif encoding == "bytes":
+            assert raw == target, where
+            if "(UTF-8 text)" in value:
+                assert raw.decode("utf-8") == quoted(value), f"{where}: {raw!r} / {value!r}"
+            else:
+                assert leading_int(value) == size and value.endswith("bytes"), f"{where}: {value!r}"
+        else:
+            raise AssertionError(f"{where}: unknown encoding {encoding!r}")
+    assert expected_offset == len(data), f"table covers {expected_offset} of {len(data)} bytes"
+    return len(rows)
+
+
+def semantic_checks(decoded) -> None:
+    msgs = []
+    if isinstance(decoded, k.Page):
+        msgs = decoded.messages
+        ids = [x.id for x in msgs]
+        assert ids == sorted(ids), "page not ascending"
+    elif isinstance(decoded, k.SyncPage):
+        ids = [u.id for u in decoded.updates]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids), "sync page not strictly ascending"
+        updates = decoded.updates
+    elif isinstance(decoded, k.Update):
+        updates = [decoded]
+    elif isinstance(decoded, k.SendReply):
+        assert decoded.server_time == k.snowflake_time(decoded.message_id)
+    elif isinstance(decoded, (k.LoginReply, k.TokenReply)):
+        assert len(decoded.token) == 40
+    if isinstance(decoded, (k.SyncPage, k.Update)):
+        for u in updates:
+            assert u.known, f"update {u.id} of unknown kind {u.kind} in the document"
+            if u.kind == k.UPDATE_MESSAGE:
+                assert u.value.id == u.id, "a Message update's id must be the message id (section 8.2)"
+                msgs.append(u.value)
+    for x in msgs:
+        assert x.server_time == k.snowflake_time(x.id), "server_time != derived from id"
+
+
+def story_checks(ex: dict) -> list:
+    """Cross-example consistency of the story of section 10 (`ex` maps labels to
+    lists of decoded values, in document order)."""
+    def one(label, i=0):
+        return ex[label][i]
+    checks = []
+
+    def claim(text, ok):
+        checks.append((text, ok))
+
+    login, send, push_msg, push_login = (one("response Login"), one("response Send"),
+                                         one("push Update", 0), one("push Update", 1))
+    auth_req, auth, sync_req, sync = (one("request Auth"), one("response Auth"),
+                                      one("request Sync"), one("response Sync"))
+    claim("Login latest = id of the NewLogin push of that login",
+          login.session.latest == push_login.id and push_login.kind == k.UPDATE_NEW_LOGIN)
+    claim("NewLogin push names the device of the Login request",
+          push_login.value.device_id == one("request Login").device.device_id == login.session.device_id)
+    claim("Message push carries the Send's id, time and content",
+          push_msg.id == push_msg.value.id == send.message_id and push_msg.value.server_time == send.server_time
+          and push_msg.value.content == one("request Send").content)
+    claim("Auth uses the Login token", auth_req.token == login.token)
+    claim("Sync starts after the Auth cursor", sync_req.after == auth.cursor)
+    claim("Sync page ends at the Auth latest, with more = false",
+          sync.updates[-1].id == auth.latest and not sync.more)
+    claim("Sync page holds only updates after `after`", all(u.id > sync_req.after for u in sync.updates))
+    claim("Ack acknowledges the last synced update", one("request Ack").up_to == sync.updates[-1].id
+          == one("response Ack"))
+    hist = one("response History").messages
+    claim("History holds the sent message and the synced reply",
+          [m.id for m in hist] == [send.message_id, sync.updates[-1].id] and hist[1] == sync.updates[-1].value)
+    return checks
+
+
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "PROTOCOL.md")
     doc = open(path, encoding="utf-8").read()
     failures = 0
     count = 0
+    rows_checked = 0
+    examples: dict = {}
     # Every fenced hex/text block in section 10 that starts with a 13-byte header.
     sec10 = doc[doc.index("## 10. Hex examples"):doc.index("## 11.")]
-    for m in re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S):
+    blocks = list(re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S))
+    for i, m in enumerate(blocks):
         kind, name, _, block = m.group(1), m.group(2), m.group(3), m.group(4)
         try:
             data = parse_hex_block(block)
@@ -45,50 +268,52 @@ def main() -> int:
             assert not rest, f"{len(rest)} bytes after the frame"
             assert frame.version == 1
             # check the "# header: ... body N bytes" comment and "Total frame length"
-            hc = re.search(r"sequence (\d+), body (\d+) bytes", block)
-            assert hc and int(hc.group(1)) == frame.seq and int(hc.group(2)) == len(frame.body), \
-                "header comment disagrees with header bytes"
-            tail = sec10[m.end():m.end() + 4000]
+            hc = re.search(r"action 0x([0-9a-f]{2}) (\w+), sequence (\d+), body (\d+) bytes", block)
+            assert hc and int(hc.group(1), 16) == frame.action and int(hc.group(3)) == frame.seq \
+                and int(hc.group(4)) == len(frame.body), "header comment disagrees with header bytes"
+            assert k.ACTION_NAMES.get(frame.action) == hc.group(2), f"header comment names {hc.group(2)}"
+            tail = sec10[m.end():blocks[i + 1].start() if i + 1 < len(blocks) else len(sec10)]
             tl = re.search(r"Total frame length: (\d+) bytes", tail)
-            if tl:
-                assert int(tl.group(1)) == len(data), f"total {tl.group(1)} != {len(data)}"
+            assert tl, "no Total frame length"
+            assert int(tl.group(1)) == len(data), f"total {tl.group(1)} != {len(data)}"
             if kind == "request":
                 action = NAME_TO_ACTION[name]
                 assert frame.action == action and frame.seq != 0
                 decoded = k.REQUEST_DECODERS[action](frame.body)
+                encoded = k.REQUEST_ENCODERS[action](decoded)
             elif kind == "response":
                 action = NAME_TO_ACTION[name]
                 assert frame.action == action and frame.seq != 0
                 decoded = k.RESPONSE_DECODERS[action](frame.body)
+                encoded = k.RESPONSE_ENCODERS[action](decoded)
             elif kind == "error":
-                assert frame.action == k.ERROR
+                assert frame.action == k.ERROR and name in NAME_TO_ACTION
                 decoded = k.decode_error_body(frame.body)
+                encoded = k.RESPONSE_ENCODERS[k.ERROR](decoded)
             elif kind == "push":
-                assert frame.seq == 0 and frame.action >= 0x80
+                assert frame.seq == 0 and frame.action >= 0x80 and frame.action == NAME_TO_ACTION[name]
                 decoded = k.RESPONSE_DECODERS[frame.action](frame.body)
+                encoded = k.RESPONSE_ENCODERS[frame.action](decoded)
             else:
                 decoded = k.RESPONSE_DECODERS[frame.action](frame.body)
-            # semantic checks
-            msgs = []
-            if isinstance(decoded, k.Message):
-                msgs = [decoded]
-            elif isinstance(decoded, k.Page):
-                msgs = decoded.messages
-                ids = [x.id for x in msgs]
-                assert ids == sorted(ids), "page not ascending"
-            elif isinstance(decoded, k.SendReply):
-                assert decoded.server_time == k.snowflake_time(decoded.message_id)
-            elif isinstance(decoded, k.LoginReply):
-                assert len(decoded.token) == 40
-            elif isinstance(decoded, k.TokenReply):
-                assert len(decoded.token) == 40
-            for x in msgs:
-                assert x.server_time == k.snowflake_time(x.id), "server_time != derived from id"
+                encoded = k.RESPONSE_ENCODERS[frame.action](decoded)
+            assert encoded == frame.body, f"re-encoded body differs: {encoded.hex()} != {frame.body.hex()}"
+            assert k.encode_frame(frame.action, frame.seq, encoded) == data, "re-encoded frame differs"
+            semantic_checks(decoded)
+            rows_checked += check_table(parse_table(tail), frame, data, decoded)
+            examples.setdefault(label, []).append(decoded)
             print(f"ok   {label:28} seq={frame.seq:<2} {len(data):>3} bytes  {decoded!r:.90}")
         except Exception as e:  # noqa: BLE001
             failures += 1
             print(f"FAIL {label:28} {type(e).__name__}: {e}")
-    print(f"{count} examples, {failures} failures")
+    try:
+        for text, ok in story_checks(examples):
+            print(f"{'ok  ' if ok else 'FAIL'} story: {text}")
+            failures += 0 if ok else 1
+    except Exception as e:  # noqa: BLE001
+        failures += 1
+        print(f"FAIL story: {type(e).__name__}: {e}")
+    print(f"{count} examples ({rows_checked} table rows checked), {failures} failures")
     return 1 if failures or count == 0 else 0
 
 

@@ -19,12 +19,17 @@ def main() -> int:
     host, _, port = a.tcp.rpartition(":")
     c = k.KithClient.connect_tcp(host, int(port), label="exchange")
     c.register(a.name, "exchange password")
-    c.login(a.name, "exchange password", "exchange-device", k.DEVICE_DESKTOP, k.CLIENT_OTHER)
+    login = c.login(a.name, "exchange password", "exchange-device", k.DEVICE_DESKTOP, k.CLIENT_OTHER)
+    my_id = login.session.user_id
     peer = c.find_user(a.peer)
     sent = c.send(peer.user_id, "hello from python over tcp")
     print(f"sent {sent.message_id}", flush=True)
-    reply = c.next_message(timeout=10.0)
+    # The reply arrives as an Update push (0x82) of kind Message (section 5.15).
+    update = c.next_update(timeout=10.0, kind=k.UPDATE_MESSAGE)
+    reply = update.value
+    assert update.id == reply.id, update
     assert reply.sender == peer.user_id, reply
+    assert reply.to == my_id, reply
     assert reply.content == b"hello from rust over quic", reply.content
     print("received the reply", flush=True)
     c.close()

@@ -861,10 +861,12 @@ class KithClient:
     A single background I/O thread owns the socket (non-blocking, driven by a
     selector): it writes queued frames and reads continuously (section 7.4),
     routes responses to waiting callers by sequence id and queues pushes on
-    `self.pushes` (items are (action, decoded) tuples: Message for
-    PushMessage, DisconnectPush for PushDisconnect, raw bytes for unknown
-    push actions). One thread doing both directions keeps a TLS connection
-    safe (an OpenSSL connection must not be read and written concurrently).
+    `self.pushes` (items are (action, decoded) tuples: an Update for the
+    Update push, whatever its kind — an unknown kind has `value` None and is
+    for the application to skip —, a DisconnectPush for the Disconnect push,
+    raw bytes for unknown push actions). One thread doing both directions
+    keeps a TLS connection safe (an OpenSSL connection must not be read and
+    written concurrently).
     """
 
     DEFAULT_TIMEOUT = 20.0
@@ -872,6 +874,10 @@ class KithClient:
 
     def __init__(self, sock: socket.socket, *, alpn: Optional[str] = None, label: str = ""):
         self._sock = sock
+        try:  # our address as the server sees it (e.g. in a NewLogin update)
+            self.local_address: Optional[str] = sock.getsockname()[0] if sock.family != socket.AF_UNIX else None
+        except OSError:
+            self.local_address = None
         self.alpn = alpn
         self.label = label
         self._out = bytearray()
@@ -1036,8 +1042,8 @@ class KithClient:
 
     def _dispatch(self, f: Frame) -> None:
         if f.seq == 0 and f.action >= 0x80:
-            if f.action == PUSH_MESSAGE:
-                self.pushes.put((f.action, decode_message(f.body)))
+            if f.action == PUSH_UPDATE:
+                self.pushes.put((f.action, decode_update(f.body)))
             elif f.action == PUSH_DISCONNECT:
                 d = decode_disconnect(f.body)
                 self.disconnect = d
@@ -1118,8 +1124,17 @@ class KithClient:
             if action is None or a == action:
                 return a, value
 
+    def next_update(self, timeout: float = 5.0, kind: Optional[int] = None) -> Update:
+        """Return the next Update push (of `kind`, if given), skipping other pushes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            u = self.next_push(max(0.0, deadline - time.monotonic()), PUSH_UPDATE)[1]
+            if kind is None or u.kind == kind:
+                return u
+
     def next_message(self, timeout: float = 5.0) -> Message:
-        return self.next_push(timeout, PUSH_MESSAGE)[1]
+        """The Message of the next Update push of kind Message (section 8.2)."""
+        return self.next_update(timeout, UPDATE_MESSAGE).value
 
     def wait_disconnect(self, timeout: float = 5.0) -> DisconnectPush:
         return self.next_push(timeout, PUSH_DISCONNECT)[1]
@@ -1162,24 +1177,26 @@ class KithClient:
         cmid = client_msg_id if client_msg_id is not None else new_client_msg_id()
         return decode_send_reply(self.request(SEND, encode_send(to_user, cmid, kind, content, extra)))
 
-    def ack(self, up_to: int) -> int:
-        return decode_ack_reply(self.request(ACK, encode_ack(up_to)))
-
-    def sync_inbox(self, after: int = 0, limit: int = 100) -> Page:
-        return decode_page(self.request(SYNC_INBOX, encode_sync_inbox(after, limit)))
-
     def history(self, with_user: int, direction: int = DIRECTION_BEFORE, anchor: int = 0,
                 limit: int = 100) -> Page:
         return decode_page(self.request(HISTORY, encode_history(with_user, direction, anchor, limit)))
 
+    def sync(self, after: int = 0, limit: int = 100) -> SyncPage:
+        return decode_sync_page(self.request(SYNC, encode_sync(after, limit)))
+
+    def ack(self, up_to: int) -> int:
+        return decode_ack_reply(self.request(ACK, encode_ack(up_to)))
+
     def sync_all(self, after: int = 0, limit: int = 100) -> list:
-        """The paging loop of section 8.2."""
+        """The paging loop of section 8.3: every update after `after`, in
+        ascending id order, until a page says more = false. Updates of unknown
+        kinds are included (value None): skip them, but their ids count."""
         out = []
         while True:
-            page = self.sync_inbox(after, limit)
-            out.extend(page.messages)
-            if page.messages:
-                after = page.messages[-1].id
+            page = self.sync(after, limit)
+            out.extend(page.updates)
+            if page.updates:
+                after = page.updates[-1].id
             if not page.more:
                 return out
 
