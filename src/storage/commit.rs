@@ -20,6 +20,7 @@
 //! job at once. One thread assigns ids and one thread hands events on, both
 //! in batch order, so events reach the sink in the order of their ids.
 
+use std::collections::VecDeque;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 
@@ -167,31 +168,35 @@ struct Writer {
 
 impl Writer {
     fn run<E>(mut self, mut jobs: mpsc::Receiver<Job<E>>, written: std_mpsc::SyncSender<Written<E>>) {
-        while let Some(first) = jobs.blocking_recv() {
+        let mut queued: VecDeque<Job<E>> = VecDeque::with_capacity(self.max_batch);
+        loop {
+            // Take what is waiting at once, so the batch is closed before it
+            // is run and its size does not depend on how long jobs take.
+            if queued.is_empty() {
+                match jobs.blocking_recv() {
+                    Some(job) => queued.push_back(job),
+                    None => break,
+                }
+            }
+            while queued.len() < self.max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => queued.push_back(job),
+                    Err(_) => break,
+                }
+            }
             let mut pending = PendingWrites::new();
             let mut events = Vec::new();
             let mut finishes = Vec::new();
-            let mut exclusive = None;
-            let mut next = Some(first);
-            while let Some(job) = next.take() {
-                match job {
-                    Job::Write(job) => {
-                        let mut tx = Tx::begin(&self.store, &mut pending, &mut events, &mut self.ids);
-                        let (succeeded, finish) = job(&mut tx);
-                        if succeeded {
-                            finishes.push(finish);
-                        } else {
-                            tx.roll_back();
-                            finish(Ok(()));
-                        }
-                    }
-                    Job::Exclusive(work) => {
-                        exclusive = Some(work);
-                        break;
-                    }
-                }
-                if finishes.len() < self.max_batch {
-                    next = jobs.try_recv().ok();
+            while matches!(queued.front(), Some(Job::Write(_))) {
+                let Some(Job::Write(job)) = queued.pop_front() else { break };
+                let mut tx = Tx::begin(&self.store, &mut pending, &mut events, &mut self.ids);
+                let (succeeded, finish) = job(&mut tx);
+                if succeeded {
+                    tx.commit();
+                    finishes.push(finish);
+                } else {
+                    tx.roll_back();
+                    finish(Ok(()));
                 }
             }
             if !finishes.is_empty() {
@@ -200,8 +205,11 @@ impl Writer {
                     break;
                 }
             }
-            if let Some(work) = exclusive {
-                work(&self.store);
+            // An exclusive job runs alone, once everything before it is applied.
+            if let Some(Job::Exclusive(_)) = queued.front() {
+                if let Some(Job::Exclusive(work)) = queued.pop_front() {
+                    work(&self.store);
+                }
             }
         }
     }

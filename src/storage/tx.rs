@@ -2,10 +2,11 @@
 //!
 //! Jobs of one group commit share one batch of pending writes, applied to
 //! sled atomically once every job has run. A job reads through those
-//! pending writes (so it sees what earlier jobs of the batch wrote), writes
-//! into them, takes snowflake ids and emits events for the fan-out. A job
-//! that fails is rolled back: its writes and events are undone, so it
-//! leaves nothing behind, while the other jobs of the batch go on.
+//! pending writes (so it sees what earlier jobs of the batch wrote), takes
+//! snowflake ids and emits events for the fan-out. Its own writes stay
+//! beside the batch until it succeeds, then move into it; a job that fails
+//! is rolled back — its writes dropped, its events undone — so it leaves
+//! nothing behind, while the other jobs of the batch go on.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -29,8 +30,8 @@ pub struct Tx<'a, E> {
     pending: &'a mut Pending,
     events: &'a mut Vec<E>,
     ids: &'a mut Snowflake,
-    /// What this job replaced in `pending`, to put back if it fails.
-    undo: Vec<(Vec<u8>, Option<Write>)>,
+    /// This job's writes, in order; they join `pending` if it succeeds.
+    own: Vec<(Vec<u8>, Write)>,
     /// Events of the batch before this job.
     events_before: usize,
 }
@@ -43,28 +44,30 @@ impl<'a, E> Tx<'a, E> {
         ids: &'a mut Snowflake,
     ) -> Tx<'a, E> {
         let events_before = events.len();
-        Tx { store, pending, events, ids, undo: Vec::new(), events_before }
+        Tx { store, pending, events, ids, own: Vec::new(), events_before }
     }
 
-    /// Undoes everything this job wrote and emitted.
-    pub(super) fn roll_back(self) {
-        for (key, previous) in self.undo.into_iter().rev() {
-            match previous {
-                Some(value) => self.pending.insert(key, value),
-                None => self.pending.remove(&key),
-            };
+    /// Adds this job's writes to the batch.
+    pub(super) fn commit(self) {
+        for (key, value) in self.own {
+            self.pending.insert(key, value);
         }
+    }
+
+    /// Drops everything this job wrote and emitted.
+    pub(super) fn roll_back(self) {
         self.events.truncate(self.events_before);
     }
 
-    /// The value under `key`, as this batch has left it so far.
+    /// The value under `key`, as this job and its batch have left it so far.
     pub fn get<K: KeyPart, V: Serialize + DeserializeOwned>(
         &self,
         ks: &Keyspace<K, V>,
         key: &K,
     ) -> Result<Option<V>, StorageError> {
         let raw = ks.key(key);
-        match self.pending.get(&raw) {
+        let written = self.own.iter().rev().find(|(k, _)| *k == raw).map(|(_, v)| v).or_else(|| self.pending.get(&raw));
+        match written {
             Some(Some(value)) => ks.decode_value(value).map(Some),
             Some(None) => Ok(None),
             None => self.store.tree.get(&raw)?.map(|v| ks.decode_value(&v)).transpose(),
@@ -73,20 +76,15 @@ impl<'a, E> Tx<'a, E> {
 
     /// Stores `value` under `key`.
     pub fn put<K: KeyPart, V: Serialize + DeserializeOwned>(&mut self, ks: &Keyspace<K, V>, key: &K, value: &V) {
-        self.write(ks.key(key), Some(ks.encode_value(value)));
+        self.own.push((ks.key(key), Some(ks.encode_value(value))));
     }
 
     /// Removes `key`.
     pub fn delete<K: KeyPart, V>(&mut self, ks: &Keyspace<K, V>, key: &K) {
-        self.write(ks.key(key), None);
+        self.own.push((ks.key(key), None));
     }
 
-    fn write(&mut self, key: Vec<u8>, value: Write) {
-        let previous = self.pending.insert(key.clone(), value);
-        self.undo.push((key, previous));
-    }
-
-    /// Entries of a key range as this batch has left it, in key order.
+    /// Entries of a key range as this job and its batch have left it, in key order.
     pub fn range<K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &self,
         ks: &Keyspace<K, V>,
@@ -114,18 +112,29 @@ impl<'a, E> Tx<'a, E> {
         self.merged(*ks, ks.bounds(range), false).next().transpose()
     }
 
+    /// Sled's entries under this batch's pending writes, under this job's.
     fn merged<K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &self,
         ks: Keyspace<K, V>,
         bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         forward: bool,
     ) -> impl Iterator<Item = Result<(K, V), StorageError>> + '_ {
+        // A job's own writes are few: sort them, the last write of a key winning.
+        let mut own: BTreeMap<Vec<u8>, Write> = BTreeMap::new();
+        for (key, value) in self.own.iter().filter(|(k, _)| bounds.contains(k)) {
+            own.insert(key.clone(), value.clone());
+        }
         let disk = self.store.tree.range(bounds.clone());
-        let pending = self.pending.range(bounds);
-        let (disk, pending): (DiskEntries<'_>, PendingEntries<'_>) =
-            if forward { (Box::new(disk), Box::new(pending)) } else { (Box::new(disk.rev()), Box::new(pending.rev())) };
-        Merged { disk: disk.peekable(), pending: pending.peekable(), forward }
-            .map(move |item| item.and_then(|(k, v)| ks.decode_entry(&k, &v)))
+        let disk: Entries<'_> = if forward {
+            Box::new(disk.map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into)))
+        } else {
+            Box::new(disk.rev().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into)))
+        };
+        let batch = self.pending.range(bounds).map(|(k, v)| (k.clone(), v.clone()));
+        let batch: Writes<'_> = if forward { Box::new(batch) } else { Box::new(batch.rev()) };
+        let own: Writes<'_> = if forward { Box::new(own.into_iter()) } else { Box::new(own.into_iter().rev()) };
+        let under_batch: Entries<'_> = Box::new(Overlay::new(disk, batch, forward));
+        Overlay::new(under_batch, own, forward).map(move |item| item.and_then(|(k, v)| ks.decode_entry(&k, &v)))
     }
 
     /// A fresh snowflake id, above every id handed out before.
@@ -152,44 +161,49 @@ fn prefix_bounds(prefix: Vec<u8>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     (Bound::Included(prefix), Bound::Unbounded)
 }
 
-type DiskEntries<'p> = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'p>;
-type PendingEntries<'p> = Box<dyn Iterator<Item = (&'p Vec<u8>, &'p Write)> + 'p>;
+type Entries<'p> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + 'p>;
+type Writes<'p> = Box<dyn Iterator<Item = (Vec<u8>, Write)> + 'p>;
 
-/// Sled's entries overlaid with the batch's pending writes.
-struct Merged<'p> {
-    disk: Peekable<DiskEntries<'p>>,
-    pending: Peekable<PendingEntries<'p>>,
+/// Entries with writes laid over them, in key order (or reverse key order).
+struct Overlay<'p> {
+    under: Peekable<Entries<'p>>,
+    over: Peekable<Writes<'p>>,
     forward: bool,
 }
 
-impl Iterator for Merged<'_> {
+impl<'p> Overlay<'p> {
+    fn new(under: Entries<'p>, over: Writes<'p>, forward: bool) -> Overlay<'p> {
+        Overlay { under: under.peekable(), over: over.peekable(), forward }
+    }
+}
+
+impl Iterator for Overlay<'_> {
     type Item = Result<(Vec<u8>, Vec<u8>), StorageError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let order = match (self.disk.peek(), self.pending.peek()) {
+            let order = match (self.under.peek(), self.over.peek()) {
                 (None, None) => return None,
-                (Some(Err(_)), _) => Ordering::Less,
-                (Some(Ok((disk, _))), Some((pending, _))) => {
-                    let order = disk.as_ref().cmp(pending.as_slice());
+                (Some(Err(_)), _) | (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(Ok((under, _))), Some((over, _))) => {
+                    let order = under.cmp(over);
                     if self.forward {
                         order
                     } else {
                         order.reverse()
                     }
                 }
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
             };
             if order == Ordering::Less {
-                return self.disk.next().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into));
+                return self.under.next();
             }
             if order == Ordering::Equal {
-                // The pending write shadows what is on disk.
-                self.disk.next();
+                // The write shadows what is under it.
+                self.under.next();
             }
-            if let Some((key, Some(value))) = self.pending.next() {
-                return Some(Ok((key.clone(), value.clone())));
+            if let Some((key, Some(value))) = self.over.next() {
+                return Some(Ok((key, value)));
             }
         }
     }
@@ -222,12 +236,17 @@ mod tests {
         assert_eq!(tx.last(&KS, (1, 0)..=(1, u64::MAX)).unwrap(), Some(((1, 5), 50)));
         assert_eq!(tx.get(&KS, &(1, 3)).unwrap(), None);
         tx.emit(7);
-        drop(tx);
+        tx.commit();
         assert_eq!(events, [7]);
 
         let mut second = Tx::begin(&store, &mut pending, &mut events, &mut ids);
         second.put(&KS, &(1, 2), &99);
         second.put(&KS, &(1, 9), &9);
+        second.delete(&KS, &(1, 5));
+        assert_eq!(second.get(&KS, &(1, 2)).unwrap(), Some(99), "a job reads its own writes");
+        let seen: Vec<u64> = second.scan(&KS, &1u64).map(|e| e.unwrap().0 .1).collect();
+        assert_eq!(seen, [1, 2, 9]);
+        assert_eq!(second.last(&KS, (1, 0)..=(1, u64::MAX)).unwrap(), Some(((1, 9), 9)));
         second.emit(8);
         second.roll_back();
         assert_eq!(events, [7], "a rolled-back job's events are gone");
