@@ -123,6 +123,12 @@ pub(super) fn bring_up_to_date(
         return Err(StorageError::Newer { found, supported: newest });
     }
     for step in migrations.iter().filter(|m| m.version > found) {
+        tracing::info!(
+            from = found,
+            to = step.version,
+            "migrating the data (a large database takes a while): {}",
+            step.describe
+        );
         let started = std::time::Instant::now();
         let mut m = Migrator { db, tree, batch: sled::Batch::default(), queued: 0, written: 0 };
         (step.run)(&mut m)?;
