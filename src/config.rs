@@ -138,7 +138,25 @@ pub struct Limits {
     /// Connections per client IP address; further ones are closed before the handshake.
     pub max_connections_per_ip: usize,
     /// Password hashes computed at once; more logins wait their turn.
+    /// Registrations may use all but one of them (at least one), so logins
+    /// never queue behind a flood of registrations.
     pub max_concurrent_hashes: usize,
+    /// Registrations over the protocol per client address (IPv6: per /64)
+    /// per hour; beyond it, `RateLimited`. Operator-created accounts do not count.
+    pub registrations_per_address_per_hour: u32,
+    /// Registrations being validated and hashed at once, server-wide; beyond
+    /// it, `RateLimited` at once instead of a queue.
+    pub max_pending_registrations: usize,
+    /// Largest frame body before a connection authenticates (a Register or
+    /// Login fits in well under 1 KiB); a bigger header gets `FrameTooLarge`
+    /// and the connection closes, so an anonymous peer cannot make the server
+    /// hold large buffers.
+    pub max_unauthenticated_frame_bytes: usize,
+    /// QUIC handshakes in progress above which a new peer must first prove
+    /// its address with a Retry round trip (forged UDP senders cannot), so
+    /// spoofed Initial packets cannot fill the connection cap. 0 asks every
+    /// peer.
+    pub quic_validate_above: usize,
     /// Seconds a login token stays valid (30 days by default).
     pub token_ttl_secs: u64,
 }
@@ -160,6 +178,10 @@ impl Default for Limits {
             max_connections: 100_000,
             max_connections_per_ip: 1_000,
             max_concurrent_hashes: 2,
+            registrations_per_address_per_hour: 20,
+            max_pending_registrations: 4,
+            max_unauthenticated_frame_bytes: 4096,
+            quic_validate_above: 32,
             token_ttl_secs: 30 * 86_400,
         }
     }
@@ -275,7 +297,14 @@ impl Config {
                 "must exceed max_content_bytes + max_extra_bytes + 256 so a full message fits",
             );
         }
-        let positive: [(&'static str, u64); 10] = [
+        if l.max_unauthenticated_frame_bytes < 1024 || l.max_unauthenticated_frame_bytes > l.max_frame_bytes {
+            return invalid(
+                "limits.max_unauthenticated_frame_bytes",
+                &l.max_unauthenticated_frame_bytes,
+                "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
+            );
+        }
+        let positive: [(&'static str, u64); 11] = [
             ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
             ("limits.auth_timeout_secs", l.auth_timeout_secs),
@@ -285,6 +314,7 @@ impl Config {
             ("limits.requests_per_second", u64::from(l.requests_per_second)),
             ("limits.max_connections", l.max_connections as u64),
             ("limits.max_concurrent_hashes", l.max_concurrent_hashes as u64),
+            ("limits.max_pending_registrations", l.max_pending_registrations as u64),
             ("limits.token_ttl_secs", l.token_ttl_secs),
         ];
         if let Some((key, value)) = positive.iter().find(|(_, v)| *v == 0) {

@@ -176,6 +176,12 @@ impl RunningServer {
         Ok(self.fingerprint)
     }
 
+    /// Fires when storage failed to sync; the server can no longer promise
+    /// durability and its process should exit.
+    pub fn storage_failed(&self) -> CancellationToken {
+        self.services.storage_failed()
+    }
+
     /// Stops accepting, tells every client (`ServerShutdown`), lets in-flight
     /// requests finish, then syncs and closes storage.
     pub async fn shutdown(self) {

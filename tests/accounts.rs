@@ -147,10 +147,10 @@ async fn failed_logins_are_throttled(kind: Kind) {
     let client = server.connect(kind).await;
     client.register("judy", PASSWORD).await.unwrap();
     let attempt = || client.login("judy", "wrong password!", device("j", DeviceType::Mobile));
-    for _ in 0..4 {
+    for _ in 0..3 {
         assert_eq!(attempt().await.unwrap_err().code(), Some(ErrorCode::BadCredentials));
     }
-    // Now even the right password must wait its turn …
+    // After three failures each attempt must wait: even the right password …
     let err = client.login("judy", PASSWORD, device("j", DeviceType::Mobile)).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RateLimited), "{err}");
     // … and then succeeds.

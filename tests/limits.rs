@@ -129,11 +129,13 @@ async fn requests_beyond_max_inflight_wait_and_complete_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_beyond_the_hash_cap_queue_and_succeed() {
     let server = TestServer::start_with(|c| c.limits.max_concurrent_hashes = 1).await;
-    server.connect(Kind::Tcp).await.register("bob", PASSWORD).await.unwrap();
+    for i in 0..4 {
+        server.connect(Kind::Tcp).await.register(&format!("user{i}"), PASSWORD).await.unwrap();
+    }
     let clients = futures_util::future::join_all((0..4).map(|_| server.connect(Kind::Tcp))).await;
-    let logins = futures_util::future::join_all(
-        clients.iter().enumerate().map(|(i, c)| c.login("bob", PASSWORD, device(&format!("d{i}"), DeviceType::Web))),
-    )
+    let logins = futures_util::future::join_all(clients.iter().enumerate().map(|(i, c)| async move {
+        c.login(&format!("user{i}"), PASSWORD, device(&format!("d{i}"), DeviceType::Web)).await
+    }))
     .await;
     assert!(logins.iter().all(Result::is_ok), "{logins:?}");
 }

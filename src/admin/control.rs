@@ -6,12 +6,16 @@
 //! or `{"ok":false,"error":…}`. A streamed result (`"stream":true`) follows
 //! as chunks `len u32 BE ‖ bytes`, ended by a zero length, or by `u32::MAX`
 //! and an error chunk if it failed midway. The socket is created with mode
-//! 0660, so only the server's user (and root) can use it.
+//! 0660, so only the server's user (and root) can use it. A client that
+//! stalls — sends no request, or stops reading a streamed result — is cut
+//! off after 30 s; a backup is snapshotted to a local file first, so such a
+//! client never holds up the server's writes.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -24,6 +28,9 @@ use crate::service::Services;
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
+/// How long the other side may take to send its request, or to take each
+/// chunk of a result, before the connection is dropped.
+const STALL: Duration = Duration::from_secs(30);
 const STREAM_END: u32 = 0;
 const STREAM_ERROR: u32 = u32::MAX;
 
@@ -68,10 +75,17 @@ pub async fn serve(listener: UnixListener, services: Arc<Services>, shutdown: Ca
     }
 }
 
+/// Runs `io`, failing it with `TimedOut` if the other side stalls.
+async fn unstalled<T>(io: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    tokio::time::timeout(STALL, io)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "control client stalled")))
+}
+
 async fn handle(stream: UnixStream, services: &Arc<Services>) -> std::io::Result<()> {
     let (reader, mut writer) = stream.into_split();
     let mut line = String::new();
-    BufReader::new(reader.take(MAX_REQUEST)).read_line(&mut line).await?;
+    unstalled(BufReader::new(reader.take(MAX_REQUEST)).read_line(&mut line)).await?;
     let command: Command = match serde_json::from_str(&line) {
         Ok(c) => c,
         Err(e) => return write_line(&mut writer, &json!({ "ok": false, "error": format!("bad request: {e}") })).await,
@@ -84,19 +98,21 @@ async fn handle(stream: UnixStream, services: &Arc<Services>) -> std::io::Result
             while let Some(chunk) = chunks.recv().await {
                 match chunk {
                     Ok(bytes) => {
-                        writer.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
-                        writer.write_all(&bytes).await?;
+                        let mut framed = (bytes.len() as u32).to_be_bytes().to_vec();
+                        framed.extend_from_slice(&bytes);
+                        unstalled(writer.write_all(&framed)).await?;
                     }
                     Err(message) => {
-                        writer.write_all(&STREAM_ERROR.to_be_bytes()).await?;
-                        writer.write_all(&(message.len() as u32).to_be_bytes()).await?;
-                        writer.write_all(message.as_bytes()).await?;
-                        return writer.flush().await;
+                        let mut framed = STREAM_ERROR.to_be_bytes().to_vec();
+                        framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+                        framed.extend_from_slice(message.as_bytes());
+                        unstalled(writer.write_all(&framed)).await?;
+                        return unstalled(writer.flush()).await;
                     }
                 }
             }
-            writer.write_all(&STREAM_END.to_be_bytes()).await?;
-            writer.flush().await
+            unstalled(writer.write_all(&STREAM_END.to_be_bytes())).await?;
+            unstalled(writer.flush()).await
         }
         Err(e) => write_line(&mut writer, &json!({ "ok": false, "error": e.to_body().message })).await,
     }
@@ -105,8 +121,8 @@ async fn handle(stream: UnixStream, services: &Arc<Services>) -> std::io::Result
 async fn write_line(writer: &mut (impl AsyncWriteExt + Unpin), value: &Value) -> std::io::Result<()> {
     let mut bytes = value.to_string().into_bytes();
     bytes.push(b'\n');
-    writer.write_all(&bytes).await?;
-    writer.flush().await
+    unstalled(writer.write_all(&bytes)).await?;
+    unstalled(writer.flush()).await
 }
 
 /// Sends a command to a running server. A streamed result is written to

@@ -181,23 +181,46 @@ pub(super) fn restore(config: &ConfigArgs, file: &Path) -> Result<(), String> {
         return Err("the server is running on this data directory; stop it before restoring".into());
     }
     let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    crate::storage::private_dir(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let restored = Store::restore(&config.data_dir, input, migrate::current_version()).map_err(|e| e.to_string())?;
-    println!("restored {} entries in {} trees into {}", restored.entries, restored.trees, config.data_dir.display());
     // Opening the store brings a backup of an older layout up to date now,
-    // rather than at the server's next start.
-    let store = Store::open(&config.data_dir, &config.storage, migrate::MIGRATIONS).map_err(|e| e.to_string())?;
-    if restored.schema < store.version() {
-        println!("migrated the data from schema version {} to {}", restored.schema, store.version());
+    // rather than at the server's next start; then what it holds is checked.
+    let checked = Store::open(&config.data_dir, &config.storage, migrate::MIGRATIONS)
+        .map_err(|e| e.to_string())
+        .and_then(|store| migrate::check(&store).map(|()| store.version()));
+    let version = match checked {
+        Ok(version) => version,
+        Err(problem) => {
+            let _ = std::fs::remove_dir_all(config.data_dir.join("sled"));
+            return Err(format!(
+                "the backup holds data no kith could have written, so nothing was restored: {problem}"
+            ));
+        }
+    };
+    println!("restored {} entries in {} trees into {}", restored.entries, restored.trees, config.data_dir.display());
+    if restored.schema < version {
+        println!("migrated the data from schema version {} to {version}", restored.schema);
     }
     Ok(())
 }
 
 /// Writes a file through `fill` under a temporary name and renames it into
 /// place only on success, so a failed command never leaves a partial file.
+/// The file is the user's alone (0600), and the temporary one is created
+/// fresh in the target's directory: an existing file or a symlink planted
+/// there is refused, never followed.
 fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<Value, String>) -> Result<u64, String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let partial = path.with_extension("partial");
-    let mut file = File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial).map_err(|e| {
+            match e.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    format!("{} already exists (left by an interrupted run?); remove it and retry", partial.display())
+                }
+                _ => format!("{}: {e}", partial.display()),
+            }
+        })?;
     let result = fill(&mut file).and_then(|v| {
         file.sync_all().map_err(|e| e.to_string())?;
         Ok(v)

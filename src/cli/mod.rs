@@ -143,6 +143,7 @@ impl ConfigArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(serve::serve),
@@ -176,6 +177,18 @@ pub fn main() -> ExitCode {
             eprintln!("kith: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Everything kith writes — the database, keys, backups, exports — holds
+/// secrets (password and token hashes, messages), so files are created for
+/// its own user only, whatever umask it was started with. (The control
+/// socket is opened to its group explicitly, see `admin::control`.)
+fn private_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::umask(0o077);
     }
 }
 

@@ -4,9 +4,20 @@ use sd_notify::NotifyState;
 
 use crate::config::{Config, LogFormat};
 
+/// Exit status after a failed storage sync (EX_IOERR), so systemd restarts kith.
+const STORAGE_FAILED: i32 = 74;
+
+/// sled logs keys and values (message bodies, password hashes) at debug and
+/// trace, so its target is held at info whatever the operator asks for.
+const STORAGE_ENGINE_CAP: &str = "sled=info";
+
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let filter = match STORAGE_ENGINE_CAP.parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     use std::io::IsTerminal;
     // Colour only on a terminal, never in journald or files.
     let builder = tracing_subscriber::fmt()
@@ -26,7 +37,15 @@ pub(super) fn serve(config: Config) -> Result<(), String> {
     runtime.block_on(async {
         let mut server = crate::server::start(config).await.map_err(|e| e.to_string())?;
         notify(&[NotifyState::Ready]);
-        wait_for_stop(&mut server).await;
+        let storage_failed = server.storage_failed();
+        tokio::select! {
+            () = wait_for_stop(&mut server) => {}
+            () = storage_failed.cancelled() => {
+                // Without a final sync: what the disk holds is what counts.
+                tracing::error!("exiting: storage can no longer promise durability");
+                std::process::exit(STORAGE_FAILED);
+            }
+        }
         notify(&[NotifyState::Stopping]);
         tracing::info!("shutting down");
         server.shutdown().await;

@@ -1,5 +1,6 @@
 //! Cutting a byte stream into frames, checking each header before its body
-//! is buffered.
+//! is buffered. The buffer grows as body bytes actually arrive, not by what
+//! a header announces, so a peer that sends a header and stalls costs little.
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
@@ -26,6 +27,9 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
+/// Bytes the buffer grows by at most per read while a body arrives.
+const GROWTH: usize = 16 * 1024;
+
 /// tokio-util decoder for kith frames.
 #[derive(Debug, Clone, Copy)]
 pub struct FrameDecoder {
@@ -36,6 +40,16 @@ impl FrameDecoder {
     /// A decoder refusing bodies above `max_body` bytes.
     pub fn new(max_body: usize) -> FrameDecoder {
         FrameDecoder { max_body }
+    }
+
+    /// The largest body accepted from now on (raised once a connection authenticates).
+    pub fn set_max_body(&mut self, max_body: usize) {
+        self.max_body = max_body;
+    }
+
+    /// The largest body accepted now.
+    pub fn max_body(&self) -> usize {
+        self.max_body
     }
 }
 
@@ -53,8 +67,7 @@ impl Decoder for FrameDecoder {
         let header = Header::parse(&bytes, self.max_body).map_err(FrameError::Fatal)?;
         let total = HEADER_LEN + header.body_len as usize;
         if src.len() < total {
-            // Safe to reserve: the length was checked against the limit above.
-            src.reserve(total - src.len());
+            src.reserve((total - src.len()).min(GROWTH));
             return Ok(None);
         }
         let mut frame = src.split_to(total);
@@ -84,6 +97,16 @@ mod tests {
         let f = d.decode(&mut buf).unwrap().unwrap();
         assert_eq!((f.header.sequence, f.body.len()), (6, 0));
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn an_announced_body_is_not_reserved_ahead_of_its_bytes() {
+        let mut d = FrameDecoder::new(1 << 20);
+        let frame = encode_frame(0x10, 5, &vec![7u8; 1 << 20]);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&frame[..HEADER_LEN + 10]);
+        assert!(d.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() < 64 * 1024, "reserved {} bytes for a 1 MiB body", buf.capacity());
     }
 
     #[test]

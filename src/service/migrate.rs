@@ -2,7 +2,7 @@
 //! Each domain migrates its own data; see [`crate::storage::migrate`].
 
 use super::{account, message, update};
-use crate::storage::{Migration, Migrator, StorageError};
+use crate::storage::{Migration, Migrator, StorageError, Store};
 
 /// Every step, in version order.
 pub const MIGRATIONS: &[Migration] = &[Migration {
@@ -14,6 +14,15 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 /// The layout version this build writes.
 pub fn current_version() -> u32 {
     MIGRATIONS.last().map_or(crate::storage::migrate::KEYSPACES_VERSION, |m| m.version)
+}
+
+/// Checks restored data for what no running kith could have written; the
+/// message says what is wrong.
+pub fn check(store: &Store) -> Result<(), String> {
+    let highwater = crate::storage::migrate::checked_highwater(store)?;
+    account::store::check(store)?;
+    message::store::check(store, highwater)?;
+    update::store::check(store, highwater)
 }
 
 fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {

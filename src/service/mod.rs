@@ -25,7 +25,7 @@ pub use handler::{Call, Outcome, Router};
 
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::protocol::Request;
+use crate::protocol::{DisconnectReason, Request};
 use crate::storage::commit::Committer;
 use crate::storage::{StorageError, Store};
 
@@ -95,7 +95,8 @@ impl Services {
     /// Opens (and if need be migrates) the store and starts the commit and
     /// fan-out threads.
     pub fn open(config: &Config) -> Result<(Arc<Services>, Background), StorageError> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::storage::private_dir(&config.data_dir)?;
+        remove_stale_snapshots(&config.data_dir);
         let store = Arc::new(Store::open(&config.data_dir, &config.storage, migrate::MIGRATIONS)?);
         let hub = Arc::new(Hub::default());
         let (sink, fanout_thread) = fanout::start(hub.clone())?;
@@ -121,6 +122,12 @@ impl Services {
         &self.hub
     }
 
+    /// Fires when storage failed to sync: nothing is acknowledged any more
+    /// and the process should exit (see `storage::commit`).
+    pub fn storage_failed(&self) -> tokio_util::sync::CancellationToken {
+        self.committer.failed()
+    }
+
     /// The handlers.
     pub fn router(&self) -> &Router {
         &self.router
@@ -129,6 +136,13 @@ impl Services {
     /// Runs a request's handler.
     pub async fn dispatch(&self, call: Call, request: Request) -> ServiceResult<Outcome<Vec<u8>>> {
         self.router.dispatch(call, request).await
+    }
+
+    /// Whether a session that has just registered with the hub still holds
+    /// (see [`account::confirm`]); if not, the error to answer and the reason
+    /// to close with.
+    pub(crate) async fn confirm_session(&self, identity: &Identity) -> Result<(), (ServiceError, DisconnectReason)> {
+        account::confirm(self, identity).await
     }
 
     /// Runs storage reads on the blocking pool. A sled call can wait for the
@@ -143,14 +157,45 @@ impl Services {
     }
 
     /// Writes a backup of the whole database to `out`, taken between two
-    /// group commits so it is one consistent point in time.
-    pub async fn backup(&self, out: impl Write + Send + 'static) -> ServiceResult<u64> {
-        Ok(self.committer.exclusive(move |store| store.export(out)).await??)
+    /// group commits so it is one consistent point in time. The snapshot goes
+    /// to a private file in the data directory first, which takes no longer
+    /// than the disk does; only then is it copied to `out`, so a reader that
+    /// stalls holds up nobody's writes.
+    pub async fn backup(&self, mut out: impl Write + Send + 'static) -> ServiceResult<u64> {
+        let snapshot = self.config.data_dir.join(format!("backup-{}.snapshot", crate::id::now_ms()));
+        let path = snapshot.clone();
+        let entries = self
+            .committer
+            .exclusive(move |store| {
+                let file = crate::storage::private_file(&path)?;
+                store.export(file)
+            })
+            .await?;
+        let copied = tokio::task::spawn_blocking(move || {
+            let copied = std::fs::File::open(&snapshot).and_then(|mut file| std::io::copy(&mut file, &mut out));
+            let _ = std::fs::remove_file(&snapshot);
+            copied
+        })
+        .await?;
+        copied.map_err(StorageError::from)?;
+        Ok(entries?)
     }
 
     /// Bytes the database occupies on disk.
     pub async fn disk_bytes(&self) -> ServiceResult<u64> {
         self.read(|store| store.size_on_disk()).await
+    }
+}
+
+/// Removes backup snapshots a crash left behind (see [`Services::backup`]).
+fn remove_stale_snapshots(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("backup-") && name.ends_with(".snapshot") {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -136,7 +136,9 @@ impl Session {
         W: AsyncWrite + Unpin + Send,
     {
         let limits = self.ctx.services.config().limits.clone();
-        let mut frames = FramedRead::with_capacity(reader, FrameDecoder::new(limits.max_frame_bytes), 64);
+        // Until the connection authenticates only small frames are read.
+        let decoder = FrameDecoder::new(limits.max_unauthenticated_frame_bytes);
+        let mut frames = FramedRead::with_capacity(reader, decoder, 64);
         let mut inflight: FuturesUnordered<Inflight> = FuturesUnordered::new();
         let mut pushes: Option<mpsc::Receiver<Bytes>> = None;
         let deadline = tokio::time::sleep(limits.auth_timeout());
@@ -179,7 +181,7 @@ impl Session {
                         tracing::info!(code = ?refused.code, value = refused.detail, "refused frame header");
                         let error = ServiceError::new(refused.code, match refused.code {
                             crate::protocol::ErrorCode::FrameTooLarge => format!(
-                                "body of {} bytes exceeds the limit of {}", refused.detail, limits.max_frame_bytes),
+                                "body of {} bytes exceeds the limit of {}", refused.detail, frames.decoder().max_body()),
                             _ => format!("protocol version {} is not supported; this server speaks {}",
                                 refused.detail, crate::protocol::VERSION),
                         });
@@ -210,6 +212,7 @@ impl Session {
                 }
                 Step::Authenticated(reply, queue) => {
                     pushes = Some(queue);
+                    frames.decoder_mut().set_max_body(limits.max_frame_bytes);
                     deadline.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout());
                     writer.write(&reply).await
                 }

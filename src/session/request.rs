@@ -87,8 +87,14 @@ impl Session {
                 }),
             ),
             Ok(Outcome::Authenticated(body, identity)) => {
-                let queue = self.become_authenticated(identity);
-                Step::Authenticated(reply(&body), queue)
+                let queue = self.become_authenticated(identity.clone());
+                // A password change, reset or disable that committed while
+                // this login was in flight shows now; one that commits later
+                // finds the session in the hub.
+                match self.ctx.services.confirm_session(&identity).await {
+                    Ok(()) => Step::Authenticated(reply(&body), queue),
+                    Err((error, reason)) => Step::Close(error_frame(seq, &error), reason),
+                }
             }
             Ok(Outcome::Close(body, reason)) => Step::Close(reply(&body), reason),
             Err(e) => Step::Reply(error_frame(seq, &e)),

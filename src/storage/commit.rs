@@ -15,6 +15,11 @@
 //!   with one flush and one `fdatasync`, hands their events to the sink (the
 //!   fan-out) in commit order, then answers their jobs.
 //!
+//! A failed sync is fatal for durability: what sled had buffered may be
+//! gone while a retried `fdatasync` reports success, so after one failure
+//! nothing more is acknowledged — every job fails — and [`Committer::failed`]
+//! fires, for the server to exit and be restarted on what the disk holds.
+//!
 //! While one batch is being synced, the next is being written, so under load
 //! the disk sync costs the writer nothing; an idle server still syncs a lone
 //! job at once. One thread assigns ids and one thread hands events on, both
@@ -25,6 +30,7 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::tx::Pending as PendingWrites;
 use super::{schema, DiskSync, Durability, Keyspace, StorageConfig, StorageError, Store, Tx};
@@ -62,13 +68,18 @@ const WRITTEN_QUEUE: usize = 4;
 /// A handle for queueing jobs; cheap to clone.
 pub struct Committer<E> {
     jobs: mpsc::Sender<Job<E>>,
+    failed: CancellationToken,
 }
 
 impl<E> Clone for Committer<E> {
     fn clone(&self) -> Self {
-        Committer { jobs: self.jobs.clone() }
+        Committer { jobs: self.jobs.clone(), failed: self.failed.clone() }
     }
 }
+
+/// Environment variable that makes the given sync (counting from 1) fail,
+/// to test what a failing disk does. Not for production use.
+pub const INJECT_SYNC_FAILURE: &str = "KITH_INJECT_SYNC_FAILURE";
 
 /// A job's answer, which arrives once the job is durable.
 pub struct Pending<T, Err>(oneshot::Receiver<Result<T, Err>>);
@@ -90,20 +101,34 @@ impl<E: Send + 'static> Committer<E> {
     ) -> Result<(Committer<E>, JoinHandle<()>), StorageError> {
         let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 2);
         let (written_tx, written_rx) = std_mpsc::sync_channel(WRITTEN_QUEUE);
+        let failed = CancellationToken::new();
         let syncer = Syncer {
             store: store.clone(),
             disk: DiskSync::open(store.sled_dir())?,
             durability: config.durability,
             sink,
+            failed: failed.clone(),
+            syncs: 0,
+            inject_failure_at: std::env::var(INJECT_SYNC_FAILURE).ok().and_then(|n| n.parse().ok()),
         };
         let last_id = store.get(&HIGHWATER, &())?.unwrap_or(0);
-        let writer = Writer { ids: Snowflake::new(0, last_id), store, max_batch: config.max_batch.max(1) };
+        let writer = Writer {
+            ids: Snowflake::new(0, last_id),
+            store,
+            max_batch: config.max_batch.max(1),
+            failed: failed.clone(),
+        };
         let sync_thread = std::thread::Builder::new().name("kith-sync".into()).spawn(move || syncer.run(written_rx))?;
         let handle = std::thread::Builder::new().name("kith-commit".into()).spawn(move || {
             writer.run(rx, written_tx);
             let _ = sync_thread.join();
         })?;
-        Ok((Committer { jobs: tx }, handle))
+        Ok((Committer { jobs: tx, failed }, handle))
+    }
+
+    /// Fires once a sync has failed; from then on every job fails.
+    pub fn failed(&self) -> CancellationToken {
+        self.failed.clone()
     }
 
     /// Queues a job. Queueing waits only while the queue is full; the
@@ -164,6 +189,7 @@ struct Writer {
     store: Arc<Store>,
     ids: Snowflake,
     max_batch: usize,
+    failed: CancellationToken,
 }
 
 impl Writer {
@@ -191,7 +217,10 @@ impl Writer {
                 let Some(Job::Write(job)) = queued.pop_front() else { break };
                 let mut tx = Tx::begin(&self.store, &mut pending, &mut events, &mut self.ids);
                 let (succeeded, finish) = job(&mut tx);
-                if succeeded {
+                if self.failed.is_cancelled() {
+                    tx.roll_back();
+                    finish(Err(Arc::new(StorageError::Failed)));
+                } else if succeeded {
                     tx.commit();
                     finishes.push(finish);
                 } else {
@@ -237,6 +266,10 @@ struct Syncer<E> {
     disk: DiskSync,
     durability: Durability,
     sink: Sink<E>,
+    failed: CancellationToken,
+    /// Syncs made so far, for [`INJECT_SYNC_FAILURE`].
+    syncs: u64,
+    inject_failure_at: Option<u64>,
 }
 
 impl<E> Syncer<E> {
@@ -275,6 +308,22 @@ impl<E> Syncer<E> {
     }
 
     fn make_durable(&mut self) -> Result<(), Arc<StorageError>> {
+        if self.failed.is_cancelled() {
+            return Err(Arc::new(StorageError::Failed));
+        }
+        self.syncs += 1;
+        let synced = self.sync_once();
+        if let Err(e) = &synced {
+            tracing::error!(error = %e, "storage sync failed: nothing more will be acknowledged; restart kith");
+            self.failed.cancel();
+        }
+        synced
+    }
+
+    fn sync_once(&mut self) -> Result<(), Arc<StorageError>> {
+        if self.inject_failure_at == Some(self.syncs) {
+            return Err(Arc::new(StorageError::Io(std::io::Error::other("injected sync failure"))));
+        }
         self.store.flush().map_err(Arc::new)?;
         if self.durability == Durability::Fsync {
             self.disk.sync().map_err(|e| Arc::new(StorageError::Io(e)))?;

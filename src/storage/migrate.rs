@@ -147,6 +147,21 @@ pub(super) fn bring_up_to_date(
     Ok(newest)
 }
 
+/// The id high-water mark of restored data, refused if it lies more than a
+/// day ahead of the clock: ids taken after it would be far in the future,
+/// or wrap around.
+pub fn checked_highwater(store: &super::Store) -> Result<u64, String> {
+    let highwater = store.get(&HIGHWATER, &()).map_err(|e| e.to_string())?.unwrap_or(0);
+    let tomorrow = crate::id::first_id_at(crate::id::now_ms() + 86_400_000);
+    if highwater > tomorrow {
+        return Err(format!(
+            "the id high-water mark {highwater} lies in the future ({} ms)",
+            crate::id::id_time_ms(highwater)
+        ));
+    }
+    Ok(highwater)
+}
+
 /// The version of a layout from before keyspaces, if the database has one.
 fn legacy_version(db: &sled::Db) -> Result<Option<u32>, StorageError> {
     if !db.tree_names().iter().any(|name| name.as_ref() == b"meta") {

@@ -65,6 +65,9 @@ pub enum StorageError {
     /// The commit thread is gone (the server is shutting down).
     #[error("storage is shutting down")]
     Closed,
+    /// An earlier sync failed; nothing is written or acknowledged any more.
+    #[error("storage failed to sync earlier; restart kith")]
+    Failed,
 }
 
 /// How much a write must have reached before it is acknowledged.
@@ -111,11 +114,7 @@ impl Store {
     /// older layout up to date with `migrations` (in version order).
     pub fn open(data_dir: &Path, config: &StorageConfig, migrations: &[Migration]) -> Result<Store, StorageError> {
         let dir = data_dir.join("sled");
-        let db = sled::Config::new()
-            .path(&dir)
-            .cache_capacity(config.cache_mb.saturating_mul(1024 * 1024))
-            .flush_every_ms(Some(500))
-            .open()?;
+        let db = open_db(&dir, config)?;
         let tree = db.open_tree(TREE)?;
         let version = migrate::bring_up_to_date(&db, &tree, migrations)?;
         Ok(Store { db, tree, dir, version })
@@ -182,6 +181,43 @@ impl Store {
     /// Bytes sled occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
         Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// Creates a directory (and its parents) for the server's user alone (0700),
+/// whatever the umask; an existing one is left as it is.
+pub fn private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
+}
+
+/// Creates a new file for the server's user alone (0600); an existing file
+/// or a symlink at `path` is refused, never followed.
+pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+/// Opens sled. When the same process closed the database a moment ago (a
+/// restart in place), sled's I/O threads may still hold its lock for a few
+/// milliseconds; that is waited out, briefly. Another process holding it is
+/// reported at once after that.
+fn open_db(dir: &Path, config: &StorageConfig) -> Result<sled::Db, StorageError> {
+    let mut attempts = 0;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(config.cache_mb.saturating_mul(1024 * 1024))
+            .flush_every_ms(Some(500))
+            .open();
+        match opened {
+            // sled reports a held lock only in the message of an `Other` error.
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && attempts < 20 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 

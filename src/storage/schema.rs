@@ -49,6 +49,8 @@ keyspaces! {
     TOKENID_TOKEN = 0x13, "tokenid_token", "account", "token id", "TokenRecord";
     /// Each device's current token and type.
     USERDEVICE_DEVICE = 0x14, "userdevice_device", "account", "user id ‖ device id (rest of key)", "DeviceRecord";
+    /// The credential generation: bumped by a password change or reset and by disabling, so a login in flight across one fails.
+    USERID_GENERATION = 0x15, "userid_generation", "account", "user id", "u64";
 
     /// Conversation logs: every message, stored once.
     CONVMESSAGE_MESSAGE = 0x20, "convmessage_message", "message", "conversation (17 bytes) ‖ message id", "StoredMessage";

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ring::digest::{digest, SHA256};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Why the certificate could not be used.
@@ -72,17 +73,19 @@ impl Certificate {
 
     /// Reads the pair.
     pub fn load(cert: &Path, key: &Path) -> Result<Certificate, CertError> {
+        let content = |path: &Path, what: String| CertError::Content { path: path.display().to_string(), what };
         let cert_pem = read(cert)?;
-        let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        let chain = CertificateDer::pem_slice_iter(&cert_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| file_error(cert, e))?;
+            .map_err(|e| content(cert, format!("not PEM certificates: {e}")))?;
         if chain.is_empty() {
-            return Err(CertError::Content { path: cert.display().to_string(), what: "no PEM certificate".into() });
+            return Err(content(cert, "no PEM certificate".into()));
         }
         let key_pem = read(key)?;
-        let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
-            .map_err(|e| file_error(key, e))?
-            .ok_or_else(|| CertError::Content { path: key.display().to_string(), what: "no PEM private key".into() })?;
+        let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+            rustls::pki_types::pem::Error::NoItemsFound => content(key, "no PEM private key".into()),
+            e => content(key, format!("not a PEM private key: {e}")),
+        })?;
         Ok(Certificate { chain, key: key_der })
     }
 

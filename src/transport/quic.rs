@@ -5,6 +5,7 @@
 //! on the handshake.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,8 +68,32 @@ pub enum QuicSetupError {
     Bind(std::io::Error),
 }
 
+/// Counts QUIC handshakes in progress; one is counted until dropped.
+struct Handshaking(Arc<AtomicUsize>);
+
+impl Handshaking {
+    fn begin(count: &Arc<AtomicUsize>) -> Handshaking {
+        count.fetch_add(1, Ordering::AcqRel);
+        Handshaking(count.clone())
+    }
+}
+
+impl Drop for Handshaking {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Accepts connections until shutdown, then closes the endpoint.
+///
+/// UDP senders can forge their address. While few handshakes are in
+/// progress, any Initial packet may start one; above
+/// `limits.quic_validate_above`, a peer must first prove it receives at its
+/// address (a Retry round trip) before it takes a connection slot, so
+/// forged packets cannot fill the connection cap TLS and TCP share.
 pub async fn serve_quic(endpoint: Endpoint, listening: Listening) {
+    let handshaking = Arc::new(AtomicUsize::new(0));
+    let validate_above = listening.services.config().limits.quic_validate_above;
     loop {
         let incoming = tokio::select! {
             () = listening.shutdown.cancelled() => break,
@@ -76,15 +101,23 @@ pub async fn serve_quic(endpoint: Endpoint, listening: Listening) {
         };
         let Some(incoming) = incoming else { break };
         let peer = incoming.remote_address();
+        if !incoming.remote_address_validated() && handshaking.load(Ordering::Acquire) >= validate_above {
+            tracing::debug!(%peer, "many QUIC handshakes in progress: asking for address validation");
+            if let Err(e) = incoming.retry() {
+                e.into_incoming().ignore();
+            }
+            continue;
+        }
         let Some(permit) = listening.limiter.admit(peer.ip()) else {
             tracing::debug!(%peer, "connection limit reached, refusing");
             incoming.refuse();
             continue;
         };
+        let handshake = Handshaking::begin(&handshaking);
         let listening = listening.clone();
         listening.tasks.clone().spawn(async move {
             let _permit = permit;
-            connection(incoming, peer, listening).await;
+            connection(incoming, peer, listening, handshake).await;
         });
     }
     // Sessions have said goodbye on their streams; give the endpoint a
@@ -92,7 +125,7 @@ pub async fn serve_quic(endpoint: Endpoint, listening: Listening) {
     let _ = tokio::time::timeout(CLOSE_GRACE, endpoint.wait_idle()).await;
 }
 
-async fn connection(incoming: Incoming, peer: SocketAddr, listening: Listening) {
+async fn connection(incoming: Incoming, peer: SocketAddr, listening: Listening, handshake: Handshaking) {
     let limits = &listening.services.config().limits;
     let connecting = match incoming.accept() {
         Ok(c) => c,
@@ -112,6 +145,7 @@ async fn connection(incoming: Incoming, peer: SocketAddr, listening: Listening) 
             return;
         }
     };
+    drop(handshake);
     let (send, recv) = match tokio::time::timeout(limits.auth_timeout(), connection.accept_bi()).await {
         Ok(Ok(pair)) => pair,
         _ => {

@@ -45,10 +45,15 @@ pub fn serve_args(dir: &Path) -> Vec<String> {
 /// Starts `kith serve` with `extra` arguments and reads its log until it
 /// reports its addresses and fingerprint.
 pub fn start(dir: &Path, extra: &[&str]) -> Running {
+    start_with_env(dir, extra, &[("RUST_LOG", "info")])
+}
+
+/// [`start`] with environment variables of its own.
+pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(KITH)
         .args(serve_args(dir))
         .args(extra)
-        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

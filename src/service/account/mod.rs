@@ -15,7 +15,7 @@ use std::time::Instant;
 
 pub use password::PasswordHashing;
 pub use rules::{canonical_username, check_password};
-pub use throttle::LoginThrottle;
+pub use throttle::{Attempt, LoginThrottle, Refusal, RegistrationLimit};
 pub use token::TOKEN_LEN;
 
 use self::store::{TokenRecord, UserRecord};
@@ -24,7 +24,7 @@ use super::{update, Call, Outcome, Router, ServiceError, ServiceResult, Services
 use crate::config::Limits;
 use crate::id::now_ms;
 use crate::protocol::{
-    AuthReply, AuthRequest, ChangePasswordRequest, ClientType, DeviceType, DisconnectReason, ErrorCode,
+    AuthReply, AuthRequest, ChangePasswordRequest, ClientType, DeviceInfo, DeviceType, DisconnectReason, ErrorCode,
     FindUserRequest, Heartbeat, HeartbeatReply, LoginReply, LoginRequest, Logout, NewLogin, RegisterReply,
     RegisterRequest, TokenReply, UpdateBody, UserInfo,
 };
@@ -43,12 +43,17 @@ pub struct Identity {
     pub device_type: DeviceType,
     /// The client software.
     pub client_type: ClientType,
+    /// The account's credential generation when the connection authenticated.
+    pub generation: u64,
+    /// The token the connection holds or was issued.
+    pub token_id: u64,
 }
 
 /// The account domain's state.
 pub(crate) struct Accounts {
     passwords: PasswordHashing,
     throttle: LoginThrottle,
+    registrations: RegistrationLimit,
     /// Highest user id. Users are never deleted, so an id exists iff it is
     /// between 1 and this — checked without touching sled on the send path.
     last_user_id: AtomicU64,
@@ -61,6 +66,10 @@ impl Accounts {
         Ok(Accounts {
             passwords: PasswordHashing::new(limits.max_concurrent_hashes),
             throttle: LoginThrottle::default(),
+            registrations: RegistrationLimit::new(
+                limits.registrations_per_address_per_hour,
+                limits.max_pending_registrations,
+            ),
             last_user_id: AtomicU64::new(store::last_user_id(store)?),
             token_ttl_secs: limits.token_ttl_secs,
         })
@@ -71,25 +80,29 @@ impl Accounts {
         user_id >= 1 && user_id <= self.last_user_id.load(Ordering::Acquire)
     }
 
-    fn throttle_check(&self, account: &str, peer: IpAddr) -> ServiceResult<()> {
-        self.throttle.check(account, peer, Instant::now()).map_err(|wait| {
-            ServiceError::new(
+    /// Reserves a password attempt (see `throttle`), or refuses it.
+    fn begin_attempt(&self, account: Option<&str>, peer: IpAddr) -> ServiceResult<Attempt<'_>> {
+        self.throttle.begin(account, peer, Instant::now()).map_err(|refusal| match refusal {
+            Refusal::Wait(wait) => ServiceError::new(
                 ErrorCode::RateLimited,
                 format!("too many failed logins; retry in {} ms", wait.as_millis().max(1)),
-            )
+            ),
+            Refusal::Busy => {
+                ServiceError::new(ErrorCode::RateLimited, "too many logins in progress for this account or address")
+            }
         })
     }
 
-    /// A new token for a device, and the record the server keeps of it.
-    fn new_token(&self, identity: &Identity) -> ServiceResult<(NewToken, TokenRecord)> {
+    /// A new token for a user's device, and the record the server keeps of it.
+    fn new_token(&self, user_id: u64, device: &DeviceInfo) -> ServiceResult<(NewToken, TokenRecord)> {
         let token = NewToken::generate()?;
         let record = TokenRecord {
-            user_id: identity.user_id,
-            device_id: identity.device_id.clone(),
+            user_id,
+            device_id: device.device_id.clone(),
             secret_hash: token.secret_hash,
             expires_at: now_ms().saturating_add(self.token_ttl_secs.saturating_mul(1000)),
-            device_type: identity.device_type,
-            client_type: identity.client_type,
+            device_type: device.device_type,
+            client_type: device.client_type,
         };
         Ok((token, record))
     }
@@ -121,8 +134,29 @@ async fn heartbeat(_: Call, _: Heartbeat) -> ServiceResult<Outcome<HeartbeatRepl
 }
 
 async fn register(call: Call, req: RegisterRequest) -> ServiceResult<Outcome<RegisterReply>> {
-    let created = create(call.services, &req.username, &req.password).await?;
+    let services = call.services.clone();
+    let slot =
+        services.accounts.registrations.begin(call.peer.ip(), Instant::now()).map_err(|refusal| match refusal {
+            Refusal::Wait(wait) => ServiceError::new(
+                ErrorCode::RateLimited,
+                format!("too many registrations from this address; retry in {} s", wait.as_secs().max(1)),
+            ),
+            Refusal::Busy => {
+                ServiceError::new(ErrorCode::RateLimited, "too many registrations in progress; retry shortly")
+            }
+        })?;
+    let created = create(services.clone(), &req.username, &req.password, Hashing::Registration).await;
+    drop(slot);
+    let created = created?;
     Ok(Outcome::later(async move { Ok(RegisterReply { user_id: created.await? }) }))
+}
+
+/// Whose share of the hashing capacity a new account's hash comes from.
+enum Hashing {
+    /// Anyone's registration: the registrations' share.
+    Registration,
+    /// The operator's `kith user add`.
+    Operator,
 }
 
 /// Validates, hashes and queues a new account; the returned future
@@ -131,6 +165,7 @@ async fn create(
     services: Arc<Services>,
     username: &str,
     password: &str,
+    hashing: Hashing,
 ) -> ServiceResult<impl Future<Output = ServiceResult<u64>>> {
     let username = canonical_username(username).map_err(ServiceError::invalid)?;
     check_password(password)?;
@@ -139,7 +174,10 @@ async fn create(
     if services.read(move |s| store::user_by_name(s, &name)).await?.is_some() {
         return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
     }
-    let password_hash = services.accounts.passwords.hash(password).await?;
+    let password_hash = match hashing {
+        Hashing::Registration => services.accounts.passwords.hash_for_registration(password).await?,
+        Hashing::Operator => services.accounts.passwords.hash(password).await?,
+    };
     let record = UserRecord { username, password_hash, created_at: now_ms(), disabled: false };
     let pending = services.committer.submit(move |tx| store::create_user(tx, &record)).await?;
     Ok(async move {
@@ -157,28 +195,32 @@ async fn login(call: Call, req: LoginRequest) -> ServiceResult<Outcome<LoginRepl
     rules::check_device(&req.device)?;
     let (services, peer) = (&call.services, call.peer.ip());
     let accounts = &services.accounts;
-    let account = req.username.to_ascii_lowercase();
-    accounts.throttle_check(&account, peer)?;
-    let found = match canonical_username(&req.username) {
-        Ok(name) => services.read(move |s| store::user_by_name(s, &name)).await?,
-        Err(_) => None,
+    // Only a valid username keys the throttle, so its table stays small.
+    let account = canonical_username(&req.username).ok();
+    let attempt = accounts.begin_attempt(account.as_deref(), peer)?;
+    let found = match account {
+        Some(name) => services.read(move |s| store::for_login(s, &name)).await?,
+        None => None,
     };
     let hash = found.as_ref().map(|(_, u)| u.password_hash.as_str());
     let matches = accounts.passwords.verify(&req.password, hash).await?;
-    let Some((user_id, user)) = found.filter(|_| matches) else {
-        accounts.throttle.failed(&account, peer, Instant::now());
+    let Some((credential, user)) = found.filter(|_| matches) else {
         return Err(bad_credentials());
     };
-    accounts.throttle.succeeded(&account);
+    attempt.succeeded();
     if user.disabled {
         return Err(disabled());
     }
+    let (token, record) = accounts.new_token(credential.user_id, &req.device)?;
+    let user_id = credential.user_id;
     let identity = Identity {
         user_id,
         username: user.username,
         device_id: req.device.device_id,
         device_type: req.device.device_type,
         client_type: req.device.client_type,
+        generation: credential.generation,
+        token_id: token.id,
     };
     let notice = UpdateBody::NewLogin(NewLogin {
         device_id: identity.device_id.clone(),
@@ -186,11 +228,13 @@ async fn login(call: Call, req: LoginRequest) -> ServiceResult<Outcome<LoginRepl
         client_type: identity.client_type,
         address: peer.to_string(),
     });
-    let (token, record) = accounts.new_token(&identity)?;
     let (token_id, expires_at, origin) = (token.id, record.expires_at, call.session_id);
     services
         .committer
         .run(move |tx: &mut Tx<'_>| {
+            // The password may have changed, or the account been disabled,
+            // while this login was verifying the old password.
+            store::still_current(tx, credential)?;
             store::issue_token(tx, token_id, &record, now_ms())?;
             let id = tx.next_id();
             update::publish(tx, &[user_id], Some(origin), id, notice);
@@ -210,10 +254,11 @@ async fn auth(call: Call, req: AuthRequest) -> ServiceResult<Outcome<AuthReply>>
         .services
         .read(move |s| {
             let Some(record) = store::token(s, token_id)? else { return Ok(None) };
-            Ok(store::user(s, record.user_id)?.map(|user| (record, user)))
+            let generation = store::generation(s, record.user_id)?;
+            Ok(store::user(s, record.user_id)?.map(|user| (record, generation, user)))
         })
         .await?;
-    let (record, user) = found.ok_or_else(invalid_token)?;
+    let (record, generation, user) = found.ok_or_else(invalid_token)?;
     if !token::genuine(secret, &record.secret_hash) || record.expires_at <= now_ms() {
         return Err(invalid_token());
     }
@@ -226,6 +271,8 @@ async fn auth(call: Call, req: AuthRequest) -> ServiceResult<Outcome<AuthReply>>
         device_id: record.device_id,
         device_type: record.device_type,
         client_type: record.client_type,
+        generation,
+        token_id,
     };
     Ok(Outcome::Authenticated(session_state(&call.services, &identity).await?, identity))
 }
@@ -242,19 +289,26 @@ async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResul
     let services = call.services.clone();
     let accounts = &services.accounts;
     check_password(&req.new_password)?;
-    accounts.throttle_check(&me.username, call.peer.ip())?;
+    let attempt = accounts.begin_attempt(Some(&me.username), call.peer.ip())?;
     let user_id = me.user_id;
-    let user = services.read(move |s| store::user(s, user_id)).await?.ok_or_else(bad_credentials)?;
+    let (generation, user) =
+        services.read(move |s| Ok((store::generation(s, user_id)?, store::user(s, user_id)?))).await?;
+    let user = user.ok_or_else(bad_credentials)?;
     if !accounts.passwords.verify(&req.old_password, Some(&user.password_hash)).await? {
-        accounts.throttle.failed(&me.username, call.peer.ip(), Instant::now());
         return Err(bad_credentials());
     }
+    attempt.succeeded();
+    let credential = store::Credential { user_id, generation };
     let hash = accounts.passwords.hash(&req.new_password).await?;
-    let (token, record) = accounts.new_token(&me)?;
+    let device =
+        DeviceInfo { device_id: me.device_id.clone(), device_type: me.device_type, client_type: me.client_type };
+    let (token, record) = accounts.new_token(user_id, &device)?;
     let (token_id, expires_at) = (token.id, record.expires_at);
     let pending = services
         .committer
         .submit(move |tx| {
+            // A reset or another change since the old password was read wins.
+            store::still_current(tx, credential)?;
             store::replace_password(tx, user_id, hash)?;
             store::issue_token(tx, token_id, &record, now_ms())
         })
@@ -273,6 +327,28 @@ async fn find_user(call: Call, req: FindUserRequest) -> ServiceResult<Outcome<Us
     Ok(Outcome::Reply(UserInfo { user_id, username: user.username }))
 }
 
+/// Whether a session that has just registered with the hub still holds: its
+/// account was not disabled, its password not changed and its token not
+/// revoked since it authenticated. Checked after registering, so a change
+/// that committed before the registration is caught here and one after it
+/// finds the session in the hub to disconnect.
+pub(crate) async fn confirm(services: &Services, identity: &Identity) -> Result<(), (ServiceError, DisconnectReason)> {
+    let (user, token_id) = (identity.user_id, identity.token_id);
+    let found = services
+        .read(move |s| Ok((store::user(s, user)?, store::generation(s, user)?, store::token(s, token_id)?)))
+        .await
+        .map_err(|e| (e, DisconnectReason::ServerShutdown))?;
+    match found {
+        (Some(u), _, _) if u.disabled => Err((disabled(), DisconnectReason::AccountDisabled)),
+        (Some(_), generation, Some(token)) if generation == identity.generation && token.user_id == user => Ok(()),
+        (_, generation, _) if generation != identity.generation => Err((
+            ServiceError::new(ErrorCode::BadCredentials, "the password changed meanwhile; log in again"),
+            DisconnectReason::PasswordChanged,
+        )),
+        _ => Err((invalid_token(), DisconnectReason::Kicked)),
+    }
+}
+
 /// What a freshly authenticated device needs to know to catch up.
 async fn session_state(services: &Services, identity: &Identity) -> ServiceResult<AuthReply> {
     let (user, device) = (identity.user_id, identity.device_id.clone());
@@ -289,7 +365,7 @@ async fn session_state(services: &Services, identity: &Identity) -> ServiceResul
 
 /// Creates an account for the operator.
 pub async fn add_user(services: &Arc<Services>, username: &str, password: &str) -> ServiceResult<u64> {
-    create(services.clone(), username, password).await?.await
+    create(services.clone(), username, password, Hashing::Operator).await?.await
 }
 
 /// The user with this username.
@@ -311,7 +387,13 @@ pub async fn devices(services: &Services, user_id: u64) -> ServiceResult<Vec<(St
 
 /// Disables or enables an account; a disabled account's sessions close at once.
 pub async fn set_disabled(services: &Services, user_id: u64, disabled: bool) -> ServiceResult<()> {
-    services.committer.run(move |tx| store::update_user(tx, user_id, |u| u.disabled = disabled)).await?;
+    services
+        .committer
+        .run(move |tx| {
+            store::update_user(tx, user_id, |u| u.disabled = disabled)?;
+            store::bump_generation(tx, user_id)
+        })
+        .await?;
     if disabled {
         services.hub.disconnect(user_id, DisconnectReason::AccountDisabled, |_| true);
     }

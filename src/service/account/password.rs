@@ -3,7 +3,9 @@
 //! One hash costs about 19 MiB and tens of milliseconds of CPU. Hashes run on
 //! tokio's blocking pool, and a semaphore lets only `max_concurrent_hashes` run
 //! at once, so a flood of logins queues up instead of starving chat traffic of
-//! CPU or the machine of memory.
+//! CPU or the machine of memory. Registrations (anyone may send one) take a
+//! second permit from a smaller pool first, so they can never hold every
+//! hashing slot and logins never wait behind them.
 
 use std::sync::Arc;
 
@@ -25,6 +27,8 @@ fn argon2() -> Argon2<'static> {
 #[derive(Clone)]
 pub struct PasswordHashing {
     permits: Arc<Semaphore>,
+    /// All but one of `permits` (at least one): the share registrations may use.
+    registrations: Arc<Semaphore>,
     /// A real hash of a random password, verified against when the user does
     /// not exist so that unknown users take as long as wrong passwords.
     decoy: Arc<str>,
@@ -36,7 +40,17 @@ impl PasswordHashing {
         let salt = SaltString::generate(&mut OsRng);
         let decoy =
             argon2().hash_password(b"decoy password never matches", &salt).map(|h| h.to_string()).unwrap_or_default();
-        PasswordHashing { permits: Arc::new(Semaphore::new(concurrent.max(1))), decoy: decoy.into() }
+        PasswordHashing {
+            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            registrations: Arc::new(Semaphore::new(concurrent.saturating_sub(1).max(1))),
+            decoy: decoy.into(),
+        }
+    }
+
+    /// Hashes the password of a new account, within the registrations' share.
+    pub async fn hash_for_registration(&self, password: &str) -> ServiceResult<String> {
+        let _share = self.registrations.acquire().await.map_err(|e| ServiceError::Hashing(e.to_string()))?;
+        self.hash(password).await
     }
 
     /// Hashes a new password into a PHC string.

@@ -55,13 +55,29 @@ pub(super) const NAMES: Keyspace<String, u64> = Keyspace::new(&schema::USERNAME_
 pub(super) const LAST_ID: Keyspace<(), u64> = Keyspace::new(&schema::USERS_LASTID);
 pub(super) const TOKENS: Keyspace<u64, TokenRecord> = Keyspace::new(&schema::TOKENID_TOKEN);
 pub(super) const DEVICES: Keyspace<(u64, String), DeviceRecord> = Keyspace::new(&schema::USERDEVICE_DEVICE);
+/// Absent means generation 0 (every account before the keyspace existed).
+pub(super) const GENERATIONS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_GENERATION);
+
+/// What a login captured of an account before it spent time verifying the
+/// password; the write that issues its token checks it is still so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential {
+    /// The user.
+    pub user_id: u64,
+    /// The account's credential generation when it was read.
+    pub generation: u64,
+}
 
 /// Creates a user with the next free id, unless the username is taken.
 pub(super) fn create_user(tx: &mut Tx<'_>, record: &UserRecord) -> ServiceResult<u64> {
     if tx.get(&NAMES, &record.username)?.is_some() {
         return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
     }
-    let id = tx.get(&LAST_ID, &())?.unwrap_or(0) + 1;
+    let id = tx
+        .get(&LAST_ID, &())?
+        .unwrap_or(0)
+        .checked_add(1)
+        .ok_or_else(|| ServiceError::new(ErrorCode::Internal, "user ids are exhausted"))?;
     tx.put(&LAST_ID, &(), &id);
     tx.put(&NAMES, &record.username, &id);
     tx.put(&USERS, &id, record);
@@ -76,11 +92,39 @@ pub(super) fn update_user(tx: &mut Tx<'_>, user_id: u64, change: impl FnOnce(&mu
     Ok(())
 }
 
-/// Sets a new password hash and revokes every token of the user; returns
-/// how many tokens were live.
+/// Sets a new password hash, revokes every token of the user and moves the
+/// credential generation on; returns how many tokens were live.
 pub(super) fn replace_password(tx: &mut Tx<'_>, user_id: u64, hash: String) -> ServiceResult<usize> {
     update_user(tx, user_id, |u| u.password_hash = hash)?;
+    bump_generation(tx, user_id)?;
     revoke_all(tx, user_id)
+}
+
+/// Moves the credential generation on: logins that read the account before
+/// this write can no longer issue a token.
+pub(super) fn bump_generation(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<()> {
+    let next = tx.get(&GENERATIONS, &user_id)?.unwrap_or(0).wrapping_add(1);
+    tx.put(&GENERATIONS, &user_id, &next);
+    Ok(())
+}
+
+/// Refuses, on the write path, a login whose account changed since it was
+/// read: the password was changed or reset, or the account disabled.
+pub(super) fn still_current(tx: &Tx<'_>, credential: Credential) -> ServiceResult<()> {
+    let user = tx.get(&USERS, &credential.user_id)?;
+    if user.as_ref().is_some_and(|u| u.disabled) {
+        return Err(ServiceError::new(ErrorCode::AccountDisabled, "account is disabled"));
+    }
+    let generation = tx.get(&GENERATIONS, &credential.user_id)?.unwrap_or(0);
+    if user.is_none() || generation != credential.generation {
+        return Err(ServiceError::new(ErrorCode::BadCredentials, "the password changed meanwhile; log in again"));
+    }
+    Ok(())
+}
+
+/// The credential generation of an account.
+pub(super) fn generation(store: &Store, user_id: u64) -> Result<u64, StorageError> {
+    Ok(store.get(&GENERATIONS, &user_id)?.unwrap_or(0))
 }
 
 /// Stores a new token for a device, revoking the token the device held before.
@@ -128,6 +172,14 @@ pub fn user(store: &Store, user_id: u64) -> Result<Option<UserRecord>, StorageEr
     store.get(&USERS, &user_id)
 }
 
+/// An account as a login sees it: its credential generation read before its
+/// record, so any change to the record after this shows in the generation.
+pub(super) fn for_login(store: &Store, username: &str) -> Result<Option<(Credential, UserRecord)>, StorageError> {
+    let Some(user_id) = store.get(&NAMES, &username.to_string())? else { return Ok(None) };
+    let generation = generation(store, user_id)?;
+    Ok(user(store, user_id)?.map(|record| (Credential { user_id, generation }, record)))
+}
+
 /// The user with this canonical username.
 pub fn user_by_name(store: &Store, username: &str) -> Result<Option<(u64, UserRecord)>, StorageError> {
     let Some(id) = store.get(&NAMES, &username.to_string())? else { return Ok(None) };
@@ -152,6 +204,39 @@ pub fn devices(store: &Store, user_id: u64) -> Result<Vec<(String, DeviceRecord)
 /// The highest user id assigned (0 before the first user).
 pub(super) fn last_user_id(store: &Store) -> Result<u64, StorageError> {
     Ok(store.get(&LAST_ID, &())?.unwrap_or(0))
+}
+
+/// Checks restored account data: every record decodes, names and tokens
+/// point at users that exist, and the user-id counter covers every user and
+/// leaves room to count on.
+pub(crate) fn check(store: &Store) -> Result<(), String> {
+    let mut highest = 0;
+    for entry in store.all(&USERS) {
+        highest = highest.max(entry.map_err(|e| e.to_string())?.0);
+    }
+    let last = last_user_id(store).map_err(|e| e.to_string())?;
+    if last < highest || last > 1 << 48 {
+        return Err(format!("users_lastid is {last}, but the highest user id is {highest}"));
+    }
+    for entry in store.all(&NAMES) {
+        let (name, id) = entry.map_err(|e| e.to_string())?;
+        if user(store, id).map_err(|e| e.to_string())?.is_none() {
+            return Err(format!("username {name:?} names user {id}, who does not exist"));
+        }
+    }
+    for entry in store.all(&TOKENS) {
+        let (id, token) = entry.map_err(|e| e.to_string())?;
+        if token.user_id == 0 || token.user_id > highest {
+            return Err(format!("token {id} belongs to user {}, who does not exist", token.user_id));
+        }
+    }
+    for entry in store.all(&DEVICES) {
+        entry.map_err(|e| e.to_string())?;
+    }
+    for entry in store.all(&GENERATIONS) {
+        entry.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Version 1 kept accounts in five trees; their records are unchanged, the

@@ -119,6 +119,21 @@ pub fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
     Ok((messages, conversations))
 }
 
+/// Checks restored logs: every message and idempotency entry decodes, and no
+/// id lies above the generator's high-water mark.
+pub(crate) fn check(store: &Store, highwater: u64) -> Result<(), String> {
+    for entry in store.all(&LOG) {
+        let ((conversation, id), _) = entry.map_err(|e| e.to_string())?;
+        if id > highwater {
+            return Err(format!("message {id} in {conversation:?} lies above the id high-water mark {highwater}"));
+        }
+    }
+    for entry in store.all(&SENT) {
+        entry.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Version 1 kept logs (`L`), idempotency entries (`D`) and the id
 /// high-water mark (`H`) in its `messages` tree, beside the inboxes that
 /// became update logs.

@@ -99,6 +99,21 @@ pub fn count(store: &Store) -> Result<u64, StorageError> {
     store.count(&LOG)
 }
 
+/// Checks restored update logs: every entry and cursor decodes, and no id
+/// lies above the generator's high-water mark.
+pub(crate) fn check(store: &Store, highwater: u64) -> Result<(), String> {
+    for entry in store.all(&LOG) {
+        let ((user, id), _) = entry.map_err(|e| e.to_string())?;
+        if id > highwater {
+            return Err(format!("update {id} of user {user} lies above the id high-water mark {highwater}"));
+        }
+    }
+    for entry in store.all(&CURSORS) {
+        entry.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Version 1 kept per-user inboxes of message ids (`I` in its `messages`
 /// tree) and per-device cursors over them. Each inbox entry becomes a
 /// message update with the message's id, so a device's cursor keeps its
