@@ -83,7 +83,7 @@ impl Accounts {
                 Err(e) => return Err(e),
             }
         }
-        match client.register(username, PASSWORD).await {
+        match super::past_throttle(|| client.register(username, PASSWORD)).await {
             Ok(_) => {}
             Err(e) if e.code() == Some(ErrorCode::Conflict) => {}
             Err(e) => return Err(e),
@@ -93,7 +93,7 @@ impl Accounts {
             device_type: device_type(device),
             client_type: ClientType::Other,
         };
-        let login = client.login(username, PASSWORD, info).await?;
+        let login = super::past_throttle(|| client.login(username, PASSWORD, info.clone())).await?;
         let account =
             Account { username: username.into(), user_id: login.session.user_id, device_id, token: login.token };
         self.lock().insert(key, account.clone());

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::report::{histogram, Report};
-use super::{concurrently, Bench};
+use super::{concurrently, past_throttle, Bench};
 use crate::client::ClientError;
 use crate::protocol::{ClientType, DeviceInfo, ErrorCode};
 
@@ -17,7 +17,8 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let name = |i: usize| format!("{prefix}-login-{}", i % USERS);
     for i in 0..USERS.min(args.logins) {
         let client = server.connect().await?;
-        match client.register(&name(i), super::accounts::PASSWORD).await {
+        let username = name(i);
+        match past_throttle(|| client.register(&username, super::accounts::PASSWORD)).await {
             Ok(_) => {}
             Err(e) if e.code() == Some(ErrorCode::Conflict) => {}
             Err(e) => return Err(e),
@@ -34,7 +35,8 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
             device_type: super::accounts::device_type(i / USERS),
             client_type: ClientType::Other,
         };
-        let login = client.login(&name(i), super::accounts::PASSWORD, device).await?;
+        let username = name(i);
+        let login = past_throttle(|| client.login(&username, super::accounts::PASSWORD, device.clone())).await?;
         Ok::<_, ClientError>((login.token, t.elapsed()))
     })
     .await;

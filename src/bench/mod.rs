@@ -303,6 +303,24 @@ where
     out
 }
 
+/// Runs a set-up call again while the server answers `RateLimited` (its
+/// login and registration throttles protect it from exactly the bursts a
+/// load generator makes), for up to a minute.
+async fn past_throttle<T, Fut>(mut call: impl FnMut() -> Fut) -> Result<T, ClientError>
+where
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match call().await {
+            Err(e) if e.code() == Some(crate::protocol::ErrorCode::RateLimited) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Time since `epoch` in microseconds, the clock the scenarios stamp messages with.
 fn micros_since(epoch: Instant) -> u64 {
     epoch.elapsed().as_micros() as u64
