@@ -116,6 +116,21 @@ mod tests {
     }
 
     #[test]
+    fn a_list_count_is_items_and_never_trusted() {
+        // Two u16 items: the count is 2, not 4 bytes.
+        let bytes = encode_wire(&vec![1u16, 2]);
+        assert_eq!(bytes, [0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 2]);
+        // A count of 2^40 items followed by three: refused without allocating
+        // room for the count, and so is one item too many for the bytes left.
+        let mut huge = vec![0, 0, 1, 0, 0, 0, 0, 0];
+        huge.extend_from_slice(&[0, 1, 0, 2, 0, 3]);
+        assert!(decode_wire::<Vec<u16>>(&huge).is_err());
+        let mut short = vec![0, 0, 0, 0, 0, 0, 0, 4];
+        short.extend_from_slice(&[0, 1, 0, 2, 0, 3]);
+        assert!(decode_wire::<Vec<u16>>(&short).is_err());
+    }
+
+    #[test]
     fn invalid_utf8_is_rejected() {
         let bytes = [0, 0, 0, 0, 0, 0, 0, 2, 0xff, 0xfe];
         assert!(decode_wire::<String>(&bytes).is_err());

@@ -159,6 +159,9 @@ pub struct Limits {
     pub quic_validate_above: usize,
     /// Seconds a login token stays valid (30 days by default).
     pub token_ttl_secs: u64,
+    /// Seconds before its expiry within which a token used with `Auth` is
+    /// renewed: the reply carries a fresh token (10 days by default).
+    pub token_renew_within_secs: u64,
 }
 
 impl Default for Limits {
@@ -183,6 +186,7 @@ impl Default for Limits {
             max_unauthenticated_frame_bytes: 4096,
             quic_validate_above: 32,
             token_ttl_secs: 30 * 86_400,
+            token_renew_within_secs: 10 * 86_400,
         }
     }
 }

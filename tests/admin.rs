@@ -44,6 +44,21 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The UTC calendar date of a time in Unix milliseconds, `YYYY-MM-DD`
+/// (days to civil date, as in Howard Hinnant's algorithm).
+fn utc_date(ms: u64) -> String {
+    let z = (ms / 86_400_000) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -72,6 +87,23 @@ async fn users_are_managed_on_the_running_server() {
     assert!(stdout(&online).contains("dora-phone") && stdout(&online).contains("1 session"), "{}", stdout(&online));
     let list = kith_async(args(&["user", "list"]), data.clone(), None).await;
     assert!(stdout(&list).contains("dora") && stdout(&list).contains("active"), "{}", stdout(&list));
+    // Times for people in RFC 3339 UTC; for scripts, JSON with Unix milliseconds.
+    let row = stdout(&list).lines().find(|l| l.contains("dora")).unwrap().to_string();
+    let created = row.split_whitespace().nth(2).unwrap().to_string();
+    assert!(created.len() == 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T', "{row}");
+    let json = kith_async(args(&["user", "list", "--json"]), data.clone(), None).await;
+    let users: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let dora_json = users.as_array().unwrap().iter().find(|u| u["username"] == "dora").unwrap();
+    let ms = dora_json["created_at"].as_u64().unwrap();
+    assert!(created.starts_with(&utc_date(ms)), "{created} is not {ms} ms");
+    assert_eq!(dora_json["disabled"], false);
+    let online = kith_async(args(&["online", "--json"]), data.clone(), None).await;
+    let sessions: serde_json::Value = serde_json::from_slice(&online.stdout).unwrap();
+    assert_eq!(sessions[0]["device_id"], "dora-phone", "{sessions}");
+    assert!(sessions[0]["since"].as_u64().unwrap() >= ms);
+    let stats = kith_async(args(&["stats", "--json"]), data.clone(), None).await;
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!((stats["users_online"].as_u64(), stats["sessions_online"].as_u64()), (Some(1), Some(1)), "{stats}");
 
     // Disabling disconnects at once and blocks logins.
     let disabled = kith_async(args(&["user", "disable", "dora"]), data.clone(), None).await;

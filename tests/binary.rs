@@ -135,3 +135,18 @@ fn a_plain_tcp_listener_refuses_a_public_address() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen.tcp"));
 }
+
+/// The start-up line scripts wait for is the one the documentation names:
+/// the server prints `listening on tls ADDR` (what `start` parses), and the
+/// README and the commented configuration describe that same form.
+#[test]
+fn the_documented_listening_line_is_the_printed_one() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let config = Command::new(KITH).args(["config", "default"]).output().unwrap();
+    let config = String::from_utf8_lossy(&config.stdout);
+    for (name, text) in [("README.md", readme.as_str()), ("kith config default", &config)] {
+        let text = text.replace("\n# ", " ").replace('\n', " ");
+        assert!(text.contains("`listening on TRANSPORT ADDRESS`"), "{name} describes another form");
+        assert!(text.contains("`listening on tls "), "{name} has no example");
+    }
+}

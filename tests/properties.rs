@@ -45,8 +45,15 @@ fn message() -> impl Strategy<Value = Message> {
 }
 
 fn auth_reply() -> impl Strategy<Value = AuthReply> {
-    (any::<u64>(), text(), text(), any::<u64>(), any::<u64>()).prop_map(
-        |(user_id, username, device_id, cursor, latest)| AuthReply { user_id, username, device_id, cursor, latest },
+    (any::<u64>(), text(), text(), any::<u64>(), any::<u64>(), prop::option::of((bytes(), any::<u64>()))).prop_map(
+        |(user_id, username, device_id, cursor, latest, renewed)| AuthReply {
+            user_id,
+            username,
+            device_id,
+            cursor,
+            latest,
+            renewed: renewed.map(|(token, expires_at)| TokenReply { token, expires_at }),
+        },
     )
 }
 
@@ -65,6 +72,7 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::Heartbeat(Heartbeat)),
         Just(Request::Logout(Logout)),
+        Just(Request::RenewToken(RenewToken)),
         (text(), text()).prop_map(|(username, password)| Request::Register(RegisterRequest { username, password })),
         (text(), text(), device()).prop_map(|(username, password, device)| Request::Login(LoginRequest {
             username,
@@ -143,7 +151,8 @@ proptest! {
 
     #[test]
     fn small_replies_round_trip(code in any::<u16>(), message in text(), id in any::<u64>(), t in any::<u64>(), dup in any::<bool>(), reason in prop::sample::select(DisconnectReason::ALL)) {
-        round_trips(&ErrorBody { code, message: message.clone() });
+        round_trips(&ErrorBody { code, message: message.clone(), retry_after_ms: Some(t), limit: None });
+        round_trips(&ErrorBody { code, message: message.clone(), retry_after_ms: None, limit: Some(id) });
         round_trips(&DisconnectPush { reason, message: message.clone() });
         round_trips(&SendReply { message_id: id, server_time: t, duplicate: dup });
         round_trips(&UserInfo { user_id: id, username: message });

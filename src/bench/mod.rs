@@ -314,7 +314,8 @@ where
     loop {
         match call().await {
             Err(e) if e.code() == Some(crate::protocol::ErrorCode::RateLimited) && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                let wait = e.retry_after().unwrap_or(Duration::from_millis(50));
+                tokio::time::sleep(wait.min(Duration::from_secs(2))).await;
             }
             other => return other,
         }

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::ConfigArgs;
@@ -26,7 +26,7 @@ pub(crate) enum UserCommand {
         config: ConfigArgs,
     },
     /// List users.
-    List(ConfigArgs),
+    List(Listing),
     /// Disable a user: disconnected at once, cannot log in.
     Disable {
         /// Username.
@@ -58,6 +58,38 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+}
+
+/// A listing command's options: a table for people, or JSON for scripts.
+#[derive(Debug, Args)]
+pub(crate) struct Listing {
+    /// Print JSON instead of a table (times as Unix milliseconds).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+impl Listing {
+    /// Runs the command; prints its JSON, or hands it to `table`.
+    fn show(&self, command: Command, table: impl FnOnce(&Value)) -> Result<(), String> {
+        let data = run_json(&load(&self.config)?, command)?;
+        match self.json {
+            true => println!("{}", serde_json::to_string_pretty(&data).map_err(|e| e.to_string())?),
+            false => table(&data),
+        }
+        Ok(())
+    }
+}
+
+/// A time in Unix milliseconds as RFC 3339 in UTC, to the second
+/// (`2026-11-30T18:03:08Z`).
+fn utc(ms: &Value) -> String {
+    let seconds = ms.as_u64().unwrap_or_default() / 1000;
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| format!("{ms} ms"))
 }
 
 fn load(args: &ConfigArgs) -> Result<Config, String> {
@@ -103,19 +135,14 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
             let data = run_json(&config, Command::UserAdd { username: username.clone(), password })?;
             println!("created user {username} (id {})", data["user_id"]);
         }
-        UserCommand::List(config) => {
-            let data = run_json(&load(&config)?, Command::UserList)?;
-            println!("{:>8}  {:<32}  {:<13}  state", "id", "username", "created (ms)");
+        UserCommand::List(listing) => listing.show(Command::UserList, |data| {
+            println!("{:>8}  {:<32}  {:<20}  state", "id", "username", "created (UTC)");
             for u in data.as_array().into_iter().flatten() {
                 let state = if u["disabled"] == Value::Bool(true) { "disabled" } else { "active" };
-                println!(
-                    "{:>8}  {:<32}  {:<13}  {state}",
-                    u["user_id"],
-                    u["username"].as_str().unwrap_or_default(),
-                    u["created_at"]
-                );
+                let name = u["username"].as_str().unwrap_or_default();
+                println!("{:>8}  {name:<32}  {:<20}  {state}", u["user_id"], utc(&u["created_at"]));
             }
-        }
+        })?,
         UserCommand::Disable { username, config } => {
             run_json(&load(&config)?, Command::UserDisable { username: username.clone() })?;
             println!("user {username} disabled and disconnected");
@@ -141,31 +168,36 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn stats(config: &ConfigArgs) -> Result<(), String> {
-    let data = run_json(&load(config)?, Command::Stats)?;
-    for key in ["users", "conversations", "messages", "updates", "disk_bytes", "users_online", "sessions_online"] {
-        println!("{key:<16} {}", data[key]);
-    }
-    Ok(())
+pub(super) fn stats(listing: &Listing) -> Result<(), String> {
+    listing.show(Command::Stats, |data| {
+        for key in ["users", "conversations", "messages", "updates", "disk_bytes", "users_online", "sessions_online"] {
+            println!("{key:<16} {}", data[key]);
+        }
+    })
 }
 
-pub(super) fn online(config: &ConfigArgs) -> Result<(), String> {
-    let data = run_json(&load(config)?, Command::Online)?;
-    let sessions = data.as_array().cloned().unwrap_or_default();
-    println!("{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  peer", "user", "device", "type", "client", "via");
-    for s in &sessions {
+pub(super) fn online(listing: &Listing) -> Result<(), String> {
+    listing.show(Command::Online, |data| {
+        let sessions = data.as_array().cloned().unwrap_or_default();
         println!(
-            "{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  {}",
-            s["user_id"],
-            s["device_id"].as_str().unwrap_or_default(),
-            s["device_type"].as_str().unwrap_or_default(),
-            s["client_type"].as_str().unwrap_or_default(),
-            s["transport"].as_str().unwrap_or_default(),
-            s["peer"].as_str().unwrap_or_default()
+            "{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  {:<20}  peer",
+            "user", "device", "type", "client", "via", "since (UTC)"
         );
-    }
-    println!("{} session(s)", sessions.len());
-    Ok(())
+        for s in &sessions {
+            let text = |key: &str| s[key].as_str().unwrap_or_default().to_string();
+            println!(
+                "{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  {:<20}  {}",
+                s["user_id"],
+                text("device_id"),
+                text("device_type"),
+                text("client_type"),
+                text("transport"),
+                utc(&s["since"]),
+                text("peer")
+            );
+        }
+        println!("{} session(s)", sessions.len());
+    })
 }
 
 pub(super) fn backup(config: &ConfigArgs, file: &Path) -> Result<(), String> {

@@ -41,9 +41,9 @@ enum Command {
     #[command(subcommand)]
     User(admin::UserCommand),
     /// Users, conversations, messages and disk use.
-    Stats(ConfigArgs),
+    Stats(admin::Listing),
     /// Who is connected, on which devices (needs the running server).
-    Online(ConfigArgs),
+    Online(admin::Listing),
     /// Write a consistent backup to FILE; safe while the server runs.
     Backup {
         /// Backup file to write.
@@ -162,8 +162,8 @@ pub fn main() -> ExitCode {
             .map_err(|e| format!("{}: {e}", file.display())),
         Command::Bench(args) => crate::bench::main(args),
         Command::User(command) => admin::user(command),
-        Command::Stats(config) => admin::stats(&config),
-        Command::Online(config) => admin::online(&config),
+        Command::Stats(listing) => admin::stats(&listing),
+        Command::Online(listing) => admin::online(&listing),
         Command::Backup { file, config } => admin::backup(&config, &file),
         Command::Restore { file, config } => admin::restore(&config, &file),
         Command::Version => {

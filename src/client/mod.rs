@@ -62,13 +62,8 @@ pub enum Transport {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error.
-    #[error("server refused ({code}): {message}")]
-    Server {
-        /// Raw error code; see [`ClientError::code`].
-        code: u16,
-        /// The server's explanation.
-        message: String,
-    },
+    #[error("server refused ({}): {}", .0.code, .0.message)]
+    Server(ErrorBody),
     /// The connection is closed.
     #[error("connection closed")]
     Closed,
@@ -93,7 +88,23 @@ impl ClientError {
     /// The server's error code, when the server refused the request.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ClientError::Server { code, .. } => ErrorCode::try_from(*code).ok(),
+            ClientError::Server(body) => body.error_code(),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before retrying, with `RateLimited`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Server(body) => body.retry_after_ms.map(Duration::from_millis),
+            _ => None,
+        }
+    }
+
+    /// The limit a refused request ran into, when the server names one.
+    pub fn limit(&self) -> Option<u64> {
+        match self {
+            ClientError::Server(body) => body.limit,
             _ => None,
         }
     }
@@ -233,7 +244,7 @@ impl Client {
         let reply = self.request_raw(R::ACTION as u8, encode_wire(request)).await?;
         if reply.action == ERROR_ACTION {
             let error: ErrorBody = decode_wire(&reply.body).map_err(|e| ClientError::Protocol(e.to_string()))?;
-            return Err(ClientError::Server { code: error.code, message: error.message });
+            return Err(ClientError::Server(error));
         }
         if reply.action != R::ACTION as u8 {
             return Err(ClientError::Protocol(format!("reply action 0x{:02x} to {:?}", reply.action, R::ACTION)));

@@ -79,5 +79,7 @@ pub fn client_config(pin: [u8; 32], tls13_only: bool) -> Result<rustls::ClientCo
     };
     let mut config = builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth();
     config.alpn_protocols = vec![ALPN.to_vec()];
+    // A resumed session would skip the certificate, and with it the pin.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(config)
 }

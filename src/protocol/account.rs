@@ -43,6 +43,10 @@ wire_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Heartbeat;
 
+/// `RenewToken` request (empty body): a fresh token for this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RenewToken;
+
 /// `Logout` request (empty body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Logout;
@@ -115,6 +119,11 @@ pub struct AuthReply {
     /// Highest update id in this user's update log (0 if none); when greater
     /// than `cursor`, `Sync` from `cursor` fetches what was missed.
     pub latest: u64,
+    /// With `Auth`, when the token was close to its expiry: a fresh token for
+    /// this device, to use from now on (the one just used stays valid until
+    /// the new one is first used, or until it expires). Always absent in a
+    /// `Login` reply.
+    pub renewed: Option<TokenReply>,
 }
 
 /// `Login` response.

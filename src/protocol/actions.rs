@@ -24,7 +24,7 @@
 
 use super::account::{
     AuthReply, AuthRequest, ChangePasswordRequest, FindUserRequest, Heartbeat, HeartbeatReply, LoginReply,
-    LoginRequest, Logout, RegisterReply, RegisterRequest, TokenReply, UserInfo,
+    LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
 };
 use super::message::{HistoryRequest, Page, SendReply, SendRequest};
 use super::rpc::{Rpc, Who};
@@ -146,6 +146,8 @@ actions! {
     0x06 ChangePassword(ChangePasswordRequest) -> TokenReply, User;
     /// Looks a user up by exact username.
     0x07 FindUser(FindUserRequest) -> UserInfo, User;
+    /// A fresh token for this device; the one in use stays valid until the new one is used.
+    0x08 RenewToken(RenewToken) -> TokenReply, User;
 
     // Messages, 0x10–0x17.
     /// Stores a message and delivers it.

@@ -55,6 +55,11 @@ pub struct ErrorBody {
     pub code: u16,
     /// A human-readable explanation, for logs — not for program logic.
     pub message: String,
+    /// With `RateLimited`: milliseconds to wait before retrying.
+    pub retry_after_ms: Option<u64>,
+    /// With an error about a limit (`FrameTooLarge`, `InvalidArgument` for a
+    /// size or a page limit): the limit, in the unit of the rule (bytes, items).
+    pub limit: Option<u64>,
 }
 
 impl ErrorBody {

@@ -82,7 +82,12 @@ impl Header {
 /// frame the client could not read.
 pub fn encode_frame(action: u8, sequence: u32, body: &[u8]) -> Vec<u8> {
     if body.len() > crate::codec::HARD_MAX_BODY {
-        let error = super::ErrorBody { code: super::ErrorCode::Internal.into(), message: "response too large".into() };
+        let error = super::ErrorBody {
+            code: super::ErrorCode::Internal.into(),
+            message: "response too large".into(),
+            retry_after_ms: None,
+            limit: None,
+        };
         return encode_frame(super::ERROR_ACTION, sequence, &crate::codec::encode_wire(&error));
     }
     let header = Header { version: VERSION, action, sequence, body_len: body.len() as u32 };

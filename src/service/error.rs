@@ -14,6 +14,10 @@ pub enum ServiceError {
         code: ErrorCode,
         /// Explanation for the client.
         message: String,
+        /// How long to wait before retrying, when that is known.
+        retry_after: Option<std::time::Duration>,
+        /// The limit the request ran into, when there is one number.
+        limit: Option<u64>,
     },
     /// The server failed; the client sees `Internal` without details.
     #[error(transparent)]
@@ -32,7 +36,25 @@ pub enum ServiceError {
 impl ServiceError {
     /// A client-visible refusal.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ServiceError {
-        ServiceError::Rejected { code, message: message.into() }
+        ServiceError::Rejected { code, message: message.into(), retry_after: None, limit: None }
+    }
+
+    /// A `RateLimited` refusal, to be retried after `wait`.
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> ServiceError {
+        ServiceError::Rejected {
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            retry_after: Some(wait),
+            limit: None,
+        }
+    }
+
+    /// The same refusal, naming the limit it ran into.
+    pub fn with_limit(mut self, value: u64) -> ServiceError {
+        if let ServiceError::Rejected { limit, .. } = &mut self {
+            *limit = Some(value);
+        }
+        self
     }
 
     /// Shorthand for [`ErrorCode::InvalidArgument`].
@@ -63,11 +85,21 @@ impl ServiceError {
 
     /// The body of the error response; internal details stay in the log.
     pub fn to_body(&self) -> ErrorBody {
-        let message = match self {
-            ServiceError::Rejected { message, .. } => message.clone(),
-            _ => "internal server error".into(),
-        };
-        ErrorBody { code: self.code().into(), message }
+        match self {
+            ServiceError::Rejected { code, message, retry_after, limit } => ErrorBody {
+                code: (*code).into(),
+                message: message.clone(),
+                // A wait is rounded up, so a client that waits it is not early.
+                retry_after_ms: retry_after.map(|d| d.as_micros().div_ceil(1000).min(u128::from(u64::MAX)) as u64),
+                limit: *limit,
+            },
+            _ => ErrorBody {
+                code: ErrorCode::Internal.into(),
+                message: "internal server error".into(),
+                retry_after_ms: None,
+                limit: None,
+            },
+        }
     }
 }
 

@@ -56,7 +56,7 @@ impl PageLimit {
         if (1..=MAX_PAGE).contains(&limit) {
             Ok(PageLimit { count: usize::from(limit), bytes: MAX_PAGE_BYTES })
         } else {
-            Err(ServiceError::invalid(format!("limit must be 1–{MAX_PAGE}")))
+            Err(ServiceError::invalid(format!("limit must be 1–{MAX_PAGE}")).with_limit(u64::from(MAX_PAGE)))
         }
     }
 

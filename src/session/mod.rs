@@ -179,12 +179,15 @@ impl Session {
                     }
                     Some(Err(FrameError::Fatal(refused))) => {
                         tracing::info!(code = ?refused.code, value = refused.detail, "refused frame header");
-                        let error = ServiceError::new(refused.code, match refused.code {
-                            crate::protocol::ErrorCode::FrameTooLarge => format!(
-                                "body of {} bytes exceeds the limit of {}", refused.detail, frames.decoder().max_body()),
-                            _ => format!("protocol version {} is not supported; this server speaks {}",
-                                refused.detail, crate::protocol::VERSION),
-                        });
+                        let max_body = frames.decoder().max_body();
+                        let error = match refused.code {
+                            crate::protocol::ErrorCode::FrameTooLarge => ServiceError::new(refused.code, format!(
+                                "body of {} bytes exceeds the limit of {max_body}", refused.detail))
+                                .with_limit(max_body as u64),
+                            _ => ServiceError::new(refused.code, format!(
+                                "protocol version {} is not supported; this server speaks {}",
+                                refused.detail, crate::protocol::VERSION)),
+                        };
                         let _ = writer.write(&request::error_frame(refused.sequence, &error)).await;
                         return End::Close(DisconnectReason::ProtocolError);
                     }

@@ -48,8 +48,8 @@ impl Session {
         let seq = frame.header.sequence;
         let refuse = |code, message: String| Step::Reply(error_frame(seq, &ServiceError::new(code, message)));
         // Every frame counts against the rate, even ones that are refused.
-        if !self.limiter.allow(Instant::now()) {
-            return refuse(ErrorCode::RateLimited, "too many requests; slow down".into());
+        if let Err(wait) = self.limiter.allow(Instant::now()) {
+            return Step::Reply(error_frame(seq, &ServiceError::rate_limited("too many requests; slow down", wait)));
         }
         let Some(action) = Action::from_byte(frame.header.action) else {
             return refuse(ErrorCode::UnknownAction, format!("unknown action 0x{:02x}", frame.header.action));

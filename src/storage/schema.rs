@@ -51,6 +51,8 @@ keyspaces! {
     USERDEVICE_DEVICE = 0x14, "userdevice_device", "account", "user id ‖ device id (rest of key)", "DeviceRecord";
     /// The credential generation: bumped by a password change or reset and by disabling, so a login in flight across one fails.
     USERID_GENERATION = 0x15, "userid_generation", "account", "user id", "u64";
+    /// A device's renewed token, valid beside its current one until first used.
+    USERDEVICE_SUCCESSOR = 0x16, "userdevice_successor", "account", "user id ‖ device id (rest of key)", "token id";
 
     /// Conversation logs: every message, stored once.
     CONVMESSAGE_MESSAGE = 0x20, "convmessage_message", "message", "conversation (17 bytes) ‖ message id", "StoredMessage";

@@ -96,7 +96,8 @@ impl Certificate {
 
     /// A rustls server configuration offering ALPN `kith/1`; QUIC needs
     /// `tls13_only`. Early data (0-RTT) stays off: no request is accepted
-    /// before the handshake completes, so none can be replayed.
+    /// before the handshake completes, so none can be replayed; and session
+    /// resumption is off, so every handshake shows the certificate to pin.
     pub fn rustls_config(&self, tls13_only: bool) -> Result<rustls::ServerConfig, CertError> {
         let builder = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()));
         let builder = if tls13_only {
@@ -106,6 +107,11 @@ impl Certificate {
         };
         let mut config = builder.with_no_client_auth().with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![crate::protocol::ALPN.to_vec()];
+        // No session resumption: a resumed handshake presents no certificate,
+        // so a client could not check its pin. Every handshake is a full one
+        // (an ECDSA P-256 signature, cheap next to a password hash).
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
         Ok(config)
     }
 }

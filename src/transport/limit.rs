@@ -1,5 +1,7 @@
-//! Caps on open connections, in total and per client IP, checked at accept
-//! time before any handshake work is spent on a connection.
+//! Caps on open connections, in total and per client address (an IPv6
+//! address by its /64, see `crate::net`), checked at accept time before any
+//! handshake work is spent on a connection. One limiter serves every
+//! transport, so TLS, QUIC and plain TCP connections count together.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -28,6 +30,7 @@ impl ConnectionLimiter {
 
     /// Admits a connection from `ip`, or refuses it.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionPermit> {
+        let ip = crate::net::subscriber(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let (total, per_ip) = &mut *open;
         let from_ip = per_ip.entry(ip).or_insert(0);
@@ -78,5 +81,13 @@ mod tests {
         assert!(l.admit(b).is_none(), "total cap");
         drop(p1);
         assert!(l.admit(a).is_some());
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_slash_64_share_a_cap() {
+        let l = ConnectionLimiter::new(10, 1);
+        let _p = l.admit("2001:db8::1".parse().unwrap()).unwrap();
+        assert!(l.admit("2001:db8::2".parse().unwrap()).is_none());
+        assert!(l.admit("2001:db8:0:1::1".parse().unwrap()).is_some());
     }
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use password::PasswordHashing;
 pub use rules::{canonical_username, check_password};
@@ -26,7 +26,7 @@ use crate::id::now_ms;
 use crate::protocol::{
     AuthReply, AuthRequest, ChangePasswordRequest, ClientType, DeviceInfo, DeviceType, DisconnectReason, ErrorCode,
     FindUserRequest, Heartbeat, HeartbeatReply, LoginReply, LoginRequest, Logout, NewLogin, RegisterReply,
-    RegisterRequest, TokenReply, UpdateBody, UserInfo,
+    RegisterRequest, RenewToken, TokenReply, UpdateBody, UserInfo,
 };
 use crate::storage::{StorageError, Store};
 
@@ -57,8 +57,14 @@ pub(crate) struct Accounts {
     /// Highest user id. Users are never deleted, so an id exists iff it is
     /// between 1 and this — checked without touching sled on the send path.
     last_user_id: AtomicU64,
+    /// Disabled accounts, for the same reason; few, so a set. Changed by
+    /// the write job that disables or enables, so a write checked against
+    /// it on the write path sees every change committed before it.
+    disabled: Arc<std::sync::RwLock<std::collections::HashSet<u64>>>,
     /// Seconds a new token is valid.
     token_ttl_secs: u64,
+    /// Seconds before expiry within which `Auth` renews a token.
+    token_renew_within_secs: u64,
 }
 
 impl Accounts {
@@ -71,7 +77,9 @@ impl Accounts {
                 limits.max_pending_registrations,
             ),
             last_user_id: AtomicU64::new(store::last_user_id(store)?),
+            disabled: Arc::new(std::sync::RwLock::new(store::disabled_users(store)?)),
             token_ttl_secs: limits.token_ttl_secs,
+            token_renew_within_secs: limits.token_renew_within_secs,
         })
     }
 
@@ -80,16 +88,22 @@ impl Accounts {
         user_id >= 1 && user_id <= self.last_user_id.load(Ordering::Acquire)
     }
 
+    /// Whether the operator disabled this account.
+    pub(crate) fn is_disabled(&self, user_id: u64) -> bool {
+        self.disabled.read().unwrap_or_else(|e| e.into_inner()).contains(&user_id)
+    }
+
     /// Reserves a password attempt (see `throttle`), or refuses it.
     fn begin_attempt(&self, account: Option<&str>, peer: IpAddr) -> ServiceResult<Attempt<'_>> {
         self.throttle.begin(account, peer, Instant::now()).map_err(|refusal| match refusal {
-            Refusal::Wait(wait) => ServiceError::new(
-                ErrorCode::RateLimited,
+            Refusal::Wait(wait) => ServiceError::rate_limited(
                 format!("too many failed logins; retry in {} ms", wait.as_millis().max(1)),
+                wait,
             ),
-            Refusal::Busy => {
-                ServiceError::new(ErrorCode::RateLimited, "too many logins in progress for this account or address")
-            }
+            Refusal::Busy => ServiceError::rate_limited(
+                "too many logins in progress for this account or address",
+                Duration::from_millis(250),
+            ),
         })
     }
 
@@ -110,7 +124,15 @@ impl Accounts {
 
 /// Registers the account domain's handlers.
 pub(super) fn routes(router: &mut Router) {
-    router.add(heartbeat).add(register).add(login).add(auth).add(logout).add(change_password).add(find_user);
+    router
+        .add(heartbeat)
+        .add(register)
+        .add(login)
+        .add(auth)
+        .add(logout)
+        .add(change_password)
+        .add(find_user)
+        .add(renew_token);
 }
 
 fn bad_credentials() -> ServiceError {
@@ -137,12 +159,13 @@ async fn register(call: Call, req: RegisterRequest) -> ServiceResult<Outcome<Reg
     let services = call.services.clone();
     let slot =
         services.accounts.registrations.begin(call.peer.ip(), Instant::now()).map_err(|refusal| match refusal {
-            Refusal::Wait(wait) => ServiceError::new(
-                ErrorCode::RateLimited,
+            Refusal::Wait(wait) => ServiceError::rate_limited(
                 format!("too many registrations from this address; retry in {} s", wait.as_secs().max(1)),
-            ),
+                wait,
+            )
+            .with_limit(u64::from(call.services.config().limits.registrations_per_address_per_hour)),
             Refusal::Busy => {
-                ServiceError::new(ErrorCode::RateLimited, "too many registrations in progress; retry shortly")
+                ServiceError::rate_limited("too many registrations in progress; retry shortly", Duration::from_secs(1))
             }
         })?;
     let created = create(services.clone(), &req.username, &req.password, Hashing::Registration).await;
@@ -259,7 +282,8 @@ async fn auth(call: Call, req: AuthRequest) -> ServiceResult<Outcome<AuthReply>>
         })
         .await?;
     let (record, generation, user) = found.ok_or_else(invalid_token)?;
-    if !token::genuine(secret, &record.secret_hash) || record.expires_at <= now_ms() {
+    let now = now_ms();
+    if !token::genuine(secret, &record.secret_hash) || record.expires_at <= now {
         return Err(invalid_token());
     }
     if user.disabled {
@@ -274,7 +298,62 @@ async fn auth(call: Call, req: AuthRequest) -> ServiceResult<Outcome<AuthReply>>
         generation,
         token_id,
     };
-    Ok(Outcome::Authenticated(session_state(&call.services, &identity).await?, identity))
+    let services = &call.services;
+    let accounts = &services.accounts;
+    // A renewed token's first use makes it the device's token; a token close
+    // to its expiry is renewed now.
+    let (user_id, device_id) = (identity.user_id, identity.device_id.clone());
+    let is_successor = services.read(move |s| store::successor(s, user_id, &device_id)).await? == Some(token_id);
+    let renew = record.expires_at.saturating_sub(now) < accounts.token_renew_within_secs.saturating_mul(1000);
+    let renewed = if is_successor || renew {
+        let device = DeviceInfo {
+            device_id: identity.device_id.clone(),
+            device_type: identity.device_type,
+            client_type: identity.client_type,
+        };
+        let fresh = if renew { Some(accounts.new_token(user_id, &device)?) } else { None };
+        let credential = store::Credential { user_id, generation };
+        let successor = fresh.as_ref().map(|(token, record)| (token.id, record.clone()));
+        let device_id = identity.device_id.clone();
+        services
+            .committer
+            .run(move |tx: &mut Tx<'_>| {
+                store::still_current(tx, credential)?;
+                store::promote_successor(tx, user_id, &device_id, token_id)?;
+                if let Some((id, record)) = &successor {
+                    store::issue_successor(tx, *id, record)?;
+                }
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+        fresh.map(|(token, record)| TokenReply { token: token.bytes, expires_at: record.expires_at })
+    } else {
+        None
+    };
+    let mut reply = session_state(services, &identity).await?;
+    reply.renewed = renewed;
+    Ok(Outcome::Authenticated(reply, identity))
+}
+
+async fn renew_token(call: Call, _: RenewToken) -> ServiceResult<Outcome<TokenReply>> {
+    let me = call.me()?;
+    let services = call.services.clone();
+    let device =
+        DeviceInfo { device_id: me.device_id.clone(), device_type: me.device_type, client_type: me.client_type };
+    let (token, record) = services.accounts.new_token(me.user_id, &device)?;
+    let credential = store::Credential { user_id: me.user_id, generation: me.generation };
+    let (token_id, expires_at) = (token.id, record.expires_at);
+    let pending = services
+        .committer
+        .submit(move |tx| {
+            store::still_current(tx, credential)?;
+            store::issue_successor(tx, token_id, &record)
+        })
+        .await?;
+    Ok(Outcome::later(async move {
+        pending.durable().await?;
+        Ok(TokenReply { token: token.bytes, expires_at })
+    }))
 }
 
 async fn logout(call: Call, _: Logout) -> ServiceResult<Outcome<()>> {
@@ -289,6 +368,9 @@ async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResul
     let services = call.services.clone();
     let accounts = &services.accounts;
     check_password(&req.new_password)?;
+    if req.new_password == req.old_password {
+        return Err(ServiceError::invalid("the new password is the current one"));
+    }
     let attempt = accounts.begin_attempt(Some(&me.username), call.peer.ip())?;
     let user_id = me.user_id;
     let (generation, user) =
@@ -324,6 +406,10 @@ async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResul
 
 async fn find_user(call: Call, req: FindUserRequest) -> ServiceResult<Outcome<UserInfo>> {
     let (user_id, user) = find(&call.services, &req.username).await?;
+    // A disabled account cannot be reached, so it is not found either.
+    if user.disabled {
+        return Err(ServiceError::not_found(format!("no user named {:?}", req.username)));
+    }
     Ok(Outcome::Reply(UserInfo { user_id, username: user.username }))
 }
 
@@ -360,6 +446,7 @@ async fn session_state(services: &Services, identity: &Identity) -> ServiceResul
         device_id: identity.device_id.clone(),
         cursor,
         latest,
+        renewed: None,
     })
 }
 
@@ -387,11 +474,19 @@ pub async fn devices(services: &Services, user_id: u64) -> ServiceResult<Vec<(St
 
 /// Disables or enables an account; a disabled account's sessions close at once.
 pub async fn set_disabled(services: &Services, user_id: u64, disabled: bool) -> ServiceResult<()> {
+    let set = services.accounts.disabled.clone();
     services
         .committer
         .run(move |tx| {
             store::update_user(tx, user_id, |u| u.disabled = disabled)?;
-            store::bump_generation(tx, user_id)
+            store::bump_generation(tx, user_id)?;
+            let mut set = set.write().unwrap_or_else(|e| e.into_inner());
+            if disabled {
+                set.insert(user_id);
+            } else {
+                set.remove(&user_id);
+            }
+            Ok::<_, ServiceError>(())
         })
         .await?;
     if disabled {

@@ -55,6 +55,8 @@ pub(super) const NAMES: Keyspace<String, u64> = Keyspace::new(&schema::USERNAME_
 pub(super) const LAST_ID: Keyspace<(), u64> = Keyspace::new(&schema::USERS_LASTID);
 pub(super) const TOKENS: Keyspace<u64, TokenRecord> = Keyspace::new(&schema::TOKENID_TOKEN);
 pub(super) const DEVICES: Keyspace<(u64, String), DeviceRecord> = Keyspace::new(&schema::USERDEVICE_DEVICE);
+/// A device's renewed token, until it is first used.
+pub(super) const SUCCESSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_SUCCESSOR);
 /// Absent means generation 0 (every account before the keyspace existed).
 pub(super) const GENERATIONS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_GENERATION);
 
@@ -127,12 +129,14 @@ pub(super) fn generation(store: &Store, user_id: u64) -> Result<u64, StorageErro
     Ok(store.get(&GENERATIONS, &user_id)?.unwrap_or(0))
 }
 
-/// Stores a new token for a device, revoking the token the device held before.
+/// Stores a new token for a device, revoking the token (and any renewed
+/// token) the device held before.
 pub(super) fn issue_token(tx: &mut Tx<'_>, token_id: u64, token: &TokenRecord, now: u64) -> ServiceResult<()> {
     let device_key = (token.user_id, token.device_id.clone());
     if let Some(old) = tx.get(&DEVICES, &device_key)? {
         tx.delete(&TOKENS, &old.token_id);
     }
+    drop_successor(tx, &device_key)?;
     tx.put(&TOKENS, &token_id, token);
     let device =
         DeviceRecord { token_id, device_type: token.device_type, client_type: token.client_type, last_login: now };
@@ -140,9 +144,51 @@ pub(super) fn issue_token(tx: &mut Tx<'_>, token_id: u64, token: &TokenRecord, n
     Ok(())
 }
 
-/// Revokes the token of one device.
+/// Stores a renewed token for a device beside its current one: both work
+/// until the renewed one is first used, so a device that loses the reply
+/// still holds a valid token. A renewal replaces an unused earlier one.
+pub(super) fn issue_successor(tx: &mut Tx<'_>, token_id: u64, token: &TokenRecord) -> ServiceResult<()> {
+    let device_key = (token.user_id, token.device_id.clone());
+    drop_successor(tx, &device_key)?;
+    tx.put(&TOKENS, &token_id, token);
+    tx.put(&SUCCESSORS, &device_key, &token_id);
+    Ok(())
+}
+
+/// Makes a device's renewed token its current one, on its first use: the
+/// token it replaces stops working. Does nothing if `token_id` is not the
+/// device's renewed token (any more).
+pub(super) fn promote_successor(tx: &mut Tx<'_>, user_id: u64, device_id: &str, token_id: u64) -> ServiceResult<()> {
+    let key = (user_id, device_id.to_string());
+    if tx.get(&SUCCESSORS, &key)? != Some(token_id) {
+        return Ok(());
+    }
+    tx.delete(&SUCCESSORS, &key);
+    if let Some(mut device) = tx.get(&DEVICES, &key)? {
+        tx.delete(&TOKENS, &device.token_id);
+        device.token_id = token_id;
+        tx.put(&DEVICES, &key, &device);
+    }
+    Ok(())
+}
+
+fn drop_successor(tx: &mut Tx<'_>, device_key: &(u64, String)) -> ServiceResult<()> {
+    if let Some(successor) = tx.get(&SUCCESSORS, device_key)? {
+        tx.delete(&TOKENS, &successor);
+        tx.delete(&SUCCESSORS, device_key);
+    }
+    Ok(())
+}
+
+/// The renewed token a device holds beside its current one, if any.
+pub(super) fn successor(store: &Store, user_id: u64, device_id: &str) -> Result<Option<u64>, StorageError> {
+    store.get(&SUCCESSORS, &(user_id, device_id.to_string()))
+}
+
+/// Revokes the token of one device (and its renewed token, if any).
 pub(super) fn revoke_device(tx: &mut Tx<'_>, user_id: u64, device_id: &str) -> ServiceResult<()> {
     let key = (user_id, device_id.to_string());
+    drop_successor(tx, &key)?;
     if let Some(mut device) = tx.get(&DEVICES, &key)? {
         tx.delete(&TOKENS, &device.token_id);
         device.token_id = 0;
@@ -201,6 +247,18 @@ pub fn devices(store: &Store, user_id: u64) -> Result<Vec<(String, DeviceRecord)
     store.scan(&DEVICES, &user_id).map(|entry| entry.map(|((_, device), record)| (device, record))).collect()
 }
 
+/// Every disabled account (a scan of the users, once at start).
+pub(super) fn disabled_users(store: &Store) -> Result<std::collections::HashSet<u64>, StorageError> {
+    let mut out = std::collections::HashSet::new();
+    for entry in store.all(&USERS) {
+        let (id, user) = entry?;
+        if user.disabled {
+            out.insert(id);
+        }
+    }
+    Ok(out)
+}
+
 /// The highest user id assigned (0 before the first user).
 pub(super) fn last_user_id(store: &Store) -> Result<u64, StorageError> {
     Ok(store.get(&LAST_ID, &())?.unwrap_or(0))
@@ -234,6 +292,9 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
         entry.map_err(|e| e.to_string())?;
     }
     for entry in store.all(&GENERATIONS) {
+        entry.map_err(|e| e.to_string())?;
+    }
+    for entry in store.all(&SUCCESSORS) {
         entry.map_err(|e| e.to_string())?;
     }
     Ok(())

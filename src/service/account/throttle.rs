@@ -11,8 +11,7 @@
 //! another, while several people behind one address (a family's router)
 //! can still log in at the same moment: against the address, a failure
 //! counts when it is known.
-//! IPv6 addresses count by their /64, the block one subscriber usually
-//! holds. The table is bounded: account keys are canonical usernames (at
+//! IPv6 addresses count by their /64 (`crate::net`). The table is bounded: account keys are canonical usernames (at
 //! most 32 bytes), and when it is full the entries with the fewest failures
 //! go first, so a flood of fresh names cannot wipe a guessed account's count.
 
@@ -40,17 +39,6 @@ const MAX_PENDING_PER_ADDRESS: u32 = 8;
 enum Key {
     Account(String),
     Address(IpAddr),
-}
-
-/// The address an attempt counts against: IPv4 as is, IPv6 by its /64.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,7 +89,7 @@ impl LoginThrottle {
         let keys: Vec<Key> = account
             .map(|a| Key::Account(a.to_string()))
             .into_iter()
-            .chain([Key::Address(address_key(address))])
+            .chain([Key::Address(crate::net::subscriber(address))])
             .collect();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = Duration::ZERO;
@@ -214,7 +202,7 @@ impl RegistrationLimit {
         if recent.len() >= MAX_KEYS {
             recent.retain(|_, times| times.iter().any(|t| now.saturating_duration_since(*t) < HOUR));
         }
-        let times = recent.entry(address_key(address)).or_default();
+        let times = recent.entry(crate::net::subscriber(address)).or_default();
         times.retain(|t| now.saturating_duration_since(*t) < HOUR);
         if times.len() >= self.per_hour {
             let oldest = times.first().copied().unwrap_or(now);

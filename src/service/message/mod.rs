@@ -15,6 +15,7 @@ pub use conversation::Conversation;
 use self::store::StoredMessage;
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult};
 use crate::id::id_time_ms;
+use crate::protocol::ErrorCode;
 use crate::protocol::{HistoryRequest, Message, Page, SendReply, SendRequest, Target, UpdateBody};
 
 /// Registers the message domain's handlers.
@@ -41,38 +42,45 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
     let services = &call.services;
     let limits = &services.config.limits;
     if req.content.len() > limits.max_content_bytes {
-        return Err(ServiceError::invalid(format!("content exceeds {} bytes", limits.max_content_bytes)));
+        return Err(ServiceError::invalid(format!("content exceeds {} bytes", limits.max_content_bytes))
+            .with_limit(limits.max_content_bytes as u64));
     }
     if req.extra.as_ref().is_some_and(|e| e.len() > limits.max_extra_bytes) {
-        return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes)));
+        return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes))
+            .with_limit(limits.max_extra_bytes as u64));
     }
     let Target::User(peer) = req.to;
-    if !services.accounts.user_exists(peer) {
-        return Err(ServiceError::not_found("no such user"));
-    }
-    let conversation = Conversation::of(me.user_id, req.to);
+    let sender = me.user_id;
+    let conversation = Conversation::of(sender, req.to);
     let message = StoredMessage {
-        sender: me.user_id,
+        sender,
         client_msg_id: req.client_msg_id,
         kind: req.kind,
         content: req.content,
         extra: req.extra,
     };
     let origin = call.session_id;
+    let checks = services.clone();
     let pending = services
         .committer
         .submit(move |tx| {
-            let (id, duplicate) = match store::known_id(tx, message.sender, message.client_msg_id)? {
-                Some(id) => (id, true),
-                None => {
-                    let id = tx.next_id();
-                    store::append(tx, conversation, id, &message);
-                    let update = UpdateBody::Message(wire_message(id, conversation, &message));
-                    update::publish(tx, &conversation.participants(), Some(origin), id, update);
-                    (id, false)
-                }
-            };
-            Ok::<_, ServiceError>(SendReply { message_id: id, server_time: id_time_ms(id), duplicate })
+            // A retry is answered with the original whatever it names now;
+            // only a new message is checked against its recipient, here on
+            // the write path so that a disable committed before it counts.
+            if let Some(id) = store::known_id(tx, sender, message.client_msg_id)? {
+                return Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: true });
+            }
+            if !checks.accounts.user_exists(peer) {
+                return Err(ServiceError::not_found("no such user"));
+            }
+            if peer != sender && checks.accounts.is_disabled(peer) {
+                return Err(ServiceError::new(ErrorCode::NotPermitted, "the recipient's account is disabled"));
+            }
+            let id = tx.next_id();
+            store::append(tx, conversation, id, &message);
+            let update = UpdateBody::Message(wire_message(id, conversation, &message));
+            update::publish(tx, &conversation.participants(), Some(origin), id, update);
+            Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: false })
         })
         .await?;
     Ok(Outcome::later(pending.durable()))
