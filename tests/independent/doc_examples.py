@@ -13,9 +13,14 @@ For each example:
     (integers, enum names, snowflake breakdowns, dates, strings, raw bytes)
     and with the decoded field the row names;
   * semantic rules: ascending ids in pages, server_time derived from ids, an
-    update of kind Message carries the message's id, tokens of 40 bytes.
+    update of kind Message carries the message's id, tokens of 40 bytes, a
+    Login reply's session.renewed absent, an ErrorBody's retry_after_ms only
+    with RateLimited (revision 3, section 4.2).
+Every `<!-- example: ... -->` tag of section 10 must belong to a decoded
+example, and the examples of revision 3 (section 10.5) must be there.
 Then the story the examples tell is checked across them (same ids, tokens,
-cursors from one example to the next).
+cursors from one example to the next; the renewal, throttle and size-limit
+examples of section 10.5 against their headings).
 """
 
 import datetime
@@ -36,6 +41,25 @@ ENUM_NAMES = {
     "tag": {0: "None", 1: "Some"},
 }
 HEADER_FIELDS = {"version": 0, "action": 1, "sequence_id": 2, "body_length": 3}
+
+# Examples the document must hold, with how many of each (at least). Revision
+# 3 added RenewToken, an Auth response with `renewed` present, a throttled
+# Login and an oversize frame with its `limit` (section 10.5).
+REQUIRED_EXAMPLES = {
+    "request Register": 1, "response Register": 1, "request Login": 1, "response Login": 1,
+    "error Login": 2, "request Heartbeat": 1, "response Heartbeat": 1, "request FindUser": 1,
+    "response FindUser": 1, "request Send": 1, "response Send": 1, "push Update": 2,
+    "request Auth": 1, "response Auth": 2, "request Sync": 1, "response Sync": 1,
+    "request Ack": 1, "response Ack": 1, "request History": 1, "response History": 1,
+    "request ChangePassword": 1, "response ChangePassword": 1, "request Logout": 1,
+    "response Logout": 1, "push Disconnect": 1, "error Heartbeat": 1,
+    "request RenewToken": 1, "response RenewToken": 1, "error Register": 1,
+}
+DAY_MS = 86_400_000
+TOKEN_TTL_MS = 30 * DAY_MS          # section 5.5: tokens live 30 days
+RENEW_WITHIN_MS = 10 * DAY_MS       # section 5.5: renewed within 10 days of expiry
+FIRST_THROTTLE_WAIT_MS = 250        # section 5.4: the 4th attempt waits 250 ms
+MAX_UNAUTHENTICATED_FRAME = 4096    # section 2.2
 
 
 def parse_hex_block(text: str) -> bytes:
@@ -200,6 +224,15 @@ def semantic_checks(decoded) -> None:
         assert decoded.server_time == k.snowflake_time(decoded.message_id)
     elif isinstance(decoded, (k.LoginReply, k.TokenReply)):
         assert len(decoded.token) == 40
+    if isinstance(decoded, k.LoginReply):
+        assert decoded.session.renewed is None, "renewed must be absent in a Login reply (section 4.2)"
+    if isinstance(decoded, k.AuthReply) and decoded.renewed is not None:
+        assert len(decoded.renewed.token) == 40, "renewed token of another length than 40"
+    if isinstance(decoded, k.ErrorBody):
+        if decoded.retry_after_ms is not None:
+            assert decoded.code == k.RATE_LIMITED, "retry_after_ms on an error other than RateLimited"
+        if decoded.code == k.FRAME_TOO_LARGE:
+            assert decoded.limit is not None, "FrameTooLarge without its limit (section 2.2)"
     if isinstance(decoded, (k.SyncPage, k.Update)):
         for u in updates:
             assert u.known, f"update {u.id} of unknown kind {u.kind} in the document"
@@ -210,9 +243,16 @@ def semantic_checks(decoded) -> None:
         assert x.server_time == k.snowflake_time(x.id), "server_time != derived from id"
 
 
-def story_checks(ex: dict) -> list:
+def ms_of(text: str) -> int:
+    """'2026-01-31T12:00:00Z' as ms since the Unix epoch."""
+    t = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return int(t.timestamp()) * 1000
+
+
+def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     """Cross-example consistency of the story of section 10 (`ex` maps labels to
-    lists of decoded values, in document order)."""
+    lists of decoded values, in document order; `headings` and `frames` to the
+    headings above them and their frames)."""
     def one(label, i=0):
         return ex[label][i]
     checks = []
@@ -241,6 +281,52 @@ def story_checks(ex: dict) -> list:
     hist = one("response History").messages
     claim("History holds the sent message and the synced reply",
           [m.id for m in hist] == [send.message_id, sync.updates[-1].id] and hist[1] == sync.updates[-1].value)
+
+    # Revision 3 (section 10.5).
+    plain_auth, renewed_auth = one("response Auth", 0), one("response Auth", 1)
+    claim("the first Auth response has no renewed token", plain_auth.renewed is None)
+    bob_reply = sync.updates[-1].value
+    claim("the renewed Auth response is bob's (user 2 as FindUser found him), cursor = latest = his reply",
+          renewed_auth.user_id == one("response FindUser").user_id == bob_reply.sender
+          and renewed_auth.username == one("response FindUser").username
+          and renewed_auth.cursor == renewed_auth.latest == bob_reply.id)
+    h = headings["response Auth"][1]
+    m = re.search(r"expires (\S+Z), connects on (\S+Z)", h)
+    claim(f"renewed Auth heading parsed ({h!r})", m is not None)
+    if m:
+        old_expiry, now = ms_of(m.group(1)), ms_of(m.group(2))
+        claim("the tablet's token is within 10 days of its expiry, so Auth renews it (section 5.5)",
+              0 < old_expiry - now <= RENEW_WITHIN_MS)
+        claim("the renewed token is valid for a full lifetime (30 days) from the connection",
+              renewed_auth.renewed is not None and renewed_auth.renewed.expires_at == now + TOKEN_TTL_MS)
+        renew = one("response RenewToken")
+        claim("RenewToken's token lives a full lifetime from shortly after (within a minute of) that time",
+              0 <= renew.expires_at - (now + TOKEN_TTL_MS) < 60_000)
+        claim("RenewToken's token is not the renewed one of the tablet",
+              renewed_auth.renewed is not None and renew.token != renewed_auth.renewed.token)
+    claim("RenewToken request and response share their sequence id",
+          frames["request RenewToken"][0].seq == frames["response RenewToken"][0].seq != 0)
+    claim("RenewToken request body is empty", frames["request RenewToken"][0].body == b"")
+
+    throttled = one("error Login", 1)
+    h = headings["error Login"][1]
+    m = re.search(r"made (\d+) ms after a third wrong password", h)
+    claim("throttled Login: RateLimited, retry_after_ms = 250 ms - the time since the 3rd failure "
+          "(section 5.4), no limit, the message says the same wait",
+          m is not None and throttled.code == k.RATE_LIMITED
+          and throttled.retry_after_ms == FIRST_THROTTLE_WAIT_MS - int(m.group(1))
+          and throttled.limit is None and f"retry in {throttled.retry_after_ms} ms" in throttled.message)
+    claim("throttled Login answers the Login request's sequence id",
+          frames["error Login"][1].seq == frames["request Login"][0].seq)
+    big = one("error Register")
+    h = headings["error Register"][0]
+    m = re.search(r"announced ([\d ]+) bytes", h)
+    announced = int(m.group(1).replace(" ", "")) if m else None
+    claim("oversize Register: FrameTooLarge with limit = 4096 (before authentication, section 2.2), "
+          "no retry_after_ms; the heading's size is above it and the message names both",
+          announced is not None and big.code == k.FRAME_TOO_LARGE and big.limit == MAX_UNAUTHENTICATED_FRAME
+          and big.retry_after_ms is None and announced > big.limit
+          and f"{announced} bytes" in big.message and str(big.limit) in big.message)
     return checks
 
 
@@ -252,6 +338,8 @@ def main() -> int:
     count = 0
     rows_checked = 0
     examples: dict = {}
+    headings: dict = {}
+    frames: dict = {}
     # Every fenced hex/text block in section 10 that starts with a 13-byte header.
     sec10 = doc[doc.index("## 10. Hex examples"):doc.index("## 11.")]
     blocks = list(re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S))
@@ -302,12 +390,28 @@ def main() -> int:
             semantic_checks(decoded)
             rows_checked += check_table(parse_table(tail), frame, data, decoded)
             examples.setdefault(label, []).append(decoded)
+            head = re.findall(r"^#### (.*)$", sec10[:m.start()], re.M)
+            headings.setdefault(label, []).append(head[-1] if head else "")
+            frames.setdefault(label, []).append(frame)
             print(f"ok   {label:28} seq={frame.seq:<2} {len(data):>3} bytes  {decoded!r:.90}")
         except Exception as e:  # noqa: BLE001
             failures += 1
             print(f"FAIL {label:28} {type(e).__name__}: {e}")
+    # Every tagged example was decoded, and none of the required ones is missing.
+    tags = re.findall(r"<!-- example: (\w+) (\w+) -->", sec10)
+    all_tags = re.findall(r"<!-- example: ([^>]*?) -->", doc)
+    decoded_count = sum(len(v) for key, v in examples.items() if not key.startswith("untagged"))
+    ok = len(tags) == len(all_tags) == decoded_count
+    print(f"{'ok  ' if ok else 'FAIL'} all {len(all_tags)} example tags are in section 10 and decoded "
+          f"({decoded_count} decoded)")
+    failures += 0 if ok else 1
+    for label, n in REQUIRED_EXAMPLES.items():
+        have = len(examples.get(label, []))
+        if have < n:
+            failures += 1
+            print(f"FAIL example {label!r}: {have} in the document, expected at least {n}")
     try:
-        for text, ok in story_checks(examples):
+        for text, ok in story_checks(examples, headings, frames):
             print(f"{'ok  ' if ok else 'FAIL'} story: {text}")
             failures += 0 if ok else 1
     except Exception as e:  # noqa: BLE001

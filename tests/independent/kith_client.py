@@ -1,5 +1,6 @@
 """Independent Python client for the kith wire protocol, version 1,
-revision 2 (the update log).
+revision 3 (the update log of revision 2; token renewal with RenewToken and
+AuthReply.renewed; ErrorBody.retry_after_ms and ErrorBody.limit).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -37,6 +38,7 @@ AUTH = 0x04
 LOGOUT = 0x05
 CHANGE_PASSWORD = 0x06
 FIND_USER = 0x07
+RENEW_TOKEN = 0x08  # revision 3 (section 5.9)
 SEND = 0x10
 HISTORY = 0x13
 SYNC = 0x18
@@ -54,7 +56,7 @@ RETIRED_PUSH_MESSAGE = 0x80
 ACTION_NAMES = {
     HEARTBEAT: "Heartbeat", REGISTER: "Register", LOGIN: "Login", AUTH: "Auth",
     LOGOUT: "Logout", CHANGE_PASSWORD: "ChangePassword", FIND_USER: "FindUser",
-    SEND: "Send", HISTORY: "History", SYNC: "Sync", ACK: "Ack",
+    RENEW_TOKEN: "RenewToken", SEND: "Send", HISTORY: "History", SYNC: "Sync", ACK: "Ack",
     ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update",
 }
 
@@ -117,13 +119,31 @@ SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
 # ---------------------------------------------------------------------------
 
 class KithError(Exception):
-    """An Error (0x7f) response from the server."""
+    """An Error (0x7f) response from the server (ErrorBody, section 4.2).
 
-    def __init__(self, code: int, message: str, action: Optional[int] = None):
+    `retry_after_ms`: with RateLimited, how long to wait before retrying (None
+    when the server sent none; section 11 suggests 1 s then). `limit`: the
+    configured limit the request ran into (bytes, items or registrations per
+    hour), or None.
+    """
+
+    def __init__(self, code: int, message: str, action: Optional[int] = None, *,
+                 retry_after_ms: Optional[int] = None, limit: Optional[int] = None):
         self.code = code
         self.message = message
         self.action = action
-        super().__init__(f"kith error {code} ({ERROR_NAMES.get(code, 'Unknown')}): {message}")
+        self.retry_after_ms = retry_after_ms
+        self.limit = limit
+        extra = ""
+        if retry_after_ms is not None:
+            extra += f", retry after {retry_after_ms} ms"
+        if limit is not None:
+            extra += f", limit {limit}"
+        super().__init__(f"kith error {code} ({ERROR_NAMES.get(code, 'Unknown')}): {message}{extra}")
+
+    @classmethod
+    def from_body(cls, e: "ErrorBody", action: Optional[int] = None) -> "KithError":
+        return cls(e.code, e.message, action, retry_after_ms=e.retry_after_ms, limit=e.limit)
 
     @property
     def name(self) -> str:
@@ -333,12 +353,21 @@ class DeviceInfo:
 
 
 @dataclass
+class TokenReply:
+    token: bytes
+    expires_at: int  # ms since the Unix epoch
+
+
+@dataclass
 class AuthReply:
     user_id: int
     username: str
     device_id: str
     cursor: int  # highest update id this device acknowledged (0 if none)
     latest: int  # highest update id in the user's update log (0 if none)
+    # Revision 3: with Auth only, a fresh token when the one used is near its
+    # expiry (section 5.5); always None in a LoginReply's session.
+    renewed: Optional[TokenReply] = None
 
 
 @dataclass
@@ -346,12 +375,6 @@ class LoginReply:
     token: bytes
     expires_at: int
     session: AuthReply
-
-
-@dataclass
-class TokenReply:
-    token: bytes
-    expires_at: int
 
 
 @dataclass
@@ -437,6 +460,8 @@ class DisconnectPush:
 class ErrorBody:
     code: int
     message: str
+    retry_after_ms: Optional[int] = None  # revision 3: with RateLimited, the wait
+    limit: Optional[int] = None  # revision 3: the configured limit that was hit
 
 
 # Request bodies, as decoded by the request decoders below (used to check the
@@ -541,6 +566,10 @@ def encode_find_user(username: str) -> bytes:
     return Writer().string(username).build()
 
 
+def encode_renew_token() -> bytes:
+    return b""
+
+
 def encode_send(to_user: int, client_msg_id: bytes, kind: int, content: bytes,
                 extra: Optional[str] = None) -> bytes:
     return (Writer().target_user(to_user).id16(client_msg_id).u8(kind)
@@ -590,8 +619,13 @@ def encode_update(u: Update) -> bytes:
     return encode_update_into(Writer(), u).build()
 
 
+def encode_token_reply_into(w: Writer, r: TokenReply) -> Writer:
+    return w.bytes(r.token).u64(r.expires_at)
+
+
 def encode_auth_reply_into(w: Writer, a: AuthReply) -> Writer:
-    return w.u64(a.user_id).string(a.username).string(a.device_id).u64(a.cursor).u64(a.latest)
+    return (w.u64(a.user_id).string(a.username).string(a.device_id).u64(a.cursor).u64(a.latest)
+            .option(a.renewed, encode_token_reply_into))
 
 
 def encode_login_reply(r: LoginReply) -> bytes:
@@ -599,7 +633,7 @@ def encode_login_reply(r: LoginReply) -> bytes:
 
 
 def encode_token_reply(r: TokenReply) -> bytes:
-    return Writer().bytes(r.token).u64(r.expires_at).build()
+    return encode_token_reply_into(Writer(), r).build()
 
 
 def encode_user_info(u: UserInfo) -> bytes:
@@ -622,8 +656,10 @@ def encode_u64(v: int) -> bytes:
     return Writer().u64(v).build()
 
 
-def encode_error_body(code: int, message: str) -> bytes:
-    return Writer().u16(code).string(message).build()
+def encode_error_body(code: int, message: str, retry_after_ms: Optional[int] = None,
+                      limit: Optional[int] = None) -> bytes:
+    return (Writer().u16(code).string(message).option(retry_after_ms, lambda w, v: w.u64(v))
+            .option(limit, lambda w, v: w.u64(v)).build())
 
 
 def encode_disconnect(reason: int, message: str) -> bytes:
@@ -632,8 +668,12 @@ def encode_disconnect(reason: int, message: str) -> bytes:
 
 # --- decoders for every response and push ---
 
+def read_token_reply(r: Reader) -> TokenReply:
+    return TokenReply(r.bytes(), r.u64())
+
+
 def read_auth_reply(r: Reader) -> AuthReply:
-    return AuthReply(r.u64(), r.string(), r.string(), r.u64(), r.u64())
+    return AuthReply(r.u64(), r.string(), r.string(), r.u64(), r.u64(), r.option(read_token_reply))
 
 
 def read_message(r: Reader) -> Message:
@@ -679,7 +719,7 @@ def decode_empty(body: bytes) -> None:
 
 
 def decode_token_reply(body: bytes) -> TokenReply:
-    return _decode_exact(body, lambda r: TokenReply(r.bytes(), r.u64()))
+    return _decode_exact(body, read_token_reply)
 
 
 def decode_user_info(body: bytes) -> UserInfo:
@@ -724,7 +764,10 @@ def decode_disconnect(body: bytes) -> DisconnectPush:
 
 
 def decode_error_body(body: bytes) -> ErrorBody:
-    return _decode_exact(body, lambda r: ErrorBody(r.u16(), r.string()))
+    # Revision 3: two trailing Option<u64> fields, always present as tags
+    # (section 4.2); the code is kept as a number even if unknown.
+    return _decode_exact(body, lambda r: ErrorBody(
+        r.u16(), r.string(), r.option(lambda rr: rr.u64()), r.option(lambda rr: rr.u64())))
 
 
 # Decoders for requests (symmetry; used to check the document's examples).
@@ -774,7 +817,7 @@ def decode_ack_request(body: bytes) -> AckRequest:
 RESPONSE_DECODERS = {
     HEARTBEAT: decode_heartbeat_reply, REGISTER: decode_register_reply, LOGIN: decode_login_reply,
     AUTH: decode_auth_reply, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_token_reply,
-    FIND_USER: decode_user_info, SEND: decode_send_reply, HISTORY: decode_page,
+    FIND_USER: decode_user_info, RENEW_TOKEN: decode_token_reply, SEND: decode_send_reply, HISTORY: decode_page,
     SYNC: decode_sync_page, ACK: decode_ack_reply, ERROR: decode_error_body,
     PUSH_DISCONNECT: decode_disconnect, PUSH_UPDATE: decode_update,
 }
@@ -782,17 +825,17 @@ RESPONSE_DECODERS = {
 RESPONSE_ENCODERS = {
     HEARTBEAT: encode_u64, REGISTER: encode_u64, LOGIN: encode_login_reply,
     AUTH: lambda a: encode_auth_reply_into(Writer(), a).build(), LOGOUT: lambda _: b"",
-    CHANGE_PASSWORD: encode_token_reply, FIND_USER: encode_user_info, SEND: encode_send_reply,
-    HISTORY: encode_page, SYNC: encode_sync_page, ACK: encode_u64,
-    ERROR: lambda e: encode_error_body(e.code, e.message),
+    CHANGE_PASSWORD: encode_token_reply, FIND_USER: encode_user_info, RENEW_TOKEN: encode_token_reply,
+    SEND: encode_send_reply, HISTORY: encode_page, SYNC: encode_sync_page, ACK: encode_u64,
+    ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit),
     PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
 }
 
 REQUEST_DECODERS = {
     HEARTBEAT: decode_empty, REGISTER: decode_register_request, LOGIN: decode_login_request,
     AUTH: decode_auth_request, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_change_password_request,
-    FIND_USER: decode_find_user_request, SEND: decode_send_request, HISTORY: decode_history_request,
-    SYNC: decode_sync_request, ACK: decode_ack_request,
+    FIND_USER: decode_find_user_request, RENEW_TOKEN: decode_empty, SEND: decode_send_request,
+    HISTORY: decode_history_request, SYNC: decode_sync_request, ACK: decode_ack_request,
 }
 
 REQUEST_ENCODERS = {
@@ -803,6 +846,7 @@ REQUEST_ENCODERS = {
     LOGOUT: lambda _: encode_logout(),
     CHANGE_PASSWORD: lambda q: encode_change_password(q.old_password, q.new_password),
     FIND_USER: lambda q: encode_find_user(q.username),
+    RENEW_TOKEN: lambda _: encode_renew_token(),
     SEND: lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra),
     HISTORY: lambda q: encode_history(q.with_, q.direction, q.anchor, q.limit),
     SYNC: lambda q: encode_sync(q.after, q.limit),
@@ -1098,12 +1142,41 @@ class KithClient:
             raise ConnectionClosed(self.close_reason or "closed")
         return p.frame
 
+    def call_many(self, requests: list, *, timeout: Optional[float] = None) -> list:
+        """Pipeline: write every (action, body) request in one go, each with its
+        own sequence id, then wait for all the answers (matched by sequence id,
+        section 2.1). Returns the frames in request order. Keep the number of
+        writes among them within the server's in-flight window (section 7.4)."""
+        entries = []
+        data = bytearray()
+        with self._pending_lock:
+            if self.closed.is_set():
+                raise ConnectionClosed(self.close_reason or "closed")
+            for action, body in requests:
+                seq = self._alloc_seq()
+                p = _Pending()
+                self._pending[seq] = p
+                entries.append((seq, action, p))
+                data += encode_frame(action, seq, body)
+        self.write_raw(bytes(data))
+        deadline = time.monotonic() + (self.DEFAULT_TIMEOUT if timeout is None else timeout)
+        out = []
+        for seq, action, p in entries:
+            if not p.event.wait(max(0.0, deadline - time.monotonic())):
+                with self._pending_lock:
+                    for s, _, _ in entries:
+                        self._pending.pop(s, None)
+                raise TimeoutError(f"no response to {ACTION_NAMES.get(action, hex(action))} seq {seq}")
+            if p.frame is None:
+                raise ConnectionClosed(self.close_reason or "closed")
+            out.append(p.frame)
+        return out
+
     def request(self, action: int, body: bytes = b"", *, timeout: Optional[float] = None) -> bytes:
         """Send a request; return the success body or raise KithError."""
         f = self.call_raw(action, body, timeout=timeout)
         if f.action == ERROR:
-            e = decode_error_body(f.body)
-            raise KithError(e.code, e.message, action)
+            raise KithError.from_body(decode_error_body(f.body), action)
         if f.action != action:
             raise DecodeError(f"response action {f.action:#04x} to request {action:#04x}")
         return f.body
@@ -1169,6 +1242,11 @@ class KithClient:
 
     def find_user(self, username: str) -> UserInfo:
         return decode_user_info(self.request(FIND_USER, encode_find_user(username)))
+
+    def renew_token(self) -> TokenReply:
+        """RenewToken (0x08, section 5.9): a fresh token for this device. Until
+        it is first used with Auth, the old token keeps working too."""
+        return decode_token_reply(self.request(RENEW_TOKEN, encode_renew_token()))
 
     def send(self, to_user: int, content: bytes | str, *, kind: int = KIND_TEXT,
              client_msg_id: Optional[bytes] = None, extra: Optional[str] = None) -> SendReply:

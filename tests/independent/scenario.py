@@ -4,8 +4,16 @@
 
     python3 scenario.py --tcp 127.0.0.1:17421 --tls 127.0.0.1:17420 --fingerprint AB:CD:...
 
-Exits non-zero on the first failed check. Written for revision 2 of the
-protocol (the update log: Sync, Ack on update ids, Update pushes).
+Exits non-zero on the first failed check. Written for revision 3 of the
+protocol (revision 2's update log: Sync, Ack on update ids, Update pushes;
+revision 3: RenewToken and AuthReply.renewed, ErrorBody.retry_after_ms and
+ErrorBody.limit, the login throttle from the 4th attempt, one order of checks).
+Needs no operator access: checks that need a disabled account are not made.
+
+The login throttle (section 5.4) counts failures per username and per client
+address, and a success clears only the username's count. So the throttle is
+checked first, with a fresh username, while this address has no failures yet;
+every later password login waits out the address's throttle (`patiently`).
 """
 
 from __future__ import annotations
@@ -48,24 +56,32 @@ def expect_error(code: int, fn, *args, **kwargs) -> KithError:
 
 
 def patiently(fn, *args, **kwargs):
-    """Calls fn, waiting and retrying while the server answers RateLimited
-    (section 5.4: failed logins are throttled per account and address; this
-    also applies to ChangePassword). Compose with expect_error to wait out the
-    throttle before an expected failure: expect_error(code, patiently, fn, ...)."""
-    for _ in range(20):
+    """Calls fn, waiting `retry_after_ms` and retrying while the server answers
+    RateLimited (section 5.4: failed logins are throttled per account and
+    address, waits doubling up to 60 s; this also applies to ChangePassword).
+    Compose with expect_error to wait out the throttle before an expected
+    failure: expect_error(code, patiently, fn, ...)."""
+    deadline = time.monotonic() + 150
+    while True:
         try:
             return fn(*args, **kwargs)
         except KithError as e:
-            if e.code != k.RATE_LIMITED:
+            if e.code != k.RATE_LIMITED or time.monotonic() > deadline:
                 raise
-            time.sleep(0.5)
-    return fn(*args, **kwargs)
+            # section 11: wait retry_after_ms, 1 s if absent
+            time.sleep((e.retry_after_ms if e.retry_after_ms is not None else 1000) / 1000)
+
+
+def no_extras(e) -> None:
+    """An error that carries neither retry_after_ms nor limit (section 4.2)."""
+    assert e.retry_after_ms is None and e.limit is None, \
+        f"error {e.code} carries retry_after_ms={e.retry_after_ms}, limit={e.limit}"
 
 
 def expect_error_frame(frame: k.Frame, code: int) -> k.ErrorBody:
     """`frame` is what call_raw returned, i.e. already matched by sequence id."""
     assert frame.action == k.ERROR, f"expected an Error frame, got action {frame.action:#04x}"
-    e = k.decode_error_body(frame.body)
+    e = k.decode_error_body(frame.body)  # exactly, with the two fields of revision 3
     assert e.code == code, f"expected error {code} ({k.ERROR_NAMES.get(code)}), got {e.code}: {e.message}"
     return e
 
@@ -191,12 +207,65 @@ def run(args) -> None:
         check("re-registering BOB_... (upper case, folded) gives Conflict (9)")
         expect_error(k.INVALID_ARGUMENT, reg.register, f"x_{suffix}", "short")
         check("register with a 5-byte password gives InvalidArgument (12)")
+        e = expect_error(k.INVALID_ARGUMENT, reg.register, alice_name, "short")
+        no_extras(e)
+        check("a taken name with a too-short password gives InvalidArgument (12), not Conflict: "
+              "the password is checked before the name is taken (section 5.3)")
+        throttle_name, throttle_pw = f"throttle_{suffix}", f"throttle pw {suffix}"
+        throttle_id = reg.register(throttle_name, throttle_pw)
         reg.close()
+
+        # --- Login throttle (revision 3, section 5.4) -----------------------
+        # First of all password logins, so that this address has no failures
+        # yet (see the module docstring): 3 failures cost nothing, the 4th
+        # attempt waits 250 ms from the 3rd failure, whatever its password.
+        thr = tcp_conn("throttle")
+        thr_dev = f"throttle-dev-{suffix}"
+        e = expect_error(k.INVALID_ARGUMENT, thr.login, throttle_name, "wrong password", "")
+        no_extras(e)
+        check("Login with an empty device_id and a wrong password gives InvalidArgument (12): the device id "
+              "is checked before the throttle and the password (section 2.2)")
+        address_throttled = False  # this address already failed before (an earlier run within 15 min)
+        for i in range(3):
+            try:
+                thr.login(throttle_name, f"wrong password {i}", thr_dev)
+            except KithError as e:
+                if e.code == k.RATE_LIMITED and not address_throttled and i == 0:
+                    address_throttled = True
+                    e = expect_error(k.BAD_CREDENTIALS, patiently, thr.login, throttle_name,
+                                     f"wrong password {i}", thr_dev)
+                assert e.code == k.BAD_CREDENTIALS, f"wrong password {i}: {e}"
+                no_extras(e)
+            else:
+                raise AssertionError("login with a wrong password succeeded")
+        third_failure = time.monotonic()
+        check("three wrong passwords give BadCredentials (6) without a wait"
+              + (" (after waiting out failures of an earlier run from this address)" if address_throttled else ""))
+        e = expect_error(k.RATE_LIMITED, thr.login, throttle_name, throttle_pw, thr_dev)
+        elapsed_ms = (time.monotonic() - third_failure) * 1000
+        top = 60_000 if address_throttled else 250
+        assert e.retry_after_ms is not None and 1 <= e.retry_after_ms <= top, \
+            f"retry_after_ms {e.retry_after_ms}, expected 1..={top} ({elapsed_ms:.0f} ms after the 3rd failure)"
+        assert e.limit is None, f"limit {e.limit} on a throttled login"
+        wait_ms = e.retry_after_ms
+        check(f"the 4th attempt, with the right password, {elapsed_ms:.0f} ms after the 3rd failure, gives "
+              f"RateLimited (10) with retry_after_ms {wait_ms} (1..={top}), no limit: {e.message!r}")
+        e2 = expect_error(k.RATE_LIMITED, thr.login, throttle_name, throttle_pw, thr_dev)
+        assert e2.retry_after_ms is not None and 1 <= e2.retry_after_ms <= wait_ms, (e2.retry_after_ms, wait_ms)
+        check(f"asking again at once is refused again, retry_after_ms {e2.retry_after_ms} <= {wait_ms}")
+        time.sleep(e2.retry_after_ms / 1000)
+        lthr = thr.login(throttle_name, throttle_pw, thr_dev)
+        assert lthr.session.user_id == throttle_id and lthr.session.renewed is None, lthr.session
+        check(f"after sleeping retry_after_ms ({e2.retry_after_ms} ms) the right password logs in "
+              "(the refused attempts did not count as failures); LoginReply.session.renewed is absent")
+        thr.close()
 
         # --- Login ---------------------------------------------------------
         bad = tcp_conn("badlogin")
         e = expect_error(k.BAD_CREDENTIALS, patiently, bad.login, alice_name, "wrong password!", "dev-x")
-        check(f"login with a wrong password gives BadCredentials (6): {e.message!r}")
+        no_extras(e)
+        check(f"login with a wrong password gives BadCredentials (6): {e.message!r}, "
+              "retry_after_ms and limit absent")
         expect_error(k.BAD_CREDENTIALS, patiently, bad.login, f"nobody_{suffix}", "whatever123", "dev-x")
         check("login with an unknown username gives BadCredentials (6)")
         bad.heartbeat()
@@ -210,6 +279,7 @@ def run(args) -> None:
         assert len(la.token) == 40, f"token of {len(la.token)} bytes"
         assert la.session.user_id == alice_id and la.session.username == alice_name
         assert la.session.device_id == alice_dev
+        assert la.session.renewed is None, "renewed must be absent in a Login reply (section 4.2)"
         # A password login adds a NewLogin update to the log (section 8.2):
         # latest is its id, the cursor of a new device_id is 0.
         assert la.session.cursor == 0 and la.session.latest > 0, la.session
@@ -228,6 +298,12 @@ def run(args) -> None:
 
         expect_error(k.ALREADY_AUTHENTICATED, bob.login, bob_name, bob_pw, bob_dev)
         check("Login on an authenticated connection gives AlreadyAuthenticated (13)")
+        expect_error(k.ALREADY_AUTHENTICATED, bob.login, bob_name, "wrong password", "")
+        check("... also with an empty device_id and a wrong password: already authenticated is checked "
+              "first (section 5.4)")
+        expect_error_frame(bob.call_raw(k.LOGIN, b"\x00"), k.MALFORMED_BODY)
+        check("... but a Login body that does not decode gives MalformedBody (3): the body is decoded "
+              "before the action's rules (section 2.2)")
 
         # --- FindUser --------------------------------------------------------
         u = alice.find_user(bob_name)
@@ -235,9 +311,9 @@ def run(args) -> None:
         u2 = alice.find_user(bob_name.upper())
         assert u2.user_id == bob_id and u2.username == bob_name
         check(f"alice finds bob by username (id {u.user_id}, also case-insensitively)")
-        expect_error(k.NOT_FOUND, alice.find_user, f"nobody_{suffix}")
+        no_extras(expect_error(k.NOT_FOUND, alice.find_user, f"nobody_{suffix}"))
         expect_error(k.NOT_FOUND, alice.find_user, "!!")
-        check("FindUser of an unknown or impossible name gives NotFound (8)")
+        check("FindUser of an unknown or impossible name gives NotFound (8), no retry_after_ms or limit")
 
         # --- Send / Update push -------------------------------------------------
         now_ms = alice.heartbeat()
@@ -269,6 +345,20 @@ def run(args) -> None:
         assert r1b.message_id == r1.message_id and r1b.server_time == r1.server_time
         no_push(bob, 0.5)
         check("retried Send with the same client_msg_id: same id, duplicate = true, no new push")
+        r1c = alice.send(alice_id, b"retry to another recipient", kind=k.KIND_IMAGE, client_msg_id=cmid1,
+                         extra="x")
+        assert r1c.duplicate and (r1c.message_id, r1c.server_time) == (r1.message_id, r1.server_time), r1c
+        r1d = alice.send(0xFFFFFFFF, b"retry to nobody", client_msg_id=cmid1)
+        assert r1d.duplicate and (r1d.message_id, r1d.server_time) == (r1.message_id, r1.server_time), r1d
+        no_push(bob, 0.3)
+        no_push(alice, 0.3)
+        check("retried Send with the same client_msg_id to another recipient (herself), and to a user that "
+              "does not exist: the original id and time, duplicate = true, nothing pushed (section 5.10; "
+              "that nothing was stored is checked with Sync below)")
+        e = expect_error(k.INVALID_ARGUMENT, alice.send, bob_id, "x", client_msg_id=cmid1, extra="e" * 1025)
+        assert e.limit == 1024, e
+        check("... but a retry with a 1025-byte extra gives InvalidArgument (12): sizes are checked before "
+              "the client_msg_id (section 5.10)")
 
         cmid3 = k.new_client_msg_id()
         r3 = alice.send(bob_id, b"", kind=k.KIND_CUSTOM, client_msg_id=cmid3)
@@ -279,10 +369,19 @@ def run(args) -> None:
         ids = [r1.message_id, r2.message_id, r3.message_id]
         assert ids == sorted(ids)
 
-        expect_error(k.NOT_FOUND, alice.send, 0xFFFFFFFF, "to nobody")
+        no_extras(expect_error(k.NOT_FOUND, alice.send, 0xFFFFFFFF, "to nobody"))
         check("Send to a non-existent user gives NotFound (8)")
-        expect_error(k.INVALID_ARGUMENT, alice.send, bob_id, "x", extra="e" * 1025)
-        check("Send with a 1025-byte extra gives InvalidArgument (12)")
+        e = expect_error(k.INVALID_ARGUMENT, alice.send, bob_id, "x", extra="e" * 1025)
+        assert e.limit == 1024 and e.retry_after_ms is None, e
+        check("Send with a 1025-byte extra gives InvalidArgument (12) with limit 1024")
+        # 65 537 content bytes make a body of 65 577 bytes, within the frame limit of 131 072.
+        e = expect_error(k.INVALID_ARGUMENT, alice.send, bob_id, b"c" * 65537)
+        assert e.limit == 65536 and e.retry_after_ms is None, e
+        check(f"Send with 65537 content bytes gives InvalidArgument (12) with limit 65536: {e.message!r}")
+        e = expect_error(k.INVALID_ARGUMENT, alice.send, 0xFFFFFFFF, b"c" * 65537)
+        assert e.limit == 65536, e
+        check("... also to a user that does not exist: the size is checked before the recipient (section 5.10)")
+        no_push(bob, 0.3)
 
         # --- Second connection for bob: Auth kicks the first ------------------
         bob2 = tcp_conn("bob2")
@@ -323,9 +422,12 @@ def run(args) -> None:
         p = bob2.sync(r1.message_id, 100)
         assert [x.id for x in p.updates] == ids[1:] and not p.more
         check("Sync after the last id is empty with more = false; after is exclusive")
-        expect_error(k.INVALID_ARGUMENT, bob2.sync, 0, 0)
-        expect_error(k.INVALID_ARGUMENT, bob2.sync, 0, 101)
-        check("Sync limit 0 / 101 gives InvalidArgument (12)")
+        e0 = expect_error(k.INVALID_ARGUMENT, bob2.sync, 0, 0)
+        e = expect_error(k.INVALID_ARGUMENT, bob2.sync, 0, 101)
+        assert e.limit == 100 and e.retry_after_ms is None, e
+        assert e0.limit in (None, 100), e0
+        check(f"Sync limit 0 / 101 gives InvalidArgument (12); for 101 with limit 100 "
+              f"(for 0: limit {e0.limit})")
         alice_log = alice.sync_all(0)
         assert [x.id for x in alice_log] == [la.session.latest] + ids, [x.id for x in alice_log]
         assert_new_login(alice_log[0], device_id=alice_dev, device_type=k.DEVICE_DESKTOP,
@@ -353,6 +455,12 @@ def run(args) -> None:
         h6 = bob2.history(0xFFFFFFF0, k.DIRECTION_BEFORE, 0, 10)
         assert h6.messages == [] and not h6.more
         check("History with a non-existent user is an empty page")
+        e = expect_error(k.INVALID_ARGUMENT, bob2.history, alice_id, k.DIRECTION_BEFORE, 0, 101)
+        assert e.limit == 100 and e.retry_after_ms is None, e
+        e0 = expect_error(k.INVALID_ARGUMENT, bob2.history, alice_id, k.DIRECTION_AFTER, 0, 0)
+        assert e0.limit in (None, 100), e0
+        check(f"History limit 101 / 0 gives InvalidArgument (12); for 101 with limit 100 "
+              f"(for 0: limit {e0.limit})")
 
         # --- Ack on update ids -------------------------------------------------
         assert bob2.ack(lb.session.latest) == lb.session.latest, "Ack of a NewLogin update id"
@@ -406,6 +514,11 @@ def run(args) -> None:
         expect_error_frame(f, k.BAD_SEQUENCE)
         alice.heartbeat()
         check("a request with sequence id 0 gives BadSequence (16) with sequence 0")
+        f = alice.call_raw(0x55, b"\x01", seq=0)
+        assert f.seq == 0
+        expect_error_frame(f, k.UNKNOWN_ACTION)
+        check("an unknown action with sequence id 0 gives UnknownAction (2) with sequence 0: the action "
+              "byte is checked before the sequence id (section 2.2)")
 
         # --- Before authentication ----------------------------------------
         fresh = tcp_conn("fresh")
@@ -413,10 +526,16 @@ def run(args) -> None:
         expect_error(k.NOT_AUTHENTICATED, fresh.sync, 0, 10)
         expect_error(k.NOT_AUTHENTICATED, fresh.ack, 0)
         expect_error(k.NOT_AUTHENTICATED, fresh.logout)
+        expect_error(k.NOT_AUTHENTICATED, fresh.renew_token)
         f = fresh.call_raw(k.SYNC, b"\x00")  # auth is checked before the body
         expect_error_frame(f, k.NOT_AUTHENTICATED)
         fresh.heartbeat()
-        check("requests before authentication give NotAuthenticated (5), even with a malformed body")
+        check("requests before authentication (RenewToken included) give NotAuthenticated (5), "
+              "even with a malformed body")
+        f = fresh.call_raw(k.HEARTBEAT, b"\x00" * 4096)
+        no_extras(expect_error_frame(f, k.MALFORMED_BODY))
+        fresh.heartbeat()
+        check("before authentication a 4096-byte body is read (a Heartbeat with one is MalformedBody (3))")
         for act in (k.RETIRED_ACK, k.RETIRED_SYNC_INBOX):
             expect_error_frame(fresh.call_raw(act, k.encode_sync(0, 10)[:8]), k.UNKNOWN_ACTION)
         check("before authentication too, 0x11 and 0x12 give UnknownAction (2), not NotAuthenticated")
@@ -591,9 +710,21 @@ def run(args) -> None:
         p = alice.sync(r3.message_id)
         assert p.updates == [u] and not p.more, p
         check("Sync later returns that NewLogin update with the same id and body")
-        expect_error(k.BAD_CREDENTIALS, patiently, alice.change_password, "not the password", "new password 123")
+        e = expect_error(k.BAD_CREDENTIALS, patiently, alice.change_password, "not the password",
+                         "new password 123")
+        no_extras(e)
         expect_error(k.INVALID_ARGUMENT, alice.change_password, alice_pw, "short")
         check("ChangePassword with a wrong old password / short new one: BadCredentials (6) / InvalidArgument (12)")
+        e = expect_error(k.INVALID_ARGUMENT, alice.change_password, alice_pw, alice_pw)
+        check(f"ChangePassword to the current password gives InvalidArgument (12): {e.message!r}")
+        expect_error(k.INVALID_ARGUMENT, alice.change_password, "not the password", "short")
+        expect_error(k.INVALID_ARGUMENT, alice.change_password, "not the password", "not the password")
+        check("with a wrong old password, a short new one or new = old is still InvalidArgument (12): "
+              "the new password's rules and new = old are checked before the old password (section 5.7)")
+        no_push(alice_tab, 0.3)
+        assert alice.disconnect is None and alice_tab.disconnect is None
+        alice_tab.heartbeat()
+        check("the refused changes changed nothing: alice's other session stays connected")
         new_pw = f"new alice pw {suffix}"
         tr = patiently(alice.change_password, alice_pw, new_pw)  # the login throttle applies (section 5.7)
         assert len(tr.token) == 40 and tr.token != la.token
@@ -626,8 +757,114 @@ def run(args) -> None:
         lb2 = patiently(c.login, bob_name, bob_pw, bob_dev, k.DEVICE_MOBILE, k.CLIENT_ANDROID)
         assert lb2.session.cursor == r3.message_id, "cursor should survive re-login with the same device_id"
         assert lb2.session.latest > r3.message_id, "the new login is a new update"
-        c.close()
         check("after Logout the token is refused; re-login with the same device_id keeps the cursor")
+        # An authenticated connection may send bodies of up to 131 072 bytes.
+        header = k.encode_frame(k.HEARTBEAT, 9, b"")[:9] + (131073).to_bytes(4, "big")
+        f = c.call_raw(k.HEARTBEAT, seq=9, raw=header)
+        e = expect_error_frame(f, k.FRAME_TOO_LARGE)
+        assert e.limit == 131072 and e.retry_after_ms is None, e
+        d = c.wait_disconnect(5)
+        assert d.reason == k.PROTOCOL_ERROR and c.wait_closed(5)
+        check(f"on an authenticated connection a header announcing 131073 body bytes gives FrameTooLarge (4) "
+              f"with limit 131072, then Disconnect ProtocolError (9): {e.message!r}")
+
+        # --- The connection's rate limit (section 7.4) ------------------------
+        # 1 000 requests of burst, 500 per second: 1 500 Heartbeats and then 300
+        # unknown actions written at once outrun it. A refused frame waits for
+        # one token (2 ms). The rate limit is checked before the action byte.
+        c = tcp_conn("ratelimit")
+        frames = c.call_many([(k.HEARTBEAT, b"")] * 1500 + [(0x55, b"")] * 300, timeout=60)
+        beats, unknown = frames[:1500], frames[1500:]
+        ok = sum(1 for f in beats if f.action == k.HEARTBEAT)
+        refused = [k.decode_error_body(f.body) for f in frames if f.action == k.ERROR
+                   and k.decode_error_body(f.body).code == k.RATE_LIMITED]
+        assert ok >= 1000, f"only {ok} of 1500 Heartbeats answered"
+        assert refused, "no RateLimited after 1800 frames written at once"
+        for f in beats:
+            if f.action != k.HEARTBEAT:
+                expect_error_frame(f, k.RATE_LIMITED)
+        for f in unknown:
+            assert f.action == k.ERROR and k.decode_error_body(f.body).code in (k.RATE_LIMITED, k.UNKNOWN_ACTION)
+        waits = sorted({x.retry_after_ms for x in refused})
+        assert all(x.retry_after_ms is not None and 1 <= x.retry_after_ms <= 2 and x.limit is None
+                   for x in refused), waits
+        unknown_refused = sum(1 for f in unknown if k.decode_error_body(f.body).code == k.RATE_LIMITED)
+        assert unknown_refused > 0, "no unknown action was refused by the rate limit"
+        time.sleep(0.01)
+        c.heartbeat()
+        c.close()
+        check(f"1800 frames at once: {ok} Heartbeats answered, {len(refused)} frames RateLimited (10) with "
+              f"retry_after_ms in {waits} (one token at 500/s), no limit; {unknown_refused} of the 300 unknown "
+              "actions got RateLimited, not UnknownAction (rate limit first, section 2.2); the connection "
+              "stays usable")
+
+        # --- Token renewal: RenewToken (revision 3, sections 5.5, 5.9) --------
+        erin_name, erin_pw = f"erin_{suffix}", f"erin pw {suffix}"
+        reg = tcp_conn("register3")
+        erin_id = reg.register(erin_name, erin_pw)
+        reg.close()
+        erin_dev = f"erin-phone-{suffix}"
+        e1 = tcp_conn("erin-1")
+        le = patiently(e1.login, erin_name, erin_pw, erin_dev, k.DEVICE_MOBILE, k.CLIENT_ANDROID)
+        assert le.session.renewed is None
+        t0 = le.token
+        now_ms = e1.heartbeat()
+        t1 = e1.renew_token()
+        assert len(t1.token) == 40 and t1.token != t0, t1
+        assert t1.expires_at >= le.expires_at, (t1.expires_at, le.expires_at)
+        assert abs(t1.expires_at - (now_ms + 30 * 86_400_000)) < 60_000, \
+            f"expires_at {t1.expires_at}, {t1.expires_at - now_ms} ms from the server's now"
+        e1.heartbeat()
+        no_push(e1, 0.3)
+        check("RenewToken (0x08) returns a new 40-byte token valid 30 days from now; the connection stays "
+              "authenticated and gets no push")
+        expect_error_frame(e1.call_raw(k.RENEW_TOKEN, b"\x00"), k.MALFORMED_BODY)
+        check("RenewToken with a 1-byte body gives MalformedBody (3)")
+        e2 = tcp_conn("erin-2")
+        a2 = e2.auth(t0)
+        assert (a2.user_id, a2.device_id, a2.renewed) == (erin_id, erin_dev, None), a2
+        assert e1.wait_disconnect(5).reason == k.KICKED
+        check("before the new token is used the old one still works (Auth; renewed absent: the token is far "
+              "from its expiry); the first connection is kicked as usual")
+        e3 = tcp_conn("erin-3")
+        a3 = e3.auth(t1.token)
+        assert (a3.user_id, a3.device_id, a3.renewed) == (erin_id, erin_dev, None), a3
+        assert a3.latest == le.session.latest and a3.cursor == 0, a3
+        assert e2.wait_disconnect(5).reason == k.KICKED
+        check("... and so does the new one, even after the old one was used again (both work until the "
+              "new one is first used); latest unchanged: renewing adds no update")
+        c = tcp_conn("erin-old")
+        e = expect_error(k.INVALID_TOKEN, c.auth, t0)
+        no_extras(e)
+        c.close()
+        e3.heartbeat()
+        check("after the first Auth with the new token, the old one gives InvalidToken (14)")
+        t2 = e3.renew_token()
+        t3 = e3.renew_token()
+        assert len({t1.token, t2.token, t3.token}) == 3
+        c = tcp_conn("erin-t2")
+        expect_error(k.INVALID_TOKEN, c.auth, t2.token)
+        c.close()
+        e3.heartbeat()
+        check("a second renewal discards the first, never-used renewed token (InvalidToken (14))")
+        e4 = tcp_conn("erin-4")
+        a4 = e4.auth(t3.token)
+        assert a4.device_id == erin_dev and a4.renewed is None, a4
+        assert e3.wait_disconnect(5).reason == k.KICKED
+        c = tcp_conn("erin-t1")
+        expect_error(k.INVALID_TOKEN, c.auth, t1.token)
+        c.close()
+        check("Auth with the latest renewed token works and retires the token it replaced")
+        assert [x.id for x in e4.sync_all(0)] == [le.session.latest]
+        check("erin's log holds only her password login: RenewToken and Auth add no update")
+        t4 = e4.renew_token()
+        e4.logout()
+        assert e4.wait_disconnect(5).reason == k.LOGGED_OUT
+        for t in (t3.token, t4.token):
+            c = tcp_conn("erin-after-logout")
+            expect_error(k.INVALID_TOKEN, c.auth, t)
+            c.close()
+        check("Logout revokes both the token in use and a renewed one never used (InvalidToken (14))")
 
         # --- Authentication deadline ---------------------------------------
         idle_watcher.join(15)
@@ -641,18 +878,24 @@ def run(args) -> None:
         # --- Unsupported version closes the connection ----------------------
         c = tcp_conn("badversion")
         f = c.call_raw(k.HEARTBEAT, version=2)
-        expect_error_frame(f, k.UNSUPPORTED_VERSION)
+        no_extras(expect_error_frame(f, k.UNSUPPORTED_VERSION))
         d = c.wait_disconnect(5)
         assert d.reason == k.PROTOCOL_ERROR and c.wait_closed(5)
         check("version 2 gives UnsupportedVersion (1), then a Disconnect push ProtocolError (9) and close")
         c = tcp_conn("toolarge")
         header = k.encode_frame(k.HEARTBEAT, 7, b"")[:9] + (131073).to_bytes(4, "big")
         f = c.call_raw(k.HEARTBEAT, seq=7, raw=header)
-        expect_error_frame(f, k.FRAME_TOO_LARGE)
+        e = expect_error_frame(f, k.FRAME_TOO_LARGE)
+        assert e.limit == 4096 and e.retry_after_ms is None, e
         d = c.wait_disconnect(5)
         assert d.reason == k.PROTOCOL_ERROR and c.wait_closed(5)
-        check("a header announcing 131073 body bytes gives FrameTooLarge (4), a Disconnect push "
-              "ProtocolError (9), close")
+        check("before authentication a header announcing 131073 body bytes gives FrameTooLarge (4) with "
+              "limit 4096, a Disconnect push ProtocolError (9), close")
+        c = tcp_conn("toolarge-4097")
+        header = k.encode_frame(k.REGISTER, 3, b"")[:9] + (4097).to_bytes(4, "big")
+        e = expect_error_frame(c.call_raw(k.REGISTER, seq=3, raw=header), k.FRAME_TOO_LARGE)
+        assert e.limit == 4096 and c.wait_disconnect(5).reason == k.PROTOCOL_ERROR and c.wait_closed(5), e
+        check(f"... and 4097 bytes too: FrameTooLarge (4), limit 4096: {e.message!r}")
 
         alice.close()
         print(f"{CHECKS[0]} checks", flush=True)
