@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,13 @@ pub struct Account {
 pub struct Accounts {
     file: Option<PathBuf>,
     known: Mutex<HashMap<(String, String), Account>>,
+    /// Password logins made so far (each also a connection of its own).
+    logins: AtomicU64,
+}
+
+/// The device id of device `index` of a bench user.
+fn device_id(index: usize) -> String {
+    format!("bench-device-{index}")
 }
 
 /// A device type per device index, so one user can hold four connections.
@@ -50,7 +58,7 @@ impl Accounts {
             .into_iter()
             .map(|a| ((a.username.clone(), a.device_id.clone()), a))
             .collect();
-        Accounts { file, known: Mutex::new(known) }
+        Accounts { file, known: Mutex::new(known), logins: AtomicU64::new(0) }
     }
 
     /// Writes the cache file.
@@ -58,6 +66,17 @@ impl Accounts {
         let Some(file) = &self.file else { return Ok(()) };
         let all: Vec<Account> = self.lock().values().cloned().collect();
         std::fs::write(file, serde_json::to_vec(&all).map_err(std::io::Error::other)?)
+    }
+
+    /// Whether device `device` of `username` has a cached token (which the
+    /// server may still refuse, for example after a fresh start).
+    pub fn has_token(&self, username: &str, device: usize) -> bool {
+        self.lock().contains_key(&(username.to_string(), device_id(device)))
+    }
+
+    /// Password logins made so far.
+    pub fn logins(&self) -> u64 {
+        self.logins.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Account>> {
@@ -72,7 +91,7 @@ impl Accounts {
         username: &str,
         device: usize,
     ) -> Result<(Client, Account), ClientError> {
-        let device_id = format!("bench-device-{device}");
+        let device_id = device_id(device);
         let key = (username.to_string(), device_id.clone());
         let client = server.connect().await?;
         let cached = self.lock().get(&key).cloned();
@@ -94,6 +113,7 @@ impl Accounts {
             client_type: ClientType::Other,
         };
         let login = super::past_throttle(|| client.login(username, PASSWORD, info.clone())).await?;
+        self.logins.fetch_add(1, Ordering::Relaxed);
         let account =
             Account { username: username.into(), user_id: login.session.user_id, device_id, token: login.token };
         self.lock().insert(key, account.clone());

@@ -48,6 +48,8 @@ impl Latency {
 pub struct ProcessSample {
     /// Resident set size, bytes.
     pub rss_bytes: u64,
+    /// The highest resident set size the process has had, bytes.
+    pub peak_rss_bytes: u64,
     /// User + system CPU time, seconds.
     pub cpu_secs: f64,
 }
@@ -57,8 +59,10 @@ impl ProcessSample {
     /// is not on this machine.
     pub fn read(pid: u32) -> Option<ProcessSample> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let rss_kib: u64 =
-            status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+        let kib = |field: &str| -> Option<u64> {
+            status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()
+        };
+        let (rss_kib, peak_kib) = (kib("VmRSS:")?, kib("VmHWM:")?);
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // Fields after the command name (which may contain spaces) start at ')'.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -67,7 +71,7 @@ impl ProcessSample {
         // SAFETY: sysconf only reads a system constant.
         #[allow(unsafe_code)]
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        Some(ProcessSample { rss_bytes: rss_kib * 1024, cpu_secs: (utime + stime) / ticks })
+        Some(ProcessSample { rss_bytes: rss_kib * 1024, peak_rss_bytes: peak_kib * 1024, cpu_secs: (utime + stime) / ticks })
     }
 }
 
