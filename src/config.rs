@@ -46,6 +46,8 @@ pub struct Config {
     pub limits: Limits,
     /// Storage tuning and durability.
     pub storage: StorageConfig,
+    /// Friends, requests, blocking and search.
+    pub social: SocialConfig,
     /// Log output.
     pub log: LogConfig,
 }
@@ -58,6 +60,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             limits: Limits::default(),
             storage: StorageConfig::default(),
+            social: SocialConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -213,6 +216,51 @@ impl Limits {
     }
 }
 
+/// Friends, requests, blocking and search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SocialConfig {
+    /// Who may start a 1:1 conversation: `friends` or `anyone` not blocked.
+    /// Under `friends`, a `Send` to someone else gets `NotPermitted`; what
+    /// two former friends wrote stays in their history either way.
+    pub direct_messages: DirectMessages,
+    /// Days a friend request stays answerable; after that it is `Expired`.
+    pub friend_request_ttl_days: u32,
+    /// Friend requests one user may send per 24 hours; beyond it, `RateLimited`.
+    pub friend_requests_per_day: u32,
+    /// `SearchUsers` calls one user may make per minute; beyond it,
+    /// `RateLimited`, so the directory cannot be listed by brute force.
+    pub searches_per_minute: u32,
+}
+
+impl Default for SocialConfig {
+    fn default() -> Self {
+        SocialConfig {
+            direct_messages: DirectMessages::Friends,
+            friend_request_ttl_days: 7,
+            friend_requests_per_day: 100,
+            searches_per_minute: 30,
+        }
+    }
+}
+
+impl SocialConfig {
+    /// How long a friend request stays answerable, in milliseconds.
+    pub fn request_ttl_ms(&self) -> u64 {
+        u64::from(self.friend_request_ttl_days) * 86_400_000
+    }
+}
+
+/// Who may start a 1:1 conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectMessages {
+    /// Only friends.
+    Friends,
+    /// Anyone who has not blocked the sender (and whom the sender has not blocked).
+    Anyone,
+}
+
 /// Log output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -308,7 +356,10 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 11] = [
+        let positive: [(&'static str, u64); 14] = [
+            ("social.friend_request_ttl_days", u64::from(self.social.friend_request_ttl_days)),
+            ("social.friend_requests_per_day", u64::from(self.social.friend_requests_per_day)),
+            ("social.searches_per_minute", u64::from(self.social.searches_per_minute)),
             ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
             ("limits.auth_timeout_secs", l.auth_timeout_secs),

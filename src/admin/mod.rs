@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{Message, UpdateBody};
 use crate::service::account::store::UserRecord;
-use crate::service::{account, message, update, PageLimit, ServiceResult, Services};
+use crate::service::{account, message, social, update, PageLimit, ServiceResult, Services};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,11 +151,16 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
     let users = account::list(services).await?.len();
     let ((messages, conversations), updates) =
         services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?))).await?;
+    let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
+    let (friendships, pending_requests, blocks) = services.read(move |s| social::store::stats(s, live_since)).await?;
     Ok(Outcome::Json(json!({
         "users": users,
         "conversations": conversations,
         "messages": messages,
         "updates": updates,
+        "friendships": friendships,
+        "pending_friend_requests": pending_requests,
+        "blocks": blocks,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
@@ -230,6 +235,11 @@ async fn export_lines(
     if tx.send(line(json!({ "profile": profile }))).await.is_err() {
         return Ok(());
     }
+    for record in social_records(services, id).await? {
+        if tx.send(line(record)).await.is_err() {
+            return Ok(());
+        }
+    }
     let mut after = 0;
     loop {
         let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
@@ -244,6 +254,19 @@ async fn export_lines(
                     "device_type": format!("{:?}", n.device_type).to_lowercase(),
                     "address": n.address,
                 }}),
+                Ok(Some(UpdateBody::FriendRequest(r) | UpdateBody::FriendAnswered(r))) => {
+                    json!({ "friend_request_update": {
+                        "id": entry.id,
+                        "time": id_time_ms(entry.id),
+                        "request": request_json(&r),
+                    }})
+                }
+                Ok(Some(UpdateBody::FriendRemoved(r))) => json!({ "friend_removed": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "by": r.by, "user_id": r.user_id,
+                }}),
+                Ok(Some(UpdateBody::BlockChanged(b))) => json!({ "block_changed": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "user_id": b.user_id, "blocked": b.blocked,
+                }}),
                 _ => json!({ "update": { "id": entry.id, "kind": entry.kind } }),
             };
             if tx.send(line(record)).await.is_err() {
@@ -255,6 +278,61 @@ async fn export_lines(
             _ => return Ok(()),
         }
     }
+}
+
+/// The user's social data: the public profile and privacy settings, then one
+/// line per friend, friend request (both boxes) and blocked user.
+async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value>> {
+    let ttl = services.config().social.request_ttl_ms();
+    services
+        .read(move |s| {
+            let now = now_ms();
+            let p = social::store::profile(s, id)?;
+            let privacy = social::store::privacy(s, id)?;
+            let mut out = vec![json!({ "social_profile": {
+                "nickname": p.nickname,
+                "avatar": p.avatar,
+                "gender": format!("{:?}", p.gender).to_lowercase(),
+                "birth_date": p.birth_date.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
+                "signature": p.signature,
+                "city": p.city,
+                "province": p.province,
+                "extra": p.extra,
+                "discoverable": format!("{:?}", privacy.discoverable),
+                "friend_policy": format!("{:?}", privacy.friend_policy),
+            }})];
+            for (friend, entry) in social::store::friends(s, id, 0, usize::MAX)?.0 {
+                let username = social::card(s, friend)?.username;
+                out.push(json!({ "friend": { "user_id": friend, "username": username, "remark": entry.remark, "since": entry.since } }));
+            }
+            for entry in social::store::incoming(s, id, u64::MAX) {
+                let (request, record) = entry?;
+                out.push(json!({ "friend_request": request_json(&social::request_info(s, ttl, request, id, &record, now)?) }));
+            }
+            for entry in social::store::outgoing(s, id, u64::MAX) {
+                let (request, to) = entry?;
+                if let Some(record) = social::store::request(s, to, request)? {
+                    out.push(json!({ "friend_request": request_json(&social::request_info(s, ttl, request, to, &record, now)?) }));
+                }
+            }
+            for (blocked, since) in social::store::blocked(s, id, 0, usize::MAX)?.0 {
+                out.push(json!({ "blocked": { "user_id": blocked, "since": since } }));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+fn request_json(r: &crate::protocol::FriendRequestInfo) -> Value {
+    json!({
+        "id": r.id,
+        "time": id_time_ms(r.id),
+        "from": r.from.user_id,
+        "to": r.to.user_id,
+        "message": r.message,
+        "state": format!("{:?}", r.state).to_lowercase(),
+        "answered_at": r.answered_at,
+    })
 }
 
 fn message_json(me: u64, m: &Message) -> Value {

@@ -71,7 +71,11 @@ impl ProcessSample {
         // SAFETY: sysconf only reads a system constant.
         #[allow(unsafe_code)]
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        Some(ProcessSample { rss_bytes: rss_kib * 1024, peak_rss_bytes: peak_kib * 1024, cpu_secs: (utime + stime) / ticks })
+        Some(ProcessSample {
+            rss_bytes: rss_kib * 1024,
+            peak_rss_bytes: peak_kib * 1024,
+            cpu_secs: (utime + stime) / ticks,
+        })
     }
 }
 

@@ -28,6 +28,12 @@ use super::account::{
 };
 use super::message::{HistoryRequest, Page, SendReply, SendRequest};
 use super::rpc::{Rpc, Who};
+use super::social::{
+    AddFriendRequest, AnswerFriendRequest, BlockRequest, BlockedPage, FriendPage, FriendRequestInfo, FriendRequestPage,
+    GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest,
+    PrivacySettings, RemoveFriendRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest, UnblockRequest,
+    UserPage, UserProfile,
+};
 use super::update::{AckReply, AckRequest, SyncPage, SyncRequest};
 use crate::codec::{decode_wire, encode_wire, DecodeError};
 
@@ -160,6 +166,34 @@ actions! {
     0x18 Sync(SyncRequest) -> SyncPage, User;
     /// Moves this device's cursor in the update log forward.
     0x19 Ack(AckRequest) -> AckReply, User;
+
+    // Social graph, 0x20–0x2F.
+    /// A user's profile (the caller's own included).
+    0x20 GetProfile(GetProfileRequest) -> UserProfile, User;
+    /// Replaces the caller's profile.
+    0x21 SetProfile(SetProfileRequest) -> UserProfile, User;
+    /// Reads or changes the caller's search visibility and friend request policy.
+    0x22 Privacy(PrivacyRequest) -> PrivacySettings, User;
+    /// Finds users by exact username or nickname prefix.
+    0x23 SearchUsers(SearchUsersRequest) -> UserPage, User;
+    /// Asks a user to be friends.
+    0x24 AddFriend(AddFriendRequest) -> FriendRequestInfo, User;
+    /// Accepts or rejects an incoming friend request.
+    0x25 AnswerFriend(AnswerFriendRequest) -> FriendRequestInfo, User;
+    /// Pages through incoming or outgoing friend requests.
+    0x26 ListFriendRequests(ListFriendRequestsRequest) -> FriendRequestPage, User;
+    /// Pages through the caller's friends.
+    0x27 ListFriends(ListFriendsRequest) -> FriendPage, User;
+    /// Ends a friendship, for both.
+    0x28 RemoveFriend(RemoveFriendRequest) -> (), User;
+    /// Sets the caller's private name for a friend.
+    0x29 SetRemark(SetRemarkRequest) -> (), User;
+    /// Blocks a user.
+    0x2A Block(BlockRequest) -> (), User;
+    /// Unblocks a user.
+    0x2B Unblock(UnblockRequest) -> (), User;
+    /// Pages through the users the caller blocked.
+    0x2C ListBlocked(ListBlockedRequest) -> BlockedPage, User;
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! * [`push`] — THE table of pushes (server → client, sequence 0).
 //! * [`update`] — the per-user update log as clients see it, with its own
 //!   table of update kinds.
-//! * [`account`], [`message`] — the bodies of each domain's actions.
+//! * [`account`], [`message`], [`social`] — the bodies of each domain's actions.
 
 pub mod account;
 pub mod actions;
@@ -20,6 +20,7 @@ mod framing;
 pub mod message;
 pub mod push;
 mod rpc;
+pub mod social;
 pub mod update;
 
 pub use account::*;
@@ -30,6 +31,7 @@ pub use framing::{FrameDecoder, FrameError, RawFrame};
 pub use message::*;
 pub use push::{DisconnectPush, DisconnectReason, Push, PushAction};
 pub use rpc::{Rpc, Who};
+pub use social::*;
 pub use update::*;
 
 /// The ALPN protocol name kith speaks over TLS and QUIC.

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
 use super::message::Message;
+use super::social::{BlockChanged, FriendRemoved, FriendRequestInfo};
 use super::tagged_bodies;
 use crate::codec::DecodeError;
 
@@ -27,6 +28,15 @@ tagged_bodies! {
     1 Message(Message),
     /// The account was logged in with its password on a device.
     2 NewLogin(NewLogin),
+    /// A friend request the user sent or received (`Pending`, or `Accepted`
+    /// when the recipient accepts everyone or had asked first).
+    3 FriendRequest(FriendRequestInfo),
+    /// A friend request the user sent or received was accepted or rejected.
+    4 FriendAnswered(FriendRequestInfo),
+    /// A friendship of the user ended.
+    5 FriendRemoved(FriendRemoved),
+    /// The user blocked or unblocked someone (on another device).
+    6 BlockChanged(BlockChanged),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

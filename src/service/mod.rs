@@ -12,11 +12,14 @@ pub mod fanout;
 mod handler;
 pub mod message;
 pub mod migrate;
+pub mod social;
 pub mod update;
 
 use std::io::Write;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use serde::Serialize;
 
 pub use account::Identity;
 pub use error::{ServiceError, ServiceResult};
@@ -73,6 +76,7 @@ pub struct Services {
     hub: Arc<Hub>,
     router: Router,
     accounts: account::Accounts,
+    social: social::SearchLimit,
     config: Config,
 }
 
@@ -103,6 +107,7 @@ impl Services {
         let (committer, commit_thread) = Committer::start(store.clone(), &config.storage, sink)?;
         let services = Services {
             accounts: account::Accounts::load(&store, &config.limits)?,
+            social: social::SearchLimit::new(config.social.searches_per_minute),
             router: routes(),
             store,
             committer,
@@ -143,6 +148,16 @@ impl Services {
     /// to close with.
     pub(crate) async fn confirm_session(&self, identity: &Identity) -> Result<(), (ServiceError, DisconnectReason)> {
         account::confirm(self, identity).await
+    }
+
+    /// Queues a write job on the group commit; the answer goes out once what
+    /// it wrote is durable, while the connection reads on.
+    pub(crate) async fn write<T: Serialize + Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Tx<'_>) -> ServiceResult<T> + Send + 'static,
+    ) -> ServiceResult<Outcome<T>> {
+        let pending = self.committer.submit(job).await?;
+        Ok(Outcome::later(pending.durable()))
     }
 
     /// Runs storage reads on the blocking pool. A sled call can wait for the
@@ -205,5 +220,6 @@ pub fn routes() -> Router {
     account::routes(&mut router);
     message::routes(&mut router);
     update::routes(&mut router);
+    social::routes(&mut router);
     router
 }

@@ -28,6 +28,38 @@ pub use keyspace::{KeyPart, Keyspace, Leading};
 pub use migrate::{Migration, Migrator};
 pub use tx::Tx;
 
+/// Point reads, answered the same by the store (a handler's read) and by a
+/// write job (the re-check on the write path), so a rule that reads records
+/// is written once for both.
+pub trait Get {
+    /// The value under `key`.
+    fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &self,
+        ks: &Keyspace<K, V>,
+        key: &K,
+    ) -> Result<Option<V>, StorageError>;
+}
+
+impl Get for Store {
+    fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &self,
+        ks: &Keyspace<K, V>,
+        key: &K,
+    ) -> Result<Option<V>, StorageError> {
+        self.get(ks, key)
+    }
+}
+
+impl<E> Get for Tx<'_, E> {
+    fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &self,
+        ks: &Keyspace<K, V>,
+        key: &K,
+    ) -> Result<Option<V>, StorageError> {
+        self.get(ks, key)
+    }
+}
+
 /// Name of the sled tree holding every keyspace.
 const TREE: &str = "kith";
 

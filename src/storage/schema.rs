@@ -63,6 +63,23 @@ keyspaces! {
     USERUPDATE_UPDATE = 0x30, "userupdate_update", "update", "user id ‖ update id", "StoredUpdate";
     /// Per-device cursors: the highest update id each device acknowledged.
     USERDEVICE_CURSOR = 0x31, "userdevice_cursor", "update", "user id ‖ device id (rest of key)", "update id";
+
+    /// Profiles, beside the account records.
+    USERID_PROFILE = 0x40, "userid_profile", "social", "user id", "Profile";
+    /// Search visibility and friend request policy; absent means the defaults.
+    USERID_PRIVACY = 0x41, "userid_privacy", "social", "user id", "PrivacySettings";
+    /// The nickname search index.
+    NICKNAME_USERID = 0x42, "nickname_userid", "social", "lower-cased nickname ‖ 0x00 ‖ user id", "—";
+    /// What stands between two users: friendship, the pending request, blocks. One record per pair.
+    PAIR_RELATION = 0x43, "pair_relation", "social", "lower user id ‖ higher user id", "Relation";
+    /// Each user's friends, written with the pair's relation in one job.
+    USERFRIEND_FRIEND = 0x44, "userfriend_friend", "social", "user id ‖ friend id", "FriendEntry";
+    /// Friend requests, filed under their recipient.
+    RECIPIENTREQUEST_REQUEST = 0x45, "recipientrequest_request", "social", "recipient id ‖ request id", "RequestRecord";
+    /// The requests each user sent, pointing at their recipient.
+    SENDERREQUEST_RECIPIENT = 0x46, "senderrequest_recipient", "social", "sender id ‖ request id", "recipient id";
+    /// Each user's block list.
+    USERBLOCKED_SINCE = 0x47, "userblocked_since", "social", "user id ‖ blocked user id", "ms since the epoch";
 }
 
 #[cfg(test)]

@@ -79,6 +79,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.listen.tls = Some("127.0.0.1:0".parse().unwrap());
     config.listen.tcp = Some("127.0.0.1:0".parse().unwrap());
     config.listen.quic = Some("127.0.0.1:0".parse().unwrap());
+    // Most tests message users they never befriended; tests/social.rs
+    // switches back to the default, friends only.
+    config.social.direct_messages = kith::config::DirectMessages::Anyone;
     config
 }
 

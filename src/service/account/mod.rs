@@ -405,9 +405,13 @@ async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResul
 }
 
 async fn find_user(call: Call, req: FindUserRequest) -> ServiceResult<Outcome<UserInfo>> {
+    let me = call.me()?.user_id;
     let (user_id, user) = find(&call.services, &req.username).await?;
-    // A disabled account cannot be reached, so it is not found either.
-    if user.disabled {
+    // A disabled account cannot be reached, and a block hides either side
+    // from the other: neither is found.
+    let services = call.services.clone();
+    let visible = call.services.read(move |s| Ok(super::social::check_visible(&services, s, me, user_id))).await?;
+    if user.disabled || visible.is_err() {
         return Err(ServiceError::not_found(format!("no user named {:?}", req.username)));
     }
     Ok(Outcome::Reply(UserInfo { user_id, username: user.username }))

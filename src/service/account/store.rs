@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ClientType, DeviceType, ErrorCode};
 use crate::service::{ServiceError, ServiceResult, Tx};
-use crate::storage::{schema, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Get, Keyspace, Migrator, StorageError, Store};
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,8 +214,8 @@ pub(super) fn revoke_all(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<usize> 
 }
 
 /// The user with this id.
-pub fn user(store: &Store, user_id: u64) -> Result<Option<UserRecord>, StorageError> {
-    store.get(&USERS, &user_id)
+pub fn user(r: &impl Get, user_id: u64) -> Result<Option<UserRecord>, StorageError> {
+    r.value(&USERS, &user_id)
 }
 
 /// An account as a login sees it: its credential generation read before its

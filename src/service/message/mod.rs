@@ -76,6 +76,9 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
             if peer != sender && checks.accounts.is_disabled(peer) {
                 return Err(ServiceError::new(ErrorCode::NotPermitted, "the recipient's account is disabled"));
             }
+            if peer != sender {
+                super::social::check_message(tx, checks.config.social.direct_messages, sender, peer)?;
+            }
             let id = tx.next_id();
             store::append(tx, conversation, id, &message);
             let update = UpdateBody::Message(wire_message(id, conversation, &message));

@@ -1,0 +1,455 @@
+//! The social graph: profiles, search, privacy settings, friends, friend
+//! requests and blocking.
+//!
+//! Every change runs as one job on the group commit and re-reads what it
+//! depends on there — the pair's [`store::Relation`], the recipient's
+//! policy, the daily request count — so a check and the write it guards
+//! cannot race. Whatever a user must not miss (a request, its answer, a
+//! removed friend, a block made on another device) is published to the
+//! update log in the same job.
+
+mod rules;
+mod search;
+pub mod store;
+
+pub use rules::{forbids, Surface};
+pub use search::SearchLimit;
+
+use self::store::{Pair, RequestRecord};
+use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
+use crate::config::DirectMessages;
+use crate::id::{first_id_at, id_time_ms, now_ms};
+use crate::protocol::{
+    AddFriendRequest, AnswerFriendRequest, BlockChanged, BlockRequest, BlockedPage, BlockedUser, ErrorCode, Friend,
+    FriendPage, FriendPolicy, FriendRemoved, FriendRequestInfo, FriendRequestPage, GetProfileRequest,
+    ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest, PrivacySettings,
+    RemoveFriendRequest, RequestBox, RequestState, SetProfileRequest, SetRemarkRequest, UnblockRequest, UpdateBody,
+    UserCard, UserProfile,
+};
+use crate::storage::{Get, StorageError, Store};
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Registers the social graph's handlers.
+pub(super) fn routes(router: &mut Router) {
+    router
+        .add(get_profile)
+        .add(set_profile)
+        .add(privacy)
+        .add(search::search_users)
+        .add(add_friend)
+        .add(answer_friend)
+        .add(list_requests)
+        .add(list_friends)
+        .add(remove_friend)
+        .add(set_remark)
+        .add(block)
+        .add(unblock)
+        .add(list_blocked);
+}
+
+/// Whether `from` may send a 1:1 message to `to` (distinct users), read
+/// through the send's write job: no block either way and, under the
+/// friends-only setting, friends.
+pub(crate) fn check_message(r: &impl Get, policy: DirectMessages, from: u64, to: u64) -> ServiceResult<()> {
+    let relation = store::relation(r, Pair::of(from, to))?;
+    if let Some(refusal) = forbids(&relation, Surface::Message) {
+        return Err(refusal);
+    }
+    if policy == DirectMessages::Friends && relation.friends_since.is_none() {
+        return Err(ServiceError::new(ErrorCode::NotPermitted, "you can message only your friends"));
+    }
+    Ok(())
+}
+
+/// Whether `viewer` may look `user` up: the account is enabled and no block
+/// stands between them. Otherwise `NotFound`, as for a user who does not exist.
+pub(crate) fn check_visible(services: &Services, r: &impl Get, viewer: u64, user: u64) -> ServiceResult<()> {
+    if !services.accounts.user_exists(user) || (user != viewer && services.accounts.is_disabled(user)) {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    if user != viewer {
+        if let Some(refusal) = forbids(&store::relation(r, Pair::of(viewer, user))?, Surface::Lookup) {
+            return Err(refusal);
+        }
+    }
+    Ok(())
+}
+
+/// A user as lists show them.
+pub fn card(r: &impl Get, user: u64) -> Result<UserCard, StorageError> {
+    let username = super::account::store::user(r, user)?.map(|u| u.username).unwrap_or_default();
+    let profile = store::profile(r, user)?;
+    Ok(UserCard { user_id: user, username, nickname: profile.nickname, avatar: profile.avatar })
+}
+
+/// A request as both parties see it, its state as of `now`.
+pub fn request_info(
+    r: &impl Get,
+    ttl_ms: u64,
+    id: u64,
+    to: u64,
+    record: &RequestRecord,
+    now: u64,
+) -> Result<FriendRequestInfo, StorageError> {
+    let expires_at = id_time_ms(id).saturating_add(ttl_ms);
+    let state = match record.state {
+        RequestState::Pending if now >= expires_at => RequestState::Expired,
+        state => state,
+    };
+    Ok(FriendRequestInfo {
+        id,
+        from: card(r, record.from)?,
+        to: card(r, to)?,
+        message: record.message.clone(),
+        state,
+        expires_at,
+        answered_at: record.answered_at,
+    })
+}
+
+async fn get_profile(call: Call, req: GetProfileRequest) -> ServiceResult<Outcome<UserProfile>> {
+    let me = call.me()?.user_id;
+    let services = call.services.clone();
+    let user = req.user_id;
+    let found = call
+        .services
+        .read(move |s| {
+            Ok(match check_visible(&services, s, me, user) {
+                Ok(()) => Ok((card(s, user)?.username, store::profile(s, user)?)),
+                Err(refusal) => Err(refusal),
+            })
+        })
+        .await??;
+    Ok(Outcome::Reply(UserProfile { user_id: user, username: found.0, profile: found.1 }))
+}
+
+async fn set_profile(call: Call, req: SetProfileRequest) -> ServiceResult<Outcome<UserProfile>> {
+    let me = call.me()?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let folded = rules::check_profile(&req.profile, (today.year(), today.month().into(), today.day()))?;
+    let reply = UserProfile { user_id: me.user_id, username: me.username.clone(), profile: req.profile };
+    let user = me.user_id;
+    call.services
+        .write(move |tx| {
+            store::set_profile(tx, user, &reply.profile, folded)?;
+            Ok(reply)
+        })
+        .await
+}
+
+async fn privacy(call: Call, req: PrivacyRequest) -> ServiceResult<Outcome<PrivacySettings>> {
+    let user = call.me()?.user_id;
+    if req.discoverable.is_none() && req.friend_policy.is_none() {
+        return Ok(Outcome::Reply(call.services.read(move |s| store::privacy(s, user)).await?));
+    }
+    call.services
+        .write(move |tx| {
+            let mut settings = store::privacy(tx, user)?;
+            settings.discoverable = req.discoverable.unwrap_or(settings.discoverable);
+            settings.friend_policy = req.friend_policy.unwrap_or(settings.friend_policy);
+            store::set_privacy(tx, user, &settings);
+            Ok(settings)
+        })
+        .await
+}
+
+async fn add_friend(call: Call, req: AddFriendRequest) -> ServiceResult<Outcome<FriendRequestInfo>> {
+    let me = call.me()?.user_id;
+    rules::check_request_message(&req.message)?;
+    if req.user_id == me {
+        return Err(ServiceError::invalid("user_id: you cannot befriend yourself"));
+    }
+    let (services, origin, peer) = (call.services.clone(), call.session_id, req.user_id);
+    let social = call.services.config.social.clone();
+    call.services
+        .write(move |tx| {
+            let now = now_ms();
+            if !services.accounts.user_exists(peer) || services.accounts.is_disabled(peer) {
+                return Err(ServiceError::not_found("no such user"));
+            }
+            let pair = Pair::of(me, peer);
+            let relation = store::relation(tx, pair)?;
+            if let Some(refusal) = forbids(&relation, Surface::FriendRequest) {
+                return Err(refusal);
+            }
+            if relation.friends_since.is_some() {
+                return Err(ServiceError::new(ErrorCode::Conflict, "you are already friends"));
+            }
+            let ttl = social.request_ttl_ms();
+            // They asked first, and it still stands: this is a yes.
+            if let Some(theirs) = relation.pending.filter(|p| p.to == me && id_time_ms(p.id) + ttl > now) {
+                if let Some(record) = store::request(tx, me, theirs.id)? {
+                    return accept(tx, ttl, theirs.id, me, record, origin, now);
+                }
+            }
+            check_daily_limit(tx, me, social.friend_requests_per_day, now)?;
+            let policy = store::privacy(tx, peer)?.friend_policy;
+            if policy == FriendPolicy::RefuseAll {
+                return Err(ServiceError::new(ErrorCode::NotPermitted, "this user accepts no friend requests"));
+            }
+            let id = tx.next_id();
+            store::file_request(tx, id, me, peer, req.message)?;
+            if policy == FriendPolicy::AcceptAll {
+                let record = store::request(tx, peer, id)?
+                    .ok_or_else(|| ServiceError::new(ErrorCode::Internal, "a request vanished in its own job"))?;
+                let record = store::answer(tx, peer, id, record, true, now)?;
+                store::befriend(tx, me, peer, now)?;
+                let info = request_info(tx, ttl, id, peer, &record, now)?;
+                update::publish(tx, &[me, peer], Some(origin), id, UpdateBody::FriendRequest(info.clone()));
+                return Ok(info);
+            }
+            let record = store::request(tx, peer, id)?
+                .ok_or_else(|| ServiceError::new(ErrorCode::Internal, "a request vanished in its own job"))?;
+            let info = request_info(tx, ttl, id, peer, &record, now)?;
+            update::publish(tx, &[me, peer], Some(origin), id, UpdateBody::FriendRequest(info.clone()));
+            Ok(info)
+        })
+        .await
+}
+
+/// Refuses a request beyond the sender's daily limit, saying when the
+/// oldest request of the last 24 hours leaves the window.
+fn check_daily_limit(tx: &Tx<'_>, me: u64, per_day: u32, now: u64) -> ServiceResult<()> {
+    let since = now.saturating_sub(DAY_MS);
+    let (count, oldest) = store::sent_since(tx, me, first_id_at(since))?;
+    if count >= per_day as usize {
+        let wait = oldest.map_or(DAY_MS, |id| (id_time_ms(id) + DAY_MS).saturating_sub(now).max(1));
+        return Err(ServiceError::rate_limited(
+            format!("at most {per_day} friend requests per 24 hours"),
+            std::time::Duration::from_millis(wait),
+        )
+        .with_limit(u64::from(per_day)));
+    }
+    Ok(())
+}
+
+/// Accepts request `id` filed under `me`: both become friends, both hear of it.
+fn accept(
+    tx: &mut Tx<'_>,
+    ttl: u64,
+    id: u64,
+    me: u64,
+    record: RequestRecord,
+    origin: u64,
+    now: u64,
+) -> ServiceResult<FriendRequestInfo> {
+    let from = record.from;
+    let record = store::answer(tx, me, id, record, true, now)?;
+    store::befriend(tx, me, from, now)?;
+    let info = request_info(tx, ttl, id, me, &record, now)?;
+    let update_id = tx.next_id();
+    update::publish(tx, &[from, me], Some(origin), update_id, UpdateBody::FriendAnswered(info.clone()));
+    Ok(info)
+}
+
+async fn answer_friend(call: Call, req: AnswerFriendRequest) -> ServiceResult<Outcome<FriendRequestInfo>> {
+    let me = call.me()?.user_id;
+    let (services, origin) = (call.services.clone(), call.session_id);
+    let ttl = call.services.config.social.request_ttl_ms();
+    call.services
+        .write(move |tx| {
+            let now = now_ms();
+            let id = req.request_id;
+            let record = store::request(tx, me, id)?.ok_or_else(|| ServiceError::not_found("no such request"))?;
+            let relation = store::relation(tx, Pair::of(me, record.from))?;
+            if relation.blocks(Pair::of(me, record.from), me) {
+                // Requests from a user one blocked are hidden, not answerable.
+                return Err(ServiceError::not_found("no such request"));
+            }
+            if record.state != RequestState::Pending {
+                return Err(ServiceError::new(ErrorCode::Conflict, "the request was already answered"));
+            }
+            if id_time_ms(id) + ttl <= now {
+                return Err(ServiceError::new(ErrorCode::Conflict, "the request has expired"));
+            }
+            if let Some(refusal) = forbids(&relation, Surface::FriendRequest) {
+                return Err(refusal);
+            }
+            if req.accept {
+                if services.accounts.is_disabled(record.from) {
+                    return Err(ServiceError::not_found("no such user"));
+                }
+                return accept(tx, ttl, id, me, record, origin, now);
+            }
+            let from = record.from;
+            let record = store::answer(tx, me, id, record, false, now)?;
+            let info = request_info(tx, ttl, id, me, &record, now)?;
+            let update_id = tx.next_id();
+            update::publish(tx, &[from, me], Some(origin), update_id, UpdateBody::FriendAnswered(info.clone()));
+            Ok(info)
+        })
+        .await
+}
+
+async fn list_requests(call: Call, req: ListFriendRequestsRequest) -> ServiceResult<Outcome<FriendRequestPage>> {
+    let limit = PageLimit::requested(req.limit)?.count;
+    let me = call.me()?.user_id;
+    let ttl = call.services.config.social.request_ttl_ms();
+    let before = if req.before == 0 { u64::MAX } else { req.before };
+    let page = call
+        .services
+        .read(move |s| {
+            let now = now_ms();
+            let mut requests = Vec::new();
+            let mut more = false;
+            let mut add = |info: FriendRequestInfo| {
+                if requests.len() == limit {
+                    more = true;
+                    return false;
+                }
+                requests.push(info);
+                true
+            };
+            match req.direction {
+                RequestBox::Incoming => {
+                    for entry in store::incoming(s, me, before) {
+                        let (id, record) = entry?;
+                        if hidden(s, me, record.from)? {
+                            continue;
+                        }
+                        if !add(request_info(s, ttl, id, me, &record, now)?) {
+                            break;
+                        }
+                    }
+                }
+                RequestBox::Outgoing => {
+                    for entry in store::outgoing(s, me, before) {
+                        let (id, to) = entry?;
+                        let Some(record) = store::request(s, to, id)? else { continue };
+                        if !add(request_info(s, ttl, id, to, &record, now)?) {
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(FriendRequestPage { requests, more, pending_incoming: pending_incoming(s, me, ttl, now)? })
+        })
+        .await?;
+    Ok(Outcome::Reply(page))
+}
+
+/// Whether `me` blocked `other`, whose requests are then not shown to `me`.
+fn hidden(s: &Store, me: u64, other: u64) -> Result<bool, StorageError> {
+    let pair = Pair::of(me, other);
+    Ok(store::relation(s, pair)?.blocks(pair, me))
+}
+
+/// Incoming requests still answerable: pending, not expired, not from a
+/// user `me` blocked. Only requests younger than the time limit are read.
+fn pending_incoming(s: &Store, me: u64, ttl: u64, now: u64) -> Result<u32, StorageError> {
+    let mut n = 0u32;
+    for entry in store::incoming(s, me, u64::MAX) {
+        let (id, record) = entry?;
+        if id_time_ms(id) + ttl <= now {
+            break;
+        }
+        if record.state == RequestState::Pending && !hidden(s, me, record.from)? {
+            n = n.saturating_add(1);
+        }
+    }
+    Ok(n)
+}
+
+async fn list_friends(call: Call, req: ListFriendsRequest) -> ServiceResult<Outcome<FriendPage>> {
+    let limit = PageLimit::requested(req.limit)?.count;
+    let me = call.me()?.user_id;
+    let page = call
+        .services
+        .read(move |s| {
+            let (entries, more) = store::friends(s, me, req.after, limit)?;
+            let friends = entries
+                .into_iter()
+                .map(|(id, entry)| Ok(Friend { user: card(s, id)?, remark: entry.remark, since: entry.since }))
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            Ok(FriendPage { friends, more })
+        })
+        .await?;
+    Ok(Outcome::Reply(page))
+}
+
+async fn remove_friend(call: Call, req: RemoveFriendRequest) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?.user_id;
+    let (origin, other) = (call.session_id, req.user_id);
+    call.services
+        .write(move |tx| {
+            if other == me || !store::unfriend(tx, me, other)? {
+                return Err(ServiceError::not_found("not a friend"));
+            }
+            let id = tx.next_id();
+            update::publish(
+                tx,
+                &[me, other],
+                Some(origin),
+                id,
+                UpdateBody::FriendRemoved(FriendRemoved { by: me, user_id: other }),
+            );
+            Ok(())
+        })
+        .await
+}
+
+async fn set_remark(call: Call, req: SetRemarkRequest) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?.user_id;
+    rules::check_remark(&req.remark)?;
+    call.services
+        .write(move |tx| {
+            if req.user_id == me || !store::set_remark(tx, me, req.user_id, req.remark)? {
+                return Err(ServiceError::not_found("not a friend"));
+            }
+            Ok(())
+        })
+        .await
+}
+
+async fn block(call: Call, req: BlockRequest) -> ServiceResult<Outcome<()>> {
+    change_block(call, req.user_id, true).await
+}
+
+async fn unblock(call: Call, req: UnblockRequest) -> ServiceResult<Outcome<()>> {
+    change_block(call, req.user_id, false).await
+}
+
+/// Blocks or unblocks; the user's other devices hear of a change.
+async fn change_block(call: Call, other: u64, blocked: bool) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?.user_id;
+    if other == me {
+        return Err(ServiceError::invalid("user_id: you cannot block yourself"));
+    }
+    if !call.services.accounts.user_exists(other) {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    let origin = call.session_id;
+    call.services
+        .write(move |tx| {
+            if store::set_block(tx, me, other, blocked, now_ms())? {
+                let id = tx.next_id();
+                update::publish(
+                    tx,
+                    &[me],
+                    Some(origin),
+                    id,
+                    UpdateBody::BlockChanged(BlockChanged { user_id: other, blocked }),
+                );
+            }
+            Ok(())
+        })
+        .await
+}
+
+async fn list_blocked(call: Call, req: ListBlockedRequest) -> ServiceResult<Outcome<BlockedPage>> {
+    let limit = PageLimit::requested(req.limit)?.count;
+    let me = call.me()?.user_id;
+    let page = call
+        .services
+        .read(move |s| {
+            let (entries, more) = store::blocked(s, me, req.after, limit)?;
+            let users = entries
+                .into_iter()
+                .map(|(id, since)| Ok(BlockedUser { user: card(s, id)?, since }))
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            Ok(BlockedPage { users, more })
+        })
+        .await?;
+    Ok(Outcome::Reply(page))
+}

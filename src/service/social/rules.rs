@@ -1,0 +1,160 @@
+//! What a profile, a remark, a request message and a search may hold, and
+//! the one function that decides what a block forbids.
+
+use crate::protocol::{BirthDate, ErrorCode, Profile};
+use crate::service::{ServiceError, ServiceResult};
+
+use super::store::Relation;
+
+/// Longest nickname and remark, in characters.
+pub const NAME_CHARS: usize = 32;
+/// Longest avatar reference, in bytes.
+pub const AVATAR_BYTES: usize = 256;
+/// Longest signature, in characters.
+pub const SIGNATURE_CHARS: usize = 140;
+/// Longest city or province, in characters.
+pub const PLACE_CHARS: usize = 64;
+/// Longest profile `extra`, in bytes.
+pub const EXTRA_BYTES: usize = 1024;
+/// Longest friend request message, in characters.
+pub const REQUEST_MESSAGE_CHARS: usize = 256;
+
+/// Where a user meets another, for [`forbids`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// A 1:1 message.
+    Message,
+    /// A friend request, or the answer to one.
+    FriendRequest,
+    /// Looking a user up: profile, exact username, search.
+    Lookup,
+}
+
+/// What a block between two users forbids, whoever blocked whom: every
+/// surface. Actions are refused with `NotPermitted`, as anything else not
+/// allowed is, and lookups find nobody, so a block is never announced to the
+/// blocked user.
+pub fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceError> {
+    if !relation.blocked() {
+        return None;
+    }
+    Some(match surface {
+        Surface::Message | Surface::FriendRequest => {
+            ServiceError::new(ErrorCode::NotPermitted, "you cannot reach this user")
+        }
+        Surface::Lookup => ServiceError::not_found("no such user"),
+    })
+}
+
+/// The form of a nickname the index and searches compare: Unicode lower
+/// case, so "Ärger" finds "ärger" and Chinese names stay as they are.
+pub fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Checks every field of a profile, naming the first that breaks its rule
+/// (`nickname: ...`); returns the folded nickname to index, if any.
+pub fn check_profile(p: &Profile, today: (i32, u8, u8)) -> ServiceResult<Option<String>> {
+    text("nickname", &p.nickname, NAME_CHARS)?;
+    if !p.nickname.is_empty() && p.nickname.trim().is_empty() {
+        return Err(field("nickname", "must not be only spaces"));
+    }
+    if p.avatar.len() > AVATAR_BYTES || p.avatar.chars().any(char::is_control) {
+        return Err(field("avatar", &format!("at most {AVATAR_BYTES} bytes without control characters"))
+            .with_limit(AVATAR_BYTES as u64));
+    }
+    if let Some(date) = p.birth_date {
+        check_birth_date(date, today)?;
+    }
+    text("signature", &p.signature, SIGNATURE_CHARS)?;
+    text("city", &p.city, PLACE_CHARS)?;
+    text("province", &p.province, PLACE_CHARS)?;
+    if p.extra.len() > EXTRA_BYTES {
+        return Err(field("extra", &format!("at most {EXTRA_BYTES} bytes")).with_limit(EXTRA_BYTES as u64));
+    }
+    Ok((!p.nickname.is_empty()).then(|| fold(&p.nickname)))
+}
+
+/// Checks a remark for a friend.
+pub fn check_remark(remark: &str) -> ServiceResult<()> {
+    text("remark", remark, NAME_CHARS)
+}
+
+/// Checks a friend request's message.
+pub fn check_request_message(message: &str) -> ServiceResult<()> {
+    text("message", message, REQUEST_MESSAGE_CHARS)
+}
+
+/// Checks a search query: 1–32 characters, no control characters.
+pub fn check_query(query: &str) -> ServiceResult<()> {
+    if query.trim().is_empty() {
+        return Err(field("query", "must not be empty"));
+    }
+    text("query", query, NAME_CHARS)
+}
+
+fn check_birth_date(date: BirthDate, today: (i32, u8, u8)) -> ServiceResult<()> {
+    let month = time::Month::try_from(date.month).map_err(|_| field("birth_date", "month must be 1–12"))?;
+    let valid = time::Date::from_calendar_date(i32::from(date.year), month, date.day)
+        .map_err(|_| field("birth_date", "no such day"))?;
+    let (year, month, day) = today;
+    let today = time::Month::try_from(month)
+        .ok()
+        .and_then(|m| time::Date::from_calendar_date(year, m, day).ok())
+        .ok_or_else(|| ServiceError::new(ErrorCode::Internal, "the server's clock is out of range"))?;
+    if date.year < 1900 || valid > today {
+        return Err(field("birth_date", "must be between 1900-01-01 and today"));
+    }
+    Ok(())
+}
+
+fn text(name: &str, value: &str, max_chars: usize) -> ServiceResult<()> {
+    if value.chars().count() > max_chars {
+        return Err(field(name, &format!("at most {max_chars} characters")).with_limit(max_chars as u64));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(field(name, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// An `InvalidArgument` whose message starts with the field's name.
+fn field(name: &str, rule: &str) -> ServiceError {
+    ServiceError::invalid(format!("{name}: {rule}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TODAY: (i32, u8, u8) = (2026, 11, 30);
+
+    #[test]
+    fn each_field_is_named_in_its_error() {
+        let cases: [(&str, Profile); 6] = [
+            ("nickname", Profile { nickname: "x".repeat(33), ..Profile::default() }),
+            ("nickname", Profile { nickname: "a\u{7}b".into(), ..Profile::default() }),
+            ("avatar", Profile { avatar: "a".repeat(257), ..Profile::default() }),
+            (
+                "birth_date",
+                Profile { birth_date: Some(BirthDate { year: 2001, month: 2, day: 29 }), ..Profile::default() },
+            ),
+            ("signature", Profile { signature: "s".repeat(141), ..Profile::default() }),
+            ("city", Profile { city: "c".repeat(65), ..Profile::default() }),
+        ];
+        for (name, profile) in cases {
+            let e = check_profile(&profile, TODAY).unwrap_err();
+            assert!(e.to_string().contains(&format!("{name}:")), "{name}: {e}");
+        }
+        let future = Profile { birth_date: Some(BirthDate { year: 2026, month: 12, day: 1 }), ..Profile::default() };
+        assert!(check_profile(&future, TODAY).is_err());
+    }
+
+    #[test]
+    fn nicknames_fold_by_unicode_and_chinese_stays() {
+        let p = Profile { nickname: "小明 Ärger".into(), ..Profile::default() };
+        assert_eq!(check_profile(&p, TODAY).unwrap().as_deref(), Some("小明 ärger"));
+        assert_eq!(check_profile(&Profile::default(), TODAY).unwrap(), None);
+        assert_eq!("小明同学".chars().count(), 4);
+    }
+}

@@ -1,0 +1,375 @@
+//! Profiles, privacy settings, the nickname index, relations between pairs
+//! of users, friend lists, friend requests and block lists.
+//!
+//! Everything that stands between two users — friendship, the one pending
+//! request, each side's block — is one [`Relation`] record under the pair's
+//! key, so a write job reads and changes it as one value. The per-user
+//! lists (friends, requests, blocks) are indexes written in the same job as
+//! the relation, so "A lists B as a friend" holds exactly when "B lists A".
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{PrivacySettings, Profile, RequestState};
+use crate::service::{ServiceResult, Tx};
+use crate::storage::{schema, Get, KeyPart, Keyspace, Leading, StorageError, Store};
+
+/// What stands between two users, `lo < hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Relation {
+    /// Friends since (ms), if they are friends.
+    pub friends_since: Option<u64>,
+    /// The pending request between them, either way (its record says who asked).
+    pub pending: Option<Pending>,
+    /// `lo` blocked `hi`.
+    pub lo_blocks: bool,
+    /// `hi` blocked `lo`.
+    pub hi_blocks: bool,
+}
+
+/// A pending request: where its record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Request id.
+    pub id: u64,
+    /// Its recipient (the record's key is `recipient ‖ id`).
+    pub to: u64,
+}
+
+impl Relation {
+    /// Whether either of the two blocked the other.
+    pub fn blocked(&self) -> bool {
+        self.lo_blocks || self.hi_blocks
+    }
+
+    /// Whether `user` (one of the pair) blocked the other.
+    pub fn blocks(&self, pair: Pair, user: u64) -> bool {
+        if user == pair.lo {
+            self.lo_blocks
+        } else {
+            self.hi_blocks
+        }
+    }
+
+    fn set_block(&mut self, pair: Pair, user: u64, blocked: bool) {
+        if user == pair.lo {
+            self.lo_blocks = blocked;
+        } else {
+            self.hi_blocks = blocked;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Relation::default()
+    }
+}
+
+/// Two distinct users in key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair {
+    lo: u64,
+    hi: u64,
+}
+
+impl Pair {
+    /// The pair of `a` and `b`, whichever order.
+    pub fn of(a: u64, b: u64) -> Pair {
+        Pair { lo: a.min(b), hi: a.max(b) }
+    }
+
+    fn key(self) -> (u64, u64) {
+        (self.lo, self.hi)
+    }
+}
+
+/// One friend in a user's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FriendEntry {
+    /// Friends since (ms).
+    pub since: u64,
+    /// The user's private name for the friend.
+    pub remark: String,
+}
+
+/// A friend request, filed under its recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Who asked.
+    pub from: u64,
+    /// The requester's message.
+    pub message: String,
+    /// Pending, accepted or rejected; `Expired` is worked out on reading.
+    pub state: RequestState,
+    /// When it was answered (ms), 0 if not.
+    pub answered_at: u64,
+}
+
+/// A key of the nickname index: the lower-cased nickname, a 0x00 byte (a
+/// nickname holds no control characters) and the user id, so every
+/// nickname starting with a query sorts together, each name's users in id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NickKey {
+    /// Lower-cased nickname.
+    pub name: String,
+    /// Its user.
+    pub user: u64,
+}
+
+impl KeyPart for NickKey {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.name.as_bytes());
+        out.push(0);
+        self.user.put(out);
+    }
+
+    fn take(bytes: &[u8]) -> Option<(NickKey, &[u8])> {
+        let split = bytes.len().checked_sub(9)?;
+        let (name, rest) = bytes.split_at(split);
+        let (zero, id) = rest.split_first()?;
+        if *zero != 0 || name.contains(&0) {
+            return None;
+        }
+        let (user, rest) = u64::take(id)?;
+        Some((NickKey { name: String::from_utf8(name.to_vec()).ok()?, user }, rest))
+    }
+}
+
+/// The start of nicknames, for a prefix scan of the index.
+pub struct NickPrefix(pub String);
+
+impl KeyPart for NickPrefix {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.0.as_bytes());
+    }
+
+    fn take(bytes: &[u8]) -> Option<(NickPrefix, &[u8])> {
+        Some((NickPrefix(String::from_utf8(bytes.to_vec()).ok()?), &[]))
+    }
+}
+
+impl Leading<NickPrefix> for NickKey {}
+
+const PROFILES: Keyspace<u64, Profile> = Keyspace::new(&schema::USERID_PROFILE);
+const PRIVACY: Keyspace<u64, PrivacySettings> = Keyspace::new(&schema::USERID_PRIVACY);
+pub(super) const NICKS: Keyspace<NickKey, ()> = Keyspace::new(&schema::NICKNAME_USERID);
+const RELATIONS: Keyspace<(u64, u64), Relation> = Keyspace::new(&schema::PAIR_RELATION);
+const FRIENDS: Keyspace<(u64, u64), FriendEntry> = Keyspace::new(&schema::USERFRIEND_FRIEND);
+const REQUESTS: Keyspace<(u64, u64), RequestRecord> = Keyspace::new(&schema::RECIPIENTREQUEST_REQUEST);
+const SENT: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::SENDERREQUEST_RECIPIENT);
+const BLOCKS: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::USERBLOCKED_SINCE);
+
+/// A user's profile (the empty profile if never set).
+pub fn profile(r: &impl Get, user: u64) -> Result<Profile, StorageError> {
+    Ok(r.value(&PROFILES, &user)?.unwrap_or_default())
+}
+
+/// Replaces a user's profile and its nickname index entry.
+pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Option<String>) -> ServiceResult<()> {
+    let old = profile(tx, user)?;
+    if !old.nickname.is_empty() {
+        tx.delete(&NICKS, &NickKey { name: super::rules::fold(&old.nickname), user });
+    }
+    if let Some(name) = folded {
+        tx.put(&NICKS, &NickKey { name, user }, &());
+    }
+    tx.put(&PROFILES, &user, new);
+    Ok(())
+}
+
+/// A user's privacy settings (the defaults if never set).
+pub fn privacy(r: &impl Get, user: u64) -> Result<PrivacySettings, StorageError> {
+    Ok(r.value(&PRIVACY, &user)?.unwrap_or_default())
+}
+
+/// Stores a user's privacy settings.
+pub(super) fn set_privacy(tx: &mut Tx<'_>, user: u64, settings: &PrivacySettings) {
+    tx.put(&PRIVACY, &user, settings);
+}
+
+/// What stands between two distinct users.
+pub fn relation(r: &impl Get, pair: Pair) -> Result<Relation, StorageError> {
+    Ok(r.value(&RELATIONS, &pair.key())?.unwrap_or_default())
+}
+
+fn put_relation(tx: &mut Tx<'_>, pair: Pair, relation: &Relation) {
+    if relation.is_empty() {
+        tx.delete(&RELATIONS, &pair.key());
+    } else {
+        tx.put(&RELATIONS, &pair.key(), relation);
+    }
+}
+
+/// Makes `a` and `b` friends, both lists and the relation in this one job.
+pub(super) fn befriend(tx: &mut Tx<'_>, a: u64, b: u64, now: u64) -> ServiceResult<()> {
+    let pair = Pair::of(a, b);
+    let mut relation = relation(tx, pair)?;
+    relation.friends_since = Some(now);
+    relation.pending = None;
+    put_relation(tx, pair, &relation);
+    for (user, friend) in [(a, b), (b, a)] {
+        tx.put(&FRIENDS, &(user, friend), &FriendEntry { since: now, remark: String::new() });
+    }
+    Ok(())
+}
+
+/// Ends a friendship on both sides; false if they were not friends.
+pub(super) fn unfriend(tx: &mut Tx<'_>, a: u64, b: u64) -> ServiceResult<bool> {
+    let pair = Pair::of(a, b);
+    let mut relation = relation(tx, pair)?;
+    if relation.friends_since.take().is_none() {
+        return Ok(false);
+    }
+    put_relation(tx, pair, &relation);
+    tx.delete(&FRIENDS, &(a, b));
+    tx.delete(&FRIENDS, &(b, a));
+    Ok(true)
+}
+
+/// `user`'s entry for `friend`, if they are friends.
+pub fn friend(r: &impl Get, user: u64, friend: u64) -> Result<Option<FriendEntry>, StorageError> {
+    r.value(&FRIENDS, &(user, friend))
+}
+
+/// Rewrites `user`'s remark for a friend; false if they are not friends.
+pub(super) fn set_remark(tx: &mut Tx<'_>, user: u64, friend_id: u64, remark: String) -> ServiceResult<bool> {
+    let Some(mut entry) = friend(tx, user, friend_id)? else { return Ok(false) };
+    entry.remark = remark;
+    tx.put(&FRIENDS, &(user, friend_id), &entry);
+    Ok(true)
+}
+
+/// One page of a user's friends with ids above `after`.
+pub fn friends(
+    store: &Store,
+    user: u64,
+    after: u64,
+    limit: usize,
+) -> Result<(Vec<(u64, FriendEntry)>, bool), StorageError> {
+    page(
+        store.range(&FRIENDS, (user, after.saturating_add(1))..=(user, u64::MAX)).map(|e| e.map(|((_, f), v)| (f, v))),
+        limit,
+    )
+}
+
+/// Files a new pending request from `from` to `to` under `id`, replacing a
+/// pending one of the same direction.
+pub(super) fn file_request(tx: &mut Tx<'_>, id: u64, from: u64, to: u64, message: String) -> ServiceResult<()> {
+    let pair = Pair::of(from, to);
+    let mut relation = relation(tx, pair)?;
+    if let Some(old) = relation.pending.take() {
+        tx.delete(&REQUESTS, &(old.to, old.id));
+        let sender = if old.to == to { from } else { to };
+        tx.delete(&SENT, &(sender, old.id));
+    }
+    relation.pending = Some(Pending { id, to });
+    put_relation(tx, pair, &relation);
+    let record = RequestRecord { from, message, state: RequestState::Pending, answered_at: 0 };
+    tx.put(&REQUESTS, &(to, id), &record);
+    tx.put(&SENT, &(from, id), &to);
+    Ok(())
+}
+
+/// A request filed under `recipient`.
+pub fn request(r: &impl Get, recipient: u64, id: u64) -> Result<Option<RequestRecord>, StorageError> {
+    r.value(&REQUESTS, &(recipient, id))
+}
+
+/// Records the answer to a pending request and clears it from the relation.
+pub(super) fn answer(
+    tx: &mut Tx<'_>,
+    recipient: u64,
+    id: u64,
+    mut record: RequestRecord,
+    accepted: bool,
+    now: u64,
+) -> ServiceResult<RequestRecord> {
+    record.state = if accepted { RequestState::Accepted } else { RequestState::Rejected };
+    record.answered_at = now;
+    tx.put(&REQUESTS, &(recipient, id), &record);
+    let pair = Pair::of(recipient, record.from);
+    let mut relation = relation(tx, pair)?;
+    if relation.pending.is_some_and(|p| p.id == id) {
+        relation.pending = None;
+        put_relation(tx, pair, &relation);
+    }
+    Ok(record)
+}
+
+/// Requests filed under `recipient` with ids below `before`, newest first.
+pub fn incoming(
+    store: &Store,
+    recipient: u64,
+    before: u64,
+) -> impl Iterator<Item = Result<(u64, RequestRecord), StorageError>> {
+    store.range(&REQUESTS, (recipient, 0)..(recipient, before)).rev().map(|e| e.map(|((_, id), r)| (id, r)))
+}
+
+/// Requests `sender` sent with ids below `before`, newest first, with their recipient.
+pub fn outgoing(store: &Store, sender: u64, before: u64) -> impl Iterator<Item = Result<(u64, u64), StorageError>> {
+    store.range(&SENT, (sender, 0)..(sender, before)).rev().map(|e| e.map(|((_, id), to)| (id, to)))
+}
+
+/// How many requests `sender` sent with ids from `since_id` on, and the
+/// oldest of them; read through the write job, so the daily limit is
+/// checked where it is spent.
+pub(super) fn sent_since(tx: &Tx<'_>, sender: u64, since_id: u64) -> ServiceResult<(usize, Option<u64>)> {
+    let (mut n, mut oldest) = (0, None);
+    for entry in tx.range(&SENT, (sender, since_id)..=(sender, u64::MAX)) {
+        let ((_, id), _) = entry?;
+        oldest = oldest.or(Some(id));
+        n += 1;
+    }
+    Ok((n, oldest))
+}
+
+/// Blocks or unblocks; false if nothing changed.
+pub(super) fn set_block(tx: &mut Tx<'_>, user: u64, other: u64, blocked: bool, now: u64) -> ServiceResult<bool> {
+    let pair = Pair::of(user, other);
+    let mut relation = relation(tx, pair)?;
+    if relation.blocks(pair, user) == blocked {
+        return Ok(false);
+    }
+    relation.set_block(pair, user, blocked);
+    put_relation(tx, pair, &relation);
+    if blocked {
+        tx.put(&BLOCKS, &(user, other), &now);
+    } else {
+        tx.delete(&BLOCKS, &(user, other));
+    }
+    Ok(true)
+}
+
+/// One page of a user's block list with ids above `after`.
+pub fn blocked(store: &Store, user: u64, after: u64, limit: usize) -> Result<(Vec<(u64, u64)>, bool), StorageError> {
+    page(
+        store
+            .range(&BLOCKS, (user, after.saturating_add(1))..=(user, u64::MAX))
+            .map(|e| e.map(|((_, b), since)| (b, since))),
+        limit,
+    )
+}
+
+fn page<T>(
+    entries: impl Iterator<Item = Result<T, StorageError>>,
+    limit: usize,
+) -> Result<(Vec<T>, bool), StorageError> {
+    let mut out = Vec::with_capacity(limit.min(128));
+    for entry in entries {
+        if out.len() == limit {
+            return Ok((out, true));
+        }
+        out.push(entry?);
+    }
+    Ok((out, false))
+}
+
+/// Counts for `kith stats`: friendships, requests still answerable (sent
+/// at or after `live_since` ms), blocks.
+pub fn stats(store: &Store, live_since: u64) -> Result<(u64, u64, u64), StorageError> {
+    let mut pending = 0;
+    for entry in store.all(&RELATIONS) {
+        if entry?.1.pending.is_some_and(|p| crate::id::id_time_ms(p.id) >= live_since) {
+            pending += 1;
+        }
+    }
+    Ok((store.count(&FRIENDS)? / 2, pending, store.count(&BLOCKS)?))
+}
