@@ -224,8 +224,9 @@ pub struct SocialConfig {
     /// Under `friends`, a `Send` to someone else gets `NotPermitted`; what
     /// two former friends wrote stays in their history either way.
     pub direct_messages: DirectMessages,
-    /// Days a friend request stays answerable; after that it is `Expired`.
-    pub friend_request_ttl_days: u32,
+    /// Seconds a friend request stays answerable (7 days by default); after
+    /// that it is `Expired`.
+    pub friend_request_ttl_secs: u64,
     /// Friend requests one user may send per 24 hours; beyond it, `RateLimited`.
     pub friend_requests_per_day: u32,
     /// `SearchUsers` calls one user may make per minute; beyond it,
@@ -237,7 +238,7 @@ impl Default for SocialConfig {
     fn default() -> Self {
         SocialConfig {
             direct_messages: DirectMessages::Friends,
-            friend_request_ttl_days: 7,
+            friend_request_ttl_secs: 7 * 86_400,
             friend_requests_per_day: 100,
             searches_per_minute: 30,
         }
@@ -247,7 +248,7 @@ impl Default for SocialConfig {
 impl SocialConfig {
     /// How long a friend request stays answerable, in milliseconds.
     pub fn request_ttl_ms(&self) -> u64 {
-        u64::from(self.friend_request_ttl_days) * 86_400_000
+        self.friend_request_ttl_secs.saturating_mul(1000)
     }
 }
 
@@ -357,7 +358,7 @@ impl Config {
             );
         }
         let positive: [(&'static str, u64); 14] = [
-            ("social.friend_request_ttl_days", u64::from(self.social.friend_request_ttl_days)),
+            ("social.friend_request_ttl_secs", self.social.friend_request_ttl_secs),
             ("social.friend_requests_per_day", u64::from(self.social.friend_requests_per_day)),
             ("social.searches_per_minute", u64::from(self.social.searches_per_minute)),
             ("limits.write_timeout_secs", l.write_timeout_secs),
