@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use common::process::KITH;
 use common::{device, Kind, TestServer, PASSWORD, SOON};
-use kith::protocol::{DeviceType, DisconnectReason, ErrorCode};
+use kith::protocol::{
+    AddFriendRequest, AnswerFriendRequest, BlockRequest, DeviceType, DisconnectReason, ErrorCode, Profile,
+    SetProfileRequest,
+};
 
 fn kith(args: &[&str], data_dir: &Path) -> Output {
     kith_with(args, data_dir, None)
@@ -143,14 +146,33 @@ async fn stats_and_export() {
         alice.client.send_text(bob.user_id, &format!("hello {i}")).await.unwrap();
     }
     bob.client.send_text(alice.user_id, "bytes").await.unwrap();
+    // Social data: alice and bob become friends, alice has a profile, asks
+    // carol and blocks dave.
+    let carol = server.user(Kind::Tcp, "carol").await;
+    let dave = server.user(Kind::Tcp, "dave").await;
+    let asked = alice.client.call(&AddFriendRequest { user_id: bob.user_id, message: "hi".into() }).await.unwrap();
+    bob.client.call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.unwrap();
+    alice.client.call(&AddFriendRequest { user_id: carol.user_id, message: "and you?".into() }).await.unwrap();
+    alice.client.call(&BlockRequest { user_id: dave.user_id }).await.unwrap();
+    let profile = Profile { nickname: "Ally".into(), city: "Lyon".into(), ..Profile::default() };
+    alice.client.call(&SetProfileRequest { profile }).await.unwrap();
+    let stats = kith_async(args(&["stats", "--json"]), server.data_dir(), None).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&stats)).unwrap();
+    assert_eq!(
+        (json["friendships"].as_u64(), json["friend_requests"].as_u64(), json["blocks"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
     let stats = kith_async(args(&["stats"]), server.data_dir(), None).await;
     let text = stdout(&stats);
-    assert!(text.contains("users            2"), "{text}");
+    assert!(text.contains("users            4"), "{text}");
+    assert!(text.contains("friendships      1"), "{text}");
     assert!(text.contains("messages         6"), "{text}");
     assert!(text.contains("conversations    1"), "{text}");
-    assert!(text.contains("sessions_online  2"), "{text}");
-    // Each participant's log has each message, and each a login notice.
-    assert!(text.contains("updates          14"), "{text}");
+    assert!(text.contains("sessions_online  4"), "{text}");
+    // Each participant's log has each message, and each a login notice;
+    // carol and dave logged in; the request to bob and its answer are in
+    // both logs, the request to carol in two, the block in alice's.
+    assert!(text.contains("updates          23"), "{text}");
 
     let out = server.dir.path().join("alice.jsonl");
     let export =
@@ -161,11 +183,23 @@ async fn stats_and_export() {
         std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["profile"]["username"], "alice");
     assert_eq!(lines[0]["profile"]["devices"][0]["device_id"], "alice-phone");
-    assert_eq!(lines.len(), 1 + 1 + 6);
-    assert_eq!(lines[1]["login"]["device_id"], "alice-phone");
-    assert_eq!(lines[2]["message"]["content"]["text"], "hello 0");
-    assert_eq!(lines[2]["message"]["peer"], bob.user_id);
-    assert_eq!(lines[7]["message"]["sender"], bob.user_id);
+    let social = &lines[1]["social_profile"];
+    assert_eq!((&social["nickname"], &social["city"]), (&serde_json::json!("Ally"), &serde_json::json!("Lyon")));
+    assert_eq!(lines[2]["friend"]["user_id"], bob.user_id);
+    assert_eq!(lines[3]["friend_request"]["to"], carol.user_id);
+    assert_eq!(lines[3]["friend_request"]["state"], "pending");
+    assert_eq!(lines[4]["friend_request"]["state"], "accepted");
+    assert_eq!(lines[5]["blocked"]["user_id"], dave.user_id);
+    let log = &lines[6..];
+    assert_eq!(log.len(), 1 + 6 + 4, "{log:?}");
+    assert_eq!(log[0]["login"]["device_id"], "alice-phone");
+    assert_eq!(log[1]["message"]["content"]["text"], "hello 0");
+    assert_eq!(log[1]["message"]["peer"], bob.user_id);
+    assert_eq!(log[6]["message"]["sender"], bob.user_id);
+    assert_eq!(log[7]["friend_request_update"]["request"]["state"], "pending");
+    assert_eq!(log[8]["friend_request_update"]["request"]["state"], "accepted");
+    assert_eq!(log[9]["friend_request_update"]["request"]["to"], carol.user_id);
+    assert_eq!(log[10]["block_changed"]["user_id"], dave.user_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,3 +102,62 @@ async fn who_may_do_what() {
     // No push of alice and bob's conversation ever reached carol.
     no_message(&mut carol.client).await;
 }
+
+/// The social actions: anonymous connections are refused every one; a
+/// stranger can neither answer, see nor end what is between two others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_may_do_what_in_the_social_graph() {
+    use kith::protocol::{
+        AddFriendRequest, AnswerFriendRequest, BlockRequest, GetProfileRequest, ListBlockedRequest,
+        ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest, Profile, RemoveFriendRequest, RequestBox,
+        SearchUsersRequest, SetProfileRequest, SetRemarkRequest, UnblockRequest,
+    };
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let carol = server.user(Kind::Tcp, "carol").await; // stranger
+    let anonymous = server.connect(Kind::Tcp).await;
+    let (a, b) = (alice.user_id, bob.user_id);
+
+    let none = Some(ErrorCode::NotAuthenticated);
+    assert_eq!(code(anonymous.call(&GetProfileRequest { user_id: a }).await), none);
+    assert_eq!(code(anonymous.call(&SetProfileRequest { profile: Profile::default() }).await), none);
+    assert_eq!(code(anonymous.call(&PrivacyRequest { discoverable: None, friend_policy: None }).await), none);
+    assert_eq!(code(anonymous.call(&SearchUsersRequest { query: "a".into(), cursor: vec![], limit: 1 }).await), none);
+    assert_eq!(code(anonymous.call(&AddFriendRequest { user_id: a, message: String::new() }).await), none);
+    assert_eq!(code(anonymous.call(&AnswerFriendRequest { request_id: 1, accept: true }).await), none);
+    let list = ListFriendRequestsRequest { direction: RequestBox::Incoming, before: 0, limit: 1 };
+    assert_eq!(code(anonymous.call(&list).await), none);
+    assert_eq!(code(anonymous.call(&ListFriendsRequest { after: 0, limit: 1 }).await), none);
+    assert_eq!(code(anonymous.call(&RemoveFriendRequest { user_id: a }).await), none);
+    assert_eq!(code(anonymous.call(&SetRemarkRequest { user_id: a, remark: String::new() }).await), none);
+    assert_eq!(code(anonymous.call(&BlockRequest { user_id: a }).await), none);
+    assert_eq!(code(anonymous.call(&UnblockRequest { user_id: a }).await), none);
+    assert_eq!(code(anonymous.call(&ListBlockedRequest { after: 0, limit: 1 }).await), none);
+
+    // Alice asks bob; carol can neither answer nor see it.
+    let asked = alice.client.call(&AddFriendRequest { user_id: b, message: "private note".into() }).await.unwrap();
+    let answer = AnswerFriendRequest { request_id: asked.id, accept: true };
+    assert_eq!(code(carol.client.call(&answer).await), Some(ErrorCode::NotFound));
+    assert_eq!(code(alice.client.call(&answer).await), Some(ErrorCode::NotFound), "not even the requester");
+    for direction in [RequestBox::Incoming, RequestBox::Outgoing] {
+        let page = carol.client.call(&ListFriendRequestsRequest { direction, before: 0, limit: 100 }).await.unwrap();
+        assert!(page.requests.is_empty() && page.pending_incoming == 0);
+    }
+    bob.client.call(&answer).await.unwrap();
+
+    // Carol cannot end their friendship or name alice in it, and sees
+    // neither side's list or block list through her own.
+    assert_eq!(code(carol.client.call(&RemoveFriendRequest { user_id: a }).await), Some(ErrorCode::NotFound));
+    let remark = SetRemarkRequest { user_id: a, remark: "x".into() };
+    assert_eq!(code(carol.client.call(&remark).await), Some(ErrorCode::NotFound));
+    assert!(carol.client.call(&ListFriendsRequest { after: 0, limit: 100 }).await.unwrap().friends.is_empty());
+    bob.client.call(&BlockRequest { user_id: carol.user_id }).await.unwrap();
+    assert!(carol.client.call(&ListBlockedRequest { after: 0, limit: 100 }).await.unwrap().users.is_empty());
+    let alices_friends = alice.client.call(&ListFriendsRequest { after: 0, limit: 100 }).await.unwrap();
+    assert_eq!(alices_friends.friends.iter().map(|f| f.user.user_id).collect::<Vec<_>>(), vec![b]);
+    // The update log of the stranger holds nothing of theirs.
+    let carol_log = carol.client.sync_all(0).await.unwrap();
+    assert!(carol_log.iter().all(|u| u.id != asked.id));
+    assert_eq!(carol_log.len(), 1, "only her login notice: {carol_log:?}");
+}

@@ -97,6 +97,58 @@ fn request() -> impl Strategy<Value = Request> {
         (target(), prop::sample::select(Direction::ALL), any::<u64>(), any::<u16>()).prop_map(
             |(with, direction, anchor, limit)| Request::History(HistoryRequest { with, direction, anchor, limit })
         ),
+        social_request(),
+    ]
+}
+
+fn profile() -> impl Strategy<Value = Profile> {
+    (
+        text(),
+        text(),
+        prop::sample::select(Gender::ALL),
+        prop::option::of((any::<u16>(), any::<u8>(), any::<u8>())),
+        text(),
+    )
+        .prop_map(|(nickname, avatar, gender, date, signature)| Profile {
+            nickname,
+            avatar,
+            gender,
+            birth_date: date.map(|(year, month, day)| BirthDate { year, month, day }),
+            signature: signature.clone(),
+            city: signature.clone(),
+            province: signature.clone(),
+            extra: signature,
+        })
+}
+
+fn social_request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        any::<u64>().prop_map(|user_id| Request::GetProfile(GetProfileRequest { user_id })),
+        profile().prop_map(|profile| Request::SetProfile(SetProfileRequest { profile })),
+        (
+            prop::option::of(prop::sample::select(Discoverable::ALL)),
+            prop::option::of(prop::sample::select(FriendPolicy::ALL))
+        )
+            .prop_map(|(discoverable, friend_policy)| Request::Privacy(PrivacyRequest { discoverable, friend_policy })),
+        (text(), bytes(), any::<u16>()).prop_map(|(query, cursor, limit)| Request::SearchUsers(SearchUsersRequest {
+            query,
+            cursor,
+            limit
+        })),
+        (any::<u64>(), text()).prop_map(|(user_id, message)| Request::AddFriend(AddFriendRequest { user_id, message })),
+        (any::<u64>(), any::<bool>())
+            .prop_map(|(request_id, accept)| Request::AnswerFriend(AnswerFriendRequest { request_id, accept })),
+        (prop::sample::select(RequestBox::ALL), any::<u64>(), any::<u16>()).prop_map(|(direction, before, limit)| {
+            Request::ListFriendRequests(ListFriendRequestsRequest { direction, before, limit })
+        }),
+        (any::<u64>(), any::<u16>())
+            .prop_map(|(after, limit)| Request::ListFriends(ListFriendsRequest { after, limit })),
+        any::<u64>().prop_map(|user_id| Request::RemoveFriend(RemoveFriendRequest { user_id })),
+        (any::<u64>(), text()).prop_map(|(user_id, remark)| Request::SetRemark(SetRemarkRequest { user_id, remark })),
+        any::<u64>().prop_map(|user_id| Request::Block(BlockRequest { user_id })),
+        any::<u64>().prop_map(|user_id| Request::Unblock(UnblockRequest { user_id })),
+        (any::<u64>(), any::<u16>())
+            .prop_map(|(after, limit)| Request::ListBlocked(ListBlockedRequest { after, limit })),
     ]
 }
 

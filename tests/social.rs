@@ -570,3 +570,90 @@ async fn social_data_survives_a_restart() {
     assert_eq!(alice.call(&GetProfileRequest { user_id: a }).await.unwrap().profile.nickname, "Ally");
     alice.send_text(b, "still friends").await.unwrap();
 }
+
+/// One step of the interleaving test, by one of the two users.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Ask,
+    Accept,
+    Reject,
+    Remove,
+    Block,
+    Unblock,
+}
+
+async fn step(me: &Client, other: u64, step: Step) {
+    let latest_incoming = || async {
+        let page = me.call(&ListFriendRequestsRequest { direction: RequestBox::Incoming, before: 0, limit: 1 }).await;
+        page.unwrap().requests.first().map(|r| r.id)
+    };
+    // Every refusal is a documented one; anything else fails the test.
+    let allowed = [ErrorCode::Conflict, ErrorCode::NotFound, ErrorCode::NotPermitted];
+    let result = match step {
+        Step::Ask => add(me, other, "").await.map(drop),
+        Step::Accept | Step::Reject => match latest_incoming().await {
+            Some(id) => answer(me, id, matches!(step, Step::Accept)).await.map(drop),
+            None => Ok(()),
+        },
+        Step::Remove => me.call(&RemoveFriendRequest { user_id: other }).await,
+        Step::Block => me.call(&BlockRequest { user_id: other }).await,
+        Step::Unblock => me.call(&UnblockRequest { user_id: other }).await,
+    };
+    if let Err(e) = result {
+        assert!(e.code().is_some_and(|c| allowed.contains(&c)), "{step:?}: {e}");
+    }
+}
+
+fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+    use proptest::prelude::*;
+    prop::collection::vec(
+        prop::sample::select(vec![
+            Step::Ask,
+            Step::Ask,
+            Step::Accept,
+            Step::Reject,
+            Step::Remove,
+            Step::Block,
+            Step::Unblock,
+        ]),
+        1..12,
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Random interleavings of requests, answers, removals, blocks and
+    /// unblocks from both sides at once never leave half a friendship, nor
+    /// more than one answerable request between the two, nor one between friends.
+    #[test]
+    fn friendship_stays_symmetric_whatever_the_interleaving(a_steps in steps(), b_steps in steps()) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let server = server().await;
+            let a = server.user(Kind::Tcp, "alice").await;
+            let b = server.user(Kind::Tcp, "bob").await;
+            let (a_id, b_id) = (a.user_id, b.user_id);
+            let run_a = async { for s in &a_steps { step(&a.client, b_id, *s).await; } };
+            let run_b = async { for s in &b_steps { step(&b.client, a_id, *s).await; } };
+            tokio::join!(run_a, run_b);
+
+            let a_lists_b = friend_ids(&a.client).await.contains(&b_id);
+            let b_lists_a = friend_ids(&b.client).await.contains(&a_id);
+            assert_eq!(a_lists_b, b_lists_a, "half a friendship after {a_steps:?} / {b_steps:?}");
+            let pending = |page: kith::protocol::FriendRequestPage| {
+                page.requests.into_iter().filter(|r| r.state == RequestState::Pending).count()
+            };
+            let open = pending(requests(&a.client, RequestBox::Incoming).await)
+                + pending(requests(&b.client, RequestBox::Incoming).await);
+            // A request from a blocked user is hidden from its recipient, so
+            // count from the senders' side too.
+            let sent = pending(requests(&a.client, RequestBox::Outgoing).await)
+                + pending(requests(&b.client, RequestBox::Outgoing).await);
+            assert!(open <= 1 && sent <= 1, "{open} / {sent} pending after {a_steps:?} / {b_steps:?}");
+            if a_lists_b {
+                assert_eq!(sent, 0, "a pending request between friends after {a_steps:?} / {b_steps:?}");
+            }
+        });
+    }
+}

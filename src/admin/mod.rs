@@ -159,7 +159,7 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         "messages": messages,
         "updates": updates,
         "friendships": friendships,
-        "pending_friend_requests": pending_requests,
+        "friend_requests": pending_requests,
         "blocks": blocks,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),

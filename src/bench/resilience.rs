@@ -40,8 +40,9 @@ pub async fn slow(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let mut stall_senders = Vec::new();
     let mut stalled = Vec::new();
     for i in 0..args.stalled {
-        let (sender, _) = accounts.connect(server, &format!("{prefix}-stalls-{i}"), 0).await?;
+        let (sender, sender_account) = accounts.connect(server, &format!("{prefix}-stalls-{i}"), 0).await?;
         let (receiver, account) = accounts.connect(server, &format!("{prefix}-stallr-{i}"), 0).await?;
+        super::befriend(&receiver, &sender, sender_account.user_id).await?;
         drop(receiver);
         stalled.push(authenticate_raw(server, &account.token).await?);
         stall_senders.push(Sender::new(sender, vec![account.user_id], STALLED_MESSAGE_SIZE));

@@ -13,8 +13,9 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let stamp = crate::id::now_ms() % 1_000_000_000;
-    let (sender, _) = accounts.connect(server, &format!("{prefix}-sync-sender"), 0).await?;
+    let (sender, sender_account) = accounts.connect(server, &format!("{prefix}-sync-sender"), 0).await?;
     let (receiver, account) = accounts.connect(server, &format!("{prefix}-sy-{stamp}"), 0).await?;
+    super::befriend(&receiver, &sender, sender_account.user_id).await?;
     drop(receiver);
     tokio::time::sleep(Duration::from_millis(200)).await;
 

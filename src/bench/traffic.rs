@@ -108,8 +108,9 @@ pub(super) async fn pairs(
 ) -> Result<Traffic, ClientError> {
     let prefix = &args.prefix;
     let connected = concurrently((0..count).collect(), args.concurrency, "connecting", |i| async move {
-        let (sender, _) = accounts.connect(server, &format!("{prefix}-{tag}s-{i}"), 0).await?;
+        let (sender, sender_account) = accounts.connect(server, &format!("{prefix}-{tag}s-{i}"), 0).await?;
         let (receiver, account) = accounts.connect(server, &format!("{prefix}-{tag}r-{i}"), 0).await?;
+        super::befriend(&receiver, &sender, sender_account.user_id).await?;
         Ok::<_, ClientError>((sender, receiver, account.user_id))
     })
     .await;
@@ -139,10 +140,15 @@ pub async fn fanout(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let per_user = args.devices.clamp(1, 4);
-    let (sender, _) = accounts.connect(server, &format!("{prefix}-fan-sender"), 0).await?;
+    let (sender, sender_account) = accounts.connect(server, &format!("{prefix}-fan-sender"), 0).await?;
+    let (asked, sender_id) = (&sender, sender_account.user_id);
     let slots: Vec<(usize, usize)> = (0..args.recipients).flat_map(|r| (0..per_user).map(move |d| (r, d))).collect();
     let connected = concurrently(slots, args.concurrency, "connecting", |(r, d)| async move {
-        accounts.connect(server, &format!("{prefix}-fan-{r}"), d).await
+        let connected = accounts.connect(server, &format!("{prefix}-fan-{r}"), d).await?;
+        if d == 0 {
+            super::befriend(&connected.0, asked, sender_id).await?;
+        }
+        Ok::<_, ClientError>(connected)
     })
     .await;
     let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };

@@ -170,7 +170,18 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
 
 pub(super) fn stats(listing: &Listing) -> Result<(), String> {
     listing.show(Command::Stats, |data| {
-        for key in ["users", "conversations", "messages", "updates", "disk_bytes", "users_online", "sessions_online"] {
+        for key in [
+            "users",
+            "conversations",
+            "messages",
+            "updates",
+            "friendships",
+            "friend_requests",
+            "blocks",
+            "disk_bytes",
+            "users_online",
+            "sessions_online",
+        ] {
             println!("{key:<16} {}", data[key]);
         }
     })

@@ -36,6 +36,9 @@ pub fn serve_args(dir: &Path) -> Vec<String> {
         "127.0.0.1:0",
         "--listen-quic",
         "127.0.0.1:0",
+        // As in the in-process tests: strangers may message each other.
+        "--set",
+        "social.direct_messages=anyone",
     ]
     .iter()
     .map(|s| s.to_string())
