@@ -8,8 +8,10 @@ use super::wire_enum;
 
 wire_enum! {
     /// A profile's gender, as its owner chose to tell it.
+    #[derive(Default)]
     pub enum Gender: u8 {
         /// Not said.
+        #[default]
         Unspecified = 0,
         /// Female.
         Female = 1,
@@ -97,12 +99,6 @@ pub struct Profile {
     pub province: String,
     /// Anything the client wants to keep with the profile, up to 1,024 bytes.
     pub extra: String,
-}
-
-impl Default for Gender {
-    fn default() -> Gender {
-        Gender::Unspecified
-    }
 }
 
 /// A user as a list shows them.

@@ -104,8 +104,7 @@ fn by_nickname(
     users: &mut Vec<UserCard>,
 ) -> Result<(Option<Vec<u8>>, bool), StorageError> {
     let mut cursor = None;
-    let mut read = 0;
-    for entry in s.range(&NICKS, (start, Bound::Unbounded)) {
+    for (read, entry) in s.range(&NICKS, (start, Bound::Unbounded)).enumerate() {
         let (key, ()) = entry?;
         if !key.name.starts_with(prefix) {
             return Ok((cursor, false));
@@ -113,7 +112,6 @@ fn by_nickname(
         if users.len() >= limit || read >= limit + SCAN_SLACK {
             return Ok((cursor, true));
         }
-        read += 1;
         let user = key.user;
         let mut bytes = Vec::with_capacity(key.name.len() + 9);
         key.put(&mut bytes);
