@@ -11,6 +11,7 @@ mod connections;
 mod login;
 pub mod report;
 mod resilience;
+mod social;
 mod sync;
 mod traffic;
 
@@ -44,6 +45,9 @@ pub enum Scenario {
     /// Pairs chatting, then the same while one address floods with idle
     /// sockets and silent TLS handshakes (`--flood` of each).
     Flood,
+    /// Nickname-prefix searches over a seeded directory, then friend request
+    /// → accept round trips (`--seed-data-dir` seeds the directory first).
+    Social,
 }
 
 /// Which transport to load.
@@ -64,7 +68,7 @@ pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: Scenario,
     /// Server address (TLS/TCP port, or the UDP port for QUIC).
-    #[arg(long)]
+    #[arg(long, default_value = "127.0.0.1:7420")]
     pub server: SocketAddr,
     /// Transport.
     #[arg(long, value_enum, default_value = "tls")]
@@ -124,6 +128,16 @@ pub struct BenchArgs {
     /// Idle sockets and silent TLS handshakes, each (flood).
     #[arg(long, default_value_t = 1000)]
     pub flood: usize,
+    /// Searches to make, one at a time (social).
+    #[arg(long, default_value_t = 2_000)]
+    pub searches: usize,
+    /// Seed this data directory with `--users` accounts and profiles, then
+    /// exit; no server may be running on it (social).
+    #[arg(long)]
+    pub seed_data_dir: Option<PathBuf>,
+    /// Accounts to seed (social).
+    #[arg(long, default_value_t = 100_000)]
+    pub users: usize,
     /// Concurrent logins or connection set-ups.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -243,6 +257,9 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
     if args.size < 8 {
         return Err("--size must be at least 8 (the send timestamp)".into());
     }
+    if let (Scenario::Social, Some(dir)) = (args.scenario, &args.seed_data_dir) {
+        return social::seed(dir, &args.prefix, args.users).await;
+    }
     let mut bench = Bench {
         args,
         server: Server::new(args)?,
@@ -258,6 +275,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Connections => connections::run(b).await,
         Scenario::Slow => resilience::slow(b).await,
         Scenario::Flood => resilience::flood(b).await,
+        Scenario::Social => social::run(b).await,
     };
     if let Err(e) = bench.accounts.save() {
         eprintln!("kith bench: could not save the accounts cache: {e}");

@@ -126,14 +126,18 @@ async fn get_profile(call: Call, req: GetProfileRequest) -> ServiceResult<Outcom
 
 async fn set_profile(call: Call, req: SetProfileRequest) -> ServiceResult<Outcome<UserProfile>> {
     let me = call.me()?;
-    let today = time::OffsetDateTime::now_utc().date();
-    let folded = rules::check_profile(&req.profile, (today.year(), today.month().into(), today.day()))?;
     let reply = UserProfile { user_id: me.user_id, username: me.username.clone(), profile: req.profile };
-    let user = me.user_id;
-    call.services
+    save_profile(&call.services, reply).await
+}
+
+/// Checks and stores a user's profile; answered once it is durable.
+pub async fn save_profile(services: &Services, profile: UserProfile) -> ServiceResult<Outcome<UserProfile>> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let folded = rules::check_profile(&profile.profile, (today.year(), today.month().into(), today.day()))?;
+    services
         .write(move |tx| {
-            store::set_profile(tx, user, &reply.profile, folded)?;
-            Ok(reply)
+            store::set_profile(tx, profile.user_id, &profile.profile, folded)?;
+            Ok(profile)
         })
         .await
 }
