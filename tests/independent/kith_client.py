@@ -1,6 +1,9 @@
 """Independent Python client for the kith wire protocol, version 1,
-revision 3 (the update log of revision 2; token renewal with RenewToken and
-AuthReply.renewed; ErrorBody.retry_after_ms and ErrorBody.limit).
+revision 4 (the update log of revision 2; token renewal with RenewToken and
+AuthReply.renewed, ErrorBody.retry_after_ms and ErrorBody.limit of revision
+3; the social graph of revision 4: profiles, privacy settings, user search,
+friend requests, friends with remarks, blocking — actions 0x20-0x2c — and
+update kinds 3-6).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -43,6 +46,20 @@ SEND = 0x10
 HISTORY = 0x13
 SYNC = 0x18
 ACK = 0x19
+# Revision 4: the social graph (sections 5.17-5.29)
+GET_PROFILE = 0x20
+SET_PROFILE = 0x21
+PRIVACY = 0x22
+SEARCH_USERS = 0x23
+ADD_FRIEND = 0x24
+ANSWER_FRIEND = 0x25
+LIST_FRIEND_REQUESTS = 0x26
+LIST_FRIENDS = 0x27
+REMOVE_FRIEND = 0x28
+SET_REMARK = 0x29
+BLOCK = 0x2A
+UNBLOCK = 0x2B
+LIST_BLOCKED = 0x2C
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
@@ -57,6 +74,10 @@ ACTION_NAMES = {
     HEARTBEAT: "Heartbeat", REGISTER: "Register", LOGIN: "Login", AUTH: "Auth",
     LOGOUT: "Logout", CHANGE_PASSWORD: "ChangePassword", FIND_USER: "FindUser",
     RENEW_TOKEN: "RenewToken", SEND: "Send", HISTORY: "History", SYNC: "Sync", ACK: "Ack",
+    GET_PROFILE: "GetProfile", SET_PROFILE: "SetProfile", PRIVACY: "Privacy", SEARCH_USERS: "SearchUsers",
+    ADD_FRIEND: "AddFriend", ANSWER_FRIEND: "AnswerFriend", LIST_FRIEND_REQUESTS: "ListFriendRequests",
+    LIST_FRIENDS: "ListFriends", REMOVE_FRIEND: "RemoveFriend", SET_REMARK: "SetRemark", BLOCK: "Block",
+    UNBLOCK: "Unblock", LIST_BLOCKED: "ListBlocked",
     ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update",
 }
 
@@ -106,12 +127,35 @@ DISCONNECT_REASONS = {
 }
 KICKED, LOGGED_OUT, PASSWORD_CHANGED, ACCOUNT_DISABLED_REASON, SERVER_SHUTDOWN, \
     SLOW_CONSUMER, IDLE_TIMEOUT, AUTH_TIMEOUT, PROTOCOL_ERROR = range(1, 10)
+# Revision 4 (section 4.1). Gender starts at 0; the others at 1.
+GENDER_UNSPECIFIED, GENDER_FEMALE, GENDER_MALE, GENDER_OTHER = range(0, 4)
+GENDER_NAMES = {0: "Unspecified", 1: "Female", 2: "Male", 3: "Other"}
+GENDERS = set(GENDER_NAMES)
+DISCOVERABLE_EVERYONE, DISCOVERABLE_EXACT_USERNAME = 1, 2
+DISCOVERABLE_NAMES = {1: "Everyone", 2: "ExactUsername"}
+DISCOVERABLES = set(DISCOVERABLE_NAMES)
+POLICY_REQUIRE_APPROVAL, POLICY_ACCEPT_ALL, POLICY_REFUSE_ALL = 1, 2, 3
+FRIEND_POLICY_NAMES = {1: "RequireApproval", 2: "AcceptAll", 3: "RefuseAll"}
+FRIEND_POLICIES = set(FRIEND_POLICY_NAMES)
+REQUEST_PENDING, REQUEST_ACCEPTED, REQUEST_REJECTED, REQUEST_EXPIRED = 1, 2, 3, 4
+REQUEST_STATE_NAMES = {1: "Pending", 2: "Accepted", 3: "Rejected", 4: "Expired"}
+REQUEST_STATES = set(REQUEST_STATE_NAMES)
+BOX_INCOMING, BOX_OUTGOING = 1, 2
+REQUEST_BOX_NAMES = {1: "Incoming", 2: "Outgoing"}
+REQUEST_BOXES = set(REQUEST_BOX_NAMES)
 
 # Update kinds (section 8.2). A kind not listed here is skipped (section 8.5).
 UPDATE_MESSAGE, UPDATE_NEW_LOGIN = 1, 2
-UPDATE_KIND_NAMES = {UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin"}
+# Revision 4: the social graph.
+UPDATE_FRIEND_REQUEST, UPDATE_FRIEND_ANSWERED, UPDATE_FRIEND_REMOVED, UPDATE_BLOCK_CHANGED = 3, 4, 5, 6
+UPDATE_KIND_NAMES = {
+    UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
+    UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
+    UPDATE_BLOCK_CHANGED: "BlockChanged",
+}
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
+DEFAULT_FRIEND_REQUEST_TTL_MS = 7 * 86_400_000  # section 4.1 RequestState Expired: 7 days by default
 
 
 # ---------------------------------------------------------------------------
@@ -464,6 +508,131 @@ class ErrorBody:
     limit: Optional[int] = None  # revision 3: the configured limit that was hit
 
 
+# --- Revision 4: the social graph (sections 4.2, 5.17-5.29, 8.2) ---
+# Enumerated values the server sends (gender, state, privacy settings) are
+# kept as plain numbers even when unknown (section 3); requests are checked.
+
+@dataclass
+class BirthDate:
+    year: int
+    month: int
+    day: int
+
+
+@dataclass
+class Profile:
+    """What a user tells about themselves (section 4.2). The default is the
+    empty profile of a user who never set one."""
+    nickname: str = ""
+    avatar: str = ""
+    gender: int = GENDER_UNSPECIFIED
+    birth_date: Optional[BirthDate] = None
+    signature: str = ""
+    city: str = ""
+    province: str = ""
+    extra: str = ""
+
+
+@dataclass
+class UserProfile:
+    """The GetProfile and SetProfile response (sections 5.17, 5.18)."""
+    user_id: int
+    username: str
+    profile: Profile
+
+
+@dataclass
+class PrivacySettings:
+    """The Privacy response (section 5.19)."""
+    discoverable: int
+    friend_policy: int
+
+
+@dataclass
+class UserCard:
+    """A user as lists show them (section 4.2)."""
+    user_id: int
+    username: str
+    nickname: str
+    avatar: str
+
+
+@dataclass
+class UserPage:
+    """The SearchUsers response (section 5.20); `cursor` is opaque."""
+    users: list  # of UserCard
+    cursor: bytes
+    more: bool
+
+
+@dataclass
+class FriendRequestInfo:
+    """A friend request (section 4.2): the AddFriend and AnswerFriend
+    responses, an entry of a FriendRequestPage, and the body of updates of
+    kinds 3 FriendRequest and 4 FriendAnswered. `from` is `from_` here (a
+    Python keyword)."""
+    id: int  # a snowflake: its time is when the request was sent
+    from_: UserCard
+    to: UserCard
+    message: str
+    state: int  # RequestState, kept as a number
+    expires_at: int  # ms since the Unix epoch
+    answered_at: int  # ms since the Unix epoch; 0 if not answered
+
+    @property
+    def state_name(self) -> str:
+        return REQUEST_STATE_NAMES.get(self.state, f"Unknown({self.state})")
+
+
+@dataclass
+class FriendRequestPage:
+    """The ListFriendRequests response (section 5.23)."""
+    requests: list  # of FriendRequestInfo, newest first
+    more: bool
+    pending_incoming: int  # the badge: incoming requests still answerable
+
+
+@dataclass
+class Friend:
+    user: UserCard
+    remark: str  # your private name for them, may be empty
+    since: int  # ms since the Unix epoch
+
+
+@dataclass
+class FriendPage:
+    """The ListFriends response (section 5.24)."""
+    friends: list  # of Friend, ascending user ids
+    more: bool
+
+
+@dataclass
+class BlockedUser:
+    user: UserCard
+    since: int  # ms since the Unix epoch
+
+
+@dataclass
+class BlockedPage:
+    """The ListBlocked response (section 5.29)."""
+    users: list  # of BlockedUser, ascending user ids
+    more: bool
+
+
+@dataclass
+class FriendRemoved:
+    """Body of an update of kind 5 (section 8.2)."""
+    by: int  # who ended the friendship
+    user_id: int  # the other one
+
+
+@dataclass
+class BlockChanged:
+    """Body of an update of kind 6 (section 8.2)."""
+    user_id: int
+    blocked: bool
+
+
 # Request bodies, as decoded by the request decoders below (used to check the
 # document's examples; the client itself encodes requests from arguments).
 
@@ -522,6 +691,83 @@ class SyncRequest:
 @dataclass
 class AckRequest:
     up_to: int
+
+
+# Revision 4 requests (sections 5.17-5.29).
+
+@dataclass
+class GetProfileRequest:
+    user_id: int
+
+
+@dataclass
+class SetProfileRequest:
+    profile: Profile
+
+
+@dataclass
+class PrivacyRequest:
+    discoverable: Optional[int]  # None: leave as it is
+    friend_policy: Optional[int]
+
+
+@dataclass
+class SearchUsersRequest:
+    query: str
+    cursor: bytes
+    limit: int
+
+
+@dataclass
+class AddFriendRequest:
+    user_id: int
+    message: str
+
+
+@dataclass
+class AnswerFriendRequest:
+    request_id: int
+    accept: bool
+
+
+@dataclass
+class ListFriendRequestsRequest:
+    direction: int  # RequestBox
+    before: int
+    limit: int
+
+
+@dataclass
+class ListFriendsRequest:
+    after: int
+    limit: int
+
+
+@dataclass
+class RemoveFriendRequest:
+    user_id: int
+
+
+@dataclass
+class SetRemarkRequest:
+    user_id: int
+    remark: str
+
+
+@dataclass
+class BlockRequest:
+    user_id: int
+
+
+@dataclass
+class UnblockRequest:
+    user_id: int
+
+
+@dataclass
+class ListBlockedRequest:
+    after: int
+    limit: int
 
 
 def _decode_exact(body: bytes, fn):

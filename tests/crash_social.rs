@@ -1,0 +1,167 @@
+//! Crash consistency of the social graph: one user befriends, unfriends and
+//! renames herself in a loop with eight others while the real `kith` binary
+//! is killed with SIGKILL at a random moment, cycle after cycle on the same
+//! data directory. After every restart:
+//!
+//! * every acknowledged acceptance and removal holds on both sides;
+//! * friendship is symmetric for every pair, whatever was in flight;
+//! * the profile is at least the last acknowledged version;
+//! * every acknowledged block holds.
+//!
+//! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::process::{start, Running};
+use kith::client::{Client, Transport};
+use kith::protocol::{
+    AddFriendRequest, AnswerFriendRequest, BlockRequest, DeviceType, GetProfileRequest, ListBlockedRequest,
+    ListFriendsRequest, Profile, RemoveFriendRequest, SetProfileRequest,
+};
+
+/// Users besides the one who drives the changes.
+const OTHERS: usize = 8;
+
+/// What the server acknowledged, and what was in flight when it died.
+#[derive(Default)]
+struct Ledger {
+    /// Acknowledged friendship of user 0 with each other user.
+    friends: HashMap<usize, bool>,
+    /// Users whose friendship change was in flight at the kill.
+    uncertain: HashSet<usize>,
+    /// Highest acknowledged profile version of user 0.
+    profile: u64,
+    /// Whether user 0's block of the last user was acknowledged.
+    blocked: bool,
+}
+
+fn random_below(n: u64) -> u64 {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).unwrap();
+    u64::from_le_bytes(b) % n
+}
+
+async fn connect(server: &Running, token: &[u8]) -> Client {
+    let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+    client.auth(token).await.expect("token still valid after restart");
+    client
+}
+
+async fn friends_of(client: &Client) -> HashSet<u64> {
+    let page = client.call(&ListFriendsRequest { after: 0, limit: 100 }).await.unwrap();
+    page.friends.iter().map(|f| f.user.user_id).collect()
+}
+
+/// Checks the state after a restart against the ledger, then makes the
+/// ledger the state found (what was in flight is now settled).
+async fn check(clients: &[Client], ids: &[u64], ledger: &Mutex<Ledger>) {
+    let lists = futures_util::future::join_all(clients.iter().map(friends_of)).await;
+    let hub = &lists[0];
+    let mut l = ledger.lock().unwrap();
+    for (j, theirs) in lists.iter().enumerate().skip(1) {
+        let (a, b) = (hub.contains(&ids[j]), theirs.contains(&ids[0]));
+        assert_eq!(a, b, "half a friendship with user {j}");
+        if !l.uncertain.contains(&j) {
+            assert_eq!(a, l.friends.get(&j).copied().unwrap_or(false), "acknowledged change with user {j} lost");
+        }
+        l.friends.insert(j, a);
+    }
+    l.uncertain.clear();
+    drop(l);
+    let profile = clients[0].call(&GetProfileRequest { user_id: ids[0] }).await.unwrap().profile;
+    let version: u64 = profile.nickname.trim_start_matches('v').parse().unwrap_or(0);
+    let mut l = ledger.lock().unwrap();
+    assert!(version >= l.profile, "profile v{} acknowledged, v{version} found", l.profile);
+    l.profile = version;
+    drop(l);
+    let blocked = clients[0].call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
+    if ledger.lock().unwrap().blocked {
+        assert_eq!(blocked.users.len(), 1, "an acknowledged block was lost");
+    }
+}
+
+/// User 0 changes her friendships and profile until the server dies.
+async fn churn_until_killed(clients: Arc<Vec<Client>>, ids: Arc<Vec<u64>>, ledger: Arc<Mutex<Ledger>>) {
+    for k in 0u64.. {
+        let j = 1 + (k as usize % (OTHERS - 1));
+        let friends = ledger.lock().unwrap().friends.get(&j).copied().unwrap_or(false);
+        ledger.lock().unwrap().uncertain.insert(j);
+        let changed = if friends {
+            clients[0].call(&RemoveFriendRequest { user_id: ids[j] }).await.map(drop)
+        } else {
+            match clients[0].call(&AddFriendRequest { user_id: ids[j], message: String::new() }).await {
+                Ok(asked) => {
+                    clients[j].call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.map(drop)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = changed {
+            // Only the kill may stop the loop: any refusal is a failure.
+            assert_eq!(e.code(), None, "refused: {e}");
+            return;
+        }
+        let version = {
+            let mut l = ledger.lock().unwrap();
+            l.friends.insert(j, !friends);
+            l.uncertain.remove(&j);
+            l.profile + 1
+        };
+        let profile = Profile { nickname: format!("v{version}"), ..Profile::default() };
+        if clients[0].call(&SetProfileRequest { profile }).await.is_err() {
+            return;
+        }
+        {
+            let mut l = ledger.lock().unwrap();
+            l.profile = l.profile.max(version);
+        }
+        if k == 3 {
+            if clients[0].call(&BlockRequest { user_id: ids[OTHERS] }).await.is_err() {
+                return;
+            }
+            ledger.lock().unwrap().blocked = true;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_friendships_profiles_and_blocks_survive_kill_9() {
+    let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    // One user asks far more often than the daily limit allows a person.
+    let limits = ["--set", "social.friend_requests_per_day=1000000"];
+    let mut server = start(dir.path(), &limits);
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for i in 0..=OTHERS {
+        let c = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+        let name = format!("social{i}");
+        ids.push(c.register(&name, common::PASSWORD).await.unwrap());
+        tokens.push(c.login(&name, common::PASSWORD, common::device("d", DeviceType::Mobile)).await.unwrap().token);
+    }
+    let ids = Arc::new(ids);
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+
+    for cycle in 0..cycles {
+        let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
+        check(&clients, &ids, &ledger).await;
+        let clients = Arc::new(clients);
+        let churn = tokio::spawn(churn_until_killed(clients.clone(), ids.clone(), ledger.clone()));
+        tokio::time::sleep(Duration::from_millis(200 + random_below(600))).await;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        churn.await.unwrap();
+        drop(clients);
+        eprintln!("cycle {cycle}: profile v{} acknowledged", ledger.lock().unwrap().profile);
+        server = start(dir.path(), &limits);
+    }
+    let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
+    check(&clients, &ids, &ledger).await;
+    assert!(ledger.lock().unwrap().profile > cycles as u64, "the changes did run");
+}
