@@ -15,12 +15,20 @@ For each example:
   * semantic rules: ascending ids in pages, server_time derived from ids, an
     update of kind Message carries the message's id, tokens of 40 bytes, a
     Login reply's session.renewed absent, an ErrorBody's retry_after_ms only
-    with RateLimited (revision 3, section 4.2).
+    with RateLimited (revision 3, section 4.2); revision 4: profiles within
+    their rules, an update of kind FriendRequest carries the request's id,
+    answered_at set exactly when a request was answered, friend request pages
+    newest first, friend and block lists ascending by user id, a search
+    cursor of at most ~140 bytes.
 Every `<!-- example: ... -->` tag of section 10 must belong to a decoded
-example, and the examples of revision 3 (section 10.5) must be there.
-Then the story the examples tell is checked across them (same ids, tokens,
-cursors from one example to the next; the renewal, throttle and size-limit
-examples of section 10.5 against their headings).
+example, and the examples of revisions 3 and 4 (sections 10.5, 10.6) must be
+there. Then the story the examples tell is checked across them (same ids,
+tokens, cursors from one example to the next; the renewal, throttle and
+size-limit examples of section 10.5 against their headings; the friend
+request of section 10.6 from AddFriend to the push, the list and
+AnswerFriend, its expiry and answer times against the headings, the remark,
+removal and block after it). The SearchUsers cursor is opaque (section 5.20
+says so): only its size is checked, never its content.
 """
 
 import datetime
@@ -38,8 +46,10 @@ ENUM_NAMES = {
     "MessageKind": k.MESSAGE_KIND_NAMES, "DeviceType": k.DEVICE_TYPE_NAMES,
     "ClientType": k.CLIENT_TYPE_NAMES, "Direction": k.DIRECTION_NAMES,
     "DisconnectReason": k.DISCONNECT_REASONS, "Target variant": {0: "User"},
-    "tag": {0: "None", 1: "Some"},
+    "Gender": k.GENDER_NAMES, "Discoverable": k.DISCOVERABLE_NAMES, "FriendPolicy": k.FRIEND_POLICY_NAMES,
+    "RequestState": k.REQUEST_STATE_NAMES, "RequestBox": k.REQUEST_BOX_NAMES,
 }
+TAG_NAMES = {0: "None", 1: "Some"}  # an Option's tag, whatever the type inside
 HEADER_FIELDS = {"version": 0, "action": 1, "sequence_id": 2, "body_length": 3}
 
 # Examples the document must hold, with how many of each (at least). Revision
@@ -54,12 +64,26 @@ REQUIRED_EXAMPLES = {
     "request ChangePassword": 1, "response ChangePassword": 1, "request Logout": 1,
     "response Logout": 1, "push Disconnect": 1, "error Heartbeat": 1,
     "request RenewToken": 1, "response RenewToken": 1, "error Register": 1,
+    # Revision 4 (section 10.6): every social action both ways, and an Update
+    # push of each of the kinds 3-6 (2 + 4 pushes in all).
+    "request SetProfile": 1, "response SetProfile": 1, "request GetProfile": 1, "response GetProfile": 1,
+    "request Privacy": 1, "response Privacy": 1, "request SearchUsers": 1, "response SearchUsers": 1,
+    "request AddFriend": 1, "response AddFriend": 1, "request ListFriendRequests": 1,
+    "response ListFriendRequests": 1, "request AnswerFriend": 1, "response AnswerFriend": 1,
+    "request SetRemark": 1, "response SetRemark": 1, "request ListFriends": 1, "response ListFriends": 1,
+    "request RemoveFriend": 1, "response RemoveFriend": 1, "request Block": 1, "response Block": 1,
+    "request ListBlocked": 1, "response ListBlocked": 1, "request Unblock": 1, "response Unblock": 1,
 }
+REVISION_4_PUSH_KINDS = [k.UPDATE_FRIEND_REQUEST, k.UPDATE_FRIEND_ANSWERED, k.UPDATE_FRIEND_REMOVED,
+                         k.UPDATE_BLOCK_CHANGED]
+REQUIRED_EXAMPLES["push Update"] = 2 + len(REVISION_4_PUSH_KINDS)
 DAY_MS = 86_400_000
 TOKEN_TTL_MS = 30 * DAY_MS          # section 5.5: tokens live 30 days
 RENEW_WITHIN_MS = 10 * DAY_MS       # section 5.5: renewed within 10 days of expiry
 FIRST_THROTTLE_WAIT_MS = 250        # section 5.4: the 4th attempt waits 250 ms
 MAX_UNAUTHENTICATED_FRAME = 4096    # section 2.2
+FRIEND_REQUEST_TTL_MS = 7 * DAY_MS  # section 4.1 (RequestState Expired), section 10.6's preamble
+MAX_SEARCH_CURSOR = 140             # section 5.20: the cursor is "at most ~140 bytes"
 
 
 def parse_hex_block(text: str) -> bytes:
@@ -102,7 +126,8 @@ def quoted(value: str) -> str:
 def resolve(decoded, path: str):
     """The decoded value a table row names, e.g. `updates[1].body.extra`.
     An Update's `body` is its decoded value when the path goes on inside it,
-    its raw bytes otherwise; `with` is `with_` (a Python keyword)."""
+    its raw bytes otherwise; `with` and `from` are `with_` and `from_`
+    (Python keywords)."""
     if isinstance(decoded, int):
         return decoded  # a body that is a single u64 (HeartbeatReply, RegisterReply, AckReply)
     parts = path.split(".")
@@ -110,7 +135,7 @@ def resolve(decoded, path: str):
     for i, part in enumerate(parts):
         m = re.fullmatch(r"(\w+)(?:\[(\d+)\])?", part)
         assert m, f"cannot parse field {path!r}"
-        name = "with_" if m.group(1) == "with" else m.group(1)
+        name = m.group(1) + "_" if m.group(1) in ("with", "from") else m.group(1)
         if isinstance(obj, k.Update) and name == "body" and i + 1 < len(parts):
             assert obj.value is not None, f"{path}: update of unknown kind {obj.kind}"
             obj = obj.value
@@ -140,11 +165,12 @@ def check_date_note(v: int, value: str) -> None:
         assert t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v % 1000:03d}" == m.group(1), f"{m.group(1)} != {t}"
 
 
-def check_enum_name(v: int, encoding: str, fieldname: str, value: str) -> None:
+def check_enum_name(v: int, encoding: str, fieldname: str, value: str, names=None) -> None:
     m = re.match(r"\d+ = (\w+)", value)
     if not m:
         return
-    names = next((n for key, n in ENUM_NAMES.items() if key in encoding), None)
+    if names is None:
+        names = next((n for key, n in ENUM_NAMES.items() if key in encoding), None)
     if names is None and fieldname.endswith("kind") and encoding == "u8":
         names = k.UPDATE_KIND_NAMES  # an update's kind
     assert names is not None, f"no names for {encoding!r}"
@@ -176,7 +202,8 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
             assert size == 1 and raw[0] == (value == "true") and target == (value == "true"), where
         elif encoding.endswith("tag"):
             assert raw[0] == leading_int(value) == (target is not None), where
-            check_enum_name(raw[0], encoding, fieldname, value)
+            # "Option<Discoverable> tag": the tag's names, not the enum's inside
+            check_enum_name(raw[0], encoding, fieldname, value, TAG_NAMES)
         elif encoding.startswith("[u8; 16]"):
             assert raw == bytes.fromhex(value) == target, where
         elif re.search(r"\bu(8|16|32|64)\b", encoding):
@@ -200,12 +227,48 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
             assert raw == target, where
             if "(UTF-8 text)" in value:
                 assert raw.decode("utf-8") == quoted(value), f"{where}: {raw!r} / {value!r}"
+            elif re.fullmatch(r"(?:[0-9a-f]{2})+", value):  # the bytes themselves, in hex (a cursor)
+                assert raw == bytes.fromhex(value), f"{where}: {raw.hex()} / {value!r}"
             else:
                 assert leading_int(value) == size and value.endswith("bytes"), f"{where}: {value!r}"
         else:
             raise AssertionError(f"{where}: unknown encoding {encoding!r}")
     assert expected_offset == len(data), f"table covers {expected_offset} of {len(data)} bytes"
     return len(rows)
+
+
+def control_free(text: str) -> bool:
+    """No Unicode category Cc character (section 4.2)."""
+    return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
+
+
+def check_profile(p: k.Profile) -> None:
+    """The rules of section 4.2's Profile (lengths in characters are Unicode
+    scalar values, i.e. Python characters)."""
+    assert len(p.nickname) <= 32 and (p.nickname == "" or p.nickname.strip(" ")), f"nickname {p.nickname!r}"
+    assert len(p.avatar.encode()) <= 256, "avatar above 256 bytes"
+    assert p.gender in k.GENDERS, f"gender {p.gender}"
+    assert len(p.signature) <= 140 and len(p.city) <= 64 and len(p.province) <= 64, "a text field too long"
+    assert len(p.extra.encode()) <= 1024, "extra above 1024 bytes"
+    for name in ("nickname", "avatar", "signature", "city", "province", "extra"):
+        assert control_free(getattr(p, name)), f"control character in {name}"
+    if p.birth_date is not None:
+        d = p.birth_date
+        day = datetime.date(d.year, d.month, d.day)  # raises for a day that does not exist
+        assert datetime.date(1900, 1, 1) <= day <= datetime.date.today(), f"birth_date {day}"
+
+
+def check_friend_request(f: k.FriendRequestInfo) -> None:
+    """answered_at is set exactly when the request was answered (accepted or
+    rejected), and not before it was sent; it expires after it was sent."""
+    sent = k.snowflake_time(f.id)
+    assert f.state in k.REQUEST_STATES, f"state {f.state}"
+    if f.state in (k.REQUEST_ACCEPTED, k.REQUEST_REJECTED):
+        assert f.answered_at >= sent, f"{f.state_name} request answered at {f.answered_at}, sent at {sent}"
+    else:
+        assert f.answered_at == 0, f"{f.state_name} request with answered_at {f.answered_at}"
+    assert f.expires_at > sent, "expires before it was sent"
+    assert f.from_.user_id != f.to.user_id, "a request to oneself"
 
 
 def semantic_checks(decoded) -> None:
@@ -239,20 +302,65 @@ def semantic_checks(decoded) -> None:
             if u.kind == k.UPDATE_MESSAGE:
                 assert u.value.id == u.id, "a Message update's id must be the message id (section 8.2)"
                 msgs.append(u.value)
+            elif u.kind == k.UPDATE_FRIEND_REQUEST:
+                assert u.value.id == u.id, "a FriendRequest update's id must be the request id (section 8.2)"
+                assert u.value.state in (k.REQUEST_PENDING, k.REQUEST_ACCEPTED), "kind 3 is Pending or Accepted"
+                check_friend_request(u.value)
+            elif u.kind == k.UPDATE_FRIEND_ANSWERED:
+                assert u.value.state in (k.REQUEST_ACCEPTED, k.REQUEST_REJECTED), "kind 4 is Accepted or Rejected"
+                assert u.id > u.value.id, "the answer is committed after the request"
+                check_friend_request(u.value)
+            elif u.kind == k.UPDATE_FRIEND_REMOVED:
+                assert u.value.by != u.value.user_id, "a friendship with oneself"
     for x in msgs:
         assert x.server_time == k.snowflake_time(x.id), "server_time != derived from id"
+    # Revision 4
+    if isinstance(decoded, (k.UserProfile, k.SetProfileRequest)):
+        check_profile(decoded.profile)
+    if isinstance(decoded, k.FriendRequestInfo):
+        check_friend_request(decoded)
+    if isinstance(decoded, k.FriendRequestPage):
+        ids = [f.id for f in decoded.requests]
+        assert ids == sorted(set(ids), reverse=True), "friend requests not newest first"
+        for f in decoded.requests:
+            check_friend_request(f)
+        answerable = sum(1 for f in decoded.requests if f.state == k.REQUEST_PENDING)
+        assert decoded.pending_incoming >= answerable or not decoded.requests, "badge below the pending ones"
+    if isinstance(decoded, (k.FriendPage, k.BlockedPage)):
+        ids = [x.user.user_id for x in (decoded.friends if isinstance(decoded, k.FriendPage) else decoded.users)]
+        assert ids == sorted(set(ids)), "list not in ascending user id order"
+    if isinstance(decoded, k.UserPage):
+        assert len(decoded.cursor) <= MAX_SEARCH_CURSOR, f"cursor of {len(decoded.cursor)} bytes"
+    if isinstance(decoded, k.SearchUsersRequest):
+        assert 1 <= len(decoded.query) <= 32 and decoded.query.strip(" ") and control_free(decoded.query)
+    for limit_holder in (k.SearchUsersRequest, k.ListFriendRequestsRequest, k.ListFriendsRequest,
+                         k.ListBlockedRequest):
+        if isinstance(decoded, limit_holder):
+            assert 1 <= decoded.limit <= 100, f"limit {decoded.limit}"
+    if isinstance(decoded, k.AddFriendRequest):
+        assert len(decoded.message) <= 256 and control_free(decoded.message)
+    if isinstance(decoded, k.SetRemarkRequest):
+        assert len(decoded.remark) <= 32 and control_free(decoded.remark)
 
 
 def ms_of(text: str) -> int:
-    """'2026-01-31T12:00:00Z' as ms since the Unix epoch."""
-    t = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return int(t.timestamp()) * 1000
+    """'2026-01-31T12:00:00Z' (or '...:00.500Z') as ms since the Unix epoch."""
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in text else "%Y-%m-%dT%H:%M:%SZ"
+    t = datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.timezone.utc)
+    return round(t.timestamp() * 1000)
+
+
+def heading_time(headings: dict, label: str, i: int = 0):
+    """The time in a heading such as 'AddFriend request (..., at 2026-01-03T10:00:01.500Z)'."""
+    m = re.search(r"\bat (\d{4}-\d\d-\d\dT[\d:.]+Z)", headings[label][i])
+    return ms_of(m.group(1)) if m else None
 
 
 def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     """Cross-example consistency of the story of section 10 (`ex` maps labels to
     lists of decoded values, in document order; `headings` and `frames` to the
-    headings above them and their frames)."""
+    headings above them and their frames; headings["intro 10.6"] holds the
+    introduction of section 10.6)."""
     def one(label, i=0):
         return ex[label][i]
     checks = []
@@ -327,7 +435,114 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
           announced is not None and big.code == k.FRAME_TOO_LARGE and big.limit == MAX_UNAUTHENTICATED_FRAME
           and big.retry_after_ms is None and announced > big.limit
           and f"{announced} bytes" in big.message and str(big.limit) in big.message)
+
+    # Revision 4 (section 10.6): bob's profile, search, alice's friend request
+    # and bob's answer, a remark, removal, a block.
+    social_story(ex, headings, frames, claim, one)
     return checks
+
+
+def social_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
+    alice_id, alice_name = one("response Login").session.user_id, one("response Login").session.username
+    bob = one("response FindUser")
+    for name in ("SetProfile", "GetProfile", "Privacy", "SearchUsers", "AddFriend", "ListFriendRequests",
+                 "AnswerFriend", "SetRemark", "ListFriends", "RemoveFriend", "Block", "ListBlocked", "Unblock"):
+        rq, rs = frames[f"request {name}"][0], frames[f"response {name}"][0]
+        claim(f"{name} request and response share their sequence id ({rq.seq})", rq.seq == rs.seq != 0)
+    for name in ("SetRemark", "RemoveFriend", "Block", "Unblock"):
+        claim(f"{name} response body is empty", frames[f"response {name}"][0].body == b"")
+
+    set_rq, set_rs, get_rq, get_rs = (one("request SetProfile"), one("response SetProfile"),
+                                      one("request GetProfile"), one("response GetProfile"))
+    claim("SetProfile answers bob's own profile (user 2 as FindUser found him) as stored, the one sent",
+          (set_rs.user_id, set_rs.username) == (bob.user_id, bob.username) and set_rs.profile == set_rq.profile)
+    claim("alice's GetProfile of user 2 returns the profile bob set",
+          get_rq.user_id == bob.user_id and get_rs == set_rs)
+    priv_rq, priv_rs = one("request Privacy"), one("response Privacy")
+    claim("Privacy leaves discoverable alone (still the default Everyone) and sets friend_policy RequireApproval",
+          priv_rq.discoverable is None and priv_rq.friend_policy == k.POLICY_REQUIRE_APPROVAL
+          and priv_rs == k.PrivacySettings(k.DISCOVERABLE_EVERYONE, k.POLICY_REQUIRE_APPROVAL))
+
+    search_rq, search_rs = one("request SearchUsers"), one("response SearchUsers")
+    bob_card = k.UserCard(bob.user_id, bob.username, set_rs.profile.nickname, set_rs.profile.avatar)
+    claim("SearchUsers by a nickname prefix finds bob's card (his id, username, nickname and avatar)",
+          search_rs.users == [bob_card] and set_rs.profile.nickname.startswith(search_rq.query)
+          and search_rq.cursor == b"" and not search_rs.more)
+    claim("every user found has a nickname starting with the query, or is the exact username (section 5.20)",
+          all(u.nickname.lower().startswith(search_rq.query.lower()) or u.username == search_rq.query.lower()
+              for u in search_rs.users))
+    claim(f"the search cursor is opaque (section 5.20): non-empty and at most ~{MAX_SEARCH_CURSOR} bytes; "
+          "its content is not interpreted", 0 < len(search_rs.cursor) <= MAX_SEARCH_CURSOR)
+
+    add_rq, add_rs = one("request AddFriend"), one("response AddFriend")
+    pushes = {u.kind: u for u in ex["push Update"][2:]}
+    claim("section 10.6 has one Update push of each kind 3, 4, 5, 6, in that order",
+          [u.kind for u in ex["push Update"][2:]] == REVISION_4_PUSH_KINDS)
+    m = re.search(r"request id (\d+), sent at (\S+Z)", headings["intro 10.6"][0])
+    claim("AddFriend asks the user the search found, with its message",
+          add_rq.user_id == bob.user_id and add_rs.message == add_rq.message)
+    claim("AddFriend's request is from alice (as her Login named her) to bob's card as the search showed it",
+          (add_rs.from_.user_id, add_rs.from_.username) == (alice_id, alice_name) and add_rs.to == bob_card)
+    claim("bob approves requests himself (RequireApproval), so it is Pending, not answered (answered_at 0)",
+          add_rs.state == k.REQUEST_PENDING and add_rs.answered_at == 0)
+    sent = heading_time(headings, "request AddFriend")
+    claim("the request id's time (section 8.7) is when AddFriend was sent, as its heading says",
+          sent is not None and k.snowflake_time(add_rs.id) == sent)
+    claim("the request id and time are the ones section 10.6's introduction gives",
+          m is not None and int(m.group(1)) == add_rs.id and ms_of(m.group(2)) == k.snowflake_time(add_rs.id))
+    claim("expires_at = the request id's time + 7 days (friend_request_ttl_secs default, section 4.1)",
+          add_rs.expires_at == k.snowflake_time(add_rs.id) + FRIEND_REQUEST_TTL_MS)
+    push3 = pushes.get(k.UPDATE_FRIEND_REQUEST)
+    claim("the kind 3 FriendRequest push has the request id as its update id, and AddFriend's response as its body",
+          push3 is not None and push3.id == add_rs.id == push3.value.id and push3.value == add_rs)
+    lrq, lrs = one("request ListFriendRequests"), one("response ListFriendRequests")
+    claim("bob's incoming list, from the newest, holds that same request (same id, same body), pending_incoming 1",
+          lrq.direction == k.BOX_INCOMING and lrq.before == 0 and lrs.requests == [add_rs]
+          and lrs.pending_incoming == 1 and not lrs.more)
+
+    ans_rq, ans_rs = one("request AnswerFriend"), one("response AnswerFriend")
+    answered = heading_time(headings, "request AnswerFriend")
+    claim("AnswerFriend accepts that request id", ans_rq.request_id == add_rs.id == lrs.requests[0].id
+          and ans_rq.accept)
+    claim("AnswerFriend's response is the same request, now Accepted, same expiry",
+          ans_rs.id == add_rs.id and (ans_rs.from_, ans_rs.to, ans_rs.message, ans_rs.expires_at)
+          == (add_rs.from_, add_rs.to, add_rs.message, add_rs.expires_at) and ans_rs.state == k.REQUEST_ACCEPTED)
+    claim("answered_at is the time the AnswerFriend heading gives, before expires_at",
+          answered is not None and ans_rs.answered_at == answered and answered < ans_rs.expires_at)
+    push4 = pushes.get(k.UPDATE_FRIEND_ANSWERED)
+    claim("the kind 4 FriendAnswered push carries AnswerFriend's response as its body",
+          push4 is not None and push4.value == ans_rs)
+    claim("the kind 4 update has an id of its own, committed at answered_at (its time, section 8.7)",
+          push4 is not None and push4.id != add_rs.id and k.snowflake_time(push4.id) == ans_rs.answered_at)
+
+    remark_rq, friends_rq, friends_rs = one("request SetRemark"), one("request ListFriends"), one("response ListFriends")
+    claim("alice's SetRemark names bob", remark_rq.user_id == bob.user_id)
+    claim("alice's ListFriends from the start lists bob's card with her remark, friends since answered_at",
+          friends_rq.after == 0 and friends_rs.friends == [k.Friend(bob_card, remark_rq.remark, ans_rs.answered_at)]
+          and not friends_rs.more)
+
+    rm_rq, push5 = one("request RemoveFriend"), pushes.get(k.UPDATE_FRIEND_REMOVED)
+    removed = heading_time(headings, "request RemoveFriend")
+    claim("RemoveFriend removes bob; the kind 5 push says alice (by) ended it with bob (user_id)",
+          rm_rq.user_id == bob.user_id and push5 is not None
+          and push5.value == k.FriendRemoved(by=alice_id, user_id=bob.user_id))
+    claim("the kind 5 update's time is the RemoveFriend heading's",
+          push5 is not None and removed is not None and k.snowflake_time(push5.id) == removed)
+
+    blk_rq, push6 = one("request Block"), pushes.get(k.UPDATE_BLOCK_CHANGED)
+    blocked = heading_time(headings, "request Block")
+    claim("bob blocks alice; the kind 6 push to his other devices says alice is now blocked",
+          blk_rq.user_id == alice_id and push6 is not None and push6.value == k.BlockChanged(alice_id, True))
+    claim("the kind 6 update's time is the Block heading's",
+          push6 is not None and blocked is not None and k.snowflake_time(push6.id) == blocked)
+    lb_rq, lb_rs = one("request ListBlocked"), one("response ListBlocked")
+    claim("bob's ListBlocked lists alice's card (as in the request's `from`), blocked since the Block's time",
+          lb_rq.after == 0 and lb_rs.users == [k.BlockedUser(add_rs.from_, blocked)] and not lb_rs.more)
+    claim("bob unblocks alice", one("request Unblock").user_id == alice_id)
+    ids = [add_rs.id] + [pushes[x].id for x in REVISION_4_PUSH_KINDS[1:] if x in pushes]
+    claim("the update ids of the story ascend: request < answer < removal < block", ids == sorted(set(ids))
+          and len(ids) == 4)
+
 
 
 def main() -> int:
@@ -342,6 +557,8 @@ def main() -> int:
     frames: dict = {}
     # Every fenced hex/text block in section 10 that starts with a 13-byte header.
     sec10 = doc[doc.index("## 10. Hex examples"):doc.index("## 11.")]
+    intro = re.search(r"### 10\.6 [^\n]*\n(.*?)\n####", sec10, re.S)
+    headings["intro 10.6"] = [intro.group(1) if intro else ""]  # the story's request id and time
     blocks = list(re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S))
     for i, m in enumerate(blocks):
         kind, name, _, block = m.group(1), m.group(2), m.group(3), m.group(4)

@@ -466,9 +466,10 @@ class Update:
     """One entry of the user's update log (sections 4.2, 8).
 
     `body` is the kind's encoded body as sent; `value` is that body decoded
-    (a Message for kind 1, a NewLogin for kind 2), or None for a kind this
-    client does not know: such an update is skipped, but its id still counts
-    (section 8.5).
+    (a Message for kind 1, a NewLogin for kind 2, a FriendRequestInfo for
+    kinds 3 FriendRequest and 4 FriendAnswered, a FriendRemoved for kind 5, a
+    BlockChanged for kind 6), or None for a kind this client does not know:
+    such an update is skipped, but its id still counts (section 8.5).
     """
     id: int
     kind: int
@@ -834,6 +835,70 @@ def encode_ack(up_to: int) -> bytes:
     return Writer().u64(up_to).build()
 
 
+# Revision 4 (sections 5.17-5.29)
+
+def encode_birth_date(w: Writer, d: BirthDate) -> Writer:
+    return w.u16(d.year).u8(d.month).u8(d.day)
+
+
+def encode_profile(w: Writer, p: Profile) -> Writer:
+    return (w.string(p.nickname).string(p.avatar).u8(p.gender).option(p.birth_date, encode_birth_date)
+            .string(p.signature).string(p.city).string(p.province).string(p.extra))
+
+
+def encode_get_profile(user_id: int) -> bytes:
+    return Writer().u64(user_id).build()
+
+
+def encode_set_profile(profile: Profile) -> bytes:
+    return encode_profile(Writer(), profile).build()
+
+
+def encode_privacy(discoverable: Optional[int] = None, friend_policy: Optional[int] = None) -> bytes:
+    return (Writer().option(discoverable, lambda w, v: w.u8(v))
+            .option(friend_policy, lambda w, v: w.u8(v)).build())
+
+
+def encode_search_users(query: str, cursor: bytes = b"", limit: int = 20) -> bytes:
+    return Writer().string(query).bytes(cursor).u16(limit).build()
+
+
+def encode_add_friend(user_id: int, message: str = "") -> bytes:
+    return Writer().u64(user_id).string(message).build()
+
+
+def encode_answer_friend(request_id: int, accept: bool) -> bytes:
+    return Writer().u64(request_id).bool(accept).build()
+
+
+def encode_list_friend_requests(direction: int, before: int, limit: int) -> bytes:
+    return Writer().u8(direction).u64(before).u16(limit).build()
+
+
+def encode_list_friends(after: int, limit: int) -> bytes:
+    return Writer().u64(after).u16(limit).build()
+
+
+def encode_remove_friend(user_id: int) -> bytes:
+    return Writer().u64(user_id).build()
+
+
+def encode_set_remark(user_id: int, remark: str) -> bytes:
+    return Writer().u64(user_id).string(remark).build()
+
+
+def encode_block(user_id: int) -> bytes:
+    return Writer().u64(user_id).build()
+
+
+def encode_unblock(user_id: int) -> bytes:
+    return Writer().u64(user_id).build()
+
+
+def encode_list_blocked(after: int, limit: int) -> bytes:
+    return Writer().u64(after).u16(limit).build()
+
+
 # --- encoders for server-side bodies (for tests / round-trips) ---
 
 def encode_message(w: Writer, m: Message) -> Writer:
@@ -845,8 +910,31 @@ def encode_new_login(w: Writer, n: NewLogin) -> Writer:
     return w.string(n.device_id).u8(n.device_type).u8(n.client_type).string(n.address)
 
 
+def encode_user_card(w: Writer, c: UserCard) -> Writer:
+    return w.u64(c.user_id).string(c.username).string(c.nickname).string(c.avatar)
+
+
+def encode_friend_request_info(w: Writer, f: FriendRequestInfo) -> Writer:
+    w.u64(f.id)
+    encode_user_card(w, f.from_)
+    encode_user_card(w, f.to)
+    return w.string(f.message).u8(f.state).u64(f.expires_at).u64(f.answered_at)
+
+
+def encode_friend_removed(w: Writer, f: FriendRemoved) -> Writer:
+    return w.u64(f.by).u64(f.user_id)
+
+
+def encode_block_changed(w: Writer, b: BlockChanged) -> Writer:
+    return w.u64(b.user_id).bool(b.blocked)
+
+
 # How each known update kind's value is written into Update.body.
-UPDATE_BODY_ENCODERS = {UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login}
+UPDATE_BODY_ENCODERS = {
+    UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login,
+    UPDATE_FRIEND_REQUEST: encode_friend_request_info, UPDATE_FRIEND_ANSWERED: encode_friend_request_info,
+    UPDATE_FRIEND_REMOVED: encode_friend_removed, UPDATE_BLOCK_CHANGED: encode_block_changed,
+}
 
 
 def make_update(update_id: int, kind: int, value) -> Update:
@@ -912,6 +1000,36 @@ def encode_disconnect(reason: int, message: str) -> bytes:
     return Writer().u8(reason).string(message).build()
 
 
+def encode_user_profile(u: UserProfile) -> bytes:
+    return encode_profile(Writer().u64(u.user_id).string(u.username), u.profile).build()
+
+
+def encode_privacy_settings(p: PrivacySettings) -> bytes:
+    return Writer().u8(p.discoverable).u8(p.friend_policy).build()
+
+
+def encode_user_page(p: UserPage) -> bytes:
+    return Writer().vec(p.users, encode_user_card).bytes(p.cursor).bool(p.more).build()
+
+
+def encode_friend_request(f: FriendRequestInfo) -> bytes:
+    return encode_friend_request_info(Writer(), f).build()
+
+
+def encode_friend_request_page(p: FriendRequestPage) -> bytes:
+    return (Writer().vec(p.requests, encode_friend_request_info).bool(p.more)
+            .u32(p.pending_incoming).build())
+
+
+def encode_friend_page(p: FriendPage) -> bytes:
+    return Writer().vec(p.friends, lambda w, f: encode_user_card(w, f.user).string(f.remark).u64(f.since)) \
+        .bool(p.more).build()
+
+
+def encode_blocked_page(p: BlockedPage) -> bytes:
+    return Writer().vec(p.users, lambda w, b: encode_user_card(w, b.user).u64(b.since)).bool(p.more).build()
+
+
 # --- decoders for every response and push ---
 
 def read_token_reply(r: Reader) -> TokenReply:
@@ -933,6 +1051,40 @@ def read_message(r: Reader) -> Message:
 
 def read_new_login(r: Reader) -> NewLogin:
     return NewLogin(device_id=r.string(), device_type=r.u8(), client_type=r.u8(), address=r.string())
+
+
+def read_birth_date(r: Reader) -> BirthDate:
+    return BirthDate(year=r.u16(), month=r.u8(), day=r.u8())
+
+
+def read_profile(r: Reader, strict: bool = False) -> Profile:
+    """A Profile; `strict` (a request) rejects an unknown gender as the
+    server does, otherwise (a response) it is kept as a number."""
+    return Profile(
+        nickname=r.string(), avatar=r.string(),
+        gender=r.enum(GENDERS, "Gender") if strict else r.u8(),
+        birth_date=r.option(read_birth_date), signature=r.string(), city=r.string(),
+        province=r.string(), extra=r.string(),
+    )
+
+
+def read_user_card(r: Reader) -> UserCard:
+    return UserCard(user_id=r.u64(), username=r.string(), nickname=r.string(), avatar=r.string())
+
+
+def read_friend_request_info(r: Reader) -> FriendRequestInfo:
+    return FriendRequestInfo(
+        id=r.u64(), from_=read_user_card(r), to=read_user_card(r), message=r.string(),
+        state=r.u8(), expires_at=r.u64(), answered_at=r.u64(),
+    )
+
+
+def read_friend(r: Reader) -> Friend:
+    return Friend(user=read_user_card(r), remark=r.string(), since=r.u64())
+
+
+def read_blocked_user(r: Reader) -> BlockedUser:
+    return BlockedUser(user=read_user_card(r), since=r.u64())
 
 
 def read_update(r: Reader) -> Update:
@@ -996,8 +1148,48 @@ def decode_new_login(body: bytes) -> NewLogin:
     return _decode_exact(body, read_new_login)
 
 
+def decode_friend_request_info(body: bytes) -> FriendRequestInfo:
+    return _decode_exact(body, read_friend_request_info)
+
+
+def decode_friend_removed(body: bytes) -> FriendRemoved:
+    return _decode_exact(body, lambda r: FriendRemoved(by=r.u64(), user_id=r.u64()))
+
+
+def decode_block_changed(body: bytes) -> BlockChanged:
+    return _decode_exact(body, lambda r: BlockChanged(user_id=r.u64(), blocked=r.bool()))
+
+
+def decode_user_profile(body: bytes) -> UserProfile:
+    return _decode_exact(body, lambda r: UserProfile(r.u64(), r.string(), read_profile(r)))
+
+
+def decode_privacy_settings(body: bytes) -> PrivacySettings:
+    return _decode_exact(body, lambda r: PrivacySettings(r.u8(), r.u8()))
+
+
+def decode_user_page(body: bytes) -> UserPage:
+    return _decode_exact(body, lambda r: UserPage(r.vec(read_user_card), r.bytes(), r.bool()))
+
+
+def decode_friend_request_page(body: bytes) -> FriendRequestPage:
+    return _decode_exact(body, lambda r: FriendRequestPage(r.vec(read_friend_request_info), r.bool(), r.u32()))
+
+
+def decode_friend_page(body: bytes) -> FriendPage:
+    return _decode_exact(body, lambda r: FriendPage(r.vec(read_friend), r.bool()))
+
+
+def decode_blocked_page(body: bytes) -> BlockedPage:
+    return _decode_exact(body, lambda r: BlockedPage(r.vec(read_blocked_user), r.bool()))
+
+
 # How each known update kind's body is decoded (section 8.2).
-UPDATE_BODY_DECODERS = {UPDATE_MESSAGE: decode_message, UPDATE_NEW_LOGIN: decode_new_login}
+UPDATE_BODY_DECODERS = {
+    UPDATE_MESSAGE: decode_message, UPDATE_NEW_LOGIN: decode_new_login,
+    UPDATE_FRIEND_REQUEST: decode_friend_request_info, UPDATE_FRIEND_ANSWERED: decode_friend_request_info,
+    UPDATE_FRIEND_REMOVED: decode_friend_removed, UPDATE_BLOCK_CHANGED: decode_block_changed,
+}
 
 
 def decode_update(body: bytes) -> Update:
@@ -1058,6 +1250,61 @@ def decode_ack_request(body: bytes) -> AckRequest:
     return _decode_exact(body, lambda r: AckRequest(r.u64()))
 
 
+def decode_get_profile_request(body: bytes) -> GetProfileRequest:
+    return _decode_exact(body, lambda r: GetProfileRequest(r.u64()))
+
+
+def decode_set_profile_request(body: bytes) -> SetProfileRequest:
+    return _decode_exact(body, lambda r: SetProfileRequest(read_profile(r, strict=True)))
+
+
+def decode_privacy_request(body: bytes) -> PrivacyRequest:
+    return _decode_exact(body, lambda r: PrivacyRequest(
+        r.option(lambda rr: rr.enum(DISCOVERABLES, "Discoverable")),
+        r.option(lambda rr: rr.enum(FRIEND_POLICIES, "FriendPolicy"))))
+
+
+def decode_search_users_request(body: bytes) -> SearchUsersRequest:
+    return _decode_exact(body, lambda r: SearchUsersRequest(r.string(), r.bytes(), r.u16()))
+
+
+def decode_add_friend_request(body: bytes) -> AddFriendRequest:
+    return _decode_exact(body, lambda r: AddFriendRequest(r.u64(), r.string()))
+
+
+def decode_answer_friend_request(body: bytes) -> AnswerFriendRequest:
+    return _decode_exact(body, lambda r: AnswerFriendRequest(r.u64(), r.bool()))
+
+
+def decode_list_friend_requests_request(body: bytes) -> ListFriendRequestsRequest:
+    return _decode_exact(body, lambda r: ListFriendRequestsRequest(
+        r.enum(REQUEST_BOXES, "RequestBox"), r.u64(), r.u16()))
+
+
+def decode_list_friends_request(body: bytes) -> ListFriendsRequest:
+    return _decode_exact(body, lambda r: ListFriendsRequest(r.u64(), r.u16()))
+
+
+def decode_remove_friend_request(body: bytes) -> RemoveFriendRequest:
+    return _decode_exact(body, lambda r: RemoveFriendRequest(r.u64()))
+
+
+def decode_set_remark_request(body: bytes) -> SetRemarkRequest:
+    return _decode_exact(body, lambda r: SetRemarkRequest(r.u64(), r.string()))
+
+
+def decode_block_request(body: bytes) -> BlockRequest:
+    return _decode_exact(body, lambda r: BlockRequest(r.u64()))
+
+
+def decode_unblock_request(body: bytes) -> UnblockRequest:
+    return _decode_exact(body, lambda r: UnblockRequest(r.u64()))
+
+
+def decode_list_blocked_request(body: bytes) -> ListBlockedRequest:
+    return _decode_exact(body, lambda r: ListBlockedRequest(r.u64(), r.u16()))
+
+
 # Per action byte: decoders and encoders of success responses and pushes
 # (keyed by the push's action), and of requests. encoder(decoder(body)) == body.
 RESPONSE_DECODERS = {
@@ -1066,6 +1313,11 @@ RESPONSE_DECODERS = {
     FIND_USER: decode_user_info, RENEW_TOKEN: decode_token_reply, SEND: decode_send_reply, HISTORY: decode_page,
     SYNC: decode_sync_page, ACK: decode_ack_reply, ERROR: decode_error_body,
     PUSH_DISCONNECT: decode_disconnect, PUSH_UPDATE: decode_update,
+    GET_PROFILE: decode_user_profile, SET_PROFILE: decode_user_profile, PRIVACY: decode_privacy_settings,
+    SEARCH_USERS: decode_user_page, ADD_FRIEND: decode_friend_request_info,
+    ANSWER_FRIEND: decode_friend_request_info, LIST_FRIEND_REQUESTS: decode_friend_request_page,
+    LIST_FRIENDS: decode_friend_page, REMOVE_FRIEND: decode_empty, SET_REMARK: decode_empty,
+    BLOCK: decode_empty, UNBLOCK: decode_empty, LIST_BLOCKED: decode_blocked_page,
 }
 
 RESPONSE_ENCODERS = {
@@ -1075,6 +1327,11 @@ RESPONSE_ENCODERS = {
     SEND: encode_send_reply, HISTORY: encode_page, SYNC: encode_sync_page, ACK: encode_u64,
     ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit),
     PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
+    GET_PROFILE: encode_user_profile, SET_PROFILE: encode_user_profile, PRIVACY: encode_privacy_settings,
+    SEARCH_USERS: encode_user_page, ADD_FRIEND: encode_friend_request, ANSWER_FRIEND: encode_friend_request,
+    LIST_FRIEND_REQUESTS: encode_friend_request_page, LIST_FRIENDS: encode_friend_page,
+    REMOVE_FRIEND: lambda _: b"", SET_REMARK: lambda _: b"", BLOCK: lambda _: b"", UNBLOCK: lambda _: b"",
+    LIST_BLOCKED: encode_blocked_page,
 }
 
 REQUEST_DECODERS = {
@@ -1082,6 +1339,12 @@ REQUEST_DECODERS = {
     AUTH: decode_auth_request, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_change_password_request,
     FIND_USER: decode_find_user_request, RENEW_TOKEN: decode_empty, SEND: decode_send_request,
     HISTORY: decode_history_request, SYNC: decode_sync_request, ACK: decode_ack_request,
+    GET_PROFILE: decode_get_profile_request, SET_PROFILE: decode_set_profile_request,
+    PRIVACY: decode_privacy_request, SEARCH_USERS: decode_search_users_request,
+    ADD_FRIEND: decode_add_friend_request, ANSWER_FRIEND: decode_answer_friend_request,
+    LIST_FRIEND_REQUESTS: decode_list_friend_requests_request, LIST_FRIENDS: decode_list_friends_request,
+    REMOVE_FRIEND: decode_remove_friend_request, SET_REMARK: decode_set_remark_request,
+    BLOCK: decode_block_request, UNBLOCK: decode_unblock_request, LIST_BLOCKED: decode_list_blocked_request,
 }
 
 REQUEST_ENCODERS = {
@@ -1097,6 +1360,19 @@ REQUEST_ENCODERS = {
     HISTORY: lambda q: encode_history(q.with_, q.direction, q.anchor, q.limit),
     SYNC: lambda q: encode_sync(q.after, q.limit),
     ACK: lambda q: encode_ack(q.up_to),
+    GET_PROFILE: lambda q: encode_get_profile(q.user_id),
+    SET_PROFILE: lambda q: encode_set_profile(q.profile),
+    PRIVACY: lambda q: encode_privacy(q.discoverable, q.friend_policy),
+    SEARCH_USERS: lambda q: encode_search_users(q.query, q.cursor, q.limit),
+    ADD_FRIEND: lambda q: encode_add_friend(q.user_id, q.message),
+    ANSWER_FRIEND: lambda q: encode_answer_friend(q.request_id, q.accept),
+    LIST_FRIEND_REQUESTS: lambda q: encode_list_friend_requests(q.direction, q.before, q.limit),
+    LIST_FRIENDS: lambda q: encode_list_friends(q.after, q.limit),
+    REMOVE_FRIEND: lambda q: encode_remove_friend(q.user_id),
+    SET_REMARK: lambda q: encode_set_remark(q.user_id, q.remark),
+    BLOCK: lambda q: encode_block(q.user_id),
+    UNBLOCK: lambda q: encode_unblock(q.user_id),
+    LIST_BLOCKED: lambda q: encode_list_blocked(q.after, q.limit),
 }
 
 
@@ -1510,6 +1786,67 @@ class KithClient:
 
     def ack(self, up_to: int) -> int:
         return decode_ack_reply(self.request(ACK, encode_ack(up_to)))
+
+    # -- the social graph (revision 4, sections 5.17-5.29) ------------------
+
+    def get_profile(self, user_id: int) -> UserProfile:
+        """GetProfile (0x20): NotFound for no such user, a disabled account or
+        a block between the two (either way)."""
+        return decode_user_profile(self.request(GET_PROFILE, encode_get_profile(user_id)))
+
+    def set_profile(self, profile: Profile) -> UserProfile:
+        """SetProfile (0x21): replaces the whole profile; returns it as stored."""
+        return decode_user_profile(self.request(SET_PROFILE, encode_set_profile(profile)))
+
+    def privacy(self, discoverable: Optional[int] = None, friend_policy: Optional[int] = None) -> PrivacySettings:
+        """Privacy (0x22): changes the settings given; with neither, only reads."""
+        return decode_privacy_settings(self.request(PRIVACY, encode_privacy(discoverable, friend_policy)))
+
+    def search_users(self, query: str, cursor: bytes = b"", limit: int = 20) -> UserPage:
+        """SearchUsers (0x23): exact username first (first page), then nickname
+        prefix matches; page on with the returned cursor, unchanged."""
+        return decode_user_page(self.request(SEARCH_USERS, encode_search_users(query, cursor, limit)))
+
+    def add_friend(self, user_id: int, message: str = "") -> FriendRequestInfo:
+        return decode_friend_request_info(self.request(ADD_FRIEND, encode_add_friend(user_id, message)))
+
+    def answer_friend(self, request_id: int, accept: bool) -> FriendRequestInfo:
+        return decode_friend_request_info(self.request(ANSWER_FRIEND, encode_answer_friend(request_id, accept)))
+
+    def list_friend_requests(self, direction: int = BOX_INCOMING, before: int = 0,
+                             limit: int = 100) -> FriendRequestPage:
+        return decode_friend_request_page(self.request(
+            LIST_FRIEND_REQUESTS, encode_list_friend_requests(direction, before, limit)))
+
+    def list_friends(self, after: int = 0, limit: int = 100) -> FriendPage:
+        return decode_friend_page(self.request(LIST_FRIENDS, encode_list_friends(after, limit)))
+
+    def remove_friend(self, user_id: int) -> None:
+        decode_empty(self.request(REMOVE_FRIEND, encode_remove_friend(user_id)))
+
+    def set_remark(self, user_id: int, remark: str) -> None:
+        decode_empty(self.request(SET_REMARK, encode_set_remark(user_id, remark)))
+
+    def block(self, user_id: int) -> None:
+        decode_empty(self.request(BLOCK, encode_block(user_id)))
+
+    def unblock(self, user_id: int) -> None:
+        decode_empty(self.request(UNBLOCK, encode_unblock(user_id)))
+
+    def list_blocked(self, after: int = 0, limit: int = 100) -> BlockedPage:
+        return decode_blocked_page(self.request(LIST_BLOCKED, encode_list_blocked(after, limit)))
+
+    def search_all(self, query: str, limit: int = 20) -> list:
+        """Every UserCard SearchUsers finds for `query`, paging with the opaque
+        cursor until a page says more = false."""
+        out, cursor = [], b""
+        for _ in range(1000):
+            page = self.search_users(query, cursor, limit)
+            out.extend(page.users)
+            cursor = page.cursor
+            if not page.more:
+                return out
+        raise DecodeError("search paging does not end")
 
     def sync_all(self, after: int = 0, limit: int = 100) -> list:
         """The paging loop of section 8.3: every update after `after`, in
