@@ -13,8 +13,8 @@ use std::time::Duration;
 use common::process::KITH;
 use common::{device, Kind, TestServer, PASSWORD, SOON};
 use kith::protocol::{
-    AddFriendRequest, AnswerFriendRequest, BlockRequest, DeviceType, DisconnectReason, ErrorCode, Profile,
-    SetProfileRequest,
+    AddFriendRequest, AnswerFriendRequest, BlockRequest, DeviceType, DisconnectReason, ErrorCode, GetProfileRequest,
+    ListBlockedRequest, ListFriendsRequest, Profile, SearchUsersRequest, SetProfileRequest,
 };
 
 fn kith(args: &[&str], data_dir: &Path) -> Output {
@@ -210,6 +210,15 @@ async fn backup_while_sending_then_restore() {
     for i in 0..4 {
         senders.push(server.user(Kind::Tcp, &format!("sender{i}")).await);
     }
+    // Social data goes into the backup too: bob befriends sender0, has a
+    // profile and blocks mallory.
+    let mallory = server.user(Kind::Tcp, "mallory").await;
+    let asked = senders[0].client.call(&AddFriendRequest { user_id: bob.user_id, message: String::new() }).await;
+    bob.client.call(&AnswerFriendRequest { request_id: asked.unwrap().id, accept: true }).await.unwrap();
+    let profile = Profile { nickname: "Bobby".into(), ..Profile::default() };
+    bob.client.call(&SetProfileRequest { profile }).await.unwrap();
+    bob.client.call(&BlockRequest { user_id: mallory.user_id }).await.unwrap();
+    let (friend, blocked) = (senders[0].user_id, mallory.user_id);
     // Clients keep sending throughout; every acknowledgement is recorded.
     let acked: Arc<Mutex<Vec<u64>>> = Arc::default();
     let stop = tokio_util::sync::CancellationToken::new();
@@ -253,6 +262,14 @@ async fn backup_while_sending_then_restore() {
     for id in &before {
         assert!(have.contains(id), "message {id} acknowledged before the backup is missing");
     }
+    let friends = client.call(&ListFriendsRequest { after: 0, limit: 10 }).await.unwrap();
+    assert_eq!(friends.friends.iter().map(|f| f.user.user_id).collect::<Vec<_>>(), vec![friend]);
+    let theirs = client.call(&GetProfileRequest { user_id: friend }).await.unwrap();
+    assert_eq!(theirs.user_id, friend);
+    let blocks = client.call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
+    assert_eq!(blocks.users[0].user.user_id, blocked);
+    let found = client.call(&SearchUsersRequest { query: "bob".into(), cursor: vec![], limit: 5 }).await.unwrap();
+    assert_eq!(found.users[0].nickname, "Bobby", "the profile and its search index were restored");
 
     // A damaged file is refused and leaves nothing behind.
     let mut bytes = std::fs::read(&file).unwrap();
