@@ -17,7 +17,7 @@ use std::process::Command;
 
 use common::process::KITH;
 use common::{device, Calls, Kind, TestServer};
-use kith::protocol::{DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target};
+use kith::protocol::{DeviceType, Direction, ErrorCode, ListFriendsRequest, MessageKind, SendRequest, Target};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1");
@@ -38,7 +38,16 @@ fn messages_of(fx: &Value, user: u64) -> Vec<&Value> {
 
 async fn server_on(data_dir: &Path) -> TestServer {
     let data_dir = data_dir.to_path_buf();
-    TestServer::start_with(move |c| c.data_dir = data_dir).await
+    TestServer::start_with(move |c| {
+        c.data_dir = data_dir;
+        c.social.direct_messages = kith::config::DirectMessages::Friends;
+    })
+    .await
+}
+
+async fn friends(client: &kith::client::Client) -> Vec<u64> {
+    let page = client.call(&ListFriendsRequest { after: 0, limit: 100 }).await.unwrap();
+    page.friends.iter().map(|f| f.user.user_id).collect()
 }
 
 /// Everything the previous release stored is there, and behaves.
@@ -109,6 +118,13 @@ async fn check_everything(server: &TestServer, fx: &Value) {
     let newest_old = fx["messages"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).max().unwrap();
     assert!(phone.send_text(bob, "after the upgrade").await.unwrap().message_id > newest_old);
 
+    // Users who had talked one to one are friends (schema version 3), so the
+    // friends-only default keeps them talking; bob and carol never talked.
+    assert_eq!(friends(&phone).await, vec![bob, carol]);
+    assert_eq!(friends(&bob_phone).await, vec![alice]);
+    bob_phone.send_text(alice, "still friends after the upgrade").await.unwrap();
+    assert_eq!(bob_phone.send_text(carol, "we never talked").await.unwrap_err().code(), Some(ErrorCode::NotPermitted));
+
     // Password hashes and the user id counter carried over.
     let c = server.connect(Kind::Tcp).await;
     c.login("bob", PASSWORD, device("bob-tablet", DeviceType::Tablet)).await.unwrap();
@@ -136,7 +152,8 @@ async fn a_data_directory_from_the_previous_release_opens_with_everything_in_it(
     server.restart().await;
     let phone = server.connect(Kind::Tcp).await;
     phone.auth(&hex(fx["tokens"]["alice-phone"].as_str().unwrap())).await.unwrap();
-    assert_eq!(phone.sync_messages(0).await.unwrap().len(), messages_of(&fx, 1).len() + 1);
+    // Her old messages, the one she sent after the upgrade and bob's reply.
+    assert_eq!(phone.sync_messages(0).await.unwrap().len(), messages_of(&fx, 1).len() + 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +168,7 @@ async fn a_backup_from_the_previous_release_restores_and_migrates() {
         .unwrap();
     let said = String::from_utf8_lossy(&restored.stdout);
     assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
-    assert!(said.contains("migrated the data from schema version 1 to 2"), "{said}");
+    assert!(said.contains("migrated the data from schema version 1 to 3"), "{said}");
 
     let mut server = server_on(&data).await;
     check_everything(&server, &fx).await;
@@ -163,7 +180,7 @@ async fn a_backup_from_the_previous_release_restores_and_migrates() {
     assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
     let mut bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..8], b"KITHBAK1");
-    assert_eq!(bytes[8..12], 2u32.to_be_bytes());
+    assert_eq!(bytes[8..12], 3u32.to_be_bytes());
 
     // One from a newer release is refused, saying why.
     bytes[8..12].copy_from_slice(&99u32.to_be_bytes());

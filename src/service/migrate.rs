@@ -1,15 +1,22 @@
 //! The steps that bring older data up to the current layout, newest last.
 //! Each domain migrates its own data; see [`crate::storage::migrate`].
 
-use super::{account, message, update};
+use super::{account, message, social, update};
 use crate::storage::{Migration, Migrator, StorageError, Store};
 
 /// Every step, in version order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 2,
-    describe: "seven trees become one tree of keyspaces; inboxes become update logs",
-    run: from_v1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2,
+        describe: "seven trees become one tree of keyspaces; inboxes become update logs",
+        run: from_v1,
+    },
+    Migration {
+        version: 3,
+        describe: "users who already talked one to one become friends (1:1 messages are friends-only by default)",
+        run: social::store::from_v2,
+    },
+];
 
 /// The layout version this build writes.
 pub fn current_version() -> u32 {

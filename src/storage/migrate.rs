@@ -79,6 +79,21 @@ impl Migrator<'_> {
         Ok(())
     }
 
+    /// The first key of a keyspace of the current layout after `after`
+    /// (already applied data only): lets a step walk a keyspace by jumping
+    /// from one owner's entries to the next instead of reading them all.
+    pub fn first_key_after<K: KeyPart, V>(
+        &mut self,
+        ks: &Keyspace<K, V>,
+        after: std::ops::Bound<K>,
+    ) -> Result<Option<K>, StorageError> {
+        self.apply()?;
+        match self.tree.range(ks.bounds((after, std::ops::Bound::Unbounded))).next() {
+            Some(entry) => Ok(Some(ks.decode_key(&entry?.0)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Makes sure new snowflake ids start above `id`.
     pub fn raise_id_highwater(&mut self, id: u64) -> Result<(), StorageError> {
         let current = self.tree.get(HIGHWATER.key(&()))?.map(|v| HIGHWATER.decode_value(&v)).transpose()?;

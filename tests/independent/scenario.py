@@ -4,11 +4,19 @@
 
     python3 scenario.py --tcp 127.0.0.1:17421 --tls 127.0.0.1:17420 --fingerprint AB:CD:...
 
-Exits non-zero on the first failed check. Written for revision 3 of the
+Exits non-zero on the first failed check. Written for revision 4 of the
 protocol (revision 2's update log: Sync, Ack on update ids, Update pushes;
 revision 3: RenewToken and AuthReply.renewed, ErrorBody.retry_after_ms and
-ErrorBody.limit, the login throttle from the 4th attempt, one order of checks).
+ErrorBody.limit, the login throttle from the 4th attempt, one order of checks;
+revision 4: the social graph — profiles, privacy, search, friend requests,
+friends, remarks, blocking, update kinds 3-6).
 Needs no operator access: checks that need a disabled account are not made.
+
+The server is expected to run with `social.direct_messages = "anyone"` (the
+earlier sections have strangers message each other); the social section
+asserts nothing about strangers' messages, only the block's refusals.
+Registrations per run: 9 accounts (13 attempts with the 4 refused ones),
+below the default 20 per address per hour (section 5.3).
 
 The login throttle (section 5.4) counts failures per username and per client
 address, and a success clears only the username's count. So the throttle is
@@ -27,6 +35,7 @@ import threading
 import time
 import traceback
 import uuid
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kith_client as k  # noqa: E402
@@ -152,6 +161,331 @@ def sync_pages(c: KithClient, after: int, limit: int) -> list:
         if not p.more:
             return pages
         assert len(pages) < 100, "paging does not end"
+
+
+def drain(c: KithClient, wait: float = 0.5) -> list:
+    """Every push that arrives within `wait` seconds of the previous one."""
+    out = []
+    while True:
+        try:
+            out.append(c.next_push(wait))
+        except TimeoutError:
+            return out
+
+
+def next_kind(c: KithClient, kind: int, timeout: float = 5.0) -> k.Update:
+    """The next push, which must be an Update of `kind` (nothing skipped)."""
+    a, u = c.next_push(timeout)
+    assert a == k.PUSH_UPDATE, f"{c.label}: push {k.ACTION_NAMES.get(a, hex(a))} {u!r}, expected an Update"
+    assert u.kind == kind, f"{c.label}: update of kind {u.kind_name}, expected {k.UPDATE_KIND_NAMES[kind]}: {u!r}"
+    return u
+
+
+def card(p: k.UserProfile) -> k.UserCard:
+    """A user's card as lists show it (section 4.2), from their profile."""
+    return k.UserCard(p.user_id, p.username, p.profile.nickname, p.profile.avatar)
+
+
+def assert_request(f: k.FriendRequestInfo, *, frm: k.UserCard, to: k.UserCard, message: str, state: int,
+                   sent_near: Optional[int] = None) -> None:
+    """A FriendRequestInfo (section 4.2): its id's time is when it was sent, it
+    expires 7 days (the default) later, answered_at is set exactly when it was
+    accepted or rejected."""
+    assert (f.from_, f.to, f.message) == (frm, to, message), f
+    assert f.state == state, f"state {f.state_name}, expected {k.REQUEST_STATE_NAMES[state]}"
+    sent = k.snowflake_time(f.id)
+    if sent_near is not None:
+        assert abs(sent - sent_near) < 60_000, f"request id time {sent}, server clock {sent_near}"
+    assert f.expires_at == sent + k.DEFAULT_FRIEND_REQUEST_TTL_MS, \
+        f"expires_at {f.expires_at} = id time + {f.expires_at - sent} ms, expected + 7 days"
+    if state in (k.REQUEST_ACCEPTED, k.REQUEST_REJECTED):
+        assert sent <= f.answered_at < f.expires_at, f"answered_at {f.answered_at}, sent {sent}"
+    else:
+        assert f.answered_at == 0, f"answered_at {f.answered_at} on a {f.state_name} request"
+
+
+def social_section(suffix: str, tcp_conn, tls_conn) -> None:
+    """Revision 4 (sections 5.17-5.29, 8.2), as an app would use it: fay asks
+    gus (a phone and a desktop) to be friends, gus accepts, fay names him,
+    removes him and asks again, gus blocks her and unblocks her; hal tries the
+    friend policies and the search privacy. Three registrations."""
+    fay_name, gus_name, hal_name = f"fay_{suffix}", f"gus_{suffix}", f"hal_{suffix}"
+    pw = f"social pw {suffix}"
+    reg = tcp_conn("register-social")
+    expect_error(k.NOT_AUTHENTICATED, reg.get_profile, 1)
+    expect_error(k.NOT_AUTHENTICATED, reg.add_friend, 1, "hi")
+    expect_error(k.NOT_AUTHENTICATED, reg.list_friends)
+    expect_error_frame(reg.call_raw(k.BLOCK, b"\x00"), k.NOT_AUTHENTICATED)
+    check("social actions before authentication give NotAuthenticated (5), even with a malformed body")
+    fay_id, gus_id, hal_id = (reg.register(n, pw) for n in (fay_name, gus_name, hal_name))
+    reg.close()
+    fay = tcp_conn("fay")
+    lf = patiently(fay.login, fay_name, pw, f"fay-phone-{suffix}", k.DEVICE_MOBILE, k.CLIENT_ANDROID)
+    gus_desk = tls_conn("gus-desktop")
+    patiently(gus_desk.login, gus_name, pw, f"gus-desktop-{suffix}", k.DEVICE_DESKTOP, k.CLIENT_LINUX)
+    gus = tcp_conn("gus-phone")
+    patiently(gus.login, gus_name, pw, f"gus-phone-{suffix}", k.DEVICE_MOBILE, k.CLIENT_ANDROID)
+    next_kind(gus_desk, k.UPDATE_NEW_LOGIN)
+    hal = tcp_conn("hal")
+    patiently(hal.login, hal_name, pw, f"hal-phone-{suffix}", k.DEVICE_MOBILE, k.CLIENT_ANDROID)
+
+    # --- Profiles (sections 4.2, 5.17, 5.18) ---
+    fay_profile = fay.get_profile(fay_id)
+    assert fay_profile == k.UserProfile(fay_id, fay_name, k.Profile()), fay_profile
+    fay_card = card(fay_profile)
+    check("a fresh user's own GetProfile (0x20) is the empty profile: strings empty, gender 0, no birth date")
+    e = expect_error(k.INVALID_ARGUMENT, gus.set_profile, k.Profile(nickname="\u5b57" * 33))
+    assert e.message.startswith("nickname") and e.limit == 32, e
+    e2 = expect_error(k.INVALID_ARGUMENT, gus.set_profile, k.Profile(birth_date=k.BirthDate(2001, 2, 29)))
+    assert e2.message.startswith("birth_date"), e2
+    e3 = expect_error(k.INVALID_ARGUMENT, gus.set_profile, k.Profile(city="Hang\nzhou"))
+    assert e3.message.startswith("city"), e3
+    bad_gender = k.encode_set_profile(k.Profile(gender=4))
+    expect_error_frame(gus.call_raw(k.SET_PROFILE, bad_gender), k.MALFORMED_BODY)
+    assert gus.get_profile(gus_id).profile == k.Profile(), "a refused SetProfile changed the profile"
+    check(f"SetProfile refusals: a 33-character nickname gives InvalidArgument (12) {e.message!r} with limit "
+          f"{e.limit}; 2001-02-29 gives {e2.message!r}; a control character in city gives {e3.message!r} "
+          "(each message starts with the field's name); gender 4 is MalformedBody (3); nothing changed")
+    nickname = f"\u5c0f\u660eKit{suffix}"  # 小明Kit…
+    wide = k.Profile(nickname="\u5b57" * 32)  # 32 characters, 96 bytes: the rule counts characters
+    assert gus.set_profile(wide).profile == wide
+    profile = k.Profile(nickname=nickname, avatar="media:77", gender=k.GENDER_MALE,
+                        birth_date=k.BirthDate(1994, 7, 15), signature="\u53bb\u9493\u9c7c gone fishing",
+                        city="\u676d\u5dde", province="\u6d59\u6c5f", extra='{"theme":"dark"}')
+    stored = gus.set_profile(profile)
+    assert stored == k.UserProfile(gus_id, gus_name, profile), stored
+    got = fay.get_profile(gus_id)
+    assert got == stored, got
+    gus_card = card(stored)
+    check(f"gus sets a 32-character Chinese nickname (96 bytes: lengths count characters), then his profile "
+          f"(nickname {nickname!r}, city 杭州, province 浙江, birth date 1994-07-15); SetProfile returns it as "
+          "stored and fay's GetProfile reads the same")
+    expect_error(k.NOT_FOUND, fay.get_profile, 0xFFFFFFF0)
+    check("GetProfile of a user that does not exist gives NotFound (8)")
+
+    # --- Privacy (section 5.19) ---
+    assert gus.privacy() == k.PrivacySettings(k.DISCOVERABLE_EVERYONE, k.POLICY_REQUIRE_APPROVAL)
+    assert gus.privacy(None, k.POLICY_REQUIRE_APPROVAL) == k.PrivacySettings(1, 1)
+    check("Privacy (0x22) with both fields absent reads the defaults: discoverable Everyone, "
+          "friend_policy RequireApproval")
+
+    # --- Search (section 5.20) ---
+    page = fay.search_users(nickname[:6])
+    assert gus_card in page.users, page
+    assert len(page.cursor) <= 140, f"cursor of {len(page.cursor)} bytes"
+    assert fay.search_all(nickname[:6], limit=1) == [c for c in page.users], "paging with the cursor differs"
+    upper = fay.search_users(nickname.upper())
+    assert upper.users == [gus_card], upper
+    exact = fay.search_users(gus_name.upper())
+    assert exact.users[:1] == [gus_card], exact
+    check(f"SearchUsers (0x23) by nickname prefix {nickname[:6]!r} finds gus's card (id, username, nickname, "
+          f"avatar); paging with the opaque cursor ({len(page.cursor)} bytes) finds the same; the upper-case "
+          "nickname and the exact username (upper-case) find him too")
+    e = expect_error(k.INVALID_ARGUMENT, fay.search_users, "x", b"", 0)
+    assert e.limit == 100, e
+    expect_error(k.INVALID_ARGUMENT, fay.search_users, "   ")
+    check("SearchUsers with limit 0 gives InvalidArgument (12), limit 100; a query of only spaces too")
+
+    # --- AddFriend, the FriendRequest update (sections 5.21, 8.2) ---
+    e = expect_error(k.INVALID_ARGUMENT, fay.add_friend, fay_id, "me")
+    no_extras(e)
+    check(f"AddFriend to yourself gives InvalidArgument (12): {e.message!r}")
+    expect_error(k.NOT_FOUND, fay.add_friend, 0xFFFFFFF0, "hi")
+    expect_error(k.INVALID_ARGUMENT, fay.add_friend, gus_id, "m" * 257)
+    check("AddFriend to a user that does not exist gives NotFound (8); a 257-character message InvalidArgument (12)")
+    now = fay.heartbeat()
+    hello = "\u4f60\u597d gus, it's fay from the choir"
+    req = fay.add_friend(gus_id, hello)
+    assert_request(req, frm=fay_card, to=gus_card, message=hello, state=k.REQUEST_PENDING, sent_near=now)
+    check(f"fay's AddFriend (0x24) to gus files a Pending request (id {req.id}) from her card to his, "
+          "expires_at = the id's time + 7 days, answered_at 0")
+    for conn in (gus, gus_desk):
+        u = next_kind(conn, k.UPDATE_FRIEND_REQUEST)
+        assert u.id == req.id and u.value == req, u
+    no_push(fay, 0.3)
+    check("gus's phone and desktop get an Update push of kind FriendRequest (3) whose update id is the "
+          "request id and whose body is the AddFriend response; fay's connection gets none")
+    mine = fay.sync(lf.session.latest).updates
+    assert [(x.id, x.kind, x.value) for x in mine] == [(req.id, k.UPDATE_FRIEND_REQUEST, req)], mine
+    check("fay's own update log holds the same FriendRequest update (Sync after her login)")
+    inbox = gus.list_friend_requests(k.BOX_INCOMING)
+    assert inbox == k.FriendRequestPage([req], False, 1), inbox
+    outbox = fay.list_friend_requests(k.BOX_OUTGOING)
+    assert outbox == k.FriendRequestPage([req], False, 0), outbox
+    check("ListFriendRequests (0x26): gus's Incoming box shows the request with pending_incoming 1; "
+          "fay's Outgoing box shows it with pending_incoming 0 (she has nothing to answer)")
+    expect_error(k.NOT_FOUND, gus.answer_friend, req.id + 1, True)
+    e = expect_error(k.NOT_FOUND, fay.answer_friend, req.id, True)
+    check(f"AnswerFriend of an unknown id gives NotFound (8), and so does the requester answering her own "
+          f"request: {e.message!r}")
+
+    # --- AnswerFriend, the FriendAnswered update (sections 5.22, 8.2) ---
+    before = gus.heartbeat()
+    ans = gus.answer_friend(req.id, True)
+    after = gus.heartbeat()
+    assert_request(ans, frm=fay_card, to=gus_card, message=hello, state=k.REQUEST_ACCEPTED)
+    assert ans.id == req.id and ans.expires_at == req.expires_at, ans
+    assert before <= ans.answered_at <= after, (before, ans.answered_at, after)
+    check("gus's phone accepts (AnswerFriend 0x25): the same request, Accepted, answered_at = the server's "
+          "time of the answer")
+    answered = {}
+    for conn in (fay, gus_desk):
+        answered[conn.label] = u = next_kind(conn, k.UPDATE_FRIEND_ANSWERED)
+        assert u.value == ans and u.id > req.id, u
+    u4 = answered["fay"]
+    assert answered["gus-desktop"].id == u4.id
+    assert k.snowflake_time(u4.id) == ans.answered_at, (k.snowflake_time(u4.id), ans.answered_at)
+    no_push(gus, 0.3)
+    check("fay and gus's desktop get an Update push of kind FriendAnswered (4) with the answer as body, "
+          "under an update id of its own whose time is answered_at; gus's phone, which answered, gets none")
+    e = expect_error(k.CONFLICT, gus.answer_friend, req.id, False)
+    inbox = gus.list_friend_requests(k.BOX_INCOMING)
+    assert inbox.pending_incoming == 0 and inbox.requests == [ans], inbox
+    check(f"answering again gives Conflict (9) {e.message!r}; the Incoming box shows the request Accepted, "
+          "pending_incoming 0")
+
+    # --- ListFriends, SetRemark (sections 5.24, 5.26) ---
+    assert fay.list_friends() == k.FriendPage([k.Friend(gus_card, "", ans.answered_at)], False)
+    assert gus.list_friends() == k.FriendPage([k.Friend(fay_card, "", ans.answered_at)], False)
+    check("ListFriends (0x27) on both sides lists the other one's card, no remark, friends since answered_at")
+    e = expect_error(k.CONFLICT, fay.add_friend, gus_id, "again?")
+    check(f"AddFriend to a friend gives Conflict (9): {e.message!r}")
+    e = expect_error(k.INVALID_ARGUMENT, fay.list_friends, 0, 0)
+    assert e.limit in (None, 100), e
+    e2 = expect_error(k.INVALID_ARGUMENT, fay.list_friend_requests, k.BOX_INCOMING, 0, 101)
+    assert e2.limit == 100, e2
+    check(f"ListFriends limit 0 gives InvalidArgument (12) (limit {e.limit}); ListFriendRequests limit 101 too, "
+          "limit 100")
+    sent = fay.send(gus_id, "\u5468\u516d\u89c1")  # 周六见
+    for conn in (gus, gus_desk):
+        assert_message_update(next_kind(conn, k.UPDATE_MESSAGE), id=sent.message_id, sender=fay_id, to=gus_id)
+    remark = "\u5c0f\u660e (choir)"
+    e = expect_error(k.INVALID_ARGUMENT, fay.set_remark, gus_id, "r" * 33)
+    assert e.message.startswith("remark"), e
+    fay.set_remark(gus_id, remark)
+    assert fay.list_friends().friends == [k.Friend(gus_card, remark, ans.answered_at)]
+    assert gus.list_friends().friends == [k.Friend(fay_card, "", ans.answered_at)]
+    no_push(gus, 0.3)
+    expect_error(k.NOT_FOUND, fay.set_remark, hal_id, "not a friend")
+    check(f"fay messages her friend; SetRemark (0x29) {remark!r} shows in her ListFriends only, gus is told "
+          f"nothing; a 33-character remark gives {e.message!r} (InvalidArgument 12); a remark for a non-friend "
+          "gives NotFound (8)")
+
+    # --- RemoveFriend, the FriendRemoved update (sections 5.25, 8.2) ---
+    fay.remove_friend(gus_id)
+    for conn in (gus, gus_desk):
+        u = next_kind(conn, k.UPDATE_FRIEND_REMOVED)
+        assert u.value == k.FriendRemoved(by=fay_id, user_id=gus_id), u
+    no_push(fay, 0.3)
+    assert fay.list_friends() == k.FriendPage([], False) and gus.list_friends() == k.FriendPage([], False)
+    expect_error(k.NOT_FOUND, fay.remove_friend, gus_id)
+    assert [m.id for m in fay.history(gus_id).messages] == [sent.message_id]
+    check("RemoveFriend (0x28): gus's devices get an Update push of kind FriendRemoved (5) by fay; both "
+          "friend lists are empty; removing again gives NotFound (8); their history stays")
+
+    # --- Block (the rules of "Social graph (sections 5.17-5.29)", 5.27-5.29) ---
+    again = "\u518d\u505a\u670b\u53cb?"  # 再做朋友?
+    req2 = fay.add_friend(gus_id, again)
+    assert_request(req2, frm=fay_card, to=gus_card, message=again, state=k.REQUEST_PENDING)
+    for conn in (gus, gus_desk):
+        assert next_kind(conn, k.UPDATE_FRIEND_REQUEST).value == req2
+    gus.block(fay_id)
+    u6 = next_kind(gus_desk, k.UPDATE_BLOCK_CHANGED)
+    assert u6.value == k.BlockChanged(fay_id, True), u6
+    no_push(gus, 0.3)
+    no_push(fay, 0.3)
+    check("fay asks again (Pending); gus blocks her (Block 0x2a) from his phone: his desktop gets an Update "
+          "push of kind BlockChanged (6) {fay, blocked}; the phone and fay get nothing")
+    blocked = gus.list_blocked()
+    assert blocked == k.BlockedPage([k.BlockedUser(fay_card, k.snowflake_time(u6.id))], False), blocked
+    check("ListBlocked (0x2c) lists fay's card, since = the time of the BlockChanged update")
+    e_send = expect_error(k.NOT_PERMITTED, fay.send, gus_id, "hello?")
+    e_add = expect_error(k.NOT_PERMITTED, fay.add_friend, gus_id, "please")
+    check(f"the blocked fay: Send gives NotPermitted (7) {e_send.message!r}, AddFriend NotPermitted (7) "
+          f"{e_add.message!r}")
+    e_prof = expect_error(k.NOT_FOUND, fay.get_profile, gus_id)
+    e_find = expect_error(k.NOT_FOUND, fay.find_user, gus_name)
+    no_extras(e_prof)
+    check(f"the blocked fay: GetProfile gives NotFound (8) {e_prof.message!r}, FindUser NotFound (8) "
+          f"{e_find.message!r}, as for a user who does not exist")
+    assert gus_card not in fay.search_all(nickname[:6]), "search lists the blocker"
+    assert gus_card not in fay.search_users(gus_name).users, "exact search lists the blocker"
+    check("the blocked fay's SearchUsers leaves gus out, by nickname prefix and by exact username")
+    expect_error(k.NOT_PERMITTED, gus.send, fay_id, "hm")
+    expect_error(k.NOT_PERMITTED, gus.add_friend, fay_id, "")
+    expect_error(k.NOT_FOUND, gus.get_profile, fay_id)
+    check("the block stands both ways: gus's Send and AddFriend to fay give NotPermitted (7), "
+          "his GetProfile of her NotFound (8)")
+    inbox = gus.list_friend_requests(k.BOX_INCOMING)
+    assert inbox == k.FriendRequestPage([], False, 0), inbox  # her answered request is hers too
+    expect_error(k.NOT_FOUND, gus.answer_friend, req2.id, True)
+    assert fay.list_friend_requests(k.BOX_OUTGOING).requests[0] == req2
+    no_push(gus_desk, 0.3)
+    check("fay's requests are gone from gus's Incoming box (pending_incoming 0); the pending one cannot be "
+          "answered (NotFound 8); fay still sees it Pending in her Outgoing box; nothing reached gus's devices")
+    gus.block(fay_id)
+    no_push(gus_desk, 0.3)
+    e = expect_error(k.INVALID_ARGUMENT, gus.block, gus_id)
+    expect_error(k.NOT_FOUND, gus.block, 0xFFFFFFF0)
+    check(f"blocking her again succeeds and changes nothing (no update); blocking yourself gives InvalidArgument "
+          f"(12) {e.message!r}, an unknown user NotFound (8)")
+
+    # --- Unblock (section 5.28) ---
+    gus.unblock(fay_id)
+    assert next_kind(gus_desk, k.UPDATE_BLOCK_CHANGED).value == k.BlockChanged(fay_id, False)
+    no_push(fay, 0.3)
+    assert fay.get_profile(gus_id) == stored
+    assert fay.find_user(gus_name) == k.UserInfo(gus_id, gus_name)
+    assert gus_card in fay.search_users(nickname[:6]).users
+    assert gus.list_blocked() == k.BlockedPage([], False)
+    assert gus.list_friend_requests(k.BOX_INCOMING) == k.FriendRequestPage([req2, ans], False, 1)
+    check("Unblock (0x2b): gus's desktop gets BlockChanged (6) {fay, not blocked}; fay's GetProfile, FindUser "
+          "and search find gus again; his block list is empty and fay's request is back, answerable "
+          "(pending_incoming 1)")
+    gus.unblock(fay_id)
+    no_push(gus_desk, 0.3)
+    check("unblocking someone not blocked succeeds, with no update")
+    rej = gus.answer_friend(req2.id, False)
+    assert_request(rej, frm=fay_card, to=gus_card, message=again, state=k.REQUEST_REJECTED)
+    assert next_kind(fay, k.UPDATE_FRIEND_ANSWERED).value == rej
+    assert next_kind(gus_desk, k.UPDATE_FRIEND_ANSWERED).value == rej
+    assert gus.list_friend_requests(k.BOX_INCOMING).pending_incoming == 0
+    check("gus rejects it: Rejected with answered_at set, pushed to fay as FriendAnswered (4)")
+
+    # --- Asking back (section 5.21, step 1) ---
+    req3 = gus.add_friend(fay_id, "sorry")
+    assert next_kind(fay, k.UPDATE_FRIEND_REQUEST).value == req3
+    next_kind(gus_desk, k.UPDATE_FRIEND_REQUEST)
+    back = fay.add_friend(gus_id, "ok")
+    assert back.id == req3.id and back.message == "sorry" and back.state == k.REQUEST_ACCEPTED, back
+    for conn in (gus, gus_desk):
+        assert next_kind(conn, k.UPDATE_FRIEND_ANSWERED).value == back
+    assert [f.user.user_id for f in fay.list_friends().friends] == [gus_id]
+    check("gus asks fay; fay's AddFriend back accepts his pending request: the response is his request, "
+          "Accepted, and his devices get FriendAnswered (4); they are friends again")
+
+    # --- Friend policies and search privacy (sections 4.1, 5.19-5.21) ---
+    assert hal.privacy(None, k.POLICY_ACCEPT_ALL) == k.PrivacySettings(k.DISCOVERABLE_EVERYONE, k.POLICY_ACCEPT_ALL)
+    hal_card = card(hal.set_profile(k.Profile(nickname=f"Hal{suffix}")))
+    auto = fay.add_friend(hal_id, "hi hal")
+    assert_request(auto, frm=fay_card, to=hal_card, message="hi hal", state=k.REQUEST_ACCEPTED)
+    u = next_kind(hal, k.UPDATE_FRIEND_REQUEST)
+    assert u.id == auto.id and u.value == auto, u
+    assert hal_id in [f.user.user_id for f in fay.list_friends().friends]
+    check("hal accepts everyone (AcceptAll): fay's AddFriend is Accepted at once, and hal gets a FriendRequest "
+          "update (3) with that state; they are friends")
+    settings = hal.privacy(k.DISCOVERABLE_EXACT_USERNAME, k.POLICY_REFUSE_ALL)
+    assert settings == k.PrivacySettings(k.DISCOVERABLE_EXACT_USERNAME, k.POLICY_REFUSE_ALL), settings
+    e = expect_error(k.NOT_PERMITTED, gus.add_friend, hal_id, "hi")
+    assert all(r.to.user_id != hal_id for r in gus.list_friend_requests(k.BOX_OUTGOING).requests)
+    no_push(hal, 0.3)
+    check(f"hal refuses all requests: gus's AddFriend gives NotPermitted (7) {e.message!r}, nothing stored")
+    assert hal_card not in gus.search_all(f"hal{suffix}"), "ExactUsername user found by nickname"
+    assert gus.search_users(hal_name).users[:1] == [hal_card]
+    check("hal is discoverable by exact username only: gus's nickname search leaves him out, "
+          "his username finds him")
+    for conn in (fay, gus, gus_desk, hal):
+        conn.close()
 
 
 def run(args) -> None:
@@ -865,6 +1199,9 @@ def run(args) -> None:
             expect_error(k.INVALID_TOKEN, c.auth, t)
             c.close()
         check("Logout revokes both the token in use and a renewed one never used (InvalidToken (14))")
+
+        # --- The social graph (revision 4) --------------------------------------
+        social_section(suffix, tcp_conn, tls_conn)
 
         # --- Authentication deadline ---------------------------------------
         idle_watcher.join(15)

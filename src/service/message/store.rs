@@ -119,6 +119,21 @@ pub fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
     Ok((messages, conversations))
 }
 
+/// Every pair of distinct users with a 1:1 conversation, read one
+/// conversation at a time (a jump past each conversation's messages).
+pub(crate) fn direct_pairs(m: &mut Migrator<'_>) -> Result<Vec<(u64, u64)>, StorageError> {
+    let mut pairs = Vec::new();
+    let mut after = std::ops::Bound::Unbounded;
+    while let Some((conversation, _)) = m.first_key_after(&LOG, after)? {
+        let Conversation::Direct { low, high } = conversation;
+        if low != high {
+            pairs.push((low, high));
+        }
+        after = std::ops::Bound::Excluded((conversation, u64::MAX));
+    }
+    Ok(pairs)
+}
+
 /// Checks restored logs: every message and idempotency entry decodes, and no
 /// id lies above the generator's high-water mark.
 pub(crate) fn check(store: &Store, highwater: u64) -> Result<(), String> {

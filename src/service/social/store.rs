@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{PrivacySettings, Profile, RequestState};
 use crate::service::{ServiceResult, Tx};
-use crate::storage::{schema, Get, KeyPart, Keyspace, Leading, StorageError, Store};
+use crate::storage::{schema, Get, KeyPart, Keyspace, Leading, Migrator, StorageError, Store};
 
 /// What stands between two users, `lo < hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -360,6 +360,21 @@ fn page<T>(
         out.push(entry?);
     }
     Ok((out, false))
+}
+
+/// Migration to version 3: users who already had a 1:1 conversation
+/// become friends, so the friends-only default of 1:1 messages does not cut
+/// off people who were talking before the upgrade.
+pub(crate) fn from_v2(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let since = crate::id::now_ms();
+    for (low, high) in crate::service::message::store::direct_pairs(m)? {
+        let relation = Relation { friends_since: Some(since), ..Relation::default() };
+        m.put(&RELATIONS, &(low, high), &relation)?;
+        for (user, friend) in [(low, high), (high, low)] {
+            m.put(&FRIENDS, &(user, friend), &FriendEntry { since, remark: String::new() })?;
+        }
+    }
+    Ok(())
 }
 
 /// Counts for `kith stats`: friendships, requests still answerable (sent
