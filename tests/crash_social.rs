@@ -62,8 +62,12 @@ async fn friends_of(client: &Client) -> HashSet<u64> {
 /// ledger the state found (what was in flight is now settled).
 async fn check(clients: &[Client], ids: &[u64], ledger: &Mutex<Ledger>) {
     let lists = futures_util::future::join_all(clients.iter().map(friends_of)).await;
-    let hub = &lists[0];
+    let profile = clients[0].call(&GetProfileRequest { user_id: ids[0] }).await.unwrap().profile;
+    let version: u64 = profile.nickname.trim_start_matches('v').parse().unwrap_or(0);
+    let blocked = clients[0].call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
+
     let mut l = ledger.lock().unwrap();
+    let hub = &lists[0];
     for (j, theirs) in lists.iter().enumerate().skip(1) {
         let (a, b) = (hub.contains(&ids[j]), theirs.contains(&ids[0]));
         assert_eq!(a, b, "half a friendship with user {j}");
@@ -73,15 +77,9 @@ async fn check(clients: &[Client], ids: &[u64], ledger: &Mutex<Ledger>) {
         l.friends.insert(j, a);
     }
     l.uncertain.clear();
-    drop(l);
-    let profile = clients[0].call(&GetProfileRequest { user_id: ids[0] }).await.unwrap().profile;
-    let version: u64 = profile.nickname.trim_start_matches('v').parse().unwrap_or(0);
-    let mut l = ledger.lock().unwrap();
     assert!(version >= l.profile, "profile v{} acknowledged, v{version} found", l.profile);
     l.profile = version;
-    drop(l);
-    let blocked = clients[0].call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
-    if ledger.lock().unwrap().blocked {
+    if l.blocked {
         assert_eq!(blocked.users.len(), 1, "an acknowledged block was lost");
     }
 }
