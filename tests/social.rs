@@ -361,6 +361,11 @@ async fn profiles_are_validated_field_by_field() {
     assert_eq!(seen.profile, good);
     let own = alice.client.call(&GetProfileRequest { user_id: alice.user_id }).await.unwrap();
     assert_eq!(own.profile, good);
+    // Search finds her by username and nickname, except for herself.
+    let search = SearchUsersRequest { query: "alice".into(), cursor: vec![], limit: 10 };
+    let found = bob.client.call(&search).await.unwrap().users;
+    assert_eq!(found.iter().map(|u| u.user_id).collect::<Vec<_>>(), vec![alice.user_id], "exact username, once");
+    assert!(alice.client.call(&search).await.unwrap().users.is_empty(), "nobody finds themselves");
 
     let bad: Vec<(&str, Profile)> = vec![
         ("nickname", Profile { nickname: "n".repeat(33), ..good.clone() }),

@@ -89,8 +89,9 @@ impl ServiceError {
             ServiceError::Rejected { code, message, retry_after, limit } => ErrorBody {
                 code: (*code).into(),
                 message: message.clone(),
-                // A wait is rounded up, so a client that waits it is not early.
-                retry_after_ms: retry_after.map(|d| d.as_micros().div_ceil(1000).min(u128::from(u64::MAX)) as u64),
+                // A wait is rounded up to a whole millisecond, never to 0, so a
+                // client that waits it is not early.
+                retry_after_ms: retry_after.map(wait_ms),
                 limit: *limit,
             },
             _ => ErrorBody {
@@ -103,5 +104,27 @@ impl ServiceError {
     }
 }
 
+/// A wait in whole milliseconds, rounded up: even a wait of a few
+/// nanoseconds is 1 ms, since retrying at once would be refused again.
+fn wait_ms(wait: std::time::Duration) -> u64 {
+    wait.as_nanos().div_ceil(1_000_000).clamp(1, u128::from(u64::MAX)) as u64
+}
+
 /// Result of a service call.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::wait_ms;
+
+    #[test]
+    fn waits_round_up_and_never_to_zero() {
+        assert_eq!(wait_ms(Duration::from_nanos(400)), 1);
+        assert_eq!(wait_ms(Duration::from_micros(999)), 1);
+        assert_eq!(wait_ms(Duration::from_micros(1001)), 2);
+        assert_eq!(wait_ms(Duration::from_millis(250)), 250);
+        assert_eq!(wait_ms(Duration::ZERO), 1);
+    }
+}

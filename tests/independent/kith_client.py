@@ -1021,13 +1021,20 @@ def encode_friend_request_page(p: FriendRequestPage) -> bytes:
             .u32(p.pending_incoming).build())
 
 
+def encode_friend(w: Writer, f: Friend) -> Writer:
+    return encode_user_card(w, f.user).string(f.remark).u64(f.since)
+
+
+def encode_blocked_user(w: Writer, b: BlockedUser) -> Writer:
+    return encode_user_card(w, b.user).u64(b.since)
+
+
 def encode_friend_page(p: FriendPage) -> bytes:
-    return Writer().vec(p.friends, lambda w, f: encode_user_card(w, f.user).string(f.remark).u64(f.since)) \
-        .bool(p.more).build()
+    return Writer().vec(p.friends, encode_friend).bool(p.more).build()
 
 
 def encode_blocked_page(p: BlockedPage) -> bytes:
-    return Writer().vec(p.users, lambda w, b: encode_user_card(w, b.user).u64(b.since)).bool(p.more).build()
+    return Writer().vec(p.users, encode_blocked_user).bool(p.more).build()
 
 
 # --- decoders for every response and push ---

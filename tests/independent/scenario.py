@@ -1102,6 +1102,9 @@ def run(args) -> None:
         check(f"on an authenticated connection a header announcing 131073 body bytes gives FrameTooLarge (4) "
               f"with limit 131072, then Disconnect ProtocolError (9): {e.message!r}")
 
+        # --- The social graph (revision 4) --------------------------------------
+        social_section(suffix, tcp_conn, tls_conn)
+
         # --- The connection's rate limit (section 7.4) ------------------------
         # 1 000 requests of burst, 500 per second: 1 500 Heartbeats and then 300
         # unknown actions written at once outrun it. A refused frame waits for
@@ -1199,9 +1202,6 @@ def run(args) -> None:
             expect_error(k.INVALID_TOKEN, c.auth, t)
             c.close()
         check("Logout revokes both the token in use and a renewed one never used (InvalidToken (14))")
-
-        # --- The social graph (revision 4) --------------------------------------
-        social_section(suffix, tcp_conn, tls_conn)
 
         # --- Authentication deadline ---------------------------------------
         idle_watcher.join(15)

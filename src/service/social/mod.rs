@@ -418,7 +418,8 @@ async fn unblock(call: Call, req: UnblockRequest) -> ServiceResult<Outcome<()>> 
 async fn change_block(call: Call, other: u64, blocked: bool) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.user_id;
     if other == me {
-        return Err(ServiceError::invalid("user_id: you cannot block yourself"));
+        let verb = if blocked { "block" } else { "unblock" };
+        return Err(ServiceError::invalid(format!("user_id: you cannot {verb} yourself")));
     }
     if !call.services.accounts.user_exists(other) {
         return Err(ServiceError::not_found("no such user"));

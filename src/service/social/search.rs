@@ -79,7 +79,7 @@ pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> Service
             let exact = match (&start, canonical_username(&req.query)) {
                 (Bound::Included(_), Ok(name)) => crate::service::account::store::user_by_name(s, &name)?
                     .map(|(id, _)| id)
-                    .filter(|id| check_visible(&services, s, me, *id).is_ok()),
+                    .filter(|id| *id != me && check_visible(&services, s, me, *id).is_ok()),
                 _ => None,
             };
             let mut users: Vec<UserCard> = exact.map(|id| card(s, id)).transpose()?.into_iter().collect();
@@ -117,6 +117,7 @@ fn by_nickname(
         key.put(&mut bytes);
         cursor = Some(bytes);
         let shown = Some(user) != exact
+            && user != me
             && store::privacy(s, user)?.discoverable == Discoverable::Everyone
             && check_visible(services, s, me, user).is_ok();
         if shown {
