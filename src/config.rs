@@ -48,6 +48,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Friends, requests, blocking and search.
     pub social: SocialConfig,
+    /// Who may create an account, and what join links carry.
+    pub registration: RegistrationConfig,
     /// Log output.
     pub log: LogConfig,
 }
@@ -61,6 +63,7 @@ impl Default for Config {
             limits: Limits::default(),
             storage: StorageConfig::default(),
             social: SocialConfig::default(),
+            registration: RegistrationConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -250,6 +253,38 @@ impl SocialConfig {
     pub fn request_ttl_ms(&self) -> u64 {
         self.friend_request_ttl_secs.saturating_mul(1000)
     }
+}
+
+/// Who may create an account, and what join links carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// `open` (anyone who reaches the server), `invite` (a `Register` must
+    /// carry a valid invitation) or `closed` (only `kith user add`).
+    /// Re-read on SIGHUP (`systemctl reload kith`).
+    pub policy: RegistrationPolicy,
+    /// The host name or address phones reach this server at, put into join
+    /// links (`kith invite create`); empty means the TLS listen address,
+    /// when that is a specific one.
+    pub public_host: String,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        RegistrationConfig { policy: RegistrationPolicy::Invite, public_host: String::new() }
+    }
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationPolicy {
+    /// Anyone who can reach the server.
+    Open,
+    /// Whoever holds a valid invitation.
+    Invite,
+    /// Nobody over the protocol; the operator creates accounts.
+    Closed,
 }
 
 /// Who may start a 1:1 conversation.

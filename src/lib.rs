@@ -27,6 +27,7 @@ pub mod codec;
 pub mod config;
 pub mod hub;
 pub mod id;
+pub mod link;
 pub mod net;
 pub mod protocol;
 pub mod server;

@@ -136,6 +136,11 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             tracing::info!("listening on {name} {addr}");
         }
     }
+    services.set_endpoint(crate::service::Endpoint {
+        tls_port: tls_addr.map(|a| a.port()),
+        quic_port: quic_addr.map(|a| a.port()),
+        fingerprint,
+    });
     Ok(RunningServer {
         tls_addr,
         tcp_addr,
@@ -172,8 +177,17 @@ impl RunningServer {
             endpoint.set_server_config(Some(quic));
         }
         self.fingerprint = certificate.fingerprint();
+        if let Some(endpoint) = self.services.endpoint() {
+            self.services.set_endpoint(crate::service::Endpoint { fingerprint: self.fingerprint, ..endpoint });
+        }
         tracing::info!("certificate reloaded; sha256 fingerprint {}", cert::format_fingerprint(&self.fingerprint));
         Ok(self.fingerprint)
+    }
+
+    /// Applies what a reloaded configuration may change while running: the
+    /// registration policy.
+    pub fn reload_settings(&self, config: &Config) {
+        self.services.set_registration_policy(config.registration.policy);
     }
 
     /// Fires when storage failed to sync; the server can no longer promise

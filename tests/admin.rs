@@ -268,7 +268,11 @@ async fn backup_while_sending_then_restore() {
     assert_eq!(theirs.user_id, friend);
     let blocks = client.call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
     assert_eq!(blocks.users[0].user.user_id, blocked);
-    let found = client.call(&SearchUsersRequest { query: "bob".into(), cursor: vec![], limit: 5 }).await.unwrap();
+    // Bob's friend finds him by his nickname: the search index came back too.
+    let friend_client = copy.connect(Kind::Tcp).await;
+    friend_client.login("sender0", PASSWORD, device("sender0-restored", DeviceType::Desktop)).await.unwrap();
+    let search = SearchUsersRequest { query: "bobb".into(), cursor: vec![], limit: 5 };
+    let found = friend_client.call(&search).await.unwrap();
     assert_eq!(found.users[0].nickname, "Bobby", "the profile and its search index were restored");
 
     // A damaged file is refused and leaves nothing behind.

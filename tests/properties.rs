@@ -73,7 +73,9 @@ fn request() -> impl Strategy<Value = Request> {
         Just(Request::Heartbeat(Heartbeat)),
         Just(Request::Logout(Logout)),
         Just(Request::RenewToken(RenewToken)),
-        (text(), text()).prop_map(|(username, password)| Request::Register(RegisterRequest { username, password })),
+        (text(), text(), prop::option::of(bytes())).prop_map(|(username, password, invitation)| {
+            Request::Register(RegisterRequest { username, password, invitation })
+        }),
         (text(), text(), device()).prop_map(|(username, password, device)| Request::Login(LoginRequest {
             username,
             password,

@@ -555,6 +555,37 @@ async fn friend_and_block_lists_page_without_gaps_and_remarks_are_private() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_boxes_page_newest_first_without_gaps() {
+    let server = server().await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let asker = server.user(Kind::Tcp, &format!("asker{i}")).await;
+        sent.push(add(&asker.client, alice.user_id, &format!("request {i}")).await.unwrap().id);
+    }
+    let answered = answer(&alice.client, sent[1], false).await.unwrap();
+    assert_eq!(answered.state, RequestState::Rejected);
+    let mut before = 0;
+    let mut seen = Vec::new();
+    loop {
+        let request = ListFriendRequestsRequest { direction: RequestBox::Incoming, before, limit: 2 };
+        let page = alice.client.call(&request).await.unwrap();
+        assert_eq!(page.pending_incoming, 4, "the badge counts every pending request, whatever the page");
+        seen.extend(page.requests.iter().map(|r| (r.id, r.state)));
+        match page.requests.last() {
+            Some(last) if page.more => before = last.id,
+            _ => break,
+        }
+    }
+    let expected: Vec<(u64, RequestState)> = sent
+        .iter()
+        .rev()
+        .map(|id| (*id, if *id == sent[1] { RequestState::Rejected } else { RequestState::Pending }))
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn social_data_survives_a_restart() {
     let mut server = server().await;
     let mut alice = server.user(Kind::Tcp, "alice").await;

@@ -8,6 +8,7 @@
 //! same request in-process. Nothing here is reachable over the network.
 
 pub mod control;
+mod invite;
 pub mod local;
 
 use std::io::Write;
@@ -63,6 +64,31 @@ pub enum Command {
     Online,
     /// A consistent backup of the whole database (streamed).
     Backup,
+    /// Create an invitation to register, with its join link.
+    InviteCreate {
+        /// Registrations it admits.
+        uses: u32,
+        /// Seconds it stays valid; for ever if absent.
+        expires_secs: Option<u64>,
+        /// Whom it is for.
+        note: String,
+        /// The host to put in the link instead of `registration.public_host`.
+        host: Option<String>,
+    },
+    /// List invitations (no secrets).
+    InviteList,
+    /// An invitation's join link again.
+    InviteShow {
+        /// Invitation id.
+        id: u64,
+        /// The host to put in the link instead of `registration.public_host`.
+        host: Option<String>,
+    },
+    /// Revoke an invitation.
+    InviteRevoke {
+        /// Invitation id.
+        id: u64,
+    },
 }
 
 impl Command {
@@ -78,6 +104,10 @@ impl Command {
             Command::Stats => "stats",
             Command::Online => "online",
             Command::Backup => "backup",
+            Command::InviteCreate { .. } => "invite-create",
+            Command::InviteList => "invite-list",
+            Command::InviteShow { .. } => "invite-show",
+            Command::InviteRevoke { .. } => "invite-revoke",
         }
     }
 }
@@ -132,6 +162,12 @@ pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResul
             Ok(Outcome::Json(Value::Array(list)))
         }
         Command::Backup => Ok(Outcome::Stream(backup(services.clone()))),
+        Command::InviteCreate { uses, expires_secs, note, host } => {
+            Ok(Outcome::Json(invite::create(services, uses, expires_secs, note, host).await?))
+        }
+        Command::InviteList => Ok(Outcome::Json(invite::list(services).await?)),
+        Command::InviteShow { id, host } => Ok(Outcome::Json(invite::show(services, id, host).await?)),
+        Command::InviteRevoke { id } => Ok(Outcome::Json(invite::revoke(services, id).await?)),
     }
 }
 
@@ -161,6 +197,7 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         "friendships": friendships,
         "friend_requests": pending_requests,
         "blocks": blocks,
+        "invitations": invite::open_count(services).await?,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,

@@ -72,7 +72,7 @@ pub(crate) struct Listing {
 
 impl Listing {
     /// Runs the command; prints its JSON, or hands it to `table`.
-    fn show(&self, command: Command, table: impl FnOnce(&Value)) -> Result<(), String> {
+    pub(super) fn show(&self, command: Command, table: impl FnOnce(&Value)) -> Result<(), String> {
         let data = run_json(&load(&self.config)?, command)?;
         match self.json {
             true => println!("{}", serde_json::to_string_pretty(&data).map_err(|e| e.to_string())?),
@@ -84,7 +84,7 @@ impl Listing {
 
 /// A time in Unix milliseconds as RFC 3339 in UTC, to the second
 /// (`2026-11-30T18:03:08Z`).
-fn utc(ms: &Value) -> String {
+pub(super) fn utc(ms: &Value) -> String {
     let seconds = ms.as_u64().unwrap_or_default() / 1000;
     time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))
         .ok()
@@ -92,7 +92,7 @@ fn utc(ms: &Value) -> String {
         .unwrap_or_else(|| format!("{ms} ms"))
 }
 
-fn load(args: &ConfigArgs) -> Result<Config, String> {
+pub(super) fn load(args: &ConfigArgs) -> Result<Config, String> {
     args.load().map_err(|e| e.to_string())
 }
 
@@ -106,7 +106,7 @@ fn run(config: &Config, command: Command, sink: &mut dyn Write) -> Result<Value,
     runtime.block_on(local::run(config, command, sink))
 }
 
-fn run_json(config: &Config, command: Command) -> Result<Value, String> {
+pub(super) fn run_json(config: &Config, command: Command) -> Result<Value, String> {
     run(config, command, &mut std::io::sink())
 }
 
@@ -178,6 +178,7 @@ pub(super) fn stats(listing: &Listing) -> Result<(), String> {
             "friendships",
             "friend_requests",
             "blocks",
+            "invitations",
             "disk_bytes",
             "users_online",
             "sessions_online",

@@ -2,6 +2,7 @@
 //! certificate utilities, and the load generator.
 
 mod admin;
+mod invite;
 mod serve;
 
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(admin::UserCommand),
+    /// Invitations to register, each with a join link and QR code.
+    #[command(subcommand)]
+    Invite(invite::InviteCommand),
     /// Users, conversations, messages and disk use.
     Stats(admin::Listing),
     /// Who is connected, on which devices (needs the running server).
@@ -146,7 +150,7 @@ pub fn main() -> ExitCode {
     private_files();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(serve::serve),
+        Command::Serve(args) => args.load().map_err(|e| e.to_string()).and_then(|config| serve::serve(config, &args)),
         Command::Cert(CertCommand::Fingerprint { public_key, config }) => {
             config.load().map_err(|e| e.to_string()).and_then(|c| print_fingerprint(c, public_key))
         }
@@ -162,6 +166,7 @@ pub fn main() -> ExitCode {
             .map_err(|e| format!("{}: {e}", file.display())),
         Command::Bench(args) => crate::bench::main(args),
         Command::User(command) => admin::user(command),
+        Command::Invite(command) => invite::invite(command),
         Command::Stats(listing) => admin::stats(&listing),
         Command::Online(listing) => admin::online(&listing),
         Command::Backup { file, config } => admin::backup(&config, &file),

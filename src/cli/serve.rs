@@ -30,7 +30,7 @@ fn init_logging(config: &Config) {
     }
 }
 
-pub(super) fn serve(config: Config) -> Result<(), String> {
+pub(super) fn serve(config: Config, args: &super::ConfigArgs) -> Result<(), String> {
     init_logging(&config);
     raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
@@ -39,7 +39,7 @@ pub(super) fn serve(config: Config) -> Result<(), String> {
         notify(&[NotifyState::Ready]);
         let storage_failed = server.storage_failed();
         tokio::select! {
-            () = wait_for_stop(&mut server) => {}
+            () = wait_for_stop(&mut server, args) => {}
             () = storage_failed.cancelled() => {
                 // Without a final sync: what the disk holds is what counts.
                 tracing::error!("exiting: storage can no longer promise durability");
@@ -77,8 +77,10 @@ fn raise_open_file_limit() {
     }
 }
 
-/// Runs until SIGTERM or SIGINT; SIGHUP reloads the certificate.
-async fn wait_for_stop(server: &mut crate::server::RunningServer) {
+/// Runs until SIGTERM or SIGINT; SIGHUP reloads the certificate and the
+/// settings that may change while running (the registration policy), read
+/// again from the same file and flags.
+async fn wait_for_stop(server: &mut crate::server::RunningServer, args: &super::ConfigArgs) {
     use tokio::signal::unix::{signal, SignalKind};
     let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
         (Ok(term), Ok(hup)) => (term, hup),
@@ -95,6 +97,10 @@ async fn wait_for_stop(server: &mut crate::server::RunningServer) {
             _ = hup.recv() => {
                 if let Ok(now) = NotifyState::monotonic_usec_now() {
                     notify(&[NotifyState::Reloading, now]);
+                }
+                match args.load() {
+                    Ok(config) => server.reload_settings(&config),
+                    Err(e) => tracing::error!(error = %e, "configuration reload failed; keeping the current settings"),
                 }
                 if let Err(e) = server.reload_certificate() {
                     tracing::error!(error = %e, "certificate reload failed; keeping the current one");

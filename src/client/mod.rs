@@ -254,7 +254,7 @@ impl Client {
 
     /// Creates an account; returns its id.
     pub async fn register(&self, username: &str, password: &str) -> Result<u64, ClientError> {
-        let request = RegisterRequest { username: username.into(), password: password.into() };
+        let request = RegisterRequest { username: username.into(), password: password.into(), invitation: None };
         Ok(self.call(&request).await?.user_id)
     }
 

@@ -65,6 +65,10 @@ pub struct RegisterRequest {
     pub username: String,
     /// 8–256 bytes.
     pub password: String,
+    /// The 24-byte invitation code of a join link; needed when the server
+    /// admits only invited users, used up by this registration when given.
+    #[serde(with = "serde_bytes")]
+    pub invitation: Option<Vec<u8>>,
 }
 
 /// `Register` response.

@@ -44,6 +44,12 @@ wire_enum! {
         AccountDisabled = 15,
         /// The sequence id is 0, which is reserved for pushes.
         BadSequence = 16,
+        /// The server admits only invited users and the Register carried no invitation.
+        InvitationRequired = 17,
+        /// The invitation is unknown, used up, expired or revoked.
+        InvalidInvitation = 18,
+        /// The server takes no registrations; the operator creates accounts.
+        RegistrationClosed = 19,
     }
 }
 

@@ -78,6 +78,20 @@ pub struct Services {
     accounts: account::Accounts,
     social: social::SearchLimit,
     config: Config,
+    /// Where clients reach this server, once it is bound (for join links).
+    endpoint: std::sync::RwLock<Option<Endpoint>>,
+}
+
+/// Where clients reach this server, as join links tell them: the bound
+/// ports and the certificate's fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// TCP+TLS port, if listening.
+    pub tls_port: Option<u16>,
+    /// QUIC port, if listening.
+    pub quic_port: Option<u16>,
+    /// SHA-256 of the certificate in use.
+    pub fingerprint: [u8; 32],
 }
 
 /// The threads behind the services: the group commit and the fan-out.
@@ -106,8 +120,9 @@ impl Services {
         let (sink, fanout_thread) = fanout::start(hub.clone())?;
         let (committer, commit_thread) = Committer::start(store.clone(), &config.storage, sink)?;
         let services = Services {
-            accounts: account::Accounts::load(&store, &config.limits)?,
+            accounts: account::Accounts::load(&store, &config.limits, config.registration.policy)?,
             social: social::SearchLimit::new(config.social.searches_per_minute),
+            endpoint: std::sync::RwLock::new(None),
             router: routes(),
             store,
             committer,
@@ -120,6 +135,26 @@ impl Services {
     /// The configuration the server started with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Where the running server is reached, if it is bound.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        *self.endpoint.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records where the server is reached (at start and after a
+    /// certificate reload).
+    pub fn set_endpoint(&self, endpoint: Endpoint) {
+        *self.endpoint.write().unwrap_or_else(|e| e.into_inner()) = Some(endpoint);
+    }
+
+    /// Applies a reloaded configuration's registration policy.
+    pub fn set_registration_policy(&self, policy: crate::config::RegistrationPolicy) {
+        let before = self.accounts.policy();
+        self.accounts.set_policy(policy);
+        if before != policy {
+            tracing::info!(?policy, "registration policy changed");
+        }
     }
 
     /// Who is online.

@@ -53,6 +53,8 @@ keyspaces! {
     USERID_GENERATION = 0x15, "userid_generation", "account", "user id", "u64";
     /// A device's renewed token, valid beside its current one until first used.
     USERDEVICE_SUCCESSOR = 0x16, "userdevice_successor", "account", "user id ‖ device id (rest of key)", "token id";
+    /// Invitations to register; only the SHA-256 of each secret is stored.
+    INVITEID_INVITE = 0x17, "inviteid_invite", "account", "invitation id", "InviteRecord";
 
     /// Conversation logs: every message, stored once.
     CONVMESSAGE_MESSAGE = 0x20, "convmessage_message", "message", "conversation (17 bytes) ‖ message id", "StoredMessage";

@@ -82,6 +82,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     // Most tests message users they never befriended; tests/social.rs
     // switches back to the default, friends only.
     config.social.direct_messages = kith::config::DirectMessages::Anyone;
+    // Most tests register their users freely; tests/invitations.rs switches
+    // back to the default, invitations only.
+    config.registration.policy = kith::config::RegistrationPolicy::Open;
     config
 }
 

@@ -21,8 +21,20 @@ pub struct Running {
     pub lines: mpsc::Receiver<String>,
 }
 
-/// `kith serve` arguments for a data directory, on ephemeral loopback ports.
+/// `kith serve` arguments for a data directory, on ephemeral loopback ports,
+/// with the settings of every test server: strangers may message each other
+/// and anyone may register (see `test_config`).
 pub fn serve_args(dir: &Path) -> Vec<String> {
+    let mut args = base_args(dir);
+    args.extend(
+        ["--set", "social.direct_messages=anyone", "--set", "registration.policy=open"].iter().map(|s| s.to_string()),
+    );
+    args
+}
+
+/// `kith serve` arguments for a data directory, on ephemeral loopback ports,
+/// and nothing else: the configuration file and the defaults decide.
+fn base_args(dir: &Path) -> Vec<String> {
     let p = |rel: &str| dir.join(rel).display().to_string();
     [
         "serve",
@@ -36,9 +48,6 @@ pub fn serve_args(dir: &Path) -> Vec<String> {
         "127.0.0.1:0",
         "--listen-quic",
         "127.0.0.1:0",
-        // As in the in-process tests: strangers may message each other.
-        "--set",
-        "social.direct_messages=anyone",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -51,10 +60,20 @@ pub fn start(dir: &Path, extra: &[&str]) -> Running {
     start_with_env(dir, extra, &[("RUST_LOG", "info")])
 }
 
+/// [`start`] without the test servers' settings: the configuration file
+/// given in `extra` and the defaults decide.
+pub fn start_without_defaults(dir: &Path, extra: &[&str]) -> Running {
+    launch(base_args(dir), extra, &[("RUST_LOG", "info")])
+}
+
 /// [`start`] with environment variables of its own.
 pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
+    launch(serve_args(dir), extra, env)
+}
+
+fn launch(args: Vec<String>, extra: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(KITH)
-        .args(serve_args(dir))
+        .args(args)
         .args(extra)
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
@@ -91,6 +110,16 @@ pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Runni
         }
     }
     Running { child, tls: tls.unwrap(), quic: quic.unwrap(), fingerprint: fingerprint.unwrap(), lines }
+}
+
+/// Reads the server's log until a line contains `text` (30 s at most).
+pub fn wait_for_line(running: &Running, text: &str) {
+    loop {
+        let line = running.lines.recv_timeout(Duration::from_secs(30)).expect("the log line comes");
+        if line.contains(text) {
+            return;
+        }
+    }
 }
 
 /// Sends a signal by name (TERM, KILL …) to the child.

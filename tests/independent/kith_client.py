@@ -98,12 +98,16 @@ ALREADY_AUTHENTICATED = 13
 INVALID_TOKEN = 14
 ACCOUNT_DISABLED = 15
 BAD_SEQUENCE = 16
+INVITATION_REQUIRED = 17  # revision 5 (section 5.3)
+INVALID_INVITATION = 18
+REGISTRATION_CLOSED = 19
 
 ERROR_NAMES = {
     1: "UnsupportedVersion", 2: "UnknownAction", 3: "MalformedBody", 4: "FrameTooLarge",
     5: "NotAuthenticated", 6: "BadCredentials", 7: "NotPermitted", 8: "NotFound",
     9: "Conflict", 10: "RateLimited", 11: "Internal", 12: "InvalidArgument",
     13: "AlreadyAuthenticated", 14: "InvalidToken", 15: "AccountDisabled", 16: "BadSequence",
+    17: "InvitationRequired", 18: "InvalidInvitation", 19: "RegistrationClosed",
 }
 
 # Wire enumerations (section 4.1). Values the server sends are kept as plain
@@ -641,6 +645,7 @@ class BlockChanged:
 class RegisterRequest:
     username: str
     password: str
+    invitation: Optional[bytes] = None  # revision 5: the 24-byte code of a join link
 
 
 @dataclass
@@ -784,8 +789,8 @@ def encode_heartbeat() -> bytes:
     return b""
 
 
-def encode_register(username: str, password: str) -> bytes:
-    return Writer().string(username).string(password).build()
+def encode_register(username: str, password: str, invitation: Optional[bytes] = None) -> bytes:
+    return Writer().string(username).string(password).option(invitation, lambda w, v: w.bytes(v)).build()
 
 
 def encode_device_info(w: Writer, d: DeviceInfo) -> Writer:
@@ -1218,7 +1223,7 @@ def decode_error_body(body: bytes) -> ErrorBody:
 # Decoders for requests (symmetry; used to check the document's examples).
 # Requests are decoded as strictly as the server does: unknown enum values fail.
 def decode_register_request(body: bytes) -> RegisterRequest:
-    return _decode_exact(body, lambda r: RegisterRequest(r.string(), r.string()))
+    return _decode_exact(body, lambda r: RegisterRequest(r.string(), r.string(), r.option(lambda rr: rr.bytes())))
 
 
 def decode_login_request(body: bytes) -> LoginRequest:
@@ -1356,7 +1361,7 @@ REQUEST_DECODERS = {
 
 REQUEST_ENCODERS = {
     HEARTBEAT: lambda _: encode_heartbeat(),
-    REGISTER: lambda q: encode_register(q.username, q.password),
+    REGISTER: lambda q: encode_register(q.username, q.password, q.invitation),
     LOGIN: lambda q: encode_login(q.username, q.password, q.device),
     AUTH: lambda q: encode_auth(q.token),
     LOGOUT: lambda _: encode_logout(),
@@ -1749,8 +1754,9 @@ class KithClient:
     def heartbeat(self) -> int:
         return decode_heartbeat_reply(self.request(HEARTBEAT, encode_heartbeat()))
 
-    def register(self, username: str, password: str) -> int:
-        return decode_register_reply(self.request(REGISTER, encode_register(username, password),
+    def register(self, username: str, password: str, invitation: Optional[bytes] = None) -> int:
+        """Register (section 5.3); `invitation` is the code of a join link (section 12)."""
+        return decode_register_reply(self.request(REGISTER, encode_register(username, password, invitation),
                                                   timeout=self.SLOW_TIMEOUT))
 
     def login(self, username: str, password: str, device_id: Optional[str] = None,

@@ -1,6 +1,7 @@
 //! Accounts: registration, password and token login, logout, password
 //! change, user lookup — and the operator's commands on accounts.
 
+pub mod invite;
 mod password;
 mod rules;
 pub mod store;
@@ -21,7 +22,7 @@ pub use token::TOKEN_LEN;
 use self::store::{TokenRecord, UserRecord};
 use self::token::NewToken;
 use super::{update, Call, Outcome, Router, ServiceError, ServiceResult, Services, Tx};
-use crate::config::Limits;
+use crate::config::{Limits, RegistrationPolicy};
 use crate::id::now_ms;
 use crate::protocol::{
     AuthReply, AuthRequest, ChangePasswordRequest, ClientType, DeviceInfo, DeviceType, DisconnectReason, ErrorCode,
@@ -65,10 +66,14 @@ pub(crate) struct Accounts {
     token_ttl_secs: u64,
     /// Seconds before expiry within which `Auth` renews a token.
     token_renew_within_secs: u64,
+    /// Who may register; changed on SIGHUP.
+    policy: std::sync::RwLock<RegistrationPolicy>,
+    /// Failed invitation attempts, per address, throttled like failed logins.
+    invitations: LoginThrottle,
 }
 
 impl Accounts {
-    pub(super) fn load(store: &Store, limits: &Limits) -> Result<Accounts, StorageError> {
+    pub(super) fn load(store: &Store, limits: &Limits, policy: RegistrationPolicy) -> Result<Accounts, StorageError> {
         Ok(Accounts {
             passwords: PasswordHashing::new(limits.max_concurrent_hashes),
             throttle: LoginThrottle::default(),
@@ -80,7 +85,19 @@ impl Accounts {
             disabled: Arc::new(std::sync::RwLock::new(store::disabled_users(store)?)),
             token_ttl_secs: limits.token_ttl_secs,
             token_renew_within_secs: limits.token_renew_within_secs,
+            policy: std::sync::RwLock::new(policy),
+            invitations: LoginThrottle::default(),
         })
+    }
+
+    /// Who may register now.
+    pub(crate) fn policy(&self) -> RegistrationPolicy {
+        *self.policy.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes who may register (a reload of the configuration).
+    pub(crate) fn set_policy(&self, policy: RegistrationPolicy) {
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
     /// Whether a user with this id exists (disabled users included).
@@ -157,6 +174,39 @@ async fn heartbeat(_: Call, _: Heartbeat) -> ServiceResult<Outcome<HeartbeatRepl
 
 async fn register(call: Call, req: RegisterRequest) -> ServiceResult<Outcome<RegisterReply>> {
     let services = call.services.clone();
+    match (services.accounts.policy(), &req.invitation) {
+        (RegistrationPolicy::Closed, _) => {
+            return Err(ServiceError::new(
+                ErrorCode::RegistrationClosed,
+                "this server takes no registrations; its operator creates accounts",
+            ))
+        }
+        (RegistrationPolicy::Invite, None) => {
+            return Err(ServiceError::new(
+                ErrorCode::InvitationRequired,
+                "this server admits invited users only: register with the invitation of a join link",
+            ))
+        }
+        _ => {}
+    }
+    // Guessing invitations is throttled per address, like guessing passwords.
+    let attempt = match req.invitation {
+        Some(_) => {
+            Some(services.accounts.invitations.begin(None, call.peer.ip(), Instant::now()).map_err(|refusal| {
+                match refusal {
+                    Refusal::Wait(wait) => ServiceError::rate_limited(
+                        format!("too many invalid invitations; retry in {} ms", wait.as_millis().max(1)),
+                        wait,
+                    ),
+                    Refusal::Busy => ServiceError::rate_limited(
+                        "too many registrations with invitations in progress from this address",
+                        Duration::from_millis(250),
+                    ),
+                }
+            })?)
+        }
+        None => None,
+    };
     let slot =
         services.accounts.registrations.begin(call.peer.ip(), Instant::now()).map_err(|refusal| match refusal {
             Refusal::Wait(wait) => ServiceError::rate_limited(
@@ -168,8 +218,14 @@ async fn register(call: Call, req: RegisterRequest) -> ServiceResult<Outcome<Reg
                 ServiceError::rate_limited("too many registrations in progress; retry shortly", Duration::from_secs(1))
             }
         })?;
-    let created = create(services.clone(), &req.username, &req.password, Hashing::Registration).await;
+    let created = create(services.clone(), &req.username, &req.password, req.invitation, Hashing::Registration).await;
     drop(slot);
+    // Only a refused invitation counts as a failed attempt.
+    if let Some(attempt) = attempt {
+        if !matches!(&created, Err(e) if e.code() == ErrorCode::InvalidInvitation) {
+            attempt.succeeded();
+        }
+    }
     let created = created?;
     Ok(Outcome::later(async move { Ok(RegisterReply { user_id: created.await? }) }))
 }
@@ -191,12 +247,17 @@ async fn create(
     services: Arc<Services>,
     username: &str,
     password: &str,
+    invitation: Option<Vec<u8>>,
     hashing: Hashing,
 ) -> ServiceResult<impl Future<Output = ServiceResult<u64>>> {
     let username = canonical_username(username).map_err(ServiceError::invalid)?;
     check_password(password)?;
+    // Both checked again by the job; this spares a hash for a made-up
+    // invitation or a name that is taken.
+    if let Some(code) = invitation.clone() {
+        services.read(move |s| Ok(invite::check(s, &code, now_ms()))).await??;
+    }
     let name = username.clone();
-    // Checked again by the job; this spares a hash for a name that is taken.
     if services.read(move |s| store::user_by_name(s, &name)).await?.is_some() {
         return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
     }
@@ -206,11 +267,22 @@ async fn create(
         Hashing::Hashed(hash) => hash,
     };
     let record = UserRecord { username, password_hash, created_at: now_ms(), disabled: false };
-    let pending = services.committer.submit(move |tx| store::create_user(tx, &record)).await?;
+    let pending = services
+        .committer
+        .submit(move |tx| {
+            // The use is counted in the job that creates the account: of
+            // two registrations racing for the last use, one fails here.
+            let invited = invitation.map(|code| invite::redeem(tx, &code, now_ms())).transpose()?;
+            Ok::<_, ServiceError>((store::create_user(tx, &record)?, invited))
+        })
+        .await?;
     Ok(async move {
-        let id = pending.durable().await?;
+        let (id, invited) = pending.durable().await?;
         services.accounts.last_user_id.fetch_max(id, Ordering::AcqRel);
-        tracing::info!(user = id, "account registered");
+        match invited {
+            Some(invitation) => tracing::info!(user = id, invitation, "account registered with an invitation"),
+            None => tracing::info!(user = id, "account registered"),
+        }
         Ok(id)
     })
 }
@@ -460,7 +532,7 @@ async fn session_state(services: &Services, identity: &Identity) -> ServiceResul
 
 /// Creates an account for the operator.
 pub async fn add_user(services: &Arc<Services>, username: &str, password: &str) -> ServiceResult<u64> {
-    create(services.clone(), username, password, Hashing::Operator).await?.await
+    create(services.clone(), username, password, None, Hashing::Operator).await?.await
 }
 
 /// Creates many accounts with one password, hashed once: how `kith bench
@@ -475,7 +547,7 @@ pub async fn seed_users(
     let hash = services.accounts.passwords.hash(password).await?;
     let mut queued = Vec::with_capacity(usernames.len());
     for name in usernames {
-        match create(services.clone(), &name, password, Hashing::Hashed(hash.clone())).await {
+        match create(services.clone(), &name, password, None, Hashing::Hashed(hash.clone())).await {
             Ok(done) => queued.push((name, done)),
             Err(e) if e.code() == ErrorCode::Conflict => {}
             Err(e) => return Err(e),

@@ -1,0 +1,140 @@
+//! Join links: everything a phone needs to reach a server safely and
+//! create its account, in one string (and one QR code).
+//!
+//! ```text
+//! kith://join?host=chat.example.org&tls=7420&quic=7420&pin=<64 hex>&invite=<48 hex>
+//! ```
+//!
+//! The grammar is in `docs/PROTOCOL.md` (section 12); this module writes
+//! links and reads them back exactly by that grammar.
+
+use std::fmt;
+
+/// The scheme and path every join link starts with.
+pub const PREFIX: &str = "kith://join?";
+
+/// What a join link carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinLink {
+    /// Host name, IPv4 address or IPv6 address (without brackets).
+    pub host: String,
+    /// TCP+TLS port, if the server listens there.
+    pub tls_port: Option<u16>,
+    /// QUIC (UDP) port, if the server listens there.
+    pub quic_port: Option<u16>,
+    /// SHA-256 of the server's certificate (DER), to pin.
+    pub pin: [u8; 32],
+    /// The 24-byte invitation code for `Register`.
+    pub invitation: Vec<u8>,
+}
+
+impl fmt::Display for JoinLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{PREFIX}host={}", self.host)?;
+        if let Some(port) = self.tls_port {
+            write!(f, "&tls={port}")?;
+        }
+        if let Some(port) = self.quic_port {
+            write!(f, "&quic={port}")?;
+        }
+        write!(f, "&pin={}&invite={}", hex(&self.pin), hex(&self.invitation))
+    }
+}
+
+/// Why a string is not a join link.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a kith join link: {0}")]
+pub struct LinkError(String);
+
+impl std::str::FromStr for JoinLink {
+    type Err = LinkError;
+
+    fn from_str(text: &str) -> Result<JoinLink, LinkError> {
+        let query = text.strip_prefix(PREFIX).ok_or_else(|| LinkError(format!("it does not start with {PREFIX}")))?;
+        let (mut host, mut tls_port, mut quic_port, mut pin, mut invitation) = (None, None, None, None, None);
+        for param in query.split('&') {
+            let (name, value) = param.split_once('=').ok_or_else(|| LinkError(format!("{param:?} has no '='")))?;
+            let port =
+                || value.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| LinkError(format!("bad {name} port")));
+            match name {
+                "host" if valid_host(value) => host = Some(value.to_string()),
+                "tls" => tls_port = Some(port()?),
+                "quic" => quic_port = Some(port()?),
+                "pin" => pin = unhex(value).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+                "invite" => invitation = unhex(value).filter(|b| b.len() == 24),
+                // Parameters of later revisions are skipped.
+                _ if name == "host" => return Err(LinkError(format!("bad host {value:?}"))),
+                _ => {}
+            }
+        }
+        let link = JoinLink {
+            host: host.ok_or_else(|| LinkError("no host".into()))?,
+            tls_port,
+            quic_port,
+            pin: pin.ok_or_else(|| LinkError("no pin of 64 hex digits".into()))?,
+            invitation: invitation.ok_or_else(|| LinkError("no invite of 48 hex digits".into()))?,
+        };
+        if link.tls_port.is_none() && link.quic_port.is_none() {
+            return Err(LinkError("neither a tls nor a quic port".into()));
+        }
+        Ok(link)
+    }
+}
+
+/// A host as links carry it: letters, digits, '.', '-' and ':' (an IPv6
+/// address), so it never needs escaping.
+fn valid_host(host: &str) -> bool {
+    (1..=253).contains(&host.len()) && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || !text.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link() -> JoinLink {
+        JoinLink {
+            host: "chat.example.org".into(),
+            tls_port: Some(7420),
+            quic_port: Some(7421),
+            pin: [0xab; 32],
+            invitation: (0..24).collect(),
+        }
+    }
+
+    #[test]
+    fn a_link_reads_back_as_written() {
+        let text = link().to_string();
+        assert!(text.starts_with("kith://join?host=chat.example.org&tls=7420&quic=7421&pin=abab"));
+        assert_eq!(text.parse::<JoinLink>().unwrap(), link());
+        let v6 = JoinLink { host: "2001:db8::1".into(), quic_port: None, ..link() };
+        assert_eq!(v6.to_string().parse::<JoinLink>().unwrap(), v6);
+        let later = format!("{text}&future=1");
+        assert_eq!(later.parse::<JoinLink>().unwrap(), link(), "unknown parameters are skipped");
+    }
+
+    #[test]
+    fn broken_links_are_refused() {
+        let text = link().to_string();
+        for bad in [
+            text.replace("kith://", "http://"),
+            text.replace("tls=7420&quic=7421&", ""),
+            text.replace("pin=ab", "pin=AB"),
+            text.replace("host=chat.example.org", "host=a b"),
+            text.replace("tls=7420", "tls=0"),
+            text[..text.len() - 2].to_string(),
+        ] {
+            assert!(bad.parse::<JoinLink>().is_err(), "{bad}");
+        }
+    }
+}
