@@ -37,6 +37,21 @@ grep -q "listening on tls" "$log" || fail "server did not start"
 [ "$(stat -c '%U' /var/lib/kith/sled/db)" = kith ] || fail "database not owned by kith"
 fingerprint=$(/usr/bin/kith cert fingerprint --config /etc/kith/kith.toml)
 
+# Onboarding on the packaged configuration (invitations only): a join link
+# naming this server and its pin, and a refused registration without one.
+link=$(/usr/bin/kith invite create --config /etc/kith/kith.toml --host 127.0.0.1 --note deb-test | grep '^kith://') \
+    || fail "no join link"
+pin=$(echo "$fingerprint" | sed 's/^SHA256://' | tr -d ':' | tr 'A-F' 'a-f')
+echo "$link" | grep -q "host=127.0.0.1&tls=$port&quic=$port&pin=$pin&invite=" || fail "bad join link: $link"
+/usr/bin/kith invite list --config /etc/kith/kith.toml | grep -q deb-test || fail "invitation not listed"
+
+# The load generator registers its users freely: open registration by a
+# reload, as an operator would (SIGHUP re-reads the file and the flags).
+sed -i 's/^policy = "invite"/policy = "open"/' /etc/kith/kith.toml
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q "registration policy changed" "$log" && break; sleep 0.1; done
+grep -q "registration policy changed" "$log" || fail "the reload did not change the policy"
+
 # Exchange messages: two sender/receiver pairs for two seconds (paced under
 # the default per-connection rate limit), every
 # message checked delivered exactly once.
