@@ -66,7 +66,7 @@ fn invite_json(id: u64, r: &InviteRecord) -> Value {
         "used": r.used,
         "created_at": r.created_at,
         "expires_at": r.expires_at,
-        "state": r.refusal(now_ms()).map_or("open", |why| why.trim_start_matches("the invitation ").trim_start_matches("was ").trim_start_matches("is ").trim_start_matches("has ")),
+        "state": r.state(now_ms()),
     })
 }
 

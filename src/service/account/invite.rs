@@ -46,16 +46,24 @@ pub struct InviteRecord {
 }
 
 impl InviteRecord {
-    /// Why it admits nobody at `now`, if it does not.
-    pub fn refusal(&self, now: u64) -> Option<&'static str> {
+    /// Where it stands at `now`: `open`, `revoked`, `used up` or `expired`.
+    pub fn state(&self, now: u64) -> &'static str {
         if self.revoked {
-            Some("the invitation was revoked")
+            "revoked"
         } else if self.uses_left == 0 {
-            Some("the invitation is used up")
+            "used up"
         } else if self.expires_at != 0 && now >= self.expires_at {
-            Some("the invitation has expired")
+            "expired"
         } else {
-            None
+            "open"
+        }
+    }
+
+    /// Why it admits nobody at `now`, if it does not.
+    pub fn refusal(&self, now: u64) -> Option<String> {
+        match self.state(now) {
+            "open" => None,
+            state => Some(format!("the invitation is {state}")),
         }
     }
 }
@@ -75,7 +83,14 @@ impl InviteKey {
         getrandom::getrandom(&mut bytes).map_err(std::io::Error::other)?;
         let path = data_dir.join(KEY_FILE);
         use std::io::Write;
-        crate::storage::private_file(&path)?.write_all(&bytes)?;
+        match crate::storage::private_file(&path) {
+            Ok(mut file) => file.write_all(&bytes)?,
+            // Made meanwhile by a concurrent first invitation: use that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return InviteKey::load(data_dir)?.ok_or(e);
+            }
+            Err(e) => return Err(e),
+        }
         Ok(InviteKey(hmac::Key::new(hmac::HMAC_SHA256, &bytes)))
     }
 
@@ -131,7 +146,7 @@ fn admits(record: Option<InviteRecord>, code: &[u8], now: u64) -> ServiceResult<
         return Err(invalid("no such invitation"));
     }
     if let Some(why) = record.refusal(now) {
-        return Err(invalid(why));
+        return Err(invalid(&why));
     }
     Ok(record)
 }
@@ -258,8 +273,9 @@ mod tests {
         forged[23] ^= 1;
         assert!(admits(Some(record.clone()), &forged, 1).is_err());
         let spent = InviteRecord { uses_left: 0, ..record.clone() };
-        assert_eq!(spent.refusal(1), Some("the invitation is used up"));
+        assert_eq!(spent.refusal(1).as_deref(), Some("the invitation is used up"));
         let expired = InviteRecord { expires_at: 10, ..record };
-        assert_eq!(expired.refusal(10), Some("the invitation has expired"));
+        assert_eq!(expired.state(9), "open");
+        assert_eq!(expired.refusal(10).as_deref(), Some("the invitation is expired"));
     }
 }
