@@ -112,15 +112,8 @@ impl Accounts {
 
     /// Reserves a password attempt (see `throttle`), or refuses it.
     fn begin_attempt(&self, account: Option<&str>, peer: IpAddr) -> ServiceResult<Attempt<'_>> {
-        self.throttle.begin(account, peer, Instant::now()).map_err(|refusal| match refusal {
-            Refusal::Wait(wait) => ServiceError::rate_limited(
-                format!("too many failed logins; retry in {} ms", wait.as_millis().max(1)),
-                wait,
-            ),
-            Refusal::Busy => ServiceError::rate_limited(
-                "too many logins in progress for this account or address",
-                Duration::from_millis(250),
-            ),
+        self.throttle.begin(account, peer, Instant::now()).map_err(|refusal| {
+            throttled(refusal, "too many failed logins", "too many logins in progress for this account or address")
         })
     }
 
@@ -150,6 +143,17 @@ pub(super) fn routes(router: &mut Router) {
         .add(change_password)
         .add(find_user)
         .add(renew_token);
+}
+
+/// A throttle's refusal as the client sees it: the wait after too many
+/// failures, or a short pause when too many attempts are in progress.
+fn throttled(refusal: Refusal, failures: &str, busy: &str) -> ServiceError {
+    match refusal {
+        Refusal::Wait(wait) => {
+            ServiceError::rate_limited(format!("{failures}; retry in {} ms", wait.as_millis().max(1)), wait)
+        }
+        Refusal::Busy => ServiceError::rate_limited(busy, Duration::from_millis(250)),
+    }
 }
 
 fn bad_credentials() -> ServiceError {
@@ -193,16 +197,11 @@ async fn register(call: Call, req: RegisterRequest) -> ServiceResult<Outcome<Reg
     let attempt = match req.invitation {
         Some(_) => {
             Some(services.accounts.invitations.begin(None, call.peer.ip(), Instant::now()).map_err(|refusal| {
-                match refusal {
-                    Refusal::Wait(wait) => ServiceError::rate_limited(
-                        format!("too many invalid invitations; retry in {} ms", wait.as_millis().max(1)),
-                        wait,
-                    ),
-                    Refusal::Busy => ServiceError::rate_limited(
-                        "too many registrations with invitations in progress from this address",
-                        Duration::from_millis(250),
-                    ),
-                }
+                throttled(
+                    refusal,
+                    "too many invalid invitations",
+                    "too many registrations with invitations in progress from this address",
+                )
             })?)
         }
         None => None,

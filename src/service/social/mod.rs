@@ -197,9 +197,11 @@ async fn add_friend(call: Call, req: AddFriendRequest) -> ServiceResult<Outcome<
             if policy == FriendPolicy::AcceptAll {
                 let record = store::request(tx, peer, id)?
                     .ok_or_else(|| ServiceError::new(ErrorCode::Internal, "a request vanished in its own job"))?;
-                let record = store::answer(tx, peer, id, record, true, now)?;
-                store::befriend(tx, me, peer, now)?;
-                let info = request_info(tx, ttl, id, peer, &record, now)?;
+                // Accepted as it was sent: answered at the request id's time.
+                let sent = id_time_ms(id);
+                let record = store::answer(tx, peer, id, record, true, sent)?;
+                store::befriend(tx, me, peer, sent)?;
+                let info = request_info(tx, ttl, id, peer, &record, sent)?;
                 update::publish(tx, &[me, peer], Some(origin), id, UpdateBody::FriendRequest(info.clone()));
                 return Ok(info);
             }
@@ -239,10 +241,12 @@ fn accept(
     now: u64,
 ) -> ServiceResult<FriendRequestInfo> {
     let from = record.from;
+    // The answer's time is its update's, so both read the same.
+    let update_id = tx.next_id();
+    let now = id_time_ms(update_id).max(now);
     let record = store::answer(tx, me, id, record, true, now)?;
     store::befriend(tx, me, from, now)?;
     let info = request_info(tx, ttl, id, me, &record, now)?;
-    let update_id = tx.next_id();
     update::publish(tx, &[from, me], Some(origin), update_id, UpdateBody::FriendAnswered(info.clone()));
     Ok(info)
 }
@@ -277,9 +281,10 @@ async fn answer_friend(call: Call, req: AnswerFriendRequest) -> ServiceResult<Ou
                 return accept(tx, ttl, id, me, record, origin, now);
             }
             let from = record.from;
+            let update_id = tx.next_id();
+            let now = id_time_ms(update_id).max(now);
             let record = store::answer(tx, me, id, record, false, now)?;
             let info = request_info(tx, ttl, id, me, &record, now)?;
-            let update_id = tx.next_id();
             update::publish(tx, &[from, me], Some(origin), update_id, UpdateBody::FriendAnswered(info.clone()));
             Ok(info)
         })
@@ -427,8 +432,9 @@ async fn change_block(call: Call, other: u64, blocked: bool) -> ServiceResult<Ou
     let origin = call.session_id;
     call.services
         .write(move |tx| {
-            if store::set_block(tx, me, other, blocked, now_ms())? {
-                let id = tx.next_id();
+            // The block's time is its update's, so ListBlocked and the update agree.
+            let id = tx.next_id();
+            if store::set_block(tx, me, other, blocked, id_time_ms(id))? {
                 update::publish(
                     tx,
                     &[me],
