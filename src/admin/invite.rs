@@ -21,9 +21,8 @@ pub(super) async fn create(
     let endpoint = endpoint(services)?;
     let host = public_host(services, host)?;
     let valid_for = expires_secs.map(std::time::Duration::from_secs);
-    let (id, code) = invite::issue(services, uses, valid_for, note).await?;
-    let record = services.read(move |s| invite::get(s, id)).await?;
-    let mut out = record.map(|r| invite_json(id, &r)).unwrap_or_else(|| json!({ "id": id }));
+    let (id, code, record) = invite::issue(services, uses, valid_for, note).await?;
+    let mut out = invite_json(id, &record);
     out["link"] = json!(link(host, endpoint, code)?);
     Ok(out)
 }
@@ -36,11 +35,7 @@ pub(super) async fn list(services: &Services) -> ServiceResult<Value> {
 
 /// An invitation again, with its join link.
 pub(super) async fn show(services: &Services, id: u64, host: Option<String>) -> ServiceResult<Value> {
-    let code = invite::code_of(services, id).await?;
-    let record = services
-        .read(move |s| invite::get(s, id))
-        .await?
-        .ok_or_else(|| ServiceError::not_found("no such invitation"))?;
+    let (code, record) = invite::code_of(services, id).await?;
     let mut out = invite_json(id, &record);
     out["link"] = json!(link(public_host(services, host)?, endpoint(services)?, code)?);
     Ok(out)

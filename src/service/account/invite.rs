@@ -180,18 +180,18 @@ pub fn all(store: &Store) -> Result<Vec<(u64, InviteRecord)>, StorageError> {
 }
 
 /// One invitation.
-pub fn get(store: &Store, id: u64) -> Result<Option<InviteRecord>, StorageError> {
+fn get(store: &Store, id: u64) -> Result<Option<InviteRecord>, StorageError> {
     store.get(&INVITES, &id)
 }
 
 /// Creates an invitation for `uses` registrations, valid for `valid_for`
-/// (for ever if `None`); returns its id and code.
+/// (for ever if `None`); returns its id, code and record.
 pub async fn issue(
     services: &Services,
     uses: u32,
     valid_for: Option<std::time::Duration>,
     note: String,
-) -> ServiceResult<(u64, Vec<u8>)> {
+) -> ServiceResult<(u64, Vec<u8>, InviteRecord)> {
     if uses == 0 {
         return Err(ServiceError::invalid("an invitation admits at least one registration"));
     }
@@ -213,12 +213,12 @@ pub async fn issue(
                 revoked: false,
             };
             insert(tx, id, &record);
-            Ok::<_, ServiceError>((id, code))
+            Ok::<_, ServiceError>((id, code, record))
         })
         .await?;
-    let (id, code) = pending.durable().await?;
-    tracing::info!(invitation = id, uses, "invitation created");
-    Ok((id, code))
+    let created = pending.durable().await?;
+    tracing::info!(invitation = created.0, uses, "invitation created");
+    Ok(created)
 }
 
 /// Every invitation, in id order.
@@ -233,14 +233,13 @@ pub async fn withdraw(services: &Services, id: u64) -> ServiceResult<()> {
     Ok(())
 }
 
-/// The code of an existing invitation, derived again from the data
+/// An existing invitation and its code, derived again from the data
 /// directory's key.
-pub async fn code_of(services: &Services, id: u64) -> ServiceResult<Vec<u8>> {
-    if services.read(move |s| get(s, id)).await?.is_none() {
-        return Err(ServiceError::not_found("no such invitation"));
-    }
+pub async fn code_of(services: &Services, id: u64) -> ServiceResult<(Vec<u8>, InviteRecord)> {
+    let record =
+        services.read(move |s| get(s, id)).await?.ok_or_else(|| ServiceError::not_found("no such invitation"))?;
     match InviteKey::load(&services.config().data_dir).map_err(StorageError::from)? {
-        Some(key) => Ok(key.code(id)),
+        Some(key) => Ok((key.code(id), record)),
         None => Err(ServiceError::not_found(
             "this data directory has no invitations.key (backups do not carry it): create a new invitation",
         )),
