@@ -48,6 +48,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Friends, requests, blocking and search.
     pub social: SocialConfig,
+    /// Groups: sizes and how messages reach members.
+    pub group: GroupConfig,
     /// Who may create an account, and what join links carry.
     pub registration: RegistrationConfig,
     /// Log output.
@@ -63,6 +65,7 @@ impl Default for Config {
             limits: Limits::default(),
             storage: StorageConfig::default(),
             social: SocialConfig::default(),
+            group: GroupConfig::default(),
             registration: RegistrationConfig::default(),
             log: LogConfig::default(),
         }
@@ -255,6 +258,29 @@ impl SocialConfig {
     }
 }
 
+/// Groups: sizes and how messages reach members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Most members one group may have; a join, an accepted request or
+    /// invitation beyond it gets `NotPermitted` naming the limit.
+    pub max_members: u32,
+    /// Most groups one user may belong to (creating one counts).
+    pub max_groups_per_user: u32,
+    /// Groups with at most this many members put each message into every
+    /// member's update log (write diffusion: one row per member, so `Sync`
+    /// alone catches a device up). Larger groups write the message once and
+    /// `Sync` names the group for the device to pull (read diffusion). See
+    /// docs/ARCHITECTURE.md for the measurements behind the default.
+    pub write_diffusion_max: u32,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig { max_members: 5_000, max_groups_per_user: 500, write_diffusion_max: 500 }
+    }
+}
+
 /// Who may create an account, and what join links carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -392,7 +418,9 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 14] = [
+        let positive: [(&'static str, u64); 16] = [
+            ("group.max_members", u64::from(self.group.max_members)),
+            ("group.max_groups_per_user", u64::from(self.group.max_groups_per_user)),
             ("social.friend_request_ttl_secs", self.social.friend_request_ttl_secs),
             ("social.friend_requests_per_day", u64::from(self.social.friend_requests_per_day)),
             ("social.searches_per_minute", u64::from(self.social.searches_per_minute)),

@@ -143,6 +143,11 @@ impl Hub {
         }
     }
 
+    /// Whether any session of the user is connected.
+    pub fn is_online(&self, user_id: u64) -> bool {
+        self.shard(user_id).read().unwrap_or_else(|e| e.into_inner()).contains_key(&user_id)
+    }
+
     /// Closes the user's sessions matching `filter`.
     pub fn disconnect(&self, user_id: u64, reason: DisconnectReason, filter: impl Fn(&SessionHandle) -> bool) {
         let shard = self.shard(user_id).read().unwrap_or_else(|e| e.into_inner());

@@ -20,7 +20,7 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn target() -> impl Strategy<Value = Target> {
-    any::<u64>().prop_map(Target::User)
+    prop_oneof![any::<u64>().prop_map(Target::User), any::<u64>().prop_map(Target::Group)]
 }
 
 fn device() -> impl Strategy<Value = DeviceInfo> {
@@ -100,6 +100,73 @@ fn request() -> impl Strategy<Value = Request> {
             |(with, direction, anchor, limit)| Request::History(HistoryRequest { with, direction, anchor, limit })
         ),
         social_request(),
+        group_request(),
+    ]
+}
+
+fn group_fields() -> impl Strategy<Value = GroupFields> {
+    (text(), text(), text(), text(), prop::sample::select(JoinPolicy::ALL), any::<bool>()).prop_map(
+        |(name, avatar, introduction, announcement, join_policy, history_visible)| GroupFields {
+            name,
+            avatar,
+            introduction,
+            announcement,
+            join_policy,
+            history_visible,
+        },
+    )
+}
+
+fn group_request() -> impl Strategy<Value = Request> {
+    let ids = || (any::<u64>(), any::<u64>());
+    prop_oneof![
+        (group_fields(), prop::collection::vec(any::<u64>(), 0..4))
+            .prop_map(|(fields, members)| Request::CreateGroup(CreateGroupRequest { fields, members })),
+        any::<u64>().prop_map(|group_id| Request::GetGroup(GetGroupRequest { group_id })),
+        (any::<u64>(), group_fields())
+            .prop_map(|(group_id, fields)| Request::UpdateGroup(UpdateGroupRequest { group_id, fields })),
+        any::<u64>().prop_map(|group_id| Request::DissolveGroup(DissolveGroupRequest { group_id })),
+        ids().prop_map(|(group_id, user_id)| Request::TransferGroup(TransferGroupRequest { group_id, user_id })),
+        any::<u64>().prop_map(|group_id| Request::LeaveGroup(LeaveGroupRequest { group_id })),
+        (any::<u64>(), any::<u16>()).prop_map(|(after, limit)| Request::ListGroups(ListGroupsRequest { after, limit })),
+        (any::<u64>(), text())
+            .prop_map(|(group_id, message)| Request::JoinGroup(JoinGroupRequest { group_id, message })),
+        (ids(), any::<bool>()).prop_map(|((group_id, user_id), accept)| {
+            Request::AnswerJoinRequest(AnswerJoinRequest { group_id, user_id, accept })
+        }),
+        (ids(), any::<u16>()).prop_map(|((group_id, after), limit)| {
+            Request::ListJoinRequests(ListJoinRequestsRequest { group_id, after, limit })
+        }),
+        ids().prop_map(|(group_id, user_id)| Request::InviteToGroup(InviteToGroupRequest { group_id, user_id })),
+        (any::<u64>(), any::<bool>())
+            .prop_map(|(group_id, accept)| Request::AnswerInvitation(AnswerInvitationRequest { group_id, accept })),
+        (any::<u64>(), any::<u16>())
+            .prop_map(|(after, limit)| Request::ListInvitations(ListInvitationsRequest { after, limit })),
+        ids().prop_map(|(group_id, user_id)| Request::KickMember(KickMemberRequest { group_id, user_id })),
+        (ids(), any::<bool>()).prop_map(|((group_id, user_id), admin)| Request::SetAdmin(SetAdminRequest {
+            group_id,
+            user_id,
+            admin
+        })),
+        (ids(), any::<bool>()).prop_map(|((group_id, user_id), banned)| Request::BanUser(BanRequest {
+            group_id,
+            user_id,
+            banned
+        })),
+        (ids(), any::<u16>()).prop_map(|((group_id, after), limit)| Request::ListBans(ListBansRequest {
+            group_id,
+            after,
+            limit
+        })),
+        (ids(), any::<u64>()).prop_map(|((group_id, user_id), until)| {
+            Request::MuteMember(MuteMemberRequest { group_id, user_id, until })
+        }),
+        (any::<u64>(), any::<bool>())
+            .prop_map(|(group_id, muted)| Request::MuteGroup(MuteGroupRequest { group_id, muted })),
+        (any::<u64>(), text()).prop_map(|(group_id, alias)| Request::SetAlias(SetAliasRequest { group_id, alias })),
+        (ids(), any::<u16>(), any::<bool>()).prop_map(|((group_id, after), limit, online_only)| {
+            Request::ListMembers(ListMembersRequest { group_id, after, limit, online_only })
+        }),
     ]
 }
 
@@ -193,7 +260,7 @@ proptest! {
     fn replies_and_pushes_round_trip(m in message(), u in update(), more in any::<bool>(), a in auth_reply(), token in bytes(), expires_at in any::<u64>()) {
         round_trips(&m);
         round_trips(&Page { messages: vec![m.clone(), m], more });
-        round_trips(&SyncPage { updates: vec![u.clone(), u.clone()], more });
+        round_trips(&SyncPage { updates: vec![u.clone(), u.clone()], more, groups: vec![GroupNews { group_id: expires_at, latest: 7 }] });
         prop_assert_eq!(Push::decode(PushAction::Update as u8, &Push::Update(u.clone()).encode_body()).unwrap(), Some(Push::Update(u.clone())));
         if let Ok(Some(body)) = u.decode() {
             prop_assert_eq!(Update::new(u.id, &body), u);

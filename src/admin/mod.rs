@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{Message, UpdateBody};
 use crate::service::account::store::UserRecord;
-use crate::service::{account, message, social, update, PageLimit, ServiceResult, Services};
+use crate::service::{account, group, message, social, update, PageLimit, ServiceResult, Services};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,8 +185,8 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
     let online = services.hub().online();
     let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
     let users = account::list(services).await?.len();
-    let ((messages, conversations), updates) =
-        services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?))).await?;
+    let ((messages, conversations, group_messages), updates, (groups, group_members)) =
+        services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?, group::store::stats(s)?))).await?;
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
     let (friendships, pending_requests, blocks) = services.read(move |s| social::store::stats(s, live_since)).await?;
     Ok(Outcome::Json(json!({
@@ -198,6 +198,9 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         "friend_requests": pending_requests,
         "blocks": blocks,
         "invitations": invite::open_count(services).await?,
+        "groups": groups,
+        "group_members": group_members,
+        "group_messages": group_messages,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
@@ -355,6 +358,20 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
             for (blocked, since) in social::store::blocked(s, id, 0, usize::MAX)?.0 {
                 out.push(json!({ "blocked": { "user_id": blocked, "since": since } }));
             }
+            for entry in group::store::groups_of(s, id, 0) {
+                let gid = entry?;
+                let (Some(g), Some(m)) = (group::store::group(s, gid)?, group::store::member(s, gid, id)?) else { continue };
+                out.push(json!({ "group": {
+                    "group_id": gid, "name": g.fields.name, "role": format!("{:?}", m.role).to_lowercase(),
+                    "alias": m.alias, "joined_at": id_time_ms(m.joined), "owner": g.owner,
+                }}));
+            }
+            for entry in group::store::invitations_page(s, id, 0) {
+                let (gid, invitation) = entry?;
+                out.push(json!({ "group_invitation": {
+                    "id": invitation.id, "time": id_time_ms(invitation.id), "group_id": gid, "by": invitation.by,
+                }}));
+            }
             Ok(out)
         })
         .await
@@ -377,15 +394,16 @@ fn message_json(me: u64, m: &Message) -> Value {
         Ok(text) => json!({ "text": text }),
         Err(_) => json!({ "hex": m.content.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
     };
-    let peer = match m.to {
-        crate::protocol::Target::User(to) if m.sender == me => to,
-        _ => m.sender,
+    let (key, other) = match m.to {
+        crate::protocol::Target::User(to) if m.sender == me => ("peer", to),
+        crate::protocol::Target::User(_) => ("peer", m.sender),
+        crate::protocol::Target::Group(group) => ("group", group),
     };
     json!({
         "id": m.id,
         "time": m.server_time,
         "sender": m.sender,
-        "peer": peer,
+        key: other,
         "kind": format!("{:?}", m.kind).to_lowercase(),
         "content": content,
         "extra": m.extra,

@@ -280,8 +280,13 @@ impl Client {
 
     /// Sends a text message to a user with a fresh client message id.
     pub async fn send_text(&self, to: u64, text: &str) -> Result<SendReply, ClientError> {
+        self.send_text_to(Target::User(to), text).await
+    }
+
+    /// Sends a text message to a user or a group with a fresh client message id.
+    pub async fn send_text_to(&self, to: Target, text: &str) -> Result<SendReply, ClientError> {
         self.call(&SendRequest {
-            to: Target::User(to),
+            to,
             client_msg_id: new_client_msg_id(),
             kind: MessageKind::Text,
             content: text.as_bytes().to_vec(),

@@ -26,6 +26,14 @@ use super::account::{
     AuthReply, AuthRequest, ChangePasswordRequest, FindUserRequest, Heartbeat, HeartbeatReply, LoginReply,
     LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
 };
+use super::group::{
+    AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
+    DissolveGroupRequest, GetGroupRequest, GroupInfo, GroupPage, InvitationInfo, InvitationPage, InviteToGroupRequest,
+    JoinGroupRequest, JoinOutcome, JoinRequestInfo, JoinRequestPage, KickMemberRequest, LeaveGroupRequest,
+    ListBansRequest, ListGroupsRequest, ListInvitationsRequest, ListJoinRequestsRequest, ListMembersRequest,
+    MemberPage, MuteGroupRequest, MuteMemberRequest, SetAdminRequest, SetAliasRequest, TransferGroupRequest,
+    UpdateGroupRequest,
+};
 use super::message::{HistoryRequest, Page, SendReply, SendRequest};
 use super::rpc::{Rpc, Who};
 use super::social::{
@@ -194,6 +202,50 @@ actions! {
     0x2B Unblock(UnblockRequest) -> (), User;
     /// Pages through the users the caller blocked.
     0x2C ListBlocked(ListBlockedRequest) -> BlockedPage, User;
+
+    // Groups, 0x30–0x47.
+    /// Creates a group owned by the caller, inviting its first members.
+    0x30 CreateGroup(CreateGroupRequest) -> CreateGroupReply, User;
+    /// A group's information (members only, unless the group is open or asks for approval).
+    0x31 GetGroup(GetGroupRequest) -> GroupInfo, User;
+    /// Replaces a group's information (owner, admins).
+    0x32 UpdateGroup(UpdateGroupRequest) -> GroupInfo, User;
+    /// Ends a group (owner).
+    0x33 DissolveGroup(DissolveGroupRequest) -> (), User;
+    /// Hands the group to another member (owner).
+    0x34 TransferGroup(TransferGroupRequest) -> (), User;
+    /// Leaves a group (anyone but the owner).
+    0x35 LeaveGroup(LeaveGroupRequest) -> (), User;
+    /// Pages through the caller's groups.
+    0x36 ListGroups(ListGroupsRequest) -> GroupPage, User;
+    /// Joins an open group, or asks to join an approval group.
+    0x37 JoinGroup(JoinGroupRequest) -> JoinOutcome, User;
+    /// Admits or rejects a join request (owner, admins).
+    0x38 AnswerJoinRequest(AnswerJoinRequest) -> JoinRequestInfo, User;
+    /// Pages through a group's pending join requests (owner, admins).
+    0x39 ListJoinRequests(ListJoinRequestsRequest) -> JoinRequestPage, User;
+    /// Invites a user into a group.
+    0x3A InviteToGroup(InviteToGroupRequest) -> InvitationInfo, User;
+    /// Accepts or declines an invitation.
+    0x3B AnswerInvitation(AnswerInvitationRequest) -> InvitationInfo, User;
+    /// Pages through the caller's pending invitations.
+    0x3C ListInvitations(ListInvitationsRequest) -> InvitationPage, User;
+    /// Removes a member (owner: anyone; admins: ordinary members).
+    0x3D KickMember(KickMemberRequest) -> (), User;
+    /// Appoints or removes an admin (owner).
+    0x3E SetAdmin(SetAdminRequest) -> (), User;
+    /// Bans or unbans a user (owner, admins).
+    0x3F BanUser(BanRequest) -> (), User;
+    /// Pages through a group's ban list (owner, admins).
+    0x40 ListBans(ListBansRequest) -> BanPage, User;
+    /// Mutes a member until a time, or lifts it (owner, admins).
+    0x41 MuteMember(MuteMemberRequest) -> (), User;
+    /// Mutes or unmutes the whole group (owner, admins).
+    0x42 MuteGroup(MuteGroupRequest) -> (), User;
+    /// Sets the caller's alias inside a group.
+    0x43 SetAlias(SetAliasRequest) -> (), User;
+    /// Pages through a group's members (members only).
+    0x44 ListMembers(ListMembersRequest) -> MemberPage, User;
 }
 
 #[cfg(test)]

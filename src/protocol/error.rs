@@ -50,6 +50,11 @@ wire_enum! {
         InvalidInvitation = 18,
         /// The server takes no registrations; the operator creates accounts.
         RegistrationClosed = 19,
+        /// The sender is muted in this group, or the group is muted and the
+        /// sender is neither its owner nor an admin.
+        Muted = 20,
+        /// The user is banned from this group.
+        Banned = 21,
     }
 }
 

@@ -21,6 +21,10 @@ wire_enum! {
         Location = 6,
         /// Application-defined.
         Custom = 7,
+        /// A group membership event, written by the server: the content is a
+        /// [`super::GroupEvent`]. Clients cannot send it and need not count it
+        /// as unread.
+        System = 8,
     }
 }
 
@@ -39,6 +43,8 @@ wire_enum! {
 pub enum Target {
     /// A one-to-one conversation with this user.
     User(u64),
+    /// A group, by id.
+    Group(u64),
 }
 
 /// `Send` request.

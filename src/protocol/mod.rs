@@ -10,13 +10,14 @@
 //! * [`push`] — THE table of pushes (server → client, sequence 0).
 //! * [`update`] — the per-user update log as clients see it, with its own
 //!   table of update kinds.
-//! * [`account`], [`message`], [`social`] — the bodies of each domain's actions.
+//! * [`account`], [`message`], [`social`], [`group`] — the bodies of each domain's actions.
 
 pub mod account;
 pub mod actions;
 mod error;
 mod frame;
 mod framing;
+pub mod group;
 pub mod message;
 pub mod push;
 mod rpc;
@@ -28,6 +29,7 @@ pub use actions::{Action, Request};
 pub use error::{ErrorBody, ErrorCode, ERROR_ACTION};
 pub use frame::{encode_frame, FatalHeader, Header, HEADER_LEN, PUSH_SEQUENCE, VERSION};
 pub use framing::{FrameDecoder, FrameError, RawFrame};
+pub use group::*;
 pub use message::*;
 pub use push::{DisconnectPush, DisconnectReason, Push, PushAction};
 pub use rpc::{Rpc, Who};

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
+use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::Message;
 use super::social::{BlockChanged, FriendRemoved, FriendRequestInfo};
 use super::tagged_bodies;
@@ -37,6 +38,12 @@ tagged_bodies! {
     5 FriendRemoved(FriendRemoved),
     /// The user blocked or unblocked someone (on another device).
     6 BlockChanged(BlockChanged),
+    /// A request to join a group the user asked, or may decide on (owner,
+    /// admins), was made or answered.
+    7 GroupJoinRequest(JoinRequestInfo),
+    /// An invitation into a group the user sent or received was made or
+    /// answered.
+    8 GroupInvitation(InvitationInfo),
 }
 
 /// One entry of a user's update log, as pushed and as synced.
@@ -92,6 +99,10 @@ pub struct SyncPage {
     pub updates: Vec<Update>,
     /// True when more updates follow; page on from the last id until false.
     pub more: bool,
+    /// The caller's groups with messages above `after` that are in no
+    /// update log (groups above the write diffusion threshold): pull each
+    /// with `History` after the newest message the device has of it.
+    pub groups: Vec<GroupNews>,
 }
 
 /// `Ack` request: this device has every update up to and including `up_to`.

@@ -57,6 +57,14 @@ impl ServiceError {
         self
     }
 
+    /// The same refusal under another code.
+    pub fn with_code(mut self, new: ErrorCode) -> ServiceError {
+        if let ServiceError::Rejected { code, .. } = &mut self {
+            *code = new;
+        }
+        self
+    }
+
     /// Shorthand for [`ErrorCode::InvalidArgument`].
     pub fn invalid(message: impl Into<String>) -> ServiceError {
         ServiceError::new(ErrorCode::InvalidArgument, message)

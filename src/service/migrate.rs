@@ -1,7 +1,7 @@
 //! The steps that bring older data up to the current layout, newest last.
 //! Each domain migrates its own data; see [`crate::storage::migrate`].
 
-use super::{account, message, social, update};
+use super::{account, group, message, social, update};
 use crate::storage::{Migration, Migrator, StorageError, Store};
 
 /// Every step, in version order.
@@ -29,6 +29,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     let highwater = crate::storage::migrate::checked_highwater(store)?;
     account::store::check(store)?;
     message::store::check(store, highwater)?;
+    group::store::check(store)?;
     update::store::check(store, highwater)
 }
 

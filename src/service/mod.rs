@@ -9,6 +9,7 @@
 pub mod account;
 mod error;
 pub mod fanout;
+pub mod group;
 mod handler;
 pub mod message;
 pub mod migrate;
@@ -256,5 +257,6 @@ pub fn routes() -> Router {
     message::routes(&mut router);
     update::routes(&mut router);
     social::routes(&mut router);
+    group::routes(&mut router);
     router
 }

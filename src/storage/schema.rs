@@ -82,6 +82,21 @@ keyspaces! {
     SENDERREQUEST_RECIPIENT = 0x46, "senderrequest_recipient", "social", "sender id ‖ request id", "recipient id";
     /// Each user's block list.
     USERBLOCKED_SINCE = 0x47, "userblocked_since", "social", "user id ‖ blocked user id", "ms since the epoch";
+
+    /// Groups: information, owner, member count.
+    GROUPID_GROUP = 0x50, "groupid_group", "group", "group id", "GroupRecord";
+    /// Each group's members, with role, alias, join and mute.
+    GROUPMEMBER_MEMBER = 0x51, "groupmember_member", "group", "group id ‖ user id", "MemberRecord";
+    /// Each user's groups, written with the membership in one job.
+    USERGROUP_JOINED = 0x52, "usergroup_joined", "group", "user id ‖ group id", "join id";
+    /// Each group's ban list.
+    GROUPUSER_BAN = 0x53, "groupuser_ban", "group", "group id ‖ user id", "BanRecord";
+    /// Pending join requests: at most one per user and group.
+    GROUPUSER_REQUEST = 0x54, "groupuser_request", "group", "group id ‖ user id", "JoinRequestRecord";
+    /// Pending invitations, filed under the invitee: at most one per user and group.
+    USERGROUP_INVITATION = 0x55, "usergroup_invitation", "group", "user id ‖ group id", "InvitationRecord";
+    /// The newest message of each large group that is in no member's update log.
+    GROUPID_UNLOGGED = 0x56, "groupid_unlogged", "group", "group id", "message id";
 }
 
 #[cfg(test)]

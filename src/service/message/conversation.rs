@@ -16,9 +16,12 @@ pub enum Conversation {
         /// The larger user id.
         high: u64,
     },
+    /// A group's conversation.
+    Group(u64),
 }
 
 const DIRECT_TAG: u8 = 1;
+const GROUP_TAG: u8 = 2;
 
 impl Conversation {
     /// The conversation between `a` and `b`, whichever order they come in.
@@ -30,6 +33,7 @@ impl Conversation {
     pub fn of(me: u64, target: Target) -> Conversation {
         match target {
             Target::User(peer) => Conversation::direct(me, peer),
+            Target::Group(group) => Conversation::Group(group),
         }
     }
 
@@ -37,20 +41,13 @@ impl Conversation {
     pub fn target_from(self, me: u64) -> Target {
         match self {
             Conversation::Direct { low, high } => Target::User(if me == low { high } else { low }),
-        }
-    }
-
-    /// Everyone whose update log a message here goes to.
-    pub fn participants(self) -> Vec<u64> {
-        match self {
-            Conversation::Direct { low, high } if low == high => vec![low],
-            Conversation::Direct { low, high } => vec![low, high],
+            Conversation::Group(group) => Target::Group(group),
         }
     }
 }
 
-/// Packed as `tag u8 ‖ low u64 ‖ high u64`, 17 bytes: a log's entries sort
-/// by conversation, then by message id.
+/// Packed in 17 bytes, `1 ‖ low u64 ‖ high u64` or `2 ‖ group id ‖ 0u64`:
+/// a log's entries sort by conversation, then by message id.
 impl KeyPart for Conversation {
     fn put(&self, out: &mut Vec<u8>) {
         match self {
@@ -59,13 +56,22 @@ impl KeyPart for Conversation {
                 low.put(out);
                 high.put(out);
             }
+            Conversation::Group(group) => {
+                out.push(GROUP_TAG);
+                group.put(out);
+                0u64.put(out);
+            }
         }
     }
 
     fn take(bytes: &[u8]) -> Option<(Conversation, &[u8])> {
         let (&tag, rest) = bytes.split_first()?;
-        let ((low, high), rest) = <(u64, u64)>::take(rest)?;
-        (tag == DIRECT_TAG && low <= high).then_some((Conversation::Direct { low, high }, rest))
+        let ((a, b), rest) = <(u64, u64)>::take(rest)?;
+        match tag {
+            DIRECT_TAG if a <= b => Some((Conversation::Direct { low: a, high: b }, rest)),
+            GROUP_TAG if b == 0 => Some((Conversation::Group(a), rest)),
+            _ => None,
+        }
     }
 }
 
@@ -83,7 +89,12 @@ mod tests {
         assert_eq!(Conversation::take(&packed), Some((c, &[][..])));
         assert_eq!(c.target_from(4), Target::User(9));
         assert_eq!(c.target_from(9), Target::User(4));
-        assert_eq!(Conversation::direct(3, 3).participants(), [3]);
+        let group = Conversation::Group(77);
+        let mut packed = Vec::new();
+        group.put(&mut packed);
+        assert_eq!(packed.len(), 17);
+        assert_eq!(Conversation::take(&packed), Some((group, &[][..])));
+        assert_eq!(group.target_from(4), Target::Group(77));
     }
 
     #[test]

@@ -5,18 +5,19 @@
 //! conversation's log and add an update pointing at it to each participant's
 //! update log → (sync thread) flush, `fdatasync` → (fan-out) push to every
 //! online device of the participants except the sending connection; the
-//! sender's ack is written only after the sync.
+//! sender's ack is written only after the sync. A group message takes the
+//! same path; the group decides who gets it (see [`super::group`]).
 
 mod conversation;
 pub mod store;
 
 pub use conversation::Conversation;
+pub use store::StoredMessage;
 
-use self::store::StoredMessage;
-use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult};
+use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::id::id_time_ms;
 use crate::protocol::ErrorCode;
-use crate::protocol::{HistoryRequest, Message, Page, SendReply, SendRequest, Target, UpdateBody};
+use crate::protocol::{HistoryRequest, Message, MessageKind, Page, SendReply, SendRequest, Target, UpdateBody};
 
 /// Registers the message domain's handlers.
 pub(super) fn routes(router: &mut Router) {
@@ -49,7 +50,9 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
         return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes))
             .with_limit(limits.max_extra_bytes as u64));
     }
-    let Target::User(peer) = req.to;
+    if req.kind == MessageKind::System {
+        return Err(ServiceError::invalid("kind: System messages are written by the server"));
+    }
     let sender = me.user_id;
     let conversation = Conversation::of(sender, req.to);
     let message = StoredMessage {
@@ -66,34 +69,65 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
         .submit(move |tx| {
             // A retry is answered with the original whatever it names now;
             // only a new message is checked against its recipient, here on
-            // the write path so that a disable committed before it counts.
+            // the write path so that a change committed before it counts.
             if let Some(id) = store::known_id(tx, sender, message.client_msg_id)? {
                 return Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: true });
             }
-            if !checks.accounts.user_exists(peer) {
-                return Err(ServiceError::not_found("no such user"));
-            }
-            if peer != sender && checks.accounts.is_disabled(peer) {
-                return Err(ServiceError::new(ErrorCode::NotPermitted, "the recipient's account is disabled"));
-            }
-            if peer != sender {
-                super::social::check_message(tx, checks.config.social.direct_messages, sender, peer)?;
-            }
-            let id = tx.next_id();
-            store::append(tx, conversation, id, &message);
-            let update = UpdateBody::Message(wire_message(id, conversation, &message));
-            update::publish(tx, &conversation.participants(), Some(origin), id, update);
+            let id = match req.to {
+                Target::User(peer) => send_direct(tx, &checks, conversation, peer, &message, origin)?,
+                Target::Group(group) => super::group::send(tx, &checks.config.group, group, &message, origin)?,
+            };
             Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: false })
         })
         .await?;
     Ok(Outcome::later(pending.durable()))
 }
 
+/// Stores a 1:1 message and puts it into both participants' update logs.
+fn send_direct(
+    tx: &mut Tx<'_>,
+    checks: &Services,
+    conversation: Conversation,
+    peer: u64,
+    message: &StoredMessage,
+    origin: u64,
+) -> ServiceResult<u64> {
+    let sender = message.sender;
+    if !checks.accounts.user_exists(peer) {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    if peer != sender {
+        if checks.accounts.is_disabled(peer) {
+            return Err(ServiceError::new(ErrorCode::NotPermitted, "the recipient's account is disabled"));
+        }
+        super::social::check_message(tx, checks.config.social.direct_messages, sender, peer)?;
+    }
+    let id = tx.next_id();
+    store::append(tx, conversation, id, message);
+    let participants = if peer == sender { vec![sender] } else { vec![sender, peer] };
+    let update = UpdateBody::Message(wire_message(id, conversation, message));
+    update::publish(tx, &participants, Some(origin), id, update);
+    Ok(id)
+}
+
 async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>> {
     let limit = PageLimit::requested(req.limit)?;
-    let conversation = Conversation::of(call.me()?.user_id, req.with);
-    let (found, more) =
-        call.services.read(move |s| store::history(s, conversation, req.direction, req.anchor, limit)).await?;
+    let me = call.me()?.user_id;
+    let conversation = Conversation::of(me, req.with);
+    let (found, more) = call
+        .services
+        .read(move |s| {
+            // A group's log is read within the reader's membership window.
+            let from = match req.with {
+                Target::User(_) => 0,
+                Target::Group(group) => match super::group::window(s, group, me)? {
+                    Ok(from) => from,
+                    Err(refusal) => return Ok(Err(refusal)),
+                },
+            };
+            Ok(Ok(store::history(s, conversation, req.direction, req.anchor, from, limit)?))
+        })
+        .await??;
     let messages = found.iter().map(|(id, m)| wire_message(*id, conversation, m)).collect();
     Ok(Outcome::Reply(Page { messages, more }))
 }

@@ -47,9 +47,15 @@ pub(super) fn known_id(tx: &Tx<'_>, sender: u64, client_msg_id: [u8; 16]) -> Ser
 }
 
 /// Stores a message under its id, with its idempotency entry.
-pub(super) fn append(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
+pub(crate) fn append(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
     tx.put(&LOG, &(conversation, id), message);
     tx.put(&SENT, &(message.sender, message.client_msg_id), &id);
+}
+
+/// Stores a message the server wrote (a group's system message), which has
+/// no client message id to answer retries by.
+pub fn append_system(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
+    tx.put(&LOG, &(conversation, id), message);
 }
 
 /// One message of a conversation.
@@ -58,24 +64,27 @@ pub fn logged(store: &Store, conversation: Conversation, id: u64) -> Result<Opti
 }
 
 /// One page of a conversation's log on one side of `anchor` (exclusive; 0
-/// means the open end), in ascending id order, and whether more lie beyond.
+/// means the open end), in ascending id order, and whether more lie beyond;
+/// messages below `from` (outside the reader's membership) are not shown.
 pub(super) fn history(
     store: &Store,
     conversation: Conversation,
     direction: Direction,
     anchor: u64,
+    from: u64,
     limit: PageLimit,
 ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
-    let first = Bound::Included((conversation, 0));
+    let first = Bound::Included((conversation, from));
     let last = Bound::Included((conversation, u64::MAX));
     let entries = match direction {
         Direction::After => {
             let Some(start) = anchor.checked_add(1) else { return Ok((Vec::new(), false)) };
-            page(store.range(&LOG, (Bound::Included((conversation, start)), last)), limit)?
+            page(store.range(&LOG, (Bound::Included((conversation, start.max(from))), last)), limit)?
         }
         Direction::Before => {
             let upper = match anchor {
                 0 => last,
+                n if n <= from => return Ok((Vec::new(), false)),
                 n => Bound::Excluded((conversation, n)),
             };
             let (mut out, more) = page(store.range(&LOG, (first, upper)).rev(), limit)?;
@@ -103,20 +112,24 @@ fn page(
     Ok((out, false))
 }
 
-/// Messages and conversations in all logs (a scan of the log's keys, which
-/// are sorted by conversation).
-pub fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
-    let (mut messages, mut conversations) = (0, 0);
+/// Messages in all logs, 1:1 conversations, and the messages of group logs
+/// among them (a scan of the log's keys, which are sorted by conversation).
+pub fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
+    let (mut messages, mut conversations, mut in_groups) = (0, 0, 0);
     let mut previous = None;
     for entry in store.all(&LOG) {
         let ((conversation, _), _) = entry?;
-        if previous != Some(conversation) {
-            conversations += 1;
-            previous = Some(conversation);
+        match conversation {
+            Conversation::Group(_) => in_groups += 1,
+            Conversation::Direct { .. } if previous != Some(conversation) => {
+                conversations += 1;
+                previous = Some(conversation);
+            }
+            Conversation::Direct { .. } => {}
         }
         messages += 1;
     }
-    Ok((messages, conversations))
+    Ok((messages, conversations, in_groups))
 }
 
 /// Every pair of distinct users with a 1:1 conversation, read one
@@ -125,9 +138,10 @@ pub(crate) fn direct_pairs(m: &mut Migrator<'_>) -> Result<Vec<(u64, u64)>, Stor
     let mut pairs = Vec::new();
     let mut after = std::ops::Bound::Unbounded;
     while let Some((conversation, _)) = m.first_key_after(&LOG, after)? {
-        let Conversation::Direct { low, high } = conversation;
-        if low != high {
-            pairs.push((low, high));
+        if let Conversation::Direct { low, high } = conversation {
+            if low != high {
+                pairs.push((low, high));
+            }
         }
         after = std::ops::Bound::Excluded((conversation, u64::MAX));
     }

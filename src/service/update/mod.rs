@@ -20,18 +20,31 @@ pub(super) fn routes(router: &mut Router) {
 /// Adds update `id` to each user's log and has it pushed, once durable, to
 /// their online devices except the session it came from.
 pub fn publish(tx: &mut Tx<'_>, users: &[u64], except: Option<u64>, id: u64, update: UpdateBody) {
+    publish_to(tx, users, users.to_vec(), except, id, update);
+}
+
+/// Adds update `id` to the logs of `logged` and has it pushed, once
+/// durable, to the online devices of `live` (which includes `logged`):
+/// a large group's message reaches members live without a row in each log.
+pub fn publish_to(tx: &mut Tx<'_>, logged: &[u64], live: Vec<u64>, except: Option<u64>, id: u64, update: UpdateBody) {
     let stored = StoredUpdate::of(&update);
-    for user in users {
+    for user in logged {
         store::append(tx, *user, id, &stored);
     }
-    tx.emit(Event { audience: Audience::Users { users: users.to_vec(), except }, id, update });
+    tx.emit(Event { audience: Audience::Users { users: live, except }, id, update });
 }
 
 async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> {
     let limit = PageLimit::requested(req.limit)?;
     let user = call.me()?.user_id;
-    let (updates, more) = call.services.read(move |s| store::page(s, user, req.after, limit)).await?;
-    Ok(Outcome::Reply(SyncPage { updates, more }))
+    let (updates, more, groups) = call
+        .services
+        .read(move |s| {
+            let (updates, more) = store::page(s, user, req.after, limit)?;
+            Ok((updates, more, super::group::news(s, user, req.after)?))
+        })
+        .await?;
+    Ok(Outcome::Reply(SyncPage { updates, more, groups }))
 }
 
 async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {

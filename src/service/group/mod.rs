@@ -1,0 +1,363 @@
+//! Groups: lifecycle, roles, join requests and invitations, bans, mutes,
+//! members, and how a group's messages reach its members.
+//!
+//! Every change is one job on the group commit that re-reads what it
+//! depends on — the group record, the actor's and the target's
+//! memberships, the ban list — so a check and the write it guards cannot
+//! race. Membership events are system messages in the group's log
+//! ([`announce`]), reaching members the way any group message does
+//! ([`diffuse`]); requests and invitations are updates in the logs of those
+//! who must answer them.
+
+mod membership;
+mod post;
+mod rules;
+pub mod store;
+
+pub use post::{news, send, window};
+
+use self::store::{GroupRecord, MemberRecord};
+use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
+use crate::config::GroupConfig;
+use crate::id::id_time_ms;
+use crate::protocol::{
+    CreateGroupReply, CreateGroupRequest, DissolveGroupRequest, ErrorCode, GetGroupRequest, GroupEvent, GroupInfo,
+    GroupPage, GroupRole, LeaveGroupRequest, ListGroupsRequest, ListMembersRequest, Member, MemberPage, Message,
+    MessageKind, RequestState, SetAliasRequest, TransferGroupRequest, UpdateBody, UpdateGroupRequest,
+};
+use crate::service::message::{self, Conversation, StoredMessage};
+use crate::storage::{Get, StorageError};
+
+/// Registers the group handlers.
+pub(super) fn routes(router: &mut Router) {
+    router
+        .add(create)
+        .add(get)
+        .add(update_group)
+        .add(dissolve)
+        .add(transfer)
+        .add(leave)
+        .add(list_groups)
+        .add(set_alias)
+        .add(list_members);
+    membership::routes(router);
+}
+
+/// The group, or `NotFound`.
+fn load(r: &impl Get, group: u64) -> ServiceResult<GroupRecord> {
+    store::group(r, group)?.ok_or_else(|| ServiceError::not_found("no such group"))
+}
+
+/// The user's membership, or `NotPermitted`.
+fn membership(r: &impl Get, group: u64, user: u64) -> ServiceResult<MemberRecord> {
+    store::member(r, group, user)?
+        .ok_or_else(|| ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group"))
+}
+
+/// Refuses a banned user.
+fn check_not_banned(r: &impl Get, group: u64, user: u64) -> ServiceResult<()> {
+    match store::ban(r, group, user)? {
+        Some(_) => Err(ServiceError::new(ErrorCode::Banned, "banned from this group")),
+        None => Ok(()),
+    }
+}
+
+/// The group as a user sees it.
+fn info(id: u64, record: &GroupRecord, my_role: Option<GroupRole>) -> GroupInfo {
+    GroupInfo {
+        group_id: id,
+        name: record.fields.name.clone(),
+        avatar: record.fields.avatar.clone(),
+        introduction: record.fields.introduction.clone(),
+        announcement: record.fields.announcement.clone(),
+        join_policy: record.fields.join_policy,
+        history_visible: record.fields.history_visible,
+        muted: record.muted,
+        owner: record.owner,
+        member_count: record.member_count,
+        my_role,
+    }
+}
+
+/// Puts a group message where members find it and pushes it to their
+/// online devices (except `origin`). A group of at most `write_diffusion_max`
+/// members gets it in every member's update log; a larger one only records
+/// it as the group's newest unlogged message, which `Sync` reports. Users in
+/// `also` get it in their logs either way (the member an event removes, or
+/// everyone when the group ends), and live.
+fn diffuse(
+    tx: &mut Tx<'_>,
+    config: &GroupConfig,
+    group: u64,
+    members: Vec<u64>,
+    also: &[u64],
+    origin: Option<u64>,
+    message: Message,
+) {
+    let (id, body) = (message.id, UpdateBody::Message(message));
+    let small = members.len() <= config.write_diffusion_max as usize;
+    let mut also = also.to_vec();
+    also.sort_unstable();
+    also.dedup();
+    let mut live = members;
+    live.extend_from_slice(&also);
+    live.sort_unstable();
+    live.dedup();
+    if small {
+        update::publish_to(tx, &live.clone(), live, origin, id, body);
+    } else {
+        store::set_unlogged(tx, group, id);
+        update::publish_to(tx, &also, live, origin, id, body);
+    }
+}
+
+/// Writes a system message into the group's log under a fresh id and
+/// diffuses it to the current members (plus the event's subject, who may
+/// have just left); returns the id.
+fn announce(tx: &mut Tx<'_>, config: &GroupConfig, group: u64, by: u64, event: GroupEvent) -> ServiceResult<u64> {
+    let id = tx.next_id();
+    say(tx, config, group, id, by, event, &[])?;
+    Ok(id)
+}
+
+/// [`announce`] under a given id, with extra users who must find it in their logs.
+fn say(
+    tx: &mut Tx<'_>,
+    config: &GroupConfig,
+    group: u64,
+    id: u64,
+    by: u64,
+    event: GroupEvent,
+    also: &[u64],
+) -> ServiceResult<()> {
+    let mut also = also.to_vec();
+    also.extend(event.subject());
+    let message = StoredMessage {
+        sender: by,
+        client_msg_id: [0; 16],
+        kind: MessageKind::System,
+        content: crate::codec::encode_wire(&event),
+        extra: None,
+    };
+    let conversation = Conversation::Group(group);
+    message::store::append_system(tx, conversation, id, &message);
+    let members = store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect();
+    diffuse(tx, config, group, members, &also, None, message::wire_message(id, conversation, &message));
+    Ok(())
+}
+
+async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<CreateGroupReply>> {
+    let me = call.me()?.user_id;
+    rules::check_fields(&req.fields)?;
+    let config = call.services.config.group.clone();
+    if req.members.len() >= config.max_members as usize {
+        return Err(ServiceError::invalid(format!("members: a group holds at most {}", config.max_members))
+            .with_limit(u64::from(config.max_members)));
+    }
+    let services = call.services.clone();
+    call.services
+        .write(move |tx| {
+            membership::check_group_count(tx, &config, me)?;
+            let id = tx.next_id();
+            let mut record = GroupRecord { fields: req.fields, muted: false, owner: me, member_count: 0 };
+            let visible_from = if record.fields.history_visible { 0 } else { id };
+            let owner =
+                MemberRecord { role: GroupRole::Owner, alias: String::new(), joined: id, visible_from, muted_until: 0 };
+            store::add_member(tx, id, &mut record, me, &owner);
+            say(tx, &config, id, id, me, GroupEvent::Created { by: me }, &[])?;
+            let mut reply =
+                CreateGroupReply { group: info(id, &record, None), joined: vec![], invited: vec![], refused: vec![] };
+            let mut seen = std::collections::HashSet::new();
+            for user in req.members {
+                if user == me || !seen.insert(user) {
+                    continue;
+                }
+                match membership::invite(tx, &services, &config, id, me, user) {
+                    Ok(info) if info.state == RequestState::Accepted => reply.joined.push(user),
+                    Ok(_) => reply.invited.push(user),
+                    Err(e) if !e.is_internal() => reply.refused.push(user),
+                    Err(e) => return Err(e),
+                }
+            }
+            let record = load(tx, id)?;
+            reply.group = info(id, &record, Some(GroupRole::Owner));
+            Ok(reply)
+        })
+        .await
+}
+
+async fn get(call: Call, req: GetGroupRequest) -> ServiceResult<Outcome<GroupInfo>> {
+    let me = call.me()?.user_id;
+    let group = req.group_id;
+    let found = call
+        .services
+        .read(move |s| {
+            Ok((|| -> ServiceResult<GroupInfo> {
+                let record = load(s, group)?;
+                check_not_banned(s, group, me)?;
+                let role = store::member(s, group, me)?.map(|m| m.role);
+                Ok(info(group, &record, role))
+            })())
+        })
+        .await??;
+    Ok(Outcome::Reply(found))
+}
+
+async fn update_group(call: Call, req: UpdateGroupRequest) -> ServiceResult<Outcome<GroupInfo>> {
+    let me = call.me()?.user_id;
+    rules::check_fields(&req.fields)?;
+    let config = call.services.config.group.clone();
+    call.services
+        .write(move |tx| {
+            let group = req.group_id;
+            let mut record = load(tx, group)?;
+            let role = membership(tx, group, me)?.role;
+            rules::need_admin(role)?;
+            record.fields = req.fields.clone();
+            store::put_group(tx, group, &record);
+            announce(tx, &config, group, me, GroupEvent::InfoChanged { by: me, fields: req.fields })?;
+            Ok(info(group, &record, Some(role)))
+        })
+        .await
+}
+
+async fn dissolve(call: Call, req: DissolveGroupRequest) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?.user_id;
+    let config = call.services.config.group.clone();
+    call.services
+        .write(move |tx| {
+            let group = req.group_id;
+            load(tx, group)?;
+            rules::need_owner(membership(tx, group, me)?.role)?;
+            let members = store::members_in(tx, group)?;
+            let everyone: Vec<u64> = members.iter().map(|(user, _)| *user).collect();
+            // Nobody can pull a dissolved group's log: everyone gets the
+            // event in their own.
+            let id = tx.next_id();
+            say(tx, &config, group, id, me, GroupEvent::Dissolved { by: me }, &everyone)?;
+            store::dissolve(tx, group, &members)?;
+            Ok(())
+        })
+        .await
+}
+
+async fn transfer(call: Call, req: TransferGroupRequest) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?.user_id;
+    let config = call.services.config.group.clone();
+    call.services
+        .write(move |tx| {
+            let (group, to) = (req.group_id, req.user_id);
+            let mut record = load(tx, group)?;
+            let mut mine = membership(tx, group, me)?;
+            rules::need_owner(mine.role)?;
+            if to == me {
+                return Err(ServiceError::invalid("user_id: you already own this group"));
+            }
+            let mut theirs =
+                store::member(tx, group, to)?.ok_or_else(|| ServiceError::not_found("not a member of this group"))?;
+            mine.role = GroupRole::Member;
+            theirs.role = GroupRole::Owner;
+            store::put_member(tx, group, me, &mine);
+            store::put_member(tx, group, to, &theirs);
+            record.owner = to;
+            store::put_group(tx, group, &record);
+            announce(tx, &config, group, me, GroupEvent::OwnershipTransferred { from: me, to })?;
+            Ok(())
+        })
+        .await
+}
+
+async fn leave(call: Call, req: LeaveGroupRequest) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?.user_id;
+    let config = call.services.config.group.clone();
+    call.services
+        .write(move |tx| {
+            let group = req.group_id;
+            let mut record = load(tx, group)?;
+            if membership(tx, group, me)?.role == GroupRole::Owner {
+                return Err(ServiceError::new(
+                    ErrorCode::Conflict,
+                    "the owner cannot leave: transfer the group or dissolve it",
+                ));
+            }
+            store::remove_member(tx, group, &mut record, me);
+            announce(tx, &config, group, me, GroupEvent::Left { user_id: me })?;
+            Ok(())
+        })
+        .await
+}
+
+async fn list_groups(call: Call, req: ListGroupsRequest) -> ServiceResult<Outcome<GroupPage>> {
+    let limit = PageLimit::requested(req.limit)?.count;
+    let me = call.me()?.user_id;
+    let page = call
+        .services
+        .read(move |s| {
+            let mut groups = Vec::new();
+            for entry in store::groups_of(s, me, req.after) {
+                let id = entry?;
+                if groups.len() == limit {
+                    return Ok(GroupPage { groups, more: true });
+                }
+                let (Some(record), Some(member)) = (store::group(s, id)?, store::member(s, id, me)?) else { continue };
+                groups.push(info(id, &record, Some(member.role)));
+            }
+            Ok(GroupPage { groups, more: false })
+        })
+        .await?;
+    Ok(Outcome::Reply(page))
+}
+
+async fn set_alias(call: Call, req: SetAliasRequest) -> ServiceResult<Outcome<()>> {
+    let me = call.me()?.user_id;
+    rules::check_alias(&req.alias)?;
+    call.services
+        .write(move |tx| {
+            load(tx, req.group_id)?;
+            let mut mine = membership(tx, req.group_id, me)?;
+            mine.alias = req.alias;
+            store::put_member(tx, req.group_id, me, &mine);
+            Ok(())
+        })
+        .await
+}
+
+async fn list_members(call: Call, req: ListMembersRequest) -> ServiceResult<Outcome<MemberPage>> {
+    let limit = PageLimit::requested(req.limit)?.count;
+    let me = call.me()?.user_id;
+    let services = call.services.clone();
+    let page = call
+        .services
+        .read(move |s| {
+            Ok((|| -> ServiceResult<MemberPage> {
+                let record = load(s, req.group_id)?;
+                membership(s, req.group_id, me)?;
+                let mut members = Vec::new();
+                for entry in store::members_page(s, req.group_id, req.after) {
+                    let (user, m) = entry?;
+                    let online = services.hub().is_online(user);
+                    if req.online_only && !online {
+                        continue;
+                    }
+                    if members.len() == limit {
+                        return Ok(MemberPage { members, more: true, member_count: record.member_count });
+                    }
+                    members.push(member_view(s, user, m, online)?);
+                }
+                Ok(MemberPage { members, more: false, member_count: record.member_count })
+            })())
+        })
+        .await??;
+    Ok(Outcome::Reply(page))
+}
+
+fn member_view(r: &impl Get, user: u64, m: MemberRecord, online: bool) -> Result<Member, StorageError> {
+    Ok(Member {
+        user: super::social::card(r, user)?,
+        role: m.role,
+        alias: m.alias,
+        joined_at: id_time_ms(m.joined),
+        muted_until: m.muted_until,
+        online,
+    })
+}

@@ -1,0 +1,132 @@
+//! What a group's fields may hold, and who may do what to whom.
+
+use crate::protocol::{ErrorCode, GroupFields, GroupRole};
+use crate::service::{ServiceError, ServiceResult};
+
+/// Longest group name, in characters.
+pub const NAME_CHARS: usize = 64;
+/// Longest avatar reference, in bytes.
+pub const AVATAR_BYTES: usize = 256;
+/// Longest introduction, in characters.
+pub const INTRODUCTION_CHARS: usize = 512;
+/// Longest announcement, in characters.
+pub const ANNOUNCEMENT_CHARS: usize = 2048;
+/// Longest alias and join request message, in characters.
+pub const ALIAS_CHARS: usize = 32;
+/// Longest join request message, in characters.
+pub const REQUEST_MESSAGE_CHARS: usize = 256;
+
+/// Checks every field, naming the first that breaks its rule.
+pub fn check_fields(f: &GroupFields) -> ServiceResult<()> {
+    if f.name.trim().is_empty() {
+        return Err(ServiceError::invalid("name: must not be empty"));
+    }
+    text("name", &f.name, NAME_CHARS)?;
+    if f.avatar.len() > AVATAR_BYTES || f.avatar.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(format!("avatar: at most {AVATAR_BYTES} bytes without control characters"))
+            .with_limit(AVATAR_BYTES as u64));
+    }
+    long_text("introduction", &f.introduction, INTRODUCTION_CHARS)?;
+    long_text("announcement", &f.announcement, ANNOUNCEMENT_CHARS)
+}
+
+/// Checks an alias.
+pub fn check_alias(alias: &str) -> ServiceResult<()> {
+    text("alias", alias, ALIAS_CHARS)
+}
+
+/// Checks a join request's message.
+pub fn check_request_message(message: &str) -> ServiceResult<()> {
+    long_text("message", message, REQUEST_MESSAGE_CHARS)
+}
+
+/// A one-line text: no control characters at all.
+fn text(field: &str, value: &str, max: usize) -> ServiceResult<()> {
+    if value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(format!("{field}: at most {max} characters without control characters"))
+            .with_limit(max as u64));
+    }
+    Ok(())
+}
+
+/// A text that may span lines.
+fn long_text(field: &str, value: &str, max: usize) -> ServiceResult<()> {
+    if value.chars().count() > max || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ServiceError::invalid(format!(
+            "{field}: at most {max} characters without control characters other than newlines"
+        ))
+        .with_limit(max as u64));
+    }
+    Ok(())
+}
+
+/// Refuses anyone below the owner and admins.
+pub fn need_admin(role: GroupRole) -> ServiceResult<()> {
+    match role {
+        GroupRole::Owner | GroupRole::Admin => Ok(()),
+        GroupRole::Member => Err(ServiceError::new(ErrorCode::NotPermitted, "only the owner and admins may do this")),
+    }
+}
+
+/// Refuses anyone but the owner.
+pub fn need_owner(role: GroupRole) -> ServiceResult<()> {
+    match role {
+        GroupRole::Owner => Ok(()),
+        _ => Err(ServiceError::new(ErrorCode::NotPermitted, "only the owner may do this")),
+    }
+}
+
+/// Whether `actor` may kick, ban or mute a member holding `target`: the
+/// owner acts on everyone else, admins on ordinary members only, nobody on
+/// the owner.
+pub fn may_act_on(actor: GroupRole, target: GroupRole) -> ServiceResult<()> {
+    match (actor, target) {
+        (_, GroupRole::Owner) => Err(ServiceError::new(ErrorCode::NotPermitted, "nobody may do this to the owner")),
+        (GroupRole::Owner, _) | (GroupRole::Admin, GroupRole::Member) => Ok(()),
+        (GroupRole::Admin, GroupRole::Admin) => {
+            Err(ServiceError::new(ErrorCode::NotPermitted, "admins may do this to ordinary members only"))
+        }
+        (GroupRole::Member, _) => {
+            Err(ServiceError::new(ErrorCode::NotPermitted, "only the owner and admins may do this"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::JoinPolicy;
+
+    fn fields(name: &str) -> GroupFields {
+        GroupFields {
+            name: name.into(),
+            avatar: String::new(),
+            introduction: "line one\nline two".into(),
+            announcement: String::new(),
+            join_policy: JoinPolicy::Open,
+            history_visible: false,
+        }
+    }
+
+    #[test]
+    fn fields_are_checked_by_name() {
+        assert!(check_fields(&fields("家人群")).is_ok());
+        for (bad, field) in [("", "name"), ("   ", "name"), ("a\tb", "name")] {
+            let err = check_fields(&fields(bad)).unwrap_err().to_string();
+            assert!(err.starts_with(field), "{bad:?}: {err}");
+        }
+        let long = "x".repeat(NAME_CHARS + 1);
+        assert!(check_fields(&fields(&long)).unwrap_err().to_string().starts_with("name"));
+    }
+
+    #[test]
+    fn nobody_acts_on_the_owner_and_admins_only_on_members() {
+        use GroupRole::*;
+        assert!(may_act_on(Owner, Admin).is_ok());
+        assert!(may_act_on(Owner, Member).is_ok());
+        assert!(may_act_on(Admin, Member).is_ok());
+        for (actor, target) in [(Admin, Admin), (Admin, Owner), (Member, Member), (Member, Admin), (Owner, Owner)] {
+            assert!(may_act_on(actor, target).is_err(), "{actor:?} on {target:?}");
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Groups, memberships, ban lists, join requests, invitations, and the
+//! marker of each large group's newest unlogged message.
+//!
+//! A membership is two entries written in one job: the member record under
+//! `group ‖ user` (who is in a group, with role and window) and the join id
+//! under `user ‖ group` (which groups a user is in), so "the group lists
+//! the user" holds exactly when "the user lists the group". The group
+//! record carries the member count, kept in the same jobs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{GroupFields, GroupRole};
+use crate::service::Tx;
+use crate::storage::{schema, Get, Keyspace, StorageError, Store};
+
+/// A group as stored; its id and creation time are the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The editable information.
+    pub fields: GroupFields,
+    /// Only the owner and admins speak.
+    pub muted: bool,
+    /// The owner's user id.
+    pub owner: u64,
+    /// Members now.
+    pub member_count: u32,
+}
+
+/// One membership.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Role.
+    pub role: GroupRole,
+    /// The member's name inside the group.
+    pub alias: String,
+    /// The snowflake taken when they joined (its time is the join time).
+    pub joined: u64,
+    /// The lowest message id they may read: 0 when the group showed history
+    /// to new members as they joined, else their join id.
+    pub visible_from: u64,
+    /// Muted until (ms); 0 for not muted.
+    pub muted_until: u64,
+}
+
+/// One ban.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanRecord {
+    /// Who banned.
+    pub by: u64,
+    /// Since (ms).
+    pub since: u64,
+}
+
+/// A pending join request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequestRecord {
+    /// Request id.
+    pub id: u64,
+    /// The requester's message.
+    pub message: String,
+}
+
+/// A pending invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationRecord {
+    /// Invitation id.
+    pub id: u64,
+    /// Who invited.
+    pub by: u64,
+}
+
+const GROUPS: Keyspace<u64, GroupRecord> = Keyspace::new(&schema::GROUPID_GROUP);
+const MEMBERS: Keyspace<(u64, u64), MemberRecord> = Keyspace::new(&schema::GROUPMEMBER_MEMBER);
+const JOINED: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::USERGROUP_JOINED);
+const BANS: Keyspace<(u64, u64), BanRecord> = Keyspace::new(&schema::GROUPUSER_BAN);
+const REQUESTS: Keyspace<(u64, u64), JoinRequestRecord> = Keyspace::new(&schema::GROUPUSER_REQUEST);
+const INVITATIONS: Keyspace<(u64, u64), InvitationRecord> = Keyspace::new(&schema::USERGROUP_INVITATION);
+const UNLOGGED: Keyspace<u64, u64> = Keyspace::new(&schema::GROUPID_UNLOGGED);
+
+/// A group, if it exists.
+pub fn group(r: &impl Get, group: u64) -> Result<Option<GroupRecord>, StorageError> {
+    r.value(&GROUPS, &group)
+}
+
+/// Stores a group record.
+pub(super) fn put_group(tx: &mut Tx<'_>, id: u64, record: &GroupRecord) {
+    tx.put(&GROUPS, &id, record);
+}
+
+/// A user's membership of a group, if any.
+pub fn member(r: &impl Get, group: u64, user: u64) -> Result<Option<MemberRecord>, StorageError> {
+    r.value(&MEMBERS, &(group, user))
+}
+
+/// Stores a changed membership.
+pub(super) fn put_member(tx: &mut Tx<'_>, group: u64, user: u64, record: &MemberRecord) {
+    tx.put(&MEMBERS, &(group, user), record);
+}
+
+/// Adds a member (both indexes) and counts them in the group record.
+pub(super) fn add_member(tx: &mut Tx<'_>, group: u64, record: &mut GroupRecord, user: u64, member: &MemberRecord) {
+    tx.put(&MEMBERS, &(group, user), member);
+    tx.put(&JOINED, &(user, group), &member.joined);
+    record.member_count += 1;
+    put_group(tx, group, record);
+}
+
+/// Removes a member (both indexes) and uncounts them.
+pub(super) fn remove_member(tx: &mut Tx<'_>, group: u64, record: &mut GroupRecord, user: u64) {
+    tx.delete(&MEMBERS, &(group, user));
+    tx.delete(&JOINED, &(user, group));
+    record.member_count = record.member_count.saturating_sub(1);
+    put_group(tx, group, record);
+}
+
+/// Every member of a group with their record, in user id order, as the job
+/// sees them.
+pub(super) fn members_in(tx: &Tx<'_>, group: u64) -> Result<Vec<(u64, MemberRecord)>, StorageError> {
+    tx.range(&MEMBERS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|((_, user), m)| (user, m))).collect()
+}
+
+/// A page of a group's members with ids above `after`.
+pub fn members_page(
+    store: &Store,
+    group: u64,
+    after: u64,
+) -> impl Iterator<Item = Result<(u64, MemberRecord), StorageError>> + '_ {
+    let start = after.saturating_add(1);
+    store.range(&MEMBERS, (group, start)..=(group, u64::MAX)).map(|e| e.map(|((_, user), m)| (user, m)))
+}
+
+/// The groups a user is in with ids above `after`, in id order.
+pub fn groups_of(store: &Store, user: u64, after: u64) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
+    let start = after.saturating_add(1);
+    store.range(&JOINED, (user, start)..=(user, u64::MAX)).map(|e| e.map(|((_, group), _)| group))
+}
+
+/// How many groups a user is in, as the job sees it.
+pub(super) fn group_count(tx: &Tx<'_>, user: u64) -> Result<usize, StorageError> {
+    let mut n = 0;
+    for entry in tx.range(&JOINED, (user, 0)..=(user, u64::MAX)) {
+        entry?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// A user's ban from a group, if any.
+pub fn ban(r: &impl Get, group: u64, user: u64) -> Result<Option<BanRecord>, StorageError> {
+    r.value(&BANS, &(group, user))
+}
+
+/// Bans or unbans; whether anything changed.
+pub(super) fn set_ban(tx: &mut Tx<'_>, group: u64, user: u64, ban: Option<BanRecord>) -> Result<bool, StorageError> {
+    let old = tx.get(&BANS, &(group, user))?;
+    match ban {
+        Some(record) if old.is_none() => tx.put(&BANS, &(group, user), &record),
+        None if old.is_some() => tx.delete(&BANS, &(group, user)),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// A page of a group's ban list above user `after`.
+pub fn bans_page(
+    store: &Store,
+    group: u64,
+    after: u64,
+) -> impl Iterator<Item = Result<(u64, BanRecord), StorageError>> + '_ {
+    let start = after.saturating_add(1);
+    store.range(&BANS, (group, start)..=(group, u64::MAX)).map(|e| e.map(|((_, user), b)| (user, b)))
+}
+
+/// A user's pending request to join a group.
+pub fn request(r: &impl Get, group: u64, user: u64) -> Result<Option<JoinRequestRecord>, StorageError> {
+    r.value(&REQUESTS, &(group, user))
+}
+
+/// Files or clears a join request.
+pub(super) fn set_request(tx: &mut Tx<'_>, group: u64, user: u64, record: Option<&JoinRequestRecord>) {
+    match record {
+        Some(record) => tx.put(&REQUESTS, &(group, user), record),
+        None => tx.delete(&REQUESTS, &(group, user)),
+    }
+}
+
+/// A page of a group's pending requests above user `after`.
+pub fn requests_page(
+    store: &Store,
+    group: u64,
+    after: u64,
+) -> impl Iterator<Item = Result<(u64, JoinRequestRecord), StorageError>> + '_ {
+    let start = after.saturating_add(1);
+    store.range(&REQUESTS, (group, start)..=(group, u64::MAX)).map(|e| e.map(|((_, user), r)| (user, r)))
+}
+
+/// A user's pending invitation into a group.
+pub fn invitation(r: &impl Get, user: u64, group: u64) -> Result<Option<InvitationRecord>, StorageError> {
+    r.value(&INVITATIONS, &(user, group))
+}
+
+/// Files or clears an invitation.
+pub(super) fn set_invitation(tx: &mut Tx<'_>, user: u64, group: u64, record: Option<&InvitationRecord>) {
+    match record {
+        Some(record) => tx.put(&INVITATIONS, &(user, group), record),
+        None => tx.delete(&INVITATIONS, &(user, group)),
+    }
+}
+
+/// A page of a user's pending invitations above group `after`.
+pub fn invitations_page(
+    store: &Store,
+    user: u64,
+    after: u64,
+) -> impl Iterator<Item = Result<(u64, InvitationRecord), StorageError>> + '_ {
+    let start = after.saturating_add(1);
+    store.range(&INVITATIONS, (user, start)..=(user, u64::MAX)).map(|e| e.map(|((_, group), i)| (group, i)))
+}
+
+/// The newest message of a group that is in no member's update log.
+pub fn unlogged(r: &impl Get, group: u64) -> Result<Option<u64>, StorageError> {
+    r.value(&UNLOGGED, &group)
+}
+
+/// Records a message that went into no member's update log.
+pub(super) fn set_unlogged(tx: &mut Tx<'_>, group: u64, id: u64) {
+    tx.put(&UNLOGGED, &group, &id);
+}
+
+/// Deletes a dissolved group: its record, memberships, pending requests,
+/// bans and marker. Its log stays, for the update-log entries pointing at
+/// it; invitations to it are cleared as their invitees answer them.
+pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecord)]) -> Result<(), StorageError> {
+    for (user, _) in members {
+        tx.delete(&MEMBERS, &(group, *user));
+        tx.delete(&JOINED, &(*user, group));
+    }
+    let requests: Vec<(u64, u64)> =
+        tx.range(&REQUESTS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    for key in requests {
+        tx.delete(&REQUESTS, &key);
+    }
+    let bans: Vec<(u64, u64)> =
+        tx.range(&BANS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    for key in bans {
+        tx.delete(&BANS, &key);
+    }
+    tx.delete(&UNLOGGED, &group);
+    tx.delete(&GROUPS, &group);
+    Ok(())
+}
+
+/// Groups and memberships, for `kith stats`.
+pub fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
+    Ok((store.count(&GROUPS)?, store.count(&MEMBERS)?))
+}
+
+/// Checks restored groups: every entry decodes, and each group's member
+/// count and the two membership indexes agree.
+pub(crate) fn check(store: &Store) -> Result<(), String> {
+    let err = |e: StorageError| e.to_string();
+    for entry in store.all(&GROUPS) {
+        let (id, record) = entry.map_err(err)?;
+        let mut counted = 0u32;
+        for member in store.range(&MEMBERS, (id, 0)..=(id, u64::MAX)) {
+            let ((_, user), _) = member.map_err(err)?;
+            if store.get(&JOINED, &(user, id)).map_err(err)?.is_none() {
+                return Err(format!("user {user} is a member of group {id} but does not list it"));
+            }
+            counted += 1;
+        }
+        if counted != record.member_count {
+            return Err(format!("group {id} counts {} members but has {counted}", record.member_count));
+        }
+    }
+    for entry in store.all(&JOINED) {
+        let ((user, group), _) = entry.map_err(err)?;
+        if store.get(&MEMBERS, &(group, user)).map_err(err)?.is_none() {
+            return Err(format!("user {user} lists group {group} but is not a member"));
+        }
+    }
+    for entry in store.all(&BANS) {
+        entry.map_err(err)?;
+    }
+    for entry in store.all(&REQUESTS) {
+        entry.map_err(err)?;
+    }
+    for entry in store.all(&INVITATIONS) {
+        entry.map_err(err)?;
+    }
+    for entry in store.all(&UNLOGGED) {
+        entry.map_err(err)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,549 @@
+//! Groups through the real server: lifecycle, roles and every refusal,
+//! join requests and invitations with auto-accept and blocks, bans on every
+//! path in, mutes, membership windows, and one result from write and read
+//! diffusion — over TLS, plain TCP and QUIC where the transport could matter.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::{Calls, Kind, TestServer, TestUser, SOON};
+use kith::client::{Client, ClientError};
+use kith::codec::decode_wire;
+use kith::protocol::{
+    AnswerInvitationRequest, AnswerJoinRequest, BanRequest, BlockRequest, CreateGroupReply, CreateGroupRequest,
+    Direction, DissolveGroupRequest, ErrorCode, FriendPolicy, GetGroupRequest, GroupEvent, GroupFields, GroupRole,
+    InviteToGroupRequest, JoinGroupRequest, JoinOutcome, JoinPolicy, KickMemberRequest, LeaveGroupRequest,
+    ListBansRequest, ListGroupsRequest, ListInvitationsRequest, ListJoinRequestsRequest, ListMembersRequest, Message,
+    MessageKind, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, RequestState, SendRequest, SetAdminRequest,
+    SetAliasRequest, Target, TransferGroupRequest, UpdateBody, UpdateGroupRequest, UpdateKind,
+};
+
+fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
+    r.err().and_then(|e| e.code())
+}
+
+fn fields(name: &str, join_policy: JoinPolicy, history_visible: bool) -> GroupFields {
+    GroupFields {
+        name: name.into(),
+        avatar: String::new(),
+        introduction: String::new(),
+        announcement: String::new(),
+        join_policy,
+        history_visible,
+    }
+}
+
+async fn create(owner: &Client, policy: JoinPolicy, members: &[u64]) -> CreateGroupReply {
+    let request = CreateGroupRequest { fields: fields("hikers", policy, false), members: members.to_vec() };
+    owner.call(&request).await.expect("creates the group")
+}
+
+async fn accept_all(user: &TestUser) {
+    user.client
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .await
+        .unwrap();
+}
+
+async fn join(user: &TestUser, group: u64) -> Result<JoinOutcome, ClientError> {
+    user.client.call(&JoinGroupRequest { group_id: group, message: "let me in".into() }).await
+}
+
+async fn say(client: &Client, group: u64, text: &str) -> Result<u64, ClientError> {
+    Ok(client.send_text_to(Target::Group(group), text).await?.message_id)
+}
+
+fn event(m: &Message) -> Option<GroupEvent> {
+    (m.kind == MessageKind::System).then(|| decode_wire(&m.content).expect("a system message decodes"))
+}
+
+fn text(m: &Message) -> String {
+    match event(m) {
+        Some(e) => format!("{e:?}"),
+        None => String::from_utf8(m.content.clone()).unwrap(),
+    }
+}
+
+/// The group's log as `client` may read it, after `anchor`.
+async fn pull(client: &Client, group: u64, anchor: u64) -> Result<Vec<Message>, ClientError> {
+    let mut out: Vec<Message> = Vec::new();
+    let mut anchor = anchor;
+    loop {
+        let page = client.history(Target::Group(group), Direction::After, anchor, 100).await?;
+        if let Some(last) = page.messages.last() {
+            anchor = last.id;
+        }
+        out.extend(page.messages);
+        if !page.more {
+            return Ok(out);
+        }
+    }
+}
+
+/// What a device catching up from cursor `after` ends with, as
+/// docs/PROTOCOL.md §8.3 tells a client to do: every update by `Sync`, then
+/// each group `Sync` names pulled by `History` after the same cursor,
+/// de-duplicated by id. Returns the group messages by id.
+async fn catch_up(client: &Client, after: u64) -> BTreeMap<u64, Message> {
+    let mut messages = BTreeMap::new();
+    let mut news = BTreeSet::new();
+    let mut cursor = after;
+    loop {
+        let page = client.sync_page(cursor, 100).await.unwrap();
+        news.extend(page.groups.iter().map(|g| g.group_id));
+        for update in &page.updates {
+            if let Some(UpdateBody::Message(m)) = update.decode().unwrap() {
+                if matches!(m.to, Target::Group(_)) {
+                    messages.insert(m.id, m);
+                }
+            }
+        }
+        if let Some(last) = page.updates.last() {
+            cursor = last.id;
+        }
+        if !page.more {
+            break;
+        }
+    }
+    for group in news {
+        for m in pull(client, group, after).await.unwrap() {
+            messages.insert(m.id, m);
+        }
+    }
+    messages
+}
+
+/// The newest id a device has seen: its last update, or the newest group
+/// message it could pull (a large group's messages are in no update log).
+async fn newest_known(client: &Client, group: u64) -> u64 {
+    let synced = client.sync_all(0).await.unwrap().last().map_or(0, |u| u.id);
+    let pulled = pull(client, group, 0).await.unwrap().last().map_or(0, |m| m.id);
+    synced.max(pulled)
+}
+
+/// Pushed group messages until none comes for a short while.
+async fn drain_group_messages(client: &mut Client) -> Vec<Message> {
+    let mut out = Vec::new();
+    while let Ok(update) = client.update_within(Duration::from_millis(400)).await {
+        if let Some(UpdateBody::Message(m)) = update.decode().unwrap() {
+            if matches!(m.to, Target::Group(_)) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+async fn lifecycle_and_roles(kind: Kind) {
+    let server = TestServer::start().await;
+    let owner = server.user(kind, "olga").await;
+    let admin = server.user(kind, "adam").await;
+    let member = server.user(kind, "mia").await;
+    let other = server.user(kind, "max").await;
+    for u in [&admin, &member, &other] {
+        accept_all(u).await;
+    }
+    let created = create(&owner.client, JoinPolicy::Approval, &[admin.user_id, member.user_id, other.user_id]).await;
+    let group = created.group.group_id;
+    assert_eq!(created.joined, [admin.user_id, member.user_id, other.user_id]);
+    assert_eq!(created.group.member_count, 4);
+    assert_eq!(created.group.my_role, Some(GroupRole::Owner));
+    let gu = |user_id| (group, user_id);
+
+    // Only the owner appoints admins.
+    let appoint = |user_id, admin| SetAdminRequest { group_id: group, user_id, admin };
+    assert_eq!(code(member.client.call(&appoint(admin.user_id, true)).await), Some(ErrorCode::NotPermitted));
+    owner.client.call(&appoint(admin.user_id, true)).await.unwrap();
+    owner.client.call(&appoint(other.user_id, true)).await.unwrap();
+    assert_eq!(code(admin.client.call(&appoint(member.user_id, true)).await), Some(ErrorCode::NotPermitted));
+
+    let kick = |(group_id, user_id)| KickMemberRequest { group_id, user_id };
+    // Admin kicks admin, member kicks member, anyone kicks the owner: refused.
+    assert_eq!(code(admin.client.call(&kick(gu(other.user_id))).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(member.client.call(&kick(gu(admin.user_id))).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(admin.client.call(&kick(gu(owner.user_id))).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(other.client.call(&kick(gu(owner.user_id))).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(owner.client.call(&kick(gu(owner.user_id))).await), Some(ErrorCode::InvalidArgument));
+    // An admin kicks an ordinary member.
+    admin.client.call(&kick(gu(member.user_id))).await.unwrap();
+    assert_eq!(code(admin.client.call(&kick(gu(member.user_id))).await), Some(ErrorCode::NotFound));
+    // The owner kicks an admin.
+    owner.client.call(&kick(gu(other.user_id))).await.unwrap();
+
+    // Only owners and admins change the information; everyone sees it.
+    let update = UpdateGroupRequest { group_id: group, fields: fields("hikers of the north", JoinPolicy::Open, true) };
+    assert_eq!(code(other.client.call(&update).await), Some(ErrorCode::NotPermitted));
+    let info = admin.client.call(&update).await.unwrap();
+    assert_eq!((info.name.as_str(), info.join_policy, info.member_count), ("hikers of the north", JoinPolicy::Open, 2));
+
+    // The owner cannot leave; others can; a non-owner cannot dissolve or transfer.
+    let leave = LeaveGroupRequest { group_id: group };
+    assert_eq!(code(owner.client.call(&leave).await), Some(ErrorCode::Conflict));
+    assert_eq!(code(admin.client.call(&DissolveGroupRequest { group_id: group }).await), Some(ErrorCode::NotPermitted));
+    let transfer = |user_id| TransferGroupRequest { group_id: group, user_id };
+    assert_eq!(code(admin.client.call(&transfer(admin.user_id)).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(owner.client.call(&transfer(member.user_id)).await), Some(ErrorCode::NotFound), "not a member");
+    owner.client.call(&transfer(admin.user_id)).await.unwrap();
+    let info = owner.client.call(&GetGroupRequest { group_id: group }).await.unwrap();
+    assert_eq!((info.owner, info.my_role), (admin.user_id, Some(GroupRole::Member)));
+    owner.client.call(&leave).await.unwrap();
+    let mine = owner.client.call(&ListGroupsRequest { after: 0, limit: 10 }).await.unwrap();
+    assert!(mine.groups.is_empty());
+
+    // The new owner's list, aliases, members and the end of the group.
+    admin.client.call(&SetAliasRequest { group_id: group, alias: "chief".into() }).await.unwrap();
+    let members = admin
+        .client
+        .call(&ListMembersRequest { group_id: group, after: 0, limit: 10, online_only: false })
+        .await
+        .unwrap();
+    assert_eq!(members.member_count, 1);
+    assert_eq!(members.members[0].alias, "chief");
+    assert_eq!(members.members[0].role, GroupRole::Owner);
+    assert!(members.members[0].online);
+    assert_eq!(code(owner.client.call(&DissolveGroupRequest { group_id: group }).await), Some(ErrorCode::NotPermitted));
+    admin.client.call(&DissolveGroupRequest { group_id: group }).await.unwrap();
+    assert_eq!(code(admin.client.call(&GetGroupRequest { group_id: group }).await), Some(ErrorCode::NotFound));
+    assert_eq!(code(say(&admin.client, group, "anyone?").await), Some(ErrorCode::NotFound));
+}
+per_transport!(lifecycle_and_roles);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_and_invitations_follow_policies_and_blocks() {
+    let server = TestServer::start().await;
+    let mut owner = server.user(Kind::Tls, "olga").await;
+    let mut asker = server.user(Kind::Tls, "ann").await;
+    let mut invitee = server.user(Kind::Tls, "ivan").await;
+    let eager = server.user(Kind::Tls, "eve").await;
+    let blocker = server.user(Kind::Tls, "bob").await;
+    accept_all(&eager).await;
+    let group = create(&owner.client, JoinPolicy::Approval, &[]).await.group.group_id;
+
+    // A join request reaches the owner as an update; asking twice files one.
+    let JoinOutcome::Requested(request) = join(&asker, group).await.unwrap() else { panic!("needs approval") };
+    let JoinOutcome::Requested(again) = join(&asker, group).await.unwrap() else { panic!("still pending") };
+    assert_eq!(request.id, again.id, "requests do not pile up");
+    let pushed = loop {
+        let update = owner.client.update_within(SOON).await.unwrap();
+        if update.kind != UpdateKind::Message as u8 {
+            break update;
+        }
+    };
+    assert_eq!(pushed.id, request.id);
+    assert_eq!(pushed.decode().unwrap(), Some(UpdateBody::GroupJoinRequest(request.clone())));
+    let listed = owner.client.call(&ListJoinRequestsRequest { group_id: group, after: 0, limit: 10 }).await.unwrap();
+    assert_eq!(listed.requests, std::slice::from_ref(&request));
+    let answer = |accept| AnswerJoinRequest { group_id: group, user_id: asker.user_id, accept };
+    assert_eq!(code(asker.client.call(&answer(true)).await), Some(ErrorCode::NotPermitted), "not a decider");
+    let answered = owner.client.call(&answer(true)).await.unwrap();
+    assert_eq!(answered.state, RequestState::Accepted);
+    let heard = loop {
+        match asker.client.update_within(SOON).await.unwrap().decode().unwrap() {
+            Some(UpdateBody::GroupJoinRequest(info)) => break info,
+            _ => continue,
+        }
+    };
+    assert_eq!(heard, answered);
+    assert_eq!(code(owner.client.call(&answer(true)).await), Some(ErrorCode::NotFound), "answered already");
+
+    // An invitation waits for the invitee, who accepts it.
+    let invite = |user_id| InviteToGroupRequest { group_id: group, user_id };
+    assert_eq!(code(asker.client.call(&invite(invitee.user_id)).await), Some(ErrorCode::NotPermitted));
+    let invitation = owner.client.call(&invite(invitee.user_id)).await.unwrap();
+    assert_eq!(invitation.state, RequestState::Pending);
+    let pending = invitee.client.call(&ListInvitationsRequest { after: 0, limit: 10 }).await.unwrap();
+    assert_eq!(pending.invitations, std::slice::from_ref(&invitation));
+    let accepted = invitee.client.call(&AnswerInvitationRequest { group_id: group, accept: true }).await.unwrap();
+    assert_eq!(accepted.state, RequestState::Accepted);
+    let invited_update = loop {
+        match invitee.client.update_within(SOON).await.unwrap().decode().unwrap() {
+            Some(UpdateBody::GroupInvitation(info)) => break info,
+            _ => continue,
+        }
+    };
+    assert_eq!(invited_update.id, invitation.id);
+
+    // Someone whose policy accepts everyone is in at once.
+    let auto = owner.client.call(&invite(eager.user_id)).await.unwrap();
+    assert_eq!(auto.state, RequestState::Accepted);
+    // A block either way stops an invitation.
+    blocker.client.call(&BlockRequest { user_id: owner.user_id }).await.unwrap();
+    assert_eq!(code(owner.client.call(&invite(blocker.user_id)).await), Some(ErrorCode::NotPermitted));
+    let info = owner.client.call(&GetGroupRequest { group_id: group }).await.unwrap();
+    assert_eq!(info.member_count, 4);
+
+    // Invite-only groups take no joins, only invitations.
+    let closed = create(&owner.client, JoinPolicy::InviteOnly, &[]).await.group.group_id;
+    assert_eq!(code(join(&asker, closed).await), Some(ErrorCode::NotPermitted));
+    let created = create(&owner.client, JoinPolicy::Open, &[blocker.user_id, eager.user_id, invitee.user_id]).await;
+    assert_eq!(created.refused, [blocker.user_id]);
+    assert_eq!(created.joined, [eager.user_id]);
+    assert_eq!(created.invited, [invitee.user_id]);
+    let JoinOutcome::Joined(open) = join(&asker, created.group.group_id).await.unwrap() else { panic!("open group") };
+    assert_eq!(open.my_role, Some(GroupRole::Member));
+    assert_eq!(code(join(&asker, created.group.group_id).await), Some(ErrorCode::Conflict));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banned_user_is_refused_on_every_path_in() {
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let banned = server.user(Kind::Tcp, "bart").await;
+    let member = server.user(Kind::Tcp, "mia").await;
+    accept_all(&member).await;
+    let open = create(&owner.client, JoinPolicy::Open, &[member.user_id]).await.group.group_id;
+    let approval = create(&owner.client, JoinPolicy::Approval, &[]).await.group.group_id;
+    let invite = |group_id, user_id| InviteToGroupRequest { group_id, user_id };
+    let ban = |group_id, user_id, banned| BanRequest { group_id, user_id, banned };
+
+    // An old invitation, then the ban.
+    let old = owner.client.call(&invite(approval, banned.user_id)).await.unwrap();
+    assert_eq!(old.state, RequestState::Pending);
+    assert_eq!(code(member.client.call(&ban(open, banned.user_id, true)).await), Some(ErrorCode::NotPermitted));
+    owner.client.call(&ban(open, banned.user_id, true)).await.unwrap();
+    owner.client.call(&ban(approval, banned.user_id, true)).await.unwrap();
+
+    assert_eq!(code(join(&banned, open).await), Some(ErrorCode::Banned), "join");
+    assert_eq!(code(join(&banned, approval).await), Some(ErrorCode::Banned), "join request");
+    assert_eq!(code(owner.client.call(&invite(open, banned.user_id)).await), Some(ErrorCode::Banned), "invitation");
+    let accept = AnswerInvitationRequest { group_id: approval, accept: true };
+    assert_eq!(code(banned.client.call(&accept).await), Some(ErrorCode::Banned), "an old invitation");
+    assert_eq!(code(banned.client.call(&GetGroupRequest { group_id: open }).await), Some(ErrorCode::Banned));
+
+    let bans = owner.client.call(&ListBansRequest { group_id: open, after: 0, limit: 10 }).await.unwrap();
+    assert_eq!(bans.bans.len(), 1);
+    assert_eq!((bans.bans[0].user.user_id, bans.bans[0].by), (banned.user_id, owner.user_id));
+
+    // Banning a member removes them; unbanning lets a user back in.
+    owner.client.call(&ban(open, member.user_id, true)).await.unwrap();
+    assert_eq!(code(say(&member.client, open, "still here?").await), Some(ErrorCode::NotPermitted));
+    owner.client.call(&ban(open, banned.user_id, false)).await.unwrap();
+    assert_eq!(code(owner.client.call(&ban(open, banned.user_id, false)).await), Some(ErrorCode::NotFound));
+    assert!(matches!(join(&banned, open).await.unwrap(), JoinOutcome::Joined(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutes_expire_and_a_muted_group_hears_only_its_leaders() {
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Quic, "olga").await;
+    let admin = server.user(Kind::Quic, "adam").await;
+    let member = server.user(Kind::Quic, "mia").await;
+    accept_all(&admin).await;
+    accept_all(&member).await;
+    let group = create(&owner.client, JoinPolicy::Open, &[admin.user_id, member.user_id]).await.group.group_id;
+    owner.client.call(&SetAdminRequest { group_id: group, user_id: admin.user_id, admin: true }).await.unwrap();
+
+    let now = kith::id::now_ms();
+    let mute = |user_id, until| MuteMemberRequest { group_id: group, user_id, until };
+    assert_eq!(code(member.client.call(&mute(admin.user_id, now + 60_000)).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(admin.client.call(&mute(owner.user_id, now + 60_000)).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(admin.client.call(&mute(member.user_id, now - 1)).await), Some(ErrorCode::InvalidArgument));
+    admin.client.call(&mute(member.user_id, now + 1_500)).await.unwrap();
+    let refused = say(&member.client, group, "hello?").await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::Muted));
+    assert!(refused.retry_after().is_some_and(|wait| wait <= Duration::from_millis(1_500)));
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    say(&member.client, group, "the mute has expired").await.unwrap();
+
+    let mute_all = |muted| MuteGroupRequest { group_id: group, muted };
+    assert_eq!(code(member.client.call(&mute_all(true)).await), Some(ErrorCode::NotPermitted));
+    admin.client.call(&mute_all(true)).await.unwrap();
+    assert_eq!(code(say(&member.client, group, "hello?").await), Some(ErrorCode::Muted));
+    say(&admin.client, group, "admins speak").await.unwrap();
+    say(&owner.client, group, "and the owner").await.unwrap();
+    owner.client.call(&mute_all(false)).await.unwrap();
+    say(&member.client, group, "free again").await.unwrap();
+}
+
+/// Three members; one goes offline, the group talks and changes, and the
+/// returning member's catch-up holds every message and event the others
+/// saw, under the same ids — with the group below or above the diffusion
+/// threshold.
+async fn offline_member_catches_up(kind: Kind, threshold: u32) {
+    let server = TestServer::start_with(|c| c.group.write_diffusion_max = threshold).await;
+    let owner = server.user(kind, "olga").await;
+    let mut online = server.user(kind, "otto").await;
+    let away = server.user(kind, "anna").await;
+    let late = server.user(kind, "lars").await;
+    accept_all(&online).await;
+    accept_all(&away).await;
+    accept_all(&late).await;
+    let group = create(&owner.client, JoinPolicy::Open, &[online.user_id, away.user_id]).await.group.group_id;
+    drain_group_messages(&mut online.client).await;
+    let cursor = newest_known(&away.client, group).await;
+    drop(away);
+
+    let mut sent = vec![say(&owner.client, group, "one").await.unwrap()];
+    let own = say(&online.client, group, "two").await.unwrap();
+    sent.push(own);
+    assert!(matches!(join(&late, group).await.unwrap(), JoinOutcome::Joined(_)));
+    sent.push(say(&late.client, group, "three").await.unwrap());
+    owner.client.call(&KickMemberRequest { group_id: group, user_id: late.user_id }).await.unwrap();
+    sent.push(say(&owner.client, group, "four").await.unwrap());
+
+    let seen_live = drain_group_messages(&mut online.client).await;
+    let back = server.device(kind, "anna", "anna-phone", kith::protocol::DeviceType::Mobile).await.0;
+    let caught: Vec<Message> = catch_up(&back, cursor).await.into_values().collect();
+    // Live pushes skip the sending device; otherwise the same messages under
+    // the same ids, live and by catching up.
+    let others: Vec<Message> = caught.iter().filter(|m| m.id != own).cloned().collect();
+    assert_eq!(others, seen_live);
+    let texts: Vec<String> = caught.iter().map(text).collect();
+    let expected = [
+        "one".to_string(),
+        "two".into(),
+        format!("{:?}", GroupEvent::Joined { user_id: late.user_id, by: late.user_id }),
+        "three".into(),
+        format!("{:?}", GroupEvent::Kicked { user_id: late.user_id, by: owner.user_id }),
+        "four".into(),
+    ];
+    assert_eq!(texts, expected);
+    for id in sent {
+        assert!(caught.iter().any(|m| m.id == id), "acknowledged message {id} is there");
+    }
+    // The log holds each message once, whichever way it reached members.
+    assert_eq!(pull(&owner.client, group, cursor).await.unwrap(), caught);
+}
+
+async fn offline_catch_up_by_write_diffusion(kind: Kind) {
+    offline_member_catches_up(kind, 500).await;
+}
+per_transport!(offline_catch_up_by_write_diffusion);
+
+async fn offline_catch_up_by_read_diffusion(kind: Kind) {
+    offline_member_catches_up(kind, 1).await;
+}
+per_transport!(offline_catch_up_by_read_diffusion);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_crossing_the_threshold_loses_and_repeats_nothing() {
+    let server = TestServer::start_with(|c| c.group.write_diffusion_max = 3).await;
+    let owner = server.user(Kind::Tls, "olga").await;
+    let member = server.user(Kind::Tls, "otto").await;
+    let away = server.user(Kind::Tls, "anna").await;
+    let extra = server.user(Kind::Tls, "emil").await;
+    for u in [&member, &away, &extra] {
+        accept_all(u).await;
+    }
+    let group = create(&owner.client, JoinPolicy::Open, &[member.user_id, away.user_id]).await.group.group_id;
+    let cursor = newest_known(&away.client, group).await;
+    let mut away = away;
+
+    let mut expected = Vec::new();
+    expected.push(say(&owner.client, group, "small 1").await.unwrap());
+    // A fourth member: above the threshold, messages go unlogged.
+    assert!(matches!(join(&extra, group).await.unwrap(), JoinOutcome::Joined(_)));
+    expected.push(say(&member.client, group, "large 1").await.unwrap());
+    expected.push(say(&owner.client, group, "large 2").await.unwrap());
+    extra.client.call(&LeaveGroupRequest { group_id: group }).await.unwrap();
+    // Back to three: logged again.
+    expected.push(say(&member.client, group, "small 2").await.unwrap());
+
+    // Live, the member online the whole time saw every message once.
+    let live: Vec<Message> =
+        drain_group_messages(&mut away.client).await.into_iter().filter(|m| m.id > cursor).collect();
+    let caught: Vec<Message> = catch_up(&away.client, cursor).await.into_values().collect();
+    assert_eq!(caught, live);
+    let ids: Vec<u64> = caught.iter().filter(|m| m.kind == MessageKind::Text).map(|m| m.id).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(caught.len(), 6, "four messages, the join and the leave");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outsiders_and_the_kicked_get_nothing() {
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Tls, "olga").await;
+    let mut kicked = server.user(Kind::Tls, "kurt").await;
+    let stranger = server.user(Kind::Tls, "sam").await;
+    accept_all(&kicked).await;
+    let group = create(&owner.client, JoinPolicy::InviteOnly, &[kicked.user_id]).await.group.group_id;
+
+    assert_eq!(code(say(&stranger.client, group, "hi").await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(pull(&stranger.client, group, 0).await), Some(ErrorCode::NotPermitted));
+    let members = ListMembersRequest { group_id: group, after: 0, limit: 10, online_only: false };
+    assert_eq!(code(stranger.client.call(&members).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(say(&stranger.client, 424_242, "hi").await), Some(ErrorCode::NotFound));
+    let system = SendRequest {
+        to: Target::Group(group),
+        client_msg_id: kith::client::new_client_msg_id(),
+        kind: MessageKind::System,
+        content: vec![],
+        extra: None,
+    };
+    assert_eq!(code(owner.client.call(&system).await), Some(ErrorCode::InvalidArgument));
+
+    let before = say(&owner.client, group, "before the kick").await.unwrap();
+    owner.client.call(&KickMemberRequest { group_id: group, user_id: kicked.user_id }).await.unwrap();
+    let after = say(&owner.client, group, "after the kick").await.unwrap();
+    let live = drain_group_messages(&mut kicked.client).await;
+    let last = live.last().expect("the kick itself reaches the kicked member");
+    assert_eq!(event(last), Some(GroupEvent::Kicked { user_id: kicked.user_id, by: owner.user_id }));
+    assert!(live.iter().any(|m| m.id == before));
+    let synced = kicked.client.sync_messages(0).await.unwrap();
+    assert!(synced.iter().all(|m| m.id < after), "nothing newer than the kick");
+    assert_eq!(code(pull(&kicked.client, group, 0).await), Some(ErrorCode::NotPermitted));
+    assert_eq!(code(say(&kicked.client, group, "let me back").await), Some(ErrorCode::NotPermitted));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_members_see_history_only_when_the_group_shows_it() {
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let newcomer = server.user(Kind::Tcp, "nina").await;
+    for history_visible in [false, true] {
+        let request =
+            CreateGroupRequest { fields: fields("book club", JoinPolicy::Open, history_visible), members: vec![] };
+        let group = owner.client.call(&request).await.unwrap().group.group_id;
+        let old = say(&owner.client, group, "before you came").await.unwrap();
+        join(&newcomer, group).await.unwrap();
+        let new = say(&owner.client, group, "welcome").await.unwrap();
+        let seen: Vec<u64> = pull(&newcomer.client, group, 0).await.unwrap().iter().map(|m| m.id).collect();
+        assert!(seen.contains(&new));
+        assert_eq!(seen.contains(&old), history_visible, "history_visible = {history_visible}");
+        let before = newcomer.client.history(Target::Group(group), Direction::Before, 0, 100).await.unwrap();
+        assert_eq!(before.messages.iter().any(|m| m.id == old), history_visible);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_limits_and_bad_fields_are_refused() {
+    let server = TestServer::start_with(|c| {
+        c.group.max_members = 2;
+        c.group.max_groups_per_user = 2;
+    })
+    .await;
+    let owner = server.user(Kind::Tls, "olga").await;
+    let first = server.user(Kind::Tls, "fred").await;
+    let second = server.user(Kind::Tls, "sara").await;
+
+    let bad = CreateGroupRequest { fields: fields(" ", JoinPolicy::Open, false), members: vec![] };
+    let err = owner.client.call(&bad).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidArgument));
+    assert!(err.to_string().contains("name"), "{err}");
+    let mut long = fields("ok", JoinPolicy::Open, false);
+    long.announcement = "x".repeat(2049);
+    let err = owner.client.call(&CreateGroupRequest { fields: long, members: vec![] }).await.unwrap_err();
+    assert_eq!((err.code(), err.limit()), (Some(ErrorCode::InvalidArgument), Some(2048)));
+    let too_many = CreateGroupRequest { fields: fields("ok", JoinPolicy::Open, false), members: vec![7, 8] };
+    assert_eq!(code(owner.client.call(&too_many).await), Some(ErrorCode::InvalidArgument));
+
+    let group = create(&owner.client, JoinPolicy::Open, &[]).await.group.group_id;
+    join(&first, group).await.unwrap();
+    let full = join(&second, group).await.unwrap_err();
+    assert_eq!((full.code(), full.limit()), (Some(ErrorCode::NotPermitted), Some(2)));
+
+    create(&owner.client, JoinPolicy::Open, &[]).await;
+    let third = CreateGroupRequest { fields: fields("third", JoinPolicy::Open, false), members: vec![] };
+    let err = owner.client.call(&third).await.unwrap_err();
+    assert_eq!((err.code(), err.limit()), (Some(ErrorCode::NotPermitted), Some(2)));
+
+    let alias = SetAliasRequest { group_id: group, alias: "x".repeat(33) };
+    assert_eq!(code(first.client.call(&alias).await), Some(ErrorCode::InvalidArgument));
+    let page = ListMembersRequest { group_id: group, after: 0, limit: 0, online_only: false };
+    assert_eq!(code(first.client.call(&page).await), Some(ErrorCode::InvalidArgument));
+    assert_eq!(code(first.client.call(&GetGroupRequest { group_id: 1 }).await), Some(ErrorCode::NotFound));
+}
