@@ -161,3 +161,130 @@ async fn who_may_do_what_in_the_social_graph() {
     assert!(carol_log.iter().all(|u| u.id != asked.id));
     assert_eq!(carol_log.len(), 1, "only her login notice: {carol_log:?}");
 }
+
+/// The group actions, by who tries them: an anonymous connection is refused
+/// every one; a stranger may look a group up but neither act in it nor read
+/// it; an ordinary member cannot do what the owner and admins do; an admin
+/// cannot do what only the owner does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_may_do_what_in_a_group() {
+    use kith::codec::decode_wire;
+    use kith::protocol::{
+        AnswerInvitationRequest, AnswerJoinRequest, BanRequest, CreateGroupRequest, DissolveGroupRequest,
+        ErrorBody, FriendPolicy, GetGroupRequest, GroupFields, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
+        KickMemberRequest, LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest,
+        ListJoinRequestsRequest, ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, Request,
+        SetAdminRequest, SetAliasRequest, TransferGroupRequest, UpdateGroupRequest, ERROR_ACTION,
+    };
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let admin = server.user(Kind::Tcp, "adam").await;
+    let member = server.user(Kind::Tcp, "mia").await;
+    let stranger = server.user(Kind::Tcp, "sam").await;
+    let anonymous = server.connect(Kind::Tcp).await;
+    for u in [&admin, &member] {
+        let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+        u.client.call(&policy).await.unwrap();
+    }
+    let fields = GroupFields {
+        name: "private".into(),
+        avatar: String::new(),
+        introduction: String::new(),
+        announcement: String::new(),
+        join_policy: JoinPolicy::InviteOnly,
+        history_visible: true,
+    };
+    let create = CreateGroupRequest { fields: fields.clone(), members: vec![admin.user_id, member.user_id] };
+    let g = owner.client.call(&create).await.unwrap().group.group_id;
+    let admin_role = SetAdminRequest { group_id: g, user_id: admin.user_id, admin: true };
+    owner.client.call(&admin_role).await.unwrap();
+    let secret = owner.client.send_text_to(Target::Group(g), "members only").await.unwrap();
+    let (o, ad, m) = (owner.user_id, admin.user_id, member.user_id);
+
+    let requests: Vec<Request> = vec![
+        create.clone().into(),
+        GetGroupRequest { group_id: g }.into(),
+        UpdateGroupRequest { group_id: g, fields }.into(),
+        DissolveGroupRequest { group_id: g }.into(),
+        TransferGroupRequest { group_id: g, user_id: m }.into(),
+        LeaveGroupRequest { group_id: g }.into(),
+        ListGroupsRequest { after: 0, limit: 10 }.into(),
+        JoinGroupRequest { group_id: g, message: String::new() }.into(),
+        AnswerJoinRequest { group_id: g, user_id: m, accept: true }.into(),
+        ListJoinRequestsRequest { group_id: g, after: 0, limit: 10 }.into(),
+        InviteToGroupRequest { group_id: g, user_id: 999_999 }.into(),
+        AnswerInvitationRequest { group_id: g, accept: true }.into(),
+        ListInvitationsRequest { after: 0, limit: 10 }.into(),
+        KickMemberRequest { group_id: g, user_id: ad }.into(),
+        SetAdminRequest { group_id: g, user_id: m, admin: true }.into(),
+        BanRequest { group_id: g, user_id: ad, banned: true }.into(),
+        ListBansRequest { group_id: g, after: 0, limit: 10 }.into(),
+        MuteMemberRequest { group_id: g, user_id: ad, until: u64::MAX }.into(),
+        MuteGroupRequest { group_id: g, muted: true }.into(),
+        SetAliasRequest { group_id: g, alias: String::new() }.into(),
+        ListMembersRequest { group_id: g, after: 0, limit: 10, online_only: false }.into(),
+    ];
+    async fn outcome(client: &Client, request: &Request) -> Option<ErrorCode> {
+        let reply = client.request_raw(request.action() as u8, request.encode()).await.unwrap();
+        if reply.action == ERROR_ACTION {
+            decode_wire::<ErrorBody>(&reply.body).unwrap().error_code()
+        } else {
+            None
+        }
+    }
+    for request in &requests {
+        assert_eq!(outcome(&anonymous, request).await, Some(ErrorCode::NotAuthenticated), "{request:?}");
+    }
+
+    // A stranger: may see the group and list her own (empty) lists; every
+    // action inside it is refused, and its log stays closed.
+    let not_permitted = Some(ErrorCode::NotPermitted);
+    for request in &requests {
+        let expected = match request {
+            Request::CreateGroup(_) | Request::GetGroup(_) | Request::ListGroups(_) | Request::ListInvitations(_) => {
+                None
+            }
+            Request::AnswerInvitation(_) => Some(ErrorCode::NotFound),
+            _ => not_permitted,
+        };
+        assert_eq!(outcome(&stranger.client, request).await, expected, "stranger: {request:?}");
+    }
+    assert_eq!(code(stranger.client.history(Target::Group(g), Direction::After, 0, 10).await), not_permitted);
+    assert_eq!(code(stranger.client.send_text_to(Target::Group(g), "hi").await), not_permitted);
+    let log = stranger.client.sync_page(0, 100).await.unwrap();
+    assert!(log.groups.is_empty() && log.updates.iter().all(|u| u.id != secret.message_id));
+
+    // An ordinary member: none of the owner's or admins' actions.
+    for request in &requests {
+        let expected = match request {
+            Request::UpdateGroup(_)
+            | Request::DissolveGroup(_)
+            | Request::TransferGroup(_)
+            | Request::AnswerJoinRequest(_)
+            | Request::ListJoinRequests(_)
+            | Request::InviteToGroup(_)
+            | Request::KickMember(_)
+            | Request::SetAdmin(_)
+            | Request::BanUser(_)
+            | Request::ListBans(_)
+            | Request::MuteMember(_)
+            | Request::MuteGroup(_) => not_permitted,
+            _ => continue,
+        };
+        assert_eq!(outcome(&member.client, request).await, expected, "member: {request:?}");
+    }
+    // An admin: none of the owner's, nor anything done to the owner.
+    let admin_refused: Vec<Request> = vec![
+        DissolveGroupRequest { group_id: g }.into(),
+        TransferGroupRequest { group_id: g, user_id: m }.into(),
+        SetAdminRequest { group_id: g, user_id: m, admin: true }.into(),
+        KickMemberRequest { group_id: g, user_id: o }.into(),
+        BanRequest { group_id: g, user_id: o, banned: true }.into(),
+        MuteMemberRequest { group_id: g, user_id: o, until: u64::MAX }.into(),
+    ];
+    for request in &admin_refused {
+        assert_eq!(outcome(&admin.client, request).await, not_permitted, "admin: {request:?}");
+    }
+    let info = member.client.call(&GetGroupRequest { group_id: g }).await.unwrap();
+    assert_eq!((info.owner, info.member_count, info.muted), (o, 3, false), "nothing changed");
+}
