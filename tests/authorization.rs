@@ -170,8 +170,8 @@ async fn who_may_do_what_in_the_social_graph() {
 async fn who_may_do_what_in_a_group() {
     use kith::codec::decode_wire;
     use kith::protocol::{
-        AnswerInvitationRequest, AnswerJoinRequest, BanRequest, CreateGroupRequest, DissolveGroupRequest,
-        ErrorBody, FriendPolicy, GetGroupRequest, GroupFields, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
+        AnswerInvitationRequest, AnswerJoinRequest, BanRequest, CreateGroupRequest, DissolveGroupRequest, ErrorBody,
+        FriendPolicy, GetGroupRequest, GroupFields, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
         KickMemberRequest, LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest,
         ListJoinRequestsRequest, ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, Request,
         SetAdminRequest, SetAliasRequest, TransferGroupRequest, UpdateGroupRequest, ERROR_ACTION,

@@ -56,3 +56,43 @@ async fn the_independent_client_on_tcp_talks_with_kiths_client_on_quic() {
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("received the reply"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_independent_client_runs_a_group_with_kiths_client() {
+    use kith::protocol::{FriendPolicy, GroupEvent, MessageKind, PrivacyRequest, Target};
+    let server = TestServer::start().await;
+    let mut rust = server.user(common::Kind::Quic, "rusty").await;
+    rust.client
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .await
+        .unwrap();
+    let tcp = server.server().tcp_addr.unwrap().to_string();
+    let python = tokio::task::spawn_blocking(move || {
+        python(&["groups.py", "--tcp", &tcp, "--name", "pyowner", "--peer", "rusty"])
+    });
+    // The python owner's group: the first text in it is its greeting.
+    let hello = loop {
+        let m = common::next_message(&mut rust.client).await;
+        if m.kind == MessageKind::Text {
+            break m;
+        }
+    };
+    assert_eq!(hello.content, b"hello group from python");
+    let Target::Group(group) = hello.to else { panic!("a group message: {hello:?}") };
+    rust.client.send_text_to(Target::Group(group), "hello group from rust").await.unwrap();
+    let mut kicked = None;
+    let after = loop {
+        let m = common::next_message(&mut rust.client).await;
+        if m.kind == MessageKind::System {
+            kicked = Some(kith::codec::decode_wire::<GroupEvent>(&m.content).unwrap());
+        } else if m.content == b"after the kick" {
+            break m;
+        }
+    };
+    assert!(matches!(kicked, Some(GroupEvent::Kicked { .. })), "{kicked:?}");
+    assert_eq!(after.to, Target::Group(group));
+    let out = python.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("received the reply") && stdout.contains("group checks passed"), "{stdout}");
+}

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod connections;
+mod group;
 mod login;
 pub mod report;
 mod resilience;
@@ -48,6 +49,8 @@ pub enum Scenario {
     /// Nickname-prefix searches over a seeded directory, then friend request
     /// → accept round trips (`--seed-data-dir` seeds the directory first).
     Social,
+    /// One group of `--members` members online, `--senders` of them sending.
+    Group,
 }
 
 /// Which transport to load.
@@ -138,6 +141,12 @@ pub struct BenchArgs {
     /// Accounts to seed (social).
     #[arg(long, default_value_t = 100_000)]
     pub users: usize,
+    /// Members of the group, each online on one device (group).
+    #[arg(long, default_value_t = 500)]
+    pub members: usize,
+    /// Members sending from a second device (group).
+    #[arg(long, default_value_t = 4)]
+    pub senders: usize,
     /// Concurrent logins or connection set-ups.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -276,6 +285,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Slow => resilience::slow(b).await,
         Scenario::Flood => resilience::flood(b).await,
         Scenario::Social => social::run(b).await,
+        Scenario::Group => group::run(b).await,
     };
     if let Err(e) = bench.accounts.save() {
         eprintln!("kith bench: could not save the accounts cache: {e}");

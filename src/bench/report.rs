@@ -52,11 +52,14 @@ pub struct ProcessSample {
     pub peak_rss_bytes: u64,
     /// User + system CPU time, seconds.
     pub cpu_secs: f64,
+    /// Bytes the process has caused to be written to storage
+    /// (`write_bytes` of `/proc/PID/io`), if readable.
+    pub written_bytes: Option<u64>,
 }
 
 impl ProcessSample {
-    /// Reads `/proc/PID/status` and `/proc/PID/stat`; `None` if the process
-    /// is not on this machine.
+    /// Reads `/proc/PID/status`, `/proc/PID/stat` and `/proc/PID/io`; `None`
+    /// if the process is not on this machine.
     pub fn read(pid: u32) -> Option<ProcessSample> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let kib = |field: &str| -> Option<u64> {
@@ -71,10 +74,14 @@ impl ProcessSample {
         // SAFETY: sysconf only reads a system constant.
         #[allow(unsafe_code)]
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok();
+        let written_bytes =
+            io.and_then(|io| io.lines().find_map(|l| l.strip_prefix("write_bytes:"))?.trim().parse().ok());
         Some(ProcessSample {
             rss_bytes: rss_kib * 1024,
             peak_rss_bytes: peak_kib * 1024,
             cpu_secs: (utime + stime) / ticks,
+            written_bytes,
         })
     }
 }
@@ -88,13 +95,16 @@ pub struct ServerUsage {
     pub after: ProcessSample,
     /// CPU used over the run as a share of one core (1.0 = one core busy).
     pub cpu_cores: f64,
+    /// Bytes written to storage over the run, if known.
+    pub written_bytes: Option<u64>,
 }
 
 impl ServerUsage {
     /// Compares two samples taken `elapsed` apart.
     pub fn between(before: ProcessSample, after: ProcessSample, elapsed: Duration) -> ServerUsage {
         let cpu_cores = (after.cpu_secs - before.cpu_secs) / elapsed.as_secs_f64().max(1e-9);
-        ServerUsage { before, after, cpu_cores }
+        let written_bytes = after.written_bytes.zip(before.written_bytes).map(|(a, b)| a.saturating_sub(b));
+        ServerUsage { before, after, cpu_cores, written_bytes }
     }
 }
 
@@ -184,6 +194,9 @@ impl Report {
                 s.after.rss_bytes as f64 / 1048576.0,
                 s.cpu_cores
             );
+            if let Some(bytes) = s.written_bytes {
+                out += &format!("  server disk writes           {:.1} MiB\n", bytes as f64 / 1048576.0);
+            }
         }
         out
     }

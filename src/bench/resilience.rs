@@ -15,7 +15,7 @@ use super::traffic::{drive, pairs, Run, Sender};
 use super::{concurrently, Bench, Server};
 use crate::client::{client_config, ClientError, Transport};
 use crate::codec::encode_wire;
-use crate::protocol::{encode_frame, Action, AuthRequest, HEADER_LEN};
+use crate::protocol::{encode_frame, Action, AuthRequest, Target, HEADER_LEN};
 
 /// Messages to a stalled reader are this large, so that what it leaves
 /// unread soon exceeds every buffer on the way and the server's queue.
@@ -45,7 +45,7 @@ pub async fn slow(b: &mut Bench<'_>) -> Result<Report, ClientError> {
         super::befriend(&receiver, &sender, sender_account.user_id).await?;
         drop(receiver);
         stalled.push(authenticate_raw(server, &account.token).await?);
-        stall_senders.push(Sender::new(sender, vec![account.user_id], STALLED_MESSAGE_SIZE));
+        stall_senders.push(Sender::new(sender, vec![Target::User(account.user_id)], Some(STALLED_MESSAGE_SIZE)));
     }
     b.probe.start();
     let (traffic, baseline) = drive(args, traffic, &[]).await;

@@ -1,4 +1,4 @@
-//! Message traffic: the `dm` and `fanout` scenarios share one engine.
+//! Message traffic: the `dm`, `fanout` and `group` scenarios share one engine.
 //!
 //! Senders keep a bounded window of unacknowledged messages each (optionally
 //! paced to a total rate); every message carries its send time in its first
@@ -26,7 +26,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(super) struct Sender {
     client: Arc<Client>,
-    targets: Vec<u64>,
+    targets: Vec<Target>,
     /// Message size for this sender, instead of `--size`.
     size: Option<usize>,
 }
@@ -36,22 +36,22 @@ struct Sent {
     sent: u64,
     acked: u64,
     errors: u64,
-    acked_to: HashMap<u64, u64>,
+    acked_to: HashMap<Target, u64>,
     ack_latency: Option<Histogram<u64>>,
 }
 
 /// Connections carrying traffic: senders, the devices that should receive,
-/// and how many devices each target user has online and read.
+/// and how many of those devices a message to each target reaches.
 pub(super) struct Traffic {
-    senders: Vec<Sender>,
-    receivers: Vec<Client>,
-    devices: HashMap<u64, u64>,
+    pub(super) senders: Vec<Sender>,
+    pub(super) receivers: Vec<Client>,
+    pub(super) devices: HashMap<Target, u64>,
 }
 
 impl Sender {
     /// A sender writing messages of `size` bytes to `targets` in turn.
-    pub(super) fn new(client: Client, targets: Vec<u64>, size: usize) -> Sender {
-        Sender { client: Arc::new(client), targets, size: Some(size) }
+    pub(super) fn new(client: Client, targets: Vec<Target>, size: Option<usize>) -> Sender {
+        Sender { client: Arc::new(client), targets, size }
     }
 }
 
@@ -117,9 +117,9 @@ pub(super) async fn pairs(
     let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };
     for pair in connected {
         let (sender, receiver, user) = pair?;
-        traffic.senders.push(Sender { client: Arc::new(sender), targets: vec![user], size: None });
+        traffic.senders.push(Sender::new(sender, vec![Target::User(user)], None));
         traffic.receivers.push(receiver);
-        traffic.devices.insert(user, 1);
+        traffic.devices.insert(Target::User(user), 1);
     }
     Ok(traffic)
 }
@@ -154,14 +154,16 @@ pub async fn fanout(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };
     for c in connected {
         let (client, account) = c?;
-        *traffic.devices.entry(account.user_id).or_default() += 1;
+        *traffic.devices.entry(Target::User(account.user_id)).or_default() += 1;
         traffic.receivers.push(client);
     }
-    let mut targets: Vec<u64> = traffic.devices.keys().copied().collect();
-    targets.sort_unstable();
+    let mut targets: Vec<Target> = traffic.devices.keys().copied().collect();
+    targets.sort_unstable_by_key(|t| match t {
+        Target::User(id) | Target::Group(id) => *id,
+    });
     let mut report = Report::new("fanout", "");
     report.count("recipients", targets.len() as u64).count("devices per recipient", per_user as u64);
-    traffic.senders.push(Sender { client: Arc::new(sender), targets, size: None });
+    traffic.senders.push(Sender::new(sender, targets, None));
     b.probe.start();
     drive(args, traffic, &[]).await.1.add_to(&mut report, "");
     Ok(report)
@@ -219,7 +221,7 @@ pub(super) async fn drive(args: &BenchArgs, traffic: Traffic, extra: &[Sender]) 
     ticker.abort();
     bar.finish_and_clear();
 
-    let expected: u64 = total.acked_to.iter().map(|(u, n)| n * devices.get(u).copied().unwrap_or(0)).sum();
+    let expected: u64 = total.acked_to.iter().map(|(t, n)| n * devices.get(t).copied().unwrap_or(0)).sum();
     let drain_until = Instant::now() + DRAIN;
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -288,7 +290,7 @@ async fn send(
                 let mut content = micros_since(epoch).to_be_bytes().to_vec();
                 content.resize(size, b'x');
                 let request = SendRequest {
-                    to: Target::User(to),
+                    to,
                     client_msg_id: new_client_msg_id(),
                     kind: MessageKind::Text,
                     content,

@@ -316,6 +316,14 @@ impl Client {
         Ok(self.sync_all(after).await?.iter().filter_map(message_of).collect())
     }
 
+    /// Drops every push from now on, for a connection that only sends:
+    /// unread pushes would otherwise fill the buffer and stall its replies.
+    pub fn discard_pushes(&mut self) {
+        let (_, closed) = mpsc::channel(1);
+        let mut pushes = std::mem::replace(&mut self.pushes, closed);
+        tokio::spawn(async move { while pushes.recv().await.is_some() {} });
+    }
+
     /// The next push, or `None` once the connection is closed and drained.
     pub async fn next_push(&mut self) -> Option<Push> {
         self.pushes.recv().await

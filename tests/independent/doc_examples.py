@@ -19,15 +19,22 @@ For each example:
     their rules, an update of kind FriendRequest carries the request's id,
     answered_at set exactly when a request was answered, friend request pages
     newest first, friend and block lists ascending by user id, a search
-    cursor of at most ~140 bytes.
+    cursor of at most ~140 bytes; revision 6: group fields within their
+    rules, the content of a System message a GroupEvent addressed to a
+    group (a row may describe it: "GroupEvent variant 1 Joined: user_id 3,
+    by 1"), join requests answered_by someone exactly when answered, an
+    update of kind 7 or 8 carrying the request's or invitation's id when
+    pending, group lists in their documented order, retry_after_ms also
+    with Muted.
 Every `<!-- example: ... -->` tag of section 10 must belong to a decoded
 example, and the examples of revisions 3 and 4 (sections 10.5, 10.6) must be
-there. Then the story the examples tell is checked across them (same ids,
-tokens, cursors from one example to the next; the renewal, throttle and
-size-limit examples of section 10.5 against their headings; the friend
-request of section 10.6 from AddFriend to the push, the list and
-AnswerFriend, its expiry and answer times against the headings, the remark,
-removal and block after it). The SearchUsers cursor is opaque (section 5.20
+there; those of revision 6 (section 10.7) are decoded and checked as above
+when present, but not required. Then the story the examples tell is checked
+across them (same ids, tokens, cursors from one example to the next; the
+renewal, throttle and size-limit examples of section 10.5 against their
+headings; the friend request of section 10.6 from AddFriend to the push, the
+list and AnswerFriend, its expiry and answer times against the headings, the
+remark, removal and block after it). The SearchUsers cursor is opaque (section 5.20
 says so): only its size is checked, never its content.
 """
 
@@ -45,10 +52,14 @@ NAME_TO_ACTION = {v: a for a, v in k.ACTION_NAMES.items()}
 ENUM_NAMES = {
     "MessageKind": k.MESSAGE_KIND_NAMES, "DeviceType": k.DEVICE_TYPE_NAMES,
     "ClientType": k.CLIENT_TYPE_NAMES, "Direction": k.DIRECTION_NAMES,
-    "DisconnectReason": k.DISCONNECT_REASONS, "Target variant": {0: "User"},
+    "DisconnectReason": k.DISCONNECT_REASONS, "Target variant": k.TARGET_NAMES,
     "Gender": k.GENDER_NAMES, "Discoverable": k.DISCOVERABLE_NAMES, "FriendPolicy": k.FRIEND_POLICY_NAMES,
     "RequestState": k.REQUEST_STATE_NAMES, "RequestBox": k.REQUEST_BOX_NAMES,
+    "JoinPolicy": k.JOIN_POLICY_NAMES, "GroupRole": k.GROUP_ROLE_NAMES,
 }
+# Names of the variants of the enums with data, by their decoded type (a
+# row's Encoding says "Target variant (u32)" or "enum variant (u32)").
+VARIANT_NAMES = {k.Target: k.TARGET_NAMES, k.JoinOutcome: k.JOIN_OUTCOME_NAMES}
 TAG_NAMES = {0: "None", 1: "Some"}  # an Option's tag, whatever the type inside
 HEADER_FIELDS = {"version": 0, "action": 1, "sequence_id": 2, "body_length": 3}
 
@@ -127,7 +138,8 @@ def resolve(decoded, path: str):
     """The decoded value a table row names, e.g. `updates[1].body.extra`.
     An Update's `body` is its decoded value when the path goes on inside it,
     its raw bytes otherwise; `with` and `from` are `with_` and `from_`
-    (Python keywords)."""
+    (Python keywords). A JoinOutcome is named `JoinOutcome` (its variant's
+    row) and its data by the variant's name (`Requested.id`)."""
     if isinstance(decoded, int):
         return decoded  # a body that is a single u64 (HeartbeatReply, RegisterReply, AckReply)
     parts = path.split(".")
@@ -139,6 +151,11 @@ def resolve(decoded, path: str):
         if isinstance(obj, k.Update) and name == "body" and i + 1 < len(parts):
             assert obj.value is not None, f"{path}: update of unknown kind {obj.kind}"
             obj = obj.value
+        elif isinstance(obj, k.JoinOutcome) and name != "JoinOutcome":
+            assert k.JOIN_OUTCOME_NAMES.get(obj.variant) == name, f"{path}: the outcome is variant {obj.variant}"
+            obj = obj.value
+        elif isinstance(obj, k.JoinOutcome):
+            pass  # the variant's row names the outcome itself
         else:
             assert hasattr(obj, name), f"{type(obj).__name__} has no field {name!r} (row {path!r})"
             obj = getattr(obj, name)
@@ -177,6 +194,31 @@ def check_enum_name(v: int, encoding: str, fieldname: str, value: str, names=Non
     assert names.get(v) == m.group(1), f"{v} is {names.get(v)!r}, table says {m.group(1)!r}"
 
 
+def check_group_event_note(raw: bytes, value: str) -> None:
+    """A row describing a System message's content, e.g. 'GroupEvent variant 1
+    Joined: user_id 3, by 1 (20 bytes: ...)': the content decodes as that
+    event with those fields (a role by number or name, `muted` as true or
+    false), and its size is the one stated."""
+    m = re.match(r"GroupEvent (?:variant (\d+) )?(\w+)(?:: ([^(]*))?", value)
+    assert m, f"cannot parse the GroupEvent note {value!r}"
+    event = k.decode_group_event(raw)
+    assert event.name == m.group(2), f"the content is {event.name}, the note says {m.group(2)}"
+    assert m.group(1) is None or int(m.group(1)) == event.variant, f"variant {event.variant} / {m.group(1)}"
+    for item in filter(None, (x.strip() for x in (m.group(3) or "").split(","))):
+        name, _, text = item.partition(" ")
+        attr = "from_" if name == "from" else name
+        assert attr in k.GROUP_EVENT_FIELDS[event.variant], f"{event.name} has no field {name!r}"
+        actual = getattr(event, attr)
+        if isinstance(actual, bool):
+            assert text == str(actual).lower(), f"{name}: {actual} / {text!r}"
+        elif isinstance(actual, int) and not text[:1].isdigit():
+            assert k.GROUP_ROLE_NAMES.get(actual) == text, f"{name}: {actual} / {text!r}"
+        elif isinstance(actual, int):
+            assert leading_int(text) == actual, f"{name}: {actual} / {text!r}"
+    size = re.search(r"\((\d+) bytes", value)
+    assert size is None or int(size.group(1)) == len(raw), f"{len(raw)} bytes, the note says {size.group(1)}"
+
+
 def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
     """Checks every row of an annotation table; returns the number of rows."""
     expected_offset = 0
@@ -211,22 +253,29 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
             assert size * 8 == bits, f"{where}: {size} bytes for a u{bits}"
             v = int.from_bytes(raw, "big")
             assert v == leading_int(value), f"{where}: bytes say {v}, table says {value!r}"
+            names = None
             if "length" in encoding or "count" in encoding:
                 n = len(target.encode("utf-8")) if isinstance(target, str) else len(target)
                 assert v == n, f"{where}: length {v}, decoded {n}"
-            elif encoding.startswith("Target variant"):
-                assert v == 0, where  # Target::User; the decoded field is the user id
+            elif "variant" in encoding:  # an enum with data: its variant index
+                assert v == target.variant, f"{where}: decoded variant {target.variant}"
+                names = VARIANT_NAMES[type(target)]
+            elif isinstance(target, k.Target):  # the Target's data: "u64 user id", "u64 group id"
+                kind = k.TARGET_NAMES[target.variant].lower()
+                assert v == target.id and encoding.endswith(f"{kind} id"), f"{where}: decoded {target!r}"
             else:
                 assert target == v, f"{where}: decoded {target!r}"
-            check_enum_name(v, encoding, fieldname, value)
+            check_enum_name(v, encoding, fieldname, value, names)
             check_snowflake_note(v, value)
             check_date_note(v, value)
         elif encoding == "String bytes (UTF-8)":
             assert raw.decode("utf-8") == quoted(value) == target, f"{where}: {raw!r} / {value!r}"
         elif encoding == "bytes":
             assert raw == target, where
-            if "(UTF-8 text)" in value:
+            if "(UTF-8 text)" in value or value.startswith(('"', "'")):
                 assert raw.decode("utf-8") == quoted(value), f"{where}: {raw!r} / {value!r}"
+            elif value.startswith("GroupEvent"):
+                check_group_event_note(raw, value)
             elif re.fullmatch(r"(?:[0-9a-f]{2})+", value):  # the bytes themselves, in hex (a cursor)
                 assert raw == bytes.fromhex(value), f"{where}: {raw.hex()} / {value!r}"
             else:
@@ -271,6 +320,53 @@ def check_friend_request(f: k.FriendRequestInfo) -> None:
     assert f.from_.user_id != f.to.user_id, "a request to oneself"
 
 
+def check_group_fields(f) -> None:
+    """The rules of section 4.2's GroupFields (also met by a GroupInfo)."""
+    assert 1 <= len(f.name) <= 64 and f.name.strip(" ") and control_free(f.name), f"name {f.name!r}"
+    assert len(f.avatar.encode()) <= 256 and control_free(f.avatar), "avatar above 256 bytes"
+    assert len(f.introduction) <= 512 and control_free(f.introduction.replace("\n", "")), "introduction"
+    assert len(f.announcement) <= 2048 and control_free(f.announcement.replace("\n", "")), "announcement"
+    assert f.join_policy in k.JOIN_POLICIES, f"join_policy {f.join_policy}"
+
+
+def check_group_info(g: k.GroupInfo) -> None:
+    check_group_fields(g)
+    assert g.my_role is None or g.my_role in k.GROUP_ROLE_NAMES, f"my_role {g.my_role}"
+    assert g.member_count >= 1 and g.owner != 0, "a group without members or owner"
+
+
+def check_join_request(j: k.JoinRequestInfo) -> None:
+    """Pending, Accepted or Rejected (section 4.2), answered by someone
+    exactly when answered."""
+    assert j.state in (k.REQUEST_PENDING, k.REQUEST_ACCEPTED, k.REQUEST_REJECTED), f"state {j.state}"
+    assert (j.answered_by == 0) == (j.state == k.REQUEST_PENDING), f"{j.state_name} answered by {j.answered_by}"
+
+
+def check_invitation(i: k.InvitationInfo) -> None:
+    assert i.state in (k.REQUEST_PENDING, k.REQUEST_ACCEPTED, k.REQUEST_REJECTED), f"state {i.state}"
+    assert i.inviter.user_id != i.invitee.user_id, "an invitation to oneself"
+
+
+def check_group_message(m: k.Message) -> None:
+    """A System message is a group's, and holds a GroupEvent of a known
+    variant that decodes exactly and re-encodes to the same bytes; Created's
+    message id is the group id."""
+    if m.kind != k.KIND_SYSTEM:
+        return
+    assert m.to.group_id is not None, f"a System message to {m.to!r}"
+    event = m.group_event()
+    assert event.variant in k.GROUP_EVENT_FIELDS, f"GroupEvent of unknown variant {event.variant}"
+    assert k.encode_group_event(event) == m.content, "the GroupEvent does not re-encode to the content"
+    if event.variant == k.EVENT_CREATED:
+        assert m.id == m.to.group_id, "the Created message's id is not the group id (section 5.30)"
+    if event.fields is not None:
+        check_group_fields(event.fields)
+
+
+def ascending(ids: list, what: str) -> None:
+    assert ids == sorted(set(ids)), f"{what} not in ascending order"
+
+
 def semantic_checks(decoded) -> None:
     msgs = []
     if isinstance(decoded, k.Page):
@@ -293,7 +389,8 @@ def semantic_checks(decoded) -> None:
         assert len(decoded.renewed.token) == 40, "renewed token of another length than 40"
     if isinstance(decoded, k.ErrorBody):
         if decoded.retry_after_ms is not None:
-            assert decoded.code == k.RATE_LIMITED, "retry_after_ms on an error other than RateLimited"
+            assert decoded.code in (k.RATE_LIMITED, k.MUTED), "retry_after_ms on an error other than " \
+                "RateLimited or (revision 6, section 5.30's preamble) Muted"
         if decoded.code == k.FRAME_TOO_LARGE:
             assert decoded.limit is not None, "FrameTooLarge without its limit (section 2.2)"
     if isinstance(decoded, (k.SyncPage, k.Update)):
@@ -312,8 +409,15 @@ def semantic_checks(decoded) -> None:
                 check_friend_request(u.value)
             elif u.kind == k.UPDATE_FRIEND_REMOVED:
                 assert u.value.by != u.value.user_id, "a friendship with oneself"
+            elif u.kind in (k.UPDATE_GROUP_JOIN_REQUEST, k.UPDATE_GROUP_INVITATION):
+                # section 8.2: when filed or sent, the update id is the request's or
+                # invitation's id; an answer is a later update
+                pending = u.value.state == k.REQUEST_PENDING
+                assert u.id == u.value.id if pending else u.id >= u.value.id, f"update id {u.id} / {u.value.id}"
+                (check_join_request if u.kind == k.UPDATE_GROUP_JOIN_REQUEST else check_invitation)(u.value)
     for x in msgs:
         assert x.server_time == k.snowflake_time(x.id), "server_time != derived from id"
+        check_group_message(x)
     # Revision 4
     if isinstance(decoded, (k.UserProfile, k.SetProfileRequest)):
         check_profile(decoded.profile)
@@ -334,13 +438,56 @@ def semantic_checks(decoded) -> None:
     if isinstance(decoded, k.SearchUsersRequest):
         assert 1 <= len(decoded.query) <= 32 and decoded.query.strip(" ") and control_free(decoded.query)
     for limit_holder in (k.SearchUsersRequest, k.ListFriendRequestsRequest, k.ListFriendsRequest,
-                         k.ListBlockedRequest):
+                         k.ListBlockedRequest, k.ListGroupsRequest, k.ListJoinRequestsRequest,
+                         k.ListInvitationsRequest, k.ListBansRequest, k.ListMembersRequest):
         if isinstance(decoded, limit_holder):
             assert 1 <= decoded.limit <= 100, f"limit {decoded.limit}"
     if isinstance(decoded, k.AddFriendRequest):
         assert len(decoded.message) <= 256 and control_free(decoded.message)
     if isinstance(decoded, k.SetRemarkRequest):
         assert len(decoded.remark) <= 32 and control_free(decoded.remark)
+    # Revision 6
+    if isinstance(decoded, (k.CreateGroupRequest, k.UpdateGroupRequest)):
+        check_group_fields(decoded.fields)
+    if isinstance(decoded, k.JoinGroupRequest):
+        assert len(decoded.message) <= 256, "join message above 256 characters"
+    if isinstance(decoded, k.SetAliasRequest):
+        assert len(decoded.alias) <= 32 and control_free(decoded.alias), f"alias {decoded.alias!r}"
+    if isinstance(decoded, k.GroupInfo):
+        check_group_info(decoded)
+    if isinstance(decoded, k.CreateGroupReply):
+        check_group_info(decoded.group)
+        assert decoded.group.my_role == k.ROLE_OWNER, "the creator is not the owner (section 5.30)"
+        everyone = decoded.joined + decoded.invited + decoded.refused
+        assert len(set(everyone)) == len(everyone), "an initial member in two of joined, invited, refused"
+    if isinstance(decoded, k.JoinOutcome):
+        (check_group_info if decoded.variant == k.JOINED else check_join_request)(decoded.value)
+    if isinstance(decoded, k.JoinRequestInfo):
+        check_join_request(decoded)
+    if isinstance(decoded, k.InvitationInfo):
+        check_invitation(decoded)
+    if isinstance(decoded, k.GroupPage):
+        ascending([g.group_id for g in decoded.groups], "groups")
+        for g in decoded.groups:
+            check_group_info(g)
+            assert g.my_role is not None, "ListGroups lists the caller's groups, with my_role set"
+    if isinstance(decoded, k.JoinRequestPage):
+        ascending([j.user.user_id for j in decoded.requests], "join requests (by requester id)")
+        for j in decoded.requests:
+            check_join_request(j)
+    if isinstance(decoded, k.InvitationPage):
+        ascending([i.group_id for i in decoded.invitations], "invitations (by group id)")
+        for i in decoded.invitations:
+            check_invitation(i)
+    if isinstance(decoded, k.BanPage):
+        ascending([b.user.user_id for b in decoded.bans], "bans (by user id)")
+    if isinstance(decoded, k.MemberPage):
+        ascending([m.user.user_id for m in decoded.members], "members (by user id)")
+        assert len(decoded.members) <= decoded.member_count, "more members listed than the group has"
+        assert all(m.role in k.GROUP_ROLE_NAMES for m in decoded.members), "a member of unknown role"
+    if isinstance(decoded, k.SyncPage):
+        group_ids = [g.group_id for g in decoded.groups]
+        assert len(set(group_ids)) == len(group_ids), "a group named twice in a Sync page's groups"
 
 
 def ms_of(text: str) -> int:
@@ -475,9 +622,10 @@ def social_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
           "its content is not interpreted", 0 < len(search_rs.cursor) <= MAX_SEARCH_CURSOR)
 
     add_rq, add_rs = one("request AddFriend"), one("response AddFriend")
-    pushes = {u.kind: u for u in ex["push Update"][2:]}
+    social_pushes = [u for u in ex["push Update"] if u.kind in REVISION_4_PUSH_KINDS]
+    pushes = {u.kind: u for u in social_pushes}
     claim("section 10.6 has one Update push of each kind 3, 4, 5, 6, in that order",
-          [u.kind for u in ex["push Update"][2:]] == REVISION_4_PUSH_KINDS)
+          [u.kind for u in social_pushes] == REVISION_4_PUSH_KINDS)
     m = re.search(r"request id (\d+), sent at (\S+Z)", headings["intro 10.6"][0])
     claim("AddFriend asks the user the search found, with its message",
           add_rq.user_id == bob.user_id and add_rs.message == add_rq.message)

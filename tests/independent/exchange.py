@@ -29,7 +29,7 @@ def main() -> int:
     reply = update.value
     assert update.id == reply.id, update
     assert reply.sender == peer.user_id, reply
-    assert reply.to == my_id, reply
+    assert reply.to == k.Target.user(my_id), reply
     assert reply.content == b"hello from rust over quic", reply.content
     print("received the reply", flush=True)
     c.close()

@@ -1,9 +1,12 @@
 """Independent Python client for the kith wire protocol, version 1,
-revision 4 (the update log of revision 2; token renewal with RenewToken and
+revision 6 (the update log of revision 2; token renewal with RenewToken and
 AuthReply.renewed, ErrorBody.retry_after_ms and ErrorBody.limit of revision
 3; the social graph of revision 4: profiles, privacy settings, user search,
 friend requests, friends with remarks, blocking — actions 0x20-0x2c — and
-update kinds 3-6).
+update kinds 3-6; the invitation of RegisterRequest of revision 5; the
+groups of revision 6: actions 0x30-0x44, Target variant 1 Group, MessageKind
+8 System with its GroupEvent content, update kinds 7-8, error codes 20-21
+and SyncPage.groups).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -60,6 +63,28 @@ SET_REMARK = 0x29
 BLOCK = 0x2A
 UNBLOCK = 0x2B
 LIST_BLOCKED = 0x2C
+# Revision 6: groups (sections 5.30-5.50)
+CREATE_GROUP = 0x30
+GET_GROUP = 0x31
+UPDATE_GROUP = 0x32
+DISSOLVE_GROUP = 0x33
+TRANSFER_GROUP = 0x34
+LEAVE_GROUP = 0x35
+LIST_GROUPS = 0x36
+JOIN_GROUP = 0x37
+ANSWER_JOIN_REQUEST = 0x38
+LIST_JOIN_REQUESTS = 0x39
+INVITE_TO_GROUP = 0x3A
+ANSWER_INVITATION = 0x3B
+LIST_INVITATIONS = 0x3C
+KICK_MEMBER = 0x3D
+SET_ADMIN = 0x3E
+BAN_USER = 0x3F
+LIST_BANS = 0x40
+MUTE_MEMBER = 0x41
+MUTE_GROUP = 0x42
+SET_ALIAS = 0x43
+LIST_MEMBERS = 0x44
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
@@ -78,6 +103,13 @@ ACTION_NAMES = {
     ADD_FRIEND: "AddFriend", ANSWER_FRIEND: "AnswerFriend", LIST_FRIEND_REQUESTS: "ListFriendRequests",
     LIST_FRIENDS: "ListFriends", REMOVE_FRIEND: "RemoveFriend", SET_REMARK: "SetRemark", BLOCK: "Block",
     UNBLOCK: "Unblock", LIST_BLOCKED: "ListBlocked",
+    CREATE_GROUP: "CreateGroup", GET_GROUP: "GetGroup", UPDATE_GROUP: "UpdateGroup",
+    DISSOLVE_GROUP: "DissolveGroup", TRANSFER_GROUP: "TransferGroup", LEAVE_GROUP: "LeaveGroup",
+    LIST_GROUPS: "ListGroups", JOIN_GROUP: "JoinGroup", ANSWER_JOIN_REQUEST: "AnswerJoinRequest",
+    LIST_JOIN_REQUESTS: "ListJoinRequests", INVITE_TO_GROUP: "InviteToGroup",
+    ANSWER_INVITATION: "AnswerInvitation", LIST_INVITATIONS: "ListInvitations", KICK_MEMBER: "KickMember",
+    SET_ADMIN: "SetAdmin", BAN_USER: "BanUser", LIST_BANS: "ListBans", MUTE_MEMBER: "MuteMember",
+    MUTE_GROUP: "MuteGroup", SET_ALIAS: "SetAlias", LIST_MEMBERS: "ListMembers",
     ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update",
 }
 
@@ -101,13 +133,15 @@ BAD_SEQUENCE = 16
 INVITATION_REQUIRED = 17  # revision 5 (section 5.3)
 INVALID_INVITATION = 18
 REGISTRATION_CLOSED = 19
+MUTED = 20  # revision 6 (section 5.30's preamble)
+BANNED = 21
 
 ERROR_NAMES = {
     1: "UnsupportedVersion", 2: "UnknownAction", 3: "MalformedBody", 4: "FrameTooLarge",
     5: "NotAuthenticated", 6: "BadCredentials", 7: "NotPermitted", 8: "NotFound",
     9: "Conflict", 10: "RateLimited", 11: "Internal", 12: "InvalidArgument",
     13: "AlreadyAuthenticated", 14: "InvalidToken", 15: "AccountDisabled", 16: "BadSequence",
-    17: "InvitationRequired", 18: "InvalidInvitation", 19: "RegistrationClosed",
+    17: "InvitationRequired", 18: "InvalidInvitation", 19: "RegistrationClosed", 20: "Muted", 21: "Banned",
 }
 
 # Wire enumerations (section 4.1). Values the server sends are kept as plain
@@ -118,8 +152,9 @@ DEVICE_TYPES = set(DEVICE_TYPE_NAMES)
 CLIENT_ANDROID, CLIENT_IOS, CLIENT_LINUX, CLIENT_WINDOWS, CLIENT_MACOS, CLIENT_WEB, CLIENT_OTHER = range(1, 8)
 CLIENT_TYPE_NAMES = {1: "Android", 2: "Ios", 3: "Linux", 4: "Windows", 5: "Macos", 6: "Web", 7: "Other"}
 CLIENT_TYPES = set(CLIENT_TYPE_NAMES)
-KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CUSTOM = range(1, 8)
-MESSAGE_KIND_NAMES = {1: "Text", 2: "Image", 3: "Voice", 4: "Video", 5: "File", 6: "Location", 7: "Custom"}
+KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CUSTOM, KIND_SYSTEM = range(1, 9)
+MESSAGE_KIND_NAMES = {1: "Text", 2: "Image", 3: "Voice", 4: "Video", 5: "File", 6: "Location", 7: "Custom",
+                      8: "System"}  # System: revision 6, written by the server only
 MESSAGE_KINDS = set(MESSAGE_KIND_NAMES)
 DIRECTION_AFTER, DIRECTION_BEFORE = 0, 1
 DIRECTION_NAMES = {0: "After", 1: "Before"}
@@ -147,15 +182,44 @@ REQUEST_STATES = set(REQUEST_STATE_NAMES)
 BOX_INCOMING, BOX_OUTGOING = 1, 2
 REQUEST_BOX_NAMES = {1: "Incoming", 2: "Outgoing"}
 REQUEST_BOXES = set(REQUEST_BOX_NAMES)
+# Revision 6 (section 4.1).
+JOIN_OPEN, JOIN_APPROVAL, JOIN_INVITE_ONLY = 1, 2, 3
+JOIN_POLICY_NAMES = {1: "Open", 2: "Approval", 3: "InviteOnly"}
+JOIN_POLICIES = set(JOIN_POLICY_NAMES)
+ROLE_MEMBER, ROLE_ADMIN, ROLE_OWNER = 1, 2, 3
+GROUP_ROLE_NAMES = {1: "Member", 2: "Admin", 3: "Owner"}
+
+# Enums with data (section 3: u32 variant index, then the variant's data).
+TARGET_USER, TARGET_GROUP = 0, 1  # Target (section 4.2); Group is revision 6
+TARGET_NAMES = {0: "User", 1: "Group"}
+JOINED, REQUESTED = 0, 1  # JoinOutcome (section 5.37)
+JOIN_OUTCOME_NAMES = {0: "Joined", 1: "Requested"}
+# GroupEvent, the content of a System message (section 4.2): the variants and
+# their fields, in wire order (`from` is `from_` here, a Python keyword).
+EVENT_CREATED, EVENT_JOINED, EVENT_LEFT, EVENT_KICKED, EVENT_BANNED, EVENT_ROLE_CHANGED, EVENT_INFO_CHANGED, \
+    EVENT_OWNERSHIP_TRANSFERRED, EVENT_MUTED, EVENT_GROUP_MUTED, EVENT_DISSOLVED = range(11)
+GROUP_EVENT_NAMES = {
+    0: "Created", 1: "Joined", 2: "Left", 3: "Kicked", 4: "Banned", 5: "RoleChanged", 6: "InfoChanged",
+    7: "OwnershipTransferred", 8: "Muted", 9: "GroupMuted", 10: "Dissolved",
+}
+GROUP_EVENT_FIELDS = {
+    EVENT_CREATED: ("by",), EVENT_JOINED: ("user_id", "by"), EVENT_LEFT: ("user_id",),
+    EVENT_KICKED: ("user_id", "by"), EVENT_BANNED: ("user_id", "by"), EVENT_ROLE_CHANGED: ("user_id", "role", "by"),
+    EVENT_INFO_CHANGED: ("by", "fields"), EVENT_OWNERSHIP_TRANSFERRED: ("from_", "to"),
+    EVENT_MUTED: ("user_id", "until", "by"), EVENT_GROUP_MUTED: ("muted", "by"), EVENT_DISSOLVED: ("by",),
+}
 
 # Update kinds (section 8.2). A kind not listed here is skipped (section 8.5).
 UPDATE_MESSAGE, UPDATE_NEW_LOGIN = 1, 2
 # Revision 4: the social graph.
 UPDATE_FRIEND_REQUEST, UPDATE_FRIEND_ANSWERED, UPDATE_FRIEND_REMOVED, UPDATE_BLOCK_CHANGED = 3, 4, 5, 6
+# Revision 6: groups.
+UPDATE_GROUP_JOIN_REQUEST, UPDATE_GROUP_INVITATION = 7, 8
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
-    UPDATE_BLOCK_CHANGED: "BlockChanged",
+    UPDATE_BLOCK_CHANGED: "BlockChanged", UPDATE_GROUP_JOIN_REQUEST: "GroupJoinRequest",
+    UPDATE_GROUP_INVITATION: "GroupInvitation",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -299,8 +363,8 @@ class Writer:
             item(self, x)
         return self
 
-    def target_user(self, user_id: int) -> "Writer":
-        return self.u32(0).u64(user_id)
+    def target(self, t: "Target") -> "Writer":
+        return self.u32(t.variant).u64(t.id)
 
     def build(self) -> bytes:
         return b"".join(self._parts)
@@ -372,11 +436,13 @@ class Reader:
         n = self._length()  # a count is never larger than the bytes left
         return [item(self) for _ in range(n)]
 
-    def target_user(self) -> int:
+    def target(self) -> "Target":
+        # An unknown variant cannot be skipped (its data has no length), so it
+        # fails the whole body, as it does on the server.
         variant = self.u32()
-        if variant != 0:
+        if variant not in TARGET_NAMES:
             raise DecodeError(f"Target variant {variant}")
-        return self.u64()
+        return Target(variant, self.u64())
 
     def enum(self, allowed, what: str) -> int:
         v = self.u8()
@@ -392,6 +458,39 @@ class Reader:
 # ---------------------------------------------------------------------------
 # Shared structures (section 4.2) and per-action bodies (section 5)
 # ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes, or which conversation (section 4.2): variant 0
+    User, the one-to-one conversation with a user; variant 1 Group, a
+    group's conversation (revision 6)."""
+    variant: int  # TARGET_USER or TARGET_GROUP
+    id: int  # the user id or the group id
+
+    @classmethod
+    def user(cls, user_id: int) -> "Target":
+        return cls(TARGET_USER, user_id)
+
+    @classmethod
+    def group(cls, group_id: int) -> "Target":
+        return cls(TARGET_GROUP, group_id)
+
+    @property
+    def user_id(self) -> Optional[int]:
+        return self.id if self.variant == TARGET_USER else None
+
+    @property
+    def group_id(self) -> Optional[int]:
+        return self.id if self.variant == TARGET_GROUP else None
+
+    def __repr__(self) -> str:
+        return f"{TARGET_NAMES.get(self.variant, self.variant)}({self.id})"
+
+
+def as_target(to: "Target | int") -> Target:
+    """`to` as a Target; a plain int is a user id (Target User)."""
+    return to if isinstance(to, Target) else Target.user(to)
+
 
 @dataclass
 class DeviceInfo:
@@ -442,12 +541,17 @@ class SendReply:
 class Message:
     id: int
     sender: int
-    to: int  # Target::User(user id)
+    to: Target  # User(recipient) as the sender addressed it, or Group(group id)
     client_msg_id: bytes
     kind: int  # MessageKind; unknown values are kept as numbers
     content: bytes
     extra: Optional[str]
     server_time: int
+
+    def group_event(self) -> "Optional[GroupEvent]":
+        """The GroupEvent a System message holds (section 4.2), None for
+        any other kind."""
+        return decode_group_event(self.content) if self.kind == KIND_SYSTEM else None
 
 
 @dataclass
@@ -472,8 +576,10 @@ class Update:
     `body` is the kind's encoded body as sent; `value` is that body decoded
     (a Message for kind 1, a NewLogin for kind 2, a FriendRequestInfo for
     kinds 3 FriendRequest and 4 FriendAnswered, a FriendRemoved for kind 5, a
-    BlockChanged for kind 6), or None for a kind this client does not know:
-    such an update is skipped, but its id still counts (section 8.5).
+    BlockChanged for kind 6, a JoinRequestInfo for kind 7 GroupJoinRequest,
+    an InvitationInfo for kind 8 GroupInvitation), or None for a kind this
+    client does not know: such an update is skipped, but its id still counts
+    (section 8.5).
     """
     id: int
     kind: int
@@ -493,6 +599,9 @@ class Update:
 class SyncPage:
     updates: list  # of Update, ascending ids
     more: bool
+    # Revision 6: groups above the write diffusion threshold with messages
+    # newer than the request's `after`, to pull with History (section 8.3).
+    groups: list  # of GroupNews
 
 
 @dataclass
@@ -638,6 +747,180 @@ class BlockChanged:
     blocked: bool
 
 
+# --- Revision 6: groups (sections 4.2, 5.30-5.50, 8.2, 8.3) ---
+# As for the social graph, enumerated values the server sends (join policy,
+# role, state) are kept as plain numbers; requests are checked.
+
+@dataclass
+class GroupFields:
+    """A group's editable information (section 4.2): CreateGroup,
+    UpdateGroup, and the InfoChanged event."""
+    name: str
+    avatar: str = ""
+    introduction: str = ""
+    announcement: str = ""
+    join_policy: int = JOIN_OPEN
+    history_visible: bool = False
+
+
+@dataclass
+class GroupInfo:
+    """A group as a user sees it (section 4.2)."""
+    group_id: int  # a snowflake: its time is the creation time
+    name: str
+    avatar: str
+    introduction: str
+    announcement: str
+    join_policy: int  # JoinPolicy, kept as a number
+    history_visible: bool
+    muted: bool  # only the owner and admins may speak
+    owner: int
+    member_count: int
+    my_role: Optional[int]  # GroupRole of the caller, None if not a member
+
+
+@dataclass
+class CreateGroupReply:
+    """The CreateGroup response (section 5.30)."""
+    group: GroupInfo
+    joined: list  # of user ids: members now
+    invited: list  # of user ids: sent an invitation
+    refused: list  # of user ids: could not be invited
+
+
+@dataclass
+class GroupPage:
+    """The ListGroups response (section 5.36)."""
+    groups: list  # of GroupInfo, ascending ids
+    more: bool
+
+
+@dataclass
+class JoinRequestInfo:
+    """A request to join a group (section 4.2): the body of an update of
+    kind 7 GroupJoinRequest, JoinOutcome Requested, the AnswerJoinRequest
+    response, an entry of a JoinRequestPage."""
+    id: int  # its update id when filed
+    group_id: int
+    group_name: str
+    user: UserCard  # who asked
+    message: str
+    state: int  # RequestState, kept as a number
+    answered_by: int  # 0 while pending
+
+    @property
+    def state_name(self) -> str:
+        return REQUEST_STATE_NAMES.get(self.state, f"Unknown({self.state})")
+
+
+@dataclass
+class JoinOutcome:
+    """The JoinGroup response (section 5.37), an enum: variant 0 Joined with
+    the GroupInfo, or 1 Requested with the JoinRequestInfo that waits."""
+    variant: int  # JOINED or REQUESTED
+    value: "GroupInfo | JoinRequestInfo"
+
+    @property
+    def joined(self) -> Optional[GroupInfo]:
+        return self.value if self.variant == JOINED else None
+
+    @property
+    def requested(self) -> Optional[JoinRequestInfo]:
+        return self.value if self.variant == REQUESTED else None
+
+
+@dataclass
+class JoinRequestPage:
+    """The ListJoinRequests response (section 5.39)."""
+    requests: list  # of JoinRequestInfo, by requester id
+    more: bool
+
+
+@dataclass
+class InvitationInfo:
+    """An invitation into a group (section 4.2): the body of an update of
+    kind 8 GroupInvitation, the InviteToGroup and AnswerInvitation
+    responses, an entry of an InvitationPage."""
+    id: int  # its update id when sent
+    group_id: int
+    group_name: str
+    inviter: UserCard
+    invitee: UserCard
+    state: int  # RequestState, kept as a number
+
+    @property
+    def state_name(self) -> str:
+        return REQUEST_STATE_NAMES.get(self.state, f"Unknown({self.state})")
+
+
+@dataclass
+class InvitationPage:
+    """The ListInvitations response (section 5.42)."""
+    invitations: list  # of InvitationInfo, by group id
+    more: bool
+
+
+@dataclass
+class Ban:
+    user: UserCard
+    by: int  # who banned
+    since: int  # ms since the Unix epoch
+
+
+@dataclass
+class BanPage:
+    """The ListBans response (section 5.46)."""
+    bans: list  # of Ban, by user id
+    more: bool
+
+
+@dataclass
+class Member:
+    """One member of a group (section 4.2)."""
+    user: UserCard
+    role: int  # GroupRole, kept as a number
+    alias: str  # their name inside the group, may be empty
+    joined_at: int  # ms since the Unix epoch
+    muted_until: int  # ms; 0 or past: not muted
+    online: bool
+
+
+@dataclass
+class MemberPage:
+    """The ListMembers response (section 5.50)."""
+    members: list  # of Member, by user id
+    more: bool
+    member_count: int
+
+
+@dataclass
+class GroupNews:
+    """A group to pull (SyncPage.groups, sections 5.12, 8.3)."""
+    group_id: int
+    latest: int  # its newest message id that is in no update log
+
+
+@dataclass
+class GroupEvent:
+    """The content of a System message (section 4.2). `variant` says which
+    event; the fields it has (GROUP_EVENT_FIELDS) are set, the others None.
+    An unknown variant decodes to its index alone (to be shown as a generic
+    "the group changed")."""
+    variant: int
+    user_id: Optional[int] = None
+    by: Optional[int] = None
+    role: Optional[int] = None  # GroupRole
+    fields: Optional[GroupFields] = None
+    from_: Optional[int] = None  # `from` in the document
+    to: Optional[int] = None
+    until: Optional[int] = None  # ms; 0 = lifted
+    muted: Optional[bool] = None
+
+    @property
+    def name(self) -> str:
+        return GROUP_EVENT_NAMES.get(self.variant, f"Unknown({self.variant})")
+
+
 # Request bodies, as decoded by the request decoders below (used to check the
 # document's examples; the client itself encodes requests from arguments).
 
@@ -673,7 +956,7 @@ class FindUserRequest:
 
 @dataclass
 class SendRequest:
-    to: int  # Target::User(user id)
+    to: Target
     client_msg_id: bytes
     kind: int
     content: bytes
@@ -682,7 +965,7 @@ class SendRequest:
 
 @dataclass
 class HistoryRequest:
-    with_: int  # `with` in the document: Target::User(peer)
+    with_: Target  # `with` in the document
     direction: int
     anchor: int
     limit: int
@@ -776,6 +1059,140 @@ class ListBlockedRequest:
     limit: int
 
 
+# Revision 6 requests (sections 5.30-5.50).
+
+@dataclass
+class CreateGroupRequest:
+    fields: GroupFields
+    members: list  # of user ids to invite at once
+
+
+@dataclass
+class GetGroupRequest:
+    group_id: int
+
+
+@dataclass
+class UpdateGroupRequest:
+    group_id: int
+    fields: GroupFields
+
+
+@dataclass
+class DissolveGroupRequest:
+    group_id: int
+
+
+@dataclass
+class TransferGroupRequest:
+    group_id: int
+    user_id: int  # the new owner
+
+
+@dataclass
+class LeaveGroupRequest:
+    group_id: int
+
+
+@dataclass
+class ListGroupsRequest:
+    after: int
+    limit: int
+
+
+@dataclass
+class JoinGroupRequest:
+    group_id: int
+    message: str
+
+
+@dataclass
+class AnswerJoinRequest:
+    """The AnswerJoinRequest request (the document names it like the action)."""
+    group_id: int
+    user_id: int  # who asked
+    accept: bool
+
+
+@dataclass
+class ListJoinRequestsRequest:
+    group_id: int
+    after: int
+    limit: int
+
+
+@dataclass
+class InviteToGroupRequest:
+    group_id: int
+    user_id: int
+
+
+@dataclass
+class AnswerInvitationRequest:
+    group_id: int
+    accept: bool
+
+
+@dataclass
+class ListInvitationsRequest:
+    after: int
+    limit: int
+
+
+@dataclass
+class KickMemberRequest:
+    group_id: int
+    user_id: int
+
+
+@dataclass
+class SetAdminRequest:
+    group_id: int
+    user_id: int
+    admin: bool
+
+
+@dataclass
+class BanRequest:
+    group_id: int
+    user_id: int
+    banned: bool
+
+
+@dataclass
+class ListBansRequest:
+    group_id: int
+    after: int
+    limit: int
+
+
+@dataclass
+class MuteMemberRequest:
+    group_id: int
+    user_id: int
+    until: int  # ms since the Unix epoch; 0 lifts the mute
+
+
+@dataclass
+class MuteGroupRequest:
+    group_id: int
+    muted: bool
+
+
+@dataclass
+class SetAliasRequest:
+    group_id: int
+    alias: str
+
+
+@dataclass
+class ListMembersRequest:
+    group_id: int
+    after: int
+    limit: int
+    online_only: bool
+
+
 def _decode_exact(body: bytes, fn):
     r = Reader(body)
     out = fn(r)
@@ -822,14 +1239,16 @@ def encode_renew_token() -> bytes:
     return b""
 
 
-def encode_send(to_user: int, client_msg_id: bytes, kind: int, content: bytes,
+def encode_send(to: "Target | int", client_msg_id: bytes, kind: int, content: bytes,
                 extra: Optional[str] = None) -> bytes:
-    return (Writer().target_user(to_user).id16(client_msg_id).u8(kind)
+    """A SendRequest; `to` is a Target, or a user id."""
+    return (Writer().target(as_target(to)).id16(client_msg_id).u8(kind)
             .bytes(content).opt_string(extra).build())
 
 
-def encode_history(with_user: int, direction: int, anchor: int, limit: int) -> bytes:
-    return Writer().target_user(with_user).u8(direction).u64(anchor).u16(limit).build()
+def encode_history(with_: "Target | int", direction: int, anchor: int, limit: int) -> bytes:
+    """A HistoryRequest; `with_` is a Target, or a user id."""
+    return Writer().target(as_target(with_)).u8(direction).u64(anchor).u16(limit).build()
 
 
 def encode_sync(after: int, limit: int) -> bytes:
@@ -904,10 +1323,101 @@ def encode_list_blocked(after: int, limit: int) -> bytes:
     return Writer().u64(after).u16(limit).build()
 
 
+# Revision 6 (sections 5.30-5.50)
+
+def encode_group_fields(w: Writer, f: GroupFields) -> Writer:
+    return (w.string(f.name).string(f.avatar).string(f.introduction).string(f.announcement)
+            .u8(f.join_policy).bool(f.history_visible))
+
+
+def encode_create_group(fields: GroupFields, members: list) -> bytes:
+    return encode_group_fields(Writer(), fields).vec(members, Writer.u64).build()
+
+
+def encode_get_group(group_id: int) -> bytes:
+    return Writer().u64(group_id).build()
+
+
+def encode_update_group(group_id: int, fields: GroupFields) -> bytes:
+    return encode_group_fields(Writer().u64(group_id), fields).build()
+
+
+def encode_dissolve_group(group_id: int) -> bytes:
+    return Writer().u64(group_id).build()
+
+
+def encode_transfer_group(group_id: int, user_id: int) -> bytes:
+    return Writer().u64(group_id).u64(user_id).build()
+
+
+def encode_leave_group(group_id: int) -> bytes:
+    return Writer().u64(group_id).build()
+
+
+def encode_list_groups(after: int, limit: int) -> bytes:
+    return Writer().u64(after).u16(limit).build()
+
+
+def encode_join_group(group_id: int, message: str = "") -> bytes:
+    return Writer().u64(group_id).string(message).build()
+
+
+def encode_answer_join_request(group_id: int, user_id: int, accept: bool) -> bytes:
+    return Writer().u64(group_id).u64(user_id).bool(accept).build()
+
+
+def encode_list_join_requests(group_id: int, after: int, limit: int) -> bytes:
+    return Writer().u64(group_id).u64(after).u16(limit).build()
+
+
+def encode_invite_to_group(group_id: int, user_id: int) -> bytes:
+    return Writer().u64(group_id).u64(user_id).build()
+
+
+def encode_answer_invitation(group_id: int, accept: bool) -> bytes:
+    return Writer().u64(group_id).bool(accept).build()
+
+
+def encode_list_invitations(after: int, limit: int) -> bytes:
+    return Writer().u64(after).u16(limit).build()
+
+
+def encode_kick_member(group_id: int, user_id: int) -> bytes:
+    return Writer().u64(group_id).u64(user_id).build()
+
+
+def encode_set_admin(group_id: int, user_id: int, admin: bool) -> bytes:
+    return Writer().u64(group_id).u64(user_id).bool(admin).build()
+
+
+def encode_ban_user(group_id: int, user_id: int, banned: bool) -> bytes:
+    return Writer().u64(group_id).u64(user_id).bool(banned).build()
+
+
+def encode_list_bans(group_id: int, after: int, limit: int) -> bytes:
+    return Writer().u64(group_id).u64(after).u16(limit).build()
+
+
+def encode_mute_member(group_id: int, user_id: int, until: int) -> bytes:
+    return Writer().u64(group_id).u64(user_id).u64(until).build()
+
+
+def encode_mute_group(group_id: int, muted: bool) -> bytes:
+    return Writer().u64(group_id).bool(muted).build()
+
+
+def encode_set_alias(group_id: int, alias: str) -> bytes:
+    return Writer().u64(group_id).string(alias).build()
+
+
+def encode_list_members(group_id: int, after: int, limit: int, online_only: bool) -> bytes:
+    return Writer().u64(group_id).u64(after).u16(limit).bool(online_only).build()
+
+
 # --- encoders for server-side bodies (for tests / round-trips) ---
 
 def encode_message(w: Writer, m: Message) -> Writer:
-    return (w.u64(m.id).u64(m.sender).target_user(m.to).id16(m.client_msg_id).u8(m.kind)
+    return (w.u64(m.id).u64(m.sender).target(m.to).id16(m.client_msg_id).u8(m.kind)
             .bytes(m.content).opt_string(m.extra).u64(m.server_time))
 
 
@@ -934,11 +1444,22 @@ def encode_block_changed(w: Writer, b: BlockChanged) -> Writer:
     return w.u64(b.user_id).bool(b.blocked)
 
 
+def encode_join_request_info(w: Writer, j: JoinRequestInfo) -> Writer:
+    w.u64(j.id).u64(j.group_id).string(j.group_name)
+    return encode_user_card(w, j.user).string(j.message).u8(j.state).u64(j.answered_by)
+
+
+def encode_invitation_info(w: Writer, i: InvitationInfo) -> Writer:
+    w.u64(i.id).u64(i.group_id).string(i.group_name)
+    return encode_user_card(encode_user_card(w, i.inviter), i.invitee).u8(i.state)
+
+
 # How each known update kind's value is written into Update.body.
 UPDATE_BODY_ENCODERS = {
     UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login,
     UPDATE_FRIEND_REQUEST: encode_friend_request_info, UPDATE_FRIEND_ANSWERED: encode_friend_request_info,
     UPDATE_FRIEND_REMOVED: encode_friend_removed, UPDATE_BLOCK_CHANGED: encode_block_changed,
+    UPDATE_GROUP_JOIN_REQUEST: encode_join_request_info, UPDATE_GROUP_INVITATION: encode_invitation_info,
 }
 
 
@@ -987,8 +1508,12 @@ def encode_page(p: Page) -> bytes:
     return Writer().vec(p.messages, encode_message).bool(p.more).build()
 
 
+def encode_group_news(w: Writer, g: GroupNews) -> Writer:
+    return w.u64(g.group_id).u64(g.latest)
+
+
 def encode_sync_page(p: SyncPage) -> bytes:
-    return Writer().vec(p.updates, encode_update_into).bool(p.more).build()
+    return Writer().vec(p.updates, encode_update_into).bool(p.more).vec(p.groups, encode_group_news).build()
 
 
 def encode_u64(v: int) -> bytes:
@@ -1042,6 +1567,78 @@ def encode_blocked_page(p: BlockedPage) -> bytes:
     return Writer().vec(p.users, encode_blocked_user).bool(p.more).build()
 
 
+def encode_group_info_into(w: Writer, g: GroupInfo) -> Writer:
+    return (w.u64(g.group_id).string(g.name).string(g.avatar).string(g.introduction).string(g.announcement)
+            .u8(g.join_policy).bool(g.history_visible).bool(g.muted).u64(g.owner).u32(g.member_count)
+            .option(g.my_role, lambda ww, v: ww.u8(v)))
+
+
+def encode_group_info(g: GroupInfo) -> bytes:
+    return encode_group_info_into(Writer(), g).build()
+
+
+def encode_create_group_reply(r: CreateGroupReply) -> bytes:
+    return (encode_group_info_into(Writer(), r.group).vec(r.joined, Writer.u64).vec(r.invited, Writer.u64)
+            .vec(r.refused, Writer.u64).build())
+
+
+def encode_group_page(p: GroupPage) -> bytes:
+    return Writer().vec(p.groups, encode_group_info_into).bool(p.more).build()
+
+
+def encode_join_outcome(o: JoinOutcome) -> bytes:
+    encode_value = encode_group_info_into if o.variant == JOINED else encode_join_request_info
+    return encode_value(Writer().u32(o.variant), o.value).build()
+
+
+def encode_join_request(j: JoinRequestInfo) -> bytes:
+    return encode_join_request_info(Writer(), j).build()
+
+
+def encode_join_request_page(p: JoinRequestPage) -> bytes:
+    return Writer().vec(p.requests, encode_join_request_info).bool(p.more).build()
+
+
+def encode_invitation(i: InvitationInfo) -> bytes:
+    return encode_invitation_info(Writer(), i).build()
+
+
+def encode_invitation_page(p: InvitationPage) -> bytes:
+    return Writer().vec(p.invitations, encode_invitation_info).bool(p.more).build()
+
+
+def encode_ban(w: Writer, b: Ban) -> Writer:
+    return encode_user_card(w, b.user).u64(b.by).u64(b.since)
+
+
+def encode_ban_page(p: BanPage) -> bytes:
+    return Writer().vec(p.bans, encode_ban).bool(p.more).build()
+
+
+def encode_member(w: Writer, m: Member) -> Writer:
+    return encode_user_card(w, m.user).u8(m.role).string(m.alias).u64(m.joined_at).u64(m.muted_until).bool(m.online)
+
+
+def encode_member_page(p: MemberPage) -> bytes:
+    return Writer().vec(p.members, encode_member).bool(p.more).u32(p.member_count).build()
+
+
+# How each GroupEvent field is written and read (section 4.2: ids and times
+# are u64, `role` a GroupRole u8, `muted` a bool, `fields` GroupFields).
+_EVENT_FIELD_WRITERS = {
+    "user_id": Writer.u64, "by": Writer.u64, "from_": Writer.u64, "to": Writer.u64, "until": Writer.u64,
+    "role": Writer.u8, "muted": Writer.bool, "fields": encode_group_fields,
+}
+
+
+def encode_group_event(e: GroupEvent) -> bytes:
+    """A System message's content; only a known variant can be encoded."""
+    w = Writer().u32(e.variant)
+    for name in GROUP_EVENT_FIELDS[e.variant]:
+        _EVENT_FIELD_WRITERS[name](w, getattr(e, name))
+    return w.build()
+
+
 # --- decoders for every response and push ---
 
 def read_token_reply(r: Reader) -> TokenReply:
@@ -1055,7 +1652,7 @@ def read_auth_reply(r: Reader) -> AuthReply:
 def read_message(r: Reader) -> Message:
     # The kind is kept as a number even if unknown (sections 3, 11).
     return Message(
-        id=r.u64(), sender=r.u64(), to=r.target_user(), client_msg_id=r.id16(),
+        id=r.u64(), sender=r.u64(), to=r.target(), client_msg_id=r.id16(),
         kind=r.u8(), content=r.bytes(),
         extra=r.option(lambda rr: rr.string()), server_time=r.u64(),
     )
@@ -1097,6 +1694,59 @@ def read_friend(r: Reader) -> Friend:
 
 def read_blocked_user(r: Reader) -> BlockedUser:
     return BlockedUser(user=read_user_card(r), since=r.u64())
+
+
+def read_group_fields(r: Reader, strict: bool = False) -> GroupFields:
+    """GroupFields; `strict` (a request) rejects an unknown join policy as
+    the server does, otherwise it is kept as a number."""
+    return GroupFields(
+        name=r.string(), avatar=r.string(), introduction=r.string(), announcement=r.string(),
+        join_policy=r.enum(JOIN_POLICIES, "JoinPolicy") if strict else r.u8(), history_visible=r.bool(),
+    )
+
+
+def read_group_info(r: Reader) -> GroupInfo:
+    return GroupInfo(
+        group_id=r.u64(), name=r.string(), avatar=r.string(), introduction=r.string(),
+        announcement=r.string(), join_policy=r.u8(), history_visible=r.bool(), muted=r.bool(),
+        owner=r.u64(), member_count=r.u32(), my_role=r.option(Reader.u8),
+    )
+
+
+def read_join_request_info(r: Reader) -> JoinRequestInfo:
+    return JoinRequestInfo(
+        id=r.u64(), group_id=r.u64(), group_name=r.string(), user=read_user_card(r), message=r.string(),
+        state=r.u8(), answered_by=r.u64(),
+    )
+
+
+def read_invitation_info(r: Reader) -> InvitationInfo:
+    return InvitationInfo(
+        id=r.u64(), group_id=r.u64(), group_name=r.string(), inviter=read_user_card(r),
+        invitee=read_user_card(r), state=r.u8(),
+    )
+
+
+def read_join_outcome(r: Reader) -> JoinOutcome:
+    variant = r.u32()
+    if variant == JOINED:
+        return JoinOutcome(variant, read_group_info(r))
+    if variant == REQUESTED:
+        return JoinOutcome(variant, read_join_request_info(r))
+    raise DecodeError(f"JoinOutcome variant {variant}")
+
+
+def read_ban(r: Reader) -> Ban:
+    return Ban(user=read_user_card(r), by=r.u64(), since=r.u64())
+
+
+def read_member(r: Reader) -> Member:
+    return Member(user=read_user_card(r), role=r.u8(), alias=r.string(), joined_at=r.u64(),
+                  muted_until=r.u64(), online=r.bool())
+
+
+def read_group_news(r: Reader) -> GroupNews:
+    return GroupNews(group_id=r.u64(), latest=r.u64())
 
 
 def read_update(r: Reader) -> Update:
@@ -1149,7 +1799,7 @@ def decode_page(body: bytes) -> Page:
 
 
 def decode_sync_page(body: bytes) -> SyncPage:
-    return _decode_exact(body, lambda r: SyncPage(r.vec(read_update), r.bool()))
+    return _decode_exact(body, lambda r: SyncPage(r.vec(read_update), r.bool(), r.vec(read_group_news)))
 
 
 def decode_message(body: bytes) -> Message:
@@ -1196,11 +1846,72 @@ def decode_blocked_page(body: bytes) -> BlockedPage:
     return _decode_exact(body, lambda r: BlockedPage(r.vec(read_blocked_user), r.bool()))
 
 
+def decode_create_group_reply(body: bytes) -> CreateGroupReply:
+    return _decode_exact(body, lambda r: CreateGroupReply(
+        read_group_info(r), r.vec(Reader.u64), r.vec(Reader.u64), r.vec(Reader.u64)))
+
+
+def decode_group_info(body: bytes) -> GroupInfo:
+    return _decode_exact(body, read_group_info)
+
+
+def decode_group_page(body: bytes) -> GroupPage:
+    return _decode_exact(body, lambda r: GroupPage(r.vec(read_group_info), r.bool()))
+
+
+def decode_join_outcome(body: bytes) -> JoinOutcome:
+    return _decode_exact(body, read_join_outcome)
+
+
+def decode_join_request_info(body: bytes) -> JoinRequestInfo:
+    return _decode_exact(body, read_join_request_info)
+
+
+def decode_join_request_page(body: bytes) -> JoinRequestPage:
+    return _decode_exact(body, lambda r: JoinRequestPage(r.vec(read_join_request_info), r.bool()))
+
+
+def decode_invitation_info(body: bytes) -> InvitationInfo:
+    return _decode_exact(body, read_invitation_info)
+
+
+def decode_invitation_page(body: bytes) -> InvitationPage:
+    return _decode_exact(body, lambda r: InvitationPage(r.vec(read_invitation_info), r.bool()))
+
+
+def decode_ban_page(body: bytes) -> BanPage:
+    return _decode_exact(body, lambda r: BanPage(r.vec(read_ban), r.bool()))
+
+
+def decode_member_page(body: bytes) -> MemberPage:
+    return _decode_exact(body, lambda r: MemberPage(r.vec(read_member), r.bool(), r.u32()))
+
+
+_EVENT_FIELD_READERS = {
+    "user_id": Reader.u64, "by": Reader.u64, "from_": Reader.u64, "to": Reader.u64, "until": Reader.u64,
+    "role": Reader.u8, "muted": Reader.bool, "fields": read_group_fields,
+}
+
+
+def decode_group_event(content: bytes) -> GroupEvent:
+    """A System message's content (section 4.2). A known variant must decode
+    exactly; an unknown one yields its index alone, without failing."""
+    r = Reader(content)
+    variant = r.u32()
+    names = GROUP_EVENT_FIELDS.get(variant)
+    if names is None:
+        return GroupEvent(variant)
+    event = GroupEvent(variant, **{name: _EVENT_FIELD_READERS[name](r) for name in names})
+    r.end()
+    return event
+
+
 # How each known update kind's body is decoded (section 8.2).
 UPDATE_BODY_DECODERS = {
     UPDATE_MESSAGE: decode_message, UPDATE_NEW_LOGIN: decode_new_login,
     UPDATE_FRIEND_REQUEST: decode_friend_request_info, UPDATE_FRIEND_ANSWERED: decode_friend_request_info,
     UPDATE_FRIEND_REMOVED: decode_friend_removed, UPDATE_BLOCK_CHANGED: decode_block_changed,
+    UPDATE_GROUP_JOIN_REQUEST: decode_join_request_info, UPDATE_GROUP_INVITATION: decode_invitation_info,
 }
 
 
@@ -1245,13 +1956,13 @@ def decode_find_user_request(body: bytes) -> FindUserRequest:
 
 def decode_send_request(body: bytes) -> SendRequest:
     return _decode_exact(body, lambda r: SendRequest(
-        r.target_user(), r.id16(), r.enum(MESSAGE_KINDS, "MessageKind"), r.bytes(),
+        r.target(), r.id16(), r.enum(MESSAGE_KINDS, "MessageKind"), r.bytes(),
         r.option(lambda rr: rr.string())))
 
 
 def decode_history_request(body: bytes) -> HistoryRequest:
     return _decode_exact(body, lambda r: HistoryRequest(
-        r.target_user(), r.enum(DIRECTIONS, "Direction"), r.u64(), r.u16()))
+        r.target(), r.enum(DIRECTIONS, "Direction"), r.u64(), r.u16()))
 
 
 def decode_sync_request(body: bytes) -> SyncRequest:
@@ -1317,6 +2028,90 @@ def decode_list_blocked_request(body: bytes) -> ListBlockedRequest:
     return _decode_exact(body, lambda r: ListBlockedRequest(r.u64(), r.u16()))
 
 
+def decode_create_group_request(body: bytes) -> CreateGroupRequest:
+    return _decode_exact(body, lambda r: CreateGroupRequest(read_group_fields(r, strict=True), r.vec(Reader.u64)))
+
+
+def decode_get_group_request(body: bytes) -> GetGroupRequest:
+    return _decode_exact(body, lambda r: GetGroupRequest(r.u64()))
+
+
+def decode_update_group_request(body: bytes) -> UpdateGroupRequest:
+    return _decode_exact(body, lambda r: UpdateGroupRequest(r.u64(), read_group_fields(r, strict=True)))
+
+
+def decode_dissolve_group_request(body: bytes) -> DissolveGroupRequest:
+    return _decode_exact(body, lambda r: DissolveGroupRequest(r.u64()))
+
+
+def decode_transfer_group_request(body: bytes) -> TransferGroupRequest:
+    return _decode_exact(body, lambda r: TransferGroupRequest(r.u64(), r.u64()))
+
+
+def decode_leave_group_request(body: bytes) -> LeaveGroupRequest:
+    return _decode_exact(body, lambda r: LeaveGroupRequest(r.u64()))
+
+
+def decode_list_groups_request(body: bytes) -> ListGroupsRequest:
+    return _decode_exact(body, lambda r: ListGroupsRequest(r.u64(), r.u16()))
+
+
+def decode_join_group_request(body: bytes) -> JoinGroupRequest:
+    return _decode_exact(body, lambda r: JoinGroupRequest(r.u64(), r.string()))
+
+
+def decode_answer_join_request(body: bytes) -> AnswerJoinRequest:
+    return _decode_exact(body, lambda r: AnswerJoinRequest(r.u64(), r.u64(), r.bool()))
+
+
+def decode_list_join_requests_request(body: bytes) -> ListJoinRequestsRequest:
+    return _decode_exact(body, lambda r: ListJoinRequestsRequest(r.u64(), r.u64(), r.u16()))
+
+
+def decode_invite_to_group_request(body: bytes) -> InviteToGroupRequest:
+    return _decode_exact(body, lambda r: InviteToGroupRequest(r.u64(), r.u64()))
+
+
+def decode_answer_invitation_request(body: bytes) -> AnswerInvitationRequest:
+    return _decode_exact(body, lambda r: AnswerInvitationRequest(r.u64(), r.bool()))
+
+
+def decode_list_invitations_request(body: bytes) -> ListInvitationsRequest:
+    return _decode_exact(body, lambda r: ListInvitationsRequest(r.u64(), r.u16()))
+
+
+def decode_kick_member_request(body: bytes) -> KickMemberRequest:
+    return _decode_exact(body, lambda r: KickMemberRequest(r.u64(), r.u64()))
+
+
+def decode_set_admin_request(body: bytes) -> SetAdminRequest:
+    return _decode_exact(body, lambda r: SetAdminRequest(r.u64(), r.u64(), r.bool()))
+
+
+def decode_ban_request(body: bytes) -> BanRequest:
+    return _decode_exact(body, lambda r: BanRequest(r.u64(), r.u64(), r.bool()))
+
+
+def decode_list_bans_request(body: bytes) -> ListBansRequest:
+    return _decode_exact(body, lambda r: ListBansRequest(r.u64(), r.u64(), r.u16()))
+
+
+def decode_mute_member_request(body: bytes) -> MuteMemberRequest:
+    return _decode_exact(body, lambda r: MuteMemberRequest(r.u64(), r.u64(), r.u64()))
+
+
+def decode_mute_group_request(body: bytes) -> MuteGroupRequest:
+    return _decode_exact(body, lambda r: MuteGroupRequest(r.u64(), r.bool()))
+
+
+def decode_set_alias_request(body: bytes) -> SetAliasRequest:
+    return _decode_exact(body, lambda r: SetAliasRequest(r.u64(), r.string()))
+
+
+def decode_list_members_request(body: bytes) -> ListMembersRequest:
+    return _decode_exact(body, lambda r: ListMembersRequest(r.u64(), r.u64(), r.u16(), r.bool()))
+
+
 # Per action byte: decoders and encoders of success responses and pushes
 # (keyed by the push's action), and of requests. encoder(decoder(body)) == body.
 RESPONSE_DECODERS = {
@@ -1330,6 +2125,13 @@ RESPONSE_DECODERS = {
     ANSWER_FRIEND: decode_friend_request_info, LIST_FRIEND_REQUESTS: decode_friend_request_page,
     LIST_FRIENDS: decode_friend_page, REMOVE_FRIEND: decode_empty, SET_REMARK: decode_empty,
     BLOCK: decode_empty, UNBLOCK: decode_empty, LIST_BLOCKED: decode_blocked_page,
+    CREATE_GROUP: decode_create_group_reply, GET_GROUP: decode_group_info, UPDATE_GROUP: decode_group_info,
+    DISSOLVE_GROUP: decode_empty, TRANSFER_GROUP: decode_empty, LEAVE_GROUP: decode_empty,
+    LIST_GROUPS: decode_group_page, JOIN_GROUP: decode_join_outcome, ANSWER_JOIN_REQUEST: decode_join_request_info,
+    LIST_JOIN_REQUESTS: decode_join_request_page, INVITE_TO_GROUP: decode_invitation_info,
+    ANSWER_INVITATION: decode_invitation_info, LIST_INVITATIONS: decode_invitation_page, KICK_MEMBER: decode_empty,
+    SET_ADMIN: decode_empty, BAN_USER: decode_empty, LIST_BANS: decode_ban_page, MUTE_MEMBER: decode_empty,
+    MUTE_GROUP: decode_empty, SET_ALIAS: decode_empty, LIST_MEMBERS: decode_member_page,
 }
 
 RESPONSE_ENCODERS = {
@@ -1344,6 +2146,13 @@ RESPONSE_ENCODERS = {
     LIST_FRIEND_REQUESTS: encode_friend_request_page, LIST_FRIENDS: encode_friend_page,
     REMOVE_FRIEND: lambda _: b"", SET_REMARK: lambda _: b"", BLOCK: lambda _: b"", UNBLOCK: lambda _: b"",
     LIST_BLOCKED: encode_blocked_page,
+    CREATE_GROUP: encode_create_group_reply, GET_GROUP: encode_group_info, UPDATE_GROUP: encode_group_info,
+    DISSOLVE_GROUP: lambda _: b"", TRANSFER_GROUP: lambda _: b"", LEAVE_GROUP: lambda _: b"",
+    LIST_GROUPS: encode_group_page, JOIN_GROUP: encode_join_outcome, ANSWER_JOIN_REQUEST: encode_join_request,
+    LIST_JOIN_REQUESTS: encode_join_request_page, INVITE_TO_GROUP: encode_invitation,
+    ANSWER_INVITATION: encode_invitation, LIST_INVITATIONS: encode_invitation_page, KICK_MEMBER: lambda _: b"",
+    SET_ADMIN: lambda _: b"", BAN_USER: lambda _: b"", LIST_BANS: encode_ban_page, MUTE_MEMBER: lambda _: b"",
+    MUTE_GROUP: lambda _: b"", SET_ALIAS: lambda _: b"", LIST_MEMBERS: encode_member_page,
 }
 
 REQUEST_DECODERS = {
@@ -1357,6 +2166,16 @@ REQUEST_DECODERS = {
     LIST_FRIEND_REQUESTS: decode_list_friend_requests_request, LIST_FRIENDS: decode_list_friends_request,
     REMOVE_FRIEND: decode_remove_friend_request, SET_REMARK: decode_set_remark_request,
     BLOCK: decode_block_request, UNBLOCK: decode_unblock_request, LIST_BLOCKED: decode_list_blocked_request,
+    CREATE_GROUP: decode_create_group_request, GET_GROUP: decode_get_group_request,
+    UPDATE_GROUP: decode_update_group_request, DISSOLVE_GROUP: decode_dissolve_group_request,
+    TRANSFER_GROUP: decode_transfer_group_request, LEAVE_GROUP: decode_leave_group_request,
+    LIST_GROUPS: decode_list_groups_request, JOIN_GROUP: decode_join_group_request,
+    ANSWER_JOIN_REQUEST: decode_answer_join_request, LIST_JOIN_REQUESTS: decode_list_join_requests_request,
+    INVITE_TO_GROUP: decode_invite_to_group_request, ANSWER_INVITATION: decode_answer_invitation_request,
+    LIST_INVITATIONS: decode_list_invitations_request, KICK_MEMBER: decode_kick_member_request,
+    SET_ADMIN: decode_set_admin_request, BAN_USER: decode_ban_request, LIST_BANS: decode_list_bans_request,
+    MUTE_MEMBER: decode_mute_member_request, MUTE_GROUP: decode_mute_group_request,
+    SET_ALIAS: decode_set_alias_request, LIST_MEMBERS: decode_list_members_request,
 }
 
 REQUEST_ENCODERS = {
@@ -1385,6 +2204,27 @@ REQUEST_ENCODERS = {
     BLOCK: lambda q: encode_block(q.user_id),
     UNBLOCK: lambda q: encode_unblock(q.user_id),
     LIST_BLOCKED: lambda q: encode_list_blocked(q.after, q.limit),
+    CREATE_GROUP: lambda q: encode_create_group(q.fields, q.members),
+    GET_GROUP: lambda q: encode_get_group(q.group_id),
+    UPDATE_GROUP: lambda q: encode_update_group(q.group_id, q.fields),
+    DISSOLVE_GROUP: lambda q: encode_dissolve_group(q.group_id),
+    TRANSFER_GROUP: lambda q: encode_transfer_group(q.group_id, q.user_id),
+    LEAVE_GROUP: lambda q: encode_leave_group(q.group_id),
+    LIST_GROUPS: lambda q: encode_list_groups(q.after, q.limit),
+    JOIN_GROUP: lambda q: encode_join_group(q.group_id, q.message),
+    ANSWER_JOIN_REQUEST: lambda q: encode_answer_join_request(q.group_id, q.user_id, q.accept),
+    LIST_JOIN_REQUESTS: lambda q: encode_list_join_requests(q.group_id, q.after, q.limit),
+    INVITE_TO_GROUP: lambda q: encode_invite_to_group(q.group_id, q.user_id),
+    ANSWER_INVITATION: lambda q: encode_answer_invitation(q.group_id, q.accept),
+    LIST_INVITATIONS: lambda q: encode_list_invitations(q.after, q.limit),
+    KICK_MEMBER: lambda q: encode_kick_member(q.group_id, q.user_id),
+    SET_ADMIN: lambda q: encode_set_admin(q.group_id, q.user_id, q.admin),
+    BAN_USER: lambda q: encode_ban_user(q.group_id, q.user_id, q.banned),
+    LIST_BANS: lambda q: encode_list_bans(q.group_id, q.after, q.limit),
+    MUTE_MEMBER: lambda q: encode_mute_member(q.group_id, q.user_id, q.until),
+    MUTE_GROUP: lambda q: encode_mute_group(q.group_id, q.muted),
+    SET_ALIAS: lambda q: encode_set_alias(q.group_id, q.alias),
+    LIST_MEMBERS: lambda q: encode_list_members(q.group_id, q.after, q.limit, q.online_only),
 }
 
 
@@ -1783,16 +2623,20 @@ class KithClient:
         it is first used with Auth, the old token keeps working too."""
         return decode_token_reply(self.request(RENEW_TOKEN, encode_renew_token()))
 
-    def send(self, to_user: int, content: bytes | str, *, kind: int = KIND_TEXT,
+    def send(self, to: "Target | int", content: bytes | str, *, kind: int = KIND_TEXT,
              client_msg_id: Optional[bytes] = None, extra: Optional[str] = None) -> SendReply:
+        """Send (0x10, section 5.10) to a Target: a user (a plain int is a
+        user id) or a group (Target.group(id))."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         cmid = client_msg_id if client_msg_id is not None else new_client_msg_id()
-        return decode_send_reply(self.request(SEND, encode_send(to_user, cmid, kind, content, extra)))
+        return decode_send_reply(self.request(SEND, encode_send(to, cmid, kind, content, extra)))
 
-    def history(self, with_user: int, direction: int = DIRECTION_BEFORE, anchor: int = 0,
+    def history(self, with_: "Target | int", direction: int = DIRECTION_BEFORE, anchor: int = 0,
                 limit: int = 100) -> Page:
-        return decode_page(self.request(HISTORY, encode_history(with_user, direction, anchor, limit)))
+        """History (0x13, section 5.11) of a conversation: with a user (a
+        plain int is a user id) or a group's (Target.group(id))."""
+        return decode_page(self.request(HISTORY, encode_history(with_, direction, anchor, limit)))
 
     def sync(self, after: int = 0, limit: int = 100) -> SyncPage:
         return decode_sync_page(self.request(SYNC, encode_sync(after, limit)))
@@ -1849,6 +2693,85 @@ class KithClient:
     def list_blocked(self, after: int = 0, limit: int = 100) -> BlockedPage:
         return decode_blocked_page(self.request(LIST_BLOCKED, encode_list_blocked(after, limit)))
 
+    # -- groups (revision 6, sections 5.30-5.50) -----------------------------
+
+    def create_group(self, fields: GroupFields, members: "list | tuple" = ()) -> CreateGroupReply:
+        """CreateGroup (0x30): the caller owns the new group; `members` are
+        invited at once, each as their friend policy decides."""
+        return decode_create_group_reply(self.request(CREATE_GROUP, encode_create_group(fields, list(members))))
+
+    def get_group(self, group_id: int) -> GroupInfo:
+        """GetGroup (0x31): anyone not banned may read a group."""
+        return decode_group_info(self.request(GET_GROUP, encode_get_group(group_id)))
+
+    def update_group(self, group_id: int, fields: GroupFields) -> GroupInfo:
+        """UpdateGroup (0x32): replaces all the fields (owner, admins)."""
+        return decode_group_info(self.request(UPDATE_GROUP, encode_update_group(group_id, fields)))
+
+    def dissolve_group(self, group_id: int) -> None:
+        decode_empty(self.request(DISSOLVE_GROUP, encode_dissolve_group(group_id)))
+
+    def transfer_group(self, group_id: int, user_id: int) -> None:
+        decode_empty(self.request(TRANSFER_GROUP, encode_transfer_group(group_id, user_id)))
+
+    def leave_group(self, group_id: int) -> None:
+        decode_empty(self.request(LEAVE_GROUP, encode_leave_group(group_id)))
+
+    def list_groups(self, after: int = 0, limit: int = 100) -> GroupPage:
+        return decode_group_page(self.request(LIST_GROUPS, encode_list_groups(after, limit)))
+
+    def join_group(self, group_id: int, message: str = "") -> JoinOutcome:
+        """JoinGroup (0x37): Joined in an Open group, Requested in an
+        Approval group (`message` is for the deciders)."""
+        return decode_join_outcome(self.request(JOIN_GROUP, encode_join_group(group_id, message)))
+
+    def answer_join_request(self, group_id: int, user_id: int, accept: bool) -> JoinRequestInfo:
+        return decode_join_request_info(self.request(
+            ANSWER_JOIN_REQUEST, encode_answer_join_request(group_id, user_id, accept)))
+
+    def list_join_requests(self, group_id: int, after: int = 0, limit: int = 100) -> JoinRequestPage:
+        return decode_join_request_page(self.request(
+            LIST_JOIN_REQUESTS, encode_list_join_requests(group_id, after, limit)))
+
+    def invite_to_group(self, group_id: int, user_id: int) -> InvitationInfo:
+        """InviteToGroup (0x3a): Pending, or Accepted when the invitee's
+        friend policy accepts everyone."""
+        return decode_invitation_info(self.request(INVITE_TO_GROUP, encode_invite_to_group(group_id, user_id)))
+
+    def answer_invitation(self, group_id: int, accept: bool) -> InvitationInfo:
+        return decode_invitation_info(self.request(ANSWER_INVITATION, encode_answer_invitation(group_id, accept)))
+
+    def list_invitations(self, after: int = 0, limit: int = 100) -> InvitationPage:
+        return decode_invitation_page(self.request(LIST_INVITATIONS, encode_list_invitations(after, limit)))
+
+    def kick_member(self, group_id: int, user_id: int) -> None:
+        decode_empty(self.request(KICK_MEMBER, encode_kick_member(group_id, user_id)))
+
+    def set_admin(self, group_id: int, user_id: int, admin: bool) -> None:
+        decode_empty(self.request(SET_ADMIN, encode_set_admin(group_id, user_id, admin)))
+
+    def ban_user(self, group_id: int, user_id: int, banned: bool = True) -> None:
+        """BanUser (0x3f): bans (removing a member), or lifts the ban."""
+        decode_empty(self.request(BAN_USER, encode_ban_user(group_id, user_id, banned)))
+
+    def list_bans(self, group_id: int, after: int = 0, limit: int = 100) -> BanPage:
+        return decode_ban_page(self.request(LIST_BANS, encode_list_bans(group_id, after, limit)))
+
+    def mute_member(self, group_id: int, user_id: int, until: int) -> None:
+        """MuteMember (0x41): until `until` (ms since the Unix epoch); 0 lifts the mute."""
+        decode_empty(self.request(MUTE_MEMBER, encode_mute_member(group_id, user_id, until)))
+
+    def mute_group(self, group_id: int, muted: bool) -> None:
+        decode_empty(self.request(MUTE_GROUP, encode_mute_group(group_id, muted)))
+
+    def set_alias(self, group_id: int, alias: str) -> None:
+        decode_empty(self.request(SET_ALIAS, encode_set_alias(group_id, alias)))
+
+    def list_members(self, group_id: int, after: int = 0, limit: int = 100,
+                     online_only: bool = False) -> MemberPage:
+        return decode_member_page(self.request(
+            LIST_MEMBERS, encode_list_members(group_id, after, limit, online_only)))
+
     def search_all(self, query: str, limit: int = 20) -> list:
         """Every UserCard SearchUsers finds for `query`, paging with the opaque
         cursor until a page says more = false."""
@@ -1864,7 +2787,9 @@ class KithClient:
     def sync_all(self, after: int = 0, limit: int = 100) -> list:
         """The paging loop of section 8.3: every update after `after`, in
         ascending id order, until a page says more = false. Updates of unknown
-        kinds are included (value None): skip them, but their ids count."""
+        kinds are included (value None): skip them, but their ids count. The
+        pages' `groups` (large groups to pull with History) are not kept: use
+        `sync` where they matter."""
         out = []
         while True:
             page = self.sync(after, limit)

@@ -150,9 +150,10 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
     let me = call.me()?.user_id;
     rules::check_fields(&req.fields)?;
     let config = call.services.config.group.clone();
-    if req.members.len() >= config.max_members as usize {
-        return Err(ServiceError::invalid(format!("members: a group holds at most {}", config.max_members))
-            .with_limit(u64::from(config.max_members)));
+    let most = rules::INITIAL_MEMBERS.min(config.max_members.saturating_sub(1) as usize);
+    if req.members.len() > most {
+        return Err(ServiceError::invalid(format!("members: at most {most} at creation; invite the others"))
+            .with_limit(most as u64));
     }
     let services = call.services.clone();
     call.services

@@ -13,6 +13,10 @@ pub const INTRODUCTION_CHARS: usize = 512;
 pub const ANNOUNCEMENT_CHARS: usize = 2048;
 /// Longest alias and join request message, in characters.
 pub const ALIAS_CHARS: usize = 32;
+/// Most users one `CreateGroup` invites: each admitted member is a system
+/// message to all before them, so the job's work grows with the square of
+/// this number; larger groups grow by invitations and joins, one job each.
+pub const INITIAL_MEMBERS: usize = 200;
 /// Longest join request message, in characters.
 pub const REQUEST_MESSAGE_CHARS: usize = 256;
 
