@@ -78,6 +78,7 @@ pub struct Services {
     router: Router,
     accounts: account::Accounts,
     social: social::SearchLimit,
+    rosters: group::Rosters,
     config: Config,
     /// Where clients reach this server, once it is bound (for join links).
     endpoint: std::sync::RwLock<Option<Endpoint>>,
@@ -123,6 +124,7 @@ impl Services {
         let services = Services {
             accounts: account::Accounts::load(&store, &config.limits, config.registration.policy)?,
             social: social::SearchLimit::new(config.social.searches_per_minute),
+            rosters: group::Rosters::default(),
             endpoint: std::sync::RwLock::new(None),
             router: routes(),
             store,

@@ -12,8 +12,8 @@
 //!   Writes never interleave, and an *exclusive* job (a backup) runs alone
 //!   between two batches, so it sees one consistent point in time;
 //! * **sync** takes every written batch waiting for it, makes them durable
-//!   with one flush and one `fdatasync`, hands their events to the sink (the
-//!   fan-out) in commit order, then answers their jobs.
+//!   with one flush and one `fdatasync`, answers their jobs, then hands
+//!   their events to the sink (the fan-out) in commit order.
 //!
 //! A failed sync is fatal for durability: what sled had buffered may be
 //! gone while a retried `fdatasync` reports success, so after one failure
@@ -298,12 +298,17 @@ impl<E> Syncer<E> {
             (Err(e), _) => Err(Arc::new(e)),
             (Ok(()), Err(e)) => Err(e.clone()),
         };
-        match &outcome {
-            Ok(()) => (self.sink)(batch.events),
-            Err(e) => tracing::error!(error = %e, jobs = batch.finishes.len(), "group commit failed"),
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, jobs = batch.finishes.len(), "group commit failed");
         }
+        // Answers first: a large group's message wakes thousands of
+        // sessions for its pushes, and an acknowledgement queued behind
+        // them would wait for the fan-out after all.
         for finish in batch.finishes {
             finish(outcome.clone());
+        }
+        if outcome.is_ok() {
+            (self.sink)(batch.events);
         }
     }
 

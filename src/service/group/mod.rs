@@ -11,10 +11,12 @@
 
 mod membership;
 mod post;
+mod roster;
 mod rules;
 pub mod store;
 
 pub use post::{news, send, window};
+pub use roster::Rosters;
 
 use self::store::{GroupRecord, MemberRecord};
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
@@ -160,7 +162,7 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
         .write(move |tx| {
             membership::check_group_count(tx, &config, me)?;
             let id = tx.next_id();
-            let mut record = GroupRecord { fields: req.fields, muted: false, owner: me, member_count: 0 };
+            let mut record = GroupRecord { fields: req.fields, muted: false, owner: me, member_count: 0, roster: 0 };
             let visible_from = if record.fields.history_visible { 0 } else { id };
             let owner =
                 MemberRecord { role: GroupRole::Owner, alias: String::new(), joined: id, visible_from, muted_until: 0 };

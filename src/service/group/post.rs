@@ -1,11 +1,10 @@
 //! A member's message to a group, and what `Sync` says about large groups.
 
 use super::{diffuse, load, membership, store};
-use crate::config::GroupConfig;
 use crate::id::now_ms;
 use crate::protocol::{ErrorCode, GroupNews, GroupRole};
 use crate::service::message::{self, Conversation, StoredMessage};
-use crate::service::{ServiceError, ServiceResult, Tx};
+use crate::service::{ServiceError, ServiceResult, Services, Tx};
 use crate::storage::{StorageError, Store};
 
 /// Stores a member's message in the group's log under a fresh id and
@@ -13,7 +12,7 @@ use crate::storage::{StorageError, Store};
 /// see every change committed before it.
 pub fn send(
     tx: &mut Tx<'_>,
-    config: &GroupConfig,
+    services: &Services,
     group: u64,
     message: &StoredMessage,
     origin: u64,
@@ -34,8 +33,9 @@ pub fn send(
     let id = tx.next_id();
     let conversation = Conversation::Group(group);
     message::store::append(tx, conversation, id, message);
-    let members = store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect();
-    diffuse(tx, config, group, members, &[], Some(origin), message::wire_message(id, conversation, message));
+    let members = services.rosters.members(tx, group, &record)?.to_vec();
+    let message = message::wire_message(id, conversation, message);
+    diffuse(tx, &services.config.group, group, members, &[], Some(origin), message);
     Ok(id)
 }
 

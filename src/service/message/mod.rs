@@ -75,7 +75,7 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
             }
             let id = match req.to {
                 Target::User(peer) => send_direct(tx, &checks, conversation, peer, &message, origin)?,
-                Target::Group(group) => super::group::send(tx, &checks.config.group, group, &message, origin)?,
+                Target::Group(group) => super::group::send(tx, &checks, group, &message, origin)?,
             };
             Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: false })
         })

@@ -1,0 +1,55 @@
+//! Member lists of busy groups, kept in memory for the send path.
+//!
+//! Every group message goes to every member, so its write job needs the
+//! member list; reading it from storage costs a scan of up to
+//! `group.max_members` entries per message. The list is cached with the
+//! group record's `roster` number, which every membership change bumps in
+//! the same job, so a cached list is used only while it is the group's.
+//! Lists are filled only by send jobs, which change no membership: a list
+//! is never taken from a job that might still fail.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::store::{self, GroupRecord};
+use crate::service::Tx;
+use crate::storage::StorageError;
+
+/// Groups smaller than this are read from storage each time: their scan is
+/// cheap, and the cache stays for groups where it pays.
+const CACHED_FROM: u32 = 64;
+
+/// Most member lists held; beyond it the cache starts afresh.
+const CAPACITY: usize = 256;
+
+/// Cached member lists by group id, with the roster number they match.
+#[derive(Default)]
+pub struct Rosters {
+    lists: Mutex<HashMap<u64, (u64, Arc<[u64]>)>>,
+}
+
+impl Rosters {
+    /// The members of `group` (whose record the job has just read), in
+    /// user id order.
+    pub(super) fn members(&self, tx: &Tx<'_>, group: u64, record: &GroupRecord) -> Result<Arc<[u64]>, StorageError> {
+        if record.member_count < CACHED_FROM {
+            return Ok(ids(tx, group)?.into());
+        }
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((roster, list)) = lists.get(&group) {
+            if *roster == record.roster {
+                return Ok(list.clone());
+            }
+        }
+        let list: Arc<[u64]> = ids(tx, group)?.into();
+        if lists.len() >= CAPACITY {
+            lists.clear();
+        }
+        lists.insert(group, (record.roster, list.clone()));
+        Ok(list)
+    }
+}
+
+fn ids(tx: &Tx<'_>, group: u64) -> Result<Vec<u64>, StorageError> {
+    Ok(store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect())
+}
