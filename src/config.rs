@@ -277,7 +277,7 @@ pub struct GroupConfig {
 
 impl Default for GroupConfig {
     fn default() -> Self {
-        GroupConfig { max_members: 5_000, max_groups_per_user: 500, write_diffusion_max: 500 }
+        GroupConfig { max_members: 5_000, max_groups_per_user: 500, write_diffusion_max: 100 }
     }
 }
 
