@@ -547,3 +547,39 @@ async fn group_limits_and_bad_fields_are_refused() {
     assert_eq!(code(first.client.call(&page).await), Some(ErrorCode::InvalidArgument));
     assert_eq!(code(first.client.call(&GetGroupRequest { group_id: 1 }).await), Some(ErrorCode::NotFound));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_group_bodies_are_refused_and_the_connection_stays() {
+    use kith::codec::encode_wire;
+    use kith::protocol::{ErrorBody, GetGroupRequest, ERROR_ACTION};
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let error = |reply: kith::client::RawReply| {
+        assert_eq!(reply.action, ERROR_ACTION);
+        decode_wire::<ErrorBody>(&reply.body).unwrap().error_code()
+    };
+    // An unknown join policy (the last byte but one of the fields).
+    let mut body = encode_wire(&CreateGroupRequest { fields: fields("ok", JoinPolicy::Open, false), members: vec![] });
+    let policy = body.len() - 8 - 2;
+    assert_eq!(body[policy], JoinPolicy::Open as u8);
+    body[policy] = 9;
+    let reply = owner.client.request_raw(kith::protocol::Action::CreateGroup as u8, body).await.unwrap();
+    assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
+    // A Target variant the protocol does not have.
+    let mut send = encode_wire(&SendRequest {
+        to: Target::Group(1),
+        client_msg_id: [0; 16],
+        kind: MessageKind::Text,
+        content: b"x".to_vec(),
+        extra: None,
+    });
+    send[3] = 2;
+    let reply = owner.client.request_raw(kith::protocol::Action::Send as u8, send).await.unwrap();
+    assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
+    // A truncated body.
+    let short = encode_wire(&GetGroupRequest { group_id: 7 })[..5].to_vec();
+    let reply = owner.client.request_raw(kith::protocol::Action::GetGroup as u8, short).await.unwrap();
+    assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
+    // The connection still works.
+    create(&owner.client, JoinPolicy::Open, &[]).await;
+}
