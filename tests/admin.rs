@@ -340,3 +340,77 @@ async fn a_clean_shutdown_removes_the_control_socket() {
     server.stop().await;
     assert!(!socket.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_in_stats_export_and_backups() {
+    use kith::protocol::{
+        CreateGroupRequest, FriendPolicy, GetGroupRequest, GroupFields, GroupRole, JoinPolicy, ListMembersRequest,
+        PrivacyRequest, Target,
+    };
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    bob.client
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .await
+        .unwrap();
+    let fields = GroupFields {
+        name: "hikers".into(),
+        avatar: String::new(),
+        introduction: String::new(),
+        announcement: String::new(),
+        join_policy: JoinPolicy::Open,
+        history_visible: false,
+    };
+    let group = alice.client.call(&CreateGroupRequest { fields, members: vec![bob.user_id] }).await.unwrap();
+    let group = group.group.group_id;
+    alice.client.send_text_to(Target::Group(group), "to the hills").await.unwrap();
+    bob.client.send_text_to(Target::Group(group), "tomorrow at six").await.unwrap();
+
+    // Two written messages, and the group's Created and Joined system messages.
+    let stats = kith_async(args(&["stats", "--json"]), server.data_dir(), None).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&stats)).unwrap();
+    let counts = (json["groups"].as_u64(), json["group_members"].as_u64(), json["group_messages"].as_u64());
+    assert_eq!(counts, (Some(1), Some(2), Some(4)), "{json}");
+    let text = stdout(&kith_async(args(&["stats"]), server.data_dir(), None).await);
+    assert!(text.contains("groups           1"), "{text}");
+
+    let out = server.dir.path().join("bob.jsonl");
+    let export =
+        kith_async(args(&["user", "export", "bob", "--output", out.to_str().unwrap()]), server.data_dir(), None).await;
+    assert!(export.status.success(), "{}", stderr(&export));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let listed = lines.iter().find_map(|l| l.get("group")).expect("the group is exported");
+    assert_eq!((listed["group_id"].as_u64(), listed["role"].as_str()), (Some(group), Some("member")));
+    let said: Vec<&str> =
+        lines.iter().filter_map(|l| l.get("message")).filter_map(|m| m["content"]["text"].as_str()).collect();
+    assert!(said.contains(&"tomorrow at six") && said.contains(&"to the hills"), "{said:?}");
+    assert!(lines.iter().filter_map(|l| l.get("message")).all(|m| m["group"].as_u64() == Some(group)));
+
+    // A backup carries the group; the restored server checks and serves it.
+    let file = server.dir.path().join("groups.backup");
+    let backup = kith_async(args(&["backup", file.to_str().unwrap()]), server.data_dir(), None).await;
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    let restored = tempfile::tempdir().unwrap();
+    let target = restored.path().join("data");
+    let out = kith(&["restore", file.to_str().unwrap()], &target);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let copy = TestServer::start_with(|c| c.data_dir = target.clone()).await;
+    let client = copy.connect(Kind::Tcp).await;
+    client.login("alice", PASSWORD, device("alice-restored", DeviceType::Desktop)).await.unwrap();
+    let info = client.call(&GetGroupRequest { group_id: group }).await.unwrap();
+    assert_eq!((info.member_count, info.my_role), (2, Some(GroupRole::Owner)));
+    let members = client.call(&ListMembersRequest { group_id: group, after: 0, limit: 10, online_only: false });
+    assert_eq!(members.await.unwrap().members.len(), 2);
+    let log = client
+        .call(&kith::protocol::HistoryRequest {
+            with: Target::Group(group),
+            direction: kith::protocol::Direction::After,
+            anchor: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.messages.len(), 4);
+}
