@@ -401,8 +401,8 @@ async fn groups_in_stats_export_and_backups() {
     client.login("alice", PASSWORD, device("alice-restored", DeviceType::Desktop)).await.unwrap();
     let info = client.call(&GetGroupRequest { group_id: group }).await.unwrap();
     assert_eq!((info.member_count, info.my_role), (2, Some(GroupRole::Owner)));
-    let members = client.call(&ListMembersRequest { group_id: group, after: 0, limit: 10, online_only: false });
-    assert_eq!(members.await.unwrap().members.len(), 2);
+    let members = ListMembersRequest { group_id: group, after: 0, limit: 10, online_only: false };
+    assert_eq!(client.call(&members).await.unwrap().members.len(), 2);
     let log = client
         .call(&kith::protocol::HistoryRequest {
             with: Target::Group(group),
