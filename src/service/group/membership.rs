@@ -7,7 +7,7 @@
 //! adds the member.
 
 use super::store::{self, BanRecord, GroupRecord, InvitationRecord, JoinRequestRecord, MemberRecord};
-use super::{announce, check_not_banned, info, load, membership, rules};
+use super::{announce, change, check_not_banned, info, load, membership, rules};
 use crate::config::GroupConfig;
 use crate::id::now_ms;
 use crate::protocol::{
@@ -119,80 +119,69 @@ fn invitation_info(
 }
 
 async fn join(call: Call, req: JoinGroupRequest) -> ServiceResult<Outcome<JoinOutcome>> {
-    let me = call.me()?.user_id;
     rules::check_request_message(&req.message)?;
-    let (config, origin) = (call.services.config.group.clone(), call.session_id);
-    call.services
-        .write(move |tx| {
-            let group = req.group_id;
-            let record = load(tx, group)?;
-            check_not_banned(tx, group, me)?;
-            if store::member(tx, group, me)?.is_some() {
-                return Err(ServiceError::new(ErrorCode::Conflict, "already a member of this group"));
+    let origin = call.session_id;
+    change(&call, move |tx, config, me| {
+        let group = req.group_id;
+        let record = load(tx, group)?;
+        check_not_banned(tx, group, me)?;
+        if store::member(tx, group, me)?.is_some() {
+            return Err(ServiceError::new(ErrorCode::Conflict, "already a member of this group"));
+        }
+        match record.fields.join_policy {
+            JoinPolicy::Open => {
+                let record = admit(tx, config, group, me, me)?;
+                Ok(JoinOutcome::Joined(info(group, &record, Some(GroupRole::Member))))
             }
-            match record.fields.join_policy {
-                JoinPolicy::Open => {
-                    let record = admit(tx, &config, group, me, me)?;
-                    Ok(JoinOutcome::Joined(info(group, &record, Some(GroupRole::Member))))
-                }
-                JoinPolicy::InviteOnly => {
-                    Err(ServiceError::new(ErrorCode::NotPermitted, "this group admits members by invitation only"))
-                }
-                JoinPolicy::Approval => {
-                    // One pending request per user: asking again returns it.
-                    if let Some(pending) = store::request(tx, group, me)? {
-                        let info =
-                            request_info(tx, group, &record.fields.name, me, &pending, RequestState::Pending, 0)?;
-                        return Ok(JoinOutcome::Requested(info));
-                    }
-                    if record.member_count >= config.max_members {
-                        return Err(ServiceError::new(ErrorCode::NotPermitted, "the group is full")
-                            .with_limit(u64::from(config.max_members)));
-                    }
-                    let pending = JoinRequestRecord { id: tx.next_id(), message: req.message };
-                    store::set_request(tx, group, me, Some(&pending));
+            JoinPolicy::InviteOnly => {
+                Err(ServiceError::new(ErrorCode::NotPermitted, "this group admits members by invitation only"))
+            }
+            JoinPolicy::Approval => {
+                // One pending request per user: asking again returns it.
+                if let Some(pending) = store::request(tx, group, me)? {
                     let info = request_info(tx, group, &record.fields.name, me, &pending, RequestState::Pending, 0)?;
-                    let mut audience = deciders(tx, group)?;
-                    audience.push(me);
-                    update::publish(
-                        tx,
-                        &audience,
-                        Some(origin),
-                        pending.id,
-                        UpdateBody::GroupJoinRequest(info.clone()),
-                    );
-                    Ok(JoinOutcome::Requested(info))
+                    return Ok(JoinOutcome::Requested(info));
                 }
+                if record.member_count >= config.max_members {
+                    return Err(ServiceError::new(ErrorCode::NotPermitted, "the group is full")
+                        .with_limit(u64::from(config.max_members)));
+                }
+                let pending = JoinRequestRecord { id: tx.next_id(), message: req.message };
+                store::set_request(tx, group, me, Some(&pending));
+                let info = request_info(tx, group, &record.fields.name, me, &pending, RequestState::Pending, 0)?;
+                let mut audience = deciders(tx, group)?;
+                audience.push(me);
+                update::publish(tx, &audience, Some(origin), pending.id, UpdateBody::GroupJoinRequest(info.clone()));
+                Ok(JoinOutcome::Requested(info))
             }
-        })
-        .await
+        }
+    })
+    .await
 }
 
 async fn answer_join(call: Call, req: AnswerJoinRequest) -> ServiceResult<Outcome<JoinRequestInfo>> {
-    let me = call.me()?.user_id;
-    let (config, origin) = (call.services.config.group.clone(), call.session_id);
-    call.services
-        .write(move |tx| {
-            let (group, user) = (req.group_id, req.user_id);
-            let record = load(tx, group)?;
-            rules::need_admin(membership(tx, group, me)?.role)?;
-            let pending = store::request(tx, group, user)?.ok_or_else(|| ServiceError::not_found("no such request"))?;
-            // Deciders are counted before the join: the one admitted is not one.
-            let mut audience = deciders(tx, group)?;
-            audience.push(user);
-            let state = if req.accept {
-                admit(tx, &config, group, user, me)?;
-                RequestState::Accepted
-            } else {
-                store::set_request(tx, group, user, None);
-                RequestState::Rejected
-            };
-            let info = request_info(tx, group, &record.fields.name, user, &pending, state, me)?;
-            let id = tx.next_id();
-            update::publish(tx, &audience, Some(origin), id, UpdateBody::GroupJoinRequest(info.clone()));
-            Ok(info)
-        })
-        .await
+    let origin = call.session_id;
+    change(&call, move |tx, config, me| {
+        let (group, user) = (req.group_id, req.user_id);
+        let record = load(tx, group)?;
+        rules::need_admin(membership(tx, group, me)?.role)?;
+        let pending = store::request(tx, group, user)?.ok_or_else(|| ServiceError::not_found("no such request"))?;
+        // Deciders are counted before the join: the one admitted is not one.
+        let mut audience = deciders(tx, group)?;
+        audience.push(user);
+        let state = if req.accept {
+            admit(tx, config, group, user, me)?;
+            RequestState::Accepted
+        } else {
+            store::set_request(tx, group, user, None);
+            RequestState::Rejected
+        };
+        let info = request_info(tx, group, &record.fields.name, user, &pending, state, me)?;
+        let id = tx.next_id();
+        update::publish(tx, &audience, Some(origin), id, UpdateBody::GroupJoinRequest(info.clone()));
+        Ok(info)
+    })
+    .await
 }
 
 async fn list_join_requests(call: Call, req: ListJoinRequestsRequest) -> ServiceResult<Outcome<JoinRequestPage>> {
@@ -271,45 +260,41 @@ async fn invite_to_group(call: Call, req: InviteToGroupRequest) -> ServiceResult
     if req.user_id == me {
         return Err(ServiceError::invalid("user_id: you cannot invite yourself"));
     }
-    let (services, config) = (call.services.clone(), call.services.config.group.clone());
-    call.services
-        .write(move |tx| {
-            let group = req.group_id;
-            let record = load(tx, group)?;
-            let role = membership(tx, group, me)?.role;
-            if record.fields.join_policy != JoinPolicy::Open {
-                rules::need_admin(role)?;
-            }
-            invite(tx, &services, &config, group, me, req.user_id)
-        })
-        .await
+    let services = call.services.clone();
+    change(&call, move |tx, config, me| {
+        let group = req.group_id;
+        let record = load(tx, group)?;
+        let role = membership(tx, group, me)?.role;
+        if record.fields.join_policy != JoinPolicy::Open {
+            rules::need_admin(role)?;
+        }
+        invite(tx, &services, config, group, me, req.user_id)
+    })
+    .await
 }
 
 async fn answer_invitation(call: Call, req: AnswerInvitationRequest) -> ServiceResult<Outcome<InvitationInfo>> {
-    let me = call.me()?.user_id;
-    let (config, origin) = (call.services.config.group.clone(), call.session_id);
-    call.services
-        .write(move |tx| {
-            let group = req.group_id;
-            let pending =
-                store::invitation(tx, me, group)?.ok_or_else(|| ServiceError::not_found("no such invitation"))?;
-            let Some(record) = store::group(tx, group)? else {
-                store::set_invitation(tx, me, group, None);
-                return Err(ServiceError::not_found("no such group"));
-            };
-            let state = if req.accept {
-                admit(tx, &config, group, me, pending.by)?;
-                RequestState::Accepted
-            } else {
-                store::set_invitation(tx, me, group, None);
-                RequestState::Rejected
-            };
-            let info = invitation_info(tx, group, &record.fields.name, me, &pending, state)?;
-            let id = tx.next_id();
-            update::publish(tx, &[pending.by, me], Some(origin), id, UpdateBody::GroupInvitation(info.clone()));
-            Ok(info)
-        })
-        .await
+    let origin = call.session_id;
+    change(&call, move |tx, config, me| {
+        let group = req.group_id;
+        let pending = store::invitation(tx, me, group)?.ok_or_else(|| ServiceError::not_found("no such invitation"))?;
+        let Some(record) = store::group(tx, group)? else {
+            store::set_invitation(tx, me, group, None);
+            return Err(ServiceError::not_found("no such group"));
+        };
+        let state = if req.accept {
+            admit(tx, config, group, me, pending.by)?;
+            RequestState::Accepted
+        } else {
+            store::set_invitation(tx, me, group, None);
+            RequestState::Rejected
+        };
+        let info = invitation_info(tx, group, &record.fields.name, me, &pending, state)?;
+        let id = tx.next_id();
+        update::publish(tx, &[pending.by, me], Some(origin), id, UpdateBody::GroupInvitation(info.clone()));
+        Ok(info)
+    })
+    .await
 }
 
 async fn list_invitations(call: Call, req: ListInvitationsRequest) -> ServiceResult<Outcome<InvitationPage>> {
@@ -351,76 +336,68 @@ fn actor_and_target(tx: &Tx<'_>, group: u64, me: u64, user: u64) -> ServiceResul
 }
 
 async fn kick(call: Call, req: KickMemberRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let (group, user) = (req.group_id, req.user_id);
-            let mut record = load(tx, group)?;
-            actor_and_target(tx, group, me, user)?;
-            store::remove_member(tx, group, &mut record, user);
-            announce(tx, &config, group, me, GroupEvent::Kicked { user_id: user, by: me })?;
-            Ok(())
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let (group, user) = (req.group_id, req.user_id);
+        let mut record = load(tx, group)?;
+        actor_and_target(tx, group, me, user)?;
+        store::remove_member(tx, group, &mut record, user);
+        announce(tx, config, group, me, GroupEvent::Kicked { user_id: user, by: me })?;
+        Ok(())
+    })
+    .await
 }
 
 async fn set_admin(call: Call, req: SetAdminRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let (group, user) = (req.group_id, req.user_id);
-            load(tx, group)?;
-            rules::need_owner(membership(tx, group, me)?.role)?;
-            let (_, mut theirs) = actor_and_target(tx, group, me, user)?;
-            let role = if req.admin { GroupRole::Admin } else { GroupRole::Member };
-            if theirs.role != role {
-                theirs.role = role;
-                store::put_member(tx, group, user, &theirs);
-                announce(tx, &config, group, me, GroupEvent::RoleChanged { user_id: user, role, by: me })?;
-            }
-            Ok(())
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let (group, user) = (req.group_id, req.user_id);
+        load(tx, group)?;
+        rules::need_owner(membership(tx, group, me)?.role)?;
+        let (_, mut theirs) = actor_and_target(tx, group, me, user)?;
+        let role = if req.admin { GroupRole::Admin } else { GroupRole::Member };
+        if theirs.role != role {
+            theirs.role = role;
+            store::put_member(tx, group, user, &theirs);
+            announce(tx, config, group, me, GroupEvent::RoleChanged { user_id: user, role, by: me })?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn ban(call: Call, req: BanRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let (services, config) = (call.services.clone(), call.services.config.group.clone());
-    call.services
-        .write(move |tx| {
-            let (group, user) = (req.group_id, req.user_id);
-            let mut record = load(tx, group)?;
-            rules::need_admin(membership(tx, group, me)?.role)?;
-            if !req.banned {
-                if !store::set_ban(tx, group, user, None)? {
-                    return Err(ServiceError::not_found("not banned"));
-                }
-                return Ok(());
+    let services = call.services.clone();
+    change(&call, move |tx, config, me| {
+        let (group, user) = (req.group_id, req.user_id);
+        let mut record = load(tx, group)?;
+        rules::need_admin(membership(tx, group, me)?.role)?;
+        if !req.banned {
+            if !store::set_ban(tx, group, user, None)? {
+                return Err(ServiceError::not_found("not banned"));
             }
-            if !services.accounts.user_exists(user) {
-                return Err(ServiceError::not_found("no such user"));
-            }
-            let member = store::member(tx, group, user)?.is_some();
-            if member {
-                actor_and_target(tx, group, me, user)?;
-            } else if user == me {
-                return Err(ServiceError::invalid("user_id: not yourself"));
-            }
-            let since = now_ms();
-            if !store::set_ban(tx, group, user, Some(BanRecord { by: me, since }))? {
-                return Ok(());
-            }
-            // A pending invitation stays, refused with `Banned` if accepted.
-            store::set_request(tx, group, user, None);
-            if member {
-                store::remove_member(tx, group, &mut record, user);
-                announce(tx, &config, group, me, GroupEvent::Banned { user_id: user, by: me })?;
-            }
-            Ok(())
-        })
-        .await
+            return Ok(());
+        }
+        if !services.accounts.user_exists(user) {
+            return Err(ServiceError::not_found("no such user"));
+        }
+        let member = store::member(tx, group, user)?.is_some();
+        if member {
+            actor_and_target(tx, group, me, user)?;
+        } else if user == me {
+            return Err(ServiceError::invalid("user_id: not yourself"));
+        }
+        let since = now_ms();
+        if !store::set_ban(tx, group, user, Some(BanRecord { by: me, since }))? {
+            return Ok(());
+        }
+        // A pending invitation stays, refused with `Banned` if accepted.
+        store::set_request(tx, group, user, None);
+        if member {
+            store::remove_member(tx, group, &mut record, user);
+            announce(tx, config, group, me, GroupEvent::Banned { user_id: user, by: me })?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn list_bans(call: Call, req: ListBansRequest) -> ServiceResult<Outcome<BanPage>> {
@@ -448,38 +425,32 @@ async fn list_bans(call: Call, req: ListBansRequest) -> ServiceResult<Outcome<Ba
 }
 
 async fn mute_member(call: Call, req: MuteMemberRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let (group, user) = (req.group_id, req.user_id);
-            load(tx, group)?;
-            if req.until != 0 && req.until <= now_ms() {
-                return Err(ServiceError::invalid("until: must be in the future, or 0 to lift the mute"));
-            }
-            let (_, mut theirs) = actor_and_target(tx, group, me, user)?;
-            theirs.muted_until = req.until;
-            store::put_member(tx, group, user, &theirs);
-            announce(tx, &config, group, me, GroupEvent::Muted { user_id: user, until: req.until, by: me })?;
-            Ok(())
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let (group, user) = (req.group_id, req.user_id);
+        load(tx, group)?;
+        if req.until != 0 && req.until <= now_ms() {
+            return Err(ServiceError::invalid("until: must be in the future, or 0 to lift the mute"));
+        }
+        let (_, mut theirs) = actor_and_target(tx, group, me, user)?;
+        theirs.muted_until = req.until;
+        store::put_member(tx, group, user, &theirs);
+        announce(tx, config, group, me, GroupEvent::Muted { user_id: user, until: req.until, by: me })?;
+        Ok(())
+    })
+    .await
 }
 
 async fn mute_group(call: Call, req: MuteGroupRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let group = req.group_id;
-            let mut record = load(tx, group)?;
-            rules::need_admin(membership(tx, group, me)?.role)?;
-            if record.muted != req.muted {
-                record.muted = req.muted;
-                store::put_group(tx, group, &record);
-                announce(tx, &config, group, me, GroupEvent::GroupMuted { muted: req.muted, by: me })?;
-            }
-            Ok(())
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let group = req.group_id;
+        let mut record = load(tx, group)?;
+        rules::need_admin(membership(tx, group, me)?.role)?;
+        if record.muted != req.muted {
+            record.muted = req.muted;
+            store::put_group(tx, group, &record);
+            announce(tx, config, group, me, GroupEvent::GroupMuted { muted: req.muted, by: me })?;
+        }
+        Ok(())
+    })
+    .await
 }

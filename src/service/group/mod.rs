@@ -81,6 +81,18 @@ fn info(id: u64, record: &GroupRecord, my_role: Option<GroupRole>) -> GroupInfo 
     }
 }
 
+/// Runs a group change as one write job on the group commit: `job` gets
+/// the caller's user id and the group settings; the answer goes out once
+/// what it wrote is durable.
+async fn change<T: serde::Serialize + Send + 'static>(
+    call: &Call,
+    job: impl FnOnce(&mut Tx<'_>, &GroupConfig, u64) -> ServiceResult<T> + Send + 'static,
+) -> ServiceResult<Outcome<T>> {
+    let me = call.me()?.user_id;
+    let config = call.services.config.group.clone();
+    call.services.write(move |tx| job(tx, &config, me)).await
+}
+
 /// Puts a group message where members find it and pushes it to their
 /// online devices (except `origin`). A group of at most `write_diffusion_max`
 /// members gets it in every member's update log; a larger one only records
@@ -207,87 +219,75 @@ async fn get(call: Call, req: GetGroupRequest) -> ServiceResult<Outcome<GroupInf
 }
 
 async fn update_group(call: Call, req: UpdateGroupRequest) -> ServiceResult<Outcome<GroupInfo>> {
-    let me = call.me()?.user_id;
     rules::check_fields(&req.fields)?;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let group = req.group_id;
-            let mut record = load(tx, group)?;
-            let role = membership(tx, group, me)?.role;
-            rules::need_admin(role)?;
-            record.fields = req.fields.clone();
-            store::put_group(tx, group, &record);
-            announce(tx, &config, group, me, GroupEvent::InfoChanged { by: me, fields: req.fields })?;
-            Ok(info(group, &record, Some(role)))
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let group = req.group_id;
+        let mut record = load(tx, group)?;
+        let role = membership(tx, group, me)?.role;
+        rules::need_admin(role)?;
+        record.fields = req.fields.clone();
+        store::put_group(tx, group, &record);
+        announce(tx, config, group, me, GroupEvent::InfoChanged { by: me, fields: req.fields })?;
+        Ok(info(group, &record, Some(role)))
+    })
+    .await
 }
 
 async fn dissolve(call: Call, req: DissolveGroupRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let group = req.group_id;
-            load(tx, group)?;
-            rules::need_owner(membership(tx, group, me)?.role)?;
-            let members = store::members_in(tx, group)?;
-            let everyone: Vec<u64> = members.iter().map(|(user, _)| *user).collect();
-            // Nobody can pull a dissolved group's log: everyone gets the
-            // event in their own.
-            let id = tx.next_id();
-            say(tx, &config, group, id, me, GroupEvent::Dissolved { by: me }, &everyone)?;
-            store::dissolve(tx, group, &members)?;
-            Ok(())
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let group = req.group_id;
+        load(tx, group)?;
+        rules::need_owner(membership(tx, group, me)?.role)?;
+        let members = store::members_in(tx, group)?;
+        let everyone: Vec<u64> = members.iter().map(|(user, _)| *user).collect();
+        // Nobody can pull a dissolved group's log: everyone gets the
+        // event in their own.
+        let id = tx.next_id();
+        say(tx, config, group, id, me, GroupEvent::Dissolved { by: me }, &everyone)?;
+        store::dissolve(tx, group, &members)?;
+        Ok(())
+    })
+    .await
 }
 
 async fn transfer(call: Call, req: TransferGroupRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let (group, to) = (req.group_id, req.user_id);
-            let mut record = load(tx, group)?;
-            let mut mine = membership(tx, group, me)?;
-            rules::need_owner(mine.role)?;
-            if to == me {
-                return Err(ServiceError::invalid("user_id: you already own this group"));
-            }
-            let mut theirs =
-                store::member(tx, group, to)?.ok_or_else(|| ServiceError::not_found("not a member of this group"))?;
-            mine.role = GroupRole::Member;
-            theirs.role = GroupRole::Owner;
-            store::put_member(tx, group, me, &mine);
-            store::put_member(tx, group, to, &theirs);
-            record.owner = to;
-            store::put_group(tx, group, &record);
-            announce(tx, &config, group, me, GroupEvent::OwnershipTransferred { from: me, to })?;
-            Ok(())
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let (group, to) = (req.group_id, req.user_id);
+        let mut record = load(tx, group)?;
+        let mut mine = membership(tx, group, me)?;
+        rules::need_owner(mine.role)?;
+        if to == me {
+            return Err(ServiceError::invalid("user_id: you already own this group"));
+        }
+        let mut theirs =
+            store::member(tx, group, to)?.ok_or_else(|| ServiceError::not_found("not a member of this group"))?;
+        mine.role = GroupRole::Member;
+        theirs.role = GroupRole::Owner;
+        store::put_member(tx, group, me, &mine);
+        store::put_member(tx, group, to, &theirs);
+        record.owner = to;
+        store::put_group(tx, group, &record);
+        announce(tx, config, group, me, GroupEvent::OwnershipTransferred { from: me, to })?;
+        Ok(())
+    })
+    .await
 }
 
 async fn leave(call: Call, req: LeaveGroupRequest) -> ServiceResult<Outcome<()>> {
-    let me = call.me()?.user_id;
-    let config = call.services.config.group.clone();
-    call.services
-        .write(move |tx| {
-            let group = req.group_id;
-            let mut record = load(tx, group)?;
-            if membership(tx, group, me)?.role == GroupRole::Owner {
-                return Err(ServiceError::new(
-                    ErrorCode::Conflict,
-                    "the owner cannot leave: transfer the group or dissolve it",
-                ));
-            }
-            store::remove_member(tx, group, &mut record, me);
-            announce(tx, &config, group, me, GroupEvent::Left { user_id: me })?;
-            Ok(())
-        })
-        .await
+    change(&call, move |tx, config, me| {
+        let group = req.group_id;
+        let mut record = load(tx, group)?;
+        if membership(tx, group, me)?.role == GroupRole::Owner {
+            return Err(ServiceError::new(
+                ErrorCode::Conflict,
+                "the owner cannot leave: transfer the group or dissolve it",
+            ));
+        }
+        store::remove_member(tx, group, &mut record, me);
+        announce(tx, config, group, me, GroupEvent::Left { user_id: me })?;
+        Ok(())
+    })
+    .await
 }
 
 async fn list_groups(call: Call, req: ListGroupsRequest) -> ServiceResult<Outcome<GroupPage>> {

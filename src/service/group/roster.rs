@@ -22,10 +22,13 @@ const CACHED_FROM: u32 = 64;
 /// Most member lists held; beyond it the cache starts afresh.
 const CAPACITY: usize = 256;
 
-/// Cached member lists by group id, with the roster number they match.
+/// A member list, and the roster number of the group it was read at.
+type Roster = (u64, Arc<[u64]>);
+
+/// Cached member lists by group id.
 #[derive(Default)]
 pub struct Rosters {
-    lists: Mutex<HashMap<u64, (u64, Arc<[u64]>)>>,
+    lists: Mutex<HashMap<u64, Roster>>,
 }
 
 impl Rosters {
