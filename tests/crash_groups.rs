@@ -76,10 +76,14 @@ async fn check(clients: &[Client], ids: &[u64], group: u64, ledger: &Mutex<Ledge
         }
     }
 
-    let mut l = ledger.lock().unwrap();
-    for (j, client) in clients.iter().enumerate().skip(1) {
+    let mut lists = Vec::new();
+    for client in clients {
         let theirs = client.call(&ListGroupsRequest { after: 0, limit: 100 }).await.unwrap();
-        let lists = theirs.groups.iter().any(|g| g.group_id == group);
+        lists.push(theirs.groups.iter().any(|g| g.group_id == group));
+    }
+
+    let mut l = ledger.lock().unwrap();
+    for (j, lists) in lists.into_iter().enumerate().skip(1) {
         let listed = members.contains(&ids[j]);
         assert_eq!(lists, listed, "user {j}: the group lists them {listed}, they list the group {lists}");
         if !l.uncertain.contains(&j) {
