@@ -163,8 +163,8 @@ async fn who_may_do_what_in_the_social_graph() {
 }
 
 /// The group actions, by who tries them: an anonymous connection is refused
-/// every one; a stranger may look a group up but neither act in it nor read
-/// it; an ordinary member cannot do what the owner and admins do; an admin
+/// every one; a stranger does not find an invite-only group and can neither
+/// act in it nor read it; an ordinary member cannot do what the owner and admins do; an admin
 /// cannot do what only the owner does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what_in_a_group() {
@@ -236,15 +236,13 @@ async fn who_may_do_what_in_a_group() {
         assert_eq!(outcome(&anonymous, request).await, Some(ErrorCode::NotAuthenticated), "{request:?}");
     }
 
-    // A stranger: may see the group and list her own (empty) lists; every
-    // action inside it is refused, and its log stays closed.
+    // A stranger: may list her own (empty) lists; the invite-only group is
+    // not found, every action inside it is refused, and its log stays closed.
     let not_permitted = Some(ErrorCode::NotPermitted);
     for request in &requests {
         let expected = match request {
-            Request::CreateGroup(_) | Request::GetGroup(_) | Request::ListGroups(_) | Request::ListInvitations(_) => {
-                None
-            }
-            Request::AnswerInvitation(_) => Some(ErrorCode::NotFound),
+            Request::CreateGroup(_) | Request::ListGroups(_) | Request::ListInvitations(_) => None,
+            Request::AnswerInvitation(_) | Request::GetGroup(_) => Some(ErrorCode::NotFound),
             _ => not_permitted,
         };
         assert_eq!(outcome(&stranger.client, request).await, expected, "stranger: {request:?}");

@@ -279,6 +279,11 @@ async fn approval_and_invitations_follow_policies_and_blocks() {
     // Invite-only groups take no joins, only invitations.
     let closed = create(&owner.client, JoinPolicy::InviteOnly, &[]).await.group.group_id;
     assert_eq!(code(join(&asker, closed).await), Some(ErrorCode::NotPermitted));
+    // It shows itself only to members and invitees.
+    let look = GetGroupRequest { group_id: closed };
+    assert_eq!(code(asker.client.call(&look).await), Some(ErrorCode::NotFound));
+    owner.client.call(&InviteToGroupRequest { group_id: closed, user_id: asker.user_id }).await.unwrap();
+    assert_eq!(asker.client.call(&look).await.unwrap().my_role, None);
     let created = create(&owner.client, JoinPolicy::Open, &[blocker.user_id, eager.user_id, invitee.user_id]).await;
     assert_eq!(created.refused, [blocker.user_id]);
     assert_eq!(created.joined, [eager.user_id]);
@@ -475,6 +480,29 @@ async fn outsiders_and_the_kicked_get_nothing() {
         extra: None,
     };
     assert_eq!(code(owner.client.call(&system).await), Some(ErrorCode::InvalidArgument));
+
+    // A retried group message is answered with the original, stored once;
+    // any kind a 1:1 message may carry works in a group.
+    let image = SendRequest {
+        to: Target::Group(group),
+        client_msg_id: kith::client::new_client_msg_id(),
+        kind: MessageKind::Image,
+        content: vec![0xff, 0xd8, 0xff],
+        extra: Some("{\"w\":1}".into()),
+    };
+    let first = owner.client.call(&image).await.unwrap();
+    let retry = owner.client.call(&image).await.unwrap();
+    assert!(!first.duplicate && retry.duplicate);
+    assert_eq!(retry.message_id, first.message_id);
+    let stored = pull(&owner.client, group, 0).await.unwrap();
+    assert_eq!(stored.iter().filter(|m| m.kind == MessageKind::Image).count(), 1);
+    let pushed = drain_group_messages(&mut kicked.client).await;
+    let image_push = pushed.iter().find(|m| m.id == first.message_id).expect("pushed once");
+    assert_eq!(
+        (image_push.content.as_slice(), image_push.extra.as_deref()),
+        (&[0xff, 0xd8, 0xff][..], Some("{\"w\":1}"))
+    );
+    assert_eq!(pushed.iter().filter(|m| m.id == first.message_id).count(), 1);
 
     let before = say(&owner.client, group, "before the kick").await.unwrap();
     owner.client.call(&KickMemberRequest { group_id: group, user_id: kicked.user_id }).await.unwrap();

@@ -206,7 +206,7 @@ actions! {
     // Groups, 0x30–0x47.
     /// Creates a group owned by the caller, inviting its first members.
     0x30 CreateGroup(CreateGroupRequest) -> CreateGroupReply, User;
-    /// A group's information (members only, unless the group is open or asks for approval).
+    /// A group's information (an invite-only group: members and invitees only).
     0x31 GetGroup(GetGroupRequest) -> GroupInfo, User;
     /// Replaces a group's information (owner, admins).
     0x32 UpdateGroup(UpdateGroupRequest) -> GroupInfo, User;

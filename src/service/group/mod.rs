@@ -24,8 +24,8 @@ use crate::config::GroupConfig;
 use crate::id::id_time_ms;
 use crate::protocol::{
     CreateGroupReply, CreateGroupRequest, DissolveGroupRequest, ErrorCode, GetGroupRequest, GroupEvent, GroupInfo,
-    GroupPage, GroupRole, LeaveGroupRequest, ListGroupsRequest, ListMembersRequest, Member, MemberPage, Message,
-    MessageKind, RequestState, SetAliasRequest, TransferGroupRequest, UpdateBody, UpdateGroupRequest,
+    GroupPage, GroupRole, JoinPolicy, LeaveGroupRequest, ListGroupsRequest, ListMembersRequest, Member, MemberPage,
+    Message, MessageKind, RequestState, SetAliasRequest, TransferGroupRequest, UpdateBody, UpdateGroupRequest,
 };
 use crate::service::message::{self, Conversation, StoredMessage};
 use crate::storage::{Get, StorageError};
@@ -211,6 +211,12 @@ async fn get(call: Call, req: GetGroupRequest) -> ServiceResult<Outcome<GroupInf
                 let record = load(s, group)?;
                 check_not_banned(s, group, me)?;
                 let role = store::member(s, group, me)?.map(|m| m.role);
+                // An invite-only group shows itself to its members and to
+                // those invited, not to anyone guessing ids.
+                let invited = || store::invitation(s, me, group).map(|i| i.is_some());
+                if role.is_none() && record.fields.join_policy == JoinPolicy::InviteOnly && !invited()? {
+                    return Err(ServiceError::not_found("no such group"));
+                }
                 Ok(info(group, &record, role))
             })())
         })
