@@ -76,6 +76,12 @@ async fn a_failed_job_writes_nothing_and_its_batch_goes_on() {
     assert_eq!(store.get(&VALUES, &1).unwrap(), Some(10));
     assert_eq!(store.get(&VALUES, &2).unwrap(), None);
     assert_eq!(store.get(&VALUES, &3).unwrap(), Some(30));
+    // The sync thread answers a batch's jobs first, then hands its events
+    // on: they follow the answers by a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while seen.lock().unwrap().concat().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
     let events: Vec<u64> = seen.lock().unwrap().concat();
     assert_eq!(events, [1, 3], "the failed job's event is gone; the others come in commit order");
 
