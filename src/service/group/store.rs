@@ -7,7 +7,7 @@
 //! the user" holds exactly when "the user lists the group". The group
 //! record carries the member count, kept in the same jobs.
 
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::protocol::{GroupFields, GroupRole};
 use crate::service::Tx;
@@ -124,20 +124,30 @@ pub(super) fn members_in(tx: &Tx<'_>, group: u64) -> Result<Vec<(u64, MemberReco
     tx.range(&MEMBERS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|((_, user), m)| (user, m))).collect()
 }
 
+/// The entries of one owner in a keyspace keyed `owner ‖ id`, with ids
+/// above `after`, in id order.
+fn after<'a, V: Serialize + DeserializeOwned + 'static>(
+    store: &'a Store,
+    ks: &Keyspace<(u64, u64), V>,
+    owner: u64,
+    after: u64,
+) -> impl Iterator<Item = Result<(u64, V), StorageError>> + 'a {
+    let start = after.saturating_add(1);
+    store.range(ks, (owner, start)..=(owner, u64::MAX)).map(|e| e.map(|((_, id), value)| (id, value)))
+}
+
 /// A page of a group's members with ids above `after`.
 pub fn members_page(
     store: &Store,
     group: u64,
     after: u64,
 ) -> impl Iterator<Item = Result<(u64, MemberRecord), StorageError>> + '_ {
-    let start = after.saturating_add(1);
-    store.range(&MEMBERS, (group, start)..=(group, u64::MAX)).map(|e| e.map(|((_, user), m)| (user, m)))
+    self::after(store, &MEMBERS, group, after)
 }
 
 /// The groups a user is in with ids above `after`, in id order.
 pub fn groups_of(store: &Store, user: u64, after: u64) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
-    let start = after.saturating_add(1);
-    store.range(&JOINED, (user, start)..=(user, u64::MAX)).map(|e| e.map(|((_, group), _)| group))
+    self::after(store, &JOINED, user, after).map(|e| e.map(|(group, _)| group))
 }
 
 /// How many groups a user is in, as the job sees it.
@@ -172,8 +182,7 @@ pub fn bans_page(
     group: u64,
     after: u64,
 ) -> impl Iterator<Item = Result<(u64, BanRecord), StorageError>> + '_ {
-    let start = after.saturating_add(1);
-    store.range(&BANS, (group, start)..=(group, u64::MAX)).map(|e| e.map(|((_, user), b)| (user, b)))
+    self::after(store, &BANS, group, after)
 }
 
 /// A user's pending request to join a group.
@@ -195,8 +204,7 @@ pub fn requests_page(
     group: u64,
     after: u64,
 ) -> impl Iterator<Item = Result<(u64, JoinRequestRecord), StorageError>> + '_ {
-    let start = after.saturating_add(1);
-    store.range(&REQUESTS, (group, start)..=(group, u64::MAX)).map(|e| e.map(|((_, user), r)| (user, r)))
+    self::after(store, &REQUESTS, group, after)
 }
 
 /// A user's pending invitation into a group.
@@ -218,8 +226,7 @@ pub fn invitations_page(
     user: u64,
     after: u64,
 ) -> impl Iterator<Item = Result<(u64, InvitationRecord), StorageError>> + '_ {
-    let start = after.saturating_add(1);
-    store.range(&INVITATIONS, (user, start)..=(user, u64::MAX)).map(|e| e.map(|((_, group), i)| (group, i)))
+    self::after(store, &INVITATIONS, user, after)
 }
 
 /// The newest message of a group that is in no member's update log.
