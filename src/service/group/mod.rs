@@ -269,6 +269,8 @@ async fn transfer(call: Call, req: TransferGroupRequest) -> ServiceResult<Outcom
             store::member(tx, group, to)?.ok_or_else(|| ServiceError::not_found("not a member of this group"))?;
         mine.role = GroupRole::Member;
         theirs.role = GroupRole::Owner;
+        // Nobody may lift an owner's mute, so the new owner has none.
+        theirs.muted_until = 0;
         store::put_member(tx, group, me, &mine);
         store::put_member(tx, group, to, &theirs);
         record.owner = to;

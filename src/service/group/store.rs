@@ -24,7 +24,8 @@ pub struct GroupRecord {
     pub owner: u64,
     /// Members now.
     pub member_count: u32,
-    /// Bumped by every change of the member list, so a cached copy of the
+    /// A fresh snowflake at every change of the member list (never the same
+    /// number twice, even after a failed batch), so a cached copy of the
     /// list can tell whether it is still the group's.
     pub roster: u64,
 }
@@ -105,7 +106,7 @@ pub(super) fn add_member(tx: &mut Tx<'_>, group: u64, record: &mut GroupRecord, 
     tx.put(&MEMBERS, &(group, user), member);
     tx.put(&JOINED, &(user, group), &member.joined);
     record.member_count += 1;
-    record.roster += 1;
+    record.roster = tx.next_id();
     put_group(tx, group, record);
 }
 
@@ -114,7 +115,7 @@ pub(super) fn remove_member(tx: &mut Tx<'_>, group: u64, record: &mut GroupRecor
     tx.delete(&MEMBERS, &(group, user));
     tx.delete(&JOINED, &(user, group));
     record.member_count = record.member_count.saturating_sub(1);
-    record.roster += 1;
+    record.roster = tx.next_id();
     put_group(tx, group, record);
 }
 
