@@ -49,11 +49,12 @@ struct Entry {
 }
 
 impl Entry {
-    fn wait_until(&self) -> Instant {
-        match self.failures.checked_sub(FREE_FAILURES) {
-            None => self.last,
-            Some(extra) => self.last + BASE_DELAY.saturating_mul(1u32 << extra.min(16)).min(MAX_DELAY),
-        }
+    /// When the next attempt may start, if the failures call for a wait.
+    /// Under the free failures there is none, even if another attempt that
+    /// read the clock a moment later took the lock first.
+    fn wait_until(&self) -> Option<Instant> {
+        let extra = self.failures.checked_sub(FREE_FAILURES)?;
+        Some(self.last + BASE_DELAY.saturating_mul(1u32 << extra.min(16)).min(MAX_DELAY))
     }
 }
 
@@ -98,7 +99,9 @@ impl LoginThrottle {
                 if now.saturating_duration_since(entry.last) >= FORGET_AFTER && entry.pending == 0 {
                     continue;
                 }
-                wait = wait.max(entry.wait_until().saturating_duration_since(now));
+                if let Some(until) = entry.wait_until() {
+                    wait = wait.max(until.saturating_duration_since(now));
+                }
                 let cap =
                     if matches!(key, Key::Account(_)) { MAX_PENDING_PER_ACCOUNT } else { MAX_PENDING_PER_ADDRESS };
                 if entry.pending >= cap {
@@ -271,6 +274,17 @@ mod tests {
         assert_eq!(t.begin(Some("user9"), [10, 0, 0, 9].into(), now).err(), Some(Refusal::Busy));
         others.into_iter().for_each(Attempt::succeeded);
         assert!(t.begin(Some("user9"), [10, 0, 0, 9].into(), now).is_ok());
+    }
+
+    #[test]
+    fn an_attempt_that_read_the_clock_earlier_is_not_made_to_wait() {
+        let t = LoginThrottle::default();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let t0 = Instant::now();
+        let later = t.begin(Some("alice"), ip, t0 + Duration::from_millis(1)).unwrap();
+        let earlier = t.begin(Some("bob"), ip, t0);
+        assert!(earlier.is_ok(), "{:?}", earlier.err());
+        later.succeeded();
     }
 
     #[test]
