@@ -50,6 +50,8 @@ pub struct Config {
     pub social: SocialConfig,
     /// Groups: sizes and how messages reach members.
     pub group: GroupConfig,
+    /// Conversations: read receipts.
+    pub conversation: ConversationConfig,
     /// Who may create an account, and what join links carry.
     pub registration: RegistrationConfig,
     /// Log output.
@@ -66,6 +68,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             social: SocialConfig::default(),
             group: GroupConfig::default(),
+            conversation: ConversationConfig::default(),
             registration: RegistrationConfig::default(),
             log: LogConfig::default(),
         }
@@ -278,6 +281,22 @@ pub struct GroupConfig {
 impl Default for GroupConfig {
     fn default() -> Self {
         GroupConfig { max_members: 5_000, max_groups_per_user: 500, write_diffusion_max: 100 }
+    }
+}
+
+/// Conversations: read receipts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConversationConfig {
+    /// Groups with at most this many members answer `MessageReaders` with
+    /// the readers' ids; larger ones give only the count, so one call
+    /// cannot return thousands of ids.
+    pub who_read_max_members: u32,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        ConversationConfig { who_read_max_members: 100 }
     }
 }
 

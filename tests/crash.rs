@@ -90,7 +90,9 @@ async fn open_accounts_until_killed(
 ) {
     loop {
         let Ok(client) = Client::connect(server_tls, &Transport::Tls { fingerprint }).await else { return };
-        let name = format!("late{}", ledger.lock().unwrap().accounts.len());
+        // A fresh name each attempt: one whose registration was committed
+        // but not answered before a kill is taken.
+        let name = format!("late{}n{}", ledger.lock().unwrap().accounts.len(), random_below(1_000_000_000));
         let Ok(id) = client.register(&name, common::PASSWORD).await else { return };
         let Ok(login) = client.login(&name, common::PASSWORD, common::device("d", DeviceType::Desktop)).await else {
             return;
@@ -272,6 +274,12 @@ async fn acknowledged_messages_survive_kill_9() {
             .collect();
         let opener = tokio::spawn(open_accounts_until_killed(server.tls, server.fingerprint, ledger.clone()));
         tokio::time::sleep(Duration::from_millis(100 + random_below(500))).await;
+        // Argon2 competes with the senders for the CPU: until one account has
+        // been opened, wait for it, so the check of registrations has one.
+        let started = std::time::Instant::now();
+        while ledger.lock().unwrap().accounts.is_empty() && started.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         for s in senders {

@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::id::{id_time_ms, now_ms};
-use crate::protocol::{Message, UpdateBody};
+use crate::protocol::{Message, Target, UpdateBody};
 use crate::service::account::store::UserRecord;
-use crate::service::{account, group, message, social, update, PageLimit, ServiceResult, Services};
+use crate::service::{account, conversation, group, message, social, update, PageLimit, ServiceResult, Services};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +189,7 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?, group::store::stats(s)?))).await?;
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
     let (friendships, pending_requests, blocks) = services.read(move |s| social::store::stats(s, live_since)).await?;
+    let (with_messages, read_positions, receipts_off) = services.read(conversation::store::stats).await?;
     Ok(Outcome::Json(json!({
         "users": users,
         "conversations": conversations,
@@ -201,6 +202,9 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         "groups": groups,
         "group_members": group_members,
         "group_messages": group_messages,
+        "conversations_with_messages": with_messages,
+        "read_positions": read_positions,
+        "read_receipts_off": receipts_off,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
@@ -307,6 +311,12 @@ async fn export_lines(
                 Ok(Some(UpdateBody::BlockChanged(b))) => json!({ "block_changed": {
                     "id": entry.id, "time": id_time_ms(entry.id), "user_id": b.user_id, "blocked": b.blocked,
                 }}),
+                Ok(Some(UpdateBody::ReadPosition(p))) => json!({ "read_position_update": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "with": target_json(p.with), "read_up_to": p.read_up_to,
+                }}),
+                Ok(Some(UpdateBody::ReadReceipt(r))) => json!({ "read_receipt": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "reader": r.reader, "up_to": r.up_to,
+                }}),
                 _ => json!({ "update": { "id": entry.id, "kind": entry.kind } }),
             };
             if tx.send(line(record)).await.is_err() {
@@ -366,6 +376,14 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
                     "alias": m.alias, "joined_at": id_time_ms(m.joined), "owner": g.owner,
                 }}));
             }
+            out.push(json!({ "read_receipts": conversation::store::receipts_on(s, id)? }));
+            for entry in conversation::store::states_of(s, id) {
+                let (c, state) = entry?;
+                let head = conversation::store::head(s, c)?;
+                out.push(json!({ "read_position": {
+                    "with": target_json(c.target_from(id)), "read_up_to": state.read, "unread": state.unread(&head),
+                }}));
+            }
             for entry in group::store::invitations_page(s, id, 0) {
                 let (gid, invitation) = entry?;
                 out.push(json!({ "group_invitation": {
@@ -389,15 +407,22 @@ fn request_json(r: &crate::protocol::FriendRequestInfo) -> Value {
     })
 }
 
+fn target_json(target: Target) -> Value {
+    match target {
+        Target::User(peer) => json!({ "peer": peer }),
+        Target::Group(group) => json!({ "group": group }),
+    }
+}
+
 fn message_json(me: u64, m: &Message) -> Value {
     let content = match std::str::from_utf8(&m.content) {
         Ok(text) => json!({ "text": text }),
         Err(_) => json!({ "hex": m.content.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
     };
     let (key, other) = match m.to {
-        crate::protocol::Target::User(to) if m.sender == me => ("peer", to),
-        crate::protocol::Target::User(_) => ("peer", m.sender),
-        crate::protocol::Target::Group(group) => ("group", group),
+        Target::User(to) if m.sender == me => ("peer", to),
+        Target::User(_) => ("peer", m.sender),
+        Target::Group(group) => ("group", group),
     };
     json!({
         "id": m.id,

@@ -26,6 +26,10 @@ use super::account::{
     AuthReply, AuthRequest, ChangePasswordRequest, FindUserRequest, Heartbeat, HeartbeatReply, LoginReply,
     LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
 };
+use super::conversation::{
+    ConversationPage, ListConversationsRequest, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition,
+    ReadReceiptsRequest, ReadReceiptsSetting,
+};
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
     DissolveGroupRequest, GetGroupRequest, GroupInfo, GroupPage, InvitationInfo, InvitationPage, InviteToGroupRequest,
@@ -246,6 +250,16 @@ actions! {
     0x43 SetAlias(SetAliasRequest) -> (), User;
     /// Pages through a group's members (members only).
     0x44 ListMembers(ListMembersRequest) -> MemberPage, User;
+
+    // Conversations, 0x48–0x57.
+    /// Pages through the caller's conversations, most recently changed first.
+    0x48 ListConversations(ListConversationsRequest) -> ConversationPage, User;
+    /// Moves the caller's read position in a conversation.
+    0x49 MarkRead(MarkReadRequest) -> ReadPosition, User;
+    /// Reads or changes whether the caller sends read receipts.
+    0x4A ReadReceipts(ReadReceiptsRequest) -> ReadReceiptsSetting, User;
+    /// How many members of a group (and, in small groups, who) read a message.
+    0x4B MessageReaders(MessageReadersRequest) -> MessageReaders, User;
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@
 //! * [`push`] — THE table of pushes (server → client, sequence 0).
 //! * [`update`] — the per-user update log as clients see it, with its own
 //!   table of update kinds.
-//! * [`account`], [`message`], [`social`], [`group`] — the bodies of each domain's actions.
+//! * [`account`], [`message`], [`social`], [`group`], [`conversation`] — the bodies of each domain's actions.
 
 pub mod account;
 pub mod actions;
+pub mod conversation;
 mod error;
 mod frame;
 mod framing;
@@ -26,6 +27,7 @@ pub mod update;
 
 pub use account::*;
 pub use actions::{Action, Request};
+pub use conversation::*;
 pub use error::{ErrorBody, ErrorCode, ERROR_ACTION};
 pub use frame::{encode_frame, FatalHeader, Header, HEADER_LEN, PUSH_SEQUENCE, VERSION};
 pub use framing::{FrameDecoder, FrameError, RawFrame};

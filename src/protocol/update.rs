@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
+use super::conversation::{ReadPosition, ReadReceipt};
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::Message;
 use super::social::{BlockChanged, FriendRemoved, FriendRequestInfo};
@@ -44,6 +45,10 @@ tagged_bodies! {
     /// An invitation into a group the user sent or received was made or
     /// answered.
     8 GroupInvitation(InvitationInfo),
+    /// The user's read position in a conversation moved (on another device).
+    9 ReadPosition(ReadPosition),
+    /// The peer of a 1:1 conversation read it up to a message.
+    10 ReadReceipt(ReadReceipt),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

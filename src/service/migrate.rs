@@ -1,7 +1,7 @@
 //! The steps that bring older data up to the current layout, newest last.
 //! Each domain migrates its own data; see [`crate::storage::migrate`].
 
-use super::{account, group, message, social, update};
+use super::{account, conversation, group, message, social, update};
 use crate::storage::{Migration, Migrator, StorageError, Store};
 
 /// Every step, in version order.
@@ -15,6 +15,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         describe: "users who already talked one to one become friends (1:1 messages are friends-only by default)",
         run: social::store::from_v2,
+    },
+    Migration {
+        version: 4,
+        describe: "conversations get heads and read positions (everything already stored counts as read)",
+        run: conversation::store::from_v3,
     },
 ];
 
@@ -30,6 +35,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     account::store::check(store)?;
     message::store::check(store, highwater)?;
     group::store::check(store)?;
+    conversation::store::check(store)?;
     update::store::check(store, highwater)
 }
 

@@ -7,6 +7,7 @@
 //! jobs emit reach online devices through the one ordered [`fanout`].
 
 pub mod account;
+pub mod conversation;
 mod error;
 pub mod fanout;
 pub mod group;
@@ -260,5 +261,6 @@ pub fn routes() -> Router {
     update::routes(&mut router);
     social::routes(&mut router);
     group::routes(&mut router);
+    conversation::routes(&mut router);
     router
 }

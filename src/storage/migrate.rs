@@ -29,6 +29,9 @@ const HIGHWATER: Keyspace<(), u64> = Keyspace::new(&schema::IDS_HIGHWATER);
 /// bounded memory.
 const CHUNK: usize = 10_000;
 
+/// Typed entries of a keyspace, read during a step.
+pub type Entries<K, V> = Box<dyn Iterator<Item = Result<(K, V), StorageError>>>;
+
 /// Raw entries of an old tree.
 pub type LegacyEntries = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>>>;
 
@@ -92,6 +95,20 @@ impl Migrator<'_> {
             Some(entry) => Ok(Some(ks.decode_key(&entry?.0)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every entry of a keyspace of the current layout (data written before
+    /// the step, and by the step so far), in key order.
+    pub fn entries<K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &mut self,
+        ks: &Keyspace<K, V>,
+    ) -> Result<Entries<K, V>, StorageError> {
+        self.apply()?;
+        let ks = *ks;
+        Ok(Box::new(self.tree.scan_prefix(ks.all()).map(move |item| {
+            let (key, value) = item?;
+            ks.decode_entry(&key, &value)
+        })))
     }
 
     /// Makes sure new snowflake ids start above `id`.

@@ -97,6 +97,19 @@ keyspaces! {
     USERGROUP_INVITATION = 0x55, "usergroup_invitation", "group", "user id ‖ group id", "InvitationRecord";
     /// The newest message of each large group that is in no member's update log.
     GROUPID_UNLOGGED = 0x56, "groupid_unlogged", "group", "group id", "message id";
+
+    /// Each conversation's newest message and count of messages that can be unread.
+    CONV_HEAD = 0x60, "conv_head", "conversation", "conversation (17 bytes)", "Head";
+    /// The running count at each message that can be unread, to count from a read position.
+    CONVMESSAGE_COUNTED = 0x61, "convmessage_counted", "conversation", "conversation ‖ message id", "u64";
+    /// Each user's read position and list position in each of their conversations.
+    USERCONV_STATE = 0x62, "userconv_state", "conversation", "user id ‖ conversation", "ReadState";
+    /// Each user's 1:1 conversations by when they last changed: the list's order.
+    USERUPDATED_CONV = 0x63, "userupdated_conv", "conversation", "user id ‖ updated ‖ conversation", "—";
+    /// Each group's members by read position (those who send read receipts).
+    GROUPREAD_USER = 0x64, "groupread_user", "conversation", "group id ‖ read position ‖ user id", "—";
+    /// Users who turned read receipts off.
+    USERID_NORECEIPTS = 0x65, "userid_noreceipts", "conversation", "user id", "ms since the epoch";
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ fn admit(tx: &mut Tx<'_>, config: &GroupConfig, group: u64, user: u64, by: u64) 
     let visible_from = if record.fields.history_visible { 0 } else { id };
     let member =
         MemberRecord { role: GroupRole::Member, alias: String::new(), joined: id, visible_from, muted_until: 0 };
-    store::add_member(tx, group, &mut record, user, &member);
+    store::add_member(tx, group, &mut record, user, &member)?;
     store::set_request(tx, group, user, None);
     store::set_invitation(tx, user, group, None);
     super::say(tx, config, group, id, by, GroupEvent::Joined { user_id: user, by }, &[])?;
@@ -340,7 +340,7 @@ async fn kick(call: Call, req: KickMemberRequest) -> ServiceResult<Outcome<()>> 
         let (group, user) = (req.group_id, req.user_id);
         let mut record = load(tx, group)?;
         actor_and_target(tx, group, me, user)?;
-        store::remove_member(tx, group, &mut record, user);
+        store::remove_member(tx, group, &mut record, user)?;
         announce(tx, config, group, me, GroupEvent::Kicked { user_id: user, by: me })?;
         Ok(())
     })
@@ -392,7 +392,7 @@ async fn ban(call: Call, req: BanRequest) -> ServiceResult<Outcome<()>> {
         // A pending invitation stays, refused with `Banned` if accepted.
         store::set_request(tx, group, user, None);
         if member {
-            store::remove_member(tx, group, &mut record, user);
+            store::remove_member(tx, group, &mut record, user)?;
             announce(tx, config, group, me, GroupEvent::Banned { user_id: user, by: me })?;
         }
         Ok(())

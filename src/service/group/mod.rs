@@ -154,7 +154,7 @@ fn say(
         extra: None,
     };
     let conversation = Conversation::Group(group);
-    message::store::append_system(tx, conversation, id, &message);
+    message::store::append(tx, conversation, id, &message)?;
     let members = store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect();
     diffuse(tx, config, group, members, &also, None, message::wire_message(id, conversation, &message));
     Ok(())
@@ -178,7 +178,7 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
             let visible_from = if record.fields.history_visible { 0 } else { id };
             let owner =
                 MemberRecord { role: GroupRole::Owner, alias: String::new(), joined: id, visible_from, muted_until: 0 };
-            store::add_member(tx, id, &mut record, me, &owner);
+            store::add_member(tx, id, &mut record, me, &owner)?;
             say(tx, &config, id, id, me, GroupEvent::Created { by: me }, &[])?;
             let mut reply =
                 CreateGroupReply { group: info(id, &record, None), joined: vec![], invited: vec![], refused: vec![] };
@@ -291,7 +291,7 @@ async fn leave(call: Call, req: LeaveGroupRequest) -> ServiceResult<Outcome<()>>
                 "the owner cannot leave: transfer the group or dissolve it",
             ));
         }
-        store::remove_member(tx, group, &mut record, me);
+        store::remove_member(tx, group, &mut record, me)?;
         announce(tx, config, group, me, GroupEvent::Left { user_id: me })?;
         Ok(())
     })

@@ -10,8 +10,8 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::protocol::{GroupFields, GroupRole};
-use crate::service::Tx;
-use crate::storage::{schema, Get, Keyspace, StorageError, Store};
+use crate::service::{conversation, Tx};
+use crate::storage::{schema, Get, Keyspace, Migrator, StorageError, Store};
 
 /// A group as stored; its id and creation time are the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,22 +101,36 @@ pub(super) fn put_member(tx: &mut Tx<'_>, group: u64, user: u64, record: &Member
     tx.put(&MEMBERS, &(group, user), record);
 }
 
-/// Adds a member (both indexes) and counts them in the group record.
-pub(super) fn add_member(tx: &mut Tx<'_>, group: u64, record: &mut GroupRecord, user: u64, member: &MemberRecord) {
+/// Adds a member (both indexes, and their read state in the group's
+/// conversation) and counts them in the group record.
+pub(super) fn add_member(
+    tx: &mut Tx<'_>,
+    group: u64,
+    record: &mut GroupRecord,
+    user: u64,
+    member: &MemberRecord,
+) -> Result<(), StorageError> {
     tx.put(&MEMBERS, &(group, user), member);
     tx.put(&JOINED, &(user, group), &member.joined);
     record.member_count += 1;
     record.roster = tx.next_id();
     put_group(tx, group, record);
+    conversation::store::joined(tx, group, user, member.joined)
 }
 
-/// Removes a member (both indexes) and uncounts them.
-pub(super) fn remove_member(tx: &mut Tx<'_>, group: u64, record: &mut GroupRecord, user: u64) {
+/// Removes a member (both indexes and their read state) and uncounts them.
+pub(super) fn remove_member(
+    tx: &mut Tx<'_>,
+    group: u64,
+    record: &mut GroupRecord,
+    user: u64,
+) -> Result<(), StorageError> {
     tx.delete(&MEMBERS, &(group, user));
     tx.delete(&JOINED, &(user, group));
     record.member_count = record.member_count.saturating_sub(1);
     record.roster = tx.next_id();
     put_group(tx, group, record);
+    conversation::store::left(tx, group, user)
 }
 
 /// Every member of a group with their record, in user id order, as the job
@@ -247,6 +261,7 @@ pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecor
     for (user, _) in members {
         tx.delete(&MEMBERS, &(group, *user));
         tx.delete(&JOINED, &(*user, group));
+        conversation::store::left(tx, group, *user)?;
     }
     let requests: Vec<(u64, u64)> =
         tx.range(&REQUESTS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
@@ -261,6 +276,13 @@ pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecor
     tx.delete(&UNLOGGED, &group);
     tx.delete(&GROUPS, &group);
     Ok(())
+}
+
+/// Every membership as group, user and join id, for a migration.
+pub(crate) fn memberships(
+    m: &mut Migrator<'_>,
+) -> Result<impl Iterator<Item = Result<(u64, u64, u64), StorageError>>, StorageError> {
+    Ok(m.entries(&MEMBERS)?.map(|entry| entry.map(|((group, user), member)| (group, user, member.joined))))
 }
 
 /// Groups and memberships, for `kith stats`.

@@ -103,7 +103,7 @@ fn send_direct(
         super::social::check_message(tx, checks.config.social.direct_messages, sender, peer)?;
     }
     let id = tx.next_id();
-    store::append(tx, conversation, id, message);
+    store::append(tx, conversation, id, message)?;
     let participants = if peer == sender { vec![sender] } else { vec![sender, peer] };
     let update = UpdateBody::Message(wire_message(id, conversation, message));
     update::publish(tx, &participants, Some(origin), id, update);

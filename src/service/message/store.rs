@@ -46,16 +46,20 @@ pub(super) fn known_id(tx: &Tx<'_>, sender: u64, client_msg_id: [u8; 16]) -> Ser
     Ok(tx.get(&SENT, &(sender, client_msg_id))?)
 }
 
-/// Stores a message under its id, with its idempotency entry.
-pub(crate) fn append(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
+/// Stores a message under its id, with its idempotency entry unless the
+/// server wrote it (a group's system message has no client message id to
+/// answer retries by), and moves the conversation's head to it.
+pub(crate) fn append(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    id: u64,
+    message: &StoredMessage,
+) -> Result<(), StorageError> {
     tx.put(&LOG, &(conversation, id), message);
-    tx.put(&SENT, &(message.sender, message.client_msg_id), &id);
-}
-
-/// Stores a message the server wrote (a group's system message), which has
-/// no client message id to answer retries by.
-pub fn append_system(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
-    tx.put(&LOG, &(conversation, id), message);
+    if message.kind != MessageKind::System {
+        tx.put(&SENT, &(message.sender, message.client_msg_id), &id);
+    }
+    crate::service::conversation::store::on_message(tx, conversation, id, message.sender, message.kind)
 }
 
 /// One message of a conversation.
@@ -130,6 +134,11 @@ pub fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
         messages += 1;
     }
     Ok((messages, conversations, in_groups))
+}
+
+/// Every message's conversation, id and kind, in log order, for a migration.
+pub(crate) fn kinds(m: &mut Migrator<'_>) -> Result<impl Iterator<Item = Result<(Conversation, u64, MessageKind), StorageError>>, StorageError> {
+    Ok(m.entries(&LOG)?.map(|entry| entry.map(|((conversation, id), message)| (conversation, id, message.kind))))
 }
 
 /// Every pair of distinct users with a 1:1 conversation, read one

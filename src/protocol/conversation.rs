@@ -1,0 +1,141 @@
+//! Bodies of the conversation actions (`0x48–0x57`): the recent
+//! conversations list with unread counts, read positions and receipts; and
+//! the bodies of the read update kinds.
+
+use serde::{Deserialize, Serialize};
+
+use super::message::{MessageKind, Target};
+
+/// `ListConversations` request: the caller's conversations, most recently
+/// changed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListConversationsRequest {
+    /// Exclusive upper bound on `updated`: 0 for the first page, then the
+    /// `updated` of the last conversation of the previous page.
+    pub before: u64,
+    /// Only conversations with `updated` above this (0 for all): a client
+    /// that kept the list refreshes it by asking for what changed since the
+    /// highest `updated` it holds.
+    pub changed_since: u64,
+    /// Page size, 1–100.
+    pub limit: u16,
+}
+
+/// The newest message of a conversation, as the list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    /// Message id.
+    pub id: u64,
+    /// Sender's user id.
+    pub sender: u64,
+    /// Content type.
+    pub kind: MessageKind,
+    /// When the server stored it, milliseconds since the Unix epoch.
+    pub server_time: u64,
+    /// The first characters of a text message (at most 64), else empty.
+    pub preview: String,
+}
+
+/// One conversation of the caller's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationInfo {
+    /// The peer or the group.
+    pub with: Target,
+    /// The newest message, if the conversation has one.
+    pub last: Option<LastMessage>,
+    /// Messages after the caller's read position that others sent (system
+    /// messages are not counted).
+    pub unread: u32,
+    /// The caller's read position: the highest message id read on any of
+    /// their devices (0 for none).
+    pub read_up_to: u64,
+    /// In a 1:1 conversation, the peer's read position, when both users
+    /// send read receipts; else 0.
+    pub peer_read_up_to: u64,
+    /// A snowflake that grows whenever the entry changes for the caller (a
+    /// message, a read); the list's order and paging key.
+    pub updated: u64,
+}
+
+/// `ListConversations` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationPage {
+    /// Conversations, `updated` descending.
+    pub conversations: Vec<ConversationInfo>,
+    /// True when more conversations follow this page.
+    pub more: bool,
+    /// Unread messages over all of the caller's conversations (the badge).
+    pub total_unread: u64,
+}
+
+/// `MarkRead` request: the caller has read a conversation up to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkReadRequest {
+    /// The conversation.
+    pub with: Target,
+    /// A message id; the read position moves up to it (never backwards, never
+    /// past the newest message).
+    pub up_to: u64,
+}
+
+/// `MarkRead` response, and the body of the `ReadPosition` update the
+/// caller's other devices receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadPosition {
+    /// The conversation.
+    pub with: Target,
+    /// The read position after the call.
+    pub read_up_to: u64,
+    /// Unread messages left in the conversation.
+    pub unread: u32,
+}
+
+/// `ReadReceipt` update: the peer of a 1:1 conversation read it up to a
+/// message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceipt {
+    /// Who read.
+    pub reader: u64,
+    /// Up to this message id.
+    pub up_to: u64,
+}
+
+/// `ReadReceipts` request: turns sending read receipts on or off, or (with
+/// `set` absent) only asks. A user who sends none sees none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceiptsRequest {
+    /// The new setting, or `None` to leave it.
+    pub set: Option<bool>,
+}
+
+/// `ReadReceipts` response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceiptsSetting {
+    /// Whether the user sends (and so sees) read receipts.
+    pub enabled: bool,
+}
+
+/// `MessageReaders` request: who in a group has read a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReadersRequest {
+    /// The group.
+    pub group_id: u64,
+    /// The message.
+    pub message_id: u64,
+}
+
+/// `MessageReaders` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReaders {
+    /// Members other than the sender whose read position is at or past the
+    /// message, among those who send read receipts.
+    pub read: u32,
+    /// Members other than the sender who send read receipts: `read` of them
+    /// have read it.
+    pub of: u32,
+    /// The readers' user ids, ascending, when the group has at most the
+    /// server's `who_read_max_members` members; else empty.
+    pub readers: Vec<u64>,
+    /// Whether `readers` lists them.
+    pub listed: bool,
+}

@@ -1,0 +1,129 @@
+//! Conversations as a user sees them: the recent list with unread counts,
+//! read positions shared by all of the user's devices, and read receipts.
+//!
+//! Everything here is kept at write time by the job that changes it: a
+//! message moves its conversation's head (see [`store::on_message`]); a
+//! `MarkRead` moves the reader's state, tells their other devices with a
+//! `ReadPosition` update and, in a 1:1 conversation, the peer with a
+//! `ReadReceipt` update. Lists and counts are then arithmetic on those
+//! records, never a scan of a log.
+
+mod list;
+pub mod store;
+
+use self::store::ReadState;
+use super::message::Conversation;
+use super::{group, update, Call, Outcome, Router, ServiceError, ServiceResult};
+use crate::id::now_ms;
+use crate::protocol::{
+    ErrorCode, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest,
+    ReadReceiptsSetting, Target, UpdateBody,
+};
+
+/// Registers the conversation handlers.
+pub(super) fn routes(router: &mut Router) {
+    router.add(list::list).add(mark_read).add(read_receipts).add(readers);
+}
+
+/// A count as the wire carries it (beyond `u32` it is capped).
+fn wire_count(unread: u64) -> u32 {
+    u32::try_from(unread).unwrap_or(u32::MAX)
+}
+
+fn no_receipts() -> ServiceError {
+    ServiceError::new(ErrorCode::NotPermitted, "your read receipts are off: turn them on to see others'")
+}
+
+async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<ReadPosition>> {
+    let me = call.me()?.user_id;
+    let origin = call.session_id;
+    let conversation = Conversation::of(me, req.with);
+    call.services
+        .write(move |tx| {
+            let Some(old) = store::state(tx, me, conversation)? else {
+                return Err(match req.with {
+                    Target::Group(id) if group::store::group(tx, id)?.is_some() => {
+                        ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")
+                    }
+                    Target::Group(_) => ServiceError::not_found("no such group"),
+                    Target::User(_) => ServiceError::not_found("no conversation with this user"),
+                });
+            };
+            let head = store::head(tx, conversation)?;
+            let up_to = req.up_to.min(head.last);
+            if up_to <= old.read {
+                return Ok(ReadPosition { with: req.with, read_up_to: old.read, unread: wire_count(old.unread(&head)) });
+            }
+            let id = tx.next_id();
+            let new = ReadState { read: up_to, counted: store::counted_at(tx, conversation, up_to)?, updated: id };
+            store::put_state(tx, me, conversation, Some(old), new)?;
+            let position = ReadPosition { with: req.with, read_up_to: up_to, unread: wire_count(new.unread(&head)) };
+            update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
+            if let Target::User(peer) = req.with {
+                if peer != me && store::receipts_on(tx, me)? && store::receipts_on(tx, peer)? {
+                    let receipt = ReadReceipt { reader: me, up_to };
+                    let id = tx.next_id();
+                    update::publish(tx, &[peer], None, id, UpdateBody::ReadReceipt(receipt));
+                }
+            }
+            Ok(position)
+        })
+        .await
+}
+
+async fn read_receipts(call: Call, req: ReadReceiptsRequest) -> ServiceResult<Outcome<ReadReceiptsSetting>> {
+    let me = call.me()?.user_id;
+    match req.set {
+        None => {
+            let enabled = call.services.read(move |s| store::receipts_on(s, me)).await?;
+            Ok(Outcome::Reply(ReadReceiptsSetting { enabled }))
+        }
+        Some(enabled) => {
+            call.services
+                .write(move |tx| {
+                    store::set_receipts(tx, me, enabled, now_ms())?;
+                    Ok(ReadReceiptsSetting { enabled })
+                })
+                .await
+        }
+    }
+}
+
+async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcome<MessageReaders>> {
+    let me = call.me()?.user_id;
+    let most = call.services.config.conversation.who_read_max_members;
+    let answer = call
+        .services
+        .read(move |s| {
+            let from = match group::window(s, req.group_id, me)? {
+                Ok(from) => from,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let conversation = Conversation::Group(req.group_id);
+            let message = match super::message::store::logged(s, conversation, req.message_id)? {
+                Some(message) if req.message_id >= from => message,
+                _ => return Ok(Err(ServiceError::not_found("no such message in this group"))),
+            };
+            if !store::receipts_on(s, me)? {
+                return Ok(Err(no_receipts()));
+            }
+            let (mut readers, mut of) = store::readers(s, req.group_id, req.message_id)?;
+            // The sender has read their own message (sending moved their
+            // position to it); they are not counted.
+            if let Ok(at) = readers.binary_search(&message.sender) {
+                readers.remove(at);
+                of = of.saturating_sub(1);
+            }
+            let members = group::store::group(s, req.group_id)?.map_or(0, |g| g.member_count);
+            let listed = members <= most;
+            let read = wire_count(readers.len() as u64);
+            Ok(Ok(MessageReaders {
+                read,
+                of: wire_count(of),
+                readers: if listed { readers } else { Vec::new() },
+                listed,
+            }))
+        })
+        .await??;
+    Ok(Outcome::Reply(answer))
+}
