@@ -162,6 +162,11 @@ async fn stats_and_export() {
         (json["friendships"].as_u64(), json["friend_requests"].as_u64(), json["blocks"].as_u64()),
         (Some(1), Some(1), Some(1))
     );
+    // One conversation with messages; alice's and bob's read positions in it.
+    assert_eq!(
+        (json["conversations_with_messages"].as_u64(), json["read_positions"].as_u64(), json["read_receipts_off"].as_u64()),
+        (Some(1), Some(2), Some(0))
+    );
     let stats = kith_async(args(&["stats"]), server.data_dir(), None).await;
     let text = stdout(&stats);
     assert!(text.contains("users            4"), "{text}");
@@ -190,10 +195,15 @@ async fn stats_and_export() {
     assert_eq!(lines[3]["friend_request"]["state"], "pending");
     assert_eq!(lines[4]["friend_request"]["state"], "accepted");
     assert_eq!(lines[5]["blocked"]["user_id"], dave.user_id);
-    let log = &lines[6..];
+    assert_eq!(lines[6]["read_receipts"], true);
+    // Her read position is her last message; bob's answer is unread.
+    let read = &lines[7]["read_position"];
+    assert_eq!((&read["with"]["peer"], &read["unread"]), (&serde_json::json!(bob.user_id), &serde_json::json!(1)));
+    let log = &lines[8..];
     assert_eq!(log.len(), 1 + 6 + 4, "{log:?}");
     assert_eq!(log[0]["login"]["device_id"], "alice-phone");
     assert_eq!(log[1]["message"]["content"]["text"], "hello 0");
+    assert_eq!(read["read_up_to"], log[5]["message"]["id"]);
     assert_eq!(log[1]["message"]["peer"], bob.user_id);
     assert_eq!(log[6]["message"]["sender"], bob.user_id);
     assert_eq!(log[7]["friend_request_update"]["request"]["state"], "pending");

@@ -17,7 +17,9 @@ use std::process::Command;
 
 use common::process::KITH;
 use common::{device, Calls, Kind, TestServer};
-use kith::protocol::{DeviceType, Direction, ErrorCode, ListFriendsRequest, MessageKind, SendRequest, Target};
+use kith::protocol::{
+    DeviceType, Direction, ErrorCode, ListConversationsRequest, ListFriendsRequest, MessageKind, SendRequest, Target,
+};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1");
@@ -102,6 +104,24 @@ async fn check_everything(server: &TestServer, fx: &Value) {
     assert_eq!(with_bob.messages.iter().map(|m| m.id).collect::<Vec<_>>(), between);
     assert!(phone.history(Target::User(carol), Direction::Before, 0, 100).await.unwrap().messages.len() == 2);
 
+    // Conversations (schema version 4): alice's two, newest first, with
+    // their last messages and everything from before the upgrade read.
+    let list = phone.call(&ListConversationsRequest { before: 0, changed_since: 0, limit: 10 }).await.unwrap();
+    // (alice also wrote notes to herself, a conversation of her own.)
+    let mut newest = std::collections::BTreeMap::new();
+    for m in &expected {
+        let peer = if m["sender"] == alice { m["to"].as_u64().unwrap() } else { m["sender"].as_u64().unwrap() };
+        let id = m["id"].as_u64().unwrap();
+        let entry = newest.entry(peer).or_insert(id);
+        *entry = (*entry).max(id);
+    }
+    let mut order: Vec<(u64, Target)> = newest.into_iter().map(|(peer, id)| (id, Target::User(peer))).collect();
+    order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    let got: Vec<(u64, Target, u32, u64)> =
+        list.conversations.iter().map(|c| (c.last.as_ref().unwrap().id, c.with, c.unread, c.read_up_to)).collect();
+    assert_eq!(got, order.iter().map(|(id, with)| (*id, *with, 0, *id)).collect::<Vec<_>>());
+    assert_eq!(list.total_unread, 0);
+
     // Idempotency entries: a late retry of an old message returns its old id.
     let first = &fx["messages"][0];
     let retry = SendRequest {
@@ -168,7 +188,7 @@ async fn a_backup_from_the_previous_release_restores_and_migrates() {
         .unwrap();
     let said = String::from_utf8_lossy(&restored.stdout);
     assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
-    assert!(said.contains("migrated the data from schema version 1 to 3"), "{said}");
+    assert!(said.contains("migrated the data from schema version 1 to 4"), "{said}");
 
     let mut server = server_on(&data).await;
     check_everything(&server, &fx).await;
@@ -180,7 +200,7 @@ async fn a_backup_from_the_previous_release_restores_and_migrates() {
     assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
     let mut bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..8], b"KITHBAK1");
-    assert_eq!(bytes[8..12], 3u32.to_be_bytes());
+    assert_eq!(bytes[8..12], 4u32.to_be_bytes());
 
     // One from a newer release is refused, saying why.
     bytes[8..12].copy_from_slice(&99u32.to_be_bytes());
