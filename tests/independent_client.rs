@@ -96,3 +96,17 @@ async fn the_independent_client_runs_a_group_with_kiths_client() {
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("received the reply") && stdout.contains("group checks passed"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_independent_client_keeps_its_conversations_with_unread_counts_and_receipts() {
+    let server = TestServer::start().await;
+    let tcp = server.server().tcp_addr.unwrap().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        python(&["conversations.py", "--tcp", &tcp, "--name", "pyreader", "--peer", "pywriter"])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}

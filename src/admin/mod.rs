@@ -377,11 +377,14 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
                 }}));
             }
             out.push(json!({ "read_receipts": conversation::store::receipts_on(s, id)? }));
-            for entry in conversation::store::states_of(s, id) {
-                let (c, state) = entry?;
+            for entry in conversation::store::entries_of(s, id) {
+                let (c, _) = entry?;
                 let head = conversation::store::head(s, c)?;
+                let Some(state) = conversation::store::state(s, id, c, &head)? else { continue };
                 out.push(json!({ "read_position": {
-                    "with": target_json(c.target_from(id)), "read_up_to": state.read, "unread": state.unread(&head),
+                    "with": target_json(c.target_from(id)),
+                    "read_up_to": state.read.read,
+                    "unread": state.read.unread(&head),
                 }}));
             }
             for entry in group::store::invitations_page(s, id, 0) {

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod connections;
+mod conversations;
 mod group;
 mod login;
 pub mod report;
@@ -51,6 +52,9 @@ pub enum Scenario {
     Social,
     /// One group of `--members` members online, `--senders` of them sending.
     Group,
+    /// The conversation list of a user with `--conversations` conversations:
+    /// first-page latency, then one `MarkRead` per conversation.
+    Conversations,
 }
 
 /// Which transport to load.
@@ -147,6 +151,15 @@ pub struct BenchArgs {
     /// Members sending from a second device (group).
     #[arg(long, default_value_t = 4)]
     pub senders: usize,
+    /// Peers who each write to the listing user (conversations).
+    #[arg(long, default_value_t = 1000)]
+    pub conversations: usize,
+    /// Groups the listing user owns, with a message each (conversations).
+    #[arg(long, default_value_t = 0)]
+    pub groups: usize,
+    /// First-page lists to time, one at a time (conversations).
+    #[arg(long, default_value_t = 2000)]
+    pub lists: usize,
     /// Concurrent logins or connection set-ups.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -286,6 +299,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Flood => resilience::flood(b).await,
         Scenario::Social => social::run(b).await,
         Scenario::Group => group::run(b).await,
+        Scenario::Conversations => conversations::run(b).await,
     };
     if let Err(e) = bench.accounts.save() {
         eprintln!("kith bench: could not save the accounts cache: {e}");

@@ -98,14 +98,14 @@ keyspaces! {
     /// The newest message of each large group that is in no member's update log.
     GROUPID_UNLOGGED = 0x56, "groupid_unlogged", "group", "group id", "message id";
 
-    /// Each conversation's newest message and count of messages that can be unread.
+    /// Each conversation's newest message and count of messages that can be unread; a 1:1 conversation's also holds both users' read positions.
     CONV_HEAD = 0x60, "conv_head", "conversation", "conversation (17 bytes)", "Head";
-    /// The running count at each message that can be unread, to count from a read position.
+    /// A group's running count at each message that can be unread, to count from a read position.
     CONVMESSAGE_COUNTED = 0x61, "convmessage_counted", "conversation", "conversation ‖ message id", "u64";
-    /// Each user's read position and list position in each of their conversations.
-    USERCONV_STATE = 0x62, "userconv_state", "conversation", "user id ‖ conversation", "ReadState";
-    /// Each user's 1:1 conversations by when they last changed: the list's order.
-    USERUPDATED_CONV = 0x63, "userupdated_conv", "conversation", "user id ‖ updated ‖ conversation", "—";
+    /// Each user's conversations (their list), with when the user last changed each.
+    USERCONV_UPDATED = 0x62, "userconv_updated", "conversation", "user id ‖ conversation", "update id";
+    /// Each group member's read position.
+    GROUPUSER_READ = 0x63, "groupuser_read", "conversation", "group id ‖ user id", "Read";
     /// Each group's members by read position (those who send read receipts).
     GROUPREAD_USER = 0x64, "groupread_user", "conversation", "group id ‖ read position ‖ user id", "—";
     /// Users who turned read receipts off.

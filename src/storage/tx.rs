@@ -112,6 +112,20 @@ impl<'a, E> Tx<'a, E> {
         self.merged(*ks, ks.bounds(range), false).next().transpose()
     }
 
+    /// Entries in a key range, counted without decoding them.
+    pub fn count<K: KeyPart + 'static, V: 'static>(
+        &self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Result<u64, StorageError> {
+        let mut n = 0;
+        for entry in self.raw(ks.bounds(range), true) {
+            entry?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Sled's entries under this batch's pending writes, under this job's.
     fn merged<K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &self,
@@ -119,6 +133,11 @@ impl<'a, E> Tx<'a, E> {
         bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         forward: bool,
     ) -> impl Iterator<Item = Result<(K, V), StorageError>> + '_ {
+        self.raw(bounds, forward).map(move |item| item.and_then(|(k, v)| ks.decode_entry(&k, &v)))
+    }
+
+    /// [`Tx::merged`]'s entries as raw bytes.
+    fn raw(&self, bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>), forward: bool) -> Overlay<'_> {
         // A job's own writes are few: sort them, the last write of a key winning.
         let mut own: BTreeMap<Vec<u8>, Write> = BTreeMap::new();
         for (key, value) in self.own.iter().filter(|(k, _)| bounds.contains(k)) {
@@ -134,7 +153,7 @@ impl<'a, E> Tx<'a, E> {
         let batch: Writes<'_> = if forward { Box::new(batch) } else { Box::new(batch.rev()) };
         let own: Writes<'_> = if forward { Box::new(own.into_iter()) } else { Box::new(own.into_iter().rev()) };
         let under_batch: Entries<'_> = Box::new(Overlay::new(disk, batch, forward));
-        Overlay::new(under_batch, own, forward).map(move |item| item.and_then(|(k, v)| ks.decode_entry(&k, &v)))
+        Overlay::new(under_batch, own, forward)
     }
 
     /// A fresh snowflake id, above every id handed out before.

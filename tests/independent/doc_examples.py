@@ -25,17 +25,23 @@ For each example:
     by 1"), join requests answered_by someone exactly when answered, an
     update of kind 7 or 8 carrying the request's or invitation's id when
     pending, group lists in their documented order, retry_after_ms also
-    with Muted.
+    with Muted; revision 7: conversation lists newest `updated` first with a
+    badge no smaller than their unread counts, a last message's time derived
+    from its id and its preview only for Text (at most 64 characters), no
+    peer_read_up_to in a group, read positions never past the newest message,
+    MessageReaders' readers ascending and counted by `read` when listed.
 Every `<!-- example: ... -->` tag of section 10 must belong to a decoded
-example, and the examples of revisions 3 and 4 (sections 10.5, 10.6) must be
-there; those of revision 6 (section 10.7) are decoded and checked as above
-when present, but not required. Then the story the examples tell is checked
+example, and the examples of revisions 3, 4 and 7 (sections 10.5, 10.6,
+10.8) must be there; those of revision 6 (section 10.7) are decoded and
+checked as above when present, but not required. Then the story the examples tell is checked
 across them (same ids, tokens, cursors from one example to the next; the
 renewal, throttle and size-limit examples of section 10.5 against their
 headings; the friend request of section 10.6 from AddFriend to the push, the
 list and AnswerFriend, its expiry and answer times against the headings, the
-remark, removal and block after it). The SearchUsers cursor is opaque (section 5.20
-says so): only its size is checked, never its content.
+remark, removal and block after it; the conversations of section 10.8
+against its introduction, from the list to MarkRead, the ReadPosition and
+ReadReceipt pushes, ReadReceipts and MessageReaders). The SearchUsers cursor
+is opaque (section 5.20 says so): only its size is checked, never its content.
 """
 
 import datetime
@@ -87,7 +93,15 @@ REQUIRED_EXAMPLES = {
 }
 REVISION_4_PUSH_KINDS = [k.UPDATE_FRIEND_REQUEST, k.UPDATE_FRIEND_ANSWERED, k.UPDATE_FRIEND_REMOVED,
                          k.UPDATE_BLOCK_CHANGED]
-REQUIRED_EXAMPLES["push Update"] = 2 + len(REVISION_4_PUSH_KINDS)
+# Revision 7 (section 10.8): every conversation action both ways, and an
+# Update push of each of the kinds 9 and 10.
+REQUIRED_EXAMPLES.update({
+    "request ListConversations": 1, "response ListConversations": 1, "request MarkRead": 1,
+    "response MarkRead": 1, "request ReadReceipts": 1, "response ReadReceipts": 1,
+    "request MessageReaders": 1, "response MessageReaders": 1,
+})
+REVISION_7_PUSH_KINDS = [k.UPDATE_READ_POSITION, k.UPDATE_READ_RECEIPT]
+REQUIRED_EXAMPLES["push Update"] = 2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
 DAY_MS = 86_400_000
 TOKEN_TTL_MS = 30 * DAY_MS          # section 5.5: tokens live 30 days
 RENEW_WITHIN_MS = 10 * DAY_MS       # section 5.5: renewed within 10 days of expiry
@@ -261,8 +275,10 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
                 assert v == target.variant, f"{where}: decoded variant {target.variant}"
                 names = VARIANT_NAMES[type(target)]
             elif isinstance(target, k.Target):  # the Target's data: "u64 user id", "u64 group id"
+                # (section 10.8 writes a bare "u64" for it: accepted, the variant row names the kind)
                 kind = k.TARGET_NAMES[target.variant].lower()
-                assert v == target.id and encoding.endswith(f"{kind} id"), f"{where}: decoded {target!r}"
+                assert v == target.id and (encoding.endswith(f"{kind} id") or encoding == "u64"), \
+                    f"{where}: decoded {target!r}"
             else:
                 assert target == v, f"{where}: decoded {target!r}"
             check_enum_name(v, encoding, fieldname, value, names)
@@ -409,6 +425,8 @@ def semantic_checks(decoded) -> None:
                 check_friend_request(u.value)
             elif u.kind == k.UPDATE_FRIEND_REMOVED:
                 assert u.value.by != u.value.user_id, "a friendship with oneself"
+            elif u.kind == k.UPDATE_READ_RECEIPT:
+                assert u.value.reader != 0 and u.value.up_to != 0, f"ReadReceipt {u.value}"
             elif u.kind in (k.UPDATE_GROUP_JOIN_REQUEST, k.UPDATE_GROUP_INVITATION):
                 # section 8.2: when filed or sent, the update id is the request's or
                 # invitation's id; an answer is a later update
@@ -439,7 +457,8 @@ def semantic_checks(decoded) -> None:
         assert 1 <= len(decoded.query) <= 32 and decoded.query.strip(" ") and control_free(decoded.query)
     for limit_holder in (k.SearchUsersRequest, k.ListFriendRequestsRequest, k.ListFriendsRequest,
                          k.ListBlockedRequest, k.ListGroupsRequest, k.ListJoinRequestsRequest,
-                         k.ListInvitationsRequest, k.ListBansRequest, k.ListMembersRequest):
+                         k.ListInvitationsRequest, k.ListBansRequest, k.ListMembersRequest,
+                         k.ListConversationsRequest):
         if isinstance(decoded, limit_holder):
             assert 1 <= decoded.limit <= 100, f"limit {decoded.limit}"
     if isinstance(decoded, k.AddFriendRequest):
@@ -488,6 +507,41 @@ def semantic_checks(decoded) -> None:
     if isinstance(decoded, k.SyncPage):
         group_ids = [g.group_id for g in decoded.groups]
         assert len(set(group_ids)) == len(group_ids), "a group named twice in a Sync page's groups"
+    # Revision 7
+    if isinstance(decoded, k.ConversationPage):
+        updated = [c.updated for c in decoded.conversations]
+        assert updated == sorted(set(updated), reverse=True), "conversations not `updated` descending, or repeated"
+        withs = [c.with_ for c in decoded.conversations]
+        assert len(set(withs)) == len(withs), "a conversation listed twice"
+        for c in decoded.conversations:
+            check_conversation(c)
+        assert decoded.total_unread >= sum(c.unread for c in decoded.conversations), "badge below the unread counts"
+    if isinstance(decoded, k.MarkReadRequest):
+        assert decoded.up_to != 0, "MarkRead up to message 0"
+    if isinstance(decoded, k.MessageReaders):
+        assert decoded.read <= decoded.of, f"{decoded.read} readers of {decoded.of}"
+        if decoded.listed:
+            ascending(decoded.readers, "readers")
+            assert len(decoded.readers) == decoded.read, "`read` does not count the readers listed"
+        else:
+            assert decoded.readers == [], "readers named although not listed"
+
+
+def check_conversation(c: k.ConversationInfo) -> None:
+    """One entry of a ConversationPage (section 5.51)."""
+    if c.with_.group_id is not None:
+        assert c.peer_read_up_to == 0, "peer_read_up_to in a group"
+    assert c.updated != 0, "an entry with `updated` 0"
+    if c.last is None:
+        assert c.unread == 0, "unread messages in a conversation without messages"
+        return
+    m = c.last
+    assert m.server_time == k.snowflake_time(m.id), "last.server_time is not derived from its id (section 8.7)"
+    assert len(m.preview) <= k.PREVIEW_CHARS, f"preview of {len(m.preview)} characters"
+    assert m.kind == k.KIND_TEXT or m.preview == "", f"a preview for a message of kind {m.kind}"
+    assert m.kind != k.KIND_SYSTEM or c.with_.group_id is not None, "a System message in a 1:1 conversation"
+    assert c.read_up_to <= m.id and c.peer_read_up_to <= m.id, "a read position past the newest message"
+    assert c.read_up_to < m.id or c.unread == 0, "unread messages although the newest one is read"
 
 
 def ms_of(text: str) -> int:
@@ -586,6 +640,10 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     # Revision 4 (section 10.6): bob's profile, search, alice's friend request
     # and bob's answer, a remark, removal, a block.
     social_story(ex, headings, frames, claim, one)
+    # Revision 7 (section 10.8): alice's list, her read of bob's messages on
+    # her phone, the pushes to her tablet and to bob, bob's receipts off,
+    # carol's question about her group message.
+    conversations_story(ex, headings, frames, claim, one)
     return checks
 
 
@@ -692,6 +750,80 @@ def social_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
           and len(ids) == 4)
 
 
+def conversations_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
+    alice_id, bob_id = one("response Login").session.user_id, one("response FindUser").user_id
+    intro = " ".join(headings["intro 10.8"][0].split())
+    m = re.search(r"Alice \((\d+)\).*?Bob \((\d+)\) answered her message (\d+) with two of his own; carol \((\d+)\)"
+                  r".*?group id (\d+)\), of which alice, carol and users (\d+) and (\d+) are members", intro)
+    claim("section 10.8's introduction names alice, bob, alice's message, carol, the group and its members",
+          m is not None)
+    if m is None:
+        return
+    alice_no, bob_no, her_message, carol_id, group_id = (int(m.group(i)) for i in range(1, 6))
+    members = {alice_id, carol_id, int(m.group(6)), int(m.group(7))}
+    claim("alice and bob are users 1 and 2 as Login and FindUser named them", (alice_no, bob_no) == (alice_id, bob_id))
+    for name in ("ListConversations", "MarkRead", "ReadReceipts", "MessageReaders"):
+        rq, rs = frames[f"request {name}"][0], frames[f"response {name}"][0]
+        claim(f"{name} request and response share their sequence id ({rq.seq})", rq.seq == rs.seq != 0)
+
+    lrq, lrs = one("request ListConversations"), one("response ListConversations")
+    claim("the phone loads its list from the start (before 0, changed_since 0), all of it in one page",
+          lrq.before == 0 and lrq.changed_since == 0 and len(lrs.conversations) <= lrq.limit and not lrs.more)
+    claim("a whole list: the badge (total_unread) is the sum of its unread counts",
+          lrs.total_unread == sum(c.unread for c in lrs.conversations))
+    entries = {c.with_: c for c in lrs.conversations}
+    group, chat = entries.get(k.Target.group(group_id)), entries.get(k.Target.user(bob_id))
+    claim("the list holds the group of the introduction and the 1:1 conversation with bob, nothing else",
+          group is not None and chat is not None and len(entries) == 2)
+    if group is None or chat is None:
+        return
+    claim("bob's conversation: his newest message last, alice's position at her own message (sending moved it), "
+          "his two messages unread",
+          chat.last is not None and chat.last.sender == bob_id and chat.read_up_to == her_message < chat.last.id
+          and chat.unread == 2)
+    claim("bob has read everything (his own sending moved his position): peer_read_up_to = the newest message",
+          chat.last is not None and chat.peer_read_up_to == chat.last.id)
+    claim("the group: carol's newest message, one unread, alice's position before it, no peer_read_up_to",
+          group.last is not None and group.last.sender == carol_id and group.unread == 1
+          and group.read_up_to < group.last.id and group.peer_read_up_to == 0)
+
+    mrq, mrs = one("request MarkRead"), one("response MarkRead")
+    claim("alice's phone marks bob's conversation read up to its newest message",
+          mrq.with_ == k.Target.user(bob_id) and mrq.up_to == chat.last.id)
+    claim("MarkRead answers the position moved to up_to, nothing unread left",
+          mrs == k.ReadPosition(mrq.with_, mrq.up_to, 0))
+    pushes = [u for u in ex["push Update"] if u.kind in REVISION_7_PUSH_KINDS]
+    claim("section 10.8 has one Update push of each kind 9 and 10, in that order",
+          [u.kind for u in pushes] == REVISION_7_PUSH_KINDS)
+    if len(pushes) != 2:
+        return
+    position, receipt = pushes
+    read_at = heading_time(headings, "request MarkRead")
+    claim("the tablet's ReadPosition update carries MarkRead's response as its body (section 8.2, kind 9)",
+          position.value == mrs)
+    claim("bob's ReadReceipt says alice read up to the new position",
+          receipt.value == k.ReadReceipt(alice_id, mrs.read_up_to))
+    claim("both updates are committed at the MarkRead heading's time (section 8.7), the receipt after the position",
+          read_at is not None and k.snowflake_time(position.id) == k.snowflake_time(receipt.id) == read_at
+          and position.id < receipt.id)
+
+    rrq, rrs = one("request ReadReceipts"), one("response ReadReceipts")
+    claim("bob turns his read receipts off, and the answer says they are off",
+          rrq.set is False and rrs == k.ReadReceiptsSetting(False))
+
+    qrq, qrs = one("request MessageReaders"), one("response MessageReaders")
+    claim("carol asks about her newest group message, the one alice's list shows",
+          qrq.group_id == group_id and qrq.message_id == group.last.id and group.last.sender == carol_id)
+    others = members - {carol_id}
+    claim("`of` counts the members other than carol (all send receipts), the readers are among them, "
+          "listed in this small group",
+          qrs.of == len(others) and set(qrs.readers) <= others and qrs.listed and qrs.read == len(qrs.readers))
+    claim("alice, whose position is before the message (her list shows it unread), is not a reader",
+          alice_id not in qrs.readers and group.read_up_to < qrq.message_id)
+    claim("the heading's readers: users 4 and 5 read it",
+          qrs.readers == [int(x) for x in re.findall(r"users (\d+) and (\d+) read it",
+                                                     headings["response MessageReaders"][0])[0]])
+
 
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
@@ -707,6 +839,8 @@ def main() -> int:
     sec10 = doc[doc.index("## 10. Hex examples"):doc.index("## 11.")]
     intro = re.search(r"### 10\.6 [^\n]*\n(.*?)\n####", sec10, re.S)
     headings["intro 10.6"] = [intro.group(1) if intro else ""]  # the story's request id and time
+    intro = re.search(r"### 10\.8 [^\n]*\n(.*?)\n####", sec10, re.S)
+    headings["intro 10.8"] = [intro.group(1) if intro else ""]  # the conversations' users, message and group
     blocks = list(re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S))
     for i, m in enumerate(blocks):
         kind, name, _, block = m.group(1), m.group(2), m.group(3), m.group(4)

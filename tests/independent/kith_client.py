@@ -6,7 +6,9 @@ friend requests, friends with remarks, blocking — actions 0x20-0x2c — and
 update kinds 3-6; the invitation of RegisterRequest of revision 5; the
 groups of revision 6: actions 0x30-0x44, Target variant 1 Group, MessageKind
 8 System with its GroupEvent content, update kinds 7-8, error codes 20-21
-and SyncPage.groups).
+and SyncPage.groups; the conversations of revision 7: ListConversations,
+MarkRead, ReadReceipts and MessageReaders — actions 0x48-0x4b — and update
+kinds 9 ReadPosition and 10 ReadReceipt).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -85,6 +87,11 @@ MUTE_MEMBER = 0x41
 MUTE_GROUP = 0x42
 SET_ALIAS = 0x43
 LIST_MEMBERS = 0x44
+# Revision 7: conversations (sections 5.51-5.54)
+LIST_CONVERSATIONS = 0x48
+MARK_READ = 0x49
+READ_RECEIPTS = 0x4A
+MESSAGE_READERS = 0x4B
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
@@ -110,6 +117,8 @@ ACTION_NAMES = {
     ANSWER_INVITATION: "AnswerInvitation", LIST_INVITATIONS: "ListInvitations", KICK_MEMBER: "KickMember",
     SET_ADMIN: "SetAdmin", BAN_USER: "BanUser", LIST_BANS: "ListBans", MUTE_MEMBER: "MuteMember",
     MUTE_GROUP: "MuteGroup", SET_ALIAS: "SetAlias", LIST_MEMBERS: "ListMembers",
+    LIST_CONVERSATIONS: "ListConversations", MARK_READ: "MarkRead", READ_RECEIPTS: "ReadReceipts",
+    MESSAGE_READERS: "MessageReaders",
     ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update",
 }
 
@@ -215,15 +224,20 @@ UPDATE_MESSAGE, UPDATE_NEW_LOGIN = 1, 2
 UPDATE_FRIEND_REQUEST, UPDATE_FRIEND_ANSWERED, UPDATE_FRIEND_REMOVED, UPDATE_BLOCK_CHANGED = 3, 4, 5, 6
 # Revision 6: groups.
 UPDATE_GROUP_JOIN_REQUEST, UPDATE_GROUP_INVITATION = 7, 8
+# Revision 7: conversations.
+UPDATE_READ_POSITION, UPDATE_READ_RECEIPT = 9, 10
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
     UPDATE_BLOCK_CHANGED: "BlockChanged", UPDATE_GROUP_JOIN_REQUEST: "GroupJoinRequest",
-    UPDATE_GROUP_INVITATION: "GroupInvitation",
+    UPDATE_GROUP_INVITATION: "GroupInvitation", UPDATE_READ_POSITION: "ReadPosition",
+    UPDATE_READ_RECEIPT: "ReadReceipt",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
 DEFAULT_FRIEND_REQUEST_TTL_MS = 7 * 86_400_000  # section 4.1 RequestState Expired: 7 days by default
+READ_EVERYTHING = 2**64 - 1  # MarkRead's up_to u64::MAX: "everything" (section 5.52)
+PREVIEW_CHARS = 64  # LastMessage.preview: the first 64 characters of a Text message (section 5.51)
 
 
 # ---------------------------------------------------------------------------
@@ -577,7 +591,8 @@ class Update:
     (a Message for kind 1, a NewLogin for kind 2, a FriendRequestInfo for
     kinds 3 FriendRequest and 4 FriendAnswered, a FriendRemoved for kind 5, a
     BlockChanged for kind 6, a JoinRequestInfo for kind 7 GroupJoinRequest,
-    an InvitationInfo for kind 8 GroupInvitation), or None for a kind this
+    an InvitationInfo for kind 8 GroupInvitation, a ReadPosition for kind 9,
+    a ReadReceipt for kind 10), or None for a kind this
     client does not know: such an update is skipped, but its id still counts
     (section 8.5).
     """
@@ -921,6 +936,71 @@ class GroupEvent:
         return GROUP_EVENT_NAMES.get(self.variant, f"Unknown({self.variant})")
 
 
+# --- Revision 7: conversations (sections 5.51-5.54, 8.2) ---
+
+@dataclass
+class LastMessage:
+    """The newest message of a conversation, as its list entry shows it
+    (section 5.51)."""
+    id: int
+    sender: int
+    kind: int  # MessageKind, kept as a number (a group's may be System)
+    server_time: int  # ms since the Unix epoch
+    preview: str  # the first 64 characters of a Text message; empty for other kinds
+
+
+@dataclass
+class ConversationInfo:
+    """One entry of the conversations list (section 5.51). `with` is `with_`
+    here (a Python keyword)."""
+    with_: Target  # the peer (User) or the group (Group)
+    last: Optional[LastMessage]
+    unread: int  # unread messages in it
+    read_up_to: int  # the caller's read position (0: none)
+    peer_read_up_to: int  # 1:1 only, when both send read receipts; else 0
+    updated: int  # a snowflake that grows whenever the entry changes for the caller
+
+
+@dataclass
+class ConversationPage:
+    """The ListConversations response (section 5.51)."""
+    conversations: list  # of ConversationInfo, `updated` descending
+    more: bool  # ask again with before = the last entry's `updated`
+    total_unread: int  # the badge: unread messages over all the caller's conversations
+
+
+@dataclass
+class ReadPosition:
+    """The MarkRead response (section 5.52), and the body of an update of
+    kind 9 ReadPosition (section 8.2)."""
+    with_: Target  # the conversation (`with` in the document)
+    read_up_to: int  # the position after the call
+    unread: int  # unread messages left
+
+
+@dataclass
+class ReadReceipt:
+    """Body of an update of kind 10 (section 8.2): the peer of a 1:1
+    conversation read it up to `up_to`."""
+    reader: int  # the peer who read
+    up_to: int  # every message of the conversation up to this id is read
+
+
+@dataclass
+class ReadReceiptsSetting:
+    """The ReadReceipts response (section 5.53)."""
+    enabled: bool
+
+
+@dataclass
+class MessageReaders:
+    """The MessageReaders response (section 5.54)."""
+    read: int  # members other than the sender, sending receipts, at or past the message
+    of: int  # members other than the sender who send read receipts
+    readers: list  # of user ids, ascending, when `listed`; else empty
+    listed: bool  # the group is small enough (conversation.who_read_max_members) to name them
+
+
 # Request bodies, as decoded by the request decoders below (used to check the
 # document's examples; the client itself encodes requests from arguments).
 
@@ -1193,6 +1273,32 @@ class ListMembersRequest:
     online_only: bool
 
 
+# Revision 7 requests (sections 5.51-5.54).
+
+@dataclass
+class ListConversationsRequest:
+    before: int  # only entries with `updated` below it; 0 for the first page
+    changed_since: int  # only entries with `updated` above it; 0 for all
+    limit: int  # 1-100
+
+
+@dataclass
+class MarkReadRequest:
+    with_: Target  # the conversation, as in Send (`with` in the document)
+    up_to: int  # a message id; READ_EVERYTHING (u64::MAX) means everything
+
+
+@dataclass
+class ReadReceiptsRequest:
+    set: Optional[bool]  # the new setting; None only asks
+
+
+@dataclass
+class MessageReadersRequest:
+    group_id: int
+    message_id: int
+
+
 def _decode_exact(body: bytes, fn):
     r = Reader(body)
     out = fn(r)
@@ -1414,6 +1520,25 @@ def encode_list_members(group_id: int, after: int, limit: int, online_only: bool
     return Writer().u64(group_id).u64(after).u16(limit).bool(online_only).build()
 
 
+# Revision 7 (sections 5.51-5.54)
+
+def encode_list_conversations(before: int, changed_since: int, limit: int) -> bytes:
+    return Writer().u64(before).u64(changed_since).u16(limit).build()
+
+
+def encode_mark_read(with_: "Target | int", up_to: int) -> bytes:
+    """A MarkReadRequest; `with_` is a Target, or a user id."""
+    return Writer().target(as_target(with_)).u64(up_to).build()
+
+
+def encode_read_receipts(set_: Optional[bool] = None) -> bytes:
+    return Writer().option(set_, Writer.bool).build()
+
+
+def encode_message_readers(group_id: int, message_id: int) -> bytes:
+    return Writer().u64(group_id).u64(message_id).build()
+
+
 # --- encoders for server-side bodies (for tests / round-trips) ---
 
 def encode_message(w: Writer, m: Message) -> Writer:
@@ -1454,12 +1579,21 @@ def encode_invitation_info(w: Writer, i: InvitationInfo) -> Writer:
     return encode_user_card(encode_user_card(w, i.inviter), i.invitee).u8(i.state)
 
 
+def encode_read_position_into(w: Writer, p: ReadPosition) -> Writer:
+    return w.target(p.with_).u64(p.read_up_to).u32(p.unread)
+
+
+def encode_read_receipt(w: Writer, r: ReadReceipt) -> Writer:
+    return w.u64(r.reader).u64(r.up_to)
+
+
 # How each known update kind's value is written into Update.body.
 UPDATE_BODY_ENCODERS = {
     UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login,
     UPDATE_FRIEND_REQUEST: encode_friend_request_info, UPDATE_FRIEND_ANSWERED: encode_friend_request_info,
     UPDATE_FRIEND_REMOVED: encode_friend_removed, UPDATE_BLOCK_CHANGED: encode_block_changed,
     UPDATE_GROUP_JOIN_REQUEST: encode_join_request_info, UPDATE_GROUP_INVITATION: encode_invitation_info,
+    UPDATE_READ_POSITION: encode_read_position_into, UPDATE_READ_RECEIPT: encode_read_receipt,
 }
 
 
@@ -1623,6 +1757,31 @@ def encode_member_page(p: MemberPage) -> bytes:
     return Writer().vec(p.members, encode_member).bool(p.more).u32(p.member_count).build()
 
 
+def encode_last_message(w: Writer, m: LastMessage) -> Writer:
+    return w.u64(m.id).u64(m.sender).u8(m.kind).u64(m.server_time).string(m.preview)
+
+
+def encode_conversation_info(w: Writer, c: ConversationInfo) -> Writer:
+    return (w.target(c.with_).option(c.last, encode_last_message).u32(c.unread).u64(c.read_up_to)
+            .u64(c.peer_read_up_to).u64(c.updated))
+
+
+def encode_conversation_page(p: ConversationPage) -> bytes:
+    return Writer().vec(p.conversations, encode_conversation_info).bool(p.more).u64(p.total_unread).build()
+
+
+def encode_read_position(p: ReadPosition) -> bytes:
+    return encode_read_position_into(Writer(), p).build()
+
+
+def encode_read_receipts_setting(s: ReadReceiptsSetting) -> bytes:
+    return Writer().bool(s.enabled).build()
+
+
+def encode_message_readers_reply(m: MessageReaders) -> bytes:
+    return Writer().u32(m.read).u32(m.of).vec(m.readers, Writer.u64).bool(m.listed).build()
+
+
 # How each GroupEvent field is written and read (section 4.2: ids and times
 # are u64, `role` a GroupRole u8, `muted` a bool, `fields` GroupFields).
 _EVENT_FIELD_WRITERS = {
@@ -1747,6 +1906,22 @@ def read_member(r: Reader) -> Member:
 
 def read_group_news(r: Reader) -> GroupNews:
     return GroupNews(group_id=r.u64(), latest=r.u64())
+
+
+def read_last_message(r: Reader) -> LastMessage:
+    # The kind is kept as a number even if unknown (sections 3, 11).
+    return LastMessage(id=r.u64(), sender=r.u64(), kind=r.u8(), server_time=r.u64(), preview=r.string())
+
+
+def read_conversation_info(r: Reader) -> ConversationInfo:
+    return ConversationInfo(
+        with_=r.target(), last=r.option(read_last_message), unread=r.u32(), read_up_to=r.u64(),
+        peer_read_up_to=r.u64(), updated=r.u64(),
+    )
+
+
+def read_read_position(r: Reader) -> ReadPosition:
+    return ReadPosition(with_=r.target(), read_up_to=r.u64(), unread=r.u32())
 
 
 def read_update(r: Reader) -> Update:
@@ -1887,6 +2062,26 @@ def decode_member_page(body: bytes) -> MemberPage:
     return _decode_exact(body, lambda r: MemberPage(r.vec(read_member), r.bool(), r.u32()))
 
 
+def decode_conversation_page(body: bytes) -> ConversationPage:
+    return _decode_exact(body, lambda r: ConversationPage(r.vec(read_conversation_info), r.bool(), r.u64()))
+
+
+def decode_read_position(body: bytes) -> ReadPosition:
+    return _decode_exact(body, read_read_position)
+
+
+def decode_read_receipt(body: bytes) -> ReadReceipt:
+    return _decode_exact(body, lambda r: ReadReceipt(reader=r.u64(), up_to=r.u64()))
+
+
+def decode_read_receipts_setting(body: bytes) -> ReadReceiptsSetting:
+    return _decode_exact(body, lambda r: ReadReceiptsSetting(r.bool()))
+
+
+def decode_message_readers(body: bytes) -> MessageReaders:
+    return _decode_exact(body, lambda r: MessageReaders(r.u32(), r.u32(), r.vec(Reader.u64), r.bool()))
+
+
 _EVENT_FIELD_READERS = {
     "user_id": Reader.u64, "by": Reader.u64, "from_": Reader.u64, "to": Reader.u64, "until": Reader.u64,
     "role": Reader.u8, "muted": Reader.bool, "fields": read_group_fields,
@@ -1912,6 +2107,7 @@ UPDATE_BODY_DECODERS = {
     UPDATE_FRIEND_REQUEST: decode_friend_request_info, UPDATE_FRIEND_ANSWERED: decode_friend_request_info,
     UPDATE_FRIEND_REMOVED: decode_friend_removed, UPDATE_BLOCK_CHANGED: decode_block_changed,
     UPDATE_GROUP_JOIN_REQUEST: decode_join_request_info, UPDATE_GROUP_INVITATION: decode_invitation_info,
+    UPDATE_READ_POSITION: decode_read_position, UPDATE_READ_RECEIPT: decode_read_receipt,
 }
 
 
@@ -2112,6 +2308,22 @@ def decode_list_members_request(body: bytes) -> ListMembersRequest:
     return _decode_exact(body, lambda r: ListMembersRequest(r.u64(), r.u64(), r.u16(), r.bool()))
 
 
+def decode_list_conversations_request(body: bytes) -> ListConversationsRequest:
+    return _decode_exact(body, lambda r: ListConversationsRequest(r.u64(), r.u64(), r.u16()))
+
+
+def decode_mark_read_request(body: bytes) -> MarkReadRequest:
+    return _decode_exact(body, lambda r: MarkReadRequest(r.target(), r.u64()))
+
+
+def decode_read_receipts_request(body: bytes) -> ReadReceiptsRequest:
+    return _decode_exact(body, lambda r: ReadReceiptsRequest(r.option(Reader.bool)))
+
+
+def decode_message_readers_request(body: bytes) -> MessageReadersRequest:
+    return _decode_exact(body, lambda r: MessageReadersRequest(r.u64(), r.u64()))
+
+
 # Per action byte: decoders and encoders of success responses and pushes
 # (keyed by the push's action), and of requests. encoder(decoder(body)) == body.
 RESPONSE_DECODERS = {
@@ -2132,6 +2344,8 @@ RESPONSE_DECODERS = {
     ANSWER_INVITATION: decode_invitation_info, LIST_INVITATIONS: decode_invitation_page, KICK_MEMBER: decode_empty,
     SET_ADMIN: decode_empty, BAN_USER: decode_empty, LIST_BANS: decode_ban_page, MUTE_MEMBER: decode_empty,
     MUTE_GROUP: decode_empty, SET_ALIAS: decode_empty, LIST_MEMBERS: decode_member_page,
+    LIST_CONVERSATIONS: decode_conversation_page, MARK_READ: decode_read_position,
+    READ_RECEIPTS: decode_read_receipts_setting, MESSAGE_READERS: decode_message_readers,
 }
 
 RESPONSE_ENCODERS = {
@@ -2153,6 +2367,8 @@ RESPONSE_ENCODERS = {
     ANSWER_INVITATION: encode_invitation, LIST_INVITATIONS: encode_invitation_page, KICK_MEMBER: lambda _: b"",
     SET_ADMIN: lambda _: b"", BAN_USER: lambda _: b"", LIST_BANS: encode_ban_page, MUTE_MEMBER: lambda _: b"",
     MUTE_GROUP: lambda _: b"", SET_ALIAS: lambda _: b"", LIST_MEMBERS: encode_member_page,
+    LIST_CONVERSATIONS: encode_conversation_page, MARK_READ: encode_read_position,
+    READ_RECEIPTS: encode_read_receipts_setting, MESSAGE_READERS: encode_message_readers_reply,
 }
 
 REQUEST_DECODERS = {
@@ -2176,6 +2392,8 @@ REQUEST_DECODERS = {
     SET_ADMIN: decode_set_admin_request, BAN_USER: decode_ban_request, LIST_BANS: decode_list_bans_request,
     MUTE_MEMBER: decode_mute_member_request, MUTE_GROUP: decode_mute_group_request,
     SET_ALIAS: decode_set_alias_request, LIST_MEMBERS: decode_list_members_request,
+    LIST_CONVERSATIONS: decode_list_conversations_request, MARK_READ: decode_mark_read_request,
+    READ_RECEIPTS: decode_read_receipts_request, MESSAGE_READERS: decode_message_readers_request,
 }
 
 REQUEST_ENCODERS = {
@@ -2225,6 +2443,10 @@ REQUEST_ENCODERS = {
     MUTE_GROUP: lambda q: encode_mute_group(q.group_id, q.muted),
     SET_ALIAS: lambda q: encode_set_alias(q.group_id, q.alias),
     LIST_MEMBERS: lambda q: encode_list_members(q.group_id, q.after, q.limit, q.online_only),
+    LIST_CONVERSATIONS: lambda q: encode_list_conversations(q.before, q.changed_since, q.limit),
+    MARK_READ: lambda q: encode_mark_read(q.with_, q.up_to),
+    READ_RECEIPTS: lambda q: encode_read_receipts(q.set),
+    MESSAGE_READERS: lambda q: encode_message_readers(q.group_id, q.message_id),
 }
 
 
@@ -2771,6 +2993,46 @@ class KithClient:
                      online_only: bool = False) -> MemberPage:
         return decode_member_page(self.request(
             LIST_MEMBERS, encode_list_members(group_id, after, limit, online_only)))
+
+    # -- conversations (revision 7, sections 5.51-5.54) ---------------------
+
+    def list_conversations(self, before: int = 0, changed_since: int = 0, limit: int = 100) -> ConversationPage:
+        """ListConversations (0x48): the caller's conversations, most recently
+        changed (`updated`) first; `before` pages on, `changed_since` asks
+        only for the entries changed since a known `updated`."""
+        return decode_conversation_page(self.request(
+            LIST_CONVERSATIONS, encode_list_conversations(before, changed_since, limit)))
+
+    def mark_read(self, with_: "Target | int", up_to: int = READ_EVERYTHING) -> ReadPosition:
+        """MarkRead (0x49) in a conversation (a plain int is a user id): the
+        read position moves to `up_to` (by default everything), never past
+        the newest message and never backwards."""
+        return decode_read_position(self.request(MARK_READ, encode_mark_read(with_, up_to)))
+
+    def read_receipts(self, set_: Optional[bool] = None) -> ReadReceiptsSetting:
+        """ReadReceipts (0x4a): turns sending read receipts on or off, or
+        with None only asks; returns the setting now."""
+        return decode_read_receipts_setting(self.request(READ_RECEIPTS, encode_read_receipts(set_)))
+
+    def message_readers(self, group_id: int, message_id: int) -> MessageReaders:
+        """MessageReaders (0x4b): how many members read a group message (and
+        who, in a group of at most conversation.who_read_max_members)."""
+        return decode_message_readers(self.request(MESSAGE_READERS, encode_message_readers(group_id, message_id)))
+
+    def list_all_conversations(self, changed_since: int = 0, limit: int = 100) -> tuple:
+        """The paging loop of section 5.51's "Keeping a list on the phone":
+        pages with `before` = the last entry's `updated` until `more` is
+        false. Returns (entries, total_unread of the last page)."""
+        out, before = [], 0
+        for _ in range(1000):
+            page = self.list_conversations(before, changed_since, limit)
+            out.extend(page.conversations)
+            if not page.more:
+                return out, page.total_unread
+            if not page.conversations:
+                raise DecodeError("a conversation page with more = true but no entries")
+            before = page.conversations[-1].updated
+        raise DecodeError("conversation paging does not end")
 
     def search_all(self, query: str, limit: int = 20) -> list:
         """Every UserCard SearchUsers finds for `query`, paging with the opaque

@@ -1,12 +1,12 @@
 //! The recent conversations list.
 //!
-//! A page merges two sources, newest `updated` first: the user's 1:1
-//! conversations, read in order from their `userupdated_conv` index (at
-//! most a page of them), and the user's groups (at most
-//! `group.max_groups_per_user`), whose `updated` is the later of the
-//! group's newest message and the user's own last change. The badge sums
-//! the unread counts of every conversation the user has: one state and one
-//! head per conversation, no log read.
+//! The badge must sum the unread counts of every conversation the user
+//! has, so each call reads the user's states and their conversations'
+//! heads — one state and one head per conversation, no log — and the page
+//! is the newest of them by `updated`. Keeping the list's order in an index
+//! instead would cost every message two more writes per participant (see
+//! docs/BENCHMARKS.md, "conversations"), while a user's conversations are
+//! counted in thousands; the log is read only for the page's last messages.
 
 use super::store::{self, Head, ReadState};
 use super::wire_count;
@@ -28,44 +28,38 @@ pub(super) async fn list(call: Call, req: ListConversationsRequest) -> ServiceRe
 }
 
 fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Result<ConversationPage, StorageError> {
-    let wanted = |updated: u64| updated > req.changed_since && (req.before == 0 || updated < req.before);
     let mut total_unread = 0;
-    let mut found: Vec<(u64, Conversation, Head, ReadState)> = Vec::new();
-    for entry in store::states_of(s, me) {
-        let (conversation, state) = entry?;
+    let mut found: Vec<(Conversation, Head, ReadState)> = Vec::new();
+    for entry in store::entries_of(s, me) {
+        let (conversation, _) = entry?;
         let head = store::head(s, conversation)?;
-        total_unread += state.unread(&head);
-        let updated = state.updated.max(head.last);
-        if matches!(conversation, Conversation::Group(_)) && wanted(updated) {
-            found.push((updated, conversation, head, state));
+        let Some(state) = store::state(s, me, conversation, &head)? else { continue };
+        total_unread += state.read.unread(&head);
+        if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
+            found.push((conversation, head, state));
         }
     }
-    for entry in store::direct_newest_first(s, me, req.changed_since, req.before).take(count + 1) {
-        let (updated, conversation) = entry?;
-        let state = store::state(s, me, conversation)?.unwrap_or_default();
-        found.push((updated, conversation, store::head(s, conversation)?, state));
-    }
-    found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    found.sort_unstable_by(|a, b| b.2.updated.cmp(&a.2.updated));
     let more = found.len() > count;
     found.truncate(count);
     let receipts = store::receipts_on(s, me)?;
     let conversations = found
         .into_iter()
-        .map(|(updated, conversation, head, state)| {
+        .map(|(conversation, head, state)| {
             let with = conversation.target_from(me);
             let peer_read_up_to = match with {
                 Target::User(peer) if peer != me && receipts && store::receipts_on(s, peer)? => {
-                    store::state(s, peer, conversation)?.map_or(0, |p| p.read)
+                    head.read_of(conversation, peer).map_or(0, |p| p.read)
                 }
                 _ => 0,
             };
             Ok(ConversationInfo {
                 with,
                 last: last_message(s, conversation, head.last)?,
-                unread: wire_count(state.unread(&head)),
-                read_up_to: state.read,
+                unread: wire_count(state.read.unread(&head)),
+                read_up_to: state.read.read,
                 peer_read_up_to,
-                updated,
+                updated: state.updated,
             })
         })
         .collect::<Result<_, StorageError>>()?;

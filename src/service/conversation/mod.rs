@@ -11,7 +11,6 @@
 mod list;
 pub mod store;
 
-use self::store::ReadState;
 use super::message::Conversation;
 use super::{group, update, Call, Outcome, Router, ServiceError, ServiceResult};
 use crate::id::now_ms;
@@ -40,7 +39,8 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
     let conversation = Conversation::of(me, req.with);
     call.services
         .write(move |tx| {
-            let Some(old) = store::state(tx, me, conversation)? else {
+            let head = store::head(tx, conversation)?;
+            let Some(old) = store::state(tx, me, conversation, &head)? else {
                 return Err(match req.with {
                     Target::Group(id) if group::store::group(tx, id)?.is_some() => {
                         ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")
@@ -49,15 +49,14 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
                     Target::User(_) => ServiceError::not_found("no conversation with this user"),
                 });
             };
-            let head = store::head(tx, conversation)?;
             let up_to = req.up_to.min(head.last);
-            if up_to <= old.read {
-                return Ok(ReadPosition { with: req.with, read_up_to: old.read, unread: wire_count(old.unread(&head)) });
+            if up_to <= old.read.read {
+                let unread = wire_count(old.read.unread(&head));
+                return Ok(ReadPosition { with: req.with, read_up_to: old.read.read, unread });
             }
             let id = tx.next_id();
-            let new = ReadState { read: up_to, counted: store::counted_at(tx, conversation, up_to)?, updated: id };
-            store::put_state(tx, me, conversation, Some(old), new)?;
-            let position = ReadPosition { with: req.with, read_up_to: up_to, unread: wire_count(new.unread(&head)) };
+            let (read, head) = store::mark_read(tx, me, conversation, up_to, id)?;
+            let position = ReadPosition { with: req.with, read_up_to: up_to, unread: wire_count(read.unread(&head)) };
             update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
             if let Target::User(peer) = req.with {
                 if peer != me && store::receipts_on(tx, me)? && store::receipts_on(tx, peer)? {

@@ -3,21 +3,22 @@
 //!
 //! Unread counts are exact by construction, with no row per message per
 //! reader: each conversation's head counts the messages that can be unread
-//! (everything but system messages), and `convmessage_counted` records that
-//! running count at each such message. A user's read state keeps the count
-//! at their read position, so their unread count is the head's count minus
-//! theirs. Sending moves the sender's read position to the message, so no
-//! one's own message is ever unread.
+//! (everything but system messages), and a read position keeps that count
+//! as it was at the position, so a user's unread count is the head's count
+//! minus theirs. Sending moves the sender's read position to the message,
+//! so no one's own message is ever unread.
 //!
-//! Every message moves its conversation's head in the job that stores it
-//! ([`on_message`]). A 1:1 conversation also moves both users' entries in
-//! `userupdated_conv`, the index the conversation list pages by; a group
-//! does not (that would be a write per member per message), so the list
-//! reads the user's groups' heads instead. Each group keeps its members'
-//! read positions sorted in `groupread_user`, which answers "how many have
-//! read this message" with one range count.
-
-use std::ops::Bound;
+//! What a message writes is kept small, since every message pays it: a 1:1
+//! conversation's head also holds both users' read positions, so a 1:1
+//! message rewrites one record ([`on_message`]). A group's members' read
+//! positions are records of their own (a head cannot hold thousands), and
+//! `convmessage_counted` keeps the running count at each counted message, so
+//! a read position anywhere in a group log finds its count. Each user's
+//! conversations are listed in `userconv_updated`, with when the user last
+//! changed them; an entry's place in the list is the later of that and its
+//! head's newest message. Each group keeps its members' read positions
+//! sorted in `groupread_user`, which answers "who has read this message"
+//! with one range scan.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,51 +27,82 @@ use crate::service::message::Conversation;
 use crate::service::Tx;
 use crate::storage::{schema, Get, Keyspace, Migrator, StorageError, Store};
 
-/// A conversation's newest message and how many messages it has counted.
+/// A read position and the conversation's count at it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Head {
-    /// The newest message id, 0 for none.
-    pub last: u64,
-    /// Messages ever stored that can be unread (not system messages).
-    pub counted: u64,
-}
-
-/// One user's state in one conversation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReadState {
-    /// The read position: the highest message id read, 0 for none.
+pub struct Read {
+    /// The highest message id read, 0 for none.
     pub read: u64,
-    /// The conversation's count at the read position.
+    /// The conversation's count of messages that can be unread, up to `read`.
     pub counted: u64,
-    /// A snowflake, moved by every change of the entry for this user.
-    pub updated: u64,
 }
 
-impl ReadState {
+impl Read {
     /// Unread messages in a conversation with this head.
     pub fn unread(&self, head: &Head) -> u64 {
         head.counted.saturating_sub(self.counted)
     }
 }
 
+/// A conversation's newest message, how many messages it has counted and,
+/// in a 1:1 conversation, both users' read positions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// The newest message id, 0 for none.
+    pub last: u64,
+    /// Messages ever stored that can be unread (not system messages).
+    pub counted: u64,
+    /// A 1:1 conversation's read positions: the lower user id's, then the
+    /// higher's (the same for notes to oneself); unused in a group.
+    pub pair: [Read; 2],
+}
+
+impl Head {
+    /// A 1:1 participant's read position.
+    pub fn read_of(&self, conversation: Conversation, user: u64) -> Option<Read> {
+        match conversation {
+            Conversation::Direct { low, .. } => Some(self.pair[usize::from(user != low)]),
+            Conversation::Group(_) => None,
+        }
+    }
+
+    fn side(&mut self, conversation: Conversation, user: u64) -> Option<&mut Read> {
+        match conversation {
+            Conversation::Direct { low, .. } => Some(&mut self.pair[usize::from(user != low)]),
+            Conversation::Group(_) => None,
+        }
+    }
+}
+
+/// One user's state in one conversation, as the list shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadState {
+    /// Their read position.
+    pub read: Read,
+    /// When the entry last changed for them: a message or their own change.
+    pub updated: u64,
+}
+
 const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
 const COUNTED: Keyspace<(Conversation, u64), u64> = Keyspace::new(&schema::CONVMESSAGE_COUNTED);
-const STATES: Keyspace<(u64, Conversation), ReadState> = Keyspace::new(&schema::USERCONV_STATE);
-const UPDATED: Keyspace<(u64, (u64, Conversation)), ()> = Keyspace::new(&schema::USERUPDATED_CONV);
-const READS: Keyspace<(u64, (u64, u64)), ()> = Keyspace::new(&schema::GROUPREAD_USER);
+const ENTRIES: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERCONV_UPDATED);
+const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
+const SORTED: Keyspace<(u64, (u64, u64)), ()> = Keyspace::new(&schema::GROUPREAD_USER);
 const NO_RECEIPTS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_NORECEIPTS);
-
-/// The smallest conversation key, for ranges that take any conversation.
-const FIRST: Conversation = Conversation::Direct { low: 0, high: 0 };
 
 /// A conversation's head; the default for one without messages.
 pub fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageError> {
     Ok(r.value(&HEADS, &conversation)?.unwrap_or_default())
 }
 
-/// A user's state in a conversation, if they have one.
-pub fn state(r: &impl Get, user: u64, conversation: Conversation) -> Result<Option<ReadState>, StorageError> {
-    r.value(&STATES, &(user, conversation))
+/// A user's state in a conversation with this head, if the conversation is
+/// in their list.
+pub fn state(r: &impl Get, user: u64, conversation: Conversation, head: &Head) -> Result<Option<ReadState>, StorageError> {
+    let Some(own) = r.value(&ENTRIES, &(user, conversation))? else { return Ok(None) };
+    let read = match conversation {
+        Conversation::Direct { .. } => head.read_of(conversation, user).unwrap_or_default(),
+        Conversation::Group(group) => r.value(&GROUP_READS, &(group, user))?.unwrap_or_default(),
+    };
+    Ok(Some(ReadState { read, updated: own.max(head.last) }))
 }
 
 /// Whether the user sends (and sees) read receipts.
@@ -79,8 +111,8 @@ pub fn receipts_on(r: &impl Get, user: u64) -> Result<bool, StorageError> {
 }
 
 /// Moves the conversation's head to a message just stored, and the
-/// sender's read position with it; in a 1:1 conversation both users'
-/// entries move to the top of their lists.
+/// sender's read position with it. A 1:1 conversation's first message puts
+/// it into both users' lists.
 pub(crate) fn on_message(
     tx: &mut Tx<'_>,
     conversation: Conversation,
@@ -89,86 +121,109 @@ pub(crate) fn on_message(
     kind: MessageKind,
 ) -> Result<(), StorageError> {
     let mut head = head(tx, conversation)?;
+    let first = head.last == 0;
     head.last = id;
-    let counted = kind != MessageKind::System;
-    if counted {
-        head.counted += 1;
-        tx.put(&COUNTED, &(conversation, id), &head.counted);
+    if kind == MessageKind::System {
+        tx.put(&HEADS, &conversation, &head);
+        return Ok(());
     }
-    tx.put(&HEADS, &conversation, &head);
+    head.counted += 1;
+    let read = Read { read: id, counted: head.counted };
     match conversation {
         Conversation::Direct { low, high } => {
-            for user in if low == high { vec![low] } else { vec![low, high] } {
-                let old = state(tx, user, conversation)?;
-                let mut new = old.unwrap_or_default();
-                if user == sender {
-                    new.read = id;
-                    new.counted = head.counted;
-                }
-                new.updated = id;
-                put_state(tx, user, conversation, old, new)?;
+            if let Some(side) = head.side(conversation, sender) {
+                *side = read;
+            }
+            if first {
+                tx.put(&ENTRIES, &(low, conversation), &0);
+                tx.put(&ENTRIES, &(high, conversation), &0);
             }
         }
-        Conversation::Group(_) if counted => {
-            if let Some(old) = state(tx, sender, conversation)? {
-                put_state(tx, sender, conversation, Some(old), ReadState { read: id, counted: head.counted, updated: id })?;
+        Conversation::Group(group) => {
+            tx.put(&COUNTED, &(conversation, id), &head.counted);
+            if let Some(old) = tx.get(&GROUP_READS, &(group, sender))? {
+                put_group_read(tx, group, sender, Some(old), read)?;
             }
         }
-        Conversation::Group(_) => {}
     }
+    tx.put(&HEADS, &conversation, &head);
     Ok(())
 }
 
-/// Writes a user's state, moving its index entries: the list's (1:1) or
-/// the group's sorted read positions (for a user who sends receipts).
-pub(crate) fn put_state(
+/// Writes a member's read position in a group, moving their entry among
+/// the group's sorted positions (if they send receipts).
+fn put_group_read(tx: &mut Tx<'_>, group: u64, user: u64, old: Option<Read>, new: Read) -> Result<(), StorageError> {
+    if old.map(|o| o.read) != Some(new.read) && receipts_on(tx, user)? {
+        if let Some(old) = old {
+            tx.delete(&SORTED, &(group, (old.read, user)));
+        }
+        tx.put(&SORTED, &(group, (new.read, user)), &());
+    }
+    tx.put(&GROUP_READS, &(group, user), &new);
+    Ok(())
+}
+
+/// Moves a user's read position forward to `up_to` in a conversation in
+/// their list, as of change `id`; returns the position and the head.
+pub(crate) fn mark_read(
     tx: &mut Tx<'_>,
     user: u64,
     conversation: Conversation,
-    old: Option<ReadState>,
-    new: ReadState,
-) -> Result<(), StorageError> {
+    up_to: u64,
+    id: u64,
+) -> Result<(Read, Head), StorageError> {
+    let mut head = head(tx, conversation)?;
+    let read = Read { read: up_to, counted: counted_at(tx, conversation, &head, up_to)? };
     match conversation {
         Conversation::Direct { .. } => {
-            if let Some(old) = old.filter(|old| old.updated != new.updated) {
-                tx.delete(&UPDATED, &(user, (old.updated, conversation)));
+            if let Some(side) = head.side(conversation, user) {
+                *side = read;
             }
-            tx.put(&UPDATED, &(user, (new.updated, conversation)), &());
+            tx.put(&HEADS, &conversation, &head);
         }
         Conversation::Group(group) => {
-            if old.map(|o| o.read) != Some(new.read) && receipts_on(tx, user)? {
-                if let Some(old) = old {
-                    tx.delete(&READS, &(group, (old.read, user)));
-                }
-                tx.put(&READS, &(group, (new.read, user)), &());
-            }
+            let old = tx.get(&GROUP_READS, &(group, user))?;
+            put_group_read(tx, group, user, old, read)?;
         }
     }
-    tx.put(&STATES, &(user, conversation), &new);
-    Ok(())
+    tx.put(&ENTRIES, &(user, conversation), &id);
+    Ok((read, head))
 }
 
-/// The count at a read position: that of the last counted message at or
-/// below it.
-pub(crate) fn counted_at(tx: &Tx<'_>, conversation: Conversation, read: u64) -> Result<u64, StorageError> {
-    Ok(tx.last(&COUNTED, (conversation, 0)..=(conversation, read))?.map_or(0, |(_, n)| n))
+/// The count at a read position. A 1:1 conversation counts every message,
+/// so the count is the head's less the messages above the position (a read
+/// up to the newest message, the usual case, reads none); a group's is
+/// that of its last counted message at or below the position.
+fn counted_at(tx: &Tx<'_>, conversation: Conversation, head: &Head, up_to: u64) -> Result<u64, StorageError> {
+    match conversation {
+        Conversation::Direct { .. } if up_to >= head.last => Ok(head.counted),
+        Conversation::Direct { .. } => {
+            let above = crate::service::message::store::count_between(tx, conversation, up_to, head.last)?;
+            Ok(head.counted.saturating_sub(above))
+        }
+        Conversation::Group(_) => {
+            Ok(tx.last(&COUNTED, (conversation, 0)..=(conversation, up_to))?.map_or(0, |(_, n)| n))
+        }
+    }
 }
 
 /// A new member's state: everything before they joined counts as read.
 pub(crate) fn joined(tx: &mut Tx<'_>, group: u64, user: u64, joined: u64) -> Result<(), StorageError> {
     let conversation = Conversation::Group(group);
     let head = head(tx, conversation)?;
-    let old = state(tx, user, conversation)?;
-    put_state(tx, user, conversation, old, ReadState { read: head.last, counted: head.counted, updated: joined })
+    let old = tx.get(&GROUP_READS, &(group, user))?;
+    put_group_read(tx, group, user, old, Read { read: head.last, counted: head.counted })?;
+    tx.put(&ENTRIES, &(user, conversation), &joined);
+    Ok(())
 }
 
 /// Forgets a member's state when they leave the group.
 pub(crate) fn left(tx: &mut Tx<'_>, group: u64, user: u64) -> Result<(), StorageError> {
-    let conversation = Conversation::Group(group);
-    if let Some(old) = state(tx, user, conversation)? {
-        tx.delete(&READS, &(group, (old.read, user)));
-        tx.delete(&STATES, &(user, conversation));
+    if let Some(old) = tx.get(&GROUP_READS, &(group, user))? {
+        tx.delete(&SORTED, &(group, (old.read, user)));
+        tx.delete(&GROUP_READS, &(group, user));
     }
+    tx.delete(&ENTRIES, &(user, Conversation::Group(group)));
     Ok(())
 }
 
@@ -178,19 +233,20 @@ pub(crate) fn set_receipts(tx: &mut Tx<'_>, user: u64, on: bool, now_ms: u64) ->
     if receipts_on(tx, user)? == on {
         return Ok(());
     }
-    let groups: Vec<(u64, ReadState)> = tx
-        .range(&STATES, (user, Conversation::Group(0))..=(user, Conversation::Group(u64::MAX)))
+    let groups: Vec<u64> = tx
+        .range(&ENTRIES, (user, Conversation::Group(0))..=(user, Conversation::Group(u64::MAX)))
         .filter_map(|entry| match entry {
-            Ok(((_, Conversation::Group(group)), state)) => Some(Ok((group, state))),
+            Ok(((_, Conversation::Group(group)), _)) => Some(Ok(group)),
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         })
         .collect::<Result<_, _>>()?;
-    for (group, state) in groups {
+    for group in groups {
+        let Some(read) = tx.get(&GROUP_READS, &(group, user))? else { continue };
         if on {
-            tx.put(&READS, &(group, (state.read, user)), &());
+            tx.put(&SORTED, &(group, (read.read, user)), &());
         } else {
-            tx.delete(&READS, &(group, (state.read, user)));
+            tx.delete(&SORTED, &(group, (read.read, user)));
         }
     }
     if on {
@@ -201,25 +257,10 @@ pub(crate) fn set_receipts(tx: &mut Tx<'_>, user: u64, on: bool, now_ms: u64) ->
     Ok(())
 }
 
-/// A user's 1:1 conversations with `updated` in `(since, before)`, newest
-/// first (`before` 0 for no upper bound).
-pub fn direct_newest_first(
-    store: &Store,
-    user: u64,
-    since: u64,
-    before: u64,
-) -> impl Iterator<Item = Result<(u64, Conversation), StorageError>> + '_ {
-    let upper = match before {
-        0 => Bound::Included((user, (u64::MAX, Conversation::Direct { low: u64::MAX, high: u64::MAX }))),
-        before => Bound::Excluded((user, (before, FIRST))),
-    };
-    let lower = Bound::Excluded((user, (since, Conversation::Direct { low: u64::MAX, high: u64::MAX })));
-    store.range(&UPDATED, (lower, upper)).rev().map(|entry| entry.map(|((_, (updated, c)), ())| (updated, c)))
-}
-
-/// Every state of a user: their 1:1 conversations, then their groups.
-pub fn states_of(store: &Store, user: u64) -> impl Iterator<Item = Result<(Conversation, ReadState), StorageError>> + '_ {
-    store.scan(&STATES, &user).map(|entry| entry.map(|((_, c), s)| (c, s)))
+/// Every conversation in a user's list, with when the user last changed
+/// it: their 1:1 conversations, then their groups.
+pub fn entries_of(store: &Store, user: u64) -> impl Iterator<Item = Result<(Conversation, u64), StorageError>> + '_ {
+    store.scan(&ENTRIES, &user).map(|entry| entry.map(|((_, c), updated)| (c, updated)))
 }
 
 /// Members of a group with their read position at or past `message`, and
@@ -227,7 +268,7 @@ pub fn states_of(store: &Store, user: u64) -> impl Iterator<Item = Result<(Conve
 pub fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64), StorageError> {
     let mut readers = Vec::new();
     let mut all = 0;
-    for entry in store.scan(&READS, &group) {
+    for entry in store.scan(&SORTED, &group) {
         let ((_, (read, user)), ()) = entry?;
         all += 1;
         if read >= message {
@@ -238,43 +279,51 @@ pub fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64
     Ok((readers, all))
 }
 
-/// Conversations with messages, read states, and users with receipts off,
+/// Conversations with messages, list entries, and users with receipts off,
 /// for `kith stats`.
 pub fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
-    Ok((store.count(&HEADS)?, store.count(&STATES)?, store.count(&NO_RECEIPTS)?))
+    Ok((store.count(&HEADS)?, store.count(&ENTRIES)?, store.count(&NO_RECEIPTS)?))
 }
 
-/// Checks restored conversation data: every entry decodes, and every read
-/// state has its index entry.
+/// Checks restored conversation data: every entry decodes, both users of a
+/// 1:1 conversation with messages list it, and every member's read
+/// position is in its group's sorted index if they send receipts.
 pub(crate) fn check(store: &Store) -> Result<(), String> {
     let text = |e: StorageError| e.to_string();
     for entry in store.all(&HEADS) {
-        entry.map_err(text)?;
+        if let (Conversation::Direct { low, high }, _) = entry.map_err(text)? {
+            for user in [low, high] {
+                if store.get(&ENTRIES, &(user, Conversation::Direct { low, high })).map_err(text)?.is_none() {
+                    return Err(format!("user {user} does not list the conversation of {low} and {high}"));
+                }
+            }
+        }
     }
     for entry in store.all(&COUNTED) {
+        entry.map_err(text)?;
+    }
+    for entry in store.all(&ENTRIES) {
+        entry.map_err(text)?;
+    }
+    for entry in store.all(&SORTED) {
         entry.map_err(text)?;
     }
     for entry in store.all(&NO_RECEIPTS) {
         entry.map_err(text)?;
     }
-    for entry in store.all(&STATES) {
-        let ((user, conversation), state) = entry.map_err(text)?;
-        let indexed = match conversation {
-            Conversation::Direct { .. } => store.get(&UPDATED, &(user, (state.updated, conversation))),
-            Conversation::Group(group) if receipts_on(store, user).map_err(text)? => {
-                store.get(&READS, &(group, (state.read, user)))
-            }
-            Conversation::Group(_) => Ok(Some(())),
-        };
-        if indexed.map_err(text)?.is_none() {
-            return Err(format!("the read state of user {user} in {conversation:?} is missing its index entry"));
+    for entry in store.all(&GROUP_READS) {
+        let ((group, user), read) = entry.map_err(text)?;
+        let indexed = !receipts_on(store, user).map_err(text)?
+            || store.get(&SORTED, &(group, (read.read, user))).map_err(text)?.is_some();
+        if !indexed {
+            return Err(format!("the read position of user {user} in group {group} is missing from its index"));
         }
     }
     Ok(())
 }
 
-/// Version 3 kept no heads or read states. Builds them from the logs and
-/// the group memberships, counting everything already stored as read.
+/// Version 3 kept no heads or read positions. Builds them from the logs
+/// and the group memberships, counting everything already stored as read.
 pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     let mut groups = std::collections::HashMap::new();
     let mut open: Option<(Conversation, Head)> = None;
@@ -288,7 +337,9 @@ pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
         head.last = id;
         if kind != MessageKind::System {
             head.counted += 1;
-            m.put(&COUNTED, &(conversation, id), &head.counted)?;
+            if let Conversation::Group(_) = conversation {
+                m.put(&COUNTED, &(conversation, id), &head.counted)?;
+            }
         }
     }
     if let Some((done, head)) = open {
@@ -297,33 +348,32 @@ pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     for entry in crate::service::group::store::memberships(m)? {
         let (group, user, joined) = entry?;
         let head = groups.get(&group).copied().unwrap_or_default();
-        let state = ReadState { read: head.last, counted: head.counted, updated: head.last.max(joined) };
-        m.put(&STATES, &(user, Conversation::Group(group)), &state)?;
-        m.put(&READS, &(group, (state.read, user)), &())?;
+        let read = Read { read: head.last, counted: head.counted };
+        m.put(&GROUP_READS, &(group, user), &read)?;
+        m.put(&SORTED, &(group, (read.read, user)), &())?;
+        m.put(&ENTRIES, &(user, Conversation::Group(group)), &joined)?;
     }
     Ok(())
 }
 
-/// Writes a migrated conversation's head, and its users' states if it is a
-/// 1:1 conversation (a group's members get theirs from the memberships).
+/// Writes a migrated conversation's head; a 1:1 conversation's holds both
+/// users' read positions at its newest message, and enters both lists (a
+/// group's members get theirs from the memberships).
 fn close(
     m: &mut Migrator<'_>,
     conversation: Conversation,
-    head: Head,
+    mut head: Head,
     groups: &mut std::collections::HashMap<u64, Head>,
 ) -> Result<(), StorageError> {
-    m.put(&HEADS, &conversation, &head)?;
     match conversation {
         Conversation::Direct { low, high } => {
-            let state = ReadState { read: head.last, counted: head.counted, updated: head.last };
-            for user in if low == high { vec![low] } else { vec![low, high] } {
-                m.put(&STATES, &(user, conversation), &state)?;
-                m.put(&UPDATED, &(user, (state.updated, conversation)), &())?;
-            }
+            head.pair = [Read { read: head.last, counted: head.counted }; 2];
+            m.put(&ENTRIES, &(low, conversation), &0)?;
+            m.put(&ENTRIES, &(high, conversation), &0)?;
         }
         Conversation::Group(group) => {
             groups.insert(group, head);
         }
     }
-    Ok(())
+    m.put(&HEADS, &conversation, &head)
 }

@@ -62,6 +62,13 @@ pub(crate) fn append(
     crate::service::conversation::store::on_message(tx, conversation, id, message.sender, message.kind)
 }
 
+/// Messages of a conversation with ids in `(after, up_to]`, as the job sees
+/// the log (counted by key, not decoded).
+pub(crate) fn count_between(tx: &Tx<'_>, conversation: Conversation, after: u64, up_to: u64) -> Result<u64, StorageError> {
+    let Some(first) = after.checked_add(1) else { return Ok(0) };
+    tx.count(&LOG, (conversation, first)..=(conversation, up_to))
+}
+
 /// One message of a conversation.
 pub fn logged(store: &Store, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
     store.get(&LOG, &(conversation, id))

@@ -1,0 +1,407 @@
+"""Conversations (revision 7, docs/PROTOCOL.md sections 5.51-5.54 and
+update kinds 9-10 of section 8.2) between users of this independent client,
+over plain TCP:
+
+    python3 conversations.py --tcp HOST:PORT --name NAME --peer PEER
+
+Registers NAME (the reader, logged in on a phone and a tablet: two
+connections with different device ids), PEER (who writes to her), and
+NAME + "carol" and NAME + "dave" (a group's owner and one more member). PEER
+sends NAME messages; her list shows the unread counts and the badge; her
+phone marks them read and her tablet hears of it by a live ReadPosition
+update, PEER by a live ReadReceipt update and `peer_read_up_to` in his
+list; a `changed_since` refresh returns only the changed entry; read
+receipts turned off (by either side) stop the receipt. In an Open group
+that carol creates and the others join, MessageReaders counts the readers.
+Errors: MarkRead of a conversation that does not exist (NotFound),
+ListConversations with limit 0 or 101 (InvalidArgument), MarkRead and
+MessageReaders by a non-member (NotPermitted), MessageReaders with receipts
+off (NotPermitted) or of a message from before one's window (NotFound).
+Needs a server with `social.direct_messages = "anyone"` and open
+registration (4 accounts). Prints "all checks passed"; exits non-zero on a
+failed check.
+"""
+
+import argparse
+import sys
+import time
+
+import kith_client as k
+
+PASSWORD = "conversations password"
+PUSH_TIMEOUT = 10.0  # a live push arrives well within this
+QUIET_PERIOD = 1.0  # how long a connection is watched for a push that must not come
+LONG_TEXT = "\u00fc" * 70  # 70 characters, 140 bytes: the preview keeps the first 64 characters
+
+
+class CheckFailed(Exception):
+    """A check of this script failed."""
+
+
+CHECKS = [0]
+
+
+def expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise CheckFailed(what)
+    CHECKS[0] += 1
+
+
+def ok(label: str) -> None:
+    print(f"ok   {label}", flush=True)
+
+
+def expect_refused(code: int, what: str, call, *args) -> k.KithError:
+    """`call(*args)` must fail with error `code`."""
+    try:
+        call(*args)
+    except k.KithError as e:
+        expect(e.code == code, f"{what}: error {e.code} ({e.name}), expected {code} ({k.ERROR_NAMES[code]})")
+        return e
+    raise CheckFailed(f"{what}: succeeded, expected error {code} ({k.ERROR_NAMES[code]})")
+
+
+class Device:
+    """One logged-in connection, with the Update pushes it received and
+    nobody has looked at yet (so that waiting for one kind drops no other)."""
+
+    def __init__(self, client: k.KithClient, user_id: int, label: str):
+        self.client, self.user_id, self.label = client, user_id, label
+        self.backlog: list = []
+
+    def _pull(self, timeout: float) -> bool:
+        try:
+            action, value = self.client.next_push(timeout)
+        except TimeoutError:
+            return False
+        if action == k.PUSH_DISCONNECT:
+            raise CheckFailed(f"{self.label} was disconnected: {value}")
+        if action == k.PUSH_UPDATE:
+            self.backlog.append(value)
+        return True
+
+    def wait(self, match, what: str, timeout: float = PUSH_TIMEOUT) -> k.Update:
+        """The first Update push (received or to come) that `match` accepts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, u in enumerate(self.backlog):
+                if match(u):
+                    return self.backlog.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._pull(left):
+                raise CheckFailed(f"{self.label}: no {what} within {timeout} s")
+
+    def none(self, match, what: str, seconds: float = QUIET_PERIOD) -> None:
+        """No Update push that `match` accepts arrives within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._pull(max(0.0, deadline - time.monotonic()))
+        bad = [u for u in self.backlog if match(u)]
+        expect(not bad, f"{self.label} received {what}: {bad}")
+
+    def take(self, kinds: tuple, seconds: float = QUIET_PERIOD) -> list:
+        """Every Update push of `kinds` received within `seconds` (removed from the backlog)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._pull(max(0.0, deadline - time.monotonic()))
+        out = [u for u in self.backlog if u.kind in kinds]
+        self.backlog = [u for u in self.backlog if u.kind not in kinds]
+        return out
+
+    def message(self, message_id: int) -> k.Message:
+        """The live Message push of `message_id`."""
+        return self.wait(lambda u: u.kind == k.UPDATE_MESSAGE and u.id == message_id,
+                         f"Message push {message_id}").value
+
+
+def is_position(with_: k.Target):
+    return lambda u: u.kind == k.UPDATE_READ_POSITION and u.value.with_ == with_
+
+
+def is_receipt(reader: int):
+    return lambda u: u.kind == k.UPDATE_READ_RECEIPT and u.value.reader == reader
+
+
+def open_device(host: str, port: int, username: str, label: str, device_type: int,
+                register: bool) -> Device:
+    client = k.KithClient.connect_tcp(host, port, label=label)
+    if register:
+        client.register(username, PASSWORD)
+    login = client.login(username, PASSWORD, f"conversations-{label}", device_type, k.CLIENT_OTHER)
+    return Device(client, login.session.user_id, label)
+
+
+def entries(dev: Device, **kwargs) -> tuple:
+    """The whole list (every page) and the last page's badge, checked for the
+    rules every list follows (section 5.51)."""
+    items, badge = dev.client.list_all_conversations(**kwargs)
+    updated = [c.updated for c in items]
+    expect(updated == sorted(set(updated), reverse=True), f"{dev.label}'s list is not `updated` descending: {updated}")
+    for c in items:
+        if c.last is not None:
+            expect(c.last.server_time == k.snowflake_time(c.last.id), f"last.server_time of {c} (section 8.7)")
+            expect(c.read_up_to <= c.last.id and c.peer_read_up_to <= c.last.id,
+                   f"a read position past the newest message: {c}")
+        if c.with_.group_id is not None:
+            expect(c.peer_read_up_to == 0, f"peer_read_up_to in a group: {c}")
+    return items, badge
+
+
+def entry(dev: Device, with_: k.Target) -> k.ConversationInfo:
+    items, _ = entries(dev)
+    found = [c for c in items if c.with_ == with_]
+    expect(len(found) == 1, f"{dev.label}'s list has {len(found)} entries for {with_}: {items}")
+    return found[0]
+
+
+def run(host: str, port: int, name: str, peer_name: str) -> None:
+    # a. her phone and tablet, the peer, and the two group members (carol also
+    #    writes to her, so that her list has an entry that does not change)
+    phone = open_device(host, port, name, "phone", k.DEVICE_MOBILE, register=True)
+    tablet = open_device(host, port, name, "tablet", k.DEVICE_TABLET, register=False)
+    peer = open_device(host, port, peer_name, "peer", k.DEVICE_DESKTOP, register=True)
+    carol = open_device(host, port, name + "carol", "carol", k.DEVICE_DESKTOP, register=True)
+    dave = open_device(host, port, name + "dave", "dave", k.DEVICE_DESKTOP, register=True)
+    me, bob = phone.user_id, peer.user_id
+    expect(tablet.user_id == me, "the tablet logged in as another user")
+    with_bob, with_me, with_carol = k.Target.user(bob), k.Target.user(me), k.Target.user(carol.user_id)
+    print(f"{name} ({me}) on a phone and a tablet, {peer_name} ({bob}), carol ({carol.user_id}), "
+          f"dave ({dave.user_id})", flush=True)
+
+    # b. a new user's list is empty; the errors of sections 5.51 and 5.52
+    page = phone.client.list_conversations(0, 0, 20)
+    expect(page.conversations == [] and not page.more and page.total_unread == 0, f"a new user's list: {page}")
+    for bad in (0, 101):
+        e = expect_refused(k.INVALID_ARGUMENT, f"ListConversations with limit {bad}",
+                           phone.client.list_conversations, 0, 0, bad)
+        expect(e.limit == 100, f"ListConversations limit {bad}: the error's limit is {e.limit}, expected 100")
+    expect_refused(k.NOT_FOUND, "MarkRead of a 1:1 conversation without a message", phone.client.mark_read, with_bob)
+    expect_refused(k.NOT_FOUND, "MarkRead with a user who does not exist", phone.client.mark_read,
+                   k.Target.user(0x7FFF_FFFF_FFFF), 1)
+    expect_refused(k.NOT_FOUND, "MarkRead of a group that does not exist", phone.client.mark_read,
+                   k.Target.group(0x7FFF_FFFF_FFFF), 1)
+    expect(phone.client.read_receipts().enabled and peer.client.read_receipts(None).enabled,
+           "read receipts are not on by default (section 5.53)")
+    ok("empty list, ListConversations limit 0 and 101 -> InvalidArgument (limit 100), "
+       "MarkRead without a conversation -> NotFound, receipts on by default")
+
+    # c. carol's note to her: an entry that will not change
+    c1 = carol.client.send(me, "hello from carol").message_id
+    phone.message(c1)
+
+    # d. the peer's first message, an image: the conversation appears in both lists
+    m1 = peer.client.send(me, b"\x89PNG\r\n", kind=k.KIND_IMAGE).message_id
+    phone.message(m1)
+    mine = entry(phone, with_bob)
+    expect(mine.last is not None and (mine.last.id, mine.last.sender, mine.last.kind, mine.last.preview)
+           == (m1, bob, k.KIND_IMAGE, ""), f"her entry after an image: {mine}")
+    expect((mine.unread, mine.read_up_to, mine.peer_read_up_to) == (1, 0, m1),
+           f"her entry after one message: unread 1, read_up_to 0, peer_read_up_to {m1} (his sending moved his "
+           f"position): {mine}")
+    his = entry(peer, with_me)
+    expect((his.last.id, his.unread, his.read_up_to, his.peer_read_up_to) == (m1, 0, m1, 0),
+           f"the peer's entry: his own message is never unread, his position at it, she read nothing: {his}")
+    ok("a 1:1 conversation appears in both lists with its first message; an image has no preview")
+
+    # e. two more: the list shows the unread counts and the badge, the same on both her devices
+    m2 = peer.client.send(me, "two").message_id
+    m3 = peer.client.send(me, LONG_TEXT).message_id
+    for m in (m2, m3):
+        phone.message(m)
+        tablet.message(m)
+    items, badge = entries(phone)
+    expect([c.with_ for c in items] == [with_bob, with_carol], f"her list, newest first: {items}")
+    mine, from_carol = items
+    expect(mine.last is not None and (mine.last.id, mine.last.sender, mine.last.kind) == (m3, bob, k.KIND_TEXT),
+           f"her entry's last message: {mine}")
+    expect(mine.last.preview == LONG_TEXT[:k.PREVIEW_CHARS],
+           f"the preview is not the first 64 characters of the text: {mine.last.preview!r}")
+    expect((mine.unread, mine.read_up_to, mine.peer_read_up_to) == (3, 0, m3), f"her entry: {mine}")
+    expect(from_carol.last.id == c1 and from_carol.unread == 1 and from_carol.last.preview == "hello from carol",
+           f"carol's entry: {from_carol}")
+    expect(badge == 4, f"the badge is {badge}, expected 4 (3 from the peer, 1 from carol)")
+    expect(entries(tablet) == (items, badge), "her tablet sees other numbers than her phone")
+    # paging: one entry a page, on with `before` = the last `updated`
+    first = phone.client.list_conversations(0, 0, 1)
+    second = phone.client.list_conversations(first.conversations[-1].updated, 0, 1)
+    expect(first.more and first.conversations == [mine] and not second.more and second.conversations == [from_carol]
+           and first.total_unread == second.total_unread == 4, f"paging by one: {first} then {second}")
+    known = max(c.updated for c in items)
+    ok("unread counts 3 and 1, badge 4, preview of 64 characters, same list on both devices, paging by `before`")
+
+    # f. her phone reads up to the second message: her tablet and the peer hear of it live
+    position = phone.client.mark_read(with_bob, m2)
+    expect(position == k.ReadPosition(with_bob, m2, 1), f"MarkRead up to the second message: {position}")
+    pushed = tablet.wait(is_position(with_bob), "ReadPosition update")
+    expect(pushed.value == position, f"the tablet's ReadPosition {pushed.value} is not MarkRead's answer {position}")
+    receipt = peer.wait(is_receipt(me), "ReadReceipt update")
+    expect(receipt.value == k.ReadReceipt(me, m2), f"the peer's ReadReceipt: {receipt.value}")
+    phone.none(is_position(with_bob), "a ReadPosition push for its own MarkRead (section 8.2: it gets the answer)")
+    his = entry(peer, with_me)
+    expect(his.peer_read_up_to == m2, f"the peer's peer_read_up_to is {his.peer_read_up_to}, expected {m2}")
+    mine = entry(tablet, with_bob)
+    expect((mine.unread, mine.read_up_to) == (1, m2), f"her entry on the tablet after the read: {mine}")
+    ok("MarkRead -> ReadPosition(unread 1); live kind 9 to the tablet, kind 10 to the peer; "
+       "peer_read_up_to in the peer's list")
+
+    # g. a refresh with changed_since returns only the changed entry
+    fresh, badge = entries(tablet, changed_since=known)
+    expect([c.with_ for c in fresh] == [with_bob] and fresh[0] == mine and fresh[0].updated > known,
+           f"changed_since {known}: {fresh}")
+    expect(badge == 2, f"the badge after the read is {badge}, expected 2")
+    expect(entries(tablet, changed_since=fresh[0].updated)[0] == [], "changed_since the newest `updated` is not empty")
+    known = fresh[0].updated
+    ok("changed_since returns only the entry the read changed; the badge follows")
+
+    # h. backwards changes nothing; u64::MAX reads everything, never past the newest message
+    same = phone.client.mark_read(with_bob, m1)
+    expect(same == position, f"MarkRead backwards answers {same}, expected the current {position}")
+    tablet.none(is_position(with_bob), "a ReadPosition update for a MarkRead that moved nothing")
+    peer.none(is_receipt(me), "a ReadReceipt for a MarkRead that moved nothing")
+    expect(entries(phone, changed_since=known)[0] == [], "a MarkRead that moved nothing changed the list")
+    everything = phone.client.mark_read(with_bob, k.READ_EVERYTHING)
+    expect(everything == k.ReadPosition(with_bob, m3, 0), f"MarkRead of everything: {everything}")
+    expect(tablet.wait(is_position(with_bob), "ReadPosition update").value == everything,
+           "the tablet's second ReadPosition")
+    expect(peer.wait(is_receipt(me), "ReadReceipt update").value == k.ReadReceipt(me, m3), "the peer's second receipt")
+    ok("MarkRead backwards changes nothing and tells nobody; u64::MAX stops at the newest message")
+
+    # i. sending moves the sender's position to her message: her reply, sent
+    #    without a MarkRead, also reads the peer's message before it
+    see = peer.client.send(me, "see you").message_id
+    phone.message(see)
+    tablet.message(see)
+    expect(entry(tablet, with_bob).unread == 1, "the peer's new message is not unread")
+    reply = phone.client.send(bob, "thanks").message_id
+    peer.message(reply)
+    tablet.message(reply)
+    mine, his = entry(tablet, with_bob), entry(peer, with_me)
+    expect((mine.last.id, mine.last.sender, mine.unread, mine.read_up_to) == (reply, me, 0, reply),
+           f"her entry after her reply (her own message is never unread, her sending moved her position): {mine}")
+    expect((his.unread, his.read_up_to, his.peer_read_up_to) == (1, see, reply),
+           f"the peer's entry after her reply: {his}")
+    side = [(d.label, u) for d in (tablet, peer) for u in d.take((k.UPDATE_READ_POSITION, k.UPDATE_READ_RECEIPT), 0.5)]
+    print("note: updates of kinds 9-10 caused by her Send (section 5.51 does not say): "
+          f"{[(label, u.kind_name) for label, u in side] or 'none'}", flush=True)
+    ok("sending moves the sender's position: her reply reads what came before it and is not unread to her")
+
+    # j. her receipts off: her reads send no receipt, and neither side sees the other's position
+    expect(phone.client.read_receipts(False) == k.ReadReceiptsSetting(False), "turning her receipts off")
+    expect(not tablet.client.read_receipts().enabled, "the setting is the account's, not the device's")
+    m4 = peer.client.send(me, "are you there?").message_id
+    phone.message(m4)
+    expect(phone.client.mark_read(with_bob) == k.ReadPosition(with_bob, m4, 0), "MarkRead with her receipts off")
+    expect(tablet.wait(is_position(with_bob), "ReadPosition update").value.read_up_to == m4,
+           "her own devices still share her position with her receipts off")
+    peer.none(is_receipt(me), "a ReadReceipt from a reader whose receipts are off")
+    his, mine = entry(peer, with_me), entry(phone, with_bob)
+    expect(his.peer_read_up_to == 0 and mine.peer_read_up_to == 0,
+           f"peer_read_up_to with her receipts off: his {his.peer_read_up_to}, hers {mine.peer_read_up_to}")
+    expect(phone.client.read_receipts(True).enabled, "turning her receipts back on")
+    his = entry(peer, with_me)
+    expect(his.peer_read_up_to == m4, f"with both on again the peer sees her position: {his.peer_read_up_to}")
+    # and the peer's receipts off: hers are not sent either ("unless either of the two")
+    expect(not peer.client.read_receipts(False).enabled, "turning the peer's receipts off")
+    m5 = peer.client.send(me, "still there?").message_id
+    phone.message(m5)
+    expect(phone.client.mark_read(with_bob, m5).read_up_to == m5, "MarkRead with the peer's receipts off")
+    peer.none(is_receipt(me), "a ReadReceipt while the peer's own receipts are off")
+    expect(entry(phone, with_bob).peer_read_up_to == 0, "she sees the position of a peer whose receipts are off")
+    expect(peer.client.read_receipts(True).enabled, "turning the peer's receipts back on")
+    ok("read receipts off (either side): no ReadReceipt, peer_read_up_to 0 both ways; on again: positions shown")
+
+    # k. the receipts are in the update logs too, under the ids they were pushed with
+    logged = {u.id: u for u in peer.client.sync_all(0) if u.kind == k.UPDATE_READ_RECEIPT}
+    expect(logged.get(receipt.id) is not None and logged[receipt.id].value == receipt.value,
+           f"the peer's first ReadReceipt {receipt.id} is not in his update log: {sorted(logged)}")
+    by_send = sum(1 for label, u in side if label == "peer")
+    expect(all(u.value.reader == me for u in logged.values()) and len(logged) == 2 + by_send,
+           f"the peer's log holds {len(logged)} receipts, expected the {2 + by_send} pushed with receipts on: {logged}")
+    positions = [u for u in tablet.client.sync_all(0) if u.kind == k.UPDATE_READ_POSITION]
+    expect(pushed.id in [u.id for u in positions], "the tablet's first ReadPosition is not in her update log")
+    ok("ReadReceipt and ReadPosition updates are in the update logs under their pushed ids")
+
+    # l. a group: carol creates it (Open), she, dave and (later) the peer join
+    created = carol.client.create_group(k.GroupFields(name=f"{name} walkers", join_policy=k.JOIN_OPEN))
+    group_id = created.group.group_id
+    group = k.Target.group(group_id)
+    joined = phone.client.join_group(group_id)
+    expect(joined.joined is not None, f"JoinGroup of an Open group: {joined}")
+    g = entry(phone, group)
+    expect(g.unread == 0 and g.last is not None and g.last.kind == k.KIND_SYSTEM and g.last.preview == "",
+           f"a group enters her list when she joins, nothing unread, its last a System message without "
+           f"preview: {g}")
+    expect(dave.client.join_group(group_id).joined is not None, "dave joins")
+    g1 = carol.client.send(group, "walk moved to Sunday").message_id
+    phone.message(g1)
+    dave.message(g1)
+    g = entry(phone, group)
+    expect((g.last.id, g.last.sender, g.unread, g.peer_read_up_to) == (g1, carol.user_id, 1, 0),
+           f"her group entry after carol's message (System messages are never unread): {g}")
+    readers = carol.client.message_readers(group_id, g1)
+    expect(readers == k.MessageReaders(0, 2, [], True), f"MessageReaders before anyone read: {readers}")
+    # the errors: a non-member, a message that is not there, a group that is not there
+    expect_refused(k.NOT_PERMITTED, "MarkRead in a group by a non-member", peer.client.mark_read, group, g1)
+    expect_refused(k.NOT_PERMITTED, "MessageReaders by a non-member", peer.client.message_readers, group_id, g1)
+    expect_refused(k.NOT_FOUND, "MessageReaders of a message not in the group", carol.client.message_readers,
+                   group_id, m1)
+    expect_refused(k.NOT_FOUND, "MessageReaders of a group that does not exist", carol.client.message_readers,
+                   0x7FFF_FFFF_FFFF, g1)
+    ok("Open group: in her list from joining with nothing unread; MessageReaders 0 of 2; "
+       "non-member -> NotPermitted, no such message or group -> NotFound")
+
+    # m. she reads it: her tablet hears of it, MessageReaders counts her; dave too
+    read = phone.client.mark_read(group, g1)
+    expect(read == k.ReadPosition(group, g1, 0), f"MarkRead in the group: {read}")
+    expect(tablet.wait(is_position(group), "ReadPosition update of the group").value == read,
+           "the tablet's ReadPosition of the group")
+    readers = carol.client.message_readers(group_id, g1)
+    expect(readers == k.MessageReaders(1, 2, [me], True), f"MessageReaders after she read: {readers}")
+    dave.client.mark_read(group, k.READ_EVERYTHING)
+    readers = carol.client.message_readers(group_id, g1)
+    expect(readers == k.MessageReaders(2, 2, sorted([me, dave.user_id]), True), f"after dave read: {readers}")
+    # the peer joins after the message: it counts as read by him, and he may not ask about it
+    expect(peer.client.join_group(group_id).joined is not None, "the peer joins")
+    readers = carol.client.message_readers(group_id, g1)
+    expect(readers == k.MessageReaders(3, 3, sorted([me, dave.user_id, bob]), True),
+           f"a member who joined after the message counts as having read it: {readers}")
+    expect_refused(k.NOT_FOUND, "MessageReaders of a message from before the peer's window",
+                   peer.client.message_readers, group_id, g1)
+    # dave turns his receipts off: not counted, and may not ask
+    expect(not dave.client.read_receipts(False).enabled, "dave turns his receipts off")
+    readers = carol.client.message_readers(group_id, g1)
+    expect(readers == k.MessageReaders(2, 2, sorted([me, bob]), True), f"dave's receipts off: {readers}")
+    expect_refused(k.NOT_PERMITTED, "MessageReaders with one's own receipts off", dave.client.message_readers,
+                   group_id, g1)
+    ok("MessageReaders counts 1, then 2 readers, a later member as a reader, not one whose receipts are off; "
+       "a member with receipts off -> NotPermitted, a message before one's window -> NotFound")
+
+    # n. the badge over everything: carol's 1:1 note is still unread
+    _, badge = entries(phone)
+    expect(badge == 1, f"the badge at the end is {badge}, expected 1 (carol's note)")
+    phone.client.mark_read(with_carol)
+    _, badge = entries(tablet)
+    expect(badge == 0, f"the badge after reading carol's note is {badge}")
+    ok("the badge counts what is left unread over all conversations")
+    for d in (phone, tablet, peer, carol, dave):
+        d.client.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tcp", required=True, help="HOST:PORT of the plain TCP listener")
+    p.add_argument("--name", required=True, help="the reader's username; the group's are NAME + 'carol', 'dave'")
+    p.add_argument("--peer", required=True, help="username of the one who writes to her (registered here)")
+    a = p.parse_args()
+    host, _, port = a.tcp.rpartition(":")
+    try:
+        run(host.strip("[]"), int(port), a.name, a.peer)
+    except (CheckFailed, k.KithError, k.DecodeError, k.ConnectionClosed, OSError) as e:
+        print(f"conversation check FAILED: {type(e).__name__}: {e}", flush=True)
+        return 1
+    print(f"all checks passed ({CHECKS[0]} checks)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
