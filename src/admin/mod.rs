@@ -378,9 +378,9 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
             }
             out.push(json!({ "read_receipts": conversation::store::receipts_on(s, id)? }));
             for entry in conversation::store::entries_of(s, id) {
-                let (c, _) = entry?;
+                let (c, own) = entry?;
                 let head = conversation::store::head(s, c)?;
-                let Some(state) = conversation::store::state(s, id, c, &head)? else { continue };
+                let state = conversation::store::listed_state(s, id, c, &head, own)?;
                 out.push(json!({ "read_position": {
                     "with": target_json(c.target_from(id)),
                     "read_up_to": state.read.read,

@@ -31,17 +31,20 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
     let mut total_unread = 0;
     let mut found: Vec<(Conversation, Head, ReadState)> = Vec::new();
     for entry in store::entries_of(s, me) {
-        let (conversation, _) = entry?;
+        let (conversation, own) = entry?;
         let head = store::head(s, conversation)?;
-        let Some(state) = store::state(s, me, conversation, &head)? else { continue };
+        let state = store::listed_state(s, me, conversation, &head, own)?;
         total_unread += state.read.unread(&head);
         if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
             found.push((conversation, head, state));
         }
     }
-    found.sort_unstable_by(|a, b| b.2.updated.cmp(&a.2.updated));
     let more = found.len() > count;
-    found.truncate(count);
+    if more {
+        found.select_nth_unstable_by(count, |a, b| b.2.updated.cmp(&a.2.updated));
+        found.truncate(count);
+    }
+    found.sort_unstable_by(|a, b| b.2.updated.cmp(&a.2.updated));
     let receipts = store::receipts_on(s, me)?;
     let conversations = found
         .into_iter()

@@ -98,11 +98,23 @@ pub fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageErr
 /// in their list.
 pub fn state(r: &impl Get, user: u64, conversation: Conversation, head: &Head) -> Result<Option<ReadState>, StorageError> {
     let Some(own) = r.value(&ENTRIES, &(user, conversation))? else { return Ok(None) };
+    listed_state(r, user, conversation, head, own).map(Some)
+}
+
+/// The state of a conversation in a user's list, given the list entry's
+/// own change id (see [`entries_of`]).
+pub fn listed_state(
+    r: &impl Get,
+    user: u64,
+    conversation: Conversation,
+    head: &Head,
+    own: u64,
+) -> Result<ReadState, StorageError> {
     let read = match conversation {
         Conversation::Direct { .. } => head.read_of(conversation, user).unwrap_or_default(),
         Conversation::Group(group) => r.value(&GROUP_READS, &(group, user))?.unwrap_or_default(),
     };
-    Ok(Some(ReadState { read, updated: own.max(head.last) }))
+    Ok(ReadState { read, updated: own.max(head.last) })
 }
 
 /// Whether the user sends (and sees) read receipts.
