@@ -164,7 +164,11 @@ async fn stats_and_export() {
     );
     // One conversation with messages; alice's and bob's read positions in it.
     assert_eq!(
-        (json["conversations_with_messages"].as_u64(), json["read_positions"].as_u64(), json["read_receipts_off"].as_u64()),
+        (
+            json["conversations_with_messages"].as_u64(),
+            json["read_positions"].as_u64(),
+            json["read_receipts_off"].as_u64()
+        ),
         (Some(1), Some(2), Some(0))
     );
     let stats = kith_async(args(&["stats"]), server.data_dir(), None).await;

@@ -115,7 +115,12 @@ async fn list_orders_pages_and_refreshes(kind: Kind) {
     send(&alice.client, Target::User(bob.user_id), "to bob").await;
     send(&carol.client, Target::User(alice.user_id), "from carol").await;
     send(&bob.client, Target::Group(group), "in the group").await;
-    let newest = send(&dave.client, Target::User(alice.user_id), "from dave, a long text that the list cuts short after sixty-four characters").await;
+    let newest = send(
+        &dave.client,
+        Target::User(alice.user_id),
+        "from dave, a long text that the list cuts short after sixty-four characters",
+    )
+    .await;
 
     let (list, total) = everything(&alice.client, 2).await;
     let order: Vec<Target> = list.iter().map(|c| c.with).collect();
@@ -284,12 +289,18 @@ async fn group_read_counts_and_who_read() {
     let second = send(&members[0].client, Target::Group(group), "second").await;
 
     // m1 read the first by answering it; nobody else yet.
-    assert_eq!(readers_of(&owner.client, group, first).await.unwrap(), MessageReaders { read: 1, of: 3, readers: vec![members[0].user_id], listed: true });
+    assert_eq!(
+        readers_of(&owner.client, group, first).await.unwrap(),
+        MessageReaders { read: 1, of: 3, readers: vec![members[0].user_id], listed: true }
+    );
     mark(&members[1].client, Target::Group(group), first).await.unwrap();
     mark(&members[2].client, Target::Group(group), second).await.unwrap();
     let mut all = vec![members[0].user_id, members[1].user_id, members[2].user_id];
     all.sort_unstable();
-    assert_eq!(readers_of(&members[2].client, group, first).await.unwrap(), MessageReaders { read: 3, of: 3, readers: all, listed: true });
+    assert_eq!(
+        readers_of(&members[2].client, group, first).await.unwrap(),
+        MessageReaders { read: 3, of: 3, readers: all, listed: true }
+    );
     // The second is m1's: of the owner, m2 and m3, only m3 read that far.
     let second_read = readers_of(&owner.client, group, second).await.unwrap();
     assert_eq!(second_read, MessageReaders { read: 1, of: 3, readers: vec![members[2].user_id], listed: true });
@@ -326,7 +337,11 @@ async fn marking_read_is_refused_where_it_must_be() {
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
     let carol = server.user(Kind::Tcp, "carol").await;
-    assert_eq!(code(mark(&alice.client, Target::User(bob.user_id), 1).await), Some(ErrorCode::NotFound), "no conversation yet");
+    assert_eq!(
+        code(mark(&alice.client, Target::User(bob.user_id), 1).await),
+        Some(ErrorCode::NotFound),
+        "no conversation yet"
+    );
     assert_eq!(code(mark(&alice.client, Target::User(9_999), 1).await), Some(ErrorCode::NotFound), "no such user");
     let group = open_group(&bob, &[]).await;
     assert_eq!(code(mark(&alice.client, Target::Group(group), 1).await), Some(ErrorCode::NotPermitted), "not a member");
@@ -413,7 +428,7 @@ async fn check(model: &Model, devices: &[&Client], target: &dyn Fn(usize, usize)
         let (list, total) = everything(client, 2).await;
         let mut expected_total = 0;
         let mut expected_entries = 0;
-        for c in (0..4).filter(|c| PAIRS.get(*c).is_none_or(|(a, b)| user == *a || user == *b)) {
+        for c in (0..4).filter(|c| PAIRS.get(*c).map_or(true, |(a, b)| user == *a || user == *b)) {
             let with = target(user, c);
             let listed = list.iter().find(|e| e.with == with);
             let present = model.in_conversation(user, c) && (c == 3 || model.newest(c) > 0);
@@ -462,7 +477,7 @@ proptest::proptest! {
                         if !model.in_conversation(user, c) {
                             continue;
                         }
-                        let id = send(&devices[d], target(user, c), "m").await;
+                        let id = send(devices[d], target(user, c), "m").await;
                         model.messages.entry(c).or_default().push((id, user));
                         model.read.insert((user, c), id);
                     }
@@ -473,7 +488,7 @@ proptest::proptest! {
                         }
                         let messages = model.messages.get(&c).cloned().unwrap_or_default();
                         let up_to = messages.iter().rev().nth(k).map_or(u64::MAX, |(id, _)| *id);
-                        let at = mark(&devices[d], target(user, c), up_to).await.unwrap();
+                        let at = mark(devices[d], target(user, c), up_to).await.unwrap();
                         let newest = model.newest(c);
                         let read = model.read.entry((user, c)).or_default();
                         *read = (*read).max(up_to.min(newest));
@@ -497,3 +512,40 @@ proptest::proptest! {
         });
     }
 }
+
+async fn bad_bodies_and_anonymous_callers_are_refused(kind: Kind) {
+    use kith::codec::{decode_wire, encode_wire};
+    use kith::protocol::{Action, ErrorBody, ERROR_ACTION};
+    let server = TestServer::start().await;
+    let alice = server.user(kind, "alice").await;
+    let anonymous = server.connect(kind).await;
+    let bodies: Vec<(Action, Vec<u8>)> = vec![
+        (Action::ListConversations, encode_wire(&ListConversationsRequest { before: 0, changed_since: 0, limit: 20 })),
+        (Action::MarkRead, encode_wire(&MarkReadRequest { with: Target::User(alice.user_id), up_to: 1 })),
+        (Action::ReadReceipts, encode_wire(&ReadReceiptsRequest { set: Some(true) })),
+        (Action::MessageReaders, encode_wire(&MessageReadersRequest { group_id: 1, message_id: 1 })),
+    ];
+    let error = |reply: kith::client::RawReply| {
+        assert_eq!(reply.action, ERROR_ACTION);
+        decode_wire::<ErrorBody>(&reply.body).unwrap().error_code()
+    };
+    for (action, body) in &bodies {
+        let reply = anonymous.request_raw(*action as u8, body.clone()).await.unwrap();
+        assert_eq!(error(reply), Some(ErrorCode::NotAuthenticated), "{action:?} before authenticating");
+        // Cut short, the body is refused and the connection stays.
+        let reply = alice.client.request_raw(*action as u8, body[..body.len() - 1].to_vec()).await.unwrap();
+        assert_eq!(error(reply), Some(ErrorCode::MalformedBody), "{action:?} truncated");
+    }
+    // A Target variant the protocol does not have; an Option tag that is neither 0 nor 1.
+    let mut mark = bodies[1].1.clone();
+    mark[3] = 2;
+    let reply = alice.client.request_raw(Action::MarkRead as u8, mark).await.unwrap();
+    assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
+    let reply = alice.client.request_raw(Action::ReadReceipts as u8, vec![2, 1]).await.unwrap();
+    assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
+    assert!(
+        alice.client.call(&ReadReceiptsRequest { set: None }).await.unwrap().enabled,
+        "nothing changed, still usable"
+    );
+}
+per_transport!(bad_bodies_and_anonymous_callers_are_refused);

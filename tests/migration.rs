@@ -116,7 +116,7 @@ async fn check_everything(server: &TestServer, fx: &Value) {
         *entry = (*entry).max(id);
     }
     let mut order: Vec<(u64, Target)> = newest.into_iter().map(|(peer, id)| (id, Target::User(peer))).collect();
-    order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    order.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
     let got: Vec<(u64, Target, u32, u64)> =
         list.conversations.iter().map(|c| (c.last.as_ref().unwrap().id, c.with, c.unread, c.read_up_to)).collect();
     assert_eq!(got, order.iter().map(|(id, with)| (*id, *with, 0, *id)).collect::<Vec<_>>());

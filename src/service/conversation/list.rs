@@ -10,9 +10,7 @@
 
 use super::store::{self, Head, ReadState};
 use super::wire_count;
-use crate::protocol::{
-    ConversationInfo, ConversationPage, LastMessage, ListConversationsRequest, MessageKind, Target,
-};
+use crate::protocol::{ConversationInfo, ConversationPage, LastMessage, ListConversationsRequest, MessageKind, Target};
 use crate::service::message::{self, Conversation};
 use crate::service::{Call, Outcome, PageLimit, ServiceResult};
 use crate::storage::{StorageError, Store};
@@ -44,7 +42,7 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
         found.select_nth_unstable_by(count, |a, b| b.2.updated.cmp(&a.2.updated));
         found.truncate(count);
     }
-    found.sort_unstable_by(|a, b| b.2.updated.cmp(&a.2.updated));
+    found.sort_unstable_by_key(|e| std::cmp::Reverse(e.2.updated));
     let receipts = store::receipts_on(s, me)?;
     let conversations = found
         .into_iter()

@@ -96,7 +96,12 @@ pub fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageErr
 
 /// A user's state in a conversation with this head, if the conversation is
 /// in their list.
-pub fn state(r: &impl Get, user: u64, conversation: Conversation, head: &Head) -> Result<Option<ReadState>, StorageError> {
+pub fn state(
+    r: &impl Get,
+    user: u64,
+    conversation: Conversation,
+    head: &Head,
+) -> Result<Option<ReadState>, StorageError> {
     let Some(own) = r.value(&ENTRIES, &(user, conversation))? else { return Ok(None) };
     listed_state(r, user, conversation, head, own).map(Some)
 }

@@ -64,7 +64,12 @@ pub(crate) fn append(
 
 /// Messages of a conversation with ids in `(after, up_to]`, as the job sees
 /// the log (counted by key, not decoded).
-pub(crate) fn count_between(tx: &Tx<'_>, conversation: Conversation, after: u64, up_to: u64) -> Result<u64, StorageError> {
+pub(crate) fn count_between(
+    tx: &Tx<'_>,
+    conversation: Conversation,
+    after: u64,
+    up_to: u64,
+) -> Result<u64, StorageError> {
     let Some(first) = after.checked_add(1) else { return Ok(0) };
     tx.count(&LOG, (conversation, first)..=(conversation, up_to))
 }
@@ -144,7 +149,9 @@ pub fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
 }
 
 /// Every message's conversation, id and kind, in log order, for a migration.
-pub(crate) fn kinds(m: &mut Migrator<'_>) -> Result<impl Iterator<Item = Result<(Conversation, u64, MessageKind), StorageError>>, StorageError> {
+pub(crate) fn kinds(
+    m: &mut Migrator<'_>,
+) -> Result<impl Iterator<Item = Result<(Conversation, u64, MessageKind), StorageError>>, StorageError> {
     Ok(m.entries(&LOG)?.map(|entry| entry.map(|((conversation, id), message)| (conversation, id, message.kind))))
 }
 

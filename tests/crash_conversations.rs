@@ -1,0 +1,148 @@
+//! Crash consistency of read positions: bob writes to alice and carol
+//! writes to a group while alice reads both conversations as fast as she
+//! can, and the real `kith` binary is killed with SIGKILL at a random
+//! moment, cycle after cycle on the same data directory. After every
+//! restart:
+//!
+//! * every acknowledged `MarkRead` holds: alice's read position is at least
+//!   the last one she was answered;
+//! * each unread count equals the messages above the read position that
+//!   others sent, counted from the log itself — whatever was in flight.
+//!
+//! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::process::{start, Running};
+use kith::client::{Client, Transport};
+use kith::protocol::{
+    CreateGroupRequest, DeviceType, Direction, GroupFields, HistoryRequest, JoinGroupRequest, JoinPolicy,
+    ListConversationsRequest, MarkReadRequest, MessageKind, Target,
+};
+
+fn random_below(n: u64) -> u64 {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).unwrap();
+    u64::from_le_bytes(b) % n
+}
+
+async fn login(server: &Running, name: &str) -> Client {
+    let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+    client.login(name, common::PASSWORD, common::device(&format!("{name}-phone"), DeviceType::Mobile)).await.unwrap();
+    client
+}
+
+/// Writes to `to` until the server dies.
+async fn write_until_killed(client: Client, to: Target) {
+    let mut i = 0u64;
+    while client.send_text_to(to, &format!("{i}")).await.is_ok() {
+        i += 1;
+    }
+}
+
+/// Reads every conversation with something unread, over and over, until
+/// the server dies; records each answered position.
+async fn read_until_killed(alice: Client, answered: Arc<Mutex<HashMap<Target, u64>>>) {
+    loop {
+        let Ok(page) = alice.call(&ListConversationsRequest { before: 0, changed_since: 0, limit: 10 }).await else {
+            return;
+        };
+        for entry in page.conversations.iter().filter(|c| c.unread > 0) {
+            let up_to = entry.last.as_ref().map_or(0, |m| m.id);
+            match alice.call(&MarkReadRequest { with: entry.with, up_to }).await {
+                Ok(position) => {
+                    let mut answered = answered.lock().unwrap();
+                    let at = answered.entry(entry.with).or_default();
+                    *at = (*at).max(position.read_up_to);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Messages of a conversation above `after` that someone other than `me`
+/// sent (system messages aside), read from the log.
+async fn unread_in_log(client: &Client, with: Target, after: u64, me: u64) -> u32 {
+    let (mut anchor, mut unread) = (after, 0);
+    loop {
+        let page =
+            client.call(&HistoryRequest { with, direction: Direction::After, anchor, limit: 100 }).await.unwrap();
+        unread += page.messages.iter().filter(|m| m.sender != me && m.kind != MessageKind::System).count() as u32;
+        match page.messages.last() {
+            Some(last) if page.more => anchor = last.id,
+            _ => return unread,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
+    let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &[]);
+    let mut ids = HashMap::new();
+    for name in ["alice", "bob", "carol"] {
+        let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+        ids.insert(name, client.register(name, common::PASSWORD).await.unwrap());
+    }
+    let fields = GroupFields {
+        name: "readers".into(),
+        avatar: String::new(),
+        introduction: String::new(),
+        announcement: String::new(),
+        join_policy: JoinPolicy::Open,
+        history_visible: false,
+    };
+    let alice = login(&server, "alice").await;
+    let group = alice.call(&CreateGroupRequest { fields, members: Vec::new() }).await.unwrap().group.group_id;
+    login(&server, "carol").await.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
+    drop(alice);
+    let answered: Arc<Mutex<HashMap<Target, u64>>> = Arc::default();
+    let mut reads = 0;
+
+    for cycle in 0..=cycles {
+        // Check what the last run left.
+        let alice = login(&server, "alice").await;
+        let page = alice.call(&ListConversationsRequest { before: 0, changed_since: 0, limit: 10 }).await.unwrap();
+        for entry in &page.conversations {
+            let acked = answered.lock().unwrap().get(&entry.with).copied().unwrap_or(0);
+            assert!(
+                entry.read_up_to >= acked,
+                "cycle {cycle}: {:?} read up to {} < acknowledged {acked}",
+                entry.with,
+                entry.read_up_to
+            );
+            let counted = unread_in_log(&alice, entry.with, entry.read_up_to, ids["alice"]).await;
+            assert_eq!(entry.unread, counted, "cycle {cycle}: {:?}", entry.with);
+        }
+        assert_eq!(page.total_unread, page.conversations.iter().map(|c| u64::from(c.unread)).sum::<u64>());
+        if cycle == cycles {
+            break;
+        }
+        let bob = login(&server, "bob").await;
+        let carol = login(&server, "carol").await;
+        let writers = [
+            tokio::spawn(write_until_killed(bob, Target::User(ids["alice"]))),
+            tokio::spawn(write_until_killed(carol, Target::Group(group))),
+        ];
+        let reader = tokio::spawn(read_until_killed(alice, answered.clone()));
+        tokio::time::sleep(Duration::from_millis(200 + random_below(500))).await;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        reader.await.unwrap();
+        reads += answered.lock().unwrap().len();
+        eprintln!("cycle {cycle}: positions acknowledged so far {:?}", answered.lock().unwrap());
+        server = start(dir.path(), &[]);
+    }
+    assert!(reads > 0, "alice did read");
+}
