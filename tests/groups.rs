@@ -564,7 +564,11 @@ async fn group_limits_and_bad_fields_are_refused() {
     let full = join(&second, group).await.unwrap_err();
     assert_eq!((full.code(), full.limit()), (Some(ErrorCode::NotPermitted), Some(2)));
 
-    create(&owner.client, JoinPolicy::Open, &[]).await;
+    // The caller and repeats do not count towards the initial members.
+    let repeats = vec![owner.user_id, first.user_id, first.user_id];
+    let second_group = CreateGroupRequest { fields: fields("second", JoinPolicy::Open, false), members: repeats };
+    let made = owner.client.call(&second_group).await.unwrap();
+    assert_eq!(made.joined.len() + made.invited.len() + made.refused.len(), 1, "{made:?}");
     let third = CreateGroupRequest { fields: fields("third", JoinPolicy::Open, false), members: vec![] };
     let err = owner.client.call(&third).await.unwrap_err();
     assert_eq!((err.code(), err.limit()), (Some(ErrorCode::NotPermitted), Some(2)));

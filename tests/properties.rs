@@ -101,6 +101,20 @@ fn request() -> impl Strategy<Value = Request> {
         ),
         social_request(),
         group_request(),
+        conversation_request(),
+    ]
+}
+
+fn conversation_request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        (any::<u64>(), any::<u64>(), any::<u16>()).prop_map(|(before, changed_since, limit)| {
+            Request::ListConversations(ListConversationsRequest { before, changed_since, limit })
+        }),
+        (target(), any::<u64>()).prop_map(|(with, up_to)| Request::MarkRead(MarkReadRequest { with, up_to })),
+        prop::option::of(any::<bool>()).prop_map(|set| Request::ReadReceipts(ReadReceiptsRequest { set })),
+        (any::<u64>(), any::<u64>()).prop_map(|(group_id, message_id)| {
+            Request::MessageReaders(MessageReadersRequest { group_id, message_id })
+        }),
     ]
 }
 
@@ -276,10 +290,22 @@ proptest! {
         round_trips(&ErrorBody { code, message: message.clone(), retry_after_ms: None, limit: Some(id) });
         round_trips(&DisconnectPush { reason, message: message.clone() });
         round_trips(&SendReply { message_id: id, server_time: t, duplicate: dup });
-        round_trips(&UserInfo { user_id: id, username: message });
+        round_trips(&UserInfo { user_id: id, username: message.clone() });
         round_trips(&HeartbeatReply { server_time: t });
         round_trips(&RegisterReply { user_id: id });
         round_trips(&AckReply { cursor: id });
+        let info = ConversationInfo {
+            with: Target::Group(id),
+            last: Some(LastMessage { id, sender: t, kind: MessageKind::Text, server_time: t, preview: message.clone() }),
+            unread: code.into(),
+            read_up_to: t,
+            peer_read_up_to: id,
+            updated: t,
+        };
+        round_trips(&ConversationPage { conversations: vec![info.clone(), ConversationInfo { last: None, ..info }], more: dup, total_unread: t });
+        round_trips(&ReadPosition { with: Target::User(id), read_up_to: t, unread: code.into() });
+        round_trips(&ReadReceipt { reader: id, up_to: t });
+        round_trips(&MessageReaders { read: code.into(), of: code.into(), readers: vec![id, t], listed: dup });
     }
 
     #[test]

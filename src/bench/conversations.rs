@@ -10,9 +10,7 @@ use std::time::Instant;
 use super::report::{histogram, Report};
 use super::{concurrently, Bench};
 use crate::client::ClientError;
-use crate::protocol::{
-    ConversationPage, CreateGroupRequest, GroupFields, JoinPolicy, ListConversationsRequest, MarkReadRequest, Target,
-};
+use crate::protocol::{ConversationPage, CreateGroupRequest, ListConversationsRequest, MarkReadRequest, Target};
 
 /// Entries of the page the list is timed with (a phone's first screen).
 const FIRST_PAGE: u16 = 20;
@@ -33,14 +31,7 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     .await;
     sent.into_iter().collect::<Result<Vec<()>, _>>()?;
     for i in 0..args.groups {
-        let fields = GroupFields {
-            name: format!("bench group {i}"),
-            avatar: String::new(),
-            introduction: String::new(),
-            announcement: String::new(),
-            join_policy: JoinPolicy::Open,
-            history_visible: false,
-        };
+        let fields = super::open_group(format!("bench group {i}"));
         let group = owner.call(&CreateGroupRequest { fields, members: Vec::new() }).await?.group.group_id;
         owner.send_text_to(Target::Group(group), "welcome").await?;
     }

@@ -13,7 +13,7 @@ use super::report::Report;
 use super::traffic::{drive, Sender, Traffic};
 use super::{concurrently, Bench};
 use crate::client::ClientError;
-use crate::protocol::{CreateGroupRequest, GroupFields, JoinGroupRequest, JoinPolicy, Target};
+use crate::protocol::{CreateGroupRequest, JoinGroupRequest, Target};
 
 /// Device index of the members' reading connections; senders use the next.
 const READER: usize = 0;
@@ -26,14 +26,7 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let name = |i: usize| format!("{}-grp{members}-{i}", args.prefix);
 
     let (owner, _) = accounts.connect(server, &name(0), READER).await?;
-    let fields = GroupFields {
-        name: format!("bench {members}"),
-        avatar: String::new(),
-        introduction: String::new(),
-        announcement: String::new(),
-        join_policy: JoinPolicy::Open,
-        history_visible: false,
-    };
+    let fields = super::open_group(format!("bench {members}"));
     let group = owner.call(&CreateGroupRequest { fields, members: Vec::new() }).await?.group.group_id;
     drop(owner);
     let joined = concurrently((1..members).collect(), args.concurrency, "joining", |i| {

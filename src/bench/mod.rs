@@ -382,6 +382,18 @@ async fn befriend(asker: &Client, answerer: &Client, answerer_id: u64) -> Result
 }
 
 /// Time since `epoch` in microseconds, the clock the scenarios stamp messages with.
+/// A bench group's fields: open to anyone, no history for new members.
+fn open_group(name: String) -> crate::protocol::GroupFields {
+    crate::protocol::GroupFields {
+        name,
+        avatar: String::new(),
+        introduction: String::new(),
+        announcement: String::new(),
+        join_policy: crate::protocol::JoinPolicy::Open,
+        history_visible: false,
+    }
+}
+
 fn micros_since(epoch: Instant) -> u64 {
     epoch.elapsed().as_micros() as u64
 }

@@ -165,7 +165,10 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
     rules::check_fields(&req.fields)?;
     let config = call.services.config.group.clone();
     let most = rules::INITIAL_MEMBERS.min(config.max_members.saturating_sub(1) as usize);
-    if req.members.len() > most {
+    // Counted as invited: the caller and repeats are not.
+    let mut seen = std::collections::HashSet::new();
+    let members: Vec<u64> = req.members.into_iter().filter(|user| *user != me && seen.insert(*user)).collect();
+    if members.len() > most {
         return Err(ServiceError::invalid(format!("members: at most {most} at creation; invite the others"))
             .with_limit(most as u64));
     }
@@ -182,11 +185,7 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
             say(tx, &config, id, id, me, GroupEvent::Created { by: me }, &[])?;
             let mut reply =
                 CreateGroupReply { group: info(id, &record, None), joined: vec![], invited: vec![], refused: vec![] };
-            let mut seen = std::collections::HashSet::new();
-            for user in req.members {
-                if user == me || !seen.insert(user) {
-                    continue;
-                }
+            for user in members {
                 match membership::invite(tx, &services, &config, id, me, user) {
                     Ok(info) if info.state == RequestState::Accepted => reply.joined.push(user),
                     Ok(_) => reply.invited.push(user),
