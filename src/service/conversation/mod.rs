@@ -95,7 +95,7 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
         .services
         .read(move |s| {
             let from = match group::window(s, req.group_id, me)? {
-                Ok(from) => from,
+                Ok(window) => window.from,
                 Err(refusal) => return Ok(Err(refusal)),
             };
             let conversation = Conversation::Group(req.group_id);

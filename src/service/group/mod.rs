@@ -15,7 +15,7 @@ mod roster;
 mod rules;
 pub mod store;
 
-pub use post::{news, send, window};
+pub use post::{news, send, window, Window};
 pub use roster::Rosters;
 
 use self::store::{GroupRecord, MemberRecord};

@@ -51,11 +51,21 @@ pub fn news(store: &Store, user: u64, after: u64) -> Result<Vec<GroupNews>, Stor
     Ok(out)
 }
 
-/// The lowest message id of the group's log `user` may read, or why they
-/// may read none of it (no such group, not a member).
-pub fn window(store: &Store, group: u64, user: u64) -> Result<ServiceResult<u64>, StorageError> {
+/// The part of a group's log a member may read: from `from` on, for as
+/// long as the membership that began with `joined` lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The lowest message id they may read.
+    pub from: u64,
+    /// The join id of the membership.
+    pub joined: u64,
+}
+
+/// The window of the group's log `user` may read, or why they may read
+/// none of it (no such group, not a member).
+pub fn window(store: &Store, group: u64, user: u64) -> Result<ServiceResult<Window>, StorageError> {
     Ok(match load(store, group).and_then(|_| membership(store, group, user)) {
-        Ok(member) => Ok(member.visible_from),
+        Ok(member) => Ok(Window { from: member.visible_from, joined: member.joined }),
         Err(ServiceError::Storage(e)) => return Err(e),
         Err(refusal) => Err(refusal),
     })

@@ -118,14 +118,23 @@ async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>
         .services
         .read(move |s| {
             // A group's log is read within the reader's membership window.
-            let from = match req.with {
-                Target::User(_) => 0,
-                Target::Group(group) => match super::group::window(s, group, me)? {
-                    Ok(from) => from,
-                    Err(refusal) => return Ok(Err(refusal)),
-                },
+            let Target::Group(group) = req.with else {
+                return Ok(Ok(store::history(s, conversation, req.direction, req.anchor, 0, limit)?));
             };
-            Ok(Ok(store::history(s, conversation, req.direction, req.anchor, from, limit)?))
+            let window = match super::group::window(s, group, me)? {
+                Ok(window) => window,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let page = store::history(s, conversation, req.direction, req.anchor, window.from, limit)?;
+            // The check and the read are two reads: a removal between them
+            // (even one followed by a new join) could let the page reach past
+            // the membership, so the same membership must still hold.
+            match super::group::window(s, group, me)? {
+                Ok(now) if now == window => Ok(Ok(page)),
+                Ok(_) | Err(_) => {
+                    Ok(Err(ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")))
+                }
+            }
         })
         .await??;
     let messages = found.iter().map(|(id, m)| wire_message(*id, conversation, m)).collect();
