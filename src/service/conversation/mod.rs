@@ -55,7 +55,7 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
                 return Ok(ReadPosition { with: req.with, read_up_to: old.read.read, unread });
             }
             let id = tx.next_id();
-            let (read, head) = store::mark_read(tx, me, conversation, up_to, id)?;
+            let read = store::mark_read(tx, me, conversation, head, up_to, id)?;
             let position = ReadPosition { with: req.with, read_up_to: up_to, unread: wire_count(read.unread(&head)) };
             update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
             if let Target::User(peer) = req.with {

@@ -59,17 +59,19 @@ pub struct Head {
 impl Head {
     /// A 1:1 participant's read position.
     pub fn read_of(&self, conversation: Conversation, user: u64) -> Option<Read> {
-        match conversation {
-            Conversation::Direct { low, .. } => Some(self.pair[usize::from(user != low)]),
-            Conversation::Group(_) => None,
-        }
+        pair_slot(conversation, user).map(|slot| self.pair[slot])
     }
 
     fn side(&mut self, conversation: Conversation, user: u64) -> Option<&mut Read> {
-        match conversation {
-            Conversation::Direct { low, .. } => Some(&mut self.pair[usize::from(user != low)]),
-            Conversation::Group(_) => None,
-        }
+        pair_slot(conversation, user).map(|slot| &mut self.pair[slot])
+    }
+}
+
+/// Where a 1:1 participant's read position sits in the head's `pair`.
+fn pair_slot(conversation: Conversation, user: u64) -> Option<usize> {
+    match conversation {
+        Conversation::Direct { low, .. } => Some(usize::from(user != low)),
+        Conversation::Group(_) => None,
     }
 }
 
@@ -181,15 +183,15 @@ fn put_group_read(tx: &mut Tx<'_>, group: u64, user: u64, old: Option<Read>, new
 }
 
 /// Moves a user's read position forward to `up_to` in a conversation in
-/// their list, as of change `id`; returns the position and the head.
+/// their list with this head, as of change `id`; returns the position.
 pub(crate) fn mark_read(
     tx: &mut Tx<'_>,
     user: u64,
     conversation: Conversation,
+    mut head: Head,
     up_to: u64,
     id: u64,
-) -> Result<(Read, Head), StorageError> {
-    let mut head = head(tx, conversation)?;
+) -> Result<Read, StorageError> {
     let read = Read { read: up_to, counted: counted_at(tx, conversation, &head, up_to)? };
     match conversation {
         Conversation::Direct { .. } => {
@@ -204,7 +206,7 @@ pub(crate) fn mark_read(
         }
     }
     tx.put(&ENTRIES, &(user, conversation), &id);
-    Ok((read, head))
+    Ok(read)
 }
 
 /// The count at a read position. A 1:1 conversation counts every message,
