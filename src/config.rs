@@ -50,7 +50,7 @@ pub struct Config {
     pub social: SocialConfig,
     /// Groups: sizes and how messages reach members.
     pub group: GroupConfig,
-    /// Conversations: read receipts.
+    /// Conversations: read receipts, recall, offline caps.
     pub conversation: ConversationConfig,
     /// Who may create an account, and what join links carry.
     pub registration: RegistrationConfig,
@@ -284,7 +284,7 @@ impl Default for GroupConfig {
     }
 }
 
-/// Conversations: read receipts.
+/// Conversations: read receipts, recall, offline caps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConversationConfig {
@@ -292,11 +292,77 @@ pub struct ConversationConfig {
     /// the readers' ids; larger ones give only the count, so one call
     /// cannot return thousands of ids.
     pub who_read_max_members: u32,
+    /// How long after sending its sender may recall a message, by kind.
+    pub recall_seconds: RecallWindows,
+    /// A device that missed more messages of one 1:1 conversation than this
+    /// gets the newest this many from `Sync`, with the conversation marked
+    /// limited; it pages through the rest with `History`.
+    pub offline_cap_direct: u32,
+    /// The same for a group conversation.
+    pub offline_cap_group: u32,
 }
 
 impl Default for ConversationConfig {
     fn default() -> Self {
-        ConversationConfig { who_read_max_members: 100 }
+        ConversationConfig {
+            who_read_max_members: 100,
+            recall_seconds: RecallWindows::default(),
+            offline_cap_direct: 5_000,
+            offline_cap_group: 1_000,
+        }
+    }
+}
+
+/// Recall windows in seconds, one per message kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecallWindows {
+    /// Text.
+    pub text: u64,
+    /// Images.
+    pub image: u64,
+    /// Voice clips.
+    pub voice: u64,
+    /// Videos.
+    pub video: u64,
+    /// Files.
+    pub file: u64,
+    /// Locations.
+    pub location: u64,
+    /// Application-defined messages.
+    pub custom: u64,
+}
+
+impl Default for RecallWindows {
+    fn default() -> Self {
+        const SHORT: u64 = 120;
+        const LONG: u64 = 3 * 3600;
+        RecallWindows {
+            text: SHORT,
+            image: SHORT,
+            voice: SHORT,
+            video: LONG,
+            file: LONG,
+            location: SHORT,
+            custom: SHORT,
+        }
+    }
+}
+
+impl RecallWindows {
+    /// The window for a kind; server-written kinds have none.
+    pub fn of(&self, kind: crate::protocol::MessageKind) -> Option<u64> {
+        use crate::protocol::MessageKind as K;
+        match kind {
+            K::Text => Some(self.text),
+            K::Image => Some(self.image),
+            K::Voice => Some(self.voice),
+            K::Video => Some(self.video),
+            K::File => Some(self.file),
+            K::Location => Some(self.location),
+            K::Custom => Some(self.custom),
+            K::System | K::Recalled => None,
+        }
     }
 }
 
@@ -437,7 +503,9 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 16] = [
+        let positive: [(&'static str, u64); 18] = [
+            ("conversation.offline_cap_direct", u64::from(self.conversation.offline_cap_direct)),
+            ("conversation.offline_cap_group", u64::from(self.conversation.offline_cap_group)),
             ("group.max_members", u64::from(self.group.max_members)),
             ("group.max_groups_per_user", u64::from(self.group.max_groups_per_user)),
             ("social.friend_request_ttl_secs", self.social.friend_request_ttl_secs),

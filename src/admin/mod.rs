@@ -189,7 +189,7 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?, group::store::stats(s)?))).await?;
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
     let (friendships, pending_requests, blocks) = services.read(move |s| social::store::stats(s, live_since)).await?;
-    let (with_messages, read_positions, receipts_off) = services.read(conversation::store::stats).await?;
+    let conversation_stats = services.read(conversation::store::stats).await?;
     Ok(Outcome::Json(json!({
         "users": users,
         "conversations": conversations,
@@ -202,9 +202,12 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         "groups": groups,
         "group_members": group_members,
         "group_messages": group_messages,
-        "conversations_with_messages": with_messages,
-        "read_positions": read_positions,
-        "read_receipts_off": receipts_off,
+        "conversations_with_messages": conversation_stats.conversations_with_messages,
+        "read_positions": conversation_stats.read_positions,
+        "read_receipts_off": conversation_stats.read_receipts_off,
+        "recalled_messages": conversation_stats.recalled_messages,
+        "hidden_messages": conversation_stats.hidden_messages,
+        "cleared_conversations": conversation_stats.cleared_conversations,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
@@ -287,7 +290,7 @@ async fn export_lines(
     let mut after = 0;
     loop {
         let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
-        let (page, more) = services.read(move |s| update::store::page(s, id, after, limit)).await?;
+        let (page, more, _) = services.read(move |s| update::store::page(s, id, after, limit, None)).await?;
         for entry in &page {
             let record = match entry.decode() {
                 Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(id, &m) }),
@@ -316,6 +319,17 @@ async fn export_lines(
                 }}),
                 Ok(Some(UpdateBody::ReadReceipt(r))) => json!({ "read_receipt": {
                     "id": entry.id, "time": id_time_ms(entry.id), "reader": r.reader, "up_to": r.up_to,
+                }}),
+                Ok(Some(UpdateBody::MessageRecalled(r))) => json!({ "recall": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "message_id": r.message_id, "sender": r.sender,
+                    "to": target_json(r.to), "by": r.by,
+                }}),
+                Ok(Some(UpdateBody::DeletedForMe(d))) => json!({ "deleted_for_me_update": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "with": target_json(d.with),
+                    "message_ids": d.message_ids, "cleared_up_to": d.cleared_up_to,
+                }}),
+                Ok(Some(UpdateBody::Delivered(d))) => json!({ "delivered": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "recipient": d.recipient, "up_to": d.up_to,
                 }}),
                 _ => json!({ "update": { "id": entry.id, "kind": entry.kind } }),
             };
@@ -384,8 +398,12 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
                 out.push(json!({ "read_position": {
                     "with": target_json(c.target_from(id)),
                     "read_up_to": state.read.read,
-                    "unread": state.read.unread(&head),
+                    "unread": state.unread,
+                    "cleared_up_to": conversation::store::cleared(s, id, c)?,
                 }}));
+                for hidden in conversation::store::hidden_in(s, id, c) {
+                    out.push(json!({ "deleted_for_me": { "with": target_json(c.target_from(id)), "message_id": hidden? }}));
+                }
             }
             for entry in group::store::invitations_page(s, id, 0) {
                 let (gid, invitation) = entry?;

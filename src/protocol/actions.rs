@@ -27,8 +27,8 @@ use super::account::{
     LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
 };
 use super::conversation::{
-    ConversationPage, ListConversationsRequest, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition,
-    ReadReceiptsRequest, ReadReceiptsSetting,
+    ConversationPage, DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReaders,
+    MessageReadersRequest, ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting, RecallRequest, Recalled,
 };
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
@@ -260,6 +260,10 @@ actions! {
     0x4A ReadReceipts(ReadReceiptsRequest) -> ReadReceiptsSetting, User;
     /// How many members of a group (and, in small groups, who) read a message.
     0x4B MessageReaders(MessageReadersRequest) -> MessageReaders, User;
+    /// Takes back a message (its sender within the window, a group's owner or admins).
+    0x4C Recall(RecallRequest) -> Recalled, User;
+    /// Hides messages, or clears a conversation, for the caller alone.
+    0x4D DeleteForMe(DeleteForMeRequest) -> DeletedForMe, User;
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Bodies of the conversation actions (`0x48–0x57`): the recent
-//! conversations list with unread counts, read positions and receipts; and
-//! the bodies of the read update kinds.
+//! conversations list with unread counts, read positions and receipts,
+//! recall and delete-for-me; and the bodies of their update kinds.
 
 use serde::{Deserialize, Serialize};
 
@@ -138,4 +138,68 @@ pub struct MessageReaders {
     pub readers: Vec<u64>,
     /// Whether `readers` lists them.
     pub listed: bool,
+}
+
+/// `Recall` request: take back a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecallRequest {
+    /// The conversation.
+    pub with: Target,
+    /// The message.
+    pub message_id: u64,
+}
+
+/// `Recall` response, and the body of the `MessageRecalled` update the
+/// participants of a 1:1 conversation receive (a group hears of a recall
+/// from a system message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recalled {
+    /// The recalled message.
+    pub message_id: u64,
+    /// Who sent it.
+    pub sender: u64,
+    /// Where it was sent, as in [`super::Message`]: with `sender`, names the
+    /// conversation.
+    pub to: Target,
+    /// Who recalled it: the sender, or a group's owner or admin.
+    pub by: u64,
+}
+
+/// `DeleteForMe` request: hide messages of a conversation, or clear it up to
+/// a message, for the caller and all their devices; others keep theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteForMeRequest {
+    /// The conversation.
+    pub with: Target,
+    /// Messages to hide, at most 100.
+    pub message_ids: Vec<u64>,
+    /// Hide every message up to and including this id as well (0: none).
+    /// Also reads the conversation up to it.
+    pub clear_up_to: u64,
+}
+
+/// `DeleteForMe` response, and the body of the `DeletedForMe` update the
+/// caller's other devices receive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedForMe {
+    /// The conversation.
+    pub with: Target,
+    /// The messages the call hid (ascending; those hidden before left out).
+    pub message_ids: Vec<u64>,
+    /// Everything up to this message id is hidden (0: nothing cleared).
+    pub cleared_up_to: u64,
+    /// The caller's read position after the call.
+    pub read_up_to: u64,
+    /// Unread messages left in the conversation.
+    pub unread: u32,
+}
+
+/// `Delivered` update: a 1:1 message reached at least one device of its
+/// recipient (a device acknowledged it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivered {
+    /// The recipient, the peer of the conversation.
+    pub recipient: u64,
+    /// Every message of the conversation up to this id has reached them.
+    pub up_to: u64,
 }

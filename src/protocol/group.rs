@@ -487,6 +487,15 @@ pub enum GroupEvent {
         /// The owner.
         by: u64,
     },
+    /// A message was recalled: its content is gone from the log.
+    MessageRecalled {
+        /// The message.
+        message_id: u64,
+        /// Who sent it.
+        sender: u64,
+        /// Who recalled it: the sender, the owner or an admin.
+        by: u64,
+    },
 }
 
 impl GroupEvent {
@@ -504,7 +513,8 @@ impl GroupEvent {
             GroupEvent::Created { .. }
             | GroupEvent::InfoChanged { .. }
             | GroupEvent::GroupMuted { .. }
-            | GroupEvent::Dissolved { .. } => None,
+            | GroupEvent::Dissolved { .. }
+            | GroupEvent::MessageRecalled { .. } => None,
         }
     }
 }

@@ -25,6 +25,10 @@ wire_enum! {
         /// [`super::GroupEvent`]. Clients cannot send it and need not count it
         /// as unread.
         System = 8,
+        /// What is left of a recalled message, written by the server: no
+        /// content, no extra; the id, sender and time stay. Clients cannot
+        /// send it.
+        Recalled = 9,
     }
 }
 

@@ -14,9 +14,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
-use super::conversation::{ReadPosition, ReadReceipt};
+use super::conversation::{DeletedForMe, Delivered, ReadPosition, ReadReceipt, Recalled};
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
-use super::message::Message;
+use super::message::{Message, Target};
 use super::social::{BlockChanged, FriendRemoved, FriendRequestInfo};
 use super::tagged_bodies;
 use crate::codec::DecodeError;
@@ -49,6 +49,12 @@ tagged_bodies! {
     9 ReadPosition(ReadPosition),
     /// The peer of a 1:1 conversation read it up to a message.
     10 ReadReceipt(ReadReceipt),
+    /// A message of a 1:1 conversation of the user was recalled.
+    11 MessageRecalled(Recalled),
+    /// The user hid messages or cleared a conversation (on another device).
+    12 DeletedForMe(DeletedForMe),
+    /// 1:1 messages the user sent reached a device of their recipient.
+    13 Delivered(Delivered),
 }
 
 /// One entry of a user's update log, as pushed and as synced.
@@ -108,6 +114,20 @@ pub struct SyncPage {
     /// update log (groups above the write diffusion threshold): pull each
     /// with `History` after the newest message the device has of it.
     pub groups: Vec<GroupNews>,
+    /// Conversations in which more messages arrived after `after` than the
+    /// server's offline cap: the page holds only the newest of them. Pull
+    /// the older ones with `History` before `older_than`.
+    pub limited: Vec<Limited>,
+}
+
+/// A conversation whose older missed messages `Sync` left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limited {
+    /// The conversation.
+    pub with: Target,
+    /// The oldest message `Sync` gives of it; every older message is in
+    /// its history and in no `Sync` page of this call's range.
+    pub older_than: u64,
 }
 
 /// `Ack` request: this device has every update up to and including `up_to`.

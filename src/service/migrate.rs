@@ -21,6 +21,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "conversations get heads and read positions (everything already stored counts as read)",
         run: conversation::store::from_v3,
     },
+    Migration {
+        version: 5,
+        describe: "conversation heads and read positions get recall and delete-for-me counters",
+        run: conversation::store::from_v4,
+    },
 ];
 
 /// The layout version this build writes.
@@ -36,6 +41,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     message::store::check(store, highwater)?;
     group::store::check(store)?;
     conversation::store::check(store)?;
+    conversation::check_deliveries(store)?;
     update::store::check(store, highwater)
 }
 

@@ -162,7 +162,7 @@ impl<K: KeyPart, V> Keyspace<K, V> {
             .ok_or_else(|| self.corrupt("malformed key"))
     }
 
-    fn corrupt(&self, detail: impl Into<String>) -> StorageError {
+    pub(crate) fn corrupt(&self, detail: impl Into<String>) -> StorageError {
         StorageError::Corrupt { keyspace: self.info.name, detail: detail.into() }
     }
 }

@@ -28,9 +28,9 @@ pub use keyspace::{KeyPart, Keyspace, Leading};
 pub use migrate::{Migration, Migrator};
 pub use tx::Tx;
 
-/// Point reads, answered the same by the store (a handler's read) and by a
-/// write job (the re-check on the write path), so a rule that reads records
-/// is written once for both.
+/// Reads answered the same by the store (a handler's read) and by a write
+/// job (the re-check on the write path), so a rule that reads records is
+/// written once for both.
 pub trait Get {
     /// The value under `key`.
     fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
@@ -38,6 +38,13 @@ pub trait Get {
         ks: &Keyspace<K, V>,
         key: &K,
     ) -> Result<Option<V>, StorageError>;
+
+    /// Entries of a key range, in key order.
+    fn entries<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &'s self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's>;
 }
 
 impl Get for Store {
@@ -48,6 +55,14 @@ impl Get for Store {
     ) -> Result<Option<V>, StorageError> {
         self.get(ks, key)
     }
+
+    fn entries<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &'s self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
+        Box::new(self.range(ks, range))
+    }
 }
 
 impl<E> Get for Tx<'_, E> {
@@ -57,6 +72,14 @@ impl<E> Get for Tx<'_, E> {
         key: &K,
     ) -> Result<Option<V>, StorageError> {
         self.get(ks, key)
+    }
+
+    fn entries<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &'s self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
+        Box::new(self.range(ks, range))
     }
 }
 
@@ -173,6 +196,16 @@ impl Store {
         range: impl RangeBounds<K>,
     ) -> Entries<K, V> {
         Entries { iter: self.tree.range(ks.bounds(range)), ks: *ks }
+    }
+
+    /// The keys of a key range, newest (highest) first, values not decoded.
+    pub fn keys_descending<K: KeyPart + 'static, V: 'static>(
+        &self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> impl Iterator<Item = Result<K, StorageError>> + '_ {
+        let ks = *ks;
+        self.tree.range(ks.bounds(range)).rev().map(move |item| ks.decode_key(&item?.0))
     }
 
     /// Entries whose key starts with `leading`, in key order (reversible).

@@ -110,6 +110,14 @@ keyspaces! {
     GROUPREAD_USER = 0x64, "groupread_user", "conversation", "group id ‖ read position ‖ user id", "—";
     /// Users who turned read receipts off.
     USERID_NORECEIPTS = 0x65, "userid_noreceipts", "conversation", "user id", "ms since the epoch";
+    /// Recalled messages that had counted as unread, with who recalled each: what unread counts leave out.
+    CONVMESSAGE_RECALLED = 0x66, "convmessage_recalled", "conversation", "conversation ‖ message id", "user id";
+    /// Messages a user deleted for themselves, and whether each counted as unread.
+    USERCONVMESSAGE_HIDDEN = 0x67, "userconvmessage_hidden", "conversation", "user id ‖ conversation ‖ message id", "bool";
+    /// How far each user cleared each conversation for themselves.
+    USERCONV_CLEARED = 0x68, "userconv_cleared", "conversation", "user id ‖ conversation", "message id";
+    /// The highest update id any of a user's devices acknowledged: how far delivery receipts went.
+    USERID_DELIVERED = 0x69, "userid_delivered", "conversation", "user id", "update id";
 }
 
 #[cfg(test)]

@@ -93,6 +93,16 @@ impl<'a, E> Tx<'a, E> {
         self.merged(*ks, ks.bounds(range), true)
     }
 
+    /// Entries of a key range as this job and its batch have left it,
+    /// highest key first.
+    pub fn range_descending<K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> impl Iterator<Item = Result<(K, V), StorageError>> + '_ {
+        self.merged(*ks, ks.bounds(range), false)
+    }
+
     /// Entries whose key starts with `leading`, in key order.
     pub fn scan<K: KeyPart + Leading<P> + 'static, V: Serialize + DeserializeOwned + 'static, P: KeyPart>(
         &self,

@@ -32,7 +32,7 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
         let (conversation, own) = entry?;
         let head = store::head(s, conversation)?;
         let state = store::listed_state(s, me, conversation, &head, own)?;
-        total_unread += state.read.unread(&head);
+        total_unread += state.unread;
         if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
             found.push((conversation, head, state));
         }
@@ -56,8 +56,8 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
             };
             Ok(ConversationInfo {
                 with,
-                last: last_message(s, conversation, head.last)?,
-                unread: wire_count(state.read.unread(&head)),
+                last: last_message(s, me, conversation, head.last)?,
+                unread: wire_count(state.unread),
                 read_up_to: state.read.read,
                 peer_read_up_to,
                 updated: state.updated,
@@ -67,9 +67,18 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
     Ok(ConversationPage { conversations, more, total_unread })
 }
 
-/// The list's view of a conversation's newest message.
-fn last_message(s: &Store, conversation: Conversation, id: u64) -> Result<Option<LastMessage>, StorageError> {
-    let Some(m) = message::store::logged(s, conversation, id)? else { return Ok(None) };
+/// The list's view of a conversation's newest message the user has not
+/// deleted for themselves (a recalled one shows as its tombstone).
+fn last_message(s: &Store, me: u64, conversation: Conversation, newest: u64) -> Result<Option<LastMessage>, StorageError> {
+    let cleared = store::cleared(s, me, conversation)?;
+    let found = if store::is_hidden(s, me, conversation, newest)? {
+        message::store::newest(s, conversation, cleared, newest, |id| store::is_hidden(s, me, conversation, id))?
+    } else if newest > cleared {
+        message::store::logged(s, conversation, newest)?.map(|m| (newest, m))
+    } else {
+        None
+    };
+    let Some((id, m)) = found else { return Ok(None) };
     let preview = match m.kind {
         MessageKind::Text => String::from_utf8_lossy(&m.content).chars().take(PREVIEW_CHARS).collect(),
         _ => String::new(),

@@ -7,12 +7,23 @@
 //! `ReadPosition` update and, in a 1:1 conversation, the peer with a
 //! `ReadReceipt` update. Lists and counts are then arithmetic on those
 //! records, never a scan of a log.
+//!
+//! A recall ([`recall`]) leaves a tombstone in the log; delete-for-me
+//! ([`hide`]) leaves the log alone and marks the messages for the user.
+//! Both change unread counts through the records [`store`] keeps, and both
+//! are updates in the logs of those who must hear of them.
 
+mod delivery;
+mod hide;
 mod list;
+mod recall;
 pub mod store;
 
+pub(crate) use delivery::delivered;
+pub(crate) use delivery::check as check_deliveries;
+
 use super::message::Conversation;
-use super::{group, update, Call, Outcome, Router, ServiceError, ServiceResult};
+use super::{group, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
 use crate::id::now_ms;
 use crate::protocol::{
     ErrorCode, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest,
@@ -21,7 +32,7 @@ use crate::protocol::{
 
 /// Registers the conversation handlers.
 pub(super) fn routes(router: &mut Router) {
-    router.add(list::list).add(mark_read).add(read_receipts).add(readers);
+    router.add(list::list).add(mark_read).add(read_receipts).add(readers).add(recall::recall).add(hide::delete_for_me);
 }
 
 /// A count as the wire carries it (beyond `u32` it is capped).
@@ -40,34 +51,65 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;
-            let Some(old) = store::state(tx, me, conversation, &head)? else {
-                return Err(match req.with {
-                    Target::Group(id) if group::store::group(tx, id)?.is_some() => {
-                        ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")
-                    }
-                    Target::Group(_) => ServiceError::not_found("no such group"),
-                    Target::User(_) => ServiceError::not_found("no conversation with this user"),
-                });
-            };
-            let up_to = req.up_to.min(head.last);
-            if up_to <= old.read.read {
-                let unread = wire_count(old.read.unread(&head));
-                return Ok(ReadPosition { with: req.with, read_up_to: old.read.read, unread });
-            }
-            let id = tx.next_id();
-            let read = store::mark_read(tx, me, conversation, head, up_to, id)?;
-            let position = ReadPosition { with: req.with, read_up_to: up_to, unread: wire_count(read.unread(&head)) };
-            update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
-            if let Target::User(peer) = req.with {
-                if peer != me && store::receipts_on(tx, me)? && store::receipts_on(tx, peer)? {
-                    let receipt = ReadReceipt { reader: me, up_to };
-                    let id = tx.next_id();
-                    update::publish(tx, &[peer], None, id, UpdateBody::ReadReceipt(receipt));
-                }
-            }
-            Ok(position)
+            let old = listed(tx, me, conversation, req.with, &head)?;
+            read_up_to(tx, me, req.with, head, old, req.up_to, origin)
         })
         .await
+}
+
+/// The user's state in a conversation of their list, or why they have
+/// none: the group does not exist, they are not in it, or they and the
+/// peer never exchanged a message.
+fn listed(
+    tx: &Tx<'_>,
+    me: u64,
+    conversation: Conversation,
+    with: Target,
+    head: &store::Head,
+) -> ServiceResult<store::ReadState> {
+    match store::state(tx, me, conversation, head)? {
+        Some(state) => Ok(state),
+        None => Err(match with {
+            Target::Group(id) if group::store::group(tx, id)?.is_some() => {
+                ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")
+            }
+            Target::Group(_) => ServiceError::not_found("no such group"),
+            Target::User(_) => ServiceError::not_found("no conversation with this user"),
+        }),
+    }
+}
+
+/// Moves the user's read position up to `up_to` (never backwards, never
+/// past the newest message), telling their other devices and, in a 1:1
+/// conversation where both send receipts, the peer.
+fn read_up_to(
+    tx: &mut Tx<'_>,
+    me: u64,
+    with: Target,
+    head: store::Head,
+    old: store::ReadState,
+    up_to: u64,
+    origin: u64,
+) -> ServiceResult<ReadPosition> {
+    let conversation = Conversation::of(me, with);
+    let up_to = up_to.min(head.last);
+    if up_to <= old.read.read {
+        return Ok(ReadPosition { with, read_up_to: old.read.read, unread: wire_count(old.unread) });
+    }
+    let id = tx.next_id();
+    let read = store::mark_read(tx, me, conversation, head, up_to, id)?;
+    let head = store::head(tx, conversation)?;
+    let unread = store::unread(tx, me, conversation, &head, &read)?;
+    let position = ReadPosition { with, read_up_to: up_to, unread: wire_count(unread) };
+    update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
+    if let Target::User(peer) = with {
+        if peer != me && store::receipts_on(tx, me)? && store::receipts_on(tx, peer)? {
+            let receipt = ReadReceipt { reader: me, up_to };
+            let id = tx.next_id();
+            update::publish(tx, &[peer], None, id, UpdateBody::ReadReceipt(receipt));
+        }
+    }
+    Ok(position)
 }
 
 async fn read_receipts(call: Call, req: ReadReceiptsRequest) -> ServiceResult<Outcome<ReadReceiptsSetting>> {

@@ -19,6 +19,12 @@
 //! head's newest message. Each group keeps its members' read positions
 //! sorted in `groupread_user`, which answers "who has read this message"
 //! with one range scan.
+//!
+//! Recalled messages (`convmessage_recalled`) and the messages a user hid
+//! (`userconvmessage_hidden`) stop counting as unread. A head counts the
+//! recalls it ever had and a read position the hidden messages above it;
+//! only when either is nonzero does an unread count look further, at those
+//! entries above the position ([`unread`]) — never at the log.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,13 +40,9 @@ pub struct Read {
     pub read: u64,
     /// The conversation's count of messages that can be unread, up to `read`.
     pub counted: u64,
-}
-
-impl Read {
-    /// Unread messages in a conversation with this head.
-    pub fn unread(&self, head: &Head) -> u64 {
-        head.counted.saturating_sub(self.counted)
-    }
+    /// Messages above `read` the user hid that counted: while 0, none of
+    /// them needs looking at.
+    pub hidden: u64,
 }
 
 /// A conversation's newest message, how many messages it has counted and,
@@ -54,6 +56,8 @@ pub struct Head {
     /// A 1:1 conversation's read positions: the lower user id's, then the
     /// higher's (the same for notes to oneself); unused in a group.
     pub pair: [Read; 2],
+    /// Counted messages recalled, ever: while 0, no recall needs looking at.
+    pub withdrawn: u64,
 }
 
 impl Head {
@@ -82,6 +86,8 @@ pub struct ReadState {
     pub read: Read,
     /// When the entry last changed for them: a message or their own change.
     pub updated: u64,
+    /// Their unread messages.
+    pub unread: u64,
 }
 
 const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
@@ -90,6 +96,9 @@ const ENTRIES: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERC
 const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
 const SORTED: Keyspace<(u64, (u64, u64)), ()> = Keyspace::new(&schema::GROUPREAD_USER);
 const NO_RECEIPTS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_NORECEIPTS);
+const RECALLED: Keyspace<(Conversation, u64), u64> = Keyspace::new(&schema::CONVMESSAGE_RECALLED);
+const HIDDEN: Keyspace<(u64, (Conversation, u64)), bool> = Keyspace::new(&schema::USERCONVMESSAGE_HIDDEN);
+const CLEARED: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERCONV_CLEARED);
 
 /// A conversation's head; the default for one without messages.
 pub fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageError> {
@@ -121,7 +130,45 @@ pub fn listed_state(
         Conversation::Direct { .. } => head.read_of(conversation, user).unwrap_or_default(),
         Conversation::Group(group) => r.value(&GROUP_READS, &(group, user))?.unwrap_or_default(),
     };
-    Ok(ReadState { read, updated: own.max(head.last) })
+    Ok(ReadState { read, updated: own.max(head.last), unread: unread(r, user, conversation, head, &read)? })
+}
+
+/// A user's unread messages at a read position: the counted messages after
+/// it, less those recalled and those the user hid (a hidden message that
+/// was recalled too is left out once).
+pub fn unread(r: &impl Get, user: u64, conversation: Conversation, head: &Head, read: &Read) -> Result<u64, StorageError> {
+    let mut unread = head.counted.saturating_sub(read.counted);
+    if unread == 0 || (head.withdrawn == 0 && read.hidden == 0) {
+        return Ok(unread);
+    }
+    let Some(after) = read.read.checked_add(1) else { return Ok(0) };
+    if head.withdrawn > 0 {
+        for entry in r.entries(&RECALLED, (conversation, after)..=(conversation, u64::MAX)) {
+            entry?;
+            unread = unread.saturating_sub(1);
+        }
+    }
+    if read.hidden > 0 {
+        for entry in r.entries(&HIDDEN, (user, (conversation, after))..=(user, (conversation, u64::MAX))) {
+            let ((_, (_, id)), counted) = entry?;
+            if counted && (head.withdrawn == 0 || r.value(&RECALLED, &(conversation, id))?.is_none()) {
+                unread = unread.saturating_sub(1);
+            }
+        }
+    }
+    Ok(unread)
+}
+
+/// Hidden messages above `after` that counted, for a read position there.
+fn hidden_above(r: &impl Get, user: u64, conversation: Conversation, after: u64) -> Result<u64, StorageError> {
+    let Some(first) = after.checked_add(1) else { return Ok(0) };
+    let mut n = 0;
+    for entry in r.entries(&HIDDEN, (user, (conversation, first))..=(user, (conversation, u64::MAX))) {
+        if entry?.1 {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Whether the user sends (and sees) read receipts.
@@ -147,7 +194,7 @@ pub(crate) fn on_message(
         return Ok(());
     }
     head.counted += 1;
-    let read = Read { read: id, counted: head.counted };
+    let read = Read { read: id, counted: head.counted, hidden: 0 };
     match conversation {
         Conversation::Direct { low, high } => {
             if let Some(side) = head.side(conversation, sender) {
@@ -188,25 +235,122 @@ pub(crate) fn mark_read(
     tx: &mut Tx<'_>,
     user: u64,
     conversation: Conversation,
-    mut head: Head,
+    head: Head,
     up_to: u64,
     id: u64,
 ) -> Result<Read, StorageError> {
-    let read = Read { read: up_to, counted: counted_at(tx, conversation, &head, up_to)? };
+    let old = match conversation {
+        Conversation::Direct { .. } => head.read_of(conversation, user),
+        Conversation::Group(group) => tx.get(&GROUP_READS, &(group, user))?,
+    };
+    let hidden = match old {
+        Some(old) if old.hidden > 0 => hidden_above(tx, user, conversation, up_to)?,
+        _ => 0,
+    };
+    let read = Read { read: up_to, counted: counted_at(tx, conversation, &head, up_to)?, hidden };
+    put_read(tx, user, conversation, head, old, read)?;
+    tx.put(&ENTRIES, &(user, conversation), &id);
+    Ok(read)
+}
+
+/// Writes a user's read position: into the head of a 1:1 conversation, or
+/// as the member's record of a group.
+fn put_read(
+    tx: &mut Tx<'_>,
+    user: u64,
+    conversation: Conversation,
+    mut head: Head,
+    old: Option<Read>,
+    read: Read,
+) -> Result<(), StorageError> {
     match conversation {
         Conversation::Direct { .. } => {
             if let Some(side) = head.side(conversation, user) {
                 *side = read;
             }
             tx.put(&HEADS, &conversation, &head);
+            Ok(())
         }
-        Conversation::Group(group) => {
-            let old = tx.get(&GROUP_READS, &(group, user))?;
-            put_group_read(tx, group, user, old, read)?;
-        }
+        Conversation::Group(group) => put_group_read(tx, group, user, old, read),
     }
+}
+
+/// Moves a conversation up the user's list: it changed for them as of `id`.
+pub(crate) fn touched(tx: &mut Tx<'_>, user: u64, conversation: Conversation, id: u64) {
     tx.put(&ENTRIES, &(user, conversation), &id);
-    Ok(read)
+}
+
+/// Leaves a recalled message out of unread counts from now on.
+pub(crate) fn recalled(tx: &mut Tx<'_>, conversation: Conversation, id: u64, by: u64) -> Result<(), StorageError> {
+    let mut head = head(tx, conversation)?;
+    head.withdrawn += 1;
+    tx.put(&HEADS, &conversation, &head);
+    tx.put(&RECALLED, &(conversation, id), &by);
+    Ok(())
+}
+
+/// Who recalled a message, if it was recalled after it had counted.
+pub fn recalled_by(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
+    r.value(&RECALLED, &(conversation, id))
+}
+
+/// Hides messages of a conversation in the user's list from them, given
+/// each id and whether it counted; the ones above the read position stop
+/// counting as unread. Returns the ids newly hidden.
+pub(crate) fn hide(
+    tx: &mut Tx<'_>,
+    user: u64,
+    conversation: Conversation,
+    head: Head,
+    messages: &[(u64, bool)],
+) -> Result<Vec<u64>, StorageError> {
+    let old = match conversation {
+        Conversation::Direct { .. } => head.read_of(conversation, user),
+        Conversation::Group(group) => tx.get(&GROUP_READS, &(group, user))?,
+    };
+    let mut read = old.unwrap_or_default();
+    let mut newly = Vec::new();
+    for &(id, counted) in messages {
+        if tx.get(&HIDDEN, &(user, (conversation, id)))?.is_some() {
+            continue;
+        }
+        tx.put(&HIDDEN, &(user, (conversation, id)), &counted);
+        if counted && id > read.read {
+            read.hidden += 1;
+        }
+        newly.push(id);
+    }
+    if old.is_some_and(|old| old != read) {
+        put_read(tx, user, conversation, head, old, read)?;
+    }
+    Ok(newly)
+}
+
+/// Whether the user hid this message.
+pub fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -> Result<bool, StorageError> {
+    Ok(r.value(&HIDDEN, &(user, (conversation, id)))?.is_some())
+}
+
+/// The messages of a conversation the user hid, ascending.
+pub fn hidden_in(store: &Store, user: u64, conversation: Conversation) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
+    store
+        .range(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, u64::MAX)))
+        .map(|entry| entry.map(|((_, (_, id)), _)| id))
+}
+
+/// Whether the user hid any message of the conversation.
+pub fn hides_any(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
+    Ok(r.entries(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, u64::MAX))).next().transpose()?.is_some())
+}
+
+/// How far the user cleared the conversation (0: not at all).
+pub fn cleared(r: &impl Get, user: u64, conversation: Conversation) -> Result<u64, StorageError> {
+    Ok(r.value(&CLEARED, &(user, conversation))?.unwrap_or(0))
+}
+
+/// Clears the conversation for the user up to a message.
+pub(crate) fn clear(tx: &mut Tx<'_>, user: u64, conversation: Conversation, up_to: u64) {
+    tx.put(&CLEARED, &(user, conversation), &up_to);
 }
 
 /// The count at a read position. A 1:1 conversation counts every message,
@@ -231,7 +375,7 @@ pub(crate) fn joined(tx: &mut Tx<'_>, group: u64, user: u64, joined: u64) -> Res
     let conversation = Conversation::Group(group);
     let head = head(tx, conversation)?;
     let old = tx.get(&GROUP_READS, &(group, user))?;
-    put_group_read(tx, group, user, old, Read { read: head.last, counted: head.counted })?;
+    put_group_read(tx, group, user, old, Read { read: head.last, counted: head.counted, hidden: 0 })?;
     tx.put(&ENTRIES, &(user, conversation), &joined);
     Ok(())
 }
@@ -298,10 +442,33 @@ pub fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64
     Ok((readers, all))
 }
 
-/// Conversations with messages, list entries, and users with receipts off,
-/// for `kith stats`.
-pub fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
-    Ok((store.count(&HEADS)?, store.count(&ENTRIES)?, store.count(&NO_RECEIPTS)?))
+/// What `kith stats` shows of conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Conversations with messages.
+    pub conversations_with_messages: u64,
+    /// List entries, each with a read position.
+    pub read_positions: u64,
+    /// Users with read receipts off.
+    pub read_receipts_off: u64,
+    /// Messages recalled (that had counted as unread).
+    pub recalled_messages: u64,
+    /// Messages users deleted for themselves, one by one.
+    pub hidden_messages: u64,
+    /// Conversations users cleared for themselves.
+    pub cleared_conversations: u64,
+}
+
+/// What `kith stats` shows of conversations.
+pub fn stats(store: &Store) -> Result<Stats, StorageError> {
+    Ok(Stats {
+        conversations_with_messages: store.count(&HEADS)?,
+        read_positions: store.count(&ENTRIES)?,
+        read_receipts_off: store.count(&NO_RECEIPTS)?,
+        recalled_messages: store.count(&RECALLED)?,
+        hidden_messages: store.count(&HIDDEN)?,
+        cleared_conversations: store.count(&CLEARED)?,
+    })
 }
 
 /// Checks restored conversation data: every entry decodes, both users of a
@@ -330,6 +497,15 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
     for entry in store.all(&NO_RECEIPTS) {
         entry.map_err(text)?;
     }
+    for entry in store.all(&RECALLED) {
+        entry.map_err(text)?;
+    }
+    for entry in store.all(&HIDDEN) {
+        entry.map_err(text)?;
+    }
+    for entry in store.all(&CLEARED) {
+        entry.map_err(text)?;
+    }
     for entry in store.all(&GROUP_READS) {
         let ((group, user), read) = entry.map_err(text)?;
         let indexed = !receipts_on(store, user).map_err(text)?
@@ -344,6 +520,7 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
 /// Version 3 kept no heads or read positions. Builds them from the logs
 /// and the group memberships, counting everything already stored as read.
 pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    use v4::{Head, Read, GROUP_READS};
     let mut groups = std::collections::HashMap::new();
     let mut open: Option<(Conversation, Head)> = None;
     for entry in crate::service::message::store::kinds(m)? {
@@ -381,9 +558,10 @@ pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
 fn close(
     m: &mut Migrator<'_>,
     conversation: Conversation,
-    mut head: Head,
-    groups: &mut std::collections::HashMap<u64, Head>,
+    mut head: v4::Head,
+    groups: &mut std::collections::HashMap<u64, v4::Head>,
 ) -> Result<(), StorageError> {
+    use v4::{Read, HEADS};
     match conversation {
         Conversation::Direct { low, high } => {
             head.pair = [Read { read: head.last, counted: head.counted }; 2];
@@ -395,4 +573,43 @@ fn close(
         }
     }
     m.put(&HEADS, &conversation, &head)
+}
+
+/// Version 4's heads and read positions had no recall or hidden counters.
+/// They start at zero: nothing was recalled or hidden before.
+pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let read = |old: v4::Read| Read { read: old.read, counted: old.counted, hidden: 0 };
+    m.reshape(&HEADS, |old: v4::Head| Head {
+        last: old.last,
+        counted: old.counted,
+        pair: old.pair.map(read),
+        withdrawn: 0,
+    })?;
+    m.reshape(&GROUP_READS, read)
+}
+
+/// The shapes of version 4, which migration step 4 writes and step 5 reads.
+mod v4 {
+    use serde::{Deserialize, Serialize};
+
+    use crate::service::message::Conversation;
+    use crate::storage::{schema, Keyspace};
+
+    /// A read position and the count at it.
+    #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+    pub struct Read {
+        pub read: u64,
+        pub counted: u64,
+    }
+
+    /// A head: newest message, count, 1:1 read positions.
+    #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+    pub struct Head {
+        pub last: u64,
+        pub counted: u64,
+        pub pair: [Read; 2],
+    }
+
+    pub const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
+    pub const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
 }

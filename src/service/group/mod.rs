@@ -160,6 +160,22 @@ fn say(
     Ok(())
 }
 
+/// Whether `actor` may recall `sender`'s messages at any time: the owner
+/// anyone's, an admin those of ordinary and former members.
+pub fn may_recall_any(r: &impl Get, group: u64, actor: u64, sender: u64) -> ServiceResult<bool> {
+    Ok(match membership(r, group, actor)?.role {
+        GroupRole::Owner => true,
+        GroupRole::Admin => store::member(r, group, sender)?.map_or(true, |m| m.role == GroupRole::Member),
+        GroupRole::Member => false,
+    })
+}
+
+/// Tells a group's members that a message was recalled, with a system
+/// message in its log.
+pub fn announce_recall(tx: &mut Tx<'_>, config: &GroupConfig, group: u64, by: u64, message_id: u64, sender: u64) -> ServiceResult<u64> {
+    announce(tx, config, group, by, GroupEvent::MessageRecalled { message_id, sender, by })
+}
+
 async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<CreateGroupReply>> {
     let me = call.me()?.user_id;
     rules::check_fields(&req.fields)?;

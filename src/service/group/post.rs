@@ -5,7 +5,7 @@ use crate::id::now_ms;
 use crate::protocol::{ErrorCode, GroupNews, GroupRole};
 use crate::service::message::{self, Conversation, StoredMessage};
 use crate::service::{ServiceError, ServiceResult, Services, Tx};
-use crate::storage::{StorageError, Store};
+use crate::storage::{Get, StorageError, Store};
 
 /// Stores a member's message in the group's log under a fresh id and
 /// diffuses it; inside the send's job, so the membership and mute checks
@@ -63,7 +63,7 @@ pub struct Window {
 
 /// The window of the group's log `user` may read, or why they may read
 /// none of it (no such group, not a member).
-pub fn window(store: &Store, group: u64, user: u64) -> Result<ServiceResult<Window>, StorageError> {
+pub fn window(store: &impl Get, group: u64, user: u64) -> Result<ServiceResult<Window>, StorageError> {
     Ok(match load(store, group).and_then(|_| membership(store, group, user)) {
         Ok(member) => Ok(Window { from: member.visible_from, joined: member.joined }),
         Err(ServiceError::Storage(e)) => return Err(e),

@@ -14,6 +14,7 @@ pub mod store;
 pub use conversation::Conversation;
 pub use store::StoredMessage;
 
+use super::conversation::store as deleted;
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::id::id_time_ms;
 use crate::protocol::ErrorCode;
@@ -50,8 +51,8 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
         return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes))
             .with_limit(limits.max_extra_bytes as u64));
     }
-    if req.kind == MessageKind::System {
-        return Err(ServiceError::invalid("kind: System messages are written by the server"));
+    if matches!(req.kind, MessageKind::System | MessageKind::Recalled) {
+        return Err(ServiceError::invalid(format!("kind: {:?} messages are written by the server", req.kind)));
     }
     let sender = me.user_id;
     let conversation = Conversation::of(sender, req.to);
@@ -117,15 +118,21 @@ async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>
     let (found, more) = call
         .services
         .read(move |s| {
+            // What the reader deleted for themselves is not shown.
+            let cleared = deleted::cleared(s, me, conversation)?;
+            let hides = deleted::hides_any(s, me, conversation)?;
+            let skip = |id| if hides { deleted::is_hidden(s, me, conversation, id) } else { Ok(false) };
+            let from = cleared.saturating_add(1);
             // A group's log is read within the reader's membership window.
             let Target::Group(group) = req.with else {
-                return Ok(Ok(store::history(s, conversation, req.direction, req.anchor, 0, limit)?));
+                return Ok(Ok(store::history(s, conversation, req.direction, req.anchor, from, limit, skip)?));
             };
             let window = match super::group::window(s, group, me)? {
                 Ok(window) => window,
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            let page = store::history(s, conversation, req.direction, req.anchor, window.from, limit)?;
+            let from = from.max(window.from);
+            let page = store::history(s, conversation, req.direction, req.anchor, from, limit, skip)?;
             // The check and the read are two reads: a removal between them
             // (even one followed by a new join) could let the page reach past
             // the membership, so the same membership must still hold.

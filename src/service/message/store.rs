@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Conversation;
 use crate::protocol::{Direction, MessageKind};
 use crate::service::{PageLimit, ServiceResult, Tx};
-use crate::storage::{schema, KeyPart, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Get, KeyPart, Keyspace, Migrator, StorageError, Store};
 
 /// A message as the log stores it; id, time and conversation live in the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,13 +75,57 @@ pub(crate) fn count_between(
 }
 
 /// One message of a conversation.
-pub fn logged(store: &Store, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
-    store.get(&LOG, &(conversation, id))
+pub fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
+    r.value(&LOG, &(conversation, id))
+}
+
+/// Replaces a message by its tombstone: the content and extra are gone,
+/// the id, sender, client message id and time stay.
+pub(crate) fn withdraw(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
+    let tombstone = StoredMessage {
+        sender: message.sender,
+        client_msg_id: message.client_msg_id,
+        kind: MessageKind::Recalled,
+        content: Vec::new(),
+        extra: None,
+    };
+    tx.put(&LOG, &(conversation, id), &tombstone);
+}
+
+/// The newest message with an id in `(above, up_to]` that `skip` does not
+/// leave out.
+pub fn newest(
+    store: &Store,
+    conversation: Conversation,
+    above: u64,
+    up_to: u64,
+    skip: impl Fn(u64) -> Result<bool, StorageError>,
+) -> Result<Option<(u64, StoredMessage)>, StorageError> {
+    let Some(first) = above.checked_add(1) else { return Ok(None) };
+    for entry in store.range(&LOG, (conversation, first)..=(conversation, up_to)).rev() {
+        let ((_, id), message) = entry?;
+        if !skip(id)? {
+            return Ok(Some((id, message)));
+        }
+    }
+    Ok(None)
+}
+
+/// The id of the `cap`-th newest message of a conversation, if more than
+/// `cap` messages have ids from `from` on: `Sync` gives a device no older
+/// message of it (the offline cap).
+pub fn cap_floor(store: &Store, conversation: Conversation, from: u64, cap: u32) -> Result<Option<u64>, StorageError> {
+    let mut keys = store.keys_descending(&LOG, (conversation, from)..=(conversation, u64::MAX));
+    let Some(floor) = keys.nth(cap.saturating_sub(1) as usize).transpose()?.map(|(_, id)| id) else {
+        return Ok(None);
+    };
+    Ok(keys.next().transpose()?.map(|_| floor))
 }
 
 /// One page of a conversation's log on one side of `anchor` (exclusive; 0
 /// means the open end), in ascending id order, and whether more lie beyond;
-/// messages below `from` (outside the reader's membership) are not shown.
+/// messages below `from` (outside the reader's membership, or cleared)
+/// and those `skip` leaves out (hidden by the reader) are not shown.
 pub(super) fn history(
     store: &Store,
     conversation: Conversation,
@@ -89,13 +133,14 @@ pub(super) fn history(
     anchor: u64,
     from: u64,
     limit: PageLimit,
+    skip: impl Fn(u64) -> Result<bool, StorageError>,
 ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
     let first = Bound::Included((conversation, from));
     let last = Bound::Included((conversation, u64::MAX));
     let entries = match direction {
         Direction::After => {
             let Some(start) = anchor.checked_add(1) else { return Ok((Vec::new(), false)) };
-            page(store.range(&LOG, (Bound::Included((conversation, start.max(from))), last)), limit)?
+            page(store.range(&LOG, (Bound::Included((conversation, start.max(from))), last)), limit, skip)?
         }
         Direction::Before => {
             let upper = match anchor {
@@ -103,7 +148,7 @@ pub(super) fn history(
                 n if n <= from => return Ok((Vec::new(), false)),
                 n => Bound::Excluded((conversation, n)),
             };
-            let (mut out, more) = page(store.range(&LOG, (first, upper)).rev(), limit)?;
+            let (mut out, more) = page(store.range(&LOG, (first, upper)).rev(), limit, skip)?;
             out.reverse();
             (out, more)
         }
@@ -114,14 +159,18 @@ pub(super) fn history(
 fn page(
     entries: impl Iterator<Item = Result<((Conversation, u64), StoredMessage), StorageError>>,
     limit: PageLimit,
+    skip: impl Fn(u64) -> Result<bool, StorageError>,
 ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
     for entry in entries {
+        let ((_, id), message) = entry?;
+        if skip(id)? {
+            continue;
+        }
         if limit.full(out.len(), bytes) {
             return Ok((out, true));
         }
-        let ((_, id), message) = entry?;
         bytes += message.size();
         out.push((id, message));
     }

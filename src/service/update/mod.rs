@@ -8,9 +8,9 @@
 
 pub mod store;
 
-use self::store::StoredUpdate;
+use self::store::{OfflineCaps, StoredUpdate};
 use super::{Audience, Call, Event, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
-use crate::protocol::{AckReply, AckRequest, SyncPage, SyncRequest, UpdateBody};
+use crate::protocol::{AckReply, AckRequest, Limited, SyncPage, SyncRequest, UpdateBody};
 
 /// Registers the update log's handlers.
 pub(super) fn routes(router: &mut Router) {
@@ -37,14 +37,20 @@ pub fn publish_to(tx: &mut Tx<'_>, logged: &[u64], live: Vec<u64>, except: Optio
 async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> {
     let limit = PageLimit::requested(req.limit)?;
     let user = call.me()?.user_id;
-    let (updates, more, groups) = call
+    let config = &call.services.config.conversation;
+    let caps = OfflineCaps { direct: config.offline_cap_direct, group: config.offline_cap_group };
+    let (updates, more, limited, groups) = call
         .services
         .read(move |s| {
-            let (updates, more) = store::page(s, user, req.after, limit)?;
-            Ok((updates, more, super::group::news(s, user, req.after)?))
+            let (updates, more, limited) = store::page(s, user, req.after, limit, Some(caps))?;
+            Ok((updates, more, limited, super::group::news(s, user, req.after)?))
         })
         .await?;
-    Ok(Outcome::Reply(SyncPage { updates, more, groups }))
+    let limited = limited
+        .into_iter()
+        .map(|(conversation, older_than)| Limited { with: conversation.target_from(user), older_than })
+        .collect();
+    Ok(Outcome::Reply(SyncPage { updates, more, groups, limited }))
 }
 
 async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {
@@ -54,7 +60,9 @@ async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {
         .services
         .committer
         .submit(move |tx| {
-            Ok::<_, ServiceError>(AckReply { cursor: store::advance_cursor(tx, user, device, req.up_to)? })
+            let cursor = store::advance_cursor(tx, user, device, req.up_to)?;
+            super::conversation::delivered(tx, user, cursor)?;
+            Ok::<_, ServiceError>(AckReply { cursor })
         })
         .await?;
     Ok(Outcome::later(pending.durable()))

@@ -4,6 +4,8 @@
 //! message in its conversation's log (stored once, however many logs point
 //! at it); every other kind is stored inline as its wire body.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{Update, UpdateBody};
@@ -67,31 +69,93 @@ pub(super) fn advance_cursor(tx: &mut Tx<'_>, user: u64, device: String, up_to: 
     Ok(new)
 }
 
+/// The message updates of a user's log with ids in `(after, up_to]`, newest
+/// first, at most `most` of them.
+pub(crate) fn messages_between(
+    tx: &Tx<'_>,
+    user: u64,
+    after: u64,
+    up_to: u64,
+    most: usize,
+) -> Result<Vec<(Conversation, u64)>, StorageError> {
+    let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for entry in tx.range_descending(&LOG, (user, first)..=(user, up_to)).take(most) {
+        if let ((_, id), StoredUpdate::Message(conversation)) = entry? {
+            out.push((conversation, id));
+        }
+    }
+    Ok(out)
+}
+
+/// How many missed messages of one conversation a `Sync` gives at most.
+#[derive(Debug, Clone, Copy)]
+pub struct OfflineCaps {
+    /// For a 1:1 conversation.
+    pub direct: u32,
+    /// For a group.
+    pub group: u32,
+}
+
 /// One page of a user's log: updates with ids above `after`, ascending, and
-/// whether more follow.
-pub fn page(store: &Store, user: u64, after: u64, limit: PageLimit) -> Result<(Vec<Update>, bool), StorageError> {
-    let Some(start) = after.checked_add(1) else { return Ok((Vec::new(), false)) };
+/// whether more follow. With `caps`, a conversation with more messages
+/// from its first update in the page on than its cap gives only the newest
+/// of them; each such conversation is returned with the oldest id given.
+pub fn page(
+    store: &Store,
+    user: u64,
+    after: u64,
+    limit: PageLimit,
+    caps: Option<OfflineCaps>,
+) -> Result<(Vec<Update>, bool, Vec<(Conversation, u64)>), StorageError> {
+    let Some(start) = after.checked_add(1) else { return Ok((Vec::new(), false, Vec::new())) };
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
+    // Each conversation's floor: no older message of it is given.
+    let mut floors: HashMap<Conversation, Option<u64>> = HashMap::new();
+    let mut limited = Vec::new();
     for entry in store.range(&LOG, (user, start)..=(user, u64::MAX)) {
-        if limit.full(out.len(), bytes) {
-            return Ok((out, true));
-        }
         let ((_, id), stored) = entry?;
         let update = match stored {
             StoredUpdate::Message(conversation) => {
+                if let Some(caps) = caps {
+                    let floor = match floors.get(&conversation) {
+                        Some(floor) => *floor,
+                        None => {
+                            let cap = match conversation {
+                                Conversation::Direct { .. } => caps.direct,
+                                Conversation::Group(_) => caps.group,
+                            };
+                            let floor = message::store::cap_floor(store, conversation, id, cap)?;
+                            floors.insert(conversation, floor);
+                            if let Some(floor) = floor {
+                                limited.push((conversation, floor));
+                            }
+                            floor
+                        }
+                    };
+                    if floor.is_some_and(|floor| id < floor) {
+                        continue;
+                    }
+                }
+                if limit.full(out.len(), bytes) {
+                    return Ok((out, true, limited));
+                }
                 let Some(m) = message::store::logged(store, conversation, id)? else { continue };
                 bytes += m.size();
                 Update::new(id, &UpdateBody::Message(message::wire_message(id, conversation, &m)))
             }
             StoredUpdate::Inline { kind, body } => {
+                if limit.full(out.len(), bytes) {
+                    return Ok((out, true, limited));
+                }
                 bytes += body.len();
                 Update { id, kind, body }
             }
         };
         out.push(update);
     }
-    Ok((out, false))
+    Ok((out, false, limited))
 }
 
 /// Entries in all update logs.

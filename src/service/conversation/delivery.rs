@@ -1,0 +1,54 @@
+//! Delivery receipts: the sender of a 1:1 message learns that it reached at
+//! least one device of its recipient, from the recipient's devices'
+//! cursors. When a device's `Ack` moves past the furthest any of the
+//! user's devices had acknowledged, the 1:1 messages in between have
+//! arrived, and each sender gets one `Delivered` update per conversation
+//! naming the newest. Receipts of delivery do not depend on the read
+//! receipts setting.
+
+use std::collections::HashSet;
+
+use crate::protocol::{Delivered, UpdateBody};
+use crate::service::message::{self, Conversation};
+use crate::service::{update, ServiceResult, Tx};
+use crate::storage::{schema, Keyspace};
+
+const DELIVERED: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_DELIVERED);
+
+/// Updates one acknowledgement looks through, newest first: a device that
+/// acknowledges page by page (100 updates at most) is always covered.
+const MOST: usize = 1_000;
+
+/// Called in the job of an `Ack` that moved a device of `user` to `cursor`.
+pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64) -> ServiceResult<()> {
+    let mark = tx.get(&DELIVERED, &user)?.unwrap_or(0);
+    if cursor <= mark {
+        return Ok(());
+    }
+    tx.put(&DELIVERED, &user, &cursor);
+    let mut seen = HashSet::new();
+    let mut receipts = Vec::new();
+    for (conversation, id) in update::store::messages_between(tx, user, mark, cursor, MOST)? {
+        let Conversation::Direct { low, high } = conversation else { continue };
+        if low == high || seen.contains(&conversation) {
+            continue;
+        }
+        match message::store::logged(tx, conversation, id)? {
+            Some(m) if m.sender != user => {
+                seen.insert(conversation);
+                receipts.push((m.sender, id));
+            }
+            _ => {}
+        }
+    }
+    for (sender, up_to) in receipts {
+        let id = tx.next_id();
+        update::publish(tx, &[sender], None, id, UpdateBody::Delivered(Delivered { recipient: user, up_to }));
+    }
+    Ok(())
+}
+
+/// Checks restored delivery marks decode.
+pub(crate) fn check(store: &crate::storage::Store) -> Result<(), String> {
+    store.all(&DELIVERED).try_for_each(|entry| entry.map(drop).map_err(|e| e.to_string()))
+}

@@ -1,0 +1,75 @@
+//! Delete for me: a user hides messages of a conversation, or clears it up
+//! to a message, for themselves and all their devices. The log and
+//! everyone else's view stay as they were.
+//!
+//! Hidden messages leave the user's `History` and their list's preview, and
+//! stop counting as unread. Clearing also reads the conversation up to the
+//! point (as `MarkRead` would), so what was cleared is never unread. The
+//! user's other devices hear of it by a `DeletedForMe` update.
+
+use super::{listed, read_up_to, store};
+use crate::protocol::{DeleteForMeRequest, DeletedForMe, MessageKind, Target, UpdateBody};
+use crate::service::message::{self, Conversation};
+use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult};
+
+/// Messages one call may hide.
+const MOST: usize = 100;
+
+pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> ServiceResult<Outcome<DeletedForMe>> {
+    let me = call.me()?.user_id;
+    let origin = call.session_id;
+    if req.message_ids.len() > MOST {
+        return Err(ServiceError::invalid(format!("message_ids: at most {MOST}")).with_limit(MOST as u64));
+    }
+    if req.message_ids.is_empty() && req.clear_up_to == 0 {
+        return Err(ServiceError::invalid("nothing to delete: give message_ids or clear_up_to"));
+    }
+    let conversation = Conversation::of(me, req.with);
+    let mut ids = req.message_ids;
+    ids.sort_unstable();
+    ids.dedup();
+    call.services
+        .write(move |tx| {
+            let head = store::head(tx, conversation)?;
+            listed(tx, me, conversation, req.with, &head)?;
+            let from = match req.with {
+                Target::Group(group) => group::window(tx, group, me)??.from,
+                Target::User(_) => 0,
+            };
+            let was_cleared = store::cleared(tx, me, conversation)?;
+            let cleared = was_cleared.max(req.clear_up_to.min(head.last));
+            let mut found = Vec::with_capacity(ids.len());
+            for &id in &ids {
+                let message = match message::store::logged(tx, conversation, id)? {
+                    Some(message) if id >= from => message,
+                    _ => return Err(ServiceError::not_found(format!("message {id} is not in this conversation"))),
+                };
+                if id > cleared {
+                    found.push((id, message.kind != MessageKind::System));
+                }
+            }
+            let hidden = store::hide(tx, me, conversation, head, &found)?;
+            if cleared > was_cleared {
+                store::clear(tx, me, conversation, cleared);
+            }
+            // Clearing reads what it cleared; the read position's own update
+            // and receipt go out as MarkRead's would.
+            let head = store::head(tx, conversation)?;
+            let state = listed(tx, me, conversation, req.with, &head)?;
+            let position = read_up_to(tx, me, req.with, head, state, cleared, origin)?;
+            let done = DeletedForMe {
+                with: req.with,
+                message_ids: hidden,
+                cleared_up_to: cleared,
+                read_up_to: position.read_up_to,
+                unread: position.unread,
+            };
+            if !done.message_ids.is_empty() || cleared > was_cleared {
+                let id = tx.next_id();
+                store::touched(tx, me, conversation, id);
+                update::publish(tx, &[me], Some(origin), id, UpdateBody::DeletedForMe(done.clone()));
+            }
+            Ok(done)
+        })
+        .await
+}

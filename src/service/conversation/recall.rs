@@ -1,0 +1,86 @@
+//! Recall: a message's sender takes it back within the window its kind
+//! allows; a group's owner and admins take members' messages back at any
+//! time.
+//!
+//! The message becomes a tombstone in its log (id, sender, client message
+//! id and time stay; content and extra are gone), so every read of it —
+//! `History`, `Sync`, the list's preview, an export — finds no content. A
+//! recalled message stops counting as unread ([`store::recalled`]). The
+//! participants of a 1:1 conversation hear of it by a `MessageRecalled`
+//! update; a group's members by a system message in its log, which reaches
+//! them the way every group message does.
+
+use super::store;
+use crate::id::{id_time_ms, now_ms};
+use crate::protocol::{ErrorCode, MessageKind, RecallRequest, Recalled, Target, UpdateBody};
+use crate::service::message::{self, Conversation};
+use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult};
+
+pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outcome<Recalled>> {
+    let me = call.me()?.user_id;
+    let origin = call.session_id;
+    let windows = call.services.config.conversation.recall_seconds.clone();
+    let groups = call.services.config.group.clone();
+    let conversation = Conversation::of(me, req.with);
+    let id = req.message_id;
+    call.services
+        .write(move |tx| {
+            let from = match req.with {
+                Target::Group(group) => group::window(tx, group, me)??.from,
+                Target::User(_) => 0,
+            };
+            let message = match message::store::logged(tx, conversation, id)? {
+                Some(message) if id >= from => message,
+                _ => return Err(ServiceError::not_found("no such message in this conversation")),
+            };
+            let mut recalled =
+                Recalled { message_id: id, sender: message.sender, to: conversation.target_from(message.sender), by: me };
+            let window = match message.kind {
+                // Asked again (a retry): the first recall's answer.
+                MessageKind::Recalled => {
+                    recalled.by = store::recalled_by(tx, conversation, id)?.unwrap_or(message.sender);
+                    return Ok(recalled);
+                }
+                kind => windows.of(kind).ok_or_else(|| {
+                    ServiceError::new(ErrorCode::NotPermitted, "system messages cannot be recalled")
+                })?,
+            };
+            let in_time = now_ms().saturating_sub(id_time_ms(id)) <= window.saturating_mul(1000);
+            let allowed = (message.sender == me && in_time)
+                || match req.with {
+                    Target::Group(group) => group::may_recall_any(tx, group, me, message.sender)?,
+                    Target::User(_) => false,
+                };
+            if !allowed {
+                return Err(if message.sender == me {
+                    ServiceError::new(
+                        ErrorCode::NotPermitted,
+                        format!("{:?} messages can be recalled for {window} s after sending", message.kind),
+                    )
+                    .with_limit(window)
+                } else {
+                    ServiceError::new(
+                        ErrorCode::NotPermitted,
+                        "only its sender, or a group's owner or admins, may recall a message",
+                    )
+                });
+            }
+            message::store::withdraw(tx, conversation, id, &message);
+            store::recalled(tx, conversation, id, me)?;
+            match conversation {
+                Conversation::Direct { low, high } => {
+                    let update = tx.next_id();
+                    let parties = if low == high { vec![low] } else { vec![low, high] };
+                    for user in &parties {
+                        store::touched(tx, *user, conversation, update);
+                    }
+                    update::publish(tx, &parties, Some(origin), update, UpdateBody::MessageRecalled(recalled));
+                }
+                Conversation::Group(group) => {
+                    group::announce_recall(tx, &groups, group, me, id, message.sender)?;
+                }
+            }
+            Ok(recalled)
+        })
+        .await
+}
