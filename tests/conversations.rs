@@ -9,100 +9,19 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
-use common::{Kind, TestServer, TestUser, SOON};
+use common::talk::{code, entry, everything, group_fields, mark, none_pushed, open_group, page, pushed, send};
+use common::{Kind, TestServer};
 use kith::client::{Client, ClientError};
 use kith::protocol::{
-    ConversationInfo, ConversationPage, CreateGroupRequest, ErrorCode, GroupFields, JoinGroupRequest, JoinPolicy,
+    ConversationInfo, CreateGroupRequest, DeleteForMeRequest, ErrorCode, JoinGroupRequest, JoinPolicy,
     KickMemberRequest, LeaveGroupRequest, ListConversationsRequest, MarkReadRequest, MessageKind, MessageReaders,
-    MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest, Target, Update, UpdateBody, UpdateKind,
+    MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest, RecallRequest, Target, UpdateBody,
+    UpdateKind,
 };
-
-fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
-    r.err().and_then(|e| e.code())
-}
-
-async fn page(client: &Client, before: u64, changed_since: u64, limit: u16) -> ConversationPage {
-    client.call(&ListConversationsRequest { before, changed_since, limit }).await.expect("lists conversations")
-}
-
-/// The whole list, page by page, checking the pages join without gap or repeat.
-async fn everything(client: &Client, limit: u16) -> (Vec<ConversationInfo>, u64) {
-    let mut out: Vec<ConversationInfo> = Vec::new();
-    let mut before = 0;
-    loop {
-        let p = page(client, before, 0, limit).await;
-        assert!(p.conversations.len() <= usize::from(limit));
-        out.extend(p.conversations.iter().cloned());
-        match (p.more, p.conversations.last()) {
-            (true, Some(last)) => before = last.updated,
-            _ => {
-                assert!(out.windows(2).all(|w| w[0].updated > w[1].updated), "newest first, no repeat: {out:?}");
-                return (out, p.total_unread);
-            }
-        }
-    }
-}
-
-fn entry(list: &[ConversationInfo], with: Target) -> &ConversationInfo {
-    list.iter().find(|c| c.with == with).unwrap_or_else(|| panic!("{with:?} is not in {list:?}"))
-}
-
-async fn mark(client: &Client, with: Target, up_to: u64) -> Result<ReadPosition, ClientError> {
-    client.call(&MarkReadRequest { with, up_to }).await
-}
-
-async fn send(client: &Client, to: Target, text: &str) -> u64 {
-    client.send_text_to(to, text).await.expect("sends").message_id
-}
-
-/// The next pushed update of `kind`, passing over others (messages, notices).
-async fn pushed(client: &mut Client, kind: UpdateKind) -> (Update, UpdateBody) {
-    loop {
-        let update = client.update_within(SOON).await.unwrap_or_else(|e| panic!("no {kind:?} update: {e}"));
-        if update.kind == kind as u8 {
-            let body = update.decode().unwrap().unwrap();
-            return (update, body);
-        }
-    }
-}
-
-/// Asserts no update of `kind` arrives within a short while.
-async fn none_pushed(client: &mut Client, kind: UpdateKind) {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match client.update_within(left).await {
-            Ok(update) => assert_ne!(update.kind, kind as u8, "unexpected {:?}", update.decode()),
-            Err(ClientError::Timeout) => return,
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
-
-fn group_fields(join_policy: JoinPolicy) -> GroupFields {
-    GroupFields {
-        name: "walkers".into(),
-        avatar: String::new(),
-        introduction: String::new(),
-        announcement: String::new(),
-        join_policy,
-        history_visible: false,
-    }
-}
 
 async fn readers_of(client: &Client, group: u64, message_id: u64) -> Result<MessageReaders, ClientError> {
     client.call(&MessageReadersRequest { group_id: group, message_id }).await
-}
-
-async fn open_group(owner: &TestUser, joiners: &[&TestUser]) -> u64 {
-    let request = CreateGroupRequest { fields: group_fields(JoinPolicy::Open), members: vec![] };
-    let group = owner.client.call(&request).await.unwrap().group.group_id;
-    for user in joiners {
-        user.client.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
-    }
-    group
 }
 
 async fn list_orders_pages_and_refreshes(kind: Kind) {
@@ -374,6 +293,13 @@ enum Step {
     Join(usize),
     /// The group's owner removes user `u`.
     Kick(usize),
+    /// Device `d` recalls the `k`-th newest message of conversation `c`
+    /// (refused unless its user sent it or owns the group).
+    Recall(usize, usize, usize),
+    /// Device `d` deletes the `k`-th newest message of conversation `c` for its user.
+    Hide(usize, usize, usize),
+    /// Device `d` clears conversation `c` up to its `k`-th newest message.
+    Clear(usize, usize, usize),
 }
 
 /// Users 0 (two devices: 0 and 1), 1 (device 2) and 2 (device 3); user 0
@@ -388,22 +314,38 @@ struct Model {
     messages: BTreeMap<usize, Vec<(u64, usize)>>,
     /// Read positions per (user, conversation).
     read: BTreeMap<(usize, usize), u64>,
-    /// Group members besides the owner.
-    members: BTreeSet<usize>,
+    /// Group members besides the owner, with the newest group message when they joined.
+    members: BTreeMap<usize, u64>,
+    /// Recalled messages.
+    recalled: BTreeSet<u64>,
+    /// Messages each user deleted for themselves.
+    hidden: BTreeSet<(usize, u64)>,
 }
 
 impl Model {
     fn in_conversation(&self, user: usize, c: usize) -> bool {
         match PAIRS.get(c) {
             Some((a, b)) => user == *a || user == *b,
-            None => user == 0 || self.members.contains(&user),
+            None => user == 0 || self.members.contains_key(&user),
         }
+    }
+
+    /// The messages of a conversation the user may see, newest first.
+    fn visible(&self, user: usize, c: usize) -> Vec<(u64, usize)> {
+        let from = if c == 3 && user != 0 { self.members.get(&user).copied().unwrap_or(u64::MAX) } else { 0 };
+        let messages = self.messages.get(&c).map_or(&[][..], Vec::as_slice);
+        messages.iter().rev().filter(|(id, _)| *id > from).copied().collect()
     }
 
     fn unread(&self, user: usize, c: usize) -> u32 {
         let read = self.read.get(&(user, c)).copied().unwrap_or(0);
         let messages = self.messages.get(&c).map_or(&[][..], Vec::as_slice);
-        messages.iter().filter(|(id, sender)| *id > read && *sender != user).count() as u32
+        messages
+            .iter()
+            .filter(|(id, sender)| {
+                *id > read && *sender != user && !self.recalled.contains(id) && !self.hidden.contains(&(user, *id))
+            })
+            .count() as u32
     }
 
     fn newest(&self, c: usize) -> u64 {
@@ -414,12 +356,15 @@ impl Model {
 fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
     use proptest::prelude::*;
     let step = prop_oneof![
-        4 => (0..4usize, 0..4usize).prop_map(|(d, c)| Step::Send(d, c)),
+        6 => (0..4usize, 0..4usize).prop_map(|(d, c)| Step::Send(d, c)),
         3 => (0..4usize, 0..4usize, 0..3usize).prop_map(|(d, c, k)| Step::Read(d, c, k)),
         1 => (1..3usize).prop_map(Step::Join),
         1 => (1..3usize).prop_map(Step::Kick),
+        1 => (0..4usize, 0..4usize, 0..3usize).prop_map(|(d, c, k)| Step::Recall(d, c, k)),
+        2 => (0..4usize, 0..4usize, 0..3usize).prop_map(|(d, c, k)| Step::Hide(d, c, k)),
+        1 => (0..4usize, 0..4usize, 0..4usize).prop_map(|(d, c, k)| Step::Clear(d, c, k)),
     ];
-    prop::collection::vec(step, 1..30)
+    prop::collection::vec(step, 10..40)
 }
 
 async fn check(model: &Model, devices: &[&Client], target: &dyn Fn(usize, usize) -> Target, after: &[Step]) {
@@ -445,11 +390,12 @@ async fn check(model: &Model, devices: &[&Client], target: &dyn Fn(usize, usize)
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
 
     /// Random interleavings of sends, reads on either of a user's devices,
-    /// joins and kicks leave every device's unread counts and badge equal
-    /// to a model's, with no mismatch at any step.
+    /// recalls, deletions for oneself, clearing, joins and kicks leave every
+    /// device's unread counts and badge equal to a model's, with no
+    /// mismatch at any step.
     #[test]
     fn unread_counts_match_a_model_whatever_the_interleaving(plan in steps()) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -495,13 +441,51 @@ proptest::proptest! {
                         assert_eq!(at.unread, model.unread(user, c), "MarkRead's answer after {:?}", &plan[..=i]);
                     }
                     Step::Join(u) => {
-                        if model.members.insert(u) {
+                        if !model.members.contains_key(&u) {
                             devices[[0, 2, 3][u]].call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
+                            model.members.insert(u, model.newest(3));
                             model.read.insert((u, 3), model.newest(3));
                         }
                     }
+                    Step::Recall(d, c, k) => {
+                        let user = DEVICE_USER[d];
+                        let Some(&(id, sender)) = model.visible(user, c).get(k) else { continue };
+                        if !model.in_conversation(user, c) {
+                            continue;
+                        }
+                        let answer = devices[d].call(&RecallRequest { with: target(user, c), message_id: id }).await;
+                        if sender == user || (c == 3 && user == 0) {
+                            answer.unwrap();
+                            model.recalled.insert(id);
+                        } else {
+                            assert_eq!(code(answer), Some(ErrorCode::NotPermitted), "after {:?}", &plan[..=i]);
+                        }
+                    }
+                    Step::Hide(d, c, k) => {
+                        let user = DEVICE_USER[d];
+                        let Some(&(id, _)) = model.visible(user, c).get(k) else { continue };
+                        if !model.in_conversation(user, c) {
+                            continue;
+                        }
+                        let request = DeleteForMeRequest { with: target(user, c), message_ids: vec![id], clear_up_to: 0 };
+                        let done = devices[d].call(&request).await.unwrap();
+                        model.hidden.insert((user, id));
+                        assert_eq!(done.unread, model.unread(user, c), "DeleteForMe's answer after {:?}", &plan[..=i]);
+                    }
+                    Step::Clear(d, c, k) => {
+                        let user = DEVICE_USER[d];
+                        let Some(&(id, _)) = model.visible(user, c).get(k) else { continue };
+                        if !model.in_conversation(user, c) {
+                            continue;
+                        }
+                        let request = DeleteForMeRequest { with: target(user, c), message_ids: vec![], clear_up_to: id };
+                        let done = devices[d].call(&request).await.unwrap();
+                        let read = model.read.entry((user, c)).or_default();
+                        *read = (*read).max(id);
+                        assert_eq!(done.unread, model.unread(user, c), "DeleteForMe's answer after {:?}", &plan[..=i]);
+                    }
                     Step::Kick(u) => {
-                        if model.members.remove(&u) {
+                        if model.members.remove(&u).is_some() {
                             devices[0].call(&KickMemberRequest { group_id: group, user_id: users[u] }).await.unwrap();
                             model.read.remove(&(u, 3));
                         }

@@ -115,6 +115,14 @@ fn conversation_request() -> impl Strategy<Value = Request> {
         (any::<u64>(), any::<u64>()).prop_map(|(group_id, message_id)| {
             Request::MessageReaders(MessageReadersRequest { group_id, message_id })
         }),
+        (target(), any::<u64>()).prop_map(|(with, message_id)| Request::Recall(RecallRequest { with, message_id })),
+        (target(), prop::collection::vec(any::<u64>(), 0..120), any::<u64>()).prop_map(
+            |(with, message_ids, clear_up_to)| Request::DeleteForMe(DeleteForMeRequest {
+                with,
+                message_ids,
+                clear_up_to
+            })
+        ),
     ]
 }
 
@@ -274,7 +282,7 @@ proptest! {
     fn replies_and_pushes_round_trip(m in message(), u in update(), more in any::<bool>(), a in auth_reply(), token in bytes(), expires_at in any::<u64>()) {
         round_trips(&m);
         round_trips(&Page { messages: vec![m.clone(), m], more });
-        round_trips(&SyncPage { updates: vec![u.clone(), u.clone()], more, groups: vec![GroupNews { group_id: expires_at, latest: 7 }] });
+        round_trips(&SyncPage { updates: vec![u.clone(), u.clone()], more, groups: vec![GroupNews { group_id: expires_at, latest: 7 }], limited: vec![Limited { with: Target::User(expires_at), older_than: 9 }] });
         prop_assert_eq!(Push::decode(PushAction::Update as u8, &Push::Update(u.clone()).encode_body()).unwrap(), Some(Push::Update(u.clone())));
         if let Ok(Some(body)) = u.decode() {
             prop_assert_eq!(Update::new(u.id, &body), u);
@@ -306,6 +314,9 @@ proptest! {
         round_trips(&ReadPosition { with: Target::User(id), read_up_to: t, unread: code.into() });
         round_trips(&ReadReceipt { reader: id, up_to: t });
         round_trips(&MessageReaders { read: code.into(), of: code.into(), readers: vec![id, t], listed: dup });
+        round_trips(&Recalled { message_id: id, sender: t, to: Target::Group(id), by: t });
+        round_trips(&DeletedForMe { with: Target::User(t), message_ids: vec![id, t], cleared_up_to: t, read_up_to: id, unread: code.into() });
+        round_trips(&Delivered { recipient: id, up_to: t });
     }
 
     #[test]

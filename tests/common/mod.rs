@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod talk;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -69,7 +69,12 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
 
 /// The list's view of a conversation's newest message the user has not
 /// deleted for themselves (a recalled one shows as its tombstone).
-fn last_message(s: &Store, me: u64, conversation: Conversation, newest: u64) -> Result<Option<LastMessage>, StorageError> {
+fn last_message(
+    s: &Store,
+    me: u64,
+    conversation: Conversation,
+    newest: u64,
+) -> Result<Option<LastMessage>, StorageError> {
     let cleared = store::cleared(s, me, conversation)?;
     let found = if store::is_hidden(s, me, conversation, newest)? {
         message::store::newest(s, conversation, cleared, newest, |id| store::is_hidden(s, me, conversation, id))?

@@ -19,8 +19,8 @@ mod list;
 mod recall;
 pub mod store;
 
-pub(crate) use delivery::delivered;
 pub(crate) use delivery::check as check_deliveries;
+pub(crate) use delivery::delivered;
 
 use super::message::Conversation;
 use super::{group, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};

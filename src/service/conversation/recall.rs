@@ -14,7 +14,7 @@ use super::store;
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{ErrorCode, MessageKind, RecallRequest, Recalled, Target, UpdateBody};
 use crate::service::message::{self, Conversation};
-use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult};
+use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult, Tx};
 
 pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outcome<Recalled>> {
     let me = call.me()?.user_id;
@@ -33,24 +33,28 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                 Some(message) if id >= from => message,
                 _ => return Err(ServiceError::not_found("no such message in this conversation")),
             };
-            let mut recalled =
-                Recalled { message_id: id, sender: message.sender, to: conversation.target_from(message.sender), by: me };
+            let mut recalled = Recalled {
+                message_id: id,
+                sender: message.sender,
+                to: conversation.target_from(message.sender),
+                by: me,
+            };
             let window = match message.kind {
-                // Asked again (a retry): the first recall's answer.
+                // Asked again (a retry) by someone who may recall it: the
+                // first recall's answer.
                 MessageKind::Recalled => {
                     recalled.by = store::recalled_by(tx, conversation, id)?.unwrap_or(message.sender);
+                    if me != message.sender && me != recalled.by && !anytime(tx, req.with, me, message.sender)? {
+                        return Err(ServiceError::new(ErrorCode::NotPermitted, "you may not recall this message"));
+                    }
                     return Ok(recalled);
                 }
-                kind => windows.of(kind).ok_or_else(|| {
-                    ServiceError::new(ErrorCode::NotPermitted, "system messages cannot be recalled")
-                })?,
+                kind => windows
+                    .of(kind)
+                    .ok_or_else(|| ServiceError::new(ErrorCode::NotPermitted, "system messages cannot be recalled"))?,
             };
             let in_time = now_ms().saturating_sub(id_time_ms(id)) <= window.saturating_mul(1000);
-            let allowed = (message.sender == me && in_time)
-                || match req.with {
-                    Target::Group(group) => group::may_recall_any(tx, group, me, message.sender)?,
-                    Target::User(_) => false,
-                };
+            let allowed = (message.sender == me && in_time) || anytime(tx, req.with, me, message.sender)?;
             if !allowed {
                 return Err(if message.sender == me {
                     ServiceError::new(
@@ -83,4 +87,13 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
             Ok(recalled)
         })
         .await
+}
+
+/// Whether `me` may recall `sender`'s messages in this conversation at any
+/// time: in a group, as its owner or an admin; in a 1:1, never.
+fn anytime(tx: &Tx<'_>, with: Target, me: u64, sender: u64) -> ServiceResult<bool> {
+    match with {
+        Target::Group(group) => group::may_recall_any(tx, group, me, sender),
+        Target::User(_) => Ok(false),
+    }
 }

@@ -136,7 +136,13 @@ pub fn listed_state(
 /// A user's unread messages at a read position: the counted messages after
 /// it, less those recalled and those the user hid (a hidden message that
 /// was recalled too is left out once).
-pub fn unread(r: &impl Get, user: u64, conversation: Conversation, head: &Head, read: &Read) -> Result<u64, StorageError> {
+pub fn unread(
+    r: &impl Get,
+    user: u64,
+    conversation: Conversation,
+    head: &Head,
+    read: &Read,
+) -> Result<u64, StorageError> {
     let mut unread = head.counted.saturating_sub(read.counted);
     if unread == 0 || (head.withdrawn == 0 && read.hidden == 0) {
         return Ok(unread);
@@ -332,7 +338,11 @@ pub fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -
 }
 
 /// The messages of a conversation the user hid, ascending.
-pub fn hidden_in(store: &Store, user: u64, conversation: Conversation) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
+pub fn hidden_in(
+    store: &Store,
+    user: u64,
+    conversation: Conversation,
+) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
     store
         .range(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, u64::MAX)))
         .map(|entry| entry.map(|((_, (_, id)), _)| id))

@@ -172,7 +172,14 @@ pub fn may_recall_any(r: &impl Get, group: u64, actor: u64, sender: u64) -> Serv
 
 /// Tells a group's members that a message was recalled, with a system
 /// message in its log.
-pub fn announce_recall(tx: &mut Tx<'_>, config: &GroupConfig, group: u64, by: u64, message_id: u64, sender: u64) -> ServiceResult<u64> {
+pub fn announce_recall(
+    tx: &mut Tx<'_>,
+    config: &GroupConfig,
+    group: u64,
+    by: u64,
+    message_id: u64,
+    sender: u64,
+) -> ServiceResult<u64> {
     announce(tx, config, group, by, GroupEvent::MessageRecalled { message_id, sender, by })
 }
 

@@ -1,0 +1,101 @@
+//! Helpers of the conversation tests: refusal codes, waiting for an update
+//! of one kind, open groups, the conversation list and reading.
+
+use std::time::Duration;
+
+use kith::client::{Client, ClientError};
+use kith::protocol::{
+    ConversationInfo, ConversationPage, CreateGroupRequest, ErrorCode, GroupFields, JoinGroupRequest, JoinPolicy,
+    ListConversationsRequest, MarkReadRequest, ReadPosition, Target, Update, UpdateBody, UpdateKind,
+};
+
+use super::{TestUser, SOON};
+
+/// The error code of a refused call, `None` if it succeeded.
+pub fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
+    r.err().and_then(|e| e.code())
+}
+
+/// Sends a text and returns its id.
+pub async fn send(client: &Client, to: Target, text: &str) -> u64 {
+    client.send_text_to(to, text).await.expect("sends").message_id
+}
+
+/// The next pushed update of `kind`, passing over others (messages, notices).
+pub async fn pushed(client: &mut Client, kind: UpdateKind) -> (Update, UpdateBody) {
+    loop {
+        let update = client.update_within(SOON).await.unwrap_or_else(|e| panic!("no {kind:?} update: {e}"));
+        if update.kind == kind as u8 {
+            let body = update.decode().unwrap().unwrap();
+            return (update, body);
+        }
+    }
+}
+
+/// Asserts no update of `kind` arrives within a short while.
+pub async fn none_pushed(client: &mut Client, kind: UpdateKind) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match client.update_within(left).await {
+            Ok(update) => assert_ne!(update.kind, kind as u8, "unexpected {:?}", update.decode()),
+            Err(ClientError::Timeout) => return,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// A group's fields with this join policy, history hidden from newcomers.
+pub fn group_fields(join_policy: JoinPolicy) -> GroupFields {
+    GroupFields {
+        name: "walkers".into(),
+        avatar: String::new(),
+        introduction: String::new(),
+        announcement: String::new(),
+        join_policy,
+        history_visible: false,
+    }
+}
+
+/// An open group of `owner`'s that `joiners` joined.
+pub async fn open_group(owner: &TestUser, joiners: &[&TestUser]) -> u64 {
+    let request = CreateGroupRequest { fields: group_fields(JoinPolicy::Open), members: vec![] };
+    let group = owner.client.call(&request).await.unwrap().group.group_id;
+    for user in joiners {
+        user.client.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
+    }
+    group
+}
+
+/// One page of the caller's conversation list.
+pub async fn page(client: &Client, before: u64, changed_since: u64, limit: u16) -> ConversationPage {
+    client.call(&ListConversationsRequest { before, changed_since, limit }).await.expect("lists conversations")
+}
+
+/// The whole list, page by page, checking the pages join without gap or repeat.
+pub async fn everything(client: &Client, limit: u16) -> (Vec<ConversationInfo>, u64) {
+    let mut out: Vec<ConversationInfo> = Vec::new();
+    let mut before = 0;
+    loop {
+        let p = page(client, before, 0, limit).await;
+        assert!(p.conversations.len() <= usize::from(limit));
+        out.extend(p.conversations.iter().cloned());
+        match (p.more, p.conversations.last()) {
+            (true, Some(last)) => before = last.updated,
+            _ => {
+                assert!(out.windows(2).all(|w| w[0].updated > w[1].updated), "newest first, no repeat: {out:?}");
+                return (out, p.total_unread);
+            }
+        }
+    }
+}
+
+/// The entry of a conversation, which must be listed.
+pub fn entry(list: &[ConversationInfo], with: Target) -> &ConversationInfo {
+    list.iter().find(|c| c.with == with).unwrap_or_else(|| panic!("{with:?} is not in {list:?}"))
+}
+
+/// Marks a conversation read up to a message.
+pub async fn mark(client: &Client, with: Target, up_to: u64) -> Result<ReadPosition, ClientError> {
+    client.call(&MarkReadRequest { with, up_to }).await
+}
