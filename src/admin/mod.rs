@@ -290,7 +290,8 @@ async fn export_lines(
     let mut after = 0;
     loop {
         let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
-        let (page, more, _) = services.read(move |s| update::store::page(s, id, after, limit, None)).await?;
+        let update::store::LogPage { updates: page, more, .. } =
+            services.read(move |s| update::store::page(s, id, after, limit, None)).await?;
         for entry in &page {
             let record = match entry.decode() {
                 Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(id, &m) }),

@@ -39,18 +39,18 @@ async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> 
     let user = call.me()?.user_id;
     let config = &call.services.config.conversation;
     let caps = OfflineCaps { direct: config.offline_cap_direct, group: config.offline_cap_group };
-    let (updates, more, limited, groups) = call
+    let (page, groups) = call
         .services
         .read(move |s| {
-            let (updates, more, limited) = store::page(s, user, req.after, limit, Some(caps))?;
-            Ok((updates, more, limited, super::group::news(s, user, req.after)?))
+            Ok((store::page(s, user, req.after, limit, Some(caps))?, super::group::news(s, user, req.after)?))
         })
         .await?;
-    let limited = limited
+    let limited = page
+        .limited
         .into_iter()
         .map(|(conversation, older_than)| Limited { with: conversation.target_from(user), older_than })
         .collect();
-    Ok(Outcome::Reply(SyncPage { updates, more, groups, limited }))
+    Ok(Outcome::Reply(SyncPage { updates: page.updates, more: page.more, groups, limited }))
 }
 
 async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {

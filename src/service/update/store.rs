@@ -97,8 +97,19 @@ pub struct OfflineCaps {
     pub group: u32,
 }
 
-/// One page of a user's log: updates with ids above `after`, ascending, and
-/// whether more follow. With `caps`, a conversation with more messages
+/// One page of a user's log.
+#[derive(Debug, Default)]
+pub struct LogPage {
+    /// Updates, ascending.
+    pub updates: Vec<Update>,
+    /// Whether more follow.
+    pub more: bool,
+    /// Conversations the offline cap left older messages of out, with the
+    /// oldest message id given of each.
+    pub limited: Vec<(Conversation, u64)>,
+}
+
+/// One page of a user's log: updates with ids above `after`. With `caps`, a conversation with more messages
 /// from its first update in the page on than its cap gives only the newest
 /// of them; each such conversation is returned with the oldest id given.
 pub fn page(
@@ -107,8 +118,8 @@ pub fn page(
     after: u64,
     limit: PageLimit,
     caps: Option<OfflineCaps>,
-) -> Result<(Vec<Update>, bool, Vec<(Conversation, u64)>), StorageError> {
-    let Some(start) = after.checked_add(1) else { return Ok((Vec::new(), false, Vec::new())) };
+) -> Result<LogPage, StorageError> {
+    let Some(start) = after.checked_add(1) else { return Ok(LogPage::default()) };
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
     // Each conversation's floor: no older message of it is given.
@@ -139,7 +150,7 @@ pub fn page(
                     }
                 }
                 if limit.full(out.len(), bytes) {
-                    return Ok((out, true, limited));
+                    return Ok(LogPage { updates: out, more: true, limited });
                 }
                 let Some(m) = message::store::logged(store, conversation, id)? else { continue };
                 bytes += m.size();
@@ -147,7 +158,7 @@ pub fn page(
             }
             StoredUpdate::Inline { kind, body } => {
                 if limit.full(out.len(), bytes) {
-                    return Ok((out, true, limited));
+                    return Ok(LogPage { updates: out, more: true, limited });
                 }
                 bytes += body.len();
                 Update { id, kind, body }
@@ -155,7 +166,7 @@ pub fn page(
         };
         out.push(update);
     }
-    Ok((out, false, limited))
+    Ok(LogPage { updates: out, more: false, limited })
 }
 
 /// Entries in all update logs.
