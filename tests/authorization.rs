@@ -176,6 +176,7 @@ async fn who_may_do_what_in_a_group() {
         ListJoinRequestsRequest, ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, Request,
         SetAdminRequest, SetAliasRequest, TransferGroupRequest, UpdateGroupRequest, ERROR_ACTION,
     };
+    use kith::protocol::{DeleteForMeRequest, MarkReadRequest, MessageReadersRequest, RecallRequest};
     let server = TestServer::start().await;
     let owner = server.user(Kind::Tcp, "olga").await;
     let admin = server.user(Kind::Tcp, "adam").await;
@@ -223,6 +224,10 @@ async fn who_may_do_what_in_a_group() {
         MuteGroupRequest { group_id: g, muted: true }.into(),
         SetAliasRequest { group_id: g, alias: String::new() }.into(),
         ListMembersRequest { group_id: g, after: 0, limit: 10, online_only: false }.into(),
+        MarkReadRequest { with: Target::Group(g), up_to: secret.message_id }.into(),
+        MessageReadersRequest { group_id: g, message_id: secret.message_id }.into(),
+        RecallRequest { with: Target::Group(g), message_id: secret.message_id }.into(),
+        DeleteForMeRequest { with: Target::Group(g), message_ids: vec![secret.message_id], clear_up_to: 0 }.into(),
     ];
     async fn outcome(client: &Client, request: &Request) -> Option<ErrorCode> {
         let reply = client.request_raw(request.action() as u8, request.encode()).await.unwrap();
@@ -266,7 +271,8 @@ async fn who_may_do_what_in_a_group() {
             | Request::BanUser(_)
             | Request::ListBans(_)
             | Request::MuteMember(_)
-            | Request::MuteGroup(_) => not_permitted,
+            | Request::MuteGroup(_)
+            | Request::Recall(_) => not_permitted,
             _ => continue,
         };
         assert_eq!(outcome(&member.client, request).await, expected, "member: {request:?}");
@@ -279,6 +285,7 @@ async fn who_may_do_what_in_a_group() {
         KickMemberRequest { group_id: g, user_id: o }.into(),
         BanRequest { group_id: g, user_id: o, banned: true }.into(),
         MuteMemberRequest { group_id: g, user_id: o, until: u64::MAX }.into(),
+        RecallRequest { with: Target::Group(g), message_id: secret.message_id }.into(),
     ];
     for request in &admin_refused {
         assert_eq!(outcome(&admin.client, request).await, not_permitted, "admin: {request:?}");

@@ -508,6 +508,15 @@ async fn bad_bodies_and_anonymous_callers_are_refused(kind: Kind) {
         (Action::MarkRead, encode_wire(&MarkReadRequest { with: Target::User(alice.user_id), up_to: 1 })),
         (Action::ReadReceipts, encode_wire(&ReadReceiptsRequest { set: Some(true) })),
         (Action::MessageReaders, encode_wire(&MessageReadersRequest { group_id: 1, message_id: 1 })),
+        (Action::Recall, encode_wire(&RecallRequest { with: Target::User(alice.user_id), message_id: 1 })),
+        (
+            Action::DeleteForMe,
+            encode_wire(&DeleteForMeRequest {
+                with: Target::User(alice.user_id),
+                message_ids: vec![1],
+                clear_up_to: 0,
+            }),
+        ),
     ];
     let error = |reply: kith::client::RawReply| {
         assert_eq!(reply.action, ERROR_ACTION);
@@ -526,6 +535,11 @@ async fn bad_bodies_and_anonymous_callers_are_refused(kind: Kind) {
     let reply = alice.client.request_raw(Action::MarkRead as u8, mark).await.unwrap();
     assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
     let reply = alice.client.request_raw(Action::ReadReceipts as u8, vec![2, 1]).await.unwrap();
+    assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
+    // A list count claiming more ids than the body holds.
+    let mut delete = bodies[5].1.clone();
+    delete[12..20].copy_from_slice(&u64::MAX.to_be_bytes());
+    let reply = alice.client.request_raw(Action::DeleteForMe as u8, delete).await.unwrap();
     assert_eq!(error(reply), Some(ErrorCode::MalformedBody));
     assert!(
         alice.client.call(&ReadReceiptsRequest { set: None }).await.unwrap().enabled,

@@ -6,8 +6,10 @@
 //!
 //! * every acknowledged `MarkRead` holds: alice's read position is at least
 //!   the last one she was answered;
+//! * every acknowledged recall holds: the message is a tombstone;
 //! * each unread count equals the messages above the read position that
-//!   others sent, counted from the log itself — whatever was in flight.
+//!   others sent and did not recall, counted from the log itself —
+//!   whatever was in flight.
 //!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
@@ -23,7 +25,7 @@ use common::process::{start, Running};
 use kith::client::{Client, Transport};
 use kith::protocol::{
     CreateGroupRequest, DeviceType, Direction, GroupFields, HistoryRequest, JoinGroupRequest, JoinPolicy,
-    ListConversationsRequest, MarkReadRequest, MessageKind, Target,
+    ListConversationsRequest, MarkReadRequest, MessageKind, RecallRequest, Target,
 };
 
 fn random_below(n: u64) -> u64 {
@@ -38,10 +40,17 @@ async fn login(server: &Running, name: &str) -> Client {
     client
 }
 
-/// Writes to `to` until the server dies.
-async fn write_until_killed(client: Client, to: Target) {
+/// Writes to `to` until the server dies, recalling every third message;
+/// records each acknowledged recall as alice sees the conversation.
+async fn write_until_killed(client: Client, to: Target, seen_as: Target, recalls: Arc<Mutex<Vec<(Target, u64)>>>) {
     let mut i = 0u64;
-    while client.send_text_to(to, &format!("{i}")).await.is_ok() {
+    while let Ok(sent) = client.send_text_to(to, &format!("{i}")).await {
+        if i % 3 == 0 {
+            if client.call(&RecallRequest { with: to, message_id: sent.message_id }).await.is_err() {
+                return;
+            }
+            recalls.lock().unwrap().push((seen_as, sent.message_id));
+        }
         i += 1;
     }
 }
@@ -74,7 +83,11 @@ async fn unread_in_log(client: &Client, with: Target, after: u64, me: u64) -> u3
     loop {
         let page =
             client.call(&HistoryRequest { with, direction: Direction::After, anchor, limit: 100 }).await.unwrap();
-        unread += page.messages.iter().filter(|m| m.sender != me && m.kind != MessageKind::System).count() as u32;
+        unread += page
+            .messages
+            .iter()
+            .filter(|m| m.sender != me && !matches!(m.kind, MessageKind::System | MessageKind::Recalled))
+            .count() as u32;
         match page.messages.last() {
             Some(last) if page.more => anchor = last.id,
             _ => return unread,
@@ -86,7 +99,7 @@ async fn unread_in_log(client: &Client, with: Target, after: u64, me: u64) -> u3
 async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start(dir.path(), &[]);
+    let mut server = start(dir.path(), common::process::UNTHROTTLED);
     let mut ids = HashMap::new();
     for name in ["alice", "bob", "carol"] {
         let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
@@ -105,6 +118,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     login(&server, "carol").await.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
     drop(alice);
     let answered: Arc<Mutex<HashMap<Target, u64>>> = Arc::default();
+    let recalls: Arc<Mutex<Vec<(Target, u64)>>> = Arc::default();
     let mut reads = 0;
 
     for cycle in 0..=cycles {
@@ -123,14 +137,28 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             assert_eq!(entry.unread, counted, "cycle {cycle}: {:?}", entry.with);
         }
         assert_eq!(page.total_unread, page.conversations.iter().map(|c| u64::from(c.unread)).sum::<u64>());
+        for (with, id) in recalls.lock().unwrap().iter() {
+            let request = HistoryRequest { with: *with, direction: Direction::After, anchor: id - 1, limit: 1 };
+            let found = alice.call(&request).await.unwrap().messages;
+            assert_eq!(
+                found.first().map(|m| (m.id, m.kind, m.content.len())),
+                Some((*id, MessageKind::Recalled, 0)),
+                "cycle {cycle}: acknowledged recall of {id} in {with:?}"
+            );
+        }
         if cycle == cycles {
             break;
         }
         let bob = login(&server, "bob").await;
         let carol = login(&server, "carol").await;
         let writers = [
-            tokio::spawn(write_until_killed(bob, Target::User(ids["alice"]))),
-            tokio::spawn(write_until_killed(carol, Target::Group(group))),
+            tokio::spawn(write_until_killed(
+                bob,
+                Target::User(ids["alice"]),
+                Target::User(ids["bob"]),
+                recalls.clone(),
+            )),
+            tokio::spawn(write_until_killed(carol, Target::Group(group), Target::Group(group), recalls.clone())),
         ];
         let reader = tokio::spawn(read_until_killed(alice, answered.clone()));
         tokio::time::sleep(Duration::from_millis(200 + random_below(500))).await;
@@ -142,7 +170,8 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
         reader.await.unwrap();
         reads += answered.lock().unwrap().len();
         eprintln!("cycle {cycle}: positions acknowledged so far {:?}", answered.lock().unwrap());
-        server = start(dir.path(), &[]);
+        server = start(dir.path(), common::process::UNTHROTTLED);
     }
     assert!(reads > 0, "alice did read");
+    assert!(!recalls.lock().unwrap().is_empty(), "bob and carol did recall");
 }

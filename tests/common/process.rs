@@ -21,6 +21,11 @@ pub struct Running {
     pub lines: mpsc::Receiver<String>,
 }
 
+/// Settings that let one connection send as fast as a load generator
+/// (a person's request rate would throttle a test that churns).
+pub const UNTHROTTLED: &[&str] =
+    &["--set", "limits.requests_per_second=100000", "--set", "limits.request_burst=100000"];
+
 /// `kith serve` arguments for a data directory, on ephemeral loopback ports,
 /// with the settings of every test server: strangers may message each other
 /// and anyone may register (see `test_config`).

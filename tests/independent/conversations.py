@@ -1,6 +1,7 @@
 """Conversations (revision 7, docs/PROTOCOL.md sections 5.51-5.54 and
-update kinds 9-10 of section 8.2) between users of this independent client,
-over plain TCP:
+update kinds 9-10 of section 8.2) and what happens after sending (revision
+8, sections 5.13, 5.55-5.56 and update kinds 11-13) between users of this
+independent client, over plain TCP:
 
     python3 conversations.py --tcp HOST:PORT --name NAME --peer PEER
 
@@ -17,6 +18,16 @@ Errors: MarkRead of a conversation that does not exist (NotFound),
 ListConversations with limit 0 or 101 (InvalidArgument), MarkRead and
 MessageReaders by a non-member (NotPermitted), MessageReaders with receipts
 off (NotPermitted) or of a message from before one's window (NotFound).
+Revision 8: she recalls her own message within the window; the peer and her
+tablet get a MessageRecalled update (kind 11), the lists' `last` becomes a
+kind 9 tombstone with an empty preview, the peer's unread count drops, and
+History and Sync hold the tombstone; recalling the peer's message is
+NotPermitted, a System message NotPermitted, another conversation's NotFound;
+carol, the owner, recalls dave's group message (a System message,
+GroupEvent MessageRecalled). She hides a message with DeleteForMe (her
+tablet gets kind 12, her History drops it, the peer's keeps it) and clears
+the conversation up to a message; the peer's Ack past her message sends her
+a Delivered update (kind 13).
 Needs a server with `social.direct_messages = "anyone"` and open
 registration (4 accounts). Prints "all checks passed"; exits non-zero on a
 failed check.
@@ -120,6 +131,26 @@ def is_position(with_: k.Target):
 
 def is_receipt(reader: int):
     return lambda u: u.kind == k.UPDATE_READ_RECEIPT and u.value.reader == reader
+
+
+def is_recall(message_id: int):
+    return lambda u: u.kind == k.UPDATE_MESSAGE_RECALLED and u.value.message_id == message_id
+
+
+def is_kind(kind: int):
+    return lambda u: u.kind == kind
+
+
+def history_ids(dev: Device, with_: k.Target) -> dict:
+    """The conversation's whole History (newest page first, paged back), by message id."""
+    out, anchor = {}, 0
+    for _ in range(100):
+        page = dev.client.history(with_, k.DIRECTION_BEFORE, anchor, 100)
+        out.update((m.id, m) for m in page.messages)
+        if not page.more or not page.messages:
+            return out
+        anchor = page.messages[0].id
+    raise CheckFailed(f"{dev.label}: History of {with_} does not end")
 
 
 def open_device(host: str, port: int, username: str, label: str, device_type: int,
@@ -383,6 +414,129 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     _, badge = entries(tablet)
     expect(badge == 0, f"the badge after reading carol's note is {badge}")
     ok("the badge counts what is left unread over all conversations")
+
+    # o. revision 8: she recalls her own message within the window (section 5.55)
+    expect_refused(k.INVALID_ARGUMENT, "Send of kind 9 Recalled (section 4.1)",
+                   lambda: phone.client.send(bob, b"", kind=k.KIND_RECALLED))
+    his_before, (_, his_badge) = entry(peer, with_me), entries(peer)
+    oops = phone.client.send(bob, "oops, wrong chat", extra='{"v":1}')
+    peer.message(oops.message_id)
+    tablet.message(oops.message_id)
+    his = entry(peer, with_me)
+    expect((his.last.id, his.last.kind, his.last.preview, his.unread) == (oops.message_id, k.KIND_TEXT,
+                                                                         "oops, wrong chat", his_before.unread + 1),
+           f"the peer's entry with her message unread: {his}")
+    recalled = phone.client.recall(with_bob, oops.message_id)
+    expect(recalled == k.Recalled(oops.message_id, me, with_bob, me), f"Recall of her own message: {recalled}")
+    pushed = peer.wait(is_recall(oops.message_id), "MessageRecalled update")
+    expect(pushed.value == recalled, f"the peer's MessageRecalled {pushed.value} is not Recall's answer {recalled}")
+    expect(tablet.wait(is_recall(oops.message_id), "MessageRecalled update").value == recalled,
+           "her tablet's MessageRecalled (the caller's other devices get it too)")
+    phone.none(is_recall(oops.message_id), "a MessageRecalled push for its own Recall (it gets the answer)")
+    his, (_, badge) = entry(peer, with_me), entries(peer)
+    expect(his.last is not None and (his.last.id, his.last.sender, his.last.kind, his.last.preview)
+           == (oops.message_id, me, k.KIND_RECALLED, ""),
+           f"the peer's list's last after the recall: kind 9 Recalled, empty preview: {his}")
+    expect(his.unread == his_before.unread and badge == his_badge,
+           f"the recalled message stopped counting as unread: unread {his.unread} (was {his_before.unread} before "
+           f"it came), badge {badge} (was {his_badge})")
+    expect(his.updated > his_before.updated, f"the recall did not move the conversation up the peer's list: {his}")
+    mine = entry(phone, with_bob)
+    expect((mine.last.id, mine.last.kind, mine.last.preview, mine.unread) == (oops.message_id, k.KIND_RECALLED, "", 0),
+           f"her own list's last after the recall: {mine}")
+    tomb = history_ids(peer, with_me).get(oops.message_id)
+    expect(tomb is not None and (tomb.kind, tomb.content, tomb.extra, tomb.sender, tomb.to, tomb.server_time)
+           == (k.KIND_RECALLED, b"", None, me, with_bob, oops.server_time),
+           f"the peer's History shows the tombstone, id, sender and time kept, no content, no extra: {tomb}")
+    synced = peer.client.sync(oops.message_id - 1, 1).updates
+    expect(len(synced) == 1 and synced[0].id == oops.message_id and synced[0].kind == k.UPDATE_MESSAGE
+           and synced[0].value == tomb, f"Sync's Message update now carries the tombstone: {synced}")
+    expect(phone.client.recall(bob, oops.message_id) == recalled, "a second Recall answers the first one's body")
+    peer.none(is_recall(oops.message_id), "a MessageRecalled update for a second Recall that changed nothing")
+    ok("Recall of her own message: kind 11 to the peer and her tablet, tombstone (kind 9, no content) in the "
+       "list, History and Sync, unread count back down; asking again changes nothing")
+
+    # p. recalls she may not make, and a group's recall (a System message, section 4.2 GroupEvent 11)
+    e = expect_refused(k.NOT_PERMITTED, "Recall of the peer's message", phone.client.recall, with_bob, m5)
+    print(f"note: the refusal of a recall of someone else's message carries limit={e.limit}", flush=True)
+    expect_refused(k.NOT_FOUND, "Recall of a message of another conversation", phone.client.recall, with_bob, c1)
+    expect_refused(k.NOT_PERMITTED, "Recall of a System message, by the group's owner", carol.client.recall, group,
+                   group_id)
+    g2 = dave.client.send(group, "a message carol takes back").message_id
+    phone.message(g2)
+    expect(entry(phone, group).unread == 1, "dave's group message is not unread to her")
+    by_owner = carol.client.recall(group, g2)
+    expect(by_owner == k.Recalled(g2, dave.user_id, group, carol.user_id),
+           f"the owner recalls a member's message at any time: {by_owner}")
+    notice = phone.wait(lambda u: u.kind == k.UPDATE_MESSAGE and u.value.kind == k.KIND_SYSTEM
+                        and u.value.group_event().variant == k.EVENT_MESSAGE_RECALLED, "System MessageRecalled")
+    event = notice.value.group_event()
+    expect((notice.value.to, notice.value.sender, event.message_id, event.sender, event.by)
+           == (group, carol.user_id, g2, dave.user_id, carol.user_id),
+           f"the System message: GroupEvent MessageRecalled of dave's message by carol: {notice.value} {event}")
+    g = entry(phone, group)
+    expect(g.unread == 0, f"the recalled group message stopped counting as unread: {g}")
+    phone.none(is_recall(g2), "a MessageRecalled update for a group's recall (section 8.2: a System message instead)")
+    gone = history_ids(phone, group).get(g2)
+    expect(gone is not None and gone.kind == k.KIND_RECALLED and gone.content == b"",
+           f"the group's History shows dave's message as a tombstone: {gone}")
+    ok("Recall of the peer's message -> NotPermitted, of another conversation's -> NotFound, of a System "
+       "message -> NotPermitted; the owner recalls a member's group message: System GroupEvent MessageRecalled")
+
+    # q. DeleteForMe (section 5.56): she hides one of the peer's messages on her phone
+    expect_refused(k.INVALID_ARGUMENT, "DeleteForMe with no ids and no clear_up_to", phone.client.delete_for_me,
+                   with_bob, [], 0)
+    e = expect_refused(k.INVALID_ARGUMENT, "DeleteForMe of 101 ids", phone.client.delete_for_me, with_bob,
+                       [m1 + i for i in range(101)], 0)
+    expect(e.limit == k.MAX_DELETE_IDS, f"DeleteForMe of 101 ids: the error's limit is {e.limit}, expected 100")
+    expect_refused(k.NOT_FOUND, "DeleteForMe of a message of another conversation", phone.client.delete_for_me,
+                   with_bob, [m4, c1], 0)
+    expect(m4 in history_ids(tablet, with_bob), "the refused DeleteForMe hid a message")
+    mine = entry(phone, with_bob)
+    hid = phone.client.delete_for_me(with_bob, [m4, m4])
+    expect(hid == k.DeletedForMe(with_bob, [m4], 0, mine.read_up_to, mine.unread),
+           f"DeleteForMe of one message (repeated): {hid}")
+    expect(tablet.wait(is_kind(k.UPDATE_DELETED_FOR_ME), "DeletedForMe update").value == hid,
+           "her tablet's DeletedForMe is not DeleteForMe's answer")
+    phone.none(is_kind(k.UPDATE_DELETED_FOR_ME), "a DeletedForMe push for its own DeleteForMe")
+    peer.none(is_kind(k.UPDATE_DELETED_FOR_ME), "a DeletedForMe update (nobody else's view changes)")
+    expect(m4 not in history_ids(tablet, with_bob) and m4 not in history_ids(phone, with_bob),
+           "her History still shows the hidden message")
+    expect(m4 in history_ids(peer, with_me), "the peer's History lost the message she hid for herself")
+    expect(phone.client.delete_for_me(with_bob, [m4]).message_ids == [],
+           "hiding it again lists it (those hidden before are left out)")
+    synced = tablet.client.sync(m4 - 1, 1).updates
+    expect(synced and synced[0].id == m4 and synced[0].kind == k.UPDATE_MESSAGE,
+           f"Sync no longer returns the original Message update of a hidden message: {synced}")
+    # clearing up to m2 hides m1 and m2 too
+    cleared = phone.client.delete_for_me(with_bob, [], m2)
+    expect((cleared.message_ids, cleared.cleared_up_to) == ([], m2), f"clearing up to the second message: {cleared}")
+    expect(tablet.wait(is_kind(k.UPDATE_DELETED_FOR_ME), "DeletedForMe update").value == cleared,
+           "her tablet's DeletedForMe of the clearing")
+    left = history_ids(tablet, with_bob)
+    expect(all(i > m2 for i in left) and m3 in left and m4 not in left,
+           f"after clearing up to {m2}, her History holds {sorted(left)}")
+    ok("DeleteForMe: no ids -> InvalidArgument, 101 ids -> InvalidArgument (limit 100), another conversation's "
+       "message -> NotFound; kind 12 to her tablet only; her History drops it, the peer's keeps it; clearing")
+
+    # r. delivery receipts (section 5.13): the peer's device acknowledges her message
+    sent = phone.client.send(bob, "did this reach you?").message_id
+    peer.message(sent)
+    tablet.message(sent)
+    phone.none(is_kind(k.UPDATE_DELIVERED), "a Delivered update before the peer acknowledged", 0.3)
+    cursor = peer.client.ack(sent)
+    expect(cursor == sent, f"the peer's Ack up to {sent} answers cursor {cursor}")
+    delivered = phone.wait(is_kind(k.UPDATE_DELIVERED), "Delivered update")
+    expect(delivered.value == k.Delivered(bob, sent),
+           f"Delivered names the peer and her newest message that reached him: {delivered.value}")
+    expect(delivered.id > sent, "the Delivered update is older than the message it covers")
+    expect(tablet.wait(is_kind(k.UPDATE_DELIVERED), "Delivered update").value == delivered.value,
+           "her tablet's Delivered")
+    peer.none(is_kind(k.UPDATE_DELIVERED), "a Delivered update to the one who acknowledged")
+    expect(peer.client.ack(sent) == sent, "acknowledging again")
+    phone.none(is_kind(k.UPDATE_DELIVERED), "a second Delivered for an Ack that moved nothing")
+    ok("the peer's Ack past her message -> a kind 13 Delivered to her devices naming it; "
+       "an Ack that moves nothing sends none")
     for d in (phone, tablet, peer, carol, dave):
         d.client.close()
 

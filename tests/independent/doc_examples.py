@@ -29,10 +29,20 @@ For each example:
     badge no smaller than their unread counts, a last message's time derived
     from its id and its preview only for Text (at most 64 characters), no
     peer_read_up_to in a group, read positions never past the newest message,
-    MessageReaders' readers ascending and counted by `read` when listed.
+    MessageReaders' readers ascending and counted by `read` when listed;
+    revision 8: a Recalled message (kind 9) without content or extra, a 1:1
+    recall by the sender only and (kind 11) after its message, DeleteForMe
+    within 100 ids and not empty, the ids DeletedForMe lists ascending and
+    above `cleared_up_to`, the read position at or past it, a Delivered
+    update after the messages it covers, a Sync page's `limited` naming each
+    conversation once, none of its messages in the page below `older_than`.
+Section 10.9 writes its tables a little differently from 10.1-10.8 (a
+Target's id as `with.0`, an Option's value as `limit.0`, a bare "Option tag"
+with "None"/"Some", a String in one row, a message's kind as a bare u8, a
+client_msg_id as "10 11 … 1f"): both forms are read and checked.
 Every `<!-- example: ... -->` tag of section 10 must belong to a decoded
-example, and the examples of revisions 3, 4 and 7 (sections 10.5, 10.6,
-10.8) must be there; those of revision 6 (section 10.7) are decoded and
+example, and the examples of revisions 3, 4, 7 and 8 (sections 10.5, 10.6,
+10.8, 10.9) must be there; those of revision 6 (section 10.7) are decoded and
 checked as above when present, but not required. Then the story the examples tell is checked
 across them (same ids, tokens, cursors from one example to the next; the
 renewal, throttle and size-limit examples of section 10.5 against their
@@ -40,7 +50,9 @@ headings; the friend request of section 10.6 from AddFriend to the push, the
 list and AnswerFriend, its expiry and answer times against the headings, the
 remark, removal and block after it; the conversations of section 10.8
 against its introduction, from the list to MarkRead, the ReadPosition and
-ReadReceipt pushes, ReadReceipts and MessageReaders). The SearchUsers cursor
+ReadReceipt pushes, ReadReceipts and MessageReaders; the recall, the refused
+recall, DeleteForMe, the DeletedForMe and Delivered pushes and the capped
+Sync page of section 10.9 against its introduction). The SearchUsers cursor
 is opaque (section 5.20 says so): only its size is checked, never its content.
 """
 
@@ -101,7 +113,16 @@ REQUIRED_EXAMPLES.update({
     "request MessageReaders": 1, "response MessageReaders": 1,
 })
 REVISION_7_PUSH_KINDS = [k.UPDATE_READ_POSITION, k.UPDATE_READ_RECEIPT]
-REQUIRED_EXAMPLES["push Update"] = 2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
+# Revision 8 (section 10.9): Recall and DeleteForMe both ways, a refused
+# Recall, an Update push of each of the kinds 11-13, and a Sync response with
+# `limited` (the offline cap) besides the one of section 10.3.
+REQUIRED_EXAMPLES.update({
+    "request Recall": 1, "response Recall": 1, "error Recall": 1, "request DeleteForMe": 1,
+    "response DeleteForMe": 1, "response Sync": 2,
+})
+REVISION_8_PUSH_KINDS = [k.UPDATE_MESSAGE_RECALLED, k.UPDATE_DELETED_FOR_ME, k.UPDATE_DELIVERED]
+REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
+                                    + len(REVISION_8_PUSH_KINDS))
 DAY_MS = 86_400_000
 TOKEN_TTL_MS = 30 * DAY_MS          # section 5.5: tokens live 30 days
 RENEW_WITHIN_MS = 10 * DAY_MS       # section 5.5: renewed within 10 days of expiry
@@ -109,6 +130,7 @@ FIRST_THROTTLE_WAIT_MS = 250        # section 5.4: the 4th attempt waits 250 ms
 MAX_UNAUTHENTICATED_FRAME = 4096    # section 2.2
 FRIEND_REQUEST_TTL_MS = 7 * DAY_MS  # section 4.1 (RequestState Expired), section 10.6's preamble
 MAX_SEARCH_CURSOR = 140             # section 5.20: the cursor is "at most ~140 bytes"
+TEXT_RECALL_MS = 120_000            # section 5.55: a Text message can be recalled for 120 s by default
 
 
 def parse_hex_block(text: str) -> bytes:
@@ -148,21 +170,28 @@ def quoted(value: str) -> str:
     return m.group(2)
 
 
-def resolve(decoded, path: str):
-    """The decoded value a table row names, e.g. `updates[1].body.extra`.
-    An Update's `body` is its decoded value when the path goes on inside it,
-    its raw bytes otherwise; `with` and `from` are `with_` and `from_`
-    (Python keywords). A JoinOutcome is named `JoinOutcome` (its variant's
-    row) and its data by the variant's name (`Requested.id`)."""
+def resolve(decoded, path: str, parent: bool = False):
+    """The decoded value a table row names, e.g. `updates[1].body.extra`
+    (with `parent`, the object holding that last field). An Update's `body`
+    is its decoded value when the path goes on inside it, its raw bytes
+    otherwise; `with` and `from` are `with_` and `from_` (Python keywords). A
+    JoinOutcome is named `JoinOutcome` (its variant's row) and its data by
+    the variant's name (`Requested.id`). Section 10.9 names the data of an
+    enum or an Option by its position: `with.0` is a Target's id, `limit.0`
+    the value inside the Option `limit`."""
     if isinstance(decoded, int):
         return decoded  # a body that is a single u64 (HeartbeatReply, RegisterReply, AckReply)
     parts = path.split(".")
     obj = decoded
-    for i, part in enumerate(parts):
+    for i, part in enumerate(parts[:-1] if parent else parts):
         m = re.fullmatch(r"(\w+)(?:\[(\d+)\])?", part)
         assert m, f"cannot parse field {path!r}"
         name = m.group(1) + "_" if m.group(1) in ("with", "from") else m.group(1)
-        if isinstance(obj, k.Update) and name == "body" and i + 1 < len(parts):
+        if name == "0" and isinstance(obj, k.Target):
+            obj = obj.id
+        elif name == "0":
+            assert obj is not None, f"{path}: the Option is None"  # Some(x): x itself
+        elif isinstance(obj, k.Update) and name == "body" and i + 1 < len(parts):
             assert obj.value is not None, f"{path}: update of unknown kind {obj.kind}"
             obj = obj.value
         elif isinstance(obj, k.JoinOutcome) and name != "JoinOutcome":
@@ -196,14 +225,15 @@ def check_date_note(v: int, value: str) -> None:
         assert t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v % 1000:03d}" == m.group(1), f"{m.group(1)} != {t}"
 
 
-def check_enum_name(v: int, encoding: str, fieldname: str, value: str, names=None) -> None:
+def check_enum_name(v: int, encoding: str, fieldname: str, value: str, names=None, holder=None) -> None:
     m = re.match(r"\d+ = (\w+)", value)
     if not m:
         return
     if names is None:
         names = next((n for key, n in ENUM_NAMES.items() if key in encoding), None)
     if names is None and fieldname.endswith("kind") and encoding == "u8":
-        names = k.UPDATE_KIND_NAMES  # an update's kind
+        # an update's kind; section 10.9 also writes a bare u8 for a message's kind
+        names = k.MESSAGE_KIND_NAMES if isinstance(holder, k.Message) else k.UPDATE_KIND_NAMES
     assert names is not None, f"no names for {encoding!r}"
     assert names.get(v) == m.group(1), f"{v} is {names.get(v)!r}, table says {m.group(1)!r}"
 
@@ -257,11 +287,24 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
         if encoding == "bool":
             assert size == 1 and raw[0] == (value == "true") and target == (value == "true"), where
         elif encoding.endswith("tag"):
-            assert raw[0] == leading_int(value) == (target is not None), where
+            # "1 = Some", or (section 10.9, "Option tag") the bare name "Some"
+            tag = {"None": 0, "Some": 1}[value] if value in ("None", "Some") else leading_int(value)
+            assert raw[0] == tag == (target is not None), where
             # "Option<Discoverable> tag": the tag's names, not the enum's inside
             check_enum_name(raw[0], encoding, fieldname, value, TAG_NAMES)
         elif encoding.startswith("[u8; 16]"):
-            assert raw == bytes.fromhex(value) == target, where
+            assert raw == target and len(raw) == 16, where
+            if "\u2026" in value:  # "10 11 … 1f" (section 10.9): the run of bytes from 10 up to 1f
+                head, tail = (bytes.fromhex(x) for x in value.split("\u2026"))
+                assert raw.startswith(head) and raw.endswith(tail), f"{where}: {raw.hex()} / {value!r}"
+                if len(head) >= 2 and head[1] == head[0] + 1:
+                    assert raw == bytes(range(raw[0], raw[0] + 16)), f"{where}: not a run: {raw.hex()}"
+            else:
+                assert raw == bytes.fromhex(value), where
+        elif encoding == "String: length (u64) + UTF-8":  # one row for both parts (section 10.9)
+            n = int.from_bytes(raw[:8], "big")
+            assert n == size - 8 and raw[8:].decode("utf-8") == quoted(value) == target, \
+                f"{where}: {raw!r} / {value!r}"
         elif re.search(r"\bu(8|16|32|64)\b", encoding):
             bits = int(re.search(r"\bu(8|16|32|64)\b", encoding).group(1))
             assert size * 8 == bits, f"{where}: {size} bytes for a u{bits}"
@@ -279,9 +322,16 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
                 kind = k.TARGET_NAMES[target.variant].lower()
                 assert v == target.id and (encoding.endswith(f"{kind} id") or encoding == "u64"), \
                     f"{where}: decoded {target!r}"
+            elif fieldname.endswith(".0") and isinstance(resolve(decoded, fieldname, parent=True), k.Target):
+                # section 10.9's `with.0`: a bare u64, its value noted "1 (user id)"
+                holder = resolve(decoded, fieldname, parent=True)
+                kind = k.TARGET_NAMES[holder.variant].lower()
+                note = re.search(r"\((user|group) id\)", value)
+                assert v == holder.id and (note is None or note.group(1) == kind), f"{where}: decoded {holder!r}"
             else:
                 assert target == v, f"{where}: decoded {target!r}"
-            check_enum_name(v, encoding, fieldname, value, names)
+            holder = resolve(decoded, fieldname, parent=True) if fieldname.endswith("kind") else None
+            check_enum_name(v, encoding, fieldname, value, names, holder)
             check_snowflake_note(v, value)
             check_date_note(v, value)
         elif encoding == "String bytes (UTF-8)":
@@ -427,6 +477,14 @@ def semantic_checks(decoded) -> None:
                 assert u.value.by != u.value.user_id, "a friendship with oneself"
             elif u.kind == k.UPDATE_READ_RECEIPT:
                 assert u.value.reader != 0 and u.value.up_to != 0, f"ReadReceipt {u.value}"
+            elif u.kind == k.UPDATE_MESSAGE_RECALLED:
+                # section 8.2: kind 11 is for 1:1 conversations (a group's recall is a System message)
+                assert u.value.to.user_id is not None, f"a MessageRecalled update of a group: {u.value}"
+                assert u.id > u.value.message_id, "a recall committed before its message"
+            elif u.kind == k.UPDATE_DELIVERED:
+                assert u.value.recipient != 0 and 0 < u.value.up_to < u.id, f"Delivered {u.value} in update {u.id}"
+            elif u.kind == k.UPDATE_DELETED_FOR_ME:
+                assert u.id > max(u.value.message_ids + [u.value.cleared_up_to]), "hidden after the update"
             elif u.kind in (k.UPDATE_GROUP_JOIN_REQUEST, k.UPDATE_GROUP_INVITATION):
                 # section 8.2: when filed or sent, the update id is the request's or
                 # invitation's id; an answer is a later update
@@ -436,6 +494,8 @@ def semantic_checks(decoded) -> None:
     for x in msgs:
         assert x.server_time == k.snowflake_time(x.id), "server_time != derived from id"
         check_group_message(x)
+        if x.kind == k.KIND_RECALLED:  # revision 8, section 4.1: a tombstone has no content and no extra
+            assert x.content == b"" and x.extra is None, f"a Recalled message with content: {x}"
     # Revision 4
     if isinstance(decoded, (k.UserProfile, k.SetProfileRequest)):
         check_profile(decoded.profile)
@@ -525,6 +585,36 @@ def semantic_checks(decoded) -> None:
             assert len(decoded.readers) == decoded.read, "`read` does not count the readers listed"
         else:
             assert decoded.readers == [], "readers named although not listed"
+    # Revision 8
+    if isinstance(decoded, k.Recalled):
+        assert decoded.message_id != 0 and decoded.by != 0, f"Recalled {decoded}"
+        # section 5.55: in a 1:1 conversation only the sender recalls
+        assert decoded.to.group_id is not None or decoded.by == decoded.sender, f"a 1:1 recall by another: {decoded}"
+    if isinstance(decoded, k.Update) and decoded.kind == k.UPDATE_MESSAGE_RECALLED:
+        semantic_checks(decoded.value)
+    if isinstance(decoded, k.Update) and decoded.kind == k.UPDATE_DELETED_FOR_ME:
+        semantic_checks(decoded.value)
+    if isinstance(decoded, k.RecallRequest):
+        assert decoded.message_id != 0, "Recall of message 0"
+    if isinstance(decoded, k.DeleteForMeRequest):
+        assert len(decoded.message_ids) <= k.MAX_DELETE_IDS, f"{len(decoded.message_ids)} ids (at most 100)"
+        assert decoded.message_ids or decoded.clear_up_to, "no ids and no clear_up_to (InvalidArgument)"
+    if isinstance(decoded, k.DeletedForMe):
+        ascending(decoded.message_ids, "hidden message ids")
+        assert all(i > decoded.cleared_up_to for i in decoded.message_ids), \
+            "an id covered by the clearing listed as hidden by the call (section 5.56)"
+        assert decoded.read_up_to >= decoded.cleared_up_to, "clearing did not move the read position (section 5.56)"
+    if isinstance(decoded, k.SyncPage):
+        withs = [x.with_ for x in decoded.limited]
+        assert len(set(withs)) == len(withs), "a conversation named twice in a Sync page's limited"
+        for x in decoded.limited:
+            assert x.older_than != 0, f"limited {x}"
+            # the page's messages of that conversation are the newest ones, none below older_than
+            for u in decoded.updates:
+                m = u.value if u.kind == k.UPDATE_MESSAGE else None
+                if m is not None and (m.to == x.with_ if x.with_.group_id is not None
+                                      else m.to.user_id is not None and x.with_.id in (m.sender, m.to.id)):
+                    assert m.id >= x.older_than, f"message {m.id} of {x.with_} below older_than {x.older_than}"
 
 
 def check_conversation(c: k.ConversationInfo) -> None:
@@ -644,6 +734,9 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     # her phone, the pushes to her tablet and to bob, bob's receipts off,
     # carol's question about her group message.
     conversations_story(ex, headings, frames, claim, one)
+    # Revision 8 (section 10.9): bob's recall and the refused one, alice's
+    # DeleteForMe and her tablet's update, bob's Delivered, carol's capped Sync.
+    after_sending_story(ex, headings, frames, claim, one)
     return checks
 
 
@@ -825,6 +918,79 @@ def conversations_story(ex: dict, headings: dict, frames: dict, claim, one) -> N
                                                      headings["response MessageReaders"][0])[0]])
 
 
+def after_sending_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
+    alice_id, bob_id = one("response Login").session.user_id, one("response FindUser").user_id
+    intro = " ".join(headings["intro 10.9"][0].split())
+    m = re.search(r"Bob \((\d+)\) sent alice \((\d+)\) three texts on (\d{4}-\d\d-\d\d) at noon.*?Carol \((\d+)\)", intro)
+    claim("section 10.9's introduction names bob, alice, the day of bob's three texts and carol", m is not None)
+    if m is None:
+        return
+    claim("bob and alice are users 2 and 1 as FindUser and Login named them",
+          (int(m.group(1)), int(m.group(2))) == (bob_id, alice_id))
+    noon, carol_id = ms_of(f"{m.group(3)}T12:00:00Z"), int(m.group(4))
+    for name in ("Recall", "DeleteForMe"):
+        rq, rs = frames[f"request {name}"][0], frames[f"response {name}"][0]
+        claim(f"{name} request and response share their sequence id ({rq.seq})", rq.seq == rs.seq != 0)
+    pushes = [u for u in ex["push Update"] if u.kind in REVISION_8_PUSH_KINDS]
+    claim("section 10.9 has one Update push of each kind 11, 12 and 13, in that order",
+          [u.kind for u in pushes] == REVISION_8_PUSH_KINDS)
+    if len(pushes) != 3:
+        return
+    recalled, hidden, delivered = pushes
+
+    rrq, rrs = one("request Recall"), one("response Recall")
+    second = rrq.message_id
+    claim("bob recalls a message of his conversation with alice",
+          rrq.with_ == k.Target.user(alice_id))
+    claim("Recall answers that message, sent by bob to alice, recalled by bob",
+          rrs == k.Recalled(second, bob_id, k.Target.user(alice_id), bob_id))
+    claim("alice's phone's MessageRecalled update carries Recall's response as its body (section 8.2, kind 11)",
+          recalled.value == rrs)
+    claim("the recall is committed after the message, within the 120 s window of a Text (section 5.55)",
+          0 < k.snowflake_time(recalled.id) - k.snowflake_time(second) <= TEXT_RECALL_MS)
+    err, err_frame = one("error Recall"), frames["error Recall"][0]
+    seq = re.search(r"sequence (\d+)", headings["error Recall"][0])
+    claim("the refused recall answers the sequence its heading gives, another than the first Recall's",
+          seq is not None and err_frame.seq == int(seq.group(1)) != frames["request Recall"][0].seq)
+    claim("the refused recall: NotPermitted with `limit` = the window in seconds (120 for a Text), "
+          "no retry_after_ms (section 5.55), and the message says the same window",
+          err.code == k.NOT_PERMITTED and err.limit == TEXT_RECALL_MS // 1000 and err.retry_after_ms is None
+          and f"{err.limit} s" in err.message)
+
+    drq, drs = one("request DeleteForMe"), one("response DeleteForMe")
+    claim("alice hides one message of her conversation with bob and clears it up to another",
+          drq.with_ == k.Target.user(bob_id) and len(drq.message_ids) == 1 and drq.clear_up_to != 0)
+    if len(drq.message_ids) != 1:
+        return
+    first, third = drq.message_ids[0], drq.clear_up_to
+    claim("bob's first, second (recalled) and third messages ascend",
+          first < second < third)
+    claim("the three texts were sent at noon, the first at 12:00:00.000, the others within the minute",
+          k.snowflake_time(first) == noon and k.snowflake_time(third) - noon < 60_000)
+    claim("DeleteForMe lists no id as hidden by the call: the first message is covered by the clearing "
+          "(section 5.56); cleared and read up to the third, nothing unread",
+          drs == k.DeletedForMe(drq.with_, [], third, third, 0))
+    claim("alice's tablet's DeletedForMe update carries DeleteForMe's response as its body (section 8.2, kind 12)",
+          hidden.value == drs)
+    claim("bob's Delivered update: his messages to alice up to the third reached her (section 8.2, kind 13)",
+          delivered.value == k.Delivered(alice_id, third) and delivered.id > third)
+
+    capped = [p for p in ex["response Sync"] if p.limited]
+    claim("one Sync response of section 10 shows the offline cap (a non-empty `limited`)", len(capped) == 1)
+    if len(capped) != 1:
+        return
+    page = capped[0]
+    msgs = [u.value for u in page.updates if u.kind == k.UPDATE_MESSAGE]
+    claim("carol's page holds one message, alice's to her, a tombstone: kind 9 Recalled, no content, no extra",
+          len(page.updates) == len(msgs) == 1 and msgs[0].sender == alice_id
+          and msgs[0].to == k.Target.user(carol_id) and msgs[0].kind == k.KIND_RECALLED
+          and msgs[0].content == b"" and msgs[0].extra is None)
+    claim("`limited` names the conversation with alice as carol addresses it (User(alice)), with an older_than "
+          "no newer than the message the page gives; the last page (more = false)",
+          len(page.limited) == 1 and page.limited[0].with_ == k.Target.user(alice_id)
+          and msgs and page.limited[0].older_than <= msgs[0].id and not page.more)
+
+
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "PROTOCOL.md")
@@ -841,6 +1007,8 @@ def main() -> int:
     headings["intro 10.6"] = [intro.group(1) if intro else ""]  # the story's request id and time
     intro = re.search(r"### 10\.8 [^\n]*\n(.*?)\n####", sec10, re.S)
     headings["intro 10.8"] = [intro.group(1) if intro else ""]  # the conversations' users, message and group
+    intro = re.search(r"### 10\.9 [^\n]*\n(.*?)\n####", sec10, re.S)
+    headings["intro 10.9"] = [intro.group(1) if intro else ""]  # who sent what to whom, and when
     blocks = list(re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S))
     for i, m in enumerate(blocks):
         kind, name, _, block = m.group(1), m.group(2), m.group(3), m.group(4)

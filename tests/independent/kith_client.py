@@ -1,5 +1,5 @@
 """Independent Python client for the kith wire protocol, version 1,
-revision 6 (the update log of revision 2; token renewal with RenewToken and
+revision 8 (the update log of revision 2; token renewal with RenewToken and
 AuthReply.renewed, ErrorBody.retry_after_ms and ErrorBody.limit of revision
 3; the social graph of revision 4: profiles, privacy settings, user search,
 friend requests, friends with remarks, blocking — actions 0x20-0x2c — and
@@ -8,7 +8,10 @@ groups of revision 6: actions 0x30-0x44, Target variant 1 Group, MessageKind
 8 System with its GroupEvent content, update kinds 7-8, error codes 20-21
 and SyncPage.groups; the conversations of revision 7: ListConversations,
 MarkRead, ReadReceipts and MessageReaders — actions 0x48-0x4b — and update
-kinds 9 ReadPosition and 10 ReadReceipt).
+kinds 9 ReadPosition and 10 ReadReceipt; what happens after sending, of
+revision 8: Recall and DeleteForMe — actions 0x4c-0x4d — MessageKind 9
+Recalled, GroupEvent 11 MessageRecalled, update kinds 11 MessageRecalled, 12
+DeletedForMe and 13 Delivered, and SyncPage.limited, the offline cap).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -92,6 +95,9 @@ LIST_CONVERSATIONS = 0x48
 MARK_READ = 0x49
 READ_RECEIPTS = 0x4A
 MESSAGE_READERS = 0x4B
+# Revision 8: after sending (sections 5.55-5.56)
+RECALL = 0x4C
+DELETE_FOR_ME = 0x4D
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
@@ -118,7 +124,7 @@ ACTION_NAMES = {
     SET_ADMIN: "SetAdmin", BAN_USER: "BanUser", LIST_BANS: "ListBans", MUTE_MEMBER: "MuteMember",
     MUTE_GROUP: "MuteGroup", SET_ALIAS: "SetAlias", LIST_MEMBERS: "ListMembers",
     LIST_CONVERSATIONS: "ListConversations", MARK_READ: "MarkRead", READ_RECEIPTS: "ReadReceipts",
-    MESSAGE_READERS: "MessageReaders",
+    MESSAGE_READERS: "MessageReaders", RECALL: "Recall", DELETE_FOR_ME: "DeleteForMe",
     ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update",
 }
 
@@ -161,9 +167,11 @@ DEVICE_TYPES = set(DEVICE_TYPE_NAMES)
 CLIENT_ANDROID, CLIENT_IOS, CLIENT_LINUX, CLIENT_WINDOWS, CLIENT_MACOS, CLIENT_WEB, CLIENT_OTHER = range(1, 8)
 CLIENT_TYPE_NAMES = {1: "Android", 2: "Ios", 3: "Linux", 4: "Windows", 5: "Macos", 6: "Web", 7: "Other"}
 CLIENT_TYPES = set(CLIENT_TYPE_NAMES)
-KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CUSTOM, KIND_SYSTEM = range(1, 9)
+KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CUSTOM, KIND_SYSTEM, \
+    KIND_RECALLED = range(1, 10)
 MESSAGE_KIND_NAMES = {1: "Text", 2: "Image", 3: "Voice", 4: "Video", 5: "File", 6: "Location", 7: "Custom",
-                      8: "System"}  # System: revision 6, written by the server only
+                      8: "System",  # System: revision 6, written by the server only
+                      9: "Recalled"}  # Recalled: revision 8, the tombstone of a recalled message (section 5.55)
 MESSAGE_KINDS = set(MESSAGE_KIND_NAMES)
 DIRECTION_AFTER, DIRECTION_BEFORE = 0, 1
 DIRECTION_NAMES = {0: "After", 1: "Before"}
@@ -206,16 +214,18 @@ JOIN_OUTCOME_NAMES = {0: "Joined", 1: "Requested"}
 # GroupEvent, the content of a System message (section 4.2): the variants and
 # their fields, in wire order (`from` is `from_` here, a Python keyword).
 EVENT_CREATED, EVENT_JOINED, EVENT_LEFT, EVENT_KICKED, EVENT_BANNED, EVENT_ROLE_CHANGED, EVENT_INFO_CHANGED, \
-    EVENT_OWNERSHIP_TRANSFERRED, EVENT_MUTED, EVENT_GROUP_MUTED, EVENT_DISSOLVED = range(11)
+    EVENT_OWNERSHIP_TRANSFERRED, EVENT_MUTED, EVENT_GROUP_MUTED, EVENT_DISSOLVED, \
+    EVENT_MESSAGE_RECALLED = range(12)  # MessageRecalled: revision 8 (section 5.55)
 GROUP_EVENT_NAMES = {
     0: "Created", 1: "Joined", 2: "Left", 3: "Kicked", 4: "Banned", 5: "RoleChanged", 6: "InfoChanged",
-    7: "OwnershipTransferred", 8: "Muted", 9: "GroupMuted", 10: "Dissolved",
+    7: "OwnershipTransferred", 8: "Muted", 9: "GroupMuted", 10: "Dissolved", 11: "MessageRecalled",
 }
 GROUP_EVENT_FIELDS = {
     EVENT_CREATED: ("by",), EVENT_JOINED: ("user_id", "by"), EVENT_LEFT: ("user_id",),
     EVENT_KICKED: ("user_id", "by"), EVENT_BANNED: ("user_id", "by"), EVENT_ROLE_CHANGED: ("user_id", "role", "by"),
     EVENT_INFO_CHANGED: ("by", "fields"), EVENT_OWNERSHIP_TRANSFERRED: ("from_", "to"),
     EVENT_MUTED: ("user_id", "until", "by"), EVENT_GROUP_MUTED: ("muted", "by"), EVENT_DISSOLVED: ("by",),
+    EVENT_MESSAGE_RECALLED: ("message_id", "sender", "by"),
 }
 
 # Update kinds (section 8.2). A kind not listed here is skipped (section 8.5).
@@ -226,18 +236,26 @@ UPDATE_FRIEND_REQUEST, UPDATE_FRIEND_ANSWERED, UPDATE_FRIEND_REMOVED, UPDATE_BLO
 UPDATE_GROUP_JOIN_REQUEST, UPDATE_GROUP_INVITATION = 7, 8
 # Revision 7: conversations.
 UPDATE_READ_POSITION, UPDATE_READ_RECEIPT = 9, 10
+# Revision 8: after sending.
+UPDATE_MESSAGE_RECALLED, UPDATE_DELETED_FOR_ME, UPDATE_DELIVERED = 11, 12, 13
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
     UPDATE_BLOCK_CHANGED: "BlockChanged", UPDATE_GROUP_JOIN_REQUEST: "GroupJoinRequest",
     UPDATE_GROUP_INVITATION: "GroupInvitation", UPDATE_READ_POSITION: "ReadPosition",
-    UPDATE_READ_RECEIPT: "ReadReceipt",
+    UPDATE_READ_RECEIPT: "ReadReceipt", UPDATE_MESSAGE_RECALLED: "MessageRecalled",
+    UPDATE_DELETED_FOR_ME: "DeletedForMe", UPDATE_DELIVERED: "Delivered",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
 DEFAULT_FRIEND_REQUEST_TTL_MS = 7 * 86_400_000  # section 4.1 RequestState Expired: 7 days by default
 READ_EVERYTHING = 2**64 - 1  # MarkRead's up_to u64::MAX: "everything" (section 5.52)
 PREVIEW_CHARS = 64  # LastMessage.preview: the first 64 characters of a Text message (section 5.51)
+MAX_DELETE_IDS = 100  # DeleteForMe: at most 100 message_ids (section 5.56)
+# Recall windows by default, in seconds (section 5.55, conversation.recall_seconds): 120 s for Text,
+# Image, Voice, Location and Custom; 3 hours for Video and File. System messages cannot be recalled.
+DEFAULT_RECALL_SECONDS = {KIND_TEXT: 120, KIND_IMAGE: 120, KIND_VOICE: 120, KIND_LOCATION: 120, KIND_CUSTOM: 120,
+                          KIND_VIDEO: 10_800, KIND_FILE: 10_800}
 
 
 # ---------------------------------------------------------------------------
@@ -567,6 +585,12 @@ class Message:
         any other kind."""
         return decode_group_event(self.content) if self.kind == KIND_SYSTEM else None
 
+    @property
+    def recalled(self) -> bool:
+        """A tombstone of a recalled message (revision 8, section 4.1 MessageKind
+        9): no content, no extra; show "message recalled"."""
+        return self.kind == KIND_RECALLED
+
 
 @dataclass
 class Page:
@@ -592,9 +616,10 @@ class Update:
     kinds 3 FriendRequest and 4 FriendAnswered, a FriendRemoved for kind 5, a
     BlockChanged for kind 6, a JoinRequestInfo for kind 7 GroupJoinRequest,
     an InvitationInfo for kind 8 GroupInvitation, a ReadPosition for kind 9,
-    a ReadReceipt for kind 10), or None for a kind this
-    client does not know: such an update is skipped, but its id still counts
-    (section 8.5).
+    a ReadReceipt for kind 10, a Recalled for kind 11 MessageRecalled, a
+    DeletedForMe for kind 12, a Delivered for kind 13), or None for a kind
+    this client does not know: such an update is skipped, but its id still
+    counts (section 8.5).
     """
     id: int
     kind: int
@@ -617,6 +642,10 @@ class SyncPage:
     # Revision 6: groups above the write diffusion threshold with messages
     # newer than the request's `after`, to pull with History (section 8.3).
     groups: list  # of GroupNews
+    # Revision 8: conversations with more messages after `after` than the
+    # server's offline cap; their older messages wait in History below
+    # `older_than` (section 8.3, "The offline cap").
+    limited: list = field(default_factory=list)  # of Limited
 
 
 @dataclass
@@ -930,6 +959,8 @@ class GroupEvent:
     to: Optional[int] = None
     until: Optional[int] = None  # ms; 0 = lifted
     muted: Optional[bool] = None
+    message_id: Optional[int] = None  # MessageRecalled (revision 8): the recalled message
+    sender: Optional[int] = None  # MessageRecalled: who had sent it
 
     @property
     def name(self) -> str:
@@ -999,6 +1030,45 @@ class MessageReaders:
     of: int  # members other than the sender who send read receipts
     readers: list  # of user ids, ascending, when `listed`; else empty
     listed: bool  # the group is small enough (conversation.who_read_max_members) to name them
+
+
+# --- Revision 8: after sending (sections 5.12, 5.55-5.56, 8.2) ---
+
+@dataclass
+class Recalled:
+    """The Recall response (section 5.55), and the body of an update of kind
+    11 MessageRecalled (section 8.2)."""
+    message_id: int  # the recalled message
+    sender: int  # who sent it
+    to: Target  # where it was sent, as in Message: with `sender`, names the conversation
+    by: int  # who recalled it
+
+
+@dataclass
+class DeletedForMe:
+    """The DeleteForMe response (section 5.56), and the body of an update of
+    kind 12 DeletedForMe (section 8.2)."""
+    with_: Target  # the conversation (`with` in the document)
+    message_ids: list  # the messages this call hid, ascending (not those hidden before or cleared)
+    cleared_up_to: int  # everything up to this id is hidden (0: never cleared)
+    read_up_to: int  # the caller's read position after the call
+    unread: int  # unread messages left
+
+
+@dataclass
+class Delivered:
+    """Body of an update of kind 13 (section 8.2): the user's 1:1 messages up
+    to `up_to` reached at least one device of `recipient`."""
+    recipient: int  # the peer of the conversation
+    up_to: int  # every message of the conversation up to this id has reached them
+
+
+@dataclass
+class Limited:
+    """A conversation the offline cap cut short in a Sync page (SyncPage.limited,
+    sections 5.12, 8.3)."""
+    with_: Target  # the conversation, as you address it (`with` in the document)
+    older_than: int  # the older messages after `after` wait in History below this id
 
 
 # Request bodies, as decoded by the request decoders below (used to check the
@@ -1299,6 +1369,21 @@ class MessageReadersRequest:
     message_id: int
 
 
+# Revision 8 requests (sections 5.55-5.56).
+
+@dataclass
+class RecallRequest:
+    with_: Target  # the conversation, as in Send (`with` in the document)
+    message_id: int
+
+
+@dataclass
+class DeleteForMeRequest:
+    with_: Target  # the conversation
+    message_ids: list  # messages to hide, at most 100; repeats are ignored
+    clear_up_to: int  # also hide every message up to and including this id (0: none)
+
+
 def _decode_exact(body: bytes, fn):
     r = Reader(body)
     out = fn(r)
@@ -1539,6 +1624,18 @@ def encode_message_readers(group_id: int, message_id: int) -> bytes:
     return Writer().u64(group_id).u64(message_id).build()
 
 
+# Revision 8 (sections 5.55-5.56)
+
+def encode_recall(with_: "Target | int", message_id: int) -> bytes:
+    """A RecallRequest; `with_` is a Target, or a user id."""
+    return Writer().target(as_target(with_)).u64(message_id).build()
+
+
+def encode_delete_for_me(with_: "Target | int", message_ids, clear_up_to: int = 0) -> bytes:
+    """A DeleteForMeRequest; `with_` is a Target, or a user id."""
+    return Writer().target(as_target(with_)).vec(list(message_ids), Writer.u64).u64(clear_up_to).build()
+
+
 # --- encoders for server-side bodies (for tests / round-trips) ---
 
 def encode_message(w: Writer, m: Message) -> Writer:
@@ -1587,6 +1684,19 @@ def encode_read_receipt(w: Writer, r: ReadReceipt) -> Writer:
     return w.u64(r.reader).u64(r.up_to)
 
 
+def encode_recalled_into(w: Writer, r: Recalled) -> Writer:
+    return w.u64(r.message_id).u64(r.sender).target(r.to).u64(r.by)
+
+
+def encode_deleted_for_me_into(w: Writer, d: DeletedForMe) -> Writer:
+    return (w.target(d.with_).vec(d.message_ids, Writer.u64).u64(d.cleared_up_to).u64(d.read_up_to)
+            .u32(d.unread))
+
+
+def encode_delivered(w: Writer, d: Delivered) -> Writer:
+    return w.u64(d.recipient).u64(d.up_to)
+
+
 # How each known update kind's value is written into Update.body.
 UPDATE_BODY_ENCODERS = {
     UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login,
@@ -1594,6 +1704,8 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_FRIEND_REMOVED: encode_friend_removed, UPDATE_BLOCK_CHANGED: encode_block_changed,
     UPDATE_GROUP_JOIN_REQUEST: encode_join_request_info, UPDATE_GROUP_INVITATION: encode_invitation_info,
     UPDATE_READ_POSITION: encode_read_position_into, UPDATE_READ_RECEIPT: encode_read_receipt,
+    UPDATE_MESSAGE_RECALLED: encode_recalled_into, UPDATE_DELETED_FOR_ME: encode_deleted_for_me_into,
+    UPDATE_DELIVERED: encode_delivered,
 }
 
 
@@ -1646,8 +1758,13 @@ def encode_group_news(w: Writer, g: GroupNews) -> Writer:
     return w.u64(g.group_id).u64(g.latest)
 
 
+def encode_limited(w: Writer, x: Limited) -> Writer:
+    return w.target(x.with_).u64(x.older_than)
+
+
 def encode_sync_page(p: SyncPage) -> bytes:
-    return Writer().vec(p.updates, encode_update_into).bool(p.more).vec(p.groups, encode_group_news).build()
+    return (Writer().vec(p.updates, encode_update_into).bool(p.more).vec(p.groups, encode_group_news)
+            .vec(p.limited, encode_limited).build())
 
 
 def encode_u64(v: int) -> bytes:
@@ -1782,11 +1899,20 @@ def encode_message_readers_reply(m: MessageReaders) -> bytes:
     return Writer().u32(m.read).u32(m.of).vec(m.readers, Writer.u64).bool(m.listed).build()
 
 
+def encode_recalled(r: Recalled) -> bytes:
+    return encode_recalled_into(Writer(), r).build()
+
+
+def encode_deleted_for_me(d: DeletedForMe) -> bytes:
+    return encode_deleted_for_me_into(Writer(), d).build()
+
+
 # How each GroupEvent field is written and read (section 4.2: ids and times
 # are u64, `role` a GroupRole u8, `muted` a bool, `fields` GroupFields).
 _EVENT_FIELD_WRITERS = {
     "user_id": Writer.u64, "by": Writer.u64, "from_": Writer.u64, "to": Writer.u64, "until": Writer.u64,
     "role": Writer.u8, "muted": Writer.bool, "fields": encode_group_fields,
+    "message_id": Writer.u64, "sender": Writer.u64,
 }
 
 
@@ -1924,6 +2050,19 @@ def read_read_position(r: Reader) -> ReadPosition:
     return ReadPosition(with_=r.target(), read_up_to=r.u64(), unread=r.u32())
 
 
+def read_recalled(r: Reader) -> Recalled:
+    return Recalled(message_id=r.u64(), sender=r.u64(), to=r.target(), by=r.u64())
+
+
+def read_deleted_for_me(r: Reader) -> DeletedForMe:
+    return DeletedForMe(with_=r.target(), message_ids=r.vec(Reader.u64), cleared_up_to=r.u64(),
+                        read_up_to=r.u64(), unread=r.u32())
+
+
+def read_limited(r: Reader) -> Limited:
+    return Limited(with_=r.target(), older_than=r.u64())
+
+
 def read_update(r: Reader) -> Update:
     """An Update; the body of a known kind must decode exactly, an unknown
     kind's body is passed over by its length prefix (section 8.5)."""
@@ -1974,7 +2113,9 @@ def decode_page(body: bytes) -> Page:
 
 
 def decode_sync_page(body: bytes) -> SyncPage:
-    return _decode_exact(body, lambda r: SyncPage(r.vec(read_update), r.bool(), r.vec(read_group_news)))
+    # Revision 8: a fourth field, `limited` (section 5.12), read to the end.
+    return _decode_exact(body, lambda r: SyncPage(r.vec(read_update), r.bool(), r.vec(read_group_news),
+                                                  r.vec(read_limited)))
 
 
 def decode_message(body: bytes) -> Message:
@@ -2082,9 +2223,22 @@ def decode_message_readers(body: bytes) -> MessageReaders:
     return _decode_exact(body, lambda r: MessageReaders(r.u32(), r.u32(), r.vec(Reader.u64), r.bool()))
 
 
+def decode_recalled(body: bytes) -> Recalled:
+    return _decode_exact(body, read_recalled)
+
+
+def decode_deleted_for_me(body: bytes) -> DeletedForMe:
+    return _decode_exact(body, read_deleted_for_me)
+
+
+def decode_delivered(body: bytes) -> Delivered:
+    return _decode_exact(body, lambda r: Delivered(recipient=r.u64(), up_to=r.u64()))
+
+
 _EVENT_FIELD_READERS = {
     "user_id": Reader.u64, "by": Reader.u64, "from_": Reader.u64, "to": Reader.u64, "until": Reader.u64,
     "role": Reader.u8, "muted": Reader.bool, "fields": read_group_fields,
+    "message_id": Reader.u64, "sender": Reader.u64,
 }
 
 
@@ -2108,6 +2262,8 @@ UPDATE_BODY_DECODERS = {
     UPDATE_FRIEND_REMOVED: decode_friend_removed, UPDATE_BLOCK_CHANGED: decode_block_changed,
     UPDATE_GROUP_JOIN_REQUEST: decode_join_request_info, UPDATE_GROUP_INVITATION: decode_invitation_info,
     UPDATE_READ_POSITION: decode_read_position, UPDATE_READ_RECEIPT: decode_read_receipt,
+    UPDATE_MESSAGE_RECALLED: decode_recalled, UPDATE_DELETED_FOR_ME: decode_deleted_for_me,
+    UPDATE_DELIVERED: decode_delivered,
 }
 
 
@@ -2324,6 +2480,14 @@ def decode_message_readers_request(body: bytes) -> MessageReadersRequest:
     return _decode_exact(body, lambda r: MessageReadersRequest(r.u64(), r.u64()))
 
 
+def decode_recall_request(body: bytes) -> RecallRequest:
+    return _decode_exact(body, lambda r: RecallRequest(r.target(), r.u64()))
+
+
+def decode_delete_for_me_request(body: bytes) -> DeleteForMeRequest:
+    return _decode_exact(body, lambda r: DeleteForMeRequest(r.target(), r.vec(Reader.u64), r.u64()))
+
+
 # Per action byte: decoders and encoders of success responses and pushes
 # (keyed by the push's action), and of requests. encoder(decoder(body)) == body.
 RESPONSE_DECODERS = {
@@ -2346,6 +2510,7 @@ RESPONSE_DECODERS = {
     MUTE_GROUP: decode_empty, SET_ALIAS: decode_empty, LIST_MEMBERS: decode_member_page,
     LIST_CONVERSATIONS: decode_conversation_page, MARK_READ: decode_read_position,
     READ_RECEIPTS: decode_read_receipts_setting, MESSAGE_READERS: decode_message_readers,
+    RECALL: decode_recalled, DELETE_FOR_ME: decode_deleted_for_me,
 }
 
 RESPONSE_ENCODERS = {
@@ -2369,6 +2534,7 @@ RESPONSE_ENCODERS = {
     MUTE_GROUP: lambda _: b"", SET_ALIAS: lambda _: b"", LIST_MEMBERS: encode_member_page,
     LIST_CONVERSATIONS: encode_conversation_page, MARK_READ: encode_read_position,
     READ_RECEIPTS: encode_read_receipts_setting, MESSAGE_READERS: encode_message_readers_reply,
+    RECALL: encode_recalled, DELETE_FOR_ME: encode_deleted_for_me,
 }
 
 REQUEST_DECODERS = {
@@ -2394,6 +2560,7 @@ REQUEST_DECODERS = {
     SET_ALIAS: decode_set_alias_request, LIST_MEMBERS: decode_list_members_request,
     LIST_CONVERSATIONS: decode_list_conversations_request, MARK_READ: decode_mark_read_request,
     READ_RECEIPTS: decode_read_receipts_request, MESSAGE_READERS: decode_message_readers_request,
+    RECALL: decode_recall_request, DELETE_FOR_ME: decode_delete_for_me_request,
 }
 
 REQUEST_ENCODERS = {
@@ -2447,6 +2614,8 @@ REQUEST_ENCODERS = {
     MARK_READ: lambda q: encode_mark_read(q.with_, q.up_to),
     READ_RECEIPTS: lambda q: encode_read_receipts(q.set),
     MESSAGE_READERS: lambda q: encode_message_readers(q.group_id, q.message_id),
+    RECALL: lambda q: encode_recall(q.with_, q.message_id),
+    DELETE_FOR_ME: lambda q: encode_delete_for_me(q.with_, q.message_ids, q.clear_up_to),
 }
 
 
@@ -3019,6 +3188,23 @@ class KithClient:
         who, in a group of at most conversation.who_read_max_members)."""
         return decode_message_readers(self.request(MESSAGE_READERS, encode_message_readers(group_id, message_id)))
 
+    # -- after sending (revision 8, sections 5.55-5.56) ----------------------
+
+    def recall(self, with_: "Target | int", message_id: int) -> Recalled:
+        """Recall (0x4c) a message of a conversation (a plain int is a user
+        id): the sender within the window of the message's kind, or in a
+        group its owner and admins at any time. The message becomes a
+        tombstone of kind 9 Recalled; asking again answers the first recall."""
+        return decode_recalled(self.request(RECALL, encode_recall(with_, message_id)))
+
+    def delete_for_me(self, with_: "Target | int", message_ids: "list | tuple" = (),
+                      clear_up_to: int = 0) -> DeletedForMe:
+        """DeleteForMe (0x4d): hides `message_ids` (at most 100) of a
+        conversation, and with `clear_up_to` every message up to that id,
+        for the caller's devices only."""
+        return decode_deleted_for_me(self.request(DELETE_FOR_ME, encode_delete_for_me(with_, message_ids,
+                                                                                      clear_up_to)))
+
     def list_all_conversations(self, changed_since: int = 0, limit: int = 100) -> tuple:
         """The paging loop of section 5.51's "Keeping a list on the phone":
         pages with `before` = the last entry's `updated` until `more` is
@@ -3050,8 +3236,9 @@ class KithClient:
         """The paging loop of section 8.3: every update after `after`, in
         ascending id order, until a page says more = false. Updates of unknown
         kinds are included (value None): skip them, but their ids count. The
-        pages' `groups` (large groups to pull with History) are not kept: use
-        `sync` where they matter."""
+        pages' `groups` (large groups to pull with History) and `limited`
+        (conversations cut by the offline cap) are not kept: use `sync` where
+        they matter."""
         out = []
         while True:
             page = self.sync(after, limit)

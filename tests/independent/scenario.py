@@ -11,7 +11,9 @@ ErrorBody.limit, the login throttle from the 4th attempt, one order of checks;
 revision 4: the social graph — profiles, privacy, search, friend requests,
 friends, remarks, blocking, update kinds 3-6). It runs as well against a
 server of revision 6, whose groups it leaves to groups.py: the Target
-variant it sends as unknown is 2, since revision 6 made 1 Group.
+variant it sends as unknown is 2, since revision 6 made 1 Group; and of
+revision 8: the MessageKind it sends as unknown is 10, since revision 8 made
+9 Recalled.
 Needs no operator access: checks that need a disabled account are not made.
 
 The server is expected to run with `social.direct_messages = "anyone"` (the
@@ -827,7 +829,9 @@ def run(args) -> None:
         check("a Heartbeat with a 1-byte body gives MalformedBody (3)")
         expect_error_frame(alice.call_raw(k.ACK, k.encode_ack(1) + b"\x00"), k.MALFORMED_BODY)
         check("trailing bytes after an Ack body give MalformedBody (3)")
-        bad_kind = k.encode_send(bob_id, k.new_client_msg_id(), 9, b"x")
+        # 10: the first MessageKind no revision defines (revision 8 made 9 Recalled, which a client may not
+        # send: InvalidArgument, section 4.1)
+        bad_kind = k.encode_send(bob_id, k.new_client_msg_id(), max(k.MESSAGE_KINDS) + 1, b"x")
         expect_error_frame(alice.call_raw(k.SEND, bad_kind), k.MALFORMED_BODY)
         bad_target = k.Writer().u32(2).u64(bob_id).id16(k.new_client_msg_id()).u8(1).bytes(b"x").u8(0).build()
         expect_error_frame(alice.call_raw(k.SEND, bad_target), k.MALFORMED_BODY)
