@@ -137,7 +137,8 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             assert_eq!(entry.unread, counted, "cycle {cycle}: {:?}", entry.with);
         }
         assert_eq!(page.total_unread, page.conversations.iter().map(|c| u64::from(c.unread)).sum::<u64>());
-        for (with, id) in recalls.lock().unwrap().iter() {
+        let recalled = recalls.lock().unwrap().clone();
+        for (with, id) in &recalled {
             let request = HistoryRequest { with: *with, direction: Direction::After, anchor: id - 1, limit: 1 };
             let found = alice.call(&request).await.unwrap().messages;
             assert_eq!(
