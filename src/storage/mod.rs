@@ -222,6 +222,12 @@ impl Store {
         Entries { iter: self.tree.scan_prefix(ks.all()), ks: *ks }
     }
 
+    /// Checks every entry of a keyspace decodes (for a restore), saying
+    /// which does not.
+    pub fn check_entries<K: KeyPart, V: Serialize + DeserializeOwned>(&self, ks: &Keyspace<K, V>) -> Result<(), String> {
+        self.all(ks).try_for_each(|entry| entry.map(drop).map_err(|e| e.to_string()))
+    }
+
     /// Number of entries in a keyspace (a scan of its keys).
     pub fn count<K, V>(&self, ks: &Keyspace<K, V>) -> Result<u64, StorageError> {
         let mut n = 0;

@@ -985,10 +985,10 @@ def after_sending_story(ex: dict, headings: dict, frames: dict, claim, one) -> N
           len(page.updates) == len(msgs) == 1 and msgs[0].sender == alice_id
           and msgs[0].to == k.Target.user(carol_id) and msgs[0].kind == k.KIND_RECALLED
           and msgs[0].content == b"" and msgs[0].extra is None)
-    claim("`limited` names the conversation with alice as carol addresses it (User(alice)), with an older_than "
-          "no newer than the message the page gives; the last page (more = false)",
+    claim("`limited` names the conversation with alice as carol addresses it (User(alice)), with older_than = "
+          "the oldest message the page gives (section 5.12); more pages follow (more = true)",
           len(page.limited) == 1 and page.limited[0].with_ == k.Target.user(alice_id)
-          and msgs and page.limited[0].older_than <= msgs[0].id and not page.more)
+          and msgs and page.limited[0].older_than == msgs[0].id and page.more)
 
 
 def main() -> int:

@@ -808,6 +808,16 @@ def run(args) -> None:
         assert bob2.ack(2**63 - 1) == r3.message_id, "cursor not clamped to latest"
         check("Ack moves the cursor on update ids (a NewLogin's, then messages'), never back, "
               "clamped to the newest update")
+        # Revision 8 (section 5.13): each Ack that moved bob's cursor past a message from alice sends her a
+        # Delivered update (kind 13) naming it; the Ack past his own message r2 covers none of hers.
+        delivered = [alice.next_update(5) for _ in range(2)]
+        assert [(x.kind, x.value) for x in delivered] == [
+            (k.UPDATE_DELIVERED, k.Delivered(bob_id, r1.message_id)),
+            (k.UPDATE_DELIVERED, k.Delivered(bob_id, r3.message_id))], delivered
+        assert r3.message_id < delivered[0].id < delivered[1].id, delivered
+        no_push(alice, 0.3)
+        check("alice gets a Delivered update (kind 13) for bob's Ack past r1 and one for his Ack past r3, "
+              "none for the Acks that covered no message of hers (revision 8)")
 
         # --- Frame-level errors --------------------------------------------
         f = alice.call_raw(0x55, b"\x01\x02\x03")
@@ -1047,7 +1057,7 @@ def run(args) -> None:
         no_push(alice_tab, 0.3)
         check("a second device type of alice logs in without kicking the first, which gets an Update push "
               "of kind NewLogin (2) carrying the new login's latest")
-        p = alice.sync(r3.message_id)
+        p = alice.sync(delivered[-1].id)
         assert p.updates == [u] and not p.more, p
         check("Sync later returns that NewLogin update with the same id and body")
         e = expect_error(k.BAD_CREDENTIALS, patiently, alice.change_password, "not the password",

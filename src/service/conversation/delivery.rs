@@ -50,5 +50,5 @@ pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64) -> ServiceResul
 
 /// Checks restored delivery marks decode.
 pub(crate) fn check(store: &crate::storage::Store) -> Result<(), String> {
-    store.all(&DELIVERED).try_for_each(|entry| entry.map(drop).map_err(|e| e.to_string()))
+    store.check_entries(&DELIVERED)
 }

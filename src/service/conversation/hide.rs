@@ -18,16 +18,16 @@ const MOST: usize = 100;
 pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> ServiceResult<Outcome<DeletedForMe>> {
     let me = call.me()?.user_id;
     let origin = call.session_id;
-    if req.message_ids.len() > MOST {
-        return Err(ServiceError::invalid(format!("message_ids: at most {MOST}")).with_limit(MOST as u64));
-    }
-    if req.message_ids.is_empty() && req.clear_up_to == 0 {
-        return Err(ServiceError::invalid("nothing to delete: give message_ids or clear_up_to"));
-    }
-    let conversation = Conversation::of(me, req.with);
     let mut ids = req.message_ids;
     ids.sort_unstable();
     ids.dedup();
+    if ids.len() > MOST {
+        return Err(ServiceError::invalid(format!("message_ids: at most {MOST}")).with_limit(MOST as u64));
+    }
+    if ids.is_empty() && req.clear_up_to == 0 {
+        return Err(ServiceError::invalid("nothing to delete: give message_ids or clear_up_to"));
+    }
+    let conversation = Conversation::of(me, req.with);
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;

@@ -495,27 +495,13 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
             }
         }
     }
-    for entry in store.all(&COUNTED) {
-        entry.map_err(text)?;
-    }
-    for entry in store.all(&ENTRIES) {
-        entry.map_err(text)?;
-    }
-    for entry in store.all(&SORTED) {
-        entry.map_err(text)?;
-    }
-    for entry in store.all(&NO_RECEIPTS) {
-        entry.map_err(text)?;
-    }
-    for entry in store.all(&RECALLED) {
-        entry.map_err(text)?;
-    }
-    for entry in store.all(&HIDDEN) {
-        entry.map_err(text)?;
-    }
-    for entry in store.all(&CLEARED) {
-        entry.map_err(text)?;
-    }
+    store.check_entries(&COUNTED)?;
+    store.check_entries(&ENTRIES)?;
+    store.check_entries(&SORTED)?;
+    store.check_entries(&NO_RECEIPTS)?;
+    store.check_entries(&RECALLED)?;
+    store.check_entries(&HIDDEN)?;
+    store.check_entries(&CLEARED)?;
     for entry in store.all(&GROUP_READS) {
         let ((group, user), read) = entry.map_err(text)?;
         let indexed = !receipts_on(store, user).map_err(text)?
