@@ -80,6 +80,7 @@ pub struct Services {
     accounts: account::Accounts,
     social: social::SearchLimit,
     rosters: group::Rosters,
+    floors: update::Floors,
     config: Config,
     /// Where clients reach this server, once it is bound (for join links).
     endpoint: std::sync::RwLock<Option<Endpoint>>,
@@ -126,6 +127,7 @@ impl Services {
             accounts: account::Accounts::load(&store, &config.limits, config.registration.policy)?,
             social: social::SearchLimit::new(config.social.searches_per_minute),
             rosters: group::Rosters::default(),
+            floors: update::Floors::default(),
             endpoint: std::sync::RwLock::new(None),
             router: routes(),
             store,

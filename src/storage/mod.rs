@@ -224,7 +224,10 @@ impl Store {
 
     /// Checks every entry of a keyspace decodes (for a restore), saying
     /// which does not.
-    pub fn check_entries<K: KeyPart, V: Serialize + DeserializeOwned>(&self, ks: &Keyspace<K, V>) -> Result<(), String> {
+    pub fn check_entries<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &self,
+        ks: &Keyspace<K, V>,
+    ) -> Result<(), String> {
         self.all(ks).try_for_each(|entry| entry.map(drop).map_err(|e| e.to_string()))
     }
 

@@ -111,11 +111,11 @@ pub fn newest(
     Ok(None)
 }
 
-/// The id of the `cap`-th newest message of a conversation, if more than
-/// `cap` messages have ids from `from` on: `Sync` gives a device no older
-/// message of it (the offline cap).
-pub fn cap_floor(store: &Store, conversation: Conversation, from: u64, cap: u32) -> Result<Option<u64>, StorageError> {
-    let mut keys = store.keys_descending(&LOG, (conversation, from)..=(conversation, u64::MAX));
+/// The id of the `cap`-th newest message of a conversation, if it has more
+/// than `cap`: `Sync` gives a device that missed more no older message of
+/// it (the offline cap). Reads at most `cap + 1` keys, newest first.
+pub fn cap_floor(store: &Store, conversation: Conversation, cap: u32) -> Result<Option<u64>, StorageError> {
+    let mut keys = store.keys_descending(&LOG, (conversation, 0)..=(conversation, u64::MAX));
     let Some(floor) = keys.nth(cap.saturating_sub(1) as usize).transpose()?.map(|(_, id)| id) else {
         return Ok(None);
     };

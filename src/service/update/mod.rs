@@ -6,7 +6,10 @@
 //! the change, and is pushed to their online devices once durable. A device
 //! catches up with `Sync` from its cursor and moves the cursor with `Ack`.
 
+mod floors;
 pub mod store;
+
+pub use floors::Floors;
 
 use self::store::{OfflineCaps, StoredUpdate};
 use super::{Audience, Call, Event, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
@@ -39,10 +42,12 @@ async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> 
     let user = call.me()?.user_id;
     let config = &call.services.config.conversation;
     let caps = OfflineCaps { direct: config.offline_cap_direct, group: config.offline_cap_group };
+    let services = call.services.clone();
     let (page, groups) = call
         .services
         .read(move |s| {
-            Ok((store::page(s, user, req.after, limit, Some(caps))?, super::group::news(s, user, req.after)?))
+            let page = store::page(s, user, req.after, limit, Some((caps, &services.floors)))?;
+            Ok((page, super::group::news(s, user, req.after)?))
         })
         .await?;
     let limited = page

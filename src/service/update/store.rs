@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::floors::Floors;
 use crate::protocol::{Update, UpdateBody};
 use crate::service::message::{self, Conversation};
 use crate::service::{PageLimit, ServiceResult, Tx};
@@ -117,7 +118,7 @@ pub fn page(
     user: u64,
     after: u64,
     limit: PageLimit,
-    caps: Option<OfflineCaps>,
+    caps: Option<(OfflineCaps, &Floors)>,
 ) -> Result<LogPage, StorageError> {
     let Some(start) = after.checked_add(1) else { return Ok(LogPage::default()) };
     let mut out = Vec::with_capacity(limit.count.min(128));
@@ -129,7 +130,7 @@ pub fn page(
         let ((_, id), stored) = entry?;
         let update = match stored {
             StoredUpdate::Message(conversation) => {
-                if let Some(caps) = caps {
+                if let Some((caps, known)) = caps {
                     let floor = match floors.get(&conversation) {
                         Some(floor) => *floor,
                         None => {
@@ -137,7 +138,9 @@ pub fn page(
                                 Conversation::Direct { .. } => caps.direct,
                                 Conversation::Group(_) => caps.group,
                             };
-                            let floor = message::store::cap_floor(store, conversation, id, cap)?;
+                            // Below the floor from the first update on: the
+                            // device missed more than the cap.
+                            let floor = known.floor(store, conversation, cap)?.filter(|floor| id < *floor);
                             floors.insert(conversation, floor);
                             if let Some(floor) = floor {
                                 limited.push((conversation, floor));
