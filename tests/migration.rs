@@ -19,6 +19,7 @@ use common::process::KITH;
 use common::{device, Calls, Kind, TestServer};
 use kith::protocol::{
     DeviceType, Direction, ErrorCode, ListConversationsRequest, ListFriendsRequest, MessageKind, SendRequest, Target,
+    UpdateKind,
 };
 use serde_json::Value;
 
@@ -76,6 +77,11 @@ async fn check_everything(server: &TestServer, fx: &Value) {
     let expected: Vec<u64> =
         bob_messages.iter().map(|m| m["id"].as_u64().unwrap()).filter(|id| *id > bob_state.cursor).collect();
     assert_eq!(after_cursor.iter().map(|m| m.id).collect::<Vec<_>>(), expected);
+    // What bob's devices had acknowledged before the upgrade was delivered
+    // then: acknowledging it again tells alice nothing (schema version 5).
+    bob_phone.ack(bob_state.cursor).await.unwrap();
+    let told = phone.sync_all(0).await.unwrap();
+    assert!(told.iter().all(|u| u.kind != UpdateKind::Delivered as u8), "{told:?}");
 
     // The disabled account stays disabled.
     let carol_phone = server.connect(Kind::Tcp).await;

@@ -23,7 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
-        describe: "conversation heads and read positions get recall and delete-for-me counters",
+        describe: "conversation heads and read positions get recall and delete-for-me counters; delivery marks start at the devices' cursors",
         run: conversation::store::from_v4,
     },
 ];

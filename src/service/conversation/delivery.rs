@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use crate::protocol::{Delivered, UpdateBody};
 use crate::service::message::{self, Conversation};
 use crate::service::{update, ServiceResult, Tx};
-use crate::storage::{schema, Keyspace};
+use crate::storage::{schema, Keyspace, Migrator, StorageError};
 
 const DELIVERED: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_DELIVERED);
 
@@ -44,6 +44,28 @@ pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64) -> ServiceResul
     for (sender, up_to) in receipts {
         let id = tx.next_id();
         update::publish(tx, &[sender], None, id, UpdateBody::Delivered(Delivered { recipient: user, up_to }));
+    }
+    Ok(())
+}
+
+/// Version 4 kept no delivery marks. Each user's starts at the furthest any
+/// of their devices had acknowledged, so the first `Ack` after the upgrade
+/// reports only what arrives from then on.
+pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let mut furthest: Option<(u64, u64)> = None;
+    for entry in update::store::cursors(m)? {
+        let (user, cursor) = entry?;
+        furthest = match furthest {
+            Some((u, c)) if u == user => Some((u, c.max(cursor))),
+            Some((u, c)) => {
+                m.put(&DELIVERED, &u, &c)?;
+                Some((user, cursor))
+            }
+            None => Some((user, cursor)),
+        };
+    }
+    if let Some((user, cursor)) = furthest {
+        m.put(&DELIVERED, &user, &cursor)?;
     }
     Ok(())
 }

@@ -572,7 +572,8 @@ fn close(
 }
 
 /// Version 4's heads and read positions had no recall or hidden counters.
-/// They start at zero: nothing was recalled or hidden before.
+/// They start at zero: nothing was recalled or hidden before. Delivery
+/// marks start at the devices' cursors.
 pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     let read = |old: v4::Read| Read { read: old.read, counted: old.counted, hidden: 0 };
     m.reshape(&HEADS, |old: v4::Head| Head {
@@ -581,7 +582,8 @@ pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
         pair: old.pair.map(read),
         withdrawn: 0,
     })?;
-    m.reshape(&GROUP_READS, read)
+    m.reshape(&GROUP_READS, read)?;
+    super::delivery::from_v4(m)
 }
 
 /// The shapes of version 4, which migration step 4 writes and step 5 reads.

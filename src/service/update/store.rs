@@ -192,6 +192,13 @@ pub(crate) fn check(store: &Store, highwater: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Every device cursor, as `(user, cursor)` in user order, for a migration.
+pub(crate) fn cursors(
+    m: &mut Migrator<'_>,
+) -> Result<impl Iterator<Item = Result<(u64, u64), StorageError>>, StorageError> {
+    Ok(m.entries(&CURSORS)?.map(|entry| entry.map(|((user, _), cursor)| (user, cursor))))
+}
+
 /// Version 1 kept per-user inboxes of message ids (`I` in its `messages`
 /// tree) and per-device cursors over them. Each inbox entry becomes a
 /// message update with the message's id, so a device's cursor keeps its
