@@ -126,11 +126,22 @@ pub fn listed_state(
     head: &Head,
     own: u64,
 ) -> Result<ReadState, StorageError> {
-    let read = match conversation {
-        Conversation::Direct { .. } => head.read_of(conversation, user).unwrap_or_default(),
-        Conversation::Group(group) => r.value(&GROUP_READS, &(group, user))?.unwrap_or_default(),
-    };
+    let read = read_position(r, user, conversation, head)?.unwrap_or_default();
     Ok(ReadState { read, updated: own.max(head.last), unread: unread(r, user, conversation, head, &read)? })
+}
+
+/// A user's read position: in the head of a 1:1 conversation, or the
+/// member's own record in a group.
+fn read_position(
+    r: &impl Get,
+    user: u64,
+    conversation: Conversation,
+    head: &Head,
+) -> Result<Option<Read>, StorageError> {
+    match conversation {
+        Conversation::Direct { .. } => Ok(head.read_of(conversation, user)),
+        Conversation::Group(group) => r.value(&GROUP_READS, &(group, user)),
+    }
 }
 
 /// A user's unread messages at a read position: the counted messages after
@@ -245,10 +256,7 @@ pub(crate) fn mark_read(
     up_to: u64,
     id: u64,
 ) -> Result<Read, StorageError> {
-    let old = match conversation {
-        Conversation::Direct { .. } => head.read_of(conversation, user),
-        Conversation::Group(group) => tx.get(&GROUP_READS, &(group, user))?,
-    };
+    let old = read_position(tx, user, conversation, &head)?;
     let hidden = match old {
         Some(old) if old.hidden > 0 => hidden_above(tx, user, conversation, up_to)?,
         _ => 0,
@@ -310,10 +318,7 @@ pub(crate) fn hide(
     head: Head,
     messages: &[(u64, bool)],
 ) -> Result<Vec<u64>, StorageError> {
-    let old = match conversation {
-        Conversation::Direct { .. } => head.read_of(conversation, user),
-        Conversation::Group(group) => tx.get(&GROUP_READS, &(group, user))?,
-    };
+    let old = read_position(tx, user, conversation, &head)?;
     let mut read = old.unwrap_or_default();
     let mut newly = Vec::new();
     for &(id, counted) in messages {
