@@ -50,7 +50,7 @@ pub struct Config {
     pub social: SocialConfig,
     /// Groups: sizes and how messages reach members.
     pub group: GroupConfig,
-    /// Conversations: read receipts, recall, offline caps.
+    /// Conversations: read receipts, recall, offline caps, retention.
     pub conversation: ConversationConfig,
     /// Who may create an account, and what join links carry.
     pub registration: RegistrationConfig,
@@ -284,7 +284,7 @@ impl Default for GroupConfig {
     }
 }
 
-/// Conversations: read receipts, recall, offline caps.
+/// Conversations: read receipts, recall, offline caps, retention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConversationConfig {
@@ -300,6 +300,15 @@ pub struct ConversationConfig {
     pub offline_cap_direct: u32,
     /// The same for a group conversation.
     pub offline_cap_group: u32,
+    /// Seconds every conversation keeps a message after it was sent (0:
+    /// until deleted). Older messages are no longer returned and are
+    /// purged; a conversation's own retention may be shorter, not longer.
+    pub retention_secs: u64,
+    /// Seconds between two looks for expired messages to purge.
+    pub purge_interval_secs: u64,
+    /// Rows (messages and the index entries pointing at them) one purge
+    /// job deletes at most, so sends queued behind it wait briefly.
+    pub purge_batch: u32,
 }
 
 impl Default for ConversationConfig {
@@ -309,6 +318,9 @@ impl Default for ConversationConfig {
             recall_seconds: RecallWindows::default(),
             offline_cap_direct: 5_000,
             offline_cap_group: 1_000,
+            retention_secs: 0,
+            purge_interval_secs: 60,
+            purge_batch: 2_000,
         }
     }
 }
@@ -361,7 +373,7 @@ impl RecallWindows {
             K::File => Some(self.file),
             K::Location => Some(self.location),
             K::Custom => Some(self.custom),
-            K::System | K::Recalled => None,
+            K::System | K::Recalled | K::Expired => None,
         }
     }
 }
@@ -503,8 +515,10 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 18] = [
+        let positive: [(&'static str, u64); 20] = [
             ("conversation.offline_cap_direct", u64::from(self.conversation.offline_cap_direct)),
+            ("conversation.purge_interval_secs", self.conversation.purge_interval_secs),
+            ("conversation.purge_batch", u64::from(self.conversation.purge_batch)),
             ("conversation.offline_cap_group", u64::from(self.conversation.offline_cap_group)),
             ("group.max_members", u64::from(self.group.max_members)),
             ("group.max_groups_per_user", u64::from(self.group.max_groups_per_user)),

@@ -125,6 +125,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         quic_endpoint = Some(endpoint.clone());
         listening.tasks.spawn(transport::serve_quic(endpoint, listening.clone()));
     }
+    listening.tasks.spawn(crate::service::conversation::purge_expired(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::admin::control::serve(
         control,
         services.clone(),

@@ -99,6 +99,14 @@ async fn who_may_do_what() {
     wrong_id[0] ^= 1;
     assert_eq!(code(probe.auth(&wrong_id).await), Some(ErrorCode::InvalidToken));
 
+    // Retention: the stranger can neither read nor change alice and bob's;
+    // the conversation she names is her own with that user.
+    let set = kith::protocol::RetentionRequest { with: Target::User(b), set: Some(1) };
+    carol.client.call(&set).await.unwrap();
+    let theirs = alice.client.call(&kith::protocol::RetentionRequest { with: Target::User(b), set: None }).await;
+    assert_eq!(theirs.unwrap().seconds, 0);
+    assert_eq!(code(anonymous.call(&set).await), Some(ErrorCode::NotAuthenticated));
+
     // No push of alice and bob's conversation ever reached carol.
     no_message(&mut carol.client).await;
 }
@@ -176,7 +184,7 @@ async fn who_may_do_what_in_a_group() {
         ListJoinRequestsRequest, ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, Request,
         SetAdminRequest, SetAliasRequest, TransferGroupRequest, UpdateGroupRequest, ERROR_ACTION,
     };
-    use kith::protocol::{DeleteForMeRequest, MarkReadRequest, MessageReadersRequest, RecallRequest};
+    use kith::protocol::{DeleteForMeRequest, MarkReadRequest, MessageReadersRequest, RecallRequest, RetentionRequest};
     let server = TestServer::start().await;
     let owner = server.user(Kind::Tcp, "olga").await;
     let admin = server.user(Kind::Tcp, "adam").await;
@@ -228,6 +236,8 @@ async fn who_may_do_what_in_a_group() {
         MessageReadersRequest { group_id: g, message_id: secret.message_id }.into(),
         RecallRequest { with: Target::Group(g), message_id: secret.message_id }.into(),
         DeleteForMeRequest { with: Target::Group(g), message_ids: vec![secret.message_id], clear_up_to: 0 }.into(),
+        RetentionRequest { with: Target::Group(g), set: None }.into(),
+        RetentionRequest { with: Target::Group(g), set: Some(60) }.into(),
     ];
     async fn outcome(client: &Client, request: &Request) -> Option<ErrorCode> {
         let reply = client.request_raw(request.action() as u8, request.encode()).await.unwrap();
@@ -273,6 +283,7 @@ async fn who_may_do_what_in_a_group() {
             | Request::MuteMember(_)
             | Request::MuteGroup(_)
             | Request::Recall(_) => not_permitted,
+            Request::Retention(r) if r.set.is_some() => not_permitted,
             _ => continue,
         };
         assert_eq!(outcome(&member.client, request).await, expected, "member: {request:?}");
@@ -292,4 +303,6 @@ async fn who_may_do_what_in_a_group() {
     }
     let info = member.client.call(&GetGroupRequest { group_id: g }).await.unwrap();
     assert_eq!((info.owner, info.member_count, info.muted), (o, 3, false), "nothing changed");
+    let kept = member.client.call(&RetentionRequest { with: Target::Group(g), set: None }).await.unwrap();
+    assert_eq!(kept.seconds, 0, "nothing changed");
 }

@@ -517,6 +517,10 @@ async fn bad_bodies_and_anonymous_callers_are_refused(kind: Kind) {
                 clear_up_to: 0,
             }),
         ),
+        (
+            Action::Retention,
+            encode_wire(&kith::protocol::RetentionRequest { with: Target::User(alice.user_id), set: Some(60) }),
+        ),
     ];
     let error = |reply: kith::client::RawReply| {
         assert_eq!(reply.action, ERROR_ACTION);

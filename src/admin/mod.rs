@@ -208,6 +208,8 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         "recalled_messages": conversation_stats.recalled_messages,
         "hidden_messages": conversation_stats.hidden_messages,
         "cleared_conversations": conversation_stats.cleared_conversations,
+        "conversations_with_retention": conversation_stats.conversations_with_retention,
+        "purged_messages_since_start": services.purged_messages(),
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
@@ -288,10 +290,11 @@ async fn export_lines(
         }
     }
     let mut after = 0;
+    let retention = services.config().conversation.retention_secs;
     loop {
         let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
         let update::store::LogPage { updates: page, more, .. } =
-            services.read(move |s| update::store::page(s, id, after, limit, None)).await?;
+            services.read(move |s| update::store::page(s, id, after, limit, retention, None)).await?;
         for entry in &page {
             let record = match entry.decode() {
                 Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(id, &m) }),
@@ -329,6 +332,9 @@ async fn export_lines(
                     "id": entry.id, "time": id_time_ms(entry.id), "with": target_json(d.with),
                     "message_ids": d.message_ids, "cleared_up_to": d.cleared_up_to,
                 }}),
+                Ok(Some(UpdateBody::RetentionChanged(r))) => json!({ "retention_changed": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "by": r.by, "to": target_json(r.to), "seconds": r.seconds,
+                }}),
                 Ok(Some(UpdateBody::Delivered(d))) => json!({ "delivered": {
                     "id": entry.id, "time": id_time_ms(entry.id), "recipient": d.recipient, "up_to": d.up_to,
                 }}),
@@ -349,6 +355,7 @@ async fn export_lines(
 /// line per friend, friend request (both boxes) and blocked user.
 async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value>> {
     let ttl = services.config().social.request_ttl_ms();
+    let retention = services.config().conversation.retention_secs;
     services
         .read(move |s| {
             let now = now_ms();
@@ -395,12 +402,14 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
             for entry in conversation::store::entries_of(s, id) {
                 let (c, own) = entry?;
                 let head = conversation::store::head(s, c)?;
-                let state = conversation::store::listed_state(s, id, c, &head, own)?;
+                let below = head.expired_below(retention, now_ms());
+                let state = conversation::store::listed_state(s, id, c, &head, own, below)?;
                 out.push(json!({ "read_position": {
                     "with": target_json(c.target_from(id)),
                     "read_up_to": state.read.read,
                     "unread": state.unread,
                     "cleared_up_to": conversation::store::cleared(s, id, c)?,
+                    "retention_secs": head.retention,
                 }}));
                 for hidden in conversation::store::hidden_in(s, id, c) {
                     out.push(json!({ "deleted_for_me": { "with": target_json(c.target_from(id)), "message_id": hidden? }}));

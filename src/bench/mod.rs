@@ -13,6 +13,7 @@ mod group;
 mod login;
 pub mod report;
 mod resilience;
+mod retention;
 mod social;
 mod sync;
 mod traffic;
@@ -55,6 +56,9 @@ pub enum Scenario {
     /// The conversation list of a user with `--conversations` conversations:
     /// first-page latency, then one `MarkRead` per conversation.
     Conversations,
+    /// Pairs chatting, then the same while the server purges a backlog of
+    /// `--messages` expired messages.
+    Retention,
 }
 
 /// Which transport to load.
@@ -123,7 +127,7 @@ pub struct BenchArgs {
     /// each carries at most the server's per-IP limit.
     #[arg(long, default_value_t = 1)]
     pub source_ips: usize,
-    /// Backlog size (sync).
+    /// Backlog size (sync, retention).
     #[arg(long, default_value_t = 10_000)]
     pub messages: usize,
     /// Logins to perform (login).
@@ -300,6 +304,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Social => social::run(b).await,
         Scenario::Group => group::run(b).await,
         Scenario::Conversations => conversations::run(b).await,
+        Scenario::Retention => retention::run(b).await,
     };
     if let Err(e) = bench.accounts.save() {
         eprintln!("kith bench: could not save the accounts cache: {e}");

@@ -29,6 +29,7 @@ use super::account::{
 use super::conversation::{
     ConversationPage, DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReaders,
     MessageReadersRequest, ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting, RecallRequest, Recalled,
+    RetentionRequest, RetentionSetting,
 };
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
@@ -264,6 +265,8 @@ actions! {
     0x4C Recall(RecallRequest) -> Recalled, User;
     /// Hides messages, or clears a conversation, for the caller alone.
     0x4D DeleteForMe(DeleteForMeRequest) -> DeletedForMe, User;
+    /// Reads or sets how long a conversation keeps its messages.
+    0x4E Retention(RetentionRequest) -> RetentionSetting, User;
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Bodies of the conversation actions (`0x48–0x57`): the recent
 //! conversations list with unread counts, read positions and receipts,
-//! recall and delete-for-me; and the bodies of their update kinds.
+//! recall, delete-for-me and retention; and the bodies of their update
+//! kinds.
 
 use serde::{Deserialize, Serialize};
 
@@ -202,4 +203,42 @@ pub struct Delivered {
     pub recipient: u64,
     /// Every message of the conversation up to this id has reached them.
     pub up_to: u64,
+}
+
+/// `Retention` request: how long a conversation keeps its messages; sets
+/// the conversation's own retention (a 1:1 conversation's participants, a
+/// group's owner and admins) or, with `set` absent, only asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionRequest {
+    /// The conversation.
+    pub with: Target,
+    /// Seconds messages are kept after sending (0: no setting of the
+    /// conversation's own), or `None` to leave it.
+    pub set: Option<u64>,
+}
+
+/// `Retention` response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionSetting {
+    /// The conversation.
+    pub with: Target,
+    /// The conversation's own retention in seconds, 0 for none.
+    pub seconds: u64,
+    /// The server's retention in seconds, 0 for none.
+    pub server_seconds: u64,
+    /// What applies: the shorter of the two that are set, 0 when neither
+    /// is (messages are kept until deleted).
+    pub effective: u64,
+}
+
+/// `RetentionChanged` update: a participant of a 1:1 conversation changed
+/// its retention (a group hears of it from a system message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionChanged {
+    /// Who changed it.
+    pub by: u64,
+    /// The conversation as `by` names it, as `to` in [`super::Message`].
+    pub to: Target,
+    /// The conversation's own retention in seconds now, 0 for none.
+    pub seconds: u64,
 }

@@ -496,6 +496,13 @@ pub enum GroupEvent {
         /// Who recalled it: the sender, the owner or an admin.
         by: u64,
     },
+    /// The owner or an admin changed how long the group keeps its messages.
+    RetentionChanged {
+        /// The group's own retention in seconds now, 0 for none.
+        seconds: u64,
+        /// By whom.
+        by: u64,
+    },
 }
 
 impl GroupEvent {
@@ -514,7 +521,8 @@ impl GroupEvent {
             | GroupEvent::InfoChanged { .. }
             | GroupEvent::GroupMuted { .. }
             | GroupEvent::Dissolved { .. }
-            | GroupEvent::MessageRecalled { .. } => None,
+            | GroupEvent::MessageRecalled { .. }
+            | GroupEvent::RetentionChanged { .. } => None,
         }
     }
 }

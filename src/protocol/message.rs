@@ -29,6 +29,11 @@ wire_enum! {
         /// content, no extra; the id, sender and time stay. Clients cannot
         /// send it.
         Recalled = 9,
+        /// What is left of an expired conversation's newest message once it
+        /// is purged (see `Retention`), written by the server: no content,
+        /// no extra; the id, sender and time stay, so the conversation list
+        /// keeps its place. Clients cannot send it.
+        Expired = 10,
     }
 }
 

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
-use super::conversation::{DeletedForMe, Delivered, ReadPosition, ReadReceipt, Recalled};
+use super::conversation::{DeletedForMe, Delivered, ReadPosition, ReadReceipt, Recalled, RetentionChanged};
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::{Message, Target};
 use super::social::{BlockChanged, FriendRemoved, FriendRequestInfo};
@@ -55,6 +55,9 @@ tagged_bodies! {
     12 DeletedForMe(DeletedForMe),
     /// 1:1 messages the user sent reached a device of their recipient.
     13 Delivered(Delivered),
+    /// A participant changed how long a 1:1 conversation of the user keeps
+    /// its messages.
+    14 RetentionChanged(RetentionChanged),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

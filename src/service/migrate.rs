@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "conversation heads and read positions get recall and delete-for-me counters; delivery marks start at the devices' cursors",
         run: conversation::store::from_v4,
     },
+    Migration {
+        version: 6,
+        describe: "conversation heads get a retention of their own and a purge mark (none yet)",
+        run: conversation::store::from_v5,
+    },
 ];
 
 /// The layout version this build writes.

@@ -81,6 +81,7 @@ pub struct Services {
     social: social::SearchLimit,
     rosters: group::Rosters,
     floors: update::Floors,
+    purges: conversation::Purges,
     config: Config,
     /// Where clients reach this server, once it is bound (for join links).
     endpoint: std::sync::RwLock<Option<Endpoint>>,
@@ -128,6 +129,7 @@ impl Services {
             social: social::SearchLimit::new(config.social.searches_per_minute),
             rosters: group::Rosters::default(),
             floors: update::Floors::default(),
+            purges: conversation::Purges::default(),
             endpoint: std::sync::RwLock::new(None),
             router: routes(),
             store,
@@ -235,6 +237,11 @@ impl Services {
         .await?;
         copied.map_err(StorageError::from)?;
         Ok(entries?)
+    }
+
+    /// Messages the purge of expired messages removed since the start.
+    pub fn purged_messages(&self) -> u64 {
+        self.purges.messages()
     }
 
     /// Bytes the database occupies on disk.

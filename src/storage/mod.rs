@@ -45,6 +45,13 @@ pub trait Get {
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's>;
+
+    /// Entries in a key range, counted without decoding them.
+    fn count_in<K: KeyPart + 'static, V: 'static>(
+        &self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Result<u64, StorageError>;
 }
 
 impl Get for Store {
@@ -63,6 +70,19 @@ impl Get for Store {
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
         Box::new(self.range(ks, range))
     }
+
+    fn count_in<K: KeyPart + 'static, V: 'static>(
+        &self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Result<u64, StorageError> {
+        let mut n = 0;
+        for key in self.tree.range(ks.bounds(range)).keys() {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 impl<E> Get for Tx<'_, E> {
@@ -80,6 +100,14 @@ impl<E> Get for Tx<'_, E> {
         range: impl RangeBounds<K>,
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
         Box::new(self.range(ks, range))
+    }
+
+    fn count_in<K: KeyPart + 'static, V: 'static>(
+        &self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Result<u64, StorageError> {
+        self.count(ks, range)
     }
 }
 

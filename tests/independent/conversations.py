@@ -1,7 +1,8 @@
 """Conversations (revision 7, docs/PROTOCOL.md sections 5.51-5.54 and
-update kinds 9-10 of section 8.2) and what happens after sending (revision
-8, sections 5.13, 5.55-5.56 and update kinds 11-13) between users of this
-independent client, over plain TCP:
+update kinds 9-10 of section 8.2), what happens after sending (revision 8,
+sections 5.13, 5.55-5.56 and update kinds 11-13) and retention (revision 9,
+section 5.57 and update kind 14) between users of this independent client,
+over plain TCP:
 
     python3 conversations.py --tcp HOST:PORT --name NAME --peer PEER
 
@@ -28,9 +29,24 @@ GroupEvent MessageRecalled). She hides a message with DeleteForMe (her
 tablet gets kind 12, her History drops it, the peer's keeps it) and clears
 the conversation up to a message; the peer's Ack past her message sends her
 a Delivered update (kind 13).
+Revision 9: Retention above 100 years is InvalidArgument (limit 100 years,
+checked first), of a 1:1 conversation without a message or a group that
+does not exist NotFound, set by an ordinary member NotPermitted, asked by a
+former member NotPermitted; the group's owner sets a day, then a second
+(GroupEvent RetentionChanged System messages); she and the peer exchange
+messages, she sets one second (kind 14 to the peer and her tablet); once
+the newest is more than a second old, History, Sync and the list no longer
+return them (`last` kind 10 Expired, empty preview, nothing unread, the
+badge down), Recall and DeleteForMe of them NotFound, MessageReaders of an
+expired group message NotFound; setting 0 brings nothing back, a message
+sent afterwards is there and unread; across a block it may be asked but not
+set. Nothing is purged during the run (the server purges every 60 s by
+default), and expiry is immediate.
 Needs a server with `social.direct_messages = "anyone"` and open
-registration (4 accounts). Prints "all checks passed"; exits non-zero on a
-failed check.
+registration (4 accounts), whose own retention (`conversation.retention_secs`)
+is 0 (the default), on this machine (the wait for expiry compares the
+messages' server_time with this clock). Prints "all checks passed"; exits
+non-zero on a failed check.
 """
 
 import argparse
@@ -139,6 +155,24 @@ def is_recall(message_id: int):
 
 def is_kind(kind: int):
     return lambda u: u.kind == kind
+
+
+def is_retention_event(group: k.Target, seconds: int):
+    """A group's System message GroupEvent RetentionChanged of `seconds` (revision 9)."""
+    return lambda u: (u.kind == k.UPDATE_MESSAGE and u.value.to == group and u.value.kind == k.KIND_SYSTEM
+                      and u.value.group_event().variant == k.EVENT_RETENTION_CHANGED
+                      and u.value.group_event().seconds == seconds)
+
+
+def is_retention_change(by: int):
+    return lambda u: u.kind == k.UPDATE_RETENTION_CHANGED and u.value.by == by
+
+
+def conversation_of(me: int, m: k.Message) -> k.Target:
+    """The conversation a message belongs to, seen from `me` (section 4.2, Message)."""
+    if m.to.group_id is not None:
+        return m.to
+    return k.Target.user(m.to.id if m.sender == me else m.sender)
 
 
 def history_ids(dev: Device, with_: k.Target) -> dict:
@@ -538,6 +572,156 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     phone.none(is_kind(k.UPDATE_DELIVERED), "a second Delivered for an Ack that moved nothing")
     ok("the peer's Ack past her message -> a kind 13 Delivered to her devices naming it; "
        "an Ack that moves nothing sends none")
+
+    # s. revision 9: retention (section 5.57). The errors, in the documented order of the checks
+    e = expect_refused(k.INVALID_ARGUMENT, "Retention set above 100 years", phone.client.retention, with_bob,
+                       k.MAX_RETENTION_SECONDS + 1)
+    expect(e.limit == k.MAX_RETENTION_SECONDS,
+           f"Retention above 100 years: the error's limit is {e.limit}, expected {k.MAX_RETENTION_SECONDS}")
+    expect_refused(k.INVALID_ARGUMENT, "Retention above 100 years of a conversation without a message (the size "
+                   "is checked first)", dave.client.retention, with_bob, k.MAX_RETENTION_SECONDS + 1)
+    expect_refused(k.NOT_FOUND, "Retention of a 1:1 conversation without a message", dave.client.retention, with_bob)
+    expect_refused(k.NOT_FOUND, "Retention set in a 1:1 conversation without a message", dave.client.retention,
+                   with_bob, 60)
+    expect_refused(k.NOT_FOUND, "Retention of a group that does not exist", phone.client.retention,
+                   k.Target.group(0x7FFF_FFFF_FFFF))
+    expect_refused(k.INVALID_ARGUMENT, "Send of kind 10 Expired (section 4.1)",
+                   lambda: phone.client.send(bob, b"", kind=k.KIND_EXPIRED))
+    expect(phone.client.retention(with_bob) == k.RetentionSetting(with_bob, 0, 0, 0)
+           and peer.client.retention(me) == k.RetentionSetting(with_me, 0, 0, 0),
+           "a 1:1 conversation's retention is not 0 / 0 / 0 on a server without retention")
+    ok("Retention above 100 years -> InvalidArgument (limit 100 years, checked first), without a 1:1 "
+       "conversation or group -> NotFound, Send of kind Expired -> InvalidArgument; none by default")
+
+    # t. a group's retention: its owner sets a day; the members hear of it by a System message
+    day = 86_400
+    expect(carol.client.retention(group) == k.RetentionSetting(group, 0, 0, 0), "the group's retention by default")
+    gset = carol.client.retention(group, day)
+    expect(gset == k.RetentionSetting(group, day, 0, day), f"the owner sets a day on the group: {gset}")
+    for d in (phone, dave, peer):
+        notice = d.wait(is_retention_event(group, day), "System message RetentionChanged")
+        event = notice.value.group_event()
+        expect((notice.value.sender, event.by, notice.value.client_msg_id, notice.value.extra)
+               == (carol.user_id, carol.user_id, bytes(16), None),
+               f"{d.label}'s System message GroupEvent RetentionChanged: sent by carol, by carol, client_msg_id "
+               f"zero, no extra: {notice.value} {event}")
+    own = [u for u in carol.take((k.UPDATE_MESSAGE,), 0.5) if is_retention_event(group, day)(u)]
+    print("note: the System message of a Retention set reaches the connection that set it (section 5.57 says "
+          f"only \"like every group message\"): {'yes' if own else 'no'}", flush=True)
+    expect(phone.client.retention(group) == gset, "a member asks the group's retention")
+    expect_refused(k.NOT_PERMITTED, "Retention set by an ordinary member", phone.client.retention, group, 60)
+    expect(carol.client.retention(group, day) == gset, "setting the value it already has")
+    phone.none(is_retention_event(group, day), "a System message for a retention set to the value it had")
+    expect(phone.client.retention(group) == gset, "a refused or repeated setting changed the group's retention")
+    ok("the group's owner sets a day: System GroupEvent RetentionChanged (seconds, by) to the members; an ordinary "
+       "member asks, may not set it (NotPermitted); the same value again tells nobody")
+
+    # u. she and the peer exchange a few messages, then she keeps their conversation for one second
+    x1 = phone.client.send(bob, "this will not last").message_id
+    x2 = peer.client.send(me, "nothing does").message_id
+    x3 = phone.client.send(bob, "see?")
+    x4 = phone.client.send(bob, "gone in a second")
+    for d, m in ((peer, x1), (phone, x2), (peer, x3.message_id), (peer, x4.message_id)):
+        d.message(m)
+    his_before, (peer_items, his_badge) = entry(peer, with_me), entries(peer)
+    his_group = [c for c in peer_items if c.with_ == group][0]
+    expect(his_before.unread == 2 and his_before.last.id == x4.message_id,
+           f"the peer's entry before: her two newest messages unread: {his_before}")
+    g_last = carol.client.send(group, "a group message that will not last").message_id
+    for d in (phone, dave, peer):
+        d.message(g_last)
+    setting = phone.client.retention(with_bob, 1)
+    expect(setting == k.RetentionSetting(with_bob, 1, 0, 1), f"she sets one second: {setting}")
+    gset = carol.client.retention(group, 1)
+    expect(gset == k.RetentionSetting(group, 1, 0, 1), f"the owner sets one second on the group: {gset}")
+    changed = peer.wait(is_retention_change(me), "RetentionChanged update")
+    expect(changed.value == k.RetentionChanged(me, with_bob, 1),
+           f"the peer's RetentionChanged: by her, the conversation as she names it, 1 s: {changed.value}")
+    mirrored = tablet.wait(is_retention_change(me), "RetentionChanged update")
+    expect(mirrored.value == changed.value, f"her tablet's RetentionChanged: {mirrored.value}")
+    g_notice = phone.wait(is_retention_event(group, 1), "System message RetentionChanged of one second").value
+    phone.none(is_retention_change(me), "a RetentionChanged push for its own Retention (it gets the answer)")
+    expect(peer.client.retention(me) == k.RetentionSetting(with_me, 1, 0, 1), "the peer asks: the same setting")
+    his_set = entry(peer, with_me)
+    expect(his_set.updated > his_before.updated,
+           f"the change did not move the conversation up the peer's list: {his_set.updated} <= {his_before.updated}")
+    ok("she sets 1 s: RetentionSetting(1, 0, 1); kind 14 (by, to, seconds) to the peer and her tablet, not to "
+       "the calling connection; the peer asks the same; the owner sets 1 s on the group")
+
+    # v. once the newest of them is more than a second old (by its server_time), they have expired
+    newest = max(x4.server_time, k.snowflake_time(g_notice.id))
+    time.sleep(max(0.0, (newest + 1000 + 100) / 1000 - time.time()))
+    for d, with_ in ((phone, with_bob), (tablet, with_bob), (peer, with_me), (phone, group), (dave, group)):
+        left = history_ids(d, with_)
+        expect(left == {}, f"{d.label}'s History of {with_} still returns expired messages: {sorted(left)}")
+    mine, his = entry(phone, with_bob), entry(peer, with_me)
+    for label, c in (("her", mine), ("the peer's", his)):
+        expect(c.last is not None and (c.last.id, c.last.sender, c.last.kind, c.last.server_time, c.last.preview)
+               == (x4.message_id, me, k.KIND_EXPIRED, x4.server_time, "") and c.unread == 0,
+               f"{label} entry: last kind 10 Expired with the original id, sender and time, no preview, nothing "
+               f"unread: {c}")
+    expect(his.updated == his_set.updated, f"the expired conversation moved in the peer's list: {his} / {his_set}")
+    items, badge = entries(peer)
+    expect(badge == his_badge - his_before.unread - his_group.unread and badge == sum(c.unread for c in items),
+           f"the peer's badge after expiry is {badge}, expected {his_badge - his_before.unread - his_group.unread}")
+    g = entry(phone, group)
+    expect(g.last is not None and (g.last.id, g.last.sender, g.last.kind, g.last.preview, g.unread)
+           == (g_notice.id, carol.user_id, k.KIND_EXPIRED, "", 0),
+           f"her group entry: the System message of 1 s expired like the others: {g}")
+    expect_refused(k.NOT_FOUND, "Recall of her expired message (within the recall window)", phone.client.recall,
+                   with_bob, x4.message_id)
+    expect_refused(k.NOT_FOUND, "DeleteForMe of an expired message", phone.client.delete_for_me, with_bob, [x2])
+    expect_refused(k.NOT_FOUND, "MessageReaders of an expired group message", carol.client.message_readers,
+                   group_id, g_last)
+    log = tablet.client.sync_all(0)
+    stale = [u.id for u in log if u.kind == k.UPDATE_MESSAGE and conversation_of(me, u.value) in (with_bob, group)]
+    expect(stale == [], f"Sync still returns Message updates of expired messages: {stale}")
+    expect(c1 in [u.id for u in log if u.kind == k.UPDATE_MESSAGE], "Sync lost carol's note (no retention there)")
+    expect(mirrored.id in [u.id for u in log if u.kind == k.UPDATE_RETENTION_CHANGED]
+           and any(u.kind == k.UPDATE_READ_POSITION for u in log),
+           "Sync lost the other updates (RetentionChanged, ReadPosition) of the expired conversation")
+    ok("after 1 s: History and Sync return none of them; the lists show last kind 10 Expired (original id, sender, "
+       "time), empty preview, unread 0, in place; the badge drops; Recall, DeleteForMe and MessageReaders -> NotFound")
+
+    # w. removing the retention brings nothing back; what comes afterwards stays
+    cleared = peer.client.retention(with_me, 0)
+    expect(cleared == k.RetentionSetting(with_me, 0, 0, 0), f"the peer sets 0: {cleared}")
+    for d in (phone, tablet):
+        told = d.wait(is_retention_change(bob), "RetentionChanged update of 0")
+        expect(told.value == k.RetentionChanged(bob, with_me, 0), f"{d.label}'s RetentionChanged of 0: {told.value}")
+    peer.none(is_retention_change(bob), "a RetentionChanged push for its own Retention")
+    expect(carol.client.retention(group, 0) == k.RetentionSetting(group, 0, 0, 0), "the owner sets 0 on the group")
+    back = phone.wait(is_retention_event(group, 0), "System message RetentionChanged of 0").value
+    expect(history_ids(phone, with_bob) == {} and list(history_ids(phone, group)) == [back.id],
+           "setting 0 brought expired messages back (or lost the new System message)")
+    expect(entry(phone, with_bob).last.kind == k.KIND_EXPIRED, "setting 0 brought the expired last message back")
+    fresh = peer.client.send(me, "a fresh start")
+    phone.message(fresh.message_id)
+    mine = entry(phone, with_bob)
+    expect(mine.last is not None and (mine.last.id, mine.last.sender, mine.last.kind, mine.last.preview, mine.unread)
+           == (fresh.message_id, bob, k.KIND_TEXT, "a fresh start", 1),
+           f"her entry after a message sent with no retention: there, previewed, unread 1: {mine}")
+    expect(list(history_ids(phone, with_bob)) == [fresh.message_id], "History after the fresh message")
+    expect(peer.client.retention(with_me, 0) == cleared, "setting 0 again")
+    phone.none(is_retention_change(bob), "a RetentionChanged update for a retention set to the value it had")
+    ok("setting 0 (kind 14 of 0 to her devices) brings back nothing; a message sent afterwards stays, unread 1; "
+       "the same value again tells nobody")
+
+    # x. across a block the retention may be asked, not set; a former member may not ask
+    peer.client.block(me)
+    expect(phone.client.retention(with_bob) == k.RetentionSetting(with_bob, 0, 0, 0),
+           "a participant asks across a block (the rule for asking is being a participant)")
+    expect_refused(k.NOT_PERMITTED, "Retention set towards a peer who blocked her", phone.client.retention,
+                   with_bob, 60)
+    expect_refused(k.NOT_PERMITTED, "Retention set by the blocker towards the one he blocked",
+                   peer.client.retention, with_me, 60)
+    peer.client.unblock(me)
+    expect(phone.client.retention(with_bob, 60) == k.RetentionSetting(with_bob, 60, 0, 60), "after the unblock")
+    expect(phone.client.retention(with_bob, 0).effective == 0, "and back to none")
+    dave.client.leave_group(group_id)
+    expect_refused(k.NOT_PERMITTED, "Retention asked by a former member", dave.client.retention, group)
+    ok("across a block: asked, not set (NotPermitted) either way, set again after the unblock; "
+       "a former member may not ask (NotPermitted)")
     for d in (phone, tablet, peer, carol, dave):
         d.client.close()
 

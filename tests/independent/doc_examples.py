@@ -35,15 +35,26 @@ For each example:
     within 100 ids and not empty, the ids DeletedForMe lists ascending and
     above `cleared_up_to`, the read position at or past it, a Delivered
     update after the messages it covers, a Sync page's `limited` naming each
-    conversation once, none of its messages in the page below `older_than`.
+    conversation once, none of its messages in the page below `older_than`;
+    revision 9: a retention `set` of at most 100 years, `effective` the
+    shorter of the conversation's and the server's retentions that are not 0,
+    a kind 14 RetentionChanged update only for a 1:1 conversation, a group's
+    RetentionChanged System message sent by the one it names in `by`, a
+    System message's client_msg_id all zero and its extra absent (section
+    4.2), MessageKind 10 Expired only as a list's `last` (never in a page of
+    messages), with no preview and nothing unread.
 Section 10.9 writes its tables a little differently from 10.1-10.8 (a
 Target's id as `with.0`, an Option's value as `limit.0`, a bare "Option tag"
 with "None"/"Some", a String in one row, a message's kind as a bare u8, a
-client_msg_id as "10 11 … 1f"): both forms are read and checked.
+client_msg_id as "10 11 … 1f"): both forms are read and checked. Section
+10.10 gives a System message's GroupEvent one row per field
+(`body.content.variant`, `body.content.seconds`, encoded "GroupEvent variant
+(u32)" and "u64") and an all-zero client_msg_id as "00…00": read and checked
+too.
 Every `<!-- example: ... -->` tag of section 10 must belong to a decoded
-example, and the examples of revisions 3, 4, 7 and 8 (sections 10.5, 10.6,
-10.8, 10.9) must be there; those of revision 6 (section 10.7) are decoded and
-checked as above when present, but not required. Then the story the examples tell is checked
+example, and the examples of revisions 3, 4, 7, 8 and 9 (sections 10.5,
+10.6, 10.8, 10.9, 10.10) must be there; those of revision 6 (section 10.7)
+are decoded and checked as above when present, but not required. Then the story the examples tell is checked
 across them (same ids, tokens, cursors from one example to the next; the
 renewal, throttle and size-limit examples of section 10.5 against their
 headings; the friend request of section 10.6 from AddFriend to the push, the
@@ -52,7 +63,10 @@ remark, removal and block after it; the conversations of section 10.8
 against its introduction, from the list to MarkRead, the ReadPosition and
 ReadReceipt pushes, ReadReceipts and MessageReaders; the recall, the refused
 recall, DeleteForMe, the DeletedForMe and Delivered pushes and the capped
-Sync page of section 10.9 against its introduction). The SearchUsers cursor
+Sync page of section 10.9 against its introduction; alice's week on her
+conversation with bob, bob's RetentionChanged update, carol's question about
+her group, the refusal and the group's System message of section 10.10
+against its introduction and headings). The SearchUsers cursor
 is opaque (section 5.20 says so): only its size is checked, never its content.
 """
 
@@ -77,7 +91,7 @@ ENUM_NAMES = {
 }
 # Names of the variants of the enums with data, by their decoded type (a
 # row's Encoding says "Target variant (u32)" or "enum variant (u32)").
-VARIANT_NAMES = {k.Target: k.TARGET_NAMES, k.JoinOutcome: k.JOIN_OUTCOME_NAMES}
+VARIANT_NAMES = {k.Target: k.TARGET_NAMES, k.JoinOutcome: k.JOIN_OUTCOME_NAMES, k.GroupEvent: k.GROUP_EVENT_NAMES}
 TAG_NAMES = {0: "None", 1: "Some"}  # an Option's tag, whatever the type inside
 HEADER_FIELDS = {"version": 0, "action": 1, "sequence_id": 2, "body_length": 3}
 
@@ -121,8 +135,13 @@ REQUIRED_EXAMPLES.update({
     "response DeleteForMe": 1, "response Sync": 2,
 })
 REVISION_8_PUSH_KINDS = [k.UPDATE_MESSAGE_RECALLED, k.UPDATE_DELETED_FOR_ME, k.UPDATE_DELIVERED]
+# Revision 9 (section 10.10): Retention both ways twice (a 1:1 conversation
+# set, a group asked), a refused Retention, an Update push of kind 14 and a
+# group's System message with GroupEvent RetentionChanged (kind 1).
+REQUIRED_EXAMPLES.update({"request Retention": 2, "response Retention": 2, "error Retention": 1})
+REVISION_9_PUSHES = 2
 REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
-                                    + len(REVISION_8_PUSH_KINDS))
+                                    + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES)
 DAY_MS = 86_400_000
 TOKEN_TTL_MS = 30 * DAY_MS          # section 5.5: tokens live 30 days
 RENEW_WITHIN_MS = 10 * DAY_MS       # section 5.5: renewed within 10 days of expiry
@@ -131,6 +150,7 @@ MAX_UNAUTHENTICATED_FRAME = 4096    # section 2.2
 FRIEND_REQUEST_TTL_MS = 7 * DAY_MS  # section 4.1 (RequestState Expired), section 10.6's preamble
 MAX_SEARCH_CURSOR = 140             # section 5.20: the cursor is "at most ~140 bytes"
 TEXT_RECALL_MS = 120_000            # section 5.55: a Text message can be recalled for 120 s by default
+DAY_SECONDS = 86_400                # retention is in seconds (section 5.57)
 
 
 def parse_hex_block(text: str) -> bytes:
@@ -178,7 +198,9 @@ def resolve(decoded, path: str, parent: bool = False):
     JoinOutcome is named `JoinOutcome` (its variant's row) and its data by
     the variant's name (`Requested.id`). Section 10.9 names the data of an
     enum or an Option by its position: `with.0` is a Target's id, `limit.0`
-    the value inside the Option `limit`."""
+    the value inside the Option `limit`. Section 10.10 goes on inside a
+    System message's `content` (`body.content.seconds`): the path goes on
+    in its GroupEvent."""
     if isinstance(decoded, int):
         return decoded  # a body that is a single u64 (HeartbeatReply, RegisterReply, AckReply)
     parts = path.split(".")
@@ -194,6 +216,9 @@ def resolve(decoded, path: str, parent: bool = False):
         elif isinstance(obj, k.Update) and name == "body" and i + 1 < len(parts):
             assert obj.value is not None, f"{path}: update of unknown kind {obj.kind}"
             obj = obj.value
+        elif isinstance(obj, k.Message) and name == "content" and i + 1 < len(parts):
+            assert obj.kind == k.KIND_SYSTEM, f"{path}: the content of a message of kind {obj.kind} has no fields"
+            obj = obj.group_event()
         elif isinstance(obj, k.JoinOutcome) and name != "JoinOutcome":
             assert k.JOIN_OUTCOME_NAMES.get(obj.variant) == name, f"{path}: the outcome is variant {obj.variant}"
             obj = obj.value
@@ -299,6 +324,8 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
                 assert raw.startswith(head) and raw.endswith(tail), f"{where}: {raw.hex()} / {value!r}"
                 if len(head) >= 2 and head[1] == head[0] + 1:
                     assert raw == bytes(range(raw[0], raw[0] + 16)), f"{where}: not a run: {raw.hex()}"
+                if head == tail and len(head) == 1:  # "00…00" (section 10.10): sixteen times the same byte
+                    assert raw == head * 16, f"{where}: not one byte repeated: {raw.hex()}"
             else:
                 assert raw == bytes.fromhex(value), where
         elif encoding == "String: length (u64) + UTF-8":  # one row for both parts (section 10.9)
@@ -315,6 +342,8 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
                 n = len(target.encode("utf-8")) if isinstance(target, str) else len(target)
                 assert v == n, f"{where}: length {v}, decoded {n}"
             elif "variant" in encoding:  # an enum with data: its variant index
+                if fieldname.endswith(".variant"):  # section 10.10's `body.content.variant`: the enum is the parent
+                    target = resolve(decoded, fieldname, parent=True)
                 assert v == target.variant, f"{where}: decoded variant {target.variant}"
                 names = VARIANT_NAMES[type(target)]
             elif isinstance(target, k.Target):  # the Target's data: "u64 user id", "u64 group id"
@@ -423,6 +452,10 @@ def check_group_message(m: k.Message) -> None:
     event = m.group_event()
     assert event.variant in k.GROUP_EVENT_FIELDS, f"GroupEvent of unknown variant {event.variant}"
     assert k.encode_group_event(event) == m.content, "the GroupEvent does not re-encode to the content"
+    assert m.client_msg_id == bytes(16) and m.extra is None, \
+        "a System message's client_msg_id is not 16 zero bytes, or it has extra (section 4.2)"
+    if event.variant == k.EVENT_RETENTION_CHANGED:  # revision 9: the owner or an admin, who is the sender
+        assert event.seconds <= k.MAX_RETENTION_SECONDS and event.by == m.sender, f"RetentionChanged {event}"
     if event.variant == k.EVENT_CREATED:
         assert m.id == m.to.group_id, "the Created message's id is not the group id (section 5.30)"
     if event.fields is not None:
@@ -485,6 +518,10 @@ def semantic_checks(decoded) -> None:
                 assert u.value.recipient != 0 and 0 < u.value.up_to < u.id, f"Delivered {u.value} in update {u.id}"
             elif u.kind == k.UPDATE_DELETED_FOR_ME:
                 assert u.id > max(u.value.message_ids + [u.value.cleared_up_to]), "hidden after the update"
+            elif u.kind == k.UPDATE_RETENTION_CHANGED:
+                # section 8.2: kind 14 is for 1:1 conversations (a group's change is a System message)
+                assert u.value.to.user_id is not None, f"a RetentionChanged update of a group: {u.value}"
+                assert u.value.by != 0 and u.value.seconds <= k.MAX_RETENTION_SECONDS, f"RetentionChanged {u.value}"
             elif u.kind in (k.UPDATE_GROUP_JOIN_REQUEST, k.UPDATE_GROUP_INVITATION):
                 # section 8.2: when filed or sent, the update id is the request's or
                 # invitation's id; an answer is a later update
@@ -496,6 +533,8 @@ def semantic_checks(decoded) -> None:
         check_group_message(x)
         if x.kind == k.KIND_RECALLED:  # revision 8, section 4.1: a tombstone has no content and no extra
             assert x.content == b"" and x.extra is None, f"a Recalled message with content: {x}"
+        # revision 9, section 4.1: Expired is what the list's `last` shows; expired messages are never returned
+        assert x.kind != k.KIND_EXPIRED, f"an Expired message in a page or an update: {x}"
     # Revision 4
     if isinstance(decoded, (k.UserProfile, k.SetProfileRequest)):
         check_profile(decoded.profile)
@@ -604,6 +643,14 @@ def semantic_checks(decoded) -> None:
         assert all(i > decoded.cleared_up_to for i in decoded.message_ids), \
             "an id covered by the clearing listed as hidden by the call (section 5.56)"
         assert decoded.read_up_to >= decoded.cleared_up_to, "clearing did not move the read position (section 5.56)"
+    # Revision 9
+    if isinstance(decoded, k.RetentionRequest):
+        assert decoded.set is None or decoded.set <= k.MAX_RETENTION_SECONDS, f"retention above 100 years: {decoded}"
+    if isinstance(decoded, k.RetentionSetting):
+        assert decoded.seconds <= k.MAX_RETENTION_SECONDS, f"a conversation's retention above 100 years: {decoded}"
+        own = [x for x in (decoded.seconds, decoded.server_seconds) if x]
+        assert decoded.effective == (min(own) if own else 0), \
+            f"effective is not the shorter of the retentions that are not 0 (section 5.57): {decoded}"
     if isinstance(decoded, k.SyncPage):
         withs = [x.with_ for x in decoded.limited]
         assert len(set(withs)) == len(withs), "a conversation named twice in a Sync page's limited"
@@ -631,6 +678,8 @@ def check_conversation(c: k.ConversationInfo) -> None:
     assert m.kind == k.KIND_TEXT or m.preview == "", f"a preview for a message of kind {m.kind}"
     assert m.kind != k.KIND_SYSTEM or c.with_.group_id is not None, "a System message in a 1:1 conversation"
     assert c.read_up_to <= m.id and c.peer_read_up_to <= m.id, "a read position past the newest message"
+    # revision 9: the newest message expired, so did every older one: nothing is unread (section 5.57)
+    assert m.kind != k.KIND_EXPIRED or c.unread == 0, "unread messages in a conversation whose newest expired"
     assert c.read_up_to < m.id or c.unread == 0, "unread messages although the newest one is read"
 
 
@@ -737,6 +786,9 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     # Revision 8 (section 10.9): bob's recall and the refused one, alice's
     # DeleteForMe and her tablet's update, bob's Delivered, carol's capped Sync.
     after_sending_story(ex, headings, frames, claim, one)
+    # Revision 9 (section 10.10): alice's week with bob and bob's update,
+    # carol's question about her group, its refusal, the group's System message.
+    retention_story(ex, headings, frames, claim, one)
     return checks
 
 
@@ -991,6 +1043,65 @@ def after_sending_story(ex: dict, headings: dict, frames: dict, claim, one) -> N
           and msgs and page.limited[0].older_than == msgs[0].id and page.more)
 
 
+def retention_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
+    alice_id, bob_id = one("response Login").session.user_id, one("response FindUser").user_id
+    intro = " ".join(headings["intro 10.10"][0].split())
+    m = re.search(r"Alice sets a week on her conversation with bob, and bob's phone hears of it; carol, an ordinary "
+                  r"member of a group whose owner set (\d+) days on a server that keeps messages for (\d+)", intro)
+    claim("section 10.10's introduction names alice's week with bob, and carol's group's and server's days",
+          m is not None)
+    if m is None:
+        return
+    week, group_days, server_days = 7 * DAY_SECONDS, int(m.group(1)) * DAY_SECONDS, int(m.group(2)) * DAY_SECONDS
+    for i in range(2):
+        rq, rs = frames["request Retention"][i], frames["response Retention"][i]
+        claim(f"Retention request and response {i + 1} share their sequence id ({rq.seq})", rq.seq == rs.seq != 0)
+    pushes = [u for u in ex["push Update"] if u.kind == k.UPDATE_RETENTION_CHANGED
+              or (u.kind == k.UPDATE_MESSAGE and u.value.kind == k.KIND_SYSTEM
+                  and u.value.group_event().variant == k.EVENT_RETENTION_CHANGED)]
+    claim("section 10.10 has one Update push of kind 14 RetentionChanged, then one of kind 1 with the group's "
+          "System message GroupEvent RetentionChanged", [u.kind for u in pushes]
+          == [k.UPDATE_RETENTION_CHANGED, k.UPDATE_MESSAGE])
+    if len(pushes) != 2:
+        return
+    changed, system = pushes
+
+    rq, rs = one("request Retention", 0), one("response Retention", 0)
+    claim("alice sets a week (604,800 s) on her conversation with bob (user 2 as FindUser named him)",
+          rq.with_ == k.Target.user(bob_id) and rq.set == week)
+    claim("Retention answers the conversation's week, no retention of the server's (server_seconds 0), "
+          "effective the week (section 5.57)", rs == k.RetentionSetting(rq.with_, week, 0, week))
+    claim("bob's phone's RetentionChanged update: by alice, the conversation as she names it (User(bob)), "
+          "the week (section 8.2, kind 14)", changed.value == k.RetentionChanged(alice_id, rq.with_, week))
+    claim("seen from bob, the update names his conversation with alice (`by`, since `to` is himself)",
+          changed.value.to.user_id == bob_id and changed.value.by == alice_id)
+
+    grq, grs = one("request Retention", 1), one("response Retention", 1)
+    claim("carol only asks (set absent) about a group", grq.with_.group_id is not None and grq.set is None)
+    claim("the group's answer: its own retention the introduction's days, the server's its days, effective the "
+          "shorter (section 5.57)", grs == k.RetentionSetting(grq.with_, group_days, server_days,
+                                                              min(group_days, server_days)))
+    h = re.search(r"the group has (\d+) days, the server (\d+)", headings["response Retention"][1])
+    claim("the group's response heading gives the same days",
+          h is not None and (int(h.group(1)) * DAY_SECONDS, int(h.group(2)) * DAY_SECONDS) == (grs.seconds,
+                                                                                             grs.server_seconds))
+    err, err_frame = one("error Retention"), frames["error Retention"][0]
+    seq = re.search(r"sequence (\d+)", headings["error Retention"][0])
+    claim("the refusal answers the sequence its heading gives, another than carol's question's",
+          seq is not None and err_frame.seq == int(seq.group(1)) != frames["request Retention"][1].seq)
+    claim("carol, an ordinary member, may not set it: NotPermitted, no retry_after_ms and no limit (section 5.57)",
+          err.code == k.NOT_PERMITTED and err.retry_after_ms is None and err.limit is None)
+
+    msg, event = system.value, system.value.group_event()
+    owner = re.search(r"Alice, the group's owner, set (\d+) days", " ".join(headings["text 10.10"][0].split()))
+    claim("\"Alice, the group's owner, set 30 days\": a System message in carol's group, sent by alice, "
+          "GroupEvent RetentionChanged with the group's seconds, by alice",
+          owner is not None and int(owner.group(1)) * DAY_SECONDS == event.seconds == grs.seconds
+          and msg.to == grq.with_ and msg.sender == alice_id == event.by)
+    claim("the System message is newer than the group (its id above the group id, section 8.7)",
+          msg.id > grq.with_.group_id)
+
+
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "PROTOCOL.md")
@@ -1009,6 +1120,9 @@ def main() -> int:
     headings["intro 10.8"] = [intro.group(1) if intro else ""]  # the conversations' users, message and group
     intro = re.search(r"### 10\.9 [^\n]*\n(.*?)\n####", sec10, re.S)
     headings["intro 10.9"] = [intro.group(1) if intro else ""]  # who sent what to whom, and when
+    intro = re.search(r"### 10\.10 [^\n]*\n(.*?)\n####", sec10, re.S)
+    headings["intro 10.10"] = [intro.group(1) if intro else ""]  # alice's week, carol's group and server
+    headings["text 10.10"] = [sec10[sec10.find("### 10.10 "):]]  # and what the group's owner did
     blocks = list(re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S))
     for i, m in enumerate(blocks):
         kind, name, _, block = m.group(1), m.group(2), m.group(3), m.group(4)

@@ -1,5 +1,5 @@
 """Independent Python client for the kith wire protocol, version 1,
-revision 8 (the update log of revision 2; token renewal with RenewToken and
+revision 9 (the update log of revision 2; token renewal with RenewToken and
 AuthReply.renewed, ErrorBody.retry_after_ms and ErrorBody.limit of revision
 3; the social graph of revision 4: profiles, privacy settings, user search,
 friend requests, friends with remarks, blocking — actions 0x20-0x2c — and
@@ -11,7 +11,9 @@ MarkRead, ReadReceipts and MessageReaders — actions 0x48-0x4b — and update
 kinds 9 ReadPosition and 10 ReadReceipt; what happens after sending, of
 revision 8: Recall and DeleteForMe — actions 0x4c-0x4d — MessageKind 9
 Recalled, GroupEvent 11 MessageRecalled, update kinds 11 MessageRecalled, 12
-DeletedForMe and 13 Delivered, and SyncPage.limited, the offline cap).
+DeletedForMe and 13 Delivered, and SyncPage.limited, the offline cap; the
+retention of revision 9: Retention — action 0x4e — MessageKind 10 Expired,
+GroupEvent 12 RetentionChanged and update kind 14 RetentionChanged).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -98,6 +100,8 @@ MESSAGE_READERS = 0x4B
 # Revision 8: after sending (sections 5.55-5.56)
 RECALL = 0x4C
 DELETE_FOR_ME = 0x4D
+# Revision 9: retention (section 5.57)
+RETENTION = 0x4E
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
@@ -125,6 +129,7 @@ ACTION_NAMES = {
     MUTE_GROUP: "MuteGroup", SET_ALIAS: "SetAlias", LIST_MEMBERS: "ListMembers",
     LIST_CONVERSATIONS: "ListConversations", MARK_READ: "MarkRead", READ_RECEIPTS: "ReadReceipts",
     MESSAGE_READERS: "MessageReaders", RECALL: "Recall", DELETE_FOR_ME: "DeleteForMe",
+    RETENTION: "Retention",
     ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update",
 }
 
@@ -168,10 +173,11 @@ CLIENT_ANDROID, CLIENT_IOS, CLIENT_LINUX, CLIENT_WINDOWS, CLIENT_MACOS, CLIENT_W
 CLIENT_TYPE_NAMES = {1: "Android", 2: "Ios", 3: "Linux", 4: "Windows", 5: "Macos", 6: "Web", 7: "Other"}
 CLIENT_TYPES = set(CLIENT_TYPE_NAMES)
 KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CUSTOM, KIND_SYSTEM, \
-    KIND_RECALLED = range(1, 10)
+    KIND_RECALLED, KIND_EXPIRED = range(1, 11)
 MESSAGE_KIND_NAMES = {1: "Text", 2: "Image", 3: "Voice", 4: "Video", 5: "File", 6: "Location", 7: "Custom",
                       8: "System",  # System: revision 6, written by the server only
-                      9: "Recalled"}  # Recalled: revision 8, the tombstone of a recalled message (section 5.55)
+                      9: "Recalled",  # Recalled: revision 8, the tombstone of a recalled message (section 5.55)
+                      10: "Expired"}  # Expired: revision 9, a list's `last` after it expired (section 5.57)
 MESSAGE_KINDS = set(MESSAGE_KIND_NAMES)
 DIRECTION_AFTER, DIRECTION_BEFORE = 0, 1
 DIRECTION_NAMES = {0: "After", 1: "Before"}
@@ -213,19 +219,21 @@ JOINED, REQUESTED = 0, 1  # JoinOutcome (section 5.37)
 JOIN_OUTCOME_NAMES = {0: "Joined", 1: "Requested"}
 # GroupEvent, the content of a System message (section 4.2): the variants and
 # their fields, in wire order (`from` is `from_` here, a Python keyword).
+# MessageRecalled is revision 8 (section 5.55), RetentionChanged revision 9 (section 5.57).
 EVENT_CREATED, EVENT_JOINED, EVENT_LEFT, EVENT_KICKED, EVENT_BANNED, EVENT_ROLE_CHANGED, EVENT_INFO_CHANGED, \
     EVENT_OWNERSHIP_TRANSFERRED, EVENT_MUTED, EVENT_GROUP_MUTED, EVENT_DISSOLVED, \
-    EVENT_MESSAGE_RECALLED = range(12)  # MessageRecalled: revision 8 (section 5.55)
+    EVENT_MESSAGE_RECALLED, EVENT_RETENTION_CHANGED = range(13)
 GROUP_EVENT_NAMES = {
     0: "Created", 1: "Joined", 2: "Left", 3: "Kicked", 4: "Banned", 5: "RoleChanged", 6: "InfoChanged",
     7: "OwnershipTransferred", 8: "Muted", 9: "GroupMuted", 10: "Dissolved", 11: "MessageRecalled",
+    12: "RetentionChanged",
 }
 GROUP_EVENT_FIELDS = {
     EVENT_CREATED: ("by",), EVENT_JOINED: ("user_id", "by"), EVENT_LEFT: ("user_id",),
     EVENT_KICKED: ("user_id", "by"), EVENT_BANNED: ("user_id", "by"), EVENT_ROLE_CHANGED: ("user_id", "role", "by"),
     EVENT_INFO_CHANGED: ("by", "fields"), EVENT_OWNERSHIP_TRANSFERRED: ("from_", "to"),
     EVENT_MUTED: ("user_id", "until", "by"), EVENT_GROUP_MUTED: ("muted", "by"), EVENT_DISSOLVED: ("by",),
-    EVENT_MESSAGE_RECALLED: ("message_id", "sender", "by"),
+    EVENT_MESSAGE_RECALLED: ("message_id", "sender", "by"), EVENT_RETENTION_CHANGED: ("seconds", "by"),
 }
 
 # Update kinds (section 8.2). A kind not listed here is skipped (section 8.5).
@@ -238,6 +246,8 @@ UPDATE_GROUP_JOIN_REQUEST, UPDATE_GROUP_INVITATION = 7, 8
 UPDATE_READ_POSITION, UPDATE_READ_RECEIPT = 9, 10
 # Revision 8: after sending.
 UPDATE_MESSAGE_RECALLED, UPDATE_DELETED_FOR_ME, UPDATE_DELIVERED = 11, 12, 13
+# Revision 9: retention.
+UPDATE_RETENTION_CHANGED = 14
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
@@ -245,6 +255,7 @@ UPDATE_KIND_NAMES = {
     UPDATE_GROUP_INVITATION: "GroupInvitation", UPDATE_READ_POSITION: "ReadPosition",
     UPDATE_READ_RECEIPT: "ReadReceipt", UPDATE_MESSAGE_RECALLED: "MessageRecalled",
     UPDATE_DELETED_FOR_ME: "DeletedForMe", UPDATE_DELIVERED: "Delivered",
+    UPDATE_RETENTION_CHANGED: "RetentionChanged",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -256,6 +267,9 @@ MAX_DELETE_IDS = 100  # DeleteForMe: at most 100 message_ids (section 5.56)
 # Image, Voice, Location and Custom; 3 hours for Video and File. System messages cannot be recalled.
 DEFAULT_RECALL_SECONDS = {KIND_TEXT: 120, KIND_IMAGE: 120, KIND_VOICE: 120, KIND_LOCATION: 120, KIND_CUSTOM: 120,
                           KIND_VIDEO: 10_800, KIND_FILE: 10_800}
+# Retention (section 5.57): a conversation's own retention is at most 100 years, in seconds (a larger
+# `set` is InvalidArgument, its `limit` this value); 0 means none of its own.
+MAX_RETENTION_SECONDS = 3_153_600_000
 
 
 # ---------------------------------------------------------------------------
@@ -617,9 +631,9 @@ class Update:
     BlockChanged for kind 6, a JoinRequestInfo for kind 7 GroupJoinRequest,
     an InvitationInfo for kind 8 GroupInvitation, a ReadPosition for kind 9,
     a ReadReceipt for kind 10, a Recalled for kind 11 MessageRecalled, a
-    DeletedForMe for kind 12, a Delivered for kind 13), or None for a kind
-    this client does not know: such an update is skipped, but its id still
-    counts (section 8.5).
+    DeletedForMe for kind 12, a Delivered for kind 13, a RetentionChanged for
+    kind 14), or None for a kind this client does not know: such an update is
+    skipped, but its id still counts (section 8.5).
     """
     id: int
     kind: int
@@ -961,6 +975,7 @@ class GroupEvent:
     muted: Optional[bool] = None
     message_id: Optional[int] = None  # MessageRecalled (revision 8): the recalled message
     sender: Optional[int] = None  # MessageRecalled: who had sent it
+    seconds: Optional[int] = None  # RetentionChanged (revision 9): the group's own retention now; 0 = none
 
     @property
     def name(self) -> str:
@@ -978,6 +993,13 @@ class LastMessage:
     kind: int  # MessageKind, kept as a number (a group's may be System)
     server_time: int  # ms since the Unix epoch
     preview: str  # the first 64 characters of a Text message; empty for other kinds
+
+    @property
+    def expired(self) -> bool:
+        """The conversation's newest message has expired (revision 9, section
+        4.1 MessageKind 10): id, sender and server_time are the original's,
+        the preview is empty."""
+        return self.kind == KIND_EXPIRED
 
 
 @dataclass
@@ -1069,6 +1091,29 @@ class Limited:
     sections 5.12, 8.3)."""
     with_: Target  # the conversation, as you address it (`with` in the document)
     older_than: int  # the older messages after `after` wait in History below this id
+
+
+# --- Revision 9: retention (sections 5.57, 8.2) ---
+
+@dataclass
+class RetentionSetting:
+    """The Retention response (section 5.57). A message expires when it is
+    older than `effective` seconds, counted from its server_time."""
+    with_: Target  # the conversation (`with` in the document)
+    seconds: int  # the conversation's own retention, 0 for none
+    server_seconds: int  # the server's retention for every conversation (conversation.retention_secs), 0 for none
+    effective: int  # the shorter of the two that are not 0; 0 when both are (kept until deleted)
+
+
+@dataclass
+class RetentionChanged:
+    """Body of an update of kind 14 (section 8.2): a participant of a 1:1
+    conversation (possibly the user on another device) changed how long it
+    keeps messages. A group's changes come as System messages
+    (GroupEvent RetentionChanged) instead."""
+    by: int  # who changed it
+    to: Target  # the conversation as `by` names it, as in Message: with `by`, names the conversation
+    seconds: int  # the conversation's own retention now, 0 for none
 
 
 # Request bodies, as decoded by the request decoders below (used to check the
@@ -1384,6 +1429,14 @@ class DeleteForMeRequest:
     clear_up_to: int  # also hide every message up to and including this id (0: none)
 
 
+# Revision 9 request (section 5.57).
+
+@dataclass
+class RetentionRequest:
+    with_: Target  # the conversation (`with` in the document)
+    set: Optional[int]  # the new retention in seconds (0: none of its own, at most 100 years); None only asks
+
+
 def _decode_exact(body: bytes, fn):
     r = Reader(body)
     out = fn(r)
@@ -1636,6 +1689,13 @@ def encode_delete_for_me(with_: "Target | int", message_ids, clear_up_to: int = 
     return Writer().target(as_target(with_)).vec(list(message_ids), Writer.u64).u64(clear_up_to).build()
 
 
+# Revision 9 (section 5.57)
+
+def encode_retention(with_: "Target | int", set_: Optional[int] = None) -> bytes:
+    """A RetentionRequest; `with_` is a Target, or a user id; `set_` None only asks."""
+    return Writer().target(as_target(with_)).option(set_, Writer.u64).build()
+
+
 # --- encoders for server-side bodies (for tests / round-trips) ---
 
 def encode_message(w: Writer, m: Message) -> Writer:
@@ -1697,6 +1757,10 @@ def encode_delivered(w: Writer, d: Delivered) -> Writer:
     return w.u64(d.recipient).u64(d.up_to)
 
 
+def encode_retention_changed(w: Writer, r: RetentionChanged) -> Writer:
+    return w.u64(r.by).target(r.to).u64(r.seconds)
+
+
 # How each known update kind's value is written into Update.body.
 UPDATE_BODY_ENCODERS = {
     UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login,
@@ -1705,7 +1769,7 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_GROUP_JOIN_REQUEST: encode_join_request_info, UPDATE_GROUP_INVITATION: encode_invitation_info,
     UPDATE_READ_POSITION: encode_read_position_into, UPDATE_READ_RECEIPT: encode_read_receipt,
     UPDATE_MESSAGE_RECALLED: encode_recalled_into, UPDATE_DELETED_FOR_ME: encode_deleted_for_me_into,
-    UPDATE_DELIVERED: encode_delivered,
+    UPDATE_DELIVERED: encode_delivered, UPDATE_RETENTION_CHANGED: encode_retention_changed,
 }
 
 
@@ -1907,12 +1971,16 @@ def encode_deleted_for_me(d: DeletedForMe) -> bytes:
     return encode_deleted_for_me_into(Writer(), d).build()
 
 
-# How each GroupEvent field is written and read (section 4.2: ids and times
-# are u64, `role` a GroupRole u8, `muted` a bool, `fields` GroupFields).
+def encode_retention_setting(s: RetentionSetting) -> bytes:
+    return Writer().target(s.with_).u64(s.seconds).u64(s.server_seconds).u64(s.effective).build()
+
+
+# How each GroupEvent field is written and read (section 4.2: ids, times and
+# `seconds` are u64, `role` a GroupRole u8, `muted` a bool, `fields` GroupFields).
 _EVENT_FIELD_WRITERS = {
     "user_id": Writer.u64, "by": Writer.u64, "from_": Writer.u64, "to": Writer.u64, "until": Writer.u64,
     "role": Writer.u8, "muted": Writer.bool, "fields": encode_group_fields,
-    "message_id": Writer.u64, "sender": Writer.u64,
+    "message_id": Writer.u64, "sender": Writer.u64, "seconds": Writer.u64,
 }
 
 
@@ -2235,10 +2303,19 @@ def decode_delivered(body: bytes) -> Delivered:
     return _decode_exact(body, lambda r: Delivered(recipient=r.u64(), up_to=r.u64()))
 
 
+def decode_retention_setting(body: bytes) -> RetentionSetting:
+    return _decode_exact(body, lambda r: RetentionSetting(with_=r.target(), seconds=r.u64(), server_seconds=r.u64(),
+                                                          effective=r.u64()))
+
+
+def decode_retention_changed(body: bytes) -> RetentionChanged:
+    return _decode_exact(body, lambda r: RetentionChanged(by=r.u64(), to=r.target(), seconds=r.u64()))
+
+
 _EVENT_FIELD_READERS = {
     "user_id": Reader.u64, "by": Reader.u64, "from_": Reader.u64, "to": Reader.u64, "until": Reader.u64,
     "role": Reader.u8, "muted": Reader.bool, "fields": read_group_fields,
-    "message_id": Reader.u64, "sender": Reader.u64,
+    "message_id": Reader.u64, "sender": Reader.u64, "seconds": Reader.u64,
 }
 
 
@@ -2263,7 +2340,7 @@ UPDATE_BODY_DECODERS = {
     UPDATE_GROUP_JOIN_REQUEST: decode_join_request_info, UPDATE_GROUP_INVITATION: decode_invitation_info,
     UPDATE_READ_POSITION: decode_read_position, UPDATE_READ_RECEIPT: decode_read_receipt,
     UPDATE_MESSAGE_RECALLED: decode_recalled, UPDATE_DELETED_FOR_ME: decode_deleted_for_me,
-    UPDATE_DELIVERED: decode_delivered,
+    UPDATE_DELIVERED: decode_delivered, UPDATE_RETENTION_CHANGED: decode_retention_changed,
 }
 
 
@@ -2488,6 +2565,10 @@ def decode_delete_for_me_request(body: bytes) -> DeleteForMeRequest:
     return _decode_exact(body, lambda r: DeleteForMeRequest(r.target(), r.vec(Reader.u64), r.u64()))
 
 
+def decode_retention_request(body: bytes) -> RetentionRequest:
+    return _decode_exact(body, lambda r: RetentionRequest(r.target(), r.option(Reader.u64)))
+
+
 # Per action byte: decoders and encoders of success responses and pushes
 # (keyed by the push's action), and of requests. encoder(decoder(body)) == body.
 RESPONSE_DECODERS = {
@@ -2510,7 +2591,7 @@ RESPONSE_DECODERS = {
     MUTE_GROUP: decode_empty, SET_ALIAS: decode_empty, LIST_MEMBERS: decode_member_page,
     LIST_CONVERSATIONS: decode_conversation_page, MARK_READ: decode_read_position,
     READ_RECEIPTS: decode_read_receipts_setting, MESSAGE_READERS: decode_message_readers,
-    RECALL: decode_recalled, DELETE_FOR_ME: decode_deleted_for_me,
+    RECALL: decode_recalled, DELETE_FOR_ME: decode_deleted_for_me, RETENTION: decode_retention_setting,
 }
 
 RESPONSE_ENCODERS = {
@@ -2534,7 +2615,7 @@ RESPONSE_ENCODERS = {
     MUTE_GROUP: lambda _: b"", SET_ALIAS: lambda _: b"", LIST_MEMBERS: encode_member_page,
     LIST_CONVERSATIONS: encode_conversation_page, MARK_READ: encode_read_position,
     READ_RECEIPTS: encode_read_receipts_setting, MESSAGE_READERS: encode_message_readers_reply,
-    RECALL: encode_recalled, DELETE_FOR_ME: encode_deleted_for_me,
+    RECALL: encode_recalled, DELETE_FOR_ME: encode_deleted_for_me, RETENTION: encode_retention_setting,
 }
 
 REQUEST_DECODERS = {
@@ -2561,6 +2642,7 @@ REQUEST_DECODERS = {
     LIST_CONVERSATIONS: decode_list_conversations_request, MARK_READ: decode_mark_read_request,
     READ_RECEIPTS: decode_read_receipts_request, MESSAGE_READERS: decode_message_readers_request,
     RECALL: decode_recall_request, DELETE_FOR_ME: decode_delete_for_me_request,
+    RETENTION: decode_retention_request,
 }
 
 REQUEST_ENCODERS = {
@@ -2616,6 +2698,7 @@ REQUEST_ENCODERS = {
     MESSAGE_READERS: lambda q: encode_message_readers(q.group_id, q.message_id),
     RECALL: lambda q: encode_recall(q.with_, q.message_id),
     DELETE_FOR_ME: lambda q: encode_delete_for_me(q.with_, q.message_ids, q.clear_up_to),
+    RETENTION: lambda q: encode_retention(q.with_, q.set),
 }
 
 
@@ -3204,6 +3287,16 @@ class KithClient:
         for the caller's devices only."""
         return decode_deleted_for_me(self.request(DELETE_FOR_ME, encode_delete_for_me(with_, message_ids,
                                                                                       clear_up_to)))
+
+    # -- retention (revision 9, section 5.57) -------------------------------
+
+    def retention(self, with_: "Target | int", set_: Optional[int] = None) -> RetentionSetting:
+        """Retention (0x4e) of a conversation (a plain int is a user id):
+        with `set_` (seconds, 0 for none of its own, at most 100 years) sets
+        how long it keeps messages — either participant of a 1:1
+        conversation, a group's owner and admins — or with None only asks;
+        returns the conversation's, the server's and the effective retention."""
+        return decode_retention_setting(self.request(RETENTION, encode_retention(with_, set_)))
 
     def list_all_conversations(self, changed_since: int = 0, limit: int = 100) -> tuple:
         """The paging loop of section 5.51's "Keeping a list on the phone":

@@ -8,6 +8,7 @@
 //! user's other devices hear of it by a `DeletedForMe` update.
 
 use super::{listed, read_up_to, store};
+use crate::id::now_ms;
 use crate::protocol::{DeleteForMeRequest, DeletedForMe, MessageKind, Target, UpdateBody};
 use crate::service::message::{self, Conversation};
 use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult};
@@ -28,14 +29,17 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
         return Err(ServiceError::invalid("nothing to delete: give message_ids or clear_up_to"));
     }
     let conversation = Conversation::of(me, req.with);
+    let server_retention = call.services.config.conversation.retention_secs;
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;
-            listed(tx, me, conversation, req.with, &head)?;
+            let below = head.expired_below(server_retention, now_ms());
+            listed(tx, me, conversation, req.with, &head, below)?;
             let from = match req.with {
                 Target::Group(group) => group::window(tx, group, me)??.from,
                 Target::User(_) => 0,
-            };
+            }
+            .max(below);
             let was_cleared = store::cleared(tx, me, conversation)?;
             let cleared = was_cleared.max(req.clear_up_to.min(head.last));
             let mut found = Vec::with_capacity(ids.len());
@@ -55,7 +59,7 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
             // Clearing reads what it cleared; the read position's own update
             // and receipt go out as MarkRead's would.
             let head = store::head(tx, conversation)?;
-            let state = listed(tx, me, conversation, req.with, &head)?;
+            let state = listed(tx, me, conversation, req.with, &head, below)?;
             let position = read_up_to(tx, me, req.with, head, state, cleared, origin)?;
             let done = DeletedForMe {
                 with: req.with,

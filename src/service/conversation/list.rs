@@ -21,17 +21,25 @@ const PREVIEW_CHARS: usize = 64;
 pub(super) async fn list(call: Call, req: ListConversationsRequest) -> ServiceResult<Outcome<ConversationPage>> {
     let limit = PageLimit::requested(req.limit)?;
     let me = call.me()?.user_id;
-    let page = call.services.read(move |s| page(s, me, &req, limit.count)).await?;
+    let retention = call.services.config.conversation.retention_secs;
+    let page = call.services.read(move |s| page(s, me, &req, limit.count, retention)).await?;
     Ok(Outcome::Reply(page))
 }
 
-fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Result<ConversationPage, StorageError> {
+fn page(
+    s: &Store,
+    me: u64,
+    req: &ListConversationsRequest,
+    count: usize,
+    retention: u64,
+) -> Result<ConversationPage, StorageError> {
+    let now = crate::id::now_ms();
     let mut total_unread = 0;
     let mut found: Vec<(Conversation, Head, ReadState)> = Vec::new();
     for entry in store::entries_of(s, me) {
         let (conversation, own) = entry?;
         let head = store::head(s, conversation)?;
-        let state = store::listed_state(s, me, conversation, &head, own)?;
+        let state = store::listed_state(s, me, conversation, &head, own, head.expired_below(retention, now))?;
         total_unread += state.unread;
         if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
             found.push((conversation, head, state));
@@ -56,7 +64,7 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
             };
             Ok(ConversationInfo {
                 with,
-                last: last_message(s, me, conversation, head.last)?,
+                last: last_message(s, me, conversation, head.last, state.below)?,
                 unread: wire_count(state.unread),
                 read_up_to: state.read.read,
                 peer_read_up_to,
@@ -68,22 +76,28 @@ fn page(s: &Store, me: u64, req: &ListConversationsRequest, count: usize) -> Res
 }
 
 /// The list's view of a conversation's newest message the user has not
-/// deleted for themselves (a recalled one shows as its tombstone).
+/// deleted for themselves (a recalled one shows as its tombstone, an
+/// expired one as `Expired`); messages below `below` have expired.
 fn last_message(
     s: &Store,
     me: u64,
     conversation: Conversation,
     newest: u64,
+    below: u64,
 ) -> Result<Option<LastMessage>, StorageError> {
     let cleared = store::cleared(s, me, conversation)?;
     let found = if store::is_hidden(s, me, conversation, newest)? {
-        message::store::newest(s, conversation, cleared, newest, |id| store::is_hidden(s, me, conversation, id))?
+        let above = cleared.max(below.saturating_sub(1));
+        message::store::newest(s, conversation, above, newest, |id| store::is_hidden(s, me, conversation, id))?
     } else if newest > cleared {
         message::store::logged(s, conversation, newest)?.map(|m| (newest, m))
     } else {
         None
     };
-    let Some((id, m)) = found else { return Ok(None) };
+    let Some((id, mut m)) = found else { return Ok(None) };
+    if id < below {
+        m.kind = MessageKind::Expired;
+    }
     let preview = match m.kind {
         MessageKind::Text => String::from_utf8_lossy(&m.content).chars().take(PREVIEW_CHARS).collect(),
         _ => String::new(),

@@ -16,11 +16,14 @@
 mod delivery;
 mod hide;
 mod list;
+mod purge;
 mod recall;
+mod retention;
 pub mod store;
 
 pub(crate) use delivery::check as check_deliveries;
 pub(crate) use delivery::delivered;
+pub use purge::{purge_expired, Purges};
 
 use super::message::Conversation;
 use super::{group, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
@@ -29,10 +32,18 @@ use crate::protocol::{
     ErrorCode, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest,
     ReadReceiptsSetting, Target, UpdateBody,
 };
+use crate::storage::Get;
 
 /// Registers the conversation handlers.
 pub(super) fn routes(router: &mut Router) {
-    router.add(list::list).add(mark_read).add(read_receipts).add(readers).add(recall::recall).add(hide::delete_for_me);
+    router
+        .add(list::list)
+        .add(mark_read)
+        .add(read_receipts)
+        .add(readers)
+        .add(recall::recall)
+        .add(hide::delete_for_me)
+        .add(retention::retention);
 }
 
 /// A count as the wire carries it (beyond `u32` it is capped).
@@ -48,10 +59,12 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
     let me = call.me()?.user_id;
     let origin = call.session_id;
     let conversation = Conversation::of(me, req.with);
+    let server_retention = call.services.config.conversation.retention_secs;
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;
-            let old = listed(tx, me, conversation, req.with, &head)?;
+            let below = head.expired_below(server_retention, now_ms());
+            let old = listed(tx, me, conversation, req.with, &head, below)?;
             read_up_to(tx, me, req.with, head, old, req.up_to, origin)
         })
         .await
@@ -61,16 +74,17 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
 /// none: the group does not exist, they are not in it, or they and the
 /// peer never exchanged a message.
 fn listed(
-    tx: &Tx<'_>,
+    r: &impl Get,
     me: u64,
     conversation: Conversation,
     with: Target,
     head: &store::Head,
+    below: u64,
 ) -> ServiceResult<store::ReadState> {
-    match store::state(tx, me, conversation, head)? {
+    match store::state(r, me, conversation, head, below)? {
         Some(state) => Ok(state),
         None => Err(match with {
-            Target::Group(id) if group::store::group(tx, id)?.is_some() => {
+            Target::Group(id) if group::store::group(r, id)?.is_some() => {
                 ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")
             }
             Target::Group(_) => ServiceError::not_found("no such group"),
@@ -99,7 +113,7 @@ fn read_up_to(
     let id = tx.next_id();
     let read = store::mark_read(tx, me, conversation, head, up_to, id)?;
     let head = store::head(tx, conversation)?;
-    let unread = store::unread(tx, me, conversation, &head, &read)?;
+    let unread = store::unread(tx, me, conversation, &head, &read, old.below)?;
     let position = ReadPosition { with, read_up_to: up_to, unread: wire_count(unread) };
     update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
     if let Target::User(peer) = with {
@@ -133,6 +147,7 @@ async fn read_receipts(call: Call, req: ReadReceiptsRequest) -> ServiceResult<Ou
 async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcome<MessageReaders>> {
     let me = call.me()?.user_id;
     let most = call.services.config.conversation.who_read_max_members;
+    let server_retention = call.services.config.conversation.retention_secs;
     let answer = call
         .services
         .read(move |s| {
@@ -141,6 +156,7 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
                 Err(refusal) => return Ok(Err(refusal)),
             };
             let conversation = Conversation::Group(req.group_id);
+            let from = from.max(store::head(s, conversation)?.expired_below(server_retention, now_ms()));
             let message = match super::message::store::logged(s, conversation, req.message_id)? {
                 Some(message) if req.message_id >= from => message,
                 _ => return Ok(Err(ServiceError::not_found("no such message in this group"))),

@@ -12,7 +12,7 @@
 
 use super::store;
 use crate::id::{id_time_ms, now_ms};
-use crate::protocol::{ErrorCode, MessageKind, RecallRequest, Recalled, Target, UpdateBody};
+use crate::protocol::{ErrorCode, GroupEvent, MessageKind, RecallRequest, Recalled, Target, UpdateBody};
 use crate::service::message::{self, Conversation};
 use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult, Tx};
 
@@ -20,6 +20,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
     let me = call.me()?.user_id;
     let origin = call.session_id;
     let windows = call.services.config.conversation.recall_seconds.clone();
+    let server_retention = call.services.config.conversation.retention_secs;
     let groups = call.services.config.group.clone();
     let conversation = Conversation::of(me, req.with);
     let id = req.message_id;
@@ -29,6 +30,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                 Target::Group(group) => group::window(tx, group, me)??.from,
                 Target::User(_) => 0,
             };
+            let from = from.max(store::head(tx, conversation)?.expired_below(server_retention, now_ms()));
             let message = match message::store::logged(tx, conversation, id)? {
                 Some(message) if id >= from => message,
                 _ => return Err(ServiceError::not_found("no such message in this conversation")),
@@ -69,7 +71,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                     )
                 });
             }
-            message::store::withdraw(tx, conversation, id, &message);
+            message::store::tombstone(tx, conversation, id, &message, MessageKind::Recalled);
             store::recalled(tx, conversation, id, me)?;
             match conversation {
                 Conversation::Direct { low, high } => {
@@ -81,7 +83,8 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                     update::publish(tx, &parties, Some(origin), update, UpdateBody::MessageRecalled(recalled));
                 }
                 Conversation::Group(group) => {
-                    group::announce_recall(tx, &groups, group, me, id, message.sender)?;
+                    let event = GroupEvent::MessageRecalled { message_id: id, sender: message.sender, by: me };
+                    group::announce(tx, &groups, group, me, event)?;
                 }
             }
             Ok(recalled)

@@ -58,9 +58,28 @@ pub struct Head {
     pub pair: [Read; 2],
     /// Counted messages recalled, ever: while 0, no recall needs looking at.
     pub withdrawn: u64,
+    /// The conversation's own retention in seconds (0: none, the server's
+    /// applies).
+    pub retention: u64,
+    /// Every message below this id has expired whatever the retention is
+    /// now (0: none): the purge raises it as it goes, and so does a change
+    /// of retention, so what expired stays expired.
+    pub expired: u64,
 }
 
 impl Head {
+    /// The lowest message id still visible: messages below it have
+    /// expired under the shorter of the conversation's and the server's
+    /// retention (`server` seconds, 0 for none), or were purged. 0 when
+    /// nothing has expired.
+    pub fn expired_below(&self, server: u64, now_ms: u64) -> u64 {
+        let by_time = match effective_retention(self.retention, server) {
+            0 => 0,
+            s => crate::id::first_id_at(now_ms.saturating_sub(s.saturating_mul(1000))),
+        };
+        by_time.max(self.expired)
+    }
+
     /// A 1:1 participant's read position.
     pub fn read_of(&self, conversation: Conversation, user: u64) -> Option<Read> {
         pair_slot(conversation, user).map(|slot| self.pair[slot])
@@ -88,6 +107,8 @@ pub struct ReadState {
     pub updated: u64,
     /// Their unread messages.
     pub unread: u64,
+    /// The lowest message id not expired when the state was read.
+    pub below: u64,
 }
 
 const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
@@ -105,29 +126,46 @@ pub fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageErr
     Ok(r.value(&HEADS, &conversation)?.unwrap_or_default())
 }
 
+/// Every conversation with messages, and its head.
+pub fn heads(store: &Store) -> impl Iterator<Item = Result<(Conversation, Head), StorageError>> + '_ {
+    store.all(&HEADS)
+}
+
+/// The shorter of a conversation's own retention and the server's, in
+/// seconds; 0 when neither is set.
+pub fn effective_retention(own: u64, server: u64) -> u64 {
+    match (own, server) {
+        (0, s) | (s, 0) => s,
+        (a, b) => a.min(b),
+    }
+}
+
 /// A user's state in a conversation with this head, if the conversation is
-/// in their list.
+/// in their list; messages below `below` have expired.
 pub fn state(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
     head: &Head,
+    below: u64,
 ) -> Result<Option<ReadState>, StorageError> {
     let Some(own) = r.value(&ENTRIES, &(user, conversation))? else { return Ok(None) };
-    listed_state(r, user, conversation, head, own).map(Some)
+    listed_state(r, user, conversation, head, own, below).map(Some)
 }
 
 /// The state of a conversation in a user's list, given the list entry's
-/// own change id (see [`entries_of`]).
+/// own change id (see [`entries_of`]) and where expiry ends.
 pub fn listed_state(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
     head: &Head,
     own: u64,
+    below: u64,
 ) -> Result<ReadState, StorageError> {
     let read = read_position(r, user, conversation, head)?.unwrap_or_default();
-    Ok(ReadState { read, updated: own.max(head.last), unread: unread(r, user, conversation, head, &read)? })
+    let unread = unread(r, user, conversation, head, &read, below)?;
+    Ok(ReadState { read, updated: own.max(head.last), unread, below })
 }
 
 /// A user's read position: in the head of a 1:1 conversation, or the
@@ -145,20 +183,32 @@ fn read_position(
 }
 
 /// A user's unread messages at a read position: the counted messages after
-/// it, less those recalled and those the user hid (a hidden message that
-/// was recalled too is left out once).
+/// it and not expired (below `below`), less those recalled and those the
+/// user hid (a hidden message that was recalled too is left out once).
 pub fn unread(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
     head: &Head,
     read: &Read,
+    below: u64,
 ) -> Result<u64, StorageError> {
-    let mut unread = head.counted.saturating_sub(read.counted);
+    let Some(next) = read.read.checked_add(1) else { return Ok(0) };
+    // A position among expired messages counts what is left above them:
+    // the keys of the messages that count, which the purge removes with
+    // the messages, so the count is exact before and after it.
+    let (mut unread, after) = if below > next {
+        let counted = match conversation {
+            Conversation::Direct { .. } => crate::service::message::store::count_from(r, conversation, below)?,
+            Conversation::Group(_) => r.count_in(&COUNTED, (conversation, below)..=(conversation, u64::MAX))?,
+        };
+        (counted, below)
+    } else {
+        (head.counted.saturating_sub(read.counted), next)
+    };
     if unread == 0 || (head.withdrawn == 0 && read.hidden == 0) {
         return Ok(unread);
     }
-    let Some(after) = read.read.checked_add(1) else { return Ok(0) };
     if head.withdrawn > 0 {
         for entry in r.entries(&RECALLED, (conversation, after)..=(conversation, u64::MAX)) {
             entry?;
@@ -337,6 +387,66 @@ pub(crate) fn hide(
     Ok(newly)
 }
 
+/// Sets a conversation's own retention, in seconds (0: none). What has
+/// expired under the server's retention (`server` seconds) and the old one
+/// stays expired.
+pub(crate) fn set_retention(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    seconds: u64,
+    server: u64,
+    now_ms: u64,
+) -> Result<(), StorageError> {
+    let mut head = head(tx, conversation)?;
+    head.expired = head.expired_below(server, now_ms);
+    head.retention = seconds;
+    tx.put(&HEADS, &conversation, &head);
+    Ok(())
+}
+
+/// Forgets what the conversation kept about messages just purged, from
+/// its oldest up to `last`: their running counts and recall marks; the
+/// head records that everything up to `last` has expired.
+pub(crate) fn purged(tx: &mut Tx<'_>, conversation: Conversation, last: u64) -> Result<(), StorageError> {
+    let range = (conversation, 0)..=(conversation, last);
+    let mut gone: Vec<(Conversation, u64)> = Vec::new();
+    for entry in tx.range(&COUNTED, range.clone()) {
+        gone.push(entry?.0);
+    }
+    for key in gone.drain(..) {
+        tx.delete(&COUNTED, &key);
+    }
+    for entry in tx.range(&RECALLED, range) {
+        gone.push(entry?.0);
+    }
+    for key in &gone {
+        tx.delete(&RECALLED, key);
+    }
+    let mut head = head(tx, conversation)?;
+    head.expired = head.expired.max(last.saturating_add(1));
+    tx.put(&HEADS, &conversation, &head);
+    Ok(())
+}
+
+/// Deletes the user's hidden marks on purged messages of a conversation
+/// (those below `below`).
+pub(crate) fn unhide_below(
+    tx: &mut Tx<'_>,
+    user: u64,
+    conversation: Conversation,
+    below: u64,
+) -> Result<(), StorageError> {
+    let Some(last) = below.checked_sub(1) else { return Ok(()) };
+    let keys: Vec<(u64, (Conversation, u64))> = tx
+        .range(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, last)))
+        .map(|entry| entry.map(|(key, _)| key))
+        .collect::<Result<_, _>>()?;
+    for key in &keys {
+        tx.delete(&HIDDEN, key);
+    }
+    Ok(())
+}
+
 /// Whether the user hid this message.
 pub fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -> Result<bool, StorageError> {
     Ok(r.value(&HIDDEN, &(user, (conversation, id)))?.is_some())
@@ -376,7 +486,7 @@ fn counted_at(tx: &Tx<'_>, conversation: Conversation, head: &Head, up_to: u64) 
     match conversation {
         Conversation::Direct { .. } if up_to >= head.last => Ok(head.counted),
         Conversation::Direct { .. } => {
-            let above = crate::service::message::store::count_between(tx, conversation, up_to, head.last)?;
+            let above = crate::service::message::store::count_from(tx, conversation, up_to.saturating_add(1))?;
             Ok(head.counted.saturating_sub(above))
         }
         Conversation::Group(_) => {
@@ -472,12 +582,22 @@ pub struct Stats {
     pub hidden_messages: u64,
     /// Conversations users cleared for themselves.
     pub cleared_conversations: u64,
+    /// Conversations with a retention of their own.
+    pub conversations_with_retention: u64,
 }
 
 /// What `kith stats` shows of conversations.
 pub fn stats(store: &Store) -> Result<Stats, StorageError> {
+    let (mut heads, mut with_retention) = (0, 0);
+    for entry in self::heads(store) {
+        heads += 1;
+        if entry?.1.retention > 0 {
+            with_retention += 1;
+        }
+    }
     Ok(Stats {
-        conversations_with_messages: store.count(&HEADS)?,
+        conversations_with_messages: heads,
+        conversations_with_retention: with_retention,
         read_positions: store.count(&ENTRIES)?,
         read_receipts_off: store.count(&NO_RECEIPTS)?,
         recalled_messages: store.count(&RECALLED)?,
@@ -581,7 +701,7 @@ fn close(
 /// marks start at the devices' cursors.
 pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     let read = |old: v4::Read| Read { read: old.read, counted: old.counted, hidden: 0 };
-    m.reshape(&HEADS, |old: v4::Head| Head {
+    m.reshape(&v5::HEADS, |old: v4::Head| v5::Head {
         last: old.last,
         counted: old.counted,
         pair: old.pair.map(read),
@@ -589,6 +709,39 @@ pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     })?;
     m.reshape(&GROUP_READS, read)?;
     super::delivery::from_v4(m)
+}
+
+/// Version 5's heads had no retention: no conversation had one of its
+/// own, and nothing was purged.
+pub(crate) fn from_v5(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    m.reshape(&HEADS, |old: v5::Head| Head {
+        last: old.last,
+        counted: old.counted,
+        pair: old.pair,
+        withdrawn: old.withdrawn,
+        retention: 0,
+        expired: 0,
+    })
+}
+
+/// The heads of version 5, which migration step 5 writes and step 6 reads.
+mod v5 {
+    use serde::{Deserialize, Serialize};
+
+    use super::Read;
+    use crate::service::message::Conversation;
+    use crate::storage::{schema, Keyspace};
+
+    /// A head: newest message, count, 1:1 read positions, recalls.
+    #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+    pub struct Head {
+        pub last: u64,
+        pub counted: u64,
+        pub pair: [Read; 2],
+        pub withdrawn: u64,
+    }
+
+    pub const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
 }
 
 /// The shapes of version 4, which migration step 4 writes and step 5 reads.

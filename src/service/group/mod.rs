@@ -16,6 +16,7 @@ mod rules;
 pub mod store;
 
 pub use post::{news, send, window, Window};
+pub(crate) use roster::member_ids;
 pub use roster::Rosters;
 
 use self::store::{GroupRecord, MemberRecord};
@@ -128,7 +129,13 @@ fn diffuse(
 /// Writes a system message into the group's log under a fresh id and
 /// diffuses it to the current members (plus the event's subject, who may
 /// have just left); returns the id.
-fn announce(tx: &mut Tx<'_>, config: &GroupConfig, group: u64, by: u64, event: GroupEvent) -> ServiceResult<u64> {
+pub(crate) fn announce(
+    tx: &mut Tx<'_>,
+    config: &GroupConfig,
+    group: u64,
+    by: u64,
+    event: GroupEvent,
+) -> ServiceResult<u64> {
     let id = tx.next_id();
     say(tx, config, group, id, by, event, &[])?;
     Ok(id)
@@ -170,17 +177,9 @@ pub fn may_recall_any(r: &impl Get, group: u64, actor: u64, sender: u64) -> Serv
     })
 }
 
-/// Tells a group's members that a message was recalled, with a system
-/// message in its log.
-pub fn announce_recall(
-    tx: &mut Tx<'_>,
-    config: &GroupConfig,
-    group: u64,
-    by: u64,
-    message_id: u64,
-    sender: u64,
-) -> ServiceResult<u64> {
-    announce(tx, config, group, by, GroupEvent::MessageRecalled { message_id, sender, by })
+/// Refuses anyone but a group's owner and admins.
+pub fn need_admin(r: &impl Get, group: u64, user: u64) -> ServiceResult<()> {
+    rules::need_admin(membership(r, group, user)?.role)
 }
 
 async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<CreateGroupReply>> {

@@ -36,7 +36,7 @@ impl Rosters {
     /// user id order.
     pub(super) fn members(&self, tx: &Tx<'_>, group: u64, record: &GroupRecord) -> Result<Arc<[u64]>, StorageError> {
         if record.member_count < CACHED_FROM {
-            return Ok(ids(tx, group)?.into());
+            return Ok(member_ids(tx, group)?.into());
         }
         let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((roster, list)) = lists.get(&group) {
@@ -44,7 +44,7 @@ impl Rosters {
                 return Ok(list.clone());
             }
         }
-        let list: Arc<[u64]> = ids(tx, group)?.into();
+        let list: Arc<[u64]> = member_ids(tx, group)?.into();
         if lists.len() >= CAPACITY {
             lists.clear();
         }
@@ -53,6 +53,7 @@ impl Rosters {
     }
 }
 
-fn ids(tx: &Tx<'_>, group: u64) -> Result<Vec<u64>, StorageError> {
+/// A group's members as stored, in user id order.
+pub(crate) fn member_ids(tx: &Tx<'_>, group: u64) -> Result<Vec<u64>, StorageError> {
     Ok(store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect())
 }

@@ -14,7 +14,7 @@ pub mod store;
 pub use conversation::Conversation;
 pub use store::StoredMessage;
 
-use super::conversation::store as deleted;
+use super::conversation::store as view;
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::id::id_time_ms;
 use crate::protocol::ErrorCode;
@@ -51,7 +51,7 @@ async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>>
         return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes))
             .with_limit(limits.max_extra_bytes as u64));
     }
-    if matches!(req.kind, MessageKind::System | MessageKind::Recalled) {
+    if matches!(req.kind, MessageKind::System | MessageKind::Recalled | MessageKind::Expired) {
         return Err(ServiceError::invalid(format!("kind: {:?} messages are written by the server", req.kind)));
     }
     let sender = me.user_id;
@@ -115,14 +115,17 @@ async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>
     let limit = PageLimit::requested(req.limit)?;
     let me = call.me()?.user_id;
     let conversation = Conversation::of(me, req.with);
+    let retention = call.services.config.conversation.retention_secs;
     let (found, more) = call
         .services
         .read(move |s| {
-            // What the reader deleted for themselves is not shown.
-            let cleared = deleted::cleared(s, me, conversation)?;
-            let hides = deleted::hides_any(s, me, conversation)?;
-            let skip = |id| if hides { deleted::is_hidden(s, me, conversation, id) } else { Ok(false) };
-            let from = cleared.saturating_add(1);
+            // What the reader deleted for themselves, and what expired, is
+            // not shown.
+            let cleared = view::cleared(s, me, conversation)?;
+            let hides = view::hides_any(s, me, conversation)?;
+            let skip = |id| if hides { view::is_hidden(s, me, conversation, id) } else { Ok(false) };
+            let below = view::head(s, conversation)?.expired_below(retention, crate::id::now_ms());
+            let from = cleared.saturating_add(1).max(below);
             // A group's log is read within the reader's membership window.
             let Target::Group(group) = req.with else {
                 return Ok(Ok(store::history(s, conversation, req.direction, req.anchor, from, limit, skip)?));

@@ -62,16 +62,10 @@ pub(crate) fn append(
     crate::service::conversation::store::on_message(tx, conversation, id, message.sender, message.kind)
 }
 
-/// Messages of a conversation with ids in `(after, up_to]`, as the job sees
-/// the log (counted by key, not decoded).
-pub(crate) fn count_between(
-    tx: &Tx<'_>,
-    conversation: Conversation,
-    after: u64,
-    up_to: u64,
-) -> Result<u64, StorageError> {
-    let Some(first) = after.checked_add(1) else { return Ok(0) };
-    tx.count(&LOG, (conversation, first)..=(conversation, up_to))
+/// Messages of a conversation with ids from `from` on (counted by key,
+/// not decoded).
+pub(crate) fn count_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<u64, StorageError> {
+    r.count_in(&LOG, (conversation, from)..=(conversation, u64::MAX))
 }
 
 /// One message of a conversation.
@@ -79,17 +73,73 @@ pub fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Result<Optio
     r.value(&LOG, &(conversation, id))
 }
 
-/// Replaces a message by its tombstone: the content and extra are gone,
-/// the id, sender, client message id and time stay.
-pub(crate) fn withdraw(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) {
+/// Replaces a message by a tombstone of `kind` (`Recalled`, `Expired`):
+/// the content and extra are gone, the id, sender, client message id and
+/// time stay.
+pub(crate) fn tombstone(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    id: u64,
+    message: &StoredMessage,
+    kind: MessageKind,
+) {
     let tombstone = StoredMessage {
         sender: message.sender,
         client_msg_id: message.client_msg_id,
-        kind: MessageKind::Recalled,
+        kind,
         content: Vec::new(),
         extra: None,
     };
     tx.put(&LOG, &(conversation, id), &tombstone);
+}
+
+/// Purges the oldest messages of a conversation below `below`, at most
+/// `most`: each leaves the log with its idempotency entry, but the
+/// conversation's newest message (`newest`) stays as an `Expired`
+/// tombstone, so the conversation keeps its place in lists. Returns the
+/// ids purged, ascending, and whether more lie below `below`.
+pub(crate) fn purge(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    below: u64,
+    newest: u64,
+    most: usize,
+) -> Result<(Vec<u64>, bool), StorageError> {
+    let found: Vec<(u64, StoredMessage)> = tx
+        .range(&LOG, (conversation, 0)..(conversation, below))
+        .filter(|entry| !matches!(entry, Ok(((_, id), m)) if *id == newest && m.kind == MessageKind::Expired))
+        .take(most.saturating_add(1))
+        .map(|entry| entry.map(|((_, id), message)| (id, message)))
+        .collect::<Result<_, _>>()?;
+    let more = found.len() > most;
+    let mut purged = Vec::with_capacity(found.len().min(most));
+    for (id, message) in found.into_iter().take(most) {
+        if id == newest {
+            tombstone(tx, conversation, id, &message, MessageKind::Expired);
+        } else {
+            tx.delete(&LOG, &(conversation, id));
+        }
+        let sent = (message.sender, message.client_msg_id);
+        if message.kind != MessageKind::System && tx.get(&SENT, &sent)? == Some(id) {
+            tx.delete(&SENT, &sent);
+        }
+        purged.push(id);
+    }
+    Ok((purged, more))
+}
+
+/// Whether a conversation has a message below `below` that [`purge`]
+/// has not yet removed (or, the newest, made a tombstone of).
+pub fn unpurged_below(
+    store: &Store,
+    conversation: Conversation,
+    below: u64,
+    newest: u64,
+) -> Result<bool, StorageError> {
+    match store.range(&LOG, (conversation, 0)..(conversation, below)).next().transpose()? {
+        Some(((_, id), message)) => Ok(id != newest || message.kind != MessageKind::Expired),
+        None => Ok(false),
+    }
 }
 
 /// The newest message with an id in `(above, up_to]` that `skip` does not

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::service::conversation;
+use crate::service::conversation::store::Head;
 use crate::service::message::{self, Conversation};
 use crate::storage::{StorageError, Store};
 
@@ -22,8 +22,13 @@ pub struct Floors {
 
 impl Floors {
     /// The conversation's floor under this cap, if it has more messages.
-    pub fn floor(&self, store: &Store, conversation: Conversation, cap: u32) -> Result<Option<u64>, StorageError> {
-        let head = conversation::store::head(store, conversation)?;
+    pub fn floor(
+        &self,
+        store: &Store,
+        conversation: Conversation,
+        head: &Head,
+        cap: u32,
+    ) -> Result<Option<u64>, StorageError> {
         // Every 1:1 message counts, so a short 1:1 conversation needs no look.
         if matches!(conversation, Conversation::Direct { .. }) && head.counted <= u64::from(cap) {
             return Ok(None);

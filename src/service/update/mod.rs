@@ -46,7 +46,8 @@ async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> 
     let (page, groups) = call
         .services
         .read(move |s| {
-            let page = store::page(s, user, req.after, limit, Some((caps, &services.floors)))?;
+            let retention = services.config.conversation.retention_secs;
+            let page = store::page(s, user, req.after, limit, retention, Some((caps, &services.floors)))?;
             Ok((page, super::group::news(s, user, req.after)?))
         })
         .await?;

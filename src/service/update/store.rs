@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::floors::Floors;
 use crate::protocol::{Update, UpdateBody};
+use crate::service::conversation;
 use crate::service::message::{self, Conversation};
 use crate::service::{PageLimit, ServiceResult, Tx};
 use crate::storage::{schema, KeyPart, Keyspace, Migrator, StorageError, Store};
@@ -45,6 +46,12 @@ const CURSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_
 /// Adds an entry to a user's log.
 pub(super) fn append(tx: &mut Tx<'_>, user: u64, id: u64, update: &StoredUpdate) {
     tx.put(&LOG, &(user, id), update);
+}
+
+/// Removes the update pointing at a purged message from a user's log (a
+/// message update's id is the message's).
+pub(crate) fn unpoint(tx: &mut Tx<'_>, user: u64, message: u64) {
+    tx.delete(&LOG, &(user, message));
 }
 
 /// The highest update id in a user's log, 0 if it is empty.
@@ -110,47 +117,58 @@ pub struct LogPage {
     pub limited: Vec<(Conversation, u64)>,
 }
 
-/// One page of a user's log: updates with ids above `after`. With `caps`, a conversation with more messages
-/// from its first update in the page on than its cap gives only the newest
-/// of them; each such conversation is returned with the oldest id given.
+/// One page of a user's log: updates with ids above `after`. Messages
+/// that expired under the server's `retention` (seconds, 0 for none) or
+/// their conversation's are left out. With `caps`, a conversation with
+/// more messages from its first update in the page on than its cap gives
+/// only the newest of them; each such conversation is returned with the
+/// oldest id given.
 pub fn page(
     store: &Store,
     user: u64,
     after: u64,
     limit: PageLimit,
+    retention: u64,
     caps: Option<(OfflineCaps, &Floors)>,
 ) -> Result<LogPage, StorageError> {
     let Some(start) = after.checked_add(1) else { return Ok(LogPage::default()) };
+    let now = crate::id::now_ms();
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
-    // Each conversation's floor: no older message of it is given.
-    let mut floors: HashMap<Conversation, Option<u64>> = HashMap::new();
+    // Each conversation's floor: no older message of it is given, for
+    // having expired or for the offline cap.
+    let mut floors: HashMap<Conversation, u64> = HashMap::new();
     let mut limited = Vec::new();
     for entry in store.range(&LOG, (user, start)..=(user, u64::MAX)) {
         let ((_, id), stored) = entry?;
         let update = match stored {
             StoredUpdate::Message(conversation) => {
-                if let Some((caps, known)) = caps {
-                    let floor = match floors.get(&conversation) {
-                        Some(floor) => *floor,
-                        None => {
+                let floor = match floors.get(&conversation) {
+                    Some(floor) => *floor,
+                    None => {
+                        let head = conversation::store::head(store, conversation)?;
+                        let mut floor = head.expired_below(retention, now);
+                        if let Some((caps, known)) = caps {
                             let cap = match conversation {
                                 Conversation::Direct { .. } => caps.direct,
                                 Conversation::Group(_) => caps.group,
                             };
-                            // Below the floor from the first update on: the
-                            // device missed more than the cap.
-                            let floor = known.floor(store, conversation, cap)?.filter(|floor| id < *floor);
-                            floors.insert(conversation, floor);
-                            if let Some(floor) = floor {
-                                limited.push((conversation, floor));
+                            // Below the cap's floor from the first update
+                            // on, and that floor not expired: the device
+                            // missed more than the cap.
+                            if let Some(capped) = known.floor(store, conversation, &head, cap)? {
+                                if id < capped && capped > floor {
+                                    limited.push((conversation, capped));
+                                    floor = capped;
+                                }
                             }
-                            floor
                         }
-                    };
-                    if floor.is_some_and(|floor| id < floor) {
-                        continue;
+                        floors.insert(conversation, floor);
+                        floor
                     }
+                };
+                if id < floor {
+                    continue;
                 }
                 if limit.full(out.len(), bytes) {
                     return Ok(LogPage { updates: out, more: true, limited });

@@ -1,0 +1,161 @@
+//! The purge: removes expired messages from storage in the background.
+//!
+//! Reads stop returning a message the moment it expires (see
+//! [`super::retention`]); the purge frees its rows afterwards. Every
+//! `purge_interval_secs` it finds the conversations with expired messages
+//! not yet purged and removes them oldest first, in jobs of at most
+//! `purge_batch` rows through the group commit: sends take turns with the
+//! jobs, and each job is atomic, so a crash leaves a conversation purged up
+//! to some message, never half of one message's rows.
+//!
+//! A job removes each message's log entry, idempotency entry, group count
+//! and recall mark, and the updates pointing at it in the logs of those who
+//! were given one (a 1:1 conversation's users, a small group's members);
+//! the newest message stays as an `Expired` tombstone so the conversation
+//! keeps its place in lists. When a conversation is done, its participants'
+//! hidden marks on purged messages go too. Progress goes to the log.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::store;
+use crate::id::now_ms;
+use crate::service::message::{self, Conversation};
+use crate::service::{group, update, ServiceResult, Services, Tx};
+use crate::storage::{StorageError, Store};
+
+/// How often a long purge reports its progress.
+const PROGRESS: Duration = Duration::from_secs(10);
+
+/// Rows a purged message has besides its pointers: log entry, idempotency
+/// entry, group count.
+const OWN_ROWS: usize = 3;
+
+/// What the purge has removed since the server started.
+#[derive(Default)]
+pub struct Purges {
+    messages: AtomicU64,
+}
+
+impl Purges {
+    /// Messages purged since the server started.
+    pub fn messages(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+}
+
+/// Purges expired messages every `purge_interval_secs` until `shutdown`.
+pub async fn purge_expired(services: Arc<Services>, shutdown: CancellationToken) {
+    let every = Duration::from_secs(services.config.conversation.purge_interval_secs);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = round(&services, &shutdown).await {
+            tracing::warn!(error = %e, "purging expired messages failed; trying again next round");
+        }
+    }
+}
+
+/// One look for expired messages, and their purge.
+async fn round(services: &Services, shutdown: &CancellationToken) -> ServiceResult<()> {
+    let config = &services.config;
+    let server = config.conversation.retention_secs;
+    let batch = config.conversation.purge_batch as usize;
+    let small = config.group.write_diffusion_max as usize;
+    let started = Instant::now();
+    let due = services.read(move |s| due(s, server)).await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut purged = 0;
+    let mut reported = Instant::now();
+    for (done, &conversation) in due.iter().enumerate() {
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let (messages, more) =
+                services.committer.run(move |tx| purge_some(tx, conversation, server, batch, small)).await?;
+            purged += messages;
+            services.purges.messages.fetch_add(messages as u64, Ordering::Relaxed);
+            if !more {
+                break;
+            }
+            if reported.elapsed() >= PROGRESS {
+                tracing::info!(messages = purged, conversations = done, of = due.len(), "purging expired messages");
+                reported = Instant::now();
+            }
+        }
+    }
+    tracing::info!(
+        messages = purged,
+        conversations = due.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "purged expired messages"
+    );
+    Ok(())
+}
+
+/// Conversations with an expired message not purged yet.
+fn due(store: &Store, server: u64) -> Result<Vec<Conversation>, StorageError> {
+    let now = now_ms();
+    let mut due = Vec::new();
+    for entry in store::heads(store) {
+        let (conversation, head) = entry?;
+        let below = head.expired_below(server, now);
+        if message::store::unpurged_below(store, conversation, below, head.last)? {
+            due.push(conversation);
+        }
+    }
+    Ok(due)
+}
+
+/// One purge job: the oldest expired messages of a conversation, and what
+/// points at them, in at most `batch` rows. Where expiry ends is read
+/// again here, on the write path, so a retention lengthened since the
+/// conversation was found due is honoured. Returns how many messages went
+/// and whether more are due.
+fn purge_some(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    server: u64,
+    batch: usize,
+    small: usize,
+) -> ServiceResult<(usize, bool)> {
+    let head = store::head(tx, conversation)?;
+    let below = head.expired_below(server, now_ms());
+    // Who holds pointers to its messages, and who may have hidden some.
+    let (logged, members) = match conversation {
+        Conversation::Direct { low, high } => {
+            let users = if low == high { vec![low] } else { vec![low, high] };
+            (users.clone(), users)
+        }
+        Conversation::Group(id) => match group::store::group(tx, id)? {
+            Some(_) => {
+                let members = group::member_ids(tx, id)?;
+                (if members.len() <= small { members.clone() } else { Vec::new() }, members)
+            }
+            None => (Vec::new(), Vec::new()),
+        },
+    };
+    let most = (batch / (OWN_ROWS + logged.len())).max(1);
+    let (ids, more) = message::store::purge(tx, conversation, below, head.last, most)?;
+    let Some(&last) = ids.last() else { return Ok((0, false)) };
+    for &id in &ids {
+        for &user in &logged {
+            update::store::unpoint(tx, user, id);
+        }
+    }
+    store::purged(tx, conversation, last)?;
+    if !more {
+        for user in members {
+            store::unhide_below(tx, user, conversation, below)?;
+        }
+    }
+    Ok((ids.len(), more))
+}
