@@ -11,6 +11,8 @@
 //!   others sent and did not recall, counted from the log itself —
 //!   whatever was in flight.
 //!
+//! The same for the purge of expired messages: see the last test.
+//!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -175,4 +177,150 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     }
     assert!(reads > 0, "alice did read");
     assert!(!recalls.lock().unwrap().is_empty(), "bob and carol did recall");
+}
+
+fn kith_json(args: &[&str], data_dir: &std::path::Path) -> serde_json::Value {
+    let out =
+        std::process::Command::new(common::process::KITH).args(args).arg("--data-dir").arg(data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The purge of a large expired backlog, killed with SIGKILL again and
+/// again while carol writes to dave: after every restart the backlog stays
+/// invisible and read, every acknowledged message of carol's is there, and
+/// the purge picks up where it stopped; at the end only a tombstone is left
+/// of the backlog, no recall or hidden mark of it, and the data restores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_killed_midway_resumes_and_keeps_everything_else() {
+    use kith::protocol::{DeleteForMeRequest, RetentionRequest};
+    const BACKLOG: u64 = 3_000;
+    let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut extra = common::process::UNTHROTTLED.to_vec();
+    extra.extend(["--set", "conversation.purge_interval_secs=1", "--set", "conversation.purge_batch=5"]);
+    let mut server = start(dir.path(), &extra);
+    let mut ids = HashMap::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+        ids.insert(name, client.register(name, common::PASSWORD).await.unwrap());
+    }
+    let (to_alice, to_bob) = (Target::User(ids["alice"]), Target::User(ids["bob"]));
+    let bob = Arc::new(login(&server, "bob").await);
+    let mut sent = Vec::new();
+    for chunk in 0..BACKLOG / 100 {
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..100 {
+            let bob = bob.clone();
+            sends.spawn(async move { bob.send_text_to(to_alice, &format!("{chunk}.{i}")).await.unwrap().message_id });
+        }
+        while let Some(id) = sends.join_next().await {
+            sent.push(id.unwrap());
+        }
+    }
+    sent.sort_unstable();
+    for id in sent.iter().step_by(500) {
+        bob.call(&RecallRequest { with: to_alice, message_id: *id }).await.unwrap();
+    }
+    let alice = login(&server, "alice").await;
+    let hide = DeleteForMeRequest {
+        with: to_bob,
+        message_ids: sent.iter().skip(7).step_by(400).copied().collect(),
+        clear_up_to: 0,
+    };
+    alice.call(&hide).await.unwrap();
+    alice.call(&RetentionRequest { with: to_bob, set: Some(1) }).await.unwrap();
+    let newest = *sent.last().unwrap();
+    let at = kith::id::id_time_ms(newest) + 1_050;
+    tokio::time::sleep(Duration::from_millis(at.saturating_sub(kith::id::now_ms()))).await;
+    drop((alice, bob));
+
+    let kept: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let mut stored = 0;
+    for cycle in 0..=cycles {
+        let alice = login(&server, "alice").await;
+        let seen =
+            alice.call(&HistoryRequest { with: to_bob, direction: Direction::After, anchor: 0, limit: 10 }).await;
+        assert!(seen.unwrap().messages.is_empty(), "cycle {cycle}: the expired backlog stays invisible");
+        let list = alice.call(&ListConversationsRequest { before: 0, changed_since: 0, limit: 10 }).await.unwrap();
+        let entry = list.conversations.iter().find(|c| c.with == to_bob).unwrap();
+        let last = entry.last.as_ref().unwrap();
+        assert_eq!((entry.unread, last.id, last.kind), (0, newest, MessageKind::Expired), "cycle {cycle}");
+        let dave = login(&server, "dave").await;
+        let wanted = kept.lock().unwrap().clone();
+        let (mut found, mut anchor) = (Vec::new(), 0);
+        loop {
+            let request =
+                HistoryRequest { with: Target::User(ids["carol"]), direction: Direction::After, anchor, limit: 100 };
+            let page = dave.call(&request).await.unwrap();
+            found.extend(page.messages.iter().map(|m| m.id));
+            match page.messages.last() {
+                Some(m) if page.more => anchor = m.id,
+                _ => break,
+            }
+        }
+        assert!(
+            wanted.iter().all(|id| found.contains(id)),
+            "cycle {cycle}: an acknowledged message of carol's is lost"
+        );
+        if cycle == cycles {
+            stored = found.len() as u64;
+            break;
+        }
+        let left = kith_json(&["stats", "--json"], &data)["messages"].as_u64().unwrap() - found.len() as u64;
+        eprintln!("cycle {cycle}: {left} messages of the backlog left");
+        let carol = login(&server, "carol").await;
+        let to_dave = Target::User(ids["dave"]);
+        let writer = {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                while let Ok(sent) = carol.send_text_to(to_dave, "during the purge").await {
+                    kept.lock().unwrap().push(sent.message_id);
+                }
+            })
+        };
+        // The purge looks one second after the start; kill it while it works.
+        tokio::time::sleep(Duration::from_millis(1_000 + random_below(600))).await;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        writer.await.unwrap();
+        server = start(dir.path(), &extra);
+    }
+    // Let the purge finish: only carol's messages (those acknowledged, and
+    // any stored while its answer was lost to a kill) and the backlog's
+    // tombstone stay.
+    let expected = stored + 1;
+    let mut stats = serde_json::Value::Null;
+    for _ in 0..600 {
+        stats = kith_json(&["stats", "--json"], &data);
+        if stats["messages"].as_u64() == Some(expected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stats["messages"].as_u64(), Some(expected), "{stats}");
+    assert_eq!((stats["recalled_messages"].as_u64(), stats["hidden_messages"].as_u64()), (Some(0), Some(0)));
+    let file = dir.path().join("after.kbak");
+    let out = std::process::Command::new(common::process::KITH)
+        .arg("backup")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let restored = dir.path().join("restored");
+    let out = std::process::Command::new(common::process::KITH)
+        .arg("restore")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&restored)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the purged data restores and passes its checks: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

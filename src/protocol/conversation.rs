@@ -54,7 +54,8 @@ pub struct ConversationInfo {
     /// send read receipts; else 0.
     pub peer_read_up_to: u64,
     /// A snowflake that grows whenever the entry changes for the caller (a
-    /// message, a read); the list's order and paging key.
+    /// message, a read; in a 1:1 conversation a recall or a change of
+    /// retention); the list's order and paging key.
     pub updated: u64,
 }
 

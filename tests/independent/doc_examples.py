@@ -1046,13 +1046,14 @@ def after_sending_story(ex: dict, headings: dict, frames: dict, claim, one) -> N
 def retention_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     alice_id, bob_id = one("response Login").session.user_id, one("response FindUser").user_id
     intro = " ".join(headings["intro 10.10"][0].split())
-    m = re.search(r"Alice sets a week on her conversation with bob, and bob's phone hears of it; carol, an ordinary "
-                  r"member of a group whose owner set (\d+) days on a server that keeps messages for (\d+)", intro)
+    m = re.search(r"The server keeps messages for (\d+) days .* Alice sets a week on her conversation with bob, and "
+                  r"bob's phone hears of it; carol, an ordinary member of a group whose owner \(alice\) set (\d+) days",
+                  intro)
     claim("section 10.10's introduction names alice's week with bob, and carol's group's and server's days",
           m is not None)
     if m is None:
         return
-    week, group_days, server_days = 7 * DAY_SECONDS, int(m.group(1)) * DAY_SECONDS, int(m.group(2)) * DAY_SECONDS
+    week, server_days, group_days = 7 * DAY_SECONDS, int(m.group(1)) * DAY_SECONDS, int(m.group(2)) * DAY_SECONDS
     for i in range(2):
         rq, rs = frames["request Retention"][i], frames["response Retention"][i]
         claim(f"Retention request and response {i + 1} share their sequence id ({rq.seq})", rq.seq == rs.seq != 0)
@@ -1069,8 +1070,8 @@ def retention_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     rq, rs = one("request Retention", 0), one("response Retention", 0)
     claim("alice sets a week (604,800 s) on her conversation with bob (user 2 as FindUser named him)",
           rq.with_ == k.Target.user(bob_id) and rq.set == week)
-    claim("Retention answers the conversation's week, no retention of the server's (server_seconds 0), "
-          "effective the week (section 5.57)", rs == k.RetentionSetting(rq.with_, week, 0, week))
+    claim("Retention answers the conversation's week, the server's days, effective the shorter: the week "
+          "(section 5.57)", rs == k.RetentionSetting(rq.with_, week, server_days, week))
     claim("bob's phone's RetentionChanged update: by alice, the conversation as she names it (User(bob)), "
           "the week (section 8.2, kind 14)", changed.value == k.RetentionChanged(alice_id, rq.with_, week))
     claim("seen from bob, the update names his conversation with alice (`by`, since `to` is himself)",
