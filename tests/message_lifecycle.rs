@@ -33,18 +33,10 @@ async fn send_kind(client: &Client, to: Target, kind: MessageKind) -> u64 {
     client.call(&request).await.expect("sends").message_id
 }
 
-/// A conversation's whole history as `client` sees it, oldest first.
+/// A conversation's whole history as `client` sees it, oldest first, in
+/// pages short enough to page.
 async fn history(client: &Client, with: Target) -> Vec<Message> {
-    let mut out = Vec::new();
-    let mut anchor = 0;
-    loop {
-        let page = client.history(with, Direction::After, anchor, 7).await.expect("history");
-        out.extend(page.messages.iter().cloned());
-        match (page.more, page.messages.last()) {
-            (true, Some(last)) => anchor = last.id,
-            _ => return out,
-        }
-    }
+    common::talk::history(client, with, 7).await
 }
 
 fn ids(messages: &[Message]) -> Vec<u64> {

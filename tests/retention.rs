@@ -32,16 +32,7 @@ async fn retention(client: &Client, with: Target, set: Option<u64>) -> Result<Re
 
 /// A conversation's whole visible history, oldest first.
 async fn history(client: &Client, with: Target) -> Vec<Message> {
-    let mut out = Vec::new();
-    let mut anchor = 0;
-    loop {
-        let page = client.history(with, Direction::After, anchor, 100).await.expect("history");
-        out.extend(page.messages.iter().cloned());
-        match (page.more, page.messages.last()) {
-            (true, Some(last)) => anchor = last.id,
-            _ => return out,
-        }
-    }
+    common::talk::history(client, with, 100).await
 }
 
 /// Waits until a message sent at `id` is `seconds` old by the server's clock.

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use kith::client::{Client, ClientError};
 use kith::protocol::{
-    ConversationInfo, ConversationPage, CreateGroupRequest, ErrorCode, GroupFields, JoinGroupRequest, JoinPolicy,
-    ListConversationsRequest, MarkReadRequest, ReadPosition, Target, Update, UpdateBody, UpdateKind,
+    ConversationInfo, ConversationPage, CreateGroupRequest, Direction, ErrorCode, GroupFields, JoinGroupRequest,
+    JoinPolicy, ListConversationsRequest, MarkReadRequest, Message, ReadPosition, Target, Update, UpdateBody,
+    UpdateKind,
 };
 
-use super::{TestUser, SOON};
+use super::{Calls, TestUser, SOON};
 
 /// The error code of a refused call, `None` if it succeeded.
 pub fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
@@ -93,6 +94,21 @@ pub async fn everything(client: &Client, limit: u16) -> (Vec<ConversationInfo>, 
 /// The entry of a conversation, which must be listed.
 pub fn entry(list: &[ConversationInfo], with: Target) -> &ConversationInfo {
     list.iter().find(|c| c.with == with).unwrap_or_else(|| panic!("{with:?} is not in {list:?}"))
+}
+
+/// A conversation's whole history as `client` sees it, oldest first, read
+/// in pages of `limit`.
+pub async fn history(client: &Client, with: Target, limit: u16) -> Vec<Message> {
+    let mut out = Vec::new();
+    let mut anchor = 0;
+    loop {
+        let page = client.history(with, Direction::After, anchor, limit).await.expect("history");
+        out.extend(page.messages.iter().cloned());
+        match (page.more, page.messages.last()) {
+            (true, Some(last)) => anchor = last.id,
+            _ => return out,
+        }
+    }
 }
 
 /// Marks a conversation read up to a message.

@@ -46,6 +46,18 @@ pub(super) fn routes(router: &mut Router) {
         .add(retention::retention);
 }
 
+/// Tells both users of a 1:1 conversation (one, in notes to oneself) of a
+/// change to it, on every device but `origin`, and moves it up both lists.
+fn tell_pair(tx: &mut Tx<'_>, (low, high): (u64, u64), origin: u64, body: UpdateBody) {
+    let conversation = Conversation::Direct { low, high };
+    let id = tx.next_id();
+    let parties = if low == high { vec![low] } else { vec![low, high] };
+    for user in &parties {
+        store::touched(tx, *user, conversation, id);
+    }
+    update::publish(tx, &parties, Some(origin), id, body);
+}
+
 /// A count as the wire carries it (beyond `u32` it is capped).
 fn wire_count(unread: u64) -> u32 {
     u32::try_from(unread).unwrap_or(u32::MAX)

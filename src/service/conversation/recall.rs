@@ -10,11 +10,11 @@
 //! update; a group's members by a system message in its log, which reaches
 //! them the way every group message does.
 
-use super::store;
+use super::{store, tell_pair};
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{ErrorCode, GroupEvent, MessageKind, RecallRequest, Recalled, Target, UpdateBody};
 use crate::service::message::{self, Conversation};
-use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult, Tx};
+use crate::service::{group, Call, Outcome, ServiceError, ServiceResult, Tx};
 
 pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outcome<Recalled>> {
     let me = call.me()?.user_id;
@@ -75,12 +75,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
             store::recalled(tx, conversation, id, me)?;
             match conversation {
                 Conversation::Direct { low, high } => {
-                    let update = tx.next_id();
-                    let parties = if low == high { vec![low] } else { vec![low, high] };
-                    for user in &parties {
-                        store::touched(tx, *user, conversation, update);
-                    }
-                    update::publish(tx, &parties, Some(origin), update, UpdateBody::MessageRecalled(recalled));
+                    tell_pair(tx, (low, high), origin, UpdateBody::MessageRecalled(recalled));
                 }
                 Conversation::Group(group) => {
                     let event = GroupEvent::MessageRecalled { message_id: id, sender: message.sender, by: me };

@@ -11,11 +11,11 @@
 //! change by a `RetentionChanged` update, a group's members by a system
 //! message.
 
-use super::{listed, store};
+use super::{listed, store, tell_pair};
 use crate::id::now_ms;
 use crate::protocol::{GroupEvent, RetentionChanged, RetentionRequest, RetentionSetting, Target, UpdateBody};
 use crate::service::message::Conversation;
-use crate::service::{group, social, update, Call, Outcome, ServiceError, ServiceResult};
+use crate::service::{group, social, Call, Outcome, ServiceError, ServiceResult};
 
 /// The longest retention a conversation may set: 100 years.
 const LONGEST: u64 = 100 * 365 * 86_400;
@@ -63,13 +63,8 @@ pub(super) async fn retention(call: Call, req: RetentionRequest) -> ServiceResul
             store::set_retention(tx, conversation, seconds, server, now_ms())?;
             match conversation {
                 Conversation::Direct { low, high } => {
-                    let id = tx.next_id();
-                    let parties = if low == high { vec![low] } else { vec![low, high] };
-                    for user in &parties {
-                        store::touched(tx, *user, conversation, id);
-                    }
                     let changed = RetentionChanged { by: me, to: req.with, seconds };
-                    update::publish(tx, &parties, Some(origin), id, UpdateBody::RetentionChanged(changed));
+                    tell_pair(tx, (low, high), origin, UpdateBody::RetentionChanged(changed));
                 }
                 Conversation::Group(group) => {
                     group::announce(tx, &groups, group, me, GroupEvent::RetentionChanged { seconds, by: me })?;
