@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use common::process::KITH;
 use common::talk::{code, entry, everything, mark, open_group, pushed, send};
-use common::{Calls, Kind, TestServer};
+use common::{Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};
 use kith::config::Config;
 use kith::id::id_time_ms;
 use kith::protocol::{
-    DeleteForMeRequest, Direction, ErrorCode, GroupEvent, LeaveGroupRequest, Message, MessageKind, RecallRequest,
+    DeleteForMeRequest, ErrorCode, GroupEvent, LeaveGroupRequest, Message, MessageKind, RecallRequest,
     RetentionChanged, RetentionRequest, RetentionSetting, SendRequest, Target, UpdateBody, UpdateKind,
 };
 use kith::service::message::Conversation;
