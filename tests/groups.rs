@@ -364,6 +364,81 @@ async fn mutes_expire_and_a_muted_group_hears_only_its_leaders() {
     say(&member.client, group, "free again").await.unwrap();
 }
 
+/// A mute is not lifted by leaving (or being kicked) and joining again:
+/// it comes back with the member until it runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_outlasts_leaving_and_coming_back() {
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let member = server.user(Kind::Tcp, "mia").await;
+    let group = create(&owner.client, JoinPolicy::Open, &[]).await.group.group_id;
+    let join = JoinGroupRequest { group_id: group, message: String::new() };
+    member.client.call(&join).await.unwrap();
+    let until = kith::id::now_ms() + 2_500;
+    owner.client.call(&MuteMemberRequest { group_id: group, user_id: member.user_id, until }).await.unwrap();
+    assert_eq!(code(say(&member.client, group, "hello?").await), Some(ErrorCode::Muted));
+
+    member.client.call(&LeaveGroupRequest { group_id: group }).await.unwrap();
+    member.client.call(&join).await.unwrap();
+    let refused = say(&member.client, group, "back again").await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::Muted), "leaving did not lift the mute");
+    owner.client.call(&KickMemberRequest { group_id: group, user_id: member.user_id }).await.unwrap();
+    member.client.call(&join).await.unwrap();
+    assert_eq!(code(say(&member.client, group, "and again").await), Some(ErrorCode::Muted), "nor did a kick");
+    let list = ListMembersRequest { group_id: group, after: 0, limit: 10, online_only: false };
+    let members = owner.client.call(&list).await.unwrap().members;
+    let listed = members.into_iter().find(|m| m.user.user_id == member.user_id).unwrap();
+    assert_eq!(listed.muted_until, until);
+
+    let wait = until.saturating_sub(kith::id::now_ms()) + 100;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    member.client.call(&LeaveGroupRequest { group_id: group }).await.unwrap();
+    member.client.call(&join).await.unwrap();
+    say(&member.client, group, "the mute ran out").await.unwrap();
+}
+
+/// An invitation stands only while its group exists and its inviter may
+/// still invite; one that no longer stands is listed and answered as
+/// `Expired`, and answering clears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_expire_with_their_group_or_their_inviters_right() {
+    let server = TestServer::start().await;
+    let owner = server.user(Kind::Tls, "olga").await;
+    let admin = server.user(Kind::Tls, "adam").await;
+    let invitee = server.user(Kind::Tls, "ivy").await;
+    accept_all(&admin).await;
+    let approval = create(&owner.client, JoinPolicy::Approval, &[admin.user_id]).await.group.group_id;
+    let ended = create(&owner.client, JoinPolicy::Approval, &[]).await.group.group_id;
+    owner.client.call(&SetAdminRequest { group_id: approval, user_id: admin.user_id, admin: true }).await.unwrap();
+    let by_admin = admin.client.call(&InviteToGroupRequest { group_id: approval, user_id: invitee.user_id }).await;
+    let by_owner = owner.client.call(&InviteToGroupRequest { group_id: ended, user_id: invitee.user_id }).await;
+    assert_eq!((by_admin.unwrap().state, by_owner.unwrap().state), (RequestState::Pending, RequestState::Pending));
+
+    // The admin becomes an ordinary member; the other group ends.
+    owner.client.call(&SetAdminRequest { group_id: approval, user_id: admin.user_id, admin: false }).await.unwrap();
+    owner.client.call(&DissolveGroupRequest { group_id: ended }).await.unwrap();
+    let list = invitee.client.call(&ListInvitationsRequest { after: 0, limit: 10 }).await.unwrap();
+    let states: BTreeMap<u64, (RequestState, String)> =
+        list.invitations.iter().map(|i| (i.group_id, (i.state, i.group_name.clone()))).collect();
+    assert_eq!(states[&approval], (RequestState::Expired, "hikers".to_string()));
+    assert_eq!(states[&ended], (RequestState::Expired, String::new()), "a dissolved group has no name left");
+
+    let accept = |group_id| AnswerInvitationRequest { group_id, accept: true };
+    let answered = invitee.client.call(&accept(approval)).await.unwrap();
+    assert_eq!(answered.state, RequestState::Expired);
+    let info = invitee.client.call(&GetGroupRequest { group_id: approval }).await.unwrap();
+    assert_eq!((info.my_role, info.member_count), (None, 2), "not let in");
+    assert_eq!(invitee.client.call(&accept(ended)).await.unwrap().state, RequestState::Expired);
+    let list = invitee.client.call(&ListInvitationsRequest { after: 0, limit: 10 }).await.unwrap();
+    assert!(list.invitations.is_empty(), "answering cleared them: {list:?}");
+    assert_eq!(code(invitee.client.call(&accept(approval)).await), Some(ErrorCode::NotFound));
+
+    // An invitation from someone who may invite still stands.
+    let again = owner.client.call(&InviteToGroupRequest { group_id: approval, user_id: invitee.user_id }).await;
+    assert_eq!(again.unwrap().state, RequestState::Pending);
+    assert_eq!(invitee.client.call(&accept(approval)).await.unwrap().state, RequestState::Accepted);
+}
+
 /// Three members; one goes offline, the group talks and changes, and the
 /// returning member's catch-up holds every message and event the others
 /// saw, under the same ids — with the group below or above the diffusion

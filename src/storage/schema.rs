@@ -97,6 +97,8 @@ keyspaces! {
     USERGROUP_INVITATION = 0x55, "usergroup_invitation", "group", "user id ‖ group id", "InvitationRecord";
     /// The newest message of each large group that is in no member's update log.
     GROUPID_UNLOGGED = 0x56, "groupid_unlogged", "group", "group id", "message id";
+    /// The mute of a member who left or was removed while muted, put back if they return before it ends.
+    GROUPUSER_MUTED = 0x57, "groupuser_muted", "group", "group id ‖ user id", "muted until (ms)";
 
     /// Each conversation's newest message and count of messages that can be unread; a 1:1 conversation's also holds both users' read positions.
     CONV_HEAD = 0x60, "conv_head", "conversation", "conversation (17 bytes)", "Head";

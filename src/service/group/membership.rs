@@ -273,23 +273,35 @@ async fn invite_to_group(call: Call, req: InviteToGroupRequest) -> ServiceResult
     .await
 }
 
+/// The name of an invitation's group and whether the invitation still
+/// stands (`Pending`) or not (`Expired`): it stands while the group exists
+/// and the inviter is still a member who may invite under its policy now
+/// (any member in an open group, the owner and admins otherwise).
+fn standing(r: &impl Get, group: u64, inviter: u64) -> Result<(String, RequestState), StorageError> {
+    let Some(record) = store::group(r, group)? else { return Ok((String::new(), RequestState::Expired)) };
+    let may = store::member(r, group, inviter)?
+        .is_some_and(|m| record.fields.join_policy == JoinPolicy::Open || m.role != GroupRole::Member);
+    Ok((record.fields.name, if may { RequestState::Pending } else { RequestState::Expired }))
+}
+
 async fn answer_invitation(call: Call, req: AnswerInvitationRequest) -> ServiceResult<Outcome<InvitationInfo>> {
     let origin = call.session_id;
     change(&call, move |tx, config, me| {
         let group = req.group_id;
         let pending = store::invitation(tx, me, group)?.ok_or_else(|| ServiceError::not_found("no such invitation"))?;
-        let Some(record) = store::group(tx, group)? else {
+        let (name, standing) = standing(tx, group, pending.by)?;
+        // One that no longer stands is cleared, whatever the answer.
+        let state = if standing == RequestState::Expired {
             store::set_invitation(tx, me, group, None);
-            return Err(ServiceError::not_found("no such group"));
-        };
-        let state = if req.accept {
+            RequestState::Expired
+        } else if req.accept {
             admit(tx, config, group, me, pending.by)?;
             RequestState::Accepted
         } else {
             store::set_invitation(tx, me, group, None);
             RequestState::Rejected
         };
-        let info = invitation_info(tx, group, &record.fields.name, me, &pending, state)?;
+        let info = invitation_info(tx, group, &name, me, &pending, state)?;
         let id = tx.next_id();
         update::publish(tx, &[pending.by, me], Some(origin), id, UpdateBody::GroupInvitation(info.clone()));
         Ok(info)
@@ -306,15 +318,14 @@ async fn list_invitations(call: Call, req: ListInvitationsRequest) -> ServiceRes
             let mut invitations = Vec::new();
             for entry in store::invitations_page(s, me, req.after) {
                 let (group, pending) = entry?;
-                let Some(record) = store::group(s, group)? else { continue };
                 if store::ban(s, group, me)?.is_some() {
                     continue;
                 }
                 if invitations.len() == limit {
                     return Ok(InvitationPage { invitations, more: true });
                 }
-                let name = &record.fields.name;
-                invitations.push(invitation_info(s, group, name, me, &pending, RequestState::Pending)?);
+                let (name, state) = standing(s, group, pending.by)?;
+                invitations.push(invitation_info(s, group, &name, me, &pending, state)?);
             }
             Ok(InvitationPage { invitations, more: false })
         })

@@ -80,6 +80,7 @@ const BANS: Keyspace<(u64, u64), BanRecord> = Keyspace::new(&schema::GROUPUSER_B
 const REQUESTS: Keyspace<(u64, u64), JoinRequestRecord> = Keyspace::new(&schema::GROUPUSER_REQUEST);
 const INVITATIONS: Keyspace<(u64, u64), InvitationRecord> = Keyspace::new(&schema::USERGROUP_INVITATION);
 const UNLOGGED: Keyspace<u64, u64> = Keyspace::new(&schema::GROUPID_UNLOGGED);
+const MUTED_AWAY: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::GROUPUSER_MUTED);
 
 /// A group, if it exists.
 pub fn group(r: &impl Get, group: u64) -> Result<Option<GroupRecord>, StorageError> {
@@ -102,7 +103,8 @@ pub(super) fn put_member(tx: &mut Tx<'_>, group: u64, user: u64, record: &Member
 }
 
 /// Adds a member (both indexes, and their read state in the group's
-/// conversation) and counts them in the group record.
+/// conversation) and counts them in the group record. A mute they left
+/// with that has not run out comes back with them.
 pub(super) fn add_member(
     tx: &mut Tx<'_>,
     group: u64,
@@ -110,6 +112,14 @@ pub(super) fn add_member(
     user: u64,
     member: &MemberRecord,
 ) -> Result<(), StorageError> {
+    let mut member = member.clone();
+    if let Some(until) = tx.get(&MUTED_AWAY, &(group, user))? {
+        tx.delete(&MUTED_AWAY, &(group, user));
+        if until > crate::id::now_ms() {
+            member.muted_until = member.muted_until.max(until);
+        }
+    }
+    let member = &member;
     tx.put(&MEMBERS, &(group, user), member);
     tx.put(&JOINED, &(user, group), &member.joined);
     record.member_count += 1;
@@ -118,13 +128,20 @@ pub(super) fn add_member(
     conversation::store::joined(tx, group, user, member.joined)
 }
 
-/// Removes a member (both indexes and their read state) and uncounts them.
+/// Removes a member (both indexes and their read state) and uncounts them;
+/// a mute that has not run out is kept for their return, so leaving and
+/// joining again does not lift it.
 pub(super) fn remove_member(
     tx: &mut Tx<'_>,
     group: u64,
     record: &mut GroupRecord,
     user: u64,
 ) -> Result<(), StorageError> {
+    if let Some(member) = tx.get(&MEMBERS, &(group, user))? {
+        if member.muted_until > crate::id::now_ms() {
+            tx.put(&MUTED_AWAY, &(group, user), &member.muted_until);
+        }
+    }
     tx.delete(&MEMBERS, &(group, user));
     tx.delete(&JOINED, &(user, group));
     record.member_count = record.member_count.saturating_sub(1);
@@ -255,26 +272,34 @@ pub(super) fn set_unlogged(tx: &mut Tx<'_>, group: u64, id: u64) {
 }
 
 /// Deletes a dissolved group: its record, memberships, pending requests,
-/// bans and marker. Its log stays, for the update-log entries pointing at
-/// it; invitations to it are cleared as their invitees answer them.
+/// bans, kept mutes and marker. Its log stays, for the update-log entries
+/// pointing at it; invitations to it no longer stand and are cleared as
+/// their invitees answer them.
 pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecord)]) -> Result<(), StorageError> {
     for (user, _) in members {
         tx.delete(&MEMBERS, &(group, *user));
         tx.delete(&JOINED, &(*user, group));
         conversation::store::left(tx, group, *user)?;
     }
-    let requests: Vec<(u64, u64)> =
-        tx.range(&REQUESTS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
-    for key in requests {
-        tx.delete(&REQUESTS, &key);
-    }
-    let bans: Vec<(u64, u64)> =
-        tx.range(&BANS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
-    for key in bans {
-        tx.delete(&BANS, &key);
-    }
+    clear_group(tx, &REQUESTS, group)?;
+    clear_group(tx, &BANS, group)?;
+    clear_group(tx, &MUTED_AWAY, group)?;
     tx.delete(&UNLOGGED, &group);
     tx.delete(&GROUPS, &group);
+    Ok(())
+}
+
+/// Deletes a group's entries of a `group ‖ user` keyspace.
+fn clear_group<V: Serialize + DeserializeOwned + 'static>(
+    tx: &mut Tx<'_>,
+    ks: &Keyspace<(u64, u64), V>,
+    group: u64,
+) -> Result<(), StorageError> {
+    let keys: Vec<(u64, u64)> =
+        tx.range(ks, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    for key in &keys {
+        tx.delete(ks, key);
+    }
     Ok(())
 }
 
@@ -326,5 +351,5 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
     for entry in store.all(&UNLOGGED) {
         entry.map_err(err)?;
     }
-    Ok(())
+    store.check_entries(&MUTED_AWAY)
 }
