@@ -276,11 +276,19 @@ pub struct GroupConfig {
     /// `Sync` names the group for the device to pull (read diffusion). See
     /// docs/ARCHITECTURE.md for the measurements behind the default.
     pub write_diffusion_max: u32,
+    /// Group invitations one user may send per hour, counting a new
+    /// group's initial members; beyond it, `RateLimited`.
+    pub invitations_per_hour: u32,
 }
 
 impl Default for GroupConfig {
     fn default() -> Self {
-        GroupConfig { max_members: 5_000, max_groups_per_user: 500, write_diffusion_max: 100 }
+        GroupConfig {
+            max_members: 5_000,
+            max_groups_per_user: 500,
+            write_diffusion_max: 100,
+            invitations_per_hour: 200,
+        }
     }
 }
 
@@ -515,7 +523,8 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 20] = [
+        let positive: [(&'static str, u64); 21] = [
+            ("group.invitations_per_hour", u64::from(self.group.invitations_per_hour)),
             ("conversation.offline_cap_direct", u64::from(self.conversation.offline_cap_direct)),
             ("conversation.purge_interval_secs", self.conversation.purge_interval_secs),
             ("conversation.purge_batch", u64::from(self.conversation.purge_batch)),

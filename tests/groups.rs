@@ -397,6 +397,31 @@ async fn a_mute_outlasts_leaving_and_coming_back() {
     say(&member.client, group, "the mute ran out").await.unwrap();
 }
 
+/// Invitations one user sends are limited per hour, a new group's initial
+/// members included, so no one can flood others' update logs with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_limited_per_hour() {
+    let server = TestServer::start_with(|c| c.group.invitations_per_hour = 3).await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let mut others = Vec::new();
+    for name in ["ann", "ben", "cat", "dan"] {
+        others.push(server.user(Kind::Tcp, name).await.user_id);
+    }
+    let group = create(&owner.client, JoinPolicy::Approval, &others[..2]).await.group.group_id;
+    let invite = |user_id| InviteToGroupRequest { group_id: group, user_id };
+    owner.client.call(&invite(others[2])).await.unwrap();
+    let refused = owner.client.call(&invite(others[3])).await.unwrap_err();
+    assert_eq!((refused.code(), refused.limit()), (Some(ErrorCode::RateLimited), Some(3)));
+    assert!(refused.retry_after().is_some_and(|wait| wait <= Duration::from_secs(3600)));
+    let with_member = CreateGroupRequest { fields: fields("more", JoinPolicy::Open, false), members: vec![others[3]] };
+    assert_eq!(code(owner.client.call(&with_member).await), Some(ErrorCode::RateLimited));
+    create(&owner.client, JoinPolicy::Open, &[]).await;
+    // Someone else's quota is their own.
+    let ann = server.device(Kind::Tcp, "ann", "ann-phone", kith::protocol::DeviceType::Mobile).await.0;
+    let own = CreateGroupRequest { fields: fields("ann's", JoinPolicy::Open, false), members: vec![others[3]] };
+    ann.call(&own).await.unwrap();
+}
+
 /// An invitation stands only while its group exists and its inviter may
 /// still invite; one that no longer stands is listed and answered as
 /// `Expired`, and answering clears it.

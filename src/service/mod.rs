@@ -14,12 +14,14 @@ pub mod group;
 mod handler;
 pub mod message;
 pub mod migrate;
+mod quota;
 pub mod social;
 pub mod update;
 
 use std::io::Write;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -78,7 +80,8 @@ pub struct Services {
     hub: Arc<Hub>,
     router: Router,
     accounts: account::Accounts,
-    social: social::SearchLimit,
+    searches: quota::Quota,
+    invitations: quota::Quota,
     rosters: group::Rosters,
     floors: update::Floors,
     purges: conversation::Purges,
@@ -126,7 +129,8 @@ impl Services {
         let (committer, commit_thread) = Committer::start(store.clone(), &config.storage, sink)?;
         let services = Services {
             accounts: account::Accounts::load(&store, &config.limits, config.registration.policy)?,
-            social: social::SearchLimit::new(config.social.searches_per_minute),
+            searches: quota::Quota::new("searches", config.social.searches_per_minute, Duration::from_secs(60)),
+            invitations: quota::Quota::new("invitations", config.group.invitations_per_hour, Duration::from_secs(3600)),
             rosters: group::Rosters::default(),
             floors: update::Floors::default(),
             purges: conversation::Purges::default(),

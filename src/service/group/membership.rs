@@ -260,6 +260,9 @@ async fn invite_to_group(call: Call, req: InviteToGroupRequest) -> ServiceResult
     if req.user_id == me {
         return Err(ServiceError::invalid("user_id: you cannot invite yourself"));
     }
+    // Counted whether or not the invitation goes through, so probing who
+    // may be invited costs the same.
+    call.services.invitations.allow(me, 1, std::time::Instant::now())?;
     let services = call.services.clone();
     change(&call, move |tx, config, me| {
         let group = req.group_id;

@@ -194,6 +194,9 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
         return Err(ServiceError::invalid(format!("members: at most {most} at creation; invite the others"))
             .with_limit(most as u64));
     }
+    if !members.is_empty() {
+        call.services.invitations.allow(me, members.len() as u32, std::time::Instant::now())?;
+    }
     let services = call.services.clone();
     call.services
         .write(move |tx| {

@@ -13,7 +13,6 @@ mod search;
 pub mod store;
 
 pub use rules::{forbids, Surface};
-pub use search::SearchLimit;
 
 use self::store::{Pair, RequestRecord};
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};

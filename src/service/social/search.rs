@@ -1,11 +1,9 @@
 //! `SearchUsers`: exact username, then nickname prefix, paged by a cursor
-//! into the nickname index; and the per-user limit that keeps the directory
-//! from being listed by brute force.
+//! into the nickname index, within a per-user quota (`Services::searches`)
+//! that keeps the directory from being listed by brute force.
 
-use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::rules::{check_query, fold};
 use super::store::{self, NickKey, NICKS};
@@ -15,48 +13,10 @@ use crate::service::account::canonical_username;
 use crate::service::{Call, Outcome, PageLimit, ServiceError, ServiceResult, Services};
 use crate::storage::{KeyPart, StorageError, Store};
 
-/// How long a search window lasts.
-const WINDOW: Duration = Duration::from_secs(60);
-
-/// Users whose windows are remembered before stale ones are dropped.
-const REMEMBERED: usize = 100_000;
-
 /// Index entries one page may read beyond its size, so hidden users (blocked,
 /// not discoverable, disabled) cannot make one call scan the whole index; a
 /// page that stops early says `more`.
 const SCAN_SLACK: usize = 64;
-
-/// Searches per user per minute (fixed windows).
-pub struct SearchLimit {
-    per_minute: u32,
-    windows: Mutex<HashMap<u64, (Instant, u32)>>,
-}
-
-impl SearchLimit {
-    /// A limit of `per_minute` searches per user.
-    pub fn new(per_minute: u32) -> SearchLimit {
-        SearchLimit { per_minute, windows: Mutex::new(HashMap::new()) }
-    }
-
-    /// Counts one search by `user`, or says how long to wait.
-    fn allow(&self, user: u64, now: Instant) -> ServiceResult<()> {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() >= REMEMBERED {
-            windows.retain(|_, (start, _)| now.saturating_duration_since(*start) < WINDOW);
-        }
-        let (start, count) = windows.entry(user).or_insert((now, 0));
-        if now.saturating_duration_since(*start) >= WINDOW {
-            (*start, *count) = (now, 0);
-        }
-        if *count >= self.per_minute {
-            let wait = WINDOW.saturating_sub(now.saturating_duration_since(*start));
-            return Err(ServiceError::rate_limited(format!("at most {} searches per minute", self.per_minute), wait)
-                .with_limit(u64::from(self.per_minute)));
-        }
-        *count += 1;
-        Ok(())
-    }
-}
 
 pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> ServiceResult<Outcome<UserPage>> {
     let me = call.me()?.user_id;
@@ -71,7 +31,7 @@ pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> Service
             _ => return Err(ServiceError::invalid("cursor: not one this query returned")),
         }
     };
-    call.services.social.allow(me, Instant::now())?;
+    call.services.searches.allow(me, 1, Instant::now())?;
     let services = call.services.clone();
     let page = call
         .services
