@@ -428,3 +428,39 @@ async fn groups_in_stats_export_and_backups() {
         .unwrap();
     assert_eq!(log.messages.len(), 4);
 }
+
+/// In a group above the write diffusion threshold no member's update log
+/// points at its messages; the export finds the user's own there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_holds_ones_own_messages_in_a_large_group() {
+    use kith::protocol::{CreateGroupRequest, FriendPolicy, GroupFields, JoinPolicy, PrivacyRequest, Target};
+    let server = TestServer::start_with(|c| c.group.write_diffusion_max = 1).await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let accept = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+    bob.client.call(&accept).await.unwrap();
+    let fields = GroupFields {
+        name: "crowd".into(),
+        avatar: String::new(),
+        introduction: String::new(),
+        announcement: String::new(),
+        join_policy: JoinPolicy::Open,
+        history_visible: false,
+    };
+    let group = alice.client.call(&CreateGroupRequest { fields, members: vec![bob.user_id] }).await.unwrap();
+    let to = Target::Group(group.group.group_id);
+    let mine =
+        [bob.client.send_text_to(to, "first").await.unwrap(), bob.client.send_text_to(to, "second").await.unwrap()];
+    alice.client.send_text_to(to, "not bob's").await.unwrap();
+
+    let out = server.dir.path().join("bob.jsonl");
+    let export =
+        kith_async(args(&["user", "export", "bob", "--output", out.to_str().unwrap()]), server.data_dir(), None).await;
+    assert!(export.status.success(), "{}", stderr(&export));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let exported: Vec<u64> = lines.iter().filter_map(|l| l.get("message")).filter_map(|m| m["id"].as_u64()).collect();
+    for sent in &mine {
+        assert_eq!(exported.iter().filter(|id| **id == sent.message_id).count(), 1, "{exported:?}");
+    }
+}

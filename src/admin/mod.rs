@@ -22,6 +22,7 @@ use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{Message, Target, UpdateBody};
 use crate::service::account::store::UserRecord;
 use crate::service::{account, conversation, group, message, social, update, PageLimit, ServiceResult, Services};
+use crate::storage::{StorageError, Store};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,9 +347,36 @@ async fn export_lines(
         }
         match page.last() {
             Some(last) if more => after = last.id,
-            _ => return Ok(()),
+            _ => break,
         }
     }
+    for m in services.read(move |s| unlogged_own_messages(s, id, retention)).await? {
+        if tx.send(line(json!({ "message": message_json(id, &m) }))).await.is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The user's own messages in their groups that their update log does not
+/// point at: those sent while a group was above the write diffusion
+/// threshold (a scan of each such group's log, within the membership and
+/// retention).
+fn unlogged_own_messages(s: &Store, user: u64, retention: u64) -> Result<Vec<Message>, StorageError> {
+    let mut out = Vec::new();
+    for group in group::store::groups_of(s, user, 0) {
+        let group = group?;
+        let Some(member) = group::store::member(s, group, user)? else { continue };
+        let conversation = message::Conversation::Group(group);
+        let below = conversation::store::head(s, conversation)?.expired_below(retention, now_ms());
+        for entry in message::store::sent_by(s, conversation, member.visible_from.max(below), user) {
+            let (id, m) = entry?;
+            if !update::store::holds(s, user, id)? {
+                out.push(message::wire_message(id, conversation, &m));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The user's social data: the public profile and privacy settings, then one

@@ -54,6 +54,11 @@ pub(crate) fn unpoint(tx: &mut Tx<'_>, user: u64, message: u64) {
     tx.delete(&LOG, &(user, message));
 }
 
+/// Whether a user's log holds update `id` (for a message, its pointer).
+pub fn holds(store: &Store, user: u64, id: u64) -> Result<bool, StorageError> {
+    Ok(store.get(&LOG, &(user, id))?.is_some())
+}
+
 /// The highest update id in a user's log, 0 if it is empty.
 pub fn latest(store: &Store, user: u64) -> Result<u64, StorageError> {
     Ok(store.range(&LOG, (user, 0)..=(user, u64::MAX)).next_back().transpose()?.map_or(0, |((_, id), _)| id))
