@@ -21,6 +21,15 @@ pub struct Running {
     pub lines: mpsc::Receiver<String>,
 }
 
+/// A server a test started dies with the test, passed or failed: killing
+/// one that already exited does nothing.
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Settings that let one connection send as fast as a load generator
 /// (a person's request rate would throttle a test that churns).
 pub const UNTHROTTLED: &[&str] =
