@@ -16,8 +16,8 @@ use kith::client::{Client, ClientError};
 use kith::protocol::{
     ConversationInfo, CreateGroupRequest, DeleteForMeRequest, ErrorCode, JoinGroupRequest, JoinPolicy,
     KickMemberRequest, LeaveGroupRequest, ListConversationsRequest, MarkReadRequest, MessageKind, MessageReaders,
-    MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest, RecallRequest, Target, UpdateBody,
-    UpdateKind,
+    MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest, ReadReceiptsSetting, RecallRequest, Target,
+    UpdateBody, UpdateKind,
 };
 
 async fn readers_of(client: &Client, group: u64, message_id: u64) -> Result<MessageReaders, ClientError> {
@@ -160,9 +160,15 @@ async fn receipts_turned_off_are_neither_sent_nor_seen() {
     let alice = server.user(Kind::Tcp, "alice").await;
     let mut bob = server.user(Kind::Tcp, "bob").await;
     let carol = server.user(Kind::Tcp, "carol").await;
+    let (mut tablet, _) = server.device(Kind::Tcp, "alice", "alice-tablet", kith::protocol::DeviceType::Tablet).await;
     assert!(alice.client.call(&ReadReceiptsRequest { set: None }).await.unwrap().enabled, "on by default");
     assert!(!alice.client.call(&ReadReceiptsRequest { set: Some(false) }).await.unwrap().enabled);
     assert!(!alice.client.call(&ReadReceiptsRequest { set: None }).await.unwrap().enabled);
+    // Her other device hears of it; asking again changes nothing and tells nobody.
+    let (_, body) = pushed(&mut tablet, UpdateKind::ReadReceiptsChanged).await;
+    assert_eq!(body, UpdateBody::ReadReceiptsChanged(ReadReceiptsSetting { enabled: false }));
+    alice.client.call(&ReadReceiptsRequest { set: Some(false) }).await.unwrap();
+    none_pushed(&mut tablet, UpdateKind::ReadReceiptsChanged).await;
 
     let to_alice = send(&bob.client, Target::User(alice.user_id), "read me").await;
     mark(&alice.client, Target::User(bob.user_id), to_alice).await.unwrap();

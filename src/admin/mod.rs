@@ -333,6 +333,9 @@ async fn export_lines(
                     "id": entry.id, "time": id_time_ms(entry.id), "with": target_json(d.with),
                     "message_ids": d.message_ids, "cleared_up_to": d.cleared_up_to,
                 }}),
+                Ok(Some(UpdateBody::ReadReceiptsChanged(r))) => json!({ "read_receipts_changed": {
+                    "id": entry.id, "time": id_time_ms(entry.id), "enabled": r.enabled,
+                }}),
                 Ok(Some(UpdateBody::RetentionChanged(r))) => json!({ "retention_changed": {
                     "id": entry.id, "time": id_time_ms(entry.id), "by": r.by, "to": target_json(r.to), "seconds": r.seconds,
                 }}),

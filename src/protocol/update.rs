@@ -14,7 +14,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
-use super::conversation::{DeletedForMe, Delivered, ReadPosition, ReadReceipt, Recalled, RetentionChanged};
+use super::conversation::{
+    DeletedForMe, Delivered, ReadPosition, ReadReceipt, ReadReceiptsSetting, Recalled, RetentionChanged,
+};
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::{Message, Target};
 use super::social::{BlockChanged, FriendRemoved, FriendRequestInfo};
@@ -58,6 +60,8 @@ tagged_bodies! {
     /// A participant changed how long a 1:1 conversation of the user keeps
     /// its messages.
     14 RetentionChanged(RetentionChanged),
+    /// The user turned their read receipts on or off (on another device).
+    15 ReadReceiptsChanged(ReadReceiptsSetting),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

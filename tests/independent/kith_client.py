@@ -246,8 +246,8 @@ UPDATE_GROUP_JOIN_REQUEST, UPDATE_GROUP_INVITATION = 7, 8
 UPDATE_READ_POSITION, UPDATE_READ_RECEIPT = 9, 10
 # Revision 8: after sending.
 UPDATE_MESSAGE_RECALLED, UPDATE_DELETED_FOR_ME, UPDATE_DELIVERED = 11, 12, 13
-# Revision 9: retention.
-UPDATE_RETENTION_CHANGED = 14
+# Revision 9: retention, and read receipts changed on another device.
+UPDATE_RETENTION_CHANGED, UPDATE_READ_RECEIPTS_CHANGED = 14, 15
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
@@ -255,7 +255,7 @@ UPDATE_KIND_NAMES = {
     UPDATE_GROUP_INVITATION: "GroupInvitation", UPDATE_READ_POSITION: "ReadPosition",
     UPDATE_READ_RECEIPT: "ReadReceipt", UPDATE_MESSAGE_RECALLED: "MessageRecalled",
     UPDATE_DELETED_FOR_ME: "DeletedForMe", UPDATE_DELIVERED: "Delivered",
-    UPDATE_RETENTION_CHANGED: "RetentionChanged",
+    UPDATE_RETENTION_CHANGED: "RetentionChanged", UPDATE_READ_RECEIPTS_CHANGED: "ReadReceiptsChanged",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -1761,6 +1761,10 @@ def encode_retention_changed(w: Writer, r: RetentionChanged) -> Writer:
     return w.u64(r.by).target(r.to).u64(r.seconds)
 
 
+def encode_read_receipts_changed(w: Writer, s: "ReadReceiptsSetting") -> Writer:
+    return w.bool(s.enabled)
+
+
 # How each known update kind's value is written into Update.body.
 UPDATE_BODY_ENCODERS = {
     UPDATE_MESSAGE: encode_message, UPDATE_NEW_LOGIN: encode_new_login,
@@ -1770,6 +1774,7 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_READ_POSITION: encode_read_position_into, UPDATE_READ_RECEIPT: encode_read_receipt,
     UPDATE_MESSAGE_RECALLED: encode_recalled_into, UPDATE_DELETED_FOR_ME: encode_deleted_for_me_into,
     UPDATE_DELIVERED: encode_delivered, UPDATE_RETENTION_CHANGED: encode_retention_changed,
+    UPDATE_READ_RECEIPTS_CHANGED: encode_read_receipts_changed,
 }
 
 
@@ -2341,6 +2346,7 @@ UPDATE_BODY_DECODERS = {
     UPDATE_READ_POSITION: decode_read_position, UPDATE_READ_RECEIPT: decode_read_receipt,
     UPDATE_MESSAGE_RECALLED: decode_recalled, UPDATE_DELETED_FOR_ME: decode_deleted_for_me,
     UPDATE_DELIVERED: decode_delivered, UPDATE_RETENTION_CHANGED: decode_retention_changed,
+    UPDATE_READ_RECEIPTS_CHANGED: decode_read_receipts_setting,
 }
 
 

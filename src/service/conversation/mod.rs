@@ -140,6 +140,7 @@ fn read_up_to(
 
 async fn read_receipts(call: Call, req: ReadReceiptsRequest) -> ServiceResult<Outcome<ReadReceiptsSetting>> {
     let me = call.me()?.user_id;
+    let origin = call.session_id;
     match req.set {
         None => {
             let enabled = call.services.read(move |s| store::receipts_on(s, me)).await?;
@@ -148,8 +149,12 @@ async fn read_receipts(call: Call, req: ReadReceiptsRequest) -> ServiceResult<Ou
         Some(enabled) => {
             call.services
                 .write(move |tx| {
-                    store::set_receipts(tx, me, enabled, now_ms())?;
-                    Ok(ReadReceiptsSetting { enabled })
+                    let setting = ReadReceiptsSetting { enabled };
+                    if store::set_receipts(tx, me, enabled, now_ms())? {
+                        let id = tx.next_id();
+                        update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadReceiptsChanged(setting));
+                    }
+                    Ok(setting)
                 })
                 .await
         }

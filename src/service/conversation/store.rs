@@ -516,10 +516,10 @@ pub(crate) fn left(tx: &mut Tx<'_>, group: u64, user: u64) -> Result<(), Storage
 }
 
 /// Turns a user's read receipts on or off: their read positions join or
-/// leave their groups' sorted indexes.
-pub(crate) fn set_receipts(tx: &mut Tx<'_>, user: u64, on: bool, now_ms: u64) -> Result<(), StorageError> {
+/// leave their groups' sorted indexes. Returns whether it changed.
+pub(crate) fn set_receipts(tx: &mut Tx<'_>, user: u64, on: bool, now_ms: u64) -> Result<bool, StorageError> {
     if receipts_on(tx, user)? == on {
-        return Ok(());
+        return Ok(false);
     }
     let groups: Vec<u64> = tx
         .range(&ENTRIES, (user, Conversation::Group(0))..=(user, Conversation::Group(u64::MAX)))
@@ -542,7 +542,7 @@ pub(crate) fn set_receipts(tx: &mut Tx<'_>, user: u64, on: bool, now_ms: u64) ->
     } else {
         tx.put(&NO_RECEIPTS, &user, &now_ms);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Every conversation in a user's list, with when the user last changed
