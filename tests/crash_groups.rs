@@ -132,7 +132,13 @@ async fn churn_until_killed(clients: Arc<Vec<Client>>, ids: Arc<Vec<u64>>, group
 async fn acknowledged_memberships_and_group_messages_survive_kill_9() {
     let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
-    let settings = [common::process::UNTHROTTLED, &["--set", "group.write_diffusion_max=3"]].concat();
+    // The owner invites as fast as the server answers: lift the hourly
+    // quota of invitations along with the request rate.
+    let settings = [
+        common::process::UNTHROTTLED,
+        &["--set", "group.write_diffusion_max=3", "--set", "group.invitations_per_hour=1000000"],
+    ]
+    .concat();
     let mut server = start(dir.path(), &settings);
     let mut ids = Vec::new();
     let mut tokens = Vec::new();
