@@ -108,7 +108,7 @@ fn due(store: &Store, server: u64) -> Result<Vec<Conversation>, StorageError> {
     for entry in store::heads(store) {
         let (conversation, head) = entry?;
         let below = head.expired_below(server, now);
-        if message::store::unpurged_below(store, conversation, below, head.last)? {
+        if below > 0 && message::store::unpurged_below(store, conversation, below, head.last)? {
             due.push(conversation);
         }
     }
@@ -129,18 +129,14 @@ fn purge_some(
 ) -> ServiceResult<(usize, bool)> {
     let head = store::head(tx, conversation)?;
     let below = head.expired_below(server, now_ms());
-    // Who holds pointers to its messages, and who may have hidden some.
-    let (logged, members) = match conversation {
-        Conversation::Direct { low, high } => {
-            let users = if low == high { vec![low] } else { vec![low, high] };
-            (users.clone(), users)
-        }
+    // Who holds pointers to its messages: a 1:1 conversation's users, a
+    // small group's members (a large group's are read only at the end).
+    let (logged, large) = match conversation {
+        Conversation::Direct { low, high } => (if low == high { vec![low] } else { vec![low, high] }, None),
         Conversation::Group(id) => match group::store::group(tx, id)? {
-            Some(_) => {
-                let members = group::member_ids(tx, id)?;
-                (if members.len() <= small { members.clone() } else { Vec::new() }, members)
-            }
-            None => (Vec::new(), Vec::new()),
+            Some(record) if record.member_count as usize <= small => (group::member_ids(tx, id)?, None),
+            Some(_) => (Vec::new(), Some(id)),
+            None => (Vec::new(), None),
         },
     };
     let most = (batch / (OWN_ROWS + logged.len())).max(1);
@@ -152,7 +148,12 @@ fn purge_some(
         }
     }
     store::purged(tx, conversation, last)?;
+    // Done with the conversation: its participants' hidden marks go too.
     if !more {
+        let members = match large {
+            Some(group) => group::member_ids(tx, group)?,
+            None => logged,
+        };
         for user in members {
             store::unhide_below(tx, user, conversation, below)?;
         }
