@@ -358,8 +358,8 @@ async fn a_clean_shutdown_removes_the_control_socket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_in_stats_export_and_backups() {
     use kith::protocol::{
-        CreateGroupRequest, FriendPolicy, GetGroupRequest, GroupFields, GroupRole, JoinPolicy, ListMembersRequest,
-        PrivacyRequest, Target,
+        CreateGroupRequest, FriendPolicy, GetGroupRequest, GroupRole, JoinPolicy, ListMembersRequest, PrivacyRequest,
+        Target,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -368,14 +368,7 @@ async fn groups_in_stats_export_and_backups() {
         .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
         .await
         .unwrap();
-    let fields = GroupFields {
-        name: "hikers".into(),
-        avatar: String::new(),
-        introduction: String::new(),
-        announcement: String::new(),
-        join_policy: JoinPolicy::Open,
-        history_visible: false,
-    };
+    let fields = common::talk::group_fields(JoinPolicy::Open);
     let group = alice.client.call(&CreateGroupRequest { fields, members: vec![bob.user_id] }).await.unwrap();
     let group = group.group.group_id;
     alice.client.send_text_to(Target::Group(group), "to the hills").await.unwrap();
@@ -433,20 +426,13 @@ async fn groups_in_stats_export_and_backups() {
 /// points at its messages; the export finds the user's own there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_holds_ones_own_messages_in_a_large_group() {
-    use kith::protocol::{CreateGroupRequest, FriendPolicy, GroupFields, JoinPolicy, PrivacyRequest, Target};
+    use kith::protocol::{CreateGroupRequest, FriendPolicy, JoinPolicy, PrivacyRequest, Target};
     let server = TestServer::start_with(|c| c.group.write_diffusion_max = 1).await;
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
     let accept = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
     bob.client.call(&accept).await.unwrap();
-    let fields = GroupFields {
-        name: "crowd".into(),
-        avatar: String::new(),
-        introduction: String::new(),
-        announcement: String::new(),
-        join_policy: JoinPolicy::Open,
-        history_visible: false,
-    };
+    let fields = common::talk::group_fields(JoinPolicy::Open);
     let group = alice.client.call(&CreateGroupRequest { fields, members: vec![bob.user_id] }).await.unwrap();
     let to = Target::Group(group.group.group_id);
     let mine =
