@@ -423,10 +423,11 @@ async fn groups_in_stats_export_and_backups() {
 }
 
 /// In a group above the write diffusion threshold no member's update log
-/// points at its messages; the export finds the user's own there.
+/// points at its messages; the export finds the user's own there, also
+/// after the user left the group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_holds_ones_own_messages_in_a_large_group() {
-    use kith::protocol::{CreateGroupRequest, FriendPolicy, JoinPolicy, PrivacyRequest, Target};
+    use kith::protocol::{CreateGroupRequest, FriendPolicy, JoinPolicy, LeaveGroupRequest, PrivacyRequest, Target};
     let server = TestServer::start_with(|c| c.group.write_diffusion_max = 1).await;
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
@@ -438,6 +439,7 @@ async fn the_export_holds_ones_own_messages_in_a_large_group() {
     let mine =
         [bob.client.send_text_to(to, "first").await.unwrap(), bob.client.send_text_to(to, "second").await.unwrap()];
     alice.client.send_text_to(to, "not bob's").await.unwrap();
+    bob.client.call(&LeaveGroupRequest { group_id: group.group.group_id }).await.unwrap();
 
     let out = server.dir.path().join("bob.jsonl");
     let export =
@@ -449,4 +451,8 @@ async fn the_export_holds_ones_own_messages_in_a_large_group() {
     for sent in &mine {
         assert_eq!(exported.iter().filter(|id| **id == sent.message_id).count(), 1, "{exported:?}");
     }
+    let left = lines.iter().find_map(|l| l.get("group_left")).expect("the ended membership is exported");
+    assert_eq!(left["group_id"].as_u64(), Some(group.group.group_id));
+    assert!(left["until"].as_u64() > Some(mine[1].message_id), "{left}");
+    assert!(lines.iter().all(|l| l.get("group").is_none()), "no longer a member");
 }

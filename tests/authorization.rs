@@ -172,7 +172,8 @@ async fn who_may_do_what_in_the_social_graph() {
 
 /// The group actions, by who tries them: an anonymous connection is refused
 /// every one; a stranger does not find an invite-only group and can neither
-/// act in it nor read it; an ordinary member cannot do what the owner and admins do; an admin
+/// act in it nor read it; a former member neither, but reads up to their
+/// exit; an ordinary member cannot do what the owner and admins do; an admin
 /// cannot do what only the owner does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what_in_a_group() {
@@ -254,18 +255,35 @@ async fn who_may_do_what_in_a_group() {
     // A stranger: may list her own (empty) lists; the invite-only group is
     // not found, every action inside it is refused, and its log stays closed.
     let not_permitted = Some(ErrorCode::NotPermitted);
+    let outsider = |request: &Request| match request {
+        Request::CreateGroup(_) | Request::ListGroups(_) | Request::ListInvitations(_) => None,
+        Request::AnswerInvitation(_) | Request::GetGroup(_) => Some(ErrorCode::NotFound),
+        _ => not_permitted,
+    };
     for request in &requests {
-        let expected = match request {
-            Request::CreateGroup(_) | Request::ListGroups(_) | Request::ListInvitations(_) => None,
-            Request::AnswerInvitation(_) | Request::GetGroup(_) => Some(ErrorCode::NotFound),
-            _ => not_permitted,
-        };
-        assert_eq!(outcome(&stranger.client, request).await, expected, "stranger: {request:?}");
+        assert_eq!(outcome(&stranger.client, request).await, outsider(request), "stranger: {request:?}");
     }
     assert_eq!(code(stranger.client.history(Target::Group(g), Direction::After, 0, 10).await), not_permitted);
     assert_eq!(code(stranger.client.send_text_to(Target::Group(g), "hi").await), not_permitted);
     let log = stranger.client.sync_page(0, 100).await.unwrap();
     assert!(log.groups.is_empty() && log.updates.iter().all(|u| u.id != secret.message_id));
+
+    // A former member: refused everything inside like the stranger, but
+    // reads the log up to the message announcing the exit.
+    let former = server.user(Kind::Tcp, "fred").await;
+    let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+    former.client.call(&policy).await.unwrap();
+    owner.client.call(&InviteToGroupRequest { group_id: g, user_id: former.user_id }).await.unwrap();
+    former.client.call(&LeaveGroupRequest { group_id: g }).await.unwrap();
+    let later = owner.client.send_text_to(Target::Group(g), "after fred").await.unwrap();
+    for request in &requests {
+        assert_eq!(outcome(&former.client, request).await, outsider(request), "former member: {request:?}");
+    }
+    assert_eq!(code(former.client.send_text_to(Target::Group(g), "hi").await), not_permitted);
+    let window = former.client.history(Target::Group(g), Direction::After, 0, 100).await.unwrap();
+    assert!(window.messages.iter().any(|m| m.id == secret.message_id), "the group shows history");
+    assert_eq!(window.messages.last().map(|m| m.sender), Some(former.user_id), "ends with his leaving");
+    assert!(window.messages.iter().all(|m| m.id < later.message_id) && !window.more);
 
     // An ordinary member: none of the owner's or admins' actions.
     for request in &requests {

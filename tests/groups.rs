@@ -524,6 +524,154 @@ async fn offline_catch_up_by_read_diffusion(kind: Kind) {
 }
 per_transport!(offline_catch_up_by_read_diffusion);
 
+/// How a membership ends in [`departed_members_phone_catches_up_to_the_exit`].
+#[derive(Debug, Clone, Copy)]
+enum Exit {
+    /// The member leaves, from another of their devices.
+    Leave,
+    /// The owner kicks them.
+    Kick,
+    /// The owner bans them.
+    Ban,
+    /// The owner dissolves the group.
+    Dissolve,
+}
+
+/// A member's phone is off while the group talks and the membership ends;
+/// back on, the phone's catch-up (docs/PROTOCOL.md §8.3) holds every
+/// message up to the exit and nothing newer, under the ids the owner reads.
+async fn departed_members_phone_catches_up_to_the_exit(server: &TestServer, kind: Kind, exit: Exit) {
+    let tag = format!("{exit:?}").to_lowercase();
+    let owner = server.user(kind, &format!("olga{tag}")).await;
+    let stays = server.user(kind, &format!("otto{tag}")).await;
+    let name = format!("anna{tag}");
+    let phone = server.user(kind, &name).await;
+    accept_all(&stays).await;
+    accept_all(&phone).await;
+    let anna = phone.user_id;
+    let group = create(&owner.client, JoinPolicy::Open, &[stays.user_id, anna]).await.group.group_id;
+    let cursor = newest_known(&phone.client, group).await;
+    drop(phone);
+
+    say(&owner.client, group, "one").await.unwrap();
+    say(&stays.client, group, "two").await.unwrap();
+    let (by, event) = match exit {
+        Exit::Leave => {
+            let tablet = server.device(kind, &name, "anna-tablet", kith::protocol::DeviceType::Tablet).await.0;
+            tablet.call(&LeaveGroupRequest { group_id: group }).await.unwrap();
+            (anna, GroupEvent::Left { user_id: anna })
+        }
+        Exit::Kick => {
+            owner.client.call(&KickMemberRequest { group_id: group, user_id: anna }).await.unwrap();
+            (owner.user_id, GroupEvent::Kicked { user_id: anna, by: owner.user_id })
+        }
+        Exit::Ban => {
+            owner.client.call(&BanRequest { group_id: group, user_id: anna, banned: true }).await.unwrap();
+            (owner.user_id, GroupEvent::Banned { user_id: anna, by: owner.user_id })
+        }
+        Exit::Dissolve => {
+            owner.client.call(&DissolveGroupRequest { group_id: group }).await.unwrap();
+            (owner.user_id, GroupEvent::Dissolved { by: owner.user_id })
+        }
+    };
+    let later = match exit {
+        Exit::Dissolve => None,
+        _ => Some(say(&stays.client, group, "after the exit").await.unwrap()),
+    };
+
+    let back = server.device(kind, &name, &format!("{name}-phone"), kith::protocol::DeviceType::Mobile).await.0;
+    let caught: Vec<Message> = catch_up(&back, cursor).await.into_values().collect();
+    let texts: Vec<String> = caught.iter().map(text).collect();
+    assert_eq!(texts, ["one".to_string(), "two".into(), format!("{event:?}")], "{exit:?}");
+    let last = caught.last().unwrap();
+    assert_eq!(last.sender, by);
+    // The owner reads the same messages under the same ids (after a
+    // dissolution, as a former member too); the phone reads nothing newer.
+    let log = pull(&owner.client, group, cursor).await.unwrap();
+    assert_eq!(log.iter().filter(|m| m.id <= last.id).cloned().collect::<Vec<_>>(), caught, "{exit:?}");
+    assert_eq!(log.last().map(|m| m.id), later.or(Some(last.id)));
+    assert_eq!(pull(&back, group, 0).await.unwrap().last(), Some(last), "History stops at the exit");
+    let newest = back.history(Target::Group(group), Direction::Before, 0, 1).await.unwrap();
+    assert_eq!((newest.messages.last(), newest.more), (Some(last), true));
+    // Still no way back in by writing.
+    assert_eq!(
+        code(say(&back, group, "still here?").await),
+        Some(if matches!(exit, Exit::Dissolve) { ErrorCode::NotFound } else { ErrorCode::NotPermitted })
+    );
+}
+
+async fn departed_members_catch_up(kind: Kind, threshold: u32) {
+    let server = TestServer::start_with(|c| c.group.write_diffusion_max = threshold).await;
+    for exit in [Exit::Leave, Exit::Kick, Exit::Ban, Exit::Dissolve] {
+        departed_members_phone_catches_up_to_the_exit(&server, kind, exit).await;
+    }
+}
+
+async fn departed_members_catch_up_by_read_diffusion(kind: Kind) {
+    departed_members_catch_up(kind, 1).await;
+}
+per_transport!(departed_members_catch_up_by_read_diffusion);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn departed_members_catch_up_by_write_diffusion() {
+    departed_members_catch_up(Kind::Tcp, 500).await;
+}
+
+/// A member leaves a large group and joins again while their phone is off:
+/// the phone catches up on both memberships and on nothing said between
+/// them; a device that was never a member reads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_away_across_a_leave_and_a_return_skips_the_time_between() {
+    let server = TestServer::start_with(|c| c.group.write_diffusion_max = 1).await;
+    let owner = server.user(Kind::Tls, "olga").await;
+    let phone = server.user(Kind::Tls, "anna").await;
+    let stranger = server.user(Kind::Tls, "sam").await;
+    accept_all(&phone).await;
+    let anna = phone.user_id;
+    let group = create(&owner.client, JoinPolicy::Open, &[anna]).await.group.group_id;
+    let cursor = newest_known(&phone.client, group).await;
+    drop(phone);
+    let tablet = server.device(Kind::Tls, "anna", "anna-tablet", kith::protocol::DeviceType::Tablet).await.0;
+
+    let first = say(&owner.client, group, "first membership").await.unwrap();
+    tablet.call(&LeaveGroupRequest { group_id: group }).await.unwrap();
+    let between = say(&owner.client, group, "while she is out").await.unwrap();
+    assert!(matches!(
+        tablet.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap(),
+        JoinOutcome::Joined(_)
+    ));
+    let second = say(&owner.client, group, "second membership").await.unwrap();
+
+    let back = server.device(Kind::Tls, "anna", "anna-phone", kith::protocol::DeviceType::Mobile).await.0;
+    let caught = catch_up(&back, cursor).await;
+    assert!(caught.contains_key(&first) && caught.contains_key(&second));
+    assert!(!caught.contains_key(&between), "nothing from between the two memberships");
+    let texts: Vec<String> = caught.values().map(text).collect();
+    assert_eq!(
+        texts,
+        [
+            "first membership".to_string(),
+            format!("{:?}", GroupEvent::Left { user_id: anna }),
+            format!("{:?}", GroupEvent::Joined { user_id: anna, by: anna }),
+            "second membership".into(),
+        ]
+    );
+    // Paging back from the newest crosses the gap the same way.
+    let mut older = Vec::new();
+    let mut anchor = 0;
+    loop {
+        let page = back.history(Target::Group(group), Direction::Before, anchor, 1).await.unwrap();
+        older.splice(0..0, page.messages.iter().map(|m| m.id));
+        anchor = page.messages.first().map_or(anchor, |m| m.id);
+        if !page.more {
+            break;
+        }
+    }
+    assert!(older.ends_with(&caught.keys().copied().collect::<Vec<_>>()));
+    assert!(!older.contains(&between));
+    assert_eq!(code(pull(&stranger.client, group, 0).await), Some(ErrorCode::NotPermitted));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_crossing_the_threshold_loses_and_repeats_nothing() {
     let server = TestServer::start_with(|c| c.group.write_diffusion_max = 3).await;
@@ -613,7 +761,10 @@ async fn outsiders_and_the_kicked_get_nothing() {
     assert!(live.iter().any(|m| m.id == before));
     let synced = kicked.client.sync_messages(0).await.unwrap();
     assert!(synced.iter().all(|m| m.id < after), "nothing newer than the kick");
-    assert_eq!(code(pull(&kicked.client, group, 0).await), Some(ErrorCode::NotPermitted));
+    // Their History ends with the kick; writing is refused.
+    let readable = pull(&kicked.client, group, 0).await.unwrap();
+    assert!(readable.iter().any(|m| m.id == before));
+    assert_eq!(readable.last().map(|m| m.id), live.last().map(|m| m.id), "nothing newer than the kick");
     assert_eq!(code(say(&kicked.client, group, "let me back").await), Some(ErrorCode::NotPermitted));
 }
 

@@ -361,21 +361,29 @@ async fn export_lines(
     Ok(())
 }
 
-/// The user's own messages in their groups that their update log does not
-/// point at: those sent while a group was above the write diffusion
-/// threshold (a scan of each such group's log, within the membership and
-/// retention).
+/// The user's own messages in their groups, present and past, that their
+/// update log does not point at: those sent while a group was above the
+/// write diffusion threshold (a scan of each such group's log, within the
+/// membership windows and retention).
 fn unlogged_own_messages(s: &Store, user: u64, retention: u64) -> Result<Vec<Message>, StorageError> {
-    let mut out = Vec::new();
+    let mut groups = std::collections::BTreeSet::new();
     for group in group::store::groups_of(s, user, 0) {
-        let group = group?;
-        let Some(member) = group::store::member(s, group, user)? else { continue };
+        groups.insert(group?);
+    }
+    for entry in group::store::left_groups(s, user) {
+        groups.insert(entry?.0);
+    }
+    let mut out = Vec::new();
+    for group in groups {
         let conversation = message::Conversation::Group(group);
         let below = conversation::store::head(s, conversation)?.expired_below(retention, now_ms());
-        for entry in message::store::sent_by(s, conversation, member.visible_from.max(below), user) {
-            let (id, m) = entry?;
-            if !update::store::holds(s, user, id)? {
-                out.push(message::wire_message(id, conversation, &m));
+        let Ok(windows) = group::readable(s, group, user, below)? else { continue };
+        for window in windows {
+            for entry in message::store::sent_by(s, conversation, window, user) {
+                let (id, m) = entry?;
+                if !update::store::holds(s, user, id)? {
+                    out.push(message::wire_message(id, conversation, &m));
+                }
             }
         }
     }
@@ -428,6 +436,12 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
                     "group_id": gid, "name": g.fields.name, "role": format!("{:?}", m.role).to_lowercase(),
                     "alias": m.alias, "joined_at": id_time_ms(m.joined), "owner": g.owner,
                 }}));
+            }
+            for entry in group::store::left_groups(s, id) {
+                let (gid, windows) = entry?;
+                for w in windows {
+                    out.push(json!({ "group_left": { "group_id": gid, "from": w.from, "until": w.until, "left_at": id_time_ms(w.until) }}));
+                }
             }
             out.push(json!({ "read_receipts": conversation::store::receipts_on(s, id)? }));
             for entry in conversation::store::entries_of(s, id) {

@@ -8,8 +8,9 @@ is AcceptAll, so that an invitation makes it a member at once. This script
 registers NAME (the owner) and NAME + "kid" (friend policy AcceptAll too),
 creates an Open group with PEER and the kid, says "hello group from python"
 and waits for PEER's "hello group from rust"; then the owner kicks the kid,
-says "after the kick", and checks that nothing of it reaches the kid and
-that the kid may no longer read or write the group. Prints "received the
+says "after the kick", and checks that nothing of it reaches the kid, that
+the kid's History of the group ends with the kick (revision 10) and that
+the kid may no longer write to it. Prints "received the
 reply" and then "group checks passed"; exits non-zero on a failed check.
 """
 
@@ -116,14 +117,18 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     expect(event.user_id == kid_id and event.by == owner_id and kicked.sender == owner_id,
            f"Kicked event {event} sent by {kicked.sender}: expected user_id {kid_id}, by and sender {owner_id}")
 
-    # g. nothing newer reaches the kid, who may no longer read or write the group
+    # g. nothing newer reaches the kid, who may no longer write to the group
     after = owner.send(group, AFTER_KICK)
     expect_no_group_message(kid, group, QUIET_PERIOD)
     kid_log = [u.value for u in kid.sync_all(0) if u.kind == k.UPDATE_MESSAGE]
     expect(any(m.id == kicked.id for m in kid_log), "the Kicked message is not in the kid's own update log")
     newer = [m for m in kid_log if m.id >= after.message_id]
     expect(not newer, f"the kid's update log holds messages from after the kick: {newer}")
-    expect_refused(k.NOT_PERMITTED, "History of the group by the kicked kid", kid.history, group)
+    # revision 10: a removed member still reads their window, up to the kick
+    window = kid.history(group, k.DIRECTION_BEFORE, 0, 100)
+    expect(window.messages and window.messages[-1].id == kicked.id,
+           f"the kid's History of the group does not end with the Kicked message {kicked.id}: "
+           f"{[m.id for m in window.messages]}")
     expect_refused(k.NOT_PERMITTED, "Send to the group by the kicked kid", kid.send, group, "still here?")
     owner.close()
     kid.close()

@@ -36,7 +36,7 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
             let below = head.expired_below(server_retention, now_ms());
             listed(tx, me, conversation, req.with, &head, below)?;
             let from = match req.with {
-                Target::Group(group) => group::window(tx, group, me)??.from,
+                Target::Group(group) => group::visible_from(tx, group, me)??,
                 Target::User(_) => 0,
             }
             .max(below);

@@ -168,8 +168,8 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
     let answer = call
         .services
         .read(move |s| {
-            let from = match group::window(s, req.group_id, me)? {
-                Ok(window) => window.from,
+            let from = match group::visible_from(s, req.group_id, me)? {
+                Ok(from) => from,
                 Err(refusal) => return Ok(Err(refusal)),
             };
             let conversation = Conversation::Group(req.group_id);

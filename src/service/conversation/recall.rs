@@ -27,7 +27,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
     call.services
         .write(move |tx| {
             let from = match req.with {
-                Target::Group(group) => group::window(tx, group, me)??.from,
+                Target::Group(group) => group::visible_from(tx, group, me)??,
                 Target::User(_) => 0,
             };
             let from = from.max(store::head(tx, conversation)?.expired_below(server_retention, now_ms()));

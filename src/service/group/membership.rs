@@ -354,9 +354,7 @@ async fn kick(call: Call, req: KickMemberRequest) -> ServiceResult<Outcome<()>> 
         let (group, user) = (req.group_id, req.user_id);
         let mut record = load(tx, group)?;
         actor_and_target(tx, group, me, user)?;
-        store::remove_member(tx, group, &mut record, user)?;
-        announce(tx, config, group, me, GroupEvent::Kicked { user_id: user, by: me })?;
-        Ok(())
+        super::remove(tx, config, group, &mut record, user, me, GroupEvent::Kicked { user_id: user, by: me })
     })
     .await
 }
@@ -406,8 +404,7 @@ async fn ban(call: Call, req: BanRequest) -> ServiceResult<Outcome<()>> {
         // A pending invitation stays, refused with `Banned` if accepted.
         store::set_request(tx, group, user, None);
         if member {
-            store::remove_member(tx, group, &mut record, user)?;
-            announce(tx, config, group, me, GroupEvent::Banned { user_id: user, by: me })?;
+            super::remove(tx, config, group, &mut record, user, me, GroupEvent::Banned { user_id: user, by: me })?;
         }
         Ok(())
     })

@@ -15,7 +15,7 @@ mod roster;
 mod rules;
 pub mod store;
 
-pub use post::{news, send, window, Window};
+pub use post::{news, readable, send, visible_from};
 pub(crate) use roster::member_ids;
 pub use roster::Rosters;
 
@@ -139,6 +139,23 @@ pub(crate) fn announce(
     let id = tx.next_id();
     say(tx, config, group, id, by, event, &[])?;
     Ok(id)
+}
+
+/// Ends `user`'s membership with `event`, caused by `by` and announced to
+/// the members and to `user`, whose window stays readable up to that
+/// message.
+fn remove(
+    tx: &mut Tx<'_>,
+    config: &GroupConfig,
+    group: u64,
+    record: &mut GroupRecord,
+    user: u64,
+    by: u64,
+    event: GroupEvent,
+) -> ServiceResult<()> {
+    let exit = tx.next_id();
+    store::remove_member(tx, group, record, user, exit)?;
+    say(tx, config, group, exit, by, event, &[])
 }
 
 /// [`announce`] under a given id, with extra users who must find it in their logs.
@@ -270,9 +287,12 @@ async fn dissolve(call: Call, req: DissolveGroupRequest) -> ServiceResult<Outcom
         rules::need_owner(membership(tx, group, me)?.role)?;
         let members = store::members_in(tx, group)?;
         let everyone: Vec<u64> = members.iter().map(|(user, _)| *user).collect();
-        // Nobody can pull a dissolved group's log: everyone gets the
-        // event in their own.
+        // Everyone gets the event in their own log, and keeps the window
+        // they had.
         let id = tx.next_id();
+        for (user, member) in &members {
+            store::keep_window(tx, group, *user, member, id)?;
+        }
         say(tx, config, group, id, me, GroupEvent::Dissolved { by: me }, &everyone)?;
         store::dissolve(tx, group, &members)?;
         Ok(())
@@ -315,9 +335,7 @@ async fn leave(call: Call, req: LeaveGroupRequest) -> ServiceResult<Outcome<()>>
                 "the owner cannot leave: transfer the group or dissolve it",
             ));
         }
-        store::remove_member(tx, group, &mut record, me)?;
-        announce(tx, config, group, me, GroupEvent::Left { user_id: me })?;
-        Ok(())
+        remove(tx, config, group, &mut record, me, me, GroupEvent::Left { user_id: me })
     })
     .await
 }

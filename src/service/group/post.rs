@@ -1,5 +1,8 @@
 //! A member's message to a group, and what `Sync` says about large groups.
 
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
 use super::{diffuse, load, membership, store};
 use crate::id::now_ms;
 use crate::protocol::{ErrorCode, GroupNews, GroupRole};
@@ -39,34 +42,70 @@ pub fn send(
     Ok(id)
 }
 
-/// The user's groups whose newest unlogged message lies above `after`.
+/// The groups, present and past, with a message above `after` that is in
+/// none of the user's update logs: for a group they left, the newest such
+/// message up to their exit.
 pub fn news(store: &Store, user: u64, after: u64) -> Result<Vec<GroupNews>, StorageError> {
-    let mut out = Vec::new();
+    let mut latest = BTreeMap::new();
     for group in store::groups_of(store, user, 0) {
         let group = group?;
-        if let Some(latest) = store::unlogged(store, group)?.filter(|id| *id > after) {
-            out.push(GroupNews { group_id: group, latest });
+        if let Some(id) = store::unlogged(store, group)? {
+            latest.insert(group, id);
         }
     }
-    Ok(out)
+    for entry in store::left_groups(store, user) {
+        let (group, windows) = entry?;
+        let newest = windows.iter().map(|w| w.unlogged).max().unwrap_or(0);
+        let known = latest.entry(group).or_insert(0);
+        *known = newest.max(*known);
+    }
+    Ok(latest
+        .into_iter()
+        .filter(|(_, id)| *id > after)
+        .map(|(group_id, latest)| GroupNews { group_id, latest })
+        .collect())
 }
 
-/// The part of a group's log a member may read: from `from` on, for as
-/// long as the membership that began with `joined` lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// The lowest message id they may read.
-    pub from: u64,
-    /// The join id of the membership.
-    pub joined: u64,
-}
-
-/// The window of the group's log `user` may read, or why they may read
-/// none of it (no such group, not a member).
-pub fn window(store: &impl Get, group: u64, user: u64) -> Result<ServiceResult<Window>, StorageError> {
+/// The lowest message id of the group's log a member may read, or why they
+/// may read none of it (no such group, not a member).
+pub fn visible_from(store: &impl Get, group: u64, user: u64) -> Result<ServiceResult<u64>, StorageError> {
     Ok(match load(store, group).and_then(|_| membership(store, group, user)) {
-        Ok(member) => Ok(Window { from: member.visible_from, joined: member.joined }),
+        Ok(member) => Ok(member.visible_from),
         Err(ServiceError::Storage(e)) => return Err(e),
         Err(refusal) => Err(refusal),
     })
+}
+
+/// The parts of the group's log from `from` on that `user` may read, in id
+/// order: the windows of their ended memberships (up to each exit) and of
+/// the current one; or, for someone who was never a member, why none
+/// (section 5.11).
+pub fn readable(
+    store: &impl Get,
+    group: u64,
+    user: u64,
+    from: u64,
+) -> Result<ServiceResult<Vec<RangeInclusive<u64>>>, StorageError> {
+    let mut parts: Vec<RangeInclusive<u64>> =
+        store::past_windows(store, user, group)?.iter().map(|w| w.from..=w.until).collect();
+    match visible_from(store, group, user)? {
+        Ok(from) => parts.push(from..=u64::MAX),
+        Err(refusal) if parts.is_empty() => return Ok(Err(refusal)),
+        Err(_) => {}
+    }
+    parts.sort_by_key(|part| *part.start());
+    let mut merged: Vec<RangeInclusive<u64>> = Vec::with_capacity(parts.len());
+    for part in parts {
+        match merged.last_mut() {
+            Some(last) if *part.start() <= last.end().saturating_add(1) => {
+                *last = *last.start()..=*last.end().max(part.end());
+            }
+            _ => merged.push(part),
+        }
+    }
+    Ok(Ok(merged
+        .into_iter()
+        .filter(|part| *part.end() >= from)
+        .map(|part| from.max(*part.start())..=*part.end())
+        .collect()))
 }

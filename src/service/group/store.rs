@@ -46,6 +46,25 @@ pub struct MemberRecord {
     pub muted_until: u64,
 }
 
+/// A membership that ended: the part of the group's log its former member
+/// may still read, so that their devices catch up to the exit and no
+/// further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastWindow {
+    /// The lowest message id they could read.
+    pub from: u64,
+    /// The message announcing their exit: the last they may read.
+    pub until: u64,
+    /// The newest message of the window that went into no update log (read
+    /// diffusion), 0 if none: what `Sync` names for their devices to pull.
+    pub unlogged: u64,
+}
+
+/// How many ended memberships of one group a user keeps, the newest: a
+/// device away across more leaves and returns than this reads only the
+/// latest ones. It bounds what joining and leaving can make the server store.
+pub const PAST_WINDOWS: usize = 8;
+
 /// One ban.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanRecord {
@@ -81,6 +100,7 @@ const REQUESTS: Keyspace<(u64, u64), JoinRequestRecord> = Keyspace::new(&schema:
 const INVITATIONS: Keyspace<(u64, u64), InvitationRecord> = Keyspace::new(&schema::USERGROUP_INVITATION);
 const UNLOGGED: Keyspace<u64, u64> = Keyspace::new(&schema::GROUPID_UNLOGGED);
 const MUTED_AWAY: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::GROUPUSER_MUTED);
+const PAST: Keyspace<(u64, u64), Vec<PastWindow>> = Keyspace::new(&schema::USERGROUP_WINDOWS);
 
 /// A group, if it exists.
 pub fn group(r: &impl Get, group: u64) -> Result<Option<GroupRecord>, StorageError> {
@@ -128,7 +148,8 @@ pub(super) fn add_member(
     conversation::store::joined(tx, group, user, member.joined)
 }
 
-/// Removes a member (both indexes and their read state) and uncounts them;
+/// Removes a member (both indexes and their read state) and uncounts them,
+/// keeping the window of the membership that ends with the message `exit`;
 /// a mute that has not run out is kept for their return, so leaving and
 /// joining again does not lift it.
 pub(super) fn remove_member(
@@ -136,11 +157,13 @@ pub(super) fn remove_member(
     group: u64,
     record: &mut GroupRecord,
     user: u64,
+    exit: u64,
 ) -> Result<(), StorageError> {
     if let Some(member) = tx.get(&MEMBERS, &(group, user))? {
         if member.muted_until > crate::id::now_ms() {
             tx.put(&MUTED_AWAY, &(group, user), &member.muted_until);
         }
+        keep_window(tx, group, user, &member, exit)?;
     }
     tx.delete(&MEMBERS, &(group, user));
     tx.delete(&JOINED, &(user, group));
@@ -148,6 +171,40 @@ pub(super) fn remove_member(
     record.roster = tx.next_id();
     put_group(tx, group, record);
     conversation::store::left(tx, group, user)
+}
+
+/// Keeps the window of `member`'s membership, which ends with the message
+/// `exit`; call it before `exit` is diffused, so the group's unlogged marker
+/// still names the newest message before it.
+pub(super) fn keep_window(
+    tx: &mut Tx<'_>,
+    group: u64,
+    user: u64,
+    member: &MemberRecord,
+    exit: u64,
+) -> Result<(), StorageError> {
+    let unlogged = unlogged(tx, group)?.filter(|id| *id >= member.visible_from).unwrap_or(0);
+    let mut windows = tx.get(&PAST, &(user, group))?.unwrap_or_default();
+    windows.push(PastWindow { from: member.visible_from, until: exit, unlogged });
+    if windows.len() > PAST_WINDOWS {
+        windows.remove(0);
+    }
+    tx.put(&PAST, &(user, group), &windows);
+    Ok(())
+}
+
+/// The windows of a user's ended memberships of a group, oldest first.
+pub fn past_windows(r: &impl Get, user: u64, group: u64) -> Result<Vec<PastWindow>, StorageError> {
+    Ok(r.value(&PAST, &(user, group))?.unwrap_or_default())
+}
+
+/// Every group a user was a member of, with the windows of those
+/// memberships, in group id order.
+pub fn left_groups(
+    store: &Store,
+    user: u64,
+) -> impl Iterator<Item = Result<(u64, Vec<PastWindow>), StorageError>> + '_ {
+    self::after(store, &PAST, user, 0)
 }
 
 /// Every member of a group with their record, in user id order, as the job
@@ -351,5 +408,6 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
     for entry in store.all(&UNLOGGED) {
         entry.map_err(err)?;
     }
-    store.check_entries(&MUTED_AWAY)
+    store.check_entries(&MUTED_AWAY)?;
+    store.check_entries(&PAST)
 }

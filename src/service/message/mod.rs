@@ -126,21 +126,28 @@ async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>
             let skip = |id| if hides { view::is_hidden(s, me, conversation, id) } else { Ok(false) };
             let below = view::head(s, conversation)?.expired_below(retention, crate::id::now_ms());
             let from = cleared.saturating_add(1).max(below);
-            // A group's log is read within the reader's membership window.
+            // A group's log is read within the reader's membership windows.
             let Target::Group(group) = req.with else {
-                return Ok(Ok(store::history(s, conversation, req.direction, req.anchor, from, limit, skip)?));
+                return Ok(Ok(store::history(
+                    s,
+                    conversation,
+                    req.direction,
+                    req.anchor,
+                    &[from..=u64::MAX],
+                    limit,
+                    skip,
+                )?));
             };
-            let window = match super::group::window(s, group, me)? {
-                Ok(window) => window,
+            let windows = match super::group::readable(s, group, me, from)? {
+                Ok(windows) => windows,
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            let from = from.max(window.from);
-            let page = store::history(s, conversation, req.direction, req.anchor, from, limit, skip)?;
+            let page = store::history(s, conversation, req.direction, req.anchor, &windows, limit, skip)?;
             // The check and the read are two reads: a removal between them
             // (even one followed by a new join) could let the page reach past
-            // the membership, so the same membership must still hold.
-            match super::group::window(s, group, me)? {
-                Ok(now) if now == window => Ok(Ok(page)),
+            // the membership, so the same windows must still hold.
+            match super::group::readable(s, group, me, from)? {
+                Ok(now) if now == windows => Ok(Ok(page)),
                 Ok(_) | Err(_) => {
                     Ok(Err(ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")))
                 }

@@ -5,7 +5,7 @@
 //! idempotency index maps a sender's client message id to the id the
 //! message got, forever, so a retry however late returns the original ack.
 
-use std::ops::Bound;
+use std::ops::{Bound, RangeInclusive};
 
 use serde::{Deserialize, Serialize};
 
@@ -174,36 +174,34 @@ pub fn cap_floor(store: &Store, conversation: Conversation, cap: u32) -> Result<
 
 /// One page of a conversation's log on one side of `anchor` (exclusive; 0
 /// means the open end), in ascending id order, and whether more lie beyond;
-/// messages below `from` (outside the reader's membership, or cleared)
-/// and those `skip` leaves out (hidden by the reader) are not shown.
+/// only messages within `parts` (ascending, disjoint: the reader's
+/// membership windows above what they cleared) are shown, less those
+/// `skip` leaves out (hidden by the reader).
 pub(super) fn history(
     store: &Store,
     conversation: Conversation,
     direction: Direction,
     anchor: u64,
-    from: u64,
+    parts: &[RangeInclusive<u64>],
     limit: PageLimit,
     skip: impl Fn(u64) -> Result<bool, StorageError>,
 ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
-    let first = Bound::Included((conversation, from));
-    let last = Bound::Included((conversation, u64::MAX));
-    let entries = match direction {
+    let read =
+        |part: &RangeInclusive<u64>| store.range(&LOG, (conversation, *part.start())..=(conversation, *part.end()));
+    Ok(match direction {
         Direction::After => {
             let Some(start) = anchor.checked_add(1) else { return Ok((Vec::new(), false)) };
-            page(store.range(&LOG, (Bound::Included((conversation, start.max(from))), last)), limit, skip)?
+            let parts = parts.iter().filter(|p| *p.end() >= start).map(|p| start.max(*p.start())..=*p.end());
+            page(parts.flat_map(|p| read(&p)), limit, skip)?
         }
         Direction::Before => {
-            let upper = match anchor {
-                0 => last,
-                n if n <= from => return Ok((Vec::new(), false)),
-                n => Bound::Excluded((conversation, n)),
-            };
-            let (mut out, more) = page(store.range(&LOG, (first, upper)).rev(), limit, skip)?;
+            let end = anchor.checked_sub(1).unwrap_or(u64::MAX);
+            let parts = parts.iter().rev().filter(|p| *p.start() <= end).map(|p| *p.start()..=end.min(*p.end()));
+            let (mut out, more) = page(parts.flat_map(|p| read(&p).rev()), limit, skip)?;
             out.reverse();
             (out, more)
         }
-    };
-    Ok(entries)
+    })
 }
 
 fn page(
@@ -227,16 +225,16 @@ fn page(
     Ok((out, false))
 }
 
-/// A sender's messages in a conversation from `from` on, oldest first (a
-/// scan of the log; for exports).
+/// A sender's messages in one part of a conversation's log, oldest first
+/// (a scan of the log; for exports).
 pub fn sent_by(
     store: &Store,
     conversation: Conversation,
-    from: u64,
+    part: RangeInclusive<u64>,
     sender: u64,
 ) -> impl Iterator<Item = Result<(u64, StoredMessage), StorageError>> + '_ {
     store
-        .range(&LOG, (conversation, from)..=(conversation, u64::MAX))
+        .range(&LOG, (conversation, *part.start())..=(conversation, *part.end()))
         .filter(move |entry| entry.as_ref().map_or(true, |(_, m)| m.sender == sender))
         .map(|entry| entry.map(|((_, id), m)| (id, m)))
 }
@@ -272,14 +270,14 @@ pub(crate) fn kinds(
 /// conversation at a time (a jump past each conversation's messages).
 pub(crate) fn direct_pairs(m: &mut Migrator<'_>) -> Result<Vec<(u64, u64)>, StorageError> {
     let mut pairs = Vec::new();
-    let mut after = std::ops::Bound::Unbounded;
+    let mut after = Bound::Unbounded;
     while let Some((conversation, _)) = m.first_key_after(&LOG, after)? {
         if let Conversation::Direct { low, high } = conversation {
             if low != high {
                 pairs.push((low, high));
             }
         }
-        after = std::ops::Bound::Excluded((conversation, u64::MAX));
+        after = Bound::Excluded((conversation, u64::MAX));
     }
     Ok(pairs)
 }
