@@ -1,8 +1,6 @@
 //! Registration, login, tokens, logout and password change, over each transport.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

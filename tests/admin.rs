@@ -1,9 +1,7 @@
 //! Operator commands through the real `kith` binary: against a running
 //! server (control socket) and against a stopped one (data directory).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -4,9 +4,7 @@
 //! conversation leaks to a stranger through sync, history, cursors, pushes or
 //! idempotency keys.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::{no_message, Calls, Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};

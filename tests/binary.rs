@@ -1,9 +1,7 @@
 //! The real `kith` binary: command-line start-up on port 0, the log lines a
 //! script parses, `kill -9` and restart, SIGTERM, and the config commands.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -3,8 +3,6 @@
 //! (neither writes nor events) while the rest of its batch commits, and
 //! events reach the sink only once their batch is durable, in commit order.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::{Arc, Mutex};
 
 use kith::storage::commit::Committer;

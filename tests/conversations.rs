@@ -4,9 +4,7 @@
 //! period, turned off, and counted in groups; every refusal; and random
 //! interleavings checked against a model.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

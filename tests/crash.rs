@@ -16,11 +16,9 @@
 //!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5). The long run documented in
 //! docs/RELIABILITY.md is
-//! `KITH_CRASH_CYCLES=1000 cargo test --release --test crash -- --nocapture`.
+//! `KITH_CRASH_CYCLES=1000 cargo test --release --test integration crash:: -- --nocapture`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -10,9 +10,7 @@
 //!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

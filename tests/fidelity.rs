@@ -5,9 +5,7 @@
 //! another recipient, a slow reader — and token renewal, including a lost
 //! reply.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,9 +3,7 @@
 //! path in, mutes, membership windows, and one result from write and read
 //! diffusion — over TLS, plain TCP and QUIC where the transport could matter.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

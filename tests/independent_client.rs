@@ -2,9 +2,7 @@
 //! runs its scenario against a live server over TCP+TLS and plain TCP: proof
 //! that the document is enough to write a client.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

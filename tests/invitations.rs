@@ -4,9 +4,7 @@
 //! printed join link read back by an independent parser; failed invitations
 //! throttled; the policy changed by a reload, without a restart.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

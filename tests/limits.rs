@@ -1,9 +1,7 @@
 //! Bounded resources: connection caps, handshake deadlines, QUIC stream
 //! limits, and a reader that stops reading.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

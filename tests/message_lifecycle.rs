@@ -5,9 +5,7 @@
 //! that gives a device the newest messages and leaves the rest to history
 //! paging, dropping nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,9 +1,7 @@
 //! One-to-one messaging: live delivery, offline sync, history, idempotency,
 //! durability across restarts.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

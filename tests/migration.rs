@@ -8,9 +8,7 @@
 //! (carol disabled afterwards by the operator), four device tokens, eight
 //! messages with their client message ids, and bob's phone's cursor.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,8 +2,6 @@
 //! round trip, and arbitrary bytes never make a frame or body decoder panic
 //! (they are refused with an error instead).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use bytes::BytesMut;
 use kith::codec::{decode_wire, encode_wire};
 use kith::protocol::*;

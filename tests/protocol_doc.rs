@@ -5,8 +5,6 @@
 //! over, as the type the document says it is. A client author copies these
 //! bytes; they must be right.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use kith::codec::decode_wire;
 use kith::protocol::{
     Action, ErrorBody, Header, Push, PushAction, Request, Update, UpdateKind, ERROR_ACTION, HEADER_LEN, PUSH_SEQUENCE,

@@ -1,9 +1,7 @@
 //! Bad frames and timeouts: each gets its error code or a clean close, and
 //! the server keeps serving everyone else.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,9 +1,7 @@
 //! What QUIC adds: mixed transports for one user, connection migration, and
 //! certificate pinning.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,9 +4,7 @@
 //! background purge removing exactly the expired messages and the index
 //! entries pointing at them while sends go on.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -4,9 +4,7 @@
 //! a stalled backup reader, storage-engine logs at trace, a failing disk,
 //! QUIC address validation and restoring impossible data.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -3,9 +3,7 @@
 //! friends-only rule for 1:1 messages — each over TLS, plain TCP and QUIC
 //! where the transport could matter, with every refusal a user can meet.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,9 +3,7 @@
 //! same id, and an offline device catches up on messages and notices alike
 //! with one cursor, page by page, with no gap and no duplicate.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,38 @@
+//! The integration tests, one binary: each module starts the real server
+//! (in process, or the built `kith` binary) on ephemeral ports with a
+//! temporary data directory and talks to it over real sockets. One binary
+//! links the crate once instead of once per file.
+//!
+//! Run one area with a filter, e.g. `cargo test --release --test integration groups::`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+mod accounts;
+mod admin;
+mod authorization;
+mod binary;
+mod commit;
+mod conversations;
+mod crash;
+mod crash_conversations;
+mod crash_groups;
+mod crash_social;
+mod fidelity;
+mod groups;
+mod independent_client;
+mod invitations;
+mod limits;
+mod message_lifecycle;
+mod messaging;
+mod migration;
+mod properties;
+mod protocol_doc;
+mod protocol_errors;
+mod quic;
+mod retention;
+mod security;
+mod social;
+mod updates;
