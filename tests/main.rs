@@ -3,7 +3,7 @@
 //! temporary data directory and talks to it over real sockets. One binary
 //! links the crate once instead of once per file.
 //!
-//! Run one area with a filter, e.g. `cargo test --release --test integration groups::`.
+//! Run one area with a filter, e.g. `cargo test --release --test integration messaging::`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

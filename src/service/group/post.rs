@@ -89,7 +89,7 @@ pub fn readable(
     let mut parts: Vec<RangeInclusive<u64>> =
         store::past_windows(store, user, group)?.iter().map(|w| w.from..=w.until).collect();
     match visible_from(store, group, user)? {
-        Ok(from) => parts.push(from..=u64::MAX),
+        Ok(joined_from) => parts.push(joined_from..=u64::MAX),
         Err(refusal) if parts.is_empty() => return Ok(Err(refusal)),
         Err(_) => {}
     }
