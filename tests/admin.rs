@@ -64,6 +64,15 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// `kith user export NAME` on the running server, its lines parsed.
+async fn export(server: &TestServer, name: &str) -> Vec<serde_json::Value> {
+    let out = server.dir.path().join(format!("{name}.jsonl"));
+    let export =
+        kith_async(args(&["user", "export", name, "--output", out.to_str().unwrap()]), server.data_dir(), None).await;
+    assert!(export.status.success(), "{}", stderr(&export));
+    std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_managed_on_the_running_server() {
     let server = TestServer::start().await;
@@ -181,13 +190,7 @@ async fn stats_and_export() {
     // both logs, the request to carol in two, the block in alice's.
     assert!(text.contains("updates          23"), "{text}");
 
-    let out = server.dir.path().join("alice.jsonl");
-    let export =
-        kith_async(args(&["user", "export", "alice", "--output", out.to_str().unwrap()]), server.data_dir(), None)
-            .await;
-    assert!(export.status.success(), "{}", stderr(&export));
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = export(&server, "alice").await;
     assert_eq!(lines[0]["profile"]["username"], "alice");
     assert_eq!(lines[0]["profile"]["devices"][0]["device_id"], "alice-phone");
     let social = &lines[1]["social_profile"];
@@ -380,12 +383,7 @@ async fn groups_in_stats_export_and_backups() {
     let text = stdout(&kith_async(args(&["stats"]), server.data_dir(), None).await);
     assert!(text.contains("groups           1"), "{text}");
 
-    let out = server.dir.path().join("bob.jsonl");
-    let export =
-        kith_async(args(&["user", "export", "bob", "--output", out.to_str().unwrap()]), server.data_dir(), None).await;
-    assert!(export.status.success(), "{}", stderr(&export));
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = export(&server, "bob").await;
     let listed = lines.iter().find_map(|l| l.get("group")).expect("the group is exported");
     assert_eq!((listed["group_id"].as_u64(), listed["role"].as_str()), (Some(group), Some("member")));
     let said: Vec<&str> =
@@ -439,12 +437,7 @@ async fn the_export_holds_ones_own_messages_in_a_large_group() {
     alice.client.send_text_to(to, "not bob's").await.unwrap();
     bob.client.call(&LeaveGroupRequest { group_id: group.group.group_id }).await.unwrap();
 
-    let out = server.dir.path().join("bob.jsonl");
-    let export =
-        kith_async(args(&["user", "export", "bob", "--output", out.to_str().unwrap()]), server.data_dir(), None).await;
-    assert!(export.status.success(), "{}", stderr(&export));
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = export(&server, "bob").await;
     let exported: Vec<u64> = lines.iter().filter_map(|l| l.get("message")).filter_map(|m| m["id"].as_u64()).collect();
     for sent in &mine {
         assert_eq!(exported.iter().filter(|id| **id == sent.message_id).count(), 1, "{exported:?}");
