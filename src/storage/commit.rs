@@ -25,6 +25,7 @@
 //! job at once. One thread assigns ids and one thread hands events on, both
 //! in batch order, so events reach the sink in the order of their ids.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
@@ -32,6 +33,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::read_cache::ReadCache;
 use super::tx::Pending as PendingWrites;
 use super::{schema, DiskSync, Durability, Keyspace, StorageConfig, StorageError, Store, Tx};
 use crate::id::Snowflake;
@@ -117,6 +119,7 @@ impl<E: Send + 'static> Committer<E> {
             store,
             max_batch: config.max_batch.max(1),
             failed: failed.clone(),
+            cache: RefCell::new(ReadCache::new(config.write_cache_mb.saturating_mul(1024 * 1024) as usize)),
         };
         let sync_thread = std::thread::Builder::new().name("kith-sync".into()).spawn(move || syncer.run(written_rx))?;
         let handle = std::thread::Builder::new().name("kith-commit".into()).spawn(move || {
@@ -190,6 +193,7 @@ struct Writer {
     ids: Snowflake,
     max_batch: usize,
     failed: CancellationToken,
+    cache: RefCell<ReadCache>,
 }
 
 impl Writer {
@@ -215,7 +219,7 @@ impl Writer {
             let mut finishes = Vec::new();
             while matches!(queued.front(), Some(Job::Write(_))) {
                 let Some(Job::Write(job)) = queued.pop_front() else { break };
-                let mut tx = Tx::begin(&self.store, &mut pending, &mut events, &mut self.ids);
+                let mut tx = Tx::begin(&self.store, &mut pending, &mut events, &mut self.ids, &self.cache);
                 let (succeeded, finish) = job(&mut tx);
                 if self.failed.is_cancelled() {
                     tx.roll_back();
@@ -247,6 +251,7 @@ impl Writer {
     fn apply(&self, pending: PendingWrites) -> Result<(), StorageError> {
         let started = std::time::Instant::now();
         let writes = pending.len();
+        self.cache.borrow_mut().update(&pending);
         let mut batch = sled::Batch::default();
         for (key, value) in pending {
             match value {
@@ -255,7 +260,10 @@ impl Writer {
             }
         }
         batch.insert(HIGHWATER.key(&()), HIGHWATER.encode_value(&self.ids.last()));
-        self.store.tree.apply_batch(batch)?;
+        if let Err(e) = self.store.tree.apply_batch(batch) {
+            self.cache.borrow_mut().clear();
+            return Err(e.into());
+        }
         tracing::trace!(writes, took = ?started.elapsed(), "batch written");
         Ok(())
     }

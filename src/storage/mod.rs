@@ -14,6 +14,7 @@ pub mod commit;
 mod disk_sync;
 pub mod keyspace;
 pub mod migrate;
+mod read_cache;
 pub mod schema;
 pub mod tx;
 
@@ -175,11 +176,13 @@ pub struct StorageConfig {
     pub cache_mb: u64,
     /// Most jobs one group commit takes before it syncs.
     pub max_batch: usize,
+    /// What the write thread keeps of the records it read, MiB.
+    pub write_cache_mb: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { durability: Durability::Fsync, cache_mb: 64, max_batch: 4096 }
+        StorageConfig { durability: Durability::Fsync, cache_mb: 64, max_batch: 4096, write_cache_mb: 16 }
     }
 }
 

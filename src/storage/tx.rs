@@ -8,6 +8,7 @@
 //! is rolled back — its writes dropped, its events undone — so it leaves
 //! nothing behind, while the other jobs of the batch go on.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::iter::Peekable;
@@ -15,6 +16,7 @@ use std::ops::{Bound, RangeBounds};
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::read_cache::ReadCache;
 use super::{KeyPart, Keyspace, Leading, StorageError, Store};
 use crate::id::Snowflake;
 
@@ -30,6 +32,8 @@ pub struct Tx<'a, E> {
     pending: &'a mut Pending,
     events: &'a mut Vec<E>,
     ids: &'a mut Snowflake,
+    /// What sled held under keys read earlier on the write thread.
+    cache: &'a RefCell<ReadCache>,
     /// This job's writes, in order; they join `pending` if it succeeds.
     own: Vec<(Vec<u8>, Write)>,
     /// Events of the batch before this job.
@@ -42,9 +46,10 @@ impl<'a, E> Tx<'a, E> {
         pending: &'a mut Pending,
         events: &'a mut Vec<E>,
         ids: &'a mut Snowflake,
+        cache: &'a RefCell<ReadCache>,
     ) -> Tx<'a, E> {
         let events_before = events.len();
-        Tx { store, pending, events, ids, own: Vec::new(), events_before }
+        Tx { store, pending, events, ids, cache, own: Vec::new(), events_before }
     }
 
     /// Adds this job's writes to the batch.
@@ -70,8 +75,20 @@ impl<'a, E> Tx<'a, E> {
         match written {
             Some(Some(value)) => ks.decode_value(value).map(Some),
             Some(None) => Ok(None),
-            None => self.store.tree.get(&raw)?.map(|v| ks.decode_value(&v)).transpose(),
+            None => self.stored(raw)?.map(|v| ks.decode_value(&v)).transpose(),
         }
+    }
+
+    /// What sled holds under `key`, from the cache if it was read before.
+    fn stored(&self, key: Vec<u8>) -> Result<Option<sled::IVec>, StorageError> {
+        if let Some(value) = self.cache.borrow().get(&key) {
+            return Ok(Some(value.clone()));
+        }
+        let found = self.store.tree.get(&key)?;
+        if let Some(value) = &found {
+            self.cache.borrow_mut().keep(key, value.clone());
+        }
+        Ok(found)
     }
 
     /// Stores `value` under `key`.
@@ -255,7 +272,8 @@ mod tests {
             store.tree.insert(KS.key(&(1, i)), KS.encode_value(&i)).unwrap();
         }
         let (mut pending, mut events, mut ids) = (Pending::new(), Vec::<u8>::new(), Snowflake::new(0, 0));
-        let mut tx = Tx::begin(&store, &mut pending, &mut events, &mut ids);
+        let cache = RefCell::new(ReadCache::new(1 << 20));
+        let mut tx = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
         tx.put(&KS, &(1, 2), &20);
         tx.delete(&KS, &(1, 3));
         tx.put(&KS, &(1, 5), &50);
@@ -268,7 +286,7 @@ mod tests {
         tx.commit();
         assert_eq!(events, [7]);
 
-        let mut second = Tx::begin(&store, &mut pending, &mut events, &mut ids);
+        let mut second = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
         second.put(&KS, &(1, 2), &99);
         second.put(&KS, &(1, 9), &9);
         second.delete(&KS, &(1, 5));
@@ -279,9 +297,41 @@ mod tests {
         second.emit(8);
         second.roll_back();
         assert_eq!(events, [7], "a rolled-back job's events are gone");
-        let third = Tx::begin(&store, &mut pending, &mut events, &mut ids);
+        let third = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
         assert_eq!(third.get(&KS, &(1, 2)).unwrap(), Some(20), "the earlier job's write stands");
         assert_eq!(third.get(&KS, &(1, 9)).unwrap(), None);
+    }
+
+    #[test]
+    fn cached_reads_follow_applied_batches_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StorageConfig::default(), &[]).unwrap();
+        store.tree.insert(KS.key(&(1, 1)), KS.encode_value(&1)).unwrap();
+        let (mut pending, mut events, mut ids) = (Pending::new(), Vec::<u8>::new(), Snowflake::new(0, 0));
+        let cache = RefCell::new(ReadCache::new(1 << 20));
+        let first = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
+        assert_eq!(first.get(&KS, &(1, 1)).unwrap(), Some(1));
+        first.commit();
+        assert!(cache.borrow().get(&KS.key(&(1, 1))).is_some(), "a value read is kept");
+
+        let mut failed = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
+        failed.put(&KS, &(1, 1), &2);
+        failed.roll_back();
+        let mut second = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
+        assert_eq!(second.get(&KS, &(1, 1)).unwrap(), Some(1), "a rolled-back write never shows");
+        second.put(&KS, &(1, 1), &3);
+        second.commit();
+
+        // The batch is applied as the write thread applies it.
+        cache.borrow_mut().update(&pending);
+        for (key, value) in std::mem::take(&mut pending) {
+            store.tree.insert(key, value.unwrap()).unwrap();
+        }
+        // Nothing but the write thread writes; this write behind its back
+        // only shows where the next read is answered from.
+        store.tree.insert(KS.key(&(1, 1)), KS.encode_value(&4)).unwrap();
+        let next = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
+        assert_eq!(next.get(&KS, &(1, 1)).unwrap(), Some(3), "read from the cache, as the batch left it");
     }
 
     #[test]
