@@ -49,20 +49,16 @@ messages' server_time with this clock). Prints "all checks passed"; exits
 non-zero on a failed check.
 """
 
-import argparse
 import sys
 import time
 
 import kith_client as k
+from scenario_main import CheckFailed, run_scenario
 
 PASSWORD = "conversations password"
 PUSH_TIMEOUT = 10.0  # a live push arrives well within this
 QUIET_PERIOD = 1.0  # how long a connection is watched for a push that must not come
 LONG_TEXT = "\u00fc" * 70  # 70 characters, 140 bytes: the preview keeps the first 64 characters
-
-
-class CheckFailed(Exception):
-    """A check of this script failed."""
 
 
 CHECKS = [0]
@@ -726,21 +722,11 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
         d.client.close()
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tcp", required=True, help="HOST:PORT of the plain TCP listener")
-    p.add_argument("--name", required=True, help="the reader's username; the group's are NAME + 'carol', 'dave'")
-    p.add_argument("--peer", required=True, help="username of the one who writes to her (registered here)")
-    a = p.parse_args()
-    host, _, port = a.tcp.rpartition(":")
-    try:
-        run(host.strip("[]"), int(port), a.name, a.peer)
-    except (CheckFailed, k.KithError, k.DecodeError, k.ConnectionClosed, OSError) as e:
-        print(f"conversation check FAILED: {type(e).__name__}: {e}", flush=True)
-        return 1
-    print(f"all checks passed ({CHECKS[0]} checks)", flush=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_scenario(
+        __doc__, run,
+        name_help="the reader's username; the group's are NAME + 'carol', 'dave'",
+        peer_help="username of the one who writes to her (registered here)",
+        what="conversation check",
+        passed=lambda: f"all checks passed ({CHECKS[0]} checks)",
+    ))

@@ -14,11 +14,11 @@ the kid may no longer write to it. Prints "received the
 reply" and then "group checks passed"; exits non-zero on a failed check.
 """
 
-import argparse
 import sys
 import time
 
 import kith_client as k
+from scenario_main import CheckFailed, run_scenario
 
 PASSWORD = "groups password"
 HELLO = "hello group from python"
@@ -27,10 +27,6 @@ AFTER_KICK = "after the kick"
 REPLY_TIMEOUT = 30.0  # the other client replies once it has our hello
 PUSH_TIMEOUT = 10.0
 QUIET_PERIOD = 1.5  # how long a removed member is watched for a message
-
-
-class CheckFailed(Exception):
-    """A check of this script failed."""
 
 
 def expect(condition: bool, what: str) -> None:
@@ -134,21 +130,11 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     kid.close()
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tcp", required=True, help="HOST:PORT of the plain TCP listener")
-    p.add_argument("--name", required=True, help="the owner's username; the kid is NAME + 'kid'")
-    p.add_argument("--peer", required=True, help="username of the other client's user (policy AcceptAll)")
-    a = p.parse_args()
-    host, _, port = a.tcp.rpartition(":")
-    try:
-        run(host.strip("[]"), int(port), a.name, a.peer)
-    except (CheckFailed, k.KithError, k.DecodeError, k.ConnectionClosed, OSError) as e:
-        print(f"group check FAILED: {type(e).__name__}: {e}", flush=True)
-        return 1
-    print("group checks passed", flush=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_scenario(
+        __doc__, run,
+        name_help="the owner's username; the kid is NAME + 'kid'",
+        peer_help="username of the other client's user (policy AcceptAll)",
+        what="group check",
+        passed=lambda: "group checks passed",
+    ))
