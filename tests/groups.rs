@@ -8,12 +8,13 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::talk::named_group_fields as fields;
 use common::{Calls, Kind, TestServer, TestUser, SOON};
 use kith::client::{Client, ClientError};
 use kith::codec::decode_wire;
 use kith::protocol::{
     AnswerInvitationRequest, AnswerJoinRequest, BanRequest, BlockRequest, CreateGroupReply, CreateGroupRequest,
-    Direction, DissolveGroupRequest, ErrorCode, FriendPolicy, GetGroupRequest, GroupEvent, GroupFields, GroupRole,
+    Direction, DissolveGroupRequest, ErrorCode, FriendPolicy, GetGroupRequest, GroupEvent, GroupRole,
     InviteToGroupRequest, JoinGroupRequest, JoinOutcome, JoinPolicy, KickMemberRequest, LeaveGroupRequest,
     ListBansRequest, ListGroupsRequest, ListInvitationsRequest, ListJoinRequestsRequest, ListMembersRequest, Message,
     MessageKind, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, RequestState, SendRequest, SetAdminRequest,
@@ -22,17 +23,6 @@ use kith::protocol::{
 
 fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
     r.err().and_then(|e| e.code())
-}
-
-fn fields(name: &str, join_policy: JoinPolicy, history_visible: bool) -> GroupFields {
-    GroupFields {
-        name: name.into(),
-        avatar: String::new(),
-        introduction: String::new(),
-        announcement: String::new(),
-        join_policy,
-        history_visible,
-    }
 }
 
 async fn create(owner: &Client, policy: JoinPolicy, members: &[u64]) -> CreateGroupReply {

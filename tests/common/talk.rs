@@ -48,13 +48,19 @@ pub async fn none_pushed(client: &mut Client, kind: UpdateKind) {
 
 /// A group's fields with this join policy, history hidden from newcomers.
 pub fn group_fields(join_policy: JoinPolicy) -> GroupFields {
+    named_group_fields("walkers", join_policy, false)
+}
+
+/// A group's fields: its name, join policy and whether newcomers see its
+/// history; no avatar, introduction or announcement.
+pub fn named_group_fields(name: &str, join_policy: JoinPolicy, history_visible: bool) -> GroupFields {
     GroupFields {
-        name: "walkers".into(),
+        name: name.into(),
         avatar: String::new(),
         introduction: String::new(),
         announcement: String::new(),
         join_policy,
-        history_visible: false,
+        history_visible,
     }
 }
 
