@@ -25,8 +25,8 @@ impl ReadCache {
         ReadCache { entries: HashMap::new(), bytes: 0, max_bytes }
     }
 
-    /// The value sled holds under `key`, if it was read (or written) since
-    /// the cache was last dropped.
+    /// The value sled holds under `key`, if it was read since the cache
+    /// was last dropped.
     pub(super) fn get(&self, key: &[u8]) -> Option<&sled::IVec> {
         self.entries.get(key)
     }
@@ -40,9 +40,10 @@ impl ReadCache {
         if self.bytes + size > self.max_bytes {
             self.clear();
         }
+        let key_len = key.len();
         self.bytes += size;
         if let Some(old) = self.entries.insert(key, value) {
-            self.bytes -= old.len();
+            self.bytes -= key_len + old.len();
         }
     }
 
@@ -102,6 +103,14 @@ mod tests {
         cache.keep(b"k2".to_vec(), sled::IVec::from(&b"abcd"[..]));
         assert_eq!(cache.get(b"k1"), None);
         assert!(cache.get(b"k2").is_some());
+        assert_eq!(cache.bytes, 6);
+    }
+
+    #[test]
+    fn keeping_a_key_again_counts_it_once() {
+        let mut cache = ReadCache::new(64);
+        cache.keep(b"k".to_vec(), sled::IVec::from(&b"abc"[..]));
+        cache.keep(b"k".to_vec(), sled::IVec::from(&b"abcde"[..]));
         assert_eq!(cache.bytes, 6);
     }
 
