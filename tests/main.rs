@@ -36,3 +36,4 @@ mod retention;
 mod security;
 mod social;
 mod updates;
+mod visibility;

@@ -376,9 +376,8 @@ fn unlogged_own_messages(s: &Store, user: u64, retention: u64) -> Result<Vec<Mes
     let mut out = Vec::new();
     for group in groups {
         let conversation = message::Conversation::Group(group);
-        let below = conversation::store::head(s, conversation)?.expired_below(retention, now_ms());
-        let Ok(windows) = group::readable(s, group, user, below)? else { continue };
-        for window in windows {
+        let Ok(view) = conversation::View::of(s, user, conversation, retention, now_ms())? else { continue };
+        for window in view.reached_parts() {
             for entry in message::store::sent_by(s, conversation, window, user) {
                 let (id, m) = entry?;
                 if !update::store::holds(s, user, id)? {
@@ -447,13 +446,15 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
             for entry in conversation::store::entries_of(s, id) {
                 let (c, own) = entry?;
                 let head = conversation::store::head(s, c)?;
-                let below = head.expired_below(retention, now_ms());
-                let state = conversation::store::listed_state(s, id, c, &head, own, below)?;
+                let now = now_ms();
+                let state =
+                    conversation::store::listed_state(s, id, c, &head, own, conversation::expired_below(&head, retention, now))?;
+                let cleared = conversation::View::of(s, id, c, retention, now)?.map_or(0, |view| view.cleared());
                 out.push(json!({ "read_position": {
                     "with": target_json(c.target_from(id)),
                     "read_up_to": state.read.read,
                     "unread": state.unread,
-                    "cleared_up_to": conversation::store::cleared(s, id, c)?,
+                    "cleared_up_to": cleared,
                     "retention_secs": head.retention,
                 }}));
                 for hidden in conversation::store::hidden_in(s, id, c) {

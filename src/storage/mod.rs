@@ -47,6 +47,13 @@ pub trait Get {
         range: impl RangeBounds<K>,
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's>;
 
+    /// Entries of a key range, highest key first.
+    fn entries_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &'s self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's>;
+
     /// Entries in a key range, counted without decoding them.
     fn count_in<K: KeyPart + 'static, V: 'static>(
         &self,
@@ -70,6 +77,14 @@ impl Get for Store {
         range: impl RangeBounds<K>,
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
         Box::new(self.range(ks, range))
+    }
+
+    fn entries_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &'s self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
+        Box::new(self.range(ks, range).rev())
     }
 
     fn count_in<K: KeyPart + 'static, V: 'static>(
@@ -101,6 +116,14 @@ impl<E> Get for Tx<'_, E> {
         range: impl RangeBounds<K>,
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
         Box::new(self.range(ks, range))
+    }
+
+    fn entries_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+        &'s self,
+        ks: &Keyspace<K, V>,
+        range: impl RangeBounds<K>,
+    ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's> {
+        Box::new(self.range_descending(ks, range))
     }
 
     fn count_in<K: KeyPart + 'static, V: 'static>(

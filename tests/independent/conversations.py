@@ -536,9 +536,11 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     expect(m4 in history_ids(peer, with_me), "the peer's History lost the message she hid for herself")
     expect(phone.client.delete_for_me(with_bob, [m4]).message_ids == [],
            "hiding it again lists it (those hidden before are left out)")
-    synced = tablet.client.sync(m4 - 1, 1).updates
-    expect(synced and synced[0].id == m4 and synced[0].kind == k.UPDATE_MESSAGE,
-           f"Sync no longer returns the original Message update of a hidden message: {synced}")
+    synced = tablet.client.sync(m4 - 1, 100).updates
+    expect(all(u.id != m4 for u in synced),
+           f"Sync still returns the Message update of a message she hid (section 5.56): {synced}")
+    expect(any(u.kind == k.UPDATE_DELETED_FOR_ME and u.value == hid for u in synced),
+           f"Sync lacks the DeletedForMe update of her phone's DeleteForMe: {synced}")
     # clearing up to m2 hides m1 and m2 too
     cleared = phone.client.delete_for_me(with_bob, [], m2)
     expect((cleared.message_ids, cleared.cleared_up_to) == ([], m2), f"clearing up to the second message: {cleared}")

@@ -8,9 +8,11 @@
 
 use std::collections::HashSet;
 
+use super::View;
+use crate::id::now_ms;
 use crate::protocol::{Delivered, UpdateBody};
-use crate::service::message::{self, Conversation};
-use crate::service::{update, ServiceResult, Tx};
+use crate::service::message::Conversation;
+use crate::service::{social, update, ServiceResult, Tx};
 use crate::storage::{schema, Keyspace, Migrator, StorageError};
 
 const DELIVERED: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_DELIVERED);
@@ -20,12 +22,15 @@ const DELIVERED: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_DELIVERED);
 const MOST: usize = 1_000;
 
 /// Called in the job of an `Ack` that moved a device of `user` to `cursor`.
-pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64) -> ServiceResult<()> {
+/// A message the user no longer reaches (expired) or whose sender is on the
+/// other side of a block yields no receipt.
+pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64, server_retention: u64) -> ServiceResult<()> {
     let mark = tx.get(&DELIVERED, &user)?.unwrap_or(0);
     if cursor <= mark {
         return Ok(());
     }
     tx.put(&DELIVERED, &user, &cursor);
+    let now = now_ms();
     let mut seen = HashSet::new();
     let mut receipts = Vec::new();
     for (conversation, id) in update::store::messages_between(tx, user, mark, cursor, MOST)? {
@@ -33,10 +38,13 @@ pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64) -> ServiceResul
         if low == high || seen.contains(&conversation) {
             continue;
         }
-        match message::store::logged(tx, conversation, id)? {
+        let Ok(view) = View::of(tx, user, conversation, server_retention, now)? else { continue };
+        match view.reached(tx, id)? {
             Some(m) if m.sender != user => {
                 seen.insert(conversation);
-                receipts.push((m.sender, id));
+                if social::receipts_pass(tx, user, m.sender)? {
+                    receipts.push((m.sender, id));
+                }
             }
             _ => {}
         }

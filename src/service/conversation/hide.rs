@@ -7,11 +7,11 @@
 //! point (as `MarkRead` would), so what was cleared is never unread. The
 //! user's other devices hear of it by a `DeletedForMe` update.
 
-use super::{listed, read_up_to, store};
+use super::{expired_below, listed, read_up_to, store, View};
 use crate::id::now_ms;
-use crate::protocol::{DeleteForMeRequest, DeletedForMe, MessageKind, Target, UpdateBody};
-use crate::service::message::{self, Conversation};
-use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult};
+use crate::protocol::{DeleteForMeRequest, DeletedForMe, MessageKind, UpdateBody};
+use crate::service::message::Conversation;
+use crate::service::{update, Call, Outcome, ServiceError, ServiceResult};
 
 /// Messages one call may hide.
 const MOST: usize = 100;
@@ -33,20 +33,20 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;
-            let below = head.expired_below(server_retention, now_ms());
+            let below = expired_below(&head, server_retention, now_ms());
             listed(tx, me, conversation, req.with, &head, below)?;
-            let from = match req.with {
-                Target::Group(group) => group::visible_from(tx, group, me)??,
-                Target::User(_) => 0,
-            }
-            .max(below);
-            let was_cleared = store::cleared(tx, me, conversation)?;
-            let cleared = was_cleared.max(req.clear_up_to.min(head.last));
+            let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
+            let was_cleared = view.cleared();
+            // Cleared up to a message, never a made-up id: each message can
+            // move it once.
+            let cleared = match req.clear_up_to.min(head.last) {
+                up_to if up_to <= was_cleared => was_cleared,
+                up_to => view.newest_reached(tx, up_to)?.map_or(was_cleared, |id| id.max(was_cleared)),
+            };
             let mut found = Vec::with_capacity(ids.len());
             for &id in &ids {
-                let message = match message::store::logged(tx, conversation, id)? {
-                    Some(message) if id >= from => message,
-                    _ => return Err(ServiceError::not_found(format!("message {id} is not in this conversation"))),
+                let Some(message) = view.reached(tx, id)? else {
+                    return Err(ServiceError::not_found(format!("message {id} is not in this conversation")));
                 };
                 if id > cleared {
                     found.push((id, message.kind != MessageKind::System));
@@ -60,7 +60,7 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
             // and receipt go out as MarkRead's would.
             let head = store::head(tx, conversation)?;
             let state = listed(tx, me, conversation, req.with, &head, below)?;
-            let position = read_up_to(tx, me, req.with, head, state, cleared, origin)?;
+            let position = read_up_to(tx, &view, me, req.with, head, state, cleared, origin)?;
             let done = DeletedForMe {
                 with: req.with,
                 message_ids: hidden,

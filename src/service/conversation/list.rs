@@ -9,9 +9,10 @@
 //! counted in thousands; the log is read only for the page's last messages.
 
 use super::store::{self, Head, ReadState};
+use super::visibility::{expired_below, View};
 use super::wire_count;
 use crate::protocol::{ConversationInfo, ConversationPage, LastMessage, ListConversationsRequest, MessageKind, Target};
-use crate::service::message::{self, Conversation};
+use crate::service::message::Conversation;
 use crate::service::{Call, Outcome, PageLimit, ServiceResult};
 use crate::storage::{StorageError, Store};
 
@@ -39,7 +40,7 @@ fn page(
     for entry in store::entries_of(s, me) {
         let (conversation, own) = entry?;
         let head = store::head(s, conversation)?;
-        let state = store::listed_state(s, me, conversation, &head, own, head.expired_below(retention, now))?;
+        let state = store::listed_state(s, me, conversation, &head, own, expired_below(&head, retention, now))?;
         total_unread += state.unread;
         if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
             found.push((conversation, head, state));
@@ -62,9 +63,10 @@ fn page(
                 }
                 _ => 0,
             };
+            let view = View::of(s, me, conversation, retention, now)?.ok();
             Ok(ConversationInfo {
                 with,
-                last: last_message(s, me, conversation, head.last, state.below)?,
+                last: view.map(|view| last_message(s, &view, head.last)).transpose()?.flatten(),
                 unread: wire_count(state.unread),
                 read_up_to: state.read.read,
                 peer_read_up_to,
@@ -75,29 +77,10 @@ fn page(
     Ok(ConversationPage { conversations, more, total_unread })
 }
 
-/// The list's view of a conversation's newest message the user has not
-/// deleted for themselves (a recalled one shows as its tombstone, an
-/// expired one as `Expired`); messages below `below` have expired.
-fn last_message(
-    s: &Store,
-    me: u64,
-    conversation: Conversation,
-    newest: u64,
-    below: u64,
-) -> Result<Option<LastMessage>, StorageError> {
-    let cleared = store::cleared(s, me, conversation)?;
-    let found = if store::is_hidden(s, me, conversation, newest)? {
-        let above = cleared.max(below.saturating_sub(1));
-        message::store::newest(s, conversation, above, newest, |id| store::is_hidden(s, me, conversation, id))?
-    } else if newest > cleared {
-        message::store::logged(s, conversation, newest)?.map(|m| (newest, m))
-    } else {
-        None
-    };
-    let Some((id, mut m)) = found else { return Ok(None) };
-    if id < below {
-        m.kind = MessageKind::Expired;
-    }
+/// The list's view of a conversation's newest message the user may see
+/// (a recalled one shows as its tombstone, an expired one as `Expired`).
+fn last_message(s: &Store, view: &View, newest: u64) -> Result<Option<LastMessage>, StorageError> {
+    let Some((id, m)) = view.last(s, newest)? else { return Ok(None) };
     let preview = match m.kind {
         MessageKind::Text => String::from_utf8_lossy(&m.content).chars().take(PREVIEW_CHARS).collect(),
         _ => String::new(),

@@ -20,13 +20,15 @@ mod purge;
 mod recall;
 mod retention;
 pub mod store;
+mod visibility;
 
 pub(crate) use delivery::check as check_deliveries;
 pub(crate) use delivery::delivered;
 pub use purge::{purge_expired, Purges};
+pub use visibility::{expired_below, View};
 
 use super::message::Conversation;
-use super::{group, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
+use super::{group, social, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
 use crate::id::now_ms;
 use crate::protocol::{
     ErrorCode, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest,
@@ -75,9 +77,9 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;
-            let below = head.expired_below(server_retention, now_ms());
-            let old = listed(tx, me, conversation, req.with, &head, below)?;
-            read_up_to(tx, me, req.with, head, old, req.up_to, origin)
+            let old = listed(tx, me, conversation, req.with, &head, expired_below(&head, server_retention, now_ms()))?;
+            let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
+            read_up_to(tx, &view, me, req.with, head, old, req.up_to, origin)
         })
         .await
 }
@@ -105,11 +107,15 @@ fn listed(
     }
 }
 
-/// Moves the user's read position up to `up_to` (never backwards, never
-/// past the newest message), telling their other devices and, in a 1:1
-/// conversation where both send receipts, the peer.
+/// Moves the user's read position up to the newest message they reach at
+/// or below `up_to` (never backwards, never past the newest message, never
+/// to an id that is no message: each message moves it once), telling their
+/// other devices and, in a 1:1 conversation where both send receipts and
+/// no block stands between them, the peer.
+#[allow(clippy::too_many_arguments)]
 fn read_up_to(
     tx: &mut Tx<'_>,
+    view: &View,
     me: u64,
     with: Target,
     head: store::Head,
@@ -117,11 +123,14 @@ fn read_up_to(
     up_to: u64,
     origin: u64,
 ) -> ServiceResult<ReadPosition> {
-    let conversation = Conversation::of(me, with);
-    let up_to = up_to.min(head.last);
-    if up_to <= old.read.read {
+    let conversation = view.conversation();
+    let up_to = match up_to.min(head.last) {
+        up_to if up_to <= old.read.read => None,
+        up_to => view.newest_reached(tx, up_to)?,
+    };
+    let Some(up_to) = up_to.filter(|up_to| *up_to > old.read.read) else {
         return Ok(ReadPosition { with, read_up_to: old.read.read, unread: wire_count(old.unread) });
-    }
+    };
     let id = tx.next_id();
     let read = store::mark_read(tx, me, conversation, head, up_to, id)?;
     let head = store::head(tx, conversation)?;
@@ -129,7 +138,11 @@ fn read_up_to(
     let position = ReadPosition { with, read_up_to: up_to, unread: wire_count(unread) };
     update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
     if let Target::User(peer) = with {
-        if peer != me && store::receipts_on(tx, me)? && store::receipts_on(tx, peer)? {
+        if peer != me
+            && store::receipts_on(tx, me)?
+            && store::receipts_on(tx, peer)?
+            && social::receipts_pass(tx, me, peer)?
+        {
             let receipt = ReadReceipt { reader: me, up_to };
             let id = tx.next_id();
             update::publish(tx, &[peer], None, id, UpdateBody::ReadReceipt(receipt));
@@ -168,15 +181,13 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
     let answer = call
         .services
         .read(move |s| {
-            let from = match group::visible_from(s, req.group_id, me)? {
-                Ok(from) => from,
+            let conversation = Conversation::Group(req.group_id);
+            let view = match View::of_member(s, me, conversation, server_retention, now_ms())? {
+                Ok(view) => view,
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            let conversation = Conversation::Group(req.group_id);
-            let from = from.max(store::head(s, conversation)?.expired_below(server_retention, now_ms()));
-            let message = match super::message::store::logged(s, conversation, req.message_id)? {
-                Some(message) if req.message_id >= from => message,
-                _ => return Ok(Err(ServiceError::not_found("no such message in this group"))),
+            let Some(message) = view.reached(s, req.message_id)? else {
+                return Ok(Err(ServiceError::not_found("no such message in this group")));
             };
             if !store::receipts_on(s, me)? {
                 return Ok(Err(no_receipts()));

@@ -10,7 +10,7 @@
 //! update; a group's members by a system message in its log, which reaches
 //! them the way every group message does.
 
-use super::{store, tell_pair};
+use super::{store, tell_pair, View};
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{ErrorCode, GroupEvent, MessageKind, RecallRequest, Recalled, Target, UpdateBody};
 use crate::service::message::{self, Conversation};
@@ -26,15 +26,9 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
     let id = req.message_id;
     call.services
         .write(move |tx| {
-            let from = match req.with {
-                Target::Group(group) => group::visible_from(tx, group, me)??,
-                Target::User(_) => 0,
-            };
-            let from = from.max(store::head(tx, conversation)?.expired_below(server_retention, now_ms()));
-            let message = match message::store::logged(tx, conversation, id)? {
-                Some(message) if id >= from => message,
-                _ => return Err(ServiceError::not_found("no such message in this conversation")),
-            };
+            let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
+            let message =
+                view.reached(tx, id)?.ok_or_else(|| ServiceError::not_found("no such message in this conversation"))?;
             let mut recalled = Recalled {
                 message_id: id,
                 sender: message.sender,

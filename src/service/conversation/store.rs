@@ -398,7 +398,7 @@ pub(crate) fn set_retention(
     now_ms: u64,
 ) -> Result<(), StorageError> {
     let mut head = head(tx, conversation)?;
-    head.expired = head.expired_below(server, now_ms);
+    head.expired = super::expired_below(&head, server, now_ms);
     head.retention = seconds;
     tx.put(&HEADS, &conversation, &head);
     Ok(())

@@ -212,13 +212,13 @@ async fn list_join_requests(call: Call, req: ListJoinRequestsRequest) -> Service
 /// Invites `user` into `group` on behalf of `by`, inside a job: the
 /// invitation as filed (`Accepted` when the invitee's friend request policy
 /// accepts everyone, and they are in now), or why not. A refusal writes
-/// nothing.
+/// nothing. The session `origin` asked, and learns of it from its reply.
 pub(super) fn invite(
     tx: &mut Tx<'_>,
     services: &Services,
     config: &GroupConfig,
     group: u64,
-    by: u64,
+    (by, origin): (u64, u64),
     user: u64,
 ) -> ServiceResult<InvitationInfo> {
     if !services.accounts.user_exists(user) || services.accounts.is_disabled(user) {
@@ -236,7 +236,6 @@ pub(super) fn invite(
     if let Some(pending) = store::invitation(tx, user, group)? {
         return Ok(invitation_info(tx, group, &name, user, &pending, RequestState::Pending)?);
     }
-    let invitation = InvitationRecord { id: tx.next_id(), by };
     let state = match social::store::privacy(tx, user)?.friend_policy {
         FriendPolicy::RefuseAll => {
             return Err(ServiceError::new(ErrorCode::NotPermitted, "this user accepts no requests or invitations"))
@@ -245,13 +244,16 @@ pub(super) fn invite(
             admit(tx, config, group, user, by)?;
             RequestState::Accepted
         }
-        FriendPolicy::RequireApproval => {
-            store::set_invitation(tx, user, group, Some(&invitation));
-            RequestState::Pending
-        }
+        FriendPolicy::RequireApproval => RequestState::Pending,
     };
+    // Taken after the join's own message, so every device gets the two
+    // in id order.
+    let invitation = InvitationRecord { id: tx.next_id(), by };
+    if state == RequestState::Pending {
+        store::set_invitation(tx, user, group, Some(&invitation));
+    }
     let info = invitation_info(tx, group, &name, user, &invitation, state)?;
-    update::publish(tx, &[by, user], None, invitation.id, UpdateBody::GroupInvitation(info.clone()));
+    update::publish(tx, &[by, user], Some(origin), invitation.id, UpdateBody::GroupInvitation(info.clone()));
     Ok(info)
 }
 
@@ -263,7 +265,7 @@ async fn invite_to_group(call: Call, req: InviteToGroupRequest) -> ServiceResult
     // Counted whether or not the invitation goes through, so probing who
     // may be invited costs the same.
     call.services.invitations.allow(me, 1, std::time::Instant::now())?;
-    let services = call.services.clone();
+    let (services, origin) = (call.services.clone(), call.session_id);
     change(&call, move |tx, config, me| {
         let group = req.group_id;
         let record = load(tx, group)?;
@@ -271,7 +273,7 @@ async fn invite_to_group(call: Call, req: InviteToGroupRequest) -> ServiceResult
         if record.fields.join_policy != JoinPolicy::Open {
             rules::need_admin(role)?;
         }
-        invite(tx, &services, config, group, me, req.user_id)
+        invite(tx, &services, config, group, (me, origin), req.user_id)
     })
     .await
 }

@@ -15,7 +15,7 @@ mod roster;
 mod rules;
 pub mod store;
 
-pub use post::{news, readable, send, visible_from};
+pub use post::{news, send, windows, Windows};
 pub(crate) use roster::member_ids;
 pub use roster::Rosters;
 
@@ -214,7 +214,7 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
     if !members.is_empty() {
         call.services.invitations.allow(me, members.len() as u32, std::time::Instant::now())?;
     }
-    let services = call.services.clone();
+    let (services, origin) = (call.services.clone(), call.session_id);
     call.services
         .write(move |tx| {
             membership::check_group_count(tx, &config, me)?;
@@ -228,7 +228,7 @@ async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<Cr
             let mut reply =
                 CreateGroupReply { group: info(id, &record, None), joined: vec![], invited: vec![], refused: vec![] };
             for user in members {
-                match membership::invite(tx, &services, &config, id, me, user) {
+                match membership::invite(tx, &services, &config, id, (me, origin), user) {
                     Ok(info) if info.state == RequestState::Accepted => reply.joined.push(user),
                     Ok(_) => reply.invited.push(user),
                     Err(e) if !e.is_internal() => reply.refused.push(user),

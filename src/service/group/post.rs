@@ -66,33 +66,29 @@ pub fn news(store: &Store, user: u64, after: u64) -> Result<Vec<GroupNews>, Stor
         .collect())
 }
 
-/// The lowest message id of the group's log a member may read, or why they
-/// may read none of it (no such group, not a member).
-pub fn visible_from(store: &impl Get, group: u64, user: u64) -> Result<ServiceResult<u64>, StorageError> {
-    Ok(match load(store, group).and_then(|_| membership(store, group, user)) {
-        Ok(member) => Ok(member.visible_from),
-        Err(ServiceError::Storage(e)) => return Err(e),
-        Err(refusal) => Err(refusal),
-    })
+/// A user's windows of a group's log: where they may read it, as far as
+/// membership goes (the conversation domain's visibility rule adds
+/// retention and what the user cleared or hid).
+pub struct Windows {
+    /// Ascending, disjoint id ranges: each ended membership's, from where it
+    /// let them read up to its exit, and the current one's, open-ended.
+    pub parts: Vec<RangeInclusive<u64>>,
+    /// Why they are not a member now (no such group, not a member), if not.
+    pub outside: Option<ServiceError>,
 }
 
-/// The parts of the group's log from `from` on that `user` may read, in id
-/// order: the windows of their ended memberships (up to each exit) and of
-/// the current one; or, for someone who was never a member, why none
-/// (section 5.11).
-pub fn readable(
-    store: &impl Get,
-    group: u64,
-    user: u64,
-    from: u64,
-) -> Result<ServiceResult<Vec<RangeInclusive<u64>>>, StorageError> {
+/// The user's windows of the group's log (section 5.11).
+pub fn windows(r: &impl Get, group: u64, user: u64) -> Result<Windows, StorageError> {
     let mut parts: Vec<RangeInclusive<u64>> =
-        store::past_windows(store, user, group)?.iter().map(|w| w.from..=w.until).collect();
-    match visible_from(store, group, user)? {
-        Ok(joined_from) => parts.push(joined_from..=u64::MAX),
-        Err(refusal) if parts.is_empty() => return Ok(Err(refusal)),
-        Err(_) => {}
-    }
+        store::past_windows(r, user, group)?.iter().map(|w| w.from..=w.until).collect();
+    let outside = match load(r, group).and_then(|_| membership(r, group, user)) {
+        Ok(member) => {
+            parts.push(member.visible_from..=u64::MAX);
+            None
+        }
+        Err(ServiceError::Storage(e)) => return Err(e),
+        Err(refusal) => Some(refusal),
+    };
     parts.sort_by_key(|part| *part.start());
     let mut merged: Vec<RangeInclusive<u64>> = Vec::with_capacity(parts.len());
     for part in parts {
@@ -103,9 +99,5 @@ pub fn readable(
             _ => merged.push(part),
         }
     }
-    Ok(Ok(merged
-        .into_iter()
-        .filter(|part| *part.end() >= from)
-        .map(|part| from.max(*part.start())..=*part.end())
-        .collect()))
+    Ok(Windows { parts: merged, outside })
 }

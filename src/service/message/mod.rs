@@ -14,7 +14,7 @@ pub mod store;
 pub use conversation::Conversation;
 pub use store::StoredMessage;
 
-use super::conversation::store as view;
+use super::conversation::View;
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::id::id_time_ms;
 use crate::protocol::ErrorCode;
@@ -119,35 +119,17 @@ async fn history(call: Call, req: HistoryRequest) -> ServiceResult<Outcome<Page>
     let (found, more) = call
         .services
         .read(move |s| {
-            // What the reader deleted for themselves, and what expired, is
-            // not shown.
-            let cleared = view::cleared(s, me, conversation)?;
-            let hides = view::hides_any(s, me, conversation)?;
-            let skip = |id| if hides { view::is_hidden(s, me, conversation, id) } else { Ok(false) };
-            let below = view::head(s, conversation)?.expired_below(retention, crate::id::now_ms());
-            let from = cleared.saturating_add(1).max(below);
-            // A group's log is read within the reader's membership windows.
-            let Target::Group(group) = req.with else {
-                return Ok(Ok(store::history(
-                    s,
-                    conversation,
-                    req.direction,
-                    req.anchor,
-                    &[from..=u64::MAX],
-                    limit,
-                    skip,
-                )?));
-            };
-            let windows = match super::group::readable(s, group, me, from)? {
-                Ok(windows) => windows,
+            let now = crate::id::now_ms();
+            let view = match View::of(s, me, conversation, retention, now)? {
+                Ok(view) => view,
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            let page = store::history(s, conversation, req.direction, req.anchor, &windows, limit, skip)?;
-            // The check and the read are two reads: a removal between them
-            // (even one followed by a new join) could let the page reach past
-            // the membership, so the same windows must still hold.
-            match super::group::readable(s, group, me, from)? {
-                Ok(now) if now == windows => Ok(Ok(page)),
+            let page = view.page(s, req.direction, req.anchor, limit)?;
+            // The view and the page are two reads: a removal from a group
+            // between them (even one followed by a new join) could let the
+            // page reach past the membership, so the same windows must still hold.
+            match View::of(s, me, conversation, retention, now)? {
+                Ok(again) if again.same_windows(&view) => Ok(Ok(page)),
                 Ok(_) | Err(_) => {
                     Ok(Err(ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")))
                 }

@@ -142,20 +142,22 @@ pub fn unpurged_below(
     }
 }
 
-/// The newest message with an id in `(above, up_to]` that `skip` does not
-/// leave out.
-pub fn newest(
-    store: &Store,
+/// The newest message at or below `up_to` within `parts` (ascending,
+/// disjoint id ranges) that `skip` does not leave out.
+pub(crate) fn newest(
+    r: &impl Get,
     conversation: Conversation,
-    above: u64,
+    parts: &[RangeInclusive<u64>],
     up_to: u64,
     skip: impl Fn(u64) -> Result<bool, StorageError>,
 ) -> Result<Option<(u64, StoredMessage)>, StorageError> {
-    let Some(first) = above.checked_add(1) else { return Ok(None) };
-    for entry in store.range(&LOG, (conversation, first)..=(conversation, up_to)).rev() {
-        let ((_, id), message) = entry?;
-        if !skip(id)? {
-            return Ok(Some((id, message)));
+    for part in parts.iter().rev().filter(|p| *p.start() <= up_to) {
+        let end = up_to.min(*part.end());
+        for entry in r.entries_descending(&LOG, (conversation, *part.start())..=(conversation, end)) {
+            let ((_, id), message) = entry?;
+            if !skip(id)? {
+                return Ok(Some((id, message)));
+            }
         }
     }
     Ok(None)
@@ -177,7 +179,7 @@ pub fn cap_floor(store: &Store, conversation: Conversation, cap: u32) -> Result<
 /// only messages within `parts` (ascending, disjoint: the reader's
 /// membership windows above what they cleared) are shown, less those
 /// `skip` leaves out (hidden by the reader).
-pub(super) fn history(
+pub(crate) fn history(
     store: &Store,
     conversation: Conversation,
     direction: Direction,

@@ -61,6 +61,12 @@ pub(crate) fn check_message(r: &impl Get, policy: DirectMessages, from: u64, to:
     Ok(())
 }
 
+/// Whether a read receipt or a delivery notice may pass between two users:
+/// not across a block, whoever blocked whom.
+pub(crate) fn receipts_pass(r: &impl Get, a: u64, b: u64) -> Result<bool, StorageError> {
+    Ok(forbids(&store::relation(r, Pair::of(a, b))?, Surface::Receipt).is_none())
+}
+
 /// Whether `viewer` may look `user` up: the account is enabled and no block
 /// stands between them. Otherwise `NotFound`, as for a user who does not exist.
 pub(crate) fn check_visible(services: &Services, r: &impl Get, viewer: u64, user: u64) -> ServiceResult<()> {

@@ -28,6 +28,8 @@ pub enum Surface {
     FriendRequest,
     /// Looking a user up: profile, exact username, search.
     Lookup,
+    /// A read receipt or a delivery notice.
+    Receipt,
 }
 
 /// What a block between two users forbids, whoever blocked whom: every
@@ -39,7 +41,7 @@ pub fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceError> {
         return None;
     }
     Some(match surface {
-        Surface::Message | Surface::FriendRequest => {
+        Surface::Message | Surface::FriendRequest | Surface::Receipt => {
             ServiceError::new(ErrorCode::NotPermitted, "you cannot reach this user")
         }
         Surface::Lookup => ServiceError::not_found("no such user"),

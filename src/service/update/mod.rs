@@ -62,12 +62,13 @@ async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> 
 async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {
     let me = call.me()?;
     let (user, device) = (me.user_id, me.device_id.clone());
+    let retention = call.services.config.conversation.retention_secs;
     let pending = call
         .services
         .committer
         .submit(move |tx| {
             let cursor = store::advance_cursor(tx, user, device, req.up_to)?;
-            super::conversation::delivered(tx, user, cursor)?;
+            super::conversation::delivered(tx, user, cursor, retention)?;
             Ok::<_, ServiceError>(AckReply { cursor })
         })
         .await?;

@@ -4,13 +4,13 @@
 //! message in its conversation's log (stored once, however many logs point
 //! at it); every other kind is stored inline as its wire body.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::floors::Floors;
 use crate::protocol::{Update, UpdateBody};
-use crate::service::conversation;
+use crate::service::conversation::{self, View};
 use crate::service::message::{self, Conversation};
 use crate::service::{PageLimit, ServiceResult, Tx};
 use crate::storage::{schema, KeyPart, Keyspace, Migrator, StorageError, Store};
@@ -122,12 +122,13 @@ pub struct LogPage {
     pub limited: Vec<(Conversation, u64)>,
 }
 
-/// One page of a user's log: updates with ids above `after`. Messages
-/// that expired under the server's `retention` (seconds, 0 for none) or
-/// their conversation's are left out. With `caps`, a conversation with
-/// more messages from its first update in the page on than its cap gives
-/// only the newest of them; each such conversation is returned with the
-/// oldest id given.
+/// One page of a user's log: updates with ids above `after`. A message is
+/// given only if its conversation's [`View`] shows it to the user (not
+/// expired under the server's `retention` or the conversation's, not
+/// cleared or hidden by them, within their windows of a group). With
+/// `caps`, a conversation with more messages from its first update in the
+/// page on than its cap gives only the newest of them; each such
+/// conversation is returned with the oldest id given.
 pub fn page(
     store: &Store,
     user: u64,
@@ -140,20 +141,20 @@ pub fn page(
     let now = crate::id::now_ms();
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
-    // Each conversation's floor: no older message of it is given, for
-    // having expired or for the offline cap.
-    let mut floors: HashMap<Conversation, u64> = HashMap::new();
+    // Each conversation met: what the user may see of it, and the offline
+    // cap's floor (no older message of it is given).
+    let mut seen: HashMap<Conversation, (Option<View>, u64)> = HashMap::new();
     let mut limited = Vec::new();
     for entry in store.range(&LOG, (user, start)..=(user, u64::MAX)) {
         let ((_, id), stored) = entry?;
         let update = match stored {
             StoredUpdate::Message(conversation) => {
-                let floor = match floors.get(&conversation) {
-                    Some(floor) => *floor,
-                    None => {
-                        let head = conversation::store::head(store, conversation)?;
-                        let mut floor = head.expired_below(retention, now);
-                        if let Some((caps, known)) = caps {
+                let (view, floor) = match seen.entry(conversation) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(first) => {
+                        let view = View::of(store, user, conversation, retention, now)?.ok();
+                        let mut floor = 0;
+                        if let (Some((caps, known)), Some(view)) = (caps, &view) {
                             let cap = match conversation {
                                 Conversation::Direct { .. } => caps.direct,
                                 Conversation::Group(_) => caps.group,
@@ -161,18 +162,19 @@ pub fn page(
                             // Below the cap's floor from the first update
                             // on, and that floor not expired: the device
                             // missed more than the cap.
+                            let head = conversation::store::head(store, conversation)?;
                             if let Some(capped) = known.floor(store, conversation, &head, cap)? {
-                                if id < capped && capped > floor {
+                                if id < capped && capped > view.expired_below() {
                                     limited.push((conversation, capped));
                                     floor = capped;
                                 }
                             }
                         }
-                        floors.insert(conversation, floor);
-                        floor
+                        first.insert((view, floor))
                     }
                 };
-                if id < floor {
+                let Some(view) = view.as_ref().filter(|_| id >= *floor) else { continue };
+                if !view.shows(store, id)? {
                     continue;
                 }
                 if limit.full(out.len(), bytes) {

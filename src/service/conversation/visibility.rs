@@ -1,0 +1,212 @@
+//! The one rule for what a user may read of a conversation.
+//!
+//! A message is **reached** by a user when its id lies in one of their
+//! windows of the conversation — a 1:1 conversation's participants always;
+//! a group's members from where each membership let them read to where it
+//! ended ([`group::windows`]) — and at or above where retention ends
+//! ([`expired_below`]). It is **shown** to them when, besides, it lies above
+//! where they cleared the conversation and they did not hide it. A recalled
+//! message is reached and shown as its tombstone.
+//!
+//! Every reader asks here, never the records behind the rule: `History`,
+//! the list's last message and `Sync`'s expansion of message pointers read
+//! what a [`View`] shows; `Recall`, `DeleteForMe`, `MessageReaders`,
+//! `MarkRead` and delivery receipts act on what it reaches; unread counts,
+//! the purge and a change of retention ask [`expired_below`]; the export
+//! reads through views. Clippy's `disallowed-methods` (clippy.toml) keeps
+//! the records' own readers to this file.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::ops::RangeInclusive;
+
+use super::store::{self, Head};
+use crate::protocol::{Direction, MessageKind};
+use crate::service::message::{self, Conversation, StoredMessage};
+use crate::service::{group, PageLimit, ServiceError};
+use crate::storage::{Get, StorageError, Store};
+
+/// The lowest message id of a conversation still visible: messages below it
+/// expired under the shorter of the conversation's retention and the
+/// server's (`server` seconds, 0 for none), or were purged; 0 when nothing
+/// has expired.
+pub fn expired_below(head: &Head, server: u64, now_ms: u64) -> u64 {
+    head.expired_below(server, now_ms)
+}
+
+/// What one user may read of one conversation at one moment.
+#[derive(Debug, Clone)]
+pub struct View {
+    conversation: Conversation,
+    user: u64,
+    /// The user's windows, ascending and disjoint (section 5.11).
+    windows: Vec<RangeInclusive<u64>>,
+    /// Where retention ends: nothing below is reached.
+    expired_below: u64,
+    /// Everything up to this id the user cleared (0: nothing).
+    cleared: u64,
+    /// Whether the user hid any message of the conversation.
+    hides: bool,
+}
+
+impl View {
+    /// What `user` may read of `conversation` now, or why nothing: a group
+    /// that does not exist (`NotFound`) or that they were never a member of
+    /// (`NotPermitted`). A former member keeps the windows they had.
+    pub fn of(
+        r: &impl Get,
+        user: u64,
+        conversation: Conversation,
+        server_retention: u64,
+        now_ms: u64,
+    ) -> Result<Result<View, ServiceError>, StorageError> {
+        let windows = match conversation {
+            Conversation::Direct { .. } => vec![0..=u64::MAX],
+            Conversation::Group(id) => {
+                let windows = group::windows(r, id, user)?;
+                match windows.outside {
+                    Some(refusal) if windows.parts.is_empty() => return Ok(Err(refusal)),
+                    _ => windows.parts,
+                }
+            }
+        };
+        Ok(Ok(View::with_windows(r, user, conversation, windows, server_retention, now_ms)?))
+    }
+
+    /// As [`View::of`], for a reader that also acts in the conversation:
+    /// a former member of a group is refused as a stranger is.
+    pub fn of_member(
+        r: &impl Get,
+        user: u64,
+        conversation: Conversation,
+        server_retention: u64,
+        now_ms: u64,
+    ) -> Result<Result<View, ServiceError>, StorageError> {
+        let windows = match conversation {
+            Conversation::Direct { .. } => vec![0..=u64::MAX],
+            Conversation::Group(id) => {
+                let windows = group::windows(r, id, user)?;
+                if let Some(refusal) = windows.outside {
+                    return Ok(Err(refusal));
+                }
+                windows.parts
+            }
+        };
+        Ok(Ok(View::with_windows(r, user, conversation, windows, server_retention, now_ms)?))
+    }
+
+    fn with_windows(
+        r: &impl Get,
+        user: u64,
+        conversation: Conversation,
+        windows: Vec<RangeInclusive<u64>>,
+        server_retention: u64,
+        now_ms: u64,
+    ) -> Result<View, StorageError> {
+        let head = store::head(r, conversation)?;
+        Ok(View {
+            conversation,
+            user,
+            windows,
+            expired_below: expired_below(&head, server_retention, now_ms),
+            cleared: store::cleared(r, user, conversation)?,
+            hides: store::hides_any(r, user, conversation)?,
+        })
+    }
+
+    /// The conversation seen.
+    pub fn conversation(&self) -> Conversation {
+        self.conversation
+    }
+
+    /// Where retention ends: no message below it is reached.
+    pub fn expired_below(&self) -> u64 {
+        self.expired_below
+    }
+
+    /// Everything up to this id the user cleared for themselves (0: nothing).
+    pub fn cleared(&self) -> u64 {
+        self.cleared
+    }
+
+    /// Whether `other` sees through the same windows (for a reader that
+    /// checks its page against a removal racing it).
+    pub fn same_windows(&self, other: &View) -> bool {
+        self.windows == other.windows
+    }
+
+    /// Whether message `id` is reached: in the user's windows, not expired.
+    pub fn reaches(&self, id: u64) -> bool {
+        id >= self.expired_below && self.windows.iter().any(|w| w.contains(&id))
+    }
+
+    /// Whether message `id` is shown: reached, not cleared, not hidden.
+    pub fn shows(&self, r: &impl Get, id: u64) -> Result<bool, StorageError> {
+        Ok(self.reaches(id) && id > self.cleared && !self.hid(r, id)?)
+    }
+
+    /// Message `id`, if it is in the log and reached (a recalled one as its
+    /// tombstone).
+    pub fn reached(&self, r: &impl Get, id: u64) -> Result<Option<StoredMessage>, StorageError> {
+        if !self.reaches(id) {
+            return Ok(None);
+        }
+        message::store::logged(r, self.conversation, id)
+    }
+
+    /// The id ranges reached, ascending.
+    pub fn reached_parts(&self) -> Vec<RangeInclusive<u64>> {
+        clip(&self.windows, self.expired_below)
+    }
+
+    /// The id ranges shown but for hidden messages, ascending.
+    fn shown_parts(&self) -> Vec<RangeInclusive<u64>> {
+        clip(&self.windows, self.expired_below.max(self.cleared.saturating_add(1)))
+    }
+
+    /// Whether the user hid message `id` (one look only if they hid any).
+    fn hid(&self, r: &impl Get, id: u64) -> Result<bool, StorageError> {
+        Ok(self.hides && store::is_hidden(r, self.user, self.conversation, id)?)
+    }
+
+    /// One page of the messages shown, on one side of `anchor` (exclusive;
+    /// 0 means the open end), ascending, and whether more lie beyond.
+    pub fn page(
+        &self,
+        s: &Store,
+        direction: Direction,
+        anchor: u64,
+        limit: PageLimit,
+    ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
+        let parts = self.shown_parts();
+        message::store::history(s, self.conversation, direction, anchor, &parts, limit, |id| self.hid(s, id))
+    }
+
+    /// The newest message of the conversation not cleared or hidden within
+    /// the user's windows, up to `newest`: what the list shows as `last`.
+    /// One that has expired is given as an `Expired` tombstone (no content),
+    /// so a conversation whose messages all expired keeps its place.
+    pub fn last(&self, r: &impl Get, newest: u64) -> Result<Option<(u64, StoredMessage)>, StorageError> {
+        let from = self.cleared.saturating_add(1);
+        let parts = clip(&self.windows, from);
+        let found = message::store::newest(r, self.conversation, &parts, newest, |id| self.hid(r, id))?;
+        Ok(found.map(|(id, m)| if id < self.expired_below { (id, expired(m)) } else { (id, m) }))
+    }
+
+    /// The newest message reached at or below `up_to`, hidden or not: where
+    /// a read position may stand (a made-up id is moved down to a message).
+    pub fn newest_reached(&self, r: &impl Get, up_to: u64) -> Result<Option<u64>, StorageError> {
+        let found = message::store::newest(r, self.conversation, &self.reached_parts(), up_to, |_| Ok(false))?;
+        Ok(found.map(|(id, _)| id))
+    }
+}
+
+/// `windows` from `from` on.
+fn clip(windows: &[RangeInclusive<u64>], from: u64) -> Vec<RangeInclusive<u64>> {
+    windows.iter().filter(|w| *w.end() >= from).map(|w| from.max(*w.start())..=*w.end()).collect()
+}
+
+/// A message as the list shows it once expired: who and when, no content.
+fn expired(m: StoredMessage) -> StoredMessage {
+    StoredMessage { kind: MessageKind::Expired, content: Vec::new(), extra: None, ..m }
+}

@@ -1,0 +1,194 @@
+//! The one rule for what a user may see (src/service/conversation/visibility.rs),
+//! asked by every reader, and the holes it closed: the list showing a message
+//! from before a member's window, receipts flooding a peer's log or crossing
+//! a block, and pushes out of id order or echoed to the connection that asked.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::talk::{code, entry, everything, history, mark, named_group_fields, send};
+use common::{Calls, Kind, TestServer, TestUser};
+use kith::protocol::{
+    BlockRequest, CreateGroupRequest, DeleteForMeRequest, DeviceType, ErrorCode, FriendPolicy, InviteToGroupRequest,
+    JoinGroupRequest, JoinPolicy, MessageKind, PrivacyRequest, Target, UpdateBody, UpdateKind,
+};
+
+/// Every update pushed to `client` within a short while, in arrival order.
+async fn drain(client: &mut kith::client::Client) -> Vec<kith::protocol::Update> {
+    let mut out = Vec::new();
+    while let Ok(update) = client.update_within(Duration::from_millis(600)).await {
+        out.push(update);
+    }
+    out
+}
+
+/// Updates of `kind` in `user`'s log, by `Sync` from the start.
+async fn logged(user: &TestUser, kind: UpdateKind) -> Vec<UpdateBody> {
+    let all = user.client.sync_all(0).await.unwrap();
+    all.iter().filter(|u| u.kind == kind as u8).map(|u| u.decode().unwrap().unwrap()).collect()
+}
+
+async fn accept_everyone(user: &TestUser) {
+    let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+    user.client.call(&policy).await.unwrap();
+}
+
+/// A newcomer to a group that hides its history hides their own `Joined`
+/// message: the list must not fall back to the message said before they
+/// came (it used to show it as `last`, with its preview, sender and id).
+async fn a_newcomer_sees_nothing_from_before_their_window(kind: Kind) {
+    let server = TestServer::start().await;
+    let alice = server.user(kind, "alice").await;
+    let bob = server.user(kind, "bob").await;
+    let create = CreateGroupRequest { fields: named_group_fields("hush", JoinPolicy::Open, false), members: vec![] };
+    let group = alice.client.call(&create).await.unwrap().group.group_id;
+    let to = Target::Group(group);
+    send(&alice.client, to, "said before bob came").await;
+    bob.client.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
+    let seen = history(&bob.client, to, 10).await;
+    assert_eq!(seen.len(), 1, "bob's History holds his Joined message only: {seen:?}");
+    assert_eq!(seen[0].kind, MessageKind::System);
+    let joined = seen[0].id;
+    let (list, _) = everything(&bob.client, 10).await;
+    assert_eq!(entry(&list, to).last.as_ref().map(|l| l.id), Some(joined));
+
+    let hide = DeleteForMeRequest { with: to, message_ids: vec![joined], clear_up_to: 0 };
+    bob.client.call(&hide).await.unwrap();
+    let (list, _) = everything(&bob.client, 10).await;
+    assert_eq!(entry(&list, to).last, None, "nothing bob may read is left to show");
+    assert!(history(&bob.client, to, 10).await.is_empty());
+    // Sync of his own log gives nothing of the group either: the Joined
+    // message he hid is left out.
+    let synced = bob.client.sync_messages(0).await.unwrap();
+    assert!(synced.iter().all(|m| m.to != to), "{synced:?}");
+
+    let after = send(&alice.client, to, "said after").await;
+    let (list, _) = everything(&bob.client, 10).await;
+    let last = entry(&list, to).last.clone().unwrap();
+    assert_eq!((last.id, last.preview.as_str()), (after, "said after"));
+    // The rule's other readers agree: a message from before his window is
+    // no message to him.
+    let before = history(&alice.client, to, 10).await[1].id;
+    let hide = DeleteForMeRequest { with: to, message_ids: vec![before], clear_up_to: 0 };
+    assert_eq!(code(bob.client.call(&hide).await), Some(ErrorCode::NotFound));
+    let recall = kith::protocol::RecallRequest { with: to, message_id: before };
+    assert_eq!(code(bob.client.call(&recall).await), Some(ErrorCode::NotFound));
+}
+per_transport!(a_newcomer_sees_nothing_from_before_their_window);
+
+/// A read position stands only on messages: a made-up `up_to` (or a
+/// clearing point) moves it down to the newest message at or below it, so a
+/// peer's log gets at most one read receipt per message, however many
+/// `MarkRead`s are made (it used to get one per distinct number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_receipts_come_at_most_once_per_message() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let m1 = send(&alice.client, Target::User(bob.user_id), "one").await;
+    // Another millisecond, so numbers lie between the two ids.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let m2 = send(&alice.client, Target::User(bob.user_id), "two").await;
+    let with = Target::User(alice.user_id);
+
+    // Below the first message: no message to stand on, nothing moves.
+    for below in [m1 - 3, m1 - 2, m1 - 1] {
+        assert_eq!(mark(&bob.client, with, below).await.unwrap().read_up_to, 0);
+    }
+    // Between the two messages: every number lands on the first.
+    for between in m1 + 1..m1 + 40 {
+        let position = mark(&bob.client, with, between).await.unwrap();
+        assert_eq!((position.read_up_to, position.unread), (m1, 1));
+    }
+    // A clearing point between them moves nothing further either.
+    let clear = DeleteForMeRequest { with, message_ids: vec![], clear_up_to: m1 + 41 };
+    let cleared = bob.client.call(&clear).await.unwrap();
+    assert_eq!((cleared.cleared_up_to, cleared.read_up_to), (m1, m1));
+    assert_eq!(mark(&bob.client, with, u64::MAX).await.unwrap().read_up_to, m2);
+
+    let receipts = logged(&alice, UpdateKind::ReadReceipt).await;
+    let ups: Vec<u64> = receipts
+        .iter()
+        .map(|r| match r {
+            UpdateBody::ReadReceipt(r) => r.up_to,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ups, [m1, m2], "one receipt per message read");
+    let positions = logged(&bob, UpdateKind::ReadPosition).await;
+    assert_eq!(positions.len(), 2, "one position update per message: {positions:?}");
+    let clearings = logged(&bob, UpdateKind::DeletedForMe).await;
+    assert_eq!(clearings.len(), 1, "{clearings:?}");
+}
+
+/// Once a block stands between two users, neither read receipts nor
+/// delivery notices pass between them, whoever blocked whom.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_and_delivery_notices_stop_at_a_block() {
+    let server = TestServer::start().await;
+    for blocker_is_sender in [true, false] {
+        let (a, b) = if blocker_is_sender { ("annie", "benny") } else { ("amy", "bobby") };
+        let alice = server.user(Kind::Tls, a).await;
+        let bob = server.user(Kind::Quic, b).await;
+        let m1 = send(&alice.client, Target::User(bob.user_id), "before the block").await;
+        let blocker = if blocker_is_sender { &alice } else { &bob };
+        let blocked = if blocker_is_sender { bob.user_id } else { alice.user_id };
+        blocker.client.call(&BlockRequest { user_id: blocked }).await.unwrap();
+
+        assert_eq!(mark(&bob.client, Target::User(alice.user_id), m1).await.unwrap().read_up_to, m1);
+        assert_eq!(bob.client.ack(m1).await.unwrap(), m1);
+        assert!(logged(&alice, UpdateKind::ReadReceipt).await.is_empty(), "a read receipt crossed the block");
+        assert!(logged(&alice, UpdateKind::Delivered).await.is_empty(), "a delivery notice crossed the block");
+    }
+    // Without a block both arrive: the test can fail.
+    let carol = server.user(Kind::Tls, "carol").await;
+    let dave = server.user(Kind::Tcp, "dave").await;
+    let m = send(&carol.client, Target::User(dave.user_id), "hello").await;
+    mark(&dave.client, Target::User(carol.user_id), m).await.unwrap();
+    dave.client.ack(m).await.unwrap();
+    assert_eq!(logged(&carol, UpdateKind::ReadReceipt).await.len(), 1);
+    assert_eq!(logged(&carol, UpdateKind::Delivered).await.len(), 1);
+}
+
+/// An invitation accepted at once (the invitee accepts everyone) reaches
+/// every device in id order — the `Joined` message after the invitation —
+/// and is not pushed back to the connection that asked, which has its reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_invitations_arrive_in_id_order_and_are_not_echoed() {
+    let server = TestServer::start().await;
+    let mut alice = server.user(Kind::Tls, "alice").await;
+    let (mut laptop, _) = server.device(Kind::Quic, "alice", "alice-laptop", DeviceType::Desktop).await;
+    let mut carol = server.user(Kind::Tcp, "carol").await;
+    let mut dave = server.user(Kind::Quic, "dave").await;
+    accept_everyone(&carol).await;
+    accept_everyone(&dave).await;
+    for c in [&mut alice.client, &mut laptop, &mut carol.client, &mut dave.client] {
+        drain(c).await;
+    }
+
+    let create = CreateGroupRequest {
+        fields: named_group_fields("quick", JoinPolicy::InviteOnly, false),
+        members: vec![carol.user_id],
+    };
+    let reply = alice.client.call(&create).await.unwrap();
+    assert_eq!(reply.joined, [carol.user_id]);
+    let group = reply.group.group_id;
+    let invite = InviteToGroupRequest { group_id: group, user_id: dave.user_id };
+    alice.client.call(&invite).await.unwrap();
+
+    for (who, client) in [("carol", &mut carol.client), ("dave", &mut dave.client), ("the laptop", &mut laptop)] {
+        let got = drain(client).await;
+        let ids: Vec<u64> = got.iter().map(|u| u.id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{who} got pushes out of id order: {got:?}");
+        let invitation = got.iter().position(|u| u.kind == UpdateKind::GroupInvitation as u8);
+        assert!(invitation.is_some(), "{who} got no invitation: {got:?}");
+    }
+    let asked = drain(&mut alice.client).await;
+    assert!(
+        asked.iter().all(|u| u.kind != UpdateKind::GroupInvitation as u8),
+        "the connection that invited got its own invitation back: {asked:?}"
+    );
+    // They are in her log all the same.
+    assert_eq!(logged(&alice, UpdateKind::GroupInvitation).await.len(), 2);
+}
