@@ -241,6 +241,11 @@ pub struct SocialConfig {
     /// `SearchUsers` calls one user may make per minute; beyond it,
     /// `RateLimited`, so the directory cannot be listed by brute force.
     pub searches_per_minute: u32,
+    /// `GetProfile` calls one user may make per hour for users they are not
+    /// related to (not a friend, request, conversation peer or fellow group
+    /// member); beyond it, `RateLimited`, so profiles cannot be listed by
+    /// counting user ids up.
+    pub profile_lookups_per_hour: u32,
 }
 
 impl Default for SocialConfig {
@@ -250,6 +255,7 @@ impl Default for SocialConfig {
             friend_request_ttl_secs: 7 * 86_400,
             friend_requests_per_day: 100,
             searches_per_minute: 30,
+            profile_lookups_per_hour: 200,
         }
     }
 }
@@ -523,7 +529,7 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 21] = [
+        let positive: [(&'static str, u64); 22] = [
             ("group.invitations_per_hour", u64::from(self.group.invitations_per_hour)),
             ("conversation.offline_cap_direct", u64::from(self.conversation.offline_cap_direct)),
             ("conversation.purge_interval_secs", self.conversation.purge_interval_secs),
@@ -534,6 +540,7 @@ impl Config {
             ("social.friend_request_ttl_secs", self.social.friend_request_ttl_secs),
             ("social.friend_requests_per_day", u64::from(self.social.friend_requests_per_day)),
             ("social.searches_per_minute", u64::from(self.social.searches_per_minute)),
+            ("social.profile_lookups_per_hour", u64::from(self.social.profile_lookups_per_hour)),
             ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
             ("limits.auth_timeout_secs", l.auth_timeout_secs),

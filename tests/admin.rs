@@ -195,6 +195,7 @@ async fn stats_and_export() {
     assert_eq!(lines[0]["profile"]["devices"][0]["device_id"], "alice-phone");
     let social = &lines[1]["social_profile"];
     assert_eq!((&social["nickname"], &social["city"]), (&serde_json::json!("Ally"), &serde_json::json!("Lyon")));
+    assert_eq!(social["city_shown_to"], "everyone", "who sees her personal fields is exported too");
     assert_eq!(lines[2]["friend"]["user_id"], bob.user_id);
     assert_eq!(lines[3]["friend_request"]["to"], carol.user_id);
     assert_eq!(lines[3]["friend_request"]["state"], "pending");

@@ -115,8 +115,8 @@ async fn who_may_do_what() {
 async fn who_may_do_what_in_the_social_graph() {
     use kith::protocol::{
         AddFriendRequest, AnswerFriendRequest, BlockRequest, GetProfileRequest, ListBlockedRequest,
-        ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest, Profile, RemoveFriendRequest, RequestBox,
-        SearchUsersRequest, SetProfileRequest, SetRemarkRequest, UnblockRequest,
+        ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest, Profile, ProfileVisibilityRequest,
+        RemoveFriendRequest, RequestBox, SearchUsersRequest, SetProfileRequest, SetRemarkRequest, UnblockRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -140,6 +140,7 @@ async fn who_may_do_what_in_the_social_graph() {
     assert_eq!(code(anonymous.call(&BlockRequest { user_id: a }).await), none);
     assert_eq!(code(anonymous.call(&UnblockRequest { user_id: a }).await), none);
     assert_eq!(code(anonymous.call(&ListBlockedRequest { after: 0, limit: 1 }).await), none);
+    assert_eq!(code(anonymous.call(&ProfileVisibilityRequest { set: None }).await), none);
 
     // Alice asks bob; carol can neither answer nor see it.
     let asked = alice.client.call(&AddFriendRequest { user_id: b, message: "private note".into() }).await.unwrap();

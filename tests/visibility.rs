@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use common::talk::{code, entry, everything, history, mark, named_group_fields, send};
 use common::{Calls, Kind, TestServer, TestUser};
+use kith::codec::decode_wire;
 use kith::protocol::{
-    BlockRequest, CreateGroupRequest, DeleteForMeRequest, DeviceType, ErrorCode, FriendPolicy, InviteToGroupRequest,
-    JoinGroupRequest, JoinPolicy, MessageKind, PrivacyRequest, Target, UpdateBody, UpdateKind,
+    Action, AddFriendRequest, AnswerFriendRequest, Audience, BirthDate, BlockRequest, CreateGroupRequest,
+    DeleteForMeRequest, DeviceType, Discoverable, ErrorBody, ErrorCode, FieldVisibility, FriendPolicy,
+    GetProfileRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy, MessageKind, PrivacyRequest, Profile,
+    ProfileVisibilityRequest, SetProfileRequest, Target, UpdateBody, UpdateKind, ERROR_ACTION,
 };
 
 /// Every update pushed to `client` within a short while, in arrival order.
@@ -191,4 +194,118 @@ async fn instant_invitations_arrive_in_id_order_and_are_not_echoed() {
     );
     // They are in her log all the same.
     assert_eq!(logged(&alice, UpdateKind::GroupInvitation).await.len(), 2);
+}
+
+async fn profile_of(viewer: &TestUser, user: u64) -> Result<Profile, kith::client::ClientError> {
+    Ok(viewer.client.call(&GetProfileRequest { user_id: user }).await?.profile)
+}
+
+/// A user hidden from search (`ExactUsername`) is "no such user" to anyone
+/// not related to them, so counting user ids up lists nobody hidden; the
+/// related — a conversation peer, a fellow group member, the other side of
+/// a pending request, a friend — read the profile (it used to be anyone's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_profile_is_for_related_users_only() {
+    let server = TestServer::start().await;
+    let bob = server.user(Kind::Tls, "bob").await;
+    let hide = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None };
+    bob.client.call(&hide).await.unwrap();
+    let me = Profile { nickname: "Bob".into(), city: "Lyon".into(), ..Profile::default() };
+    bob.client.call(&SetProfileRequest { profile: me.clone() }).await.unwrap();
+    let open = server.user(Kind::Tls, "carol").await;
+
+    let stranger = server.user(Kind::Quic, "mallory").await;
+    assert_eq!(code(profile_of(&stranger, bob.user_id).await), Some(ErrorCode::NotFound));
+    assert_eq!(profile_of(&stranger, open.user_id).await.unwrap(), Profile::default(), "a listed user stays readable");
+    assert_eq!(profile_of(&bob, bob.user_id).await.unwrap(), me, "the owner reads their own");
+
+    let peer = server.user(Kind::Tcp, "petra").await;
+    send(&peer.client, Target::User(bob.user_id), "hi bob").await;
+    assert_eq!(profile_of(&peer, bob.user_id).await.unwrap(), me, "a conversation peer");
+
+    let member = server.user(Kind::Tcp, "martin").await;
+    let group = common::talk::open_group(&member, &[&bob]).await;
+    assert!(group > 0);
+    assert_eq!(profile_of(&member, bob.user_id).await.unwrap(), me, "a fellow group member");
+
+    let asker = server.user(Kind::Tcp, "ariane").await;
+    asker.client.call(&AddFriendRequest { user_id: bob.user_id, message: String::new() }).await.unwrap();
+    assert_eq!(profile_of(&asker, bob.user_id).await.unwrap(), me, "the other side of a pending request");
+
+    // The stranger is still a stranger, whatever the others did.
+    assert_eq!(code(profile_of(&stranger, bob.user_id).await), Some(ErrorCode::NotFound));
+}
+
+/// Lookups of users one is not related to count against a quota, found or
+/// not; lookups of related users do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_of_strangers_are_limited() {
+    let server = TestServer::start_with(|c| c.social.profile_lookups_per_hour = 5).await;
+    let prober = server.user(Kind::Tls, "prober").await;
+    let friend = server.user(Kind::Tls, "friendly").await;
+    send(&prober.client, Target::User(friend.user_id), "we talk").await;
+    let mut refused = None;
+    for id in 1..=20u64 {
+        if id == prober.user_id || id == friend.user_id {
+            continue;
+        }
+        if let Err(e) = profile_of(&prober, id).await {
+            if e.code() == Some(ErrorCode::RateLimited) {
+                refused = Some((id, e));
+                break;
+            }
+        }
+    }
+    let (at, e) = refused.expect("the quota ran out");
+    assert_eq!(at, 8, "five strangers' ids (3..=7 after the two related) went through, the sixth did not");
+    assert_eq!(e.limit(), Some(5));
+    assert!(e.retry_after().is_some());
+    // Related users and oneself are not counted.
+    assert!(profile_of(&prober, friend.user_id).await.is_ok());
+    assert!(profile_of(&prober, prober.user_id).await.is_ok());
+}
+
+/// Each personal field is shown to everyone, to friends or to nobody but
+/// the owner, as the owner set it with `ProfileVisibility`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_fields_follow_their_audience() {
+    let server = TestServer::start().await;
+    let bob = server.user(Kind::Tls, "bob").await;
+    let alice = server.user(Kind::Quic, "alice").await;
+    let carol = server.user(Kind::Tcp, "carol").await;
+    let request = alice.client.call(&AddFriendRequest { user_id: bob.user_id, message: String::new() }).await.unwrap();
+    bob.client.call(&AnswerFriendRequest { request_id: request.id, accept: true }).await.unwrap();
+    let full = Profile {
+        nickname: "Bob".into(),
+        birth_date: Some(BirthDate { year: 1990, month: 2, day: 28 }),
+        city: "Lyon".into(),
+        province: "Rhône".into(),
+        ..Profile::default()
+    };
+    bob.client.call(&SetProfileRequest { profile: full.clone() }).await.unwrap();
+    let read = bob.client.call(&ProfileVisibilityRequest { set: None }).await.unwrap();
+    assert_eq!(
+        read,
+        FieldVisibility { birth_date: Audience::Everyone, city: Audience::Everyone, province: Audience::Everyone }
+    );
+    assert_eq!(profile_of(&carol, bob.user_id).await.unwrap(), full, "everyone sees every field by default");
+
+    let set = FieldVisibility { birth_date: Audience::Friends, city: Audience::Nobody, province: Audience::Everyone };
+    assert_eq!(bob.client.call(&ProfileVisibilityRequest { set: Some(set) }).await.unwrap(), set);
+    assert_eq!(bob.client.call(&ProfileVisibilityRequest { set: None }).await.unwrap(), set);
+
+    assert_eq!(profile_of(&bob, bob.user_id).await.unwrap(), full, "the owner sees everything");
+    let to_friend = profile_of(&alice, bob.user_id).await.unwrap();
+    assert_eq!(
+        (to_friend.birth_date, to_friend.city.as_str(), to_friend.province.as_str()),
+        (full.birth_date, "", "Rhône")
+    );
+    let to_stranger = profile_of(&carol, bob.user_id).await.unwrap();
+    assert_eq!((to_stranger.birth_date, to_stranger.city.as_str(), to_stranger.province.as_str()), (None, "", "Rhône"));
+    assert_eq!(to_stranger.nickname, "Bob", "the public fields stay");
+
+    // A value outside the enumeration is a malformed body.
+    let raw = bob.client.request_raw(Action::ProfileVisibility as u8, vec![1, 2, 9, 1]).await.unwrap();
+    assert_eq!(raw.action, ERROR_ACTION);
+    assert_eq!(decode_wire::<ErrorBody>(&raw.body).unwrap().error_code(), Some(ErrorCode::MalformedBody));
 }

@@ -399,6 +399,7 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
             let now = now_ms();
             let p = social::store::profile(s, id)?;
             let privacy = social::store::privacy(s, id)?;
+            let fields = social::store::field_visibility(s, id)?;
             let mut out = vec![json!({ "social_profile": {
                 "nickname": p.nickname,
                 "avatar": p.avatar,
@@ -410,6 +411,9 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
                 "extra": p.extra,
                 "discoverable": format!("{:?}", privacy.discoverable),
                 "friend_policy": format!("{:?}", privacy.friend_policy),
+                "birth_date_shown_to": format!("{:?}", fields.birth_date).to_lowercase(),
+                "city_shown_to": format!("{:?}", fields.city).to_lowercase(),
+                "province_shown_to": format!("{:?}", fields.province).to_lowercase(),
             }})];
             for (friend, entry) in social::store::friends(s, id, 0, usize::MAX)?.0 {
                 let username = social::card(s, friend)?.username;

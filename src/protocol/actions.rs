@@ -42,10 +42,10 @@ use super::group::{
 use super::message::{HistoryRequest, Page, SendReply, SendRequest};
 use super::rpc::{Rpc, Who};
 use super::social::{
-    AddFriendRequest, AnswerFriendRequest, BlockRequest, BlockedPage, FriendPage, FriendRequestInfo, FriendRequestPage,
-    GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest,
-    PrivacySettings, RemoveFriendRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest, UnblockRequest,
-    UserPage, UserProfile,
+    AddFriendRequest, AnswerFriendRequest, BlockRequest, BlockedPage, FieldVisibility, FriendPage, FriendRequestInfo,
+    FriendRequestPage, GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest,
+    PrivacyRequest, PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest, SearchUsersRequest,
+    SetProfileRequest, SetRemarkRequest, UnblockRequest, UserPage, UserProfile,
 };
 use super::update::{AckReply, AckRequest, SyncPage, SyncRequest};
 use crate::codec::{decode_wire, encode_wire, DecodeError};
@@ -207,6 +207,8 @@ actions! {
     0x2B Unblock(UnblockRequest) -> (), User;
     /// Pages through the users the caller blocked.
     0x2C ListBlocked(ListBlockedRequest) -> BlockedPage, User;
+    /// Read or set who sees the personal fields of one's profile.
+    0x2D ProfileVisibility(ProfileVisibilityRequest) -> FieldVisibility, User;
 
     // Groups, 0x30–0x47.
     /// Creates a group owned by the caller, inviting its first members.

@@ -33,6 +33,18 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// Who may see a personal field of a profile (birth date, city, province).
+    pub enum Audience: u8 {
+        /// Whoever may see the profile.
+        Everyone = 1,
+        /// The owner's friends.
+        Friends = 2,
+        /// Nobody but the owner.
+        Nobody = 3,
+    }
+}
+
+wire_enum! {
     /// What happens to a friend request sent to a user.
     pub enum FriendPolicy: u8 {
         /// The user accepts or rejects each request.
@@ -162,6 +174,32 @@ impl Default for PrivacySettings {
     fn default() -> PrivacySettings {
         PrivacySettings { discoverable: Discoverable::Everyone, friend_policy: FriendPolicy::RequireApproval }
     }
+}
+
+/// Who sees each personal field of one's profile; a field hidden from a
+/// reader comes empty (`birth_date` absent, `city` or `province` "").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldVisibility {
+    /// Who sees `birth_date`.
+    pub birth_date: Audience,
+    /// Who sees `city`.
+    pub city: Audience,
+    /// Who sees `province`.
+    pub province: Audience,
+}
+
+impl Default for FieldVisibility {
+    fn default() -> FieldVisibility {
+        FieldVisibility { birth_date: Audience::Everyone, city: Audience::Everyone, province: Audience::Everyone }
+    }
+}
+
+/// `ProfileVisibility` request: changes who sees the personal fields when
+/// `set` is present, else only reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileVisibilityRequest {
+    /// The new setting, whole.
+    pub set: Option<FieldVisibility>,
 }
 
 /// `SearchUsers` request.

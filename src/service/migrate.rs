@@ -44,6 +44,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     let highwater = crate::storage::migrate::checked_highwater(store)?;
     account::store::check(store)?;
     message::store::check(store, highwater)?;
+    social::store::check(store)?;
     group::store::check(store)?;
     conversation::store::check(store)?;
     conversation::check_deliveries(store)?;

@@ -81,6 +81,7 @@ pub struct Services {
     router: Router,
     accounts: account::Accounts,
     searches: quota::Quota,
+    profile_lookups: quota::Quota,
     invitations: quota::Quota,
     rosters: group::Rosters,
     floors: update::Floors,
@@ -130,6 +131,11 @@ impl Services {
         let services = Services {
             accounts: account::Accounts::load(&store, &config.limits, config.registration.policy)?,
             searches: quota::Quota::new("searches", config.social.searches_per_minute, Duration::from_secs(60)),
+            profile_lookups: quota::Quota::new(
+                "profile lookups of strangers",
+                config.social.profile_lookups_per_hour,
+                Duration::from_secs(3600),
+            ),
             invitations: quota::Quota::new("invitations", config.group.invitations_per_hour, Duration::from_secs(3600)),
             rosters: group::Rosters::default(),
             floors: update::Floors::default(),

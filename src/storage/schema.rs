@@ -82,6 +82,8 @@ keyspaces! {
     SENDERREQUEST_RECIPIENT = 0x46, "senderrequest_recipient", "social", "sender id ‖ request id", "recipient id";
     /// Each user's block list.
     USERBLOCKED_SINCE = 0x47, "userblocked_since", "social", "user id ‖ blocked user id", "ms since the epoch";
+    /// Who sees each personal field of a profile; absent means everyone sees them.
+    USERID_FIELDVISIBILITY = 0x48, "userid_fieldvisibility", "social", "user id", "FieldVisibility";
 
     /// Groups: information, owner, member count.
     GROUPID_GROUP = 0x50, "groupid_group", "group", "group id", "GroupRecord";

@@ -85,7 +85,8 @@ ENUM_NAMES = {
     "MessageKind": k.MESSAGE_KIND_NAMES, "DeviceType": k.DEVICE_TYPE_NAMES,
     "ClientType": k.CLIENT_TYPE_NAMES, "Direction": k.DIRECTION_NAMES,
     "DisconnectReason": k.DISCONNECT_REASONS, "Target variant": k.TARGET_NAMES,
-    "Gender": k.GENDER_NAMES, "Discoverable": k.DISCOVERABLE_NAMES, "FriendPolicy": k.FRIEND_POLICY_NAMES,
+    "Gender": k.GENDER_NAMES, "Discoverable": k.DISCOVERABLE_NAMES, "Audience": k.AUDIENCE_NAMES,
+    "FriendPolicy": k.FRIEND_POLICY_NAMES,
     "RequestState": k.REQUEST_STATE_NAMES, "RequestBox": k.REQUEST_BOX_NAMES,
     "JoinPolicy": k.JOIN_POLICY_NAMES, "GroupRole": k.GROUP_ROLE_NAMES,
 }
@@ -139,6 +140,8 @@ REVISION_8_PUSH_KINDS = [k.UPDATE_MESSAGE_RECALLED, k.UPDATE_DELETED_FOR_ME, k.U
 # set, a group asked), a refused Retention, an Update push of kind 14 and a
 # group's System message with GroupEvent RetentionChanged (kind 1).
 REQUIRED_EXAMPLES.update({"request Retention": 2, "response Retention": 2, "error Retention": 1})
+# Revision 11 (section 10.6): who sees the personal fields of a profile.
+REQUIRED_EXAMPLES.update({"request ProfileVisibility": 1, "response ProfileVisibility": 1})
 REVISION_9_PUSHES = 2
 REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
                                     + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES)
@@ -812,6 +815,13 @@ def social_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     claim("Privacy leaves discoverable alone (still the default Everyone) and sets friend_policy RequireApproval",
           priv_rq.discoverable is None and priv_rq.friend_policy == k.POLICY_REQUIRE_APPROVAL
           and priv_rs == k.PrivacySettings(k.DISCOVERABLE_EVERYONE, k.POLICY_REQUIRE_APPROVAL))
+
+    vis_rq, vis_rs = one("request ProfileVisibility"), one("response ProfileVisibility")
+    claim("ProfileVisibility sets birth date to friends, city to nobody, province to everyone, and answers it",
+          vis_rq.set == k.FieldVisibility(k.AUDIENCE_FRIENDS, k.AUDIENCE_NOBODY, k.AUDIENCE_EVERYONE)
+          and vis_rs == vis_rq.set)
+    vq, vs = frames["request ProfileVisibility"][0], frames["response ProfileVisibility"][0]
+    claim(f"ProfileVisibility request and response share their sequence id ({vq.seq})", vq.seq == vs.seq != 0)
 
     search_rq, search_rs = one("request SearchUsers"), one("response SearchUsers")
     bob_card = k.UserCard(bob.user_id, bob.username, set_rs.profile.nickname, set_rs.profile.avatar)

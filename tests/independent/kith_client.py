@@ -70,6 +70,8 @@ SET_REMARK = 0x29
 BLOCK = 0x2A
 UNBLOCK = 0x2B
 LIST_BLOCKED = 0x2C
+# Revision 11 (section 5.29a)
+PROFILE_VISIBILITY = 0x2D
 # Revision 6: groups (sections 5.30-5.50)
 CREATE_GROUP = 0x30
 GET_GROUP = 0x31
@@ -119,7 +121,7 @@ ACTION_NAMES = {
     GET_PROFILE: "GetProfile", SET_PROFILE: "SetProfile", PRIVACY: "Privacy", SEARCH_USERS: "SearchUsers",
     ADD_FRIEND: "AddFriend", ANSWER_FRIEND: "AnswerFriend", LIST_FRIEND_REQUESTS: "ListFriendRequests",
     LIST_FRIENDS: "ListFriends", REMOVE_FRIEND: "RemoveFriend", SET_REMARK: "SetRemark", BLOCK: "Block",
-    UNBLOCK: "Unblock", LIST_BLOCKED: "ListBlocked",
+    UNBLOCK: "Unblock", LIST_BLOCKED: "ListBlocked", PROFILE_VISIBILITY: "ProfileVisibility",
     CREATE_GROUP: "CreateGroup", GET_GROUP: "GetGroup", UPDATE_GROUP: "UpdateGroup",
     DISSOLVE_GROUP: "DissolveGroup", TRANSFER_GROUP: "TransferGroup", LEAVE_GROUP: "LeaveGroup",
     LIST_GROUPS: "ListGroups", JOIN_GROUP: "JoinGroup", ANSWER_JOIN_REQUEST: "AnswerJoinRequest",
@@ -196,6 +198,9 @@ GENDERS = set(GENDER_NAMES)
 DISCOVERABLE_EVERYONE, DISCOVERABLE_EXACT_USERNAME = 1, 2
 DISCOVERABLE_NAMES = {1: "Everyone", 2: "ExactUsername"}
 DISCOVERABLES = set(DISCOVERABLE_NAMES)
+AUDIENCE_EVERYONE, AUDIENCE_FRIENDS, AUDIENCE_NOBODY = 1, 2, 3
+AUDIENCE_NAMES = {1: "Everyone", 2: "Friends", 3: "Nobody"}
+AUDIENCES = set(AUDIENCE_NAMES)
 POLICY_REQUIRE_APPROVAL, POLICY_ACCEPT_ALL, POLICY_REFUSE_ALL = 1, 2, 3
 FRIEND_POLICY_NAMES = {1: "RequireApproval", 2: "AcceptAll", 3: "RefuseAll"}
 FRIEND_POLICIES = set(FRIEND_POLICY_NAMES)
@@ -721,6 +726,14 @@ class PrivacySettings:
 
 
 @dataclass
+class FieldVisibility:
+    """The ProfileVisibility response (section 5.29a): who sees each personal field."""
+    birth_date: int
+    city: int
+    province: int
+
+
+@dataclass
 class UserCard:
     """A user as lists show them (section 4.2)."""
     user_id: int
@@ -1196,6 +1209,11 @@ class PrivacyRequest:
 
 
 @dataclass
+class ProfileVisibilityRequest:
+    set: Optional[FieldVisibility]  # None: only ask
+
+
+@dataclass
 class SearchUsersRequest:
     query: str
     cursor: bytes
@@ -1525,6 +1543,14 @@ def encode_set_profile(profile: Profile) -> bytes:
 def encode_privacy(discoverable: Optional[int] = None, friend_policy: Optional[int] = None) -> bytes:
     return (Writer().option(discoverable, lambda w, v: w.u8(v))
             .option(friend_policy, lambda w, v: w.u8(v)).build())
+
+
+def encode_field_visibility(w: "Writer", f: FieldVisibility) -> "Writer":
+    return w.u8(f.birth_date).u8(f.city).u8(f.province)
+
+
+def encode_profile_visibility(fields: Optional[FieldVisibility] = None) -> bytes:
+    return Writer().option(fields, encode_field_visibility).build()
 
 
 def encode_search_users(query: str, cursor: bytes = b"", limit: int = 20) -> bytes:
@@ -2412,6 +2438,18 @@ def decode_get_profile_request(body: bytes) -> GetProfileRequest:
     return _decode_exact(body, lambda r: GetProfileRequest(r.u64()))
 
 
+def decode_field_visibility(body: bytes) -> FieldVisibility:
+    return _decode_exact(body, read_field_visibility)
+
+
+def read_field_visibility(r) -> FieldVisibility:
+    return FieldVisibility(*(r.enum(AUDIENCES, "Audience") for _ in range(3)))
+
+
+def decode_profile_visibility_request(body: bytes) -> ProfileVisibilityRequest:
+    return _decode_exact(body, lambda r: ProfileVisibilityRequest(r.option(read_field_visibility)))
+
+
 def decode_set_profile_request(body: bytes) -> SetProfileRequest:
     return _decode_exact(body, lambda r: SetProfileRequest(read_profile(r, strict=True)))
 
@@ -2588,6 +2626,7 @@ RESPONSE_DECODERS = {
     ANSWER_FRIEND: decode_friend_request_info, LIST_FRIEND_REQUESTS: decode_friend_request_page,
     LIST_FRIENDS: decode_friend_page, REMOVE_FRIEND: decode_empty, SET_REMARK: decode_empty,
     BLOCK: decode_empty, UNBLOCK: decode_empty, LIST_BLOCKED: decode_blocked_page,
+    PROFILE_VISIBILITY: decode_field_visibility,
     CREATE_GROUP: decode_create_group_reply, GET_GROUP: decode_group_info, UPDATE_GROUP: decode_group_info,
     DISSOLVE_GROUP: decode_empty, TRANSFER_GROUP: decode_empty, LEAVE_GROUP: decode_empty,
     LIST_GROUPS: decode_group_page, JOIN_GROUP: decode_join_outcome, ANSWER_JOIN_REQUEST: decode_join_request_info,
@@ -2612,6 +2651,7 @@ RESPONSE_ENCODERS = {
     LIST_FRIEND_REQUESTS: encode_friend_request_page, LIST_FRIENDS: encode_friend_page,
     REMOVE_FRIEND: lambda _: b"", SET_REMARK: lambda _: b"", BLOCK: lambda _: b"", UNBLOCK: lambda _: b"",
     LIST_BLOCKED: encode_blocked_page,
+    PROFILE_VISIBILITY: lambda f: encode_field_visibility(Writer(), f).build(),
     CREATE_GROUP: encode_create_group_reply, GET_GROUP: encode_group_info, UPDATE_GROUP: encode_group_info,
     DISSOLVE_GROUP: lambda _: b"", TRANSFER_GROUP: lambda _: b"", LEAVE_GROUP: lambda _: b"",
     LIST_GROUPS: encode_group_page, JOIN_GROUP: encode_join_outcome, ANSWER_JOIN_REQUEST: encode_join_request,
@@ -2631,6 +2671,7 @@ REQUEST_DECODERS = {
     HISTORY: decode_history_request, SYNC: decode_sync_request, ACK: decode_ack_request,
     GET_PROFILE: decode_get_profile_request, SET_PROFILE: decode_set_profile_request,
     PRIVACY: decode_privacy_request, SEARCH_USERS: decode_search_users_request,
+    PROFILE_VISIBILITY: decode_profile_visibility_request,
     ADD_FRIEND: decode_add_friend_request, ANSWER_FRIEND: decode_answer_friend_request,
     LIST_FRIEND_REQUESTS: decode_list_friend_requests_request, LIST_FRIENDS: decode_list_friends_request,
     REMOVE_FRIEND: decode_remove_friend_request, SET_REMARK: decode_set_remark_request,
@@ -2667,6 +2708,7 @@ REQUEST_ENCODERS = {
     GET_PROFILE: lambda q: encode_get_profile(q.user_id),
     SET_PROFILE: lambda q: encode_set_profile(q.profile),
     PRIVACY: lambda q: encode_privacy(q.discoverable, q.friend_policy),
+    PROFILE_VISIBILITY: lambda q: encode_profile_visibility(q.set),
     SEARCH_USERS: lambda q: encode_search_users(q.query, q.cursor, q.limit),
     ADD_FRIEND: lambda q: encode_add_friend(q.user_id, q.message),
     ANSWER_FRIEND: lambda q: encode_answer_friend(q.request_id, q.accept),
@@ -3138,6 +3180,10 @@ class KithClient:
     def privacy(self, discoverable: Optional[int] = None, friend_policy: Optional[int] = None) -> PrivacySettings:
         """Privacy (0x22): changes the settings given; with neither, only reads."""
         return decode_privacy_settings(self.request(PRIVACY, encode_privacy(discoverable, friend_policy)))
+
+    def profile_visibility(self, fields: Optional[FieldVisibility] = None) -> FieldVisibility:
+        """ProfileVisibility (0x2D): sets who sees each personal field, or only reads it."""
+        return decode_field_visibility(self.request(PROFILE_VISIBILITY, encode_profile_visibility(fields)))
 
     def search_users(self, query: str, cursor: bytes = b"", limit: int = 20) -> UserPage:
         """SearchUsers (0x23): exact username first (first page), then nickname

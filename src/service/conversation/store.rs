@@ -153,6 +153,11 @@ pub fn state(
     listed_state(r, user, conversation, head, own, below).map(Some)
 }
 
+/// Whether the conversation is in the user's list.
+pub fn lists(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
+    Ok(r.value(&ENTRIES, &(user, conversation))?.is_some())
+}
+
 /// The state of a conversation in a user's list, given the list entry's
 /// own change id (see [`entries_of`]) and where expiry ends.
 pub fn listed_state(

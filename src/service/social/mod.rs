@@ -8,6 +8,7 @@
 //! removed friend, a block made on another device) is published to the
 //! update log in the same job.
 
+mod profile;
 mod rules;
 mod search;
 pub mod store;
@@ -19,11 +20,11 @@ use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResul
 use crate::config::DirectMessages;
 use crate::id::{first_id_at, id_time_ms, now_ms};
 use crate::protocol::{
-    AddFriendRequest, AnswerFriendRequest, BlockChanged, BlockRequest, BlockedPage, BlockedUser, ErrorCode, Friend,
-    FriendPage, FriendPolicy, FriendRemoved, FriendRequestInfo, FriendRequestPage, GetProfileRequest,
-    ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest, PrivacySettings,
-    RemoveFriendRequest, RequestBox, RequestState, SetProfileRequest, SetRemarkRequest, UnblockRequest, UpdateBody,
-    UserCard, UserProfile,
+    AddFriendRequest, AnswerFriendRequest, BlockChanged, BlockRequest, BlockedPage, BlockedUser, ErrorCode,
+    FieldVisibility, Friend, FriendPage, FriendPolicy, FriendRemoved, FriendRequestInfo, FriendRequestPage,
+    GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest,
+    PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest, RequestBox, RequestState, SetProfileRequest,
+    SetRemarkRequest, UnblockRequest, UpdateBody, UserCard, UserProfile,
 };
 use crate::storage::{Get, StorageError, Store};
 
@@ -44,7 +45,8 @@ pub(super) fn routes(router: &mut Router) {
         .add(set_remark)
         .add(block)
         .add(unblock)
-        .add(list_blocked);
+        .add(list_blocked)
+        .add(profile_visibility);
 }
 
 /// Whether `from` may send a 1:1 message to `to` (distinct users), read
@@ -120,13 +122,27 @@ async fn get_profile(call: Call, req: GetProfileRequest) -> ServiceResult<Outcom
     let found = call
         .services
         .read(move |s| {
-            Ok(match check_visible(&services, s, me, user) {
-                Ok(()) => Ok((card(s, user)?.username, store::profile(s, user)?)),
+            Ok(match profile::shown(&services, s, me, user) {
+                Ok(profile) => Ok((card(s, user)?.username, profile)),
+                Err(ServiceError::Storage(e)) => return Err(e),
                 Err(refusal) => Err(refusal),
             })
         })
         .await??;
     Ok(Outcome::Reply(UserProfile { user_id: user, username: found.0, profile: found.1 }))
+}
+
+async fn profile_visibility(call: Call, req: ProfileVisibilityRequest) -> ServiceResult<Outcome<FieldVisibility>> {
+    let user = call.me()?.user_id;
+    let Some(fields) = req.set else {
+        return Ok(Outcome::Reply(call.services.read(move |s| store::field_visibility(s, user)).await?));
+    };
+    call.services
+        .write(move |tx| {
+            store::set_field_visibility(tx, user, &fields);
+            Ok(fields)
+        })
+        .await
 }
 
 async fn set_profile(call: Call, req: SetProfileRequest) -> ServiceResult<Outcome<UserProfile>> {

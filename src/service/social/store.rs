@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{PrivacySettings, Profile, RequestState};
+use crate::protocol::{FieldVisibility, PrivacySettings, Profile, RequestState};
 use crate::service::{ServiceResult, Tx};
 use crate::storage::{schema, Get, KeyPart, Keyspace, Leading, Migrator, StorageError, Store};
 
@@ -150,6 +150,7 @@ impl Leading<NickPrefix> for NickKey {}
 
 const PROFILES: Keyspace<u64, Profile> = Keyspace::new(&schema::USERID_PROFILE);
 const PRIVACY: Keyspace<u64, PrivacySettings> = Keyspace::new(&schema::USERID_PRIVACY);
+const FIELDS: Keyspace<u64, FieldVisibility> = Keyspace::new(&schema::USERID_FIELDVISIBILITY);
 pub(super) const NICKS: Keyspace<NickKey, ()> = Keyspace::new(&schema::NICKNAME_USERID);
 const RELATIONS: Keyspace<(u64, u64), Relation> = Keyspace::new(&schema::PAIR_RELATION);
 const FRIENDS: Keyspace<(u64, u64), FriendEntry> = Keyspace::new(&schema::USERFRIEND_FRIEND);
@@ -178,6 +179,16 @@ pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Opt
 /// A user's privacy settings (the defaults if never set).
 pub fn privacy(r: &impl Get, user: u64) -> Result<PrivacySettings, StorageError> {
     Ok(r.value(&PRIVACY, &user)?.unwrap_or_default())
+}
+
+/// Who sees each personal field of a user's profile (everyone, if never set).
+pub fn field_visibility(r: &impl Get, user: u64) -> Result<FieldVisibility, StorageError> {
+    Ok(r.value(&FIELDS, &user)?.unwrap_or_default())
+}
+
+/// Stores who sees each personal field of a user's profile.
+pub(super) fn set_field_visibility(tx: &mut Tx<'_>, user: u64, fields: &FieldVisibility) {
+    tx.put(&FIELDS, &user, fields);
 }
 
 /// Stores a user's privacy settings.
@@ -375,6 +386,19 @@ pub(crate) fn from_v2(m: &mut Migrator<'_>) -> Result<(), StorageError> {
         }
     }
     Ok(())
+}
+
+/// Checks restored social data: every entry of every social keyspace decodes.
+pub(crate) fn check(store: &Store) -> Result<(), String> {
+    store.check_entries(&PROFILES)?;
+    store.check_entries(&PRIVACY)?;
+    store.check_entries(&FIELDS)?;
+    store.check_entries(&NICKS)?;
+    store.check_entries(&RELATIONS)?;
+    store.check_entries(&FRIENDS)?;
+    store.check_entries(&REQUESTS)?;
+    store.check_entries(&SENT)?;
+    store.check_entries(&BLOCKS)
 }
 
 /// Counts for `kith stats`: friendships, requests still answerable (sent

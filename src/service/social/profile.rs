@@ -1,0 +1,68 @@
+//! The one rule for what a user may see of another's profile.
+//!
+//! Someone **related** to a user — themselves, a friend, the other side of
+//! a pending friend request, a 1:1 conversation peer, a member of a group
+//! with them — may read their profile. Anyone else may read it only if the
+//! user is listed in search (`Discoverable::Everyone`); a hidden user is
+//! "no such user" to strangers, so user ids, which count up from 1, list
+//! nobody hidden. Strangers' lookups count against a per-user quota, found
+//! or not. Each personal field (birth date, city, province) is then shown
+//! to everyone who may read the profile, to friends, or to nobody but the
+//! owner, as the owner chose (`ProfileVisibility`).
+
+use super::check_visible;
+use super::store::{self, Pair};
+use crate::protocol::{Audience, Discoverable, FieldVisibility, Profile, Target};
+use crate::service::message::Conversation;
+use crate::service::{conversation, group, ServiceError, ServiceResult, Services};
+use crate::storage::{StorageError, Store};
+
+/// What `viewer` may read of `user`'s profile, or why nothing (`NotFound`,
+/// or `RateLimited` once a viewer's lookups of strangers run out).
+pub(super) fn shown(services: &Services, s: &Store, viewer: u64, user: u64) -> ServiceResult<Profile> {
+    let relation = store::relation(s, Pair::of(viewer, user))?;
+    let related = viewer == user || relation.friends_since.is_some() || relation.pending.is_some() || {
+        let direct = Conversation::of(viewer, Target::User(user));
+        conversation::store::lists(s, viewer, direct)? || shares_group(s, viewer, user)?
+    };
+    if !related {
+        services.profile_lookups.allow(viewer, 1, std::time::Instant::now())?;
+    }
+    check_visible(services, s, viewer, user)?;
+    if !related && store::privacy(s, user)?.discoverable != Discoverable::Everyone {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    let mut profile = store::profile(s, user)?;
+    let fields = store::field_visibility(s, user)?;
+    let sees = |audience: Audience| match audience {
+        Audience::Everyone => true,
+        Audience::Friends => viewer == user || relation.friends_since.is_some(),
+        Audience::Nobody => viewer == user,
+    };
+    redact(&mut profile, fields, sees);
+    Ok(profile)
+}
+
+/// Empties the personal fields `sees` refuses.
+fn redact(profile: &mut Profile, fields: FieldVisibility, sees: impl Fn(Audience) -> bool) {
+    if !sees(fields.birth_date) {
+        profile.birth_date = None;
+    }
+    if !sees(fields.city) {
+        profile.city.clear();
+    }
+    if !sees(fields.province) {
+        profile.province.clear();
+    }
+}
+
+/// Whether two users are members of one group (a look at each group of
+/// `a`'s, at most `group.max_groups_per_user`).
+fn shares_group(s: &Store, a: u64, b: u64) -> Result<bool, StorageError> {
+    for g in group::store::groups_of(s, a, 0) {
+        if group::store::member(s, g?, b)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
