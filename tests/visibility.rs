@@ -1,7 +1,11 @@
-//! The one rule for what a user may see (src/service/conversation/visibility.rs),
-//! asked by every reader, and the holes it closed: the list showing a message
-//! from before a member's window, receipts flooding a peer's log or crossing
-//! a block, and pushes out of id order or echoed to the connection that asked.
+//! The rules for what a user may see — of a conversation
+//! (src/service/conversation/visibility.rs), of a profile
+//! (src/service/social/profile.rs), of the directory — and the holes they
+//! closed: the list showing a message from before a member's window,
+//! receipts flooding a peer's log or crossing a block, pushes out of id
+//! order or echoed to the connection that asked, profiles listed by counting
+//! ids, search cursors naming hidden users, and names that disguise
+//! themselves.
 
 use crate::common;
 
@@ -14,7 +18,8 @@ use kith::protocol::{
     Action, AddFriendRequest, AnswerFriendRequest, Audience, BirthDate, BlockRequest, CreateGroupRequest,
     DeleteForMeRequest, DeviceType, Discoverable, ErrorBody, ErrorCode, FieldVisibility, FriendPolicy,
     GetProfileRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy, MessageKind, PrivacyRequest, Profile,
-    ProfileVisibilityRequest, SetProfileRequest, Target, UpdateBody, UpdateKind, ERROR_ACTION,
+    ProfileVisibilityRequest, SearchUsersRequest, SetAliasRequest, SetProfileRequest, SetRemarkRequest, Target,
+    UpdateBody, UpdateKind, UserPage, UserProfile, ERROR_ACTION,
 };
 
 /// Every update pushed to `client` within a short while, in arrival order.
@@ -308,4 +313,146 @@ async fn personal_fields_follow_their_audience() {
     let raw = bob.client.request_raw(Action::ProfileVisibility as u8, vec![1, 2, 9, 1]).await.unwrap();
     assert_eq!(raw.action, ERROR_ACTION);
     assert_eq!(decode_wire::<ErrorBody>(&raw.body).unwrap().error_code(), Some(ErrorCode::MalformedBody));
+}
+
+async fn search(
+    user: &TestUser,
+    query: &str,
+    cursor: Vec<u8>,
+    limit: u16,
+) -> Result<UserPage, kith::client::ClientError> {
+    user.client.call(&SearchUsersRequest { query: query.into(), cursor, limit }).await
+}
+
+async fn nickname(user: &TestUser, name: &str) -> Result<UserProfile, kith::client::ClientError> {
+    user.client.call(&SetProfileRequest { profile: Profile { nickname: name.into(), ..Profile::default() } }).await
+}
+
+/// A search cursor may stop on a user the search leaves out (hidden,
+/// blocked, disabled); it used to be the raw index key, naming them. Now it
+/// is sealed: it holds no name or id in the clear, and a forged cursor, one
+/// of another query or of another searcher is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_cursors_reveal_nothing() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let eve = server.user(Kind::Tls, "eve").await;
+    let mut hidden_ids = Vec::new();
+    for i in 0..3 {
+        let u = server.user(Kind::Tcp, &format!("zed{i}")).await;
+        nickname(&u, &format!("zorro hidden {i}")).await.unwrap();
+        let hide = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None };
+        u.client.call(&hide).await.unwrap();
+        hidden_ids.push(u.user_id);
+    }
+    let shown = server.user(Kind::Tcp, "zara").await;
+    nickname(&shown, "zorro shown").await.unwrap();
+
+    let mut found = Vec::new();
+    let mut cursor = Vec::new();
+    let mut cursors = Vec::new();
+    loop {
+        let page = search(&alice, "zorro", cursor.clone(), 1).await.unwrap();
+        found.extend(page.users.iter().map(|u| u.user_id));
+        cursors.push(page.cursor.clone());
+        if !page.more {
+            break;
+        }
+        cursor = page.cursor;
+    }
+    assert_eq!(found, [shown.user_id], "only the listed user is found, once");
+    for c in cursors.iter().filter(|c| !c.is_empty()) {
+        for needle in [&b"zorro"[..], &b"hidden"[..]] {
+            assert!(!c.windows(needle.len()).any(|w| w == needle), "a cursor names {needle:?}: {c:?}");
+        }
+        for id in &hidden_ids {
+            assert!(!c.windows(8).any(|w| w == id.to_be_bytes()), "a cursor holds user id {id}: {c:?}");
+        }
+    }
+    let sealed = cursors.iter().find(|c| !c.is_empty()).cloned().expect("a cursor to page on");
+    assert!(search(&alice, "zorro", sealed.clone(), 1).await.is_ok());
+    // The raw index key as cursors used to be: refused.
+    let mut forged = b"zorro hidden 1".to_vec();
+    forged.push(0);
+    forged.extend_from_slice(&hidden_ids[1].to_be_bytes());
+    assert_eq!(code(search(&alice, "zorro", forged, 1).await), Some(ErrorCode::InvalidArgument));
+    // Another query, another searcher, a bit flipped: refused.
+    assert_eq!(code(search(&alice, "zor", sealed.clone(), 1).await), Some(ErrorCode::InvalidArgument));
+    assert_eq!(code(search(&eve, "zorro", sealed.clone(), 1).await), Some(ErrorCode::InvalidArgument));
+    let mut flipped = sealed;
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    assert_eq!(code(search(&alice, "zorro", flipped, 1).await), Some(ErrorCode::InvalidArgument));
+}
+
+/// Names that disguise themselves are refused — bidirectional overrides,
+/// zero-width and filler characters, invisible-only text — in nicknames,
+/// remarks, group names and aliases; names are stored in NFC, and search
+/// matches by compatibility form and case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disguised_names_are_refused_and_names_are_normalised() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    for bad in ["adm\u{202E}nimda", "\u{2067}bob", "b\u{200B}ob", "\u{3164}", "\u{3164}\u{3164}", "\u{115F}x\u{2060}"] {
+        let e = nickname(&alice, bad).await.unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::InvalidArgument), "{bad:?}");
+        assert!(e.to_string().contains("nickname"), "{bad:?}: {e}");
+        let remark = SetRemarkRequest { user_id: bob.user_id, remark: bad.into() };
+        assert_eq!(code(alice.client.call(&remark).await), Some(ErrorCode::InvalidArgument), "remark {bad:?}");
+        let create = CreateGroupRequest { fields: named_group_fields(bad, JoinPolicy::Open, false), members: vec![] };
+        assert_eq!(code(alice.client.call(&create).await), Some(ErrorCode::InvalidArgument), "group name {bad:?}");
+    }
+    let group = common::talk::open_group(&alice, &[]).await;
+    let alias = SetAliasRequest { group_id: group, alias: "\u{202E}nimda".into() };
+    assert_eq!(code(alice.client.call(&alias).await), Some(ErrorCode::InvalidArgument));
+
+    // Stored in NFC: "e" and a combining accent become one "é".
+    let set = nickname(&bob, "Ame\u{0301}lie").await.unwrap();
+    assert_eq!(set.profile.nickname, "Am\u{00E9}lie");
+    assert_eq!(profile_of(&alice, bob.user_id).await.unwrap().nickname, "Am\u{00E9}lie");
+    // Persian needs the zero-width non-joiner between two letters.
+    nickname(&alice, "می\u{200C}خواهم").await.unwrap();
+
+    // Search by compatibility form and case: full-width letters find the name.
+    let mike = server.user(Kind::Tcp, "mike").await;
+    nickname(&mike, "Mike").await.unwrap();
+    for query in ["mike", "ＭＩＫＥ", "Ｍi"] {
+        let page = search(&alice, query, Vec::new(), 10).await.unwrap();
+        assert!(page.users.iter().any(|u| u.user_id == mike.user_id), "{query} finds Mike: {page:?}");
+    }
+}
+
+/// Data of the layout before names were folded by compatibility form (the
+/// nickname index keyed by the lower-cased nickname) is migrated when
+/// opened: the index is rebuilt, so a full-width nickname stored then is
+/// found by plain letters now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nickname_index_is_rebuilt_by_the_migration() {
+    let mut server = TestServer::start().await;
+    let wide = server.user(Kind::Tls, "wide").await;
+    nickname(&wide, "Ｗｉｄｅ").await.unwrap();
+    let id = wide.user_id;
+    drop(wide);
+    server.stop().await;
+    {
+        // Back to version 6: the index entry as that version wrote it.
+        let db = sled::open(server.data_dir().join("sled")).unwrap();
+        let tree = db.open_tree("kith").unwrap();
+        let key = |name: &str| {
+            let mut k = vec![0x42];
+            k.extend_from_slice(name.as_bytes());
+            k.push(0);
+            k.extend_from_slice(&id.to_be_bytes());
+            k
+        };
+        assert!(tree.remove(key("wide")).unwrap().is_some(), "the index holds the fold");
+        tree.insert(key("ｗｉｄｅ"), &[] as &[u8]).unwrap();
+        tree.insert([0x01], kith::codec::encode_stored(&6u32)).unwrap();
+        db.flush().unwrap();
+    }
+    server.restart().await;
+    let seeker = server.user(Kind::Tls, "seeker").await;
+    let page = search(&seeker, "wid", Vec::new(), 10).await.unwrap();
+    assert_eq!(page.users.iter().map(|u| u.user_id).collect::<Vec<_>>(), [id]);
 }

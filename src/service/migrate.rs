@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "conversation heads get a retention of their own and a purge mark (none yet)",
         run: conversation::store::from_v5,
     },
+    Migration {
+        version: 7,
+        describe: "the nickname search index is keyed by each nickname's NFKC case fold",
+        run: social::store::from_v6,
+    },
 ];
 
 /// The layout version this build writes.

@@ -14,6 +14,7 @@ pub mod group;
 mod handler;
 pub mod message;
 pub mod migrate;
+mod names;
 mod quota;
 pub mod social;
 pub mod update;
@@ -81,6 +82,7 @@ pub struct Services {
     router: Router,
     accounts: account::Accounts,
     searches: quota::Quota,
+    cursors: social::Cursors,
     profile_lookups: quota::Quota,
     invitations: quota::Quota,
     rosters: group::Rosters,
@@ -131,6 +133,7 @@ impl Services {
         let services = Services {
             accounts: account::Accounts::load(&store, &config.limits, config.registration.policy)?,
             searches: quota::Quota::new("searches", config.social.searches_per_minute, Duration::from_secs(60)),
+            cursors: social::Cursors::new()?,
             profile_lookups: quota::Quota::new(
                 "profile lookups of strangers",
                 config.social.profile_lookups_per_hour,

@@ -140,6 +140,20 @@ impl Migrator<'_> {
         Ok(())
     }
 
+    /// Deletes every entry of a keyspace, for a step that rebuilds an
+    /// index (running again after a crash deletes what it rebuilt so far).
+    pub fn clear<K: KeyPart, V>(&mut self, ks: &Keyspace<K, V>) -> Result<(), StorageError> {
+        self.apply()?;
+        for key in self.tree.scan_prefix(ks.all()).keys() {
+            self.batch.remove(key?);
+            self.queued += 1;
+            if self.queued >= CHUNK {
+                self.apply()?;
+            }
+        }
+        self.apply()
+    }
+
     /// Makes sure new snowflake ids start above `id`.
     pub fn raise_id_highwater(&mut self, id: u64) -> Result<(), StorageError> {
         let current = self.tree.get(HIGHWATER.key(&()))?.map(|v| HIGHWATER.decode_value(&v)).transpose()?;

@@ -151,7 +151,7 @@ RENEW_WITHIN_MS = 10 * DAY_MS       # section 5.5: renewed within 10 days of exp
 FIRST_THROTTLE_WAIT_MS = 250        # section 5.4: the 4th attempt waits 250 ms
 MAX_UNAUTHENTICATED_FRAME = 4096    # section 2.2
 FRIEND_REQUEST_TTL_MS = 7 * DAY_MS  # section 4.1 (RequestState Expired), section 10.6's preamble
-MAX_SEARCH_CURSOR = 140             # section 5.20: the cursor is "at most ~140 bytes"
+MAX_SEARCH_CURSOR = 165             # section 5.20: the cursor is "at most 165 bytes"
 TEXT_RECALL_MS = 120_000            # section 5.55: a Text message can be recalled for 120 s by default
 DAY_SECONDS = 86_400                # retention is in seconds (section 5.57)
 

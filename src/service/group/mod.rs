@@ -199,9 +199,9 @@ pub fn need_admin(r: &impl Get, group: u64, user: u64) -> ServiceResult<()> {
     rules::need_admin(membership(r, group, user)?.role)
 }
 
-async fn create(call: Call, req: CreateGroupRequest) -> ServiceResult<Outcome<CreateGroupReply>> {
+async fn create(call: Call, mut req: CreateGroupRequest) -> ServiceResult<Outcome<CreateGroupReply>> {
     let me = call.me()?.user_id;
-    rules::check_fields(&req.fields)?;
+    rules::check_fields(&mut req.fields)?;
     let config = call.services.config.group.clone();
     let most = rules::INITIAL_MEMBERS.min(config.max_members.saturating_sub(1) as usize);
     // Counted as invited: the caller and repeats are not.
@@ -265,8 +265,8 @@ async fn get(call: Call, req: GetGroupRequest) -> ServiceResult<Outcome<GroupInf
     Ok(Outcome::Reply(found))
 }
 
-async fn update_group(call: Call, req: UpdateGroupRequest) -> ServiceResult<Outcome<GroupInfo>> {
-    rules::check_fields(&req.fields)?;
+async fn update_group(call: Call, mut req: UpdateGroupRequest) -> ServiceResult<Outcome<GroupInfo>> {
+    rules::check_fields(&mut req.fields)?;
     change(&call, move |tx, config, me| {
         let group = req.group_id;
         let mut record = load(tx, group)?;
@@ -363,12 +363,12 @@ async fn list_groups(call: Call, req: ListGroupsRequest) -> ServiceResult<Outcom
 
 async fn set_alias(call: Call, req: SetAliasRequest) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.user_id;
-    rules::check_alias(&req.alias)?;
+    let alias = rules::check_alias(&req.alias)?;
     call.services
         .write(move |tx| {
             load(tx, req.group_id)?;
             let mut mine = membership(tx, req.group_id, me)?;
-            mine.alias = req.alias;
+            mine.alias = alias;
             store::put_member(tx, req.group_id, me, &mine);
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! What a group's fields may hold, and who may do what to whom.
 
 use crate::protocol::{ErrorCode, GroupFields, GroupRole};
-use crate::service::{ServiceError, ServiceResult};
+use crate::service::{names, ServiceError, ServiceResult};
 
 /// Longest group name, in characters.
 pub const NAME_CHARS: usize = 64;
@@ -20,12 +20,13 @@ pub const INITIAL_MEMBERS: usize = 200;
 /// Longest join request message, in characters.
 pub const REQUEST_MESSAGE_CHARS: usize = 256;
 
-/// Checks every field, naming the first that breaks its rule.
-pub fn check_fields(f: &GroupFields) -> ServiceResult<()> {
+/// Checks every field, naming the first that breaks its rule, and puts
+/// the name in NFC.
+pub fn check_fields(f: &mut GroupFields) -> ServiceResult<()> {
     if f.name.trim().is_empty() {
         return Err(ServiceError::invalid("name: must not be empty"));
     }
-    text("name", &f.name, NAME_CHARS)?;
+    f.name = names::check("name", &f.name, NAME_CHARS)?;
     if f.avatar.len() > AVATAR_BYTES || f.avatar.chars().any(char::is_control) {
         return Err(ServiceError::invalid(format!("avatar: at most {AVATAR_BYTES} bytes without control characters"))
             .with_limit(AVATAR_BYTES as u64));
@@ -34,23 +35,14 @@ pub fn check_fields(f: &GroupFields) -> ServiceResult<()> {
     long_text("announcement", &f.announcement, ANNOUNCEMENT_CHARS)
 }
 
-/// Checks an alias.
-pub fn check_alias(alias: &str) -> ServiceResult<()> {
-    text("alias", alias, ALIAS_CHARS)
+/// Checks an alias; returns it in NFC.
+pub fn check_alias(alias: &str) -> ServiceResult<String> {
+    names::check("alias", alias, ALIAS_CHARS)
 }
 
 /// Checks a join request's message.
 pub fn check_request_message(message: &str) -> ServiceResult<()> {
     long_text("message", message, REQUEST_MESSAGE_CHARS)
-}
-
-/// A one-line text: no control characters at all.
-fn text(field: &str, value: &str, max: usize) -> ServiceResult<()> {
-    if value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ServiceError::invalid(format!("{field}: at most {max} characters without control characters"))
-            .with_limit(max as u64));
-    }
-    Ok(())
 }
 
 /// A text that may span lines.
@@ -114,13 +106,13 @@ mod tests {
 
     #[test]
     fn fields_are_checked_by_name() {
-        assert!(check_fields(&fields("家人群")).is_ok());
-        for (bad, field) in [("", "name"), ("   ", "name"), ("a\tb", "name")] {
-            let err = check_fields(&fields(bad)).unwrap_err().to_string();
+        assert!(check_fields(&mut fields("家人群")).is_ok());
+        for (bad, field) in [("", "name"), ("   ", "name"), ("a\tb", "name"), ("\u{202E}spuorg", "name")] {
+            let err = check_fields(&mut fields(bad)).unwrap_err().to_string();
             assert!(err.starts_with(field), "{bad:?}: {err}");
         }
         let long = "x".repeat(NAME_CHARS + 1);
-        assert!(check_fields(&fields(&long)).unwrap_err().to_string().starts_with("name"));
+        assert!(check_fields(&mut fields(&long)).unwrap_err().to_string().starts_with("name"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod search;
 pub mod store;
 
 pub use rules::{forbids, Surface};
+pub use search::Cursors;
 
 use self::store::{Pair, RequestRecord};
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
@@ -152,9 +153,9 @@ async fn set_profile(call: Call, req: SetProfileRequest) -> ServiceResult<Outcom
 }
 
 /// Checks and stores a user's profile; answered once it is durable.
-pub async fn save_profile(services: &Services, profile: UserProfile) -> ServiceResult<Outcome<UserProfile>> {
+pub async fn save_profile(services: &Services, mut profile: UserProfile) -> ServiceResult<Outcome<UserProfile>> {
     let today = time::OffsetDateTime::now_utc().date();
-    let folded = rules::check_profile(&profile.profile, (today.year(), today.month().into(), today.day()))?;
+    let folded = rules::check_profile(&mut profile.profile, (today.year(), today.month().into(), today.day()))?;
     services
         .write(move |tx| {
             store::set_profile(tx, profile.user_id, &profile.profile, folded)?;
@@ -421,10 +422,10 @@ async fn remove_friend(call: Call, req: RemoveFriendRequest) -> ServiceResult<Ou
 
 async fn set_remark(call: Call, req: SetRemarkRequest) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.user_id;
-    rules::check_remark(&req.remark)?;
+    let remark = rules::check_remark(&req.remark)?;
     call.services
         .write(move |tx| {
-            if req.user_id == me || !store::set_remark(tx, me, req.user_id, req.remark)? {
+            if req.user_id == me || !store::set_remark(tx, me, req.user_id, remark)? {
                 return Err(ServiceError::not_found("not a friend"));
             }
             Ok(())

@@ -2,7 +2,7 @@
 //! the one function that decides what a block forbids.
 
 use crate::protocol::{BirthDate, ErrorCode, Profile};
-use crate::service::{ServiceError, ServiceResult};
+use crate::service::{names, ServiceError, ServiceResult};
 
 use super::store::Relation;
 
@@ -48,19 +48,28 @@ pub fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceError> {
     })
 }
 
-/// The form of a nickname the index and searches compare: Unicode lower
-/// case, so "Ärger" finds "ärger" and Chinese names stay as they are.
+/// Bytes of a folded nickname the index keeps: compatibility forms can
+/// expand a character many times, and the index key (and with it a search
+/// cursor) stays small.
+pub const FOLDED_BYTES: usize = 128;
+
+/// The form of a nickname the index and searches compare
+/// ([`crate::service::names::fold`], at most [`FOLDED_BYTES`]): "Ärger"
+/// finds "ärger", "Ｍｉｋｅ" finds "mike", and Chinese names stay as they are.
 pub fn fold(name: &str) -> String {
-    name.to_lowercase()
+    let mut folded = names::fold(name);
+    if folded.len() > FOLDED_BYTES {
+        let cut = (0..=FOLDED_BYTES).rev().find(|i| folded.is_char_boundary(*i)).unwrap_or(0);
+        folded.truncate(cut);
+    }
+    folded
 }
 
 /// Checks every field of a profile, naming the first that breaks its rule
-/// (`nickname: ...`); returns the folded nickname to index, if any.
-pub fn check_profile(p: &Profile, today: (i32, u8, u8)) -> ServiceResult<Option<String>> {
-    text("nickname", &p.nickname, NAME_CHARS)?;
-    if !p.nickname.is_empty() && p.nickname.trim().is_empty() {
-        return Err(field("nickname", "must not be only spaces"));
-    }
+/// (`nickname: ...`), and puts its names (nickname, city, province) in NFC;
+/// returns the folded nickname to index, if any.
+pub fn check_profile(p: &mut Profile, today: (i32, u8, u8)) -> ServiceResult<Option<String>> {
+    p.nickname = names::check("nickname", &p.nickname, NAME_CHARS)?;
     if p.avatar.len() > AVATAR_BYTES || p.avatar.chars().any(char::is_control) {
         return Err(field("avatar", &format!("at most {AVATAR_BYTES} bytes without control characters"))
             .with_limit(AVATAR_BYTES as u64));
@@ -69,17 +78,17 @@ pub fn check_profile(p: &Profile, today: (i32, u8, u8)) -> ServiceResult<Option<
         check_birth_date(date, today)?;
     }
     text("signature", &p.signature, SIGNATURE_CHARS)?;
-    text("city", &p.city, PLACE_CHARS)?;
-    text("province", &p.province, PLACE_CHARS)?;
+    p.city = names::check("city", &p.city, PLACE_CHARS)?;
+    p.province = names::check("province", &p.province, PLACE_CHARS)?;
     if p.extra.len() > EXTRA_BYTES {
         return Err(field("extra", &format!("at most {EXTRA_BYTES} bytes")).with_limit(EXTRA_BYTES as u64));
     }
     Ok((!p.nickname.is_empty()).then(|| fold(&p.nickname)))
 }
 
-/// Checks a remark for a friend.
-pub fn check_remark(remark: &str) -> ServiceResult<()> {
-    text("remark", remark, NAME_CHARS)
+/// Checks a remark for a friend; returns it in NFC.
+pub fn check_remark(remark: &str) -> ServiceResult<String> {
+    names::check("remark", remark, NAME_CHARS)
 }
 
 /// Checks a friend request's message.
@@ -144,19 +153,26 @@ mod tests {
             ("signature", Profile { signature: "s".repeat(141), ..Profile::default() }),
             ("city", Profile { city: "c".repeat(65), ..Profile::default() }),
         ];
-        for (name, profile) in cases {
-            let e = check_profile(&profile, TODAY).unwrap_err();
+        for (name, mut profile) in cases {
+            let e = check_profile(&mut profile, TODAY).unwrap_err();
             assert!(e.to_string().contains(&format!("{name}:")), "{name}: {e}");
         }
-        let future = Profile { birth_date: Some(BirthDate { year: 2026, month: 12, day: 1 }), ..Profile::default() };
-        assert!(check_profile(&future, TODAY).is_err());
+        let mut future =
+            Profile { birth_date: Some(BirthDate { year: 2026, month: 12, day: 1 }), ..Profile::default() };
+        assert!(check_profile(&mut future, TODAY).is_err());
+    }
+
+    #[test]
+    fn a_fold_keeps_at_most_its_bytes_on_a_character_boundary() {
+        let long = fold(&"\u{FDFA}".repeat(32));
+        assert!(long.len() <= FOLDED_BYTES && long.len() > FOLDED_BYTES - 4, "{}", long.len());
     }
 
     #[test]
     fn nicknames_fold_by_unicode_and_chinese_stays() {
-        let p = Profile { nickname: "小明 Ärger".into(), ..Profile::default() };
-        assert_eq!(check_profile(&p, TODAY).unwrap().as_deref(), Some("小明 ärger"));
-        assert_eq!(check_profile(&Profile::default(), TODAY).unwrap(), None);
+        let mut p = Profile { nickname: "小明 Ärger".into(), ..Profile::default() };
+        assert_eq!(check_profile(&mut p, TODAY).unwrap().as_deref(), Some("小明 ärger"));
+        assert_eq!(check_profile(&mut Profile::default(), TODAY).unwrap(), None);
         assert_eq!("小明同学".chars().count(), 4);
     }
 }

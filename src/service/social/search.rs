@@ -1,9 +1,19 @@
 //! `SearchUsers`: exact username, then nickname prefix, paged by a cursor
 //! into the nickname index, within a per-user quota (`Services::searches`)
 //! that keeps the directory from being listed by brute force.
+//!
+//! A page may end on an index entry it did not show (a hidden, blocked or
+//! disabled user), so the position where the next page starts names
+//! someone the search leaves out. The cursor carries it sealed
+//! ([`Cursors`]): encrypted and authenticated under a key made at start,
+//! bound to the query and the searcher, it reveals nothing and cannot be
+//! forged or moved to another query.
 
 use std::ops::Bound;
 use std::time::Instant;
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use ring::rand::{SecureRandom, SystemRandom};
 
 use super::rules::{check_query, fold};
 use super::store::{self, NickKey, NICKS};
@@ -26,8 +36,8 @@ pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> Service
     let start = if req.cursor.is_empty() {
         Bound::Included(NickKey { name: prefix.clone(), user: 0 })
     } else {
-        match NickKey::take(&req.cursor) {
-            Some((key, [])) if key.name.starts_with(&prefix) => Bound::Excluded(key),
+        match call.services.cursors.open(&req.cursor, &prefix, me) {
+            Some(key) if key.name.starts_with(&prefix) => Bound::Excluded(key),
             _ => return Err(ServiceError::invalid("cursor: not one this query returned")),
         }
     };
@@ -43,15 +53,16 @@ pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> Service
                 _ => None,
             };
             let mut users: Vec<UserCard> = exact.map(|id| card(s, id)).transpose()?.into_iter().collect();
-            let (cursor, more) = by_nickname(&services, s, me, &prefix, start, exact, limit, &mut users)?;
-            Ok(UserPage { users, cursor: cursor.unwrap_or(req.cursor), more })
+            let (last, more) = by_nickname(&services, s, me, &prefix, start, exact, limit, &mut users)?;
+            let cursor = last.map_or(req.cursor, |key| services.cursors.seal(&key, &prefix, me));
+            Ok(UserPage { users, cursor, more })
         })
         .await?;
     Ok(Outcome::Reply(page))
 }
 
 /// Adds nickname matches after `start` to `users` until it holds `limit`;
-/// returns the cursor of the last index entry read and whether more may follow.
+/// returns the last index entry read and whether more may follow.
 #[allow(clippy::too_many_arguments)]
 fn by_nickname(
     services: &Services,
@@ -62,20 +73,18 @@ fn by_nickname(
     exact: Option<u64>,
     limit: usize,
     users: &mut Vec<UserCard>,
-) -> Result<(Option<Vec<u8>>, bool), StorageError> {
-    let mut cursor = None;
+) -> Result<(Option<NickKey>, bool), StorageError> {
+    let mut last = None;
     for (read, entry) in s.range(&NICKS, (start, Bound::Unbounded)).enumerate() {
         let (key, ()) = entry?;
         if !key.name.starts_with(prefix) {
-            return Ok((cursor, false));
+            return Ok((last, false));
         }
         if users.len() >= limit || read >= limit + SCAN_SLACK {
-            return Ok((cursor, true));
+            return Ok((last, true));
         }
         let user = key.user;
-        let mut bytes = Vec::with_capacity(key.name.len() + 9);
-        key.put(&mut bytes);
-        cursor = Some(bytes);
+        last = Some(key);
         let shown = Some(user) != exact
             && user != me
             && store::privacy(s, user)?.discoverable == Discoverable::Everyone
@@ -84,5 +93,58 @@ fn by_nickname(
             users.push(card(s, user)?);
         }
     }
-    Ok((cursor, false))
+    Ok((last, false))
+}
+
+/// Seals search cursors: ChaCha20-Poly1305 under a key made at start, with
+/// a random nonce, the query's fold and the searcher as associated data.
+/// Cursors do not outlive a restart (the client searches again).
+pub struct Cursors {
+    key: LessSafeKey,
+    random: SystemRandom,
+}
+
+impl Cursors {
+    /// A fresh key.
+    pub fn new() -> std::io::Result<Cursors> {
+        let random = SystemRandom::new();
+        let mut key = [0u8; 32];
+        random.fill(&mut key).map_err(|_| std::io::Error::other("no random numbers for the search cursor key"))?;
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &key).map_err(|_| std::io::Error::other("cursor key"))?;
+        Ok(Cursors { key: LessSafeKey::new(key), random })
+    }
+
+    /// The cursor that resumes `prefix`'s search by `user` after `position`.
+    fn seal(&self, position: &NickKey, prefix: &str, user: u64) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        let mut out = Vec::with_capacity(NONCE_LEN + position.name.len() + 9 + self.key.algorithm().tag_len());
+        // The system's generator does not fail once it has given the key.
+        let _ = self.random.fill(&mut nonce);
+        out.extend_from_slice(&nonce);
+        position.put(&mut out);
+        let mut sealed = out.split_off(NONCE_LEN);
+        let aad = associated(prefix, user);
+        // Sealing fails only past ChaCha20's 256 GiB message limit.
+        let _ = self.key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut sealed);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// The position a cursor sealed for this query and searcher holds.
+    fn open(&self, cursor: &[u8], prefix: &str, user: u64) -> Option<NickKey> {
+        let (nonce, sealed) = cursor.split_first_chunk::<NONCE_LEN>()?;
+        let mut sealed = sealed.to_vec();
+        let aad = associated(prefix, user);
+        let plain = self.key.open_in_place(Nonce::assume_unique_for_key(*nonce), Aad::from(&aad), &mut sealed).ok()?;
+        match NickKey::take(plain)? {
+            (key, []) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+fn associated(prefix: &str, user: u64) -> Vec<u8> {
+    let mut aad = user.to_be_bytes().to_vec();
+    aad.extend_from_slice(prefix.as_bytes());
+    aad
 }

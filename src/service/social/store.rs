@@ -388,6 +388,26 @@ pub(crate) fn from_v2(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Version 6 keyed the nickname index by the nickname in Unicode lower
+/// case; version 7 by its fold ([`super::rules::fold`]: compatibility
+/// form, lower case, joiners left out). The index is rebuilt from the
+/// profiles.
+pub(crate) fn from_v6(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    m.clear(&NICKS)?;
+    let profiles: Vec<(u64, String)> = m
+        .entries(&PROFILES)?
+        .filter_map(|entry| match entry {
+            Ok((user, p)) if !p.nickname.is_empty() => Some(Ok((user, p.nickname))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, _>>()?;
+    for (user, nickname) in profiles {
+        m.put(&NICKS, &NickKey { name: super::rules::fold(&nickname), user }, &())?;
+    }
+    Ok(())
+}
+
 /// Checks restored social data: every entry of every social keyspace decodes.
 pub(crate) fn check(store: &Store) -> Result<(), String> {
     store.check_entries(&PROFILES)?;
