@@ -11,15 +11,16 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::talk::{code, entry, everything, history, mark, named_group_fields, send};
+use common::talk::{code, entry, everything, history, mark, named_group_fields, pushed, send};
 use common::{Calls, Kind, TestServer, TestUser};
 use kith::codec::decode_wire;
 use kith::protocol::{
-    Action, AddFriendRequest, AnswerFriendRequest, Audience, BirthDate, BlockRequest, CreateGroupRequest,
-    DeleteForMeRequest, DeviceType, Discoverable, ErrorBody, ErrorCode, FieldVisibility, FriendPolicy,
-    GetProfileRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy, MessageKind, PrivacyRequest, Profile,
-    ProfileVisibilityRequest, SearchUsersRequest, SetAliasRequest, SetProfileRequest, SetRemarkRequest, Target,
-    UpdateBody, UpdateKind, UserPage, UserProfile, ERROR_ACTION,
+    Action, AddFriendRequest, AnswerFriendRequest, AnswerInvitationRequest, Audience, BirthDate, BlockRequest,
+    CreateGroupRequest, DeleteForMeRequest, DeviceType, Discoverable, DissolveGroupRequest, ErrorBody, ErrorCode,
+    FieldVisibility, FriendPolicy, GetProfileRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
+    ListInvitationsRequest, MessageKind, PrivacyRequest, Profile, ProfileVisibilityRequest, RequestState,
+    SearchUsersRequest, SetAliasRequest, SetProfileRequest, SetRemarkRequest, Target, UpdateBody, UpdateKind, UserPage,
+    UserProfile, ERROR_ACTION,
 };
 
 /// Every update pushed to `client` within a short while, in arrival order.
@@ -455,4 +456,73 @@ async fn the_nickname_index_is_rebuilt_by_the_migration() {
     let seeker = server.user(Kind::Tls, "seeker").await;
     let page = search(&seeker, "wid", Vec::new(), 10).await.unwrap();
     assert_eq!(page.users.iter().map(|u| u.user_id).collect::<Vec<_>>(), [id]);
+}
+
+async fn invitations(user: &TestUser) -> Vec<kith::protocol::InvitationInfo> {
+    user.client.call(&ListInvitationsRequest { after: 0, limit: 100 }).await.unwrap().invitations
+}
+
+/// Dissolving a group clears the invitations into it (they used to stay
+/// listed, as `Expired`, until each invitee answered), and each invitee is
+/// told by a `GroupInvitation` update with state `Expired`, live and by
+/// `Sync` under the same id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_into_a_dissolved_group_are_cleared() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let mut bob = server.user(Kind::Quic, "bob").await;
+    let create =
+        CreateGroupRequest { fields: named_group_fields("brief", JoinPolicy::InviteOnly, false), members: vec![] };
+    let group = alice.client.call(&create).await.unwrap().group.group_id;
+    alice.client.call(&InviteToGroupRequest { group_id: group, user_id: bob.user_id }).await.unwrap();
+    pushed(&mut bob.client, UpdateKind::GroupInvitation).await;
+    assert_eq!(invitations(&bob).await.len(), 1);
+
+    alice.client.call(&DissolveGroupRequest { group_id: group }).await.unwrap();
+    let (update, body) = pushed(&mut bob.client, UpdateKind::GroupInvitation).await;
+    let UpdateBody::GroupInvitation(info) = body else { panic!("{body:?}") };
+    assert_eq!((info.group_id, info.state), (group, RequestState::Expired));
+    let synced = bob.client.sync_all(0).await.unwrap();
+    assert!(synced.iter().any(|u| u.id == update.id && u.body == update.body), "the notice is in his log");
+    assert!(invitations(&bob).await.is_empty(), "nothing is left to answer");
+    let answer = AnswerInvitationRequest { group_id: group, accept: true };
+    assert_eq!(code(bob.client.call(&answer).await), Some(ErrorCode::NotFound));
+}
+
+/// Data of the layout before invitations were indexed by group is migrated
+/// when opened: invitations into groups that no longer exist go, the others
+/// are indexed, so dissolving their group clears them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_indexed_by_the_migration() {
+    let mut server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let create =
+        CreateGroupRequest { fields: named_group_fields("kept", JoinPolicy::InviteOnly, false), members: vec![] };
+    let group = alice.client.call(&create).await.unwrap().group.group_id;
+    alice.client.call(&InviteToGroupRequest { group_id: group, user_id: bob.user_id }).await.unwrap();
+    let (bob_id, alice_id) = (bob.user_id, alice.user_id);
+    drop((alice, bob));
+    server.stop().await;
+    {
+        // Back to version 7: no index by group, and an invitation into a
+        // group dissolved then, which that version kept.
+        let db = sled::open(server.data_dir().join("sled")).unwrap();
+        let tree = db.open_tree("kith").unwrap();
+        let key = |prefix: u8, a: u64, b: u64| [&[prefix][..], &a.to_be_bytes(), &b.to_be_bytes()].concat();
+        assert!(tree.remove(key(0x59, group, bob_id)).unwrap().is_some(), "the invitation is indexed by group");
+        let gone = group + 1_000;
+        let stale = kith::service::group::store::InvitationRecord { id: gone, by: alice_id };
+        tree.insert(key(0x55, bob_id, gone), kith::codec::encode_stored(&stale)).unwrap();
+        tree.insert([0x01], kith::codec::encode_stored(&7u32)).unwrap();
+        db.flush().unwrap();
+    }
+    server.restart().await;
+    let (alice, _) = server.device(Kind::Tls, "alice", "alice-tablet", DeviceType::Tablet).await;
+    let (bob, _) = server.device(Kind::Tcp, "bob", "bob-tablet", DeviceType::Tablet).await;
+    let listed = bob.call(&ListInvitationsRequest { after: 0, limit: 100 }).await.unwrap().invitations;
+    assert_eq!(listed.iter().map(|i| i.group_id).collect::<Vec<_>>(), [group], "the stale one is gone");
+    alice.call(&DissolveGroupRequest { group_id: group }).await.unwrap();
+    let listed = bob.call(&ListInvitationsRequest { after: 0, limit: 100 }).await.unwrap().invitations;
+    assert!(listed.is_empty(), "the migrated invitation was found by its group: {listed:?}");
 }

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "the nickname search index is keyed by each nickname's NFKC case fold",
         run: social::store::from_v6,
     },
+    Migration {
+        version: 8,
+        describe: "group invitations are indexed by group too; those into dissolved groups are cleared",
+        run: group::store::from_v7,
+    },
 ];
 
 /// The layout version this build writes.

@@ -140,6 +140,28 @@ impl Migrator<'_> {
         Ok(())
     }
 
+    /// The value under `key` in a keyspace of the current layout (already
+    /// applied data, and this step's so far).
+    pub fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
+        &mut self,
+        ks: &Keyspace<K, V>,
+        key: &K,
+    ) -> Result<Option<V>, StorageError> {
+        self.apply()?;
+        self.tree.get(ks.key(key))?.map(|v| ks.decode_value(&v)).transpose()
+    }
+
+    /// Deletes an entry of the current layout.
+    pub fn delete<K: KeyPart, V>(&mut self, ks: &Keyspace<K, V>, key: &K) -> Result<(), StorageError> {
+        self.batch.remove(ks.key(key));
+        self.queued += 1;
+        self.written += 1;
+        if self.queued >= CHUNK {
+            self.apply()?;
+        }
+        Ok(())
+    }
+
     /// Deletes every entry of a keyspace, for a step that rebuilds an
     /// index (running again after a crash deletes what it rebuilt so far).
     pub fn clear<K: KeyPart, V>(&mut self, ks: &Keyspace<K, V>) -> Result<(), StorageError> {

@@ -103,6 +103,8 @@ keyspaces! {
     GROUPUSER_MUTED = 0x57, "groupuser_muted", "group", "group id ‖ user id", "muted until (ms)";
     /// The windows of a user's ended memberships of a group (the newest few): what they may still read, up to each exit.
     USERGROUP_WINDOWS = 0x58, "usergroup_windows", "group", "user id ‖ group id", "list of PastWindow";
+    /// Invitations by group, beside `usergroup_invitation`, so a dissolved group's are found and cleared.
+    GROUPUSER_INVITED = 0x59, "groupuser_invited", "group", "group id ‖ user id", "—";
 
     /// Each conversation's newest message and count of messages that can be unread; a 1:1 conversation's also holds both users' read positions.
     CONV_HEAD = 0x60, "conv_head", "conversation", "conversation (17 bytes)", "Head";

@@ -118,6 +118,18 @@ fn invitation_info(
     })
 }
 
+/// An invitation into a group that is ending, as its invitee is told of
+/// it: `Expired`.
+pub(super) fn expired_invitation(
+    r: &impl Get,
+    group: u64,
+    invitee: u64,
+    record: &InvitationRecord,
+) -> Result<InvitationInfo, StorageError> {
+    let name = store::group(r, group)?.map(|g| g.fields.name).unwrap_or_default();
+    invitation_info(r, group, &name, invitee, record, RequestState::Expired)
+}
+
 async fn join(call: Call, req: JoinGroupRequest) -> ServiceResult<Outcome<JoinOutcome>> {
     rules::check_request_message(&req.message)?;
     let origin = call.session_id;

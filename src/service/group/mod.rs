@@ -294,6 +294,13 @@ async fn dissolve(call: Call, req: DissolveGroupRequest) -> ServiceResult<Outcom
             store::keep_window(tx, group, *user, member, id)?;
         }
         say(tx, config, group, id, me, GroupEvent::Dissolved { by: me }, &everyone)?;
+        // Invitations into it no longer stand: each invitee hears so once,
+        // and the invitation is gone from their list.
+        for (user, invitation) in store::clear_invitations(tx, group)? {
+            let info = membership::expired_invitation(tx, group, user, &invitation)?;
+            let notice = tx.next_id();
+            update::publish(tx, &[user], None, notice, UpdateBody::GroupInvitation(info));
+        }
         store::dissolve(tx, group, &members)?;
         Ok(())
     })

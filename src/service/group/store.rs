@@ -101,6 +101,7 @@ const INVITATIONS: Keyspace<(u64, u64), InvitationRecord> = Keyspace::new(&schem
 const UNLOGGED: Keyspace<u64, u64> = Keyspace::new(&schema::GROUPID_UNLOGGED);
 const MUTED_AWAY: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::GROUPUSER_MUTED);
 const PAST: Keyspace<(u64, u64), Vec<PastWindow>> = Keyspace::new(&schema::USERGROUP_WINDOWS);
+const INVITED: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::GROUPUSER_INVITED);
 
 /// A group, if it exists.
 pub fn group(r: &impl Get, group: u64) -> Result<Option<GroupRecord>, StorageError> {
@@ -301,12 +302,35 @@ pub fn invitation(r: &impl Get, user: u64, group: u64) -> Result<Option<Invitati
     r.value(&INVITATIONS, &(user, group))
 }
 
-/// Files or clears an invitation.
+/// Files or clears an invitation, under its invitee and under its group.
 pub(super) fn set_invitation(tx: &mut Tx<'_>, user: u64, group: u64, record: Option<&InvitationRecord>) {
     match record {
-        Some(record) => tx.put(&INVITATIONS, &(user, group), record),
-        None => tx.delete(&INVITATIONS, &(user, group)),
+        Some(record) => {
+            tx.put(&INVITATIONS, &(user, group), record);
+            tx.put(&INVITED, &(group, user), &());
+        }
+        None => {
+            tx.delete(&INVITATIONS, &(user, group));
+            tx.delete(&INVITED, &(group, user));
+        }
     }
+}
+
+/// Clears every invitation into a group, returning each invitee with
+/// their invitation.
+pub(super) fn clear_invitations(tx: &mut Tx<'_>, group: u64) -> Result<Vec<(u64, InvitationRecord)>, StorageError> {
+    let invitees: Vec<u64> = tx
+        .range(&INVITED, (group, 0)..=(group, u64::MAX))
+        .map(|e| e.map(|((_, user), ())| user))
+        .collect::<Result<_, _>>()?;
+    let mut cleared = Vec::with_capacity(invitees.len());
+    for user in invitees {
+        if let Some(record) = tx.get(&INVITATIONS, &(user, group))? {
+            cleared.push((user, record));
+        }
+        set_invitation(tx, user, group, None);
+    }
+    Ok(cleared)
 }
 
 /// A page of a user's pending invitations above group `after`.
@@ -330,8 +354,8 @@ pub(super) fn set_unlogged(tx: &mut Tx<'_>, group: u64, id: u64) {
 
 /// Deletes a dissolved group: its record, memberships, pending requests,
 /// bans, kept mutes and marker. Its log stays, for the update-log entries
-/// pointing at it; invitations to it no longer stand and are cleared as
-/// their invitees answer them.
+/// pointing at it and its former members' windows; its invitations are
+/// cleared by [`clear_invitations`] in the same job.
 pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecord)]) -> Result<(), StorageError> {
     for (user, _) in members {
         tx.delete(&MEMBERS, &(group, *user));
@@ -365,6 +389,22 @@ pub(crate) fn memberships(
     m: &mut Migrator<'_>,
 ) -> Result<impl Iterator<Item = Result<(u64, u64, u64), StorageError>>, StorageError> {
     Ok(m.entries(&MEMBERS)?.map(|entry| entry.map(|((group, user), member)| (group, user, member.joined))))
+}
+
+/// Version 7 filed invitations under their invitee only, and kept those
+/// into dissolved groups. Each still standing is indexed by its group too;
+/// those into groups that no longer exist go.
+pub(crate) fn from_v7(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let invitations: Vec<(u64, u64)> =
+        m.entries(&INVITATIONS)?.map(|e| e.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+    for (user, group) in invitations {
+        if m.value(&GROUPS, &group)?.is_some() {
+            m.put(&INVITED, &(group, user), &())?;
+        } else {
+            m.delete(&INVITATIONS, &(user, group))?;
+        }
+    }
+    Ok(())
 }
 
 /// Groups and memberships, for `kith stats`.
@@ -403,7 +443,16 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
         entry.map_err(err)?;
     }
     for entry in store.all(&INVITATIONS) {
-        entry.map_err(err)?;
+        let ((user, group), _) = entry.map_err(err)?;
+        if store.get(&INVITED, &(group, user)).map_err(err)?.is_none() {
+            return Err(format!("the invitation of user {user} into group {group} is missing from its index"));
+        }
+    }
+    for entry in store.all(&INVITED) {
+        let ((group, user), ()) = entry.map_err(err)?;
+        if store.get(&INVITATIONS, &(user, group)).map_err(err)?.is_none() {
+            return Err(format!("group {group} indexes an invitation of user {user} that does not exist"));
+        }
     }
     for entry in store.all(&UNLOGGED) {
         entry.map_err(err)?;
