@@ -285,6 +285,10 @@ pub struct GroupConfig {
     /// Group invitations one user may send per hour, counting a new
     /// group's initial members; beyond it, `RateLimited`.
     pub invitations_per_hour: u32,
+    /// Groups a user left (or was removed from) whose windows are kept, so
+    /// `History` still reads them to the exit; past it the group left
+    /// longest ago is forgotten. Each group keeps its last 8 windows.
+    pub left_groups_kept: u32,
 }
 
 impl Default for GroupConfig {
@@ -294,6 +298,7 @@ impl Default for GroupConfig {
             max_groups_per_user: 500,
             write_diffusion_max: 100,
             invitations_per_hour: 200,
+            left_groups_kept: 100,
         }
     }
 }
@@ -529,8 +534,9 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 22] = [
+        let positive: [(&'static str, u64); 23] = [
             ("group.invitations_per_hour", u64::from(self.group.invitations_per_hour)),
+            ("group.left_groups_kept", u64::from(self.group.left_groups_kept)),
             ("conversation.offline_cap_direct", u64::from(self.conversation.offline_cap_direct)),
             ("conversation.purge_interval_secs", self.conversation.purge_interval_secs),
             ("conversation.purge_batch", u64::from(self.conversation.purge_batch)),

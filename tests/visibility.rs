@@ -16,11 +16,11 @@ use common::{Calls, Kind, TestServer, TestUser};
 use kith::codec::decode_wire;
 use kith::protocol::{
     Action, AddFriendRequest, AnswerFriendRequest, AnswerInvitationRequest, Audience, BirthDate, BlockRequest,
-    CreateGroupRequest, DeleteForMeRequest, DeviceType, Discoverable, DissolveGroupRequest, ErrorBody, ErrorCode,
-    FieldVisibility, FriendPolicy, GetProfileRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
-    ListInvitationsRequest, MessageKind, PrivacyRequest, Profile, ProfileVisibilityRequest, RequestState,
-    SearchUsersRequest, SetAliasRequest, SetProfileRequest, SetRemarkRequest, Target, UpdateBody, UpdateKind, UserPage,
-    UserProfile, ERROR_ACTION,
+    CreateGroupRequest, DeleteForMeRequest, DeviceType, Direction, Discoverable, DissolveGroupRequest, ErrorBody,
+    ErrorCode, FieldVisibility, FriendPolicy, GetProfileRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
+    LeaveGroupRequest, ListInvitationsRequest, MessageKind, PrivacyRequest, Profile, ProfileVisibilityRequest,
+    RequestState, SearchUsersRequest, SetAliasRequest, SetProfileRequest, SetRemarkRequest, Target, UpdateBody,
+    UpdateKind, UserPage, UserProfile, ERROR_ACTION,
 };
 
 /// Every update pushed to `client` within a short while, in arrival order.
@@ -525,4 +525,30 @@ async fn invitations_are_indexed_by_the_migration() {
     alice.call(&DissolveGroupRequest { group_id: group }).await.unwrap();
     let listed = bob.call(&ListInvitationsRequest { after: 0, limit: 100 }).await.unwrap().invitations;
     assert!(listed.is_empty(), "the migrated invitation was found by its group: {listed:?}");
+}
+
+/// A user keeps the windows of at most `group.left_groups_kept` groups they
+/// left; past it the group left longest ago is forgotten (it used to grow
+/// with every group ever left, and anyone could add to it by inviting an
+/// accept-everyone user and kicking them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_windows_of_groups_left_are_bounded() {
+    let server = TestServer::start_with(|c| c.group.left_groups_kept = 2).await;
+    let owner = server.user(Kind::Tls, "olga").await;
+    let visitor = server.user(Kind::Tcp, "vera").await;
+    let mut groups = Vec::new();
+    for name in ["first", "second", "third"] {
+        let create = CreateGroupRequest { fields: named_group_fields(name, JoinPolicy::Open, false), members: vec![] };
+        let group = owner.client.call(&create).await.unwrap().group.group_id;
+        visitor.client.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
+        send(&owner.client, Target::Group(group), name).await;
+        visitor.client.call(&LeaveGroupRequest { group_id: group }).await.unwrap();
+        groups.push(group);
+    }
+    let read = |group: u64| visitor.client.history(Target::Group(group), Direction::After, 0, 10);
+    assert_eq!(code(read(groups[0]).await), Some(ErrorCode::NotPermitted), "the first group left is forgotten");
+    for group in &groups[1..] {
+        let page = read(*group).await.unwrap();
+        assert_eq!(page.messages.len(), 3, "Joined, the owner's text, Left: {page:?}");
+    }
 }

@@ -154,7 +154,7 @@ fn remove(
     event: GroupEvent,
 ) -> ServiceResult<()> {
     let exit = tx.next_id();
-    store::remove_member(tx, group, record, user, exit)?;
+    store::remove_member(tx, group, record, user, (exit, config.left_groups_kept as usize))?;
     say(tx, config, group, exit, by, event, &[])
 }
 
@@ -291,7 +291,7 @@ async fn dissolve(call: Call, req: DissolveGroupRequest) -> ServiceResult<Outcom
         // they had.
         let id = tx.next_id();
         for (user, member) in &members {
-            store::keep_window(tx, group, *user, member, id)?;
+            store::keep_window(tx, (group, *user), member, id, config.left_groups_kept as usize)?;
         }
         say(tx, config, group, id, me, GroupEvent::Dissolved { by: me }, &everyone)?;
         // Invitations into it no longer stand: each invitee hears so once,

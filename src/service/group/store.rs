@@ -158,13 +158,13 @@ pub(super) fn remove_member(
     group: u64,
     record: &mut GroupRecord,
     user: u64,
-    exit: u64,
+    (exit, groups_kept): (u64, usize),
 ) -> Result<(), StorageError> {
     if let Some(member) = tx.get(&MEMBERS, &(group, user))? {
         if member.muted_until > crate::id::now_ms() {
             tx.put(&MUTED_AWAY, &(group, user), &member.muted_until);
         }
-        keep_window(tx, group, user, &member, exit)?;
+        keep_window(tx, (group, user), &member, exit, groups_kept)?;
     }
     tx.delete(&MEMBERS, &(group, user));
     tx.delete(&JOINED, &(user, group));
@@ -179,18 +179,40 @@ pub(super) fn remove_member(
 /// still names the newest message before it.
 pub(super) fn keep_window(
     tx: &mut Tx<'_>,
-    group: u64,
-    user: u64,
+    (group, user): (u64, u64),
     member: &MemberRecord,
     exit: u64,
+    groups_kept: usize,
 ) -> Result<(), StorageError> {
     let unlogged = unlogged(tx, group)?.filter(|id| *id >= member.visible_from).unwrap_or(0);
     let mut windows = tx.get(&PAST, &(user, group))?.unwrap_or_default();
+    let first = windows.is_empty();
     windows.push(PastWindow { from: member.visible_from, until: exit, unlogged });
     if windows.len() > PAST_WINDOWS {
         windows.remove(0);
     }
     tx.put(&PAST, &(user, group), &windows);
+    if first {
+        forget_oldest_left(tx, user, groups_kept)?;
+    }
+    Ok(())
+}
+
+/// Past `most` groups left, forgets the windows of the one left longest ago.
+fn forget_oldest_left(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<(), StorageError> {
+    let mut kept = 0usize;
+    let mut oldest: Option<(u64, u64)> = None;
+    for entry in tx.range(&PAST, (user, 0)..=(user, u64::MAX)) {
+        let ((_, group), windows) = entry?;
+        kept += 1;
+        let left = windows.last().map_or(0, |w| w.until);
+        if oldest.map_or(true, |(_, at)| left < at) {
+            oldest = Some((group, left));
+        }
+    }
+    if let Some((group, _)) = oldest.filter(|_| kept > most) {
+        tx.delete(&PAST, &(user, group));
+    }
     Ok(())
 }
 
