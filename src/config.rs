@@ -328,6 +328,12 @@ pub struct ConversationConfig {
     /// Rows (messages and the index entries pointing at them) one purge
     /// job deletes at most, so sends queued behind it wait briefly.
     pub purge_batch: u32,
+    /// Seconds a notice — an update of the update log other than a message:
+    /// friend requests, receipts, invitations, … — stays in its user's log
+    /// (0: for ever). Older notices are removed with the purge; a device
+    /// that syncs from before the newest one removed is told to re-read
+    /// its state. Messages stay as long as their conversation keeps them.
+    pub notices_kept_secs: u64,
 }
 
 impl Default for ConversationConfig {
@@ -340,6 +346,7 @@ impl Default for ConversationConfig {
             retention_secs: 0,
             purge_interval_secs: 60,
             purge_batch: 2_000,
+            notices_kept_secs: 180 * 86_400,
         }
     }
 }

@@ -280,7 +280,7 @@ proptest! {
     fn replies_and_pushes_round_trip(m in message(), u in update(), more in any::<bool>(), a in auth_reply(), token in bytes(), expires_at in any::<u64>()) {
         round_trips(&m);
         round_trips(&Page { messages: vec![m.clone(), m], more });
-        round_trips(&SyncPage { updates: vec![u.clone(), u.clone()], more, groups: vec![GroupNews { group_id: expires_at, latest: 7 }], limited: vec![Limited { with: Target::User(expires_at), older_than: 9 }] });
+        round_trips(&SyncPage { updates: vec![u.clone(), u.clone()], more, groups: vec![GroupNews { group_id: expires_at, latest: 7 }], limited: vec![Limited { with: Target::User(expires_at), older_than: 9 }], notices_dropped: expires_at });
         prop_assert_eq!(Push::decode(PushAction::Update as u8, &Push::Update(u.clone()).encode_body()).unwrap(), Some(Push::Update(u.clone())));
         if let Ok(Some(body)) = u.decode() {
             prop_assert_eq!(Update::new(u.id, &body), u);

@@ -18,9 +18,9 @@ use kith::protocol::{
     Action, AddFriendRequest, AnswerFriendRequest, AnswerInvitationRequest, Audience, BirthDate, BlockRequest,
     CreateGroupRequest, DeleteForMeRequest, DeviceType, Direction, Discoverable, DissolveGroupRequest, ErrorBody,
     ErrorCode, FieldVisibility, FriendPolicy, GetProfileRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
-    LeaveGroupRequest, ListInvitationsRequest, MessageKind, PrivacyRequest, Profile, ProfileVisibilityRequest,
-    RequestState, SearchUsersRequest, SetAliasRequest, SetProfileRequest, SetRemarkRequest, Target, UpdateBody,
-    UpdateKind, UserPage, UserProfile, ERROR_ACTION,
+    LeaveGroupRequest, ListFriendRequestsRequest, ListInvitationsRequest, MessageKind, PrivacyRequest, Profile,
+    ProfileVisibilityRequest, RecallRequest, RequestBox, RequestState, SearchUsersRequest, SetAliasRequest,
+    SetProfileRequest, SetRemarkRequest, Target, UpdateBody, UpdateKind, UserPage, UserProfile, ERROR_ACTION,
 };
 
 /// Every update pushed to `client` within a short while, in arrival order.
@@ -81,7 +81,7 @@ async fn a_newcomer_sees_nothing_from_before_their_window(kind: Kind) {
     let before = history(&alice.client, to, 10).await[1].id;
     let hide = DeleteForMeRequest { with: to, message_ids: vec![before], clear_up_to: 0 };
     assert_eq!(code(bob.client.call(&hide).await), Some(ErrorCode::NotFound));
-    let recall = kith::protocol::RecallRequest { with: to, message_id: before };
+    let recall = RecallRequest { with: to, message_id: before };
     assert_eq!(code(bob.client.call(&recall).await), Some(ErrorCode::NotFound));
 }
 per_transport!(a_newcomer_sees_nothing_from_before_their_window);
@@ -551,4 +551,112 @@ async fn the_windows_of_groups_left_are_bounded() {
         let page = read(*group).await.unwrap();
         assert_eq!(page.messages.len(), 3, "Joined, the owner's text, Left: {page:?}");
     }
+}
+
+/// A member of a group sends twelve messages over a couple of seconds (so
+/// their ids fall in different ranges at several levels of the recall
+/// counts) and recalls five; another member's unread count, read after
+/// every message in turn, leaves out exactly the recalled ones above it.
+async fn recalls_over_ranges(server: &TestServer) -> (TestUser, u64, Vec<u64>, Vec<bool>) {
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let carol = server.user(Kind::Quic, "carol").await;
+    let group = common::talk::open_group(&alice, &[&bob, &carol]).await;
+    let to = Target::Group(group);
+    let pauses = [0u64, 6, 70, 1_100];
+    let mut sent = Vec::new();
+    for i in 0..12 {
+        tokio::time::sleep(Duration::from_millis(pauses[i % pauses.len()])).await;
+        sent.push(send(&bob.client, to, &format!("m{i}")).await);
+    }
+    let recalled: Vec<bool> = (0..12).map(|i| [1, 4, 5, 8, 11].contains(&i)).collect();
+    for (id, _) in sent.iter().zip(&recalled).filter(|(_, r)| **r) {
+        bob.client.call(&RecallRequest { with: to, message_id: *id }).await.unwrap();
+    }
+    (carol, group, sent, recalled)
+}
+
+fn left_after(k: Option<usize>, recalled: &[bool]) -> u32 {
+    let from = k.map_or(0, |k| k + 1);
+    recalled[from..].iter().filter(|r| !**r).count() as u32
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_stay_exact_across_many_recalls() {
+    let server = TestServer::start().await;
+    let (carol, group, sent, recalled) = recalls_over_ranges(&server).await;
+    let to = Target::Group(group);
+    let (list, badge) = everything(&carol.client, 10).await;
+    assert_eq!((entry(&list, to).unread, badge), (left_after(None, &recalled), 7));
+    for (k, id) in sent.iter().enumerate() {
+        let position = mark(&carol.client, to, *id).await.unwrap();
+        assert_eq!(position.unread, left_after(Some(k), &recalled), "read up to message {k}");
+    }
+}
+
+/// Data of the layout before recalls were counted by range is migrated when
+/// opened: the counts are built from the recall marks, so unread counts
+/// stay exact after the upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_counts_are_built_by_the_migration() {
+    let mut server = TestServer::start().await;
+    let (carol, group, _, recalled) = recalls_over_ranges(&server).await;
+    drop(carol);
+    server.stop().await;
+    {
+        // Back to version 8: recall marks, no counts.
+        let db = sled::open(server.data_dir().join("sled")).unwrap();
+        let tree = db.open_tree("kith").unwrap();
+        let counts: Vec<_> = tree.scan_prefix([0x6a]).keys().map(|k| k.unwrap()).collect();
+        assert!(!counts.is_empty(), "recalls are counted by range");
+        for key in counts {
+            tree.remove(key).unwrap();
+        }
+        tree.insert([0x01], kith::codec::encode_stored(&8u32)).unwrap();
+        db.flush().unwrap();
+    }
+    server.restart().await;
+    let (carol, _) = server.device(Kind::Tls, "carol", "carol-tablet", DeviceType::Tablet).await;
+    let (list, _) = everything(&carol, 10).await;
+    assert_eq!(entry(&list, Target::Group(group)).unread, left_after(None, &recalled));
+}
+
+/// Notices older than `conversation.notices_kept_secs` leave the update log
+/// (it used to grow for ever from requests, receipts and invitations, even
+/// for a user who never syncs); messages stay. A `Sync` from before the
+/// newest notice removed says so, and one from after it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_past_the_horizon_leave_the_log_and_sync_says_so() {
+    let server = TestServer::start_with(|c| {
+        c.conversation.notices_kept_secs = 2;
+        c.conversation.purge_interval_secs = 1;
+    })
+    .await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let asked = alice.client.call(&AddFriendRequest { user_id: bob.user_id, message: "hi".into() }).await.unwrap();
+    let said = send(&alice.client, Target::User(bob.user_id), "a message stays").await;
+    let before = bob.client.sync_page(0, 100).await.unwrap();
+    assert_eq!(before.notices_dropped, 0);
+    assert!(before.updates.iter().any(|u| u.id == asked.id), "the request is a notice in his log");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let page = bob.client.sync_page(0, 100).await.unwrap();
+        if page.notices_dropped > 0 {
+            break page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no notice was swept: {page:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let ids: Vec<u64> = after.updates.iter().map(|u| u.id).collect();
+    assert!(!ids.contains(&asked.id), "the friend request left the log: {ids:?}");
+    assert!(ids.contains(&said), "the message stays: {ids:?}");
+    assert!(after.notices_dropped >= asked.id);
+    assert_eq!(bob.client.sync_page(after.notices_dropped, 100).await.unwrap().notices_dropped, 0);
+    // The request itself stands: the state the notice described is there
+    // to re-read.
+    let incoming = ListFriendRequestsRequest { direction: RequestBox::Incoming, before: 0, limit: 10 };
+    let listed = bob.client.call(&incoming).await.unwrap();
+    assert_eq!(listed.requests.iter().map(|r| r.id).collect::<Vec<_>>(), [asked.id]);
 }

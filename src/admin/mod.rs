@@ -211,6 +211,7 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         "cleared_conversations": conversation_stats.cleared_conversations,
         "conversations_with_retention": conversation_stats.conversations_with_retention,
         "purged_messages_since_start": services.purged_messages(),
+        "swept_notices_since_start": services.swept_notices(),
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,

@@ -4,13 +4,18 @@
 //! asks for the first page of the list `--lists` times, one at a time, and
 //! reads every conversation with one `MarkRead` each. Reports the latency
 //! of both and checks the badge: one unread per peer before, none after.
+//! With `--recalls N`, a member of the first group first sends and recalls
+//! N messages, which every list call's unread count of that group meets.
 
 use std::time::Instant;
 
 use super::report::{histogram, Report};
 use super::{concurrently, Bench};
 use crate::client::ClientError;
-use crate::protocol::{ConversationPage, CreateGroupRequest, ListConversationsRequest, MarkReadRequest, Target};
+use crate::protocol::{
+    ConversationPage, CreateGroupRequest, JoinGroupRequest, ListConversationsRequest, MarkReadRequest, RecallRequest,
+    Target,
+};
 
 /// Entries of the page the list is timed with (a phone's first screen).
 const FIRST_PAGE: u16 = 20;
@@ -33,10 +38,15 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     })
     .await;
     sent.into_iter().collect::<Result<Vec<()>, _>>()?;
+    let mut groups = Vec::new();
     for i in 0..args.groups {
         let fields = super::open_group(format!("bench group {i}"));
         let group = owner.call(&CreateGroupRequest { fields, members: Vec::new() }).await?.group.group_id;
         owner.send_text_to(Target::Group(group), "welcome").await?;
+        groups.push(group);
+    }
+    if let (Some(&group), true) = (groups.first(), args.recalls > 0) {
+        recall_many(b, group, args.recalls).await?;
     }
     let first_page = || owner.call(&ListConversationsRequest { before: 0, changed_since: 0, limit: FIRST_PAGE });
     let before: ConversationPage = first_page().await?;
@@ -79,6 +89,7 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     report
         .count("conversations with peers", peers as u64)
         .count("groups", args.groups as u64)
+        .count("messages sent and recalled in the first group", args.recalls as u64)
         .count("unread before (the badge)", before.total_unread)
         .count("unread after reading", after.total_unread)
         .count("first-page lists", list_latency.len())
@@ -88,4 +99,29 @@ pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
         .latency("list, first page of 20", &list_latency)
         .latency("mark read (durable)", &read_latency);
     Ok(report)
+}
+
+/// A member of `group` sends `n` messages and recalls each, a window of 32
+/// at a time: the owner, who reads none of it, has `n` recall marks above
+/// their read position.
+async fn recall_many(b: &Bench<'_>, group: u64, n: usize) -> Result<(), ClientError> {
+    use futures_util::StreamExt;
+    let name = format!("{}-conv-recaller", b.args.prefix);
+    let (mut member, _) = b.accounts.connect(&b.server, &name, 0).await?;
+    // Each recall is a System message pushed to every member, this one too.
+    member.discard_pushes();
+    member.call(&JoinGroupRequest { group_id: group, message: String::new() }).await?;
+    let to = Target::Group(group);
+    let results: Vec<Result<(), ClientError>> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let member = &member;
+            async move {
+                let id = member.send_text_to(to, &format!("taken back {i}")).await?.message_id;
+                member.call(&RecallRequest { with: to, message_id: id }).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }

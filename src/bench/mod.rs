@@ -164,6 +164,11 @@ pub struct BenchArgs {
     /// First-page lists to time, one at a time (conversations).
     #[arg(long, default_value_t = 2000)]
     pub lists: usize,
+    /// Messages a member of the listing user's first group sends and
+    /// recalls before the lists are timed: recall marks every unread count
+    /// above the user's read position looks at (conversations).
+    #[arg(long, default_value_t = 0)]
+    pub recalls: usize,
     /// Concurrent logins or connection set-ups.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,

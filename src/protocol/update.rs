@@ -125,6 +125,11 @@ pub struct SyncPage {
     /// server's offline cap: the page holds only the newest of them. Pull
     /// the older ones with `History` before `older_than`.
     pub limited: Vec<Limited>,
+    /// 0; or, when notices (updates other than messages) above `after` were
+    /// removed as older than the server keeps them, the newest removed:
+    /// re-read the state they described (friends, requests, groups,
+    /// invitations, the conversation list).
+    pub notices_dropped: u64,
 }
 
 /// A conversation whose older missed messages `Sync` left out.

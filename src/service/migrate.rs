@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "group invitations are indexed by group too; those into dissolved groups are cleared",
         run: group::store::from_v7,
     },
+    Migration {
+        version: 9,
+        describe: "recalled messages are counted by id range, so unread counts stay cheap however many were recalled",
+        run: conversation::store::from_v8,
+    },
 ];
 
 /// The layout version this build writes.

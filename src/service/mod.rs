@@ -257,6 +257,11 @@ impl Services {
         self.purges.messages()
     }
 
+    /// Notices swept from update logs past the horizon since the start.
+    pub fn swept_notices(&self) -> u64 {
+        self.purges.notices()
+    }
+
     /// Bytes the database occupies on disk.
     pub async fn disk_bytes(&self) -> ServiceResult<u64> {
         self.read(|store| store.size_on_disk()).await

@@ -65,6 +65,8 @@ keyspaces! {
     USERUPDATE_UPDATE = 0x30, "userupdate_update", "update", "user id ‖ update id", "StoredUpdate";
     /// Per-device cursors: the highest update id each device acknowledged.
     USERDEVICE_CURSOR = 0x31, "userdevice_cursor", "update", "user id ‖ device id (rest of key)", "update id";
+    /// How far each user's log was swept of notices past the horizon, and the newest notice removed.
+    USERID_HORIZON = 0x32, "userid_horizon", "update", "user id", "Horizon";
 
     /// Profiles, beside the account records.
     USERID_PROFILE = 0x40, "userid_profile", "social", "user id", "Profile";
@@ -126,6 +128,8 @@ keyspaces! {
     USERCONV_CLEARED = 0x68, "userconv_cleared", "conversation", "user id ‖ conversation", "message id";
     /// The highest update id any of a user's devices acknowledged: how far delivery receipts went.
     USERID_DELIVERED = 0x69, "userid_delivered", "conversation", "user id", "update id";
+    /// Recalls per id range, at eight widths, so an unread count finds how many recalled messages lie above a read position in a bounded number of reads.
+    CONVRANGE_RECALLS = 0x6A, "convrange_recalls", "conversation", "conversation ‖ level ‖ range", "u64";
 }
 
 #[cfg(test)]

@@ -665,6 +665,10 @@ class SyncPage:
     # server's offline cap; their older messages wait in History below
     # `older_than` (section 8.3, "The offline cap").
     limited: list = field(default_factory=list)  # of Limited
+    # Revision 11: 0, or the newest notice removed past the server's horizon
+    # above `after`: re-read friends, requests, groups, invitations and the
+    # conversation list (section 8.3, "The horizon").
+    notices_dropped: int = 0
 
 
 @dataclass
@@ -1859,7 +1863,7 @@ def encode_limited(w: Writer, x: Limited) -> Writer:
 
 def encode_sync_page(p: SyncPage) -> bytes:
     return (Writer().vec(p.updates, encode_update_into).bool(p.more).vec(p.groups, encode_group_news)
-            .vec(p.limited, encode_limited).build())
+            .vec(p.limited, encode_limited).u64(p.notices_dropped).build())
 
 
 def encode_u64(v: int) -> bytes:
@@ -2212,9 +2216,10 @@ def decode_page(body: bytes) -> Page:
 
 
 def decode_sync_page(body: bytes) -> SyncPage:
-    # Revision 8: a fourth field, `limited` (section 5.12), read to the end.
+    # Revision 8: a fourth field, `limited`; revision 11: a fifth,
+    # `notices_dropped` (section 5.12), read to the end.
     return _decode_exact(body, lambda r: SyncPage(r.vec(read_update), r.bool(), r.vec(read_group_news),
-                                                  r.vec(read_limited)))
+                                                  r.vec(read_limited), r.u64()))
 
 
 def decode_message(body: bytes) -> Message:

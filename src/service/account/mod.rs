@@ -101,6 +101,11 @@ impl Accounts {
     }
 
     /// Whether a user with this id exists (disabled users included).
+    pub(crate) fn last_user_id(&self) -> u64 {
+        self.last_user_id.load(Ordering::Acquire)
+    }
+
+    /// Whether an account with this id exists (ids are sequential, never reused).
     pub(crate) fn user_exists(&self, user_id: u64) -> bool {
         user_id >= 1 && user_id <= self.last_user_id.load(Ordering::Acquire)
     }

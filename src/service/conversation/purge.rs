@@ -38,6 +38,7 @@ const OWN_ROWS: usize = 3;
 #[derive(Default)]
 pub struct Purges {
     messages: AtomicU64,
+    notices: AtomicU64,
 }
 
 impl Purges {
@@ -45,9 +46,15 @@ impl Purges {
     pub fn messages(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
     }
+
+    /// Notices swept from update logs past the horizon since the server started.
+    pub fn notices(&self) -> u64 {
+        self.notices.load(Ordering::Relaxed)
+    }
 }
 
-/// Purges expired messages every `purge_interval_secs` until `shutdown`.
+/// Purges expired messages, and sweeps notices past the update log's
+/// horizon, every `purge_interval_secs` until `shutdown`.
 pub async fn purge_expired(services: Arc<Services>, shutdown: CancellationToken) {
     let every = Duration::from_secs(services.config.conversation.purge_interval_secs);
     loop {
@@ -57,6 +64,14 @@ pub async fn purge_expired(services: Arc<Services>, shutdown: CancellationToken)
         }
         if let Err(e) = round(&services, &shutdown).await {
             tracing::warn!(error = %e, "purging expired messages failed; trying again next round");
+        }
+        match update::sweep_notices(&services, &shutdown).await {
+            Ok(0) => {}
+            Ok(n) => {
+                services.purges.notices.fetch_add(n, Ordering::Relaxed);
+                tracing::info!(notices = n, "removed notices past the update log's horizon");
+            }
+            Err(e) => tracing::warn!(error = %e, "sweeping old notices failed; trying again next round"),
         }
     }
 }

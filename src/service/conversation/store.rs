@@ -26,6 +26,8 @@
 //! only when either is nonzero does an unread count look further, at those
 //! entries above the position ([`unread`]) — never at the log.
 
+use std::ops::RangeInclusive;
+
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::MessageKind;
@@ -118,6 +120,7 @@ const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER
 const SORTED: Keyspace<(u64, (u64, u64)), ()> = Keyspace::new(&schema::GROUPREAD_USER);
 const NO_RECEIPTS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_NORECEIPTS);
 const RECALLED: Keyspace<(Conversation, u64), u64> = Keyspace::new(&schema::CONVMESSAGE_RECALLED);
+const RECALLS: Keyspace<(Conversation, (u64, u64)), u64> = Keyspace::new(&schema::CONVRANGE_RECALLS);
 const HIDDEN: Keyspace<(u64, (Conversation, u64)), bool> = Keyspace::new(&schema::USERCONVMESSAGE_HIDDEN);
 const CLEARED: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERCONV_CLEARED);
 
@@ -215,10 +218,7 @@ pub fn unread(
         return Ok(unread);
     }
     if head.withdrawn > 0 {
-        for entry in r.entries(&RECALLED, (conversation, after)..=(conversation, u64::MAX)) {
-            entry?;
-            unread = unread.saturating_sub(1);
-        }
+        unread = unread.saturating_sub(recalled_from(r, conversation, after)?);
     }
     if read.hidden > 0 {
         for entry in r.entries(&HIDDEN, (user, (conversation, after))..=(user, (conversation, u64::MAX))) {
@@ -229,6 +229,75 @@ pub fn unread(
         }
     }
     Ok(unread)
+}
+
+/// Bits of a message id below the narrowest range of recall counts (4 ms
+/// of ids: the marks counted one by one are those of a few milliseconds),
+/// and the bits each wider level adds (16 ranges of one level make one of
+/// the next).
+const RANGE_SHIFT: u32 = 24;
+const LEVEL_BITS: u32 = 4;
+/// Levels of recall counts: the widest holds 16 ranges spanning every id.
+const LEVELS: u32 = (64 - RANGE_SHIFT) / LEVEL_BITS;
+
+/// The range of ids that `id` falls in at `level`.
+fn range_of(id: u64, level: u32) -> u64 {
+    id >> (RANGE_SHIFT + LEVEL_BITS * level)
+}
+
+/// Recalled messages of a conversation with ids from `from` on, exact and
+/// in a bounded number of reads whatever their number: the recall marks
+/// in the rest of `from`'s narrowest range, then at each level the counts of
+/// the ranges above it within the next level's (at most 15 per level).
+fn recalled_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<u64, StorageError> {
+    let Parts { marks, ranges } = parts_from(from);
+    let mut n = match marks {
+        Some(ids) => r.count_in(&RECALLED, (conversation, *ids.start())..=(conversation, *ids.end()))?,
+        None => 0,
+    };
+    for (level, first, last) in ranges {
+        for entry in r.entries(&RECALLS, (conversation, (level, first))..=(conversation, (level, last))) {
+            n += entry?.1;
+        }
+    }
+    Ok(n)
+}
+
+/// Where the ids from some id on lie, without overlap.
+struct Parts {
+    /// The ids left in the first id's narrowest range, to count one by one.
+    marks: Option<RangeInclusive<u64>>,
+    /// The ranges, as `(level, first, last)`, whose counts hold the rest.
+    ranges: Vec<(u64, u64, u64)>,
+}
+
+/// Where the ids from `from` on lie.
+fn parts_from(from: u64) -> Parts {
+    let Some(after) = from.checked_sub(1) else {
+        let widest = u64::from(LEVELS - 1);
+        return Parts { marks: None, ranges: vec![(widest, 0, (1 << LEVEL_BITS) - 1)] };
+    };
+    let end = after | ((1 << RANGE_SHIFT) - 1);
+    let marks = (from <= end).then_some(from..=end);
+    let mut ranges = Vec::new();
+    for level in 0..LEVELS {
+        let range = range_of(after, level);
+        let last = range | ((1 << LEVEL_BITS) - 1);
+        if range < last {
+            ranges.push((u64::from(level), range + 1, last));
+        }
+    }
+    Parts { marks, ranges }
+}
+
+/// Counts a recall in the ranges of every level its message falls in.
+fn count_recall(tx: &mut Tx<'_>, conversation: Conversation, id: u64) -> Result<(), StorageError> {
+    for level in 0..LEVELS {
+        let key = (conversation, (u64::from(level), range_of(id, level)));
+        let n = tx.get(&RECALLS, &key)?.unwrap_or(0);
+        tx.put(&RECALLS, &key, &(n + 1));
+    }
+    Ok(())
 }
 
 /// Hidden messages above `after` that counted, for a read position there.
@@ -355,7 +424,7 @@ pub(crate) fn recalled(tx: &mut Tx<'_>, conversation: Conversation, id: u64, by:
     head.withdrawn += 1;
     tx.put(&HEADS, &conversation, &head);
     tx.put(&RECALLED, &(conversation, id), &by);
-    Ok(())
+    count_recall(tx, conversation, id)
 }
 
 /// Who recalled a message, if it was recalled after it had counted.
@@ -426,6 +495,18 @@ pub(crate) fn purged(tx: &mut Tx<'_>, conversation: Conversation, last: u64) -> 
     }
     for key in &gone {
         tx.delete(&RECALLED, key);
+    }
+    // The recall counts of ranges wholly purged are read no more.
+    for level in 0..LEVELS {
+        let Some(whole) = range_of(last.saturating_add(1), level).checked_sub(1) else { continue };
+        let level = u64::from(level);
+        let keys: Vec<_> = tx
+            .range(&RECALLS, (conversation, (level, 0))..=(conversation, (level, whole)))
+            .map(|e| e.map(|(key, _)| key))
+            .collect::<Result<_, _>>()?;
+        for key in &keys {
+            tx.delete(&RECALLS, key);
+        }
     }
     let mut head = head(tx, conversation)?;
     head.expired = head.expired.max(last.saturating_add(1));
@@ -630,6 +711,7 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
     store.check_entries(&SORTED)?;
     store.check_entries(&NO_RECEIPTS)?;
     store.check_entries(&RECALLED)?;
+    store.check_entries(&RECALLS)?;
     store.check_entries(&HIDDEN)?;
     store.check_entries(&CLEARED)?;
     for entry in store.all(&GROUP_READS) {
@@ -729,6 +811,21 @@ pub(crate) fn from_v5(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     })
 }
 
+/// Version 8 kept recall marks without counts by range: they are counted.
+pub(crate) fn from_v8(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let mut counts: std::collections::HashMap<(Conversation, (u64, u64)), u64> = Default::default();
+    for entry in m.entries(&RECALLED)? {
+        let ((conversation, id), _) = entry?;
+        for level in 0..LEVELS {
+            *counts.entry((conversation, (u64::from(level), range_of(id, level)))).or_default() += 1;
+        }
+    }
+    for (key, n) in counts {
+        m.put(&RECALLS, &key, &n)?;
+    }
+    Ok(())
+}
+
 /// The heads of version 5, which migration step 5 writes and step 6 reads.
 mod v5 {
     use serde::{Deserialize, Serialize};
@@ -773,4 +870,50 @@ mod v4 {
 
     pub const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
     pub const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every id from `from` on lies in exactly one part, and no id below it
+    /// in any: the recall counts are summed without gap or overlap.
+    #[test]
+    fn the_parts_from_an_id_cover_every_later_id_once() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let inside = |id: u64, parts: &Parts| {
+            let marks = parts.marks.as_ref().is_some_and(|ids| ids.contains(&id)) as usize;
+            let counted = parts.ranges.iter().filter(|(level, first, last)| {
+                let range = range_of(id, *level as u32);
+                (*first..=*last).contains(&range)
+            });
+            marks + counted.count()
+        };
+        for _ in 0..20_000 {
+            let from = match next() % 4 {
+                0 => next() >> (next() % 64),
+                1 => (next() >> 22) << 22,
+                _ => next(),
+            };
+            let parts = parts_from(from);
+            assert!(parts.ranges.len() <= LEVELS as usize);
+            for _ in 0..8 {
+                let delta = next() >> (next() % 64);
+                if let Some(id) = from.checked_add(delta) {
+                    assert_eq!(inside(id, &parts), 1, "id {id} from {from}");
+                }
+                if let Some(id) = from.checked_sub(delta.max(1)) {
+                    assert_eq!(inside(id, &parts), 0, "id {id} below {from}");
+                }
+            }
+        }
+        assert_eq!(inside(u64::MAX, &parts_from(u64::MAX)), 1);
+        assert_eq!(inside(0, &parts_from(0)), 1);
+    }
 }

@@ -5,6 +5,13 @@
 //! update goes into each affected user's log in the same atomic batch as
 //! the change, and is pushed to their online devices once durable. A device
 //! catches up with `Sync` from its cursor and moves the cursor with `Ack`.
+//!
+//! The log has a horizon: notices (every kind but messages) older than
+//! `conversation.notices_kept_secs` are swept away in the background
+//! ([`sweep_notices`]), so a log does not grow for ever from requests,
+//! receipts and invitations of a user who never syncs. Messages stay as long
+//! as their conversation keeps them. A `Sync` from below the newest notice
+//! removed says so (`notices_dropped`), and the device re-reads its state.
 
 mod floors;
 pub mod store;
@@ -12,7 +19,9 @@ pub mod store;
 pub use floors::Floors;
 
 use self::store::{OfflineCaps, StoredUpdate};
-use super::{Audience, Call, Event, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
+use tokio_util::sync::CancellationToken;
+
+use super::{Audience, Call, Event, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::protocol::{AckReply, AckRequest, Limited, SyncPage, SyncRequest, UpdateBody};
 
 /// Registers the update log's handlers.
@@ -37,6 +46,38 @@ pub fn publish_to(tx: &mut Tx<'_>, logged: &[u64], live: Vec<u64>, except: Optio
     tx.emit(Event { audience: Audience::Users { users: live, except }, id, update });
 }
 
+/// Removes the notices past the horizon from every user's log, in jobs of
+/// at most `conversation.purge_batch` entries looked at, through the group
+/// commit like any write. Returns how many went.
+pub async fn sweep_notices(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
+    let config = &services.config.conversation;
+    if config.notices_kept_secs == 0 {
+        return Ok(0);
+    }
+    let horizon_ms = crate::id::now_ms().saturating_sub(config.notices_kept_secs.saturating_mul(1000));
+    let cutoff = crate::id::first_id_at(horizon_ms);
+    let batch = config.purge_batch as usize;
+    let last = services.accounts.last_user_id();
+    let due = services.read(move |s| store::notices_due(s, last, cutoff)).await?;
+    let mut removed = 0;
+    for user in due {
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(removed);
+            }
+            let (n, more) = services
+                .committer
+                .run(move |tx| ServiceResult::Ok(store::sweep_notices(tx, user, cutoff, batch)?))
+                .await?;
+            removed += n;
+            if !more {
+                break;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> {
     let limit = PageLimit::requested(req.limit)?;
     let user = call.me()?.user_id;
@@ -56,7 +97,13 @@ async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> 
         .into_iter()
         .map(|(conversation, older_than)| Limited { with: conversation.target_from(user), older_than })
         .collect();
-    Ok(Outcome::Reply(SyncPage { updates: page.updates, more: page.more, groups, limited }))
+    Ok(Outcome::Reply(SyncPage {
+        updates: page.updates,
+        more: page.more,
+        groups,
+        limited,
+        notices_dropped: page.notices_dropped,
+    }))
 }
 
 async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {

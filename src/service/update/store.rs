@@ -40,8 +40,19 @@ impl StoredUpdate {
     }
 }
 
+/// How far a user's log was swept of notices past the horizon.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Horizon {
+    /// Every notice up to this id is gone (0: none swept yet).
+    pub swept: u64,
+    /// The newest notice removed (0: none): a device that syncs from below
+    /// it missed something.
+    pub dropped: u64,
+}
+
 const LOG: Keyspace<(u64, u64), StoredUpdate> = Keyspace::new(&schema::USERUPDATE_UPDATE);
 const CURSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_CURSOR);
+const HORIZONS: Keyspace<u64, Horizon> = Keyspace::new(&schema::USERID_HORIZON);
 
 /// Adds an entry to a user's log.
 pub(super) fn append(tx: &mut Tx<'_>, user: u64, id: u64, update: &StoredUpdate) {
@@ -101,6 +112,51 @@ pub(crate) fn messages_between(
     Ok(out)
 }
 
+/// The users, of those with ids up to `last`, whose logs hold a notice
+/// below `cutoff` not yet swept (one read and one seek each).
+pub(super) fn notices_due(store: &Store, last: u64, cutoff: u64) -> Result<Vec<u64>, StorageError> {
+    let mut due = Vec::new();
+    for user in 1..=last {
+        let from = store.get(&HORIZONS, &user)?.unwrap_or_default().swept.saturating_add(1);
+        if from < cutoff && store.range(&LOG, (user, from)..(user, cutoff)).next().transpose()?.is_some() {
+            due.push(user);
+        }
+    }
+    Ok(due)
+}
+
+/// One sweep job: looks at up to `most` entries of a user's log below
+/// `cutoff`, from where the last sweep stopped, and removes the notices
+/// among them (messages stay). Returns the notices removed and whether
+/// more entries below `cutoff` wait.
+pub(super) fn sweep_notices(tx: &mut Tx<'_>, user: u64, cutoff: u64, most: usize) -> Result<(u64, bool), StorageError> {
+    let mut horizon = tx.get(&HORIZONS, &user)?.unwrap_or_default();
+    let from = horizon.swept.saturating_add(1);
+    if from >= cutoff {
+        return Ok((0, false));
+    }
+    let entries: Vec<(u64, bool)> = tx
+        .range(&LOG, (user, from)..(user, cutoff))
+        .take(most.saturating_add(1))
+        .map(|e| e.map(|((_, id), stored)| (id, matches!(stored, StoredUpdate::Inline { .. }))))
+        .collect::<Result<_, _>>()?;
+    let more = entries.len() > most;
+    let mut removed = 0;
+    for &(id, notice) in entries.iter().take(most) {
+        if notice {
+            tx.delete(&LOG, &(user, id));
+            horizon.dropped = id;
+            removed += 1;
+        }
+        horizon.swept = id;
+    }
+    if !more {
+        horizon.swept = cutoff - 1;
+    }
+    tx.put(&HORIZONS, &user, &horizon);
+    Ok((removed, more))
+}
+
 /// How many missed messages of one conversation a `Sync` gives at most.
 #[derive(Debug, Clone, Copy)]
 pub struct OfflineCaps {
@@ -120,6 +176,9 @@ pub struct LogPage {
     /// Conversations the offline cap left older messages of out, with the
     /// oldest message id given of each.
     pub limited: Vec<(Conversation, u64)>,
+    /// The newest notice removed past the horizon, when it lies above
+    /// `after` (the device missed notices); else 0.
+    pub notices_dropped: u64,
 }
 
 /// One page of a user's log: updates with ids above `after`. A message is
@@ -138,6 +197,8 @@ pub fn page(
     caps: Option<(OfflineCaps, &Floors)>,
 ) -> Result<LogPage, StorageError> {
     let Some(start) = after.checked_add(1) else { return Ok(LogPage::default()) };
+    let dropped = store.get(&HORIZONS, &user)?.unwrap_or_default().dropped;
+    let notices_dropped = if dropped > after { dropped } else { 0 };
     let now = crate::id::now_ms();
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
@@ -178,7 +239,7 @@ pub fn page(
                     continue;
                 }
                 if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited });
+                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped });
                 }
                 let Some(m) = message::store::logged(store, conversation, id)? else { continue };
                 bytes += m.size();
@@ -186,7 +247,7 @@ pub fn page(
             }
             StoredUpdate::Inline { kind, body } => {
                 if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited });
+                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped });
                 }
                 bytes += body.len();
                 Update { id, kind, body }
@@ -194,7 +255,7 @@ pub fn page(
         };
         out.push(update);
     }
-    Ok(LogPage { updates: out, more: false, limited })
+    Ok(LogPage { updates: out, more: false, limited, notices_dropped })
 }
 
 /// Entries in all update logs.
@@ -214,7 +275,7 @@ pub(crate) fn check(store: &Store, highwater: u64) -> Result<(), String> {
     for entry in store.all(&CURSORS) {
         entry.map_err(|e| e.to_string())?;
     }
-    Ok(())
+    store.check_entries(&HORIZONS)
 }
 
 /// Every device cursor, as `(user, cursor)` in user order, for a migration.
