@@ -60,17 +60,7 @@ impl View {
         server_retention: u64,
         now_ms: u64,
     ) -> Result<Result<View, ServiceError>, StorageError> {
-        let windows = match conversation {
-            Conversation::Direct { .. } => vec![0..=u64::MAX],
-            Conversation::Group(id) => {
-                let windows = group::windows(r, id, user)?;
-                match windows.outside {
-                    Some(refusal) if windows.parts.is_empty() => return Ok(Err(refusal)),
-                    _ => windows.parts,
-                }
-            }
-        };
-        Ok(Ok(View::with_windows(r, user, conversation, windows, server_retention, now_ms)?))
+        View::build(r, (user, conversation), false, server_retention, now_ms)
     }
 
     /// As [`View::of`], for a reader that also acts in the conversation:
@@ -82,14 +72,24 @@ impl View {
         server_retention: u64,
         now_ms: u64,
     ) -> Result<Result<View, ServiceError>, StorageError> {
+        View::build(r, (user, conversation), true, server_retention, now_ms)
+    }
+
+    fn build(
+        r: &impl Get,
+        (user, conversation): (u64, Conversation),
+        members_only: bool,
+        server_retention: u64,
+        now_ms: u64,
+    ) -> Result<Result<View, ServiceError>, StorageError> {
         let windows = match conversation {
             Conversation::Direct { .. } => vec![0..=u64::MAX],
             Conversation::Group(id) => {
                 let windows = group::windows(r, id, user)?;
-                if let Some(refusal) = windows.outside {
-                    return Ok(Err(refusal));
+                match windows.outside {
+                    Some(refusal) if members_only || windows.parts.is_empty() => return Ok(Err(refusal)),
+                    _ => windows.parts,
                 }
-                windows.parts
             }
         };
         Ok(Ok(View::with_windows(r, user, conversation, windows, server_retention, now_ms)?))
