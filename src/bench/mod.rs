@@ -11,6 +11,7 @@ mod connections;
 mod conversations;
 mod group;
 mod login;
+mod micro;
 pub mod report;
 mod resilience;
 mod retention;
@@ -59,6 +60,9 @@ pub enum Scenario {
     /// Pairs chatting, then the same while the server purges a backlog of
     /// `--messages` expired messages.
     Retention,
+    /// The pure hot paths (frames, bodies, keys, ids) timed in this
+    /// process, no server needed.
+    Micro,
 }
 
 /// Which transport to load.
@@ -99,7 +103,8 @@ pub struct BenchArgs {
     /// Cache of bench users' tokens, so later runs skip password logins.
     #[arg(long)]
     pub accounts: Option<PathBuf>,
-    /// Seconds of sending (dm, fanout) or of holding connections (connections).
+    /// Seconds of sending (dm, fanout), of holding connections
+    /// (connections), or of timing the hot paths (micro).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
     /// Sender/receiver pairs (dm).
@@ -291,6 +296,10 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
     if let (Scenario::Social, Some(dir)) = (args.scenario, &args.seed_data_dir) {
         return social::seed(dir, &args.prefix, args.users).await;
     }
+    // The one scenario without a server: no address, pin or accounts.
+    if args.scenario == Scenario::Micro {
+        return Ok(micro::run(args.duration));
+    }
     let mut bench = Bench {
         args,
         server: Server::new(args)?,
@@ -310,6 +319,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Group => group::run(b).await,
         Scenario::Conversations => conversations::run(b).await,
         Scenario::Retention => retention::run(b).await,
+        Scenario::Micro => Ok(micro::run(args.duration)), // returned above
     };
     if let Err(e) = bench.accounts.save() {
         eprintln!("kith bench: could not save the accounts cache: {e}");
