@@ -118,7 +118,7 @@ async fn users_are_managed_on_the_running_server() {
     // Disabling disconnects at once and blocks logins.
     let disabled = kith_async(args(&["user", "disable", "dora"]), data.clone(), None).await;
     assert!(disabled.status.success(), "{}", stderr(&disabled));
-    assert_eq!(common::disconnect_reason(&mut dora, Duration::from_secs(1)).await, DisconnectReason::AccountDisabled);
+    assert_eq!(common::disconnect_reason(&mut dora, common::SOON).await, DisconnectReason::AccountDisabled);
     let c = server.connect(Kind::Tls).await;
     let err = c.login("dora", PASSWORD, device("x", DeviceType::Web)).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::AccountDisabled));

@@ -10,7 +10,9 @@ use common::TestServer;
 use kith::transport::cert::format_fingerprint;
 
 fn python(args: &[&str]) -> std::process::Output {
+    // -E: PYTHONOPTIMIZE in the environment must not strip the asserts.
     Command::new("python3")
+        .arg("-E")
         .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent"))
         .output()

@@ -178,7 +178,7 @@ async fn the_printed_link_carries_the_real_pin_and_an_independent_client_joins_w
     let text = link.to_string();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")
-            .args(["join.py", &text, "--username", "pythonista"])
+            .args(["-E", "join.py", &text, "--username", "pythonista"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent"))
             .output()
             .unwrap()

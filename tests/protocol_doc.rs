@@ -10,12 +10,12 @@ use kith::protocol::{
     Action, ErrorBody, Header, Push, PushAction, Request, Update, UpdateKind, ERROR_ACTION, HEADER_LEN, PUSH_SEQUENCE,
 };
 
-fn doc() -> String {
+pub(crate) fn doc() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md")).unwrap()
 }
 
 /// `(kind, name, bytes, where)` of every tagged example.
-fn examples(doc: &str) -> Vec<(String, String, Vec<u8>, String)> {
+pub(crate) fn examples(doc: &str) -> Vec<(String, String, Vec<u8>, String)> {
     let lines: Vec<&str> = doc.lines().collect();
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {

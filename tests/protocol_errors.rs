@@ -193,3 +193,45 @@ async fn a_truncated_frame_then_hangup_harms_no_one(kind: Kind) {
     server.user(kind, "carol").await.client.heartbeat().await.unwrap();
 }
 per_transport!(a_truncated_frame_then_hangup_harms_no_one);
+
+/// Every action of the table, with the body of its request example in
+/// docs/PROTOCOL.md (every action has one, `protocol_doc` sees to that): on
+/// a connection that has not authenticated, each action for users only is
+/// refused `NotAuthenticated`; once authenticated, the body one byte short
+/// and one byte long is `MalformedBody`, and the connection stays. A new
+/// action that forgets either check fails here without this test naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_refuses_the_anonymous_and_malformed_bodies() {
+    use kith::protocol::Who;
+    let server = TestServer::start().await;
+    let user = server.user(Kind::Tcp, "tester").await;
+    let anonymous = server.connect(Kind::Tcp).await;
+    let doc = crate::protocol_doc::doc();
+    let examples = crate::protocol_doc::examples(&doc);
+    let mut sequence = 1000;
+    for action in Action::ALL {
+        let (_, _, bytes, what) = examples
+            .iter()
+            .find(|(kind, name, _, _)| kind == "request" && name == action.name())
+            .unwrap_or_else(|| panic!("no request example for {}", action.name()));
+        let body = &bytes[HEADER_LEN..];
+        let mut long = body.to_vec();
+        long.push(0);
+        let mut tries: Vec<(&Client, &[u8], ErrorCode, &str)> =
+            vec![(&user.client, &long, ErrorCode::MalformedBody, "one byte long")];
+        if let Some((_, short)) = body.split_last() {
+            tries.push((&user.client, short, ErrorCode::MalformedBody, "one byte short"));
+        }
+        if action.who() == Who::User {
+            tries.push((&anonymous, body, ErrorCode::NotAuthenticated, "anonymous"));
+        }
+        for (client, body, code, how) in tries {
+            sequence += 1;
+            let reply = raw(client, encode_frame(*action as u8, sequence, body), sequence).await;
+            assert_eq!(error_of(&reply), code, "{what}: {how}");
+        }
+    }
+    // Both connections are still served.
+    user.client.heartbeat().await.unwrap();
+    anonymous.heartbeat().await.unwrap();
+}

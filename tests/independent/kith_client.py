@@ -34,6 +34,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+# The scenarios check with `assert`, which `python3 -O` (or PYTHONOPTIMIZE)
+# strips: refuse to run rather than pass without checking anything.
+if not __debug__:
+    raise SystemExit("the independent client's checks are asserts: run it without -O and PYTHONOPTIMIZE")
+
 # ---------------------------------------------------------------------------
 # Constants (sections 2, 4.1, 5.1, 6)
 # ---------------------------------------------------------------------------
