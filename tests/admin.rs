@@ -81,6 +81,17 @@ async fn users_are_managed_on_the_running_server() {
     let added = kith_async(args(&["user", "add", "dora"]), data.clone(), Some(PASSWORD.into())).await;
     assert!(added.status.success(), "{}", stderr(&added));
     assert!(stdout(&added).contains("created user dora"));
+    // The account is the lower-cased name, and the CLI says so.
+    let capital = kith_async(args(&["user", "add", "Ellie"]), data.clone(), Some(PASSWORD.into())).await;
+    assert!(stdout(&capital).contains("created user ellie (id "), "{}", stdout(&capital));
+    // The table's columns line up under their headings.
+    let listed = stdout(&kith_async(args(&["user", "list"]), data.clone(), None).await);
+    let mut lines = listed.lines();
+    let heading = lines.next().unwrap();
+    let column = heading.find("username").unwrap();
+    for row in lines.filter(|l| l.contains("ellie") || l.contains("dora")) {
+        assert_eq!(row.find(|c: char| c.is_ascii_alphabetic()), Some(column), "{listed}");
+    }
     let again = kith_async(args(&["user", "add", "dora"]), data.clone(), Some(PASSWORD.into())).await;
     assert!(!again.status.success());
     assert!(stderr(&again).contains("taken"), "{}", stderr(&again));

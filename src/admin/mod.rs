@@ -126,7 +126,9 @@ pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResul
     match command {
         Command::UserAdd { username, password } => {
             let user_id = account::add_user(services, &username, &password).await?;
-            Ok(Outcome::Json(json!({ "user_id": user_id })))
+            // Usernames are stored lower-cased: say which one was made.
+            let username = username.to_ascii_lowercase();
+            Ok(Outcome::Json(json!({ "user_id": user_id, "username": username })))
         }
         Command::UserList => {
             let users = account::list(services).await?;

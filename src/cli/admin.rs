@@ -84,6 +84,13 @@ impl Listing {
 
 /// A time in Unix milliseconds as RFC 3339 in UTC, to the second
 /// (`2026-11-30T18:03:08Z`).
+/// A JSON value as a table cell: a string without its quotes, anything
+/// else as JSON, so that width and alignment apply to it.
+pub(super) fn cell(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}
+
+/// Unix milliseconds as RFC 3339 UTC, for tables.
 pub(super) fn utc(ms: &Value) -> String {
     let seconds = ms.as_u64().unwrap_or_default() / 1000;
     time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))
@@ -133,14 +140,14 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
             let config = load(&config)?;
             let password = new_password()?;
             let data = run_json(&config, Command::UserAdd { username: username.clone(), password })?;
-            println!("created user {username} (id {})", data["user_id"]);
+            println!("created user {} (id {})", cell(&data["username"]), data["user_id"]);
         }
         UserCommand::List(listing) => listing.show(Command::UserList, |data| {
             println!("{:>8}  {:<32}  {:<20}  state", "id", "username", "created (UTC)");
             for u in data.as_array().into_iter().flatten() {
                 let state = if u["disabled"] == Value::Bool(true) { "disabled" } else { "active" };
                 let name = u["username"].as_str().unwrap_or_default();
-                println!("{:>8}  {name:<32}  {:<20}  {state}", u["user_id"], utc(&u["created_at"]));
+                println!("{:>8}  {name:<32}  {:<20}  {state}", cell(&u["user_id"]), utc(&u["created_at"]));
             }
         })?,
         UserCommand::Disable { username, config } => {
@@ -199,16 +206,15 @@ pub(super) fn online(listing: &Listing) -> Result<(), String> {
             "user", "device", "type", "client", "via", "since (UTC)"
         );
         for s in &sessions {
-            let text = |key: &str| s[key].as_str().unwrap_or_default().to_string();
             println!(
                 "{:>8}  {:<24}  {:<8}  {:<8}  {:<5}  {:<20}  {}",
-                s["user_id"],
-                text("device_id"),
-                text("device_type"),
-                text("client_type"),
-                text("transport"),
+                cell(&s["user_id"]),
+                cell(&s["device_id"]),
+                cell(&s["device_type"]),
+                cell(&s["client_type"]),
+                cell(&s["transport"]),
                 utc(&s["since"]),
-                text("peer")
+                cell(&s["peer"])
             );
         }
         println!("{} session(s)", sessions.len());

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::Value;
 
-use super::admin::{load, run_json, utc, Listing};
+use super::admin::{cell, load, run_json, utc, Listing};
 use super::ConfigArgs;
 use crate::admin::Command;
 
@@ -83,12 +83,12 @@ pub(super) fn invite(command: InviteCommand) -> Result<(), String> {
                     if i["expires_at"].as_u64() == Some(0) { "never".to_string() } else { utc(&i["expires_at"]) };
                 println!(
                     "{:>20}  {:<8}  {:>4}  {:>4}  {:<20}  {}",
-                    i["id"],
-                    i["state"].as_str().unwrap_or_default(),
-                    i["uses_left"],
-                    i["used"],
+                    cell(&i["id"]),
+                    cell(&i["state"]),
+                    cell(&i["uses_left"]),
+                    cell(&i["used"]),
                     expires,
-                    i["note"].as_str().unwrap_or_default()
+                    cell(&i["note"])
                 );
             }
         }),
@@ -106,7 +106,8 @@ fn print_link(data: &Value) -> Result<(), String> {
         .quiet_zone(true)
         .build();
     println!("{picture}");
-    println!("invitation {} ({} uses left)", data["id"], data["uses_left"]);
+    let left = data["uses_left"].as_u64().unwrap_or_default();
+    println!("invitation {} ({left} {} left)", cell(&data["id"]), if left == 1 { "use" } else { "uses" });
     println!("{link}");
     Ok(())
 }
