@@ -139,3 +139,76 @@ async fn an_offline_device_catches_up_on_everything_with_one_cursor(kind: Kind) 
     assert_eq!(pushed.id, login.session.latest);
 }
 per_transport!(an_offline_device_catches_up_on_everything_with_one_cursor);
+
+/// Every update kind, made to happen once for alice while her laptop
+/// watches: each push the laptop gets is found by `Sync` under the same id
+/// with the same body. The laptop must see every kind of the table, so a
+/// kind added to the protocol without a way into this test fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
+    use common::talk::{group_fields, mark, send};
+    use kith::protocol::{
+        AddFriendRequest, AnswerFriendRequest, BlockRequest, CreateGroupRequest, DeleteForMeRequest,
+        InviteToGroupRequest, JoinGroupRequest, JoinPolicy, ReadReceiptsRequest, RecallRequest, RemoveFriendRequest,
+        RetentionRequest, Target,
+    };
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let (mut laptop, login) = server.device(Kind::Quic, "alice", "alice-laptop", DeviceType::Desktop).await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let carol = server.user(Kind::Tcp, "carol").await;
+    let (a, b) = (alice.user_id, bob.user_id);
+    let with_bob = Target::User(b);
+
+    let to_alice = send(&bob.client, Target::User(a), "1: a message").await; // Message
+    server.device(Kind::Tls, "alice", "alice-web", DeviceType::Web).await; // NewLogin
+    let asked = bob.client.call(&AddFriendRequest { user_id: a, message: String::new() }).await.unwrap(); // FriendRequest
+    alice.client.call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.unwrap(); // FriendAnswered
+    bob.client.call(&RemoveFriendRequest { user_id: a }).await.unwrap(); // FriendRemoved
+    alice.client.call(&BlockRequest { user_id: carol.user_id }).await.unwrap(); // BlockChanged
+    let approval = CreateGroupRequest { fields: group_fields(JoinPolicy::Approval), members: vec![] };
+    let group = alice.client.call(&approval).await.unwrap().group.group_id;
+    bob.client.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap(); // GroupJoinRequest
+    let invite_only = CreateGroupRequest { fields: group_fields(JoinPolicy::InviteOnly), members: vec![] };
+    let theirs = bob.client.call(&invite_only).await.unwrap().group.group_id;
+    bob.client.call(&InviteToGroupRequest { group_id: theirs, user_id: a }).await.unwrap(); // GroupInvitation
+    mark(&alice.client, with_bob, to_alice).await.unwrap(); // ReadPosition
+    let from_alice = send(&alice.client, with_bob, "10: read me").await;
+    mark(&bob.client, Target::User(a), from_alice).await.unwrap(); // ReadReceipt
+    let taken = send(&bob.client, Target::User(a), "11: taken back").await;
+    bob.client.call(&RecallRequest { with: Target::User(a), message_id: taken }).await.unwrap(); // MessageRecalled
+    let hide = DeleteForMeRequest { with: with_bob, message_ids: vec![to_alice], clear_up_to: 0 };
+    alice.client.call(&hide).await.unwrap(); // DeletedForMe
+    bob.client.ack(from_alice).await.unwrap(); // Delivered
+    let retention = RetentionRequest { with: Target::User(a), set: Some(86_400) };
+    bob.client.call(&retention).await.unwrap(); // RetentionChanged
+    alice.client.call(&ReadReceiptsRequest { set: Some(false) }).await.unwrap(); // ReadReceiptsChanged
+
+    let mut pushed = Vec::new();
+    while pushed.iter().map(|u: &kith::protocol::Update| u.kind).collect::<BTreeSet<_>>().len() < UpdateKind::ALL.len()
+    {
+        match laptop.update_within(SOON).await {
+            Ok(update) => pushed.push(update),
+            Err(_) => break,
+        }
+    }
+    let kinds: BTreeSet<u8> = pushed.iter().map(|u| u.kind).collect();
+    for kind in UpdateKind::ALL {
+        assert!(kinds.contains(&(*kind as u8)), "the laptop got no {} update: add it to this test", kind.name());
+    }
+    let synced = laptop.sync_all(login.session.cursor).await.unwrap();
+    for update in &pushed {
+        let found = synced.iter().find(|u| u.id == update.id);
+        // A message alice hid since is left out of Sync (section 5.56).
+        if update.id == to_alice {
+            assert!(found.is_none(), "the message she hid came back by Sync");
+            continue;
+        }
+        let found = found.unwrap_or_else(|| panic!("pushed {:?} is not in Sync", update.decode()));
+        if update.kind == UpdateKind::Message as u8 && update.id == taken {
+            // Pushed with its content, synced as the tombstone it is now.
+            continue;
+        }
+        assert_eq!(found, update, "Sync carries what was pushed, under the same id");
+    }
+}
