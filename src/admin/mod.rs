@@ -455,7 +455,7 @@ async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value
                 let head = conversation::store::head(s, c)?;
                 let now = now_ms();
                 let state =
-                    conversation::store::listed_state(s, id, c, &head, own, conversation::expired_below(&head, retention, now))?;
+                    conversation::store::listed_state(s, id, c, &head, own, conversation::expiry(&head, retention, now))?;
                 let cleared = conversation::View::of(s, id, c, retention, now)?.map_or(0, |view| view.cleared());
                 out.push(json!({ "read_position": {
                     "with": target_json(c.target_from(id)),

@@ -7,7 +7,7 @@
 //! point (as `MarkRead` would), so what was cleared is never unread. The
 //! user's other devices hear of it by a `DeletedForMe` update.
 
-use super::{expired_below, listed, read_up_to, store, View};
+use super::{expiry, listed, read_up_to, store, View};
 use crate::id::now_ms;
 use crate::protocol::{DeleteForMeRequest, DeletedForMe, MessageKind, UpdateBody};
 use crate::service::message::Conversation;
@@ -33,7 +33,7 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;
-            let below = expired_below(&head, server_retention, now_ms());
+            let below = expiry(&head, server_retention, now_ms());
             listed(tx, me, conversation, req.with, &head, below)?;
             let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
             let was_cleared = view.cleared();

@@ -9,7 +9,7 @@
 //! counted in thousands; the log is read only for the page's last messages.
 
 use super::store::{self, Head, ReadState};
-use super::visibility::{expired_below, View};
+use super::visibility::{expiry, View};
 use super::wire_count;
 use crate::protocol::{ConversationInfo, ConversationPage, LastMessage, ListConversationsRequest, MessageKind, Target};
 use crate::service::message::Conversation;
@@ -40,7 +40,7 @@ fn page(
     for entry in store::entries_of(s, me) {
         let (conversation, own) = entry?;
         let head = store::head(s, conversation)?;
-        let state = store::listed_state(s, me, conversation, &head, own, expired_below(&head, retention, now))?;
+        let state = store::listed_state(s, me, conversation, &head, own, expiry(&head, retention, now))?;
         total_unread += state.unread;
         if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
             found.push((conversation, head, state));

@@ -25,7 +25,7 @@ mod visibility;
 pub(crate) use delivery::check as check_deliveries;
 pub(crate) use delivery::delivered;
 pub use purge::{purge_expired, Purges};
-pub use visibility::{expired_below, View};
+pub use visibility::{expiry, View};
 
 use super::message::Conversation;
 use super::{group, social, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
@@ -77,7 +77,7 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
     call.services
         .write(move |tx| {
             let head = store::head(tx, conversation)?;
-            let old = listed(tx, me, conversation, req.with, &head, expired_below(&head, server_retention, now_ms()))?;
+            let old = listed(tx, me, conversation, req.with, &head, expiry(&head, server_retention, now_ms()))?;
             let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
             read_up_to(tx, &view, me, req.with, head, old, req.up_to, origin)
         })

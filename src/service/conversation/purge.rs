@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{expired_below, store};
+use super::{expiry, store};
 use crate::id::now_ms;
 use crate::service::message::{self, Conversation};
 use crate::service::{group, update, ServiceResult, Services, Tx};
@@ -122,7 +122,7 @@ fn due(store: &Store, server: u64) -> Result<Vec<Conversation>, StorageError> {
     let mut due = Vec::new();
     for entry in store::heads(store) {
         let (conversation, head) = entry?;
-        let below = expired_below(&head, server, now);
+        let below = expiry(&head, server, now);
         if below > 0 && message::store::unpurged_below(store, conversation, below, head.last)? {
             due.push(conversation);
         }
@@ -143,7 +143,7 @@ fn purge_some(
     small: usize,
 ) -> ServiceResult<(usize, bool)> {
     let head = store::head(tx, conversation)?;
-    let below = expired_below(&head, server, now_ms());
+    let below = expiry(&head, server, now_ms());
     // Who holds pointers to its messages: a 1:1 conversation's users, a
     // small group's members (a large group's are read only at the end).
     let (logged, large) = match conversation {

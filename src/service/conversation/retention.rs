@@ -6,7 +6,7 @@
 //! admins. The shorter of the two applies, so an operator's limit always
 //! holds. A message older than that is no longer returned by any read
 //! (its conversation's head tells where expiry ends, see
-//! [`super::expired_below`]) and the purge ([`super::purge`]) later
+//! [`super::expiry`]) and the purge ([`super::purge`]) later
 //! removes it. The other participant of a 1:1 conversation hears of a
 //! change by a `RetentionChanged` update, a group's members by a system
 //! message.

@@ -70,18 +70,6 @@ pub struct Head {
 }
 
 impl Head {
-    /// The lowest message id still visible: messages below it have
-    /// expired under the shorter of the conversation's and the server's
-    /// retention (`server` seconds, 0 for none), or were purged. 0 when
-    /// nothing has expired.
-    pub fn expired_below(&self, server: u64, now_ms: u64) -> u64 {
-        let by_time = match effective_retention(self.retention, server) {
-            0 => 0,
-            s => crate::id::first_id_at(now_ms.saturating_sub(s.saturating_mul(1000))),
-        };
-        by_time.max(self.expired)
-    }
-
     /// A 1:1 participant's read position.
     pub fn read_of(&self, conversation: Conversation, user: u64) -> Option<Read> {
         pair_slot(conversation, user).map(|slot| self.pair[slot])
@@ -472,7 +460,7 @@ pub(crate) fn set_retention(
     now_ms: u64,
 ) -> Result<(), StorageError> {
     let mut head = head(tx, conversation)?;
-    head.expired = super::expired_below(&head, server, now_ms);
+    head.expired = super::expiry(&head, server, now_ms);
     head.retention = seconds;
     tx.put(&HEADS, &conversation, &head);
     Ok(())

@@ -4,7 +4,7 @@
 //! windows of the conversation — a 1:1 conversation's participants always;
 //! a group's members from where each membership let them read to where it
 //! ended ([`group::windows`]) — and at or above where retention ends
-//! ([`expired_below`]). It is **shown** to them when, besides, it lies above
+//! ([`expiry`]). It is **shown** to them when, besides, it lies above
 //! where they cleared the conversation and they did not hide it. A recalled
 //! message is reached and shown as its tombstone.
 //!
@@ -12,7 +12,7 @@
 //! the list's last message and `Sync`'s expansion of message pointers read
 //! what a [`View`] shows; `Recall`, `DeleteForMe`, `MessageReaders`,
 //! `MarkRead` and delivery receipts act on what it reaches; unread counts,
-//! the purge and a change of retention ask [`expired_below`]; the export
+//! the purge and a change of retention ask [`expiry`]; the export
 //! reads through views. Clippy's `disallowed-methods` (clippy.toml) keeps
 //! the records' own readers to this file.
 
@@ -26,12 +26,16 @@ use crate::service::message::{self, Conversation, StoredMessage};
 use crate::service::{group, PageLimit, ServiceError};
 use crate::storage::{Get, StorageError, Store};
 
-/// The lowest message id of a conversation still visible: messages below it
-/// expired under the shorter of the conversation's retention and the
-/// server's (`server` seconds, 0 for none), or were purged; 0 when nothing
-/// has expired.
-pub fn expired_below(head: &Head, server: u64, now_ms: u64) -> u64 {
-    head.expired_below(server, now_ms)
+/// Where retention ends: the lowest message id of a conversation still
+/// visible. Messages below it expired under the shorter of the
+/// conversation's retention and the server's (`server` seconds, 0 for
+/// none), or were purged; 0 when nothing has expired.
+pub fn expiry(head: &Head, server: u64, now_ms: u64) -> u64 {
+    let by_time = match store::effective_retention(head.retention, server) {
+        0 => 0,
+        s => crate::id::first_id_at(now_ms.saturating_sub(s.saturating_mul(1000))),
+    };
+    by_time.max(head.expired)
 }
 
 /// What one user may read of one conversation at one moment.
@@ -42,7 +46,7 @@ pub struct View {
     /// The user's windows, ascending and disjoint (section 5.11).
     windows: Vec<RangeInclusive<u64>>,
     /// Where retention ends: nothing below is reached.
-    expired_below: u64,
+    expiry: u64,
     /// Everything up to this id the user cleared (0: nothing).
     cleared: u64,
     /// Whether the user hid any message of the conversation.
@@ -108,7 +112,7 @@ impl View {
             conversation,
             user,
             windows,
-            expired_below: expired_below(&head, server_retention, now_ms),
+            expiry: expiry(&head, server_retention, now_ms),
             cleared: store::cleared(r, user, conversation)?,
             hides: store::hides_any(r, user, conversation)?,
         })
@@ -120,8 +124,8 @@ impl View {
     }
 
     /// Where retention ends: no message below it is reached.
-    pub fn expired_below(&self) -> u64 {
-        self.expired_below
+    pub fn expiry(&self) -> u64 {
+        self.expiry
     }
 
     /// Everything up to this id the user cleared for themselves (0: nothing).
@@ -137,7 +141,7 @@ impl View {
 
     /// Whether message `id` is reached: in the user's windows, not expired.
     pub fn reaches(&self, id: u64) -> bool {
-        id >= self.expired_below && self.windows.iter().any(|w| w.contains(&id))
+        id >= self.expiry && self.windows.iter().any(|w| w.contains(&id))
     }
 
     /// Whether message `id` is shown: reached, not cleared, not hidden.
@@ -156,12 +160,12 @@ impl View {
 
     /// The id ranges reached, ascending.
     pub fn reached_parts(&self) -> Vec<RangeInclusive<u64>> {
-        clip(&self.windows, self.expired_below)
+        clip(&self.windows, self.expiry)
     }
 
     /// The id ranges shown but for hidden messages, ascending.
     fn shown_parts(&self) -> Vec<RangeInclusive<u64>> {
-        clip(&self.windows, self.expired_below.max(self.cleared.saturating_add(1)))
+        clip(&self.windows, self.expiry.max(self.cleared.saturating_add(1)))
     }
 
     /// Whether the user hid message `id` (one look only if they hid any).
@@ -190,7 +194,7 @@ impl View {
         let from = self.cleared.saturating_add(1);
         let parts = clip(&self.windows, from);
         let found = message::store::newest(r, self.conversation, &parts, newest, |id| self.hid(r, id))?;
-        Ok(found.map(|(id, m)| if id < self.expired_below { (id, expired(m)) } else { (id, m) }))
+        Ok(found.map(|(id, m)| if id < self.expiry { (id, expired(m)) } else { (id, m) }))
     }
 
     /// The newest message reached at or below `up_to`, hidden or not: where

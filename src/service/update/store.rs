@@ -225,7 +225,7 @@ pub fn page(
                             // missed more than the cap.
                             let head = conversation::store::head(store, conversation)?;
                             if let Some(capped) = known.floor(store, conversation, &head, cap)? {
-                                if id < capped && capped > view.expired_below() {
+                                if id < capped && capped > view.expiry() {
                                     limited.push((conversation, capped));
                                     floor = capped;
                                 }
