@@ -96,26 +96,15 @@ impl View {
                 }
             }
         };
-        Ok(Ok(View::with_windows(r, user, conversation, windows, server_retention, now_ms)?))
-    }
-
-    fn with_windows(
-        r: &impl Get,
-        user: u64,
-        conversation: Conversation,
-        windows: Vec<RangeInclusive<u64>>,
-        server_retention: u64,
-        now_ms: u64,
-    ) -> Result<View, StorageError> {
         let head = store::head(r, conversation)?;
-        Ok(View {
+        Ok(Ok(View {
             conversation,
             user,
             windows,
             expiry: expiry(&head, server_retention, now_ms),
             cleared: store::cleared(r, user, conversation)?,
             hides: store::hides_any(r, user, conversation)?,
-        })
+        }))
     }
 
     /// The conversation seen.
