@@ -2,12 +2,15 @@
 //! while the real `kith` binary is killed with SIGKILL at a random moment,
 //! cycle after cycle on the same data directory. After every restart:
 //!
-//! * every acknowledged message is there, with the id it was acknowledged
-//!   with, its sender, client id and content;
+//! * every acknowledged message is there, in the sender's update log and
+//!   in the recipient's, with the id it was acknowledged with, its sender,
+//!   client id and content — the new ones read in full, and a random sample
+//!   of up to 200 older ones again, on both sides, after every restart;
 //! * no (sender, client message id) is stored twice, and no id repeats;
 //! * within each conversation a sender's messages keep their send order;
 //! * messages in flight at the kill are resent with the same client id and
 //!   are stored exactly once (their original id if they had been stored);
+//!   only a closed connection counts as the kill: any refusal fails the test;
 //! * every acknowledged `Ack` survives: a device's cursor is at least what
 //!   the server answered;
 //! * every acknowledged registration and login survives: the account keeps
@@ -27,7 +30,7 @@ use std::time::Duration;
 use common::process::{start, Running};
 use common::Calls;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use kith::client::{new_client_msg_id, Client, Transport};
+use kith::client::{new_client_msg_id, Client, ClientError, Transport};
 use kith::protocol::{AckRequest, AuthReply, DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target};
 
 const USERS: usize = 20;
@@ -142,18 +145,28 @@ async fn send_until_killed(client: Arc<Client>, me: usize, ids: Arc<Vec<u64>>, l
                             let mut l = ledger.lock().unwrap();
                             l.cursors[me] = l.cursors[me].max(reply.cursor);
                         }
-                        Err(_) => alive = false,
+                        Err(e) => {
+                            assert!(killed(&e), "user {me}: an Ack failed while the server was up: {e}");
+                            alive = false;
+                        }
                     }
                 }
             }
-            Err(_) => {
+            Err(e) => {
                 // The server is gone: this and everything still in flight
                 // is resent after the restart.
+                assert!(killed(&e), "user {me}: a send failed while the server was up: {e}");
                 ledger.lock().unwrap().pending.push(sent);
                 alive = false;
             }
         }
     }
+}
+
+/// Whether a call failed because the server went away (the kill), not
+/// because it refused or answered something else.
+fn killed(e: &ClientError) -> bool {
+    matches!(e, ClientError::Closed | ClientError::Io(_))
 }
 
 /// What has been verified so far, so each check reads only what is new and
@@ -168,6 +181,8 @@ struct Verified {
     ids: HashMap<u64, (usize, [u8; 16])>,
     /// Every (sender, client id) seen.
     client_ids: HashSet<(usize, [u8; 16])>,
+    /// Every message id seen in its recipient's log, with its sender.
+    received: HashMap<u64, usize>,
 }
 
 impl Verified {
@@ -177,6 +192,7 @@ impl Verified {
             history: vec![(0, None); USERS],
             ids: HashMap::new(),
             client_ids: HashSet::new(),
+            received: HashMap::new(),
         }
     }
 }
@@ -192,6 +208,8 @@ async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16
             done.inbox[i] = m.id;
             let sender = user_of[&m.sender];
             if sender != i {
+                assert_eq!(m.to, Target::User(ids[i]), "user {i} got a message of another conversation");
+                assert!(done.received.insert(m.id, sender).is_none(), "message {} reached user {i} twice", m.id);
                 continue;
             }
             assert!(done.ids.insert(m.id, (sender, m.client_msg_id)).is_none(), "message id {} stored twice", m.id);
@@ -225,9 +243,27 @@ async fn verify(clients: &[Client], ids: &[u64], acked: &HashMap<(usize, [u8; 16
         }
         done.history[i] = (anchor, last_seq);
     }
-    // Every acknowledged message is stored, under its acknowledged id.
+    // Every acknowledged message is stored, under its acknowledged id, in
+    // the sender's log and the recipient's.
     for ((sender, cid), (id, _)) in acked {
         assert_eq!(done.ids.get(id), Some(&(*sender, *cid)), "acknowledged message {id} of user {sender} is lost");
+        assert_eq!(done.received.get(id), Some(sender), "acknowledged message {id} never reached its recipient");
+    }
+    // What earlier cycles verified may not have survived a later kill: a
+    // sample of it is read again, from both update logs, one by one.
+    let all: Vec<_> = acked.values().collect();
+    for _ in 0..all.len().min(200) {
+        let (id, sent) = all[random_below(all.len() as u64) as usize];
+        for user in [sent.sender, sent.to] {
+            let page = clients[user].sync_page(id - 1, 1).await.unwrap();
+            let found = page.updates.first().and_then(kith::client::message_of);
+            assert_eq!(
+                found.map(|m| (m.id, m.client_msg_id)),
+                Some((*id, sent.client_msg_id)),
+                "message {id} of user {} is gone from user {user}'s log after a later kill",
+                sent.sender
+            );
+        }
     }
 }
 
