@@ -242,9 +242,9 @@ pub struct SocialConfig {
     /// `RateLimited`, so the directory cannot be listed by brute force.
     pub searches_per_minute: u32,
     /// `GetProfile` calls one user may make per hour for users they are not
-    /// related to (not a friend, request, conversation peer or fellow group
-    /// member); beyond it, `RateLimited`, so profiles cannot be listed by
-    /// counting user ids up.
+    /// related to (not a friend, someone who asked them, a conversation
+    /// peer who wrote back or read, or a fellow group member); beyond it,
+    /// `RateLimited`, so profiles cannot be listed by counting user ids up.
     pub profile_lookups_per_hour: u32,
 }
 

@@ -225,9 +225,13 @@ async fn a_hidden_profile_is_for_related_users_only() {
     assert_eq!(profile_of(&stranger, open.user_id).await.unwrap(), Profile::default(), "a listed user stays readable");
     assert_eq!(profile_of(&bob, bob.user_id).await.unwrap(), me, "the owner reads their own");
 
+    // Writing first or asking first does not make a stranger related: the
+    // owner has to have written back (or read), or asked.
     let peer = server.user(Kind::Tcp, "petra").await;
-    send(&peer.client, Target::User(bob.user_id), "hi bob").await;
-    assert_eq!(profile_of(&peer, bob.user_id).await.unwrap(), me, "a conversation peer");
+    let hello = send(&peer.client, Target::User(bob.user_id), "hi bob").await;
+    assert_eq!(code(profile_of(&peer, bob.user_id).await), Some(ErrorCode::NotFound), "writing first");
+    mark(&bob.client, Target::User(peer.user_id), hello).await.unwrap();
+    assert_eq!(profile_of(&peer, bob.user_id).await.unwrap(), me, "a conversation peer bob read");
 
     let member = server.user(Kind::Tcp, "martin").await;
     let group = common::talk::open_group(&member, &[&bob]).await;
@@ -236,7 +240,10 @@ async fn a_hidden_profile_is_for_related_users_only() {
 
     let asker = server.user(Kind::Tcp, "ariane").await;
     asker.client.call(&AddFriendRequest { user_id: bob.user_id, message: String::new() }).await.unwrap();
-    assert_eq!(profile_of(&asker, bob.user_id).await.unwrap(), me, "the other side of a pending request");
+    assert_eq!(code(profile_of(&asker, bob.user_id).await), Some(ErrorCode::NotFound), "asking first");
+    let asked = server.user(Kind::Tcp, "aurore").await;
+    bob.client.call(&AddFriendRequest { user_id: asked.user_id, message: String::new() }).await.unwrap();
+    assert_eq!(profile_of(&asked, bob.user_id).await.unwrap(), me, "someone bob asked");
 
     // The stranger is still a stranger, whatever the others did.
     assert_eq!(code(profile_of(&stranger, bob.user_id).await), Some(ErrorCode::NotFound));
@@ -250,6 +257,7 @@ async fn lookups_of_strangers_are_limited() {
     let prober = server.user(Kind::Tls, "prober").await;
     let friend = server.user(Kind::Tls, "friendly").await;
     send(&prober.client, Target::User(friend.user_id), "we talk").await;
+    send(&friend.client, Target::User(prober.user_id), "we do").await;
     let mut refused = None;
     for id in 1..=20u64 {
         if id == prober.user_id || id == friend.user_id {
@@ -634,7 +642,9 @@ async fn notices_past_the_horizon_leave_the_log_and_sync_says_so() {
     .await;
     let alice = server.user(Kind::Tls, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
+    let carol = server.user(Kind::Tcp, "carol").await;
     let asked = alice.client.call(&AddFriendRequest { user_id: bob.user_id, message: "hi".into() }).await.unwrap();
+    alice.client.call(&AddFriendRequest { user_id: carol.user_id, message: "hi".into() }).await.unwrap();
     let said = send(&alice.client, Target::User(bob.user_id), "a message stays").await;
     let before = bob.client.sync_page(0, 100).await.unwrap();
     assert_eq!(before.notices_dropped, 0);
@@ -659,4 +669,17 @@ async fn notices_past_the_horizon_leave_the_log_and_sync_says_so() {
     let incoming = ListFriendRequestsRequest { direction: RequestBox::Incoming, before: 0, limit: 10 };
     let listed = bob.client.call(&incoming).await.unwrap();
     assert_eq!(listed.requests.iter().map(|r| r.id).collect::<Vec<_>>(), [asked.id]);
+    // Carol's log held only notices: it is empty now, and her device moves
+    // its cursor to the newest removed, after which Sync says nothing more.
+    let page = loop {
+        let page = carol.client.sync_page(0, 100).await.unwrap();
+        if page.notices_dropped > 0 {
+            break page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "carol's notices were not swept: {page:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(page.updates.is_empty(), "{page:?}");
+    assert_eq!(carol.client.ack(page.notices_dropped).await.unwrap(), page.notices_dropped);
+    assert_eq!(carol.client.sync_page(page.notices_dropped, 100).await.unwrap().notices_dropped, 0);
 }

@@ -297,8 +297,9 @@ async fn export_lines(
     let retention = services.config().conversation.retention_secs;
     loop {
         let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
-        let update::store::LogPage { updates: page, more, .. } =
-            services.read(move |s| update::store::page(s, id, after, limit, retention, None)).await?;
+        let update::store::LogPage { updates: page, more, .. } = services
+            .read(move |s| update::store::page(s, id, after, limit, retention, update::store::Reader::Export))
+            .await?;
         for entry in &page {
             let record = match entry.decode() {
                 Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(id, &m) }),

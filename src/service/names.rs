@@ -5,9 +5,10 @@
 //! reorder the text around them (bidirectional controls), that render as
 //! nothing (zero-width characters, fillers) and control characters are
 //! refused, and a name that is not empty shows at least one visible
-//! character. The two joiners (U+200C, U+200D) stay allowed between two
-//! visible characters, where Persian, Indic scripts and emoji sequences need
-//! them. Names are stored in Unicode NFC, so one name typed on two keyboards
+//! character. The two joiners (U+200C, U+200D) stay allowed inside a word,
+//! where Persian, Indic scripts (after a virama) and emoji sequences (after
+//! a variation selector) need them: not at either end, not beside a space
+//! or another joiner. Names are stored in Unicode NFC, so one name typed on two keyboards
 //! is one string, and compared (search, the nickname index) by [`fold`].
 
 use unicode_normalization::char::is_combining_mark;
@@ -36,9 +37,10 @@ pub fn check(field: &str, value: &str, max_chars: usize) -> ServiceResult<String
         )));
     }
     let chars: Vec<char> = name.chars().collect();
+    let joins = |c: Option<&char>| c.is_some_and(|c| !c.is_whitespace() && !joiner(*c));
     for (i, c) in chars.iter().enumerate() {
-        if (*c == ZWJ || *c == ZWNJ) && !(i > 0 && i + 1 < chars.len() && shows(chars[i - 1]) && shows(chars[i + 1])) {
-            return Err(invalid("a joiner (U+200C, U+200D) must stand between two visible characters"));
+        if joiner(*c) && !(i > 0 && joins(chars.get(i - 1)) && joins(chars.get(i + 1))) {
+            return Err(invalid("a joiner (U+200C, U+200D) must stand inside a word, not at an end or beside a space"));
         }
     }
     if !name.is_empty() && !chars.iter().any(|c| shows(*c)) {
@@ -71,6 +73,10 @@ fn hidden(c: char) -> bool {
     )
 }
 
+fn joiner(c: char) -> bool {
+    c == ZWJ || c == ZWNJ
+}
+
 /// Characters a fold leaves out: joiners and variation selectors.
 fn ignorable(c: char) -> bool {
     matches!(c, ZWNJ | ZWJ | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
@@ -98,6 +104,7 @@ mod tests {
             "\u{200D}bob",
             "bob\u{200C}",
             "a \u{200D} b",
+            "a\u{200D}\u{200D}b",
             "x\u{E0041}",
         ] {
             let e = check("nickname", bad, 32).unwrap_err().to_string();
@@ -107,8 +114,20 @@ mod tests {
 
     #[test]
     fn real_names_pass_in_nfc() {
-        for good in ["小明", "Émile", "می\u{200C}خواهم", "👨\u{200D}👩\u{200D}👧", "❤\u{FE0F}", "O'Brien", ""]
-        {
+        for good in [
+            "小明",
+            "Émile",
+            "می\u{200C}خواهم",
+            "👨\u{200D}👩\u{200D}👧",
+            "❤\u{FE0F}",
+            "O'Brien",
+            "",
+            // A variation selector or a virama before the joiner.
+            "🏳\u{FE0F}\u{200D}🌈",
+            "❤\u{FE0F}\u{200D}🔥",
+            "क\u{094D}\u{200D}ष",
+            "क\u{094D}\u{200C}ष",
+        ] {
             assert!(check("nickname", good, 32).is_ok(), "{good:?}");
         }
         // "e" + combining acute is stored as the one character é.

@@ -128,7 +128,7 @@ keyspaces! {
     USERCONV_CLEARED = 0x68, "userconv_cleared", "conversation", "user id ‖ conversation", "message id";
     /// The highest update id any of a user's devices acknowledged: how far delivery receipts went.
     USERID_DELIVERED = 0x69, "userid_delivered", "conversation", "user id", "update id";
-    /// Recalls per id range, at eight widths, so an unread count finds how many recalled messages lie above a read position in a bounded number of reads.
+    /// Recalls per id range, at ten widths, so an unread count finds how many recalled messages lie above a read position in a bounded number of reads.
     CONVRANGE_RECALLS = 0x6A, "convrange_recalls", "conversation", "conversation ‖ level ‖ range", "u64";
 }
 

@@ -100,12 +100,13 @@ impl Accounts {
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
-    /// Whether a user with this id exists (disabled users included).
+    /// The highest user id given (0: none yet).
     pub(crate) fn last_user_id(&self) -> u64 {
         self.last_user_id.load(Ordering::Acquire)
     }
 
-    /// Whether an account with this id exists (ids are sequential, never reused).
+    /// Whether a user with this id exists (disabled users included; ids are
+    /// sequential and never reused).
     pub(crate) fn user_exists(&self, user_id: u64) -> bool {
         user_id >= 1 && user_id <= self.last_user_id.load(Ordering::Acquire)
     }

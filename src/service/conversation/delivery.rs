@@ -6,6 +6,7 @@
 //! naming the newest. Receipts of delivery do not depend on the read
 //! receipts setting.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::collections::HashSet;
 
 use super::View;
@@ -31,17 +32,24 @@ pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64, server_retentio
     }
     tx.put(&DELIVERED, &user, &cursor);
     let now = now_ms();
-    let mut seen = HashSet::new();
+    let mut done = HashSet::new();
+    let mut views: HashMap<Conversation, View> = HashMap::new();
     let mut receipts = Vec::new();
     for (conversation, id) in update::store::messages_between(tx, user, mark, cursor, MOST)? {
         let Conversation::Direct { low, high } = conversation else { continue };
-        if low == high || seen.contains(&conversation) {
+        if low == high || done.contains(&conversation) {
             continue;
         }
-        let Ok(view) = View::of(tx, user, conversation, server_retention, now)? else { continue };
+        let view = match views.entry(conversation) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(first) => match View::of(tx, user, conversation, server_retention, now)? {
+                Ok(view) => first.insert(view),
+                Err(_) => continue,
+            },
+        };
         match view.reached(tx, id)? {
             Some(m) if m.sender != user => {
-                seen.insert(conversation);
+                done.insert(conversation);
                 if social::receipts_pass(tx, user, m.sender)? {
                     receipts.push((m.sender, id));
                 }

@@ -7,7 +7,7 @@
 //! point (as `MarkRead` would), so what was cleared is never unread. The
 //! user's other devices hear of it by a `DeletedForMe` update.
 
-use super::{expiry, listed, read_up_to, store, View};
+use super::{listed, read_up_to, store, View};
 use crate::id::now_ms;
 use crate::protocol::{DeleteForMeRequest, DeletedForMe, MessageKind, UpdateBody};
 use crate::service::message::Conversation;
@@ -32,10 +32,10 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
     let server_retention = call.services.config.conversation.retention_secs;
     call.services
         .write(move |tx| {
-            let head = store::head(tx, conversation)?;
-            let below = expiry(&head, server_retention, now_ms());
-            listed(tx, me, conversation, req.with, &head, below)?;
             let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
+            let head = store::head(tx, conversation)?;
+            let below = view.expiry();
+            listed(tx, me, conversation, req.with, &head, below)?;
             let was_cleared = view.cleared();
             // Cleared up to a message, never a made-up id: each message can
             // move it once.

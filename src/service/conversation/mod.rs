@@ -76,9 +76,9 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
     let server_retention = call.services.config.conversation.retention_secs;
     call.services
         .write(move |tx| {
-            let head = store::head(tx, conversation)?;
-            let old = listed(tx, me, conversation, req.with, &head, expiry(&head, server_retention, now_ms()))?;
             let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
+            let head = store::head(tx, conversation)?;
+            let old = listed(tx, me, conversation, req.with, &head, view.expiry())?;
             read_up_to(tx, &view, me, req.with, head, old, req.up_to, origin)
         })
         .await

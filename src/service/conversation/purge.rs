@@ -39,9 +39,27 @@ const OWN_ROWS: usize = 3;
 pub struct Purges {
     messages: AtomicU64,
     notices: AtomicU64,
+    /// When notices were last swept.
+    swept: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Purges {
+    /// Whether it is time to sweep notices again: every tenth of the time
+    /// they are kept, at most hourly — each sweep reads every user's
+    /// horizon, and the horizon moves slowly.
+    fn sweep_due(&self, kept_secs: u64) -> bool {
+        if kept_secs == 0 {
+            return false;
+        }
+        let every = Duration::from_secs((kept_secs / 10).clamp(1, 3_600));
+        let mut swept = self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = swept.map_or(true, |at| at.elapsed() >= every);
+        if due {
+            *swept = Some(Instant::now());
+        }
+        due
+    }
+
     /// Messages purged since the server started.
     pub fn messages(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
@@ -64,6 +82,9 @@ pub async fn purge_expired(services: Arc<Services>, shutdown: CancellationToken)
         }
         if let Err(e) = round(&services, &shutdown).await {
             tracing::warn!(error = %e, "purging expired messages failed; trying again next round");
+        }
+        if !services.purges.sweep_due(services.config.conversation.notices_kept_secs) {
+            continue;
         }
         match update::sweep_notices(&services, &shutdown).await {
             Ok(0) => {}

@@ -144,11 +144,6 @@ pub fn state(
     listed_state(r, user, conversation, head, own, below).map(Some)
 }
 
-/// Whether the conversation is in the user's list.
-pub fn lists(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
-    Ok(r.value(&ENTRIES, &(user, conversation))?.is_some())
-}
-
 /// The state of a conversation in a user's list, given the list entry's
 /// own change id (see [`entries_of`]) and where expiry ends.
 pub fn listed_state(
@@ -225,6 +220,9 @@ pub fn unread(
 /// the next).
 const RANGE_SHIFT: u32 = 24;
 const LEVEL_BITS: u32 = 4;
+/// Recall marks above a position counted one by one before the range
+/// counts are asked instead.
+const FEW_RECALLS: usize = 64;
 /// Levels of recall counts: the widest holds 16 ranges spanning every id.
 const LEVELS: u32 = (64 - RANGE_SHIFT) / LEVEL_BITS;
 
@@ -238,6 +236,16 @@ fn range_of(id: u64, level: u32) -> u64 {
 /// in the rest of `from`'s narrowest range, then at each level the counts of
 /// the ranges above it within the next level's (at most 15 per level).
 fn recalled_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<u64, StorageError> {
+    // Few recalls above a position, the usual case: counting their marks
+    // is cheaper than the ranges' dozen reads.
+    let mut few = 0;
+    for entry in r.entries(&RECALLED, (conversation, from)..=(conversation, u64::MAX)).take(FEW_RECALLS + 1) {
+        entry?;
+        few += 1;
+    }
+    if few <= FEW_RECALLS {
+        return Ok(few as u64);
+    }
     let Parts { marks, ranges } = parts_from(from);
     let mut n = match marks {
         Some(ids) => r.count_in(&RECALLED, (conversation, *ids.start())..=(conversation, *ids.end()))?,

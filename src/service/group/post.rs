@@ -77,7 +77,9 @@ pub struct Windows {
     pub outside: Option<ServiceError>,
 }
 
-/// The user's windows of the group's log (section 5.11).
+/// The user's windows of the group's log (section 5.11); only the
+/// conversation domain's visibility rule asks (clippy.toml).
+#[allow(clippy::disallowed_methods)]
 pub fn windows(r: &impl Get, group: u64, user: u64) -> Result<Windows, StorageError> {
     let mut parts: Vec<RangeInclusive<u64>> =
         store::past_windows(r, user, group)?.iter().map(|w| w.from..=w.until).collect();

@@ -1,8 +1,11 @@
 //! The one rule for what a user may see of another's profile.
 //!
-//! Someone **related** to a user — themselves, a friend, the other side of
-//! a pending friend request, a 1:1 conversation peer, a member of a group
-//! with them — may read their profile. Anyone else may read it only if the
+//! Someone **related** to a user — themselves, a friend, someone the user
+//! sent a friend request that still stands, a 1:1 conversation peer the
+//! user has written to or read, a member of a group with them — may read
+//! their profile. Each of these is the user's own doing or an admission
+//! (a group), so a stranger cannot make themselves related by asking
+//! first or by writing first. Anyone else may read it only if the
 //! user is listed in search (`Discoverable::Everyone`); a hidden user is
 //! "no such user" to strangers, so user ids, which count up from 1, list
 //! nobody hidden. Strangers' lookups count against a per-user quota, found
@@ -12,6 +15,7 @@
 
 use super::check_visible;
 use super::store::{self, Pair};
+use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{Audience, Discoverable, FieldVisibility, Profile, Target};
 use crate::service::message::Conversation;
 use crate::service::{conversation, group, ServiceError, ServiceResult, Services};
@@ -21,9 +25,13 @@ use crate::storage::{StorageError, Store};
 /// or `RateLimited` once a viewer's lookups of strangers run out).
 pub(super) fn shown(services: &Services, s: &Store, viewer: u64, user: u64) -> ServiceResult<Profile> {
     let relation = store::relation(s, Pair::of(viewer, user))?;
-    let related = viewer == user || relation.friends_since.is_some() || relation.pending.is_some() || {
+    let ttl = services.config().social.request_ttl_ms();
+    let asked_by_them =
+        relation.pending.is_some_and(|p| p.to == viewer && id_time_ms(p.id).saturating_add(ttl) > now_ms());
+    let related = viewer == user || relation.friends_since.is_some() || asked_by_them || {
         let direct = Conversation::of(viewer, Target::User(user));
-        conversation::store::lists(s, viewer, direct)? || shares_group(s, viewer, user)?
+        let engaged = conversation::store::head(s, direct)?.read_of(direct, user).is_some_and(|r| r.read > 0);
+        engaged || shares_group(s, viewer, user)?
     };
     if !related {
         services.profile_lookups.allow(viewer, 1, std::time::Instant::now())?;

@@ -54,7 +54,10 @@ pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> Service
             };
             let mut users: Vec<UserCard> = exact.map(|id| card(s, id)).transpose()?.into_iter().collect();
             let (last, more) = by_nickname(&services, s, me, &prefix, start, exact, limit, &mut users)?;
-            let cursor = last.map_or(req.cursor, |key| services.cursors.seal(&key, &prefix, me));
+            let cursor = match last {
+                Some(key) => services.cursors.seal(&key, &prefix, me)?,
+                None => req.cursor,
+            };
             Ok(UserPage { users, cursor, more })
         })
         .await?;
@@ -115,19 +118,19 @@ impl Cursors {
     }
 
     /// The cursor that resumes `prefix`'s search by `user` after `position`.
-    fn seal(&self, position: &NickKey, prefix: &str, user: u64) -> Vec<u8> {
+    fn seal(&self, position: &NickKey, prefix: &str, user: u64) -> std::io::Result<Vec<u8>> {
+        let failed = |what: &str| std::io::Error::other(format!("sealing a search cursor: {what}"));
         let mut nonce = [0u8; NONCE_LEN];
-        let mut out = Vec::with_capacity(NONCE_LEN + position.name.len() + 9 + self.key.algorithm().tag_len());
-        // The system's generator does not fail once it has given the key.
-        let _ = self.random.fill(&mut nonce);
-        out.extend_from_slice(&nonce);
-        position.put(&mut out);
-        let mut sealed = out.split_off(NONCE_LEN);
+        self.random.fill(&mut nonce).map_err(|_| failed("no random numbers"))?;
+        let mut sealed = Vec::with_capacity(position.name.len() + 9 + self.key.algorithm().tag_len());
+        position.put(&mut sealed);
         let aad = associated(prefix, user);
-        // Sealing fails only past ChaCha20's 256 GiB message limit.
-        let _ = self.key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut sealed);
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut sealed)
+            .map_err(|_| failed("the cipher refused"))?;
+        let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
-        out
+        Ok(out)
     }
 
     /// The position a cursor sealed for this query and searcher holds.

@@ -88,7 +88,8 @@ async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> 
         .services
         .read(move |s| {
             let retention = services.config.conversation.retention_secs;
-            let page = store::page(s, user, req.after, limit, retention, Some((caps, &services.floors)))?;
+            let reader = store::Reader::Device(caps, &services.floors);
+            let page = store::page(s, user, req.after, limit, retention, reader)?;
             Ok((page, super::group::news(s, user, req.after)?))
         })
         .await?;

@@ -81,9 +81,11 @@ pub fn cursor(store: &Store, user: u64, device: &str) -> Result<u64, StorageErro
 }
 
 /// Moves a device's cursor up to `up_to` (never down, never past the
-/// user's newest update); returns the new value.
+/// user's newest update, or the newest notice swept if that is newer);
+/// returns the new value.
 pub(super) fn advance_cursor(tx: &mut Tx<'_>, user: u64, device: String, up_to: u64) -> ServiceResult<u64> {
-    let latest = tx.last(&LOG, (user, 0)..=(user, u64::MAX))?.map_or(0, |((_, id), _)| id);
+    let logged = tx.last(&LOG, (user, 0)..=(user, u64::MAX))?.map_or(0, |((_, id), _)| id);
+    let latest = logged.max(tx.get(&HORIZONS, &user)?.unwrap_or_default().dropped);
     let key = (user, device);
     let old = tx.get(&CURSORS, &key)?.unwrap_or(0);
     let new = old.max(up_to.min(latest));
@@ -181,24 +183,39 @@ pub struct LogPage {
     pub notices_dropped: u64,
 }
 
+/// Who reads a page of a user's log.
+#[derive(Clone, Copy)]
+pub enum Reader<'a> {
+    /// A device catching up: messages shown to the user (not cleared or
+    /// hidden by them either), and the offline cap.
+    Device(OfflineCaps, &'a Floors),
+    /// The operator's export: every message the user reaches, those they
+    /// cleared or hid included (they are still held), no cap.
+    Export,
+}
+
 /// One page of a user's log: updates with ids above `after`. A message is
-/// given only if its conversation's [`View`] shows it to the user (not
-/// expired under the server's `retention` or the conversation's, not
-/// cleared or hidden by them, within their windows of a group). With
-/// `caps`, a conversation with more messages from its first update in the
-/// page on than its cap gives only the newest of them; each such
-/// conversation is returned with the oldest id given.
+/// given only if its conversation's [`View`] lets the reader have it:
+/// within the user's windows of a group, not expired under the server's
+/// `retention` or the conversation's, and for a device not cleared or
+/// hidden. For a device, a conversation with more messages from its first
+/// update in the page on than its cap gives only the newest of them; each
+/// such conversation is returned with the oldest id given.
 pub fn page(
     store: &Store,
     user: u64,
     after: u64,
     limit: PageLimit,
     retention: u64,
-    caps: Option<(OfflineCaps, &Floors)>,
+    reader: Reader<'_>,
 ) -> Result<LogPage, StorageError> {
     let Some(start) = after.checked_add(1) else { return Ok(LogPage::default()) };
-    let dropped = store.get(&HORIZONS, &user)?.unwrap_or_default().dropped;
-    let notices_dropped = if dropped > after { dropped } else { 0 };
+    // Read after the page: a sweep that removed notices while the page was
+    // read has recorded them by then (it writes both in one batch).
+    let dropped = || -> Result<u64, StorageError> {
+        let dropped = store.get(&HORIZONS, &user)?.unwrap_or_default().dropped;
+        Ok(if dropped > after { dropped } else { 0 })
+    };
     let now = crate::id::now_ms();
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
@@ -215,7 +232,7 @@ pub fn page(
                     Entry::Vacant(first) => {
                         let view = View::of(store, user, conversation, retention, now)?.ok();
                         let mut floor = 0;
-                        if let (Some((caps, known)), Some(view)) = (caps, &view) {
+                        if let (Reader::Device(caps, known), Some(view)) = (reader, &view) {
                             let cap = match conversation {
                                 Conversation::Direct { .. } => caps.direct,
                                 Conversation::Group(_) => caps.group,
@@ -235,11 +252,15 @@ pub fn page(
                     }
                 };
                 let Some(view) = view.as_ref().filter(|_| id >= *floor) else { continue };
-                if !view.shows(store, id)? {
+                let given = match reader {
+                    Reader::Device(..) => view.shows(store, id)?,
+                    Reader::Export => view.reaches(id),
+                };
+                if !given {
                     continue;
                 }
                 if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped });
+                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped: dropped()? });
                 }
                 let Some(m) = message::store::logged(store, conversation, id)? else { continue };
                 bytes += m.size();
@@ -247,7 +268,7 @@ pub fn page(
             }
             StoredUpdate::Inline { kind, body } => {
                 if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped });
+                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped: dropped()? });
                 }
                 bytes += body.len();
                 Update { id, kind, body }
@@ -255,7 +276,7 @@ pub fn page(
         };
         out.push(update);
     }
-    Ok(LogPage { updates: out, more: false, limited, notices_dropped })
+    Ok(LogPage { updates: out, more: false, limited, notices_dropped: dropped()? })
 }
 
 /// Entries in all update logs.
