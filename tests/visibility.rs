@@ -520,7 +520,13 @@ async fn invitations_are_indexed_by_the_migration() {
         let key = |prefix: u8, a: u64, b: u64| [&[prefix][..], &a.to_be_bytes(), &b.to_be_bytes()].concat();
         assert!(tree.remove(key(0x59, group, bob_id)).unwrap().is_some(), "the invitation is indexed by group");
         let gone = group + 1_000;
-        let stale = kith::service::group::store::InvitationRecord { id: gone, by: alice_id };
+        // The stored shape of an invitation: its id and who sent it.
+        #[derive(serde::Serialize)]
+        struct InvitationRecord {
+            id: u64,
+            by: u64,
+        }
+        let stale = InvitationRecord { id: gone, by: alice_id };
         tree.insert(key(0x55, bob_id, gone), kith::codec::encode_stored(&stale)).unwrap();
         tree.insert([0x01], kith::codec::encode_stored(&7u32)).unwrap();
         db.flush().unwrap();

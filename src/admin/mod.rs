@@ -18,11 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::id::{id_time_ms, now_ms};
-use crate::protocol::{Message, Target, UpdateBody};
-use crate::service::account::store::UserRecord;
-use crate::service::{account, conversation, group, message, social, update, PageLimit, ServiceResult, Services};
-use crate::storage::{StorageError, Store};
+use crate::id::now_ms;
+use crate::service::account::UserRecord;
+use crate::service::export::message_json;
+use crate::service::{account, conversation, group, message, social, update, ServiceResult, Services};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,10 +188,10 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
     let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
     let users = account::list(services).await?.len();
     let ((messages, conversations, group_messages), updates, (groups, group_members)) =
-        services.read(|s| Ok((message::store::stats(s)?, update::store::count(s)?, group::store::stats(s)?))).await?;
+        services.read(|s| Ok((message::stats(s)?, update::count(s)?, group::stats(s)?))).await?;
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
-    let (friendships, pending_requests, blocks) = services.read(move |s| social::store::stats(s, live_since)).await?;
-    let conversation_stats = services.read(conversation::store::stats).await?;
+    let (friendships, pending_requests, blocks) = services.read(move |s| social::stats(s, live_since)).await?;
+    let conversation_stats = services.read(conversation::stats).await?;
     Ok(Outcome::Json(json!({
         "users": users,
         "conversations": conversations,
@@ -288,234 +287,40 @@ async fn export_lines(
     if tx.send(line(json!({ "profile": profile }))).await.is_err() {
         return Ok(());
     }
-    for record in social_records(services, id).await? {
+    let ttl = services.config().social.request_ttl_ms();
+    let retention = services.config().conversation.retention_secs;
+    let records = services
+        .read(move |s| {
+            let now = now_ms();
+            let mut out = social::export(s, id, ttl, now)?;
+            out.extend(group::export(s, id)?);
+            out.extend(conversation::export(s, id, retention, now)?);
+            Ok(out)
+        })
+        .await?;
+    for record in records {
         if tx.send(line(record)).await.is_err() {
             return Ok(());
         }
     }
     let mut after = 0;
-    let retention = services.config().conversation.retention_secs;
     loop {
-        let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
-        let update::store::LogPage { updates: page, more, .. } = services
-            .read(move |s| update::store::page(s, id, after, limit, retention, update::store::Reader::Export))
-            .await?;
-        for entry in &page {
-            let record = match entry.decode() {
-                Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(id, &m) }),
-                Ok(Some(UpdateBody::NewLogin(n))) => json!({ "login": {
-                    "id": entry.id,
-                    "time": id_time_ms(entry.id),
-                    "device_id": n.device_id,
-                    "device_type": format!("{:?}", n.device_type).to_lowercase(),
-                    "address": n.address,
-                }}),
-                Ok(Some(UpdateBody::FriendRequest(r) | UpdateBody::FriendAnswered(r))) => {
-                    json!({ "friend_request_update": {
-                        "id": entry.id,
-                        "time": id_time_ms(entry.id),
-                        "request": request_json(&r),
-                    }})
-                }
-                Ok(Some(UpdateBody::FriendRemoved(r))) => json!({ "friend_removed": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "by": r.by, "user_id": r.user_id,
-                }}),
-                Ok(Some(UpdateBody::BlockChanged(b))) => json!({ "block_changed": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "user_id": b.user_id, "blocked": b.blocked,
-                }}),
-                Ok(Some(UpdateBody::ReadPosition(p))) => json!({ "read_position_update": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "with": target_json(p.with), "read_up_to": p.read_up_to,
-                }}),
-                Ok(Some(UpdateBody::ReadReceipt(r))) => json!({ "read_receipt": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "reader": r.reader, "up_to": r.up_to,
-                }}),
-                Ok(Some(UpdateBody::MessageRecalled(r))) => json!({ "recall": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "message_id": r.message_id, "sender": r.sender,
-                    "to": target_json(r.to), "by": r.by,
-                }}),
-                Ok(Some(UpdateBody::DeletedForMe(d))) => json!({ "deleted_for_me_update": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "with": target_json(d.with),
-                    "message_ids": d.message_ids, "cleared_up_to": d.cleared_up_to,
-                }}),
-                Ok(Some(UpdateBody::ReadReceiptsChanged(r))) => json!({ "read_receipts_changed": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "enabled": r.enabled,
-                }}),
-                Ok(Some(UpdateBody::RetentionChanged(r))) => json!({ "retention_changed": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "by": r.by, "to": target_json(r.to), "seconds": r.seconds,
-                }}),
-                Ok(Some(UpdateBody::Delivered(d))) => json!({ "delivered": {
-                    "id": entry.id, "time": id_time_ms(entry.id), "recipient": d.recipient, "up_to": d.up_to,
-                }}),
-                _ => json!({ "update": { "id": entry.id, "kind": entry.kind } }),
-            };
+        let (lines, next) = services.read(move |s| update::export(s, id, after, retention)).await?;
+        for record in lines {
             if tx.send(line(record)).await.is_err() {
                 return Ok(());
             }
         }
-        match page.last() {
-            Some(last) if more => after = last.id,
-            _ => break,
+        match next {
+            Some(next) => after = next,
+            None => break,
         }
     }
-    for m in services.read(move |s| unlogged_own_messages(s, id, retention)).await? {
+    let own = services.read(move |s| conversation::unlogged_own_messages(s, id, retention, now_ms())).await?;
+    for m in own {
         if tx.send(line(json!({ "message": message_json(id, &m) }))).await.is_err() {
             return Ok(());
         }
     }
     Ok(())
-}
-
-/// The user's own messages in their groups, present and past, that their
-/// update log does not point at: those sent while a group was above the
-/// write diffusion threshold (a scan of each such group's log, within the
-/// membership windows and retention).
-fn unlogged_own_messages(s: &Store, user: u64, retention: u64) -> Result<Vec<Message>, StorageError> {
-    let mut groups = std::collections::BTreeSet::new();
-    for group in group::store::groups_of(s, user, 0) {
-        groups.insert(group?);
-    }
-    for entry in group::store::left_groups(s, user) {
-        groups.insert(entry?.0);
-    }
-    let mut out = Vec::new();
-    for group in groups {
-        let conversation = message::Conversation::Group(group);
-        let Ok(view) = conversation::View::of(s, user, conversation, retention, now_ms())? else { continue };
-        for window in view.reached_parts() {
-            for entry in message::store::sent_by(s, conversation, window, user) {
-                let (id, m) = entry?;
-                if !update::store::holds(s, user, id)? {
-                    out.push(message::wire_message(id, conversation, &m));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The user's social data: the public profile and privacy settings, then one
-/// line per friend, friend request (both boxes) and blocked user.
-async fn social_records(services: &Services, id: u64) -> ServiceResult<Vec<Value>> {
-    let ttl = services.config().social.request_ttl_ms();
-    let retention = services.config().conversation.retention_secs;
-    services
-        .read(move |s| {
-            let now = now_ms();
-            let p = social::store::profile(s, id)?;
-            let privacy = social::store::privacy(s, id)?;
-            let fields = social::store::field_visibility(s, id)?;
-            let mut out = vec![json!({ "social_profile": {
-                "nickname": p.nickname,
-                "avatar": p.avatar,
-                "gender": format!("{:?}", p.gender).to_lowercase(),
-                "birth_date": p.birth_date.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
-                "signature": p.signature,
-                "city": p.city,
-                "province": p.province,
-                "extra": p.extra,
-                "discoverable": format!("{:?}", privacy.discoverable),
-                "friend_policy": format!("{:?}", privacy.friend_policy),
-                "birth_date_shown_to": format!("{:?}", fields.birth_date).to_lowercase(),
-                "city_shown_to": format!("{:?}", fields.city).to_lowercase(),
-                "province_shown_to": format!("{:?}", fields.province).to_lowercase(),
-            }})];
-            for (friend, entry) in social::store::friends(s, id, 0, usize::MAX)?.0 {
-                let username = social::card(s, friend)?.username;
-                out.push(json!({ "friend": { "user_id": friend, "username": username, "remark": entry.remark, "since": entry.since } }));
-            }
-            for entry in social::store::incoming(s, id, u64::MAX) {
-                let (request, record) = entry?;
-                out.push(json!({ "friend_request": request_json(&social::request_info(s, ttl, request, id, &record, now)?) }));
-            }
-            for entry in social::store::outgoing(s, id, u64::MAX) {
-                let (request, to) = entry?;
-                if let Some(record) = social::store::request(s, to, request)? {
-                    out.push(json!({ "friend_request": request_json(&social::request_info(s, ttl, request, to, &record, now)?) }));
-                }
-            }
-            for (blocked, since) in social::store::blocked(s, id, 0, usize::MAX)?.0 {
-                out.push(json!({ "blocked": { "user_id": blocked, "since": since } }));
-            }
-            for entry in group::store::groups_of(s, id, 0) {
-                let gid = entry?;
-                let (Some(g), Some(m)) = (group::store::group(s, gid)?, group::store::member(s, gid, id)?) else { continue };
-                out.push(json!({ "group": {
-                    "group_id": gid, "name": g.fields.name, "role": format!("{:?}", m.role).to_lowercase(),
-                    "alias": m.alias, "joined_at": id_time_ms(m.joined), "owner": g.owner,
-                }}));
-            }
-            for entry in group::store::left_groups(s, id) {
-                let (gid, windows) = entry?;
-                for w in windows {
-                    out.push(json!({ "group_left": { "group_id": gid, "from": w.from, "until": w.until, "left_at": id_time_ms(w.until) }}));
-                }
-            }
-            out.push(json!({ "read_receipts": conversation::store::receipts_on(s, id)? }));
-            for entry in conversation::store::entries_of(s, id) {
-                let (c, own) = entry?;
-                let head = conversation::store::head(s, c)?;
-                let now = now_ms();
-                let state =
-                    conversation::store::listed_state(s, id, c, &head, own, conversation::expiry(&head, retention, now))?;
-                let cleared = conversation::View::of(s, id, c, retention, now)?.map_or(0, |view| view.cleared());
-                out.push(json!({ "read_position": {
-                    "with": target_json(c.target_from(id)),
-                    "read_up_to": state.read.read,
-                    "unread": state.unread,
-                    "cleared_up_to": cleared,
-                    "retention_secs": head.retention,
-                }}));
-                for hidden in conversation::store::hidden_in(s, id, c) {
-                    out.push(json!({ "deleted_for_me": { "with": target_json(c.target_from(id)), "message_id": hidden? }}));
-                }
-            }
-            for entry in group::store::invitations_page(s, id, 0) {
-                let (gid, invitation) = entry?;
-                out.push(json!({ "group_invitation": {
-                    "id": invitation.id, "time": id_time_ms(invitation.id), "group_id": gid, "by": invitation.by,
-                }}));
-            }
-            Ok(out)
-        })
-        .await
-}
-
-fn request_json(r: &crate::protocol::FriendRequestInfo) -> Value {
-    json!({
-        "id": r.id,
-        "time": id_time_ms(r.id),
-        "from": r.from.user_id,
-        "to": r.to.user_id,
-        "message": r.message,
-        "state": format!("{:?}", r.state).to_lowercase(),
-        "answered_at": r.answered_at,
-    })
-}
-
-fn target_json(target: Target) -> Value {
-    match target {
-        Target::User(peer) => json!({ "peer": peer }),
-        Target::Group(group) => json!({ "group": group }),
-    }
-}
-
-fn message_json(me: u64, m: &Message) -> Value {
-    let content = match std::str::from_utf8(&m.content) {
-        Ok(text) => json!({ "text": text }),
-        Err(_) => json!({ "hex": m.content.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
-    };
-    let (key, other) = match m.to {
-        Target::User(to) if m.sender == me => ("peer", to),
-        Target::User(_) => ("peer", m.sender),
-        Target::Group(group) => ("group", group),
-    };
-    json!({
-        "id": m.id,
-        "time": m.server_time,
-        "sender": m.sender,
-        key: other,
-        "kind": format!("{:?}", m.kind).to_lowercase(),
-        "content": content,
-        "extra": m.extra,
-    })
 }

@@ -2,7 +2,7 @@
 //! Each domain migrates its own data; see [`crate::storage::migrate`].
 
 use super::{account, conversation, group, message, social, update};
-use crate::storage::{Migration, Migrator, StorageError, Store};
+use crate::storage::{Audit, Migration, Migrator, StorageError, Store};
 
 /// Every step, in version order.
 pub const MIGRATIONS: &[Migration] = &[
@@ -14,37 +14,37 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         describe: "users who already talked one to one become friends (1:1 messages are friends-only by default)",
-        run: social::store::from_v2,
+        run: social::from_v2,
     },
     Migration {
         version: 4,
         describe: "conversations get heads and read positions (everything already stored counts as read)",
-        run: conversation::store::from_v3,
+        run: conversation::from_v3,
     },
     Migration {
         version: 5,
         describe: "conversation heads and read positions get recall and delete-for-me counters; delivery marks start at the devices' cursors",
-        run: conversation::store::from_v4,
+        run: conversation::from_v4,
     },
     Migration {
         version: 6,
         describe: "conversation heads get a retention of their own and a purge mark (none yet)",
-        run: conversation::store::from_v5,
+        run: conversation::from_v5,
     },
     Migration {
         version: 7,
         describe: "the nickname search index is keyed by each nickname's NFKC case fold",
-        run: social::store::from_v6,
+        run: social::from_v6,
     },
     Migration {
         version: 8,
         describe: "group invitations are indexed by group too; those into dissolved groups are cleared",
-        run: group::store::from_v7,
+        run: group::from_v7,
     },
     Migration {
         version: 9,
         describe: "recalled messages are counted by id range, so unread counts stay cheap however many were recalled",
-        run: conversation::store::from_v8,
+        run: conversation::from_v8,
     },
 ];
 
@@ -57,17 +57,35 @@ pub fn current_version() -> u32 {
 /// message says what is wrong.
 pub fn check(store: &Store) -> Result<(), String> {
     let highwater = crate::storage::migrate::checked_highwater(store)?;
-    account::store::check(store)?;
-    message::store::check(store, highwater)?;
-    social::store::check(store)?;
-    group::store::check(store)?;
-    conversation::store::check(store)?;
-    conversation::check_deliveries(store)?;
-    update::store::check(store, highwater)
+    let audit = Audit::new(store);
+    account::check(&audit)?;
+    message::check(&audit, highwater)?;
+    social::check(&audit)?;
+    group::check(&audit)?;
+    conversation::check(&audit)?;
+    conversation::check_deliveries(&audit)?;
+    update::check(&audit, highwater)?;
+    audit.finish()
 }
 
 fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
-    account::store::from_v1(m)?;
-    message::store::from_v1(m)?;
-    update::store::from_v1(m)
+    account::from_v1(m)?;
+    message::from_v1(m)?;
+    update::from_v1(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::storage::StorageConfig;
+
+    use super::*;
+
+    /// Every registered keyspace is read by some domain's restore check:
+    /// adding one without its check fails here, on an empty database.
+    #[test]
+    fn every_keyspace_is_checked_on_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StorageConfig::default(), MIGRATIONS).unwrap();
+        assert_eq!(check(&store), Ok(()));
+    }
 }

@@ -9,6 +9,7 @@
 pub mod account;
 pub mod conversation;
 mod error;
+pub(crate) mod export;
 pub mod fanout;
 pub mod group;
 mod handler;

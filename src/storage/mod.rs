@@ -9,6 +9,7 @@
 //! [`migrate`] brings an older data directory up to the current layout when
 //! it is opened.
 
+mod audit;
 pub mod backup;
 pub mod commit;
 mod disk_sync;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+pub use audit::Audit;
 pub use disk_sync::DiskSync;
 pub use keyspace::{KeyPart, Keyspace, Leading};
 pub use migrate::{Migration, Migrator};
@@ -274,15 +276,6 @@ impl Store {
     /// Every entry of a keyspace, in key order.
     pub fn all<K: KeyPart, V: Serialize + DeserializeOwned>(&self, ks: &Keyspace<K, V>) -> Entries<K, V> {
         Entries { iter: self.tree.scan_prefix(ks.all()), ks: *ks }
-    }
-
-    /// Checks every entry of a keyspace decodes (for a restore), saying
-    /// which does not.
-    pub fn check_entries<K: KeyPart, V: Serialize + DeserializeOwned>(
-        &self,
-        ks: &Keyspace<K, V>,
-    ) -> Result<(), String> {
-        self.all(ks).try_for_each(|entry| entry.map(drop).map_err(|e| e.to_string()))
     }
 
     /// Number of entries in a keyspace (a scan of its keys).

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use crate::protocol::ErrorCode;
 use crate::service::{ServiceError, ServiceResult, Services, Tx};
-use crate::storage::{schema, Keyspace, StorageError, Store};
+use crate::storage::{schema, Audit, Keyspace, StorageError, Store};
 
 /// Length of an invitation code.
 pub const CODE_LEN: usize = 24;
@@ -177,6 +177,11 @@ pub(super) fn revoke(tx: &mut Tx<'_>, id: u64) -> ServiceResult<()> {
 /// Every invitation, in id order.
 pub fn all(store: &Store) -> Result<Vec<(u64, InviteRecord)>, StorageError> {
     store.all(&INVITES).collect()
+}
+
+/// Checks restored invitations: every record decodes.
+pub(super) fn check_restored(store: &Audit<'_>) -> Result<(), String> {
+    store.check_entries(&INVITES)
 }
 
 /// One invitation.

@@ -4,7 +4,7 @@
 pub mod invite;
 mod password;
 mod rules;
-pub mod store;
+mod store;
 mod throttle;
 mod token;
 
@@ -18,8 +18,10 @@ pub use password::PasswordHashing;
 pub use rules::{canonical_username, check_password};
 pub use throttle::{Attempt, LoginThrottle, Refusal, RegistrationLimit};
 pub use token::TOKEN_LEN;
+// What the other domains and the start-up checks use of this one.
+pub(crate) use store::{check, from_v1, user, user_by_name, v1_device_key, UserRecord};
 
-use self::store::{TokenRecord, UserRecord};
+use self::store::TokenRecord;
 use self::token::NewToken;
 use super::{update, Call, Outcome, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::config::{Limits, RegistrationPolicy};
@@ -524,7 +526,7 @@ pub(crate) async fn confirm(services: &Services, identity: &Identity) -> Result<
 async fn session_state(services: &Services, identity: &Identity) -> ServiceResult<AuthReply> {
     let (user, device) = (identity.user_id, identity.device_id.clone());
     let (cursor, latest) =
-        services.read(move |s| Ok((update::store::cursor(s, user, &device)?, update::store::latest(s, user)?))).await?;
+        services.read(move |s| Ok((update::cursor(s, user, &device)?, update::latest(s, user)?))).await?;
     Ok(AuthReply {
         user_id: identity.user_id,
         username: identity.username.clone(),

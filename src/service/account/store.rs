@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ClientType, DeviceType, ErrorCode};
 use crate::service::{ServiceError, ServiceResult, Tx};
-use crate::storage::{schema, Get, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,18 +267,21 @@ pub(super) fn last_user_id(store: &Store) -> Result<u64, StorageError> {
 /// Checks restored account data: every record decodes, names and tokens
 /// point at users that exist, and the user-id counter covers every user and
 /// leaves room to count on.
-pub(crate) fn check(store: &Store) -> Result<(), String> {
+pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     let mut highest = 0;
     for entry in store.all(&USERS) {
         highest = highest.max(entry.map_err(|e| e.to_string())?.0);
     }
-    let last = last_user_id(store).map_err(|e| e.to_string())?;
+    let mut last = 0;
+    for entry in store.all(&LAST_ID) {
+        last = entry.map_err(|e| e.to_string())?.1;
+    }
     if last < highest || last > 1 << 48 {
         return Err(format!("users_lastid is {last}, but the highest user id is {highest}"));
     }
     for entry in store.all(&NAMES) {
         let (name, id) = entry.map_err(|e| e.to_string())?;
-        if user(store, id).map_err(|e| e.to_string())?.is_none() {
+        if user(&**store, id).map_err(|e| e.to_string())?.is_none() {
             return Err(format!("username {name:?} names user {id}, who does not exist"));
         }
     }
@@ -297,7 +300,7 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
     for entry in store.all(&SUCCESSORS) {
         entry.map_err(|e| e.to_string())?;
     }
-    Ok(())
+    super::invite::check_restored(store)
 }
 
 /// Version 1 kept accounts in five trees; their records are unchanged, the

@@ -35,7 +35,7 @@ pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64, server_retentio
     let mut done = HashSet::new();
     let mut views: HashMap<Conversation, View> = HashMap::new();
     let mut receipts = Vec::new();
-    for (conversation, id) in update::store::messages_between(tx, user, mark, cursor, MOST)? {
+    for (conversation, id) in update::messages_between(tx, user, mark, cursor, MOST)? {
         let Conversation::Direct { low, high } = conversation else { continue };
         if low == high || done.contains(&conversation) {
             continue;
@@ -69,7 +69,7 @@ pub(crate) fn delivered(tx: &mut Tx<'_>, user: u64, cursor: u64, server_retentio
 /// reports only what arrives from then on.
 pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     let mut furthest: Option<(u64, u64)> = None;
-    for entry in update::store::cursors(m)? {
+    for entry in update::cursors(m)? {
         let (user, cursor) = entry?;
         furthest = match furthest {
             Some((u, c)) if u == user => Some((u, c.max(cursor))),
@@ -87,6 +87,6 @@ pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
 }
 
 /// Checks restored delivery marks decode.
-pub(crate) fn check(store: &crate::storage::Store) -> Result<(), String> {
+pub(crate) fn check(store: &crate::storage::Audit<'_>) -> Result<(), String> {
     store.check_entries(&DELIVERED)
 }

@@ -14,18 +14,22 @@
 //! are updates in the logs of those who must hear of them.
 
 mod delivery;
+mod export;
 mod hide;
 mod list;
 mod purge;
 mod recall;
 mod retention;
-pub mod store;
+mod store;
 mod visibility;
 
 pub(crate) use delivery::check as check_deliveries;
 pub(crate) use delivery::delivered;
 pub use purge::{purge_expired, Purges};
 pub use visibility::{expiry, View};
+// What the other domains and the start-up checks use of this one.
+pub(crate) use export::{export, unlogged_own_messages};
+pub(crate) use store::{check, from_v3, from_v4, from_v5, from_v8, head, joined, left, on_message, stats, Head};
 
 use super::message::Conversation;
 use super::{group, social, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
@@ -98,7 +102,7 @@ fn listed(
     match store::state(r, me, conversation, head, below)? {
         Some(state) => Ok(state),
         None => Err(match with {
-            Target::Group(id) if group::store::group(r, id)?.is_some() => {
+            Target::Group(id) if group::record(r, id)?.is_some() => {
                 ServiceError::new(ErrorCode::NotPermitted, "you are not a member of this group")
             }
             Target::Group(_) => ServiceError::not_found("no such group"),
@@ -199,7 +203,7 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
                 readers.remove(at);
                 of = of.saturating_sub(1);
             }
-            let members = group::store::group(s, req.group_id)?.map_or(0, |g| g.member_count);
+            let members = group::record(s, req.group_id)?.map_or(0, |g| g.member_count);
             let listed = members <= most;
             let read = wire_count(readers.len() as u64);
             Ok(Ok(MessageReaders {

@@ -144,7 +144,7 @@ fn due(store: &Store, server: u64) -> Result<Vec<Conversation>, StorageError> {
     for entry in store::heads(store) {
         let (conversation, head) = entry?;
         let below = expiry(&head, server, now);
-        if below > 0 && message::store::unpurged_below(store, conversation, below, head.last)? {
+        if below > 0 && message::unpurged_below(store, conversation, below, head.last)? {
             due.push(conversation);
         }
     }
@@ -169,18 +169,18 @@ fn purge_some(
     // small group's members (a large group's are read only at the end).
     let (logged, large) = match conversation {
         Conversation::Direct { low, high } => (if low == high { vec![low] } else { vec![low, high] }, None),
-        Conversation::Group(id) => match group::store::group(tx, id)? {
+        Conversation::Group(id) => match group::record(tx, id)? {
             Some(record) if record.member_count as usize <= small => (group::member_ids(tx, id)?, None),
             Some(_) => (Vec::new(), Some(id)),
             None => (Vec::new(), None),
         },
     };
     let most = (batch / (OWN_ROWS + logged.len())).max(1);
-    let (ids, more) = message::store::purge(tx, conversation, below, head.last, most)?;
+    let (ids, more) = message::purge(tx, conversation, below, head.last, most)?;
     let Some(&last) = ids.last() else { return Ok((0, false)) };
     for &id in &ids {
         for &user in &logged {
-            update::store::unpoint(tx, user, id);
+            update::unpoint(tx, user, id);
         }
     }
     store::purged(tx, conversation, last)?;

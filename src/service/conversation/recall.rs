@@ -65,7 +65,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                     )
                 });
             }
-            message::store::tombstone(tx, conversation, id, &message, MessageKind::Recalled);
+            message::tombstone(tx, conversation, id, &message, MessageKind::Recalled);
             store::recalled(tx, conversation, id, me)?;
             match conversation {
                 Conversation::Direct { low, high } => {

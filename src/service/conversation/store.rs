@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::MessageKind;
 use crate::service::message::Conversation;
 use crate::service::Tx;
-use crate::storage::{schema, Get, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
 
 /// A read position and the conversation's count at it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +190,7 @@ pub fn unread(
     // the messages, so the count is exact before and after it.
     let (mut unread, after) = if below > next {
         let counted = match conversation {
-            Conversation::Direct { .. } => crate::service::message::store::count_from(r, conversation, below)?,
+            Conversation::Direct { .. } => crate::service::message::count_from(r, conversation, below)?,
             Conversation::Group(_) => r.count_in(&COUNTED, (conversation, below)..=(conversation, u64::MAX))?,
         };
         (counted, below)
@@ -568,7 +568,7 @@ fn counted_at(tx: &Tx<'_>, conversation: Conversation, head: &Head, up_to: u64) 
     match conversation {
         Conversation::Direct { .. } if up_to >= head.last => Ok(head.counted),
         Conversation::Direct { .. } => {
-            let above = crate::service::message::store::count_from(tx, conversation, up_to.saturating_add(1))?;
+            let above = crate::service::message::count_from(tx, conversation, up_to.saturating_add(1))?;
             Ok(head.counted.saturating_sub(above))
         }
         Conversation::Group(_) => {
@@ -691,7 +691,7 @@ pub fn stats(store: &Store) -> Result<Stats, StorageError> {
 /// Checks restored conversation data: every entry decodes, both users of a
 /// 1:1 conversation with messages list it, and every member's read
 /// position is in its group's sorted index if they send receipts.
-pub(crate) fn check(store: &Store) -> Result<(), String> {
+pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     let text = |e: StorageError| e.to_string();
     for entry in store.all(&HEADS) {
         if let (Conversation::Direct { low, high }, _) = entry.map_err(text)? {
@@ -712,7 +712,7 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
     store.check_entries(&CLEARED)?;
     for entry in store.all(&GROUP_READS) {
         let ((group, user), read) = entry.map_err(text)?;
-        let indexed = !receipts_on(store, user).map_err(text)?
+        let indexed = !receipts_on(&**store, user).map_err(text)?
             || store.get(&SORTED, &(group, (read.read, user))).map_err(text)?.is_some();
         if !indexed {
             return Err(format!("the read position of user {user} in group {group} is missing from its index"));
@@ -727,7 +727,7 @@ pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     use v4::{Head, Read, GROUP_READS};
     let mut groups = std::collections::HashMap::new();
     let mut open: Option<(Conversation, Head)> = None;
-    for entry in crate::service::message::store::kinds(m)? {
+    for entry in crate::service::message::kinds(m)? {
         let (conversation, id, kind) = entry?;
         if let Some((done, head)) = open.filter(|(c, _)| *c != conversation) {
             close(m, done, head, &mut groups)?;
@@ -745,7 +745,7 @@ pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     if let Some((done, head)) = open {
         close(m, done, head, &mut groups)?;
     }
-    for entry in crate::service::group::store::memberships(m)? {
+    for entry in crate::service::group::memberships(m)? {
         let (group, user, joined) = entry?;
         let head = groups.get(&group).copied().unwrap_or_default();
         let read = Read { read: head.last, counted: head.counted };

@@ -144,7 +144,7 @@ impl View {
         if !self.reaches(id) {
             return Ok(None);
         }
-        message::store::logged(r, self.conversation, id)
+        message::logged(r, self.conversation, id)
     }
 
     /// The id ranges reached, ascending.
@@ -172,7 +172,7 @@ impl View {
         limit: PageLimit,
     ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
         let parts = self.shown_parts();
-        message::store::history(s, self.conversation, direction, anchor, &parts, limit, |id| self.hid(s, id))
+        message::page(s, self.conversation, direction, anchor, &parts, limit, |id| self.hid(s, id))
     }
 
     /// The newest message of the conversation not cleared or hidden within
@@ -182,14 +182,14 @@ impl View {
     pub fn last(&self, r: &impl Get, newest: u64) -> Result<Option<(u64, StoredMessage)>, StorageError> {
         let from = self.cleared.saturating_add(1);
         let parts = clip(&self.windows, from);
-        let found = message::store::newest(r, self.conversation, &parts, newest, |id| self.hid(r, id))?;
+        let found = message::newest(r, self.conversation, &parts, newest, |id| self.hid(r, id))?;
         Ok(found.map(|(id, m)| if id < self.expiry { (id, expired(m)) } else { (id, m) }))
     }
 
     /// The newest message reached at or below `up_to`, hidden or not: where
     /// a read position may stand (a made-up id is moved down to a message).
     pub fn newest_reached(&self, r: &impl Get, up_to: u64) -> Result<Option<u64>, StorageError> {
-        let found = message::store::newest(r, self.conversation, &self.reached_parts(), up_to, |_| Ok(false))?;
+        let found = message::newest(r, self.conversation, &self.reached_parts(), up_to, |_| Ok(false))?;
         Ok(found.map(|(id, _)| id))
     }
 }

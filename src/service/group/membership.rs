@@ -238,7 +238,7 @@ pub(super) fn invite(
     }
     let record = load(tx, group)?;
     check_not_banned(tx, group, user)?;
-    if let Some(refusal) = forbids(&social::store::relation(tx, social::store::Pair::of(by, user))?, Surface::Message) {
+    if let Some(refusal) = forbids(&social::relation(tx, social::Pair::of(by, user))?, Surface::Message) {
         return Err(refusal);
     }
     if store::member(tx, group, user)?.is_some() {
@@ -248,7 +248,7 @@ pub(super) fn invite(
     if let Some(pending) = store::invitation(tx, user, group)? {
         return Ok(invitation_info(tx, group, &name, user, &pending, RequestState::Pending)?);
     }
-    let state = match social::store::privacy(tx, user)?.friend_policy {
+    let state = match social::privacy_of(tx, user)?.friend_policy {
         FriendPolicy::RefuseAll => {
             return Err(ServiceError::new(ErrorCode::NotPermitted, "this user accepts no requests or invitations"))
         }

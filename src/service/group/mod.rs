@@ -9,15 +9,19 @@
 //! ([`diffuse`]); requests and invitations are updates in the logs of those
 //! who must answer them.
 
+mod export;
 mod membership;
 mod post;
 mod roster;
 mod rules;
-pub mod store;
+mod store;
 
 pub use post::{news, send, windows, Windows};
 pub(crate) use roster::member_ids;
 pub use roster::Rosters;
+// What the other domains and the start-up checks use of this one.
+pub(crate) use export::{export, reached_groups};
+pub(crate) use store::{check, from_v7, group as record, groups_of, member, memberships, stats};
 
 use self::store::{GroupRecord, MemberRecord};
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
@@ -178,7 +182,7 @@ fn say(
         extra: None,
     };
     let conversation = Conversation::Group(group);
-    message::store::append(tx, conversation, id, &message)?;
+    message::append(tx, conversation, id, &message)?;
     let members = store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect();
     diffuse(tx, config, group, members, &also, None, message::wire_message(id, conversation, &message));
     Ok(())

@@ -35,7 +35,7 @@ pub fn send(
     }
     let id = tx.next_id();
     let conversation = Conversation::Group(group);
-    message::store::append(tx, conversation, id, message)?;
+    message::append(tx, conversation, id, message)?;
     let members = services.rosters.members(tx, group, &record)?.to_vec();
     let message = message::wire_message(id, conversation, message);
     diffuse(tx, &services.config.group, group, members, &[], Some(origin), message);

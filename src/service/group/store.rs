@@ -11,7 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::protocol::{GroupFields, GroupRole};
 use crate::service::{conversation, Tx};
-use crate::storage::{schema, Get, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
 
 /// A group as stored; its id and creation time are the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +146,7 @@ pub(super) fn add_member(
     record.member_count += 1;
     record.roster = tx.next_id();
     put_group(tx, group, record);
-    conversation::store::joined(tx, group, user, member.joined)
+    conversation::joined(tx, group, user, member.joined)
 }
 
 /// Removes a member (both indexes and their read state) and uncounts them,
@@ -171,7 +171,7 @@ pub(super) fn remove_member(
     record.member_count = record.member_count.saturating_sub(1);
     record.roster = tx.next_id();
     put_group(tx, group, record);
-    conversation::store::left(tx, group, user)
+    conversation::left(tx, group, user)
 }
 
 /// Keeps the window of `member`'s membership, which ends with the message
@@ -382,7 +382,7 @@ pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecor
     for (user, _) in members {
         tx.delete(&MEMBERS, &(group, *user));
         tx.delete(&JOINED, &(*user, group));
-        conversation::store::left(tx, group, *user)?;
+        conversation::left(tx, group, *user)?;
     }
     clear_group(tx, &REQUESTS, group)?;
     clear_group(tx, &BANS, group)?;
@@ -436,7 +436,7 @@ pub fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
 
 /// Checks restored groups: every entry decodes, and each group's member
 /// count and the two membership indexes agree.
-pub(crate) fn check(store: &Store) -> Result<(), String> {
+pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     let err = |e: StorageError| e.to_string();
     for entry in store.all(&GROUPS) {
         let (id, record) = entry.map_err(err)?;
@@ -450,6 +450,12 @@ pub(crate) fn check(store: &Store) -> Result<(), String> {
         }
         if counted != record.member_count {
             return Err(format!("group {id} counts {} members but has {counted}", record.member_count));
+        }
+    }
+    for entry in store.all(&MEMBERS) {
+        let ((group, user), _) = entry.map_err(err)?;
+        if store.get(&GROUPS, &group).map_err(err)?.is_none() {
+            return Err(format!("user {user} is a member of group {group}, which does not exist"));
         }
     }
     for entry in store.all(&JOINED) {

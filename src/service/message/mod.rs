@@ -9,10 +9,15 @@
 //! same path; the group decides who gets it (see [`super::group`]).
 
 mod conversation;
-pub mod store;
+mod store;
 
 pub use conversation::Conversation;
 pub use store::StoredMessage;
+// What the other domains and the start-up checks use of this one.
+pub(crate) use store::{
+    append, cap_floor, check, count_from, direct_pairs, from_v1, history as page, kinds, logged, newest, purge,
+    sent_by, stats, tombstone, unpurged_below,
+};
 
 use super::conversation::View;
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};

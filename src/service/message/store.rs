@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Conversation;
 use crate::protocol::{Direction, MessageKind};
 use crate::service::{PageLimit, ServiceResult, Tx};
-use crate::storage::{schema, Get, KeyPart, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Migrator, StorageError, Store};
 
 /// A message as the log stores it; id, time and conversation live in the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ pub(crate) fn append(
     if message.kind != MessageKind::System {
         tx.put(&SENT, &(message.sender, message.client_msg_id), &id);
     }
-    crate::service::conversation::store::on_message(tx, conversation, id, message.sender, message.kind)
+    crate::service::conversation::on_message(tx, conversation, id, message.sender, message.kind)
 }
 
 /// Messages of a conversation with ids from `from` on (counted by key,
@@ -286,7 +286,7 @@ pub(crate) fn direct_pairs(m: &mut Migrator<'_>) -> Result<Vec<(u64, u64)>, Stor
 
 /// Checks restored logs: every message and idempotency entry decodes, and no
 /// id lies above the generator's high-water mark.
-pub(crate) fn check(store: &Store, highwater: u64) -> Result<(), String> {
+pub(crate) fn check(store: &Audit<'_>, highwater: u64) -> Result<(), String> {
     for entry in store.all(&LOG) {
         let ((conversation, id), _) = entry.map_err(|e| e.to_string())?;
         if id > highwater {

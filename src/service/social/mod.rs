@@ -8,15 +8,19 @@
 //! removed friend, a block made on another device) is published to the
 //! update log in the same job.
 
+mod export;
 mod profile;
 mod rules;
 mod search;
-pub mod store;
+mod store;
 
 pub use rules::{forbids, Surface};
 pub use search::Cursors;
+// What the other domains and the start-up checks use of this one.
+pub(crate) use export::export;
+pub(crate) use store::{check, from_v2, from_v6, privacy as privacy_of, relation, stats, Pair};
 
-use self::store::{Pair, RequestRecord};
+use self::store::RequestRecord;
 use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::config::DirectMessages;
 use crate::id::{first_id_at, id_time_ms, now_ms};
@@ -86,7 +90,7 @@ pub(crate) fn check_visible(services: &Services, r: &impl Get, viewer: u64, user
 
 /// A user as lists show them.
 pub fn card(r: &impl Get, user: u64) -> Result<UserCard, StorageError> {
-    let username = super::account::store::user(r, user)?.map(|u| u.username).unwrap_or_default();
+    let username = super::account::user(r, user)?.map(|u| u.username).unwrap_or_default();
     let profile = store::profile(r, user)?;
     Ok(UserCard { user_id: user, username, nickname: profile.nickname, avatar: profile.avatar })
 }

@@ -30,7 +30,7 @@ pub(super) fn shown(services: &Services, s: &Store, viewer: u64, user: u64) -> S
         relation.pending.is_some_and(|p| p.to == viewer && id_time_ms(p.id).saturating_add(ttl) > now_ms());
     let related = viewer == user || relation.friends_since.is_some() || asked_by_them || {
         let direct = Conversation::of(viewer, Target::User(user));
-        let engaged = conversation::store::head(s, direct)?.read_of(direct, user).is_some_and(|r| r.read > 0);
+        let engaged = conversation::head(s, direct)?.read_of(direct, user).is_some_and(|r| r.read > 0);
         engaged || shares_group(s, viewer, user)?
     };
     if !related {
@@ -67,8 +67,8 @@ fn redact(profile: &mut Profile, fields: FieldVisibility, sees: impl Fn(Audience
 /// Whether two users are members of one group (a look at each group of
 /// `a`'s, at most `group.max_groups_per_user`).
 fn shares_group(s: &Store, a: u64, b: u64) -> Result<bool, StorageError> {
-    for g in group::store::groups_of(s, a, 0) {
-        if group::store::member(s, g?, b)?.is_some() {
+    for g in group::groups_of(s, a, 0) {
+        if group::member(s, g?, b)?.is_some() {
             return Ok(true);
         }
     }

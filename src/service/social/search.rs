@@ -47,7 +47,7 @@ pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> Service
         .services
         .read(move |s| {
             let exact = match (&start, canonical_username(&req.query)) {
-                (Bound::Included(_), Ok(name)) => crate::service::account::store::user_by_name(s, &name)?
+                (Bound::Included(_), Ok(name)) => crate::service::account::user_by_name(s, &name)?
                     .map(|(id, _)| id)
                     .filter(|id| *id != me && check_visible(&services, s, me, *id).is_ok()),
                 _ => None,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{FieldVisibility, PrivacySettings, Profile, RequestState};
 use crate::service::{ServiceResult, Tx};
-use crate::storage::{schema, Get, KeyPart, Keyspace, Leading, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Leading, Migrator, StorageError, Store};
 
 /// What stands between two users, `lo < hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -378,7 +378,7 @@ fn page<T>(
 /// off people who were talking before the upgrade.
 pub(crate) fn from_v2(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     let since = crate::id::now_ms();
-    for (low, high) in crate::service::message::store::direct_pairs(m)? {
+    for (low, high) in crate::service::message::direct_pairs(m)? {
         let relation = Relation { friends_since: Some(since), ..Relation::default() };
         m.put(&RELATIONS, &(low, high), &relation)?;
         for (user, friend) in [(low, high), (high, low)] {
@@ -409,7 +409,7 @@ pub(crate) fn from_v6(m: &mut Migrator<'_>) -> Result<(), StorageError> {
 }
 
 /// Checks restored social data: every entry of every social keyspace decodes.
-pub(crate) fn check(store: &Store) -> Result<(), String> {
+pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     store.check_entries(&PROFILES)?;
     store.check_entries(&PRIVACY)?;
     store.check_entries(&FIELDS)?;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::service::conversation::store::Head;
+use crate::service::conversation::Head;
 use crate::service::message::{self, Conversation};
 use crate::storage::{StorageError, Store};
 
@@ -38,7 +38,7 @@ impl Floors {
                 return Ok(*floor);
             }
         }
-        let floor = message::store::cap_floor(store, conversation, cap)?;
+        let floor = message::cap_floor(store, conversation, cap)?;
         let mut found = self.lock();
         if found.len() >= MOST {
             found.clear();

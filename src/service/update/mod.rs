@@ -13,10 +13,14 @@
 //! as their conversation keeps them. A `Sync` from below the newest notice
 //! removed says so (`notices_dropped`), and the device re-reads its state.
 
+mod export;
 mod floors;
-pub mod store;
+mod store;
 
 pub use floors::Floors;
+// What the other domains and the start-up checks use of this one.
+pub(crate) use export::export;
+pub(crate) use store::{check, count, cursor, cursors, from_v1, holds, latest, messages_between, unpoint};
 
 use self::store::{OfflineCaps, StoredUpdate};
 use tokio_util::sync::CancellationToken;

@@ -13,7 +13,7 @@ use crate::protocol::{Update, UpdateBody};
 use crate::service::conversation::{self, View};
 use crate::service::message::{self, Conversation};
 use crate::service::{PageLimit, ServiceResult, Tx};
-use crate::storage::{schema, KeyPart, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, KeyPart, Keyspace, Migrator, StorageError, Store};
 
 /// One entry of a user's update log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,7 +240,7 @@ pub fn page(
                             // Below the cap's floor from the first update
                             // on, and that floor not expired: the device
                             // missed more than the cap.
-                            let head = conversation::store::head(store, conversation)?;
+                            let head = conversation::head(store, conversation)?;
                             if let Some(capped) = known.floor(store, conversation, &head, cap)? {
                                 if id < capped && capped > view.expiry() {
                                     limited.push((conversation, capped));
@@ -262,7 +262,7 @@ pub fn page(
                 if limit.full(out.len(), bytes) {
                     return Ok(LogPage { updates: out, more: true, limited, notices_dropped: dropped()? });
                 }
-                let Some(m) = message::store::logged(store, conversation, id)? else { continue };
+                let Some(m) = message::logged(store, conversation, id)? else { continue };
                 bytes += m.size();
                 Update::new(id, &UpdateBody::Message(message::wire_message(id, conversation, &m)))
             }
@@ -286,7 +286,7 @@ pub fn count(store: &Store) -> Result<u64, StorageError> {
 
 /// Checks restored update logs: every entry and cursor decodes, and no id
 /// lies above the generator's high-water mark.
-pub(crate) fn check(store: &Store, highwater: u64) -> Result<(), String> {
+pub(crate) fn check(store: &Audit<'_>, highwater: u64) -> Result<(), String> {
     for entry in store.all(&LOG) {
         let ((user, id), _) = entry.map_err(|e| e.to_string())?;
         if id > highwater {
@@ -322,7 +322,7 @@ pub(crate) fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     }
     for entry in m.legacy("userdevice_cursor")? {
         let (key, value) = entry?;
-        let device = crate::service::account::store::v1_device_key(&key).ok_or_else(|| corrupt("cursor key"))?;
+        let device = crate::service::account::v1_device_key(&key).ok_or_else(|| corrupt("cursor key"))?;
         let (cursor, _) = u64::take(&value).ok_or_else(|| corrupt("cursor"))?;
         m.put(&CURSORS, &device, &cursor)?;
     }

@@ -1,0 +1,62 @@
+//! What `kith user export` holds of a user's conversations: the read
+//! receipts setting, a line per conversation of their list with its read
+//! position, and the messages they deleted for themselves; and their own
+//! messages their update log does not point at.
+
+use serde_json::{json, Value};
+
+use super::{expiry, store, View};
+use crate::protocol::Message;
+use crate::service::export::target_json;
+use crate::service::message::{self, Conversation};
+use crate::service::{group, update};
+use crate::storage::{StorageError, Store};
+
+/// The user's conversation list and settings, at `now` under the server's
+/// `retention` (seconds).
+pub(crate) fn export(s: &Store, id: u64, retention: u64, now: u64) -> Result<Vec<Value>, StorageError> {
+    let mut out = vec![json!({ "read_receipts": store::receipts_on(s, id)? })];
+    for entry in store::entries_of(s, id) {
+        let (c, own) = entry?;
+        let head = store::head(s, c)?;
+        let state = store::listed_state(s, id, c, &head, own, expiry(&head, retention, now))?;
+        let cleared = View::of(s, id, c, retention, now)?.map_or(0, |view| view.cleared());
+        out.push(json!({ "read_position": {
+            "with": target_json(c.target_from(id)),
+            "read_up_to": state.read.read,
+            "unread": state.unread,
+            "cleared_up_to": cleared,
+            "retention_secs": head.retention,
+        }}));
+        for hidden in store::hidden_in(s, id, c) {
+            out.push(json!({ "deleted_for_me": { "with": target_json(c.target_from(id)), "message_id": hidden? }}));
+        }
+    }
+    Ok(out)
+}
+
+/// The user's own messages in their groups, present and past, that their
+/// update log does not point at: those sent while a group was above the
+/// write diffusion threshold (a scan of each such group's log, within what
+/// the user may see).
+pub(crate) fn unlogged_own_messages(
+    s: &Store,
+    user: u64,
+    retention: u64,
+    now: u64,
+) -> Result<Vec<Message>, StorageError> {
+    let mut out = Vec::new();
+    for group in group::reached_groups(s, user)? {
+        let conversation = Conversation::Group(group);
+        let Ok(view) = View::of(s, user, conversation, retention, now)? else { continue };
+        for window in view.reached_parts() {
+            for entry in message::sent_by(s, conversation, window, user) {
+                let (id, m) = entry?;
+                if !update::holds(s, user, id)? {
+                    out.push(message::wire_message(id, conversation, &m));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,73 @@
+//! What `kith user export` holds of a user's update log: a line per entry,
+//! messages with their content and notices with their fields.
+
+use serde_json::{json, Value};
+
+use super::store::{self, LogPage, Reader};
+use crate::id::id_time_ms;
+use crate::protocol::{Update, UpdateBody};
+use crate::service::export::{message_json, request_json, target_json};
+use crate::service::PageLimit;
+use crate::storage::{StorageError, Store};
+
+/// The lines of the user's log after update `after`, a page at a time, and
+/// where the next page starts if there is one. Messages are every one the
+/// user reached, hidden or cleared ones too.
+pub(crate) fn export(
+    s: &Store,
+    user: u64,
+    after: u64,
+    retention: u64,
+) -> Result<(Vec<Value>, Option<u64>), StorageError> {
+    let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
+    let LogPage { updates, more, .. } = store::page(s, user, after, limit, retention, Reader::Export)?;
+    let next = updates.last().filter(|_| more).map(|last| last.id);
+    Ok((updates.iter().map(|entry| line(user, entry)).collect(), next))
+}
+
+fn line(user: u64, entry: &Update) -> Value {
+    let (id, time) = (entry.id, id_time_ms(entry.id));
+    match entry.decode() {
+        Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(user, &m) }),
+        Ok(Some(UpdateBody::NewLogin(n))) => json!({ "login": {
+            "id": id,
+            "time": time,
+            "device_id": n.device_id,
+            "device_type": format!("{:?}", n.device_type).to_lowercase(),
+            "address": n.address,
+        }}),
+        Ok(Some(UpdateBody::FriendRequest(r) | UpdateBody::FriendAnswered(r))) => {
+            json!({ "friend_request_update": { "id": id, "time": time, "request": request_json(&r) }})
+        }
+        Ok(Some(UpdateBody::FriendRemoved(r))) => json!({ "friend_removed": {
+            "id": id, "time": time, "by": r.by, "user_id": r.user_id,
+        }}),
+        Ok(Some(UpdateBody::BlockChanged(b))) => json!({ "block_changed": {
+            "id": id, "time": time, "user_id": b.user_id, "blocked": b.blocked,
+        }}),
+        Ok(Some(UpdateBody::ReadPosition(p))) => json!({ "read_position_update": {
+            "id": id, "time": time, "with": target_json(p.with), "read_up_to": p.read_up_to,
+        }}),
+        Ok(Some(UpdateBody::ReadReceipt(r))) => json!({ "read_receipt": {
+            "id": id, "time": time, "reader": r.reader, "up_to": r.up_to,
+        }}),
+        Ok(Some(UpdateBody::MessageRecalled(r))) => json!({ "recall": {
+            "id": id, "time": time, "message_id": r.message_id, "sender": r.sender,
+            "to": target_json(r.to), "by": r.by,
+        }}),
+        Ok(Some(UpdateBody::DeletedForMe(d))) => json!({ "deleted_for_me_update": {
+            "id": id, "time": time, "with": target_json(d.with),
+            "message_ids": d.message_ids, "cleared_up_to": d.cleared_up_to,
+        }}),
+        Ok(Some(UpdateBody::ReadReceiptsChanged(r))) => json!({ "read_receipts_changed": {
+            "id": id, "time": time, "enabled": r.enabled,
+        }}),
+        Ok(Some(UpdateBody::RetentionChanged(r))) => json!({ "retention_changed": {
+            "id": id, "time": time, "by": r.by, "to": target_json(r.to), "seconds": r.seconds,
+        }}),
+        Ok(Some(UpdateBody::Delivered(d))) => json!({ "delivered": {
+            "id": id, "time": time, "recipient": d.recipient, "up_to": d.up_to,
+        }}),
+        _ => json!({ "update": { "id": id, "kind": entry.kind } }),
+    }
+}
