@@ -19,6 +19,8 @@
 //! * [`admin`] — operator commands over a local control socket.
 //! * [`bench`] — the load generator; [`cli`] — the command line.
 
+#![warn(unreachable_pub)]
+
 pub mod admin;
 pub mod bench;
 pub mod cli;

@@ -21,7 +21,7 @@ use kith::protocol::{
     DeleteForMeRequest, ErrorCode, GroupEvent, LeaveGroupRequest, Message, MessageKind, RecallRequest,
     RetentionChanged, RetentionRequest, RetentionSetting, SendRequest, Target, UpdateBody, UpdateKind,
 };
-use kith::service::message::Conversation;
+use kith::service::Conversation;
 use kith::storage::{schema, KeyPart, Keyspace};
 
 async fn retention(client: &Client, with: Target, set: Option<u64>) -> Result<RetentionSetting, ClientError> {

@@ -14,7 +14,7 @@ use crate::client::{Client, ClientError};
 use crate::protocol::{ClientType, DeviceInfo, DeviceType, ErrorCode};
 
 /// Password of every bench user.
-pub const PASSWORD: &str = "kith bench password";
+pub(super) const PASSWORD: &str = "kith bench password";
 
 /// One device of one bench user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,7 +43,7 @@ fn device_id(index: usize) -> String {
 }
 
 /// A device type per device index, so one user can hold four connections.
-pub fn device_type(index: usize) -> DeviceType {
+pub(super) fn device_type(index: usize) -> DeviceType {
     DeviceType::ALL[index % DeviceType::ALL.len()]
 }
 

@@ -20,7 +20,7 @@ const DEVICES: usize = 4;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Runs the scenario.
-pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let username = |user: usize| format!("{prefix}-c-{user}");

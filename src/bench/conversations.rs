@@ -20,7 +20,7 @@ use crate::protocol::{
 /// Entries of the page the list is timed with (a phone's first screen).
 const FIRST_PAGE: u16 = 20;
 
-pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let peers = args.conversations.max(1);
     let owner_name = format!("{}-conv{peers}-owner", args.prefix);

@@ -19,7 +19,7 @@ use crate::protocol::{CreateGroupRequest, JoinGroupRequest, Target};
 const READER: usize = 0;
 const SENDER: usize = 1;
 
-pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let members = args.members.max(2);
     let senders = args.senders.clamp(1, members);

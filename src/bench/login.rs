@@ -11,7 +11,7 @@ use crate::protocol::{ClientType, DeviceInfo, ErrorCode};
 const USERS: usize = 16;
 
 /// Runs the scenario.
-pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server) = (b.args, &b.server);
     let prefix = &args.prefix;
     let name = |i: usize| format!("{prefix}-login-{}", i % USERS);

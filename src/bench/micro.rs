@@ -25,7 +25,7 @@ const ROUND: u32 = 1_000;
 
 const BENCH_KEYS: KeyspaceInfo = KeyspaceInfo { prefix: 0x20, name: "bench_key", domain: "bench", key: "", value: "" };
 
-pub fn run(seconds: u64) -> Report {
+pub(super) fn run(seconds: u64) -> Report {
     let budget = Duration::from_secs(seconds.max(1)) / 9;
     let mut report = Report::new("micro", "");
     let started = Instant::now();

@@ -31,7 +31,7 @@ fn compare(report: &mut Report, baseline: &Run, disturbed: &Run) {
 
 /// `slow`: `--stalled` extra pairs whose receivers never read, next to the
 /// `--pairs` that chat normally.
-pub async fn slow(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn slow(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let traffic = pairs(args, server, accounts, "", args.pairs).await?;
@@ -75,7 +75,7 @@ struct Flood {
 
 /// `flood`: from a second loopback address, `--flood` TCP sockets that never
 /// start TLS and `--flood` TLS handshakes that never send a frame.
-pub async fn flood(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn flood(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let Transport::Tls { fingerprint } = server.transport() else {
         return Err(ClientError::Protocol("the flood scenario needs --transport tls".into()));

@@ -13,7 +13,7 @@ use super::{traffic, Bench};
 use crate::client::ClientError;
 use crate::protocol::{Direction, HistoryRequest, RetentionRequest, Target};
 
-pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let stamp = crate::id::now_ms() % 1_000_000_000;

@@ -59,7 +59,7 @@ fn username(prefix: &str, i: usize) -> String {
 
 /// Seeds `users` accounts with profiles into `data_dir` (no server may be
 /// running on it).
-pub async fn seed(data_dir: &Path, prefix: &str, users: usize) -> Result<Report, String> {
+pub(super) async fn seed(data_dir: &Path, prefix: &str, users: usize) -> Result<Report, String> {
     let config = Config { data_dir: data_dir.to_path_buf(), ..Config::default() };
     let (services, background) = Services::open(&config).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -105,7 +105,7 @@ async fn seed_into(services: &Arc<Services>, prefix: &str, users: usize) -> Resu
 }
 
 /// Runs the scenario against a server on a seeded directory.
-pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let (searcher, _) = accounts.connect(server, &username(prefix, 0), 0).await?;

@@ -10,7 +10,7 @@ use crate::client::{message_of, ClientError};
 use crate::protocol::{Direction, HistoryRequest, SyncRequest};
 
 /// Runs the scenario with a fresh receiving user, so the backlog is exactly K.
-pub async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let stamp = crate::id::now_ms() % 1_000_000_000;

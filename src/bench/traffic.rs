@@ -125,7 +125,7 @@ pub(super) async fn pairs(
 }
 
 /// `dm`: P pairs, each sender writing to its own receiver.
-pub async fn dm(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn dm(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let traffic = pairs(args, server, accounts, "", args.pairs).await?;
     let mut report = Report::new("dm", "");
@@ -136,7 +136,7 @@ pub async fn dm(b: &mut Bench<'_>) -> Result<Report, ClientError> {
 }
 
 /// `fanout`: one sender, R recipients with D online devices each.
-pub async fn fanout(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+pub(super) async fn fanout(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let prefix = &args.prefix;
     let per_user = args.devices.clamp(1, 4);

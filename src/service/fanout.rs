@@ -47,7 +47,7 @@ pub enum Audience {
 }
 
 /// Starts the fan-out thread; it ends when the returned sink is dropped.
-pub fn start(hub: Arc<Hub>) -> std::io::Result<(Sink<Event>, JoinHandle<()>)> {
+pub(crate) fn start(hub: Arc<Hub>) -> std::io::Result<(Sink<Event>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(QUEUE);
     let thread = std::thread::Builder::new().name("kith-fanout".into()).spawn(move || {
         for batch in rx {

@@ -6,19 +6,19 @@
 //! network. Every write is a job on the group commit ([`Tx`]); the updates
 //! jobs emit reach online devices through the one ordered [`fanout`].
 
-pub mod account;
-pub mod conversation;
+pub(crate) mod account;
+pub(crate) mod conversation;
 mod error;
 pub(crate) mod export;
-pub mod fanout;
-pub mod group;
+pub(crate) mod fanout;
+pub(crate) mod group;
 mod handler;
-pub mod message;
+pub(crate) mod message;
 pub mod migrate;
 mod names;
 mod quota;
-pub mod social;
-pub mod update;
+pub(crate) mod social;
+pub(crate) mod update;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -31,6 +31,7 @@ pub use account::Identity;
 pub use error::{ServiceError, ServiceResult};
 pub use fanout::{Audience, Event};
 pub use handler::{Call, Outcome, Router};
+pub use message::Conversation;
 
 use crate::config::Config;
 use crate::hub::Hub;

@@ -21,7 +21,7 @@ const ZWJ: char = '\u{200D}';
 
 /// Checks a name of at most `max_chars` characters (counted after NFC) and
 /// returns its NFC form; the error names `field` and the rule broken.
-pub fn check(field: &str, value: &str, max_chars: usize) -> ServiceResult<String> {
+pub(super) fn check(field: &str, value: &str, max_chars: usize) -> ServiceResult<String> {
     let name: String = value.nfc().collect();
     let invalid = |rule: &str| ServiceError::invalid(format!("{field}: {rule}"));
     if name.chars().count() > max_chars {
@@ -53,7 +53,7 @@ pub fn check(field: &str, value: &str, max_chars: usize) -> ServiceResult<String
 /// lower-cased, without the joiners and variation selectors that do not
 /// change how a name reads, so `Ｍｉｋｅ`, `MIKE` and `mike` are one name
 /// and `小明` stays `小明`.
-pub fn fold(name: &str) -> String {
+pub(super) fn fold(name: &str) -> String {
     let lower: String = name.nfkc().collect::<String>().to_lowercase();
     lower.nfkc().filter(|c| !ignorable(*c)).collect()
 }

@@ -14,7 +14,7 @@ use super::{ServiceError, ServiceResult};
 const REMEMBERED: usize = 100_000;
 
 /// At most `most` of one action per user per window.
-pub struct Quota {
+pub(super) struct Quota {
     what: &'static str,
     most: u32,
     window: Duration,
@@ -23,13 +23,13 @@ pub struct Quota {
 
 impl Quota {
     /// A quota of `most` `what` (plural, for the refusal) per `window`.
-    pub fn new(what: &'static str, most: u32, window: Duration) -> Quota {
+    pub(super) fn new(what: &'static str, most: u32, window: Duration) -> Quota {
         Quota { what, most, window, windows: Mutex::new(HashMap::new()) }
     }
 
     /// Counts `n` actions by `user`, or refuses them all with how long to
     /// wait (`RateLimited`, `limit` = the quota).
-    pub fn allow(&self, user: u64, n: u32, now: Instant) -> ServiceResult<()> {
+    pub(super) fn allow(&self, user: u64, n: u32, now: Instant) -> ServiceResult<()> {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if windows.len() >= REMEMBERED {
             windows.retain(|_, (start, _)| now.saturating_duration_since(*start) < self.window);

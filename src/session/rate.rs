@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 /// Allows `burst` requests at once and `rate` per second sustained.
 #[derive(Debug)]
-pub struct TokenBucket {
+pub(super) struct TokenBucket {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -13,12 +13,12 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub fn new(rate: u32, burst: u32, now: Instant) -> TokenBucket {
+    pub(super) fn new(rate: u32, burst: u32, now: Instant) -> TokenBucket {
         TokenBucket { rate: f64::from(rate), burst: f64::from(burst), tokens: f64::from(burst), last: now }
     }
 
     /// Takes one token if there is one; otherwise says how long until there is.
-    pub fn allow(&mut self, now: Instant) -> Result<(), Duration> {
+    pub(super) fn allow(&mut self, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);

@@ -21,14 +21,14 @@ use crate::service::{ServiceError, ServiceResult, Services, Tx};
 use crate::storage::{schema, Audit, Keyspace, StorageError, Store};
 
 /// Length of an invitation code.
-pub const CODE_LEN: usize = 24;
+pub(crate) const CODE_LEN: usize = 24;
 
 /// Name of the key file in the data directory.
 const KEY_FILE: &str = "invitations.key";
 
 /// One invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InviteRecord {
+pub(crate) struct InviteRecord {
     /// SHA-256 of the secret.
     pub secret_hash: [u8; 32],
     /// Registrations it still admits.
@@ -47,7 +47,7 @@ pub struct InviteRecord {
 
 impl InviteRecord {
     /// Where it stands at `now`: `open`, `revoked`, `used up` or `expired`.
-    pub fn state(&self, now: u64) -> &'static str {
+    pub(crate) fn state(&self, now: u64) -> &'static str {
         if self.revoked {
             "revoked"
         } else if self.uses_left == 0 {
@@ -60,7 +60,7 @@ impl InviteRecord {
     }
 
     /// Why it admits nobody at `now`, if it does not.
-    pub fn refusal(&self, now: u64) -> Option<String> {
+    pub(crate) fn refusal(&self, now: u64) -> Option<String> {
         match self.state(now) {
             "open" => None,
             state => Some(format!("the invitation is {state}")),
@@ -71,11 +71,11 @@ impl InviteRecord {
 const INVITES: Keyspace<u64, InviteRecord> = Keyspace::new(&schema::INVITEID_INVITE);
 
 /// The key invitation secrets are derived from.
-pub struct InviteKey(hmac::Key);
+pub(crate) struct InviteKey(hmac::Key);
 
 impl InviteKey {
     /// The data directory's key, created on first use.
-    pub fn load_or_create(data_dir: &Path) -> std::io::Result<InviteKey> {
+    pub(crate) fn load_or_create(data_dir: &Path) -> std::io::Result<InviteKey> {
         if let Some(key) = InviteKey::load(data_dir)? {
             return Ok(key);
         }
@@ -95,7 +95,7 @@ impl InviteKey {
     }
 
     /// The data directory's key, if it has one (a restored backup has none).
-    pub fn load(data_dir: &Path) -> std::io::Result<Option<InviteKey>> {
+    pub(crate) fn load(data_dir: &Path) -> std::io::Result<Option<InviteKey>> {
         match std::fs::read(data_dir.join(KEY_FILE)) {
             Ok(bytes) if bytes.len() == 32 => Ok(Some(InviteKey(hmac::Key::new(hmac::HMAC_SHA256, &bytes)))),
             Ok(_) => Err(std::io::Error::other(format!("{KEY_FILE} is damaged"))),
@@ -105,7 +105,7 @@ impl InviteKey {
     }
 
     /// The code of invitation `id`.
-    pub fn code(&self, id: u64) -> Vec<u8> {
+    pub(crate) fn code(&self, id: u64) -> Vec<u8> {
         let tag = hmac::sign(&self.0, &id.to_be_bytes());
         let mut code = Vec::with_capacity(CODE_LEN);
         code.extend_from_slice(&id.to_be_bytes());
@@ -115,7 +115,7 @@ impl InviteKey {
 }
 
 /// The SHA-256 of a code's secret part.
-pub fn secret_hash(code: &[u8]) -> [u8; 32] {
+pub(crate) fn secret_hash(code: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, &code[8.min(code.len())..]).as_ref());
     out
@@ -175,7 +175,7 @@ pub(super) fn revoke(tx: &mut Tx<'_>, id: u64) -> ServiceResult<()> {
 }
 
 /// Every invitation, in id order.
-pub fn all(store: &Store) -> Result<Vec<(u64, InviteRecord)>, StorageError> {
+pub(crate) fn all(store: &Store) -> Result<Vec<(u64, InviteRecord)>, StorageError> {
     store.all(&INVITES).collect()
 }
 
@@ -191,7 +191,7 @@ fn get(store: &Store, id: u64) -> Result<Option<InviteRecord>, StorageError> {
 
 /// Creates an invitation for `uses` registrations, valid for `valid_for`
 /// (for ever if `None`); returns its id, code and record.
-pub async fn issue(
+pub(crate) async fn issue(
     services: &Services,
     uses: u32,
     valid_for: Option<std::time::Duration>,
@@ -227,12 +227,12 @@ pub async fn issue(
 }
 
 /// Every invitation, in id order.
-pub async fn list(services: &Services) -> ServiceResult<Vec<(u64, InviteRecord)>> {
+pub(crate) async fn list(services: &Services) -> ServiceResult<Vec<(u64, InviteRecord)>> {
     services.read(all).await
 }
 
 /// Revokes an invitation: it admits nobody from now on.
-pub async fn withdraw(services: &Services, id: u64) -> ServiceResult<()> {
+pub(crate) async fn withdraw(services: &Services, id: u64) -> ServiceResult<()> {
     services.committer.submit(move |tx| revoke(tx, id)).await?.durable().await?;
     tracing::info!(invitation = id, "invitation revoked");
     Ok(())
@@ -240,7 +240,7 @@ pub async fn withdraw(services: &Services, id: u64) -> ServiceResult<()> {
 
 /// An existing invitation and its code, derived again from the data
 /// directory's key.
-pub async fn code_of(services: &Services, id: u64) -> ServiceResult<(Vec<u8>, InviteRecord)> {
+pub(crate) async fn code_of(services: &Services, id: u64) -> ServiceResult<(Vec<u8>, InviteRecord)> {
     let record =
         services.read(move |s| get(s, id)).await?.ok_or_else(|| ServiceError::not_found("no such invitation"))?;
     match InviteKey::load(&services.config().data_dir).map_err(StorageError::from)? {

@@ -1,7 +1,7 @@
 //! Accounts: registration, password and token login, logout, password
 //! change, user lookup — and the operator's commands on accounts.
 
-pub mod invite;
+pub(crate) mod invite;
 mod password;
 mod rules;
 mod store;
@@ -14,10 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use password::PasswordHashing;
-pub use rules::{canonical_username, check_password};
-pub use throttle::{Attempt, LoginThrottle, Refusal, RegistrationLimit};
-pub use token::TOKEN_LEN;
+pub(crate) use password::PasswordHashing;
+pub(crate) use rules::{canonical_username, check_password};
+pub(crate) use throttle::{Attempt, LoginThrottle, Refusal, RegistrationLimit};
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{check, from_v1, user, user_by_name, v1_device_key, UserRecord};
 
@@ -538,14 +537,14 @@ async fn session_state(services: &Services, identity: &Identity) -> ServiceResul
 }
 
 /// Creates an account for the operator.
-pub async fn add_user(services: &Arc<Services>, username: &str, password: &str) -> ServiceResult<u64> {
+pub(crate) async fn add_user(services: &Arc<Services>, username: &str, password: &str) -> ServiceResult<u64> {
     create(services.clone(), username, password, None, Hashing::Operator).await?.await
 }
 
 /// Creates many accounts with one password, hashed once: how `kith bench
 /// social` seeds a large directory in seconds rather than hours of argon2.
 /// Names already taken are skipped. Returns the accounts created.
-pub async fn seed_users(
+pub(crate) async fn seed_users(
     services: &Arc<Services>,
     usernames: Vec<String>,
     password: &str,
@@ -568,24 +567,24 @@ pub async fn seed_users(
 }
 
 /// The user with this username.
-pub async fn find(services: &Services, username: &str) -> ServiceResult<(u64, UserRecord)> {
+pub(crate) async fn find(services: &Services, username: &str) -> ServiceResult<(u64, UserRecord)> {
     let not_found = || ServiceError::not_found(format!("no user named {username:?}"));
     let name = canonical_username(username).map_err(|_| not_found())?;
     services.read(move |s| store::user_by_name(s, &name)).await?.ok_or_else(not_found)
 }
 
 /// Every user, in id order.
-pub async fn list(services: &Services) -> ServiceResult<Vec<(u64, UserRecord)>> {
+pub(crate) async fn list(services: &Services) -> ServiceResult<Vec<(u64, UserRecord)>> {
     services.read(store::users).await
 }
 
 /// A user's devices that have logged in at least once.
-pub async fn devices(services: &Services, user_id: u64) -> ServiceResult<Vec<(String, store::DeviceRecord)>> {
+pub(crate) async fn devices(services: &Services, user_id: u64) -> ServiceResult<Vec<(String, store::DeviceRecord)>> {
     services.read(move |s| store::devices(s, user_id)).await
 }
 
 /// Disables or enables an account; a disabled account's sessions close at once.
-pub async fn set_disabled(services: &Services, user_id: u64, disabled: bool) -> ServiceResult<()> {
+pub(crate) async fn set_disabled(services: &Services, user_id: u64, disabled: bool) -> ServiceResult<()> {
     let set = services.accounts.disabled.clone();
     services
         .committer
@@ -610,7 +609,7 @@ pub async fn set_disabled(services: &Services, user_id: u64, disabled: bool) -> 
 
 /// Sets a new password, revokes every token and closes every session;
 /// returns how many tokens were revoked.
-pub async fn reset_password(services: &Services, user_id: u64, password: &str) -> ServiceResult<usize> {
+pub(crate) async fn reset_password(services: &Services, user_id: u64, password: &str) -> ServiceResult<usize> {
     check_password(password)?;
     let hash = services.accounts.passwords.hash(password).await?;
     let revoked = services.committer.run(move |tx| store::replace_password(tx, user_id, hash)).await?;

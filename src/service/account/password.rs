@@ -25,7 +25,7 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes and verifies passwords on the blocking pool.
 #[derive(Clone)]
-pub struct PasswordHashing {
+pub(crate) struct PasswordHashing {
     permits: Arc<Semaphore>,
     /// All but one of `permits` (at least one): the share registrations may use.
     registrations: Arc<Semaphore>,
@@ -36,7 +36,7 @@ pub struct PasswordHashing {
 
 impl PasswordHashing {
     /// Allows `concurrent` hashes at once.
-    pub fn new(concurrent: usize) -> PasswordHashing {
+    pub(crate) fn new(concurrent: usize) -> PasswordHashing {
         let salt = SaltString::generate(&mut OsRng);
         let decoy =
             argon2().hash_password(b"decoy password never matches", &salt).map(|h| h.to_string()).unwrap_or_default();
@@ -48,13 +48,13 @@ impl PasswordHashing {
     }
 
     /// Hashes the password of a new account, within the registrations' share.
-    pub async fn hash_for_registration(&self, password: &str) -> ServiceResult<String> {
+    pub(crate) async fn hash_for_registration(&self, password: &str) -> ServiceResult<String> {
         let _share = self.registrations.acquire().await.map_err(|e| ServiceError::Hashing(e.to_string()))?;
         self.hash(password).await
     }
 
     /// Hashes a new password into a PHC string.
-    pub async fn hash(&self, password: &str) -> ServiceResult<String> {
+    pub(crate) async fn hash(&self, password: &str) -> ServiceResult<String> {
         let password = password.to_owned();
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
@@ -68,7 +68,7 @@ impl PasswordHashing {
 
     /// Checks a password against a stored hash; `None` verifies against the
     /// decoy and always fails, in the same time.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> ServiceResult<bool> {
+    pub(crate) async fn verify(&self, password: &str, hash: Option<&str>) -> ServiceResult<bool> {
         let password = password.to_owned();
         let known = hash.is_some();
         let hash = hash.map(Arc::<str>::from).unwrap_or_else(|| self.decoy.clone());

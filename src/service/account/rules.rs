@@ -8,7 +8,7 @@ const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=256;
 const DEVICE_ID_LEN: std::ops::RangeInclusive<usize> = 1..=64;
 
 /// Folds a username to its canonical form, or says which rule it breaks.
-pub fn canonical_username(raw: &str) -> Result<String, String> {
+pub(crate) fn canonical_username(raw: &str) -> Result<String, String> {
     let name = raw.to_ascii_lowercase();
     if !USERNAME_LEN.contains(&name.len()) {
         return Err(format!("username must be {}–{} characters", USERNAME_LEN.start(), USERNAME_LEN.end()));
@@ -24,7 +24,7 @@ pub fn canonical_username(raw: &str) -> Result<String, String> {
 }
 
 /// Checks a new password against the length rule.
-pub fn check_password(password: &str) -> ServiceResult<()> {
+pub(crate) fn check_password(password: &str) -> ServiceResult<()> {
     if PASSWORD_LEN.contains(&password.len()) {
         Ok(())
     } else {
@@ -33,7 +33,7 @@ pub fn check_password(password: &str) -> ServiceResult<()> {
 }
 
 /// Checks the device a login is for.
-pub fn check_device(device: &DeviceInfo) -> ServiceResult<()> {
+pub(super) fn check_device(device: &DeviceInfo) -> ServiceResult<()> {
     let id = &device.device_id;
     if !DEVICE_ID_LEN.contains(&id.len()) || id.chars().any(char::is_control) {
         return Err(ServiceError::invalid("device_id must be 1–64 bytes without control characters"));

@@ -9,7 +9,7 @@ use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
+pub(crate) struct UserRecord {
     /// Canonical (lower-case) username.
     pub username: String,
     /// Argon2id hash in PHC string format.
@@ -22,7 +22,7 @@ pub struct UserRecord {
 
 /// A login token. The secret itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenRecord {
+pub(super) struct TokenRecord {
     /// Owner.
     pub user_id: u64,
     /// The device the token was issued to.
@@ -39,7 +39,7 @@ pub struct TokenRecord {
 
 /// The token currently issued to one device of a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceRecord {
+pub(crate) struct DeviceRecord {
     /// Id of the device's live token; 0 when it has none.
     pub token_id: u64,
     /// Device type at the last login.
@@ -63,7 +63,7 @@ pub(super) const GENERATIONS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID
 /// What a login captured of an account before it spent time verifying the
 /// password; the write that issues its token checks it is still so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credential {
+pub(super) struct Credential {
     /// The user.
     pub user_id: u64,
     /// The account's credential generation when it was read.
@@ -214,7 +214,7 @@ pub(super) fn revoke_all(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<usize> 
 }
 
 /// The user with this id.
-pub fn user(r: &impl Get, user_id: u64) -> Result<Option<UserRecord>, StorageError> {
+pub(crate) fn user(r: &impl Get, user_id: u64) -> Result<Option<UserRecord>, StorageError> {
     r.value(&USERS, &user_id)
 }
 
@@ -227,7 +227,7 @@ pub(super) fn for_login(store: &Store, username: &str) -> Result<Option<(Credent
 }
 
 /// The user with this canonical username.
-pub fn user_by_name(store: &Store, username: &str) -> Result<Option<(u64, UserRecord)>, StorageError> {
+pub(crate) fn user_by_name(store: &Store, username: &str) -> Result<Option<(u64, UserRecord)>, StorageError> {
     let Some(id) = store.get(&NAMES, &username.to_string())? else { return Ok(None) };
     Ok(user(store, id)?.map(|u| (id, u)))
 }
@@ -238,12 +238,12 @@ pub(super) fn token(store: &Store, token_id: u64) -> Result<Option<TokenRecord>,
 }
 
 /// Every user, in id order.
-pub fn users(store: &Store) -> Result<Vec<(u64, UserRecord)>, StorageError> {
+pub(super) fn users(store: &Store) -> Result<Vec<(u64, UserRecord)>, StorageError> {
     store.all(&USERS).collect()
 }
 
 /// A user's devices that have logged in at least once.
-pub fn devices(store: &Store, user_id: u64) -> Result<Vec<(String, DeviceRecord)>, StorageError> {
+pub(super) fn devices(store: &Store, user_id: u64) -> Result<Vec<(String, DeviceRecord)>, StorageError> {
     store.scan(&DEVICES, &user_id).map(|entry| entry.map(|((_, device), record)| (device, record))).collect()
 }
 

@@ -60,7 +60,7 @@ impl Entry {
 
 /// Why an attempt may not start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Too many recent failures: retry after this long.
     Wait(Duration),
     /// Too many attempts in progress for this account or address.
@@ -69,13 +69,13 @@ pub enum Refusal {
 
 /// Failed-attempt bookkeeping.
 #[derive(Debug, Default)]
-pub struct LoginThrottle {
+pub(crate) struct LoginThrottle {
     entries: Mutex<HashMap<Key, Entry>>,
 }
 
 /// An attempt in progress; reserved as a failure until [`Attempt::succeeded`].
 #[must_use]
-pub struct Attempt<'a> {
+pub(crate) struct Attempt<'a> {
     throttle: &'a LoginThrottle,
     keys: Vec<Key>,
     /// When it began; a failure counts from then.
@@ -86,7 +86,7 @@ pub struct Attempt<'a> {
 impl LoginThrottle {
     /// Reserves an attempt for `account` (a canonical username, if the name
     /// is one) from `address`, or says why it may not start now.
-    pub fn begin(&self, account: Option<&str>, address: IpAddr, now: Instant) -> Result<Attempt<'_>, Refusal> {
+    pub(crate) fn begin(&self, account: Option<&str>, address: IpAddr, now: Instant) -> Result<Attempt<'_>, Refusal> {
         let keys: Vec<Key> = account
             .map(|a| Key::Account(a.to_string()))
             .into_iter()
@@ -148,7 +148,7 @@ fn evict(entries: &mut HashMap<Key, Entry>, now: Instant) {
 impl Attempt<'_> {
     /// The password was right: the account's failures are forgotten; the
     /// address's are not (one good password does not reset a guesser's count).
-    pub fn succeeded(mut self) {
+    pub(crate) fn succeeded(mut self) {
         self.succeeded = true;
     }
 }
@@ -177,7 +177,7 @@ impl Drop for Attempt<'_> {
 /// Bounds registrations, which anyone who can connect may send: so many per
 /// address per hour, and so many in progress server-wide.
 #[derive(Debug)]
-pub struct RegistrationLimit {
+pub(crate) struct RegistrationLimit {
     per_hour: usize,
     max_pending: usize,
     state: Mutex<(usize, HashMap<IpAddr, Vec<Instant>>)>,
@@ -185,18 +185,18 @@ pub struct RegistrationLimit {
 
 /// A registration in progress; its slot is freed when dropped.
 #[must_use]
-pub struct Registration<'a>(&'a RegistrationLimit);
+pub(crate) struct Registration<'a>(&'a RegistrationLimit);
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 impl RegistrationLimit {
     /// `per_hour` registrations per address, `max_pending` at once.
-    pub fn new(per_hour: u32, max_pending: usize) -> RegistrationLimit {
+    pub(crate) fn new(per_hour: u32, max_pending: usize) -> RegistrationLimit {
         RegistrationLimit { per_hour: per_hour as usize, max_pending, state: Mutex::default() }
     }
 
     /// Counts a registration from `address`, or refuses it.
-    pub fn begin(&self, address: IpAddr, now: Instant) -> Result<Registration<'_>, Refusal> {
+    pub(crate) fn begin(&self, address: IpAddr, now: Instant) -> Result<Registration<'_>, Refusal> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (pending, recent) = &mut *state;
         if *pending >= self.max_pending {

@@ -11,10 +11,10 @@ use subtle::ConstantTimeEq;
 use crate::service::{ServiceError, ServiceResult};
 
 /// Length of a token on the wire.
-pub const TOKEN_LEN: usize = 40;
+pub(crate) const TOKEN_LEN: usize = 40;
 
 /// A freshly made token.
-pub struct NewToken {
+pub(super) struct NewToken {
     /// Its id, the key of its record.
     pub id: u64,
     /// What the client receives.
@@ -25,7 +25,7 @@ pub struct NewToken {
 
 impl NewToken {
     /// A random token.
-    pub fn generate() -> ServiceResult<NewToken> {
+    pub(super) fn generate() -> ServiceResult<NewToken> {
         let id = u64::from_be_bytes(random::<8>()?).max(1);
         let secret = random::<32>()?;
         let mut bytes = Vec::with_capacity(TOKEN_LEN);
@@ -36,13 +36,13 @@ impl NewToken {
 }
 
 /// A token's id and secret, if it has the right length.
-pub fn split(token: &[u8]) -> Option<(u64, &[u8])> {
+pub(super) fn split(token: &[u8]) -> Option<(u64, &[u8])> {
     let (id, secret) = token.split_first_chunk::<8>()?;
     (token.len() == TOKEN_LEN).then_some((u64::from_be_bytes(*id), secret))
 }
 
 /// Whether `secret` is the one whose hash was stored, in constant time.
-pub fn genuine(secret: &[u8], stored_hash: &[u8; 32]) -> bool {
+pub(super) fn genuine(secret: &[u8], stored_hash: &[u8; 32]) -> bool {
     secret_hash(secret).ct_eq(stored_hash).into()
 }
 

@@ -25,8 +25,8 @@ mod visibility;
 
 pub(crate) use delivery::check as check_deliveries;
 pub(crate) use delivery::delivered;
-pub use purge::{purge_expired, Purges};
-pub use visibility::{expiry, View};
+pub(crate) use purge::{purge_expired, Purges};
+pub(crate) use visibility::{expiry, View};
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::{export, unlogged_own_messages};
 pub(crate) use store::{check, from_v3, from_v4, from_v5, from_v8, head, joined, left, on_message, stats, Head};

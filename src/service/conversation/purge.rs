@@ -36,7 +36,7 @@ const OWN_ROWS: usize = 3;
 
 /// What the purge has removed since the server started.
 #[derive(Default)]
-pub struct Purges {
+pub(crate) struct Purges {
     messages: AtomicU64,
     notices: AtomicU64,
     /// When notices were last swept.
@@ -61,19 +61,19 @@ impl Purges {
     }
 
     /// Messages purged since the server started.
-    pub fn messages(&self) -> u64 {
+    pub(crate) fn messages(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
     }
 
     /// Notices swept from update logs past the horizon since the server started.
-    pub fn notices(&self) -> u64 {
+    pub(crate) fn notices(&self) -> u64 {
         self.notices.load(Ordering::Relaxed)
     }
 }
 
 /// Purges expired messages, and sweeps notices past the update log's
 /// horizon, every `purge_interval_secs` until `shutdown`.
-pub async fn purge_expired(services: Arc<Services>, shutdown: CancellationToken) {
+pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: CancellationToken) {
     let every = Duration::from_secs(services.config.conversation.purge_interval_secs);
     loop {
         tokio::select! {

@@ -37,7 +37,7 @@ use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store
 
 /// A read position and the conversation's count at it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Read {
+pub(crate) struct Read {
     /// The highest message id read, 0 for none.
     pub read: u64,
     /// The conversation's count of messages that can be unread, up to `read`.
@@ -50,7 +50,7 @@ pub struct Read {
 /// A conversation's newest message, how many messages it has counted and,
 /// in a 1:1 conversation, both users' read positions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Head {
+pub(crate) struct Head {
     /// The newest message id, 0 for none.
     pub last: u64,
     /// Messages ever stored that can be unread (not system messages).
@@ -71,7 +71,7 @@ pub struct Head {
 
 impl Head {
     /// A 1:1 participant's read position.
-    pub fn read_of(&self, conversation: Conversation, user: u64) -> Option<Read> {
+    pub(crate) fn read_of(&self, conversation: Conversation, user: u64) -> Option<Read> {
         pair_slot(conversation, user).map(|slot| self.pair[slot])
     }
 
@@ -90,7 +90,7 @@ fn pair_slot(conversation: Conversation, user: u64) -> Option<usize> {
 
 /// One user's state in one conversation, as the list shows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadState {
+pub(super) struct ReadState {
     /// Their read position.
     pub read: Read,
     /// When the entry last changed for them: a message or their own change.
@@ -113,18 +113,18 @@ const HIDDEN: Keyspace<(u64, (Conversation, u64)), bool> = Keyspace::new(&schema
 const CLEARED: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERCONV_CLEARED);
 
 /// A conversation's head; the default for one without messages.
-pub fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageError> {
+pub(crate) fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageError> {
     Ok(r.value(&HEADS, &conversation)?.unwrap_or_default())
 }
 
 /// Every conversation with messages, and its head.
-pub fn heads(store: &Store) -> impl Iterator<Item = Result<(Conversation, Head), StorageError>> + '_ {
+pub(super) fn heads(store: &Store) -> impl Iterator<Item = Result<(Conversation, Head), StorageError>> + '_ {
     store.all(&HEADS)
 }
 
 /// The shorter of a conversation's own retention and the server's, in
 /// seconds; 0 when neither is set.
-pub fn effective_retention(own: u64, server: u64) -> u64 {
+pub(super) fn effective_retention(own: u64, server: u64) -> u64 {
     match (own, server) {
         (0, s) | (s, 0) => s,
         (a, b) => a.min(b),
@@ -133,7 +133,7 @@ pub fn effective_retention(own: u64, server: u64) -> u64 {
 
 /// A user's state in a conversation with this head, if the conversation is
 /// in their list; messages below `below` have expired.
-pub fn state(
+pub(super) fn state(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
@@ -146,7 +146,7 @@ pub fn state(
 
 /// The state of a conversation in a user's list, given the list entry's
 /// own change id (see [`entries_of`]) and where expiry ends.
-pub fn listed_state(
+pub(super) fn listed_state(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
@@ -176,7 +176,7 @@ fn read_position(
 /// A user's unread messages at a read position: the counted messages after
 /// it and not expired (below `below`), less those recalled and those the
 /// user hid (a hidden message that was recalled too is left out once).
-pub fn unread(
+pub(super) fn unread(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
@@ -309,7 +309,7 @@ fn hidden_above(r: &impl Get, user: u64, conversation: Conversation, after: u64)
 }
 
 /// Whether the user sends (and sees) read receipts.
-pub fn receipts_on(r: &impl Get, user: u64) -> Result<bool, StorageError> {
+pub(super) fn receipts_on(r: &impl Get, user: u64) -> Result<bool, StorageError> {
     Ok(r.value(&NO_RECEIPTS, &user)?.is_none())
 }
 
@@ -424,7 +424,7 @@ pub(crate) fn recalled(tx: &mut Tx<'_>, conversation: Conversation, id: u64, by:
 }
 
 /// Who recalled a message, if it was recalled after it had counted.
-pub fn recalled_by(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
+pub(super) fn recalled_by(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
     r.value(&RECALLED, &(conversation, id))
 }
 
@@ -530,12 +530,12 @@ pub(crate) fn unhide_below(
 }
 
 /// Whether the user hid this message.
-pub fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -> Result<bool, StorageError> {
+pub(super) fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -> Result<bool, StorageError> {
     Ok(r.value(&HIDDEN, &(user, (conversation, id)))?.is_some())
 }
 
 /// The messages of a conversation the user hid, ascending.
-pub fn hidden_in(
+pub(super) fn hidden_in(
     store: &Store,
     user: u64,
     conversation: Conversation,
@@ -546,12 +546,12 @@ pub fn hidden_in(
 }
 
 /// Whether the user hid any message of the conversation.
-pub fn hides_any(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
+pub(super) fn hides_any(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
     Ok(r.entries(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, u64::MAX))).next().transpose()?.is_some())
 }
 
 /// How far the user cleared the conversation (0: not at all).
-pub fn cleared(r: &impl Get, user: u64, conversation: Conversation) -> Result<u64, StorageError> {
+pub(super) fn cleared(r: &impl Get, user: u64, conversation: Conversation) -> Result<u64, StorageError> {
     Ok(r.value(&CLEARED, &(user, conversation))?.unwrap_or(0))
 }
 
@@ -629,13 +629,16 @@ pub(crate) fn set_receipts(tx: &mut Tx<'_>, user: u64, on: bool, now_ms: u64) ->
 
 /// Every conversation in a user's list, with when the user last changed
 /// it: their 1:1 conversations, then their groups.
-pub fn entries_of(store: &Store, user: u64) -> impl Iterator<Item = Result<(Conversation, u64), StorageError>> + '_ {
+pub(super) fn entries_of(
+    store: &Store,
+    user: u64,
+) -> impl Iterator<Item = Result<(Conversation, u64), StorageError>> + '_ {
     store.scan(&ENTRIES, &user).map(|entry| entry.map(|((_, c), updated)| (c, updated)))
 }
 
 /// Members of a group with their read position at or past `message`, and
 /// all members indexed (those who send receipts), in user id order.
-pub fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64), StorageError> {
+pub(super) fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64), StorageError> {
     let mut readers = Vec::new();
     let mut all = 0;
     for entry in store.scan(&SORTED, &group) {
@@ -651,7 +654,7 @@ pub fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64
 
 /// What `kith stats` shows of conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Conversations with messages.
     pub conversations_with_messages: u64,
     /// List entries, each with a read position.
@@ -669,7 +672,7 @@ pub struct Stats {
 }
 
 /// What `kith stats` shows of conversations.
-pub fn stats(store: &Store) -> Result<Stats, StorageError> {
+pub(crate) fn stats(store: &Store) -> Result<Stats, StorageError> {
     let (mut heads, mut with_retention) = (0, 0);
     for entry in self::heads(store) {
         heads += 1;
@@ -832,14 +835,14 @@ mod v5 {
 
     /// A head: newest message, count, 1:1 read positions, recalls.
     #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-    pub struct Head {
+    pub(super) struct Head {
         pub last: u64,
         pub counted: u64,
         pub pair: [Read; 2],
         pub withdrawn: u64,
     }
 
-    pub const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
+    pub(super) const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
 }
 
 /// The shapes of version 4, which migration step 4 writes and step 5 reads.
@@ -851,21 +854,21 @@ mod v4 {
 
     /// A read position and the count at it.
     #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-    pub struct Read {
+    pub(super) struct Read {
         pub read: u64,
         pub counted: u64,
     }
 
     /// A head: newest message, count, 1:1 read positions.
     #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-    pub struct Head {
+    pub(super) struct Head {
         pub last: u64,
         pub counted: u64,
         pub pair: [Read; 2],
     }
 
-    pub const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
-    pub const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
+    pub(super) const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
+    pub(super) const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
 }
 
 #[cfg(test)]

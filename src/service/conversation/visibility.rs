@@ -30,7 +30,7 @@ use crate::storage::{Get, StorageError, Store};
 /// visible. Messages below it expired under the shorter of the
 /// conversation's retention and the server's (`server` seconds, 0 for
 /// none), or were purged; 0 when nothing has expired.
-pub fn expiry(head: &Head, server: u64, now_ms: u64) -> u64 {
+pub(crate) fn expiry(head: &Head, server: u64, now_ms: u64) -> u64 {
     let by_time = match store::effective_retention(head.retention, server) {
         0 => 0,
         s => crate::id::first_id_at(now_ms.saturating_sub(s.saturating_mul(1000))),
@@ -40,7 +40,7 @@ pub fn expiry(head: &Head, server: u64, now_ms: u64) -> u64 {
 
 /// What one user may read of one conversation at one moment.
 #[derive(Debug, Clone)]
-pub struct View {
+pub(crate) struct View {
     conversation: Conversation,
     user: u64,
     /// The user's windows, ascending and disjoint (section 5.11).
@@ -57,7 +57,7 @@ impl View {
     /// What `user` may read of `conversation` now, or why nothing: a group
     /// that does not exist (`NotFound`) or that they were never a member of
     /// (`NotPermitted`). A former member keeps the windows they had.
-    pub fn of(
+    pub(crate) fn of(
         r: &impl Get,
         user: u64,
         conversation: Conversation,
@@ -69,7 +69,7 @@ impl View {
 
     /// As [`View::of`], for a reader that also acts in the conversation:
     /// a former member of a group is refused as a stranger is.
-    pub fn of_member(
+    pub(crate) fn of_member(
         r: &impl Get,
         user: u64,
         conversation: Conversation,
@@ -108,39 +108,39 @@ impl View {
     }
 
     /// The conversation seen.
-    pub fn conversation(&self) -> Conversation {
+    pub(crate) fn conversation(&self) -> Conversation {
         self.conversation
     }
 
     /// Where retention ends: no message below it is reached.
-    pub fn expiry(&self) -> u64 {
+    pub(crate) fn expiry(&self) -> u64 {
         self.expiry
     }
 
     /// Everything up to this id the user cleared for themselves (0: nothing).
-    pub fn cleared(&self) -> u64 {
+    pub(crate) fn cleared(&self) -> u64 {
         self.cleared
     }
 
     /// Whether `other` sees through the same windows (for a reader that
     /// checks its page against a removal racing it).
-    pub fn same_windows(&self, other: &View) -> bool {
+    pub(crate) fn same_windows(&self, other: &View) -> bool {
         self.windows == other.windows
     }
 
     /// Whether message `id` is reached: in the user's windows, not expired.
-    pub fn reaches(&self, id: u64) -> bool {
+    pub(crate) fn reaches(&self, id: u64) -> bool {
         id >= self.expiry && self.windows.iter().any(|w| w.contains(&id))
     }
 
     /// Whether message `id` is shown: reached, not cleared, not hidden.
-    pub fn shows(&self, r: &impl Get, id: u64) -> Result<bool, StorageError> {
+    pub(crate) fn shows(&self, r: &impl Get, id: u64) -> Result<bool, StorageError> {
         Ok(self.reaches(id) && id > self.cleared && !self.hid(r, id)?)
     }
 
     /// Message `id`, if it is in the log and reached (a recalled one as its
     /// tombstone).
-    pub fn reached(&self, r: &impl Get, id: u64) -> Result<Option<StoredMessage>, StorageError> {
+    pub(crate) fn reached(&self, r: &impl Get, id: u64) -> Result<Option<StoredMessage>, StorageError> {
         if !self.reaches(id) {
             return Ok(None);
         }
@@ -148,7 +148,7 @@ impl View {
     }
 
     /// The id ranges reached, ascending.
-    pub fn reached_parts(&self) -> Vec<RangeInclusive<u64>> {
+    pub(crate) fn reached_parts(&self) -> Vec<RangeInclusive<u64>> {
         clip(&self.windows, self.expiry)
     }
 
@@ -164,7 +164,7 @@ impl View {
 
     /// One page of the messages shown, on one side of `anchor` (exclusive;
     /// 0 means the open end), ascending, and whether more lie beyond.
-    pub fn page(
+    pub(crate) fn page(
         &self,
         s: &Store,
         direction: Direction,
@@ -179,7 +179,7 @@ impl View {
     /// the user's windows, up to `newest`: what the list shows as `last`.
     /// One that has expired is given as an `Expired` tombstone (no content),
     /// so a conversation whose messages all expired keeps its place.
-    pub fn last(&self, r: &impl Get, newest: u64) -> Result<Option<(u64, StoredMessage)>, StorageError> {
+    pub(crate) fn last(&self, r: &impl Get, newest: u64) -> Result<Option<(u64, StoredMessage)>, StorageError> {
         let from = self.cleared.saturating_add(1);
         let parts = clip(&self.windows, from);
         let found = message::newest(r, self.conversation, &parts, newest, |id| self.hid(r, id))?;
@@ -188,7 +188,7 @@ impl View {
 
     /// The newest message reached at or below `up_to`, hidden or not: where
     /// a read position may stand (a made-up id is moved down to a message).
-    pub fn newest_reached(&self, r: &impl Get, up_to: u64) -> Result<Option<u64>, StorageError> {
+    pub(crate) fn newest_reached(&self, r: &impl Get, up_to: u64) -> Result<Option<u64>, StorageError> {
         let found = message::newest(r, self.conversation, &self.reached_parts(), up_to, |_| Ok(false))?;
         Ok(found.map(|(id, _)| id))
     }

@@ -16,9 +16,9 @@ mod roster;
 mod rules;
 mod store;
 
-pub use post::{news, send, windows, Windows};
+pub(crate) use post::{news, send, windows};
 pub(crate) use roster::member_ids;
-pub use roster::Rosters;
+pub(crate) use roster::Rosters;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::{export, reached_groups};
 pub(crate) use store::{check, from_v7, group as record, groups_of, member, memberships, stats};
@@ -190,7 +190,7 @@ fn say(
 
 /// Whether `actor` may recall `sender`'s messages at any time: the owner
 /// anyone's, an admin those of ordinary and former members.
-pub fn may_recall_any(r: &impl Get, group: u64, actor: u64, sender: u64) -> ServiceResult<bool> {
+pub(crate) fn may_recall_any(r: &impl Get, group: u64, actor: u64, sender: u64) -> ServiceResult<bool> {
     Ok(match membership(r, group, actor)?.role {
         GroupRole::Owner => true,
         GroupRole::Admin => store::member(r, group, sender)?.map_or(true, |m| m.role == GroupRole::Member),
@@ -199,7 +199,7 @@ pub fn may_recall_any(r: &impl Get, group: u64, actor: u64, sender: u64) -> Serv
 }
 
 /// Refuses anyone but a group's owner and admins.
-pub fn need_admin(r: &impl Get, group: u64, user: u64) -> ServiceResult<()> {
+pub(crate) fn need_admin(r: &impl Get, group: u64, user: u64) -> ServiceResult<()> {
     rules::need_admin(membership(r, group, user)?.role)
 }
 

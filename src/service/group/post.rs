@@ -13,7 +13,7 @@ use crate::storage::{Get, StorageError, Store};
 /// Stores a member's message in the group's log under a fresh id and
 /// diffuses it; inside the send's job, so the membership and mute checks
 /// see every change committed before it.
-pub fn send(
+pub(crate) fn send(
     tx: &mut Tx<'_>,
     services: &Services,
     group: u64,
@@ -45,7 +45,7 @@ pub fn send(
 /// The groups, present and past, with a message above `after` that is in
 /// none of the user's update logs: for a group they left, the newest such
 /// message up to their exit.
-pub fn news(store: &Store, user: u64, after: u64) -> Result<Vec<GroupNews>, StorageError> {
+pub(crate) fn news(store: &Store, user: u64, after: u64) -> Result<Vec<GroupNews>, StorageError> {
     let mut latest = BTreeMap::new();
     for group in store::groups_of(store, user, 0) {
         let group = group?;
@@ -69,7 +69,7 @@ pub fn news(store: &Store, user: u64, after: u64) -> Result<Vec<GroupNews>, Stor
 /// A user's windows of a group's log: where they may read it, as far as
 /// membership goes (the conversation domain's visibility rule adds
 /// retention and what the user cleared or hid).
-pub struct Windows {
+pub(crate) struct Windows {
     /// Ascending, disjoint id ranges: each ended membership's, from where it
     /// let them read up to its exit, and the current one's, open-ended.
     pub parts: Vec<RangeInclusive<u64>>,
@@ -80,7 +80,7 @@ pub struct Windows {
 /// The user's windows of the group's log (section 5.11); only the
 /// conversation domain's visibility rule asks (clippy.toml).
 #[allow(clippy::disallowed_methods)]
-pub fn windows(r: &impl Get, group: u64, user: u64) -> Result<Windows, StorageError> {
+pub(crate) fn windows(r: &impl Get, group: u64, user: u64) -> Result<Windows, StorageError> {
     let mut parts: Vec<RangeInclusive<u64>> =
         store::past_windows(r, user, group)?.iter().map(|w| w.from..=w.until).collect();
     let outside = match load(r, group).and_then(|_| membership(r, group, user)) {

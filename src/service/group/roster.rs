@@ -27,7 +27,7 @@ type Roster = (u64, Arc<[u64]>);
 
 /// Cached member lists by group id.
 #[derive(Default)]
-pub struct Rosters {
+pub(crate) struct Rosters {
     lists: Mutex<HashMap<u64, Roster>>,
 }
 

@@ -4,25 +4,25 @@ use crate::protocol::{ErrorCode, GroupFields, GroupRole};
 use crate::service::{names, ServiceError, ServiceResult};
 
 /// Longest group name, in characters.
-pub const NAME_CHARS: usize = 64;
+pub(super) const NAME_CHARS: usize = 64;
 /// Longest avatar reference, in bytes.
-pub const AVATAR_BYTES: usize = 256;
+pub(super) const AVATAR_BYTES: usize = 256;
 /// Longest introduction, in characters.
-pub const INTRODUCTION_CHARS: usize = 512;
+pub(super) const INTRODUCTION_CHARS: usize = 512;
 /// Longest announcement, in characters.
-pub const ANNOUNCEMENT_CHARS: usize = 2048;
+pub(super) const ANNOUNCEMENT_CHARS: usize = 2048;
 /// Longest alias and join request message, in characters.
-pub const ALIAS_CHARS: usize = 32;
+pub(super) const ALIAS_CHARS: usize = 32;
 /// Most users one `CreateGroup` invites: each admitted member is a system
 /// message to all before them, so the job's work grows with the square of
 /// this number; larger groups grow by invitations and joins, one job each.
-pub const INITIAL_MEMBERS: usize = 200;
+pub(super) const INITIAL_MEMBERS: usize = 200;
 /// Longest join request message, in characters.
-pub const REQUEST_MESSAGE_CHARS: usize = 256;
+pub(super) const REQUEST_MESSAGE_CHARS: usize = 256;
 
 /// Checks every field, naming the first that breaks its rule, and puts
 /// the name in NFC.
-pub fn check_fields(f: &mut GroupFields) -> ServiceResult<()> {
+pub(super) fn check_fields(f: &mut GroupFields) -> ServiceResult<()> {
     if f.name.trim().is_empty() {
         return Err(ServiceError::invalid("name: must not be empty"));
     }
@@ -36,12 +36,12 @@ pub fn check_fields(f: &mut GroupFields) -> ServiceResult<()> {
 }
 
 /// Checks an alias; returns it in NFC.
-pub fn check_alias(alias: &str) -> ServiceResult<String> {
+pub(super) fn check_alias(alias: &str) -> ServiceResult<String> {
     names::check("alias", alias, ALIAS_CHARS)
 }
 
 /// Checks a join request's message.
-pub fn check_request_message(message: &str) -> ServiceResult<()> {
+pub(super) fn check_request_message(message: &str) -> ServiceResult<()> {
     long_text("message", message, REQUEST_MESSAGE_CHARS)
 }
 
@@ -57,7 +57,7 @@ fn long_text(field: &str, value: &str, max: usize) -> ServiceResult<()> {
 }
 
 /// Refuses anyone below the owner and admins.
-pub fn need_admin(role: GroupRole) -> ServiceResult<()> {
+pub(super) fn need_admin(role: GroupRole) -> ServiceResult<()> {
     match role {
         GroupRole::Owner | GroupRole::Admin => Ok(()),
         GroupRole::Member => Err(ServiceError::new(ErrorCode::NotPermitted, "only the owner and admins may do this")),
@@ -65,7 +65,7 @@ pub fn need_admin(role: GroupRole) -> ServiceResult<()> {
 }
 
 /// Refuses anyone but the owner.
-pub fn need_owner(role: GroupRole) -> ServiceResult<()> {
+pub(super) fn need_owner(role: GroupRole) -> ServiceResult<()> {
     match role {
         GroupRole::Owner => Ok(()),
         _ => Err(ServiceError::new(ErrorCode::NotPermitted, "only the owner may do this")),
@@ -75,7 +75,7 @@ pub fn need_owner(role: GroupRole) -> ServiceResult<()> {
 /// Whether `actor` may kick, ban or mute a member holding `target`: the
 /// owner acts on everyone else, admins on ordinary members only, nobody on
 /// the owner.
-pub fn may_act_on(actor: GroupRole, target: GroupRole) -> ServiceResult<()> {
+pub(super) fn may_act_on(actor: GroupRole, target: GroupRole) -> ServiceResult<()> {
     match (actor, target) {
         (_, GroupRole::Owner) => Err(ServiceError::new(ErrorCode::NotPermitted, "nobody may do this to the owner")),
         (GroupRole::Owner, _) | (GroupRole::Admin, GroupRole::Member) => Ok(()),

@@ -15,7 +15,7 @@ use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store
 
 /// A group as stored; its id and creation time are the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRecord {
+pub(crate) struct GroupRecord {
     /// The editable information.
     pub fields: GroupFields,
     /// Only the owner and admins speak.
@@ -32,7 +32,7 @@ pub struct GroupRecord {
 
 /// One membership.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberRecord {
+pub(crate) struct MemberRecord {
     /// Role.
     pub role: GroupRole,
     /// The member's name inside the group.
@@ -50,7 +50,7 @@ pub struct MemberRecord {
 /// may still read, so that their devices catch up to the exit and no
 /// further.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PastWindow {
+pub(super) struct PastWindow {
     /// The lowest message id they could read.
     pub from: u64,
     /// The message announcing their exit: the last they may read.
@@ -63,11 +63,11 @@ pub struct PastWindow {
 /// How many ended memberships of one group a user keeps, the newest: a
 /// device away across more leaves and returns than this reads only the
 /// latest ones. It bounds what joining and leaving can make the server store.
-pub const PAST_WINDOWS: usize = 8;
+pub(super) const PAST_WINDOWS: usize = 8;
 
 /// One ban.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BanRecord {
+pub(super) struct BanRecord {
     /// Who banned.
     pub by: u64,
     /// Since (ms).
@@ -76,7 +76,7 @@ pub struct BanRecord {
 
 /// A pending join request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JoinRequestRecord {
+pub(super) struct JoinRequestRecord {
     /// Request id.
     pub id: u64,
     /// The requester's message.
@@ -85,7 +85,7 @@ pub struct JoinRequestRecord {
 
 /// A pending invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvitationRecord {
+pub(super) struct InvitationRecord {
     /// Invitation id.
     pub id: u64,
     /// Who invited.
@@ -104,7 +104,7 @@ const PAST: Keyspace<(u64, u64), Vec<PastWindow>> = Keyspace::new(&schema::USERG
 const INVITED: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::GROUPUSER_INVITED);
 
 /// A group, if it exists.
-pub fn group(r: &impl Get, group: u64) -> Result<Option<GroupRecord>, StorageError> {
+pub(crate) fn group(r: &impl Get, group: u64) -> Result<Option<GroupRecord>, StorageError> {
     r.value(&GROUPS, &group)
 }
 
@@ -114,7 +114,7 @@ pub(super) fn put_group(tx: &mut Tx<'_>, id: u64, record: &GroupRecord) {
 }
 
 /// A user's membership of a group, if any.
-pub fn member(r: &impl Get, group: u64, user: u64) -> Result<Option<MemberRecord>, StorageError> {
+pub(crate) fn member(r: &impl Get, group: u64, user: u64) -> Result<Option<MemberRecord>, StorageError> {
     r.value(&MEMBERS, &(group, user))
 }
 
@@ -217,13 +217,13 @@ fn forget_oldest_left(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<(), Sto
 }
 
 /// The windows of a user's ended memberships of a group, oldest first.
-pub fn past_windows(r: &impl Get, user: u64, group: u64) -> Result<Vec<PastWindow>, StorageError> {
+pub(super) fn past_windows(r: &impl Get, user: u64, group: u64) -> Result<Vec<PastWindow>, StorageError> {
     Ok(r.value(&PAST, &(user, group))?.unwrap_or_default())
 }
 
 /// Every group a user was a member of, with the windows of those
 /// memberships, in group id order.
-pub fn left_groups(
+pub(super) fn left_groups(
     store: &Store,
     user: u64,
 ) -> impl Iterator<Item = Result<(u64, Vec<PastWindow>), StorageError>> + '_ {
@@ -249,7 +249,7 @@ fn after<'a, V: Serialize + DeserializeOwned + 'static>(
 }
 
 /// A page of a group's members with ids above `after`.
-pub fn members_page(
+pub(super) fn members_page(
     store: &Store,
     group: u64,
     after: u64,
@@ -258,7 +258,7 @@ pub fn members_page(
 }
 
 /// The groups a user is in with ids above `after`, in id order.
-pub fn groups_of(store: &Store, user: u64, after: u64) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
+pub(crate) fn groups_of(store: &Store, user: u64, after: u64) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
     self::after(store, &JOINED, user, after).map(|e| e.map(|(group, _)| group))
 }
 
@@ -273,7 +273,7 @@ pub(super) fn group_count(tx: &Tx<'_>, user: u64) -> Result<usize, StorageError>
 }
 
 /// A user's ban from a group, if any.
-pub fn ban(r: &impl Get, group: u64, user: u64) -> Result<Option<BanRecord>, StorageError> {
+pub(super) fn ban(r: &impl Get, group: u64, user: u64) -> Result<Option<BanRecord>, StorageError> {
     r.value(&BANS, &(group, user))
 }
 
@@ -289,7 +289,7 @@ pub(super) fn set_ban(tx: &mut Tx<'_>, group: u64, user: u64, ban: Option<BanRec
 }
 
 /// A page of a group's ban list above user `after`.
-pub fn bans_page(
+pub(super) fn bans_page(
     store: &Store,
     group: u64,
     after: u64,
@@ -298,7 +298,7 @@ pub fn bans_page(
 }
 
 /// A user's pending request to join a group.
-pub fn request(r: &impl Get, group: u64, user: u64) -> Result<Option<JoinRequestRecord>, StorageError> {
+pub(super) fn request(r: &impl Get, group: u64, user: u64) -> Result<Option<JoinRequestRecord>, StorageError> {
     r.value(&REQUESTS, &(group, user))
 }
 
@@ -311,7 +311,7 @@ pub(super) fn set_request(tx: &mut Tx<'_>, group: u64, user: u64, record: Option
 }
 
 /// A page of a group's pending requests above user `after`.
-pub fn requests_page(
+pub(super) fn requests_page(
     store: &Store,
     group: u64,
     after: u64,
@@ -320,7 +320,7 @@ pub fn requests_page(
 }
 
 /// A user's pending invitation into a group.
-pub fn invitation(r: &impl Get, user: u64, group: u64) -> Result<Option<InvitationRecord>, StorageError> {
+pub(super) fn invitation(r: &impl Get, user: u64, group: u64) -> Result<Option<InvitationRecord>, StorageError> {
     r.value(&INVITATIONS, &(user, group))
 }
 
@@ -356,7 +356,7 @@ pub(super) fn clear_invitations(tx: &mut Tx<'_>, group: u64) -> Result<Vec<(u64,
 }
 
 /// A page of a user's pending invitations above group `after`.
-pub fn invitations_page(
+pub(super) fn invitations_page(
     store: &Store,
     user: u64,
     after: u64,
@@ -365,7 +365,7 @@ pub fn invitations_page(
 }
 
 /// The newest message of a group that is in no member's update log.
-pub fn unlogged(r: &impl Get, group: u64) -> Result<Option<u64>, StorageError> {
+pub(super) fn unlogged(r: &impl Get, group: u64) -> Result<Option<u64>, StorageError> {
     r.value(&UNLOGGED, &group)
 }
 
@@ -430,7 +430,7 @@ pub(crate) fn from_v7(m: &mut Migrator<'_>) -> Result<(), StorageError> {
 }
 
 /// Groups and memberships, for `kith stats`.
-pub fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
+pub(crate) fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
     Ok((store.count(&GROUPS)?, store.count(&MEMBERS)?))
 }
 

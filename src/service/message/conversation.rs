@@ -25,7 +25,7 @@ const GROUP_TAG: u8 = 2;
 
 impl Conversation {
     /// The conversation between `a` and `b`, whichever order they come in.
-    pub fn direct(a: u64, b: u64) -> Conversation {
+    pub(crate) fn direct(a: u64, b: u64) -> Conversation {
         Conversation::Direct { low: a.min(b), high: a.max(b) }
     }
 
@@ -38,7 +38,7 @@ impl Conversation {
     }
 
     /// The target of a message in this conversation, as `me` addresses it.
-    pub fn target_from(self, me: u64) -> Target {
+    pub(crate) fn target_from(self, me: u64) -> Target {
         match self {
             Conversation::Direct { low, high } => Target::User(if me == low { high } else { low }),
             Conversation::Group(group) => Target::Group(group),

@@ -12,7 +12,7 @@ mod conversation;
 mod store;
 
 pub use conversation::Conversation;
-pub use store::StoredMessage;
+pub(crate) use store::StoredMessage;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
     append, cap_floor, check, count_from, direct_pairs, from_v1, history as page, kinds, logged, newest, purge,
@@ -31,7 +31,7 @@ pub(super) fn routes(router: &mut Router) {
 }
 
 /// The protocol view of a stored message.
-pub fn wire_message(id: u64, conversation: Conversation, m: &StoredMessage) -> Message {
+pub(crate) fn wire_message(id: u64, conversation: Conversation, m: &StoredMessage) -> Message {
     Message {
         id,
         sender: m.sender,

@@ -16,7 +16,7 @@ use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Migrator, StorageErr
 
 /// A message as the log stores it; id, time and conversation live in the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredMessage {
+pub(crate) struct StoredMessage {
     /// Sender's user id.
     pub sender: u64,
     /// The sender's idempotency key.
@@ -32,7 +32,7 @@ pub struct StoredMessage {
 
 impl StoredMessage {
     /// Bytes it adds to a page.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.content.len() + self.extra.as_ref().map_or(0, String::len)
     }
 }
@@ -69,7 +69,7 @@ pub(crate) fn count_from(r: &impl Get, conversation: Conversation, from: u64) ->
 }
 
 /// One message of a conversation.
-pub fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
+pub(crate) fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
     r.value(&LOG, &(conversation, id))
 }
 
@@ -130,7 +130,7 @@ pub(crate) fn purge(
 
 /// Whether a conversation has a message below `below` that [`purge`]
 /// has not yet removed (or, the newest, made a tombstone of).
-pub fn unpurged_below(
+pub(crate) fn unpurged_below(
     store: &Store,
     conversation: Conversation,
     below: u64,
@@ -166,7 +166,7 @@ pub(crate) fn newest(
 /// The id of the `cap`-th newest message of a conversation, if it has more
 /// than `cap`: `Sync` gives a device that missed more no older message of
 /// it (the offline cap). Reads at most `cap + 1` keys, newest first.
-pub fn cap_floor(store: &Store, conversation: Conversation, cap: u32) -> Result<Option<u64>, StorageError> {
+pub(crate) fn cap_floor(store: &Store, conversation: Conversation, cap: u32) -> Result<Option<u64>, StorageError> {
     let mut keys = store.keys_descending(&LOG, (conversation, 0)..=(conversation, u64::MAX));
     let Some(floor) = keys.nth(cap.saturating_sub(1) as usize).transpose()?.map(|(_, id)| id) else {
         return Ok(None);
@@ -229,7 +229,7 @@ fn page(
 
 /// A sender's messages in one part of a conversation's log, oldest first
 /// (a scan of the log; for exports).
-pub fn sent_by(
+pub(crate) fn sent_by(
     store: &Store,
     conversation: Conversation,
     part: RangeInclusive<u64>,
@@ -243,7 +243,7 @@ pub fn sent_by(
 
 /// Messages in all logs, 1:1 conversations, and the messages of group logs
 /// among them (a scan of the log's keys, which are sorted by conversation).
-pub fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
+pub(crate) fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
     let (mut messages, mut conversations, mut in_groups) = (0, 0, 0);
     let mut previous = None;
     for entry in store.all(&LOG) {

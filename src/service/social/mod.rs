@@ -14,8 +14,8 @@ mod rules;
 mod search;
 mod store;
 
-pub use rules::{forbids, Surface};
-pub use search::Cursors;
+pub(crate) use rules::{forbids, Surface};
+pub(crate) use search::Cursors;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::export;
 pub(crate) use store::{check, from_v2, from_v6, privacy as privacy_of, relation, stats, Pair};
@@ -89,14 +89,14 @@ pub(crate) fn check_visible(services: &Services, r: &impl Get, viewer: u64, user
 }
 
 /// A user as lists show them.
-pub fn card(r: &impl Get, user: u64) -> Result<UserCard, StorageError> {
+pub(crate) fn card(r: &impl Get, user: u64) -> Result<UserCard, StorageError> {
     let username = super::account::user(r, user)?.map(|u| u.username).unwrap_or_default();
     let profile = store::profile(r, user)?;
     Ok(UserCard { user_id: user, username, nickname: profile.nickname, avatar: profile.avatar })
 }
 
 /// A request as both parties see it, its state as of `now`.
-pub fn request_info(
+pub(crate) fn request_info(
     r: &impl Get,
     ttl_ms: u64,
     id: u64,
@@ -157,7 +157,7 @@ async fn set_profile(call: Call, req: SetProfileRequest) -> ServiceResult<Outcom
 }
 
 /// Checks and stores a user's profile; answered once it is durable.
-pub async fn save_profile(services: &Services, mut profile: UserProfile) -> ServiceResult<Outcome<UserProfile>> {
+pub(crate) async fn save_profile(services: &Services, mut profile: UserProfile) -> ServiceResult<Outcome<UserProfile>> {
     let today = time::OffsetDateTime::now_utc().date();
     let folded = rules::check_profile(&mut profile.profile, (today.year(), today.month().into(), today.day()))?;
     services

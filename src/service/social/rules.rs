@@ -7,21 +7,21 @@ use crate::service::{names, ServiceError, ServiceResult};
 use super::store::Relation;
 
 /// Longest nickname and remark, in characters.
-pub const NAME_CHARS: usize = 32;
+pub(super) const NAME_CHARS: usize = 32;
 /// Longest avatar reference, in bytes.
-pub const AVATAR_BYTES: usize = 256;
+pub(super) const AVATAR_BYTES: usize = 256;
 /// Longest signature, in characters.
-pub const SIGNATURE_CHARS: usize = 140;
+pub(super) const SIGNATURE_CHARS: usize = 140;
 /// Longest city or province, in characters.
-pub const PLACE_CHARS: usize = 64;
+pub(super) const PLACE_CHARS: usize = 64;
 /// Longest profile `extra`, in bytes.
-pub const EXTRA_BYTES: usize = 1024;
+pub(super) const EXTRA_BYTES: usize = 1024;
 /// Longest friend request message, in characters.
-pub const REQUEST_MESSAGE_CHARS: usize = 256;
+pub(super) const REQUEST_MESSAGE_CHARS: usize = 256;
 
 /// Where a user meets another, for [`forbids`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
+pub(crate) enum Surface {
     /// A 1:1 message.
     Message,
     /// A friend request, or the answer to one.
@@ -36,7 +36,7 @@ pub enum Surface {
 /// surface. Actions are refused with `NotPermitted`, as anything else not
 /// allowed is, and lookups find nobody, so a block is never announced to the
 /// blocked user.
-pub fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceError> {
+pub(crate) fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceError> {
     if !relation.blocked() {
         return None;
     }
@@ -51,12 +51,12 @@ pub fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceError> {
 /// Bytes of a folded nickname the index keeps: compatibility forms can
 /// expand a character many times, and the index key (and with it a search
 /// cursor) stays small.
-pub const FOLDED_BYTES: usize = 128;
+pub(super) const FOLDED_BYTES: usize = 128;
 
 /// The form of a nickname the index and searches compare
 /// ([`crate::service::names::fold`], at most [`FOLDED_BYTES`]): "Ärger"
 /// finds "ärger", "Ｍｉｋｅ" finds "mike", and Chinese names stay as they are.
-pub fn fold(name: &str) -> String {
+pub(super) fn fold(name: &str) -> String {
     let mut folded = names::fold(name);
     if folded.len() > FOLDED_BYTES {
         let cut = (0..=FOLDED_BYTES).rev().find(|i| folded.is_char_boundary(*i)).unwrap_or(0);
@@ -68,7 +68,7 @@ pub fn fold(name: &str) -> String {
 /// Checks every field of a profile, naming the first that breaks its rule
 /// (`nickname: ...`), and puts its names (nickname, city, province) in NFC;
 /// returns the folded nickname to index, if any.
-pub fn check_profile(p: &mut Profile, today: (i32, u8, u8)) -> ServiceResult<Option<String>> {
+pub(super) fn check_profile(p: &mut Profile, today: (i32, u8, u8)) -> ServiceResult<Option<String>> {
     p.nickname = names::check("nickname", &p.nickname, NAME_CHARS)?;
     if p.avatar.len() > AVATAR_BYTES || p.avatar.chars().any(char::is_control) {
         return Err(field("avatar", &format!("at most {AVATAR_BYTES} bytes without control characters"))
@@ -87,17 +87,17 @@ pub fn check_profile(p: &mut Profile, today: (i32, u8, u8)) -> ServiceResult<Opt
 }
 
 /// Checks a remark for a friend; returns it in NFC.
-pub fn check_remark(remark: &str) -> ServiceResult<String> {
+pub(super) fn check_remark(remark: &str) -> ServiceResult<String> {
     names::check("remark", remark, NAME_CHARS)
 }
 
 /// Checks a friend request's message.
-pub fn check_request_message(message: &str) -> ServiceResult<()> {
+pub(super) fn check_request_message(message: &str) -> ServiceResult<()> {
     text("message", message, REQUEST_MESSAGE_CHARS)
 }
 
 /// Checks a search query: 1–32 characters, no control characters.
-pub fn check_query(query: &str) -> ServiceResult<()> {
+pub(super) fn check_query(query: &str) -> ServiceResult<()> {
     if query.trim().is_empty() {
         return Err(field("query", "must not be empty"));
     }

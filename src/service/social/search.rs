@@ -102,14 +102,14 @@ fn by_nickname(
 /// Seals search cursors: ChaCha20-Poly1305 under a key made at start, with
 /// a random nonce, the query's fold and the searcher as associated data.
 /// Cursors do not outlive a restart (the client searches again).
-pub struct Cursors {
+pub(crate) struct Cursors {
     key: LessSafeKey,
     random: SystemRandom,
 }
 
 impl Cursors {
     /// A fresh key.
-    pub fn new() -> std::io::Result<Cursors> {
+    pub(crate) fn new() -> std::io::Result<Cursors> {
         let random = SystemRandom::new();
         let mut key = [0u8; 32];
         random.fill(&mut key).map_err(|_| std::io::Error::other("no random numbers for the search cursor key"))?;

@@ -15,7 +15,7 @@ use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Leading, Migrator, S
 
 /// What stands between two users, `lo < hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Relation {
+pub(crate) struct Relation {
     /// Friends since (ms), if they are friends.
     pub friends_since: Option<u64>,
     /// The pending request between them, either way (its record says who asked).
@@ -28,7 +28,7 @@ pub struct Relation {
 
 /// A pending request: where its record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Request id.
     pub id: u64,
     /// Its recipient (the record's key is `recipient ‖ id`).
@@ -37,12 +37,12 @@ pub struct Pending {
 
 impl Relation {
     /// Whether either of the two blocked the other.
-    pub fn blocked(&self) -> bool {
+    pub(crate) fn blocked(&self) -> bool {
         self.lo_blocks || self.hi_blocks
     }
 
     /// Whether `user` (one of the pair) blocked the other.
-    pub fn blocks(&self, pair: Pair, user: u64) -> bool {
+    pub(crate) fn blocks(&self, pair: Pair, user: u64) -> bool {
         if user == pair.lo {
             self.lo_blocks
         } else {
@@ -65,14 +65,14 @@ impl Relation {
 
 /// Two distinct users in key order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pair {
+pub(crate) struct Pair {
     lo: u64,
     hi: u64,
 }
 
 impl Pair {
     /// The pair of `a` and `b`, whichever order.
-    pub fn of(a: u64, b: u64) -> Pair {
+    pub(crate) fn of(a: u64, b: u64) -> Pair {
         Pair { lo: a.min(b), hi: a.max(b) }
     }
 
@@ -83,7 +83,7 @@ impl Pair {
 
 /// One friend in a user's list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FriendEntry {
+pub(super) struct FriendEntry {
     /// Friends since (ms).
     pub since: u64,
     /// The user's private name for the friend.
@@ -92,7 +92,7 @@ pub struct FriendEntry {
 
 /// A friend request, filed under its recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestRecord {
+pub(crate) struct RequestRecord {
     /// Who asked.
     pub from: u64,
     /// The requester's message.
@@ -107,7 +107,7 @@ pub struct RequestRecord {
 /// nickname holds no control characters) and the user id, so every
 /// nickname starting with a query sorts together, each name's users in id order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NickKey {
+pub(super) struct NickKey {
     /// Lower-cased nickname.
     pub name: String,
     /// Its user.
@@ -134,7 +134,7 @@ impl KeyPart for NickKey {
 }
 
 /// The start of nicknames, for a prefix scan of the index.
-pub struct NickPrefix(pub String);
+pub(super) struct NickPrefix(pub String);
 
 impl KeyPart for NickPrefix {
     fn put(&self, out: &mut Vec<u8>) {
@@ -159,7 +159,7 @@ const SENT: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::SENDERREQUEST_REC
 const BLOCKS: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::USERBLOCKED_SINCE);
 
 /// A user's profile (the empty profile if never set).
-pub fn profile(r: &impl Get, user: u64) -> Result<Profile, StorageError> {
+pub(super) fn profile(r: &impl Get, user: u64) -> Result<Profile, StorageError> {
     Ok(r.value(&PROFILES, &user)?.unwrap_or_default())
 }
 
@@ -177,12 +177,12 @@ pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Opt
 }
 
 /// A user's privacy settings (the defaults if never set).
-pub fn privacy(r: &impl Get, user: u64) -> Result<PrivacySettings, StorageError> {
+pub(crate) fn privacy(r: &impl Get, user: u64) -> Result<PrivacySettings, StorageError> {
     Ok(r.value(&PRIVACY, &user)?.unwrap_or_default())
 }
 
 /// Who sees each personal field of a user's profile (everyone, if never set).
-pub fn field_visibility(r: &impl Get, user: u64) -> Result<FieldVisibility, StorageError> {
+pub(super) fn field_visibility(r: &impl Get, user: u64) -> Result<FieldVisibility, StorageError> {
     Ok(r.value(&FIELDS, &user)?.unwrap_or_default())
 }
 
@@ -197,7 +197,7 @@ pub(super) fn set_privacy(tx: &mut Tx<'_>, user: u64, settings: &PrivacySettings
 }
 
 /// What stands between two distinct users.
-pub fn relation(r: &impl Get, pair: Pair) -> Result<Relation, StorageError> {
+pub(crate) fn relation(r: &impl Get, pair: Pair) -> Result<Relation, StorageError> {
     Ok(r.value(&RELATIONS, &pair.key())?.unwrap_or_default())
 }
 
@@ -236,7 +236,7 @@ pub(super) fn unfriend(tx: &mut Tx<'_>, a: u64, b: u64) -> ServiceResult<bool> {
 }
 
 /// `user`'s entry for `friend`, if they are friends.
-pub fn friend(r: &impl Get, user: u64, friend: u64) -> Result<Option<FriendEntry>, StorageError> {
+pub(super) fn friend(r: &impl Get, user: u64, friend: u64) -> Result<Option<FriendEntry>, StorageError> {
     r.value(&FRIENDS, &(user, friend))
 }
 
@@ -249,7 +249,7 @@ pub(super) fn set_remark(tx: &mut Tx<'_>, user: u64, friend_id: u64, remark: Str
 }
 
 /// One page of a user's friends with ids above `after`.
-pub fn friends(
+pub(super) fn friends(
     store: &Store,
     user: u64,
     after: u64,
@@ -280,7 +280,7 @@ pub(super) fn file_request(tx: &mut Tx<'_>, id: u64, from: u64, to: u64, message
 }
 
 /// A request filed under `recipient`.
-pub fn request(r: &impl Get, recipient: u64, id: u64) -> Result<Option<RequestRecord>, StorageError> {
+pub(super) fn request(r: &impl Get, recipient: u64, id: u64) -> Result<Option<RequestRecord>, StorageError> {
     r.value(&REQUESTS, &(recipient, id))
 }
 
@@ -306,7 +306,7 @@ pub(super) fn answer(
 }
 
 /// Requests filed under `recipient` with ids below `before`, newest first.
-pub fn incoming(
+pub(super) fn incoming(
     store: &Store,
     recipient: u64,
     before: u64,
@@ -315,7 +315,11 @@ pub fn incoming(
 }
 
 /// Requests `sender` sent with ids below `before`, newest first, with their recipient.
-pub fn outgoing(store: &Store, sender: u64, before: u64) -> impl Iterator<Item = Result<(u64, u64), StorageError>> {
+pub(super) fn outgoing(
+    store: &Store,
+    sender: u64,
+    before: u64,
+) -> impl Iterator<Item = Result<(u64, u64), StorageError>> {
     store.range(&SENT, (sender, 0)..(sender, before)).rev().map(|e| e.map(|((_, id), to)| (id, to)))
 }
 
@@ -350,7 +354,12 @@ pub(super) fn set_block(tx: &mut Tx<'_>, user: u64, other: u64, blocked: bool, n
 }
 
 /// One page of a user's block list with ids above `after`.
-pub fn blocked(store: &Store, user: u64, after: u64, limit: usize) -> Result<(Vec<(u64, u64)>, bool), StorageError> {
+pub(super) fn blocked(
+    store: &Store,
+    user: u64,
+    after: u64,
+    limit: usize,
+) -> Result<(Vec<(u64, u64)>, bool), StorageError> {
     page(
         store
             .range(&BLOCKS, (user, after.saturating_add(1))..=(user, u64::MAX))
@@ -423,7 +432,7 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
 
 /// Counts for `kith stats`: friendships, requests still answerable (sent
 /// at or after `live_since` ms), blocks.
-pub fn stats(store: &Store, live_since: u64) -> Result<(u64, u64, u64), StorageError> {
+pub(crate) fn stats(store: &Store, live_since: u64) -> Result<(u64, u64, u64), StorageError> {
     let mut pending = 0;
     for entry in store.all(&RELATIONS) {
         if entry?.1.pending.is_some_and(|p| crate::id::id_time_ms(p.id) >= live_since) {

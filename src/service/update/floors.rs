@@ -16,13 +16,13 @@ const MOST: usize = 4_096;
 
 /// Floors found, by conversation, with the newest message they were found at.
 #[derive(Default)]
-pub struct Floors {
+pub(crate) struct Floors {
     found: Mutex<HashMap<Conversation, (u64, Option<u64>)>>,
 }
 
 impl Floors {
     /// The conversation's floor under this cap, if it has more messages.
-    pub fn floor(
+    pub(crate) fn floor(
         &self,
         store: &Store,
         conversation: Conversation,

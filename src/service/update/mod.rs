@@ -17,7 +17,7 @@ mod export;
 mod floors;
 mod store;
 
-pub use floors::Floors;
+pub(crate) use floors::Floors;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::export;
 pub(crate) use store::{check, count, cursor, cursors, from_v1, holds, latest, messages_between, unpoint};
@@ -35,14 +35,21 @@ pub(super) fn routes(router: &mut Router) {
 
 /// Adds update `id` to each user's log and has it pushed, once durable, to
 /// their online devices except the session it came from.
-pub fn publish(tx: &mut Tx<'_>, users: &[u64], except: Option<u64>, id: u64, update: UpdateBody) {
+pub(crate) fn publish(tx: &mut Tx<'_>, users: &[u64], except: Option<u64>, id: u64, update: UpdateBody) {
     publish_to(tx, users, users.to_vec(), except, id, update);
 }
 
 /// Adds update `id` to the logs of `logged` and has it pushed, once
 /// durable, to the online devices of `live` (which includes `logged`):
 /// a large group's message reaches members live without a row in each log.
-pub fn publish_to(tx: &mut Tx<'_>, logged: &[u64], live: Vec<u64>, except: Option<u64>, id: u64, update: UpdateBody) {
+pub(crate) fn publish_to(
+    tx: &mut Tx<'_>,
+    logged: &[u64],
+    live: Vec<u64>,
+    except: Option<u64>,
+    id: u64,
+    update: UpdateBody,
+) {
     let stored = StoredUpdate::of(&update);
     for user in logged {
         store::append(tx, *user, id, &stored);
@@ -53,7 +60,7 @@ pub fn publish_to(tx: &mut Tx<'_>, logged: &[u64], live: Vec<u64>, except: Optio
 /// Removes the notices past the horizon from every user's log, in jobs of
 /// at most `conversation.purge_batch` entries looked at, through the group
 /// commit like any write. Returns how many went.
-pub async fn sweep_notices(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
+pub(crate) async fn sweep_notices(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
     let config = &services.config.conversation;
     if config.notices_kept_secs == 0 {
         return Ok(0);

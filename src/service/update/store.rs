@@ -17,7 +17,7 @@ use crate::storage::{schema, Audit, KeyPart, Keyspace, Migrator, StorageError, S
 
 /// One entry of a user's update log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StoredUpdate {
+pub(super) enum StoredUpdate {
     /// A message, in this conversation's log under the update's id.
     Message(Conversation),
     /// Any other kind, as its wire body.
@@ -32,7 +32,7 @@ pub enum StoredUpdate {
 
 impl StoredUpdate {
     /// How an update is kept in a log.
-    pub fn of(update: &UpdateBody) -> StoredUpdate {
+    pub(super) fn of(update: &UpdateBody) -> StoredUpdate {
         match update {
             UpdateBody::Message(m) => StoredUpdate::Message(Conversation::of(m.sender, m.to)),
             other => StoredUpdate::Inline { kind: other.tag() as u8, body: other.encode_body() },
@@ -42,7 +42,7 @@ impl StoredUpdate {
 
 /// How far a user's log was swept of notices past the horizon.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Horizon {
+pub(super) struct Horizon {
     /// Every notice up to this id is gone (0: none swept yet).
     pub swept: u64,
     /// The newest notice removed (0: none): a device that syncs from below
@@ -66,17 +66,17 @@ pub(crate) fn unpoint(tx: &mut Tx<'_>, user: u64, message: u64) {
 }
 
 /// Whether a user's log holds update `id` (for a message, its pointer).
-pub fn holds(store: &Store, user: u64, id: u64) -> Result<bool, StorageError> {
+pub(crate) fn holds(store: &Store, user: u64, id: u64) -> Result<bool, StorageError> {
     Ok(store.get(&LOG, &(user, id))?.is_some())
 }
 
 /// The highest update id in a user's log, 0 if it is empty.
-pub fn latest(store: &Store, user: u64) -> Result<u64, StorageError> {
+pub(crate) fn latest(store: &Store, user: u64) -> Result<u64, StorageError> {
     Ok(store.range(&LOG, (user, 0)..=(user, u64::MAX)).next_back().transpose()?.map_or(0, |((_, id), _)| id))
 }
 
 /// The highest update id a device has acknowledged.
-pub fn cursor(store: &Store, user: u64, device: &str) -> Result<u64, StorageError> {
+pub(crate) fn cursor(store: &Store, user: u64, device: &str) -> Result<u64, StorageError> {
     Ok(store.get(&CURSORS, &(user, device.to_string()))?.unwrap_or(0))
 }
 
@@ -161,7 +161,7 @@ pub(super) fn sweep_notices(tx: &mut Tx<'_>, user: u64, cutoff: u64, most: usize
 
 /// How many missed messages of one conversation a `Sync` gives at most.
 #[derive(Debug, Clone, Copy)]
-pub struct OfflineCaps {
+pub(super) struct OfflineCaps {
     /// For a 1:1 conversation.
     pub direct: u32,
     /// For a group.
@@ -170,7 +170,7 @@ pub struct OfflineCaps {
 
 /// One page of a user's log.
 #[derive(Debug, Default)]
-pub struct LogPage {
+pub(super) struct LogPage {
     /// Updates, ascending.
     pub updates: Vec<Update>,
     /// Whether more follow.
@@ -185,7 +185,7 @@ pub struct LogPage {
 
 /// Who reads a page of a user's log.
 #[derive(Clone, Copy)]
-pub enum Reader<'a> {
+pub(super) enum Reader<'a> {
     /// A device catching up: messages shown to the user (not cleared or
     /// hidden by them either), and the offline cap.
     Device(OfflineCaps, &'a Floors),
@@ -201,7 +201,7 @@ pub enum Reader<'a> {
 /// hidden. For a device, a conversation with more messages from its first
 /// update in the page on than its cap gives only the newest of them; each
 /// such conversation is returned with the oldest id given.
-pub fn page(
+pub(super) fn page(
     store: &Store,
     user: u64,
     after: u64,
@@ -280,7 +280,7 @@ pub fn page(
 }
 
 /// Entries in all update logs.
-pub fn count(store: &Store) -> Result<u64, StorageError> {
+pub(crate) fn count(store: &Store) -> Result<u64, StorageError> {
     store.count(&LOG)
 }
 
