@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::id::now_ms;
 use crate::service::account::UserRecord;
 use crate::service::export::message_json;
-use crate::service::{account, conversation, group, message, social, update, ServiceResult, Services};
+use crate::service::{account, conversation, group, message, social, sync, update, ServiceResult, Services};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,7 +305,7 @@ async fn export_lines(
     }
     let mut after = 0;
     loop {
-        let (lines, next) = services.read(move |s| update::export(s, id, after, retention)).await?;
+        let (lines, next) = services.read(move |s| sync::export(s, id, after, retention)).await?;
         for record in lines {
             if tx.send(line(record)).await.is_err() {
                 return Ok(());

@@ -18,6 +18,7 @@ pub mod migrate;
 mod names;
 mod quota;
 pub(crate) mod social;
+pub(crate) mod sync;
 pub(crate) mod update;
 
 use std::io::Write;
@@ -88,7 +89,7 @@ pub struct Services {
     profile_lookups: quota::Quota,
     invitations: quota::Quota,
     rosters: group::Rosters,
-    floors: update::Floors,
+    floors: sync::Floors,
     purges: conversation::Purges,
     config: Config,
     /// Where clients reach this server, once it is bound (for join links).
@@ -143,7 +144,7 @@ impl Services {
             ),
             invitations: quota::Quota::new("invitations", config.group.invitations_per_hour, Duration::from_secs(3600)),
             rosters: group::Rosters::default(),
-            floors: update::Floors::default(),
+            floors: sync::Floors::default(),
             purges: conversation::Purges::default(),
             endpoint: std::sync::RwLock::new(None),
             router: routes(),
@@ -287,7 +288,7 @@ pub fn routes() -> Router {
     let mut router = Router::default();
     account::routes(&mut router);
     message::routes(&mut router);
-    update::routes(&mut router);
+    sync::routes(&mut router);
     social::routes(&mut router);
     group::routes(&mut router);
     conversation::routes(&mut router);

@@ -18,7 +18,7 @@ pub(crate) use password::PasswordHashing;
 pub(crate) use rules::{canonical_username, check_password};
 pub(crate) use throttle::{Attempt, LoginThrottle, Refusal, RegistrationLimit};
 // What the other domains and the start-up checks use of this one.
-pub(crate) use store::{check, from_v1, user, user_by_name, v1_device_key, UserRecord};
+pub(crate) use store::{check, from_v1, user, user_by_name, UserRecord};
 
 use self::store::TokenRecord;
 use self::token::NewToken;
@@ -27,8 +27,8 @@ use crate::config::{Limits, RegistrationPolicy};
 use crate::id::now_ms;
 use crate::protocol::{
     AuthReply, AuthRequest, ChangePasswordRequest, ClientType, DeviceInfo, DeviceType, DisconnectReason, ErrorCode,
-    FindUserRequest, Heartbeat, HeartbeatReply, LoginReply, LoginRequest, Logout, NewLogin, RegisterReply,
-    RegisterRequest, RenewToken, TokenReply, UpdateBody, UserInfo,
+    Heartbeat, HeartbeatReply, LoginReply, LoginRequest, Logout, NewLogin, RegisterReply, RegisterRequest, RenewToken,
+    TokenReply, UpdateBody,
 };
 use crate::storage::{StorageError, Store};
 
@@ -141,15 +141,7 @@ impl Accounts {
 
 /// Registers the account domain's handlers.
 pub(super) fn routes(router: &mut Router) {
-    router
-        .add(heartbeat)
-        .add(register)
-        .add(login)
-        .add(auth)
-        .add(logout)
-        .add(change_password)
-        .add(find_user)
-        .add(renew_token);
+    router.add(heartbeat).add(register).add(login).add(auth).add(logout).add(change_password).add(renew_token);
 }
 
 /// A throttle's refusal as the client sees it: the wait after too many
@@ -484,19 +476,6 @@ async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResul
         tracing::info!(user = user_id, "password changed, other sessions closed");
         Ok(TokenReply { token: token.bytes, expires_at })
     }))
-}
-
-async fn find_user(call: Call, req: FindUserRequest) -> ServiceResult<Outcome<UserInfo>> {
-    let me = call.me()?.user_id;
-    let (user_id, user) = find(&call.services, &req.username).await?;
-    // A disabled account cannot be reached, and a block hides either side
-    // from the other: neither is found.
-    let services = call.services.clone();
-    let visible = call.services.read(move |s| Ok(super::social::check_visible(&services, s, me, user_id))).await?;
-    if user.disabled || visible.is_err() {
-        return Err(ServiceError::not_found(format!("no user named {:?}", req.username)));
-    }
-    Ok(Outcome::Reply(UserInfo { user_id, username: user.username }))
 }
 
 /// Whether a session that has just registered with the hub still holds: its

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ClientType, DeviceType, ErrorCode};
 use crate::service::{ServiceError, ServiceResult, Tx};
-use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Migrator, StorageError, Store};
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -330,13 +330,9 @@ pub(crate) fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     }
     for entry in m.legacy("userdevice_device")? {
         let (key, value) = entry?;
-        m.put(&DEVICES, &v1_device_key(&key).ok_or_else(|| corrupt("device key"))?, &DEVICES.decode_value(&value)?)?;
+        // Version 1 keyed devices as `user id ‖ device id bytes`, as now.
+        let (device, _) = <(u64, String)>::take(&key).ok_or_else(|| corrupt("device key"))?;
+        m.put(&DEVICES, &device, &DEVICES.decode_value(&value)?)?;
     }
     Ok(())
-}
-
-/// A version-1 device key: `user id ‖ device id bytes`.
-pub(crate) fn v1_device_key(key: &[u8]) -> Option<(u64, String)> {
-    let (user, device) = key.split_first_chunk::<8>()?;
-    Some((u64::from_be_bytes(*user), String::from_utf8(device.to_vec()).ok()?))
 }

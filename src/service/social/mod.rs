@@ -41,6 +41,7 @@ pub(super) fn routes(router: &mut Router) {
         .add(get_profile)
         .add(set_profile)
         .add(privacy)
+        .add(search::find_user)
         .add(search::search_users)
         .add(add_friend)
         .add(answer_friend)
@@ -76,7 +77,7 @@ pub(crate) fn receipts_pass(r: &impl Get, a: u64, b: u64) -> Result<bool, Storag
 
 /// Whether `viewer` may look `user` up: the account is enabled and no block
 /// stands between them. Otherwise `NotFound`, as for a user who does not exist.
-pub(crate) fn check_visible(services: &Services, r: &impl Get, viewer: u64, user: u64) -> ServiceResult<()> {
+pub(super) fn check_visible(services: &Services, r: &impl Get, viewer: u64, user: u64) -> ServiceResult<()> {
     if !services.accounts.user_exists(user) || (user != viewer && services.accounts.is_disabled(user)) {
         return Err(ServiceError::not_found("no such user"));
     }

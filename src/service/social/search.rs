@@ -1,4 +1,4 @@
-//! `SearchUsers`: exact username, then nickname prefix, paged by a cursor
+//! `FindUser`: one user by exact username. `SearchUsers`: exact username, then nickname prefix, paged by a cursor
 //! into the nickname index, within a per-user quota (`Services::searches`)
 //! that keeps the directory from being listed by brute force.
 //!
@@ -18,8 +18,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::rules::{check_query, fold};
 use super::store::{self, NickKey, NICKS};
 use super::{card, check_visible};
-use crate::protocol::{Discoverable, SearchUsersRequest, UserCard, UserPage};
-use crate::service::account::canonical_username;
+use crate::protocol::{Discoverable, FindUserRequest, SearchUsersRequest, UserCard, UserInfo, UserPage};
+use crate::service::account::{self, canonical_username};
 use crate::service::{Call, Outcome, PageLimit, ServiceError, ServiceResult, Services};
 use crate::storage::{KeyPart, StorageError, Store};
 
@@ -27,6 +27,21 @@ use crate::storage::{KeyPart, StorageError, Store};
 /// not discoverable, disabled) cannot make one call scan the whole index; a
 /// page that stops early says `more`.
 const SCAN_SLACK: usize = 64;
+
+/// `FindUser`: a user by exact username, unless disabled or a block stands
+/// between the two.
+pub(super) async fn find_user(call: Call, req: FindUserRequest) -> ServiceResult<Outcome<UserInfo>> {
+    let me = call.me()?.user_id;
+    let (user_id, user) = account::find(&call.services, &req.username).await?;
+    // A disabled account cannot be reached, and a block hides either side
+    // from the other: neither is found.
+    let services = call.services.clone();
+    let visible = call.services.read(move |s| Ok(check_visible(&services, s, me, user_id))).await?;
+    if user.disabled || visible.is_err() {
+        return Err(ServiceError::not_found(format!("no user named {:?}", req.username)));
+    }
+    Ok(Outcome::Reply(UserInfo { user_id, username: user.username }))
+}
 
 pub(super) async fn search_users(call: Call, req: SearchUsersRequest) -> ServiceResult<Outcome<UserPage>> {
     let me = call.me()?.user_id;

@@ -13,25 +13,18 @@
 //! as their conversation keeps them. A `Sync` from below the newest notice
 //! removed says so (`notices_dropped`), and the device re-reads its state.
 
-mod export;
-mod floors;
 mod store;
 
-pub(crate) use floors::Floors;
 // What the other domains and the start-up checks use of this one.
-pub(crate) use export::export;
-pub(crate) use store::{check, count, cursor, cursors, from_v1, holds, latest, messages_between, unpoint};
+pub(crate) use store::{
+    advance_cursor, check, count, cursor, cursors, entries_after, from_v1, holds, latest, messages_between,
+    notices_dropped, unpoint, StoredUpdate,
+};
 
-use self::store::{OfflineCaps, StoredUpdate};
 use tokio_util::sync::CancellationToken;
 
-use super::{Audience, Call, Event, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
-use crate::protocol::{AckReply, AckRequest, Limited, SyncPage, SyncRequest, UpdateBody};
-
-/// Registers the update log's handlers.
-pub(super) fn routes(router: &mut Router) {
-    router.add(sync).add(ack);
-}
+use super::{Audience, Event, ServiceResult, Services, Tx};
+use crate::protocol::UpdateBody;
 
 /// Adds update `id` to each user's log and has it pushed, once durable, to
 /// their online devices except the session it came from.
@@ -87,49 +80,4 @@ pub(crate) async fn sweep_notices(services: &Services, shutdown: &CancellationTo
         }
     }
     Ok(removed)
-}
-
-async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> {
-    let limit = PageLimit::requested(req.limit)?;
-    let user = call.me()?.user_id;
-    let config = &call.services.config.conversation;
-    let caps = OfflineCaps { direct: config.offline_cap_direct, group: config.offline_cap_group };
-    let services = call.services.clone();
-    let (page, groups) = call
-        .services
-        .read(move |s| {
-            let retention = services.config.conversation.retention_secs;
-            let reader = store::Reader::Device(caps, &services.floors);
-            let page = store::page(s, user, req.after, limit, retention, reader)?;
-            Ok((page, super::group::news(s, user, req.after)?))
-        })
-        .await?;
-    let limited = page
-        .limited
-        .into_iter()
-        .map(|(conversation, older_than)| Limited { with: conversation.target_from(user), older_than })
-        .collect();
-    Ok(Outcome::Reply(SyncPage {
-        updates: page.updates,
-        more: page.more,
-        groups,
-        limited,
-        notices_dropped: page.notices_dropped,
-    }))
-}
-
-async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {
-    let me = call.me()?;
-    let (user, device) = (me.user_id, me.device_id.clone());
-    let retention = call.services.config.conversation.retention_secs;
-    let pending = call
-        .services
-        .committer
-        .submit(move |tx| {
-            let cursor = store::advance_cursor(tx, user, device, req.up_to)?;
-            super::conversation::delivered(tx, user, cursor, retention)?;
-            Ok::<_, ServiceError>(AckReply { cursor })
-        })
-        .await?;
-    Ok(Outcome::later(pending.durable()))
 }

@@ -4,20 +4,18 @@
 //! message in its conversation's log (stored once, however many logs point
 //! at it); every other kind is stored inline as its wire body.
 
-use std::collections::hash_map::{Entry, HashMap};
+use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
-use super::floors::Floors;
-use crate::protocol::{Update, UpdateBody};
-use crate::service::conversation::{self, View};
-use crate::service::message::{self, Conversation};
-use crate::service::{PageLimit, ServiceResult, Tx};
+use crate::protocol::UpdateBody;
+use crate::service::message::Conversation;
+use crate::service::{ServiceResult, Tx};
 use crate::storage::{schema, Audit, KeyPart, Keyspace, Migrator, StorageError, Store};
 
 /// One entry of a user's update log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) enum StoredUpdate {
+pub(crate) enum StoredUpdate {
     /// A message, in this conversation's log under the update's id.
     Message(Conversation),
     /// Any other kind, as its wire body.
@@ -83,7 +81,7 @@ pub(crate) fn cursor(store: &Store, user: u64, device: &str) -> Result<u64, Stor
 /// Moves a device's cursor up to `up_to` (never down, never past the
 /// user's newest update, or the newest notice swept if that is newer);
 /// returns the new value.
-pub(super) fn advance_cursor(tx: &mut Tx<'_>, user: u64, device: String, up_to: u64) -> ServiceResult<u64> {
+pub(crate) fn advance_cursor(tx: &mut Tx<'_>, user: u64, device: String, up_to: u64) -> ServiceResult<u64> {
     let logged = tx.last(&LOG, (user, 0)..=(user, u64::MAX))?.map_or(0, |((_, id), _)| id);
     let latest = logged.max(tx.get(&HORIZONS, &user)?.unwrap_or_default().dropped);
     let key = (user, device);
@@ -159,124 +157,21 @@ pub(super) fn sweep_notices(tx: &mut Tx<'_>, user: u64, cutoff: u64, most: usize
     Ok((removed, more))
 }
 
-/// How many missed messages of one conversation a `Sync` gives at most.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct OfflineCaps {
-    /// For a 1:1 conversation.
-    pub direct: u32,
-    /// For a group.
-    pub group: u32,
-}
-
-/// One page of a user's log.
-#[derive(Debug, Default)]
-pub(super) struct LogPage {
-    /// Updates, ascending.
-    pub updates: Vec<Update>,
-    /// Whether more follow.
-    pub more: bool,
-    /// Conversations the offline cap left older messages of out, with the
-    /// oldest message id given of each.
-    pub limited: Vec<(Conversation, u64)>,
-    /// The newest notice removed past the horizon, when it lies above
-    /// `after` (the device missed notices); else 0.
-    pub notices_dropped: u64,
-}
-
-/// Who reads a page of a user's log.
-#[derive(Clone, Copy)]
-pub(super) enum Reader<'a> {
-    /// A device catching up: messages shown to the user (not cleared or
-    /// hidden by them either), and the offline cap.
-    Device(OfflineCaps, &'a Floors),
-    /// The operator's export: every message the user reaches, those they
-    /// cleared or hid included (they are still held), no cap.
-    Export,
-}
-
-/// One page of a user's log: updates with ids above `after`. A message is
-/// given only if its conversation's [`View`] lets the reader have it:
-/// within the user's windows of a group, not expired under the server's
-/// `retention` or the conversation's, and for a device not cleared or
-/// hidden. For a device, a conversation with more messages from its first
-/// update in the page on than its cap gives only the newest of them; each
-/// such conversation is returned with the oldest id given.
-pub(super) fn page(
+/// The entries of a user's log with ids above `after`, ascending.
+pub(crate) fn entries_after(
     store: &Store,
     user: u64,
     after: u64,
-    limit: PageLimit,
-    retention: u64,
-    reader: Reader<'_>,
-) -> Result<LogPage, StorageError> {
-    let Some(start) = after.checked_add(1) else { return Ok(LogPage::default()) };
-    // Read after the page: a sweep that removed notices while the page was
-    // read has recorded them by then (it writes both in one batch).
-    let dropped = || -> Result<u64, StorageError> {
-        let dropped = store.get(&HORIZONS, &user)?.unwrap_or_default().dropped;
-        Ok(if dropped > after { dropped } else { 0 })
-    };
-    let now = crate::id::now_ms();
-    let mut out = Vec::with_capacity(limit.count.min(128));
-    let mut bytes = 0;
-    // Each conversation met: what the user may see of it, and the offline
-    // cap's floor (no older message of it is given).
-    let mut seen: HashMap<Conversation, (Option<View>, u64)> = HashMap::new();
-    let mut limited = Vec::new();
-    for entry in store.range(&LOG, (user, start)..=(user, u64::MAX)) {
-        let ((_, id), stored) = entry?;
-        let update = match stored {
-            StoredUpdate::Message(conversation) => {
-                let (view, floor) = match seen.entry(conversation) {
-                    Entry::Occupied(known) => known.into_mut(),
-                    Entry::Vacant(first) => {
-                        let view = View::of(store, user, conversation, retention, now)?.ok();
-                        let mut floor = 0;
-                        if let (Reader::Device(caps, known), Some(view)) = (reader, &view) {
-                            let cap = match conversation {
-                                Conversation::Direct { .. } => caps.direct,
-                                Conversation::Group(_) => caps.group,
-                            };
-                            // Below the cap's floor from the first update
-                            // on, and that floor not expired: the device
-                            // missed more than the cap.
-                            let head = conversation::head(store, conversation)?;
-                            if let Some(capped) = known.floor(store, conversation, &head, cap)? {
-                                if id < capped && capped > view.expiry() {
-                                    limited.push((conversation, capped));
-                                    floor = capped;
-                                }
-                            }
-                        }
-                        first.insert((view, floor))
-                    }
-                };
-                let Some(view) = view.as_ref().filter(|_| id >= *floor) else { continue };
-                let given = match reader {
-                    Reader::Device(..) => view.shows(store, id)?,
-                    Reader::Export => view.reaches(id),
-                };
-                if !given {
-                    continue;
-                }
-                if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped: dropped()? });
-                }
-                let Some(m) = message::logged(store, conversation, id)? else { continue };
-                bytes += m.size();
-                Update::new(id, &UpdateBody::Message(message::wire_message(id, conversation, &m)))
-            }
-            StoredUpdate::Inline { kind, body } => {
-                if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped: dropped()? });
-                }
-                bytes += body.len();
-                Update { id, kind, body }
-            }
-        };
-        out.push(update);
-    }
-    Ok(LogPage { updates: out, more: false, limited, notices_dropped: dropped()? })
+) -> impl Iterator<Item = Result<(u64, StoredUpdate), StorageError>> + '_ {
+    let range = (Bound::Excluded((user, after)), Bound::Included((user, u64::MAX)));
+    store.range(&LOG, range).map(|e| e.map(|((_, id), stored)| (id, stored)))
+}
+
+/// The newest notice removed from the user's log past the horizon, when it
+/// lies above `after` (a device at `after` missed notices); else 0.
+pub(crate) fn notices_dropped(store: &Store, user: u64, after: u64) -> Result<u64, StorageError> {
+    let dropped = store.get(&HORIZONS, &user)?.unwrap_or_default().dropped;
+    Ok(if dropped > after { dropped } else { 0 })
 }
 
 /// Entries in all update logs.
@@ -322,7 +217,7 @@ pub(crate) fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     }
     for entry in m.legacy("userdevice_cursor")? {
         let (key, value) = entry?;
-        let device = crate::service::account::v1_device_key(&key).ok_or_else(|| corrupt("cursor key"))?;
+        let (device, _) = <(u64, String)>::take(&key).ok_or_else(|| corrupt("cursor key"))?;
         let (cursor, _) = u64::take(&value).ok_or_else(|| corrupt("cursor"))?;
         m.put(&CURSORS, &device, &cursor)?;
     }

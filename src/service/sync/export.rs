@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::store::{self, LogPage, Reader};
+use super::{page, LogPage, Reader};
 use crate::id::id_time_ms;
 use crate::protocol::{Update, UpdateBody};
 use crate::service::export::{message_json, request_json, target_json};
@@ -20,7 +20,7 @@ pub(crate) fn export(
     retention: u64,
 ) -> Result<(Vec<Value>, Option<u64>), StorageError> {
     let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
-    let LogPage { updates, more, .. } = store::page(s, user, after, limit, retention, Reader::Export)?;
+    let LogPage { updates, more, .. } = page(s, user, after, limit, retention, Reader::Export)?;
     let next = updates.last().filter(|_| more).map(|last| last.id);
     Ok((updates.iter().map(|entry| line(user, entry)).collect(), next))
 }
