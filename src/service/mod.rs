@@ -287,7 +287,6 @@ fn remove_stale_snapshots(data_dir: &std::path::Path) {
 pub fn routes() -> Router {
     let mut router = Router::default();
     account::routes(&mut router);
-    message::routes(&mut router);
     sync::routes(&mut router);
     social::routes(&mut router);
     group::routes(&mut router);

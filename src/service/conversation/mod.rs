@@ -1,8 +1,9 @@
-//! Conversations as a user sees them: the recent list with unread counts,
-//! read positions shared by all of the user's devices, and read receipts.
+//! Conversations as a user sees them: sending and reading history, the
+//! recent list with unread counts, read positions shared by all of the
+//! user's devices, and read receipts.
 //!
 //! Everything here is kept at write time by the job that changes it: a
-//! message moves its conversation's head (see [`store::on_message`]); a
+//! message moves its conversation's head (see [`append`]); a
 //! `MarkRead` moves the reader's state, tells their other devices with a
 //! `ReadPosition` update and, in a 1:1 conversation, the peer with a
 //! `ReadReceipt` update. Lists and counts are then arithmetic on those
@@ -16,10 +17,12 @@
 mod delivery;
 mod export;
 mod hide;
+mod history;
 mod list;
 mod purge;
 mod recall;
 mod retention;
+mod send;
 mod store;
 mod visibility;
 
@@ -29,20 +32,22 @@ pub(crate) use purge::{purge_expired, Purges};
 pub(crate) use visibility::{expiry, View};
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::{export, unlogged_own_messages};
-pub(crate) use store::{check, from_v3, from_v4, from_v5, from_v8, head, joined, left, on_message, stats, Head};
+pub(crate) use store::{check, from_v3, from_v4, from_v5, from_v8, head, joined, left, stats, Head};
 
-use super::message::Conversation;
+use super::message::{self, Conversation, StoredMessage};
 use super::{group, social, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
 use crate::id::now_ms;
 use crate::protocol::{
     ErrorCode, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest,
     ReadReceiptsSetting, Target, UpdateBody,
 };
-use crate::storage::Get;
+use crate::storage::{Get, StorageError};
 
 /// Registers the conversation handlers.
 pub(super) fn routes(router: &mut Router) {
     router
+        .add(send::send)
+        .add(history::history)
         .add(list::list)
         .add(mark_read)
         .add(read_receipts)
@@ -50,6 +55,18 @@ pub(super) fn routes(router: &mut Router) {
         .add(recall::recall)
         .add(hide::delete_for_me)
         .add(retention::retention);
+}
+
+/// Stores a message in its conversation's log and moves the conversation's
+/// head to it: every message, 1:1 or group, user's or server's, goes in here.
+pub(crate) fn append(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    id: u64,
+    message: &StoredMessage,
+) -> Result<(), StorageError> {
+    message::append(tx, conversation, id, message)?;
+    store::on_message(tx, conversation, id, message.sender, message.kind)
 }
 
 /// Tells both users of a 1:1 conversation (one, in notes to oneself) of a

@@ -24,7 +24,7 @@ pub(crate) use export::{export, reached_groups};
 pub(crate) use store::{check, from_v7, group as record, groups_of, member, memberships, stats};
 
 use self::store::{GroupRecord, MemberRecord};
-use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
+use super::{conversation, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
 use crate::config::GroupConfig;
 use crate::id::id_time_ms;
 use crate::protocol::{
@@ -182,7 +182,7 @@ fn say(
         extra: None,
     };
     let conversation = Conversation::Group(group);
-    message::append(tx, conversation, id, &message)?;
+    conversation::append(tx, conversation, id, &message)?;
     let members = store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect();
     diffuse(tx, config, group, members, &also, None, message::wire_message(id, conversation, &message));
     Ok(())

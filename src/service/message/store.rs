@@ -42,13 +42,14 @@ const SENT: Keyspace<(u64, [u8; 16]), u64> = Keyspace::new(&schema::SENDERCLIENT
 
 /// The id already given to a sender's client message id, as this batch has
 /// left the index so far.
-pub(super) fn known_id(tx: &Tx<'_>, sender: u64, client_msg_id: [u8; 16]) -> ServiceResult<Option<u64>> {
+pub(crate) fn known_id(tx: &Tx<'_>, sender: u64, client_msg_id: [u8; 16]) -> ServiceResult<Option<u64>> {
     Ok(tx.get(&SENT, &(sender, client_msg_id))?)
 }
 
 /// Stores a message under its id, with its idempotency entry unless the
 /// server wrote it (a group's system message has no client message id to
-/// answer retries by), and moves the conversation's head to it.
+/// answer retries by). The conversation domain's `append` moves the head
+/// with it.
 pub(crate) fn append(
     tx: &mut Tx<'_>,
     conversation: Conversation,
@@ -59,7 +60,7 @@ pub(crate) fn append(
     if message.kind != MessageKind::System {
         tx.put(&SENT, &(message.sender, message.client_msg_id), &id);
     }
-    crate::service::conversation::on_message(tx, conversation, id, message.sender, message.kind)
+    Ok(())
 }
 
 /// Messages of a conversation with ids from `from` on (counted by key,

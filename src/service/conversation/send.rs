@@ -1,0 +1,86 @@
+//! `Send`: validate → queue a job on the group commit → (write thread)
+//! resolve a retried client id, take an id, store the message once in its
+//! conversation's log, move the conversation's head and add an update
+//! pointing at the message to each participant's update log → (sync
+//! thread) flush, `fdatasync` → (fan-out) push to every online device of
+//! the participants except the sending connection; the sender's ack is
+//! written only after the sync. A group message takes the same path; the
+//! group decides who gets it (see [`crate::service::group`]).
+
+use super::append;
+use crate::id::id_time_ms;
+use crate::protocol::{ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateBody};
+use crate::service::message::{self, wire_message, Conversation, StoredMessage};
+use crate::service::{group, social, update, Call, Outcome, ServiceError, ServiceResult, Services, Tx};
+
+pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>> {
+    let me = call.me()?;
+    let services = &call.services;
+    let limits = &services.config.limits;
+    if req.content.len() > limits.max_content_bytes {
+        return Err(ServiceError::invalid(format!("content exceeds {} bytes", limits.max_content_bytes))
+            .with_limit(limits.max_content_bytes as u64));
+    }
+    if req.extra.as_ref().is_some_and(|e| e.len() > limits.max_extra_bytes) {
+        return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes))
+            .with_limit(limits.max_extra_bytes as u64));
+    }
+    if matches!(req.kind, MessageKind::System | MessageKind::Recalled | MessageKind::Expired) {
+        return Err(ServiceError::invalid(format!("kind: {:?} messages are written by the server", req.kind)));
+    }
+    let sender = me.user_id;
+    let conversation = Conversation::of(sender, req.to);
+    let message = StoredMessage {
+        sender,
+        client_msg_id: req.client_msg_id,
+        kind: req.kind,
+        content: req.content,
+        extra: req.extra,
+    };
+    let origin = call.session_id;
+    let checks = services.clone();
+    let pending = services
+        .committer
+        .submit(move |tx| {
+            // A retry is answered with the original whatever it names now;
+            // only a new message is checked against its recipient, here on
+            // the write path so that a change committed before it counts.
+            if let Some(id) = message::known_id(tx, sender, message.client_msg_id)? {
+                return Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: true });
+            }
+            let id = match req.to {
+                Target::User(peer) => send_direct(tx, &checks, conversation, peer, &message, origin)?,
+                Target::Group(group) => group::send(tx, &checks, group, &message, origin)?,
+            };
+            Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: false })
+        })
+        .await?;
+    Ok(Outcome::later(pending.durable()))
+}
+
+/// Stores a 1:1 message and puts it into both participants' update logs.
+fn send_direct(
+    tx: &mut Tx<'_>,
+    checks: &Services,
+    conversation: Conversation,
+    peer: u64,
+    message: &StoredMessage,
+    origin: u64,
+) -> ServiceResult<u64> {
+    let sender = message.sender;
+    if !checks.accounts.user_exists(peer) {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    if peer != sender {
+        if checks.accounts.is_disabled(peer) {
+            return Err(ServiceError::new(ErrorCode::NotPermitted, "the recipient's account is disabled"));
+        }
+        social::check_message(tx, checks.config.social.direct_messages, sender, peer)?;
+    }
+    let id = tx.next_id();
+    append(tx, conversation, id, message)?;
+    let participants = if peer == sender { vec![sender] } else { vec![sender, peer] };
+    let update = UpdateBody::Message(wire_message(id, conversation, message));
+    update::publish(tx, &participants, Some(origin), id, update);
+    Ok(id)
+}
