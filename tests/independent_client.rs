@@ -110,3 +110,28 @@ async fn the_independent_client_keeps_its_conversations_with_unread_counts_and_r
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
+
+/// The independent client names every action, update kind and group event
+/// the server has, under the same number: one added to the server without
+/// the client fails here.
+#[test]
+fn the_independent_client_knows_every_action_kind_and_event() {
+    let out = python(&[
+        "-c",
+        "import json, kith_client as k; print(json.dumps([k.ACTION_NAMES, k.UPDATE_KIND_NAMES, k.GROUP_EVENT_NAMES]))",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tables: Vec<std::collections::HashMap<String, String>> = serde_json::from_slice(&out.stdout).unwrap();
+    let named = |table: usize, number: u32, name: &str| {
+        tables[table].get(&number.to_string()).map(String::as_str) == Some(name)
+    };
+    for action in kith::protocol::Action::ALL {
+        assert!(named(0, *action as u32, action.name()), "the client lacks action {}", action.name());
+    }
+    for kind in kith::protocol::UpdateKind::ALL {
+        assert!(named(1, *kind as u32, kind.name()), "the client lacks update kind {}", kind.name());
+    }
+    for (index, name) in common::group_events() {
+        assert!(named(2, index, &name), "the client lacks group event {name}");
+    }
+}

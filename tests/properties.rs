@@ -121,6 +121,8 @@ fn conversation_request() -> impl Strategy<Value = Request> {
                 clear_up_to
             })
         ),
+        (target(), prop::option::of(any::<u64>()))
+            .prop_map(|(with, set)| Request::Retention(RetentionRequest { with, set })),
     ]
 }
 
@@ -238,6 +240,15 @@ fn social_request() -> impl Strategy<Value = Request> {
         any::<u64>().prop_map(|user_id| Request::Unblock(UnblockRequest { user_id })),
         (any::<u64>(), any::<u16>())
             .prop_map(|(after, limit)| Request::ListBlocked(ListBlockedRequest { after, limit })),
+        prop::option::of(
+            (
+                prop::sample::select(Audience::ALL),
+                prop::sample::select(Audience::ALL),
+                prop::sample::select(Audience::ALL)
+            )
+                .prop_map(|(birth_date, city, province)| FieldVisibility { birth_date, city, province })
+        )
+        .prop_map(|set| Request::ProfileVisibility(ProfileVisibilityRequest { set })),
     ]
 }
 
@@ -265,6 +276,22 @@ fn decode_everything(body: &[u8]) {
         let _ = UpdateBody::decode(*kind as u8, body);
     }
     let _ = decode_wire::<ErrorBody>(body);
+}
+
+/// Every action of the table is among the requests these properties draw:
+/// an action left out of `request()` fails here.
+#[test]
+fn the_request_strategy_draws_every_action() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = request();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20_000 {
+        seen.insert(strategy.new_tree(&mut runner).unwrap().current().action());
+    }
+    for action in Action::ALL {
+        assert!(seen.contains(action), "request() never draws {}", action.name());
+    }
 }
 
 proptest! {

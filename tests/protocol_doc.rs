@@ -5,9 +5,12 @@
 //! over, as the type the document says it is. A client author copies these
 //! bytes; they must be right.
 
+use crate::common;
+
 use kith::codec::decode_wire;
 use kith::protocol::{
-    Action, ErrorBody, Header, Push, PushAction, Request, Update, UpdateKind, ERROR_ACTION, HEADER_LEN, PUSH_SEQUENCE,
+    Action, ErrorBody, Header, Push, PushAction, Request, Update, UpdateKind, Who, ERROR_ACTION, HEADER_LEN,
+    PUSH_SEQUENCE,
 };
 
 pub(crate) fn doc() -> String {
@@ -135,5 +138,62 @@ fn every_action_has_a_handler_and_a_section() {
     for kind in UpdateKind::ALL {
         let heading = format!("kind {} {}", *kind as u8, kind.name());
         assert!(doc.lines().any(|l| l.starts_with("###") && l.contains(&heading)), "no section \"{heading}\"");
+    }
+}
+
+/// The cells of the table rows of `doc` that start with `start`.
+fn rows<'a>(doc: &'a str, start: &str) -> Vec<Vec<&'a str>> {
+    doc.lines()
+        .filter(|l| l.starts_with(start))
+        .map(|l| l.split('|').map(str::trim).filter(|c| !c.is_empty()).collect())
+        .collect()
+}
+
+/// §5.1's summary lists the action table, in its order, with each action's
+/// authentication rule and bodies (a request that decodes from no bytes,
+/// and a `()` reply, read "empty").
+#[test]
+fn the_summary_table_is_the_action_table() {
+    let doc = doc();
+    let summary: Vec<Vec<&str>> =
+        rows(&doc, "| `0x").into_iter().filter(|r| r.len() == 5 && !r[2].starts_with('—')).collect();
+    let expected: Vec<Vec<String>> = Action::ALL
+        .iter()
+        .map(|a| {
+            let (request, reply) = a.bodies();
+            let empty = |body: &str, unit: bool| if unit { "empty".to_string() } else { body.to_string() };
+            vec![
+                format!("`0x{:02x}`", *a as u8),
+                a.name().to_string(),
+                match a.who() {
+                    Who::Anyone => "no".to_string(),
+                    Who::User => "yes".to_string(),
+                },
+                empty(request, Request::decode(*a, &[]).is_ok()),
+                empty(reply, reply == "()"),
+            ]
+        })
+        .collect();
+    let found: Vec<Vec<String>> = summary
+        .iter()
+        .map(|r| {
+            // "no (must **not** be authenticated)" is a "no" with a note.
+            let auth = r[2].split(' ').next().unwrap_or_default();
+            vec![r[0].to_string(), r[1].to_string(), auth.to_string(), r[3].to_string(), r[4].to_string()]
+        })
+        .collect();
+    assert_eq!(found, expected, "docs/PROTOCOL.md §5.1 and src/protocol/actions.rs differ");
+}
+
+/// Every `GroupEvent` variant has its row, under its index, in the
+/// document's GroupEvent table.
+#[test]
+fn every_group_event_is_documented() {
+    let doc = doc();
+    let events = common::group_events();
+    assert!(events.len() >= 13, "{events:?}");
+    for (index, name) in events {
+        let row = format!("| {index} | {name} |");
+        assert!(doc.lines().any(|l| l.starts_with(&row)), "docs/PROTOCOL.md has no GroupEvent row \"{row}\"");
     }
 }

@@ -83,6 +83,14 @@ macro_rules! actions {
                 }
             }
 
+            /// Its request and reply types' names, as the table spells them,
+            /// for the test that holds the document's summary to the table.
+            pub fn bodies(self) -> (&'static str, &'static str) {
+                match self {
+                    $( Action::$name => (stringify!($request), stringify!($reply)), )+
+                }
+            }
+
             /// Decodes a successful response body of this action, for tools
             /// that see raw frames (the fuzz target, the documentation test).
             pub fn decode_reply(self, body: &[u8]) -> Result<Box<dyn std::fmt::Debug>, DecodeError> {

@@ -205,3 +205,51 @@ impl Calls for Client {
         self.call(&SyncRequest { after, limit }).await
     }
 }
+
+/// Every `GroupEvent` variant as `(index, name)`, read from the type itself
+/// (its `Deserialize` names them all), so a variant added to the enum is
+/// found here without anyone listing it.
+pub fn group_events() -> Vec<(u32, String)> {
+    use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+    /// A deserializer that only asks for an enum, and keeps its variants.
+    struct Variants(Vec<&'static str>);
+
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl de::Error for Stop {
+        fn custom<T: std::fmt::Display>(_: T) -> Stop {
+            Stop
+        }
+    }
+
+    impl<'de> Deserializer<'de> for &mut Variants {
+        type Error = Stop;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = variants.to_vec();
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map struct identifier ignored_any
+        }
+    }
+
+    let mut variants = Variants(Vec::new());
+    let _ = kith::protocol::GroupEvent::deserialize(&mut variants);
+    (0u32..).zip(variants.0.into_iter().map(String::from)).collect()
+}
