@@ -10,14 +10,16 @@
 //! * [`protocol`] — frames, the action table, the push table, update kinds,
 //!   error codes and bodies; pure data, shared with the [`client`].
 //! * [`codec`] — the single place that serialises bodies and stored values.
-//! * [`service`] — one folder per domain (accounts, messages, the update
-//!   log): handlers, rules and keyspaces; the ordered fan-out of updates.
+//! * [`service`] — one folder per domain (the message logs, the update log,
+//!   accounts, the social graph, groups, conversations), each with its
+//!   handlers, rules and private keyspaces; `Sync` above them; the ordered
+//!   fan-out of updates.
 //! * [`hub`] — who is online, with a bounded push queue per session.
 //! * [`storage`] — the only module that touches sled: typed keyspaces in one
 //!   tree, write jobs on the group commit, migrations, backups.
 //! * [`server`] — start and graceful shutdown; [`config`] — every setting.
 //! * [`admin`] — operator commands over a local control socket.
-//! * [`bench`] — the load generator; [`cli`] — the command line.
+//! * [`bench`](mod@bench) — the load generator; [`cli`] — the command line.
 
 #![warn(unreachable_pub)]
 

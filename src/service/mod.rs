@@ -4,7 +4,7 @@
 //! rules and its keyspaces (`store.rs`). Handlers take a [`Call`] and a typed
 //! request and return a typed [`Outcome`]; only sessions write to the
 //! network. Every write is a job on the group commit ([`Tx`]); the updates
-//! jobs emit reach online devices through the one ordered [`fanout`].
+//! jobs emit reach online devices through the one ordered `fanout`.
 
 pub(crate) mod account;
 pub(crate) mod conversation;

@@ -1,5 +1,7 @@
 //! Accounts: registration, password and token login, logout, password
 //! change, user lookup — and the operator's commands on accounts.
+//!
+//! Uses: update (a new login is a notice; a login reads its cursor).
 
 pub(crate) mod invite;
 mod password;

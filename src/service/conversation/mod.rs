@@ -13,6 +13,9 @@
 //! ([`hide`]) leaves the log alone and marks the messages for the user.
 //! Both change unread counts through the records [`store`] keeps, and both
 //! are updates in the logs of those who must hear of them.
+//!
+//! Uses: message (the logs), update, social (blocks, who may write to
+//! whom), group (windows, roles, members).
 
 mod delivery;
 mod export;

@@ -8,6 +8,11 @@
 //! ([`announce`]), reaching members the way any group message does
 //! ([`diffuse`]); requests and invitations are updates in the logs of those
 //! who must answer them.
+//!
+//! Uses: message, update, social (blocks and friend policies on
+//! invitations), conversation (a system message goes in through
+//! [`crate::service::conversation::append`]; a member's read state starts and
+//! ends with the membership).
 
 mod export;
 mod membership;

@@ -7,6 +7,9 @@
 //! cannot race. Whatever a user must not miss (a request, its answer, a
 //! removed friend, a block made on another device) is published to the
 //! update log in the same job.
+//!
+//! Uses: account (names), update, message (one migration); group and
+//! conversation in the profile rule only ([`profile`]).
 
 mod export;
 mod profile;

@@ -12,6 +12,9 @@
 //! receipts and invitations of a user who never syncs. Messages stay as long
 //! as their conversation keeps them. A `Sync` from below the newest notice
 //! removed says so (`notices_dropped`), and the device re-reads its state.
+//!
+//! Uses: message (the log's key). `Sync` and `Ack`, which read the log
+//! through what the user may see, are in [`super::sync`].
 
 mod store;
 
