@@ -198,8 +198,9 @@ async fn stats_and_export() {
     assert!(text.contains("sessions_online  4"), "{text}");
     // Each participant's log has each message, and each a login notice;
     // carol and dave logged in; the request to bob and its answer are in
-    // both logs, the request to carol in two, the block in alice's.
-    assert!(text.contains("updates          23"), "{text}");
+    // both logs, the request to carol in two, the block and the profile
+    // change in alice's.
+    assert!(text.contains("updates          24"), "{text}");
 
     let lines = export(&server, "alice").await;
     assert_eq!(lines[0]["profile"]["username"], "alice");
@@ -217,7 +218,7 @@ async fn stats_and_export() {
     let read = &lines[7]["read_position"];
     assert_eq!((&read["with"]["peer"], &read["unread"]), (&serde_json::json!(bob.user_id), &serde_json::json!(1)));
     let log = &lines[8..];
-    assert_eq!(log.len(), 1 + 6 + 4, "{log:?}");
+    assert_eq!(log.len(), 1 + 6 + 5, "{log:?}");
     assert_eq!(log[0]["login"]["device_id"], "alice-phone");
     assert_eq!(log[1]["message"]["content"]["text"], "hello 0");
     assert_eq!(read["read_up_to"], log[5]["message"]["id"]);
@@ -227,6 +228,7 @@ async fn stats_and_export() {
     assert_eq!(log[8]["friend_request_update"]["request"]["state"], "accepted");
     assert_eq!(log[9]["friend_request_update"]["request"]["to"], carol.user_id);
     assert_eq!(log[10]["block_changed"]["user_id"], dave.user_id);
+    assert_eq!(log[11]["profile_changed"]["profile"]["city"], "Lyon");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -691,3 +691,57 @@ proptest::proptest! {
         });
     }
 }
+
+/// A profile, privacy, field-visibility or remark change made on one device
+/// reaches the user's other devices as an update, live and by `Sync` under
+/// the same id, and is not echoed to the device that made it; reading a
+/// setting tells no one.
+async fn settings_reach_the_other_devices(kind: Kind) {
+    use kith::protocol::{
+        Audience, DeviceType, FieldVisibility, PrivacySettings, ProfileVisibilityRequest, RemarkChanged,
+    };
+    let server = server().await;
+    let mut alice = server.user(kind, "alice").await;
+    let mut bob = server.user(kind, "bob").await;
+    befriend(&mut alice, &mut bob).await;
+    let (mut tablet, login) = server.device(kind, "alice", "alice-tablet", DeviceType::Tablet).await;
+
+    let profile = Profile { nickname: "Alice".into(), city: "Lyon".into(), ..Profile::default() };
+    let set = alice.client.call(&SetProfileRequest { profile }).await.unwrap();
+    let privacy = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None };
+    let settings = alice.client.call(&privacy).await.unwrap();
+    let fields =
+        FieldVisibility { birth_date: Audience::Nobody, city: Audience::Friends, province: Audience::Everyone };
+    alice.client.call(&ProfileVisibilityRequest { set: Some(fields) }).await.unwrap();
+    alice.client.call(&SetRemarkRequest { user_id: bob.user_id, remark: "Bobby".into() }).await.unwrap();
+    alice.client.call(&PrivacyRequest { discoverable: None, friend_policy: None }).await.unwrap();
+    alice.client.call(&ProfileVisibilityRequest { set: None }).await.unwrap();
+    // A last change from the tablet: the phone's first social update.
+    tablet.call(&SetRemarkRequest { user_id: bob.user_id, remark: "B".into() }).await.unwrap();
+
+    let mut live = Vec::new();
+    for _ in 0..4 {
+        live.push(social_update(&mut tablet).await);
+    }
+    let bodies: Vec<UpdateBody> = live.iter().map(|(_, body)| body.clone()).collect();
+    let remark = RemarkChanged { user_id: bob.user_id, remark: "Bobby".into() };
+    assert_eq!(settings, PrivacySettings { discoverable: Discoverable::ExactUsername, ..PrivacySettings::default() });
+    assert_eq!(
+        bodies,
+        [
+            UpdateBody::ProfileChanged(set),
+            UpdateBody::PrivacyChanged(settings),
+            UpdateBody::ProfileVisibilityChanged(fields),
+            UpdateBody::RemarkChanged(remark),
+        ],
+        "the tablet hears of each change, in order, and of no read"
+    );
+    let (_, first) = social_update(&mut alice.client).await;
+    let from_tablet = RemarkChanged { user_id: bob.user_id, remark: "B".into() };
+    assert_eq!(first, UpdateBody::RemarkChanged(from_tablet), "the phone heard nothing of its own changes");
+    let synced = tablet.sync_all(login.session.cursor).await.unwrap();
+    for (update, _) in &live {
+        assert!(synced.contains(update), "Sync carries {update:?} under the same id");
+    }
+}
+per_transport!(settings_reach_the_other_devices);

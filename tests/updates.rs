@@ -148,9 +148,10 @@ per_transport!(an_offline_device_catches_up_on_everything_with_one_cursor);
 async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     use common::talk::{group_fields, mark, send};
     use kith::protocol::{
-        AddFriendRequest, AnswerFriendRequest, BlockRequest, CreateGroupRequest, DeleteForMeRequest,
-        InviteToGroupRequest, JoinGroupRequest, JoinPolicy, ReadReceiptsRequest, RecallRequest, RemoveFriendRequest,
-        RetentionRequest, Target,
+        AddFriendRequest, AnswerFriendRequest, Audience, BlockRequest, CreateGroupRequest, DeleteForMeRequest,
+        Discoverable, FieldVisibility, InviteToGroupRequest, JoinGroupRequest, JoinPolicy, PrivacyRequest, Profile,
+        ProfileVisibilityRequest, ReadReceiptsRequest, RecallRequest, RemoveFriendRequest, RetentionRequest,
+        SetProfileRequest, SetRemarkRequest, Target,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tls, "alice").await;
@@ -164,6 +165,7 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     server.device(Kind::Tls, "alice", "alice-web", DeviceType::Web).await; // NewLogin
     let asked = bob.client.call(&AddFriendRequest { user_id: a, message: String::new() }).await.unwrap(); // FriendRequest
     alice.client.call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.unwrap(); // FriendAnswered
+    alice.client.call(&SetRemarkRequest { user_id: b, remark: "Bobby".into() }).await.unwrap(); // RemarkChanged
     bob.client.call(&RemoveFriendRequest { user_id: a }).await.unwrap(); // FriendRemoved
     alice.client.call(&BlockRequest { user_id: carol.user_id }).await.unwrap(); // BlockChanged
     let approval = CreateGroupRequest { fields: group_fields(JoinPolicy::Approval), members: vec![] };
@@ -183,6 +185,13 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     let retention = RetentionRequest { with: Target::User(a), set: Some(86_400) };
     bob.client.call(&retention).await.unwrap(); // RetentionChanged
     alice.client.call(&ReadReceiptsRequest { set: Some(false) }).await.unwrap(); // ReadReceiptsChanged
+    let profile = Profile { nickname: "Alice".into(), ..Profile::default() };
+    alice.client.call(&SetProfileRequest { profile }).await.unwrap(); // ProfileChanged
+    let hidden = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None };
+    alice.client.call(&hidden).await.unwrap(); // PrivacyChanged
+    let fields =
+        FieldVisibility { birth_date: Audience::Nobody, city: Audience::Friends, province: Audience::Everyone };
+    alice.client.call(&ProfileVisibilityRequest { set: Some(fields) }).await.unwrap(); // ProfileVisibilityChanged
 
     let mut pushed = Vec::new();
     while pushed.iter().map(|u: &kith::protocol::Update| u.kind).collect::<BTreeSet<_>>().len() < UpdateKind::ALL.len()

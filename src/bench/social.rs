@@ -88,7 +88,7 @@ async fn seed_into(services: &Arc<Services>, prefix: &str, users: usize) -> Resu
         for (name, user_id) in accounts {
             let index: usize = name.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or_default();
             let profile = Profile { nickname: nickname(index), ..Profile::default() };
-            match social::save_profile(services, UserProfile { user_id, username: name, profile }).await {
+            match social::save_profile(services, UserProfile { user_id, username: name, profile }, None).await {
                 Ok(Outcome::Later(done)) => pending.push(done),
                 Ok(_) => {}
                 Err(e) => return Err(e.to_string()),

@@ -382,6 +382,16 @@ pub struct FriendRemoved {
     pub user_id: u64,
 }
 
+/// `RemarkChanged` update (to the user's other devices): the remark the user
+/// keeps for a friend changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemarkChanged {
+    /// The friend.
+    pub user_id: u64,
+    /// The remark now (empty: none).
+    pub remark: String,
+}
+
 /// `BlockChanged` update (to the blocker's devices only): the block list changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockChanged {

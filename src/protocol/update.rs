@@ -19,7 +19,9 @@ use super::conversation::{
 };
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::{Message, Target};
-use super::social::{BlockChanged, FriendRemoved, FriendRequestInfo};
+use super::social::{
+    BlockChanged, FieldVisibility, FriendRemoved, FriendRequestInfo, PrivacySettings, RemarkChanged, UserProfile,
+};
 use super::tagged_bodies;
 use crate::codec::DecodeError;
 
@@ -62,6 +64,15 @@ tagged_bodies! {
     14 RetentionChanged(RetentionChanged),
     /// The user turned their read receipts on or off (on another device).
     15 ReadReceiptsChanged(ReadReceiptsSetting),
+    /// The user changed their profile (on another device).
+    16 ProfileChanged(UserProfile),
+    /// The user changed their search visibility or friend request policy
+    /// (on another device).
+    17 PrivacyChanged(PrivacySettings),
+    /// The user changed who sees their personal fields (on another device).
+    18 ProfileVisibilityChanged(FieldVisibility),
+    /// The user changed the remark they keep for a friend (on another device).
+    19 RemarkChanged(RemarkChanged),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

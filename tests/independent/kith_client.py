@@ -258,6 +258,8 @@ UPDATE_READ_POSITION, UPDATE_READ_RECEIPT = 9, 10
 UPDATE_MESSAGE_RECALLED, UPDATE_DELETED_FOR_ME, UPDATE_DELIVERED = 11, 12, 13
 # Revision 9: retention, and read receipts changed on another device.
 UPDATE_RETENTION_CHANGED, UPDATE_READ_RECEIPTS_CHANGED = 14, 15
+# Revision 12: settings changed on another device.
+UPDATE_PROFILE_CHANGED, UPDATE_PRIVACY_CHANGED, UPDATE_PROFILE_VISIBILITY_CHANGED, UPDATE_REMARK_CHANGED = 16, 17, 18, 19
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
@@ -266,6 +268,8 @@ UPDATE_KIND_NAMES = {
     UPDATE_READ_RECEIPT: "ReadReceipt", UPDATE_MESSAGE_RECALLED: "MessageRecalled",
     UPDATE_DELETED_FOR_ME: "DeletedForMe", UPDATE_DELIVERED: "Delivered",
     UPDATE_RETENTION_CHANGED: "RetentionChanged", UPDATE_READ_RECEIPTS_CHANGED: "ReadReceiptsChanged",
+    UPDATE_PROFILE_CHANGED: "ProfileChanged", UPDATE_PRIVACY_CHANGED: "PrivacyChanged",
+    UPDATE_PROFILE_VISIBILITY_CHANGED: "ProfileVisibilityChanged", UPDATE_REMARK_CHANGED: "RemarkChanged",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -825,6 +829,13 @@ class BlockChanged:
     """Body of an update of kind 6 (section 8.2)."""
     user_id: int
     blocked: bool
+
+
+@dataclass
+class RemarkChanged:
+    """Body of an update of kind 19 (section 8.2, revision 12)."""
+    user_id: int
+    remark: str
 
 
 # --- Revision 6: groups (sections 4.2, 5.30-5.50, 8.2, 8.3) ---
@@ -1810,6 +1821,10 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_MESSAGE_RECALLED: encode_recalled_into, UPDATE_DELETED_FOR_ME: encode_deleted_for_me_into,
     UPDATE_DELIVERED: encode_delivered, UPDATE_RETENTION_CHANGED: encode_retention_changed,
     UPDATE_READ_RECEIPTS_CHANGED: encode_read_receipts_changed,
+    UPDATE_PROFILE_CHANGED: lambda w, u: encode_profile(w.u64(u.user_id).string(u.username), u.profile),
+    UPDATE_PRIVACY_CHANGED: lambda w, p: w.u8(p.discoverable).u8(p.friend_policy),
+    UPDATE_PROFILE_VISIBILITY_CHANGED: lambda w, f: encode_field_visibility(w, f),
+    UPDATE_REMARK_CHANGED: lambda w, r: w.u64(r.user_id).string(r.remark),
 }
 
 
@@ -2383,6 +2398,10 @@ UPDATE_BODY_DECODERS = {
     UPDATE_MESSAGE_RECALLED: decode_recalled, UPDATE_DELETED_FOR_ME: decode_deleted_for_me,
     UPDATE_DELIVERED: decode_delivered, UPDATE_RETENTION_CHANGED: decode_retention_changed,
     UPDATE_READ_RECEIPTS_CHANGED: decode_read_receipts_setting,
+    UPDATE_PROFILE_CHANGED: lambda body: decode_user_profile(body),
+    UPDATE_PRIVACY_CHANGED: lambda body: decode_privacy_settings(body),
+    UPDATE_PROFILE_VISIBILITY_CHANGED: lambda body: decode_field_visibility(body),
+    UPDATE_REMARK_CHANGED: lambda body: _decode_exact(body, lambda r: RemarkChanged(r.u64(), r.string())),
 }
 
 

@@ -261,6 +261,10 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     got = fay.get_profile(gus_id)
     assert got == stored, got
     gus_card = card(stored)
+    assert next_kind(gus_desk, k.UPDATE_PROFILE_CHANGED).value == k.UserProfile(gus_id, gus_name, wide)
+    assert next_kind(gus_desk, k.UPDATE_PROFILE_CHANGED).value == stored
+    check("gus's desktop hears of each profile his phone stored, and of no refused one: two ProfileChanged "
+          "(16) updates with the profiles as stored (revision 12)")
     check(f"gus sets a 32-character Chinese nickname (96 bytes: lengths count characters), then his profile "
           f"(nickname {nickname!r}, city 杭州, province 浙江, birth date 1994-07-15); SetProfile returns it as "
           "stored and fay's GetProfile reads the same")
@@ -270,8 +274,9 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     # --- Privacy (section 5.19) ---
     assert gus.privacy() == k.PrivacySettings(k.DISCOVERABLE_EVERYONE, k.POLICY_REQUIRE_APPROVAL)
     assert gus.privacy(None, k.POLICY_REQUIRE_APPROVAL) == k.PrivacySettings(1, 1)
+    assert next_kind(gus_desk, k.UPDATE_PRIVACY_CHANGED).value == k.PrivacySettings(1, 1)
     check("Privacy (0x22) with both fields absent reads the defaults: discoverable Everyone, "
-          "friend_policy RequireApproval")
+          "friend_policy RequireApproval; setting a field tells gus's desktop (PrivacyChanged, 17), reading does not")
 
     # --- Search (section 5.20) ---
     page = fay.search_users(nickname[:6])

@@ -31,8 +31,8 @@ use crate::protocol::{
     AddFriendRequest, AnswerFriendRequest, BlockChanged, BlockRequest, BlockedPage, BlockedUser, ErrorCode,
     FieldVisibility, Friend, FriendPage, FriendPolicy, FriendRemoved, FriendRequestInfo, FriendRequestPage,
     GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest,
-    PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest, RequestBox, RequestState, SetProfileRequest,
-    SetRemarkRequest, UnblockRequest, UpdateBody, UserCard, UserProfile,
+    PrivacySettings, ProfileVisibilityRequest, RemarkChanged, RemoveFriendRequest, RequestBox, RequestState,
+    SetProfileRequest, SetRemarkRequest, UnblockRequest, UpdateBody, UserCard, UserProfile,
 };
 use crate::storage::{Get, StorageError, Store};
 
@@ -146,27 +146,42 @@ async fn profile_visibility(call: Call, req: ProfileVisibilityRequest) -> Servic
     let Some(fields) = req.set else {
         return Ok(Outcome::Reply(call.services.read(move |s| store::field_visibility(s, user)).await?));
     };
+    let origin = call.session_id;
     call.services
         .write(move |tx| {
             store::set_field_visibility(tx, user, &fields);
+            tell_own_devices(tx, user, Some(origin), UpdateBody::ProfileVisibilityChanged(fields));
             Ok(fields)
         })
         .await
 }
 
+/// Tells the user's devices but `origin` (the one that made the change) of
+/// a change to their own settings, so a second phone stays in step.
+fn tell_own_devices(tx: &mut Tx<'_>, user: u64, origin: Option<u64>, body: UpdateBody) {
+    let id = tx.next_id();
+    update::publish(tx, &[user], origin, id, body);
+}
+
 async fn set_profile(call: Call, req: SetProfileRequest) -> ServiceResult<Outcome<UserProfile>> {
     let me = call.me()?;
     let reply = UserProfile { user_id: me.user_id, username: me.username.clone(), profile: req.profile };
-    save_profile(&call.services, reply).await
+    save_profile(&call.services, reply, Some(call.session_id)).await
 }
 
-/// Checks and stores a user's profile; answered once it is durable.
-pub(crate) async fn save_profile(services: &Services, mut profile: UserProfile) -> ServiceResult<Outcome<UserProfile>> {
+/// Checks and stores a user's profile, and tells their devices but
+/// `origin`; answered once it is durable.
+pub(crate) async fn save_profile(
+    services: &Services,
+    mut profile: UserProfile,
+    origin: Option<u64>,
+) -> ServiceResult<Outcome<UserProfile>> {
     let today = time::OffsetDateTime::now_utc().date();
     let folded = rules::check_profile(&mut profile.profile, (today.year(), today.month().into(), today.day()))?;
     services
         .write(move |tx| {
             store::set_profile(tx, profile.user_id, &profile.profile, folded)?;
+            tell_own_devices(tx, profile.user_id, origin, UpdateBody::ProfileChanged(profile.clone()));
             Ok(profile)
         })
         .await
@@ -177,12 +192,14 @@ async fn privacy(call: Call, req: PrivacyRequest) -> ServiceResult<Outcome<Priva
     if req.discoverable.is_none() && req.friend_policy.is_none() {
         return Ok(Outcome::Reply(call.services.read(move |s| store::privacy(s, user)).await?));
     }
+    let origin = call.session_id;
     call.services
         .write(move |tx| {
             let mut settings = store::privacy(tx, user)?;
             settings.discoverable = req.discoverable.unwrap_or(settings.discoverable);
             settings.friend_policy = req.friend_policy.unwrap_or(settings.friend_policy);
             store::set_privacy(tx, user, &settings);
+            tell_own_devices(tx, user, Some(origin), UpdateBody::PrivacyChanged(settings));
             Ok(settings)
         })
         .await
@@ -431,11 +448,14 @@ async fn remove_friend(call: Call, req: RemoveFriendRequest) -> ServiceResult<Ou
 async fn set_remark(call: Call, req: SetRemarkRequest) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.user_id;
     let remark = rules::check_remark(&req.remark)?;
+    let origin = call.session_id;
     call.services
         .write(move |tx| {
-            if req.user_id == me || !store::set_remark(tx, me, req.user_id, remark)? {
+            if req.user_id == me || !store::set_remark(tx, me, req.user_id, remark.clone())? {
                 return Err(ServiceError::not_found("not a friend"));
             }
+            let changed = RemarkChanged { user_id: req.user_id, remark };
+            tell_own_devices(tx, me, Some(origin), UpdateBody::RemarkChanged(changed));
             Ok(())
         })
         .await

@@ -68,6 +68,24 @@ fn line(user: u64, entry: &Update) -> Value {
         Ok(Some(UpdateBody::Delivered(d))) => json!({ "delivered": {
             "id": id, "time": time, "recipient": d.recipient, "up_to": d.up_to,
         }}),
+        Ok(Some(UpdateBody::ProfileChanged(p))) => json!({ "profile_changed": {
+            "id": id, "time": time, "profile": {
+                "nickname": p.profile.nickname, "avatar": p.profile.avatar, "signature": p.profile.signature,
+                "city": p.profile.city, "province": p.profile.province, "extra": p.profile.extra,
+            },
+        }}),
+        Ok(Some(UpdateBody::PrivacyChanged(p))) => json!({ "privacy_changed": {
+            "id": id, "time": time, "discoverable": format!("{:?}", p.discoverable),
+            "friend_policy": format!("{:?}", p.friend_policy),
+        }}),
+        Ok(Some(UpdateBody::ProfileVisibilityChanged(f))) => json!({ "profile_visibility_changed": {
+            "id": id, "time": time, "birth_date_shown_to": format!("{:?}", f.birth_date).to_lowercase(),
+            "city_shown_to": format!("{:?}", f.city).to_lowercase(),
+            "province_shown_to": format!("{:?}", f.province).to_lowercase(),
+        }}),
+        Ok(Some(UpdateBody::RemarkChanged(r))) => json!({ "remark_changed": {
+            "id": id, "time": time, "user_id": r.user_id, "remark": r.remark,
+        }}),
         _ => json!({ "update": { "id": id, "kind": entry.kind } }),
     }
 }
