@@ -269,6 +269,8 @@ async fn secrets_at_rest_are_private_whatever_the_umask() {
             assert!(Instant::now() < deadline, "the server did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // The control socket is the server's and its group's, never others'.
+        assert_eq!(mode(&socket), 0o660, "control socket");
         let data = dir.path().join("data");
         let added = kith_cli(&["user", "add", "alice"], &data, Some(PASSWORD), "022");
         assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
@@ -302,6 +304,21 @@ async fn secrets_at_rest_are_private_whatever_the_umask() {
     let out = kith_cli(&["backup", target.to_str().unwrap()], &data, None, "022");
     assert!(!out.status.success());
     assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+}
+
+/// A control connection that never sends its request is closed after the
+/// 30 s stall limit instead of being kept for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_control_connection_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let server = TestServer::start().await;
+    let socket = kith::admin::control::socket_path(&server.data_dir());
+    let mut silent = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(90), silent.read(&mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0))), "the server kept a silent control connection: {read:?}");
+    assert!(started.elapsed() >= Duration::from_secs(25), "closed before the stall limit: {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,13 +417,26 @@ async fn a_failed_sync_stops_acknowledgements_and_the_process() {
     server.child.kill().unwrap();
 }
 
+/// With the threshold at 0 every QUIC peer must answer a Retry before it
+/// takes a connection slot: the server's log shows the Retry asked of each
+/// client, and the clients still connect and talk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_clients_connect_when_every_address_must_be_validated() {
-    let server = TestServer::start_with(|c| c.limits.quic_validate_above = 0).await;
-    let mut alice = server.user(Kind::Quic, "alice").await;
-    let bob = server.user(Kind::Quic, "bob").await;
-    bob.client.send_text(alice.user_id, "over a validated path").await.unwrap();
-    assert_eq!(common::next_message(&mut alice.client).await.content, b"over a validated path");
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("RUST_LOG", "info,kith::transport::quic=debug")];
+    let server = common::process::start_with_env(dir.path(), &["--set", "limits.quic_validate_above=0"], &env);
+    let quic = Transport::Quic { fingerprint: server.fingerprint };
+    let mut users = Vec::new();
+    for name in ["alice", "bob"] {
+        let client = Client::connect(server.quic, &quic).await.unwrap();
+        common::process::wait_for_line(&server, "asking for address validation");
+        let id = client.register(name, PASSWORD).await.unwrap();
+        client.login(name, PASSWORD, device(name, DeviceType::Mobile)).await.unwrap();
+        users.push((id, client));
+    }
+    let ((alice, mut alice_client), (_, bob_client)) = (users.remove(0), users.remove(0));
+    bob_client.send_text(alice, "over a validated path").await.unwrap();
+    assert_eq!(common::next_message(&mut alice_client).await.content, b"over a validated path");
 }
 
 /// A backup file with one value replaced, its checksum made right again.

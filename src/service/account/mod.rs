@@ -295,7 +295,7 @@ async fn login(call: Call, req: LoginRequest) -> ServiceResult<Outcome<LoginRepl
     let (services, peer) = (&call.services, call.peer.ip());
     let accounts = &services.accounts;
     // Only a valid username keys the throttle, so its table stays small.
-    let account = canonical_username(&req.username).ok();
+    let account = throttle::account_key(&req.username);
     let attempt = accounts.begin_attempt(account.as_deref(), peer)?;
     let found = match account {
         Some(name) => services.read(move |s| store::for_login(s, &name)).await?,

@@ -41,6 +41,13 @@ enum Key {
     Address(IpAddr),
 }
 
+/// The account a login's username is counted against: its canonical form,
+/// or none for a name no account can have — a made-up name of any length
+/// then counts against the address only and adds nothing to the table.
+pub(crate) fn account_key(username: &str) -> Option<String> {
+    super::canonical_username(username).ok()
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     failures: u32,
@@ -230,6 +237,20 @@ mod tests {
 
     fn fail(t: &LoginThrottle, account: &str, ip: IpAddr, at: Instant) {
         drop(t.begin(Some(account), ip, at).expect("allowed"));
+    }
+
+    #[test]
+    fn an_invalid_username_keys_only_the_address() {
+        let t = LoginThrottle::default();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let made_up = "x".repeat(100_000);
+        assert_eq!(account_key(&made_up), None);
+        assert_eq!(account_key("Alice").as_deref(), Some("alice"));
+        fail(&t, "alice", ip, Instant::now());
+        drop(t.begin(account_key(&made_up).as_deref(), ip, Instant::now()).expect("allowed"));
+        let entries = t.entries.lock().unwrap();
+        let accounts: Vec<&Key> = entries.keys().filter(|k| matches!(k, Key::Account(_))).collect();
+        assert_eq!(accounts, [&Key::Account("alice".into())], "the made-up name is no key");
     }
 
     #[test]
