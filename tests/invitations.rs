@@ -206,6 +206,13 @@ async fn guessing_invitations_is_throttled() {
     let err = register(&client, "guess3", Some(&made_up)).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RateLimited), "{err}");
     assert!(err.retry_after().is_some());
+    // While the address waits, even a valid invitation waits, and is not
+    // used up by the refusal: after the wait it admits its one user.
+    let once = invite(&server, &["--uses", "1"]).await;
+    let err = register(&client, "invited", Some(&once.invitation)).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::RateLimited), "{err}");
+    tokio::time::sleep(err.retry_after().unwrap()).await;
+    register(&client, "invited", Some(&once.invitation)).await.expect("the invitation still admits one");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
