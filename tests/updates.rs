@@ -131,6 +131,9 @@ async fn an_offline_device_catches_up_on_everything_with_one_cursor(kind: Kind) 
     let state = again.auth(&token).await.unwrap();
     assert_eq!(state.cursor, state.latest);
     assert!(again.sync_page(state.cursor, 100).await.unwrap().updates.is_empty());
+    // From the very end of the id space: an empty page, not an error.
+    let end = again.sync_page(u64::MAX, 100).await.unwrap();
+    assert!(end.updates.is_empty() && !end.more);
     // A password login's notice reaches the phone live, with its log id.
     let mut again = again;
     let (_other, login) = server.device(kind, "alice", "tablet", DeviceType::Tablet).await;
