@@ -20,7 +20,7 @@ pub(crate) use floors::Floors;
 use super::conversation::{self, View};
 use super::message::{self, Conversation};
 use super::update::{self, StoredUpdate};
-use super::{group, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult};
+use super::{group, Call, Outcome, PageLimit, Router, ServiceResult};
 use crate::protocol::{AckReply, AckRequest, Limited, SyncPage, SyncRequest, Update, UpdateBody};
 use crate::storage::{StorageError, Store};
 
@@ -62,16 +62,13 @@ async fn ack(call: Call, req: AckRequest) -> ServiceResult<Outcome<AckReply>> {
     let me = call.me()?;
     let (user, device) = (me.user_id, me.device_id.clone());
     let retention = call.services.config.conversation.retention_secs;
-    let pending = call
-        .services
-        .committer
-        .submit(move |tx| {
+    call.services
+        .write(move |tx| {
             let cursor = update::advance_cursor(tx, user, device, req.up_to)?;
             conversation::delivered(tx, user, cursor, retention)?;
-            Ok::<_, ServiceError>(AckReply { cursor })
+            Ok(AckReply { cursor })
         })
-        .await?;
-    Ok(Outcome::later(pending.durable()))
+        .await
 }
 
 /// How many missed messages of one conversation a `Sync` gives at most.
