@@ -635,6 +635,19 @@ async fn recall_counts_are_built_by_the_migration() {
     assert_eq!(entry(&list, Target::Group(group)).unread, left_after(None, &recalled));
 }
 
+/// The first page of the client's log once the sweep removed a notice
+/// from it (it runs in the background; `deadline` bounds the wait).
+async fn swept(client: &kith::client::Client, deadline: tokio::time::Instant) -> kith::protocol::SyncPage {
+    loop {
+        let page = client.sync_page(0, 100).await.unwrap();
+        if page.notices_dropped > 0 {
+            return page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no notice was swept: {page:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Notices older than `conversation.notices_kept_secs` leave the update log
 /// (it used to grow for ever from requests, receipts and invitations, even
 /// for a user who never syncs); messages stay. A `Sync` from before the
@@ -657,14 +670,7 @@ async fn notices_past_the_horizon_leave_the_log_and_sync_says_so() {
     assert!(before.updates.iter().any(|u| u.id == asked.id), "the request is a notice in his log");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let after = loop {
-        let page = bob.client.sync_page(0, 100).await.unwrap();
-        if page.notices_dropped > 0 {
-            break page;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no notice was swept: {page:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let after = swept(&bob.client, deadline).await;
     let ids: Vec<u64> = after.updates.iter().map(|u| u.id).collect();
     assert!(!ids.contains(&asked.id), "the friend request left the log: {ids:?}");
     assert!(ids.contains(&said), "the message stays: {ids:?}");
@@ -677,14 +683,7 @@ async fn notices_past_the_horizon_leave_the_log_and_sync_says_so() {
     assert_eq!(listed.requests.iter().map(|r| r.id).collect::<Vec<_>>(), [asked.id]);
     // Carol's log held only notices: it is empty now, and her device moves
     // its cursor to the newest removed, after which Sync says nothing more.
-    let page = loop {
-        let page = carol.client.sync_page(0, 100).await.unwrap();
-        if page.notices_dropped > 0 {
-            break page;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "carol's notices were not swept: {page:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let page = swept(&carol.client, deadline).await;
     assert!(page.updates.is_empty(), "{page:?}");
     assert_eq!(carol.client.ack(page.notices_dropped).await.unwrap(), page.notices_dropped);
     assert_eq!(carol.client.sync_page(page.notices_dropped, 100).await.unwrap().notices_dropped, 0);
