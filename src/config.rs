@@ -416,11 +416,21 @@ pub struct RegistrationConfig {
     /// links (`kith invite create`); empty means the TLS listen address,
     /// when that is a specific one.
     pub public_host: String,
+    /// Days the username of a deleted account stays taken, so nobody can
+    /// pass for its owner to the people who knew them; 0 frees it at once.
+    pub deleted_name_hold_days: u32,
 }
 
 impl Default for RegistrationConfig {
     fn default() -> Self {
-        RegistrationConfig { policy: RegistrationPolicy::Invite, public_host: String::new() }
+        RegistrationConfig { policy: RegistrationPolicy::Invite, public_host: String::new(), deleted_name_hold_days: 30 }
+    }
+}
+
+impl RegistrationConfig {
+    /// How long a deleted account's username stays taken, in ms.
+    pub fn deleted_name_hold_ms(&self) -> u64 {
+        u64::from(self.deleted_name_hold_days) * 86_400_000
     }
 }
 

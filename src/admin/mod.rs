@@ -46,6 +46,12 @@ pub enum Command {
         /// Username.
         username: String,
     },
+    /// Delete a user for good: disconnected at once, everything they left
+    /// erased as `DeleteAccount` does.
+    UserDelete {
+        /// Username.
+        username: String,
+    },
     /// Set a new password, revoke every token, disconnect every session.
     UserResetPassword {
         /// Username.
@@ -99,6 +105,7 @@ impl Command {
             Command::UserList => "user-list",
             Command::UserDisable { .. } => "user-disable",
             Command::UserEnable { .. } => "user-enable",
+            Command::UserDelete { .. } => "user-delete",
             Command::UserResetPassword { .. } => "user-reset-password",
             Command::UserExport { .. } => "user-export",
             Command::Stats => "stats",
@@ -135,6 +142,11 @@ pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResul
         }
         Command::UserDisable { username } => set_disabled(services, &username, true).await,
         Command::UserEnable { username } => set_disabled(services, &username, false).await,
+        Command::UserDelete { username } => {
+            let (id, user) = account::find(services, &username).await?;
+            crate::service::erase::delete_now(services, id).await?;
+            Ok(Outcome::Json(json!({ "user_id": id, "username": user.username })))
+        }
         Command::UserResetPassword { username, password } => {
             let (id, _) = account::find(services, &username).await?;
             let revoked = account::reset_password(services, id, &password).await?;
@@ -192,8 +204,11 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
     let (friendships, pending_requests, blocks) = services.read(move |s| social::stats(s, live_since)).await?;
     let conversation_stats = services.read(conversation::stats).await?;
+    let (deleted, being_erased) = account::deleted_count(services).await?;
     Ok(Outcome::Json(json!({
         "users": users,
+        "deleted_users": deleted,
+        "users_being_erased": being_erased,
         "conversations": conversations,
         "messages": messages,
         "updates": updates,

@@ -41,6 +41,14 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Delete a user for good: disconnected at once, their profile,
+    /// friendships, memberships and logs erased (see PROTOCOL's DeleteAccount).
+    Delete {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Set a new password (prompt or KITH_PASSWORD); revokes the user's tokens.
     ResetPassword {
         /// Username.
@@ -158,6 +166,10 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
             run_json(&load(&config)?, Command::UserEnable { username: username.clone() })?;
             println!("user {username} enabled");
         }
+        UserCommand::Delete { username, config } => {
+            let data = run_json(&load(&config)?, Command::UserDelete { username })?;
+            println!("user {} (id {}) deleted and erased", cell(&data["username"]), data["user_id"]);
+        }
         UserCommand::ResetPassword { username, config } => {
             let config = load(&config)?;
             let password = new_password()?;
@@ -179,6 +191,7 @@ pub(super) fn stats(listing: &Listing) -> Result<(), String> {
     listing.show(Command::Stats, |data| {
         for key in [
             "users",
+            "deleted_users",
             "conversations",
             "messages",
             "updates",

@@ -151,6 +151,14 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// `DeleteAccount` request: the password again, so a phone left unlocked
+/// cannot end an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteAccountRequest {
+    /// Current password.
+    pub password: String,
+}
+
 /// `ChangePassword` response: a fresh token for this device (all others are revoked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenReply {

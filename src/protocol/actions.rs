@@ -23,7 +23,7 @@
 //! pushes ([`super::push`]).
 
 use super::account::{
-    AuthReply, AuthRequest, ChangePasswordRequest, FindUserRequest, Heartbeat, HeartbeatReply, LoginReply,
+    AuthReply, AuthRequest, ChangePasswordRequest, DeleteAccountRequest, FindUserRequest, Heartbeat, HeartbeatReply, LoginReply,
     LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
 };
 use super::conversation::{
@@ -175,6 +175,8 @@ actions! {
     0x07 FindUser(FindUserRequest) -> UserInfo, User;
     /// A fresh token for this device; the one in use stays valid until the new one is used.
     0x08 RenewToken(RenewToken) -> TokenReply, User;
+    /// Deletes the caller's account for good and ends every session of it.
+    0x09 DeleteAccount(DeleteAccountRequest) -> (), User;
 
     // Messages, 0x10–0x17.
     /// Stores a message and delivers it.

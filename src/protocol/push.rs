@@ -47,6 +47,8 @@ wire_enum! {
         AuthTimeout = 8,
         /// The byte stream broke the protocol.
         ProtocolError = 9,
+        /// The account was deleted (by its user or the operator).
+        AccountDeleted = 10,
     }
 }
 
@@ -63,6 +65,7 @@ impl DisconnectReason {
             DisconnectReason::IdleTimeout => "idle timeout",
             DisconnectReason::AuthTimeout => "not authenticated in time",
             DisconnectReason::ProtocolError => "protocol error",
+            DisconnectReason::AccountDeleted => "account deleted",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod account;
 pub(crate) mod conversation;
+pub(crate) mod erase;
 mod error;
 pub(crate) mod export;
 pub(crate) mod fanout;
@@ -291,5 +292,6 @@ pub fn routes() -> Router {
     social::routes(&mut router);
     group::routes(&mut router);
     conversation::routes(&mut router);
+    erase::routes(&mut router);
     router
 }

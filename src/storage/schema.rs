@@ -55,6 +55,8 @@ keyspaces! {
     USERDEVICE_SUCCESSOR = 0x16, "userdevice_successor", "account", "user id ‖ device id (rest of key)", "token id";
     /// Invitations to register; only the SHA-256 of each secret is stored.
     INVITEID_INVITE = 0x17, "inviteid_invite", "account", "invitation id", "InviteRecord";
+    /// Deleted accounts: when, and whether what they left is erased yet. Never removed, so an id is never reused.
+    USERID_DELETED = 0x18, "userid_deleted", "account", "user id", "DeletedAccount";
 
     /// Conversation logs: every message, stored once.
     CONVMESSAGE_MESSAGE = 0x20, "convmessage_message", "message", "conversation (17 bytes) ‖ message id", "StoredMessage";

@@ -130,6 +130,25 @@ impl<'a, E> Tx<'a, E> {
         self.merged(*ks, bounds, true)
     }
 
+    /// Deletes at most `most` of the entries whose key starts with
+    /// `leading` and returns how many it deleted: a job erasing a large
+    /// owner's entries stays bounded, and the next job goes on.
+    pub fn delete_some<K: KeyPart + Leading<P>, V, P: KeyPart>(
+        &mut self,
+        ks: &Keyspace<K, V>,
+        leading: &P,
+        most: usize,
+    ) -> Result<usize, StorageError> {
+        let keys: Vec<Vec<u8>> = self
+            .raw(prefix_bounds(ks.prefix(leading)), true)
+            .take(most)
+            .map(|entry| entry.map(|(key, _)| key))
+            .collect::<Result<_, _>>()?;
+        let deleted = keys.len();
+        self.own.extend(keys.into_iter().map(|key| (key, None)));
+        Ok(deleted)
+    }
+
     /// The last entry of a key range.
     pub fn last<K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &self,

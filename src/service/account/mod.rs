@@ -58,9 +58,14 @@ pub(crate) struct Accounts {
     passwords: PasswordHashing,
     throttle: LoginThrottle,
     registrations: RegistrationLimit,
-    /// Highest user id. Users are never deleted, so an id exists iff it is
-    /// between 1 and this — checked without touching sled on the send path.
+    /// Highest user id. Ids are never reused, so an id exists iff it is
+    /// between 1 and this and not deleted — checked without touching sled
+    /// on the send path.
     last_user_id: AtomicU64,
+    /// Deleted accounts, changed by the write job that deletes one, so a
+    /// write checked against it on the write path sees every deletion
+    /// committed before it.
+    deleted: Arc<std::sync::RwLock<std::collections::HashSet<u64>>>,
     /// Disabled accounts, for the same reason; few, so a set. Changed by
     /// the write job that disables or enables, so a write checked against
     /// it on the write path sees every change committed before it.
@@ -86,6 +91,9 @@ impl Accounts {
             ),
             last_user_id: AtomicU64::new(store::last_user_id(store)?),
             disabled: Arc::new(std::sync::RwLock::new(store::disabled_users(store)?)),
+            deleted: Arc::new(std::sync::RwLock::new(
+                store::deleted_accounts(store)?.into_iter().map(|(id, _)| id).collect(),
+            )),
             token_ttl_secs: limits.token_ttl_secs,
             token_renew_within_secs: limits.token_renew_within_secs,
             policy: std::sync::RwLock::new(policy),
@@ -108,10 +116,12 @@ impl Accounts {
         self.last_user_id.load(Ordering::Acquire)
     }
 
-    /// Whether a user with this id exists (disabled users included; ids are
-    /// sequential and never reused).
+    /// Whether a user with this id exists (disabled users included, deleted
+    /// ones not; ids are sequential and never reused).
     pub(crate) fn user_exists(&self, user_id: u64) -> bool {
-        user_id >= 1 && user_id <= self.last_user_id.load(Ordering::Acquire)
+        user_id >= 1
+            && user_id <= self.last_user_id.load(Ordering::Acquire)
+            && !self.deleted.read().unwrap_or_else(|e| e.into_inner()).contains(&user_id)
     }
 
     /// Whether the operator disabled this account.
@@ -267,13 +277,14 @@ async fn create(
         Hashing::Hashed(hash) => hash,
     };
     let record = UserRecord { username, password_hash, created_at: now_ms(), disabled: false };
+    let hold = services.config.registration.deleted_name_hold_ms();
     let pending = services
         .committer
         .submit(move |tx| {
             // The use is counted in the job that creates the account: of
             // two registrations racing for the last use, one fails here.
             let invited = invitation.map(|code| invite::redeem(tx, &code, now_ms())).transpose()?;
-            Ok::<_, ServiceError>((store::create_user(tx, &record)?, invited))
+            Ok::<_, ServiceError>((store::create_user(tx, &record, hold, now_ms())?, invited))
         })
         .await?;
     Ok(async move {
@@ -492,6 +503,7 @@ pub(crate) async fn confirm(services: &Services, identity: &Identity) -> Result<
         .await
         .map_err(|e| (e, DisconnectReason::ServerShutdown))?;
     match found {
+        (None, _, _) => Err((invalid_token(), DisconnectReason::AccountDeleted)),
         (Some(u), _, _) if u.disabled => Err((disabled(), DisconnectReason::AccountDisabled)),
         (Some(_), generation, Some(token)) if generation == identity.generation && token.user_id == user => Ok(()),
         (_, generation, _) if generation != identity.generation => Err((
@@ -586,6 +598,57 @@ pub(crate) async fn set_disabled(services: &Services, user_id: u64, disabled: bo
     }
     tracing::info!(user = user_id, disabled, "account state changed by the operator");
     Ok(())
+}
+
+/// Checks the password of the signed-in user, throttled like a login: what
+/// an action that cannot be undone asks first.
+pub(crate) async fn verify_password(services: &Services, me: &Identity, peer: IpAddr, password: &str) -> ServiceResult<()> {
+    let accounts = &services.accounts;
+    let attempt = accounts.begin_attempt(Some(&me.username), peer)?;
+    let user_id = me.user_id;
+    let user = services.read(move |s| store::user(s, user_id)).await?.ok_or_else(bad_credentials)?;
+    if !accounts.passwords.verify(password, Some(&user.password_hash)).await? {
+        return Err(bad_credentials());
+    }
+    attempt.succeeded();
+    Ok(())
+}
+
+/// Deletes an account: its record, tokens and devices go and it is recorded
+/// as deleted, in one job; then every session of it but `keep` closes with
+/// `AccountDeleted`. What it left in other domains is erased afterwards
+/// (`service::erase`). `NotFound` if there is no such account.
+pub(crate) async fn delete(services: &Services, user_id: u64, keep: Option<u64>) -> ServiceResult<()> {
+    let (deleted, disabled) = (services.accounts.deleted.clone(), services.accounts.disabled.clone());
+    services
+        .committer
+        .run(move |tx| {
+            store::mark_deleted(tx, user_id, now_ms())?;
+            deleted.write().unwrap_or_else(|e| e.into_inner()).insert(user_id);
+            disabled.write().unwrap_or_else(|e| e.into_inner()).remove(&user_id);
+            Ok::<_, ServiceError>(())
+        })
+        .await?;
+    services.hub.disconnect(user_id, DisconnectReason::AccountDeleted, |s| Some(s.session_id) != keep);
+    tracing::info!(user = user_id, "account deleted");
+    Ok(())
+}
+
+/// Records that everything a deleted account left is erased.
+pub(crate) fn erased(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<()> {
+    store::mark_erased(tx, user_id)
+}
+
+/// Deleted accounts whose erasure has not finished.
+pub(crate) async fn unerased(services: &Services) -> ServiceResult<Vec<u64>> {
+    let all = services.read(store::deleted_accounts).await?;
+    Ok(all.into_iter().filter(|(_, d)| !d.erased).map(|(id, _)| id).collect())
+}
+
+/// Deleted accounts, and how many of them are not erased yet.
+pub(crate) async fn deleted_count(services: &Services) -> ServiceResult<(usize, usize)> {
+    let all = services.read(store::deleted_accounts).await?;
+    Ok((all.len(), all.iter().filter(|(_, d)| !d.erased).count()))
 }
 
 /// Sets a new password, revokes every token and closes every session;

@@ -20,6 +20,17 @@ pub(crate) struct UserRecord {
     pub disabled: bool,
 }
 
+/// What stays of a deleted account: its id, never reused, and how far its
+/// erasure got (see `service::erase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeletedAccount {
+    /// When it was deleted, Unix milliseconds: its username stays taken for
+    /// `registration.deleted_name_hold_days` from then.
+    pub deleted_at: u64,
+    /// Whether everything it left is erased; a start resumes those that are not.
+    pub erased: bool,
+}
+
 /// A login token. The secret itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct TokenRecord {
@@ -57,6 +68,7 @@ pub(super) const TOKENS: Keyspace<u64, TokenRecord> = Keyspace::new(&schema::TOK
 pub(super) const DEVICES: Keyspace<(u64, String), DeviceRecord> = Keyspace::new(&schema::USERDEVICE_DEVICE);
 /// A device's renewed token, until it is first used.
 pub(super) const SUCCESSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_SUCCESSOR);
+pub(super) const DELETED: Keyspace<u64, DeletedAccount> = Keyspace::new(&schema::USERID_DELETED);
 /// Absent means generation 0 (every account before the keyspace existed).
 pub(super) const GENERATIONS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_GENERATION);
 
@@ -70,10 +82,14 @@ pub(super) struct Credential {
     pub generation: u64,
 }
 
-/// Creates a user with the next free id, unless the username is taken.
-pub(super) fn create_user(tx: &mut Tx<'_>, record: &UserRecord) -> ServiceResult<u64> {
-    if tx.get(&NAMES, &record.username)?.is_some() {
-        return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
+/// Creates a user with the next free id, unless the username is taken: by
+/// an account, or by one deleted less than `hold_ms` ago.
+pub(super) fn create_user(tx: &mut Tx<'_>, record: &UserRecord, hold_ms: u64, now: u64) -> ServiceResult<u64> {
+    if let Some(holder) = tx.get(&NAMES, &record.username)? {
+        let released = tx.get(&DELETED, &holder)?.is_some_and(|d| d.deleted_at.saturating_add(hold_ms) <= now);
+        if !released {
+            return Err(ServiceError::new(ErrorCode::Conflict, "username is taken"));
+        }
     }
     let id = tx
         .get(&LAST_ID, &())?
@@ -213,6 +229,40 @@ pub(super) fn revoke_all(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<usize> 
     Ok(live.len())
 }
 
+/// Deletes an account's record, tokens, devices and credential generation,
+/// and records it as deleted and not yet erased; its username stays bound
+/// to it, so the name stays taken. `NotFound` if there is no such account.
+pub(super) fn mark_deleted(tx: &mut Tx<'_>, user_id: u64, now: u64) -> ServiceResult<()> {
+    if tx.get(&USERS, &user_id)?.is_none() {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    revoke_all(tx, user_id)?;
+    let devices: Vec<(u64, String)> =
+        tx.scan(&DEVICES, &user_id).map(|e| e.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+    for key in &devices {
+        drop_successor(tx, key)?;
+        tx.delete(&DEVICES, key);
+    }
+    tx.delete(&USERS, &user_id);
+    tx.delete(&GENERATIONS, &user_id);
+    tx.put(&DELETED, &user_id, &DeletedAccount { deleted_at: now, erased: false });
+    Ok(())
+}
+
+/// Records that everything a deleted account left is erased.
+pub(super) fn mark_erased(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<()> {
+    if let Some(mut deleted) = tx.get(&DELETED, &user_id)? {
+        deleted.erased = true;
+        tx.put(&DELETED, &user_id, &deleted);
+    }
+    Ok(())
+}
+
+/// Every deleted account.
+pub(super) fn deleted_accounts(store: &Store) -> Result<Vec<(u64, DeletedAccount)>, StorageError> {
+    store.all(&DELETED).collect()
+}
+
 /// The user with this id.
 pub(crate) fn user(r: &impl Get, user_id: u64) -> Result<Option<UserRecord>, StorageError> {
     r.value(&USERS, &user_id)
@@ -272,6 +322,9 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     for entry in store.all(&USERS) {
         highest = highest.max(entry.map_err(|e| e.to_string())?.0);
     }
+    for entry in store.all(&DELETED) {
+        highest = highest.max(entry.map_err(|e| e.to_string())?.0);
+    }
     let mut last = 0;
     for entry in store.all(&LAST_ID) {
         last = entry.map_err(|e| e.to_string())?.1;
@@ -281,7 +334,8 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     }
     for entry in store.all(&NAMES) {
         let (name, id) = entry.map_err(|e| e.to_string())?;
-        if user(&**store, id).map_err(|e| e.to_string())?.is_none() {
+        let deleted = (**store).value(&DELETED, &id).map_err(|e| e.to_string())?.is_some();
+        if !deleted && user(&**store, id).map_err(|e| e.to_string())?.is_none() {
             return Err(format!("username {name:?} names user {id}, who does not exist"));
         }
     }

@@ -18,6 +18,11 @@ use crate::storage::{schema, Keyspace, Migrator, StorageError};
 
 const DELIVERED: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_DELIVERED);
 
+/// Forgets how far a deleted user's deliveries went.
+pub(super) fn forget(tx: &mut Tx<'_>, user: u64) {
+    tx.delete(&DELIVERED, &user);
+}
+
 /// Updates one acknowledgement looks through, newest first: a device that
 /// acknowledges page by page (100 updates at most) is always covered.
 const MOST: usize = 1_000;

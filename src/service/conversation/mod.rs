@@ -236,3 +236,14 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
         .await??;
     Ok(Outcome::Reply(answer))
 }
+
+/// Erases a deleted user's conversation state, a bounded step per call
+/// (see `store::erase`); `gone` tells which other users are deleted too.
+/// Their messages stay in the logs others read. True when nothing is left.
+pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) -> bool) -> ServiceResult<bool> {
+    if !store::erase(tx, user, most, gone)? {
+        return Ok(false);
+    }
+    delivery::forget(tx, user);
+    Ok(true)
+}

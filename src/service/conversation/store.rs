@@ -31,8 +31,8 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::MessageKind;
-use crate::service::message::Conversation;
-use crate::service::Tx;
+use crate::service::message::{self, Conversation};
+use crate::service::{ServiceResult, Tx};
 use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
 
 /// A read position and the conversation's count at it.
@@ -595,6 +595,37 @@ pub(crate) fn left(tx: &mut Tx<'_>, group: u64, user: u64) -> Result<(), Storage
     }
     tx.delete(&ENTRIES, &(user, Conversation::Group(group)));
     Ok(())
+}
+
+/// Erases a deleted user's conversation state, at most `most` rows per
+/// call: their list entries, each with its cleared point; a 1:1
+/// conversation nobody is left to read (a note to self, or one whose other
+/// user `gone` says is deleted too) is erased whole, its log first. Then
+/// their hidden marks and receipt setting. True when nothing is left.
+pub(super) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) -> bool) -> ServiceResult<bool> {
+    let entries: Vec<Conversation> =
+        tx.scan(&ENTRIES, &user).take(most).map(|e| e.map(|((_, c), _)| c)).collect::<Result<_, _>>()?;
+    for conversation in &entries {
+        if let Conversation::Direct { low, high } = *conversation {
+            let other = if low == user { high } else { low };
+            if other == user || gone(other) {
+                if !message::erase_log(tx, *conversation, most)? {
+                    return Ok(false);
+                }
+                tx.delete_some(&RECALLED, conversation, usize::MAX)?;
+                tx.delete_some(&RECALLS, conversation, usize::MAX)?;
+                tx.delete(&HEADS, conversation);
+            }
+        }
+        tx.delete(&ENTRIES, &(user, *conversation));
+        tx.delete(&CLEARED, &(user, *conversation));
+    }
+    if !entries.is_empty() || tx.delete_some(&HIDDEN, &user, most)? > 0 || tx.delete_some(&CLEARED, &user, most)? > 0
+    {
+        return Ok(false);
+    }
+    tx.delete(&NO_RECEIPTS, &user);
+    Ok(true)
 }
 
 /// Turns a user's read receipts on or off: their read positions join or

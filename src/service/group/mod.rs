@@ -294,51 +294,92 @@ async fn dissolve(call: Call, req: DissolveGroupRequest) -> ServiceResult<Outcom
         let group = req.group_id;
         load(tx, group)?;
         rules::need_owner(membership(tx, group, me)?.role)?;
-        let members = store::members_in(tx, group)?;
-        let everyone: Vec<u64> = members.iter().map(|(user, _)| *user).collect();
-        // Everyone gets the event in their own log, and keeps the window
-        // they had.
-        let id = tx.next_id();
-        for (user, member) in &members {
-            store::keep_window(tx, (group, *user), member, id, config.left_groups_kept as usize)?;
-        }
-        say(tx, config, group, id, me, GroupEvent::Dissolved { by: me }, &everyone)?;
-        // Invitations into it no longer stand: each invitee hears so once,
-        // and the invitation is gone from their list.
-        for (user, invitation) in store::clear_invitations(tx, group)? {
-            let info = membership::expired_invitation(tx, group, user, &invitation)?;
-            let notice = tx.next_id();
-            update::publish(tx, &[user], None, notice, UpdateBody::GroupInvitation(info));
-        }
-        store::dissolve(tx, group, &members)?;
-        Ok(())
+        end(tx, config, group, me)
     })
     .await
+}
+
+/// Ends a group, `by` its owner: everyone gets the event in their own log
+/// and keeps the window they had; invitations into it no longer stand, and
+/// each invitee hears so once.
+fn end(tx: &mut Tx<'_>, config: &GroupConfig, group: u64, by: u64) -> ServiceResult<()> {
+    let members = store::members_in(tx, group)?;
+    let everyone: Vec<u64> = members.iter().map(|(user, _)| *user).collect();
+    let id = tx.next_id();
+    for (user, member) in &members {
+        store::keep_window(tx, (group, *user), member, id, config.left_groups_kept as usize)?;
+    }
+    say(tx, config, group, id, by, GroupEvent::Dissolved { by }, &everyone)?;
+    for (user, invitation) in store::clear_invitations(tx, group)? {
+        let info = membership::expired_invitation(tx, group, user, &invitation)?;
+        let notice = tx.next_id();
+        update::publish(tx, &[user], None, notice, UpdateBody::GroupInvitation(info));
+    }
+    store::dissolve(tx, group, &members)?;
+    Ok(())
 }
 
 async fn transfer(call: Call, req: TransferGroupRequest) -> ServiceResult<Outcome<()>> {
     change(&call, move |tx, config, me| {
         let (group, to) = (req.group_id, req.user_id);
         let mut record = load(tx, group)?;
-        let mut mine = membership(tx, group, me)?;
-        rules::need_owner(mine.role)?;
+        rules::need_owner(membership(tx, group, me)?.role)?;
         if to == me {
             return Err(ServiceError::invalid("user_id: you already own this group"));
         }
-        let mut theirs =
-            store::member(tx, group, to)?.ok_or_else(|| ServiceError::not_found("not a member of this group"))?;
-        mine.role = GroupRole::Member;
-        theirs.role = GroupRole::Owner;
-        // Nobody may lift an owner's mute, so the new owner has none.
-        theirs.muted_until = 0;
-        store::put_member(tx, group, me, &mine);
-        store::put_member(tx, group, to, &theirs);
-        record.owner = to;
-        store::put_group(tx, group, &record);
-        announce(tx, config, group, me, GroupEvent::OwnershipTransferred { from: me, to })?;
-        Ok(())
+        store::member(tx, group, to)?.ok_or_else(|| ServiceError::not_found("not a member of this group"))?;
+        hand_over(tx, config, group, &mut record, me, to)
     })
     .await
+}
+
+/// Makes member `to` the owner in place of `from`, who stays a member.
+fn hand_over(
+    tx: &mut Tx<'_>,
+    config: &GroupConfig,
+    group: u64,
+    record: &mut GroupRecord,
+    from: u64,
+    to: u64,
+) -> ServiceResult<()> {
+    let mut mine = membership(tx, group, from)?;
+    let mut theirs = membership(tx, group, to)?;
+    mine.role = GroupRole::Member;
+    theirs.role = GroupRole::Owner;
+    // Nobody may lift an owner's mute, so the new owner has none.
+    theirs.muted_until = 0;
+    store::put_member(tx, group, from, &mine);
+    store::put_member(tx, group, to, &theirs);
+    record.owner = to;
+    store::put_group(tx, group, record);
+    announce(tx, config, group, from, GroupEvent::OwnershipTransferred { from, to })?;
+    Ok(())
+}
+
+/// Takes a deleted account out of its groups, one group per call: a group
+/// it owns passes to the longest-standing admin, else the longest-standing
+/// member, and ends if nobody else is in it; then it leaves with a `Left`
+/// event. With no group left, its invitations, join requests, bans, kept
+/// mutes and past windows go. True when nothing is left.
+pub(crate) fn erase(tx: &mut Tx<'_>, config: &GroupConfig, user: u64) -> ServiceResult<bool> {
+    let Some(group) = store::first_group_of(tx, user)? else {
+        store::forget_user(tx, user)?;
+        return Ok(true);
+    };
+    let mut record = load(tx, group)?;
+    if record.owner == user {
+        let heir = store::members_in(tx, group)?
+            .into_iter()
+            .filter(|(member, _)| *member != user)
+            .min_by_key(|(_, m)| (m.role != GroupRole::Admin, m.joined))
+            .map(|(member, _)| member);
+        match heir {
+            Some(heir) => hand_over(tx, config, group, &mut record, user, heir)?,
+            None => return end(tx, config, group, user).map(|()| false),
+        }
+    }
+    remove(tx, config, group, &mut record, user, user, GroupEvent::Left { user_id: user })?;
+    Ok(false)
 }
 
 async fn leave(call: Call, req: LeaveGroupRequest) -> ServiceResult<Outcome<()>> {

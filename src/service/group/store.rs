@@ -406,6 +406,31 @@ fn clear_group<V: Serialize + DeserializeOwned + 'static>(
     Ok(())
 }
 
+/// The first group a user is a member of, if any.
+pub(super) fn first_group_of(tx: &Tx<'_>, user: u64) -> Result<Option<u64>, StorageError> {
+    tx.scan(&JOINED, &user).next().transpose().map(|entry| entry.map(|((_, group), _)| group))
+}
+
+/// Deletes what the groups keep of a user who is in none of them any more:
+/// invitations to them, past windows, and — read group by group, as they
+/// are filed by group — join requests, bans and kept mutes.
+pub(super) fn forget_user(tx: &mut Tx<'_>, user: u64) -> Result<(), StorageError> {
+    let invited: Vec<u64> =
+        tx.scan(&INVITATIONS, &user).map(|e| e.map(|((_, group), _)| group)).collect::<Result<_, _>>()?;
+    for group in invited {
+        tx.delete(&INVITATIONS, &(user, group));
+        tx.delete(&INVITED, &(group, user));
+    }
+    tx.delete_some(&PAST, &user, usize::MAX)?;
+    let groups: Vec<u64> = tx.range(&GROUPS, ..).map(|e| e.map(|(group, _)| group)).collect::<Result<_, _>>()?;
+    for group in groups {
+        tx.delete(&REQUESTS, &(group, user));
+        tx.delete(&BANS, &(group, user));
+        tx.delete(&MUTED_AWAY, &(group, user));
+    }
+    Ok(())
+}
+
 /// Every membership as group, user and join id, for a migration.
 pub(crate) fn memberships(
     m: &mut Migrator<'_>,

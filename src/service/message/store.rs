@@ -40,6 +40,18 @@ impl StoredMessage {
 const LOG: Keyspace<(Conversation, u64), StoredMessage> = Keyspace::new(&schema::CONVMESSAGE_MESSAGE);
 const SENT: Keyspace<(u64, [u8; 16]), u64> = Keyspace::new(&schema::SENDERCLIENTID_MESSAGEID);
 
+/// Deletes at most `most` of a deleted user's idempotency entries; true
+/// when none is left. Their messages stay in their conversations' logs.
+pub(crate) fn erase_sent(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<bool, StorageError> {
+    Ok(tx.delete_some(&SENT, &user, most)? == 0)
+}
+
+/// Deletes at most `most` messages of a conversation nobody can read any
+/// more; true when its log is empty.
+pub(crate) fn erase_log(tx: &mut Tx<'_>, conversation: Conversation, most: usize) -> Result<bool, StorageError> {
+    Ok(tx.delete_some(&LOG, &conversation, most)? == 0)
+}
+
 /// The id already given to a sender's client message id, as this batch has
 /// left the index so far.
 pub(crate) fn known_id(tx: &Tx<'_>, sender: u64, client_msg_id: [u8; 16]) -> ServiceResult<Option<u64>> {

@@ -445,6 +445,19 @@ async fn remove_friend(call: Call, req: RemoveFriendRequest) -> ServiceResult<Ou
         .await
 }
 
+/// Erases a deleted account's social data, a bounded step per call (see
+/// `store::erase_some`); each former friend hears the friendship ended.
+/// Returns whether nothing is left.
+pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize) -> ServiceResult<bool> {
+    let (friends, done) = store::erase_some(tx, user, most)?;
+    for friend in friends {
+        let id = tx.next_id();
+        let body = UpdateBody::FriendRemoved(FriendRemoved { by: user, user_id: friend });
+        update::publish(tx, &[friend], None, id, body);
+    }
+    Ok(done)
+}
+
 async fn set_remark(call: Call, req: SetRemarkRequest) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.user_id;
     let remark = rules::check_remark(&req.remark)?;

@@ -368,6 +368,75 @@ pub(super) fn blocked(
     )
 }
 
+/// Erases a deleted user's social data, at most `most` friendships,
+/// requests and blocks of theirs per call (each side's entries and the
+/// pair's relation); once none is left, their profile, settings and index
+/// entry, and the blocks others hold against them. Returns the former
+/// friends, who must hear of it, and whether nothing is left.
+pub(super) fn erase_some(tx: &mut Tx<'_>, user: u64, most: usize) -> ServiceResult<(Vec<u64>, bool)> {
+    let friends: Vec<u64> =
+        tx.scan(&FRIENDS, &user).take(most).map(|e| e.map(|((_, friend), _)| friend)).collect::<Result<_, _>>()?;
+    for friend in &friends {
+        unfriend(tx, user, *friend)?;
+    }
+    let mut left = most - friends.len();
+    let incoming: Vec<(u64, u64)> =
+        tx.scan(&REQUESTS, &user).take(left).map(|e| e.map(|((_, id), r)| (id, r.from))).collect::<Result<_, _>>()?;
+    left -= incoming.len();
+    let outgoing: Vec<(u64, u64)> =
+        tx.scan(&SENT, &user).take(left).map(|e| e.map(|((_, id), to)| (id, to))).collect::<Result<_, _>>()?;
+    left -= outgoing.len();
+    for &(id, from) in &incoming {
+        forget_request(tx, id, from, user)?;
+    }
+    for &(id, to) in &outgoing {
+        forget_request(tx, id, user, to)?;
+    }
+    let blocked: Vec<u64> =
+        tx.scan(&BLOCKS, &user).take(left).map(|e| e.map(|((_, other), _)| other)).collect::<Result<_, _>>()?;
+    for other in &blocked {
+        set_block(tx, user, *other, false, 0)?;
+    }
+    if !friends.is_empty() || !incoming.is_empty() || !outgoing.is_empty() || !blocked.is_empty() {
+        return Ok((friends, false));
+    }
+    let nickname = profile(tx, user)?.nickname;
+    if !nickname.is_empty() {
+        tx.delete(&NICKS, &NickKey { name: super::rules::fold(&nickname), user });
+    }
+    tx.delete(&PROFILES, &user);
+    tx.delete(&PRIVACY, &user);
+    tx.delete(&FIELDS, &user);
+    // Block lists are kept by the blocker only: all are read, once per
+    // deleted account (blocks are few beside friendships).
+    let against: Vec<u64> = tx
+        .range(&BLOCKS, ..)
+        .filter_map(|e| match e {
+            Ok(((blocker, blocked), _)) if blocked == user => Some(Ok(blocker)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, StorageError>>()?;
+    for blocker in against {
+        set_block(tx, blocker, user, false, 0)?;
+    }
+    Ok((friends, true))
+}
+
+/// Deletes a request from `from` to `to` (answered or not) from both lists
+/// and, if pending, from the pair's relation.
+fn forget_request(tx: &mut Tx<'_>, id: u64, from: u64, to: u64) -> ServiceResult<()> {
+    tx.delete(&REQUESTS, &(to, id));
+    tx.delete(&SENT, &(from, id));
+    let pair = Pair::of(from, to);
+    let mut relation = relation(tx, pair)?;
+    if relation.pending.is_some_and(|p| p.id == id) {
+        relation.pending = None;
+        put_relation(tx, pair, &relation);
+    }
+    Ok(())
+}
+
 fn page<T>(
     entries: impl Iterator<Item = Result<T, StorageError>>,
     limit: usize,

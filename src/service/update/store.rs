@@ -52,6 +52,16 @@ const LOG: Keyspace<(u64, u64), StoredUpdate> = Keyspace::new(&schema::USERUPDAT
 const CURSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_CURSOR);
 const HORIZONS: Keyspace<u64, Horizon> = Keyspace::new(&schema::USERID_HORIZON);
 
+/// Deletes at most `most` entries of a deleted user's log, then their
+/// cursors and horizon; true when nothing is left.
+pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<bool, StorageError> {
+    if tx.delete_some(&LOG, &user, most)? > 0 || tx.delete_some(&CURSORS, &user, most)? > 0 {
+        return Ok(false);
+    }
+    tx.delete(&HORIZONS, &user);
+    Ok(true)
+}
+
 /// Adds an entry to a user's log.
 pub(super) fn append(tx: &mut Tx<'_>, user: u64, id: u64, update: &StoredUpdate) {
     tx.put(&LOG, &(user, id), update);
