@@ -585,6 +585,9 @@ impl Config {
         if self.storage.max_batch == 0 {
             return invalid("storage.max_batch", &0, "must be at least 1");
         }
+        if self.storage.erase_batch == 0 {
+            return invalid("storage.erase_batch", &0, "must be at least 1");
+        }
         if let Some(addr) = self.listen.tcp {
             if !addr.ip().is_loopback() && !self.listen.allow_remote_plain_tcp {
                 return invalid(

@@ -8,7 +8,7 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::talk::named_group_fields as fields;
+use common::talk::{event, named_group_fields as fields};
 use common::{Calls, Kind, TestServer, TestUser, SOON};
 use kith::client::{Client, ClientError};
 use kith::codec::decode_wire;
@@ -43,10 +43,6 @@ async fn join(user: &TestUser, group: u64) -> Result<JoinOutcome, ClientError> {
 
 async fn say(client: &Client, group: u64, text: &str) -> Result<u64, ClientError> {
     Ok(client.send_text_to(Target::Group(group), text).await?.message_id)
-}
-
-fn event(m: &Message) -> Option<GroupEvent> {
-    (m.kind == MessageKind::System).then(|| decode_wire(&m.content).expect("a system message decodes"))
 }
 
 fn text(m: &Message) -> String {

@@ -20,6 +20,7 @@ mod crash;
 mod crash_conversations;
 mod crash_groups;
 mod crash_social;
+mod deletion;
 mod fidelity;
 mod groups;
 mod independent_client;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::process::KITH;
+use common::process::{backup_entries, stats, KITH};
 use common::talk::{code, entry, everything, mark, open_group, pushed, send};
 use common::{Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};
@@ -173,45 +173,11 @@ async fn the_server_retention_bounds_every_conversation() {
     assert!(history(&bob.client, Target::User(alice.user_id)).await.is_empty());
 }
 
-/// Every key and value of a backup file (see `storage/backup.rs`).
-fn backup_entries(file: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let bytes = std::fs::read(file).unwrap();
-    assert_eq!(&bytes[..8], b"KITHBAK1");
-    let mut at = 12;
-    let mut take = |n: usize| {
-        let out = bytes[at..at + n].to_vec();
-        at += n;
-        out
-    };
-    let mut entries = BTreeMap::new();
-    loop {
-        match take(1)[0] {
-            0x01 => {
-                let len = u32::from_be_bytes(take(4).try_into().unwrap()) as usize;
-                take(len);
-            }
-            0x02 => {
-                let len = u32::from_be_bytes(take(4).try_into().unwrap()) as usize;
-                let key = take(len);
-                let len = u32::from_be_bytes(take(4).try_into().unwrap()) as usize;
-                entries.insert(key, take(len));
-            }
-            _ => return entries,
-        }
-    }
-}
-
 fn backup(data_dir: &Path, file: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let out =
         std::process::Command::new(KITH).arg("backup").arg(file).arg("--data-dir").arg(data_dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     backup_entries(file)
-}
-
-fn stats(data_dir: &Path) -> serde_json::Value {
-    let out = std::process::Command::new(KITH).args(["stats", "--json", "--data-dir"]).arg(data_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Waits until the purge has removed `messages` messages since the start.

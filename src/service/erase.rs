@@ -24,10 +24,6 @@ use tokio_util::sync::CancellationToken;
 use super::{account, conversation, group, message, social, update, Call, Outcome, Router, ServiceResult, Services, Tx};
 use crate::protocol::{DeleteAccountRequest, DisconnectReason};
 
-/// Rows one erasure job deletes at most: a large account is erased in
-/// many small jobs that take turns with everyone's writes.
-const STEP: usize = 500;
-
 /// Registers the `DeleteAccount` handler.
 pub(super) fn routes(router: &mut Router) {
     router.add(delete_account);
@@ -72,14 +68,16 @@ async fn finish(services: &Arc<Services>, user: u64) {
     }
 }
 
-/// Erases what a deleted account left, domain by domain.
+/// Erases what a deleted account left, domain by domain. A large account is erased in many jobs of at most `storage.erase_batch`
+/// rows, which take turns with everyone's writes.
 async fn erase(services: &Arc<Services>, user: u64) -> ServiceResult<()> {
-    until_done(services, move |tx, _| social::erase(tx, user, STEP)).await?;
+    let most = services.config.storage.erase_batch;
+    until_done(services, move |tx, _| social::erase(tx, user, most)).await?;
     until_done(services, move |tx, s| group::erase(tx, &s.config.group, user)).await?;
-    until_done(services, move |tx, s| conversation::erase(tx, user, STEP, |peer| !s.accounts.user_exists(peer)))
+    until_done(services, move |tx, s| conversation::erase(tx, user, most, |peer| !s.accounts.user_exists(peer)))
         .await?;
-    until_done(services, move |tx, _| Ok(update::erase(tx, user, STEP)?)).await?;
-    until_done(services, move |tx, _| Ok(message::erase_sent(tx, user, STEP)?)).await?;
+    until_done(services, move |tx, _| Ok(update::erase(tx, user, most)?)).await?;
+    until_done(services, move |tx, _| Ok(message::erase_sent(tx, user, most)?)).await?;
     services.committer.run(move |tx| account::erased(tx, user)).await
 }
 

@@ -203,11 +203,13 @@ pub struct StorageConfig {
     pub max_batch: usize,
     /// What the write thread keeps of the records it read, MiB.
     pub write_cache_mb: u64,
+    /// Rows one job of a deleted account's erasure deletes at most.
+    pub erase_batch: usize,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { durability: Durability::Fsync, cache_mb: 64, max_batch: 4096, write_cache_mb: 16 }
+        StorageConfig { durability: Durability::Fsync, cache_mb: 64, max_batch: 4096, write_cache_mb: 16, erase_batch: 500 }
     }
 }
 

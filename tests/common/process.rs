@@ -1,5 +1,6 @@
 //! The real `kith` binary as a child process, for tests that kill it.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -140,4 +141,40 @@ pub fn wait_for_line(running: &Running, text: &str) {
 pub fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
     assert!(status.success());
+}
+
+/// Every key and value of a backup file (see `storage/backup.rs`).
+pub fn backup_entries(file: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let bytes = std::fs::read(file).unwrap();
+    assert_eq!(&bytes[..8], b"KITHBAK1");
+    let mut at = 12;
+    let mut take = |n: usize| {
+        let out = bytes[at..at + n].to_vec();
+        at += n;
+        out
+    };
+    let mut entries = BTreeMap::new();
+    loop {
+        match take(1)[0] {
+            0x01 => {
+                let len = u32::from_be_bytes(take(4).try_into().unwrap()) as usize;
+                take(len);
+            }
+            0x02 => {
+                let len = u32::from_be_bytes(take(4).try_into().unwrap()) as usize;
+                let key = take(len);
+                let len = u32::from_be_bytes(take(4).try_into().unwrap()) as usize;
+                entries.insert(key, take(len));
+            }
+            _ => return entries,
+        }
+    }
+}
+
+/// What `kith stats --json` prints for a data directory (the running
+/// server's, if one runs on it).
+pub fn stats(data_dir: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(KITH).args(["stats", "--json", "--data-dir"]).arg(data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use kith::client::{Client, ClientError};
+use kith::codec::decode_wire;
 use kith::protocol::{
-    ConversationInfo, ConversationPage, CreateGroupRequest, Direction, ErrorCode, GroupFields, JoinGroupRequest,
-    JoinPolicy, ListConversationsRequest, MarkReadRequest, Message, ReadPosition, Target, Update, UpdateBody,
-    UpdateKind,
+    ConversationInfo, ConversationPage, CreateGroupRequest, Direction, ErrorCode, GroupEvent, GroupFields,
+    JoinGroupRequest, JoinPolicy, ListConversationsRequest, MarkReadRequest, Message, MessageKind, ReadPosition,
+    Target, Update, UpdateBody, UpdateKind,
 };
 
 use super::{Calls, TestUser, SOON};
@@ -15,6 +16,11 @@ use super::{Calls, TestUser, SOON};
 /// The error code of a refused call, `None` if it succeeded.
 pub fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
     r.err().and_then(|e| e.code())
+}
+
+/// The group event a system message carries; `None` for any other message.
+pub fn event(m: &Message) -> Option<GroupEvent> {
+    (m.kind == MessageKind::System).then(|| decode_wire(&m.content).expect("a system message decodes"))
 }
 
 /// Sends a text and returns its id.

@@ -1,0 +1,275 @@
+//! Account deletion (PROTOCOL §5.9a `DeleteAccount`, `kith user delete`):
+//! who is told, what others keep, and — read from a backup, key by key —
+//! that nothing else of the account is left, also when the server is
+//! killed in the middle of the erasure.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::process::{backup_entries, stats, start, Running, UNTHROTTLED};
+use common::talk::{code, event, open_group, pushed};
+use common::{disconnect_reason, Calls, Kind, TestServer, TestUser, PASSWORD, SOON};
+use kith::client::{Client, Transport};
+use kith::protocol::{
+    AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteAccountRequest, DeviceType, Direction, DisconnectReason,
+    ErrorCode, GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest, ListFriendRequestsRequest,
+    ListFriendsRequest, ListMembersRequest, Profile, RequestBox, SearchUsersRequest, SetAdminRequest,
+    SetProfileRequest, Target, UpdateBody, UpdateKind,
+};
+use kith::service::Conversation;
+use kith::storage::{schema, KeyPart};
+
+const NICKNAME: &str = "Dana Quill";
+
+async fn delete(client: &Client, password: &str) -> Result<(), kith::client::ClientError> {
+    client.call(&DeleteAccountRequest { password: password.into() }).await
+}
+
+/// Waits until no deleted account is left to erase.
+async fn erased(data_dir: &Path) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let dir = data_dir.to_path_buf();
+        let left = tokio::task::spawn_blocking(move || stats(&dir)).await.unwrap()["users_being_erased"].clone();
+        if left == 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the erasure did not finish: {left} left");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads a backup of `data_dir` key by key: every key that holds `user`'s
+/// id must be the deletion record or belong to one of the `kept` 1:1
+/// conversations, and no key or value may hold any of `needles` but the
+/// notices others were given.
+fn nothing_left(data_dir: &Path, user: u64, kept: &[Conversation], needles: &[&str]) {
+    let file = data_dir.parent().unwrap().join("after-deletion.backup");
+    let out = std::process::Command::new(common::process::KITH)
+        .arg("backup")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = user.to_be_bytes();
+    let kept: Vec<Vec<u8>> = kept
+        .iter()
+        .map(|c| {
+            let mut bytes = Vec::new();
+            c.put(&mut bytes);
+            bytes
+        })
+        .collect();
+    let holds = |hay: &[u8], pin: &[u8]| hay.windows(pin.len()).any(|w| w == pin);
+    let mut deletion_records = 0;
+    for (key, value) in backup_entries(&file) {
+        let keyspace = schema::ALL.iter().find(|k| k.prefix == key[0]).expect("a registered keyspace").name;
+        // A notice already in someone else's log keeps the card it carried
+        // until the horizon sweeps it (PROTOCOL §5.9a).
+        let delivered = keyspace == "userupdate_update" && key[1..9] != id;
+        for needle in needles.iter().map(|n| n.as_bytes()) {
+            assert!(!holds(&key, needle), "{keyspace} keeps {needles:?} in a key");
+            assert!(delivered || !holds(&value, needle), "{keyspace} keeps {needles:?}");
+        }
+        if keyspace == "userid_deleted" && key[1..] == id {
+            deletion_records += 1;
+        } else if holds(&key, &id) {
+            assert!(kept.iter().any(|c| holds(&key, c)), "{keyspace} keeps a key of the deleted account: {key:02x?}");
+        }
+    }
+    assert_eq!(deletion_records, 1, "the deleted id is recorded, so it is never given again");
+}
+
+async fn befriend(a: &TestUser, b: &TestUser) {
+    let asked = a.client.call(&AddFriendRequest { user_id: b.user_id, message: String::new() }).await.unwrap();
+    b.client.call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.unwrap();
+}
+
+/// The refusals, and the deletion itself, over each transport: the wrong
+/// password changes nothing; the right one answers, then closes this and
+/// every other session of the account with `AccountDeleted`; the account
+/// can no longer log in, and its name stays taken.
+async fn delete_over(kind: Kind) {
+    let server = TestServer::start().await;
+    let dana = server.user(kind, "dana").await;
+    let (mut other_device, _) = server.device(kind, "dana", "dana-laptop", DeviceType::Desktop).await;
+
+    let anonymous = server.connect(kind).await;
+    assert_eq!(code(delete(&anonymous, PASSWORD).await), Some(ErrorCode::NotAuthenticated));
+    assert_eq!(code(delete(&dana.client, "not the password").await), Some(ErrorCode::BadCredentials));
+    assert_eq!(code(dana.client.call(&GetProfileRequest { user_id: dana.user_id }).await), None, "still signed in");
+
+    let mut client = dana.client;
+    delete(&client, PASSWORD).await.expect("deleted");
+    assert_eq!(disconnect_reason(&mut client, SOON).await, DisconnectReason::AccountDeleted);
+    assert_eq!(disconnect_reason(&mut other_device, SOON).await, DisconnectReason::AccountDeleted);
+
+    let again = server.connect(kind).await;
+    let login = again.login("dana", PASSWORD, common::device("dana-phone", DeviceType::Mobile)).await;
+    assert_eq!(code(login), Some(ErrorCode::BadCredentials));
+    assert_eq!(code(again.register("dana", PASSWORD).await), Some(ErrorCode::Conflict), "the name is held");
+    let token = server.connect(kind).await;
+    assert_eq!(code(token.auth(&dana.login.token).await), Some(ErrorCode::InvalidToken));
+}
+per_transport!(delete_over);
+
+/// Everything the account left is erased or handed on, and those who must
+/// know are told: a friend by `FriendRemoved` (live, and by `Sync` under the
+/// same id), a group's members by its ownership passing to the
+/// longest-standing admin and by the account leaving. What others hold
+/// stays: the friend keeps the account's messages. Nothing else of the
+/// account is left in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_account_leaves_is_erased_or_handed_on() {
+    let server = TestServer::start().await;
+    let dana = server.user(Kind::Tcp, "dana").await;
+    let mut fred = server.user(Kind::Tcp, "fred").await;
+    let gail = server.user(Kind::Tcp, "gail").await;
+    let hank = server.user(Kind::Tcp, "hank").await;
+    let ivy = server.user(Kind::Tcp, "ivy").await;
+    let jo = server.user(Kind::Tcp, "joan").await;
+
+    let profile = Profile { nickname: NICKNAME.into(), city: "Quillhaven".into(), ..Profile::default() };
+    dana.client.call(&SetProfileRequest { profile }).await.unwrap();
+    befriend(&dana, &fred).await;
+    let kept = dana.client.send_text(fred.user_id, "a message fred keeps").await.unwrap().message_id;
+    dana.client.call(&AddFriendRequest { user_id: gail.user_id, message: "hi gail".into() }).await.unwrap();
+    hank.client.call(&BlockRequest { user_id: dana.user_id }).await.unwrap();
+    dana.client.call(&BlockRequest { user_id: jo.user_id }).await.unwrap();
+    dana.client.send_text(dana.user_id, "a note to myself").await.unwrap();
+    // A group dana owns: joan joined first, ivy later but is an admin, so ivy inherits it.
+    let owned = open_group(&dana, &[&jo, &ivy]).await;
+    let admin = SetAdminRequest { group_id: owned, user_id: ivy.user_id, admin: true };
+    dana.client.call(&admin).await.unwrap();
+    // A group only dana is in ends; in fred's group dana is a member.
+    let alone = open_group(&dana, &[]).await;
+    let freds = open_group(&fred, &[&dana]).await;
+    let cursor = ivy.client.sync_all(0).await.unwrap().last().unwrap().id;
+
+    delete(&dana.client, PASSWORD).await.unwrap();
+    erased(&server.data_dir()).await;
+
+    let (removed, body) = pushed(&mut fred.client, UpdateKind::FriendRemoved).await;
+    let UpdateBody::FriendRemoved(body) = body else { unreachable!() };
+    assert_eq!((body.by, body.user_id), (dana.user_id, fred.user_id));
+    let synced = fred.client.sync_all(0).await.unwrap();
+    assert!(synced.iter().any(|u| u.id == removed.id && u.kind == UpdateKind::FriendRemoved as u8), "same id");
+    let friends = fred.client.call(&ListFriendsRequest { after: 0, limit: 10 }).await.unwrap();
+    assert!(friends.friends.is_empty());
+    let history = fred.client.history(Target::User(dana.user_id), Direction::Before, 0, 10).await.unwrap();
+    assert_eq!(history.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![kept], "fred keeps what dana sent");
+    assert_eq!(code(fred.client.send_text(dana.user_id, "still there?").await), Some(ErrorCode::NotFound));
+    assert_eq!(code(fred.client.call(&GetProfileRequest { user_id: dana.user_id }).await), Some(ErrorCode::NotFound));
+    let search = SearchUsersRequest { query: "dana".into(), cursor: vec![], limit: 10 };
+    assert!(fred.client.call(&search).await.unwrap().users.is_empty());
+    let incoming = ListFriendRequestsRequest { direction: RequestBox::Incoming, before: 0, limit: 10 };
+    assert!(gail.client.call(&incoming).await.unwrap().requests.is_empty(), "gail's request from dana is gone");
+    let blocked = hank.client.call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
+    assert!(blocked.users.is_empty(), "hank's block of an account that is gone is gone");
+
+    let group = ivy.client.call(&GetGroupRequest { group_id: owned }).await.unwrap();
+    assert_eq!((group.owner, group.member_count), (ivy.user_id, 2), "the admin inherits the group");
+    let news: Vec<GroupEvent> = ivy
+        .client
+        .sync_all(cursor)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|u| match u.decode() {
+            Ok(Some(UpdateBody::Message(m))) if m.to == Target::Group(owned) => event(&m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        news,
+        vec![
+            GroupEvent::OwnershipTransferred { from: dana.user_id, to: ivy.user_id },
+            GroupEvent::Left { user_id: dana.user_id }
+        ]
+    );
+    assert_eq!(code(fred.client.call(&GetGroupRequest { group_id: alone }).await), Some(ErrorCode::NotFound));
+    let roster = ListMembersRequest { group_id: freds, after: 0, limit: 10, online_only: false };
+    let members = fred.client.call(&roster).await.unwrap();
+    assert_eq!(members.members.iter().map(|m| m.user.user_id).collect::<Vec<_>>(), vec![fred.user_id]);
+
+    let stats = stats(&server.data_dir());
+    assert_eq!((stats["users"].clone(), stats["deleted_users"].clone()), (5.into(), 1.into()));
+    let kept = [Conversation::of(dana.user_id, Target::User(fred.user_id))];
+    nothing_left(&server.data_dir(), dana.user_id, &kept, &[NICKNAME, "dana quill", "Quillhaven", "dana-phone"]);
+}
+
+/// The operator's `kith user delete` does the same on a running server,
+/// and returns once the account is erased; a name nobody has is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_deletes_an_account() {
+    let server = TestServer::start_with(|c| c.registration.deleted_name_hold_days = 0).await;
+    let mut dana = server.user(Kind::Tcp, "dana").await;
+    let mut fred = server.user(Kind::Tcp, "fred").await;
+    befriend(&fred, &dana).await;
+    let kith = |args: &[&str]| {
+        std::process::Command::new(common::process::KITH)
+            .args(args)
+            .arg("--data-dir")
+            .arg(server.data_dir())
+            .output()
+            .unwrap()
+    };
+    let out = kith(&["user", "delete", "dana"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("user dana (id"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(disconnect_reason(&mut dana.client, SOON).await, DisconnectReason::AccountDeleted);
+    pushed(&mut fred.client, UpdateKind::FriendRemoved).await;
+    assert_eq!(stats(&server.data_dir())["users_being_erased"], 0, "erased before the command returned");
+    let out = kith(&["user", "delete", "dana"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user named"), "{}", String::from_utf8_lossy(&out.stderr));
+    // With no hold, the name is free again at once, for a new account.
+    let newcomer = server.connect(Kind::Tcp).await;
+    let id = newcomer.register("dana", PASSWORD).await.expect("the name is free");
+    assert_ne!(id, dana.user_id, "an id is never given twice");
+    nothing_left(&server.data_dir(), dana.user_id, &[], &["dana-phone"]);
+}
+
+/// Killed with SIGKILL while erasing an account with a long update log, the
+/// server finishes the erasure when it starts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_cut_by_a_kill_finishes_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let few = ["--set", "storage.erase_batch=10"];
+    let args: Vec<&str> = UNTHROTTLED.iter().chain(few.iter()).copied().collect();
+    let server = start(dir.path(), &args);
+    let connect = |running: &Running| {
+        let (addr, fingerprint) = (running.tls, running.fingerprint);
+        async move { Client::connect(addr, &Transport::Tls { fingerprint }).await.unwrap() }
+    };
+    let dana = connect(&server).await;
+    let dana_id = dana.register("dana", PASSWORD).await.unwrap();
+    dana.login("dana", PASSWORD, common::device("dana-phone", DeviceType::Mobile)).await.unwrap();
+    let fred = connect(&server).await;
+    fred.register("fred", PASSWORD).await.unwrap();
+    fred.login("fred", PASSWORD, common::device("fred-phone", DeviceType::Mobile)).await.unwrap();
+    // 2,000 messages from fred: 2,000 rows in dana's update log, 200 jobs.
+    for i in 0..2_000 {
+        fred.send_text(dana_id, &format!("message {i}")).await.unwrap();
+    }
+    let mut server = server;
+    delete(&dana, PASSWORD).await.unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let data = dir.path().join("data");
+    assert_eq!(stats(&data)["users_being_erased"], 1, "the kill landed before the erasure ended");
+
+    let restarted = start(dir.path(), &args);
+    erased(&data).await;
+    let fred_again = connect(&restarted).await;
+    fred_again.login("fred", PASSWORD, common::device("fred-phone", DeviceType::Mobile)).await.unwrap();
+    let kept = fred_again.history(Target::User(dana_id), Direction::Before, 0, 10).await.unwrap();
+    assert_eq!(kept.messages.len(), 10, "fred keeps the conversation");
+    drop(restarted);
+    let fred_id = dana_id + 1;
+    nothing_left(&data, dana_id, &[Conversation::of(dana_id, Target::User(fred_id))], &["dana-phone"]);
+}
