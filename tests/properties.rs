@@ -84,6 +84,7 @@ fn request() -> impl Strategy<Value = Request> {
             Request::ChangePassword(ChangePasswordRequest { old_password, new_password })
         }),
         text().prop_map(|username| Request::FindUser(FindUserRequest { username })),
+        text().prop_map(|password| Request::DeleteAccount(DeleteAccountRequest { password })),
         (target(), any::<[u8; 16]>(), prop::sample::select(MessageKind::ALL), bytes(), prop::option::of(text()))
             .prop_map(|(to, client_msg_id, kind, content, extra)| Request::Send(SendRequest {
                 to,

@@ -57,6 +57,7 @@ LOGOUT = 0x05
 CHANGE_PASSWORD = 0x06
 FIND_USER = 0x07
 RENEW_TOKEN = 0x08  # revision 3 (section 5.9)
+DELETE_ACCOUNT = 0x09  # revision 13 (section 5.9a)
 SEND = 0x10
 HISTORY = 0x13
 SYNC = 0x18
@@ -122,7 +123,7 @@ RETIRED_PUSH_MESSAGE = 0x80
 ACTION_NAMES = {
     HEARTBEAT: "Heartbeat", REGISTER: "Register", LOGIN: "Login", AUTH: "Auth",
     LOGOUT: "Logout", CHANGE_PASSWORD: "ChangePassword", FIND_USER: "FindUser",
-    RENEW_TOKEN: "RenewToken", SEND: "Send", HISTORY: "History", SYNC: "Sync", ACK: "Ack",
+    RENEW_TOKEN: "RenewToken", DELETE_ACCOUNT: "DeleteAccount", SEND: "Send", HISTORY: "History", SYNC: "Sync", ACK: "Ack",
     GET_PROFILE: "GetProfile", SET_PROFILE: "SetProfile", PRIVACY: "Privacy", SEARCH_USERS: "SearchUsers",
     ADD_FRIEND: "AddFriend", ANSWER_FRIEND: "AnswerFriend", LIST_FRIEND_REQUESTS: "ListFriendRequests",
     LIST_FRIENDS: "ListFriends", REMOVE_FRIEND: "RemoveFriend", SET_REMARK: "SetRemark", BLOCK: "Block",
@@ -192,10 +193,10 @@ DIRECTIONS = set(DIRECTION_NAMES)
 DISCONNECT_REASONS = {
     1: "Kicked", 2: "LoggedOut", 3: "PasswordChanged", 4: "AccountDisabled",
     5: "ServerShutdown", 6: "SlowConsumer", 7: "IdleTimeout", 8: "AuthTimeout",
-    9: "ProtocolError",
+    9: "ProtocolError", 10: "AccountDeleted",  # AccountDeleted: revision 13
 }
 KICKED, LOGGED_OUT, PASSWORD_CHANGED, ACCOUNT_DISABLED_REASON, SERVER_SHUTDOWN, \
-    SLOW_CONSUMER, IDLE_TIMEOUT, AUTH_TIMEOUT, PROTOCOL_ERROR = range(1, 10)
+    SLOW_CONSUMER, IDLE_TIMEOUT, AUTH_TIMEOUT, PROTOCOL_ERROR, ACCOUNT_DELETED = range(1, 11)
 # Revision 4 (section 4.1). Gender starts at 0; the others at 1.
 GENDER_UNSPECIFIED, GENDER_FEMALE, GENDER_MALE, GENDER_OTHER = range(0, 4)
 GENDER_NAMES = {0: "Unspecified", 1: "Female", 2: "Male", 3: "Other"}
@@ -1178,6 +1179,11 @@ class ChangePasswordRequest:
 
 
 @dataclass
+class DeleteAccountRequest:
+    password: str
+
+
+@dataclass
 class FindUserRequest:
     username: str
 
@@ -1511,6 +1517,10 @@ def encode_logout() -> bytes:
 
 def encode_change_password(old_password: str, new_password: str) -> bytes:
     return Writer().string(old_password).string(new_password).build()
+
+
+def encode_delete_account(password: str) -> bytes:
+    return Writer().string(password).build()
 
 
 def encode_find_user(username: str) -> bytes:
@@ -2440,6 +2450,10 @@ def decode_change_password_request(body: bytes) -> ChangePasswordRequest:
     return _decode_exact(body, lambda r: ChangePasswordRequest(r.string(), r.string()))
 
 
+def decode_delete_account_request(body: bytes) -> DeleteAccountRequest:
+    return _decode_exact(body, lambda r: DeleteAccountRequest(r.string()))
+
+
 def decode_find_user_request(body: bytes) -> FindUserRequest:
     return _decode_exact(body, lambda r: FindUserRequest(r.string()))
 
@@ -2647,7 +2661,8 @@ def decode_retention_request(body: bytes) -> RetentionRequest:
 RESPONSE_DECODERS = {
     HEARTBEAT: decode_heartbeat_reply, REGISTER: decode_register_reply, LOGIN: decode_login_reply,
     AUTH: decode_auth_reply, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_token_reply,
-    FIND_USER: decode_user_info, RENEW_TOKEN: decode_token_reply, SEND: decode_send_reply, HISTORY: decode_page,
+    FIND_USER: decode_user_info, RENEW_TOKEN: decode_token_reply, DELETE_ACCOUNT: decode_empty,
+    SEND: decode_send_reply, HISTORY: decode_page,
     SYNC: decode_sync_page, ACK: decode_ack_reply, ERROR: decode_error_body,
     PUSH_DISCONNECT: decode_disconnect, PUSH_UPDATE: decode_update,
     GET_PROFILE: decode_user_profile, SET_PROFILE: decode_user_profile, PRIVACY: decode_privacy_settings,
@@ -2672,6 +2687,7 @@ RESPONSE_ENCODERS = {
     HEARTBEAT: encode_u64, REGISTER: encode_u64, LOGIN: encode_login_reply,
     AUTH: lambda a: encode_auth_reply_into(Writer(), a).build(), LOGOUT: lambda _: b"",
     CHANGE_PASSWORD: encode_token_reply, FIND_USER: encode_user_info, RENEW_TOKEN: encode_token_reply,
+    DELETE_ACCOUNT: lambda _: b"",
     SEND: encode_send_reply, HISTORY: encode_page, SYNC: encode_sync_page, ACK: encode_u64,
     ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit),
     PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
@@ -2696,7 +2712,8 @@ RESPONSE_ENCODERS = {
 REQUEST_DECODERS = {
     HEARTBEAT: decode_empty, REGISTER: decode_register_request, LOGIN: decode_login_request,
     AUTH: decode_auth_request, LOGOUT: decode_empty, CHANGE_PASSWORD: decode_change_password_request,
-    FIND_USER: decode_find_user_request, RENEW_TOKEN: decode_empty, SEND: decode_send_request,
+    FIND_USER: decode_find_user_request, RENEW_TOKEN: decode_empty,
+    DELETE_ACCOUNT: decode_delete_account_request, SEND: decode_send_request,
     HISTORY: decode_history_request, SYNC: decode_sync_request, ACK: decode_ack_request,
     GET_PROFILE: decode_get_profile_request, SET_PROFILE: decode_set_profile_request,
     PRIVACY: decode_privacy_request, SEARCH_USERS: decode_search_users_request,
@@ -2730,6 +2747,7 @@ REQUEST_ENCODERS = {
     CHANGE_PASSWORD: lambda q: encode_change_password(q.old_password, q.new_password),
     FIND_USER: lambda q: encode_find_user(q.username),
     RENEW_TOKEN: lambda _: encode_renew_token(),
+    DELETE_ACCOUNT: lambda q: encode_delete_account(q.password),
     SEND: lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra),
     HISTORY: lambda q: encode_history(q.with_, q.direction, q.anchor, q.limit),
     SYNC: lambda q: encode_sync(q.after, q.limit),
@@ -3165,6 +3183,11 @@ class KithClient:
     def change_password(self, old_password: str, new_password: str) -> TokenReply:
         return decode_token_reply(self.request(
             CHANGE_PASSWORD, encode_change_password(old_password, new_password), timeout=self.SLOW_TIMEOUT))
+
+    def delete_account(self, password: str) -> None:
+        """DeleteAccount (0x09, section 5.9a): ends this account for good; the
+        server answers, then closes with Disconnect(AccountDeleted)."""
+        decode_empty(self.request(DELETE_ACCOUNT, encode_delete_account(password), timeout=self.SLOW_TIMEOUT))
 
     def find_user(self, username: str) -> UserInfo:
         return decode_user_info(self.request(FIND_USER, encode_find_user(username)))
