@@ -423,7 +423,11 @@ pub struct RegistrationConfig {
 
 impl Default for RegistrationConfig {
     fn default() -> Self {
-        RegistrationConfig { policy: RegistrationPolicy::Invite, public_host: String::new(), deleted_name_hold_days: 30 }
+        RegistrationConfig {
+            policy: RegistrationPolicy::Invite,
+            public_host: String::new(),
+            deleted_name_hold_days: 30,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::process::{backup_entries, stats, start, Running, UNTHROTTLED};
+use common::process::{backup_entries, start, stats, Running, UNTHROTTLED};
 use common::talk::{code, event, open_group, pushed};
 use common::{disconnect_reason, Calls, Kind, TestServer, TestUser, PASSWORD, SOON};
 use kith::client::{Client, Transport};

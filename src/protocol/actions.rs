@@ -23,8 +23,8 @@
 //! pushes ([`super::push`]).
 
 use super::account::{
-    AuthReply, AuthRequest, ChangePasswordRequest, DeleteAccountRequest, FindUserRequest, Heartbeat, HeartbeatReply, LoginReply,
-    LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
+    AuthReply, AuthRequest, ChangePasswordRequest, DeleteAccountRequest, FindUserRequest, Heartbeat, HeartbeatReply,
+    LoginReply, LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
 };
 use super::conversation::{
     ConversationPage, DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReaders,

@@ -21,7 +21,9 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{account, conversation, group, message, social, update, Call, Outcome, Router, ServiceResult, Services, Tx};
+use super::{
+    account, conversation, group, message, social, update, Call, Outcome, Router, ServiceResult, Services, Tx,
+};
 use crate::protocol::{DeleteAccountRequest, DisconnectReason};
 
 /// Registers the `DeleteAccount` handler.

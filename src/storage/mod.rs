@@ -209,7 +209,13 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { durability: Durability::Fsync, cache_mb: 64, max_batch: 4096, write_cache_mb: 16, erase_batch: 500 }
+        StorageConfig {
+            durability: Durability::Fsync,
+            cache_mb: 64,
+            max_batch: 4096,
+            write_cache_mb: 16,
+            erase_batch: 500,
+        }
     }
 }
 

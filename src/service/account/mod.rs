@@ -602,7 +602,12 @@ pub(crate) async fn set_disabled(services: &Services, user_id: u64, disabled: bo
 
 /// Checks the password of the signed-in user, throttled like a login: what
 /// an action that cannot be undone asks first.
-pub(crate) async fn verify_password(services: &Services, me: &Identity, peer: IpAddr, password: &str) -> ServiceResult<()> {
+pub(crate) async fn verify_password(
+    services: &Services,
+    me: &Identity,
+    peer: IpAddr,
+    password: &str,
+) -> ServiceResult<()> {
     let accounts = &services.accounts;
     let attempt = accounts.begin_attempt(Some(&me.username), peer)?;
     let user_id = me.user_id;

@@ -620,8 +620,7 @@ pub(super) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) 
         tx.delete(&ENTRIES, &(user, *conversation));
         tx.delete(&CLEARED, &(user, *conversation));
     }
-    if !entries.is_empty() || tx.delete_some(&HIDDEN, &user, most)? > 0 || tx.delete_some(&CLEARED, &user, most)? > 0
-    {
+    if !entries.is_empty() || tx.delete_some(&HIDDEN, &user, most)? > 0 || tx.delete_some(&CLEARED, &user, most)? > 0 {
         return Ok(false);
     }
     tx.delete(&NO_RECEIPTS, &user);

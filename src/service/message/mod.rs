@@ -10,8 +10,8 @@ pub use conversation::Conversation;
 pub(crate) use store::StoredMessage;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
-    append, cap_floor, check, count_from, direct_pairs, erase_log, erase_sent, from_v1, history as page, kinds, known_id, logged, newest,
-    purge, sent_by, stats, tombstone, unpurged_below,
+    append, cap_floor, check, count_from, direct_pairs, erase_log, erase_sent, from_v1, history as page, kinds,
+    known_id, logged, newest, purge, sent_by, stats, tombstone, unpurged_below,
 };
 
 use crate::id::id_time_ms;
