@@ -29,6 +29,7 @@ mod limits;
 mod message_lifecycle;
 mod messaging;
 mod migration;
+mod power_loss;
 mod properties;
 mod protocol_doc;
 mod protocol_errors;
