@@ -44,6 +44,8 @@ struct Acked {
     profile: u64,
     /// The next number alice writes, counting on across cycles.
     next: u64,
+    /// Ids below this were checked in full after an earlier cut.
+    checked: u64,
 }
 
 async fn login(server: &Running, name: &str) -> TestUser {
@@ -52,22 +54,33 @@ async fn login(server: &Running, name: &str) -> TestUser {
     TestUser { user_id: login.session.user_id, client, login, name: name.into() }
 }
 
-/// Every id in `ids` that `with`'s history, as `client` reads it, lacks.
-async fn missing(client: &Client, with: Target, ids: &BTreeSet<u64>) -> usize {
+async fn history(client: &Client, with: Target, anchor: u64, limit: u16) -> kith::protocol::Page {
+    let request = kith::protocol::HistoryRequest { with, direction: Direction::After, anchor, limit };
+    client.call(&request).await.unwrap()
+}
+
+/// How many of the ids in `ids` `with`'s history, as `client` reads it,
+/// lacks: every one from `since` on, which the last cycle did not check,
+/// and a sample of 100 older ones, which a later cut could still have taken.
+async fn missing(client: &Client, with: Target, ids: &BTreeSet<u64>, since: u64) -> usize {
     let mut found = BTreeSet::new();
-    let mut anchor = 0;
+    let mut anchor = since.saturating_sub(1);
     loop {
-        let page = client
-            .call(&kith::protocol::HistoryRequest { with, direction: Direction::After, anchor, limit: 100 })
-            .await
-            .unwrap();
+        let page = history(client, with, anchor, 100).await;
         found.extend(page.messages.iter().map(|m| m.id));
         match page.messages.last() {
             Some(last) if page.more => anchor = last.id,
             _ => break,
         }
     }
-    ids.difference(&found).count()
+    let mut lost = ids.range(since..).filter(|id| !found.contains(id)).count();
+    let older: Vec<u64> = ids.range(..since).copied().collect();
+    for _ in 0..older.len().min(100) {
+        let id = older[random_below(older.len() as u64) as usize];
+        let page = history(client, with, id - 1, 1).await;
+        lost += usize::from(page.messages.first().map(|m| m.id) != Some(id));
+    }
+    lost
 }
 
 /// Alice writes to bob and renames herself; bob writes to the group; until
@@ -140,25 +153,29 @@ async fn power_cuts(durability: &str) -> Vec<usize> {
         mount = lazyfs::mount(&backing, &sled);
         server = start(dir.path(), &args);
         let (alice, bob) = (login(&server, "alice").await, login(&server, "bob").await);
-        let acked = acked.lock().unwrap();
-        let direct = missing(&bob.client, Target::User(alice.user_id), &acked.direct).await;
-        let grouped = missing(&alice.client, Target::Group(group), &acked.group).await;
+        let (direct_ids, group_ids, since, last_profile) = {
+            let acked = acked.lock().unwrap();
+            (acked.direct.clone(), acked.group.clone(), acked.checked, acked.profile)
+        };
+        let direct = missing(&bob.client, Target::User(alice.user_id), &direct_ids, since).await;
+        let grouped = missing(&alice.client, Target::Group(group), &group_ids, since).await;
         let profile = alice.client.call(&GetProfileRequest { user_id: alice.user_id }).await.unwrap();
         let version: u64 =
             profile.profile.nickname.strip_prefix("alice v").map_or(0, |v| v.parse().unwrap());
-        let behind = usize::from(version < acked.profile);
+        let behind = usize::from(version < last_profile);
         eprintln!(
             "{durability} cycle {cycle}: {} + {} messages and profile v{} acknowledged; {syncs} syncs; the cut{} \
              dropped {} bytes of {} files; lost {direct} + {grouped} messages, profile {}",
-            acked.direct.len(),
-            acked.group.len(),
-            acked.profile,
+            direct_ids.len(),
+            group_ids.len(),
+            last_profile,
             if torn { " (torn)" } else { "" },
             cut.bytes,
             cut.files,
             if behind == 1 { "behind" } else { "kept" },
         );
         lost.push(direct + grouped + behind);
+        acked.lock().unwrap().checked = direct_ids.iter().chain(&group_ids).max().map_or(0, |id| id + 1);
     }
     drop(server);
     mount.cut(false);
