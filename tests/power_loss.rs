@@ -160,8 +160,7 @@ async fn power_cuts(durability: &str) -> Vec<usize> {
         let direct = missing(&bob.client, Target::User(alice.user_id), &direct_ids, since).await;
         let grouped = missing(&alice.client, Target::Group(group), &group_ids, since).await;
         let profile = alice.client.call(&GetProfileRequest { user_id: alice.user_id }).await.unwrap();
-        let version: u64 =
-            profile.profile.nickname.strip_prefix("alice v").map_or(0, |v| v.parse().unwrap());
+        let version: u64 = profile.profile.nickname.strip_prefix("alice v").map_or(0, |v| v.parse().unwrap());
         let behind = usize::from(version < last_profile);
         eprintln!(
             "{durability} cycle {cycle}: {} + {} messages and profile v{} acknowledged; {syncs} syncs; the cut{} \

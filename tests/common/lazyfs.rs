@@ -389,8 +389,7 @@ impl Filesystem for LazyFs {
         let result = (|| {
             let (_, file) = open.get(&fh.0).ok_or(Errno::EBADF)?;
             let len = file.metadata()?.len();
-            let unsynced =
-                unsynced.entry(ino.0).or_insert_with(|| Unsynced { synced_len: len, undo: Vec::new() });
+            let unsynced = unsynced.entry(ino.0).or_insert_with(|| Unsynced { synced_len: len, undo: Vec::new() });
             if offset < len {
                 let mut old = vec![0; (len - offset).min(data.len() as u64) as usize];
                 file.read_exact_at(&mut old, offset)?;
