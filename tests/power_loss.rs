@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::lazyfs::{self, Mount};
-use common::process::{start, Running, UNTHROTTLED};
+use common::process::{start, try_start, Running, UNTHROTTLED};
 use common::talk::open_group;
 use common::{device, TestUser, PASSWORD};
 use kith::client::{Client, Transport};
@@ -151,7 +151,16 @@ async fn power_cuts(durability: &str) -> Vec<usize> {
         let torn = cycle % 2 == 1;
         let cut = mount.cut(torn);
         mount = lazyfs::mount(&backing, &sled);
-        server = start(dir.path(), &args);
+        server = match try_start(dir.path(), &args) {
+            Ok(server) => server,
+            // What was left is no database sled can open: everything is lost.
+            Err(said) => {
+                eprintln!("{durability} cycle {cycle}: after the cut the server does not start: {said:#?}");
+                lost.push(usize::MAX);
+                mount.cut(false);
+                return lost;
+            }
+        };
         let (alice, bob) = (login(&server, "alice").await, login(&server, "bob").await);
         let (direct_ids, group_ids, since, last_profile) = {
             let acked = acked.lock().unwrap();

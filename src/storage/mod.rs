@@ -187,7 +187,8 @@ pub enum Durability {
     #[default]
     Fsync,
     /// Flush sled's buffers to the kernel only: survives a crash of the kith
-    /// process (even `kill -9`), not of the machine.
+    /// process (even `kill -9`), not of the machine — whose power cut can
+    /// leave a database sled cannot open (`tests/power_loss.rs`).
     Flush,
 }
 

@@ -79,14 +79,20 @@ pub fn start(dir: &Path, extra: &[&str]) -> Running {
 /// given in `extra` and the defaults decide.
 pub fn start_without_defaults(dir: &Path, extra: &[&str]) -> Running {
     launch(base_args(dir), extra, &[("RUST_LOG", "info")])
+        .unwrap_or_else(|said| panic!("the server did not start; it said: {said:#?}"))
 }
 
 /// [`start`] with environment variables of its own.
 pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
-    launch(serve_args(dir), extra, env)
+    launch(serve_args(dir), extra, env).unwrap_or_else(|said| panic!("the server did not start; it said: {said:#?}"))
 }
 
-fn launch(args: Vec<String>, extra: &[&str], env: &[(&str, &str)]) -> Running {
+/// [`start`], or what the server said before it gave up.
+pub fn try_start(dir: &Path, extra: &[&str]) -> Result<Running, Vec<String>> {
+    launch(serve_args(dir), extra, &[("RUST_LOG", "info")])
+}
+
+fn launch(args: Vec<String>, extra: &[&str], env: &[(&str, &str)]) -> Result<Running, Vec<String>> {
     let mut child = Command::new(KITH)
         .args(args)
         .args(extra)
@@ -105,8 +111,14 @@ fn launch(args: Vec<String>, extra: &[&str], env: &[(&str, &str)]) -> Running {
         }
     });
     let (mut tls, mut quic, mut fingerprint) = (None, None, None);
+    let mut said = Vec::new();
     while tls.is_none() || quic.is_none() || fingerprint.is_none() {
-        let line = lines.recv_timeout(Duration::from_secs(30)).expect("start-up log lines");
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(said);
+        };
+        said.push(line.clone());
         // The value after a marker, in text or JSON log lines.
         let after = |marker: &str| {
             line.split(marker)
@@ -124,7 +136,7 @@ fn launch(args: Vec<String>, extra: &[&str], env: &[(&str, &str)]) -> Running {
             fingerprint = parse_fingerprint(&f);
         }
     }
-    Running { child, tls: tls.unwrap(), quic: quic.unwrap(), fingerprint: fingerprint.unwrap(), lines }
+    Ok(Running { child, tls: tls.unwrap(), quic: quic.unwrap(), fingerprint: fingerprint.unwrap(), lines })
 }
 
 /// Reads the server's log until a line contains `text` (30 s at most).
