@@ -3,9 +3,10 @@
 //! `fdatasync` gone from the commit path; here sled's directory sits on
 //! [`lazyfs`](common::lazyfs), which throws away every write not yet
 //! synced when the power is cut. Each cycle: the real `kith` binary serves
-//! a 1:1 conversation, a group and a profile under load, is killed at a
-//! random moment, the power is cut, and a server on what is left must hold
-//! every message and profile version it acknowledged.
+//! a 1:1 conversation, a group, a profile, a read position and a member
+//! joining and leaving under load, is killed at a random moment, the power
+//! is cut, and a server on what is left must hold every message, profile
+//! version, read position and membership change it acknowledged.
 //!
 //! The control: the same run with `storage.durability = "flush"` (the
 //! commit path without the `fdatasync`) loses acknowledged writes, so the
@@ -23,7 +24,10 @@ use common::process::{start, try_start, Running, UNTHROTTLED};
 use common::talk::open_group;
 use common::{device, TestUser, PASSWORD};
 use kith::client::{Client, Transport};
-use kith::protocol::{DeviceType, Direction, GetProfileRequest, Profile, SetProfileRequest, Target};
+use kith::protocol::{
+    DeviceType, Direction, GetProfileRequest, JoinGroupRequest, LeaveGroupRequest, ListConversationsRequest,
+    ListGroupsRequest, MarkReadRequest, Profile, SetProfileRequest, Target,
+};
 
 fn cycles() -> usize {
     std::env::var("KITH_POWER_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
@@ -46,6 +50,16 @@ struct Acked {
     next: u64,
     /// Ids below this were checked in full after an earlier cut.
     checked: u64,
+    /// The highest read position of bob's in his conversation with alice
+    /// that was answered.
+    read: u64,
+    /// Whether carol is in the group, as last answered, and what she asked
+    /// to be when the server died without answering.
+    carol_in: bool,
+    carol_asked: Option<bool>,
+    /// Read positions and membership changes answered, for the report.
+    reads: u64,
+    moves: u64,
 }
 
 async fn login(server: &Running, name: &str) -> TestUser {
@@ -83,10 +97,11 @@ async fn missing(client: &Client, with: Target, ids: &BTreeSet<u64>, since: u64)
     lost
 }
 
-/// Alice writes to bob and renames herself; bob writes to the group; until
-/// the server dies.
-async fn load(alice: TestUser, bob: TestUser, group: u64, acked: Arc<Mutex<Acked>>) {
-    let bob_id = bob.user_id;
+/// Alice writes to bob and renames herself; bob writes to the group and
+/// marks alice's messages read; carol joins and leaves the group; until the
+/// server dies.
+async fn load(alice: TestUser, bob: TestUser, carol: TestUser, group: u64, acked: Arc<Mutex<Acked>>) {
+    let (alice_id, bob_id) = (alice.user_id, bob.user_id);
     let to_bob = {
         let acked = acked.clone();
         tokio::spawn(async move {
@@ -109,13 +124,49 @@ async fn load(alice: TestUser, bob: TestUser, group: u64, acked: Arc<Mutex<Acked
             }
         })
     };
-    let to_group = tokio::spawn(async move {
-        for n in 0u64.. {
-            let Ok(ack) = bob.client.send_text_to(Target::Group(group), &format!("group {n}")).await else { return };
-            acked.lock().unwrap().group.insert(ack.message_id);
+    let to_group = {
+        let acked = acked.clone();
+        tokio::spawn(async move {
+            for n in 0u64.. {
+                let newest = acked.lock().unwrap().direct.last().copied();
+                if let Some(up_to) = newest.filter(|_| n % 8 == 0) {
+                    let read = MarkReadRequest { with: Target::User(alice_id), up_to };
+                    let Ok(position) = bob.client.call(&read).await else { return };
+                    let mut acked = acked.lock().unwrap();
+                    acked.read = acked.read.max(position.read_up_to);
+                    acked.reads += 1;
+                    continue;
+                }
+                let text = format!("group {n}");
+                let Ok(ack) = bob.client.send_text_to(Target::Group(group), &text).await else { return };
+                acked.lock().unwrap().group.insert(ack.message_id);
+            }
+        })
+    };
+    let membership = tokio::spawn(async move {
+        loop {
+            let join = !acked.lock().unwrap().carol_in;
+            acked.lock().unwrap().carol_asked = Some(join);
+            let answered = if join {
+                carol.client.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.map(drop)
+            } else {
+                carol.client.call(&LeaveGroupRequest { group_id: group }).await
+            };
+            if answered.is_err() {
+                return;
+            }
+            let mut acked = acked.lock().unwrap();
+            (acked.carol_in, acked.carol_asked) = (join, None);
+            acked.moves += 1;
         }
     });
-    let _ = tokio::join!(to_bob, to_group);
+    let _ = tokio::join!(to_bob, to_group, membership);
+}
+
+/// Whether carol is in the group now.
+async fn carol_is_in(carol: &Client, group: u64) -> bool {
+    let groups = carol.call(&ListGroupsRequest { after: 0, limit: 10 }).await.unwrap();
+    groups.groups.iter().any(|g| g.group_id == group)
 }
 
 /// Runs the cycles with `durability` and returns, per cycle, how many
@@ -132,16 +183,18 @@ async fn power_cuts(durability: &str) -> Vec<usize> {
     let server = start(dir.path(), &args);
     let group = {
         let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
-        client.register("alice", PASSWORD).await.unwrap();
-        client.register("bob", PASSWORD).await.unwrap();
+        for name in ["alice", "bob", "carol"] {
+            client.register(name, PASSWORD).await.unwrap();
+        }
         let (alice, bob) = (login(&server, "alice").await, login(&server, "bob").await);
         open_group(&alice, &[&bob]).await
     };
     let mut server = server;
     let mut lost = Vec::new();
     for cycle in 0..cycles() {
-        let (alice, bob) = (login(&server, "alice").await, login(&server, "bob").await);
-        let running = tokio::spawn(load(alice, bob, group, acked.clone()));
+        let (alice, bob, carol) =
+            (login(&server, "alice").await, login(&server, "bob").await, login(&server, "carol").await);
+        let running = tokio::spawn(load(alice, bob, carol, group, acked.clone()));
         tokio::time::sleep(Duration::from_millis(300 + random_below(700))).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
@@ -161,26 +214,44 @@ async fn power_cuts(durability: &str) -> Vec<usize> {
                 return lost;
             }
         };
-        let (alice, bob) = (login(&server, "alice").await, login(&server, "bob").await);
-        let (direct_ids, group_ids, since, last_profile) = {
-            let acked = acked.lock().unwrap();
-            (acked.direct.clone(), acked.group.clone(), acked.checked, acked.profile)
+        let (alice, bob, carol) =
+            (login(&server, "alice").await, login(&server, "bob").await, login(&server, "carol").await);
+        let (direct_ids, group_ids, since, last_profile, last_read, carol_acked, (reads, moves)) = {
+            let mut acked = acked.lock().unwrap();
+            // What carol asked for unanswered may or may not have happened:
+            // the state found settles it.
+            let carol_acked = (acked.carol_in, acked.carol_asked.take());
+            let counts = (acked.reads, acked.moves);
+            (acked.direct.clone(), acked.group.clone(), acked.checked, acked.profile, acked.read, carol_acked, counts)
         };
         let direct = missing(&bob.client, Target::User(alice.user_id), &direct_ids, since).await;
         let grouped = missing(&alice.client, Target::Group(group), &group_ids, since).await;
         let profile = alice.client.call(&GetProfileRequest { user_id: alice.user_id }).await.unwrap();
         let version: u64 = profile.profile.nickname.strip_prefix("alice v").map_or(0, |v| v.parse().unwrap());
-        let behind = usize::from(version < last_profile);
+        let conversations = bob.client.call(&ListConversationsRequest { before: 0, changed_since: 0, limit: 10 });
+        let read_up_to = conversations
+            .await
+            .unwrap()
+            .conversations
+            .iter()
+            .find(|c| c.with == Target::User(alice.user_id))
+            .map_or(0, |c| c.read_up_to);
+        let carol_in = carol_is_in(&carol.client, group).await;
+        acked.lock().unwrap().carol_in = carol_in;
+        let behind = usize::from(version < last_profile)
+            + usize::from(read_up_to < last_read)
+            + usize::from(carol_in != carol_acked.0 && Some(carol_in) != carol_acked.1);
         eprintln!(
-            "{durability} cycle {cycle}: {} + {} messages and profile v{} acknowledged; {syncs} syncs; the cut{} \
-             dropped {} bytes of {} files; lost {direct} + {grouped} messages, profile {}",
+            "{durability} cycle {cycle}: {} + {} messages, profile v{}, {reads} read positions, {moves} joins and \
+             leaves acknowledged; \
+             {syncs} syncs; the cut{} dropped {} bytes of {} files; lost {direct} + {grouped} messages, {behind} \
+             of profile, read position and membership",
             direct_ids.len(),
             group_ids.len(),
             last_profile,
             if torn { " (torn)" } else { "" },
             cut.bytes,
             cut.files,
-            if behind == 1 { "behind" } else { "kept" },
         );
         lost.push(direct + grouped + behind);
         acked.lock().unwrap().checked = direct_ids.iter().chain(&group_ids).max().map_or(0, |id| id + 1);
