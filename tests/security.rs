@@ -59,6 +59,21 @@ async fn login(
     (client, result)
 }
 
+/// How many of the logins in flight were admitted before the operator's
+/// change committed — a token issued, or a refusal by the re-check on the
+/// write path, which only a login that had read the account before the
+/// change meets. None means the test did not race at all.
+fn raced(outcomes: &[(Client, Result<Vec<u8>, ClientError>)]) -> usize {
+    outcomes
+        .iter()
+        .filter(|(_, outcome)| match outcome {
+            Ok(_) => true,
+            Err(ClientError::Server(body)) => body.message.contains("meanwhile"),
+            Err(_) => false,
+        })
+        .count()
+}
+
 /// After an operator change of the account, no login that was in flight
 /// across it keeps a token or a session. (Sessions of one device type also
 /// kick each other; whichever comes first, none may stay open.)
@@ -97,6 +112,8 @@ async fn logins_in_flight_across_a_password_reset_keep_nothing() {
     };
     let (_, reset, outcomes) = tokio::join!(busy, reset, logins);
     assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    let seen: Vec<_> = outcomes.iter().map(|(_, o)| o).collect();
+    assert!(raced(&outcomes) > 0, "no login was in flight across the reset: {seen:?}");
     assert_locked_out(server, outcomes).await;
     let (_, after) = login(server, "victim", PASSWORD, "late".into()).await;
     assert_eq!(code(&after), Some(ErrorCode::BadCredentials));
@@ -122,6 +139,8 @@ async fn logins_in_flight_across_a_disable_keep_nothing() {
     };
     let (mut outcomes, auths, disable) = tokio::join!(logins, auths, disable);
     assert!(disable.status.success());
+    let seen: Vec<_> = outcomes.iter().map(|(_, o)| o).collect();
+    assert!(raced(&outcomes) > 0, "no login was in flight across the disable: {seen:?}");
     outcomes.extend(auths);
     assert_locked_out(&server, outcomes).await;
 }

@@ -131,7 +131,7 @@ pub(super) fn bump_generation(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<()
 pub(super) fn still_current(tx: &Tx<'_>, credential: Credential) -> ServiceResult<()> {
     let user = tx.get(&USERS, &credential.user_id)?;
     if user.as_ref().is_some_and(|u| u.disabled) {
-        return Err(ServiceError::new(ErrorCode::AccountDisabled, "account is disabled"));
+        return Err(ServiceError::new(ErrorCode::AccountDisabled, "the account was disabled meanwhile"));
     }
     let generation = tx.get(&GENERATIONS, &credential.user_id)?.unwrap_or(0);
     if user.is_none() || generation != credential.generation {
