@@ -7,7 +7,11 @@
 //! * every acknowledged join and kick holds;
 //! * the member list, the member count and each user's own group list agree,
 //!   whatever was in flight;
-//! * every acknowledged message is in the group's log, once.
+//! * every acknowledged message is in the group's log, once (and every
+//!   message the others sent the owner meanwhile, all at once, is in
+//!   theirs), and a device
+//!   of the owner's catching up by `Sync` reaches it — through the update
+//!   log or the group's news, whichever the group's size chose.
 //!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
@@ -21,7 +25,8 @@ use common::process::{start, Running};
 use kith::client::{Client, Transport};
 use kith::protocol::{
     CreateGroupRequest, DeviceType, Direction, FriendPolicy, GetGroupRequest, GroupFields, HistoryRequest,
-    InviteToGroupRequest, JoinPolicy, KickMemberRequest, ListGroupsRequest, ListMembersRequest, PrivacyRequest, Target,
+    InviteToGroupRequest, JoinPolicy, KickMemberRequest, ListGroupsRequest, ListMembersRequest, PrivacyRequest,
+    SyncRequest, Target,
 };
 
 /// Users besides the owner.
@@ -36,6 +41,9 @@ struct Ledger {
     uncertain: HashSet<usize>,
     /// Ids of acknowledged messages.
     sent: Vec<u64>,
+    /// Acknowledged messages each other user sent the owner meanwhile, all
+    /// at once, so group jobs share their batches with others.
+    direct: HashMap<usize, Vec<u64>>,
 }
 
 fn random_below(n: u64) -> u64 {
@@ -90,9 +98,69 @@ async fn check(clients: &[Client], ids: &[u64], group: u64, ledger: &Mutex<Ledge
         l.member.insert(j, listed);
     }
     l.uncertain.clear();
-    for id in &l.sent {
-        assert!(log.contains(id), "acknowledged message {id} lost");
+    let (sent, direct) = (l.sent.clone(), l.direct.clone());
+    drop(l);
+    for (j, acked) in direct {
+        let mut found = HashSet::new();
+        let mut anchor = 0;
+        loop {
+            let request =
+                HistoryRequest { with: Target::User(ids[j]), direction: Direction::After, anchor, limit: 100 };
+            let page = owner.call(&request).await.unwrap();
+            found.extend(page.messages.iter().map(|m| m.id));
+            anchor = page.messages.last().map_or(anchor, |m| m.id);
+            if !page.more {
+                break;
+            }
+        }
+        assert!(acked.iter().all(|id| found.contains(id)), "an acknowledged message of user {j} to the owner lost");
     }
+    let (synced, news) = owner_sync(owner, group).await;
+    for id in &sent {
+        assert!(log.contains(id), "acknowledged message {id} lost");
+        // A device catching up by Sync (docs/PROTOCOL.md §8.3) finds it:
+        // in the update log if the group was small when it was sent, else
+        // named by the group's news, which sends the device to History.
+        assert!(synced.contains(id) || news >= *id, "acknowledged message {id} unreachable by Sync");
+    }
+}
+
+/// The owner's whole update log read by `Sync`: the group's messages in it,
+/// once each, and the newest message the group's news names (0 for none).
+async fn owner_sync(owner: &Client, group: u64) -> (HashSet<u64>, u64) {
+    let (mut synced, mut news, mut cursor) = (HashSet::new(), 0, 0);
+    loop {
+        let page = owner.call(&SyncRequest { after: cursor, limit: 100 }).await.unwrap();
+        news = page.groups.iter().filter(|g| g.group_id == group).map(|g| g.latest).fold(news, u64::max);
+        for m in page.updates.iter().filter_map(kith::client::message_of) {
+            if m.to == Target::Group(group) {
+                assert!(synced.insert(m.id), "message {} twice in the owner's log", m.id);
+            }
+        }
+        cursor = page.updates.last().map_or(cursor, |u| u.id);
+        if !page.more {
+            return (synced, news);
+        }
+    }
+}
+
+/// Every other user writes to the owner, all at once, until the server dies.
+async fn write_until_killed(clients: Arc<Vec<Client>>, ids: Arc<Vec<u64>>, ledger: Arc<Mutex<Ledger>>) {
+    futures_util::future::join_all((1..clients.len()).map(|j| {
+        let (clients, ids, ledger) = (clients.clone(), ids.clone(), ledger.clone());
+        async move {
+            for n in 0u64.. {
+                match clients[j].send_text(ids[0], &format!("to the owner {n}")).await {
+                    Ok(ack) => ledger.lock().unwrap().direct.entry(j).or_default().push(ack.message_id),
+                    Err(e) => {
+                        assert_eq!(e.code(), None, "refused: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+    }))
+    .await;
 }
 
 /// The owner changes the membership and writes until the server dies.
@@ -166,12 +234,17 @@ async fn acknowledged_memberships_and_group_messages_survive_kill_9() {
         check(&clients, &ids, group, &ledger).await;
         let clients = Arc::new(clients);
         let churn = tokio::spawn(churn_until_killed(clients.clone(), ids.clone(), group, ledger.clone()));
+        let writes = tokio::spawn(write_until_killed(clients.clone(), ids.clone(), ledger.clone()));
         tokio::time::sleep(Duration::from_millis(200 + random_below(600))).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         churn.await.unwrap();
+        writes.await.unwrap();
         drop(clients);
-        eprintln!("cycle {cycle}: {} messages acknowledged", ledger.lock().unwrap().sent.len());
+        let l = ledger.lock().unwrap();
+        let direct: usize = l.direct.values().map(Vec::len).sum();
+        eprintln!("cycle {cycle}: {} group messages and {direct} to the owner acknowledged", l.sent.len());
+        drop(l);
         server = start(dir.path(), &settings);
     }
     let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;

@@ -1,11 +1,13 @@
 //! Crash consistency of the social graph: one user befriends, unfriends and
-//! renames herself in a loop with eight others while the real `kith` binary
-//! is killed with SIGKILL at a random moment, cycle after cycle on the same
-//! data directory. After every restart:
+//! renames herself in a loop with eight others, who all rename themselves
+//! at the same time (so the group commit batches social jobs of many
+//! users), while the real `kith` binary is killed with SIGKILL at a random
+//! moment, cycle after cycle on the same data directory. After every
+//! restart:
 //!
 //! * every acknowledged acceptance and removal holds on both sides;
 //! * friendship is symmetric for every pair, whatever was in flight;
-//! * the profile is at least the last acknowledged version;
+//! * every profile is at least its last acknowledged version;
 //! * every acknowledged block holds.
 //!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
@@ -37,6 +39,9 @@ struct Ledger {
     profile: u64,
     /// Whether user 0's block of the last user was acknowledged.
     blocked: bool,
+    /// Highest acknowledged profile version of each other user, who all
+    /// rename themselves at once meanwhile.
+    others: HashMap<usize, u64>,
 }
 
 fn random_below(n: u64) -> u64 {
@@ -77,9 +82,40 @@ async fn check(clients: &[Client], ids: &[u64], ledger: &Mutex<Ledger>) {
     l.uncertain.clear();
     assert!(version >= l.profile, "profile v{} acknowledged, v{version} found", l.profile);
     l.profile = version;
+    drop(l);
+    for (j, client) in clients.iter().enumerate().skip(1) {
+        let found = client.call(&GetProfileRequest { user_id: ids[j] }).await.unwrap().profile;
+        let found: u64 = found.nickname.trim_start_matches('v').parse().unwrap_or(0);
+        let mut l = ledger.lock().unwrap();
+        let acked = l.others.get(&j).copied().unwrap_or(0);
+        assert!(found >= acked, "user {j}: profile v{acked} acknowledged, v{found} found");
+        l.others.insert(j, found);
+    }
+    let l = ledger.lock().unwrap();
     if l.blocked {
         assert_eq!(blocked.users.len(), 1, "an acknowledged block was lost");
     }
+}
+
+/// Every other user renames themselves as fast as the server answers, all
+/// at once, until the server dies: the group commit takes their jobs
+/// together with user 0's.
+async fn rename_until_killed(clients: Arc<Vec<Client>>, ledger: Arc<Mutex<Ledger>>) {
+    futures_util::future::join_all((1..clients.len()).map(|j| {
+        let (clients, ledger) = (clients.clone(), ledger.clone());
+        async move {
+            loop {
+                let version = ledger.lock().unwrap().others.get(&j).copied().unwrap_or(0) + 1;
+                let profile = Profile { nickname: format!("v{version}"), ..Profile::default() };
+                if let Err(e) = clients[j].call(&SetProfileRequest { profile }).await {
+                    assert_eq!(e.code(), None, "refused: {e}");
+                    return;
+                }
+                ledger.lock().unwrap().others.insert(j, version);
+            }
+        }
+    }))
+    .await;
 }
 
 /// User 0 changes her friendships and profile until the server dies.
@@ -150,12 +186,16 @@ async fn acknowledged_friendships_profiles_and_blocks_survive_kill_9() {
         check(&clients, &ids, &ledger).await;
         let clients = Arc::new(clients);
         let churn = tokio::spawn(churn_until_killed(clients.clone(), ids.clone(), ledger.clone()));
+        let renames = tokio::spawn(rename_until_killed(clients.clone(), ledger.clone()));
         tokio::time::sleep(Duration::from_millis(200 + random_below(600))).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         churn.await.unwrap();
+        renames.await.unwrap();
         drop(clients);
-        eprintln!("cycle {cycle}: profile v{} acknowledged", ledger.lock().unwrap().profile);
+        let l = ledger.lock().unwrap();
+        eprintln!("cycle {cycle}: profile v{} acknowledged, others' {}", l.profile, l.others.values().sum::<u64>());
+        drop(l);
         server = start(dir.path(), &limits);
     }
     let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
