@@ -88,18 +88,20 @@ async fn check(clients: &[Client], ids: &[u64], group: u64, ledger: &Mutex<Ledge
         lists.push(theirs.groups.iter().any(|g| g.group_id == group));
     }
 
-    let mut l = ledger.lock().unwrap();
-    for (j, lists) in lists.into_iter().enumerate().skip(1) {
-        let listed = members.contains(&ids[j]);
-        assert_eq!(lists, listed, "user {j}: the group lists them {listed}, they list the group {lists}");
-        if !l.uncertain.contains(&j) {
-            assert_eq!(listed, l.member.get(&j).copied().unwrap_or(false), "acknowledged change of user {j} lost");
+    let (sent, direct) = {
+        let mut l = ledger.lock().unwrap();
+        for (j, lists) in lists.into_iter().enumerate().skip(1) {
+            let listed = members.contains(&ids[j]);
+            assert_eq!(lists, listed, "user {j}: the group lists them {listed}, they list the group {lists}");
+            if !l.uncertain.contains(&j) {
+                let acked = l.member.get(&j).copied().unwrap_or(false);
+                assert_eq!(listed, acked, "acknowledged change of user {j} lost");
+            }
+            l.member.insert(j, listed);
         }
-        l.member.insert(j, listed);
-    }
-    l.uncertain.clear();
-    let (sent, direct) = (l.sent.clone(), l.direct.clone());
-    drop(l);
+        l.uncertain.clear();
+        (l.sent.clone(), l.direct.clone())
+    };
     for (j, acked) in direct {
         let mut found = HashSet::new();
         let mut anchor = 0;

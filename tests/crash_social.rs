@@ -69,20 +69,22 @@ async fn check(clients: &[Client], ids: &[u64], ledger: &Mutex<Ledger>) {
     let version: u64 = profile.nickname.trim_start_matches('v').parse().unwrap_or(0);
     let blocked = clients[0].call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
 
-    let mut l = ledger.lock().unwrap();
-    let hub = &lists[0];
-    for (j, theirs) in lists.iter().enumerate().skip(1) {
-        let (a, b) = (hub.contains(&ids[j]), theirs.contains(&ids[0]));
-        assert_eq!(a, b, "half a friendship with user {j}");
-        if !l.uncertain.contains(&j) {
-            assert_eq!(a, l.friends.get(&j).copied().unwrap_or(false), "acknowledged change with user {j} lost");
+    {
+        let mut l = ledger.lock().unwrap();
+        let hub = &lists[0];
+        for (j, theirs) in lists.iter().enumerate().skip(1) {
+            let (a, b) = (hub.contains(&ids[j]), theirs.contains(&ids[0]));
+            assert_eq!(a, b, "half a friendship with user {j}");
+            if !l.uncertain.contains(&j) {
+                let acked = l.friends.get(&j).copied().unwrap_or(false);
+                assert_eq!(a, acked, "acknowledged change with user {j} lost");
+            }
+            l.friends.insert(j, a);
         }
-        l.friends.insert(j, a);
+        l.uncertain.clear();
+        assert!(version >= l.profile, "profile v{} acknowledged, v{version} found", l.profile);
+        l.profile = version;
     }
-    l.uncertain.clear();
-    assert!(version >= l.profile, "profile v{} acknowledged, v{version} found", l.profile);
-    l.profile = version;
-    drop(l);
     for (j, client) in clients.iter().enumerate().skip(1) {
         let found = client.call(&GetProfileRequest { user_id: ids[j] }).await.unwrap().profile;
         let found: u64 = found.nickname.trim_start_matches('v').parse().unwrap_or(0);
