@@ -11,13 +11,20 @@ const STORAGE_FAILED: i32 = 74;
 /// trace, so its target is held at info whatever the operator asks for.
 const STORAGE_ENGINE_CAP: &str = "sled=info";
 
+/// The filter asked for (`RUST_LOG`, else `log.level`), with the storage
+/// engine held at info.
+fn capped(asked: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    match STORAGE_ENGINE_CAP.parse() {
+        Ok(cap) => asked.add_directive(cap),
+        Err(_) => asked,
+    }
+}
+
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let filter = match STORAGE_ENGINE_CAP.parse() {
-        Ok(cap) => filter.add_directive(cap),
-        Err(_) => filter,
-    };
+    let filter = capped(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level)),
+    );
     use std::io::IsTerminal;
     // Colour only on a terminal, never in journald or files.
     let builder = tracing_subscriber::fmt()
@@ -108,5 +115,48 @@ async fn wait_for_stop(server: &mut crate::server::RunningServer, args: &super::
                 notify(&[NotifyState::Ready]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::EnvFilter;
+
+    /// What a subscriber with `filter` prints of a storage-engine trace
+    /// line and one of kith's own.
+    fn printed(filter: EnvFilter) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(move || writer.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "sled::pagecache", "node dump with a message body");
+            tracing::trace!(target: "kith::session", "a frame arrived");
+        });
+        let printed = buffer.0.lock().unwrap().clone();
+        String::from_utf8(printed).unwrap()
+    }
+
+    #[test]
+    fn the_storage_engine_stays_at_info_whatever_the_filter_asks() {
+        for asked in ["trace", "sled=trace", "trace,sled=trace"] {
+            let out = printed(super::capped(EnvFilter::new(asked)));
+            assert!(!out.contains("node dump"), "{asked}: {out}");
+        }
+        assert!(printed(super::capped(EnvFilter::new("trace"))).contains("a frame arrived"), "trace is on");
+        // The control: without the cap, the same filter prints the dump.
+        assert!(printed(EnvFilter::new("trace")).contains("node dump"));
     }
 }
