@@ -124,6 +124,40 @@ async fn requests_beyond_max_inflight_wait_and_complete_in_order() {
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "committed in the order sent");
 }
 
+/// The limit itself: with one request in flight at most, a Heartbeat
+/// pipelined behind a Send is not even read before the Send is answered, so
+/// it never overtakes it. The control: with room for both, it does (the
+/// Send waits for the disk, the Heartbeat for nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_beyond_max_inflight_is_not_read_until_one_is_answered() {
+    async fn overtaken(max_inflight: usize) -> usize {
+        let server = TestServer::start_with(|c| c.limits.max_inflight = max_inflight).await;
+        let alice = server.user(Kind::Tcp, "alice").await;
+        let mut overtaken = 0;
+        for _ in 0..20 {
+            // Polled in this order, the Send's frame is written first.
+            let send = alice.client.send_text(alice.user_id, "a note");
+            let beat = alice.client.heartbeat();
+            tokio::pin!(send, beat);
+            tokio::select! {
+                biased;
+                sent = &mut send => {
+                    sent.unwrap();
+                    beat.await.unwrap();
+                }
+                beat = &mut beat => {
+                    beat.unwrap();
+                    overtaken += 1;
+                    send.await.unwrap();
+                }
+            }
+        }
+        overtaken
+    }
+    assert_eq!(overtaken(1).await, 0, "a request beyond the limit was read and answered first");
+    assert!(overtaken(64).await > 0, "with room for both, the Heartbeat overtakes the Send");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_beyond_the_hash_cap_queue_and_succeed() {
     let server = TestServer::start_with(|c| c.limits.max_concurrent_hashes = 1).await;
