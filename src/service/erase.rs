@@ -11,9 +11,9 @@
 //! is marked erased. Every step is idempotent, so a crash anywhere leaves a
 //! state the next start finishes ([`resume`]).
 //!
-//! Kept: the messages the account sent, in the conversations others read
-//! (under its id, which no longer names a user), and the blocks, bans and
-//! such others hold against it no more — see PROTOCOL's `DeleteAccount`.
+//! Kept: the messages the account sent, in the conversations others still
+//! read (under its id, which no longer names a user), and the notices
+//! already in others' update logs — see PROTOCOL's `DeleteAccount`.
 //!
 //! Uses: account, social, group, conversation, update, message.
 
@@ -70,8 +70,9 @@ async fn finish(services: &Arc<Services>, user: u64) {
     }
 }
 
-/// Erases what a deleted account left, domain by domain. A large account is erased in many jobs of at most `storage.erase_batch`
-/// rows, which take turns with everyone's writes.
+/// Erases what a deleted account left, domain by domain. A large account
+/// is erased in many jobs of at most `storage.erase_batch` rows, which take
+/// turns with everyone's writes.
 async fn erase(services: &Arc<Services>, user: u64) -> ServiceResult<()> {
     let most = services.config.storage.erase_batch;
     until_done(services, move |tx, _| social::erase(tx, user, most)).await?;
