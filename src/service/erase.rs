@@ -33,8 +33,8 @@ pub(super) fn routes(router: &mut Router) {
 
 async fn delete_account(call: Call, req: DeleteAccountRequest) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.clone();
-    account::verify_password(&call.services, &me, call.peer.ip(), &req.password).await?;
-    account::delete(&call.services, me.user_id, Some(call.session_id)).await?;
+    let checked = account::verify_password(&call.services, &me, call.peer.ip(), &req.password).await?;
+    account::delete(&call.services, me.user_id, Some(checked), Some(call.session_id)).await?;
     let services = call.services.clone();
     tokio::spawn(async move { finish(&services, me.user_id).await });
     Ok(Outcome::Close((), DisconnectReason::AccountDeleted))
@@ -43,7 +43,7 @@ async fn delete_account(call: Call, req: DeleteAccountRequest) -> ServiceResult<
 /// Deletes an account for the operator and erases what it left before
 /// returning.
 pub(crate) async fn delete_now(services: &Arc<Services>, user_id: u64) -> ServiceResult<()> {
-    account::delete(services, user_id, None).await?;
+    account::delete(services, user_id, None, None).await?;
     erase(services, user_id).await
 }
 

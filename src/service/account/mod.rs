@@ -458,15 +458,8 @@ async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResul
     if req.new_password == req.old_password {
         return Err(ServiceError::invalid("the new password is the current one"));
     }
-    let attempt = accounts.begin_attempt(Some(&me.username), call.peer.ip())?;
+    let generation = verify_password(&services, &me, call.peer.ip(), &req.old_password).await?;
     let user_id = me.user_id;
-    let (generation, user) =
-        services.read(move |s| Ok((store::generation(s, user_id)?, store::user(s, user_id)?))).await?;
-    let user = user.ok_or_else(bad_credentials)?;
-    if !accounts.passwords.verify(&req.old_password, Some(&user.password_hash)).await? {
-        return Err(bad_credentials());
-    }
-    attempt.succeeded();
     let credential = store::Credential { user_id, generation };
     let hash = accounts.passwords.hash(&req.new_password).await?;
     let device =
@@ -601,33 +594,46 @@ pub(crate) async fn set_disabled(services: &Services, user_id: u64, disabled: bo
 }
 
 /// Checks the password of the signed-in user, throttled like a login: what
-/// an action that cannot be undone asks first.
+/// a password change and an account's deletion ask first. Returns the
+/// credential generation read with the password, for a write to re-check.
 pub(crate) async fn verify_password(
     services: &Services,
     me: &Identity,
     peer: IpAddr,
     password: &str,
-) -> ServiceResult<()> {
+) -> ServiceResult<u64> {
     let accounts = &services.accounts;
     let attempt = accounts.begin_attempt(Some(&me.username), peer)?;
     let user_id = me.user_id;
-    let user = services.read(move |s| store::user(s, user_id)).await?.ok_or_else(bad_credentials)?;
+    let (generation, user) =
+        services.read(move |s| Ok((store::generation(s, user_id)?, store::user(s, user_id)?))).await?;
+    let user = user.ok_or_else(bad_credentials)?;
     if !accounts.passwords.verify(password, Some(&user.password_hash)).await? {
         return Err(bad_credentials());
     }
     attempt.succeeded();
-    Ok(())
+    Ok(generation)
 }
 
 /// Deletes an account: its record, tokens and devices go and it is recorded
 /// as deleted, in one job; then every session of it but `keep` closes with
 /// `AccountDeleted`. What it left in other domains is erased afterwards
-/// (`service::erase`). `NotFound` if there is no such account.
-pub(crate) async fn delete(services: &Services, user_id: u64, keep: Option<u64>) -> ServiceResult<()> {
+/// (`service::erase`). `NotFound` if there is no such account. A user's own
+/// deletion passes the credential generation its password was checked
+/// with: a password change since then wins.
+pub(crate) async fn delete(
+    services: &Services,
+    user_id: u64,
+    checked: Option<u64>,
+    keep: Option<u64>,
+) -> ServiceResult<()> {
     let (deleted, disabled) = (services.accounts.deleted.clone(), services.accounts.disabled.clone());
     services
         .committer
         .run(move |tx| {
+            if let Some(generation) = checked {
+                store::still_current(tx, store::Credential { user_id, generation })?;
+            }
             store::mark_deleted(tx, user_id, now_ms())?;
             deleted.write().unwrap_or_else(|e| e.into_inner()).insert(user_id);
             disabled.write().unwrap_or_else(|e| e.into_inner()).remove(&user_id);
