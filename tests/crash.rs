@@ -22,6 +22,7 @@
 //! `KITH_CRASH_CYCLES=1000 cargo test --release --test integration crash:: -- --nocapture`.
 
 use crate::common;
+use common::random_below;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -72,12 +73,6 @@ struct Ledger {
     cursors: Vec<u64>,
     /// Accounts whose registration and login were answered: name, id, token.
     accounts: Vec<(String, u64, Vec<u8>)>,
-}
-
-fn random_below(n: u64) -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::getrandom(&mut b).unwrap();
-    u64::from_le_bytes(b) % n
 }
 
 async fn connect(server: &Running, token: &[u8]) -> (Client, AuthReply) {

@@ -16,6 +16,7 @@
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
 use crate::common;
+use common::random_below;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,12 +28,6 @@ use kith::protocol::{
     CreateGroupRequest, DeviceType, Direction, GroupFields, HistoryRequest, JoinGroupRequest, JoinPolicy,
     ListConversationsRequest, MarkReadRequest, MessageKind, RecallRequest, Target,
 };
-
-fn random_below(n: u64) -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::getrandom(&mut b).unwrap();
-    u64::from_le_bytes(b) % n
-}
 
 async fn login(server: &Running, name: &str) -> Client {
     let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();

@@ -16,6 +16,7 @@
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
 use crate::common;
+use common::random_below;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -44,12 +45,6 @@ struct Ledger {
     /// Acknowledged messages each other user sent the owner meanwhile, all
     /// at once, so group jobs share their batches with others.
     direct: HashMap<usize, Vec<u64>>,
-}
-
-fn random_below(n: u64) -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::getrandom(&mut b).unwrap();
-    u64::from_le_bytes(b) % n
 }
 
 async fn connect(server: &Running, token: &[u8]) -> Client {

@@ -13,6 +13,7 @@
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
 use crate::common;
+use common::random_below;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -42,12 +43,6 @@ struct Ledger {
     /// Highest acknowledged profile version of each other user, who all
     /// rename themselves at once meanwhile.
     others: HashMap<usize, u64>,
-}
-
-fn random_below(n: u64) -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::getrandom(&mut b).unwrap();
-    u64::from_le_bytes(b) % n
 }
 
 async fn connect(server: &Running, token: &[u8]) -> Client {

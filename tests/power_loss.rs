@@ -14,6 +14,7 @@
 //! (default 3) of each.
 
 use crate::common;
+use common::random_below;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -31,12 +32,6 @@ use kith::protocol::{
 
 fn cycles() -> usize {
     std::env::var("KITH_POWER_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
-}
-
-fn random_below(n: u64) -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::getrandom(&mut b).unwrap();
-    u64::from_le_bytes(b) % n
 }
 
 /// What the server acknowledged.

@@ -18,6 +18,13 @@ use kith::protocol::{
 };
 use kith::server::{self, RunningServer};
 
+/// A random number below `n`, for the crash tests' moments and samples.
+pub fn random_below(n: u64) -> u64 {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).unwrap();
+    u64::from_le_bytes(b) % n
+}
+
 /// Generous bound for anything that should happen "at once".
 pub const SOON: Duration = Duration::from_secs(5);
 
