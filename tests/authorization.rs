@@ -6,9 +6,10 @@
 
 use crate::common;
 
-use common::{no_message, Calls, Kind, TestServer};
+use common::talk::none_pushed;
+use common::{Calls, Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};
-use kith::protocol::{Action, Direction, ErrorCode, MessageKind, SendRequest, Target};
+use kith::protocol::{Action, Direction, ErrorCode, MessageKind, SendRequest, Target, UpdateKind};
 
 fn code(r: Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
     r.err().and_then(|e| e.code())
@@ -32,7 +33,7 @@ async fn who_may_do_what() {
     };
     let ack = alice.client.call(&secret).await.unwrap();
     assert_eq!(common::next_message(&mut bob.client).await.id, ack.message_id);
-    no_message(&mut carol.client).await;
+    none_pushed(&server, &carol.name, &mut carol.client, UpdateKind::Message).await;
 
     // Send: anyone authenticated may write to an existing user (there is no
     // contact list yet); unknown ids are NotFound; anonymous is refused.
@@ -85,7 +86,7 @@ async fn who_may_do_what() {
         server.device(Kind::Tcp, "carol", "carol-laptop", kith::protocol::DeviceType::Desktop).await;
     let notice = laptop.sync_page(carol_latest, 100).await.unwrap();
     assert_eq!(notice.updates.len(), 1);
-    assert_eq!(notice.updates[0].kind, kith::protocol::UpdateKind::NewLogin as u8);
+    assert_eq!(notice.updates[0].kind, UpdateKind::NewLogin as u8);
     assert_eq!(carol_again.session.latest, notice.updates[0].id);
 
     // Tokens: another user's token with its secret altered is refused.
@@ -106,7 +107,7 @@ async fn who_may_do_what() {
     assert_eq!(code(anonymous.call(&set).await), Some(ErrorCode::NotAuthenticated));
 
     // No push of alice and bob's conversation ever reached carol.
-    no_message(&mut carol.client).await;
+    none_pushed(&server, &carol.name, &mut carol.client, UpdateKind::Message).await;
 }
 
 /// The social actions: anonymous connections are refused every one; a

@@ -106,7 +106,7 @@ async fn two_devices_and_a_peer_agree(kind: Kind) {
     assert_eq!(position, ReadPosition { with: with_bob, read_up_to: ids[1], unread: 1 });
     let (update, body) = pushed(&mut tablet, UpdateKind::ReadPosition).await;
     assert_eq!(body, UpdateBody::ReadPosition(position));
-    none_pushed(&mut alice.client, UpdateKind::ReadPosition).await;
+    none_pushed(&server, &alice.name, &mut alice.client, UpdateKind::ReadPosition).await;
     let (list, total) = everything(&tablet, 10).await;
     assert_eq!((entry(&list, with_bob).unread, entry(&list, with_bob).read_up_to, total), (1, ids[1], 1));
     // The same update, same id, is in the log for a device that was away.
@@ -166,11 +166,11 @@ async fn receipts_turned_off_are_neither_sent_nor_seen() {
     let (_, body) = pushed(&mut tablet, UpdateKind::ReadReceiptsChanged).await;
     assert_eq!(body, UpdateBody::ReadReceiptsChanged(ReadReceiptsSetting { enabled: false }));
     alice.client.call(&ReadReceiptsRequest { set: Some(false) }).await.unwrap();
-    none_pushed(&mut tablet, UpdateKind::ReadReceiptsChanged).await;
+    none_pushed(&server, "alice", &mut tablet, UpdateKind::ReadReceiptsChanged).await;
 
     let to_alice = send(&bob.client, Target::User(alice.user_id), "read me").await;
     mark(&alice.client, Target::User(bob.user_id), to_alice).await.unwrap();
-    none_pushed(&mut bob.client, UpdateKind::ReadReceipt).await;
+    none_pushed(&server, &bob.name, &mut bob.client, UpdateKind::ReadReceipt).await;
     assert_eq!(entry(&everything(&bob.client, 10).await.0, Target::User(alice.user_id)).peer_read_up_to, 0);
     // Nor does she see bob's.
     let to_bob = send(&alice.client, Target::User(bob.user_id), "and you").await;

@@ -10,13 +10,14 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{device, next_message, no_message, Calls, Kind, TestServer, PASSWORD, SOON};
+use common::talk::none_pushed;
+use common::{device, next_message, Calls, Kind, TestServer, PASSWORD, SOON};
 use kith::client::{new_client_msg_id, Client, ClientError, RawReply, Transport};
 use kith::codec::{decode_wire, encode_wire};
 use kith::protocol::{
     encode_frame, Action, ChangePasswordRequest, DeviceType, DisconnectPush, DisconnectReason, ErrorBody, ErrorCode,
     FindUserRequest, Header, LoginRequest, MessageKind, PushAction, RenewToken, SendRequest, Target, Update,
-    ERROR_ACTION, HEADER_LEN,
+    UpdateKind, ERROR_ACTION, HEADER_LEN,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -243,7 +244,7 @@ async fn a_retry_to_another_recipient_returns_the_original(kind: Kind) {
     assert!(again.duplicate);
     assert_eq!(again.message_id, ack.message_id);
     assert_eq!(next_message(&mut bob.client).await.content, b"for bob");
-    no_message(&mut carol.client).await;
+    none_pushed(&server, &carol.name, &mut carol.client, UpdateKind::Message).await;
     // Nor does a retry to a recipient disabled since, or one who never was.
     disable(&server, "bob");
     let since_disabled = alice.client.call(&SendRequest { to: Target::User(bob.user_id), ..retry.clone() }).await;

@@ -8,7 +8,7 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::talk::{event, named_group_fields as fields};
+use common::talk::{event, named_group_fields as fields, pushed_so_far};
 use common::{Calls, Kind, TestServer, TestUser, SOON};
 use kith::client::{Client, ClientError};
 use kith::codec::decode_wire;
@@ -109,17 +109,16 @@ async fn newest_known(client: &Client, group: u64) -> u64 {
     synced.max(pulled)
 }
 
-/// Pushed group messages until none comes for a short while.
-async fn drain_group_messages(client: &mut Client) -> Vec<Message> {
-    let mut out = Vec::new();
-    while let Ok(update) = client.update_within(Duration::from_millis(400)).await {
-        if let Some(UpdateBody::Message(m)) = update.decode().unwrap() {
-            if matches!(m.to, Target::Group(_)) {
-                out.push(m);
-            }
-        }
-    }
-    out
+/// The group messages pushed to `user`'s `client` for what was committed so far.
+async fn group_messages_so_far(server: &TestServer, user: &str, client: &mut Client) -> Vec<Message> {
+    let pushed = pushed_so_far(server, user, client).await;
+    pushed
+        .iter()
+        .filter_map(|u| match u.decode().unwrap() {
+            Some(UpdateBody::Message(m)) if matches!(m.to, Target::Group(_)) => Some(m),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn lifecycle_and_roles(kind: Kind) {
@@ -462,7 +461,7 @@ async fn offline_member_catches_up(kind: Kind, threshold: u32) {
     accept_all(&away).await;
     accept_all(&late).await;
     let group = create(&owner.client, JoinPolicy::Open, &[online.user_id, away.user_id]).await.group.group_id;
-    drain_group_messages(&mut online.client).await;
+    group_messages_so_far(&server, &online.name, &mut online.client).await;
     let cursor = newest_known(&away.client, group).await;
     drop(away);
 
@@ -474,7 +473,7 @@ async fn offline_member_catches_up(kind: Kind, threshold: u32) {
     owner.client.call(&KickMemberRequest { group_id: group, user_id: late.user_id }).await.unwrap();
     sent.push(say(&owner.client, group, "four").await.unwrap());
 
-    let seen_live = drain_group_messages(&mut online.client).await;
+    let seen_live = group_messages_so_far(&server, &online.name, &mut online.client).await;
     let back = server.device(kind, "anna", "anna-phone", kith::protocol::DeviceType::Mobile).await.0;
     let caught: Vec<Message> = catch_up(&back, cursor).await.into_values().collect();
     // Live pushes skip the sending device; otherwise the same messages under
@@ -681,8 +680,11 @@ async fn a_group_crossing_the_threshold_loses_and_repeats_nothing() {
     expected.push(say(&member.client, group, "small 2").await.unwrap());
 
     // Live, the member online the whole time saw every message once.
-    let live: Vec<Message> =
-        drain_group_messages(&mut away.client).await.into_iter().filter(|m| m.id > cursor).collect();
+    let live: Vec<Message> = group_messages_so_far(&server, &away.name, &mut away.client)
+        .await
+        .into_iter()
+        .filter(|m| m.id > cursor)
+        .collect();
     let caught: Vec<Message> = catch_up(&away.client, cursor).await.into_values().collect();
     assert_eq!(caught, live);
     let ids: Vec<u64> = caught.iter().filter(|m| m.kind == MessageKind::Text).map(|m| m.id).collect();
@@ -728,7 +730,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
     assert_eq!(retry.message_id, first.message_id);
     let stored = pull(&owner.client, group, 0).await.unwrap();
     assert_eq!(stored.iter().filter(|m| m.kind == MessageKind::Image).count(), 1);
-    let pushed = drain_group_messages(&mut kicked.client).await;
+    let pushed = group_messages_so_far(&server, &kicked.name, &mut kicked.client).await;
     let image_push = pushed.iter().find(|m| m.id == first.message_id).expect("pushed once");
     assert_eq!(
         (image_push.content.as_slice(), image_push.extra.as_deref()),
@@ -739,7 +741,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
     let before = say(&owner.client, group, "before the kick").await.unwrap();
     owner.client.call(&KickMemberRequest { group_id: group, user_id: kicked.user_id }).await.unwrap();
     let after = say(&owner.client, group, "after the kick").await.unwrap();
-    let live = drain_group_messages(&mut kicked.client).await;
+    let live = group_messages_so_far(&server, &kicked.name, &mut kicked.client).await;
     let last = live.last().expect("the kick itself reaches the kicked member");
     assert_eq!(event(last), Some(GroupEvent::Kicked { user_id: kicked.user_id, by: owner.user_id }));
     assert!(live.iter().any(|m| m.id == before));

@@ -97,7 +97,7 @@ async fn a_recall_reaches_both_sides_and_leaves_a_tombstone(kind: Kind) {
 
     // Asked again: the same answer, nothing new.
     assert_eq!(recall(&bob.client, to_alice, secret).await.unwrap(), recalled);
-    none_pushed(&mut alice.client, UpdateKind::MessageRecalled).await;
+    none_pushed(&server, &alice.name, &mut alice.client, UpdateKind::MessageRecalled).await;
     // Refusals: someone else's message, no such message, a stranger.
     let hers = send(&alice.client, to_bob, "mine").await;
     assert_eq!(code(recall(&bob.client, to_alice, hers).await), Some(ErrorCode::NotPermitted));
@@ -270,7 +270,7 @@ async fn delivery_receipts_follow_device_cursors() {
     let to_alice = Target::User(alice.user_id);
     send(&bob.client, to_alice, "one").await;
     let second = send(&bob.client, to_alice, "two").await;
-    none_pushed(&mut bob.client, UpdateKind::Delivered).await;
+    none_pushed(&server, &bob.name, &mut bob.client, UpdateKind::Delivered).await;
 
     // A device acknowledges: bob hears the newest delivered, once.
     let newest = alice.client.sync_all(0).await.unwrap().last().unwrap().id;
@@ -278,14 +278,14 @@ async fn delivery_receipts_follow_device_cursors() {
     let (update, body) = pushed(&mut bob.client, UpdateKind::Delivered).await;
     assert_eq!(body, UpdateBody::Delivered(Delivered { recipient: alice.user_id, up_to: second }));
     tablet.ack(newest).await.unwrap();
-    none_pushed(&mut bob.client, UpdateKind::Delivered).await;
+    none_pushed(&server, &bob.name, &mut bob.client, UpdateKind::Delivered).await;
     assert!(bob.client.sync_all(update.id - 1).await.unwrap().contains(&update), "in the log too");
 
     // Her own message, acknowledged by her other device, tells bob nothing.
     send(&alice.client, Target::User(bob.user_id), "mine").await;
     let newest = tablet.sync_all(newest).await.unwrap().last().unwrap().id;
     tablet.ack(newest).await.unwrap();
-    none_pushed(&mut bob.client, UpdateKind::Delivered).await;
+    none_pushed(&server, &bob.name, &mut bob.client, UpdateKind::Delivered).await;
 
     // Offline, bob finds the receipt by Sync.
     let cursor = bob.client.sync_all(0).await.unwrap().last().unwrap().id;

@@ -5,7 +5,8 @@ use crate::common;
 
 use std::collections::HashSet;
 
-use common::{next_message, no_message, Calls, Kind, TestServer};
+use common::talk::none_pushed;
+use common::{next_message, Calls, Kind, TestServer};
 use kith::client::{message_of, new_client_msg_id};
 use kith::protocol::{DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target, UpdateKind};
 
@@ -29,7 +30,7 @@ async fn delivers_to_every_device_but_the_sender(kind: Kind) {
         assert_eq!(m.kind, MessageKind::Text);
         assert_eq!(m.server_time, ack.server_time);
     }
-    no_message(&mut alice.client).await;
+    none_pushed(&server, &alice.name, &mut alice.client, UpdateKind::Message).await;
 
     // A reply goes the other way, to alice's devices and bob's other device.
     let reply = bob.client.send_text(alice.user_id, "hi alice").await.unwrap();
@@ -164,7 +165,7 @@ async fn resending_a_client_id_returns_the_original_ack(kind: Kind) {
     let m = next_message(&mut bob.client).await;
     assert_eq!(m.extra.as_deref(), Some("{\"reply_to\":1}"));
     next_message(&mut bob.client).await;
-    no_message(&mut bob.client).await;
+    none_pushed(&server, &bob.name, &mut bob.client, UpdateKind::Message).await;
     assert_eq!(bob.client.sync_messages(0).await.unwrap().len(), 2, "stored once each");
 }
 per_transport!(resending_a_client_id_returns_the_original_ack);

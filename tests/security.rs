@@ -224,7 +224,10 @@ async fn logins_do_not_wait_behind_registrations() {
         finished.load(Ordering::SeqCst)
     };
     let (_, before_login) = tokio::join!(flood, logging_in);
-    assert!(before_login < 4, "{before_login} of 8 registrations were answered before the login");
+    // Sharing one queue, the login would be ninth in line for two slots:
+    // seven or eight registrations would be answered first. With its own
+    // slot it runs beside the first ones; the margin is for a busy machine.
+    assert!(before_login < 6, "{before_login} of 8 registrations were answered before the login");
 }
 
 async fn raw(client: &Client, frame: Vec<u8>, sequence: u32) -> Option<RawReply> {

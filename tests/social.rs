@@ -302,7 +302,7 @@ async fn blocking_hides_and_refuses(kind: Kind) {
     assert_eq!(code(alice.client.send_text(bob.user_id, "x").await), Some(ErrorCode::NotPermitted));
     // Nothing was stored for the blocker.
     assert_eq!(alice.client.sync_all(0).await.unwrap().len(), alice_log);
-    common::no_message(&mut alice.client).await;
+    common::talk::none_pushed(&server, &alice.name, &mut alice.client, UpdateKind::Message).await;
 
     alice.client.call(&UnblockRequest { user_id: bob.user_id }).await.unwrap();
     bob.client.send_text(alice.user_id, "friends again").await.unwrap();

@@ -11,7 +11,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::talk::{code, entry, everything, history, mark, named_group_fields, pushed, send};
+use common::talk::{code, entry, everything, history, mark, named_group_fields, pushed, pushed_so_far, send};
 use common::{Calls, Kind, TestServer, TestUser};
 use kith::codec::decode_wire;
 use kith::protocol::{
@@ -22,15 +22,6 @@ use kith::protocol::{
     ProfileVisibilityRequest, RecallRequest, RequestBox, RequestState, SearchUsersRequest, SetAliasRequest,
     SetProfileRequest, SetRemarkRequest, Target, UpdateBody, UpdateKind, UserPage, UserProfile, ERROR_ACTION,
 };
-
-/// Every update pushed to `client` within a short while, in arrival order.
-async fn drain(client: &mut kith::client::Client) -> Vec<kith::protocol::Update> {
-    let mut out = Vec::new();
-    while let Ok(update) = client.update_within(Duration::from_millis(600)).await {
-        out.push(update);
-    }
-    out
-}
 
 /// Updates of `kind` in `user`'s log, by `Sync` from the start.
 async fn logged(user: &TestUser, kind: UpdateKind) -> Vec<UpdateBody> {
@@ -172,8 +163,10 @@ async fn instant_invitations_arrive_in_id_order_and_are_not_echoed() {
     let mut dave = server.user(Kind::Quic, "dave").await;
     accept_everyone(&carol).await;
     accept_everyone(&dave).await;
-    for c in [&mut alice.client, &mut laptop, &mut carol.client, &mut dave.client] {
-        drain(c).await;
+    for (name, c) in
+        [("alice", &mut alice.client), ("alice", &mut laptop), ("carol", &mut carol.client), ("dave", &mut dave.client)]
+    {
+        pushed_so_far(&server, name, c).await;
     }
 
     let create = CreateGroupRequest {
@@ -186,14 +179,14 @@ async fn instant_invitations_arrive_in_id_order_and_are_not_echoed() {
     let invite = InviteToGroupRequest { group_id: group, user_id: dave.user_id };
     alice.client.call(&invite).await.unwrap();
 
-    for (who, client) in [("carol", &mut carol.client), ("dave", &mut dave.client), ("the laptop", &mut laptop)] {
-        let got = drain(client).await;
+    for (who, client) in [("carol", &mut carol.client), ("dave", &mut dave.client), ("alice", &mut laptop)] {
+        let got = pushed_so_far(&server, who, client).await;
         let ids: Vec<u64> = got.iter().map(|u| u.id).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{who} got pushes out of id order: {got:?}");
         let invitation = got.iter().position(|u| u.kind == UpdateKind::GroupInvitation as u8);
         assert!(invitation.is_some(), "{who} got no invitation: {got:?}");
     }
-    let asked = drain(&mut alice.client).await;
+    let asked = pushed_so_far(&server, "alice", &mut alice.client).await;
     assert!(
         asked.iter().all(|u| u.kind != UpdateKind::GroupInvitation as u8),
         "the connection that invited got its own invitation back: {asked:?}"

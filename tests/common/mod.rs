@@ -183,15 +183,6 @@ pub async fn disconnect_reason(client: &mut Client, wait: Duration) -> Disconnec
     }
 }
 
-/// Asserts no message is pushed within a short while (other updates, such
-/// as notices of logins elsewhere, are passed over).
-pub async fn no_message(client: &mut Client) {
-    match client.message_within(Duration::from_millis(300)).await {
-        Err(ClientError::Timeout) => {}
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
 /// Shorthands for calls the tests make often.
 #[allow(async_fn_in_trait)]
 pub trait Calls {

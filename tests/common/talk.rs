@@ -1,17 +1,17 @@
 //! Helpers of the conversation tests: refusal codes, waiting for an update
 //! of one kind, open groups, the conversation list and reading.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kith::client::{Client, ClientError};
 use kith::codec::decode_wire;
 use kith::protocol::{
-    ConversationInfo, ConversationPage, CreateGroupRequest, Direction, ErrorCode, GroupEvent, GroupFields,
+    ConversationInfo, ConversationPage, CreateGroupRequest, DeviceType, Direction, ErrorCode, GroupEvent, GroupFields,
     JoinGroupRequest, JoinPolicy, ListConversationsRequest, MarkReadRequest, Message, MessageKind, ReadPosition,
     Target, Update, UpdateBody, UpdateKind,
 };
 
-use super::{Calls, TestUser, SOON};
+use super::{Calls, Kind, TestServer, TestUser, SOON};
 
 /// The error code of a refused call, `None` if it succeeded.
 pub fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
@@ -39,17 +39,31 @@ pub async fn pushed(client: &mut Client, kind: UpdateKind) -> (Update, UpdateBod
     }
 }
 
-/// Asserts no update of `kind` arrives within a short while.
-pub async fn none_pushed(client: &mut Client, kind: UpdateKind) {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+/// Every update pushed to `client`, a device of `name`, for what was
+/// committed before this call. A witness, not a timed wait: `name` logs in
+/// on one more device, whose `NewLogin` notice is committed after all of
+/// it, and the pushes are read up to that notice. Pushes reach a device in
+/// commit order, so anything earlier arrives before it.
+pub async fn pushed_so_far(server: &TestServer, name: &str, client: &mut Client) -> Vec<Update> {
+    static WITNESSES: AtomicUsize = AtomicUsize::new(0);
+    let witness = format!("witness-{}", WITNESSES.fetch_add(1, Ordering::Relaxed));
+    server.device(Kind::Tcp, name, &witness, DeviceType::Web).await;
+    let mut before = Vec::new();
     loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match client.update_within(left).await {
-            Ok(update) => assert_ne!(update.kind, kind as u8, "unexpected {:?}", update.decode()),
-            Err(ClientError::Timeout) => return,
-            Err(e) => panic!("{e}"),
+        let update = client.update_within(SOON).await.unwrap_or_else(|e| panic!("no notice of {witness}: {e}"));
+        match update.decode().unwrap() {
+            Some(UpdateBody::NewLogin(login)) if login.device_id == witness => return before,
+            _ => before.push(update),
         }
     }
+}
+
+/// Asserts that nothing of `kind` was pushed to `client`, a device of
+/// `name`, for what was committed before this call (see [`pushed_so_far`]).
+pub async fn none_pushed(server: &TestServer, name: &str, client: &mut Client, kind: UpdateKind) {
+    let unexpected: Vec<_> =
+        pushed_so_far(server, name, client).await.into_iter().filter(|u| u.kind == kind as u8).collect();
+    assert!(unexpected.is_empty(), "unexpected {kind:?}: {unexpected:?}");
 }
 
 /// A group's fields with this join policy, history hidden from newcomers.

@@ -99,7 +99,10 @@ def expect_error_frame(frame: k.Frame, code: int) -> k.ErrorBody:
     return e
 
 
-def no_push(c: KithClient, wait: float = 0.5) -> None:
+def no_push(c: KithClient, wait: float = 1.0) -> None:
+    """No push reaches `c` within `wait`. A push is queued after the reply to
+    the request that caused it, so this can only ever pass wrongly, never
+    fail wrongly: `wait` is generous rather than quick."""
     try:
         a, v = c.next_push(wait)
     except TimeoutError:
@@ -165,16 +168,6 @@ def sync_pages(c: KithClient, after: int, limit: int) -> list:
         if not p.more:
             return pages
         assert len(pages) < 100, "paging does not end"
-
-
-def drain(c: KithClient, wait: float = 0.5) -> list:
-    """Every push that arrives within `wait` seconds of the previous one."""
-    out = []
-    while True:
-        try:
-            out.append(c.next_push(wait))
-        except TimeoutError:
-            return out
 
 
 def next_kind(c: KithClient, kind: int, timeout: float = 5.0) -> k.Update:
@@ -311,7 +304,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     for conn in (gus, gus_desk):
         u = next_kind(conn, k.UPDATE_FRIEND_REQUEST)
         assert u.id == req.id and u.value == req, u
-    no_push(fay, 0.3)
+    no_push(fay)
     check("gus's phone and desktop get an Update push of kind FriendRequest (3) whose update id is the "
           "request id and whose body is the AddFriend response; fay's connection gets none")
     mine = fay.sync(lf.session.latest).updates
@@ -344,7 +337,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     u4 = answered["fay"]
     assert answered["gus-desktop"].id == u4.id
     assert k.snowflake_time(u4.id) == ans.answered_at, (k.snowflake_time(u4.id), ans.answered_at)
-    no_push(gus, 0.3)
+    no_push(gus)
     check("fay and gus's desktop get an Update push of kind FriendAnswered (4) with the answer as body, "
           "under an update id of its own whose time is answered_at; gus's phone, which answered, gets none")
     e = expect_error(k.CONFLICT, gus.answer_friend, req.id, False)
@@ -374,7 +367,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     fay.set_remark(gus_id, remark)
     assert fay.list_friends().friends == [k.Friend(gus_card, remark, ans.answered_at)]
     assert gus.list_friends().friends == [k.Friend(fay_card, "", ans.answered_at)]
-    no_push(gus, 0.3)
+    no_push(gus)
     expect_error(k.NOT_FOUND, fay.set_remark, hal_id, "not a friend")
     check(f"fay messages her friend; SetRemark (0x29) {remark!r} shows in her ListFriends only, gus is told "
           f"nothing; a 33-character remark gives {e.message!r} (InvalidArgument 12); a remark for a non-friend "
@@ -385,7 +378,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     for conn in (gus, gus_desk):
         u = next_kind(conn, k.UPDATE_FRIEND_REMOVED)
         assert u.value == k.FriendRemoved(by=fay_id, user_id=gus_id), u
-    no_push(fay, 0.3)
+    no_push(fay)
     assert fay.list_friends() == k.FriendPage([], False) and gus.list_friends() == k.FriendPage([], False)
     expect_error(k.NOT_FOUND, fay.remove_friend, gus_id)
     assert [m.id for m in fay.history(gus_id).messages] == [sent.message_id]
@@ -401,8 +394,8 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     gus.block(fay_id)
     u6 = next_kind(gus_desk, k.UPDATE_BLOCK_CHANGED)
     assert u6.value == k.BlockChanged(fay_id, True), u6
-    no_push(gus, 0.3)
-    no_push(fay, 0.3)
+    no_push(gus)
+    no_push(fay)
     check("fay asks again (Pending); gus blocks her (Block 0x2a) from his phone: his desktop gets an Update "
           "push of kind BlockChanged (6) {fay, blocked}; the phone and fay get nothing")
     blocked = gus.list_blocked()
@@ -429,11 +422,11 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     assert inbox == k.FriendRequestPage([], False, 0), inbox  # her answered request is hers too
     expect_error(k.NOT_FOUND, gus.answer_friend, req2.id, True)
     assert fay.list_friend_requests(k.BOX_OUTGOING).requests[0] == req2
-    no_push(gus_desk, 0.3)
+    no_push(gus_desk)
     check("fay's requests are gone from gus's Incoming box (pending_incoming 0); the pending one cannot be "
           "answered (NotFound 8); fay still sees it Pending in her Outgoing box; nothing reached gus's devices")
     gus.block(fay_id)
-    no_push(gus_desk, 0.3)
+    no_push(gus_desk)
     e = expect_error(k.INVALID_ARGUMENT, gus.block, gus_id)
     expect_error(k.NOT_FOUND, gus.block, 0xFFFFFFF0)
     check(f"blocking her again succeeds and changes nothing (no update); blocking yourself gives InvalidArgument "
@@ -442,7 +435,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     # --- Unblock (section 5.28) ---
     gus.unblock(fay_id)
     assert next_kind(gus_desk, k.UPDATE_BLOCK_CHANGED).value == k.BlockChanged(fay_id, False)
-    no_push(fay, 0.3)
+    no_push(fay)
     assert fay.get_profile(gus_id) == stored
     assert fay.find_user(gus_name) == k.UserInfo(gus_id, gus_name)
     assert gus_card in fay.search_users(nickname[:6]).users
@@ -452,7 +445,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
           "and search find gus again; his block list is empty and fay's request is back, answerable "
           "(pending_incoming 1)")
     gus.unblock(fay_id)
-    no_push(gus_desk, 0.3)
+    no_push(gus_desk)
     check("unblocking someone not blocked succeeds, with no update")
     rej = gus.answer_friend(req2.id, False)
     assert_request(rej, frm=fay_card, to=gus_card, message=again, state=k.REQUEST_REJECTED)
@@ -487,7 +480,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     assert settings == k.PrivacySettings(k.DISCOVERABLE_EXACT_USERNAME, k.POLICY_REFUSE_ALL), settings
     e = expect_error(k.NOT_PERMITTED, gus.add_friend, hal_id, "hi")
     assert all(r.to.user_id != hal_id for r in gus.list_friend_requests(k.BOX_OUTGOING).requests)
-    no_push(hal, 0.3)
+    no_push(hal)
     check(f"hal refuses all requests: gus's AddFriend gives NotPermitted (7) {e.message!r}, nothing stored")
     assert hal_card not in gus.search_all(f"hal{suffix}"), "ExactUsername user found by nickname"
     assert gus.search_users(hal_name).users[:1] == [hal_card]
@@ -642,7 +635,7 @@ def run(args) -> None:
         assert lb.session.user_id == bob_id and lb.session.username == bob_name
         assert lb.session.cursor == 0 and lb.session.latest > 0, lb.session
         check("bob logs in over plain TCP")
-        no_push(bob, 0.3)
+        no_push(bob)
         check("a connection gets no Update push of its own login")
 
         expect_error(k.ALREADY_AUTHENTICATED, bob.login, bob_name, bob_pw, bob_dev)
@@ -677,7 +670,7 @@ def run(args) -> None:
         assert_message_update(push1, id=r1.message_id, sender=alice_id, to=bob_id, cmid=cmid1, content=text1)
         check("bob receives an Update push (0x82) of kind Message (1): update id = message id, "
               "same sender, to, client_msg_id and content")
-        no_push(alice, 0.3)
+        no_push(alice)
         check("the sending connection gets no push of its own message")
 
         cmid2 = k.new_client_msg_id()
@@ -692,15 +685,15 @@ def run(args) -> None:
         r1b = alice.send(bob_id, b"retry with other content", client_msg_id=cmid1)
         assert r1b.duplicate, "retry not flagged duplicate"
         assert r1b.message_id == r1.message_id and r1b.server_time == r1.server_time
-        no_push(bob, 0.5)
+        no_push(bob)
         check("retried Send with the same client_msg_id: same id, duplicate = true, no new push")
         r1c = alice.send(alice_id, b"retry to another recipient", kind=k.KIND_IMAGE, client_msg_id=cmid1,
                          extra="x")
         assert r1c.duplicate and (r1c.message_id, r1c.server_time) == (r1.message_id, r1.server_time), r1c
         r1d = alice.send(0xFFFFFFFF, b"retry to nobody", client_msg_id=cmid1)
         assert r1d.duplicate and (r1d.message_id, r1d.server_time) == (r1.message_id, r1.server_time), r1d
-        no_push(bob, 0.3)
-        no_push(alice, 0.3)
+        no_push(bob)
+        no_push(alice)
         check("retried Send with the same client_msg_id to another recipient (herself), and to a user that "
               "does not exist: the original id and time, duplicate = true, nothing pushed (section 5.10; "
               "that nothing was stored is checked with Sync below)")
@@ -730,7 +723,7 @@ def run(args) -> None:
         e = expect_error(k.INVALID_ARGUMENT, alice.send, 0xFFFFFFFF, b"c" * 65537)
         assert e.limit == 65536, e
         check("... also to a user that does not exist: the size is checked before the recipient (section 5.10)")
-        no_push(bob, 0.3)
+        no_push(bob)
 
         # --- Second connection for bob: Auth kicks the first ------------------
         bob2 = tcp_conn("bob2")
@@ -743,7 +736,7 @@ def run(args) -> None:
         assert d.reason == k.KICKED, f"reason {d.reason} ({d.reason_name})"
         assert bob.wait_closed(5), "kicked connection not closed"
         check(f"bob's first connection got a Disconnect push, reason Kicked (1): {d.message!r}, then closed")
-        no_push(alice, 0.3)
+        no_push(alice)
         check("alice (another user) was not affected")
 
         # --- Sync paging with limit 1 ----------------------------------------
@@ -826,7 +819,7 @@ def run(args) -> None:
             (k.UPDATE_DELIVERED, k.Delivered(bob_id, r1.message_id)),
             (k.UPDATE_DELIVERED, k.Delivered(bob_id, r3.message_id))], delivered
         assert r3.message_id < delivered[0].id < delivered[1].id, delivered
-        no_push(alice, 0.3)
+        no_push(alice)
         check("alice gets a Delivered update (kind 13) for bob's Ack past r1 and one for his Ack past r3, "
               "none for the Acks that covered no message of hers (revision 8)")
 
@@ -867,7 +860,7 @@ def run(args) -> None:
         check("unknown kind, Target variant 2, Option tag 2, invalid UTF-8, length past end, "
               "Direction 2 all give MalformedBody (3)")
         assert alice.heartbeat() > 0
-        no_push(bob2, 0.3)
+        no_push(bob2)
         check("the connection still works after malformed bodies; nothing was delivered")
 
         f = alice.call_raw(k.HEARTBEAT, seq=0)
@@ -956,7 +949,7 @@ def run(args) -> None:
         laptop_pushes = [laptop.next_update(5) for _ in later]
         own = laptop.send(dave_id, "from the laptop")
         note = laptop.send(carol_id, "note to self")
-        no_push(laptop, 0.3)
+        no_push(laptop)
         assert [x.id for x in laptop_pushes] == [x.message_id for x in later]
         check("while the phone is offline: 3 messages from dave, a password login on carol's laptop, "
               "2 more messages (pushed to the laptop), a message and a note to self from the laptop")
@@ -964,7 +957,7 @@ def run(args) -> None:
         phone2 = tcp_conn("carol-phone-back")
         ap = phone2.auth(lp.token)
         assert ap.cursor == lp.session.latest and ap.latest == note.message_id, ap
-        no_push(laptop, 0.3)
+        no_push(laptop)
         check("the phone is back with Auth: cursor = its Ack, latest = the newest update; "
               "the laptop gets no push (Auth makes no NewLogin)")
 
@@ -1003,7 +996,7 @@ def run(args) -> None:
             pushed[name] = conn.next_update(5)
             assert_new_login(pushed[name], id=lct.session.latest, device_id=tablet_dev,
                              device_type=k.DEVICE_TABLET, client_type=k.CLIENT_OTHER, conn=tablet)
-        no_push(tablet, 0.3)
+        no_push(tablet)
         laptop_ids = [x.id for x in laptop_pushes] + [pushed["laptop"].id]
         assert laptop_ids == sorted(laptop_ids)
         check("carol logs in on a tablet: her phone and laptop get an Update push of kind NewLogin (2) "
@@ -1019,7 +1012,7 @@ def run(args) -> None:
         for conn in (phone2, tablet):
             assert_message_update(conn.next_update(5), id=mine.message_id, sender=carol_id, to=dave_id,
                                   content=b"seen on all my devices")
-        no_push(laptop, 0.3)
+        no_push(laptop)
         check("a message carol sends from her laptop is pushed to her phone and tablet as well, "
               "not to the laptop")
         for conn in (phone2, laptop, tablet, dave):
@@ -1065,7 +1058,7 @@ def run(args) -> None:
         assert_new_login(u, id=lt.session.latest, device_id=tab_dev, device_type=k.DEVICE_TABLET,
                          client_type=k.CLIENT_ANDROID, conn=alice_tab)
         assert alice.disconnect is None
-        no_push(alice_tab, 0.3)
+        no_push(alice_tab)
         check("a second device type of alice logs in without kicking the first, which gets an Update push "
               "of kind NewLogin (2) carrying the new login's latest")
         p = alice.sync(delivered[-1].id)
@@ -1082,7 +1075,7 @@ def run(args) -> None:
         expect_error(k.INVALID_ARGUMENT, alice.change_password, "not the password", "not the password")
         check("with a wrong old password, a short new one or new = old is still InvalidArgument (12): "
               "the new password's rules and new = old are checked before the old password (section 5.7)")
-        no_push(alice_tab, 0.3)
+        no_push(alice_tab)
         assert alice.disconnect is None and alice_tab.disconnect is None
         alice_tab.heartbeat()
         check("the refused changes changed nothing: alice's other session stays connected")
@@ -1179,7 +1172,7 @@ def run(args) -> None:
         assert abs(t1.expires_at - (now_ms + 30 * 86_400_000)) < 60_000, \
             f"expires_at {t1.expires_at}, {t1.expires_at - now_ms} ms from the server's now"
         e1.heartbeat()
-        no_push(e1, 0.3)
+        no_push(e1)
         check("RenewToken (0x08) returns a new 40-byte token valid 30 days from now; the connection stays "
               "authenticated and gets no push")
         expect_error_frame(e1.call_raw(k.RENEW_TOKEN, b"\x00"), k.MALFORMED_BODY)

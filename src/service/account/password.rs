@@ -86,3 +86,44 @@ impl PasswordHashing {
         tokio::task::spawn_blocking(f).await?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Runs eight jobs at once through a pool of `concurrent` permits and
+    /// returns how many were ever running together.
+    async fn most_at_once(concurrent: usize) -> usize {
+        let hashing = PasswordHashing::new(concurrent);
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs = (0..8).map(|_| {
+            let (hashing, running, most) = (hashing.clone(), running.clone(), most.clone());
+            tokio::spawn(async move {
+                hashing
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await
+            })
+        });
+        for job in jobs.collect::<Vec<_>>() {
+            job.await.unwrap().unwrap();
+        }
+        most.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_beyond_the_cap_wait_for_a_slot() {
+        assert_eq!(most_at_once(1).await, 1);
+        assert_eq!(most_at_once(2).await, 2);
+        // The control: uncapped, the same jobs do overlap.
+        assert!(most_at_once(8).await > 2);
+    }
+}
