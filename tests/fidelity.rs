@@ -14,6 +14,7 @@ use common::talk::none_pushed;
 use common::{device, next_message, Calls, Kind, TestServer, PASSWORD, SOON};
 use kith::client::{new_client_msg_id, Client, ClientError, RawReply, Transport};
 use kith::codec::{decode_wire, encode_wire};
+use kith::protocol::RateLimitReason;
 use kith::protocol::{
     encode_frame, Action, ChangePasswordRequest, DeviceType, DisconnectPush, DisconnectReason, ErrorBody, ErrorCode,
     FindUserRequest, Header, LoginRequest, MessageKind, PushAction, RenewToken, SendRequest, Target, Update,
@@ -52,7 +53,10 @@ async fn after_three_failures_the_fourth_attempt_waits(kind: Kind) {
         assert_eq!(code(&r), Some(ErrorCode::BadCredentials));
     }
     let fourth = client.login("judy", PASSWORD, device("j", DeviceType::Web)).await.unwrap_err();
-    assert_eq!(fourth.code(), Some(ErrorCode::RateLimited));
+    assert_eq!(
+        (fourth.code(), fourth.rate_limit_reason()),
+        (Some(ErrorCode::RateLimited), Some(RateLimitReason::Failures))
+    );
     let wait = fourth.retry_after().expect("the wait, as a number");
     assert!(wait > Duration::ZERO && wait <= Duration::from_millis(250), "{wait:?}");
     tokio::time::sleep(wait).await;
@@ -112,7 +116,10 @@ async fn checks_run_in_the_documented_order(kind: Kind) {
     c.heartbeat().await.unwrap();
     // The rate limit comes first of all.
     let e = raw(&c, encode_frame(0x55, 0, b""), 0).await;
-    assert_eq!(e.error_code(), Some(ErrorCode::RateLimited));
+    assert_eq!(
+        (e.error_code(), e.rate_limit_reason()),
+        (Some(ErrorCode::RateLimited), Some(RateLimitReason::Requests))
+    );
     assert!(e.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000), "{e:?}");
 }
 per_transport!(checks_run_in_the_documented_order);
@@ -140,6 +147,7 @@ async fn limit_errors_carry_their_limit(kind: Kind) {
     server.connect(kind).await.register("bob", PASSWORD).await.unwrap();
     let third = server.connect(kind).await.register("carol", PASSWORD).await.unwrap_err();
     assert_eq!((third.code(), third.limit()), (Some(ErrorCode::RateLimited), Some(2)));
+    assert_eq!(third.rate_limit_reason(), Some(RateLimitReason::Quota));
     assert!(third.retry_after().is_some_and(|wait| wait > Duration::from_secs(3500)), "{third:?}");
     let big = user.client.send_text(user.user_id, &"x".repeat(1001)).await.unwrap_err();
     assert_eq!((big.code(), big.limit()), (Some(ErrorCode::InvalidArgument), Some(1000)));

@@ -395,6 +395,7 @@ async fn invitations_are_limited_per_hour() {
     owner.client.call(&invite(others[2])).await.unwrap();
     let refused = owner.client.call(&invite(others[3])).await.unwrap_err();
     assert_eq!((refused.code(), refused.limit()), (Some(ErrorCode::RateLimited), Some(3)));
+    assert_eq!(refused.rate_limit_reason(), Some(kith::protocol::RateLimitReason::Quota));
     assert!(refused.retry_after().is_some_and(|wait| wait <= Duration::from_secs(3600)));
     let with_member = CreateGroupRequest { fields: fields("more", JoinPolicy::Open, false), members: vec![others[3]] };
     assert_eq!(code(owner.client.call(&with_member).await), Some(ErrorCode::RateLimited));

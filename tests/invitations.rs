@@ -14,7 +14,7 @@ use common::{Kind, TestServer, PASSWORD};
 use kith::client::{Client, ClientError};
 use kith::config::RegistrationPolicy;
 use kith::link::JoinLink;
-use kith::protocol::{ErrorCode, RegisterRequest};
+use kith::protocol::{ErrorCode, RateLimitReason, RegisterRequest};
 
 fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> {
     r.err().and_then(|e| e.code())
@@ -204,7 +204,7 @@ async fn guessing_invitations_is_throttled() {
         assert_eq!(code(register(&client, &name, Some(&made_up)).await), Some(ErrorCode::InvalidInvitation));
     }
     let err = register(&client, "guess3", Some(&made_up)).await.unwrap_err();
-    assert_eq!(err.code(), Some(ErrorCode::RateLimited), "{err}");
+    assert_eq!((err.code(), err.rate_limit_reason()), (Some(ErrorCode::RateLimited), Some(RateLimitReason::Failures)));
     assert!(err.retry_after().is_some());
     // While the address waits, even a valid invitation waits, and is not
     // used up by the refusal: after the wait it admits its one user.

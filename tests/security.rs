@@ -17,6 +17,7 @@ use common::{device, disconnect_reason, Kind, TestServer, PASSWORD, SOON};
 use futures_util::future::join_all;
 use kith::client::{Client, ClientError, RawReply, Transport};
 use kith::codec::decode_wire;
+use kith::protocol::RateLimitReason;
 use kith::protocol::{
     encode_frame, Action, DeviceType, DisconnectReason, ErrorBody, ErrorCode, Header, ERROR_ACTION, VERSION,
 };
@@ -175,12 +176,19 @@ async fn registrations_are_limited_per_address_and_in_flight() {
     // A flood: only the pending cap's worth run at once, the rest are refused.
     let flood = join_all((0..8).map(|i| async move {
         let client = server.connect(Kind::Tcp).await;
-        code(&client.register(&format!("flood{i}"), PASSWORD).await)
+        client.register(&format!("flood{i}"), PASSWORD).await.err().map(|e| (e.code(), e.rate_limit_reason()))
     }))
     .await;
     let created = flood.iter().filter(|c| c.is_none()).count();
     assert!(created <= 4, "{created} registrations; the address had 4 left this hour");
-    assert!(flood.iter().all(|c| c.is_none() || *c == Some(ErrorCode::RateLimited)));
+    // Each refusal says which limit it met: the registrations in progress
+    // (Busy: retry by itself) or the address's hour (Quota: tell the user).
+    let refused = |reason| flood.iter().filter(|c| **c == Some((Some(ErrorCode::RateLimited), Some(reason)))).count();
+    let (busy, quota) = (refused(RateLimitReason::Busy), refused(RateLimitReason::Quota));
+    assert_eq!(created + busy + quota, 8, "{flood:?}");
+    // The hour refuses only once it is used up; short of that, the
+    // refusals were the in-progress cap's.
+    assert!(created == 4 || (busy > 0 && quota == 0), "{flood:?}");
     // The address has five registrations an hour, however they are spread.
     let mut total = 1 + created;
     for i in 0..6 {
@@ -188,6 +196,8 @@ async fn registrations_are_limited_per_address_and_in_flight() {
             None => total += 1,
             Some(code) => {
                 assert_eq!(code, ErrorCode::RateLimited);
+                let err = server.connect(Kind::Tcp).await.register("one_more", PASSWORD).await.unwrap_err();
+                assert_eq!(err.rate_limit_reason(), Some(RateLimitReason::Quota), "{err}");
                 break;
             }
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::{Calls, Kind, TestServer, TestUser, SOON};
 use kith::client::{Client, ClientError};
 use kith::config::DirectMessages;
+use kith::protocol::RateLimitReason;
 use kith::protocol::{
     AddFriendRequest, AnswerFriendRequest, BirthDate, BlockRequest, Discoverable, ErrorCode, FriendPolicy,
     FriendRequestInfo, Gender, GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest,
@@ -480,7 +481,7 @@ async fn searches_are_rate_limited_per_user() {
     }
     let err = alice.client.call(&q).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RateLimited));
-    assert_eq!(err.limit(), Some(3));
+    assert_eq!((err.limit(), err.rate_limit_reason()), (Some(3), Some(RateLimitReason::Quota)));
     assert!(err.retry_after().unwrap() <= Duration::from_secs(60));
     bob.client.call(&q).await.expect("another user has their own allowance");
 }
@@ -497,6 +498,7 @@ async fn friend_requests_are_limited_per_day_and_checked() {
     add(&alice.client, others[1], "").await.unwrap();
     let err = add(&alice.client, others[2], "").await.unwrap_err();
     assert_eq!((err.code(), err.limit()), (Some(ErrorCode::RateLimited), Some(2)));
+    assert_eq!(err.rate_limit_reason(), Some(RateLimitReason::Quota));
     assert!(err.retry_after().unwrap() > Duration::from_secs(86_000));
 
     assert_eq!(code(add(&alice.client, alice.user_id, "").await), Some(ErrorCode::InvalidArgument));

@@ -36,8 +36,8 @@ pub use pin::client_config;
 use crate::codec::{decode_wire, encode_wire};
 use crate::protocol::{
     AuthReply, AuthRequest, DeviceInfo, ErrorBody, ErrorCode, Heartbeat, LoginReply, LoginRequest, Logout, Message,
-    MessageKind, Push, RegisterRequest, Rpc, SendReply, SendRequest, SyncRequest, Target, Update, UpdateBody,
-    ERROR_ACTION, QUIC_IDLE_TIMEOUT, QUIC_KEEP_ALIVE,
+    MessageKind, Push, RateLimitReason, RegisterRequest, Rpc, SendReply, SendRequest, SyncRequest, Target, Update,
+    UpdateBody, ERROR_ACTION, QUIC_IDLE_TIMEOUT, QUIC_KEEP_ALIVE,
 };
 use connection::Command;
 
@@ -105,6 +105,15 @@ impl ClientError {
     pub fn limit(&self) -> Option<u64> {
         match self {
             ClientError::Server(body) => body.limit,
+            _ => None,
+        }
+    }
+
+    /// Why the server answered `RateLimited`, when it is a reason this
+    /// client knows.
+    pub fn rate_limit_reason(&self) -> Option<RateLimitReason> {
+        match self {
+            ClientError::Server(body) => body.rate_limit_reason(),
             _ => None,
         }
     }

@@ -58,6 +58,27 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// Why a request was refused with `RateLimited` (`ErrorBody.reason`,
+    /// revision 14): it tells a client whether to retry by itself or to
+    /// tell its user, without parsing the message.
+    pub enum RateLimitReason: u8 {
+        /// This connection sends requests faster than its allowance: slow
+        /// down (section 7.4).
+        Requests = 1,
+        /// Too many failed attempts at a secret from this account or
+        /// address (passwords, invitations): the user waits.
+        Failures = 2,
+        /// A quota over a period is used up (registrations per address,
+        /// searches, friend requests, group invitations, profile lookups);
+        /// `limit` is the quota: the user waits.
+        Quota = 3,
+        /// Too many such requests are being processed right now: retry
+        /// after the wait, without troubling the user.
+        Busy = 4,
+    }
+}
+
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -71,11 +92,19 @@ pub struct ErrorBody {
     /// With an error about a limit (`FrameTooLarge`, `InvalidArgument` for a
     /// size or a page limit): the limit, in the unit of the rule (bytes, items).
     pub limit: Option<u64>,
+    /// With `RateLimited`: a [`RateLimitReason`] number, kept raw so a
+    /// client survives reasons newer than itself (revision 14).
+    pub reason: Option<u8>,
 }
 
 impl ErrorBody {
     /// The code as a known value, if it is one.
     pub fn error_code(&self) -> Option<ErrorCode> {
         ErrorCode::try_from(self.code).ok()
+    }
+
+    /// The reason of a `RateLimited` refusal, if it is a known one.
+    pub fn rate_limit_reason(&self) -> Option<RateLimitReason> {
+        self.reason.and_then(|r| RateLimitReason::try_from(r).ok())
     }
 }

@@ -87,6 +87,7 @@ pub fn encode_frame(action: u8, sequence: u32, body: &[u8]) -> Vec<u8> {
             message: "response too large".into(),
             retry_after_ms: None,
             limit: None,
+            reason: None,
         };
         return encode_frame(super::ERROR_ACTION, sequence, &crate::codec::encode_wire(&error));
     }

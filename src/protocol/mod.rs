@@ -28,7 +28,7 @@ pub mod update;
 pub use account::*;
 pub use actions::{Action, Request};
 pub use conversation::*;
-pub use error::{ErrorBody, ErrorCode, ERROR_ACTION};
+pub use error::{ErrorBody, ErrorCode, RateLimitReason, ERROR_ACTION};
 pub use frame::{encode_frame, FatalHeader, Header, HEADER_LEN, PUSH_SEQUENCE, VERSION};
 pub use framing::{FrameDecoder, FrameError, RawFrame};
 pub use group::*;

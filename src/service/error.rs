@@ -1,7 +1,7 @@
 //! The error a service returns, and the one place that turns it into a wire
 //! error code.
 
-use crate::protocol::{ErrorBody, ErrorCode};
+use crate::protocol::{ErrorBody, ErrorCode, RateLimitReason};
 use crate::storage::StorageError;
 
 /// Why a request failed.
@@ -18,6 +18,8 @@ pub enum ServiceError {
         retry_after: Option<std::time::Duration>,
         /// The limit the request ran into, when there is one number.
         limit: Option<u64>,
+        /// Why, for a `RateLimited` refusal.
+        reason: Option<RateLimitReason>,
     },
     /// The server failed; the client sees `Internal` without details.
     #[error(transparent)]
@@ -36,31 +38,36 @@ pub enum ServiceError {
 impl ServiceError {
     /// A client-visible refusal.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ServiceError {
-        ServiceError::Rejected { code, message: message.into(), retry_after: None, limit: None }
+        ServiceError::Rejected { code, message: message.into(), retry_after: None, limit: None, reason: None }
     }
 
-    /// A `RateLimited` refusal, to be retried after `wait`.
-    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> ServiceError {
+    /// A `RateLimited` refusal for `reason`, to be retried after `wait`.
+    pub fn rate_limited(
+        reason: RateLimitReason,
+        message: impl Into<String>,
+        wait: std::time::Duration,
+    ) -> ServiceError {
         ServiceError::Rejected {
             code: ErrorCode::RateLimited,
             message: message.into(),
             retry_after: Some(wait),
             limit: None,
+            reason: Some(reason),
         }
+    }
+
+    /// The same refusal, saying how long to wait before trying again.
+    pub fn with_wait(mut self, wait: std::time::Duration) -> ServiceError {
+        if let ServiceError::Rejected { retry_after, .. } = &mut self {
+            *retry_after = Some(wait);
+        }
+        self
     }
 
     /// The same refusal, naming the limit it ran into.
     pub fn with_limit(mut self, value: u64) -> ServiceError {
         if let ServiceError::Rejected { limit, .. } = &mut self {
             *limit = Some(value);
-        }
-        self
-    }
-
-    /// The same refusal under another code.
-    pub fn with_code(mut self, new: ErrorCode) -> ServiceError {
-        if let ServiceError::Rejected { code, .. } = &mut self {
-            *code = new;
         }
         self
     }
@@ -94,19 +101,21 @@ impl ServiceError {
     /// The body of the error response; internal details stay in the log.
     pub fn to_body(&self) -> ErrorBody {
         match self {
-            ServiceError::Rejected { code, message, retry_after, limit } => ErrorBody {
+            ServiceError::Rejected { code, message, retry_after, limit, reason } => ErrorBody {
                 code: (*code).into(),
                 message: message.clone(),
                 // A wait is rounded up to a whole millisecond, never to 0, so a
                 // client that waits it is not early.
                 retry_after_ms: retry_after.map(wait_ms),
                 limit: *limit,
+                reason: reason.map(u8::from),
             },
             _ => ErrorBody {
                 code: ErrorCode::Internal.into(),
                 message: "internal server error".into(),
                 retry_after_ms: None,
                 limit: None,
+                reason: None,
             },
         }
     }

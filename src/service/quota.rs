@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{ServiceError, ServiceResult};
+use crate::protocol::RateLimitReason;
 
 /// Users whose windows are remembered before stale ones are dropped.
 const REMEMBERED: usize = 100_000;
@@ -41,8 +42,12 @@ impl Quota {
         if count.saturating_add(n) > self.most {
             let wait = self.window.saturating_sub(now.saturating_duration_since(*start));
             let per = humantime_window(self.window);
-            return Err(ServiceError::rate_limited(format!("at most {} {} per {per}", self.most, self.what), wait)
-                .with_limit(u64::from(self.most)));
+            return Err(ServiceError::rate_limited(
+                RateLimitReason::Quota,
+                format!("at most {} {} per {per}", self.most, self.what),
+                wait,
+            )
+            .with_limit(u64::from(self.most)));
         }
         *count += n;
         Ok(())

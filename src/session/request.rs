@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 use super::{Inflight, Session};
 use crate::codec::encode_wire;
 use crate::protocol::{
-    encode_frame, Action, DisconnectReason, ErrorCode, RawFrame, Request, Who, ERROR_ACTION, PUSH_SEQUENCE,
+    encode_frame, Action, DisconnectReason, ErrorCode, RateLimitReason, RawFrame, Request, Who, ERROR_ACTION,
+    PUSH_SEQUENCE,
 };
 use crate::service::{Call, Outcome, ServiceError};
 
@@ -49,7 +50,10 @@ impl Session {
         let refuse = |code, message: String| Step::Reply(error_frame(seq, &ServiceError::new(code, message)));
         // Every frame counts against the rate, even ones that are refused.
         if let Err(wait) = self.limiter.allow(Instant::now()) {
-            return Step::Reply(error_frame(seq, &ServiceError::rate_limited("too many requests; slow down", wait)));
+            return Step::Reply(error_frame(
+                seq,
+                &ServiceError::rate_limited(RateLimitReason::Requests, "too many requests; slow down", wait),
+            ));
         }
         let Some(action) = Action::from_byte(frame.header.action) else {
             return refuse(ErrorCode::UnknownAction, format!("unknown action 0x{:02x}", frame.header.action));

@@ -495,6 +495,8 @@ def semantic_checks(decoded) -> None:
                 "RateLimited or (revision 6, section 5.30's preamble) Muted"
         if decoded.code == k.FRAME_TOO_LARGE:
             assert decoded.limit is not None, "FrameTooLarge without its limit (section 2.2)"
+        assert (decoded.reason is not None) == (decoded.code == k.RATE_LIMITED), \
+            "reason with an error other than RateLimited, or RateLimited without one (revision 14, section 4.2)"
     if isinstance(decoded, (k.SyncPage, k.Update)):
         for u in updates:
             assert u.known, f"update {u.id} of unknown kind {u.kind} in the document"
@@ -766,7 +768,8 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
           "(section 5.4), no limit, the message says the same wait",
           m is not None and throttled.code == k.RATE_LIMITED
           and throttled.retry_after_ms == FIRST_THROTTLE_WAIT_MS - int(m.group(1))
-          and throttled.limit is None and f"retry in {throttled.retry_after_ms} ms" in throttled.message)
+          and throttled.limit is None and f"retry in {throttled.retry_after_ms} ms" in throttled.message
+          and throttled.reason == k.RATE_LIMIT_FAILURES)
     claim("throttled Login answers the Login request's sequence id",
           frames["error Login"][1].seq == frames["request Login"][0].seq)
     big = one("error Register")

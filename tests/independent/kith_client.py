@@ -172,6 +172,10 @@ ERROR_NAMES = {
     17: "InvitationRequired", 18: "InvalidInvitation", 19: "RegistrationClosed", 20: "Muted", 21: "Banned",
 }
 
+# Why a request was RateLimited: ErrorBody.reason (revision 14, section 4.2).
+RATE_LIMIT_REQUESTS, RATE_LIMIT_FAILURES, RATE_LIMIT_QUOTA, RATE_LIMIT_BUSY = 1, 2, 3, 4
+RATE_LIMIT_REASONS = {1: "Requests", 2: "Failures", 3: "Quota", 4: "Busy"}
+
 # Wire enumerations (section 4.1). Values the server sends are kept as plain
 # numbers even when unknown (section 3); only requests are checked strictly.
 DEVICE_MOBILE, DEVICE_DESKTOP, DEVICE_WEB, DEVICE_TABLET = 1, 2, 3, 4
@@ -297,26 +301,31 @@ class KithError(Exception):
     `retry_after_ms`: with RateLimited, how long to wait before retrying (None
     when the server sent none; section 11 suggests 1 s then). `limit`: the
     configured limit the request ran into (bytes, items or registrations per
-    hour), or None.
+    hour), or None. `reason`: with RateLimited, a RATE_LIMIT_* number
+    (revision 14), or None.
     """
 
     def __init__(self, code: int, message: str, action: Optional[int] = None, *,
-                 retry_after_ms: Optional[int] = None, limit: Optional[int] = None):
+                 retry_after_ms: Optional[int] = None, limit: Optional[int] = None,
+                 reason: Optional[int] = None):
         self.code = code
         self.message = message
         self.action = action
         self.retry_after_ms = retry_after_ms
         self.limit = limit
+        self.reason = reason
         extra = ""
         if retry_after_ms is not None:
             extra += f", retry after {retry_after_ms} ms"
         if limit is not None:
             extra += f", limit {limit}"
+        if reason is not None:
+            extra += f", reason {RATE_LIMIT_REASONS.get(reason, reason)}"
         super().__init__(f"kith error {code} ({ERROR_NAMES.get(code, 'Unknown')}): {message}{extra}")
 
     @classmethod
     def from_body(cls, e: "ErrorBody", action: Optional[int] = None) -> "KithError":
-        return cls(e.code, e.message, action, retry_after_ms=e.retry_after_ms, limit=e.limit)
+        return cls(e.code, e.message, action, retry_after_ms=e.retry_after_ms, limit=e.limit, reason=e.reason)
 
     @property
     def name(self) -> str:
@@ -697,6 +706,7 @@ class ErrorBody:
     message: str
     retry_after_ms: Optional[int] = None  # revision 3: with RateLimited, the wait
     limit: Optional[int] = None  # revision 3: the configured limit that was hit
+    reason: Optional[int] = None  # revision 14: with RateLimited, a RATE_LIMIT_* number
 
 
 # --- Revision 4: the social graph (sections 4.2, 5.17-5.29, 8.2) ---
@@ -1901,9 +1911,9 @@ def encode_u64(v: int) -> bytes:
 
 
 def encode_error_body(code: int, message: str, retry_after_ms: Optional[int] = None,
-                      limit: Optional[int] = None) -> bytes:
+                      limit: Optional[int] = None, reason: Optional[int] = None) -> bytes:
     return (Writer().u16(code).string(message).option(retry_after_ms, lambda w, v: w.u64(v))
-            .option(limit, lambda w, v: w.u64(v)).build())
+            .option(limit, lambda w, v: w.u64(v)).option(reason, lambda w, v: w.u8(v)).build())
 
 
 def encode_disconnect(reason: int, message: str) -> bytes:
@@ -2425,10 +2435,12 @@ def decode_disconnect(body: bytes) -> DisconnectPush:
 
 
 def decode_error_body(body: bytes) -> ErrorBody:
-    # Revision 3: two trailing Option<u64> fields, always present as tags
-    # (section 4.2); the code is kept as a number even if unknown.
+    # Revision 3: two trailing Option<u64> fields, always present as tags;
+    # revision 14: an Option<u8> reason after them (section 4.2). The code
+    # and the reason are kept as numbers even if unknown.
     return _decode_exact(body, lambda r: ErrorBody(
-        r.u16(), r.string(), r.option(lambda rr: rr.u64()), r.option(lambda rr: rr.u64())))
+        r.u16(), r.string(), r.option(lambda rr: rr.u64()), r.option(lambda rr: rr.u64()),
+        r.option(lambda rr: rr.u8())))
 
 
 # Decoders for requests (symmetry; used to check the document's examples).
@@ -2689,7 +2701,7 @@ RESPONSE_ENCODERS = {
     CHANGE_PASSWORD: encode_token_reply, FIND_USER: encode_user_info, RENEW_TOKEN: encode_token_reply,
     DELETE_ACCOUNT: lambda _: b"",
     SEND: encode_send_reply, HISTORY: encode_page, SYNC: encode_sync_page, ACK: encode_u64,
-    ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit),
+    ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit, e.reason),
     PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
     GET_PROFILE: encode_user_profile, SET_PROFILE: encode_user_profile, PRIVACY: encode_privacy_settings,
     SEARCH_USERS: encode_user_page, ADD_FRIEND: encode_friend_request, ANSWER_FRIEND: encode_friend_request,

@@ -589,6 +589,7 @@ def run(args) -> None:
         assert e.retry_after_ms is not None and 1 <= e.retry_after_ms <= top, \
             f"retry_after_ms {e.retry_after_ms}, expected 1..={top} ({elapsed_ms:.0f} ms after the 3rd failure)"
         assert e.limit is None, f"limit {e.limit} on a throttled login"
+        assert e.reason == k.RATE_LIMIT_FAILURES, f"reason {e.reason} on a throttled login (section 4.2)"
         wait_ms = e.retry_after_ms
         check(f"the 4th attempt, with the right password, {elapsed_ms:.0f} ms after the 3rd failure, gives "
               f"RateLimited (10) with retry_after_ms {wait_ms} (1..={top}), no limit: {e.message!r}")
@@ -1144,7 +1145,7 @@ def run(args) -> None:
             assert f.action == k.ERROR and k.decode_error_body(f.body).code in (k.RATE_LIMITED, k.UNKNOWN_ACTION)
         waits = sorted({x.retry_after_ms for x in refused})
         assert all(x.retry_after_ms is not None and 1 <= x.retry_after_ms <= 2 and x.limit is None
-                   for x in refused), waits
+                   and x.reason == k.RATE_LIMIT_REQUESTS for x in refused), waits
         unknown_refused = sum(1 for f in unknown if k.decode_error_body(f.body).code == k.RATE_LIMITED)
         assert unknown_refused > 0, "no unknown action was refused by the rate limit"
         time.sleep(0.01)

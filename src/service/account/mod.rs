@@ -29,8 +29,8 @@ use crate::config::{Limits, RegistrationPolicy};
 use crate::id::now_ms;
 use crate::protocol::{
     AuthReply, AuthRequest, ChangePasswordRequest, ClientType, DeviceInfo, DeviceType, DisconnectReason, ErrorCode,
-    Heartbeat, HeartbeatReply, LoginReply, LoginRequest, Logout, NewLogin, RegisterReply, RegisterRequest, RenewToken,
-    TokenReply, UpdateBody,
+    Heartbeat, HeartbeatReply, LoginReply, LoginRequest, Logout, NewLogin, RateLimitReason, RegisterReply,
+    RegisterRequest, RenewToken, TokenReply, UpdateBody,
 };
 use crate::storage::{StorageError, Store};
 
@@ -161,9 +161,10 @@ pub(super) fn routes(router: &mut Router) {
 fn throttled(refusal: Refusal, failures: &str, busy: &str) -> ServiceError {
     match refusal {
         Refusal::Wait(wait) => {
-            ServiceError::rate_limited(format!("{failures}; retry in {} ms", wait.as_millis().max(1)), wait)
+            let message = format!("{failures}; retry in {} ms", wait.as_millis().max(1));
+            ServiceError::rate_limited(RateLimitReason::Failures, message, wait)
         }
-        Refusal::Busy => ServiceError::rate_limited(busy, Duration::from_millis(250)),
+        Refusal::Busy => ServiceError::rate_limited(RateLimitReason::Busy, busy, Duration::from_millis(250)),
     }
 }
 
@@ -220,12 +221,14 @@ async fn register(call: Call, req: RegisterRequest) -> ServiceResult<Outcome<Reg
     let slot =
         services.accounts.registrations.begin(call.peer.ip(), Instant::now()).map_err(|refusal| match refusal {
             Refusal::Wait(wait) => ServiceError::rate_limited(
+                RateLimitReason::Quota,
                 format!("too many registrations from this address; retry in {} s", wait.as_secs().max(1)),
                 wait,
             )
             .with_limit(u64::from(call.services.config().limits.registrations_per_address_per_hour)),
             Refusal::Busy => {
-                ServiceError::rate_limited("too many registrations in progress; retry shortly", Duration::from_secs(1))
+                let message = "too many registrations in progress; retry shortly";
+                ServiceError::rate_limited(RateLimitReason::Busy, message, Duration::from_secs(1))
             }
         })?;
     let created = create(services.clone(), &req.username, &req.password, req.invitation, Hashing::Registration).await;

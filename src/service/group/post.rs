@@ -24,11 +24,8 @@ pub(crate) fn send(
     let member = membership(tx, group, message.sender)?;
     let now = now_ms();
     if member.muted_until > now {
-        return Err(ServiceError::rate_limited(
-            "you are muted in this group",
-            std::time::Duration::from_millis(member.muted_until - now),
-        )
-        .with_code(ErrorCode::Muted));
+        return Err(ServiceError::new(ErrorCode::Muted, "you are muted in this group")
+            .with_wait(std::time::Duration::from_millis(member.muted_until - now)));
     }
     if record.muted && member.role == GroupRole::Member {
         return Err(ServiceError::new(ErrorCode::Muted, "only the owner and admins may speak in this group now"));

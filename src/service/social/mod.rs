@@ -31,8 +31,8 @@ use crate::protocol::{
     AddFriendRequest, AnswerFriendRequest, BlockChanged, BlockRequest, BlockedPage, BlockedUser, ErrorCode,
     FieldVisibility, Friend, FriendPage, FriendPolicy, FriendRemoved, FriendRequestInfo, FriendRequestPage,
     GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest,
-    PrivacySettings, ProfileVisibilityRequest, RemarkChanged, RemoveFriendRequest, RequestBox, RequestState,
-    SetProfileRequest, SetRemarkRequest, UnblockRequest, UpdateBody, UserCard, UserProfile,
+    PrivacySettings, ProfileVisibilityRequest, RateLimitReason, RemarkChanged, RemoveFriendRequest, RequestBox,
+    RequestState, SetProfileRequest, SetRemarkRequest, UnblockRequest, UpdateBody, UserCard, UserProfile,
 };
 use crate::storage::{Get, StorageError, Store};
 
@@ -269,6 +269,7 @@ fn check_daily_limit(tx: &Tx<'_>, me: u64, per_day: u32, now: u64) -> ServiceRes
     if count >= per_day as usize {
         let wait = oldest.map_or(DAY_MS, |id| (id_time_ms(id) + DAY_MS).saturating_sub(now).max(1));
         return Err(ServiceError::rate_limited(
+            RateLimitReason::Quota,
             format!("at most {per_day} friend requests per 24 hours"),
             std::time::Duration::from_millis(wait),
         )
