@@ -203,7 +203,7 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
         services.read(|s| Ok((message::stats(s)?, update::count(s)?, group::stats(s)?))).await?;
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
     let (friendships, pending_requests, blocks) = services.read(move |s| social::stats(s, live_since)).await?;
-    let conversation_stats = services.read(conversation::stats).await?;
+    let conversation_stats = services.read(message::records::stats).await?;
     let (deleted, being_erased) = account::deleted_count(services).await?;
     Ok(Outcome::Json(json!({
         "users": users,

@@ -19,17 +19,17 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 4,
         describe: "conversations get heads and read positions (everything already stored counts as read)",
-        run: conversation::from_v3,
+        run: conversations_from_v3,
     },
     Migration {
         version: 5,
         describe: "conversation heads and read positions get recall and delete-for-me counters; delivery marks start at the devices' cursors",
-        run: conversation::from_v4,
+        run: conversations_from_v4,
     },
     Migration {
         version: 6,
         describe: "conversation heads get a retention of their own and a purge mark (none yet)",
-        run: conversation::from_v5,
+        run: message::records::from_v5,
     },
     Migration {
         version: 7,
@@ -44,7 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 9,
         describe: "recalled messages are counted by id range, so unread counts stay cheap however many were recalled",
-        run: conversation::from_v8,
+        run: message::records::from_v8,
     },
 ];
 
@@ -62,7 +62,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     message::check(&audit, highwater)?;
     social::check(&audit)?;
     group::check(&audit)?;
-    conversation::check(&audit)?;
+    message::records::check(&audit)?;
     conversation::check_deliveries(&audit)?;
     update::check(&audit, highwater)?;
     audit.finish()
@@ -72,6 +72,16 @@ fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     account::from_v1(m)?;
     message::from_v1(m)?;
     update::from_v1(m)
+}
+
+fn conversations_from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    let memberships = group::memberships(m)?;
+    message::records::from_v3(m, memberships)
+}
+
+fn conversations_from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    message::records::from_v4(m)?;
+    conversation::deliveries_from_v4(m)
 }
 
 #[cfg(test)]

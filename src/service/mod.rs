@@ -17,6 +17,7 @@ mod handler;
 pub(crate) mod message;
 pub mod migrate;
 mod names;
+mod profile;
 mod quota;
 pub(crate) mod social;
 pub(crate) mod sync;
@@ -290,6 +291,7 @@ pub fn routes() -> Router {
     account::routes(&mut router);
     sync::routes(&mut router);
     social::routes(&mut router);
+    profile::routes(&mut router);
     group::routes(&mut router);
     conversation::routes(&mut router);
     erase::routes(&mut router);

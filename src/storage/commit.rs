@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::read_cache::ReadCache;
-use super::tx::Pending as PendingWrites;
+use super::tx::Batch;
 use super::{schema, DiskSync, Durability, Keyspace, StorageConfig, StorageError, Store, Tx};
 use crate::id::Snowflake;
 
@@ -214,7 +214,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let mut pending = PendingWrites::new();
+            let mut pending = Batch::new();
             let mut events = Vec::new();
             let mut finishes = Vec::new();
             while matches!(queued.front(), Some(Job::Write(_))) {
@@ -248,7 +248,7 @@ impl Writer {
     }
 
     /// Applies a batch's writes and the id high-water mark atomically.
-    fn apply(&self, pending: PendingWrites) -> Result<(), StorageError> {
+    fn apply(&self, pending: Batch) -> Result<(), StorageError> {
         let started = std::time::Instant::now();
         let writes = pending.len();
         self.cache.borrow_mut().update(&pending);

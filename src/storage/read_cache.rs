@@ -9,9 +9,7 @@
 //! missing, such as a new client message id, is seldom asked for again),
 //! and the whole cache is dropped once it outgrows its size.
 
-use std::collections::HashMap;
-
-use super::tx::Pending;
+use std::collections::{BTreeMap, HashMap};
 
 /// What sled holds under recently read keys, as of the last applied batch.
 pub(super) struct ReadCache {
@@ -50,7 +48,7 @@ impl ReadCache {
     /// Brings the cached entries a batch writes up to date; called before
     /// the batch is applied, and followed by [`ReadCache::clear`] if that
     /// fails.
-    pub(super) fn update(&mut self, batch: &Pending) {
+    pub(super) fn update(&mut self, batch: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
         if self.entries.is_empty() {
             return;
         }
@@ -85,7 +83,7 @@ mod tests {
         let mut cache = ReadCache::new(1024);
         cache.keep(b"a".to_vec(), sled::IVec::from(&b"1"[..]));
         cache.keep(b"b".to_vec(), sled::IVec::from(&b"2"[..]));
-        let mut batch = Pending::new();
+        let mut batch = BTreeMap::new();
         batch.insert(b"a".to_vec(), Some(b"10".to_vec()));
         batch.insert(b"b".to_vec(), None);
         batch.insert(b"c".to_vec(), Some(b"3".to_vec()));

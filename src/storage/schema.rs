@@ -111,27 +111,27 @@ keyspaces! {
     GROUPUSER_INVITED = 0x59, "groupuser_invited", "group", "group id ‖ user id", "—";
 
     /// Each conversation's newest message and count of messages that can be unread; a 1:1 conversation's also holds both users' read positions.
-    CONV_HEAD = 0x60, "conv_head", "conversation", "conversation (17 bytes)", "Head";
+    CONV_HEAD = 0x60, "conv_head", "message", "conversation (17 bytes)", "Head";
     /// A group's running count at each message that can be unread, to count from a read position.
-    CONVMESSAGE_COUNTED = 0x61, "convmessage_counted", "conversation", "conversation ‖ message id", "u64";
+    CONVMESSAGE_COUNTED = 0x61, "convmessage_counted", "message", "conversation ‖ message id", "u64";
     /// Each user's conversations (their list), with when the user last changed each.
-    USERCONV_UPDATED = 0x62, "userconv_updated", "conversation", "user id ‖ conversation", "update id";
+    USERCONV_UPDATED = 0x62, "userconv_updated", "message", "user id ‖ conversation", "update id";
     /// Each group member's read position.
-    GROUPUSER_READ = 0x63, "groupuser_read", "conversation", "group id ‖ user id", "Read";
+    GROUPUSER_READ = 0x63, "groupuser_read", "message", "group id ‖ user id", "Read";
     /// Each group's members by read position (those who send read receipts).
-    GROUPREAD_USER = 0x64, "groupread_user", "conversation", "group id ‖ read position ‖ user id", "—";
+    GROUPREAD_USER = 0x64, "groupread_user", "message", "group id ‖ read position ‖ user id", "—";
     /// Users who turned read receipts off.
-    USERID_NORECEIPTS = 0x65, "userid_noreceipts", "conversation", "user id", "ms since the epoch";
+    USERID_NORECEIPTS = 0x65, "userid_noreceipts", "message", "user id", "ms since the epoch";
     /// Recalled messages that had counted as unread, with who recalled each: what unread counts leave out.
-    CONVMESSAGE_RECALLED = 0x66, "convmessage_recalled", "conversation", "conversation ‖ message id", "user id";
+    CONVMESSAGE_RECALLED = 0x66, "convmessage_recalled", "message", "conversation ‖ message id", "user id";
     /// Messages a user deleted for themselves, and whether each counted as unread.
-    USERCONVMESSAGE_HIDDEN = 0x67, "userconvmessage_hidden", "conversation", "user id ‖ conversation ‖ message id", "bool";
+    USERCONVMESSAGE_HIDDEN = 0x67, "userconvmessage_hidden", "message", "user id ‖ conversation ‖ message id", "bool";
     /// How far each user cleared each conversation for themselves.
-    USERCONV_CLEARED = 0x68, "userconv_cleared", "conversation", "user id ‖ conversation", "message id";
+    USERCONV_CLEARED = 0x68, "userconv_cleared", "message", "user id ‖ conversation", "message id";
     /// The highest update id any of a user's devices acknowledged: how far delivery receipts went.
     USERID_DELIVERED = 0x69, "userid_delivered", "conversation", "user id", "update id";
     /// Recalls per id range, at ten widths, so an unread count finds how many recalled messages lie above a read position in a bounded number of reads.
-    CONVRANGE_RECALLS = 0x6A, "convrange_recalls", "conversation", "conversation ‖ level ‖ range", "u64";
+    CONVRANGE_RECALLS = 0x6A, "convrange_recalls", "message", "conversation ‖ level ‖ range", "u64";
 }
 
 #[cfg(test)]

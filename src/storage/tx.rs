@@ -23,13 +23,13 @@ use crate::id::Snowflake;
 /// A write not yet applied: the new value, or `None` to delete the key.
 type Write = Option<Vec<u8>>;
 
-/// The writes of a batch not yet applied, by key.
-pub(super) type Pending = BTreeMap<Vec<u8>, Write>;
+/// The writes of a group commit's batch not yet applied, by key.
+pub(super) type Batch = BTreeMap<Vec<u8>, Write>;
 
 /// A write job's view of the database.
 pub struct Tx<'a, E> {
     store: &'a Store,
-    pending: &'a mut Pending,
+    pending: &'a mut Batch,
     events: &'a mut Vec<E>,
     ids: &'a mut Snowflake,
     /// What sled held under keys read earlier on the write thread.
@@ -43,7 +43,7 @@ pub struct Tx<'a, E> {
 impl<'a, E> Tx<'a, E> {
     pub(super) fn begin(
         store: &'a Store,
-        pending: &'a mut Pending,
+        pending: &'a mut Batch,
         events: &'a mut Vec<E>,
         ids: &'a mut Snowflake,
         cache: &'a RefCell<ReadCache>,
@@ -290,7 +290,7 @@ mod tests {
         for i in [1, 3, 5] {
             store.tree.insert(KS.key(&(1, i)), KS.encode_value(&i)).unwrap();
         }
-        let (mut pending, mut events, mut ids) = (Pending::new(), Vec::<u8>::new(), Snowflake::new(0, 0));
+        let (mut pending, mut events, mut ids) = (Batch::new(), Vec::<u8>::new(), Snowflake::new(0, 0));
         let cache = RefCell::new(ReadCache::new(1 << 20));
         let mut tx = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
         tx.put(&KS, &(1, 2), &20);
@@ -326,7 +326,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StorageConfig::default(), &[]).unwrap();
         store.tree.insert(KS.key(&(1, 1)), KS.encode_value(&1)).unwrap();
-        let (mut pending, mut events, mut ids) = (Pending::new(), Vec::<u8>::new(), Snowflake::new(0, 0));
+        let (mut pending, mut events, mut ids) = (Batch::new(), Vec::<u8>::new(), Snowflake::new(0, 0));
         let cache = RefCell::new(ReadCache::new(1 << 20));
         let first = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
         assert_eq!(first.get(&KS, &(1, 1)).unwrap(), Some(1));

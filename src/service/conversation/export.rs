@@ -5,9 +5,10 @@
 
 use serde_json::{json, Value};
 
-use super::{expiry, store, View};
+use super::View;
 use crate::protocol::Message;
 use crate::service::export::target_json;
+use crate::service::message::records;
 use crate::service::message::{self, Conversation};
 use crate::service::{group, update};
 use crate::storage::{StorageError, Store};
@@ -15,11 +16,11 @@ use crate::storage::{StorageError, Store};
 /// The user's conversation list and settings, at `now` under the server's
 /// `retention` (seconds).
 pub(crate) fn export(s: &Store, id: u64, retention: u64, now: u64) -> Result<Vec<Value>, StorageError> {
-    let mut out = vec![json!({ "read_receipts": store::receipts_on(s, id)? })];
-    for entry in store::entries_of(s, id) {
+    let mut out = vec![json!({ "read_receipts": records::receipts_on(s, id)? })];
+    for entry in records::entries_of(s, id) {
         let (c, own) = entry?;
-        let head = store::head(s, c)?;
-        let state = store::listed_state(s, id, c, &head, own, expiry(&head, retention, now))?;
+        let head = records::head(s, c)?;
+        let state = records::listed_state(s, id, c, &head, own, head.expiry(retention, now))?;
         let cleared = View::of(s, id, c, retention, now)?.map_or(0, |view| view.cleared());
         out.push(json!({ "read_position": {
             "with": target_json(c.target_from(id)),
@@ -28,7 +29,7 @@ pub(crate) fn export(s: &Store, id: u64, retention: u64, now: u64) -> Result<Vec
             "cleared_up_to": cleared,
             "retention_secs": head.retention,
         }}));
-        for hidden in store::hidden_in(s, id, c) {
+        for hidden in records::hidden_in(s, id, c) {
             out.push(json!({ "deleted_for_me": { "with": target_json(c.target_from(id)), "message_id": hidden? }}));
         }
     }

@@ -7,9 +7,10 @@
 //! point (as `MarkRead` would), so what was cleared is never unread. The
 //! user's other devices hear of it by a `DeletedForMe` update.
 
-use super::{listed, read_up_to, store, View};
+use super::{listed, read_up_to, View};
 use crate::id::now_ms;
 use crate::protocol::{DeleteForMeRequest, DeletedForMe, MessageKind, UpdateBody};
+use crate::service::message::records;
 use crate::service::message::Conversation;
 use crate::service::{update, Call, Outcome, ServiceError, ServiceResult};
 
@@ -33,7 +34,7 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
     call.services
         .write(move |tx| {
             let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
-            let head = store::head(tx, conversation)?;
+            let head = records::head(tx, conversation)?;
             let below = view.expiry();
             listed(tx, me, conversation, req.with, &head, below)?;
             let was_cleared = view.cleared();
@@ -52,13 +53,13 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
                     found.push((id, message.kind != MessageKind::System));
                 }
             }
-            let hidden = store::hide(tx, me, conversation, head, &found)?;
+            let hidden = records::hide(tx, me, conversation, head, &found)?;
             if cleared > was_cleared {
-                store::clear(tx, me, conversation, cleared);
+                records::clear(tx, me, conversation, cleared);
             }
             // Clearing reads what it cleared; the read position's own update
             // and receipt go out as MarkRead's would.
-            let head = store::head(tx, conversation)?;
+            let head = records::head(tx, conversation)?;
             let state = listed(tx, me, conversation, req.with, &head, below)?;
             let position = read_up_to(tx, &view, me, req.with, head, state, cleared, origin)?;
             let done = DeletedForMe {
@@ -70,7 +71,7 @@ pub(super) async fn delete_for_me(call: Call, req: DeleteForMeRequest) -> Servic
             };
             if !done.message_ids.is_empty() || cleared > was_cleared {
                 let id = tx.next_id();
-                store::touched(tx, me, conversation, id);
+                records::touched(tx, me, conversation, id);
                 update::publish(tx, &[me], Some(origin), id, UpdateBody::DeletedForMe(done.clone()));
             }
             Ok(done)

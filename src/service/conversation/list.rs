@@ -8,10 +8,10 @@
 //! docs/BENCHMARKS.md, "conversations"), while a user's conversations are
 //! counted in thousands; the log is read only for the page's last messages.
 
-use super::store::{self, Head, ReadState};
-use super::visibility::{expiry, View};
+use super::visibility::View;
 use super::wire_count;
 use crate::protocol::{ConversationInfo, ConversationPage, LastMessage, ListConversationsRequest, MessageKind, Target};
+use crate::service::message::records::{self, Head, ReadState};
 use crate::service::message::Conversation;
 use crate::service::{Call, Outcome, PageLimit, ServiceResult};
 use crate::storage::{StorageError, Store};
@@ -37,10 +37,10 @@ fn page(
     let now = crate::id::now_ms();
     let mut total_unread = 0;
     let mut found: Vec<(Conversation, Head, ReadState)> = Vec::new();
-    for entry in store::entries_of(s, me) {
+    for entry in records::entries_of(s, me) {
         let (conversation, own) = entry?;
-        let head = store::head(s, conversation)?;
-        let state = store::listed_state(s, me, conversation, &head, own, expiry(&head, retention, now))?;
+        let head = records::head(s, conversation)?;
+        let state = records::listed_state(s, me, conversation, &head, own, head.expiry(retention, now))?;
         total_unread += state.unread;
         if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
             found.push((conversation, head, state));
@@ -52,13 +52,13 @@ fn page(
         found.truncate(count);
     }
     found.sort_unstable_by_key(|e| std::cmp::Reverse(e.2.updated));
-    let receipts = store::receipts_on(s, me)?;
+    let receipts = records::receipts_on(s, me)?;
     let conversations = found
         .into_iter()
         .map(|(conversation, head, state)| {
             let with = conversation.target_from(me);
             let peer_read_up_to = match with {
-                Target::User(peer) if peer != me && receipts && store::receipts_on(s, peer)? => {
+                Target::User(peer) if peer != me && receipts && records::receipts_on(s, peer)? => {
                     head.read_of(conversation, peer).map_or(0, |p| p.read)
                 }
                 _ => 0,

@@ -3,19 +3,20 @@
 //! user's devices, and read receipts.
 //!
 //! Everything here is kept at write time by the job that changes it: a
-//! message moves its conversation's head (see [`append`]); a
-//! `MarkRead` moves the reader's state, tells their other devices with a
+//! message moves its conversation's head (see
+//! [`crate::service::message::append`]); a `MarkRead` moves the reader's state, tells their other devices with a
 //! `ReadPosition` update and, in a 1:1 conversation, the peer with a
 //! `ReadReceipt` update. Lists and counts are then arithmetic on those
 //! records, never a scan of a log.
 //!
 //! A recall ([`recall`]) leaves a tombstone in the log; delete-for-me
 //! ([`hide`]) leaves the log alone and marks the messages for the user.
-//! Both change unread counts through the records [`store`] keeps, and both
-//! are updates in the logs of those who must hear of them.
+//! Both change unread counts through the records the message domain keeps
+//! ([`records`]), and both are updates in the logs of those who must hear
+//! of them.
 //!
-//! Uses: message (the logs), update, social (blocks, who may write to
-//! whom), group (windows, roles, members).
+//! Uses: message (the logs and their records), update, social (blocks, who
+//! may write to whom), group (windows, roles, members).
 
 mod delivery;
 mod export;
@@ -26,25 +27,23 @@ mod purge;
 mod recall;
 mod retention;
 mod send;
-mod store;
 mod visibility;
 
-pub(crate) use delivery::check as check_deliveries;
 pub(crate) use delivery::delivered;
+pub(crate) use delivery::{check as check_deliveries, from_v4 as deliveries_from_v4};
 pub(crate) use purge::{purge_expired, Purges};
-pub(crate) use visibility::{expiry, View};
+pub(crate) use visibility::View;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::{export, unlogged_own_messages};
-pub(crate) use store::{check, from_v3, from_v4, from_v5, from_v8, head, joined, left, stats, Head};
 
-use super::message::{self, Conversation, StoredMessage};
+use super::message::{records, Conversation};
 use super::{group, social, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};
 use crate::id::now_ms;
 use crate::protocol::{
     ErrorCode, MarkReadRequest, MessageReaders, MessageReadersRequest, ReadPosition, ReadReceipt, ReadReceiptsRequest,
     ReadReceiptsSetting, Target, UpdateBody,
 };
-use crate::storage::{Get, StorageError};
+use crate::storage::Get;
 
 /// Registers the conversation handlers.
 pub(super) fn routes(router: &mut Router) {
@@ -60,18 +59,6 @@ pub(super) fn routes(router: &mut Router) {
         .add(retention::retention);
 }
 
-/// Stores a message in its conversation's log and moves the conversation's
-/// head to it: every message, 1:1 or group, user's or server's, goes in here.
-pub(crate) fn append(
-    tx: &mut Tx<'_>,
-    conversation: Conversation,
-    id: u64,
-    message: &StoredMessage,
-) -> Result<(), StorageError> {
-    message::append(tx, conversation, id, message)?;
-    store::on_message(tx, conversation, id, message.sender, message.kind)
-}
-
 /// Tells both users of a 1:1 conversation (one, in notes to oneself) of a
 /// change to it, on every device but `origin`, and moves it up both lists.
 fn tell_pair(tx: &mut Tx<'_>, (low, high): (u64, u64), origin: u64, body: UpdateBody) {
@@ -79,7 +66,7 @@ fn tell_pair(tx: &mut Tx<'_>, (low, high): (u64, u64), origin: u64, body: Update
     let id = tx.next_id();
     let parties = if low == high { vec![low] } else { vec![low, high] };
     for user in &parties {
-        store::touched(tx, *user, conversation, id);
+        records::touched(tx, *user, conversation, id);
     }
     update::publish(tx, &parties, Some(origin), id, body);
 }
@@ -101,7 +88,7 @@ async fn mark_read(call: Call, req: MarkReadRequest) -> ServiceResult<Outcome<Re
     call.services
         .write(move |tx| {
             let view = View::of_member(tx, me, conversation, server_retention, now_ms())??;
-            let head = store::head(tx, conversation)?;
+            let head = records::head(tx, conversation)?;
             let old = listed(tx, me, conversation, req.with, &head, view.expiry())?;
             read_up_to(tx, &view, me, req.with, head, old, req.up_to, origin)
         })
@@ -116,10 +103,10 @@ fn listed(
     me: u64,
     conversation: Conversation,
     with: Target,
-    head: &store::Head,
+    head: &records::Head,
     below: u64,
-) -> ServiceResult<store::ReadState> {
-    match store::state(r, me, conversation, head, below)? {
+) -> ServiceResult<records::ReadState> {
+    match records::state(r, me, conversation, head, below)? {
         Some(state) => Ok(state),
         None => Err(match with {
             Target::Group(id) if group::record(r, id)?.is_some() => {
@@ -142,8 +129,8 @@ fn read_up_to(
     view: &View,
     me: u64,
     with: Target,
-    head: store::Head,
-    old: store::ReadState,
+    head: records::Head,
+    old: records::ReadState,
     up_to: u64,
     origin: u64,
 ) -> ServiceResult<ReadPosition> {
@@ -156,15 +143,15 @@ fn read_up_to(
         return Ok(ReadPosition { with, read_up_to: old.read.read, unread: wire_count(old.unread) });
     };
     let id = tx.next_id();
-    let read = store::mark_read(tx, me, conversation, head, up_to, id)?;
-    let head = store::head(tx, conversation)?;
-    let unread = store::unread(tx, me, conversation, &head, &read, old.below)?;
+    let read = records::mark_read(tx, me, conversation, head, up_to, id)?;
+    let head = records::head(tx, conversation)?;
+    let unread = records::unread(tx, me, conversation, &head, &read, old.below)?;
     let position = ReadPosition { with, read_up_to: up_to, unread: wire_count(unread) };
     update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadPosition(position));
     if let Target::User(peer) = with {
         if peer != me
-            && store::receipts_on(tx, me)?
-            && store::receipts_on(tx, peer)?
+            && records::receipts_on(tx, me)?
+            && records::receipts_on(tx, peer)?
             && social::receipts_pass(tx, me, peer)?
         {
             let receipt = ReadReceipt { reader: me, up_to };
@@ -180,14 +167,14 @@ async fn read_receipts(call: Call, req: ReadReceiptsRequest) -> ServiceResult<Ou
     let origin = call.session_id;
     match req.set {
         None => {
-            let enabled = call.services.read(move |s| store::receipts_on(s, me)).await?;
+            let enabled = call.services.read(move |s| records::receipts_on(s, me)).await?;
             Ok(Outcome::Reply(ReadReceiptsSetting { enabled }))
         }
         Some(enabled) => {
             call.services
                 .write(move |tx| {
                     let setting = ReadReceiptsSetting { enabled };
-                    if store::set_receipts(tx, me, enabled, now_ms())? {
+                    if records::set_receipts(tx, me, enabled, now_ms())? {
                         let id = tx.next_id();
                         update::publish(tx, &[me], Some(origin), id, UpdateBody::ReadReceiptsChanged(setting));
                     }
@@ -213,10 +200,10 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
             let Some(message) = view.reached(s, req.message_id)? else {
                 return Ok(Err(ServiceError::not_found("no such message in this group")));
             };
-            if !store::receipts_on(s, me)? {
+            if !records::receipts_on(s, me)? {
                 return Ok(Err(no_receipts()));
             }
-            let (mut readers, mut of) = store::readers(s, req.group_id, req.message_id)?;
+            let (mut readers, mut of) = records::readers(s, req.group_id, req.message_id)?;
             // The sender has read their own message (sending moved their
             // position to it); they are not counted.
             if let Ok(at) = readers.binary_search(&message.sender) {
@@ -238,10 +225,10 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
 }
 
 /// Erases a deleted user's conversation state, a bounded step per call
-/// (see `store::erase`); `gone` tells which other users are deleted too.
+/// (see `records::erase`); `gone` tells which other users are deleted too.
 /// Their messages stay in the logs others read. True when nothing is left.
 pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) -> bool) -> ServiceResult<bool> {
-    if !store::erase(tx, user, most, gone)? {
+    if !records::erase(tx, user, most, gone)? {
         return Ok(false);
     }
     delivery::forget(tx, user);

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{expiry, store};
 use crate::id::now_ms;
+use crate::service::message::records;
 use crate::service::message::{self, Conversation};
 use crate::service::{group, update, ServiceResult, Services, Tx};
 use crate::storage::{StorageError, Store};
@@ -141,9 +141,9 @@ async fn round(services: &Services, shutdown: &CancellationToken) -> ServiceResu
 fn due(store: &Store, server: u64) -> Result<Vec<Conversation>, StorageError> {
     let now = now_ms();
     let mut due = Vec::new();
-    for entry in store::heads(store) {
+    for entry in records::heads(store) {
         let (conversation, head) = entry?;
-        let below = expiry(&head, server, now);
+        let below = head.expiry(server, now);
         if below > 0 && message::unpurged_below(store, conversation, below, head.last)? {
             due.push(conversation);
         }
@@ -163,8 +163,8 @@ fn purge_some(
     batch: usize,
     small: usize,
 ) -> ServiceResult<(usize, bool)> {
-    let head = store::head(tx, conversation)?;
-    let below = expiry(&head, server, now_ms());
+    let head = records::head(tx, conversation)?;
+    let below = head.expiry(server, now_ms());
     // Who holds pointers to its messages: a 1:1 conversation's users, a
     // small group's members (a large group's are read only at the end).
     let (logged, large) = match conversation {
@@ -183,7 +183,7 @@ fn purge_some(
             update::unpoint(tx, user, id);
         }
     }
-    store::purged(tx, conversation, last)?;
+    records::purged(tx, conversation, last)?;
     // Done with the conversation: its participants' hidden marks go too.
     if !more {
         let members = match large {
@@ -191,7 +191,7 @@ fn purge_some(
             None => logged,
         };
         for user in members {
-            store::unhide_below(tx, user, conversation, below)?;
+            records::unhide_below(tx, user, conversation, below)?;
         }
     }
     Ok((ids.len(), more))

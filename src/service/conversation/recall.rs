@@ -5,14 +5,15 @@
 //! The message becomes a tombstone in its log (id, sender, client message
 //! id and time stay; content and extra are gone), so every read of it —
 //! `History`, `Sync`, the list's preview, an export — finds no content. A
-//! recalled message stops counting as unread ([`store::recalled`]). The
+//! recalled message stops counting as unread ([`records::recalled`]). The
 //! participants of a 1:1 conversation hear of it by a `MessageRecalled`
 //! update; a group's members by a system message in its log, which reaches
 //! them the way every group message does.
 
-use super::{store, tell_pair, View};
+use super::{tell_pair, View};
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{ErrorCode, GroupEvent, MessageKind, RecallRequest, Recalled, Target, UpdateBody};
+use crate::service::message::records;
 use crate::service::message::{self, Conversation};
 use crate::service::{group, Call, Outcome, ServiceError, ServiceResult, Tx};
 
@@ -39,7 +40,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                 // Asked again (a retry) by someone who may recall it: the
                 // first recall's answer.
                 MessageKind::Recalled => {
-                    recalled.by = store::recalled_by(tx, conversation, id)?.unwrap_or(message.sender);
+                    recalled.by = records::recalled_by(tx, conversation, id)?.unwrap_or(message.sender);
                     if me != message.sender && me != recalled.by && !anytime(tx, req.with, me, message.sender)? {
                         return Err(ServiceError::new(ErrorCode::NotPermitted, "you may not recall this message"));
                     }
@@ -66,7 +67,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                 });
             }
             message::tombstone(tx, conversation, id, &message, MessageKind::Recalled);
-            store::recalled(tx, conversation, id, me)?;
+            records::recalled(tx, conversation, id, me)?;
             match conversation {
                 Conversation::Direct { low, high } => {
                     tell_pair(tx, (low, high), origin, UpdateBody::MessageRecalled(recalled));

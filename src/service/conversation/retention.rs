@@ -6,14 +6,15 @@
 //! admins. The shorter of the two applies, so an operator's limit always
 //! holds. A message older than that is no longer returned by any read
 //! (its conversation's head tells where expiry ends, see
-//! [`super::expiry`]) and the purge ([`super::purge`]) later
+//! [`records::Head::expiry`]) and the purge ([`super::purge`]) later
 //! removes it. The other participant of a 1:1 conversation hears of a
 //! change by a `RetentionChanged` update, a group's members by a system
 //! message.
 
-use super::{listed, store, tell_pair};
+use super::{listed, tell_pair};
 use crate::id::now_ms;
 use crate::protocol::{GroupEvent, RetentionChanged, RetentionRequest, RetentionSetting, Target, UpdateBody};
+use crate::service::message::records;
 use crate::service::message::Conversation;
 use crate::service::{group, social, Call, Outcome, ServiceError, ServiceResult};
 
@@ -29,13 +30,13 @@ pub(super) async fn retention(call: Call, req: RetentionRequest) -> ServiceResul
         with: req.with,
         seconds,
         server_seconds: server,
-        effective: store::effective_retention(seconds, server),
+        effective: records::effective_retention(seconds, server),
     };
     let Some(seconds) = req.set else {
         let seconds = call
             .services
             .read(move |s| {
-                let head = store::head(s, conversation)?;
+                let head = records::head(s, conversation)?;
                 Ok(listed(s, me, conversation, req.with, &head, 0).map(|_| head.retention))
             })
             .await??;
@@ -48,7 +49,7 @@ pub(super) async fn retention(call: Call, req: RetentionRequest) -> ServiceResul
     let groups = call.services.config.group.clone();
     call.services
         .write(move |tx| {
-            let head = store::head(tx, conversation)?;
+            let head = records::head(tx, conversation)?;
             listed(tx, me, conversation, req.with, &head, 0)?;
             match req.with {
                 Target::Group(group) => group::need_admin(tx, group, me)?,
@@ -60,7 +61,7 @@ pub(super) async fn retention(call: Call, req: RetentionRequest) -> ServiceResul
             if head.retention == seconds {
                 return Ok(setting(seconds));
             }
-            store::set_retention(tx, conversation, seconds, server, now_ms())?;
+            records::set_retention(tx, conversation, seconds, server, now_ms())?;
             match conversation {
                 Conversation::Direct { low, high } => {
                     let changed = RetentionChanged { by: me, to: req.with, seconds };

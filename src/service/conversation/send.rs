@@ -7,7 +7,6 @@
 //! written only after the sync. A group message takes the same path; the
 //! group decides who gets it (see [`crate::service::group`]).
 
-use super::append;
 use crate::id::id_time_ms;
 use crate::protocol::{ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateBody};
 use crate::service::message::{self, wire_message, Conversation, StoredMessage};
@@ -78,7 +77,7 @@ fn send_direct(
         social::check_message(tx, checks.config.social.direct_messages, sender, peer)?;
     }
     let id = tx.next_id();
-    append(tx, conversation, id, message)?;
+    message::append(tx, conversation, id, message)?;
     let participants = if peer == sender { vec![sender] } else { vec![sender, peer] };
     let update = UpdateBody::Message(wire_message(id, conversation, message));
     update::publish(tx, &participants, Some(origin), id, update);

@@ -4,7 +4,7 @@
 //! windows of the conversation — a 1:1 conversation's participants always;
 //! a group's members from where each membership let them read to where it
 //! ended ([`group::windows`]) — and at or above where retention ends
-//! ([`expiry`]). It is **shown** to them when, besides, it lies above
+//! ([`records::Head::expiry`]). It is **shown** to them when, besides, it lies above
 //! where they cleared the conversation and they did not hide it. A recalled
 //! message is reached and shown as its tombstone.
 //!
@@ -12,7 +12,7 @@
 //! the list's last message and `Sync`'s expansion of message pointers read
 //! what a [`View`] shows; `Recall`, `DeleteForMe`, `MessageReaders`,
 //! `MarkRead` and delivery receipts act on what it reaches; unread counts,
-//! the purge and a change of retention ask [`expiry`]; the export
+//! the purge and a change of retention ask [`records::Head::expiry`]; the export
 //! reads through views. Clippy's `disallowed-methods` (clippy.toml) keeps
 //! the records' own readers to this file.
 
@@ -20,23 +20,11 @@
 
 use std::ops::RangeInclusive;
 
-use super::store::{self, Head};
 use crate::protocol::{Direction, MessageKind};
+use crate::service::message::records;
 use crate::service::message::{self, Conversation, StoredMessage};
 use crate::service::{group, PageLimit, ServiceError};
 use crate::storage::{Get, StorageError, Store};
-
-/// Where retention ends: the lowest message id of a conversation still
-/// visible. Messages below it expired under the shorter of the
-/// conversation's retention and the server's (`server` seconds, 0 for
-/// none), or were purged; 0 when nothing has expired.
-pub(crate) fn expiry(head: &Head, server: u64, now_ms: u64) -> u64 {
-    let by_time = match store::effective_retention(head.retention, server) {
-        0 => 0,
-        s => crate::id::first_id_at(now_ms.saturating_sub(s.saturating_mul(1000))),
-    };
-    by_time.max(head.expired)
-}
 
 /// What one user may read of one conversation at one moment.
 #[derive(Debug, Clone)]
@@ -96,14 +84,14 @@ impl View {
                 }
             }
         };
-        let head = store::head(r, conversation)?;
+        let head = records::head(r, conversation)?;
         Ok(Ok(View {
             conversation,
             user,
             windows,
-            expiry: expiry(&head, server_retention, now_ms),
-            cleared: store::cleared(r, user, conversation)?,
-            hides: store::hides_any(r, user, conversation)?,
+            expiry: head.expiry(server_retention, now_ms),
+            cleared: records::cleared(r, user, conversation)?,
+            hides: records::hides_any(r, user, conversation)?,
         }))
     }
 
@@ -159,7 +147,7 @@ impl View {
 
     /// Whether the user hid message `id` (one look only if they hid any).
     fn hid(&self, r: &impl Get, id: u64) -> Result<bool, StorageError> {
-        Ok(self.hides && store::is_hidden(r, self.user, self.conversation, id)?)
+        Ok(self.hides && records::is_hidden(r, self.user, self.conversation, id)?)
     }
 
     /// One page of the messages shown, on one side of `anchor` (exclusive;

@@ -9,10 +9,10 @@
 //! ([`diffuse`]); requests and invitations are updates in the logs of those
 //! who must answer them.
 //!
-//! Uses: message, update, social (blocks and friend policies on
-//! invitations), conversation (a system message goes in through
-//! [`crate::service::conversation::append`]; a member's read state starts and
-//! ends with the membership).
+//! Uses: message (a system message goes in through
+//! [`crate::service::message::append`]; a member's read state starts and
+//! ends with the membership), update, social (blocks and friend policies on
+//! invitations).
 
 mod export;
 mod membership;
@@ -29,7 +29,7 @@ pub(crate) use export::{export, reached_groups};
 pub(crate) use store::{check, from_v7, group as record, groups_of, member, memberships, stats};
 
 use self::store::{GroupRecord, MemberRecord};
-use super::{conversation, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
+use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
 use crate::config::GroupConfig;
 use crate::id::id_time_ms;
 use crate::protocol::{
@@ -187,7 +187,7 @@ fn say(
         extra: None,
     };
     let conversation = Conversation::Group(group);
-    conversation::append(tx, conversation, id, &message)?;
+    message::append(tx, conversation, id, &message)?;
     let members = store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect();
     diffuse(tx, config, group, members, &also, None, message::wire_message(id, conversation, &message));
     Ok(())

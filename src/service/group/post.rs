@@ -7,7 +7,7 @@ use super::{diffuse, load, membership, store};
 use crate::id::now_ms;
 use crate::protocol::{ErrorCode, GroupNews, GroupRole};
 use crate::service::message::{self, Conversation, StoredMessage};
-use crate::service::{conversation, ServiceError, ServiceResult, Services, Tx};
+use crate::service::{ServiceError, ServiceResult, Services, Tx};
 use crate::storage::{Get, StorageError, Store};
 
 /// Stores a member's message in the group's log under a fresh id and
@@ -32,7 +32,7 @@ pub(crate) fn send(
     }
     let id = tx.next_id();
     let conversation = Conversation::Group(group);
-    conversation::append(tx, conversation, id, message)?;
+    message::append(tx, conversation, id, message)?;
     let members = services.rosters.members(tx, group, &record)?.to_vec();
     let message = message::wire_message(id, conversation, message);
     diffuse(tx, &services.config.group, group, members, &[], Some(origin), message);

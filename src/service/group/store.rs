@@ -10,7 +10,8 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::protocol::{GroupFields, GroupRole};
-use crate::service::{conversation, Tx};
+use crate::service::message::records;
+use crate::service::Tx;
 use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
 
 /// A group as stored; its id and creation time are the key.
@@ -146,7 +147,7 @@ pub(super) fn add_member(
     record.member_count += 1;
     record.roster = tx.next_id();
     put_group(tx, group, record);
-    conversation::joined(tx, group, user, member.joined)
+    records::joined(tx, group, user, member.joined)
 }
 
 /// Removes a member (both indexes and their read state) and uncounts them,
@@ -171,7 +172,7 @@ pub(super) fn remove_member(
     record.member_count = record.member_count.saturating_sub(1);
     record.roster = tx.next_id();
     put_group(tx, group, record);
-    conversation::left(tx, group, user)
+    records::left(tx, group, user)
 }
 
 /// Keeps the window of `member`'s membership, which ends with the message
@@ -382,7 +383,7 @@ pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecor
     for (user, _) in members {
         tx.delete(&MEMBERS, &(group, *user));
         tx.delete(&JOINED, &(*user, group));
-        conversation::left(tx, group, *user)?;
+        records::left(tx, group, *user)?;
     }
     clear_group(tx, &REQUESTS, group)?;
     clear_group(tx, &BANS, group)?;

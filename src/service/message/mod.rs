@@ -1,17 +1,23 @@
 //! The conversation logs: every message stored once, under its id, in its
 //! conversation's log, with the index that answers a retried send with the
-//! id it got. `Send` and `History` are the conversation domain's; this one
-//! keeps the records and uses no other domain.
+//! id it got; and each log's records ([`records`]): its head, its readers'
+//! positions and marks, each user's list. Every message, 1:1 or group,
+//! user's or server's, goes in through [`append`]. `Send` and `History`
+//! are the conversation domain's; this one keeps the records and uses no
+//! other domain, so groups, the social graph and conversations all build on
+//! it.
 
 mod conversation;
+pub(crate) mod records;
 mod store;
 
 pub use conversation::Conversation;
+pub(crate) use records::append;
 pub(crate) use store::StoredMessage;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
-    append, cap_floor, check, count_from, direct_pairs, erase_log, erase_sent, from_v1, history as page, kinds,
-    known_id, logged, newest, purge, sent_by, stats, tombstone, unpurged_below,
+    cap_floor, check, direct_pairs, erase_sent, from_v1, history as page, known_id, logged, newest, purge, sent_by,
+    stats, tombstone, unpurged_below,
 };
 
 use crate::id::id_time_ms;

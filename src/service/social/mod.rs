@@ -8,8 +8,8 @@
 //! removed friend, a block made on another device) is published to the
 //! update log in the same job.
 //!
-//! Uses: account (names), update, message (one migration); group and
-//! conversation in the profile rule only ([`profile`]).
+//! Uses: account (names), update, message (one migration; a 1:1
+//! conversation's read positions in the profile rule, [`profile`]).
 
 mod export;
 mod profile;
@@ -17,6 +17,7 @@ mod rules;
 mod search;
 mod store;
 
+pub(crate) use profile::shown as profile_shown;
 pub(crate) use rules::{forbids, Surface};
 pub(crate) use search::Cursors;
 // What the other domains and the start-up checks use of this one.
@@ -30,9 +31,9 @@ use crate::id::{first_id_at, id_time_ms, now_ms};
 use crate::protocol::{
     AddFriendRequest, AnswerFriendRequest, BlockChanged, BlockRequest, BlockedPage, BlockedUser, ErrorCode,
     FieldVisibility, Friend, FriendPage, FriendPolicy, FriendRemoved, FriendRequestInfo, FriendRequestPage,
-    GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest,
-    PrivacySettings, ProfileVisibilityRequest, RateLimitReason, RemarkChanged, RemoveFriendRequest, RequestBox,
-    RequestState, SetProfileRequest, SetRemarkRequest, UnblockRequest, UpdateBody, UserCard, UserProfile,
+    ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest, PrivacyRequest, PrivacySettings,
+    ProfileVisibilityRequest, RateLimitReason, RemarkChanged, RemoveFriendRequest, RequestBox, RequestState,
+    SetProfileRequest, SetRemarkRequest, UnblockRequest, UpdateBody, UserCard, UserProfile,
 };
 use crate::storage::{Get, StorageError, Store};
 
@@ -41,7 +42,6 @@ const DAY_MS: u64 = 86_400_000;
 /// Registers the social graph's handlers.
 pub(super) fn routes(router: &mut Router) {
     router
-        .add(get_profile)
         .add(set_profile)
         .add(privacy)
         .add(search::find_user)
@@ -122,23 +122,6 @@ pub(crate) fn request_info(
         expires_at,
         answered_at: record.answered_at,
     })
-}
-
-async fn get_profile(call: Call, req: GetProfileRequest) -> ServiceResult<Outcome<UserProfile>> {
-    let me = call.me()?.user_id;
-    let services = call.services.clone();
-    let user = req.user_id;
-    let found = call
-        .services
-        .read(move |s| {
-            Ok(match profile::shown(&services, s, me, user) {
-                Ok(profile) => Ok((card(s, user)?.username, profile)),
-                Err(ServiceError::Storage(e)) => return Err(e),
-                Err(refusal) => Err(refusal),
-            })
-        })
-        .await??;
-    Ok(Outcome::Reply(UserProfile { user_id: user, username: found.0, profile: found.1 }))
 }
 
 async fn profile_visibility(call: Call, req: ProfileVisibilityRequest) -> ServiceResult<Outcome<FieldVisibility>> {

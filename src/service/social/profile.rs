@@ -12,26 +12,36 @@
 //! or not. Each personal field (birth date, city, province) is then shown
 //! to everyone who may read the profile, to friends, or to nobody but the
 //! owner, as the owner chose (`ProfileVisibility`).
+//!
+//! Groups sit above the social graph, so whether two users share one is
+//! asked by the caller (`GetProfile`, in `service/profile.rs`) and handed in.
 
 use super::check_visible;
 use super::store::{self, Pair};
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{Audience, Discoverable, FieldVisibility, Profile, Target};
+use crate::service::message::records;
 use crate::service::message::Conversation;
-use crate::service::{conversation, group, ServiceError, ServiceResult, Services};
+use crate::service::{ServiceError, ServiceResult, Services};
 use crate::storage::{StorageError, Store};
 
 /// What `viewer` may read of `user`'s profile, or why nothing (`NotFound`,
-/// or `RateLimited` once a viewer's lookups of strangers run out).
-pub(super) fn shown(services: &Services, s: &Store, viewer: u64, user: u64) -> ServiceResult<Profile> {
+/// or `RateLimited` once a viewer's lookups of strangers run out);
+/// `share_a_group` is asked only when nothing closer relates them.
+pub(crate) fn shown(
+    services: &Services,
+    s: &Store,
+    (viewer, user): (u64, u64),
+    share_a_group: impl FnOnce() -> Result<bool, StorageError>,
+) -> ServiceResult<Profile> {
     let relation = store::relation(s, Pair::of(viewer, user))?;
     let ttl = services.config().social.request_ttl_ms();
     let asked_by_them =
         relation.pending.is_some_and(|p| p.to == viewer && id_time_ms(p.id).saturating_add(ttl) > now_ms());
     let related = viewer == user || relation.friends_since.is_some() || asked_by_them || {
         let direct = Conversation::of(viewer, Target::User(user));
-        let engaged = conversation::head(s, direct)?.read_of(direct, user).is_some_and(|r| r.read > 0);
-        engaged || shares_group(s, viewer, user)?
+        let engaged = records::head(s, direct)?.read_of(direct, user).is_some_and(|r| r.read > 0);
+        engaged || share_a_group()?
     };
     if !related {
         services.profile_lookups.allow(viewer, 1, std::time::Instant::now())?;
@@ -62,15 +72,4 @@ fn redact(profile: &mut Profile, fields: FieldVisibility, sees: impl Fn(Audience
     if !sees(fields.province) {
         profile.province.clear();
     }
-}
-
-/// Whether two users are members of one group (a look at each group of
-/// `a`'s, at most `group.max_groups_per_user`).
-fn shares_group(s: &Store, a: u64, b: u64) -> Result<bool, StorageError> {
-    for g in group::groups_of(s, a, 0) {
-        if group::member(s, g?, b)?.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }

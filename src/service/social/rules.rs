@@ -4,7 +4,7 @@
 use crate::protocol::{BirthDate, ErrorCode, Profile};
 use crate::service::{names, ServiceError, ServiceResult};
 
-use super::store::Relation;
+use super::store::{fold, Relation};
 
 /// Longest nickname and remark, in characters.
 pub(super) const NAME_CHARS: usize = 32;
@@ -46,23 +46,6 @@ pub(crate) fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceEr
         }
         Surface::Lookup => ServiceError::not_found("no such user"),
     })
-}
-
-/// Bytes of a folded nickname the index keeps: compatibility forms can
-/// expand a character many times, and the index key (and with it a search
-/// cursor) stays small.
-pub(super) const FOLDED_BYTES: usize = 128;
-
-/// The form of a nickname the index and searches compare
-/// ([`crate::service::names::fold`], at most [`FOLDED_BYTES`]): "Ärger"
-/// finds "ärger", "Ｍｉｋｅ" finds "mike", and Chinese names stay as they are.
-pub(super) fn fold(name: &str) -> String {
-    let mut folded = names::fold(name);
-    if folded.len() > FOLDED_BYTES {
-        let cut = (0..=FOLDED_BYTES).rev().find(|i| folded.is_char_boundary(*i)).unwrap_or(0);
-        folded.truncate(cut);
-    }
-    folded
 }
 
 /// Checks every field of a profile, naming the first that breaks its rule
@@ -160,12 +143,6 @@ mod tests {
         let mut future =
             Profile { birth_date: Some(BirthDate { year: 2026, month: 12, day: 1 }), ..Profile::default() };
         assert!(check_profile(&mut future, TODAY).is_err());
-    }
-
-    #[test]
-    fn a_fold_keeps_at_most_its_bytes_on_a_character_boundary() {
-        let long = fold(&"\u{FDFA}".repeat(32));
-        assert!(long.len() <= FOLDED_BYTES && long.len() > FOLDED_BYTES - 4, "{}", long.len());
     }
 
     #[test]

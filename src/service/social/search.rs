@@ -15,8 +15,8 @@ use std::time::Instant;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::rules::{check_query, fold};
-use super::store::{self, NickKey, NICKS};
+use super::rules::check_query;
+use super::store::{self, fold, NickKey, NICKS};
 use super::{card, check_visible};
 use crate::protocol::{Discoverable, FindUserRequest, SearchUsersRequest, UserCard, UserInfo, UserPage};
 use crate::service::account::{self, canonical_username};

@@ -10,8 +10,25 @@
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{FieldVisibility, PrivacySettings, Profile, RequestState};
-use crate::service::{ServiceResult, Tx};
+use crate::service::{names, ServiceResult, Tx};
 use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Leading, Migrator, StorageError, Store};
+
+/// Bytes of a folded nickname the index keeps: compatibility forms can
+/// expand a character many times, and the index key (and with it a search
+/// cursor) stays small.
+const FOLDED_BYTES: usize = 128;
+
+/// The form of a nickname the index and searches compare
+/// ([`names::fold`], at most [`FOLDED_BYTES`]): "Ärger"
+/// finds "ärger", "Ｍｉｋｅ" finds "mike", and Chinese names stay as they are.
+pub(super) fn fold(name: &str) -> String {
+    let mut folded = names::fold(name);
+    if folded.len() > FOLDED_BYTES {
+        let cut = (0..=FOLDED_BYTES).rev().find(|i| folded.is_char_boundary(*i)).unwrap_or(0);
+        folded.truncate(cut);
+    }
+    folded
+}
 
 /// What stands between two users, `lo < hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -167,7 +184,7 @@ pub(super) fn profile(r: &impl Get, user: u64) -> Result<Profile, StorageError> 
 pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Option<String>) -> ServiceResult<()> {
     let old = profile(tx, user)?;
     if !old.nickname.is_empty() {
-        tx.delete(&NICKS, &NickKey { name: super::rules::fold(&old.nickname), user });
+        tx.delete(&NICKS, &NickKey { name: fold(&old.nickname), user });
     }
     if let Some(name) = folded {
         tx.put(&NICKS, &NickKey { name, user }, &());
@@ -402,7 +419,7 @@ pub(super) fn erase_some(tx: &mut Tx<'_>, user: u64, most: usize) -> ServiceResu
     }
     let nickname = profile(tx, user)?.nickname;
     if !nickname.is_empty() {
-        tx.delete(&NICKS, &NickKey { name: super::rules::fold(&nickname), user });
+        tx.delete(&NICKS, &NickKey { name: fold(&nickname), user });
     }
     tx.delete(&PROFILES, &user);
     tx.delete(&PRIVACY, &user);
@@ -467,7 +484,7 @@ pub(crate) fn from_v2(m: &mut Migrator<'_>) -> Result<(), StorageError> {
 }
 
 /// Version 6 keyed the nickname index by the nickname in Unicode lower
-/// case; version 7 by its fold ([`super::rules::fold`]: compatibility
+/// case; version 7 by its fold ([`fold`]: compatibility
 /// form, lower case, joiners left out). The index is rebuilt from the
 /// profiles.
 pub(crate) fn from_v6(m: &mut Migrator<'_>) -> Result<(), StorageError> {
@@ -481,7 +498,7 @@ pub(crate) fn from_v6(m: &mut Migrator<'_>) -> Result<(), StorageError> {
         })
         .collect::<Result<_, _>>()?;
     for (user, nickname) in profiles {
-        m.put(&NICKS, &NickKey { name: super::rules::fold(&nickname), user }, &())?;
+        m.put(&NICKS, &NickKey { name: fold(&nickname), user }, &())?;
     }
     Ok(())
 }
@@ -509,4 +526,15 @@ pub(crate) fn stats(store: &Store, live_since: u64) -> Result<(u64, u64, u64), S
         }
     }
     Ok((store.count(&FRIENDS)? / 2, pending, store.count(&BLOCKS)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fold_keeps_at_most_its_bytes_on_a_character_boundary() {
+        let long = fold(&"\u{FDFA}".repeat(32));
+        assert!(long.len() <= FOLDED_BYTES && long.len() > FOLDED_BYTES - 4, "{}", long.len());
+    }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::service::conversation::Head;
+use crate::service::message::records::Head;
 use crate::service::message::{self, Conversation};
 use crate::storage::{StorageError, Store};
 

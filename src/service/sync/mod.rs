@@ -18,6 +18,7 @@ pub(crate) use export::export;
 pub(crate) use floors::Floors;
 
 use super::conversation::{self, View};
+use super::message::records;
 use super::message::{self, Conversation};
 use super::update::{self, StoredUpdate};
 use super::{group, Call, Outcome, PageLimit, Router, ServiceResult};
@@ -148,7 +149,7 @@ fn page(
                             // Below the cap's floor from the first update
                             // on, and that floor not expired: the device
                             // missed more than the cap.
-                            let head = conversation::head(store, conversation)?;
+                            let head = records::head(store, conversation)?;
                             if let Some(capped) = known.floor(store, conversation, &head, cap)? {
                                 if id < capped && capped > view.expiry() {
                                     limited.push((conversation, capped));

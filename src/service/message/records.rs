@@ -1,5 +1,7 @@
 //! Conversation heads, read positions and the indexes that list and count
-//! them.
+//! them: the records of each log, written by every job that appends to it
+//! ([`append`]) or moves a reader. They know no rule of who may read what;
+//! the conversation domain, above groups, holds those rules and its actions.
 //!
 //! Unread counts are exact by construction, with no row per message per
 //! reader: each conversation's head counts the messages that can be unread
@@ -30,8 +32,8 @@ use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
 
+use super::{store as log, Conversation, StoredMessage};
 use crate::protocol::MessageKind;
-use crate::service::message::{self, Conversation};
 use crate::service::{ServiceResult, Tx};
 use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
 
@@ -75,6 +77,18 @@ impl Head {
         pair_slot(conversation, user).map(|slot| self.pair[slot])
     }
 
+    /// Where retention ends: the lowest message id of the conversation
+    /// still visible. Messages below it expired under the shorter of the
+    /// conversation's retention and the server's (`server` seconds, 0 for
+    /// none), or were purged; 0 when nothing has expired.
+    pub(crate) fn expiry(&self, server: u64, now_ms: u64) -> u64 {
+        let by_time = match effective_retention(self.retention, server) {
+            0 => 0,
+            s => crate::id::first_id_at(now_ms.saturating_sub(s.saturating_mul(1000))),
+        };
+        by_time.max(self.expired)
+    }
+
     fn side(&mut self, conversation: Conversation, user: u64) -> Option<&mut Read> {
         pair_slot(conversation, user).map(|slot| &mut self.pair[slot])
     }
@@ -90,7 +104,7 @@ fn pair_slot(conversation: Conversation, user: u64) -> Option<usize> {
 
 /// One user's state in one conversation, as the list shows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct ReadState {
+pub(crate) struct ReadState {
     /// Their read position.
     pub read: Read,
     /// When the entry last changed for them: a message or their own change.
@@ -118,13 +132,13 @@ pub(crate) fn head(r: &impl Get, conversation: Conversation) -> Result<Head, Sto
 }
 
 /// Every conversation with messages, and its head.
-pub(super) fn heads(store: &Store) -> impl Iterator<Item = Result<(Conversation, Head), StorageError>> + '_ {
+pub(crate) fn heads(store: &Store) -> impl Iterator<Item = Result<(Conversation, Head), StorageError>> + '_ {
     store.all(&HEADS)
 }
 
 /// The shorter of a conversation's own retention and the server's, in
 /// seconds; 0 when neither is set.
-pub(super) fn effective_retention(own: u64, server: u64) -> u64 {
+pub(crate) fn effective_retention(own: u64, server: u64) -> u64 {
     match (own, server) {
         (0, s) | (s, 0) => s,
         (a, b) => a.min(b),
@@ -133,7 +147,7 @@ pub(super) fn effective_retention(own: u64, server: u64) -> u64 {
 
 /// A user's state in a conversation with this head, if the conversation is
 /// in their list; messages below `below` have expired.
-pub(super) fn state(
+pub(crate) fn state(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
@@ -146,7 +160,7 @@ pub(super) fn state(
 
 /// The state of a conversation in a user's list, given the list entry's
 /// own change id (see [`entries_of`]) and where expiry ends.
-pub(super) fn listed_state(
+pub(crate) fn listed_state(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
@@ -176,7 +190,7 @@ fn read_position(
 /// A user's unread messages at a read position: the counted messages after
 /// it and not expired (below `below`), less those recalled and those the
 /// user hid (a hidden message that was recalled too is left out once).
-pub(super) fn unread(
+pub(crate) fn unread(
     r: &impl Get,
     user: u64,
     conversation: Conversation,
@@ -190,7 +204,7 @@ pub(super) fn unread(
     // the messages, so the count is exact before and after it.
     let (mut unread, after) = if below > next {
         let counted = match conversation {
-            Conversation::Direct { .. } => crate::service::message::count_from(r, conversation, below)?,
+            Conversation::Direct { .. } => log::count_from(r, conversation, below)?,
             Conversation::Group(_) => r.count_in(&COUNTED, (conversation, below)..=(conversation, u64::MAX))?,
         };
         (counted, below)
@@ -309,14 +323,26 @@ fn hidden_above(r: &impl Get, user: u64, conversation: Conversation, after: u64)
 }
 
 /// Whether the user sends (and sees) read receipts.
-pub(super) fn receipts_on(r: &impl Get, user: u64) -> Result<bool, StorageError> {
+pub(crate) fn receipts_on(r: &impl Get, user: u64) -> Result<bool, StorageError> {
     Ok(r.value(&NO_RECEIPTS, &user)?.is_none())
+}
+
+/// Stores a message in its conversation's log and moves the conversation's
+/// head to it: every message, 1:1 or group, user's or server's, goes in here.
+pub(crate) fn append(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    id: u64,
+    message: &StoredMessage,
+) -> Result<(), StorageError> {
+    log::append(tx, conversation, id, message)?;
+    on_message(tx, conversation, id, message.sender, message.kind)
 }
 
 /// Moves the conversation's head to a message just stored, and the
 /// sender's read position with it. A 1:1 conversation's first message puts
 /// it into both users' lists.
-pub(crate) fn on_message(
+fn on_message(
     tx: &mut Tx<'_>,
     conversation: Conversation,
     id: u64,
@@ -424,7 +450,7 @@ pub(crate) fn recalled(tx: &mut Tx<'_>, conversation: Conversation, id: u64, by:
 }
 
 /// Who recalled a message, if it was recalled after it had counted.
-pub(super) fn recalled_by(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
+pub(crate) fn recalled_by(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
     r.value(&RECALLED, &(conversation, id))
 }
 
@@ -468,7 +494,7 @@ pub(crate) fn set_retention(
     now_ms: u64,
 ) -> Result<(), StorageError> {
     let mut head = head(tx, conversation)?;
-    head.expired = super::expiry(&head, server, now_ms);
+    head.expired = head.expiry(server, now_ms);
     head.retention = seconds;
     tx.put(&HEADS, &conversation, &head);
     Ok(())
@@ -530,12 +556,12 @@ pub(crate) fn unhide_below(
 }
 
 /// Whether the user hid this message.
-pub(super) fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -> Result<bool, StorageError> {
+pub(crate) fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -> Result<bool, StorageError> {
     Ok(r.value(&HIDDEN, &(user, (conversation, id)))?.is_some())
 }
 
 /// The messages of a conversation the user hid, ascending.
-pub(super) fn hidden_in(
+pub(crate) fn hidden_in(
     store: &Store,
     user: u64,
     conversation: Conversation,
@@ -546,12 +572,12 @@ pub(super) fn hidden_in(
 }
 
 /// Whether the user hid any message of the conversation.
-pub(super) fn hides_any(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
+pub(crate) fn hides_any(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
     Ok(r.entries(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, u64::MAX))).next().transpose()?.is_some())
 }
 
 /// How far the user cleared the conversation (0: not at all).
-pub(super) fn cleared(r: &impl Get, user: u64, conversation: Conversation) -> Result<u64, StorageError> {
+pub(crate) fn cleared(r: &impl Get, user: u64, conversation: Conversation) -> Result<u64, StorageError> {
     Ok(r.value(&CLEARED, &(user, conversation))?.unwrap_or(0))
 }
 
@@ -568,7 +594,7 @@ fn counted_at(tx: &Tx<'_>, conversation: Conversation, head: &Head, up_to: u64) 
     match conversation {
         Conversation::Direct { .. } if up_to >= head.last => Ok(head.counted),
         Conversation::Direct { .. } => {
-            let above = crate::service::message::count_from(tx, conversation, up_to.saturating_add(1))?;
+            let above = log::count_from(tx, conversation, up_to.saturating_add(1))?;
             Ok(head.counted.saturating_sub(above))
         }
         Conversation::Group(_) => {
@@ -602,14 +628,14 @@ pub(crate) fn left(tx: &mut Tx<'_>, group: u64, user: u64) -> Result<(), Storage
 /// conversation nobody is left to read (a note to self, or one whose other
 /// user `gone` says is deleted too) is erased whole, its log first. Then
 /// their hidden marks and receipt setting. True when nothing is left.
-pub(super) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) -> bool) -> ServiceResult<bool> {
+pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) -> bool) -> ServiceResult<bool> {
     let entries: Vec<Conversation> =
         tx.scan(&ENTRIES, &user).take(most).map(|e| e.map(|((_, c), _)| c)).collect::<Result<_, _>>()?;
     for conversation in &entries {
         if let Conversation::Direct { low, high } = *conversation {
             let other = if low == user { high } else { low };
             if other == user || gone(other) {
-                if !message::erase_log(tx, *conversation, most)? {
+                if !log::erase_log(tx, *conversation, most)? {
                     return Ok(false);
                 }
                 tx.delete_some(&RECALLED, conversation, usize::MAX)?;
@@ -659,7 +685,7 @@ pub(crate) fn set_receipts(tx: &mut Tx<'_>, user: u64, on: bool, now_ms: u64) ->
 
 /// Every conversation in a user's list, with when the user last changed
 /// it: their 1:1 conversations, then their groups.
-pub(super) fn entries_of(
+pub(crate) fn entries_of(
     store: &Store,
     user: u64,
 ) -> impl Iterator<Item = Result<(Conversation, u64), StorageError>> + '_ {
@@ -668,7 +694,7 @@ pub(super) fn entries_of(
 
 /// Members of a group with their read position at or past `message`, and
 /// all members indexed (those who send receipts), in user id order.
-pub(super) fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64), StorageError> {
+pub(crate) fn readers(store: &Store, group: u64, message: u64) -> Result<(Vec<u64>, u64), StorageError> {
     let mut readers = Vec::new();
     let mut all = 0;
     for entry in store.scan(&SORTED, &group) {
@@ -755,12 +781,16 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
 }
 
 /// Version 3 kept no heads or read positions. Builds them from the logs
-/// and the group memberships, counting everything already stored as read.
-pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+/// and the group memberships (`(group, user, joined)`, from the group
+/// domain), counting everything already stored as read.
+pub(crate) fn from_v3(
+    m: &mut Migrator<'_>,
+    memberships: impl Iterator<Item = Result<(u64, u64, u64), StorageError>>,
+) -> Result<(), StorageError> {
     use v4::{Head, Read, GROUP_READS};
     let mut groups = std::collections::HashMap::new();
     let mut open: Option<(Conversation, Head)> = None;
-    for entry in crate::service::message::kinds(m)? {
+    for entry in log::kinds(m)? {
         let (conversation, id, kind) = entry?;
         if let Some((done, head)) = open.filter(|(c, _)| *c != conversation) {
             close(m, done, head, &mut groups)?;
@@ -778,7 +808,7 @@ pub(crate) fn from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     if let Some((done, head)) = open {
         close(m, done, head, &mut groups)?;
     }
-    for entry in crate::service::group::memberships(m)? {
+    for entry in memberships {
         let (group, user, joined) = entry?;
         let head = groups.get(&group).copied().unwrap_or_default();
         let read = Read { read: head.last, counted: head.counted };
@@ -813,8 +843,7 @@ fn close(
 }
 
 /// Version 4's heads and read positions had no recall or hidden counters.
-/// They start at zero: nothing was recalled or hidden before. Delivery
-/// marks start at the devices' cursors.
+/// They start at zero: nothing was recalled or hidden before.
 pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     let read = |old: v4::Read| Read { read: old.read, counted: old.counted, hidden: 0 };
     m.reshape(&v5::HEADS, |old: v4::Head| v5::Head {
@@ -824,7 +853,7 @@ pub(crate) fn from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
         withdrawn: 0,
     })?;
     m.reshape(&GROUP_READS, read)?;
-    super::delivery::from_v4(m)
+    Ok(())
 }
 
 /// Version 5's heads had no retention: no conversation had one of its
@@ -865,14 +894,14 @@ mod v5 {
 
     /// A head: newest message, count, 1:1 read positions, recalls.
     #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-    pub(super) struct Head {
+    pub(crate) struct Head {
         pub last: u64,
         pub counted: u64,
         pub pair: [Read; 2],
         pub withdrawn: u64,
     }
 
-    pub(super) const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
+    pub(crate) const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
 }
 
 /// The shapes of version 4, which migration step 4 writes and step 5 reads.
@@ -884,21 +913,21 @@ mod v4 {
 
     /// A read position and the count at it.
     #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-    pub(super) struct Read {
+    pub(crate) struct Read {
         pub read: u64,
         pub counted: u64,
     }
 
     /// A head: newest message, count, 1:1 read positions.
     #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-    pub(super) struct Head {
+    pub(crate) struct Head {
         pub last: u64,
         pub counted: u64,
         pub pair: [Read; 2],
     }
 
-    pub(super) const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
-    pub(super) const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
+    pub(crate) const HEADS: Keyspace<Conversation, Head> = Keyspace::new(&schema::CONV_HEAD);
+    pub(crate) const GROUP_READS: Keyspace<(u64, u64), Read> = Keyspace::new(&schema::GROUPUSER_READ);
 }
 
 #[cfg(test)]
