@@ -515,11 +515,11 @@ async fn invitations_are_indexed_by_the_migration() {
         let gone = group + 1_000;
         // The stored shape of an invitation: its id and who sent it.
         #[derive(serde::Serialize)]
-        struct InvitationRecord {
+        struct GroupInvitation {
             id: u64,
             by: u64,
         }
-        let stale = InvitationRecord { id: gone, by: alice_id };
+        let stale = GroupInvitation { id: gone, by: alice_id };
         tree.insert(key(0x55, bob_id, gone), kith::codec::encode_stored(&stale)).unwrap();
         tree.insert([0x01], kith::codec::encode_stored(&7u32)).unwrap();
         db.flush().unwrap();

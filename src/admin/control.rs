@@ -23,7 +23,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{execute, Command, Outcome};
+use super::{execute, Command, Output};
 use crate::service::Services;
 
 /// Longest request line accepted.
@@ -92,8 +92,8 @@ async fn handle(stream: UnixStream, services: &Arc<Services>) -> std::io::Result
     };
     tracing::info!(command = command.name(), "operator command");
     match execute(services, command).await {
-        Ok(Outcome::Json(data)) => write_line(&mut writer, &json!({ "ok": true, "data": data })).await,
-        Ok(Outcome::Stream(mut chunks)) => {
+        Ok(Output::Json(data)) => write_line(&mut writer, &json!({ "ok": true, "data": data })).await,
+        Ok(Output::Stream(mut chunks)) => {
             write_line(&mut writer, &json!({ "ok": true, "stream": true })).await?;
             while let Some(chunk) = chunks.recv().await {
                 match chunk {

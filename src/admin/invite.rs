@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::id::now_ms;
 use crate::link::JoinLink;
-use crate::service::account::invite::{self, InviteRecord};
+use crate::service::account::invite::{self, InviteCode};
 use crate::service::{Endpoint, ServiceError, ServiceResult, Services};
 use crate::transport::cert::Certificate;
 
@@ -53,7 +53,7 @@ pub(super) async fn open_count(services: &Services) -> ServiceResult<usize> {
     Ok(invite::list(services).await?.iter().filter(|(_, r)| r.refusal(now).is_none()).count())
 }
 
-fn invite_json(id: u64, r: &InviteRecord) -> Value {
+fn invite_json(id: u64, r: &InviteCode) -> Value {
     json!({
         "id": id,
         "note": r.note,

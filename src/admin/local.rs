@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::{control, execute, Command, Outcome};
+use super::{control, execute, Command, Output};
 use crate::config::Config;
 use crate::service::Services;
 
@@ -42,8 +42,8 @@ async fn offline(config: &Config, command: Command, sink: &mut dyn Write) -> Res
         }
     })?;
     let result = match execute(&services, command).await {
-        Ok(Outcome::Json(value)) => Ok(value),
-        Ok(Outcome::Stream(mut chunks)) => {
+        Ok(Output::Json(value)) => Ok(value),
+        Ok(Output::Stream(mut chunks)) => {
             let mut total = 0u64;
             let mut failed = None;
             while let Some(chunk) = chunks.recv().await {

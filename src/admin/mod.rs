@@ -120,7 +120,7 @@ impl Command {
 }
 
 /// What a command produced.
-pub enum Outcome {
+pub enum Output {
     /// A JSON document for the operator.
     Json(Value),
     /// Bytes to store in a file, in chunks; an `Err` chunk aborts.
@@ -128,33 +128,33 @@ pub enum Outcome {
 }
 
 /// Executes a command.
-pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResult<Outcome> {
+pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResult<Output> {
     match command {
         Command::UserAdd { username, password } => {
             let user_id = account::add_user(services, &username, &password).await?;
             // Usernames are stored lower-cased: say which one was made.
             let username = username.to_ascii_lowercase();
-            Ok(Outcome::Json(json!({ "user_id": user_id, "username": username })))
+            Ok(Output::Json(json!({ "user_id": user_id, "username": username })))
         }
         Command::UserList => {
             let users = account::list(services).await?;
-            Ok(Outcome::Json(Value::Array(users.iter().map(|(id, u)| user_json(*id, u)).collect())))
+            Ok(Output::Json(Value::Array(users.iter().map(|(id, u)| user_json(*id, u)).collect())))
         }
         Command::UserDisable { username } => set_disabled(services, &username, true).await,
         Command::UserEnable { username } => set_disabled(services, &username, false).await,
         Command::UserDelete { username } => {
             let (id, user) = account::find(services, &username).await?;
             crate::service::erase::delete_now(services, id).await?;
-            Ok(Outcome::Json(json!({ "user_id": id, "username": user.username })))
+            Ok(Output::Json(json!({ "user_id": id, "username": user.username })))
         }
         Command::UserResetPassword { username, password } => {
             let (id, _) = account::find(services, &username).await?;
             let revoked = account::reset_password(services, id, &password).await?;
-            Ok(Outcome::Json(json!({ "user_id": id, "tokens_revoked": revoked })))
+            Ok(Output::Json(json!({ "user_id": id, "tokens_revoked": revoked })))
         }
         Command::UserExport { username } => {
             let (id, user) = account::find(services, &username).await?;
-            Ok(Outcome::Stream(export_user(services.clone(), id, user)))
+            Ok(Output::Stream(export_user(services.clone(), id, user)))
         }
         Command::Stats => stats(services).await,
         Command::Online => {
@@ -173,15 +173,15 @@ pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResul
                     })
                 })
                 .collect();
-            Ok(Outcome::Json(Value::Array(list)))
+            Ok(Output::Json(Value::Array(list)))
         }
-        Command::Backup => Ok(Outcome::Stream(backup(services.clone()))),
+        Command::Backup => Ok(Output::Stream(backup(services.clone()))),
         Command::InviteCreate { uses, expires_secs, note, host } => {
-            Ok(Outcome::Json(invite::create(services, uses, expires_secs, note, host).await?))
+            Ok(Output::Json(invite::create(services, uses, expires_secs, note, host).await?))
         }
-        Command::InviteList => Ok(Outcome::Json(invite::list(services).await?)),
-        Command::InviteShow { id, host } => Ok(Outcome::Json(invite::show(services, id, host).await?)),
-        Command::InviteRevoke { id } => Ok(Outcome::Json(invite::revoke(services, id).await?)),
+        Command::InviteList => Ok(Output::Json(invite::list(services).await?)),
+        Command::InviteShow { id, host } => Ok(Output::Json(invite::show(services, id, host).await?)),
+        Command::InviteRevoke { id } => Ok(Output::Json(invite::revoke(services, id).await?)),
     }
 }
 
@@ -189,13 +189,13 @@ fn user_json(id: u64, u: &UserRecord) -> Value {
     json!({ "user_id": id, "username": u.username, "created_at": u.created_at, "disabled": u.disabled })
 }
 
-async fn set_disabled(services: &Services, username: &str, disabled: bool) -> ServiceResult<Outcome> {
+async fn set_disabled(services: &Services, username: &str, disabled: bool) -> ServiceResult<Output> {
     let (id, _) = account::find(services, username).await?;
     account::set_disabled(services, id, disabled).await?;
-    Ok(Outcome::Json(json!({ "user_id": id, "disabled": disabled })))
+    Ok(Output::Json(json!({ "user_id": id, "disabled": disabled })))
 }
 
-async fn stats(services: &Services) -> ServiceResult<Outcome> {
+async fn stats(services: &Services) -> ServiceResult<Output> {
     let online = services.hub().online();
     let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
     let users = account::list(services).await?.len();
@@ -205,7 +205,7 @@ async fn stats(services: &Services) -> ServiceResult<Outcome> {
     let (friendships, pending_requests, blocks) = services.read(move |s| social::stats(s, live_since)).await?;
     let conversation_stats = services.read(message::records::stats).await?;
     let (deleted, being_erased) = account::deleted_count(services).await?;
-    Ok(Outcome::Json(json!({
+    Ok(Output::Json(json!({
         "users": users,
         "deleted_users": deleted,
         "users_being_erased": being_erased,

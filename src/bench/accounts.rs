@@ -30,7 +30,7 @@ pub struct Account {
 }
 
 /// Tokens known so far, optionally backed by a JSON file.
-pub struct Accounts {
+pub struct Tokens {
     file: Option<PathBuf>,
     known: Mutex<HashMap<(String, String), Account>>,
     /// Password logins made so far (each also a connection of its own).
@@ -47,9 +47,9 @@ pub(super) fn device_type(index: usize) -> DeviceType {
     DeviceType::ALL[index % DeviceType::ALL.len()]
 }
 
-impl Accounts {
+impl Tokens {
     /// Loads the cache file if there is one.
-    pub fn load(file: Option<PathBuf>) -> Accounts {
+    pub fn load(file: Option<PathBuf>) -> Tokens {
         let known = file
             .as_ref()
             .and_then(|f| std::fs::read_to_string(f).ok())
@@ -58,7 +58,7 @@ impl Accounts {
             .into_iter()
             .map(|a| ((a.username.clone(), a.device_id.clone()), a))
             .collect();
-        Accounts { file, known: Mutex::new(known), logins: AtomicU64::new(0) }
+        Tokens { file, known: Mutex::new(known), logins: AtomicU64::new(0) }
     }
 
     /// Writes the cache file.

@@ -28,7 +28,7 @@ use clap::{Args, ValueEnum};
 
 use crate::client::{quic_endpoint, Client, ClientError, ConnectOptions, Transport};
 use crate::transport::cert::parse_fingerprint;
-pub use accounts::Accounts;
+pub use accounts::Tokens;
 use report::{ProcessSample, Report, ServerUsage};
 
 /// What to measure.
@@ -151,7 +151,7 @@ pub struct BenchArgs {
     /// exit; no server may be running on it (social).
     #[arg(long)]
     pub seed_data_dir: Option<PathBuf>,
-    /// Accounts to seed (social).
+    /// Tokens to seed (social).
     #[arg(long, default_value_t = 100_000)]
     pub users: usize,
     /// Members of the group, each online on one device (group).
@@ -247,7 +247,7 @@ pub struct Bench<'a> {
     /// Where to connect.
     server: Server,
     /// Bench users and their tokens.
-    accounts: Accounts,
+    accounts: Tokens,
     /// The server process, when its pid is known.
     probe: ServerProbe,
 }
@@ -303,7 +303,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
     let mut bench = Bench {
         args,
         server: Server::new(args)?,
-        accounts: Accounts::load(args.accounts.clone()),
+        accounts: Tokens::load(args.accounts.clone()),
         probe: ServerProbe::new(args.server_pid),
     };
     let b = &mut bench;

@@ -33,7 +33,7 @@ const FIRST: [&str; 20] = [
     "Oscar", "Paul", "Quinn", "Rosa", "Sam", "Tina",
 ];
 
-/// Accounts created per batch of the seeding.
+/// Tokens created per batch of the seeding.
 const SEED_BATCH: usize = 2_000;
 
 /// The nickname of seeded user `i`: one in three Chinese (surname and two

@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
 use super::report::{histogram, Report};
-use super::{concurrently, micros_since, progress, Accounts, Bench, BenchArgs, Server};
+use super::{concurrently, micros_since, progress, Bench, BenchArgs, Server, Tokens};
 use crate::client::{message_of, new_client_msg_id, Client, ClientError};
 use crate::protocol::{MessageKind, Push, SendReply, SendRequest, Target};
 
@@ -102,7 +102,7 @@ impl Run {
 pub(super) async fn pairs(
     args: &BenchArgs,
     server: &Server,
-    accounts: &Accounts,
+    accounts: &Tokens,
     tag: &str,
     count: usize,
 ) -> Result<Traffic, ClientError> {

@@ -1,4 +1,4 @@
-//! `kith invite …`: invitations to register, each printed as a join link
+//! `kith invite …`: invite codes to register with, each printed as a join link
 //! and a QR code a phone scans to connect with the right pin and register.
 
 use clap::Subcommand;
@@ -10,7 +10,7 @@ use crate::admin::Command;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum InviteCommand {
-    /// Create an invitation and print its join link and QR code.
+    /// Create an invite code and print its join link and QR code.
     Create {
         /// Registrations it admits.
         #[arg(long, default_value_t = 1)]
@@ -27,9 +27,9 @@ pub(crate) enum InviteCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// List invitations (no secrets).
+    /// List invite codes (no secrets).
     List(Listing),
-    /// Print an invitation's join link and QR code again.
+    /// Print an invite code's join link and QR code again.
     Show {
         /// Invitation id.
         id: u64,
@@ -39,7 +39,7 @@ pub(crate) enum InviteCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// Revoke an invitation: it admits nobody from now on.
+    /// Revoke an invite code: it admits nobody from now on.
     Revoke {
         /// Invitation id.
         id: u64,
@@ -73,7 +73,7 @@ pub(super) fn invite(command: InviteCommand) -> Result<(), String> {
         }
         InviteCommand::Revoke { id, config } => {
             run_json(&load(&config)?, Command::InviteRevoke { id })?;
-            println!("invitation {id} revoked");
+            println!("invite code {id} revoked");
             Ok(())
         }
         InviteCommand::List(listing) => listing.show(Command::InviteList, |data| {
@@ -95,7 +95,7 @@ pub(super) fn invite(command: InviteCommand) -> Result<(), String> {
     }
 }
 
-/// Prints an invitation's id, link and the link as a QR code.
+/// Prints an invite code's id, link and the link as a QR code.
 fn print_link(data: &Value) -> Result<(), String> {
     let link = data["link"].as_str().ok_or("the server answered no link")?;
     let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| e.to_string())?;
@@ -107,7 +107,7 @@ fn print_link(data: &Value) -> Result<(), String> {
         .build();
     println!("{picture}");
     let left = data["uses_left"].as_u64().unwrap_or_default();
-    println!("invitation {} ({left} {} left)", cell(&data["id"]), if left == 1 { "use" } else { "uses" });
+    println!("invite code {} ({left} {} left)", cell(&data["id"]), if left == 1 { "use" } else { "uses" });
     println!("{link}");
     Ok(())
 }

@@ -22,7 +22,7 @@ pub struct RawReply {
 }
 
 /// What the [`super::Client`] asks of its connection task.
-pub(crate) enum Command {
+pub(crate) enum Outgoing {
     /// Send a request with the next free sequence id.
     Request { action: u8, body: Vec<u8>, reply: oneshot::Sender<RawReply> },
     /// Send bytes as they are; if `sequence` is given, route the response
@@ -35,7 +35,7 @@ pub(crate) enum Command {
 pub(crate) async fn drive<R, W>(
     reader: R,
     mut writer: W,
-    mut commands: mpsc::Receiver<Command>,
+    mut commands: mpsc::Receiver<Outgoing>,
     pushes: mpsc::Sender<Push>,
 ) where
     R: AsyncRead + Unpin,
@@ -52,13 +52,13 @@ pub(crate) async fn drive<R, W>(
                 // Gather every command already queued into one write.
                 loop {
                     match command {
-                        Command::Request { action, body, reply } => {
+                        Outgoing::Request { action, body, reply } => {
                             let sequence = next_sequence;
                             next_sequence = next_sequence.checked_add(1).unwrap_or(1);
                             pending.insert(sequence, reply);
                             out.extend_from_slice(&encode_frame(action, sequence, &body));
                         }
-                        Command::Raw { bytes, sequence, reply } => {
+                        Outgoing::Raw { bytes, sequence, reply } => {
                             if let (Some(sequence), Some(reply)) = (sequence, reply) {
                                 pending.insert(sequence, reply);
                             }

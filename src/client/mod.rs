@@ -39,7 +39,7 @@ use crate::protocol::{
     MessageKind, Push, RateLimitReason, RegisterRequest, Rpc, SendReply, SendRequest, SyncRequest, Target, Update,
     UpdateBody, ERROR_ACTION, QUIC_IDLE_TIMEOUT, QUIC_KEEP_ALIVE,
 };
-use connection::Command;
+use connection::Outgoing;
 
 /// How to reach the server.
 #[derive(Debug, Clone)]
@@ -121,7 +121,7 @@ impl ClientError {
 
 /// A connection to a kith server.
 pub struct Client {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Outgoing>,
     pushes: mpsc::Receiver<Push>,
     quic: Option<(quinn::Endpoint, quinn::Connection)>,
 }
@@ -227,7 +227,7 @@ impl Client {
     /// Sends a request with an encoded body and returns the raw reply.
     pub async fn request_raw(&self, action: u8, body: Vec<u8>) -> Result<RawReply, ClientError> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Request { action, body, reply }).await.map_err(|_| ClientError::Closed)?;
+        self.commands.send(Outgoing::Request { action, body, reply }).await.map_err(|_| ClientError::Closed)?;
         rx.await.map_err(|_| ClientError::Closed)
     }
 
@@ -241,7 +241,7 @@ impl Client {
             }
             None => (None, None),
         };
-        self.commands.send(Command::Raw { bytes, sequence, reply }).await.map_err(|_| ClientError::Closed)?;
+        self.commands.send(Outgoing::Raw { bytes, sequence, reply }).await.map_err(|_| ClientError::Closed)?;
         match rx {
             Some(rx) => Ok(Some(rx.await.map_err(|_| ClientError::Closed)?)),
             None => Ok(None),

@@ -84,9 +84,9 @@ impl<E> Clone for Committer<E> {
 pub const INJECT_SYNC_FAILURE: &str = "KITH_INJECT_SYNC_FAILURE";
 
 /// A job's answer, which arrives once the job is durable.
-pub struct Pending<T, Err>(oneshot::Receiver<Result<T, Err>>);
+pub struct Answer<T, Err>(oneshot::Receiver<Result<T, Err>>);
 
-impl<T, Err: From<StorageError>> Pending<T, Err> {
+impl<T, Err: From<StorageError>> Answer<T, Err> {
     /// Waits for the commit that carries the job.
     pub async fn durable(self) -> Result<T, Err> {
         self.0.await.unwrap_or_else(|_| Err(StorageError::Closed.into()))
@@ -140,7 +140,7 @@ impl<E: Send + 'static> Committer<E> {
     pub async fn submit<T, Err>(
         &self,
         job: impl FnOnce(&mut Tx<'_, E>) -> Result<T, Err> + Send + 'static,
-    ) -> Result<Pending<T, Err>, StorageError>
+    ) -> Result<Answer<T, Err>, StorageError>
     where
         T: Send + 'static,
         Err: From<StorageError> + Send + 'static,
@@ -158,7 +158,7 @@ impl<E: Send + 'static> Committer<E> {
             (succeeded, finish)
         });
         self.jobs.send(Job::Write(job)).await.map_err(|_| StorageError::Closed)?;
-        Ok(Pending(pending))
+        Ok(Answer(pending))
     }
 
     /// Queues a job and waits until it is durable.

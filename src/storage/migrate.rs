@@ -30,7 +30,7 @@ const HIGHWATER: Keyspace<(), u64> = Keyspace::new(&schema::IDS_HIGHWATER);
 const CHUNK: usize = 10_000;
 
 /// Typed entries of a keyspace, read during a step.
-pub type Entries<K, V> = Box<dyn Iterator<Item = Result<(K, V), StorageError>>>;
+pub type StepEntries<K, V> = Box<dyn Iterator<Item = Result<(K, V), StorageError>>>;
 
 /// Raw entries of an old tree.
 pub type LegacyEntries = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>>>;
@@ -102,7 +102,7 @@ impl Migrator<'_> {
     pub fn entries<K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &mut self,
         ks: &Keyspace<K, V>,
-    ) -> Result<Entries<K, V>, StorageError> {
+    ) -> Result<StepEntries<K, V>, StorageError> {
         self.apply()?;
         let ks = *ks;
         Ok(Box::new(self.tree.scan_prefix(ks.all()).map(move |item| {

@@ -36,28 +36,28 @@ pub use tx::Tx;
 /// written once for both.
 pub trait Get {
     /// The value under `key`.
-    fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
+    fn get<K: KeyPart, V: Serialize + DeserializeOwned>(
         &self,
         ks: &Keyspace<K, V>,
         key: &K,
     ) -> Result<Option<V>, StorageError>;
 
     /// Entries of a key range, in key order.
-    fn entries<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+    fn range<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &'s self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's>;
 
     /// Entries of a key range, highest key first.
-    fn entries_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+    fn range_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &'s self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
     ) -> Box<dyn Iterator<Item = Result<(K, V), StorageError>> + 's>;
 
     /// Entries in a key range, counted without decoding them.
-    fn count_in<K: KeyPart + 'static, V: 'static>(
+    fn count<K: KeyPart + 'static, V: 'static>(
         &self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
@@ -65,7 +65,7 @@ pub trait Get {
 }
 
 impl Get for Store {
-    fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
+    fn get<K: KeyPart, V: Serialize + DeserializeOwned>(
         &self,
         ks: &Keyspace<K, V>,
         key: &K,
@@ -73,7 +73,7 @@ impl Get for Store {
         self.get(ks, key)
     }
 
-    fn entries<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+    fn range<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &'s self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
@@ -81,7 +81,7 @@ impl Get for Store {
         Box::new(self.range(ks, range))
     }
 
-    fn entries_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+    fn range_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &'s self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
@@ -89,7 +89,7 @@ impl Get for Store {
         Box::new(self.range(ks, range).rev())
     }
 
-    fn count_in<K: KeyPart + 'static, V: 'static>(
+    fn count<K: KeyPart + 'static, V: 'static>(
         &self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
@@ -104,7 +104,7 @@ impl Get for Store {
 }
 
 impl<E> Get for Tx<'_, E> {
-    fn value<K: KeyPart, V: Serialize + DeserializeOwned>(
+    fn get<K: KeyPart, V: Serialize + DeserializeOwned>(
         &self,
         ks: &Keyspace<K, V>,
         key: &K,
@@ -112,7 +112,7 @@ impl<E> Get for Tx<'_, E> {
         self.get(ks, key)
     }
 
-    fn entries<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+    fn range<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &'s self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
@@ -120,7 +120,7 @@ impl<E> Get for Tx<'_, E> {
         Box::new(self.range(ks, range))
     }
 
-    fn entries_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
+    fn range_descending<'s, K: KeyPart + 'static, V: Serialize + DeserializeOwned + 'static>(
         &'s self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
@@ -128,7 +128,7 @@ impl<E> Get for Tx<'_, E> {
         Box::new(self.range_descending(ks, range))
     }
 
-    fn count_in<K: KeyPart + 'static, V: 'static>(
+    fn count<K: KeyPart + 'static, V: 'static>(
         &self,
         ks: &Keyspace<K, V>,
         range: impl RangeBounds<K>,
@@ -288,7 +288,7 @@ impl Store {
     }
 
     /// Number of entries in a keyspace (a scan of its keys).
-    pub fn count<K, V>(&self, ks: &Keyspace<K, V>) -> Result<u64, StorageError> {
+    pub fn count_all<K, V>(&self, ks: &Keyspace<K, V>) -> Result<u64, StorageError> {
         let mut n = 0;
         for key in self.tree.scan_prefix(ks.all()).keys() {
             key?;

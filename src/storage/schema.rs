@@ -54,7 +54,7 @@ keyspaces! {
     /// A device's renewed token, valid beside its current one until first used.
     USERDEVICE_SUCCESSOR = 0x16, "userdevice_successor", "account", "user id ‖ device id (rest of key)", "token id";
     /// Invitations to register; only the SHA-256 of each secret is stored.
-    INVITEID_INVITE = 0x17, "inviteid_invite", "account", "invitation id", "InviteRecord";
+    INVITEID_INVITE = 0x17, "inviteid_invite", "account", "invite code id", "InviteCode";
     /// Deleted accounts: when, and whether what they left is erased yet. Never removed, so an id is never reused.
     USERID_DELETED = 0x18, "userid_deleted", "account", "user id", "DeletedAccount";
 
@@ -100,7 +100,7 @@ keyspaces! {
     /// Pending join requests: at most one per user and group.
     GROUPUSER_REQUEST = 0x54, "groupuser_request", "group", "group id ‖ user id", "JoinRequestRecord";
     /// Pending invitations, filed under the invitee: at most one per user and group.
-    USERGROUP_INVITATION = 0x55, "usergroup_invitation", "group", "user id ‖ group id", "InvitationRecord";
+    USERGROUP_INVITATION = 0x55, "usergroup_invitation", "group", "user id ‖ group id", "GroupInvitation";
     /// The newest message of each large group that is in no member's update log.
     GROUPID_UNLOGGED = 0x56, "groupid_unlogged", "group", "group id", "message id";
     /// The mute of a member who left or was removed while muted, put back if they return before it ends.

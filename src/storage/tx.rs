@@ -190,7 +190,7 @@ impl<'a, E> Tx<'a, E> {
             own.insert(key.clone(), value.clone());
         }
         let disk = self.store.tree.range(bounds.clone());
-        let disk: Entries<'_> = if forward {
+        let disk: RawEntries<'_> = if forward {
             Box::new(disk.map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into)))
         } else {
             Box::new(disk.rev().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into)))
@@ -198,7 +198,7 @@ impl<'a, E> Tx<'a, E> {
         let batch = self.pending.range(bounds).map(|(k, v)| (k.clone(), v.clone()));
         let batch: Writes<'_> = if forward { Box::new(batch) } else { Box::new(batch.rev()) };
         let own: Writes<'_> = if forward { Box::new(own.into_iter()) } else { Box::new(own.into_iter().rev()) };
-        let under_batch: Entries<'_> = Box::new(Overlay::new(disk, batch, forward));
+        let under_batch: RawEntries<'_> = Box::new(Overlay::new(disk, batch, forward));
         Overlay::new(under_batch, own, forward)
     }
 
@@ -226,18 +226,18 @@ fn prefix_bounds(prefix: Vec<u8>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     (Bound::Included(prefix), Bound::Unbounded)
 }
 
-type Entries<'p> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + 'p>;
+type RawEntries<'p> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + 'p>;
 type Writes<'p> = Box<dyn Iterator<Item = (Vec<u8>, Write)> + 'p>;
 
 /// Entries with writes laid over them, in key order (or reverse key order).
 struct Overlay<'p> {
-    under: Peekable<Entries<'p>>,
+    under: Peekable<RawEntries<'p>>,
     over: Peekable<Writes<'p>>,
     forward: bool,
 }
 
 impl<'p> Overlay<'p> {
-    fn new(under: Entries<'p>, over: Writes<'p>, forward: bool) -> Overlay<'p> {
+    fn new(under: RawEntries<'p>, over: Writes<'p>, forward: bool) -> Overlay<'p> {
         Overlay { under: under.peekable(), over: over.peekable(), forward }
     }
 }

@@ -28,7 +28,7 @@ const KEY_FILE: &str = "invitations.key";
 
 /// One invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct InviteRecord {
+pub(crate) struct InviteCode {
     /// SHA-256 of the secret.
     pub secret_hash: [u8; 32],
     /// Registrations it still admits.
@@ -45,7 +45,7 @@ pub(crate) struct InviteRecord {
     pub revoked: bool,
 }
 
-impl InviteRecord {
+impl InviteCode {
     /// Where it stands at `now`: `open`, `revoked`, `used up` or `expired`.
     pub(crate) fn state(&self, now: u64) -> &'static str {
         if self.revoked {
@@ -68,7 +68,7 @@ impl InviteRecord {
     }
 }
 
-const INVITES: Keyspace<u64, InviteRecord> = Keyspace::new(&schema::INVITEID_INVITE);
+const INVITES: Keyspace<u64, InviteCode> = Keyspace::new(&schema::INVITEID_INVITE);
 
 /// The key invitation secrets are derived from.
 pub(crate) struct InviteKey(hmac::Key);
@@ -140,7 +140,7 @@ pub(super) fn check(store: &Store, code: &[u8], now: u64) -> ServiceResult<u64> 
     Ok(id)
 }
 
-fn admits(record: Option<InviteRecord>, code: &[u8], now: u64) -> ServiceResult<InviteRecord> {
+fn admits(record: Option<InviteCode>, code: &[u8], now: u64) -> ServiceResult<InviteCode> {
     let record = record.ok_or_else(|| invalid("no such invitation"))?;
     if !bool::from(secret_hash(code).ct_eq(&record.secret_hash)) {
         return Err(invalid("no such invitation"));
@@ -162,7 +162,7 @@ pub(super) fn redeem(tx: &mut Tx<'_>, code: &[u8], now: u64) -> ServiceResult<u6
 }
 
 /// Stores a new invitation.
-pub(super) fn insert(tx: &mut Tx<'_>, id: u64, record: &InviteRecord) {
+pub(super) fn insert(tx: &mut Tx<'_>, id: u64, record: &InviteCode) {
     tx.put(&INVITES, &id, record);
 }
 
@@ -175,7 +175,7 @@ pub(super) fn revoke(tx: &mut Tx<'_>, id: u64) -> ServiceResult<()> {
 }
 
 /// Every invitation, in id order.
-pub(crate) fn all(store: &Store) -> Result<Vec<(u64, InviteRecord)>, StorageError> {
+pub(crate) fn all(store: &Store) -> Result<Vec<(u64, InviteCode)>, StorageError> {
     store.all(&INVITES).collect()
 }
 
@@ -185,7 +185,7 @@ pub(super) fn check_restored(store: &Audit<'_>) -> Result<(), String> {
 }
 
 /// One invitation.
-fn get(store: &Store, id: u64) -> Result<Option<InviteRecord>, StorageError> {
+fn get(store: &Store, id: u64) -> Result<Option<InviteCode>, StorageError> {
     store.get(&INVITES, &id)
 }
 
@@ -196,7 +196,7 @@ pub(crate) async fn issue(
     uses: u32,
     valid_for: Option<std::time::Duration>,
     note: String,
-) -> ServiceResult<(u64, Vec<u8>, InviteRecord)> {
+) -> ServiceResult<(u64, Vec<u8>, InviteCode)> {
     if uses == 0 {
         return Err(ServiceError::invalid("an invitation admits at least one registration"));
     }
@@ -208,7 +208,7 @@ pub(crate) async fn issue(
             let code = key.code(id);
             let now = crate::id::now_ms();
             let expires_at = valid_for.map_or(0, |d| now.saturating_add(d.as_millis() as u64));
-            let record = InviteRecord {
+            let record = InviteCode {
                 secret_hash: secret_hash(&code),
                 uses_left: uses,
                 used: 0,
@@ -227,7 +227,7 @@ pub(crate) async fn issue(
 }
 
 /// Every invitation, in id order.
-pub(crate) async fn list(services: &Services) -> ServiceResult<Vec<(u64, InviteRecord)>> {
+pub(crate) async fn list(services: &Services) -> ServiceResult<Vec<(u64, InviteCode)>> {
     services.read(all).await
 }
 
@@ -240,7 +240,7 @@ pub(crate) async fn withdraw(services: &Services, id: u64) -> ServiceResult<()> 
 
 /// An existing invitation and its code, derived again from the data
 /// directory's key.
-pub(crate) async fn code_of(services: &Services, id: u64) -> ServiceResult<(Vec<u8>, InviteRecord)> {
+pub(crate) async fn code_of(services: &Services, id: u64) -> ServiceResult<(Vec<u8>, InviteCode)> {
     let record =
         services.read(move |s| get(s, id)).await?.ok_or_else(|| ServiceError::not_found("no such invitation"))?;
     match InviteKey::load(&services.config().data_dir).map_err(StorageError::from)? {
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(code.len(), CODE_LEN);
         assert_eq!(id_of(&code), Some(42));
         assert_eq!(InviteKey::load(dir.path()).unwrap().unwrap().code(42), code, "the same key after a reload");
-        let record = InviteRecord {
+        let record = InviteCode {
             secret_hash: secret_hash(&code),
             uses_left: 1,
             used: 0,
@@ -276,9 +276,9 @@ mod tests {
         let mut forged = code.clone();
         forged[23] ^= 1;
         assert!(admits(Some(record.clone()), &forged, 1).is_err());
-        let spent = InviteRecord { uses_left: 0, ..record.clone() };
+        let spent = InviteCode { uses_left: 0, ..record.clone() };
         assert_eq!(spent.refusal(1).as_deref(), Some("the invitation is used up"));
-        let expired = InviteRecord { expires_at: 10, ..record };
+        let expired = InviteCode { expires_at: 10, ..record };
         assert_eq!(expired.state(9), "open");
         assert_eq!(expired.refusal(10).as_deref(), Some("the invitation is expired"));
     }

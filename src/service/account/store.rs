@@ -265,7 +265,7 @@ pub(super) fn deleted_accounts(store: &Store) -> Result<Vec<(u64, DeletedAccount
 
 /// The user with this id.
 pub(crate) fn user(r: &impl Get, user_id: u64) -> Result<Option<UserRecord>, StorageError> {
-    r.value(&USERS, &user_id)
+    r.get(&USERS, &user_id)
 }
 
 /// An account as a login sees it: its credential generation read before its
@@ -334,7 +334,7 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     }
     for entry in store.all(&NAMES) {
         let (name, id) = entry.map_err(|e| e.to_string())?;
-        let deleted = (**store).value(&DELETED, &id).map_err(|e| e.to_string())?.is_some();
+        let deleted = (**store).get(&DELETED, &id).map_err(|e| e.to_string())?.is_some();
         if !deleted && user(&**store, id).map_err(|e| e.to_string())?.is_none() {
             return Err(format!("username {name:?} names user {id}, who does not exist"));
         }

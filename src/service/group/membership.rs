@@ -6,7 +6,7 @@
 //! [`admit`], which re-checks the ban list and both limits in the job that
 //! adds the member.
 
-use super::store::{self, BanRecord, GroupRecord, InvitationRecord, JoinRequestRecord, MemberRecord};
+use super::store::{self, BanRecord, GroupInvitation, GroupRecord, JoinRequestRecord, MemberRecord};
 use super::{announce, change, check_not_banned, info, load, membership, rules};
 use crate::config::GroupConfig;
 use crate::id::now_ms;
@@ -105,7 +105,7 @@ fn invitation_info(
     group: u64,
     name: &str,
     invitee: u64,
-    record: &InvitationRecord,
+    record: &GroupInvitation,
     state: RequestState,
 ) -> Result<InvitationInfo, StorageError> {
     Ok(InvitationInfo {
@@ -124,7 +124,7 @@ pub(super) fn expired_invitation(
     r: &impl Get,
     group: u64,
     invitee: u64,
-    record: &InvitationRecord,
+    record: &GroupInvitation,
 ) -> Result<InvitationInfo, StorageError> {
     let name = store::group(r, group)?.map(|g| g.fields.name).unwrap_or_default();
     invitation_info(r, group, &name, invitee, record, RequestState::Expired)
@@ -260,7 +260,7 @@ pub(super) fn invite(
     };
     // Taken after the join's own message, so every device gets the two
     // in id order.
-    let invitation = InvitationRecord { id: tx.next_id(), by };
+    let invitation = GroupInvitation { id: tx.next_id(), by };
     if state == RequestState::Pending {
         store::set_invitation(tx, user, group, Some(&invitation));
     }

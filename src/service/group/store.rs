@@ -86,7 +86,7 @@ pub(super) struct JoinRequestRecord {
 
 /// A pending invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct InvitationRecord {
+pub(super) struct GroupInvitation {
     /// Invitation id.
     pub id: u64,
     /// Who invited.
@@ -98,7 +98,7 @@ const MEMBERS: Keyspace<(u64, u64), MemberRecord> = Keyspace::new(&schema::GROUP
 const JOINED: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::USERGROUP_JOINED);
 const BANS: Keyspace<(u64, u64), BanRecord> = Keyspace::new(&schema::GROUPUSER_BAN);
 const REQUESTS: Keyspace<(u64, u64), JoinRequestRecord> = Keyspace::new(&schema::GROUPUSER_REQUEST);
-const INVITATIONS: Keyspace<(u64, u64), InvitationRecord> = Keyspace::new(&schema::USERGROUP_INVITATION);
+const INVITATIONS: Keyspace<(u64, u64), GroupInvitation> = Keyspace::new(&schema::USERGROUP_INVITATION);
 const UNLOGGED: Keyspace<u64, u64> = Keyspace::new(&schema::GROUPID_UNLOGGED);
 const MUTED_AWAY: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::GROUPUSER_MUTED);
 const PAST: Keyspace<(u64, u64), Vec<PastWindow>> = Keyspace::new(&schema::USERGROUP_WINDOWS);
@@ -106,7 +106,7 @@ const INVITED: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::GROUPUSER_INVIT
 
 /// A group, if it exists.
 pub(crate) fn group(r: &impl Get, group: u64) -> Result<Option<GroupRecord>, StorageError> {
-    r.value(&GROUPS, &group)
+    r.get(&GROUPS, &group)
 }
 
 /// Stores a group record.
@@ -116,7 +116,7 @@ pub(super) fn put_group(tx: &mut Tx<'_>, id: u64, record: &GroupRecord) {
 
 /// A user's membership of a group, if any.
 pub(crate) fn member(r: &impl Get, group: u64, user: u64) -> Result<Option<MemberRecord>, StorageError> {
-    r.value(&MEMBERS, &(group, user))
+    r.get(&MEMBERS, &(group, user))
 }
 
 /// Stores a changed membership.
@@ -219,7 +219,7 @@ fn forget_oldest_left(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<(), Sto
 
 /// The windows of a user's ended memberships of a group, oldest first.
 pub(super) fn past_windows(r: &impl Get, user: u64, group: u64) -> Result<Vec<PastWindow>, StorageError> {
-    Ok(r.value(&PAST, &(user, group))?.unwrap_or_default())
+    Ok(r.get(&PAST, &(user, group))?.unwrap_or_default())
 }
 
 /// Every group a user was a member of, with the windows of those
@@ -275,7 +275,7 @@ pub(super) fn group_count(tx: &Tx<'_>, user: u64) -> Result<usize, StorageError>
 
 /// A user's ban from a group, if any.
 pub(super) fn ban(r: &impl Get, group: u64, user: u64) -> Result<Option<BanRecord>, StorageError> {
-    r.value(&BANS, &(group, user))
+    r.get(&BANS, &(group, user))
 }
 
 /// Bans or unbans; whether anything changed.
@@ -300,7 +300,7 @@ pub(super) fn bans_page(
 
 /// A user's pending request to join a group.
 pub(super) fn request(r: &impl Get, group: u64, user: u64) -> Result<Option<JoinRequestRecord>, StorageError> {
-    r.value(&REQUESTS, &(group, user))
+    r.get(&REQUESTS, &(group, user))
 }
 
 /// Files or clears a join request.
@@ -321,12 +321,12 @@ pub(super) fn requests_page(
 }
 
 /// A user's pending invitation into a group.
-pub(super) fn invitation(r: &impl Get, user: u64, group: u64) -> Result<Option<InvitationRecord>, StorageError> {
-    r.value(&INVITATIONS, &(user, group))
+pub(super) fn invitation(r: &impl Get, user: u64, group: u64) -> Result<Option<GroupInvitation>, StorageError> {
+    r.get(&INVITATIONS, &(user, group))
 }
 
 /// Files or clears an invitation, under its invitee and under its group.
-pub(super) fn set_invitation(tx: &mut Tx<'_>, user: u64, group: u64, record: Option<&InvitationRecord>) {
+pub(super) fn set_invitation(tx: &mut Tx<'_>, user: u64, group: u64, record: Option<&GroupInvitation>) {
     match record {
         Some(record) => {
             tx.put(&INVITATIONS, &(user, group), record);
@@ -341,7 +341,7 @@ pub(super) fn set_invitation(tx: &mut Tx<'_>, user: u64, group: u64, record: Opt
 
 /// Clears every invitation into a group, returning each invitee with
 /// their invitation.
-pub(super) fn clear_invitations(tx: &mut Tx<'_>, group: u64) -> Result<Vec<(u64, InvitationRecord)>, StorageError> {
+pub(super) fn clear_invitations(tx: &mut Tx<'_>, group: u64) -> Result<Vec<(u64, GroupInvitation)>, StorageError> {
     let invitees: Vec<u64> = tx
         .range(&INVITED, (group, 0)..=(group, u64::MAX))
         .map(|e| e.map(|((_, user), ())| user))
@@ -361,13 +361,13 @@ pub(super) fn invitations_page(
     store: &Store,
     user: u64,
     after: u64,
-) -> impl Iterator<Item = Result<(u64, InvitationRecord), StorageError>> + '_ {
+) -> impl Iterator<Item = Result<(u64, GroupInvitation), StorageError>> + '_ {
     self::after(store, &INVITATIONS, user, after)
 }
 
 /// The newest message of a group that is in no member's update log.
 pub(super) fn unlogged(r: &impl Get, group: u64) -> Result<Option<u64>, StorageError> {
-    r.value(&UNLOGGED, &group)
+    r.get(&UNLOGGED, &group)
 }
 
 /// Records a message that went into no member's update log.
@@ -457,7 +457,7 @@ pub(crate) fn from_v7(m: &mut Migrator<'_>) -> Result<(), StorageError> {
 
 /// Groups and memberships, for `kith stats`.
 pub(crate) fn stats(store: &Store) -> Result<(u64, u64), StorageError> {
-    Ok((store.count(&GROUPS)?, store.count(&MEMBERS)?))
+    Ok((store.count_all(&GROUPS)?, store.count_all(&MEMBERS)?))
 }
 
 /// Checks restored groups: every entry decodes, and each group's member

@@ -128,7 +128,7 @@ const CLEARED: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERC
 
 /// A conversation's head; the default for one without messages.
 pub(crate) fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageError> {
-    Ok(r.value(&HEADS, &conversation)?.unwrap_or_default())
+    Ok(r.get(&HEADS, &conversation)?.unwrap_or_default())
 }
 
 /// Every conversation with messages, and its head.
@@ -154,7 +154,7 @@ pub(crate) fn state(
     head: &Head,
     below: u64,
 ) -> Result<Option<ReadState>, StorageError> {
-    let Some(own) = r.value(&ENTRIES, &(user, conversation))? else { return Ok(None) };
+    let Some(own) = r.get(&ENTRIES, &(user, conversation))? else { return Ok(None) };
     listed_state(r, user, conversation, head, own, below).map(Some)
 }
 
@@ -183,7 +183,7 @@ fn read_position(
 ) -> Result<Option<Read>, StorageError> {
     match conversation {
         Conversation::Direct { .. } => Ok(head.read_of(conversation, user)),
-        Conversation::Group(group) => r.value(&GROUP_READS, &(group, user)),
+        Conversation::Group(group) => r.get(&GROUP_READS, &(group, user)),
     }
 }
 
@@ -205,7 +205,7 @@ pub(crate) fn unread(
     let (mut unread, after) = if below > next {
         let counted = match conversation {
             Conversation::Direct { .. } => log::count_from(r, conversation, below)?,
-            Conversation::Group(_) => r.count_in(&COUNTED, (conversation, below)..=(conversation, u64::MAX))?,
+            Conversation::Group(_) => r.count(&COUNTED, (conversation, below)..=(conversation, u64::MAX))?,
         };
         (counted, below)
     } else {
@@ -218,9 +218,9 @@ pub(crate) fn unread(
         unread = unread.saturating_sub(recalled_from(r, conversation, after)?);
     }
     if read.hidden > 0 {
-        for entry in r.entries(&HIDDEN, (user, (conversation, after))..=(user, (conversation, u64::MAX))) {
+        for entry in r.range(&HIDDEN, (user, (conversation, after))..=(user, (conversation, u64::MAX))) {
             let ((_, (_, id)), counted) = entry?;
-            if counted && (head.withdrawn == 0 || r.value(&RECALLED, &(conversation, id))?.is_none()) {
+            if counted && (head.withdrawn == 0 || r.get(&RECALLED, &(conversation, id))?.is_none()) {
                 unread = unread.saturating_sub(1);
             }
         }
@@ -253,7 +253,7 @@ fn recalled_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<
     // Few recalls above a position, the usual case: counting their marks
     // is cheaper than the ranges' dozen reads.
     let mut few = 0;
-    for entry in r.entries(&RECALLED, (conversation, from)..=(conversation, u64::MAX)).take(FEW_RECALLS + 1) {
+    for entry in r.range(&RECALLED, (conversation, from)..=(conversation, u64::MAX)).take(FEW_RECALLS + 1) {
         entry?;
         few += 1;
     }
@@ -262,11 +262,11 @@ fn recalled_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<
     }
     let Parts { marks, ranges } = parts_from(from);
     let mut n = match marks {
-        Some(ids) => r.count_in(&RECALLED, (conversation, *ids.start())..=(conversation, *ids.end()))?,
+        Some(ids) => r.count(&RECALLED, (conversation, *ids.start())..=(conversation, *ids.end()))?,
         None => 0,
     };
     for (level, first, last) in ranges {
-        for entry in r.entries(&RECALLS, (conversation, (level, first))..=(conversation, (level, last))) {
+        for entry in r.range(&RECALLS, (conversation, (level, first))..=(conversation, (level, last))) {
             n += entry?.1;
         }
     }
@@ -314,7 +314,7 @@ fn count_recall(tx: &mut Tx<'_>, conversation: Conversation, id: u64) -> Result<
 fn hidden_above(r: &impl Get, user: u64, conversation: Conversation, after: u64) -> Result<u64, StorageError> {
     let Some(first) = after.checked_add(1) else { return Ok(0) };
     let mut n = 0;
-    for entry in r.entries(&HIDDEN, (user, (conversation, first))..=(user, (conversation, u64::MAX))) {
+    for entry in r.range(&HIDDEN, (user, (conversation, first))..=(user, (conversation, u64::MAX))) {
         if entry?.1 {
             n += 1;
         }
@@ -324,7 +324,7 @@ fn hidden_above(r: &impl Get, user: u64, conversation: Conversation, after: u64)
 
 /// Whether the user sends (and sees) read receipts.
 pub(crate) fn receipts_on(r: &impl Get, user: u64) -> Result<bool, StorageError> {
-    Ok(r.value(&NO_RECEIPTS, &user)?.is_none())
+    Ok(r.get(&NO_RECEIPTS, &user)?.is_none())
 }
 
 /// Stores a message in its conversation's log and moves the conversation's
@@ -451,7 +451,7 @@ pub(crate) fn recalled(tx: &mut Tx<'_>, conversation: Conversation, id: u64, by:
 
 /// Who recalled a message, if it was recalled after it had counted.
 pub(crate) fn recalled_by(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
-    r.value(&RECALLED, &(conversation, id))
+    r.get(&RECALLED, &(conversation, id))
 }
 
 /// Hides messages of a conversation in the user's list from them, given
@@ -557,7 +557,7 @@ pub(crate) fn unhide_below(
 
 /// Whether the user hid this message.
 pub(crate) fn is_hidden(r: &impl Get, user: u64, conversation: Conversation, id: u64) -> Result<bool, StorageError> {
-    Ok(r.value(&HIDDEN, &(user, (conversation, id)))?.is_some())
+    Ok(r.get(&HIDDEN, &(user, (conversation, id)))?.is_some())
 }
 
 /// The messages of a conversation the user hid, ascending.
@@ -573,12 +573,12 @@ pub(crate) fn hidden_in(
 
 /// Whether the user hid any message of the conversation.
 pub(crate) fn hides_any(r: &impl Get, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
-    Ok(r.entries(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, u64::MAX))).next().transpose()?.is_some())
+    Ok(r.range(&HIDDEN, (user, (conversation, 0))..=(user, (conversation, u64::MAX))).next().transpose()?.is_some())
 }
 
 /// How far the user cleared the conversation (0: not at all).
 pub(crate) fn cleared(r: &impl Get, user: u64, conversation: Conversation) -> Result<u64, StorageError> {
-    Ok(r.value(&CLEARED, &(user, conversation))?.unwrap_or(0))
+    Ok(r.get(&CLEARED, &(user, conversation))?.unwrap_or(0))
 }
 
 /// Clears the conversation for the user up to a message.
@@ -739,11 +739,11 @@ pub(crate) fn stats(store: &Store) -> Result<Stats, StorageError> {
     Ok(Stats {
         conversations_with_messages: heads,
         conversations_with_retention: with_retention,
-        read_positions: store.count(&ENTRIES)?,
-        read_receipts_off: store.count(&NO_RECEIPTS)?,
-        recalled_messages: store.count(&RECALLED)?,
-        hidden_messages: store.count(&HIDDEN)?,
-        cleared_conversations: store.count(&CLEARED)?,
+        read_positions: store.count_all(&ENTRIES)?,
+        read_receipts_off: store.count_all(&NO_RECEIPTS)?,
+        recalled_messages: store.count_all(&RECALLED)?,
+        hidden_messages: store.count_all(&HIDDEN)?,
+        cleared_conversations: store.count_all(&CLEARED)?,
     })
 }
 

@@ -78,12 +78,12 @@ pub(crate) fn append(
 /// Messages of a conversation with ids from `from` on (counted by key,
 /// not decoded).
 pub(crate) fn count_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<u64, StorageError> {
-    r.count_in(&LOG, (conversation, from)..=(conversation, u64::MAX))
+    r.count(&LOG, (conversation, from)..=(conversation, u64::MAX))
 }
 
 /// One message of a conversation.
 pub(crate) fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
-    r.value(&LOG, &(conversation, id))
+    r.get(&LOG, &(conversation, id))
 }
 
 /// Replaces a message by a tombstone of `kind` (`Recalled`, `Expired`):
@@ -166,7 +166,7 @@ pub(crate) fn newest(
 ) -> Result<Option<(u64, StoredMessage)>, StorageError> {
     for part in parts.iter().rev().filter(|p| *p.start() <= up_to) {
         let end = up_to.min(*part.end());
-        for entry in r.entries_descending(&LOG, (conversation, *part.start())..=(conversation, end)) {
+        for entry in r.range_descending(&LOG, (conversation, *part.start())..=(conversation, end)) {
             let ((_, id), message) = entry?;
             if !skip(id)? {
                 return Ok(Some((id, message)));

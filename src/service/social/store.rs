@@ -36,7 +36,7 @@ pub(crate) struct Relation {
     /// Friends since (ms), if they are friends.
     pub friends_since: Option<u64>,
     /// The pending request between them, either way (its record says who asked).
-    pub pending: Option<Pending>,
+    pub pending: Option<PendingRequest>,
     /// `lo` blocked `hi`.
     pub lo_blocks: bool,
     /// `hi` blocked `lo`.
@@ -45,7 +45,7 @@ pub(crate) struct Relation {
 
 /// A pending request: where its record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Pending {
+pub(crate) struct PendingRequest {
     /// Request id.
     pub id: u64,
     /// Its recipient (the record's key is `recipient ‖ id`).
@@ -177,7 +177,7 @@ const BLOCKS: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::USERBLOCKED_SIN
 
 /// A user's profile (the empty profile if never set).
 pub(super) fn profile(r: &impl Get, user: u64) -> Result<Profile, StorageError> {
-    Ok(r.value(&PROFILES, &user)?.unwrap_or_default())
+    Ok(r.get(&PROFILES, &user)?.unwrap_or_default())
 }
 
 /// Replaces a user's profile and its nickname index entry.
@@ -195,12 +195,12 @@ pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Opt
 
 /// A user's privacy settings (the defaults if never set).
 pub(crate) fn privacy(r: &impl Get, user: u64) -> Result<PrivacySettings, StorageError> {
-    Ok(r.value(&PRIVACY, &user)?.unwrap_or_default())
+    Ok(r.get(&PRIVACY, &user)?.unwrap_or_default())
 }
 
 /// Who sees each personal field of a user's profile (everyone, if never set).
 pub(super) fn field_visibility(r: &impl Get, user: u64) -> Result<FieldVisibility, StorageError> {
-    Ok(r.value(&FIELDS, &user)?.unwrap_or_default())
+    Ok(r.get(&FIELDS, &user)?.unwrap_or_default())
 }
 
 /// Stores who sees each personal field of a user's profile.
@@ -215,7 +215,7 @@ pub(super) fn set_privacy(tx: &mut Tx<'_>, user: u64, settings: &PrivacySettings
 
 /// What stands between two distinct users.
 pub(crate) fn relation(r: &impl Get, pair: Pair) -> Result<Relation, StorageError> {
-    Ok(r.value(&RELATIONS, &pair.key())?.unwrap_or_default())
+    Ok(r.get(&RELATIONS, &pair.key())?.unwrap_or_default())
 }
 
 fn put_relation(tx: &mut Tx<'_>, pair: Pair, relation: &Relation) {
@@ -254,7 +254,7 @@ pub(super) fn unfriend(tx: &mut Tx<'_>, a: u64, b: u64) -> ServiceResult<bool> {
 
 /// `user`'s entry for `friend`, if they are friends.
 pub(super) fn friend(r: &impl Get, user: u64, friend: u64) -> Result<Option<FriendEntry>, StorageError> {
-    r.value(&FRIENDS, &(user, friend))
+    r.get(&FRIENDS, &(user, friend))
 }
 
 /// Rewrites `user`'s remark for a friend; false if they are not friends.
@@ -288,7 +288,7 @@ pub(super) fn file_request(tx: &mut Tx<'_>, id: u64, from: u64, to: u64, message
         let sender = if old.to == to { from } else { to };
         tx.delete(&SENT, &(sender, old.id));
     }
-    relation.pending = Some(Pending { id, to });
+    relation.pending = Some(PendingRequest { id, to });
     put_relation(tx, pair, &relation);
     let record = RequestRecord { from, message, state: RequestState::Pending, answered_at: 0 };
     tx.put(&REQUESTS, &(to, id), &record);
@@ -298,7 +298,7 @@ pub(super) fn file_request(tx: &mut Tx<'_>, id: u64, from: u64, to: u64, message
 
 /// A request filed under `recipient`.
 pub(super) fn request(r: &impl Get, recipient: u64, id: u64) -> Result<Option<RequestRecord>, StorageError> {
-    r.value(&REQUESTS, &(recipient, id))
+    r.get(&REQUESTS, &(recipient, id))
 }
 
 /// Records the answer to a pending request and clears it from the relation.
@@ -525,7 +525,7 @@ pub(crate) fn stats(store: &Store, live_since: u64) -> Result<(u64, u64, u64), S
             pending += 1;
         }
     }
-    Ok((store.count(&FRIENDS)? / 2, pending, store.count(&BLOCKS)?))
+    Ok((store.count_all(&FRIENDS)? / 2, pending, store.count_all(&BLOCKS)?))
 }
 
 #[cfg(test)]

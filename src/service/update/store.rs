@@ -186,7 +186,7 @@ pub(crate) fn notices_dropped(store: &Store, user: u64, after: u64) -> Result<u6
 
 /// Entries in all update logs.
 pub(crate) fn count(store: &Store) -> Result<u64, StorageError> {
-    store.count(&LOG)
+    store.count_all(&LOG)
 }
 
 /// Checks restored update logs: every entry and cursor decodes, and no id
