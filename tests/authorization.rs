@@ -1,6 +1,7 @@
 //! Authorization matrix: every action that names an id, tried by the owner,
-//! the conversation peer, a stranger and an unauthenticated connection, plus
-//! forged fields. Only the documented cases succeed, and nothing of a
+//! the conversation peer, a stranger, a blocked user, the roles of a group
+//! and an unauthenticated connection, plus forged fields; every action of
+//! the table has a row or is listed as the caller's own. Only the documented cases succeed, and nothing of a
 //! conversation leaks to a stranger through sync, history, cursors, pushes or
 //! idempotency keys.
 
@@ -10,6 +11,15 @@ use common::talk::none_pushed;
 use common::{Calls, Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};
 use kith::protocol::{Action, Direction, ErrorCode, MessageKind, SendRequest, Target, UpdateKind};
+
+/// The group and conversation actions that name no group: the caller's
+/// own list and receipts setting. Every other action of that range is a
+/// row of the group matrix.
+const OWN_CONVERSATION_ACTIONS: [Action; 2] = [Action::ListConversations, Action::ReadReceipts];
+
+fn in_group_matrix(action: &Action) -> bool {
+    (0x30..=0x4e).contains(&(*action as u8)) && !OWN_CONVERSATION_ACTIONS.contains(action)
+}
 
 fn code(r: Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
     r.err().and_then(|e| e.code())
@@ -359,8 +369,7 @@ async fn who_may_do_what_in_a_group() {
     // Every group and conversation action that names a group is a row of
     // this matrix: one added to the table without a row here fails. The
     // list and the receipts setting are the caller's own.
-    let own = [Action::ListConversations, Action::ReadReceipts];
-    for action in Action::ALL.iter().filter(|a| (0x30..=0x4e).contains(&(**a as u8)) && !own.contains(a)) {
+    for action in Action::ALL.iter().filter(|a| in_group_matrix(a)) {
         assert!(requests.iter().any(|r| r.action() == *action), "{} has no row in the matrix", action.name());
     }
 }
@@ -374,5 +383,114 @@ fn info_fields(info: &kith::protocol::GroupInfo) -> kith::protocol::GroupFields 
         announcement: info.announcement.clone(),
         join_policy: info.join_policy,
         history_visible: info.history_visible,
+    }
+}
+
+/// Every action that names another user, tried on alice by a stranger and
+/// by someone alice blocked; every other action is the caller's own or a
+/// group's (the group matrix above). An action added to the table without
+/// a place here fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_may_do_what_to_a_user() {
+    use kith::codec::decode_wire;
+    use kith::protocol::{
+        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, ErrorBody, FindUserRequest,
+        FriendPolicy, GetProfileRequest, HistoryRequest, MarkReadRequest, PrivacyRequest, RecallRequest,
+        RemoveFriendRequest, Request, RetentionRequest, SearchUsersRequest, SetRemarkRequest, UnblockRequest,
+        ERROR_ACTION,
+    };
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await; // alice's friend
+    let carol = server.user(Kind::Tcp, "carol").await; // a stranger
+    let dave = server.user(Kind::Tcp, "dave").await; // blocked by alice
+    let a = alice.user_id;
+    bob.client
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .await
+        .unwrap();
+    let asked = alice.client.call(&AddFriendRequest { user_id: bob.user_id, message: String::new() }).await.unwrap();
+    let theirs = alice.client.send_text(bob.user_id, "between friends").await.unwrap().message_id;
+    alice.client.call(&BlockRequest { user_id: dave.user_id }).await.unwrap();
+
+    let to_alice = Target::User(a);
+    let send = SendRequest {
+        to: to_alice,
+        client_msg_id: new_client_msg_id(),
+        kind: MessageKind::Text,
+        content: b"hi".to_vec(),
+        extra: None,
+    };
+    let (not_found, not_permitted) = (Some(ErrorCode::NotFound), Some(ErrorCode::NotPermitted));
+    // (request, the stranger's answer, the blocked user's answer); the
+    // requests that change a relation come last.
+    let rows: Vec<(Request, Option<ErrorCode>, Option<ErrorCode>)> = vec![
+        (send.into(), None, not_permitted),
+        (HistoryRequest { with: to_alice, direction: Direction::Before, anchor: 0, limit: 10 }.into(), None, None),
+        (FindUserRequest { username: "alice".into() }.into(), None, not_found),
+        (GetProfileRequest { user_id: a }.into(), None, not_found),
+        (SearchUsersRequest { query: "alice".into(), cursor: vec![], limit: 10 }.into(), None, None),
+        (AnswerFriendRequest { request_id: asked.id, accept: true }.into(), not_found, not_found),
+        (RemoveFriendRequest { user_id: a }.into(), not_found, not_found),
+        (SetRemarkRequest { user_id: a, remark: "x".into() }.into(), not_found, not_found),
+        // The stranger's own conversation with alice (she wrote first, above),
+        // where that id is none of hers: nothing moves, nothing is told.
+        (MarkReadRequest { with: to_alice, up_to: theirs }.into(), None, not_found),
+        (RecallRequest { with: to_alice, message_id: theirs }.into(), not_found, not_found),
+        (DeleteForMeRequest { with: to_alice, message_ids: vec![theirs], clear_up_to: 0 }.into(), not_found, not_found),
+        (RetentionRequest { with: to_alice, set: None }.into(), None, not_found),
+        (AddFriendRequest { user_id: a, message: String::new() }.into(), None, not_permitted),
+        (BlockRequest { user_id: a }.into(), None, None),
+        (UnblockRequest { user_id: a }.into(), None, None),
+    ];
+    async fn outcome(client: &Client, request: &Request) -> (Option<ErrorCode>, Vec<u8>) {
+        let reply = client.request_raw(request.action() as u8, request.encode()).await.unwrap();
+        match reply.action {
+            ERROR_ACTION => (decode_wire::<ErrorBody>(&reply.body).unwrap().error_code(), Vec::new()),
+            _ => (None, reply.body.to_vec()),
+        }
+    }
+    for (request, _, blocked) in &rows {
+        let (code, body) = outcome(&dave.client, request).await;
+        assert_eq!(code, *blocked, "blocked: {request:?}");
+        if let Request::SearchUsers(_) = request {
+            let page: kith::protocol::UserPage = decode_wire(&body).unwrap();
+            assert!(page.users.is_empty(), "the blocked user finds her: {page:?}");
+        }
+    }
+    for (request, stranger, _) in &rows {
+        assert_eq!(outcome(&carol.client, request).await.0, *stranger, "stranger: {request:?}");
+    }
+    // Nothing of alice and bob's conversation reached either of them.
+    for user in [&carol, &dave] {
+        let page = user.client.history(Target::User(bob.user_id), Direction::Before, 0, 100).await.unwrap();
+        assert!(page.messages.iter().all(|m| m.id != theirs));
+    }
+
+    // The rest are the caller's own (they name no one else) or a group's.
+    let own = [
+        Action::Heartbeat,
+        Action::Register,
+        Action::Login,
+        Action::Auth,
+        Action::Logout,
+        Action::ChangePassword,
+        Action::RenewToken,
+        Action::DeleteAccount,
+        Action::Sync,
+        Action::Ack,
+        Action::SetProfile,
+        Action::Privacy,
+        Action::ListFriendRequests,
+        Action::ListFriends,
+        Action::ListBlocked,
+        Action::ProfileVisibility,
+    ];
+    for action in Action::ALL {
+        let placed = rows.iter().any(|(r, _, _)| r.action() == *action)
+            || own.contains(action)
+            || OWN_CONVERSATION_ACTIONS.contains(action)
+            || in_group_matrix(action);
+        assert!(placed, "{} has no place in the authorization matrix", action.name());
     }
 }
