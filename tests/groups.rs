@@ -853,3 +853,76 @@ async fn malformed_group_bodies_are_refused_and_the_connection_stays() {
     // The connection still works.
     create(&owner.client, JoinPolicy::Open, &[]).await;
 }
+
+/// Dissolving a group leaves its log and what its readers keep of it —
+/// their windows, their own marks in it, the pointers in their update logs —
+/// and nothing else: a backup read key by key holds the group's id only in
+/// those keyspaces. A per-group keyspace the dissolve forgets fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dissolved_group_leaves_its_log_and_nothing_else() {
+    use kith::protocol::{DeleteForMeRequest, MarkReadRequest, RetentionRequest};
+    use kith::storage::schema;
+    // Above two members the group's messages are unlogged: its marker is used.
+    let server = TestServer::start_with(|c| c.group.write_diffusion_max = 2).await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let admin = server.user(Kind::Tcp, "adam").await;
+    let member = server.user(Kind::Tcp, "mia").await;
+    let muted = server.user(Kind::Tcp, "max").await;
+    let leaver = server.user(Kind::Tcp, "lea").await;
+    let banned = server.user(Kind::Tcp, "ben").await;
+    let asking = server.user(Kind::Tcp, "ann").await;
+    let invited = server.user(Kind::Tcp, "ida").await;
+    for u in [&admin, &member, &muted, &leaver] {
+        accept_all(u).await;
+    }
+    let members = [admin.user_id, member.user_id, muted.user_id, leaver.user_id];
+    let g = create(&owner.client, JoinPolicy::Approval, &members).await.group.group_id;
+    let (gc, to_g) = (&owner.client, Target::Group(g));
+    gc.call(&SetAdminRequest { group_id: g, user_id: admin.user_id, admin: true }).await.unwrap();
+    let first = say(gc, g, "one").await.unwrap();
+    say(&member.client, g, "two").await.unwrap();
+    member.client.call(&MarkReadRequest { with: to_g, up_to: first }).await.unwrap();
+    member.client.call(&SetAliasRequest { group_id: g, alias: "mimi".into() }).await.unwrap();
+    member.client.call(&DeleteForMeRequest { with: to_g, message_ids: vec![first], clear_up_to: 0 }).await.unwrap();
+    let until = kith::id::now_ms() + 3_600_000;
+    gc.call(&MuteMemberRequest { group_id: g, user_id: muted.user_id, until }).await.unwrap();
+    gc.call(&BanRequest { group_id: g, user_id: banned.user_id, banned: true }).await.unwrap();
+    assert!(matches!(join(&asking, g).await.unwrap(), JoinOutcome::Requested(_)));
+    gc.call(&InviteToGroupRequest { group_id: g, user_id: invited.user_id }).await.unwrap();
+    gc.call(&RetentionRequest { with: to_g, set: Some(86_400) }).await.unwrap();
+    leaver.client.call(&LeaveGroupRequest { group_id: g }).await.unwrap();
+    gc.call(&DissolveGroupRequest { group_id: g }).await.unwrap();
+
+    let file = server.dir.path().join("dissolved.backup");
+    let out = std::process::Command::new(common::process::KITH)
+        .arg("backup")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The log and its records, which former members read through their
+    // windows; each reader's own marks in it; pointers in update logs.
+    let kept = [
+        "convmessage_message",
+        "conv_head",
+        "convmessage_counted",
+        "userconvmessage_hidden",
+        "usergroup_windows",
+        "userupdate_update",
+    ];
+    let id = g.to_be_bytes();
+    let mut seen = BTreeSet::new();
+    for (key, _) in common::process::backup_entries(&file) {
+        if !key.windows(id.len()).any(|w| w == id) {
+            continue;
+        }
+        let keyspace = schema::ALL.iter().find(|k| k.prefix == key[0]).expect("a registered keyspace").name;
+        assert!(kept.contains(&keyspace), "{keyspace} keeps an entry of the dissolved group");
+        seen.insert(keyspace);
+    }
+    for keyspace in ["convmessage_message", "usergroup_windows", "userconvmessage_hidden"] {
+        assert!(seen.contains(keyspace), "the group left no {keyspace}: {seen:?}");
+    }
+}
