@@ -1,4 +1,4 @@
-//! Account deletion (PROTOCOL §5.9a `DeleteAccount`, `kith user delete`):
+//! Account deletion (PROTOCOL section 5, `DeleteAccount`; `kith user delete`):
 //! who is told, what others keep, and — read from a backup, key by key —
 //! that nothing else of the account is left, also when the server is
 //! killed in the middle of the erasure.
@@ -69,7 +69,7 @@ fn nothing_left(data_dir: &Path, user: u64, kept: &[Conversation], needles: &[&s
     for (key, value) in backup_entries(&file) {
         let keyspace = schema::ALL.iter().find(|k| k.prefix == key[0]).expect("a registered keyspace").name;
         // A notice already in someone else's log keeps the card it carried
-        // until the horizon sweeps it (PROTOCOL §5.9a).
+        // until the horizon sweeps it (PROTOCOL section 5, DeleteAccount).
         let delivered = keyspace == "userupdate_update" && key[1..9] != id;
         for needle in needles.iter().map(|n| n.as_bytes()) {
             assert!(!holds(&key, needle), "{keyspace} keeps {needles:?} in a key");

@@ -211,7 +211,7 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     let synced = laptop.sync_all(login.session.cursor).await.unwrap();
     for update in &pushed {
         let found = synced.iter().find(|u| u.id == update.id);
-        // A message alice hid since is left out of Sync (section 5.56).
+        // A message alice hid since is left out of Sync (section 5, DeleteForMe).
         if update.id == to_alice {
             assert!(found.is_none(), "the message she hid came back by Sync");
             continue;

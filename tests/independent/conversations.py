@@ -1,7 +1,7 @@
-"""Conversations (revision 7, docs/PROTOCOL.md sections 5.51-5.54 and
+"""Conversations (revision 7, docs/PROTOCOL.md section 5, ListConversations to MessageReaders and
 update kinds 9-10 of section 8.2), what happens after sending (revision 8,
-sections 5.13, 5.55-5.56 and update kinds 11-13) and retention (revision 9,
-section 5.57 and update kind 14) between users of this independent client,
+sections Ack, Recall-DeleteForMe and update kinds 11-13) and retention (revision 9,
+section 5, Retention and update kind 14) between users of this independent client,
 over plain TCP:
 
     python3 conversations.py --tcp HOST:PORT --name NAME --peer PEER
@@ -194,7 +194,7 @@ def open_device(host: str, port: int, username: str, label: str, device_type: in
 
 def entries(dev: Device, **kwargs) -> tuple:
     """The whole list (every page) and the last page's badge, checked for the
-    rules every list follows (section 5.51)."""
+    rules every list follows (section 5, ListConversations)."""
     items, badge = dev.client.list_all_conversations(**kwargs)
     updated = [c.updated for c in items]
     expect(updated == sorted(set(updated), reverse=True), f"{dev.label}'s list is not `updated` descending: {updated}")
@@ -229,7 +229,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     print(f"{name} ({me}) on a phone and a tablet, {peer_name} ({bob}), carol ({carol.user_id}), "
           f"dave ({dave.user_id})", flush=True)
 
-    # b. a new user's list is empty; the errors of sections 5.51 and 5.52
+    # b. a new user's list is empty; the errors of sections ListConversations and MarkRead
     page = phone.client.list_conversations(0, 0, 20)
     expect(page.conversations == [] and not page.more and page.total_unread == 0, f"a new user's list: {page}")
     for bad in (0, 101):
@@ -242,7 +242,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     expect_refused(k.NOT_FOUND, "MarkRead of a group that does not exist", phone.client.mark_read,
                    k.Target.group(0x7FFF_FFFF_FFFF), 1)
     expect(phone.client.read_receipts().enabled and peer.client.read_receipts(None).enabled,
-           "read receipts are not on by default (section 5.53)")
+           "read receipts are not on by default (section 5, ReadReceipts)")
     ok("empty list, ListConversations limit 0 and 101 -> InvalidArgument (limit 100), "
        "MarkRead without a conversation -> NotFound, receipts on by default")
 
@@ -342,7 +342,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     expect((his.unread, his.read_up_to, his.peer_read_up_to) == (1, see, reply),
            f"the peer's entry after her reply: {his}")
     side = [(d.label, u) for d in (tablet, peer) for u in d.take((k.UPDATE_READ_POSITION, k.UPDATE_READ_RECEIPT), 0.5)]
-    print("note: updates of kinds 9-10 caused by her Send (section 5.51 does not say): "
+    print("note: updates of kinds 9-10 caused by her Send (section 5, ListConversations does not say): "
           f"{[(label, u.kind_name) for label, u in side] or 'none'}", flush=True)
     ok("sending moves the sender's position: her reply reads what came before it and is not unread to her")
 
@@ -445,7 +445,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     expect(badge == 0, f"the badge after reading carol's note is {badge}")
     ok("the badge counts what is left unread over all conversations")
 
-    # o. revision 8: she recalls her own message within the window (section 5.55)
+    # o. revision 8: she recalls her own message within the window (section 5, Recall)
     expect_refused(k.INVALID_ARGUMENT, "Send of kind 9 Recalled (section 4.1)",
                    lambda: phone.client.send(bob, b"", kind=k.KIND_RECALLED))
     his_before, (_, his_badge) = entry(peer, with_me), entries(peer)
@@ -514,7 +514,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     ok("Recall of the peer's message -> NotPermitted, of another conversation's -> NotFound, of a System "
        "message -> NotPermitted; the owner recalls a member's group message: System GroupEvent MessageRecalled")
 
-    # q. DeleteForMe (section 5.56): she hides one of the peer's messages on her phone
+    # q. DeleteForMe (section 5, DeleteForMe): she hides one of the peer's messages on her phone
     expect_refused(k.INVALID_ARGUMENT, "DeleteForMe with no ids and no clear_up_to", phone.client.delete_for_me,
                    with_bob, [], 0)
     e = expect_refused(k.INVALID_ARGUMENT, "DeleteForMe of 101 ids", phone.client.delete_for_me, with_bob,
@@ -538,7 +538,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
            "hiding it again lists it (those hidden before are left out)")
     synced = tablet.client.sync(m4 - 1, 100).updates
     expect(all(u.id != m4 for u in synced),
-           f"Sync still returns the Message update of a message she hid (section 5.56): {synced}")
+           f"Sync still returns the Message update of a message she hid (section 5, DeleteForMe): {synced}")
     expect(any(u.kind == k.UPDATE_DELETED_FOR_ME and u.value == hid for u in synced),
            f"Sync lacks the DeletedForMe update of her phone's DeleteForMe: {synced}")
     # clearing up to m2 hides m1 and m2 too
@@ -552,7 +552,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     ok("DeleteForMe: no ids -> InvalidArgument, 101 ids -> InvalidArgument (limit 100), another conversation's "
        "message -> NotFound; kind 12 to her tablet only; her History drops it, the peer's keeps it; clearing")
 
-    # r. delivery receipts (section 5.13): the peer's device acknowledges her message
+    # r. delivery receipts (section 5, Ack): the peer's device acknowledges her message
     sent = phone.client.send(bob, "did this reach you?").message_id
     peer.message(sent)
     tablet.message(sent)
@@ -571,7 +571,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     ok("the peer's Ack past her message -> a kind 13 Delivered to her devices naming it; "
        "an Ack that moves nothing sends none")
 
-    # s. revision 9: retention (section 5.57). The errors, in the documented order of the checks
+    # s. revision 9: retention (section 5, Retention). The errors, in the documented order of the checks
     e = expect_refused(k.INVALID_ARGUMENT, "Retention set above 100 years", phone.client.retention, with_bob,
                        k.MAX_RETENTION_SECONDS + 1)
     expect(e.limit == k.MAX_RETENTION_SECONDS,
@@ -604,7 +604,7 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
                f"{d.label}'s System message GroupEvent RetentionChanged: sent by carol, by carol, client_msg_id "
                f"zero, no extra: {notice.value} {event}")
     own = [u for u in carol.take((k.UPDATE_MESSAGE,), 0.5) if is_retention_event(group, day)(u)]
-    print("note: the System message of a Retention set reaches the connection that set it (section 5.57 says "
+    print("note: the System message of a Retention set reaches the connection that set it (section 5, Retention says "
           f"only \"like every group message\"): {'yes' if own else 'no'}", flush=True)
     expect(phone.client.retention(group) == gset, "a member asks the group's retention")
     expect_refused(k.NOT_PERMITTED, "Retention set by an ordinary member", phone.client.retention, group, 60)

@@ -67,7 +67,7 @@ Sync page of section 10.9 against its introduction; alice's week on her
 conversation with bob, bob's RetentionChanged update, carol's question about
 her group, the refusal and the group's System message of section 10.10
 against its introduction and headings). The SearchUsers cursor
-is opaque (section 5.20 says so): only its size is checked, never its content.
+is opaque (section 5, SearchUsers says so): only its size is checked, never its content.
 """
 
 import datetime
@@ -146,14 +146,14 @@ REVISION_9_PUSHES = 2
 REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
                                     + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES)
 DAY_MS = 86_400_000
-TOKEN_TTL_MS = 30 * DAY_MS          # section 5.5: tokens live 30 days
-RENEW_WITHIN_MS = 10 * DAY_MS       # section 5.5: renewed within 10 days of expiry
-FIRST_THROTTLE_WAIT_MS = 250        # section 5.4: the 4th attempt waits 250 ms
+TOKEN_TTL_MS = 30 * DAY_MS          # section 5, Auth: tokens live 30 days
+RENEW_WITHIN_MS = 10 * DAY_MS       # section 5, Auth: renewed within 10 days of expiry
+FIRST_THROTTLE_WAIT_MS = 250        # section 5, Login: the 4th attempt waits 250 ms
 MAX_UNAUTHENTICATED_FRAME = 4096    # section 2.2
 FRIEND_REQUEST_TTL_MS = 7 * DAY_MS  # section 4.1 (RequestState Expired), section 10.6's preamble
-MAX_SEARCH_CURSOR = 165             # section 5.20: the cursor is "at most 165 bytes"
-TEXT_RECALL_MS = 120_000            # section 5.55: a Text message can be recalled for 120 s by default
-DAY_SECONDS = 86_400                # retention is in seconds (section 5.57)
+MAX_SEARCH_CURSOR = 165             # section 5, SearchUsers: the cursor is "at most 165 bytes"
+TEXT_RECALL_MS = 120_000            # section 5, Recall: a Text message can be recalled for 120 s by default
+DAY_SECONDS = 86_400                # retention is in seconds (section 5, Retention)
 
 
 def parse_hex_block(text: str) -> bytes:
@@ -460,7 +460,7 @@ def check_group_message(m: k.Message) -> None:
     if event.variant == k.EVENT_RETENTION_CHANGED:  # revision 9: the owner or an admin, who is the sender
         assert event.seconds <= k.MAX_RETENTION_SECONDS and event.by == m.sender, f"RetentionChanged {event}"
     if event.variant == k.EVENT_CREATED:
-        assert m.id == m.to.group_id, "the Created message's id is not the group id (section 5.30)"
+        assert m.id == m.to.group_id, "the Created message's id is not the group id (section 5, CreateGroup)"
     if event.fields is not None:
         check_group_fields(event.fields)
 
@@ -492,7 +492,7 @@ def semantic_checks(decoded) -> None:
     if isinstance(decoded, k.ErrorBody):
         if decoded.retry_after_ms is not None:
             assert decoded.code in (k.RATE_LIMITED, k.MUTED), "retry_after_ms on an error other than " \
-                "RateLimited or (revision 6, section 5.30's preamble) Muted"
+                "RateLimited or (revision 6, section 5, CreateGroup's preamble) Muted"
         if decoded.code == k.FRAME_TOO_LARGE:
             assert decoded.limit is not None, "FrameTooLarge without its limit (section 2.2)"
         assert (decoded.reason is not None) == (decoded.code == k.RATE_LIMITED), \
@@ -580,7 +580,7 @@ def semantic_checks(decoded) -> None:
         check_group_info(decoded)
     if isinstance(decoded, k.CreateGroupReply):
         check_group_info(decoded.group)
-        assert decoded.group.my_role == k.ROLE_OWNER, "the creator is not the owner (section 5.30)"
+        assert decoded.group.my_role == k.ROLE_OWNER, "the creator is not the owner (section 5, CreateGroup)"
         everyone = decoded.joined + decoded.invited + decoded.refused
         assert len(set(everyone)) == len(everyone), "an initial member in two of joined, invited, refused"
     if isinstance(decoded, k.JoinOutcome):
@@ -632,7 +632,7 @@ def semantic_checks(decoded) -> None:
     # Revision 8
     if isinstance(decoded, k.Recalled):
         assert decoded.message_id != 0 and decoded.by != 0, f"Recalled {decoded}"
-        # section 5.55: in a 1:1 conversation only the sender recalls
+        # section 5, Recall: in a 1:1 conversation only the sender recalls
         assert decoded.to.group_id is not None or decoded.by == decoded.sender, f"a 1:1 recall by another: {decoded}"
     if isinstance(decoded, k.Update) and decoded.kind == k.UPDATE_MESSAGE_RECALLED:
         semantic_checks(decoded.value)
@@ -646,8 +646,8 @@ def semantic_checks(decoded) -> None:
     if isinstance(decoded, k.DeletedForMe):
         ascending(decoded.message_ids, "hidden message ids")
         assert all(i > decoded.cleared_up_to for i in decoded.message_ids), \
-            "an id covered by the clearing listed as hidden by the call (section 5.56)"
-        assert decoded.read_up_to >= decoded.cleared_up_to, "clearing did not move the read position (section 5.56)"
+            "an id covered by the clearing listed as hidden by the call (section 5, DeleteForMe)"
+        assert decoded.read_up_to >= decoded.cleared_up_to, "clearing did not move the read position (section 5, DeleteForMe)"
     # Revision 9
     if isinstance(decoded, k.RetentionRequest):
         assert decoded.set is None or decoded.set <= k.MAX_RETENTION_SECONDS, f"retention above 100 years: {decoded}"
@@ -655,7 +655,7 @@ def semantic_checks(decoded) -> None:
         assert decoded.seconds <= k.MAX_RETENTION_SECONDS, f"a conversation's retention above 100 years: {decoded}"
         own = [x for x in (decoded.seconds, decoded.server_seconds) if x]
         assert decoded.effective == (min(own) if own else 0), \
-            f"effective is not the shorter of the retentions that are not 0 (section 5.57): {decoded}"
+            f"effective is not the shorter of the retentions that are not 0 (section 5, Retention): {decoded}"
     if isinstance(decoded, k.SyncPage):
         withs = [x.with_ for x in decoded.limited]
         assert len(set(withs)) == len(withs), "a conversation named twice in a Sync page's limited"
@@ -670,7 +670,7 @@ def semantic_checks(decoded) -> None:
 
 
 def check_conversation(c: k.ConversationInfo) -> None:
-    """One entry of a ConversationPage (section 5.51)."""
+    """One entry of a ConversationPage (section 5, ListConversations)."""
     if c.with_.group_id is not None:
         assert c.peer_read_up_to == 0, "peer_read_up_to in a group"
     assert c.updated != 0, "an entry with `updated` 0"
@@ -683,7 +683,7 @@ def check_conversation(c: k.ConversationInfo) -> None:
     assert m.kind == k.KIND_TEXT or m.preview == "", f"a preview for a message of kind {m.kind}"
     assert m.kind != k.KIND_SYSTEM or c.with_.group_id is not None, "a System message in a 1:1 conversation"
     assert c.read_up_to <= m.id and c.peer_read_up_to <= m.id, "a read position past the newest message"
-    # revision 9: the newest message expired, so did every older one: nothing is unread (section 5.57)
+    # revision 9: the newest message expired, so did every older one: nothing is unread (section 5, Retention)
     assert m.kind != k.KIND_EXPIRED or c.unread == 0, "unread messages in a conversation whose newest expired"
     assert c.read_up_to < m.id or c.unread == 0, "unread messages although the newest one is read"
 
@@ -748,7 +748,7 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     claim(f"renewed Auth heading parsed ({h!r})", m is not None)
     if m:
         old_expiry, now = ms_of(m.group(1)), ms_of(m.group(2))
-        claim("the tablet's token is within 10 days of its expiry, so Auth renews it (section 5.5)",
+        claim("the tablet's token is within 10 days of its expiry, so Auth renews it (section 5, Auth)",
               0 < old_expiry - now <= RENEW_WITHIN_MS)
         claim("the renewed token is valid for a full lifetime (30 days) from the connection",
               renewed_auth.renewed is not None and renewed_auth.renewed.expires_at == now + TOKEN_TTL_MS)
@@ -765,7 +765,7 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     h = headings["error Login"][1]
     m = re.search(r"made (\d+) ms after a third wrong password", h)
     claim("throttled Login: RateLimited, retry_after_ms = 250 ms - the time since the 3rd failure "
-          "(section 5.4), no limit, the message says the same wait",
+          "(section 5, Login), no limit, the message says the same wait",
           m is not None and throttled.code == k.RATE_LIMITED
           and throttled.retry_after_ms == FIRST_THROTTLE_WAIT_MS - int(m.group(1))
           and throttled.limit is None and f"retry in {throttled.retry_after_ms} ms" in throttled.message
@@ -831,10 +831,10 @@ def social_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     claim("SearchUsers by a nickname prefix finds bob's card (his id, username, nickname and avatar)",
           search_rs.users == [bob_card] and set_rs.profile.nickname.startswith(search_rq.query)
           and search_rq.cursor == b"" and not search_rs.more)
-    claim("every user found has a nickname starting with the query, or is the exact username (section 5.20)",
+    claim("every user found has a nickname starting with the query, or is the exact username (section 5, SearchUsers)",
           all(u.nickname.lower().startswith(search_rq.query.lower()) or u.username == search_rq.query.lower()
               for u in search_rs.users))
-    claim(f"the search cursor is opaque (section 5.20): non-empty and at most ~{MAX_SEARCH_CURSOR} bytes; "
+    claim(f"the search cursor is opaque (section 5, SearchUsers): non-empty and at most ~{MAX_SEARCH_CURSOR} bytes; "
           "its content is not interpreted", 0 < len(search_rs.cursor) <= MAX_SEARCH_CURSOR)
 
     add_rq, add_rs = one("request AddFriend"), one("response AddFriend")
@@ -1011,14 +1011,14 @@ def after_sending_story(ex: dict, headings: dict, frames: dict, claim, one) -> N
           rrs == k.Recalled(second, bob_id, k.Target.user(alice_id), bob_id))
     claim("alice's phone's MessageRecalled update carries Recall's response as its body (section 8.2, kind 11)",
           recalled.value == rrs)
-    claim("the recall is committed after the message, within the 120 s window of a Text (section 5.55)",
+    claim("the recall is committed after the message, within the 120 s window of a Text (section 5, Recall)",
           0 < k.snowflake_time(recalled.id) - k.snowflake_time(second) <= TEXT_RECALL_MS)
     err, err_frame = one("error Recall"), frames["error Recall"][0]
     seq = re.search(r"sequence (\d+)", headings["error Recall"][0])
     claim("the refused recall answers the sequence its heading gives, another than the first Recall's",
           seq is not None and err_frame.seq == int(seq.group(1)) != frames["request Recall"][0].seq)
     claim("the refused recall: NotPermitted with `limit` = the window in seconds (120 for a Text), "
-          "no retry_after_ms (section 5.55), and the message says the same window",
+          "no retry_after_ms (section 5, Recall), and the message says the same window",
           err.code == k.NOT_PERMITTED and err.limit == TEXT_RECALL_MS // 1000 and err.retry_after_ms is None
           and f"{err.limit} s" in err.message)
 
@@ -1033,7 +1033,7 @@ def after_sending_story(ex: dict, headings: dict, frames: dict, claim, one) -> N
     claim("the three texts were sent at noon, the first at 12:00:00.000, the others within the minute",
           k.snowflake_time(first) == noon and k.snowflake_time(third) - noon < 60_000)
     claim("DeleteForMe lists no id as hidden by the call: the first message is covered by the clearing "
-          "(section 5.56); cleared and read up to the third, nothing unread",
+          "(section 5, DeleteForMe); cleared and read up to the third, nothing unread",
           drs == k.DeletedForMe(drq.with_, [], third, third, 0))
     claim("alice's tablet's DeletedForMe update carries DeleteForMe's response as its body (section 8.2, kind 12)",
           hidden.value == drs)
@@ -1051,7 +1051,7 @@ def after_sending_story(ex: dict, headings: dict, frames: dict, claim, one) -> N
           and msgs[0].to == k.Target.user(carol_id) and msgs[0].kind == k.KIND_RECALLED
           and msgs[0].content == b"" and msgs[0].extra is None)
     claim("`limited` names the conversation with alice as carol addresses it (User(alice)), with older_than = "
-          "the oldest message the page gives (section 5.12); more pages follow (more = true)",
+          "the oldest message the page gives (section 5, Sync); more pages follow (more = true)",
           len(page.limited) == 1 and page.limited[0].with_ == k.Target.user(alice_id)
           and msgs and page.limited[0].older_than == msgs[0].id and page.more)
 
@@ -1084,7 +1084,7 @@ def retention_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     claim("alice sets a week (604,800 s) on her conversation with bob (user 2 as FindUser named him)",
           rq.with_ == k.Target.user(bob_id) and rq.set == week)
     claim("Retention answers the conversation's week, the server's days, effective the shorter: the week "
-          "(section 5.57)", rs == k.RetentionSetting(rq.with_, week, server_days, week))
+          "(section 5, Retention)", rs == k.RetentionSetting(rq.with_, week, server_days, week))
     claim("bob's phone's RetentionChanged update: by alice, the conversation as she names it (User(bob)), "
           "the week (section 8.2, kind 14)", changed.value == k.RetentionChanged(alice_id, rq.with_, week))
     claim("seen from bob, the update names his conversation with alice (`by`, since `to` is himself)",
@@ -1093,7 +1093,7 @@ def retention_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     grq, grs = one("request Retention", 1), one("response Retention", 1)
     claim("carol only asks (set absent) about a group", grq.with_.group_id is not None and grq.set is None)
     claim("the group's answer: its own retention the introduction's days, the server's its days, effective the "
-          "shorter (section 5.57)", grs == k.RetentionSetting(grq.with_, group_days, server_days,
+          "shorter (section 5, Retention)", grs == k.RetentionSetting(grq.with_, group_days, server_days,
                                                               min(group_days, server_days)))
     h = re.search(r"the group has (\d+) days, the server (\d+)", headings["response Retention"][1])
     claim("the group's response heading gives the same days",
@@ -1103,7 +1103,7 @@ def retention_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     seq = re.search(r"sequence (\d+)", headings["error Retention"][0])
     claim("the refusal answers the sequence its heading gives, another than carol's question's",
           seq is not None and err_frame.seq == int(seq.group(1)) != frames["request Retention"][1].seq)
-    claim("carol, an ordinary member, may not set it: NotPermitted, no retry_after_ms and no limit (section 5.57)",
+    claim("carol, an ordinary member, may not set it: NotPermitted, no retry_after_ms and no limit (section 5, Retention)",
           err.code == k.NOT_PERMITTED and err.retry_after_ms is None and err.limit is None)
 
     msg, event = system.value, system.value.group_event()

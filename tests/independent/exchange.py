@@ -24,7 +24,7 @@ def main() -> int:
     peer = c.find_user(a.peer)
     sent = c.send(peer.user_id, "hello from python over tcp")
     print(f"sent {sent.message_id}", flush=True)
-    # The reply arrives as an Update push (0x82) of kind Message (section 5.16).
+    # The reply arrives as an Update push (0x82) of kind Message (section 5, Update).
     update = c.next_update(timeout=10.0, kind=k.UPDATE_MESSAGE)
     reply = update.value
     assert update.id == reply.id, update

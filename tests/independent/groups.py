@@ -1,5 +1,5 @@
 """A group shared by this independent client and another one (revision 6,
-docs/PROTOCOL.md sections 5.30-5.50), over plain TCP:
+docs/PROTOCOL.md section 5, CreateGroup to ListMembers), over plain TCP:
 
     python3 groups.py --tcp HOST:PORT --name NAME --peer PEER
 

@@ -56,13 +56,13 @@ AUTH = 0x04
 LOGOUT = 0x05
 CHANGE_PASSWORD = 0x06
 FIND_USER = 0x07
-RENEW_TOKEN = 0x08  # revision 3 (section 5.9)
-DELETE_ACCOUNT = 0x09  # revision 13 (section 5.9a)
+RENEW_TOKEN = 0x08  # revision 3 (section 5, RenewToken)
+DELETE_ACCOUNT = 0x09  # revision 13 (section 5, DeleteAccount)
 SEND = 0x10
 HISTORY = 0x13
 SYNC = 0x18
 ACK = 0x19
-# Revision 4: the social graph (sections 5.17-5.29)
+# Revision 4: the social graph (section 5, GetProfile to ListBlocked)
 GET_PROFILE = 0x20
 SET_PROFILE = 0x21
 PRIVACY = 0x22
@@ -76,9 +76,9 @@ SET_REMARK = 0x29
 BLOCK = 0x2A
 UNBLOCK = 0x2B
 LIST_BLOCKED = 0x2C
-# Revision 11 (section 5.29a)
+# Revision 11 (section 5, ProfileVisibility)
 PROFILE_VISIBILITY = 0x2D
-# Revision 6: groups (sections 5.30-5.50)
+# Revision 6: groups (section 5, CreateGroup to ListMembers)
 CREATE_GROUP = 0x30
 GET_GROUP = 0x31
 UPDATE_GROUP = 0x32
@@ -100,15 +100,15 @@ MUTE_MEMBER = 0x41
 MUTE_GROUP = 0x42
 SET_ALIAS = 0x43
 LIST_MEMBERS = 0x44
-# Revision 7: conversations (sections 5.51-5.54)
+# Revision 7: conversations (section 5, ListConversations to MessageReaders)
 LIST_CONVERSATIONS = 0x48
 MARK_READ = 0x49
 READ_RECEIPTS = 0x4A
 MESSAGE_READERS = 0x4B
-# Revision 8: after sending (sections 5.55-5.56)
+# Revision 8: after sending (section 5, Recall to DeleteForMe)
 RECALL = 0x4C
 DELETE_FOR_ME = 0x4D
-# Revision 9: retention (section 5.57)
+# Revision 9: retention (section 5, Retention)
 RETENTION = 0x4E
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
@@ -137,10 +137,10 @@ ALREADY_AUTHENTICATED = 13
 INVALID_TOKEN = 14
 ACCOUNT_DISABLED = 15
 BAD_SEQUENCE = 16
-INVITATION_REQUIRED = 17  # revision 5 (section 5.3)
+INVITATION_REQUIRED = 17  # revision 5 (section 5, Register)
 INVALID_INVITATION = 18
 REGISTRATION_CLOSED = 19
-MUTED = 20  # revision 6 (section 5.30's preamble)
+MUTED = 20  # revision 6 (section 5, CreateGroup's preamble)
 BANNED = 21
 
 ERROR_NAMES = {
@@ -167,8 +167,8 @@ KIND_TEXT, KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE, KIND_LOCATION, KIND_CU
     KIND_RECALLED, KIND_EXPIRED = range(1, 11)
 MESSAGE_KIND_NAMES = {1: "Text", 2: "Image", 3: "Voice", 4: "Video", 5: "File", 6: "Location", 7: "Custom",
                       8: "System",  # System: revision 6, written by the server only
-                      9: "Recalled",  # Recalled: revision 8, the tombstone of a recalled message (section 5.55)
-                      10: "Expired"}  # Expired: revision 9, a list's `last` after it expired (section 5.57)
+                      9: "Recalled",  # Recalled: revision 8, the tombstone of a recalled message (section 5, Recall)
+                      10: "Expired"}  # Expired: revision 9, a list's `last` after it expired (section 5, Retention)
 MESSAGE_KINDS = set(MESSAGE_KIND_NAMES)
 DIRECTION_AFTER, DIRECTION_BEFORE = 0, 1
 DIRECTION_NAMES = {0: "After", 1: "Before"}
@@ -209,11 +209,11 @@ GROUP_ROLE_NAMES = {1: "Member", 2: "Admin", 3: "Owner"}
 # Enums with data (section 3: u32 variant index, then the variant's data).
 TARGET_USER, TARGET_GROUP = 0, 1  # Target (section 4.2); Group is revision 6
 TARGET_NAMES = {0: "User", 1: "Group"}
-JOINED, REQUESTED = 0, 1  # JoinOutcome (section 5.37)
+JOINED, REQUESTED = 0, 1  # JoinOutcome (section 5, JoinGroup)
 JOIN_OUTCOME_NAMES = {0: "Joined", 1: "Requested"}
 # GroupEvent, the content of a System message (section 4.2): the variants and
 # their fields, in wire order (`from` is `from_` here, a Python keyword).
-# MessageRecalled is revision 8 (section 5.55), RetentionChanged revision 9 (section 5.57).
+# MessageRecalled is revision 8 (section 5, Recall), RetentionChanged revision 9 (section 5, Retention).
 EVENT_CREATED, EVENT_JOINED, EVENT_LEFT, EVENT_KICKED, EVENT_BANNED, EVENT_ROLE_CHANGED, EVENT_INFO_CHANGED, \
     EVENT_OWNERSHIP_TRANSFERRED, EVENT_MUTED, EVENT_GROUP_MUTED, EVENT_DISSOLVED, \
     EVENT_MESSAGE_RECALLED, EVENT_RETENTION_CHANGED = range(13)
@@ -258,14 +258,14 @@ UPDATE_KIND_NAMES = {
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
 DEFAULT_FRIEND_REQUEST_TTL_MS = 7 * 86_400_000  # section 4.1 RequestState Expired: 7 days by default
-READ_EVERYTHING = 2**64 - 1  # MarkRead's up_to u64::MAX: "everything" (section 5.52)
-PREVIEW_CHARS = 64  # LastMessage.preview: the first 64 characters of a Text message (section 5.51)
-MAX_DELETE_IDS = 100  # DeleteForMe: at most 100 message_ids (section 5.56)
-# Recall windows by default, in seconds (section 5.55, conversation.recall_seconds): 120 s for Text,
+READ_EVERYTHING = 2**64 - 1  # MarkRead's up_to u64::MAX: "everything" (section 5, MarkRead)
+PREVIEW_CHARS = 64  # LastMessage.preview: the first 64 characters of a Text message (section 5, ListConversations)
+MAX_DELETE_IDS = 100  # DeleteForMe: at most 100 message_ids (section 5, DeleteForMe)
+# Recall windows by default, in seconds (section 5, Recall, conversation.recall_seconds): 120 s for Text,
 # Image, Voice, Location and Custom; 3 hours for Video and File. System messages cannot be recalled.
 DEFAULT_RECALL_SECONDS = {KIND_TEXT: 120, KIND_IMAGE: 120, KIND_VOICE: 120, KIND_LOCATION: 120, KIND_CUSTOM: 120,
                           KIND_VIDEO: 10_800, KIND_FILE: 10_800}
-# Retention (section 5.57): a conversation's own retention is at most 100 years, in seconds (a larger
+# Retention (section 5, Retention): a conversation's own retention is at most 100 years, in seconds (a larger
 # `set` is InvalidArgument, its `limit` this value); 0 means none of its own.
 MAX_RETENTION_SECONDS = 3_153_600_000
 
@@ -562,7 +562,7 @@ class AuthReply:
     cursor: int  # highest update id this device acknowledged (0 if none)
     latest: int  # highest update id in the user's update log (0 if none)
     # Revision 3: with Auth only, a fresh token when the one used is near its
-    # expiry (section 5.5); always None in a LoginReply's session.
+    # expiry (section 5, Auth); always None in a LoginReply's session.
     renewed: Optional[TokenReply] = None
 
 
@@ -688,7 +688,7 @@ class ErrorBody:
     reason: Optional[int] = None  # revision 14: with RateLimited, a RATE_LIMIT_* number
 
 
-# --- Revision 4: the social graph (sections 4.2, 5.17-5.29, 8.2) ---
+# --- Revision 4: the social graph (sections 4.2, GetProfile-ListBlocked, 8.2) ---
 # Enumerated values the server sends (gender, state, privacy settings) are
 # kept as plain numbers even when unknown (section 3); requests are checked.
 
@@ -715,7 +715,7 @@ class Profile:
 
 @dataclass
 class UserProfile:
-    """The GetProfile and SetProfile response (sections 5.17, 5.18)."""
+    """The GetProfile and SetProfile response (sections GetProfile, SetProfile)."""
     user_id: int
     username: str
     profile: Profile
@@ -723,14 +723,14 @@ class UserProfile:
 
 @dataclass
 class PrivacySettings:
-    """The Privacy response (section 5.19)."""
+    """The Privacy response (section 5, Privacy)."""
     discoverable: int
     friend_policy: int
 
 
 @dataclass
 class FieldVisibility:
-    """The ProfileVisibility response (section 5.29a): who sees each personal field."""
+    """The ProfileVisibility response (section 5, ProfileVisibility): who sees each personal field."""
     birth_date: int
     city: int
     province: int
@@ -747,7 +747,7 @@ class UserCard:
 
 @dataclass
 class UserPage:
-    """The SearchUsers response (section 5.20); `cursor` is opaque."""
+    """The SearchUsers response (section 5, SearchUsers); `cursor` is opaque."""
     users: list  # of UserCard
     cursor: bytes
     more: bool
@@ -774,7 +774,7 @@ class FriendRequestInfo:
 
 @dataclass
 class FriendRequestPage:
-    """The ListFriendRequests response (section 5.23)."""
+    """The ListFriendRequests response (section 5, ListFriendRequests)."""
     requests: list  # of FriendRequestInfo, newest first
     more: bool
     pending_incoming: int  # the badge: incoming requests still answerable
@@ -789,7 +789,7 @@ class Friend:
 
 @dataclass
 class FriendPage:
-    """The ListFriends response (section 5.24)."""
+    """The ListFriends response (section 5, ListFriends)."""
     friends: list  # of Friend, ascending user ids
     more: bool
 
@@ -802,7 +802,7 @@ class BlockedUser:
 
 @dataclass
 class BlockedPage:
-    """The ListBlocked response (section 5.29)."""
+    """The ListBlocked response (section 5, ListBlocked)."""
     users: list  # of BlockedUser, ascending user ids
     more: bool
 
@@ -828,7 +828,7 @@ class RemarkChanged:
     remark: str
 
 
-# --- Revision 6: groups (sections 4.2, 5.30-5.50, 8.2, 8.3) ---
+# --- Revision 6: groups (sections 4.2, CreateGroup-ListMembers, 8.2, 8.3) ---
 # As for the social graph, enumerated values the server sends (join policy,
 # role, state) are kept as plain numbers; requests are checked.
 
@@ -862,7 +862,7 @@ class GroupInfo:
 
 @dataclass
 class CreateGroupReply:
-    """The CreateGroup response (section 5.30)."""
+    """The CreateGroup response (section 5, CreateGroup)."""
     group: GroupInfo
     joined: list  # of user ids: members now
     invited: list  # of user ids: sent an invitation
@@ -871,7 +871,7 @@ class CreateGroupReply:
 
 @dataclass
 class GroupPage:
-    """The ListGroups response (section 5.36)."""
+    """The ListGroups response (section 5, ListGroups)."""
     groups: list  # of GroupInfo, ascending ids
     more: bool
 
@@ -896,7 +896,7 @@ class JoinRequestInfo:
 
 @dataclass
 class JoinOutcome:
-    """The JoinGroup response (section 5.37), an enum: variant 0 Joined with
+    """The JoinGroup response (section 5, JoinGroup), an enum: variant 0 Joined with
     the GroupInfo, or 1 Requested with the JoinRequestInfo that waits."""
     variant: int  # JOINED or REQUESTED
     value: "GroupInfo | JoinRequestInfo"
@@ -912,7 +912,7 @@ class JoinOutcome:
 
 @dataclass
 class JoinRequestPage:
-    """The ListJoinRequests response (section 5.39)."""
+    """The ListJoinRequests response (section 5, ListJoinRequests)."""
     requests: list  # of JoinRequestInfo, by requester id
     more: bool
 
@@ -936,7 +936,7 @@ class InvitationInfo:
 
 @dataclass
 class InvitationPage:
-    """The ListInvitations response (section 5.42)."""
+    """The ListInvitations response (section 5, ListInvitations)."""
     invitations: list  # of InvitationInfo, by group id
     more: bool
 
@@ -950,7 +950,7 @@ class Ban:
 
 @dataclass
 class BanPage:
-    """The ListBans response (section 5.46)."""
+    """The ListBans response (section 5, ListBans)."""
     bans: list  # of Ban, by user id
     more: bool
 
@@ -968,7 +968,7 @@ class Member:
 
 @dataclass
 class MemberPage:
-    """The ListMembers response (section 5.50)."""
+    """The ListMembers response (section 5, ListMembers)."""
     members: list  # of Member, by user id
     more: bool
     member_count: int
@@ -976,7 +976,7 @@ class MemberPage:
 
 @dataclass
 class GroupNews:
-    """A group to pull (SyncPage.groups, sections 5.12, 8.3)."""
+    """A group to pull (SyncPage.groups, sections Sync, 8.3)."""
     group_id: int
     latest: int  # its newest message id that is in no update log
 
@@ -1005,12 +1005,12 @@ class GroupEvent:
         return GROUP_EVENT_NAMES.get(self.variant, f"Unknown({self.variant})")
 
 
-# --- Revision 7: conversations (sections 5.51-5.54, 8.2) ---
+# --- Revision 7: conversations (section 5, ListConversations to MessageReaders, 8.2) ---
 
 @dataclass
 class LastMessage:
     """The newest message of a conversation, as its list entry shows it
-    (section 5.51)."""
+    (section 5, ListConversations)."""
     id: int
     sender: int
     kind: int  # MessageKind, kept as a number (a group's may be System)
@@ -1027,7 +1027,7 @@ class LastMessage:
 
 @dataclass
 class ConversationInfo:
-    """One entry of the conversations list (section 5.51). `with` is `with_`
+    """One entry of the conversations list (section 5, ListConversations). `with` is `with_`
     here (a Python keyword)."""
     with_: Target  # the peer (User) or the group (Group)
     last: Optional[LastMessage]
@@ -1039,7 +1039,7 @@ class ConversationInfo:
 
 @dataclass
 class ConversationPage:
-    """The ListConversations response (section 5.51)."""
+    """The ListConversations response (section 5, ListConversations)."""
     conversations: list  # of ConversationInfo, `updated` descending
     more: bool  # ask again with before = the last entry's `updated`
     total_unread: int  # the badge: unread messages over all the caller's conversations
@@ -1047,7 +1047,7 @@ class ConversationPage:
 
 @dataclass
 class ReadPosition:
-    """The MarkRead response (section 5.52), and the body of an update of
+    """The MarkRead response (section 5, MarkRead), and the body of an update of
     kind 9 ReadPosition (section 8.2)."""
     with_: Target  # the conversation (`with` in the document)
     read_up_to: int  # the position after the call
@@ -1064,24 +1064,24 @@ class ReadReceipt:
 
 @dataclass
 class ReadReceiptsSetting:
-    """The ReadReceipts response (section 5.53)."""
+    """The ReadReceipts response (section 5, ReadReceipts)."""
     enabled: bool
 
 
 @dataclass
 class MessageReaders:
-    """The MessageReaders response (section 5.54)."""
+    """The MessageReaders response (section 5, MessageReaders)."""
     read: int  # members other than the sender, sending receipts, at or past the message
     of: int  # members other than the sender who send read receipts
     readers: list  # of user ids, ascending, when `listed`; else empty
     listed: bool  # the group is small enough (conversation.who_read_max_members) to name them
 
 
-# --- Revision 8: after sending (sections 5.12, 5.55-5.56, 8.2) ---
+# --- Revision 8: after sending (sections Sync, Recall-DeleteForMe, 8.2) ---
 
 @dataclass
 class Recalled:
-    """The Recall response (section 5.55), and the body of an update of kind
+    """The Recall response (section 5, Recall), and the body of an update of kind
     11 MessageRecalled (section 8.2)."""
     message_id: int  # the recalled message
     sender: int  # who sent it
@@ -1091,7 +1091,7 @@ class Recalled:
 
 @dataclass
 class DeletedForMe:
-    """The DeleteForMe response (section 5.56), and the body of an update of
+    """The DeleteForMe response (section 5, DeleteForMe), and the body of an update of
     kind 12 DeletedForMe (section 8.2)."""
     with_: Target  # the conversation (`with` in the document)
     message_ids: list  # the messages this call hid, ascending (not those hidden before or cleared)
@@ -1111,16 +1111,16 @@ class Delivered:
 @dataclass
 class Limited:
     """A conversation the offline cap cut short in a Sync page (SyncPage.limited,
-    sections 5.12, 8.3)."""
+    sections Sync, 8.3)."""
     with_: Target  # the conversation, as you address it (`with` in the document)
     older_than: int  # the older messages after `after` wait in History below this id
 
 
-# --- Revision 9: retention (sections 5.57, 8.2) ---
+# --- Revision 9: retention (sections Retention, 8.2) ---
 
 @dataclass
 class RetentionSetting:
-    """The Retention response (section 5.57). A message expires when it is
+    """The Retention response (section 5, Retention). A message expires when it is
     older than `effective` seconds, counted from its server_time."""
     with_: Target  # the conversation (`with` in the document)
     seconds: int  # the conversation's own retention, 0 for none
@@ -1205,7 +1205,7 @@ class AckRequest:
     up_to: int
 
 
-# Revision 4 requests (sections 5.17-5.29).
+# Revision 4 requests (section 5, GetProfile to ListBlocked).
 
 @dataclass
 class GetProfileRequest:
@@ -1287,7 +1287,7 @@ class ListBlockedRequest:
     limit: int
 
 
-# Revision 6 requests (sections 5.30-5.50).
+# Revision 6 requests (section 5, CreateGroup to ListMembers).
 
 @dataclass
 class CreateGroupRequest:
@@ -1421,7 +1421,7 @@ class ListMembersRequest:
     online_only: bool
 
 
-# Revision 7 requests (sections 5.51-5.54).
+# Revision 7 requests (section 5, ListConversations to MessageReaders).
 
 @dataclass
 class ListConversationsRequest:
@@ -1447,7 +1447,7 @@ class MessageReadersRequest:
     message_id: int
 
 
-# Revision 8 requests (sections 5.55-5.56).
+# Revision 8 requests (section 5, Recall to DeleteForMe).
 
 @dataclass
 class RecallRequest:
@@ -1462,7 +1462,7 @@ class DeleteForMeRequest:
     clear_up_to: int  # also hide every message up to and including this id (0: none)
 
 
-# Revision 9 request (section 5.57).
+# Revision 9 request (section 5, Retention).
 
 @dataclass
 class RetentionRequest:
@@ -1540,7 +1540,7 @@ def encode_ack(up_to: int) -> bytes:
     return Writer().u64(up_to).build()
 
 
-# Revision 4 (sections 5.17-5.29)
+# Revision 4 (section 5, GetProfile to ListBlocked)
 
 def encode_birth_date(w: Writer, d: BirthDate) -> Writer:
     return w.u16(d.year).u8(d.month).u8(d.day)
@@ -1612,7 +1612,7 @@ def encode_list_blocked(after: int, limit: int) -> bytes:
     return Writer().u64(after).u16(limit).build()
 
 
-# Revision 6 (sections 5.30-5.50)
+# Revision 6 (section 5, CreateGroup to ListMembers)
 
 def encode_group_fields(w: Writer, f: GroupFields) -> Writer:
     return (w.string(f.name).string(f.avatar).string(f.introduction).string(f.announcement)
@@ -1703,7 +1703,7 @@ def encode_list_members(group_id: int, after: int, limit: int, online_only: bool
     return Writer().u64(group_id).u64(after).u16(limit).bool(online_only).build()
 
 
-# Revision 7 (sections 5.51-5.54)
+# Revision 7 (section 5, ListConversations to MessageReaders)
 
 def encode_list_conversations(before: int, changed_since: int, limit: int) -> bytes:
     return Writer().u64(before).u64(changed_since).u16(limit).build()
@@ -1722,7 +1722,7 @@ def encode_message_readers(group_id: int, message_id: int) -> bytes:
     return Writer().u64(group_id).u64(message_id).build()
 
 
-# Revision 8 (sections 5.55-5.56)
+# Revision 8 (section 5, Recall to DeleteForMe)
 
 def encode_recall(with_: "Target | int", message_id: int) -> bytes:
     """A RecallRequest; `with_` is a Target, or a user id."""
@@ -1734,7 +1734,7 @@ def encode_delete_for_me(with_: "Target | int", message_ids, clear_up_to: int = 
     return Writer().target(as_target(with_)).vec(list(message_ids), Writer.u64).u64(clear_up_to).build()
 
 
-# Revision 9 (section 5.57)
+# Revision 9 (section 5, Retention)
 
 def encode_retention(with_: "Target | int", set_: Optional[int] = None) -> bytes:
     """A RetentionRequest; `with_` is a Target, or a user id; `set_` None only asks."""
@@ -2236,7 +2236,7 @@ def decode_page(body: bytes) -> Page:
 
 def decode_sync_page(body: bytes) -> SyncPage:
     # Revision 8: a fourth field, `limited`; revision 11: a fifth,
-    # `notices_dropped` (section 5.12), read to the end.
+    # `notices_dropped` (section 5, Sync), read to the end.
     return _decode_exact(body, lambda r: SyncPage(r.vec(read_update), r.bool(), r.vec(read_group_news),
                                                   r.vec(read_limited), r.u64()))
 
@@ -3153,7 +3153,7 @@ class KithClient:
         return decode_heartbeat_reply(self.request(HEARTBEAT, encode_heartbeat()))
 
     def register(self, username: str, password: str, invitation: Optional[bytes] = None) -> int:
-        """Register (section 5.3); `invitation` is the code of a join link (section 12)."""
+        """Register (section 5, Register); `invitation` is the code of a join link (section 12)."""
         return decode_register_reply(self.request(REGISTER, encode_register(username, password, invitation),
                                                   timeout=self.SLOW_TIMEOUT))
 
@@ -3174,7 +3174,7 @@ class KithClient:
             CHANGE_PASSWORD, encode_change_password(old_password, new_password), timeout=self.SLOW_TIMEOUT))
 
     def delete_account(self, password: str) -> None:
-        """DeleteAccount (0x09, section 5.9a): ends this account for good; the
+        """DeleteAccount (0x09, section 5, DeleteAccount): ends this account for good; the
         server answers, then closes with Disconnect(AccountDeleted)."""
         decode_empty(self.request(DELETE_ACCOUNT, encode_delete_account(password), timeout=self.SLOW_TIMEOUT))
 
@@ -3182,13 +3182,13 @@ class KithClient:
         return decode_user_info(self.request(FIND_USER, encode_find_user(username)))
 
     def renew_token(self) -> TokenReply:
-        """RenewToken (0x08, section 5.9): a fresh token for this device. Until
+        """RenewToken (0x08, section 5, RenewToken): a fresh token for this device. Until
         it is first used with Auth, the old token keeps working too."""
         return decode_token_reply(self.request(RENEW_TOKEN, encode_renew_token()))
 
     def send(self, to: "Target | int", content: bytes | str, *, kind: int = KIND_TEXT,
              client_msg_id: Optional[bytes] = None, extra: Optional[str] = None) -> SendReply:
-        """Send (0x10, section 5.10) to a Target: a user (a plain int is a
+        """Send (0x10, section 5, Send) to a Target: a user (a plain int is a
         user id) or a group (Target.group(id))."""
         if isinstance(content, str):
             content = content.encode("utf-8")
@@ -3197,7 +3197,7 @@ class KithClient:
 
     def history(self, with_: "Target | int", direction: int = DIRECTION_BEFORE, anchor: int = 0,
                 limit: int = 100) -> Page:
-        """History (0x13, section 5.11) of a conversation: with a user (a
+        """History (0x13, section 5, History) of a conversation: with a user (a
         plain int is a user id) or a group's (Target.group(id))."""
         return decode_page(self.request(HISTORY, encode_history(with_, direction, anchor, limit)))
 
@@ -3207,7 +3207,7 @@ class KithClient:
     def ack(self, up_to: int) -> int:
         return decode_ack_reply(self.request(ACK, encode_ack(up_to)))
 
-    # -- the social graph (revision 4, sections 5.17-5.29) ------------------
+    # -- the social graph (revision 4, section 5, GetProfile to ListBlocked) ------------------
 
     def get_profile(self, user_id: int) -> UserProfile:
         """GetProfile (0x20): NotFound for no such user, a disabled account or
@@ -3260,7 +3260,7 @@ class KithClient:
     def list_blocked(self, after: int = 0, limit: int = 100) -> BlockedPage:
         return decode_blocked_page(self.request(LIST_BLOCKED, encode_list_blocked(after, limit)))
 
-    # -- groups (revision 6, sections 5.30-5.50) -----------------------------
+    # -- groups (revision 6, section 5, CreateGroup to ListMembers) -----------------------------
 
     def create_group(self, fields: GroupFields, members: "list | tuple" = ()) -> CreateGroupReply:
         """CreateGroup (0x30): the caller owns the new group; `members` are
@@ -3339,7 +3339,7 @@ class KithClient:
         return decode_member_page(self.request(
             LIST_MEMBERS, encode_list_members(group_id, after, limit, online_only)))
 
-    # -- conversations (revision 7, sections 5.51-5.54) ---------------------
+    # -- conversations (revision 7, section 5, ListConversations to MessageReaders) ---------------------
 
     def list_conversations(self, before: int = 0, changed_since: int = 0, limit: int = 100) -> ConversationPage:
         """ListConversations (0x48): the caller's conversations, most recently
@@ -3364,7 +3364,7 @@ class KithClient:
         who, in a group of at most conversation.who_read_max_members)."""
         return decode_message_readers(self.request(MESSAGE_READERS, encode_message_readers(group_id, message_id)))
 
-    # -- after sending (revision 8, sections 5.55-5.56) ----------------------
+    # -- after sending (revision 8, section 5, Recall to DeleteForMe) ----------------------
 
     def recall(self, with_: "Target | int", message_id: int) -> Recalled:
         """Recall (0x4c) a message of a conversation (a plain int is a user
@@ -3381,7 +3381,7 @@ class KithClient:
         return decode_deleted_for_me(self.request(DELETE_FOR_ME, encode_delete_for_me(with_, message_ids,
                                                                                       clear_up_to)))
 
-    # -- retention (revision 9, section 5.57) -------------------------------
+    # -- retention (revision 9, section 5, Retention) -------------------------------
 
     def retention(self, with_: "Target | int", set_: Optional[int] = None) -> RetentionSetting:
         """Retention (0x4e) of a conversation (a plain int is a user id):
@@ -3392,7 +3392,7 @@ class KithClient:
         return decode_retention_setting(self.request(RETENTION, encode_retention(with_, set_)))
 
     def list_all_conversations(self, changed_since: int = 0, limit: int = 100) -> tuple:
-        """The paging loop of section 5.51's "Keeping a list on the phone":
+        """The paging loop of section 5, ListConversations's "Keeping a list on the phone":
         pages with `before` = the last entry's `updated` until `more` is
         false. Returns (entries, total_unread of the last page)."""
         out, before = [], 0

@@ -20,9 +20,9 @@ The server is expected to run with `social.direct_messages = "anyone"` (the
 earlier sections have strangers message each other); the social section
 asserts nothing about strangers' messages, only the block's refusals.
 Registrations per run: 9 accounts (13 attempts with the 4 refused ones),
-below the default 20 per address per hour (section 5.3).
+below the default 20 per address per hour (section 5, Register).
 
-The login throttle (section 5.4) counts failures per username and per client
+The login throttle (section 5, Login) counts failures per username and per client
 address, and a success clears only the username's count. So the throttle is
 checked first, with a fresh username, while this address has no failures yet;
 every later password login waits out the address's throttle (`patiently`).
@@ -70,7 +70,7 @@ def expect_error(code: int, fn, *args, **kwargs) -> KithError:
 
 def patiently(fn, *args, **kwargs):
     """Calls fn, waiting `retry_after_ms` and retrying while the server answers
-    RateLimited (section 5.4: failed logins are throttled per account and
+    RateLimited (section 5, Login: failed logins are throttled per account and
     address, waits doubling up to 60 s; this also applies to ChangePassword).
     Compose with expect_error to wait out the throttle before an expected
     failure: expect_error(code, patiently, fn, ...)."""
@@ -202,7 +202,7 @@ def assert_request(f: k.FriendRequestInfo, *, frm: k.UserCard, to: k.UserCard, m
 
 
 def social_section(suffix: str, tcp_conn, tls_conn) -> None:
-    """Revision 4 (sections 5.17-5.29, 8.2), as an app would use it: fay asks
+    """Revision 4 (section 5, GetProfile to ListBlocked, 8.2), as an app would use it: fay asks
     gus (a phone and a desktop) to be friends, gus accepts, fay names him,
     removes him and asks again, gus blocks her and unblocks her; hal tries the
     friend policies and the search privacy. Three registrations."""
@@ -226,7 +226,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     hal = tcp_conn("hal")
     patiently(hal.login, hal_name, pw, f"hal-phone-{suffix}", k.DEVICE_MOBILE, k.CLIENT_ANDROID)
 
-    # --- Profiles (sections 4.2, 5.17, 5.18) ---
+    # --- Profiles (sections 4.2, GetProfile, SetProfile) ---
     fay_profile = fay.get_profile(fay_id)
     assert fay_profile == k.UserProfile(fay_id, fay_name, k.Profile()), fay_profile
     fay_card = card(fay_profile)
@@ -264,14 +264,14 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     expect_error(k.NOT_FOUND, fay.get_profile, 0xFFFFFFF0)
     check("GetProfile of a user that does not exist gives NotFound (8)")
 
-    # --- Privacy (section 5.19) ---
+    # --- Privacy (section 5, Privacy) ---
     assert gus.privacy() == k.PrivacySettings(k.DISCOVERABLE_EVERYONE, k.POLICY_REQUIRE_APPROVAL)
     assert gus.privacy(None, k.POLICY_REQUIRE_APPROVAL) == k.PrivacySettings(1, 1)
     assert next_kind(gus_desk, k.UPDATE_PRIVACY_CHANGED).value == k.PrivacySettings(1, 1)
     check("Privacy (0x22) with both fields absent reads the defaults: discoverable Everyone, "
           "friend_policy RequireApproval; setting a field tells gus's desktop (PrivacyChanged, 17), reading does not")
 
-    # --- Search (section 5.20) ---
+    # --- Search (section 5, SearchUsers) ---
     page = fay.search_users(nickname[:6])
     assert gus_card in page.users, page
     assert len(page.cursor) <= 140, f"cursor of {len(page.cursor)} bytes"
@@ -288,7 +288,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     expect_error(k.INVALID_ARGUMENT, fay.search_users, "   ")
     check("SearchUsers with limit 0 gives InvalidArgument (12), limit 100; a query of only spaces too")
 
-    # --- AddFriend, the FriendRequest update (sections 5.21, 8.2) ---
+    # --- AddFriend, the FriendRequest update (sections AddFriend, 8.2) ---
     e = expect_error(k.INVALID_ARGUMENT, fay.add_friend, fay_id, "me")
     no_extras(e)
     check(f"AddFriend to yourself gives InvalidArgument (12): {e.message!r}")
@@ -321,7 +321,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     check(f"AnswerFriend of an unknown id gives NotFound (8), and so does the requester answering her own "
           f"request: {e.message!r}")
 
-    # --- AnswerFriend, the FriendAnswered update (sections 5.22, 8.2) ---
+    # --- AnswerFriend, the FriendAnswered update (sections AnswerFriend, 8.2) ---
     before = gus.heartbeat()
     ans = gus.answer_friend(req.id, True)
     after = gus.heartbeat()
@@ -346,7 +346,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     check(f"answering again gives Conflict (9) {e.message!r}; the Incoming box shows the request Accepted, "
           "pending_incoming 0")
 
-    # --- ListFriends, SetRemark (sections 5.24, 5.26) ---
+    # --- ListFriends, SetRemark (sections ListFriends, SetRemark) ---
     assert fay.list_friends() == k.FriendPage([k.Friend(gus_card, "", ans.answered_at)], False)
     assert gus.list_friends() == k.FriendPage([k.Friend(fay_card, "", ans.answered_at)], False)
     check("ListFriends (0x27) on both sides lists the other one's card, no remark, friends since answered_at")
@@ -373,7 +373,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
           f"nothing; a 33-character remark gives {e.message!r} (InvalidArgument 12); a remark for a non-friend "
           "gives NotFound (8)")
 
-    # --- RemoveFriend, the FriendRemoved update (sections 5.25, 8.2) ---
+    # --- RemoveFriend, the FriendRemoved update (sections RemoveFriend, 8.2) ---
     fay.remove_friend(gus_id)
     for conn in (gus, gus_desk):
         u = next_kind(conn, k.UPDATE_FRIEND_REMOVED)
@@ -385,7 +385,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     check("RemoveFriend (0x28): gus's devices get an Update push of kind FriendRemoved (5) by fay; both "
           "friend lists are empty; removing again gives NotFound (8); their history stays")
 
-    # --- Block (the rules of "Social graph (sections 5.17-5.29)", 5.27-5.29) ---
+    # --- Block (the rules of "Social graph (section 5, GetProfile to ListBlocked)", Block-ListBlocked) ---
     again = "\u518d\u505a\u670b\u53cb?"  # 再做朋友?
     req2 = fay.add_friend(gus_id, again)
     assert_request(req2, frm=fay_card, to=gus_card, message=again, state=k.REQUEST_PENDING)
@@ -432,7 +432,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     check(f"blocking her again succeeds and changes nothing (no update); blocking yourself gives InvalidArgument "
           f"(12) {e.message!r}, an unknown user NotFound (8)")
 
-    # --- Unblock (section 5.28) ---
+    # --- Unblock (section 5, Unblock) ---
     gus.unblock(fay_id)
     assert next_kind(gus_desk, k.UPDATE_BLOCK_CHANGED).value == k.BlockChanged(fay_id, False)
     no_push(fay)
@@ -454,7 +454,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     assert gus.list_friend_requests(k.BOX_INCOMING).pending_incoming == 0
     check("gus rejects it: Rejected with answered_at set, pushed to fay as FriendAnswered (4)")
 
-    # --- Asking back (section 5.21, step 1) ---
+    # --- Asking back (section 5, AddFriend, step 1) ---
     req3 = gus.add_friend(fay_id, "sorry")
     assert next_kind(fay, k.UPDATE_FRIEND_REQUEST).value == req3
     next_kind(gus_desk, k.UPDATE_FRIEND_REQUEST)
@@ -466,7 +466,7 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     check("gus asks fay; fay's AddFriend back accepts his pending request: the response is his request, "
           "Accepted, and his devices get FriendAnswered (4); they are friends again")
 
-    # --- Friend policies and search privacy (sections 4.1, 5.19-5.21) ---
+    # --- Friend policies and search privacy (sections 4.1, Privacy-AddFriend) ---
     assert hal.privacy(None, k.POLICY_ACCEPT_ALL) == k.PrivacySettings(k.DISCOVERABLE_EVERYONE, k.POLICY_ACCEPT_ALL)
     hal_card = card(hal.set_profile(k.Profile(nickname=f"Hal{suffix}")))
     auto = fay.add_friend(hal_id, "hi hal")
@@ -512,7 +512,7 @@ def run(args) -> None:
     try:
         # A connection that never authenticates: must get a Disconnect push
         # (AuthTimeout) 10 s after connecting even though it sends Heartbeats
-        # (sections 5.2, 7.2). A thread keeps it beating while the rest runs.
+        # (sections Heartbeat, 7.2). A thread keeps it beating while the rest runs.
         idle = tcp_conn("idle")
         idle_started = time.monotonic()
         idle.heartbeat()
@@ -552,12 +552,12 @@ def run(args) -> None:
         e = expect_error(k.INVALID_ARGUMENT, reg.register, alice_name, "short")
         no_extras(e)
         check("a taken name with a too-short password gives InvalidArgument (12), not Conflict: "
-              "the password is checked before the name is taken (section 5.3)")
+              "the password is checked before the name is taken (section 5, Register)")
         throttle_name, throttle_pw = f"throttle_{suffix}", f"throttle pw {suffix}"
         throttle_id = reg.register(throttle_name, throttle_pw)
         reg.close()
 
-        # --- Login throttle (revision 3, section 5.4) -----------------------
+        # --- Login throttle (revision 3, section 5, Login) -----------------------
         # First of all password logins, so that this address has no failures
         # yet (see the module docstring): 3 failures cost nothing, the 4th
         # attempt waits 250 ms from the 3rd failure, whatever its password.
@@ -643,7 +643,7 @@ def run(args) -> None:
         check("Login on an authenticated connection gives AlreadyAuthenticated (13)")
         expect_error(k.ALREADY_AUTHENTICATED, bob.login, bob_name, "wrong password", "")
         check("... also with an empty device_id and a wrong password: already authenticated is checked "
-              "first (section 5.4)")
+              "first (section 5, Login)")
         expect_error_frame(bob.call_raw(k.LOGIN, b"\x00"), k.MALFORMED_BODY)
         check("... but a Login body that does not decode gives MalformedBody (3): the body is decoded "
               "before the action's rules (section 2.2)")
@@ -696,12 +696,12 @@ def run(args) -> None:
         no_push(bob)
         no_push(alice)
         check("retried Send with the same client_msg_id to another recipient (herself), and to a user that "
-              "does not exist: the original id and time, duplicate = true, nothing pushed (section 5.10; "
+              "does not exist: the original id and time, duplicate = true, nothing pushed (section 5, Send; "
               "that nothing was stored is checked with Sync below)")
         e = expect_error(k.INVALID_ARGUMENT, alice.send, bob_id, "x", client_msg_id=cmid1, extra="e" * 1025)
         assert e.limit == 1024, e
         check("... but a retry with a 1025-byte extra gives InvalidArgument (12): sizes are checked before "
-              "the client_msg_id (section 5.10)")
+              "the client_msg_id (section 5, Send)")
 
         cmid3 = k.new_client_msg_id()
         r3 = alice.send(bob_id, b"", kind=k.KIND_CUSTOM, client_msg_id=cmid3)
@@ -723,7 +723,7 @@ def run(args) -> None:
         check(f"Send with 65537 content bytes gives InvalidArgument (12) with limit 65536: {e.message!r}")
         e = expect_error(k.INVALID_ARGUMENT, alice.send, 0xFFFFFFFF, b"c" * 65537)
         assert e.limit == 65536, e
-        check("... also to a user that does not exist: the size is checked before the recipient (section 5.10)")
+        check("... also to a user that does not exist: the size is checked before the recipient (section 5, Send)")
         no_push(bob)
 
         # --- Second connection for bob: Auth kicks the first ------------------
@@ -813,7 +813,7 @@ def run(args) -> None:
         assert bob2.ack(2**63 - 1) == r3.message_id, "cursor not clamped to latest"
         check("Ack moves the cursor on update ids (a NewLogin's, then messages'), never back, "
               "clamped to the newest update")
-        # Revision 8 (section 5.13): each Ack that moved bob's cursor past a message from alice sends her a
+        # Revision 8 (section 5, Ack): each Ack that moved bob's cursor past a message from alice sends her a
         # Delivered update (kind 13) naming it; the Ack past his own message r2 covers none of hers.
         delivered = [alice.next_update(5) for _ in range(2)]
         assert [(x.kind, x.value) for x in delivered] == [
@@ -1075,13 +1075,13 @@ def run(args) -> None:
         expect_error(k.INVALID_ARGUMENT, alice.change_password, "not the password", "short")
         expect_error(k.INVALID_ARGUMENT, alice.change_password, "not the password", "not the password")
         check("with a wrong old password, a short new one or new = old is still InvalidArgument (12): "
-              "the new password's rules and new = old are checked before the old password (section 5.7)")
+              "the new password's rules and new = old are checked before the old password (section 5, ChangePassword)")
         no_push(alice_tab)
         assert alice.disconnect is None and alice_tab.disconnect is None
         alice_tab.heartbeat()
         check("the refused changes changed nothing: alice's other session stays connected")
         new_pw = f"new alice pw {suffix}"
-        tr = patiently(alice.change_password, alice_pw, new_pw)  # the login throttle applies (section 5.7)
+        tr = patiently(alice.change_password, alice_pw, new_pw)  # the login throttle applies (section 5, ChangePassword)
         assert len(tr.token) == 40 and tr.token != la.token
         d = alice_tab.wait_disconnect(5)
         assert d.reason == k.PASSWORD_CHANGED, d
@@ -1156,7 +1156,7 @@ def run(args) -> None:
               "actions got RateLimited, not UnknownAction (rate limit first, section 2.2); the connection "
               "stays usable")
 
-        # --- Token renewal: RenewToken (revision 3, sections 5.5, 5.9) --------
+        # --- Token renewal: RenewToken (revision 3, sections Auth, RenewToken) --------
         erin_name, erin_pw = f"erin_{suffix}", f"erin pw {suffix}"
         reg = tcp_conn("register3")
         erin_id = reg.register(erin_name, erin_pw)

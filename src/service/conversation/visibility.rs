@@ -31,7 +31,7 @@ use crate::storage::{Get, StorageError, Store};
 pub(crate) struct View {
     conversation: Conversation,
     user: u64,
-    /// The user's windows, ascending and disjoint (section 5.11).
+    /// The user's windows, ascending and disjoint (section 5, History).
     windows: Vec<RangeInclusive<u64>>,
     /// Where retention ends: nothing below is reached.
     expiry: u64,

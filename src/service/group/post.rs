@@ -74,7 +74,7 @@ pub(crate) struct Windows {
     pub outside: Option<ServiceError>,
 }
 
-/// The user's windows of the group's log (section 5.11); only the
+/// The user's windows of the group's log (section 5, History); only the
 /// conversation domain's visibility rule asks (clippy.toml).
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn windows(r: &impl Get, group: u64, user: u64) -> Result<Windows, StorageError> {
