@@ -10,7 +10,10 @@ use crate::common;
 use common::talk::none_pushed;
 use common::{Calls, Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};
-use kith::protocol::{Action, Direction, ErrorCode, MessageKind, SendRequest, Target, UpdateKind};
+use kith::codec::decode_wire;
+use kith::protocol::{
+    Action, Direction, ErrorBody, ErrorCode, MessageKind, Request, SendRequest, Target, UpdateKind, ERROR_ACTION,
+};
 
 /// The group and conversation actions that name no group: the caller's
 /// own list and receipts setting. Every other action of that range is a
@@ -19,6 +22,16 @@ const OWN_CONVERSATION_ACTIONS: [Action; 2] = [Action::ListConversations, Action
 
 fn in_group_matrix(action: &Action) -> bool {
     (0x30..=0x4e).contains(&(*action as u8)) && !OWN_CONVERSATION_ACTIONS.contains(action)
+}
+
+/// A request's answer as sent raw: the error code if it was refused, else
+/// the response body.
+async fn answer(client: &Client, request: &Request) -> (Option<ErrorCode>, Vec<u8>) {
+    let reply = client.request_raw(request.action() as u8, request.encode()).await.unwrap();
+    match reply.action {
+        ERROR_ACTION => (decode_wire::<ErrorBody>(&reply.body).unwrap().error_code(), Vec::new()),
+        _ => (None, reply.body.to_vec()),
+    }
 }
 
 fn code(r: Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
@@ -187,13 +200,12 @@ async fn who_may_do_what_in_the_social_graph() {
 /// cannot do what only the owner does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what_in_a_group() {
-    use kith::codec::decode_wire;
     use kith::protocol::{
-        AnswerInvitationRequest, AnswerJoinRequest, BanRequest, CreateGroupRequest, DissolveGroupRequest, ErrorBody,
-        FriendPolicy, GetGroupRequest, GroupFields, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
-        KickMemberRequest, LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest,
-        ListJoinRequestsRequest, ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, Request,
-        SetAdminRequest, SetAliasRequest, TransferGroupRequest, UpdateGroupRequest, ERROR_ACTION,
+        AnswerInvitationRequest, AnswerJoinRequest, BanRequest, CreateGroupRequest, DissolveGroupRequest, FriendPolicy,
+        GetGroupRequest, GroupFields, InviteToGroupRequest, JoinGroupRequest, JoinPolicy, KickMemberRequest,
+        LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest, ListJoinRequestsRequest,
+        ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, SetAdminRequest, SetAliasRequest,
+        TransferGroupRequest, UpdateGroupRequest,
     };
     use kith::protocol::{DeleteForMeRequest, MarkReadRequest, MessageReadersRequest, RecallRequest, RetentionRequest};
     let server = TestServer::start().await;
@@ -250,16 +262,8 @@ async fn who_may_do_what_in_a_group() {
         RetentionRequest { with: Target::Group(g), set: None }.into(),
         RetentionRequest { with: Target::Group(g), set: Some(60) }.into(),
     ];
-    async fn outcome(client: &Client, request: &Request) -> Option<ErrorCode> {
-        let reply = client.request_raw(request.action() as u8, request.encode()).await.unwrap();
-        if reply.action == ERROR_ACTION {
-            decode_wire::<ErrorBody>(&reply.body).unwrap().error_code()
-        } else {
-            None
-        }
-    }
     for request in &requests {
-        assert_eq!(outcome(&anonymous, request).await, Some(ErrorCode::NotAuthenticated), "{request:?}");
+        assert_eq!(answer(&anonymous, request).await.0, Some(ErrorCode::NotAuthenticated), "{request:?}");
     }
 
     // A stranger: may list her own (empty) lists; the invite-only group is
@@ -271,7 +275,7 @@ async fn who_may_do_what_in_a_group() {
         _ => not_permitted,
     };
     for request in &requests {
-        assert_eq!(outcome(&stranger.client, request).await, outsider(request), "stranger: {request:?}");
+        assert_eq!(answer(&stranger.client, request).await.0, outsider(request), "stranger: {request:?}");
     }
     assert_eq!(code(stranger.client.history(Target::Group(g), Direction::After, 0, 10).await), not_permitted);
     assert_eq!(code(stranger.client.send_text_to(Target::Group(g), "hi").await), not_permitted);
@@ -287,7 +291,7 @@ async fn who_may_do_what_in_a_group() {
     former.client.call(&LeaveGroupRequest { group_id: g }).await.unwrap();
     let later = owner.client.send_text_to(Target::Group(g), "after fred").await.unwrap();
     for request in &requests {
-        assert_eq!(outcome(&former.client, request).await, outsider(request), "former member: {request:?}");
+        assert_eq!(answer(&former.client, request).await.0, outsider(request), "former member: {request:?}");
     }
     assert_eq!(code(former.client.send_text_to(Target::Group(g), "hi").await), not_permitted);
     let window = former.client.history(Target::Group(g), Direction::After, 0, 100).await.unwrap();
@@ -328,7 +332,7 @@ async fn who_may_do_what_in_a_group() {
             Request::CreateGroup(_) | Request::LeaveGroup(_) => continue,
             other => panic!("no member row for {other:?}"),
         };
-        assert_eq!(outcome(&member.client, request).await, expected, "member: {request:?}");
+        assert_eq!(answer(&member.client, request).await.0, expected, "member: {request:?}");
     }
     // An admin: none of the owner's, nor anything done to the owner.
     let admin_refused: Vec<Request> = vec![
@@ -341,7 +345,7 @@ async fn who_may_do_what_in_a_group() {
         RecallRequest { with: Target::Group(g), message_id: secret.message_id }.into(),
     ];
     for request in &admin_refused {
-        assert_eq!(outcome(&admin.client, request).await, not_permitted, "admin: {request:?}");
+        assert_eq!(answer(&admin.client, request).await.0, not_permitted, "admin: {request:?}");
     }
     let info = member.client.call(&GetGroupRequest { group_id: g }).await.unwrap();
     assert_eq!((info.owner, info.member_count, info.muted), (o, 3, false), "nothing changed");
@@ -392,12 +396,10 @@ fn info_fields(info: &kith::protocol::GroupInfo) -> kith::protocol::GroupFields 
 /// a place here fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what_to_a_user() {
-    use kith::codec::decode_wire;
     use kith::protocol::{
-        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, ErrorBody, FindUserRequest,
-        FriendPolicy, GetProfileRequest, HistoryRequest, MarkReadRequest, PrivacyRequest, RecallRequest,
-        RemoveFriendRequest, Request, RetentionRequest, SearchUsersRequest, SetRemarkRequest, UnblockRequest,
-        ERROR_ACTION,
+        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, FindUserRequest, FriendPolicy,
+        GetProfileRequest, HistoryRequest, MarkReadRequest, PrivacyRequest, RecallRequest, RemoveFriendRequest,
+        RetentionRequest, SearchUsersRequest, SetRemarkRequest, UnblockRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -443,15 +445,8 @@ async fn who_may_do_what_to_a_user() {
         (BlockRequest { user_id: a }.into(), None, None),
         (UnblockRequest { user_id: a }.into(), None, None),
     ];
-    async fn outcome(client: &Client, request: &Request) -> (Option<ErrorCode>, Vec<u8>) {
-        let reply = client.request_raw(request.action() as u8, request.encode()).await.unwrap();
-        match reply.action {
-            ERROR_ACTION => (decode_wire::<ErrorBody>(&reply.body).unwrap().error_code(), Vec::new()),
-            _ => (None, reply.body.to_vec()),
-        }
-    }
     for (request, _, blocked) in &rows {
-        let (code, body) = outcome(&dave.client, request).await;
+        let (code, body) = answer(&dave.client, request).await;
         assert_eq!(code, *blocked, "blocked: {request:?}");
         if let Request::SearchUsers(_) = request {
             let page: kith::protocol::UserPage = decode_wire(&body).unwrap();
@@ -459,7 +454,7 @@ async fn who_may_do_what_to_a_user() {
         }
     }
     for (request, stranger, _) in &rows {
-        assert_eq!(outcome(&carol.client, request).await.0, *stranger, "stranger: {request:?}");
+        assert_eq!(answer(&carol.client, request).await.0, *stranger, "stranger: {request:?}");
     }
     // Nothing of alice and bob's conversation reached either of them.
     for user in [&carol, &dave] {

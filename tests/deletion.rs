@@ -8,7 +8,7 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::process::{backup_entries, start, stats, Running, UNTHROTTLED};
+use common::process::{start, stats, Running, UNTHROTTLED};
 use common::talk::{code, event, open_group, pushed};
 use common::{disconnect_reason, Calls, Kind, TestServer, TestUser, PASSWORD, SOON};
 use kith::client::{Client, Transport};
@@ -46,15 +46,7 @@ async fn erased(data_dir: &Path) {
 /// conversations, and no key or value may hold any of `needles` but the
 /// notices others were given.
 fn nothing_left(data_dir: &Path, user: u64, kept: &[Conversation], needles: &[&str]) {
-    let file = data_dir.parent().unwrap().join("after-deletion.backup");
-    let out = std::process::Command::new(common::process::KITH)
-        .arg("backup")
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let entries = common::process::backup(data_dir, &data_dir.parent().unwrap().join("after-deletion.backup"));
     let id = user.to_be_bytes();
     let kept: Vec<Vec<u8>> = kept
         .iter()
@@ -66,7 +58,7 @@ fn nothing_left(data_dir: &Path, user: u64, kept: &[Conversation], needles: &[&s
         .collect();
     let holds = |hay: &[u8], pin: &[u8]| hay.windows(pin.len()).any(|w| w == pin);
     let mut deletion_records = 0;
-    for (key, value) in backup_entries(&file) {
+    for (key, value) in entries {
         let keyspace = schema::ALL.iter().find(|k| k.prefix == key[0]).expect("a registered keyspace").name;
         // A notice already in someone else's log keeps the card it carried
         // until the horizon sweeps it (PROTOCOL section 5, DeleteAccount).

@@ -6,12 +6,12 @@
 
 use crate::common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::process::{backup_entries, stats, KITH};
+use common::process::{backup, stats};
 use common::talk::{code, entry, everything, mark, open_group, pushed, send};
 use common::{Kind, TestServer};
 use kith::client::{new_client_msg_id, Client, ClientError};
@@ -171,13 +171,6 @@ async fn the_server_retention_bounds_every_conversation() {
     assert_eq!((setting.seconds, setting.server_seconds, setting.effective), (3600, 1, 1));
     until_expired(old, 1).await;
     assert!(history(&bob.client, Target::User(alice.user_id)).await.is_empty());
-}
-
-fn backup(data_dir: &Path, file: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let out =
-        std::process::Command::new(KITH).arg("backup").arg(file).arg("--data-dir").arg(data_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    backup_entries(file)
 }
 
 /// Waits until the purge has removed `messages` messages since the start.

@@ -155,6 +155,14 @@ pub fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
+/// Backs up `data_dir` (running or not) into `file` with `kith backup`,
+/// and returns every key and value of it.
+pub fn backup(data_dir: &Path, file: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let out = Command::new(KITH).arg("backup").arg(file).arg("--data-dir").arg(data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    backup_entries(file)
+}
+
 /// Every key and value of a backup file (see `storage/backup.rs`).
 pub fn backup_entries(file: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let bytes = std::fs::read(file).unwrap();
