@@ -52,6 +52,8 @@ pub struct Config {
     pub group: GroupConfig,
     /// Conversations: read receipts, recall, offline caps, retention.
     pub conversation: ConversationConfig,
+    /// Files: sizes, quotas, uploads, the sweep, signed URLs.
+    pub media: MediaConfig,
     /// Who may create an account, and what join links carry.
     pub registration: RegistrationConfig,
     /// Log output.
@@ -69,6 +71,7 @@ impl Default for Config {
             social: SocialConfig::default(),
             group: GroupConfig::default(),
             conversation: ConversationConfig::default(),
+            media: MediaConfig::default(),
             registration: RegistrationConfig::default(),
             log: LogConfig::default(),
         }
@@ -404,6 +407,57 @@ impl RecallWindows {
     }
 }
 
+/// Files kept by the server: photos, voice, video, documents, avatars.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Largest file one upload may declare, in bytes; beyond it `StartUpload`
+    /// gets `FileTooLarge`.
+    pub max_file_bytes: u64,
+    /// Bytes of files one user may store; a file counts once per user
+    /// however often they sent it. Beyond it, `QuotaExceeded`.
+    pub quota_bytes: u64,
+    /// Uploads are refused (`StorageFull`) when the disk holding the data
+    /// directory would keep less free space than this, in MiB, so a full
+    /// disk never stops messages.
+    pub free_disk_floor_mb: u64,
+    /// Most bytes one `UploadChunk` carries and one `GetMedia` returns; at
+    /// most `limits.max_frame_bytes` less 256. Larger chunks move files
+    /// faster; each chunk holds the connection's other requests up to its
+    /// length, which bounds what a transfer costs chat on it.
+    pub chunk_bytes: u32,
+    /// Unfinished uploads one user may have at once.
+    pub uploads_per_user: u32,
+    /// Seconds an unfinished upload may take before it is discarded.
+    pub upload_expiry_secs: u64,
+    /// Seconds a file nobody may read any more (never sent, or its messages
+    /// recalled or expired) is kept before the sweep deletes it; an upload
+    /// has this long to be sent.
+    pub orphan_grace_secs: u64,
+    /// Seconds between two sweeps of unreferenced files and expired uploads.
+    pub sweep_interval_secs: u64,
+    /// Seconds a signed HTTPS URL (`MediaUrl`) stays valid. Access is
+    /// checked again on every request, so a recall or a block takes effect
+    /// at once whatever is left.
+    pub url_secs: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            max_file_bytes: 512 * 1024 * 1024,
+            quota_bytes: 5 * 1024 * 1024 * 1024,
+            free_disk_floor_mb: 1024,
+            chunk_bytes: 64 * 1024,
+            uploads_per_user: 8,
+            upload_expiry_secs: 86_400,
+            orphan_grace_secs: 86_400,
+            sweep_interval_secs: 600,
+            url_secs: 600,
+        }
+    }
+}
+
 /// Who may create an account, and what join links carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -555,7 +609,19 @@ impl Config {
                 "must be at least 1024 (a Register or Login must fit) and at most max_frame_bytes",
             );
         }
-        let positive: [(&'static str, u64); 23] = [
+        if self.media.chunk_bytes < 1024 || self.media.chunk_bytes as usize + 256 > l.max_frame_bytes {
+            return invalid(
+                "media.chunk_bytes",
+                &self.media.chunk_bytes,
+                "must be at least 1024 and at most limits.max_frame_bytes - 256 so a chunk fits a frame",
+            );
+        }
+        let positive: [(&'static str, u64); 28] = [
+            ("media.max_file_bytes", self.media.max_file_bytes),
+            ("media.uploads_per_user", u64::from(self.media.uploads_per_user)),
+            ("media.upload_expiry_secs", self.media.upload_expiry_secs),
+            ("media.sweep_interval_secs", self.media.sweep_interval_secs),
+            ("media.url_secs", self.media.url_secs),
             ("group.invitations_per_hour", u64::from(self.group.invitations_per_hour)),
             ("group.left_groups_kept", u64::from(self.group.left_groups_kept)),
             ("conversation.offline_cap_direct", u64::from(self.conversation.offline_cap_direct)),

@@ -30,6 +30,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod hub;
+pub mod hex;
 pub mod id;
 pub mod link;
 pub mod net;

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use crate::hex::{hex, unhex};
+
 /// The scheme and path every join link starts with.
 pub const PREFIX: &str = "kith://join?";
 
@@ -85,17 +87,6 @@ impl std::str::FromStr for JoinLink {
 /// address), so it never needs escaping.
 fn valid_host(host: &str) -> bool {
     (1..=253).contains(&host.len()) && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]

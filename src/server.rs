@@ -126,6 +126,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         listening.tasks.spawn(transport::serve_quic(endpoint, listening.clone()));
     }
     listening.tasks.spawn(crate::service::conversation::purge_expired(services.clone(), listening.shutdown.clone()));
+    listening.tasks.spawn(crate::service::media::sweep(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::erase::resume(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::admin::control::serve(
         control,

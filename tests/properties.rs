@@ -320,8 +320,8 @@ proptest! {
 
     #[test]
     fn small_replies_round_trip(code in any::<u16>(), message in text(), id in any::<u64>(), t in any::<u64>(), dup in any::<bool>(), reason in prop::sample::select(DisconnectReason::ALL)) {
-        round_trips(&ErrorBody { code, message: message.clone(), retry_after_ms: Some(t), limit: None, reason: Some(t as u8) });
-        round_trips(&ErrorBody { code, message: message.clone(), retry_after_ms: None, limit: Some(id), reason: None });
+        round_trips(&ErrorBody { code, message: message.clone(), retry_after_ms: Some(t), limit: None, reason: Some(t as u8), used: None });
+        round_trips(&ErrorBody { code, message: message.clone(), retry_after_ms: None, limit: Some(id), reason: None, used: Some(t) });
         round_trips(&DisconnectPush { reason, message: message.clone() });
         round_trips(&SendReply { message_id: id, server_time: t, duplicate: dup });
         round_trips(&UserInfo { user_id: id, username: message.clone() });

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::id::now_ms;
 use crate::service::account::UserRecord;
 use crate::service::export::message_json;
-use crate::service::{account, conversation, group, message, social, sync, update, ServiceResult, Services};
+use crate::service::{account, conversation, group, media, message, social, sync, update, ServiceResult, Services};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +68,8 @@ pub enum Command {
     Stats,
     /// Connected sessions.
     Online,
+    /// Bytes of files each user stores.
+    MediaUsage,
     /// A consistent backup of the whole database (streamed).
     Backup,
     /// Create an invitation to register, with its join link.
@@ -110,6 +112,7 @@ impl Command {
             Command::UserExport { .. } => "user-export",
             Command::Stats => "stats",
             Command::Online => "online",
+            Command::MediaUsage => "media-du",
             Command::Backup => "backup",
             Command::InviteCreate { .. } => "invite-create",
             Command::InviteList => "invite-list",
@@ -175,6 +178,20 @@ pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResul
                 .collect();
             Ok(Output::Json(Value::Array(list)))
         }
+        Command::MediaUsage => {
+            let rows = services
+                .read(|s| {
+                    let usage = media::usage_by_user(s)?;
+                    let mut rows = Vec::with_capacity(usage.len());
+                    for (user, bytes, files) in usage {
+                        let username = account::user(s, user)?.map(|u| u.username);
+                        rows.push(json!({ "user_id": user, "username": username, "bytes": bytes, "files": files }));
+                    }
+                    Ok(rows)
+                })
+                .await?;
+            Ok(Output::Json(Value::Array(rows)))
+        }
         Command::Backup => Ok(Output::Stream(backup(services.clone()))),
         Command::InviteCreate { uses, expires_secs, note, host } => {
             Ok(Output::Json(invite::create(services, uses, expires_secs, note, host).await?))
@@ -205,6 +222,7 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
     let (friendships, pending_requests, blocks) = services.read(move |s| social::stats(s, live_since)).await?;
     let conversation_stats = services.read(message::records::stats).await?;
     let (deleted, being_erased) = account::deleted_count(services).await?;
+    let (media_files, media_bytes) = services.read(media::stats).await?;
     Ok(Output::Json(json!({
         "users": users,
         "deleted_users": deleted,
@@ -228,6 +246,8 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
         "conversations_with_retention": conversation_stats.conversations_with_retention,
         "purged_messages_since_start": services.purged_messages(),
         "swept_notices_since_start": services.swept_notices(),
+        "media_files": media_files,
+        "media_bytes": media_bytes,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
@@ -304,12 +324,14 @@ async fn export_lines(
     }
     let ttl = services.config().social.request_ttl_ms();
     let retention = services.config().conversation.retention_secs;
+    let files = services.media_files().clone();
     let records = services
         .read(move |s| {
             let now = now_ms();
             let mut out = social::export(s, id, ttl, now)?;
             out.extend(group::export(s, id)?);
             out.extend(conversation::export(s, id, retention, now)?);
+            out.extend(media::export(s, &files, id)?);
             Ok(out)
         })
         .await?;

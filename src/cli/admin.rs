@@ -68,6 +68,12 @@ pub(crate) enum UserCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum MediaCommand {
+    /// Bytes of files each user stores against their quota, largest first.
+    Du(Listing),
+}
+
 /// A listing command's options: a table for people, or JSON for scripts.
 #[derive(Debug, Args)]
 pub(crate) struct Listing {
@@ -202,11 +208,28 @@ pub(super) fn stats(listing: &Listing) -> Result<(), String> {
             "groups",
             "group_members",
             "group_messages",
+            "media_files",
+            "media_bytes",
             "disk_bytes",
             "users_online",
             "sessions_online",
         ] {
             println!("{key:<16} {}", data[key]);
+        }
+    })
+}
+
+pub(super) fn media_usage(listing: &Listing) -> Result<(), String> {
+    listing.show(Command::MediaUsage, |data| {
+        println!("{:>8}  {:<32}  {:>14}  {:>6}", "user", "username", "bytes", "files");
+        for u in data.as_array().cloned().unwrap_or_default() {
+            println!(
+                "{:>8}  {:<32}  {:>14}  {:>6}",
+                cell(&u["user_id"]),
+                cell(&u["username"]),
+                cell(&u["bytes"]),
+                cell(&u["files"])
+            );
         }
     })
 }

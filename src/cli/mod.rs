@@ -48,6 +48,9 @@ enum Command {
     Stats(admin::Listing),
     /// Who is connected, on which devices (needs the running server).
     Online(admin::Listing),
+    /// Files kept by the server.
+    #[command(subcommand)]
+    Media(admin::MediaCommand),
     /// Write a consistent backup to FILE; safe while the server runs.
     Backup {
         /// Backup file to write.
@@ -169,6 +172,7 @@ pub fn main() -> ExitCode {
         Command::Invite(command) => invite::invite(command),
         Command::Stats(listing) => admin::stats(&listing),
         Command::Online(listing) => admin::online(&listing),
+        Command::Media(admin::MediaCommand::Du(listing)) => admin::media_usage(&listing),
         Command::Backup { file, config } => admin::backup(&config, &file),
         Command::Restore { file, config } => admin::restore(&config, &file),
         Command::Version => {

@@ -39,6 +39,10 @@ use super::group::{
     MemberPage, MuteGroupRequest, MuteMemberRequest, SetAdminRequest, SetAliasRequest, TransferGroupRequest,
     UpdateGroupRequest,
 };
+use super::media::{
+    FinishUploadRequest, GetMediaRequest, MediaChunk, MediaInfo, MediaUrl, MediaUrlRequest, StartUploadRequest,
+    UploadChunkRequest, UploadOffset, UploadStarted, UploadStatusRequest,
+};
 use super::message::{HistoryRequest, Page, SendReply, SendRequest};
 use super::rpc::{Rpc, Who};
 use super::social::{
@@ -279,6 +283,20 @@ actions! {
     0x4D DeleteForMe(DeleteForMeRequest) -> DeletedForMe, User;
     /// Reads or sets how long a conversation keeps its messages.
     0x4E Retention(RetentionRequest) -> RetentionSetting, User;
+
+    // Media, 0x58–0x5F.
+    /// Declares a file to upload: size, type, SHA-256, purpose.
+    0x58 StartUpload(StartUploadRequest) -> UploadStarted, User;
+    /// Sends bytes of an upload at an offset.
+    0x59 UploadChunk(UploadChunkRequest) -> UploadOffset, User;
+    /// How many bytes of an upload the server holds, to resume it.
+    0x5A UploadStatus(UploadStatusRequest) -> UploadOffset, User;
+    /// Checks an upload's hash and stores the file.
+    0x5B FinishUpload(FinishUploadRequest) -> MediaInfo, User;
+    /// Reads bytes of a file the caller may read.
+    0x5C GetMedia(GetMediaRequest) -> MediaChunk, User;
+    /// A short-lived signed HTTPS URL of a file the caller may read.
+    0x5D MediaUrl(MediaUrlRequest) -> MediaUrl, User;
 }
 
 #[cfg(test)]

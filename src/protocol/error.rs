@@ -55,6 +55,16 @@ wire_enum! {
         Muted = 20,
         /// The user is banned from this group.
         Banned = 21,
+        /// The file is larger than the server stores (revision 15); `limit`
+        /// is the largest size, in bytes.
+        FileTooLarge = 22,
+        /// The user's stored files would exceed their quota (revision 15);
+        /// `limit` is the quota and `used` what they store now, in bytes.
+        QuotaExceeded = 23,
+        /// The server's disk is nearly full and takes no uploads (revision
+        /// 15); messages still go through. `limit` is the free space the
+        /// server keeps and `used` the free space left, in bytes.
+        StorageFull = 24,
     }
 }
 
@@ -95,6 +105,9 @@ pub struct ErrorBody {
     /// With `RateLimited`: a [`RateLimitReason`] number, kept raw so a
     /// client survives reasons newer than itself (revision 14).
     pub reason: Option<u8>,
+    /// With `QuotaExceeded` and `StorageFull`: the current use beside
+    /// `limit`, in the same unit (revision 15).
+    pub used: Option<u64>,
 }
 
 impl ErrorBody {

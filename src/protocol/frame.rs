@@ -88,6 +88,7 @@ pub fn encode_frame(action: u8, sequence: u32, body: &[u8]) -> Vec<u8> {
             retry_after_ms: None,
             limit: None,
             reason: None,
+            used: None,
         };
         return encode_frame(super::ERROR_ACTION, sequence, &crate::codec::encode_wire(&error));
     }

@@ -10,7 +10,7 @@
 //! * [`push`] — THE table of pushes (server → client, sequence 0).
 //! * [`update`] — the per-user update log as clients see it, with its own
 //!   table of update kinds.
-//! * [`account`], [`message`], [`social`], [`group`], [`conversation`] — the bodies of each domain's actions.
+//! * [`account`], [`message`], [`social`], [`group`], [`conversation`], [`media`] — the bodies of each domain's actions.
 
 pub mod account;
 pub mod actions;
@@ -19,6 +19,7 @@ mod error;
 mod frame;
 mod framing;
 pub mod group;
+pub mod media;
 pub mod message;
 pub mod push;
 mod rpc;
@@ -32,6 +33,7 @@ pub use error::{ErrorBody, ErrorCode, RateLimitReason, ERROR_ACTION};
 pub use frame::{encode_frame, FatalHeader, Header, HEADER_LEN, PUSH_SEQUENCE, VERSION};
 pub use framing::{FrameDecoder, FrameError, RawFrame};
 pub use group::*;
+pub use media::*;
 pub use message::*;
 pub use push::{DisconnectPush, DisconnectReason, Push, PushAction};
 pub use rpc::{Rpc, Who};

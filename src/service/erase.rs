@@ -7,22 +7,25 @@
 //! jobs of bounded size, in an order where no step writes what an earlier
 //! one erased: the social graph (former friends hear of it), the groups
 //! (a group passes to an heir or ends; members see the account leave), the
-//! conversations, the update log, the idempotency index; last, the account
+//! conversations, the update log, unfinished uploads and the quota's
+//! counters, the idempotency index; last, the account
 //! is marked erased. Every step is idempotent, so a crash anywhere leaves a
 //! state the next start finishes ([`resume`]).
 //!
 //! Kept: the messages the account sent, in the conversations others still
 //! read (under its id, which no longer names a user), and the notices
-//! already in others' update logs — see PROTOCOL's `DeleteAccount`.
+//! already in others' update logs, and the files those messages carry
+//! (the sweep deletes them once no message does) — see PROTOCOL's
+//! `DeleteAccount`.
 //!
-//! Uses: account, social, group, conversation, update, message.
+//! Uses: account, social, group, conversation, update, media, message.
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    account, conversation, group, message, social, update, Call, Outcome, Router, ServiceResult, Services, Tx,
+    account, conversation, group, media, message, social, update, Call, Outcome, Router, ServiceResult, Services, Tx,
 };
 use crate::protocol::{DeleteAccountRequest, DisconnectReason};
 
@@ -80,6 +83,7 @@ async fn erase(services: &Arc<Services>, user: u64) -> ServiceResult<()> {
     until_done(services, move |tx, s| conversation::erase(tx, user, most, |peer| !s.accounts.user_exists(peer)))
         .await?;
     until_done(services, move |tx, _| Ok(update::erase(tx, user, most)?)).await?;
+    until_done(services, move |tx, _| Ok(media::erase(tx, user, most)?)).await?;
     until_done(services, move |tx, _| Ok(message::erase_sent(tx, user, most)?)).await?;
     services.committer.run(move |tx| account::erased(tx, user)).await
 }

@@ -20,6 +20,8 @@ pub enum ServiceError {
         limit: Option<u64>,
         /// Why, for a `RateLimited` refusal.
         reason: Option<RateLimitReason>,
+        /// The current use beside `limit`, for a quota refusal.
+        used: Option<u64>,
     },
     /// The server failed; the client sees `Internal` without details.
     #[error(transparent)]
@@ -38,7 +40,14 @@ pub enum ServiceError {
 impl ServiceError {
     /// A client-visible refusal.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ServiceError {
-        ServiceError::Rejected { code, message: message.into(), retry_after: None, limit: None, reason: None }
+        ServiceError::Rejected {
+            code,
+            message: message.into(),
+            retry_after: None,
+            limit: None,
+            reason: None,
+            used: None,
+        }
     }
 
     /// A `RateLimited` refusal for `reason`, to be retried after `wait`.
@@ -53,6 +62,7 @@ impl ServiceError {
             retry_after: Some(wait),
             limit: None,
             reason: Some(reason),
+            used: None,
         }
     }
 
@@ -70,6 +80,19 @@ impl ServiceError {
             *limit = Some(value);
         }
         self
+    }
+
+    /// A refusal at a limit of `code` (a quota, a floor): the limit and the
+    /// current use, in the same unit.
+    pub fn over_limit(code: ErrorCode, message: impl Into<String>, limit: u64, used: u64) -> ServiceError {
+        ServiceError::Rejected {
+            code,
+            message: message.into(),
+            retry_after: None,
+            limit: Some(limit),
+            reason: None,
+            used: Some(used),
+        }
     }
 
     /// Shorthand for [`ErrorCode::InvalidArgument`].
@@ -101,7 +124,7 @@ impl ServiceError {
     /// The body of the error response; internal details stay in the log.
     pub fn to_body(&self) -> ErrorBody {
         match self {
-            ServiceError::Rejected { code, message, retry_after, limit, reason } => ErrorBody {
+            ServiceError::Rejected { code, message, retry_after, limit, reason, used } => ErrorBody {
                 code: (*code).into(),
                 message: message.clone(),
                 // A wait is rounded up to a whole millisecond, never to 0, so a
@@ -109,6 +132,7 @@ impl ServiceError {
                 retry_after_ms: retry_after.map(wait_ms),
                 limit: *limit,
                 reason: reason.map(u8::from),
+                used: *used,
             },
             _ => ErrorBody {
                 code: ErrorCode::Internal.into(),
@@ -116,6 +140,7 @@ impl ServiceError {
                 retry_after_ms: None,
                 limit: None,
                 reason: None,
+                used: None,
             },
         }
     }

@@ -32,7 +32,7 @@ pub(crate) fn target_json(target: Target) -> Value {
 pub(crate) fn message_json(me: u64, m: &Message) -> Value {
     let content = match std::str::from_utf8(&m.content) {
         Ok(text) => json!({ "text": text }),
-        Err(_) => json!({ "hex": m.content.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
+        Err(_) => json!({ "hex": crate::hex::hex(&m.content) }),
     };
     let (key, other) = match m.to {
         Target::User(to) if m.sender == me => ("peer", to),

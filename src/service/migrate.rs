@@ -1,7 +1,7 @@
 //! The steps that bring older data up to the current layout, newest last.
 //! Each domain migrates its own data; see [`crate::storage::migrate`].
 
-use super::{account, conversation, group, message, social, update};
+use super::{account, conversation, group, media, message, social, update};
 use crate::storage::{Audit, Migration, Migrator, StorageError, Store};
 
 /// Every step, in version order.
@@ -65,6 +65,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     message::records::check(&audit)?;
     conversation::check_deliveries(&audit)?;
     update::check(&audit, highwater)?;
+    media::check(&audit)?;
     audit.finish()
 }
 

@@ -8,12 +8,14 @@
 
 pub(crate) mod account;
 pub(crate) mod conversation;
+mod download;
 pub(crate) mod erase;
 mod error;
 pub(crate) mod export;
 pub(crate) mod fanout;
 pub(crate) mod group;
 mod handler;
+pub(crate) mod media;
 pub(crate) mod message;
 pub mod migrate;
 mod names;
@@ -33,6 +35,7 @@ use serde::Serialize;
 pub use account::Identity;
 pub use error::{ServiceError, ServiceResult};
 pub use fanout::{Audience, Event};
+pub(crate) use download::{open as open_signed_url, Refusal as UrlRefusal};
 pub use handler::{Call, Outcome, Router};
 pub use message::Conversation;
 
@@ -93,6 +96,7 @@ pub struct Services {
     rosters: group::Rosters,
     floors: sync::Floors,
     purges: conversation::Purges,
+    media: media::Media,
     config: Config,
     /// Where clients reach this server, once it is bound (for join links).
     endpoint: std::sync::RwLock<Option<Endpoint>>,
@@ -148,6 +152,7 @@ impl Services {
             rosters: group::Rosters::default(),
             floors: sync::Floors::default(),
             purges: conversation::Purges::default(),
+            media: media::Media::open(&config.data_dir)?,
             endpoint: std::sync::RwLock::new(None),
             router: routes(),
             store,
@@ -257,6 +262,11 @@ impl Services {
         Ok(entries?)
     }
 
+    /// The media directory.
+    pub(crate) fn media_files(&self) -> &media::Files {
+        self.media.files()
+    }
+
     /// Messages the purge of expired messages removed since the start.
     pub fn purged_messages(&self) -> u64 {
         self.purges.messages()
@@ -294,6 +304,8 @@ pub fn routes() -> Router {
     profile::routes(&mut router);
     group::routes(&mut router);
     conversation::routes(&mut router);
+    media::routes(&mut router);
+    download::routes(&mut router);
     erase::routes(&mut router);
     router
 }

@@ -132,6 +132,21 @@ keyspaces! {
     USERID_DELIVERED = 0x69, "userid_delivered", "conversation", "user id", "update id";
     /// Recalls per id range, at ten widths, so an unread count finds how many recalled messages lie above a read position in a bounded number of reads.
     CONVRANGE_RECALLS = 0x6A, "convrange_recalls", "message", "conversation ‖ level ‖ range", "u64";
+
+    /// Stored files by media id: uploader, content, type, and since when nobody may read them.
+    MEDIAID_MEDIA = 0x70, "mediaid_media", "media", "media id", "MediaRecord";
+    /// Each distinct file on disk, by content: its size and how many media ids name it.
+    HASH_BLOB = 0x71, "hash_blob", "media", "SHA-256 (32 bytes)", "Blob";
+    /// How many of a user's media ids name each file: a file counts once against their quota.
+    USERHASH_COUNT = 0x72, "userhash_count", "media", "user id ‖ SHA-256", "u64";
+    /// Bytes of files each user stores, against their quota.
+    USERID_MEDIABYTES = 0x73, "userid_mediabytes", "media", "user id", "u64";
+    /// The messages that carry each file: what decides who may read it.
+    MEDIAMESSAGE_REF = 0x74, "mediamessage_ref", "media", "media id ‖ conversation ‖ message id", "—";
+    /// Uploads, kept until they expire (a finished one names its media id, for a retried finish).
+    UPLOADID_UPLOAD = 0x75, "uploadid_upload", "media", "upload id", "Upload";
+    /// Each user's unfinished uploads.
+    USERUPLOAD_OPEN = 0x76, "userupload_open", "media", "user id ‖ upload id", "—";
 }
 
 #[cfg(test)]

@@ -15,9 +15,14 @@
 //! ([`records`]), and both are updates in the logs of those who must hear
 //! of them.
 //!
+//! Files carried by messages are read by the rule of [`attachments`]:
+//! through the views of the conversations whose messages carry them.
+//!
 //! Uses: message (the logs and their records), update, social (blocks, who
-//! may write to whom), group (windows, roles, members).
+//! may write to whom), group (windows, roles, members), media (the files
+//! and which messages carry them).
 
+mod attachments;
 mod delivery;
 mod export;
 mod hide;
@@ -29,6 +34,7 @@ mod retention;
 mod send;
 mod visibility;
 
+pub(crate) use attachments::readable as media_readable;
 pub(crate) use delivery::delivered;
 pub(crate) use delivery::{check as check_deliveries, from_v4 as deliveries_from_v4};
 pub(crate) use purge::{purge_expired, Purges};

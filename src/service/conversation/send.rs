@@ -7,6 +7,7 @@
 //! written only after the sync. A group message takes the same path; the
 //! group decides who gets it (see [`crate::service::group`]).
 
+use super::attachments;
 use crate::id::id_time_ms;
 use crate::protocol::{ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateBody};
 use crate::service::message::{self, wire_message, Conversation, StoredMessage};
@@ -27,9 +28,10 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
     if matches!(req.kind, MessageKind::System | MessageKind::Recalled | MessageKind::Expired) {
         return Err(ServiceError::invalid(format!("kind: {:?} messages are written by the server", req.kind)));
     }
+    let attachment = attachments::parse(req.kind, &req.content)?;
     let sender = me.user_id;
     let conversation = Conversation::of(sender, req.to);
-    let message = StoredMessage {
+    let mut message = StoredMessage {
         sender,
         client_msg_id: req.client_msg_id,
         kind: req.kind,
@@ -47,10 +49,16 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
             if let Some(id) = message::known_id(tx, sender, message.client_msg_id)? {
                 return Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: true });
             }
+            if let Some(a) = &attachment {
+                message.content = attachments::resolve(tx, &checks, sender, a.clone())?;
+            }
             let id = match req.to {
                 Target::User(peer) => send_direct(tx, &checks, conversation, peer, &message, origin)?,
                 Target::Group(group) => group::send(tx, &checks, group, &message, origin)?,
             };
+            if let Some(a) = &attachment {
+                attachments::carry(tx, a, conversation, id)?;
+            }
             Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: false })
         })
         .await?;

@@ -1,0 +1,71 @@
+//! Files kept by the server: uploads in chunks, each distinct content stored
+//! once on disk ([`files`]), records through the typed storage layer
+//! ([`store`]), per-user quotas, and the sweep of files nobody may read.
+//!
+//! Who may read a file is decided by what references it — a message the
+//! reader may see, or their own upload — which needs the conversation
+//! domain's view of a conversation; that rule lives there
+//! (`conversation::attachments`), and `GetMedia` and `MediaUrl` above both
+//! (`service/download.rs`). This domain keeps the references and uses only
+//! the message domain (a reference names a message of a log; the sweep asks
+//! whether it is still there).
+
+mod export;
+mod files;
+mod store;
+mod sweep;
+mod upload;
+
+pub(crate) use export::export;
+pub(crate) use files::Files;
+pub(crate) use store::{check, erase, media, reference, references, stats, usage_by_user, MediaRecord};
+pub(crate) use sweep::sweep;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::Router;
+
+/// The media domain's state beside its records.
+pub(crate) struct Media {
+    /// The media directory.
+    files: Files,
+    /// Uploads being received, each with the hash of its bytes so far.
+    transfers: Mutex<HashMap<u64, Arc<Mutex<upload::Transfer>>>>,
+    /// Held from placing a file until its record is durable, and by the
+    /// sweep from finding a file unnamed until it is deleted, so a finish
+    /// that finds its content already stored never sees that file deleted
+    /// under it.
+    placing: tokio::sync::Mutex<()>,
+    /// Signs media URLs (section 4.6); kept in `media/url.key`, 0600.
+    url_key: ring::hmac::Key,
+}
+
+impl Media {
+    /// The state over `<data_dir>/media`, its URL key created on first start.
+    pub(crate) fn open(data_dir: &std::path::Path) -> std::io::Result<Media> {
+        let files = Files::open(data_dir)?;
+        let url_key = files.url_key()?;
+        Ok(Media {
+            files,
+            transfers: Mutex::default(),
+            placing: tokio::sync::Mutex::new(()),
+            url_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &url_key),
+        })
+    }
+
+    /// The key that signs media URLs.
+    pub(crate) fn url_key(&self) -> &ring::hmac::Key {
+        &self.url_key
+    }
+
+    /// The media directory.
+    pub(crate) fn files(&self) -> &Files {
+        &self.files
+    }
+}
+
+/// Registers the upload handlers.
+pub(super) fn routes(router: &mut Router) {
+    router.add(upload::start_upload).add(upload::upload_chunk).add(upload::upload_status).add(upload::finish_upload);
+}
