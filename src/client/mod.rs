@@ -21,7 +21,10 @@
 //! ```
 
 mod connection;
+mod media;
 mod pin;
+
+pub use media::{attachment, sha256, FileShape};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -105,6 +108,15 @@ impl ClientError {
     pub fn limit(&self) -> Option<u64> {
         match self {
             ClientError::Server(body) => body.limit,
+            _ => None,
+        }
+    }
+
+    /// The current use beside [`ClientError::limit`], with `QuotaExceeded`
+    /// and `StorageFull`.
+    pub fn used(&self) -> Option<u64> {
+        match self {
+            ClientError::Server(body) => body.used,
             _ => None,
         }
     }

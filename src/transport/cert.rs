@@ -94,8 +94,9 @@ impl Certificate {
         fingerprint(&self.chain[0])
     }
 
-    /// A rustls server configuration offering ALPN `kith/1`; QUIC needs
-    /// `tls13_only`. Early data (0-RTT) stays off: no request is accepted
+    /// A rustls server configuration offering ALPN `kith/1` and, over TCP,
+    /// `http/1.1` for media URLs (a client offering neither gets the kith
+    /// protocol); QUIC needs `tls13_only` and speaks kith alone. Early data (0-RTT) stays off: no request is accepted
     /// before the handshake completes, so none can be replayed; and session
     /// resumption is off, so every handshake shows the certificate to pin.
     pub fn rustls_config(&self, tls13_only: bool) -> Result<rustls::ServerConfig, CertError> {
@@ -107,6 +108,9 @@ impl Certificate {
         };
         let mut config = builder.with_no_client_auth().with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![crate::protocol::ALPN.to_vec()];
+        if !tls13_only {
+            config.alpn_protocols.push(super::http::ALPN_HTTP.to_vec());
+        }
         // No session resumption: a resumed handshake presents no certificate,
         // so a client could not check its pin. Every handshake is a full one
         // (an ECDSA P-256 signature, cheap next to a password hash).

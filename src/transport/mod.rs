@@ -4,6 +4,7 @@
 //! so a slow or silent client never holds up the accept loop.
 
 pub mod cert;
+mod http;
 mod limit;
 mod quic;
 mod tcp;

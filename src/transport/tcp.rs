@@ -8,11 +8,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use super::{Listening, TlsConfigCell};
+use super::{http, Listening, TlsConfigCell};
 use crate::session::{self, SessionContext};
 
 /// Accepts connections until shutdown. With `tls`, each connection first
-/// completes a TLS handshake within the configured timeout.
+/// completes a TLS handshake within the configured timeout; one that chose
+/// ALPN `http/1.1` is served media over HTTPS ([`http`]), any other runs
+/// the session loop.
 pub async fn serve_tcp(listener: TcpListener, tls: Option<Arc<TlsConfigCell>>, listening: Listening) {
     let transport = if tls.is_some() { "tls" } else { "tcp" };
     loop {
@@ -50,7 +52,10 @@ pub async fn serve_tcp(listener: TcpListener, tls: Option<Arc<TlsConfigCell>>, l
                     let _ = session::run(reader, writer, ctx).await;
                 }
                 Some(acceptor) => {
-                    if let Some(stream) = handshake(acceptor, stream, peer, handshake_timeout).await {
+                    let Some(stream) = handshake(acceptor, stream, peer, handshake_timeout).await else { return };
+                    if stream.get_ref().1.alpn_protocol() == Some(http::ALPN_HTTP) {
+                        http::serve(stream, ctx.services, peer, handshake_timeout).await;
+                    } else {
                         let (reader, writer) = tokio::io::split(stream);
                         let _ = session::run(reader, writer, ctx).await;
                     }
