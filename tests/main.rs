@@ -26,6 +26,7 @@ mod groups;
 mod independent_client;
 mod invitations;
 mod limits;
+mod media;
 mod message_lifecycle;
 mod messaging;
 mod migration;

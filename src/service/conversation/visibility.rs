@@ -42,9 +42,9 @@ pub(crate) struct View {
 }
 
 impl View {
-    /// What `user` may read of `conversation` now, or why nothing: a group
-    /// that does not exist (`NotFound`) or that they were never a member of
-    /// (`NotPermitted`). A former member keeps the windows they had.
+    /// What `user` may read of `conversation` now, or why nothing: a 1:1
+    /// conversation of two others or a group that does not exist
+    /// (`NotFound`), a group they were never a member of (`NotPermitted`). A former member keeps the windows they had.
     pub(crate) fn of(
         r: &impl Get,
         user: u64,
@@ -75,6 +75,9 @@ impl View {
         now_ms: u64,
     ) -> Result<Result<View, ServiceError>, StorageError> {
         let windows = match conversation {
+            Conversation::Direct { low, high } if user != low && user != high => {
+                return Ok(Err(ServiceError::not_found("no such conversation")));
+            }
             Conversation::Direct { .. } => vec![0..=u64::MAX],
             Conversation::Group(id) => {
                 let windows = group::windows(r, id, user)?;
