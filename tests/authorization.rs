@@ -397,9 +397,10 @@ fn info_fields(info: &kith::protocol::GroupInfo) -> kith::protocol::GroupFields 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what_to_a_user() {
     use kith::protocol::{
-        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, FindUserRequest, FriendPolicy,
-        GetProfileRequest, HistoryRequest, MarkReadRequest, PrivacyRequest, RecallRequest, RemoveFriendRequest,
-        RetentionRequest, SearchUsersRequest, SetRemarkRequest, UnblockRequest,
+        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, FindUserRequest, FinishUploadRequest,
+        FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest, MarkReadRequest, MediaUrlRequest,
+        PrivacyRequest, RecallRequest, RemoveFriendRequest, RetentionRequest, SearchUsersRequest, SetRemarkRequest,
+        UnblockRequest, UploadChunkRequest, UploadStatusRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -413,6 +414,11 @@ async fn who_may_do_what_to_a_user() {
         .unwrap();
     let asked = alice.client.call(&AddFriendRequest { user_id: bob.user_id, message: String::new() }).await.unwrap();
     let theirs = alice.client.send_text(bob.user_id, "between friends").await.unwrap().message_id;
+    let jpeg = kith::client::FileShape::attachment("image/jpeg");
+    let file = alice.client.upload(b"a photo for bob", jpeg).await.unwrap().media_id;
+    let photo = kith::client::attachment(file, "photo.jpg");
+    alice.client.send_media(Target::User(bob.user_id), MessageKind::Image, &photo).await.unwrap();
+    let upload = alice.client.start_upload(b"half sent", jpeg).await.unwrap().upload_id;
     alice.client.call(&BlockRequest { user_id: dave.user_id }).await.unwrap();
 
     let to_alice = Target::User(a);
@@ -441,6 +447,12 @@ async fn who_may_do_what_to_a_user() {
         (RecallRequest { with: to_alice, message_id: theirs }.into(), not_found, not_found),
         (DeleteForMeRequest { with: to_alice, message_ids: vec![theirs], clear_up_to: 0 }.into(), not_found, not_found),
         (RetentionRequest { with: to_alice, set: None }.into(), None, not_found),
+        // Her file, sent to bob, and her upload: nobody else's to read or touch.
+        (GetMediaRequest { media_id: file, offset: 0, length: 10 }.into(), not_found, not_found),
+        (MediaUrlRequest { media_id: file }.into(), not_found, not_found),
+        (UploadChunkRequest { upload_id: upload, offset: 0, data: b"x".to_vec() }.into(), not_found, not_found),
+        (UploadStatusRequest { upload_id: upload }.into(), not_found, not_found),
+        (FinishUploadRequest { upload_id: upload }.into(), not_found, not_found),
         (AddFriendRequest { user_id: a, message: String::new() }.into(), None, not_permitted),
         (BlockRequest { user_id: a }.into(), None, None),
         (UnblockRequest { user_id: a }.into(), None, None),
@@ -480,6 +492,7 @@ async fn who_may_do_what_to_a_user() {
         Action::ListFriends,
         Action::ListBlocked,
         Action::ProfileVisibility,
+        Action::StartUpload,
     ];
     for action in Action::ALL {
         let placed = rows.iter().any(|(r, _, _)| r.action() == *action)

@@ -721,7 +721,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
     let image = SendRequest {
         to: Target::Group(group),
         client_msg_id: kith::client::new_client_msg_id(),
-        kind: MessageKind::Image,
+        kind: MessageKind::Custom,
         content: vec![0xff, 0xd8, 0xff],
         extra: Some("{\"w\":1}".into()),
     };
@@ -730,7 +730,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
     assert!(!first.duplicate && retry.duplicate);
     assert_eq!(retry.message_id, first.message_id);
     let stored = pull(&owner.client, group, 0).await.unwrap();
-    assert_eq!(stored.iter().filter(|m| m.kind == MessageKind::Image).count(), 1);
+    assert_eq!(stored.iter().filter(|m| m.kind == MessageKind::Custom).count(), 1);
     let pushed = group_messages_so_far(&server, &kicked.name, &mut kicked.client).await;
     let image_push = pushed.iter().find(|m| m.id == first.message_id).expect("pushed once");
     assert_eq!(

@@ -78,11 +78,16 @@ async fn a_photo_reaches_its_recipient_whole(kind: Kind) {
     assert_eq!(message.kind, MessageKind::Image);
     let got: MediaContent = decode_wire(&message.content).unwrap();
     assert_eq!(got.media_id, info.media_id);
-    assert_eq!((got.size, got.mime.as_str(), got.width, got.height), (300_000, JPEG, 1920, 1080), "the server's values");
+    assert_eq!(
+        (got.size, got.mime.as_str(), got.width, got.height),
+        (300_000, JPEG, 1920, 1080),
+        "the server's values"
+    );
     assert_eq!((got.name.as_str(), got.caption.as_str()), ("IMG_0001.jpg", "the view"));
     let bytes = bob.client.download(got.media_id).await.unwrap();
     assert_eq!(sha256(&bytes), sha256(&photo));
-    let tail = bob.client.call(&GetMediaRequest { media_id: got.media_id, offset: 299_990, length: 100 }).await.unwrap();
+    let tail =
+        bob.client.call(&GetMediaRequest { media_id: got.media_id, offset: 299_990, length: 100 }).await.unwrap();
     assert_eq!((tail.size, tail.data.as_slice()), (300_000, &photo[299_990..]), "a chunk stops at the end");
     let past = bob.client.call(&GetMediaRequest { media_id: got.media_id, offset: 300_000, length: 1 }).await;
     assert_eq!(code(past), Some(ErrorCode::InvalidArgument));
@@ -126,7 +131,8 @@ async fn an_upload_resumes_after_a_dropped_connection(kind: Kind) {
     let held = again.call(&UploadChunkRequest { upload_id: started.upload_id, offset, data: resent }).await.unwrap();
     assert_eq!(held.offset, 4 * chunk as u64);
     let gap = file[5 * chunk..6 * chunk].to_vec();
-    let ahead = again.call(&UploadChunkRequest { upload_id: started.upload_id, offset: 5 * chunk as u64, data: gap }).await;
+    let ahead =
+        again.call(&UploadChunkRequest { upload_id: started.upload_id, offset: 5 * chunk as u64, data: gap }).await;
     assert_eq!(code(ahead), Some(ErrorCode::InvalidArgument), "a chunk past what the server holds leaves a gap");
     let early = again.call(&FinishUploadRequest { upload_id: started.upload_id }).await;
     assert_eq!(code(early), Some(ErrorCode::InvalidArgument), "not every byte is there yet");
@@ -200,7 +206,8 @@ async fn a_known_hash_gives_no_access_without_the_bytes() {
     assert_eq!(code(finish), Some(ErrorCode::InvalidArgument), "no bytes, no file");
     let guessed = mallory.client.send_upload(&started, &noise(200_000)).await;
     assert_eq!(code(guessed), Some(ErrorCode::InvalidArgument), "other bytes, no file");
-    let forward = mallory.client.send_media(Target::User(mallory.user_id), MessageKind::Image, &attachment(media, "")).await;
+    let forward =
+        mallory.client.send_media(Target::User(mallory.user_id), MessageKind::Image, &attachment(media, "")).await;
     assert_eq!(code(forward), Some(ErrorCode::NotFound), "nor can a message carry a file one may not read");
 }
 
@@ -263,15 +270,18 @@ async fn limits_refuse_uploads_while_messages_go_on() {
     let third = alice.client.call(&small).await.unwrap_err();
     assert_eq!((third.code(), third.limit(), third.used()), (Some(ErrorCode::NotPermitted), Some(2), Some(2)));
     let oversized = vec![0; 64 * 1024 + 1];
-    let chunk = alice.client.call(&UploadChunkRequest { upload_id: second.upload_id, offset: 0, data: oversized }).await;
+    let chunk =
+        alice.client.call(&UploadChunkRequest { upload_id: second.upload_id, offset: 0, data: oversized }).await;
     assert_eq!(code(chunk), Some(ErrorCode::InvalidArgument));
-    let long = alice.client.call(&UploadChunkRequest { upload_id: second.upload_id, offset: 0, data: vec![0; 11] }).await;
+    let long =
+        alice.client.call(&UploadChunkRequest { upload_id: second.upload_id, offset: 0, data: vec![0; 11] }).await;
     assert_eq!(code(long), Some(ErrorCode::InvalidArgument), "past the declared size");
     let others = bob.client.call(&UploadStatusRequest { upload_id: second.upload_id }).await;
     assert_eq!(code(others), Some(ErrorCode::NotFound), "an upload is its uploader's alone");
     alice.client.send_text(bob.user_id, "still here").await.expect("messages go on");
-    let bad_content =
-        alice.client.call(&kith::protocol::SendRequest {
+    let bad_content = alice
+        .client
+        .call(&kith::protocol::SendRequest {
             to: Target::User(bob.user_id),
             client_msg_id: kith::client::new_client_msg_id(),
             kind: MessageKind::Voice,

@@ -101,6 +101,24 @@ fn request() -> impl Strategy<Value = Request> {
         social_request(),
         group_request(),
         conversation_request(),
+        media_request(),
+    ]
+}
+
+fn media_request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        (any::<u64>(), text(), any::<[u8; 32]>(), prop::sample::select(MediaPurpose::ALL), any::<(u32, u32, u32)>())
+            .prop_map(|(size, mime, sha256, purpose, (width, height, duration_ms))| {
+                Request::StartUpload(StartUploadRequest { size, mime, sha256, purpose, width, height, duration_ms })
+            }),
+        (any::<u64>(), any::<u64>(), bytes()).prop_map(|(upload_id, offset, data)| {
+            Request::UploadChunk(UploadChunkRequest { upload_id, offset, data })
+        }),
+        any::<u64>().prop_map(|upload_id| Request::UploadStatus(UploadStatusRequest { upload_id })),
+        any::<u64>().prop_map(|upload_id| Request::FinishUpload(FinishUploadRequest { upload_id })),
+        (any::<u64>(), any::<u64>(), any::<u32>())
+            .prop_map(|(media_id, offset, length)| { Request::GetMedia(GetMediaRequest { media_id, offset, length }) }),
+        any::<u64>().prop_map(|media_id| Request::MediaUrl(MediaUrlRequest { media_id })),
     ]
 }
 

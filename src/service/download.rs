@@ -25,7 +25,9 @@ async fn get_media(call: Call, req: GetMediaRequest) -> ServiceResult<Outcome<Me
     }
     let record = readable(&call.services, me, req.media_id).await?;
     if req.offset >= record.size {
-        return Err(ServiceError::invalid(format!("offset: the file has {} bytes", record.size)).with_limit(record.size));
+        return Err(
+            ServiceError::invalid(format!("offset: the file has {} bytes", record.size)).with_limit(record.size)
+        );
     }
     let files = call.services.media.files().clone();
     let (hash, offset, length) = (record.sha256, req.offset, req.length as usize);
@@ -73,11 +75,7 @@ pub(crate) enum Refusal {
 
 /// The file a signed URL names, if its signature holds, it has not expired
 /// and its user may read the file now.
-pub(crate) async fn open(
-    services: &Arc<Services>,
-    path: &str,
-    query: &str,
-) -> Result<media::MediaRecord, Refusal> {
+pub(crate) async fn open(services: &Arc<Services>, path: &str, query: &str) -> Result<media::MediaRecord, Refusal> {
     let id: u64 = path.strip_prefix("/media/").and_then(|id| id.parse().ok()).ok_or(Refusal::NotFound)?;
     let mut user = None;
     let mut expires = None;

@@ -33,9 +33,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use account::Identity;
+pub(crate) use download::{open as open_signed_url, Refusal as UrlRefusal};
 pub use error::{ServiceError, ServiceResult};
 pub use fanout::{Audience, Event};
-pub(crate) use download::{open as open_signed_url, Refusal as UrlRefusal};
 pub use handler::{Call, Outcome, Router};
 pub use message::Conversation;
 

@@ -1,7 +1,7 @@
 //! Media over HTTPS on the TLS port: a TLS client that asks for ALPN
 //! `http/1.1` (as OkHttp, Coil, Glide, ExoPlayer and curl do) is served by
 //! hyper instead of the session loop. It answers only `GET` and `HEAD` of a
-//! signed media URL (section 4.6 of PROTOCOL): the signature, its expiry and
+//! signed media URL (PROTOCOL section 5, Media): the signature, its expiry and
 //! the one access rule are checked on every request, so a URL stops working
 //! the moment its user may no longer read the file. Range requests (one
 //! range) get `206`; the ETag is the content's hash, and since a file's
@@ -66,10 +66,11 @@ async fn answer(services: &Arc<Services>, request: &Request<Incoming>) -> Result
         return Ok(response);
     }
     let uri = request.uri();
-    let record = open_signed_url(services, uri.path(), uri.query().unwrap_or("")).await.map_err(|refusal| match refusal {
-        UrlRefusal::NotFound => StatusCode::NOT_FOUND,
-        UrlRefusal::Expired => StatusCode::FORBIDDEN,
-    })?;
+    let record =
+        open_signed_url(services, uri.path(), uri.query().unwrap_or("")).await.map_err(|refusal| match refusal {
+            UrlRefusal::NotFound => StatusCode::NOT_FOUND,
+            UrlRefusal::Expired => StatusCode::FORBIDDEN,
+        })?;
     let etag = format!("\"{}\"", hex(&record.sha256));
     let mut response = Response::builder()
         .header(header::ETAG, &etag)

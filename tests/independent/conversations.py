@@ -251,7 +251,8 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     phone.message(c1)
 
     # d. the peer's first message, an image: the conversation appears in both lists
-    m1 = peer.client.send(me, b"\x89PNG\r\n", kind=k.KIND_IMAGE).message_id
+    photo = peer.client.upload(b"\x89PNG\r\n\x1a\n", "image/png")
+    m1 = peer.client.send_media(me, k.KIND_IMAGE, k.MediaContent(media_id=photo.media_id)).message_id
     phone.message(m1)
     mine = entry(phone, with_bob)
     expect(mine.last is not None and (mine.last.id, mine.last.sender, mine.last.kind, mine.last.preview)

@@ -89,6 +89,7 @@ ENUM_NAMES = {
     "FriendPolicy": k.FRIEND_POLICY_NAMES,
     "RequestState": k.REQUEST_STATE_NAMES, "RequestBox": k.REQUEST_BOX_NAMES,
     "JoinPolicy": k.JOIN_POLICY_NAMES, "GroupRole": k.GROUP_ROLE_NAMES,
+    "MediaPurpose": k.MEDIA_PURPOSE_NAMES,
 }
 # Names of the variants of the enums with data, by their decoded type (a
 # row's Encoding says "Target variant (u32)" or "enum variant (u32)").
@@ -142,6 +143,14 @@ REVISION_8_PUSH_KINDS = [k.UPDATE_MESSAGE_RECALLED, k.UPDATE_DELETED_FOR_ME, k.U
 REQUIRED_EXAMPLES.update({"request Retention": 2, "response Retention": 2, "error Retention": 1})
 # Revision 11 (section 10.6): who sees the personal fields of a profile.
 REQUIRED_EXAMPLES.update({"request ProfileVisibility": 1, "response ProfileVisibility": 1})
+# Revision 15 (section 10.13): every media action both ways, a refusal at
+# the quota (with `limit` and `used`), and a Send of a MediaContent.
+REQUIRED_EXAMPLES.update({
+    "request StartUpload": 1, "response StartUpload": 1, "error StartUpload": 1, "request UploadChunk": 1,
+    "response UploadChunk": 1, "request UploadStatus": 1, "response UploadStatus": 1, "request FinishUpload": 1,
+    "response FinishUpload": 1, "request GetMedia": 1, "response GetMedia": 1, "request MediaUrl": 1,
+    "response MediaUrl": 1, "request Send": 2,
+})
 REVISION_9_PUSHES = 2
 REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
                                     + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES)

@@ -110,6 +110,13 @@ RECALL = 0x4C
 DELETE_FOR_ME = 0x4D
 # Revision 9: retention (section 5, Retention)
 RETENTION = 0x4E
+# Revision 15: media (StartUpload to MediaUrl)
+START_UPLOAD = 0x58
+UPLOAD_CHUNK = 0x59
+UPLOAD_STATUS = 0x5A
+FINISH_UPLOAD = 0x5B
+GET_MEDIA = 0x5C
+MEDIA_URL = 0x5D
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
@@ -142,6 +149,9 @@ INVALID_INVITATION = 18
 REGISTRATION_CLOSED = 19
 MUTED = 20  # revision 6 (section 5, CreateGroup's preamble)
 BANNED = 21
+FILE_TOO_LARGE = 22  # revision 15 (media): `limit` is the largest file, in bytes
+QUOTA_EXCEEDED = 23  # `limit` the user's quota, `used` what they store now, in bytes
+STORAGE_FULL = 24  # `limit` the free space the server keeps, `used` the free space left, in bytes
 
 ERROR_NAMES = {
     1: "UnsupportedVersion", 2: "UnknownAction", 3: "MalformedBody", 4: "FrameTooLarge",
@@ -149,6 +159,7 @@ ERROR_NAMES = {
     9: "Conflict", 10: "RateLimited", 11: "Internal", 12: "InvalidArgument",
     13: "AlreadyAuthenticated", 14: "InvalidToken", 15: "AccountDisabled", 16: "BadSequence",
     17: "InvitationRequired", 18: "InvalidInvitation", 19: "RegistrationClosed", 20: "Muted", 21: "Banned",
+    22: "FileTooLarge", 23: "QuotaExceeded", 24: "StorageFull",
 }
 
 # Why a request was RateLimited: ErrorBody.reason (revision 14, section 4.2).
@@ -205,6 +216,12 @@ JOIN_POLICY_NAMES = {1: "Open", 2: "Approval", 3: "InviteOnly"}
 JOIN_POLICIES = set(JOIN_POLICY_NAMES)
 ROLE_MEMBER, ROLE_ADMIN, ROLE_OWNER = 1, 2, 3
 GROUP_ROLE_NAMES = {1: "Member", 2: "Admin", 3: "Owner"}
+# Revision 15: what an upload is for (StartUpload's `purpose`).
+PURPOSE_MESSAGE, PURPOSE_AVATAR, PURPOSE_GROUP_AVATAR, PURPOSE_MOMENT = 1, 2, 3, 4
+MEDIA_PURPOSE_NAMES = {1: "Message", 2: "Avatar", 3: "GroupAvatar", 4: "Moment"}
+MEDIA_PURPOSES = set(MEDIA_PURPOSE_NAMES)
+# The kinds whose content is a MediaContent (revision 15).
+MEDIA_KINDS = {KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE}
 
 # Enums with data (section 3: u32 variant index, then the variant's data).
 TARGET_USER, TARGET_GROUP = 0, 1  # Target (section 4.2); Group is revision 6
@@ -268,6 +285,9 @@ DEFAULT_RECALL_SECONDS = {KIND_TEXT: 120, KIND_IMAGE: 120, KIND_VOICE: 120, KIND
 # Retention (section 5, Retention): a conversation's own retention is at most 100 years, in seconds (a larger
 # `set` is InvalidArgument, its `limit` this value); 0 means none of its own.
 MAX_RETENTION_SECONDS = 3_153_600_000
+# Media (revision 15): most bytes of one UploadChunk and one GetMedia by default (media.chunk_bytes); StartUpload
+# answers the server's own, and a larger GetMedia `length` is InvalidArgument with `limit` the server's.
+DEFAULT_CHUNK_BYTES = 64 * 1024
 
 
 # ---------------------------------------------------------------------------
@@ -281,18 +301,20 @@ class KithError(Exception):
     when the server sent none; section 11 suggests 1 s then). `limit`: the
     configured limit the request ran into (bytes, items or registrations per
     hour), or None. `reason`: with RateLimited, a RATE_LIMIT_* number
-    (revision 14), or None.
+    (revision 14), or None. `used`: with QuotaExceeded and StorageFull, the
+    current use beside `limit`, in the same unit (revision 15), or None.
     """
 
     def __init__(self, code: int, message: str, action: Optional[int] = None, *,
                  retry_after_ms: Optional[int] = None, limit: Optional[int] = None,
-                 reason: Optional[int] = None):
+                 reason: Optional[int] = None, used: Optional[int] = None):
         self.code = code
         self.message = message
         self.action = action
         self.retry_after_ms = retry_after_ms
         self.limit = limit
         self.reason = reason
+        self.used = used
         extra = ""
         if retry_after_ms is not None:
             extra += f", retry after {retry_after_ms} ms"
@@ -300,11 +322,14 @@ class KithError(Exception):
             extra += f", limit {limit}"
         if reason is not None:
             extra += f", reason {RATE_LIMIT_REASONS.get(reason, reason)}"
+        if used is not None:
+            extra += f", used {used}"
         super().__init__(f"kith error {code} ({ERROR_NAMES.get(code, 'Unknown')}): {message}{extra}")
 
     @classmethod
     def from_body(cls, e: "ErrorBody", action: Optional[int] = None) -> "KithError":
-        return cls(e.code, e.message, action, retry_after_ms=e.retry_after_ms, limit=e.limit, reason=e.reason)
+        return cls(e.code, e.message, action, retry_after_ms=e.retry_after_ms, limit=e.limit, reason=e.reason,
+                   used=e.used)
 
     @property
     def name(self) -> str:
@@ -398,6 +423,11 @@ class Writer:
             raise ValueError("Id16 must be exactly 16 bytes")
         self._parts.append(bytes(v)); return self
 
+    def sha256(self, v: bytes) -> "Writer":
+        if len(v) != 32:
+            raise ValueError("a SHA-256 must be exactly 32 bytes")
+        self._parts.append(bytes(v)); return self
+
     def option(self, v, item: Callable[["Writer", object], object]) -> "Writer":
         if v is None:
             return self.u8(0)
@@ -472,6 +502,9 @@ class Reader:
 
     def id16(self) -> bytes:
         return self._take(16)
+
+    def sha256(self) -> bytes:
+        return self._take(32)
 
     def option(self, item: Callable[["Reader"], object]):
         tag = self.u8()
@@ -602,6 +635,11 @@ class Message:
         any other kind."""
         return decode_group_event(self.content) if self.kind == KIND_SYSTEM else None
 
+    def media_content(self) -> "Optional[MediaContent]":
+        """The MediaContent an Image, Voice, Video or File message holds
+        (revision 15), None for any other kind."""
+        return decode_media_content(self.content) if self.kind in MEDIA_KINDS else None
+
     @property
     def recalled(self) -> bool:
         """A tombstone of a recalled message (revision 8, section 4.1 MessageKind
@@ -686,6 +724,7 @@ class ErrorBody:
     retry_after_ms: Optional[int] = None  # revision 3: with RateLimited, the wait
     limit: Optional[int] = None  # revision 3: the configured limit that was hit
     reason: Optional[int] = None  # revision 14: with RateLimited, a RATE_LIMIT_* number
+    used: Optional[int] = None  # revision 15: with QuotaExceeded and StorageFull, the current use beside `limit`
 
 
 # --- Revision 4: the social graph (sections 4.2, GetProfile-ListBlocked, 8.2) ---
@@ -1139,6 +1178,63 @@ class RetentionChanged:
     seconds: int  # the conversation's own retention now, 0 for none
 
 
+# --- Revision 15: media (StartUpload to MediaUrl) ---
+
+@dataclass
+class UploadStarted:
+    """The StartUpload response."""
+    upload_id: int  # for the upload's chunks, its status and its finish
+    chunk_bytes: int  # most bytes one chunk may carry (and one GetMedia may ask for)
+    expires_ms: int  # ms since the Unix epoch after which an unfinished upload is discarded
+
+
+@dataclass
+class UploadOffset:
+    """The UploadChunk and UploadStatus response."""
+    offset: int  # bytes the server holds of the file, from its start: the next chunk starts here
+
+
+@dataclass
+class MediaInfo:
+    """The FinishUpload response: the stored file."""
+    media_id: int  # for messages, GetMedia and MediaUrl
+    size: int  # bytes
+    mime: str  # as declared
+    sha256: bytes  # 32 bytes, as the server computed them
+
+
+@dataclass
+class MediaChunk:
+    """The GetMedia response."""
+    size: int  # the whole file's size
+    mime: str  # the file's MIME type
+    data: bytes  # from the requested offset; fewer than asked at the file's end
+
+
+@dataclass
+class MediaUrl:
+    """The MediaUrl response: where to fetch the file over HTTPS."""
+    path: str  # path and query, starting with /media/; put https://<server host>:<TLS port> in front
+    expires_ms: int  # ms since the Unix epoch after which the URL is refused
+
+
+@dataclass
+class MediaContent:
+    """The content of an Image, Voice, Video or File message (revision 15).
+    On Send the server checks the sender may read `media_id` and
+    `thumbnail`, and puts what it stored of the file (`size`, `mime`,
+    `width`, `height`, `duration_ms`) in place of the client's values."""
+    media_id: int
+    thumbnail: Optional[int] = None  # a small image's media id to show first, if any
+    name: str = ""  # the file's name on the sender's device, at most 255 bytes
+    size: int = 0  # bytes (set by the server)
+    mime: str = ""  # (set by the server)
+    width: int = 0  # pixels, 0 if none (set by the server)
+    height: int = 0  # pixels, 0 if none (set by the server)
+    duration_ms: int = 0  # 0 if none (set by the server)
+    caption: str = ""  # at most 1,024 bytes
+
+
 # Request bodies, as decoded by the request decoders below (used to check the
 # document's examples; the client itself encodes requests from arguments).
 
@@ -1470,6 +1566,48 @@ class RetentionRequest:
     set: Optional[int]  # the new retention in seconds (0: none of its own, at most 100 years); None only asks
 
 
+# Revision 15 requests (StartUpload to MediaUrl).
+
+@dataclass
+class StartUploadRequest:
+    size: int  # of the whole file, 1 to the server's file limit
+    mime: str
+    sha256: bytes  # of the whole file, 32 bytes
+    purpose: int  # MediaPurpose
+    width: int  # pixels, 0 if none
+    height: int
+    duration_ms: int  # 0 if none
+
+
+@dataclass
+class UploadChunkRequest:
+    upload_id: int
+    offset: int  # where in the file `data` starts; at most the offset the server holds
+    data: bytes  # 1 to chunk_bytes bytes, not past the declared size
+
+
+@dataclass
+class UploadStatusRequest:
+    upload_id: int
+
+
+@dataclass
+class FinishUploadRequest:
+    upload_id: int
+
+
+@dataclass
+class GetMediaRequest:
+    media_id: int
+    offset: int  # the first byte wanted, below the file's size
+    length: int  # bytes wanted, 1 to chunk_bytes
+
+
+@dataclass
+class MediaUrlRequest:
+    media_id: int
+
+
 def _decode_exact(body: bytes, fn):
     r = Reader(body)
     out = fn(r)
@@ -1741,6 +1879,34 @@ def encode_retention(with_: "Target | int", set_: Optional[int] = None) -> bytes
     return Writer().target(as_target(with_)).option(set_, Writer.u64).build()
 
 
+# Revision 15 (StartUpload to MediaUrl)
+
+def encode_start_upload(size: int, mime: str, sha256: bytes, purpose: int = PURPOSE_MESSAGE, width: int = 0,
+                        height: int = 0, duration_ms: int = 0) -> bytes:
+    return (Writer().u64(size).string(mime).sha256(sha256).u8(purpose).u32(width).u32(height)
+            .u32(duration_ms).build())
+
+
+def encode_upload_chunk(upload_id: int, offset: int, data: bytes) -> bytes:
+    return Writer().u64(upload_id).u64(offset).bytes(data).build()
+
+
+def encode_upload_status(upload_id: int) -> bytes:
+    return Writer().u64(upload_id).build()
+
+
+def encode_finish_upload(upload_id: int) -> bytes:
+    return Writer().u64(upload_id).build()
+
+
+def encode_get_media(media_id: int, offset: int, length: int) -> bytes:
+    return Writer().u64(media_id).u64(offset).u32(length).build()
+
+
+def encode_media_url(media_id: int) -> bytes:
+    return Writer().u64(media_id).build()
+
+
 # --- encoders for server-side bodies (for tests / round-trips) ---
 
 def encode_message(w: Writer, m: Message) -> Writer:
@@ -1890,9 +2056,10 @@ def encode_u64(v: int) -> bytes:
 
 
 def encode_error_body(code: int, message: str, retry_after_ms: Optional[int] = None,
-                      limit: Optional[int] = None, reason: Optional[int] = None) -> bytes:
+                      limit: Optional[int] = None, reason: Optional[int] = None, used: Optional[int] = None) -> bytes:
     return (Writer().u16(code).string(message).option(retry_after_ms, lambda w, v: w.u64(v))
-            .option(limit, lambda w, v: w.u64(v)).option(reason, lambda w, v: w.u8(v)).build())
+            .option(limit, lambda w, v: w.u64(v)).option(reason, lambda w, v: w.u8(v))
+            .option(used, lambda w, v: w.u64(v)).build())
 
 
 def encode_disconnect(reason: int, message: str) -> bytes:
@@ -2029,6 +2196,26 @@ def encode_retention_setting(s: RetentionSetting) -> bytes:
     return Writer().target(s.with_).u64(s.seconds).u64(s.server_seconds).u64(s.effective).build()
 
 
+def encode_upload_started(s: UploadStarted) -> bytes:
+    return Writer().u64(s.upload_id).u32(s.chunk_bytes).u64(s.expires_ms).build()
+
+
+def encode_upload_offset(o: UploadOffset) -> bytes:
+    return Writer().u64(o.offset).build()
+
+
+def encode_media_info(m: MediaInfo) -> bytes:
+    return Writer().u64(m.media_id).u64(m.size).string(m.mime).sha256(m.sha256).build()
+
+
+def encode_media_chunk(c: MediaChunk) -> bytes:
+    return Writer().u64(c.size).string(c.mime).bytes(c.data).build()
+
+
+def encode_media_url_reply(u: MediaUrl) -> bytes:
+    return Writer().string(u.path).u64(u.expires_ms).build()
+
+
 # How each GroupEvent field is written and read (section 4.2: ids, times and
 # `seconds` are u64, `role` a GroupRole u8, `muted` a bool, `fields` GroupFields).
 _EVENT_FIELD_WRITERS = {
@@ -2044,6 +2231,12 @@ def encode_group_event(e: GroupEvent) -> bytes:
     for name in GROUP_EVENT_FIELDS[e.variant]:
         _EVENT_FIELD_WRITERS[name](w, getattr(e, name))
     return w.build()
+
+
+def encode_media_content(c: MediaContent) -> bytes:
+    """An Image, Voice, Video or File message's content (revision 15)."""
+    return (Writer().u64(c.media_id).option(c.thumbnail, Writer.u64).string(c.name).u64(c.size).string(c.mime)
+            .u32(c.width).u32(c.height).u32(c.duration_ms).string(c.caption).build())
 
 
 # --- decoders for every response and push ---
@@ -2367,6 +2560,33 @@ def decode_retention_changed(body: bytes) -> RetentionChanged:
     return _decode_exact(body, lambda r: RetentionChanged(by=r.u64(), to=r.target(), seconds=r.u64()))
 
 
+def decode_upload_started(body: bytes) -> UploadStarted:
+    return _decode_exact(body, lambda r: UploadStarted(upload_id=r.u64(), chunk_bytes=r.u32(), expires_ms=r.u64()))
+
+
+def decode_upload_offset(body: bytes) -> UploadOffset:
+    return _decode_exact(body, lambda r: UploadOffset(r.u64()))
+
+
+def decode_media_info(body: bytes) -> MediaInfo:
+    return _decode_exact(body, lambda r: MediaInfo(media_id=r.u64(), size=r.u64(), mime=r.string(), sha256=r.sha256()))
+
+
+def decode_media_chunk(body: bytes) -> MediaChunk:
+    return _decode_exact(body, lambda r: MediaChunk(size=r.u64(), mime=r.string(), data=r.bytes()))
+
+
+def decode_media_url(body: bytes) -> MediaUrl:
+    return _decode_exact(body, lambda r: MediaUrl(path=r.string(), expires_ms=r.u64()))
+
+
+def decode_media_content(content: bytes) -> MediaContent:
+    """An Image, Voice, Video or File message's content (revision 15)."""
+    return _decode_exact(content, lambda r: MediaContent(
+        media_id=r.u64(), thumbnail=r.option(Reader.u64), name=r.string(), size=r.u64(), mime=r.string(),
+        width=r.u32(), height=r.u32(), duration_ms=r.u32(), caption=r.string()))
+
+
 _EVENT_FIELD_READERS = {
     "user_id": Reader.u64, "by": Reader.u64, "from_": Reader.u64, "to": Reader.u64, "until": Reader.u64,
     "role": Reader.u8, "muted": Reader.bool, "fields": read_group_fields,
@@ -2415,11 +2635,12 @@ def decode_disconnect(body: bytes) -> DisconnectPush:
 
 def decode_error_body(body: bytes) -> ErrorBody:
     # Revision 3: two trailing Option<u64> fields, always present as tags;
-    # revision 14: an Option<u8> reason after them (section 4.2). The code
-    # and the reason are kept as numbers even if unknown.
+    # revision 14: an Option<u8> reason after them (section 4.2); revision
+    # 15: an Option<u64> used after it. The code and the reason are kept as
+    # numbers even if unknown.
     return _decode_exact(body, lambda r: ErrorBody(
         r.u16(), r.string(), r.option(lambda rr: rr.u64()), r.option(lambda rr: rr.u64()),
-        r.option(lambda rr: rr.u8())))
+        r.option(lambda rr: rr.u8()), r.option(lambda rr: rr.u64())))
 
 
 # Decoders for requests (symmetry; used to check the document's examples).
@@ -2647,6 +2868,31 @@ def decode_retention_request(body: bytes) -> RetentionRequest:
     return _decode_exact(body, lambda r: RetentionRequest(r.target(), r.option(Reader.u64)))
 
 
+def decode_start_upload_request(body: bytes) -> StartUploadRequest:
+    return _decode_exact(body, lambda r: StartUploadRequest(
+        r.u64(), r.string(), r.sha256(), r.enum(MEDIA_PURPOSES, "MediaPurpose"), r.u32(), r.u32(), r.u32()))
+
+
+def decode_upload_chunk_request(body: bytes) -> UploadChunkRequest:
+    return _decode_exact(body, lambda r: UploadChunkRequest(r.u64(), r.u64(), r.bytes()))
+
+
+def decode_upload_status_request(body: bytes) -> UploadStatusRequest:
+    return _decode_exact(body, lambda r: UploadStatusRequest(r.u64()))
+
+
+def decode_finish_upload_request(body: bytes) -> FinishUploadRequest:
+    return _decode_exact(body, lambda r: FinishUploadRequest(r.u64()))
+
+
+def decode_get_media_request(body: bytes) -> GetMediaRequest:
+    return _decode_exact(body, lambda r: GetMediaRequest(r.u64(), r.u64(), r.u32()))
+
+
+def decode_media_url_request(body: bytes) -> MediaUrlRequest:
+    return _decode_exact(body, lambda r: MediaUrlRequest(r.u64()))
+
+
 # One row per action (section 5.1): its byte, its name, and the codecs of
 # its request and of its success response (encoder(decoder(body)) == body).
 # Every per-action table of this client is built from these rows, so a new
@@ -2771,6 +3017,18 @@ ACTIONS = [
            encode_deleted_for_me, decode_deleted_for_me),
     Action(RETENTION, "Retention", lambda q: encode_retention(q.with_, q.set), decode_retention_request,
            encode_retention_setting, decode_retention_setting),
+    Action(START_UPLOAD, "StartUpload", lambda q: encode_start_upload(q.size, q.mime, q.sha256, q.purpose, q.width, q.height, q.duration_ms), decode_start_upload_request,
+           encode_upload_started, decode_upload_started),
+    Action(UPLOAD_CHUNK, "UploadChunk", lambda q: encode_upload_chunk(q.upload_id, q.offset, q.data), decode_upload_chunk_request,
+           encode_upload_offset, decode_upload_offset),
+    Action(UPLOAD_STATUS, "UploadStatus", lambda q: encode_upload_status(q.upload_id), decode_upload_status_request,
+           encode_upload_offset, decode_upload_offset),
+    Action(FINISH_UPLOAD, "FinishUpload", lambda q: encode_finish_upload(q.upload_id), decode_finish_upload_request,
+           encode_media_info, decode_media_info),
+    Action(GET_MEDIA, "GetMedia", lambda q: encode_get_media(q.media_id, q.offset, q.length), decode_get_media_request,
+           encode_media_chunk, decode_media_chunk),
+    Action(MEDIA_URL, "MediaUrl", lambda q: encode_media_url(q.media_id), decode_media_url_request,
+           encode_media_url_reply, decode_media_url),
 ]
 
 ACTION_NAMES = {a.byte: a.name for a in ACTIONS} | {ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update"}
@@ -2778,7 +3036,7 @@ REQUEST_ENCODERS = {a.byte: a.encode_request for a in ACTIONS}
 REQUEST_DECODERS = {a.byte: a.decode_request for a in ACTIONS}
 # Success responses, and the error body and pushes (keyed by their action byte).
 RESPONSE_ENCODERS = {a.byte: a.encode_response for a in ACTIONS} | {
-    ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit, e.reason),
+    ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit, e.reason, e.used),
     PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
 }
 RESPONSE_DECODERS = {a.byte: a.decode_response for a in ACTIONS} | {
@@ -3391,6 +3649,43 @@ class KithClient:
         returns the conversation's, the server's and the effective retention."""
         return decode_retention_setting(self.request(RETENTION, encode_retention(with_, set_)))
 
+    # -- media (revision 15, StartUpload to MediaUrl) -------------------------------
+
+    def start_upload(self, size: int, mime: str, sha256: bytes, purpose: int = PURPOSE_MESSAGE, width: int = 0,
+                     height: int = 0, duration_ms: int = 0) -> UploadStarted:
+        """StartUpload (0x58): declares a file of `size` bytes, its MIME type
+        and its SHA-256; FileTooLarge, QuotaExceeded or StorageFull refuse it."""
+        return decode_upload_started(self.request(START_UPLOAD, encode_start_upload(
+            size, mime, sha256, purpose, width, height, duration_ms)))
+
+    def upload_chunk(self, upload_id: int, offset: int, data: bytes) -> UploadOffset:
+        """UploadChunk (0x59): `data` (1 to chunk_bytes bytes) from `offset`,
+        at most the offset the server holds; bytes it already holds are skipped."""
+        return decode_upload_offset(self.request(UPLOAD_CHUNK, encode_upload_chunk(upload_id, offset, data)))
+
+    def upload_status(self, upload_id: int) -> UploadOffset:
+        """UploadStatus (0x5a): how many bytes of an upload the server holds, to resume it."""
+        return decode_upload_offset(self.request(UPLOAD_STATUS, encode_upload_status(upload_id)))
+
+    def finish_upload(self, upload_id: int) -> MediaInfo:
+        """FinishUpload (0x5b): the server compares the hash of what it received
+        with the declared one and stores the file."""
+        return decode_media_info(self.request(FINISH_UPLOAD, encode_finish_upload(upload_id)))
+
+    def get_media(self, media_id: int, offset: int = 0, length: int = DEFAULT_CHUNK_BYTES) -> MediaChunk:
+        """GetMedia (0x5c): `length` bytes (1 to chunk_bytes) of a file the
+        caller may read, from `offset`; fewer at the file's end."""
+        return decode_media_chunk(self.request(GET_MEDIA, encode_get_media(media_id, offset, length)))
+
+    def media_url(self, media_id: int) -> MediaUrl:
+        """MediaUrl (0x5d): a short-lived signed HTTPS URL's path of a file the caller may read."""
+        return decode_media_url(self.request(MEDIA_URL, encode_media_url(media_id)))
+
+    def send_media(self, to: "Target | int", kind: int, content: MediaContent) -> SendReply:
+        """Send a file as a message of `kind` (Image, Voice, Video or File),
+        its content a MediaContent."""
+        return self.send(to, encode_media_content(content), kind=kind)
+
     def list_all_conversations(self, changed_since: int = 0, limit: int = 100) -> tuple:
         """The paging loop of section 5, ListConversations's "Keeping a list on the phone":
         pages with `before` = the last entry's `updated` until `more` is
@@ -3433,6 +3728,33 @@ class KithClient:
                 after = page.updates[-1].id
             if not page.more:
                 return out
+
+    def upload(self, data: bytes, mime: str, purpose: int = PURPOSE_MESSAGE, width: int = 0, height: int = 0,
+               duration_ms: int = 0) -> MediaInfo:
+        """A whole upload: StartUpload with the SHA-256 of `data`, UploadChunk
+        of at most the server's chunk_bytes from each offset it answers, then
+        FinishUpload."""
+        started = self.start_upload(len(data), mime, hashlib.sha256(data).digest(), purpose, width, height,
+                                    duration_ms)
+        offset = 0
+        while offset < len(data):
+            held = self.upload_chunk(started.upload_id, offset, data[offset:offset + started.chunk_bytes]).offset
+            if held <= offset:
+                raise DecodeError(f"upload offset {held} after a chunk at {offset}")
+            offset = held
+        return self.finish_upload(started.upload_id)
+
+    def download(self, media_id: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> bytes:
+        """A whole file, with GetMedia of `chunk_bytes` from each offset until
+        the file's size."""
+        out = bytearray()
+        while True:
+            chunk = self.get_media(media_id, len(out), chunk_bytes)
+            out += chunk.data
+            if len(out) >= chunk.size:
+                return bytes(out)
+            if not chunk.data:
+                raise DecodeError(f"an empty media chunk at {len(out)} of {chunk.size} bytes")
 
     # -- closing -----------------------------------------------------------
 

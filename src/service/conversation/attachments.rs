@@ -54,15 +54,18 @@ pub(super) fn parse(kind: MessageKind, content: &[u8]) -> ServiceResult<Option<M
         return Ok(None);
     }
     let attachment: MediaContent = decode_wire(content).map_err(|e| {
-        ServiceError::invalid(format!("content: a {kind:?} message's content is a MediaContent (section 4.6): {e}"))
+        ServiceError::invalid(format!(
+            "content: a {kind:?} message's content is a MediaContent (section 5, Media): {e}"
+        ))
     })?;
     if attachment.name.len() > NAME_BYTES || attachment.name.chars().any(char::is_control) {
         return Err(ServiceError::invalid(format!("name: at most {NAME_BYTES} bytes, no control characters"))
             .with_limit(NAME_BYTES as u64));
     }
     if attachment.caption.len() > CAPTION_BYTES {
-        return Err(ServiceError::invalid(format!("caption: at most {CAPTION_BYTES} bytes"))
-            .with_limit(CAPTION_BYTES as u64));
+        return Err(
+            ServiceError::invalid(format!("caption: at most {CAPTION_BYTES} bytes")).with_limit(CAPTION_BYTES as u64)
+        );
     }
     Ok(Some(attachment))
 }

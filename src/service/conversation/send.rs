@@ -28,7 +28,6 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
     if matches!(req.kind, MessageKind::System | MessageKind::Recalled | MessageKind::Expired) {
         return Err(ServiceError::invalid(format!("kind: {:?} messages are written by the server", req.kind)));
     }
-    let attachment = attachments::parse(req.kind, &req.content)?;
     let sender = me.user_id;
     let conversation = Conversation::of(sender, req.to);
     let mut message = StoredMessage {
@@ -49,6 +48,7 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
             if let Some(id) = message::known_id(tx, sender, message.client_msg_id)? {
                 return Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: true });
             }
+            let attachment = attachments::parse(message.kind, &message.content)?;
             if let Some(a) = &attachment {
                 message.content = attachments::resolve(tx, &checks, sender, a.clone())?;
             }

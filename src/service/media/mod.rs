@@ -37,7 +37,7 @@ pub(crate) struct Media {
     /// that finds its content already stored never sees that file deleted
     /// under it.
     placing: tokio::sync::Mutex<()>,
-    /// Signs media URLs (section 4.6); kept in `media/url.key`, 0600.
+    /// Signs media URLs (PROTOCOL section 5, Media); kept in `media/url.key`, 0600.
     url_key: ring::hmac::Key,
 }
 

@@ -125,9 +125,9 @@ pub(super) fn add(tx: &mut Tx<'_>, id: u64, record: &MediaRecord) -> ServiceResu
     Ok(())
 }
 
-/// Removes a media id and its references; true when its content has no
-/// other name, so its file may go.
-pub(super) fn remove(tx: &mut Tx<'_>, id: u64, record: &MediaRecord) -> Result<bool, StorageError> {
+/// Removes a media id and its references; returns its content when it has
+/// no other name, so its file may go.
+pub(super) fn remove(tx: &mut Tx<'_>, id: u64, record: &MediaRecord) -> Result<Option<Hash>, StorageError> {
     tx.delete(&MEDIA, &id);
     tx.delete_some(&REFS, &id, usize::MAX)?;
     let key = (record.uploader, record.sha256);
@@ -146,10 +146,10 @@ pub(super) fn remove(tx: &mut Tx<'_>, id: u64, record: &MediaRecord) -> Result<b
     let names = tx.get(&BLOBS, &record.sha256)?.map_or(0, |b| b.names);
     if names <= 1 {
         tx.delete(&BLOBS, &record.sha256);
-        return Ok(true);
+        return Ok(Some(record.sha256));
     }
     tx.put(&BLOBS, &record.sha256, &Blob { size: record.size, names: names - 1 });
-    Ok(false)
+    Ok(None)
 }
 
 /// Marks a file as read by nobody since `at`, or clears the mark.
@@ -250,7 +250,8 @@ pub(crate) fn usage_by_user(s: &Store) -> Result<Vec<(u64, u64, u64)>, StorageEr
 /// `most` entries a job; true when nothing is left. Their files stay while
 /// messages carry them: the people they sent them to keep what they got.
 pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<bool, StorageError> {
-    let open: Vec<u64> = tx.scan(&OPEN, &user).take(most).map(|e| e.map(|((_, id), ())| id)).collect::<Result<_, _>>()?;
+    let open: Vec<u64> =
+        tx.scan(&OPEN, &user).take(most).map(|e| e.map(|((_, id), ())| id)).collect::<Result<_, _>>()?;
     for id in &open {
         tx.delete(&OPEN, &(user, *id));
         tx.delete(&UPLOADS, id);
@@ -277,7 +278,11 @@ pub(crate) fn check(audit: &Audit<'_>) -> Result<(), String> {
     for entry in audit.all(&BLOBS) {
         let (hash, blob) = entry.map_err(|e| e.to_string())?;
         if names.get(&hash).copied().unwrap_or(0) != blob.names {
-            return Err(format!("hash_blob: a file counts {} names, the media records {:?}", blob.names, names.get(&hash)));
+            return Err(format!(
+                "hash_blob: a file counts {} names, the media records {:?}",
+                blob.names,
+                names.get(&hash)
+            ));
         }
         sizes.insert(hash, blob.size);
     }

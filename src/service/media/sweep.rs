@@ -86,9 +86,7 @@ fn look_at(tx: &mut Tx<'_>, ids: &[u64], now: u64, grace_ms: u64) -> ServiceResu
             (true, Some(_)) => store::set_orphan(tx, id, &record, None),
             (false, None) => store::set_orphan(tx, id, &record, Some(now)),
             (false, Some(since)) if since.saturating_add(grace_ms) <= now => {
-                if store::remove(tx, id, &record)? {
-                    unnamed.push(record.sha256);
-                }
+                unnamed.extend(store::remove(tx, id, &record)?);
             }
             _ => {}
         }

@@ -228,11 +228,7 @@ fn info(media: u64, record: &MediaRecord) -> MediaInfo {
 
 /// The caller's upload `id` and, unless it is finished, its transfer
 /// (rebuilt from its file if the server restarted since the last chunk).
-async fn open(
-    services: &Arc<Services>,
-    me: u64,
-    id: u64,
-) -> ServiceResult<(Upload, Option<Arc<Mutex<Transfer>>>)> {
+async fn open(services: &Arc<Services>, me: u64, id: u64) -> ServiceResult<(Upload, Option<Arc<Mutex<Transfer>>>)> {
     let upload = services.read(move |s| store::upload(s, id)).await?;
     let upload = upload
         .filter(|u| u.user == me && u.expires_ms > now_ms())
