@@ -500,3 +500,48 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+fn kith(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(common::process::KITH).args(args).arg("--data-dir").arg(data_dir).output().unwrap()
+}
+
+/// A backup carries the files; a restore checks each against its hash and
+/// brings back files a friend can fetch again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_restore_carry_the_files() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Tls, "bob").await;
+    let photo = noise(300_000);
+    let voice = noise(70_000);
+    let sent = upload(&alice, &photo).await;
+    send_image(&alice, Target::User(bob.user_id), sent).await;
+    let kept = upload(&alice, &voice).await;
+    let file = server.dir.path().join("kith.backup");
+    let out = kith(&["backup", file.to_str().unwrap()], &server.data_dir());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let restored = tempfile::tempdir().unwrap();
+    let target = restored.path().join("data");
+    let out = kith(&["restore", file.to_str().unwrap()], &target);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("and 2 files"), "{}", String::from_utf8_lossy(&out.stdout));
+    let copy = TestServer::start_with(|c| c.data_dir = target.clone()).await;
+    let (bobs, _) = copy.device(Kind::Quic, "bob", "bob-restored", kith::protocol::DeviceType::Desktop).await;
+    assert!(bobs.download(sent).await.unwrap() == photo, "the photo came back");
+    let (alices, _) = copy.device(Kind::Tcp, "alice", "alice-restored", kith::protocol::DeviceType::Desktop).await;
+    assert!(alices.download(kept).await.unwrap() == voice, "the unsent upload came back");
+    assert_eq!(stats(&target)["media_bytes"], 370_000);
+
+    // A file whose bytes are not those of its hash is refused, and nothing stays.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.windows(16).position(|w| w == &photo[1000..1016]).expect("the photo is in the backup");
+    bytes[at] ^= 0xff;
+    let damaged = server.dir.path().join("damaged.backup");
+    std::fs::write(&damaged, bytes).unwrap();
+    let other = restored.path().join("other");
+    let out = kith(&["restore", damaged.to_str().unwrap()], &other);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hash"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!other.join("sled").exists() && !other.join("media").exists());
+}

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::ConfigArgs;
 use crate::admin::{local, Command};
 use crate::config::Config;
-use crate::service::migrate;
+use crate::service::{media, migrate};
 use crate::storage::Store;
 
 /// Environment variable a password may come from instead of a prompt.
@@ -271,22 +271,43 @@ pub(super) fn restore(config: &ConfigArgs, file: &Path) -> Result<(), String> {
     }
     let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     crate::storage::private_dir(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let restored = Store::restore(&config.data_dir, input, migrate::current_version()).map_err(|e| e.to_string())?;
+    let files = media::Files::open(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    let mut restore_file = |hash: &[u8; 32], _: u64, content: &mut dyn std::io::Read| files.restore(hash, content);
+    let restored = Store::restore(&config.data_dir, input, migrate::current_version(), &mut restore_file);
+    let restored = restored.map_err(|e| {
+        let _ = std::fs::remove_dir_all(config.data_dir.join("media"));
+        e.to_string()
+    })?;
     // Opening the store brings a backup of an older layout up to date now,
-    // rather than at the server's next start; then what it holds is checked.
+    // rather than at the server's next start; then what it holds is checked,
+    // and that every file it names came back.
     let checked = Store::open(&config.data_dir, &config.storage, migrate::MIGRATIONS)
         .map_err(|e| e.to_string())
-        .and_then(|store| migrate::check(&store).map(|()| store.version()));
+        .and_then(|store| migrate::check(&store).map(|()| store))
+        .and_then(|store| {
+            let named = media::contents(&store).map_err(|e| e.to_string())?;
+            match files.missing(&named).first() {
+                Some(hash) => Err(format!("the file {} is missing", crate::hex::hex(*hash))),
+                None => Ok(store.version()),
+            }
+        });
     let version = match checked {
         Ok(version) => version,
         Err(problem) => {
             let _ = std::fs::remove_dir_all(config.data_dir.join("sled"));
+            let _ = std::fs::remove_dir_all(config.data_dir.join("media"));
             return Err(format!(
                 "the backup holds data no kith could have written, so nothing was restored: {problem}"
             ));
         }
     };
-    println!("restored {} entries in {} trees into {}", restored.entries, restored.trees, config.data_dir.display());
+    println!(
+        "restored {} entries in {} trees and {} files into {}",
+        restored.entries,
+        restored.trees,
+        restored.files,
+        config.data_dir.display()
+    );
     if restored.schema < version {
         println!("migrated the data from schema version {} to {version}", restored.schema);
     }

@@ -237,29 +237,37 @@ impl Services {
         Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
     }
 
-    /// Writes a backup of the whole database to `out`, taken between two
-    /// group commits so it is one consistent point in time. The snapshot goes
-    /// to a private file in the data directory first, which takes no longer
-    /// than the disk does; only then is it copied to `out`, so a reader that
-    /// stalls holds up nobody's writes.
+    /// Writes a backup of the whole database and its files to `out`. The
+    /// records are taken between two group commits, so they are one
+    /// consistent point in time; they go to a private file in the data
+    /// directory first, which takes no longer than the disk does, and only
+    /// then to `out`, so a reader that stalls holds up nobody's writes. The
+    /// files follow straight from the media directory: finishing uploads
+    /// and the sweep wait meanwhile, so each file the records name is there.
     pub async fn backup(&self, mut out: impl Write + Send + 'static) -> ServiceResult<u64> {
+        let _placing = self.media.hold_files().await;
         let snapshot = self.config.data_dir.join(format!("backup-{}.snapshot", crate::id::now_ms()));
         let path = snapshot.clone();
-        let entries = self
+        let (records, contents) = self
             .committer
             .exclusive(move |store| {
                 let file = crate::storage::private_file(&path)?;
-                store.export(file)
+                Ok::<_, StorageError>((store.export(file)?.pause()?, media::contents(store)?))
             })
-            .await?;
-        let copied = tokio::task::spawn_blocking(move || {
+            .await??;
+        let files = self.media.files().clone();
+        let written = tokio::task::spawn_blocking(move || -> Result<u64, StorageError> {
             let copied = std::fs::File::open(&snapshot).and_then(|mut file| std::io::copy(&mut file, &mut out));
             let _ = std::fs::remove_file(&snapshot);
-            copied
+            copied?;
+            let mut backup = crate::storage::backup::Backup::resume(out, records);
+            for (hash, size) in contents {
+                backup.file(&hash, size, std::fs::File::open(files.blob_path(&hash))?)?;
+            }
+            backup.finish()
         })
         .await?;
-        copied.map_err(StorageError::from)?;
-        Ok(entries?)
+        Ok(written?)
     }
 
     /// The media directory.

@@ -95,6 +95,42 @@ impl Files {
         Ok(())
     }
 
+    /// Stores a file of a backup under its hash, after checking that its
+    /// bytes have that hash: durable and in place, or not there at all.
+    pub(crate) fn restore(&self, hash: &Hash, content: &mut dyn Read) -> std::io::Result<()> {
+        let target = self.blob_path(hash);
+        let shard = target.parent().unwrap_or(&self.root);
+        crate::storage::private_dir(shard)?;
+        let partial = target.with_extension("restoring");
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)?;
+        let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            let n = content.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            std::io::Write::write_all(&mut file, &buffer[..n])?;
+        }
+        if hasher.finish().as_ref() != hash {
+            let _ = std::fs::remove_file(&partial);
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "its bytes do not have its hash"));
+        }
+        file.sync_all()?;
+        std::fs::rename(&partial, &target)?;
+        File::open(shard)?.sync_all()
+    }
+
+    /// The contents of `named` that have no file.
+    pub(crate) fn missing<'a>(&self, named: &'a [(Hash, u64)]) -> Vec<&'a Hash> {
+        named
+            .iter()
+            .filter(|(hash, size)| !self.blob_path(hash).metadata().is_ok_and(|m| m.len() == *size))
+            .map(|(hash, _)| hash)
+            .collect()
+    }
+
     /// Deletes a content's file.
     pub(super) fn remove_blob(&self, hash: &Hash) -> std::io::Result<()> {
         ignore_missing(std::fs::remove_file(self.blob_path(hash)))

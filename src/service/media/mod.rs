@@ -18,7 +18,7 @@ mod upload;
 
 pub(crate) use export::export;
 pub(crate) use files::Files;
-pub(crate) use store::{check, erase, media, reference, references, stats, usage_by_user, MediaRecord};
+pub(crate) use store::{check, contents, erase, media, reference, references, stats, usage_by_user, MediaRecord};
 pub(crate) use sweep::sweep;
 
 use std::collections::HashMap;
@@ -62,6 +62,12 @@ impl Media {
     /// The media directory.
     pub(crate) fn files(&self) -> &Files {
         &self.files
+    }
+
+    /// Keeps files from being placed or deleted while the guard lives (a
+    /// backup copying them).
+    pub(crate) async fn hold_files(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.placing.lock().await
     }
 }
 

@@ -217,6 +217,11 @@ pub(super) fn blobs(s: &Store) -> Result<Vec<Hash>, StorageError> {
     s.all(&BLOBS).map(|entry| entry.map(|(hash, _)| hash)).collect()
 }
 
+/// Every distinct content stored with its size, for a backup.
+pub(crate) fn contents(s: &Store) -> Result<Vec<(Hash, u64)>, StorageError> {
+    s.all(&BLOBS).map(|entry| entry.map(|(hash, blob)| (hash, blob.size))).collect()
+}
+
 /// A user's files, for their export: id and record.
 pub(super) fn uploaded_by(s: &Store, user: u64) -> Result<Vec<(u64, MediaRecord)>, StorageError> {
     s.all(&MEDIA).filter(|entry| !matches!(entry, Ok((_, m)) if m.uploader != user)).collect()
