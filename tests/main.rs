@@ -19,6 +19,7 @@ mod conversations;
 mod crash;
 mod crash_conversations;
 mod crash_groups;
+mod crash_media;
 mod crash_social;
 mod deletion;
 mod fidelity;
