@@ -15,7 +15,7 @@ use kith::client::{Client, Transport};
 use kith::protocol::{
     AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteAccountRequest, DeviceType, Direction, DisconnectReason,
     ErrorCode, GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest, ListFriendRequestsRequest,
-    ListFriendsRequest, ListMembersRequest, Profile, RequestBox, SearchUsersRequest, SetAdminRequest,
+    ListFriendsRequest, ListMembersRequest, MessageKind, Profile, RequestBox, SearchUsersRequest, SetAdminRequest,
     SetProfileRequest, Target, UpdateBody, UpdateKind,
 };
 use kith::service::Conversation;
@@ -140,6 +140,13 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     dana.client.call(&SetProfileRequest { profile }).await.unwrap();
     befriend(&dana, &fred).await;
     let kept = dana.client.send_text(fred.user_id, "a message fred keeps").await.unwrap().message_id;
+    // A photo fred keeps, and an upload dana never finished.
+    let photo = b"a photo fred keeps".to_vec();
+    let jpeg = kith::client::FileShape::attachment("image/jpeg");
+    let file = dana.client.upload(&photo, jpeg).await.unwrap().media_id;
+    let sent = kith::client::attachment(file, "photo.jpg");
+    dana.client.send_media(Target::User(fred.user_id), MessageKind::Image, &sent).await.unwrap();
+    dana.client.start_upload(b"never finished", jpeg).await.unwrap();
     dana.client.call(&AddFriendRequest { user_id: gail.user_id, message: "hi gail".into() }).await.unwrap();
     hank.client.call(&BlockRequest { user_id: dana.user_id }).await.unwrap();
     dana.client.call(&BlockRequest { user_id: jo.user_id }).await.unwrap();
@@ -164,7 +171,8 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     let friends = fred.client.call(&ListFriendsRequest { after: 0, limit: 10 }).await.unwrap();
     assert!(friends.friends.is_empty());
     let history = fred.client.history(Target::User(dana.user_id), Direction::Before, 0, 10).await.unwrap();
-    assert_eq!(history.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![kept], "fred keeps what dana sent");
+    assert_eq!(history.messages.iter().map(|m| m.id).collect::<Vec<_>>()[..1], [kept], "fred keeps what dana sent");
+    assert_eq!(fred.client.download(file).await.unwrap(), photo, "and the photo she sent him");
     assert_eq!(code(fred.client.send_text(dana.user_id, "still there?").await), Some(ErrorCode::NotFound));
     assert_eq!(code(fred.client.call(&GetProfileRequest { user_id: dana.user_id }).await), Some(ErrorCode::NotFound));
     let search = SearchUsersRequest { query: "dana".into(), cursor: vec![], limit: 10 };

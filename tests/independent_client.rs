@@ -111,6 +111,34 @@ async fn the_independent_client_keeps_its_conversations_with_unread_counts_and_r
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_independent_client_sends_a_photo_fetched_over_https() {
+    let server = TestServer::start().await;
+    let s = server.server();
+    let (tcp, tls, pin) =
+        (s.tcp_addr.unwrap().to_string(), s.tls_addr.unwrap().to_string(), format_fingerprint(&s.fingerprint));
+    let out = tokio::task::spawn_blocking(move || {
+        python(&[
+            "media.py",
+            "--tcp",
+            &tcp,
+            "--tls",
+            &tls,
+            "--fingerprint",
+            &pin,
+            "--name",
+            "pysender",
+            "--peer",
+            "pyfriend",
+        ])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
 /// The independent client names every action, update kind and group event
 /// the server has, under the same number: one added to the server without
 /// the client fails here.

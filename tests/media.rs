@@ -545,3 +545,32 @@ async fn backup_and_restore_carry_the_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("hash"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!other.join("sled").exists() && !other.join("media").exists());
 }
+
+/// `kith user export` lists a user's uploads and, with `--files`, copies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_lists_a_users_files_and_copies_them() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Tls, "bob").await;
+    let photo = noise(40_000);
+    let mine = upload(&alice, &photo).await;
+    upload(&bob, &noise(1000)).await;
+    let out_file = server.dir.path().join("alice.jsonl");
+    let files = server.dir.path().join("alice-files");
+    let out = kith(
+        &["user", "export", "alice", "--output", out_file.to_str().unwrap(), "--files", files.to_str().unwrap()],
+        &server.data_dir(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v.get("media").is_some())
+        .collect();
+    assert_eq!(lines.len(), 1, "alice's upload and not bob's: {lines:?}");
+    let media = &lines[0]["media"];
+    assert_eq!((media["id"].as_u64(), media["size"].as_u64()), (Some(mine), Some(40_000)));
+    assert_eq!(media["sha256"].as_str(), Some(kith::hex::hex(&sha256(&photo)).as_str()));
+    assert!(std::fs::read(files.join(mine.to_string())).unwrap() == photo, "the file copied");
+}

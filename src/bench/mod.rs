@@ -11,6 +11,7 @@ mod connections;
 mod conversations;
 mod group;
 mod login;
+mod media;
 mod micro;
 pub mod report;
 mod resilience;
@@ -63,6 +64,9 @@ pub enum Scenario {
     /// The pure hot paths (frames, bodies, keys, ids) timed in this
     /// process, no server needed.
     Micro,
+    /// `--files` uploads and downloads of `--file-kib` KiB, then pairs
+    /// chatting alone and beside transfers.
+    Media,
 }
 
 /// Which transport to load.
@@ -174,6 +178,12 @@ pub struct BenchArgs {
     /// above the user's read position looks at (conversations).
     #[arg(long, default_value_t = 0)]
     pub recalls: usize,
+    /// Files to upload and download back (media).
+    #[arg(long, default_value_t = 10)]
+    pub files: usize,
+    /// Size of each file in KiB (media).
+    #[arg(long, default_value_t = 1024)]
+    pub file_kib: usize,
     /// Concurrent logins or connection set-ups.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -258,6 +268,13 @@ pub struct ServerProbe {
     before: Option<(ProcessSample, Instant)>,
 }
 
+impl Bench<'_> {
+    /// The server's process id, when it was given.
+    fn server_pid(&self) -> Option<u32> {
+        self.args.server_pid
+    }
+}
+
 impl ServerProbe {
     fn new(pid: Option<u32>) -> ServerProbe {
         ServerProbe { pid, before: None }
@@ -319,6 +336,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Group => group::run(b).await,
         Scenario::Conversations => conversations::run(b).await,
         Scenario::Retention => retention::run(b).await,
+        Scenario::Media => media::run(b).await,
         Scenario::Micro => Ok(micro::run(args.duration)), // returned above
     };
     if let Err(e) = bench.accounts.save() {

@@ -63,6 +63,10 @@ pub(crate) enum UserCommand {
         /// Output file [default: USERNAME.jsonl].
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Also copy the files the user uploaded into this directory, each
+        /// named by its media id (the export's `media` lines list them).
+        #[arg(long)]
+        files: Option<PathBuf>,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -182,15 +186,36 @@ pub(super) fn user(command: UserCommand) -> Result<(), String> {
             let data = run_json(&config, Command::UserResetPassword { username: username.clone(), password })?;
             println!("password of {username} reset; {} device token(s) revoked", data["tokens_revoked"]);
         }
-        UserCommand::Export { username, output, config } => {
+        UserCommand::Export { username, output, files, config } => {
             let config = load(&config)?;
             let output = output.unwrap_or_else(|| PathBuf::from(format!("{username}.jsonl")));
             let bytes =
                 write_file(&output, |file| run(&config, Command::UserExport { username: username.clone() }, file))?;
             println!("exported {username} to {} ({bytes} bytes)", output.display());
+            if let Some(dir) = files {
+                let copied = copy_uploads(&output, &dir)?;
+                println!("copied {copied} file(s) to {}", dir.display());
+            }
         }
     }
     Ok(())
+}
+
+/// Copies the file of every `media` line of an export into `dir`, named by
+/// its media id; returns how many.
+fn copy_uploads(export: &Path, dir: &Path) -> Result<usize, String> {
+    let text = std::fs::read_to_string(export).map_err(|e| format!("{}: {e}", export.display()))?;
+    crate::storage::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut copied = 0;
+    for line in text.lines() {
+        let Ok(Value::Object(record)) = serde_json::from_str::<Value>(line) else { continue };
+        let Some(media) = record.get("media") else { continue };
+        let (Some(id), Some(from)) = (media["id"].as_u64(), media["file"].as_str()) else { continue };
+        let to = dir.join(id.to_string());
+        std::fs::copy(from, &to).map_err(|e| format!("{from} -> {}: {e}", to.display()))?;
+        copied += 1;
+    }
+    Ok(copied)
 }
 
 pub(super) fn stats(listing: &Listing) -> Result<(), String> {
