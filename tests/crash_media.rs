@@ -22,6 +22,9 @@ use kith::protocol::{DeviceType, UploadChunkRequest};
 
 const USERS: usize = 3;
 
+/// Acknowledged uploads: who, the media id, the SHA-256 of the bytes.
+type Acked = Arc<Mutex<Vec<(usize, u64, [u8; 32])>>>;
+
 /// A file of 64 KiB to 600 KiB; one in four is one of two shared contents.
 fn content(k: u64) -> Vec<u8> {
     let seed = if k % 4 == 0 { k % 8 } else { k * 7919 + 1 };
@@ -42,7 +45,7 @@ async fn connect(server: &Running, token: &[u8]) -> Client {
 }
 
 /// Uploads files until the server dies; records each acknowledged one.
-async fn upload_until_killed(client: Arc<Client>, user: usize, acked: Arc<Mutex<Vec<(usize, u64, [u8; 32])>>>) {
+async fn upload_until_killed(client: Arc<Client>, user: usize, acked: Acked) {
     for k in (user as u64 * 1_000_000)..u64::MAX {
         let bytes = content(k);
         match client.upload(&bytes, FileShape::attachment("application/octet-stream")).await {
@@ -82,7 +85,7 @@ async fn acknowledged_files_survive_kill_9_whole() {
         c.register(&name, common::PASSWORD).await.unwrap();
         tokens.push(c.login(&name, common::PASSWORD, common::device("d", DeviceType::Mobile)).await.unwrap().token);
     }
-    let acked: Arc<Mutex<Vec<(usize, u64, [u8; 32])>>> = Arc::default();
+    let acked: Acked = Arc::default();
     let mut checked = 0;
     // An upload the kill cuts off, resumed after each restart.
     let mut unfinished: Option<(kith::protocol::UploadStarted, Vec<u8>)> = None;
