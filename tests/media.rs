@@ -20,17 +20,16 @@ use kith::protocol::{
     UploadStatusRequest,
 };
 
-/// `n` bytes no two calls repeat.
+/// `n` bytes no two calls repeat: SHA-256 blocks chained from a random seed.
 fn noise(n: usize) -> Vec<u8> {
-    let mut state = common::random_below(u64::MAX) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
+    let mut block = sha256(&kith::client::new_client_msg_id());
+    let mut out = Vec::with_capacity(n + 32);
+    while out.len() < n {
+        block = sha256(&block);
+        out.extend_from_slice(&block);
+    }
+    out.truncate(n);
+    out
 }
 
 const JPEG: &str = "image/jpeg";
@@ -163,6 +162,25 @@ async fn an_upload_survives_a_restart() {
     let (info, sent) = again.send_upload(&started, &file).await.unwrap();
     assert_eq!(sent, 2 * 64 * 1024);
     assert_eq!(info.sha256, sha256(&file), "the hash was rebuilt from the file");
+}
+
+/// Two devices finishing the same upload at once both get the one file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_finishes_of_one_upload_store_it_once() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let (laptop, _) = server.device(Kind::Quic, "alice", "alice-laptop", kith::protocol::DeviceType::Desktop).await;
+    let file = noise(200_000);
+    let started = alice.client.start_upload(&file, FileShape::attachment(JPEG)).await.unwrap();
+    let step = started.chunk_bytes as usize;
+    for (i, data) in file.chunks(step).enumerate() {
+        let chunk = UploadChunkRequest { upload_id: started.upload_id, offset: (i * step) as u64, data: data.to_vec() };
+        alice.client.call(&chunk).await.unwrap();
+    }
+    let finish = FinishUploadRequest { upload_id: started.upload_id };
+    let (a, b) = tokio::join!(alice.client.call(&finish), laptop.call(&finish));
+    assert_eq!(a.unwrap(), b.unwrap(), "one file, the same answer");
+    assert_eq!(stats(&server.data_dir())["media_files"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,35 +53,12 @@ import sys
 import time
 
 import kith_client as k
-from scenario_main import CheckFailed, run_scenario
+from scenario_main import CHECKS, CheckFailed, expect, expect_refused, ok, run_scenario
 
 PASSWORD = "conversations password"
 PUSH_TIMEOUT = 10.0  # a live push arrives well within this
 QUIET_PERIOD = 1.0  # how long a connection is watched for a push that must not come
 LONG_TEXT = "\u00fc" * 70  # 70 characters, 140 bytes: the preview keeps the first 64 characters
-
-
-CHECKS = [0]
-
-
-def expect(condition: bool, what: str) -> None:
-    if not condition:
-        raise CheckFailed(what)
-    CHECKS[0] += 1
-
-
-def ok(label: str) -> None:
-    print(f"ok   {label}", flush=True)
-
-
-def expect_refused(code: int, what: str, call, *args) -> k.KithError:
-    """`call(*args)` must fail with error `code`."""
-    try:
-        call(*args)
-    except k.KithError as e:
-        expect(e.code == code, f"{what}: error {e.code} ({e.name}), expected {code} ({k.ERROR_NAMES[code]})")
-        return e
-    raise CheckFailed(f"{what}: succeeded, expected error {code} ({k.ERROR_NAMES[code]})")
 
 
 class Device:

@@ -18,7 +18,7 @@ import sys
 import time
 
 import kith_client as k
-from scenario_main import CheckFailed, run_scenario
+from scenario_main import CheckFailed, expect, expect_refused, open_account, run_scenario
 
 PASSWORD = "groups password"
 HELLO = "hello group from python"
@@ -27,29 +27,6 @@ AFTER_KICK = "after the kick"
 REPLY_TIMEOUT = 30.0  # the other client replies once it has our hello
 PUSH_TIMEOUT = 10.0
 QUIET_PERIOD = 1.5  # how long a removed member is watched for a message
-
-
-def expect(condition: bool, what: str) -> None:
-    if not condition:
-        raise CheckFailed(what)
-
-
-def expect_refused(code: int, what: str, call, *args) -> None:
-    """`call(*args)` must fail with error `code`."""
-    try:
-        call(*args)
-    except k.KithError as e:
-        expect(e.code == code, f"{what}: error {e.code} ({e.name}), expected {code} ({k.ERROR_NAMES[code]})")
-        return
-    raise CheckFailed(f"{what}: succeeded, expected error {code} ({k.ERROR_NAMES[code]})")
-
-
-def open_account(host: str, port: int, username: str, label: str) -> tuple:
-    """Registers `username`, logs it in on a new connection; (client, user id)."""
-    client = k.KithClient.connect_tcp(host, port, label=label)
-    client.register(username, PASSWORD)
-    login = client.login(username, PASSWORD, f"groups-{label}", k.DEVICE_DESKTOP, k.CLIENT_OTHER)
-    return client, login.session.user_id
 
 
 def wait_group_message(client: k.KithClient, timeout: float, match, what: str) -> k.Message:
@@ -80,8 +57,8 @@ def expect_no_group_message(client: k.KithClient, group: k.Target, seconds: floa
 
 def run(host: str, port: int, name: str, peer_name: str) -> None:
     # a. the owner, and the kid who accepts every invitation
-    owner, owner_id = open_account(host, port, name, "owner")
-    kid, kid_id = open_account(host, port, name + "kid", "kid")
+    owner, owner_id = open_account(host, port, name, PASSWORD, "groups-owner", k.DEVICE_DESKTOP)
+    kid, kid_id = open_account(host, port, name + "kid", PASSWORD, "groups-kid", k.DEVICE_DESKTOP)
     settings = kid.privacy(friend_policy=k.POLICY_ACCEPT_ALL)
     expect(settings.friend_policy == k.POLICY_ACCEPT_ALL, f"the kid's friend policy is {settings.friend_policy}")
 

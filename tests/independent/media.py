@@ -27,42 +27,9 @@ import ssl
 import sys
 
 import kith_client as k
+from scenario_main import CHECKS, CheckFailed, expect, expect_refused, ok, open_account
 
 PASSWORD = "media password"
-CHECKS = [0]
-
-
-class CheckFailed(Exception):
-    """A check of the scenario failed."""
-
-
-def expect(condition: bool, what: str) -> None:
-    if not condition:
-        raise CheckFailed(what)
-    CHECKS[0] += 1
-
-
-def ok(label: str) -> None:
-    print(f"ok   {label}", flush=True)
-
-
-def refused(code: int, what: str, call, *args) -> None:
-    try:
-        call(*args)
-    except k.KithError as e:
-        expect(e.code == code, f"{what}: error {e.code}, expected {code}")
-        return
-    raise CheckFailed(f"{what}: succeeded, expected error {code}")
-
-
-def user(host: str, port: int, name: str) -> tuple:
-    """A new user logged in on a phone: (client, user id)."""
-    client = k.KithClient.connect_tcp(host, port, label=name)
-    client.register(name, PASSWORD)
-    login = client.login(name, PASSWORD, f"media-{name}", k.DEVICE_MOBILE, k.CLIENT_OTHER)
-    return client, login.session.user_id
-
-
 def https_get(tls: str, pin: bytes, path: str, headers: dict) -> tuple:
     """(status, headers, body) of a GET over HTTPS, the certificate pinned."""
     host, _, port = tls.rpartition(":")
@@ -83,7 +50,8 @@ def https_get(tls: str, pin: bytes, path: str, headers: dict) -> tuple:
 
 
 def run(host: str, port: int, tls: str, pin: bytes, name: str, peer_name: str) -> None:
-    (alice, _), (bob, bob_id), (stranger, stranger_id) = (user(host, port, n) for n in (name, peer_name, name + "x"))
+    (alice, _), (bob, bob_id), (stranger, stranger_id) = (
+        open_account(host, port, n, PASSWORD, f"media-{n}", k.DEVICE_MOBILE) for n in (name, peer_name, name + "x"))
 
     photo = os.urandom(200_000)
     info = alice.upload(photo, "image/jpeg", width=640, height=480)
@@ -115,8 +83,8 @@ def run(host: str, port: int, tls: str, pin: bytes, name: str, peer_name: str) -
     expect(headers.get("content-range") == f"bytes 100-199/{len(photo)}", f"{headers.get('content-range')}")
     ok("the signed URL over HTTPS (pinned, ALPN http/1.1): 200 with the hash as ETag, 206 for a Range")
 
-    refused(k.NOT_FOUND, "a stranger's GetMedia", stranger.get_media, info.media_id, 0, 10)
-    refused(k.NOT_FOUND, "a stranger's MediaUrl", stranger.media_url, info.media_id)
+    expect_refused(k.NOT_FOUND, "a stranger's GetMedia", stranger.get_media, info.media_id, 0, 10)
+    expect_refused(k.NOT_FOUND, "a stranger's MediaUrl", stranger.media_url, info.media_id)
     forged = url.path.replace(f"user={bob_id}", f"user={stranger_id}")
     status, _, _ = https_get(tls, pin, forged, {})
     expect(status == 404, f"the URL rewritten to name the stranger: {status}")
@@ -139,8 +107,8 @@ def run(host: str, port: int, tls: str, pin: bytes, name: str, peer_name: str) -
     wrong = os.urandom(1000)
     started = again.start_upload(len(wrong), "application/pdf", hashlib.sha256(b"something else").digest())
     again.upload_chunk(started.upload_id, 0, wrong)
-    refused(k.INVALID_ARGUMENT, "FinishUpload of bytes with another hash", again.finish_upload, started.upload_id)
-    refused(k.NOT_FOUND, "UploadStatus of the discarded upload", again.upload_status, started.upload_id)
+    expect_refused(k.INVALID_ARGUMENT, "FinishUpload of bytes with another hash", again.finish_upload, started.upload_id)
+    expect_refused(k.NOT_FOUND, "UploadStatus of the discarded upload", again.upload_status, started.upload_id)
     ok("a wrong hash stores nothing and the upload is gone")
     for c in (again, bob, stranger):
         c.close()

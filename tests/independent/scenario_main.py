@@ -1,4 +1,4 @@
-"""The command line the two-client scenario scripts share:
+"""The checks and the command line the two-client scenario scripts share:
 
     python3 SCRIPT.py --tcp HOST:PORT --name NAME --peer PEER
 
@@ -12,6 +12,39 @@ import kith_client as k
 
 class CheckFailed(Exception):
     """A check of a scenario failed."""
+
+
+CHECKS = [0]  # checks passed so far
+
+
+def expect(condition: bool, what: str) -> None:
+    """A check: counted when it holds, the scenario's failure when not."""
+    if not condition:
+        raise CheckFailed(what)
+    CHECKS[0] += 1
+
+
+def ok(label: str) -> None:
+    print(f"ok   {label}", flush=True)
+
+
+def open_account(host: str, port: int, username: str, password: str, device_id: str, device_type: int) -> tuple:
+    """Registers `username` and logs it in on a new plain TCP connection:
+    (client, user id)."""
+    client = k.KithClient.connect_tcp(host, port, label=device_id)
+    client.register(username, password)
+    login = client.login(username, password, device_id, device_type, k.CLIENT_OTHER)
+    return client, login.session.user_id
+
+
+def expect_refused(code: int, what: str, call, *args) -> k.KithError:
+    """`call(*args)` must fail with error `code`; returns the error."""
+    try:
+        call(*args)
+    except k.KithError as e:
+        expect(e.code == code, f"{what}: error {e.code} ({e.name}), expected {code} ({k.ERROR_NAMES[code]})")
+        return e
+    raise CheckFailed(f"{what}: succeeded, expected error {code} ({k.ERROR_NAMES[code]})")
 
 
 def run_scenario(doc, run, name_help: str, peer_help: str, what: str, passed) -> int:

@@ -31,7 +31,7 @@ pub(crate) struct Media {
     /// The media directory.
     files: Files,
     /// Uploads being received, each with the hash of its bytes so far.
-    transfers: Mutex<HashMap<u64, Arc<Mutex<upload::Transfer>>>>,
+    transfers: Mutex<HashMap<u64, Arc<upload::Transfer>>>,
     /// Held from placing a file until its record is durable, and by the
     /// sweep from finding a file unnamed until it is deleted, so a finish
     /// that finds its content already stored never sees that file deleted

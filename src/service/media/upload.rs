@@ -31,9 +31,17 @@ fn crosses(offset: u64, len: u64, every: u64) -> bool {
     (offset + len) / every > offset / every
 }
 
-/// An upload being received.
+/// An upload being received: its record, and what arrived so far.
 pub(crate) struct Transfer {
-    /// Bytes written to its file, from the start.
+    /// The upload as recorded (who, what was declared, until when).
+    upload: Upload,
+    /// The bytes received.
+    progress: Mutex<Progress>,
+}
+
+/// What an upload's file holds.
+struct Progress {
+    /// Bytes written to the file, from the start.
     offset: u64,
     /// The hash of those bytes.
     hasher: digest::Context,
@@ -99,7 +107,7 @@ pub(super) async fn upload_chunk(call: Call, req: UploadChunkRequest) -> Service
     };
     let services = call.services.clone();
     let offset = tokio::task::spawn_blocking(move || {
-        let mut t = transfer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut t = transfer.progress.lock().unwrap_or_else(PoisonError::into_inner);
         if req.offset > t.offset {
             return Err(ServiceError::invalid(format!(
                 "offset: the server holds {} bytes; a chunk starts at or below that",
@@ -144,7 +152,7 @@ pub(super) async fn upload_status(call: Call, req: UploadStatusRequest) -> Servi
     let me = call.me()?.user_id;
     let (upload, transfer) = open(&call.services, me, req.upload_id).await?;
     let offset = match transfer {
-        Some(t) => t.lock().unwrap_or_else(PoisonError::into_inner).offset,
+        Some(t) => t.progress.lock().unwrap_or_else(PoisonError::into_inner).offset,
         None => upload.size,
     };
     Ok(Outcome::Reply(UploadOffset { offset }))
@@ -159,7 +167,7 @@ pub(super) async fn finish_upload(call: Call, req: FinishUploadRequest) -> Servi
         return finished(&services, upload.finished).await.map(Outcome::Reply);
     };
     let digest = {
-        let t = transfer.lock().unwrap_or_else(PoisonError::into_inner);
+        let t = transfer.progress.lock().unwrap_or_else(PoisonError::into_inner);
         if t.offset != upload.size {
             return Err(ServiceError::invalid(format!(
                 "the server holds {} of the {} bytes declared; send the rest first",
@@ -179,6 +187,12 @@ pub(super) async fn finish_upload(call: Call, req: FinishUploadRequest) -> Servi
     let size = upload.size;
     services.read(move |s| Ok(quota_left(s, quota, me, &hash, size))).await??;
     let placing = services.media.placing.lock().await;
+    // A finish of the same upload that held the lock first has moved the
+    // file into place: answer what it stored.
+    if let Some(done) = services.read(move |s| store::upload(s, id)).await?.and_then(|u| u.finished) {
+        drop(placing);
+        return finished(&services, Some(done)).await.map(Outcome::Reply);
+    }
     let files = services.media.files.clone();
     tokio::task::spawn_blocking(move || files.place(id, &hash)).await?.map_err(|e| ServiceError::Storage(e.into()))?;
     let stored = services
@@ -243,21 +257,24 @@ fn info(media: u64, record: &MediaRecord) -> MediaInfo {
     MediaInfo { media_id: media, size: record.size, mime: record.mime.clone(), sha256: record.sha256 }
 }
 
-/// The caller's upload `id` and, unless it is finished, its transfer
-/// (rebuilt from its file if the server restarted since the last chunk).
-async fn open(services: &Arc<Services>, me: u64, id: u64) -> ServiceResult<(Upload, Option<Arc<Mutex<Transfer>>>)> {
+/// The caller's upload `id` and, unless it is finished, its transfer:
+/// from memory while it is being received, else from its record and its
+/// file (the server restarted since the last chunk).
+async fn open(services: &Arc<Services>, me: u64, id: u64) -> ServiceResult<(Upload, Option<Arc<Transfer>>)> {
+    let mine = |u: &Upload| u.user == me && u.expires_ms > now_ms();
+    if let Some(transfer) = services.media.transfer(id) {
+        return match mine(&transfer.upload) {
+            true => Ok((transfer.upload.clone(), Some(transfer))),
+            false => Err(ServiceError::not_found("no such upload")),
+        };
+    }
     let upload = services.read(move |s| store::upload(s, id)).await?;
-    let upload = upload
-        .filter(|u| u.user == me && u.expires_ms > now_ms())
-        .ok_or_else(|| ServiceError::not_found("no such upload"))?;
+    let upload = upload.filter(mine).ok_or_else(|| ServiceError::not_found("no such upload"))?;
     if upload.finished.is_some() {
         return Ok((upload, None));
     }
-    if let Some(transfer) = services.media.transfer(id) {
-        return Ok((upload, Some(transfer)));
-    }
     let files = services.media.files.clone();
-    let transfer = tokio::task::spawn_blocking(move || -> std::io::Result<Transfer> {
+    let progress = tokio::task::spawn_blocking(move || -> std::io::Result<Progress> {
         use std::io::Read;
         let mut file = files.partial(id)?;
         let mut hasher = digest::Context::new(&digest::SHA256);
@@ -271,22 +288,23 @@ async fn open(services: &Arc<Services>, me: u64, id: u64) -> ServiceResult<(Uplo
             hasher.update(&buffer[..n]);
             offset += n as u64;
         }
-        Ok(Transfer { offset, hasher })
+        Ok(Progress { offset, hasher })
     })
     .await?
     .map_err(|e| ServiceError::Storage(e.into()))?;
-    Ok((upload, Some(services.media.resume(id, transfer))))
+    let transfer = services.media.resume(id, Transfer { upload: upload.clone(), progress: Mutex::new(progress) });
+    Ok((upload, Some(transfer)))
 }
 
 impl Media {
-    fn transfer(&self, id: u64) -> Option<Arc<Mutex<Transfer>>> {
+    fn transfer(&self, id: u64) -> Option<Arc<Transfer>> {
         self.transfers.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
     }
 
     /// Keeps a rebuilt transfer, unless a concurrent request kept one first.
-    fn resume(&self, id: u64, transfer: Transfer) -> Arc<Mutex<Transfer>> {
+    fn resume(&self, id: u64, transfer: Transfer) -> Arc<Transfer> {
         let mut all = self.transfers.lock().unwrap_or_else(PoisonError::into_inner);
-        all.entry(id).or_insert_with(|| Arc::new(Mutex::new(transfer))).clone()
+        all.entry(id).or_insert_with(|| Arc::new(transfer)).clone()
     }
 
     /// Drops an upload's transfer (finished, discarded, or its file in doubt).
