@@ -18,7 +18,6 @@ Needs open registration and `social.direct_messages = "anyone"`. Prints
 "all checks passed"; exits non-zero on a failed check.
 """
 
-import argparse
 import hashlib
 import hmac
 import http.client
@@ -27,7 +26,7 @@ import ssl
 import sys
 
 import kith_client as k
-from scenario_main import CHECKS, CheckFailed, expect, expect_refused, ok, open_account
+from scenario_main import CHECKS, CheckFailed, expect, expect_refused, ok, open_account, run_scenario
 
 PASSWORD = "media password"
 def https_get(tls: str, pin: bytes, path: str, headers: dict) -> tuple:
@@ -114,23 +113,12 @@ def run(host: str, port: int, tls: str, pin: bytes, name: str, peer_name: str) -
         c.close()
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tcp", required=True, help="HOST:PORT of the plain TCP listener")
-    p.add_argument("--tls", required=True, help="HOST:PORT of the TLS listener (HTTPS for media)")
-    p.add_argument("--fingerprint", required=True, help="the certificate's SHA-256, as kith prints it")
-    p.add_argument("--name", required=True, help="the uploader's username; the stranger's is NAME + 'x'")
-    p.add_argument("--peer", required=True, help="the recipient's username")
-    a = p.parse_args()
-    host, _, port = a.tcp.rpartition(":")
-    try:
-        run(host.strip("[]"), int(port), a.tls, k.parse_fingerprint(a.fingerprint), a.name, a.peer)
-    except (CheckFailed, k.KithError, k.DecodeError, k.ConnectionClosed, OSError) as e:
-        print(f"media check FAILED: {type(e).__name__}: {e}", flush=True)
-        return 1
-    print(f"all checks passed ({CHECKS[0]} checks)", flush=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_scenario(
+        __doc__, run,
+        name_help="the uploader's username; the stranger's is NAME + 'x'",
+        peer_help="the recipient's username",
+        what="media check",
+        passed=lambda: f"all checks passed ({CHECKS[0]} checks)",
+        tls=True,
+    ))
