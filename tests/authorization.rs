@@ -220,7 +220,7 @@ async fn who_may_do_what_in_a_group() {
     }
     let fields = GroupFields {
         name: "private".into(),
-        avatar: String::new(),
+        avatar: 0,
         introduction: String::new(),
         announcement: String::new(),
         join_policy: JoinPolicy::InviteOnly,
@@ -382,7 +382,7 @@ async fn who_may_do_what_in_a_group() {
 fn info_fields(info: &kith::protocol::GroupInfo) -> kith::protocol::GroupFields {
     kith::protocol::GroupFields {
         name: info.name.clone(),
-        avatar: info.avatar.clone(),
+        avatar: info.avatar,
         introduction: info.introduction.clone(),
         announcement: info.announcement.clone(),
         join_policy: info.join_policy,

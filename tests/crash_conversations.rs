@@ -102,7 +102,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     }
     let fields = GroupFields {
         name: "readers".into(),
-        avatar: String::new(),
+        avatar: 0,
         introduction: String::new(),
         announcement: String::new(),
         join_policy: JoinPolicy::Open,

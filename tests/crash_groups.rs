@@ -215,7 +215,7 @@ async fn acknowledged_memberships_and_group_messages_survive_kill_9() {
     let owner = connect(&server, &tokens[0]).await;
     let fields = GroupFields {
         name: "crash".into(),
-        avatar: String::new(),
+        avatar: 0,
         introduction: String::new(),
         announcement: String::new(),
         join_policy: JoinPolicy::InviteOnly,

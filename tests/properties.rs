@@ -146,7 +146,7 @@ fn conversation_request() -> impl Strategy<Value = Request> {
 }
 
 fn group_fields() -> impl Strategy<Value = GroupFields> {
-    (text(), text(), text(), text(), prop::sample::select(JoinPolicy::ALL), any::<bool>()).prop_map(
+    (text(), any::<u64>(), text(), text(), prop::sample::select(JoinPolicy::ALL), any::<bool>()).prop_map(
         |(name, avatar, introduction, announcement, join_policy, history_visible)| GroupFields {
             name,
             avatar,
@@ -214,7 +214,7 @@ fn group_request() -> impl Strategy<Value = Request> {
 fn profile() -> impl Strategy<Value = Profile> {
     (
         text(),
-        text(),
+        any::<u64>(),
         prop::sample::select(Gender::ALL),
         prop::option::of((any::<u16>(), any::<u8>(), any::<u8>())),
         text(),

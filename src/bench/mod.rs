@@ -424,7 +424,7 @@ async fn befriend(asker: &Client, answerer: &Client, answerer_id: u64) -> Result
 fn open_group(name: String) -> crate::protocol::GroupFields {
     crate::protocol::GroupFields {
         name,
-        avatar: String::new(),
+        avatar: 0,
         introduction: String::new(),
         announcement: String::new(),
         join_policy: crate::protocol::JoinPolicy::Open,

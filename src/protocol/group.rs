@@ -40,8 +40,9 @@ pub struct GroupInfo {
     pub group_id: u64,
     /// 1–64 characters.
     pub name: String,
-    /// Avatar reference, up to 256 bytes.
-    pub avatar: String,
+    /// Media id of the group's avatar, an image the owner or an admin
+    /// uploaded; 0 for none.
+    pub avatar: u64,
     /// Up to 512 characters.
     pub introduction: String,
     /// Up to 2,048 characters.
@@ -66,8 +67,9 @@ pub struct GroupInfo {
 pub struct GroupFields {
     /// 1–64 characters.
     pub name: String,
-    /// Avatar reference, up to 256 bytes.
-    pub avatar: String,
+    /// Media id of the group's avatar, an image the owner or an admin
+    /// uploaded; 0 for none.
+    pub avatar: u64,
     /// Up to 512 characters.
     pub introduction: String,
     /// Up to 2,048 characters.

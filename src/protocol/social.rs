@@ -97,8 +97,8 @@ pub struct Profile {
     /// Display name, up to 32 characters, no control characters; empty
     /// means "show the username". Searchable by prefix.
     pub nickname: String,
-    /// Avatar reference (a media id once the media store exists), up to 256 bytes.
-    pub avatar: String,
+    /// Media id of the avatar, an image its owner uploaded; 0 for none.
+    pub avatar: u64,
     /// Gender.
     pub gender: Gender,
     /// Birth date, if told.
@@ -122,8 +122,8 @@ pub struct UserCard {
     pub username: String,
     /// Profile nickname (may be empty).
     pub nickname: String,
-    /// Profile avatar (may be empty).
-    pub avatar: String,
+    /// Media id of the profile's avatar, 0 for none.
+    pub avatar: u64,
 }
 
 /// `GetProfile` request.

@@ -48,8 +48,8 @@ async fn media_url(call: Call, req: MediaUrlRequest) -> ServiceResult<Outcome<Me
 /// File `id` if `user` may read it now, else `NotFound` (whether it exists
 /// or not: a stranger learns nothing).
 async fn readable(services: &Arc<Services>, user: u64, id: u64) -> ServiceResult<media::MediaRecord> {
-    let retention = services.config.conversation.retention_secs;
-    let found = services.read(move |s| conversation::media_readable(s, user, id, retention, now_ms())).await?;
+    let reader = services.clone();
+    let found = services.read(move |s| conversation::media_readable(&reader, s, user, id, now_ms())).await?;
     found.ok_or_else(|| ServiceError::not_found("no such file"))
 }
 

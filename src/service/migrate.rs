@@ -1,7 +1,10 @@
 //! The steps that bring older data up to the current layout, newest last.
 //! Each domain migrates its own data; see [`crate::storage::migrate`].
 
+mod avatars;
+
 use super::{account, conversation, group, media, message, social, update};
+use crate::protocol::MessageKind;
 use crate::storage::{Audit, Migration, Migrator, StorageError, Store};
 
 /// Every step, in version order.
@@ -46,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "recalled messages are counted by id range, so unread counts stay cheap however many were recalled",
         run: message::records::from_v8,
     },
+    Migration {
+        version: 10,
+        describe: "avatars become media ids; the avatar strings kept before are cleared (they named no file the server keeps)",
+        run: avatars_from_v9,
+    },
 ];
 
 /// The layout version this build writes.
@@ -83,6 +91,13 @@ fn conversations_from_v3(m: &mut Migrator<'_>) -> Result<(), StorageError> {
 fn conversations_from_v4(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     message::records::from_v4(m)?;
     conversation::deliveries_from_v4(m)
+}
+
+fn avatars_from_v9(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    social::reshape_profiles(m, avatars::Profile::into)?;
+    group::reshape_fields(m, avatars::GroupFields::into)?;
+    update::rewrite_notices(m, avatars::notice)?;
+    message::rewrite_contents(m, MessageKind::System, avatars::group_event)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 
 use super::{group, social, Call, Outcome, Router, ServiceError, ServiceResult};
 use crate::protocol::{GetProfileRequest, UserProfile};
-use crate::storage::{StorageError, Store};
 
 /// Registers `GetProfile`.
 pub(super) fn routes(router: &mut Router) {
@@ -21,7 +20,7 @@ async fn get_profile(call: Call, req: GetProfileRequest) -> ServiceResult<Outcom
     let found = call
         .services
         .read(move |s| {
-            Ok(match social::profile_shown(&services, s, (me, user), || share_a_group(s, me, user)) {
+            Ok(match social::profile_shown(&services, s, (me, user), || group::share_a_group(s, me, user)) {
                 Ok(profile) => Ok((social::card(s, user)?.username, profile)),
                 Err(ServiceError::Storage(e)) => return Err(e),
                 Err(refusal) => Err(refusal),
@@ -31,13 +30,3 @@ async fn get_profile(call: Call, req: GetProfileRequest) -> ServiceResult<Outcom
     Ok(Outcome::Reply(UserProfile { user_id: user, username: found.0, profile: found.1 }))
 }
 
-/// Whether two users are members of one group (a look at each group of
-/// `a`'s, at most `group.max_groups_per_user`).
-fn share_a_group(s: &Store, a: u64, b: u64) -> Result<bool, StorageError> {
-    for g in group::groups_of(s, a, 0) {
-        if group::member(s, g?, b)?.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}

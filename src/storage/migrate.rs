@@ -112,10 +112,15 @@ impl Migrator<'_> {
     }
 
     /// Rewrites every value of a keyspace from an older shape to the
-    /// current one. A value that already decodes as the current shape is
-    /// left alone, so the step can run again after a crash part-way: the
-    /// store's encoding rejects trailing bytes and running short, so a
-    /// value whose shape gained fields never decodes as both.
+    /// current one. A value that does not decode as the older shape must
+    /// already be of the current one, and is left alone, so the step can
+    /// run again after a crash part-way: the store's encoding rejects
+    /// trailing bytes and running short, so a value whose shape gained
+    /// fields never decodes as both. The older shape is tried first because
+    /// a value of a shape that changed a field's type (an avatar string
+    /// become a media id) may decode as the current one with another
+    /// meaning, while the current value of such a field (an id, never
+    /// small) reads as a length the older shape runs short of.
     pub fn reshape<K: KeyPart + 'static, Old: DeserializeOwned, New: Serialize + DeserializeOwned>(
         &mut self,
         ks: &Keyspace<K, New>,
@@ -125,12 +130,16 @@ impl Migrator<'_> {
         let ks = *ks;
         for item in self.tree.scan_prefix(ks.all()) {
             let (key, value) = item?;
-            if ks.decode_value(&value).is_ok() {
+            let old: Old = match crate::codec::decode_stored(&value) {
+                Ok(old) => old,
+                Err(_) if ks.decode_value(&value).is_ok() => continue,
+                Err(e) => return Err(ks.corrupt(format!("neither the current nor the older shape: {e}"))),
+            };
+            let new = ks.encode_value(&convert(old));
+            if new[..] == value[..] {
                 continue;
             }
-            let old: Old = crate::codec::decode_stored(&value)
-                .map_err(|e| ks.corrupt(format!("neither the current nor the older shape: {e}")))?;
-            self.batch.insert(key.to_vec(), ks.encode_value(&convert(old)));
+            self.batch.insert(key.to_vec(), new);
             self.queued += 1;
             self.written += 1;
             if self.queued >= CHUNK {
@@ -324,5 +333,37 @@ mod tests {
         assert_eq!(value(1), Grown { a: u64::MAX, b: 0 });
         assert_eq!(value(2), Grown { a: 7, b: 99 });
         assert_eq!(value(3), Grown { a: 300, b: 0 });
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Named {
+        name: String,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Numbered {
+        id: u64,
+        n: u8,
+    }
+
+    /// A field whose type changed: the older value `"a"` also decodes as
+    /// the current shape (id 1, n 0x61), and must be converted all the same;
+    /// a current value, its id large, is left alone.
+    #[test]
+    fn reshaping_a_changed_field_tries_the_older_shape_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).temporary(true).open().unwrap();
+        let tree = db.open_tree(TREE).unwrap();
+        let new: Keyspace<u64, Numbered> = Keyspace::new(&TEST);
+        let old: Keyspace<u64, Named> = Keyspace::new(&TEST);
+        tree.insert(old.key(&1), old.encode_value(&Named { name: "a".into() })).unwrap();
+        assert_eq!(new.decode_value(&tree.get(new.key(&1)).unwrap().unwrap()).unwrap(), Numbered { id: 1, n: 0x61 });
+        tree.insert(new.key(&2), new.encode_value(&Numbered { id: 1 << 60, n: 3 })).unwrap();
+        let mut m = Migrator { db: &db, tree: &tree, batch: sled::Batch::default(), queued: 0, written: 0 };
+        m.reshape(&new, |_: Named| Numbered { id: 0, n: 0 }).unwrap();
+        m.apply().unwrap();
+        let value = |k: u64| new.decode_value(&tree.get(new.key(&k)).unwrap().unwrap()).unwrap();
+        assert_eq!(value(1), Numbered { id: 0, n: 0 });
+        assert_eq!(value(2), Numbered { id: 1 << 60, n: 3 });
     }
 }

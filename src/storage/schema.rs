@@ -147,6 +147,10 @@ keyspaces! {
     UPLOADID_UPLOAD = 0x75, "uploadid_upload", "media", "upload id", "Upload";
     /// Each user's unfinished uploads.
     USERUPLOAD_OPEN = 0x76, "userupload_open", "media", "user id ‖ upload id", "—";
+    /// The users whose profile shows each file as their avatar.
+    MEDIAUSER_AVATAR = 0x77, "mediauser_avatar", "media", "media id ‖ user id", "—";
+    /// The groups that show each file as their avatar.
+    MEDIAGROUP_AVATAR = 0x78, "mediagroup_avatar", "media", "media id ‖ group id", "—";
 }
 
 #[cfg(test)]

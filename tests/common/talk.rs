@@ -76,7 +76,7 @@ pub fn group_fields(join_policy: JoinPolicy) -> GroupFields {
 pub fn named_group_fields(name: &str, join_policy: JoinPolicy, history_visible: bool) -> GroupFields {
     GroupFields {
         name: name.into(),
-        avatar: String::new(),
+        avatar: 0,
         introduction: String::new(),
         announcement: String::new(),
         join_policy,

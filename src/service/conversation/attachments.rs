@@ -1,12 +1,16 @@
 //! Files carried by messages, and THE rule for who may read a file.
 //!
-//! A file is readable by its uploader, and by a user who reaches a message
+//! A file is readable by its uploader; by a user who reaches a message
 //! carrying it — through their [`View`] of that message's conversation,
-//! which holds membership windows and retention, and not recalled — unless a
-//! block stands between them and the uploader. Nothing else grants access:
-//! knowing a media id or a hash gives nothing. `GetMedia`, `MediaUrl`, the
-//! HTTPS server and `Send` (forwarding a file received) all ask here, at
-//! the moment they serve, so a recall, an expiry, a kick or a block takes
+//! which holds membership windows and retention, and not recalled; by a
+//! user who may read the profile that shows it as its avatar (the profile
+//! rule, `social::profile_readable`); and by a user who may see the group
+//! that shows it as its avatar (members, or anyone not banned from a group
+//! that is not invite-only: `group::shown`) — unless a block stands between
+//! them and the uploader. Nothing else grants access: knowing a media id
+//! or a hash gives nothing. `GetMedia`, `MediaUrl`, the HTTPS server and
+//! `Send` (forwarding a file received) all ask here, at the moment they
+//! serve, so a recall, an expiry, a kick, a block or a changed avatar takes
 //! effect at once.
 
 use super::View;
@@ -14,7 +18,7 @@ use crate::codec::{decode_wire, encode_wire};
 use crate::id::now_ms;
 use crate::protocol::{MediaContent, MessageKind};
 use crate::service::message::Conversation;
-use crate::service::{media, social, ServiceError, ServiceResult, Services, Tx};
+use crate::service::{group, media, social, ServiceError, ServiceResult, Services, Tx};
 use crate::storage::{Get, StorageError};
 
 /// Longest file name a media message carries, in bytes.
@@ -24,10 +28,10 @@ const CAPTION_BYTES: usize = 1024;
 
 /// File `id`, if `user` may read it now.
 pub(crate) fn readable(
+    services: &Services,
     r: &impl Get,
     user: u64,
     id: u64,
-    server_retention: u64,
     now: u64,
 ) -> Result<Option<media::MediaRecord>, StorageError> {
     let Some(record) = media::media(r, id)? else { return Ok(None) };
@@ -38,9 +42,24 @@ pub(crate) fn readable(
     if social::forbids(&relation, social::Surface::Lookup).is_some() {
         return Ok(None);
     }
+    let retention = services.config().conversation.retention_secs;
     for (conversation, message) in media::references(r, id)? {
-        let Ok(view) = View::of(r, user, conversation, server_retention, now)? else { continue };
+        let Ok(view) = View::of(r, user, conversation, retention, now)? else { continue };
         if view.reached(r, message)?.is_some_and(|m| m.kind != MessageKind::Recalled) {
+            return Ok(Some(record));
+        }
+    }
+    for holder in media::holders(r, id)? {
+        let shown = match holder {
+            media::Holder::User(owner) => {
+                social::profile_readable(services, r, (user, owner), || group::share_a_group(r, user, owner))?
+            }
+            media::Holder::Group(group) => match group::shown(r, group, user) {
+                Err(ServiceError::Storage(e)) => return Err(e),
+                found => found.is_ok(),
+            },
+        };
+        if shown {
             return Ok(Some(record));
         }
     }
@@ -74,12 +93,11 @@ pub(super) fn parse(kind: MessageKind, content: &[u8]) -> ServiceResult<Option<M
 /// thumbnail), and returns the content to store: what the server holds of
 /// the file in place of the client's values.
 pub(super) fn resolve(tx: &Tx<'_>, services: &Services, sender: u64, mut a: MediaContent) -> ServiceResult<Vec<u8>> {
-    let retention = services.config.conversation.retention_secs;
     let now = now_ms();
     let missing = |what: &str| ServiceError::not_found(format!("{what}: no such file"));
-    let record = readable(tx, sender, a.media_id, retention, now)?.ok_or_else(|| missing("media_id"))?;
+    let record = readable(services, tx, sender, a.media_id, now)?.ok_or_else(|| missing("media_id"))?;
     if let Some(thumbnail) = a.thumbnail {
-        readable(tx, sender, thumbnail, retention, now)?.ok_or_else(|| missing("thumbnail"))?;
+        readable(services, tx, sender, thumbnail, now)?.ok_or_else(|| missing("thumbnail"))?;
     }
     a.size = record.size;
     a.mime = record.mime;

@@ -12,7 +12,7 @@
 //! Uses: message (a system message goes in through
 //! [`crate::service::message::append`]; a member's read state starts and
 //! ends with the membership), update, social (blocks and friend policies on
-//! invitations).
+//! invitations), media (the avatar's file).
 
 mod export;
 mod membership;
@@ -26,10 +26,10 @@ pub(crate) use roster::member_ids;
 pub(crate) use roster::Rosters;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::{export, reached_groups};
-pub(crate) use store::{check, from_v7, group as record, groups_of, member, memberships, stats};
+pub(crate) use store::{check, from_v7, group as record, memberships, reshape_fields, stats};
 
 use self::store::{GroupRecord, MemberRecord};
-use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
+use super::{media, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
 use crate::config::GroupConfig;
 use crate::id::id_time_ms;
 use crate::protocol::{
@@ -79,7 +79,7 @@ fn info(id: u64, record: &GroupRecord, my_role: Option<GroupRole>) -> GroupInfo 
     GroupInfo {
         group_id: id,
         name: record.fields.name.clone(),
-        avatar: record.fields.avatar.clone(),
+        avatar: record.fields.avatar,
         introduction: record.fields.introduction.clone(),
         announcement: record.fields.announcement.clone(),
         join_policy: record.fields.join_policy,
@@ -228,6 +228,7 @@ async fn create(call: Call, mut req: CreateGroupRequest) -> ServiceResult<Outcom
         .write(move |tx| {
             membership::check_group_count(tx, &config, me)?;
             let id = tx.next_id();
+            media::set_avatar(tx, media::Holder::Group(id), me, 0, req.fields.avatar)?;
             let mut record = GroupRecord { fields: req.fields, muted: false, owner: me, member_count: 0, roster: 0 };
             let visible_from = if record.fields.history_visible { 0 } else { id };
             let owner =
@@ -256,22 +257,35 @@ async fn get(call: Call, req: GetGroupRequest) -> ServiceResult<Outcome<GroupInf
     let group = req.group_id;
     let found = call
         .services
-        .read(move |s| {
-            Ok((|| -> ServiceResult<GroupInfo> {
-                let record = load(s, group)?;
-                check_not_banned(s, group, me)?;
-                let role = store::member(s, group, me)?.map(|m| m.role);
-                // An invite-only group shows itself to its members and to
-                // those invited, not to anyone guessing ids.
-                let invited = || store::invitation(s, me, group).map(|i| i.is_some());
-                if role.is_none() && record.fields.join_policy == JoinPolicy::InviteOnly && !invited()? {
-                    return Err(ServiceError::not_found("no such group"));
-                }
-                Ok(info(group, &record, role))
-            })())
-        })
+        .read(move |s| Ok(shown(s, group, me).map(|(record, role)| info(group, &record, role))))
         .await??;
     Ok(Outcome::Reply(found))
+}
+
+/// The group as `user` may see it, with their role: members, and anyone
+/// not banned from a group that is not invite-only (an invite-only group
+/// shows itself to its members and to those invited, not to anyone
+/// guessing ids). `GetGroup` and the group avatar's readers ask here.
+pub(crate) fn shown(r: &impl Get, group: u64, user: u64) -> ServiceResult<(GroupRecord, Option<GroupRole>)> {
+    let record = load(r, group)?;
+    check_not_banned(r, group, user)?;
+    let role = store::member(r, group, user)?.map(|m| m.role);
+    let invited = || store::invitation(r, user, group).map(|i| i.is_some());
+    if role.is_none() && record.fields.join_policy == JoinPolicy::InviteOnly && !invited()? {
+        return Err(ServiceError::not_found("no such group"));
+    }
+    Ok((record, role))
+}
+
+/// Whether two users are members of one group (a look at each group of
+/// `a`'s, at most `group.max_groups_per_user`).
+pub(crate) fn share_a_group(r: &impl Get, a: u64, b: u64) -> Result<bool, StorageError> {
+    for g in store::groups_of(r, a, 0) {
+        if store::member(r, g?, b)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 async fn update_group(call: Call, mut req: UpdateGroupRequest) -> ServiceResult<Outcome<GroupInfo>> {
@@ -281,6 +295,7 @@ async fn update_group(call: Call, mut req: UpdateGroupRequest) -> ServiceResult<
         let mut record = load(tx, group)?;
         let role = membership(tx, group, me)?.role;
         rules::need_admin(role)?;
+        media::set_avatar(tx, media::Holder::Group(group), me, record.fields.avatar, req.fields.avatar)?;
         record.fields = req.fields.clone();
         store::put_group(tx, group, &record);
         announce(tx, config, group, me, GroupEvent::InfoChanged { by: me, fields: req.fields })?;
@@ -303,6 +318,8 @@ async fn dissolve(call: Call, req: DissolveGroupRequest) -> ServiceResult<Outcom
 /// and keeps the window they had; invitations into it no longer stand, and
 /// each invitee hears so once.
 fn end(tx: &mut Tx<'_>, config: &GroupConfig, group: u64, by: u64) -> ServiceResult<()> {
+    let avatar = load(tx, group)?.fields.avatar;
+    media::set_avatar(tx, media::Holder::Group(group), by, avatar, 0)?;
     let members = store::members_in(tx, group)?;
     let everyone: Vec<u64> = members.iter().map(|(user, _)| *user).collect();
     let id = tx.next_id();

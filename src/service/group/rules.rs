@@ -5,8 +5,6 @@ use crate::service::{names, ServiceError, ServiceResult};
 
 /// Longest group name, in characters.
 pub(super) const NAME_CHARS: usize = 64;
-/// Longest avatar reference, in bytes.
-pub(super) const AVATAR_BYTES: usize = 256;
 /// Longest introduction, in characters.
 pub(super) const INTRODUCTION_CHARS: usize = 512;
 /// Longest announcement, in characters.
@@ -27,10 +25,6 @@ pub(super) fn check_fields(f: &mut GroupFields) -> ServiceResult<()> {
         return Err(ServiceError::invalid("name: must not be empty"));
     }
     f.name = names::check("name", &f.name, NAME_CHARS)?;
-    if f.avatar.len() > AVATAR_BYTES || f.avatar.chars().any(char::is_control) {
-        return Err(ServiceError::invalid(format!("avatar: at most {AVATAR_BYTES} bytes without control characters"))
-            .with_limit(AVATAR_BYTES as u64));
-    }
     long_text("introduction", &f.introduction, INTRODUCTION_CHARS)?;
     long_text("announcement", &f.announcement, ANNOUNCEMENT_CHARS)
 }
@@ -96,7 +90,7 @@ mod tests {
     fn fields(name: &str) -> GroupFields {
         GroupFields {
             name: name.into(),
-            avatar: String::new(),
+            avatar: 0,
             introduction: "line one\nline two".into(),
             announcement: String::new(),
             join_policy: JoinPolicy::Open,

@@ -115,7 +115,7 @@ pub(super) fn put_group(tx: &mut Tx<'_>, id: u64, record: &GroupRecord) {
 }
 
 /// A user's membership of a group, if any.
-pub(crate) fn member(r: &impl Get, group: u64, user: u64) -> Result<Option<MemberRecord>, StorageError> {
+pub(super) fn member(r: &impl Get, group: u64, user: u64) -> Result<Option<MemberRecord>, StorageError> {
     r.get(&MEMBERS, &(group, user))
 }
 
@@ -240,7 +240,7 @@ pub(super) fn members_in(tx: &Tx<'_>, group: u64) -> Result<Vec<(u64, MemberReco
 /// The entries of one owner in a keyspace keyed `owner ‖ id`, with ids
 /// above `after`, in id order.
 fn after<'a, V: Serialize + DeserializeOwned + 'static>(
-    store: &'a Store,
+    store: &'a impl Get,
     ks: &Keyspace<(u64, u64), V>,
     owner: u64,
     after: u64,
@@ -259,18 +259,13 @@ pub(super) fn members_page(
 }
 
 /// The groups a user is in with ids above `after`, in id order.
-pub(crate) fn groups_of(store: &Store, user: u64, after: u64) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
-    self::after(store, &JOINED, user, after).map(|e| e.map(|(group, _)| group))
+pub(super) fn groups_of(r: &impl Get, user: u64, after: u64) -> impl Iterator<Item = Result<u64, StorageError>> + '_ {
+    self::after(r, &JOINED, user, after).map(|e| e.map(|(group, _)| group))
 }
 
 /// How many groups a user is in, as the job sees it.
 pub(super) fn group_count(tx: &Tx<'_>, user: u64) -> Result<usize, StorageError> {
-    let mut n = 0;
-    for entry in tx.range(&JOINED, (user, 0)..=(user, u64::MAX)) {
-        entry?;
-        n += 1;
-    }
-    Ok(n)
+    groups_of(tx, user, 0).try_fold(0, |n, entry| entry.map(|_| n + 1))
 }
 
 /// A user's ban from a group, if any.
@@ -437,6 +432,30 @@ pub(crate) fn memberships(
     m: &mut Migrator<'_>,
 ) -> Result<impl Iterator<Item = Result<(u64, u64, u64), StorageError>>, StorageError> {
     Ok(m.entries(&MEMBERS)?.map(|entry| entry.map(|((group, user), member)| (group, user, member.joined))))
+}
+
+/// Rewrites every group record whose editable fields had an older shape
+/// (a migration step that changed what the fields hold).
+pub(crate) fn reshape_fields<Old: DeserializeOwned>(
+    m: &mut Migrator<'_>,
+    convert: impl Fn(Old) -> GroupFields,
+) -> Result<(), StorageError> {
+    /// A record as it was stored, its fields of the older shape.
+    #[derive(Deserialize)]
+    struct Older<F> {
+        fields: F,
+        muted: bool,
+        owner: u64,
+        member_count: u32,
+        roster: u64,
+    }
+    m.reshape(&GROUPS, |old: Older<Old>| GroupRecord {
+        fields: convert(old.fields),
+        muted: old.muted,
+        owner: old.owner,
+        member_count: old.member_count,
+        roster: old.roster,
+    })
 }
 
 /// Version 7 filed invitations under their invitee only, and kept those

@@ -3,7 +3,8 @@
 //! ([`store`]), per-user quotas, and the sweep of files nobody may read.
 //!
 //! Who may read a file is decided by what references it — a message the
-//! reader may see, or their own upload — which needs the conversation
+//! reader may see, a profile or group showing it as its avatar, or their
+//! own upload — which needs the conversation
 //! domain's view of a conversation; that rule lives there
 //! (`conversation::attachments`), and `GetMedia` and `MediaUrl` above both
 //! (`service/download.rs`). This domain keeps the references and uses only
@@ -18,13 +19,15 @@ mod upload;
 
 pub(crate) use export::export;
 pub(crate) use files::Files;
-pub(crate) use store::{check, contents, erase, media, reference, references, stats, usage_by_user, MediaRecord};
+pub(crate) use store::{
+    check, contents, erase, holders, media, reference, references, stats, usage_by_user, Holder, MediaRecord,
+};
 pub(crate) use sweep::sweep;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::Router;
+use super::{Router, ServiceError, ServiceResult, Tx};
 
 /// The media domain's state beside its records.
 pub(crate) struct Media {
@@ -74,4 +77,23 @@ impl Media {
 /// Registers the upload handlers.
 pub(super) fn routes(router: &mut Router) {
     router.add(upload::start_upload).add(upload::upload_chunk).add(upload::upload_status).add(upload::finish_upload);
+}
+
+/// Moves `holder`'s avatar from file `old` to file `new` (0: none), in the
+/// job that changes the profile or group. A new avatar must be an image
+/// that `by`, who sets it, uploaded: an avatar is shown to people the file
+/// was never sent to, so it cannot be someone else's file.
+pub(crate) fn set_avatar(tx: &mut Tx<'_>, holder: Holder, by: u64, old: u64, new: u64) -> ServiceResult<()> {
+    if new == old {
+        return Ok(());
+    }
+    if new != 0 {
+        let record = store::media(tx, new)?
+            .filter(|r| r.uploader == by)
+            .ok_or_else(|| ServiceError::not_found("avatar: no such file among your uploads"))?;
+        if !record.mime.starts_with("image/") {
+            return Err(ServiceError::invalid(format!("avatar: an image is needed, not {}", record.mime)));
+        }
+    }
+    store::show_avatar(tx, holder, old, new)
 }

@@ -1,6 +1,7 @@
 //! The media domain's records: files by media id, each distinct content
 //! once with the count of ids naming it, what each user stores against
-//! their quota, the messages that carry each file, and uploads.
+//! their quota, the messages that carry each file, the profiles and groups
+//! that show it as their avatar, and uploads.
 
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +73,26 @@ const USAGE: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_MEDIABYTES);
 const REFS: Keyspace<(u64, (Conversation, u64)), ()> = Keyspace::new(&schema::MEDIAMESSAGE_REF);
 const UPLOADS: Keyspace<u64, Upload> = Keyspace::new(&schema::UPLOADID_UPLOAD);
 const OPEN: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::USERUPLOAD_OPEN);
+const USER_AVATARS: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::MEDIAUSER_AVATAR);
+const GROUP_AVATARS: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::MEDIAGROUP_AVATAR);
+
+/// What shows a file as its avatar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A user's profile.
+    User(u64),
+    /// A group.
+    Group(u64),
+}
+
+impl Holder {
+    fn keyspace(self) -> (&'static Keyspace<(u64, u64), ()>, u64) {
+        match self {
+            Holder::User(user) => (&USER_AVATARS, user),
+            Holder::Group(group) => (&GROUP_AVATARS, group),
+        }
+    }
+}
 
 /// A stored file.
 pub(crate) fn media(r: &impl Get, id: u64) -> Result<Option<MediaRecord>, StorageError> {
@@ -91,6 +112,30 @@ pub(crate) fn reference(tx: &mut Tx<'_>, id: u64, record: &mut MediaRecord, at: 
     if record.orphan_since.take().is_some() {
         tx.put(&MEDIA, &id, record);
     }
+}
+
+/// The profiles and groups that show a file as their avatar.
+pub(crate) fn holders(r: &impl Get, id: u64) -> Result<Vec<Holder>, StorageError> {
+    let users = r.range(&USER_AVATARS, (id, 0)..=(id, u64::MAX)).map(|e| e.map(|((_, user), ())| Holder::User(user)));
+    let groups =
+        r.range(&GROUP_AVATARS, (id, 0)..=(id, u64::MAX)).map(|e| e.map(|((_, group), ())| Holder::Group(group)));
+    users.chain(groups).collect()
+}
+
+/// Moves `holder`'s avatar from file `old` to file `new` (0: none), in the
+/// job that changes the profile or group.
+pub(super) fn show_avatar(tx: &mut Tx<'_>, holder: Holder, old: u64, new: u64) -> ServiceResult<()> {
+    let (keyspace, who) = holder.keyspace();
+    if old != 0 {
+        tx.delete(keyspace, &(old, who));
+    }
+    if new != 0 {
+        tx.put(keyspace, &(new, who), &());
+        if let Some(record) = media(tx, new)?.filter(|r| r.orphan_since.is_some()) {
+            set_orphan(tx, new, &record, None);
+        }
+    }
+    Ok(())
 }
 
 /// Forgets that a message carries a file (the message is gone).
@@ -312,6 +357,8 @@ pub(crate) fn check(audit: &Audit<'_>) -> Result<(), String> {
         return Err(format!("userid_mediabytes: user {user} holds files but has no usage"));
     }
     audit.check_entries(&REFS)?;
+    audit.check_entries(&USER_AVATARS)?;
+    audit.check_entries(&GROUP_AVATARS)?;
     audit.check_entries(&UPLOADS)?;
     audit.check_entries(&OPEN)
 }

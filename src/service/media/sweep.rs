@@ -2,7 +2,8 @@
 //!
 //! Every `media.sweep_interval_secs` it discards expired uploads, then
 //! looks at every stored file: a reference whose message is gone, recalled
-//! or purged as expired is dropped; a file with no reference left is marked
+//! or purged as expired is dropped; a file with no reference left, and
+//! shown as no profile's or group's avatar, is marked
 //! as orphaned, and deleted once it has stayed so for
 //! `media.orphan_grace_secs` (an upload not yet sent has that long to be
 //! sent). Each decision is re-checked inside its job on the group commit,
@@ -74,7 +75,9 @@ fn look_at(tx: &mut Tx<'_>, ids: &[u64], now: u64, grace_ms: u64) -> ServiceResu
     let mut unnamed = Vec::new();
     for &id in ids {
         let Some(record) = store::media(tx, id)? else { continue };
-        let mut live = false;
+        // A profile or group that shows the file keeps it: their jobs
+        // keep those references exact, so there is nothing to re-check.
+        let mut live = !store::holders(tx, id)?.is_empty();
         for at in store::references(tx, id)? {
             if carried(tx, at)? {
                 live = true;

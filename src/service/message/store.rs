@@ -312,6 +312,28 @@ pub(crate) fn check(store: &Audit<'_>, highwater: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Rewrites the content of every logged message of `kind` that `convert`
+/// changes (a migration step that changed what a kind's content holds).
+pub(crate) fn rewrite_contents(
+    m: &mut Migrator<'_>,
+    kind: MessageKind,
+    convert: impl Fn(&[u8]) -> Option<Vec<u8>>,
+) -> Result<(), StorageError> {
+    let mut changed = Vec::new();
+    for entry in m.entries(&LOG)? {
+        let (key, message) = entry?;
+        if message.kind == kind {
+            if let Some(content) = convert(&message.content) {
+                changed.push((key, StoredMessage { content, ..message }));
+            }
+        }
+    }
+    for (key, message) in changed {
+        m.put(&LOG, &key, &message)?;
+    }
+    Ok(())
+}
+
 /// Version 1 kept logs (`L`), idempotency entries (`D`) and the id
 /// high-water mark (`H`) in its `messages` tree, beside the inboxes that
 /// became update logs.

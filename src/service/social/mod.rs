@@ -9,7 +9,8 @@
 //! update log in the same job.
 //!
 //! Uses: account (names), update, message (one migration; a 1:1
-//! conversation's read positions in the profile rule, [`profile`]).
+//! conversation's read positions in the profile rule, [`profile`]), media
+//! (the avatar's file).
 
 mod export;
 mod profile;
@@ -17,15 +18,15 @@ mod rules;
 mod search;
 mod store;
 
-pub(crate) use profile::shown as profile_shown;
+pub(crate) use profile::{readable as profile_readable, shown as profile_shown};
 pub(crate) use rules::{forbids, Surface};
 pub(crate) use search::Cursors;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::export;
-pub(crate) use store::{check, from_v2, from_v6, privacy as privacy_of, relation, stats, Pair};
+pub(crate) use store::{check, from_v2, from_v6, privacy as privacy_of, relation, reshape_profiles, stats, Pair};
 
 use self::store::RequestRecord;
-use super::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
+use super::{media, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::config::DirectMessages;
 use crate::id::{first_id_at, id_time_ms, now_ms};
 use crate::protocol::{
@@ -163,7 +164,9 @@ pub(crate) async fn save_profile(
     let folded = rules::check_profile(&mut profile.profile, (today.year(), today.month().into(), today.day()))?;
     services
         .write(move |tx| {
-            store::set_profile(tx, profile.user_id, &profile.profile, folded)?;
+            let user = profile.user_id;
+            let old = store::set_profile(tx, user, &profile.profile, folded)?;
+            media::set_avatar(tx, media::Holder::User(user), user, old.avatar, profile.profile.avatar)?;
             tell_own_devices(tx, profile.user_id, origin, UpdateBody::ProfileChanged(profile.clone()));
             Ok(profile)
         })

@@ -23,35 +23,25 @@ use crate::protocol::{Audience, Discoverable, FieldVisibility, Profile, Target};
 use crate::service::message::records;
 use crate::service::message::Conversation;
 use crate::service::{ServiceError, ServiceResult, Services};
-use crate::storage::{StorageError, Store};
+use crate::storage::{Get, StorageError};
 
 /// What `viewer` may read of `user`'s profile, or why nothing (`NotFound`,
 /// or `RateLimited` once a viewer's lookups of strangers run out);
 /// `share_a_group` is asked only when nothing closer relates them.
 pub(crate) fn shown(
     services: &Services,
-    s: &Store,
+    r: &impl Get,
     (viewer, user): (u64, u64),
     share_a_group: impl FnOnce() -> Result<bool, StorageError>,
 ) -> ServiceResult<Profile> {
-    let relation = store::relation(s, Pair::of(viewer, user))?;
-    let ttl = services.config().social.request_ttl_ms();
-    let asked_by_them =
-        relation.pending.is_some_and(|p| p.to == viewer && id_time_ms(p.id).saturating_add(ttl) > now_ms());
-    let related = viewer == user || relation.friends_since.is_some() || asked_by_them || {
-        let direct = Conversation::of(viewer, Target::User(user));
-        let engaged = records::head(s, direct)?.read_of(direct, user).is_some_and(|r| r.read > 0);
-        engaged || share_a_group()?
-    };
+    let relation = store::relation(r, Pair::of(viewer, user))?;
+    let related = related(services, r, &relation, (viewer, user), share_a_group)?;
     if !related {
         services.profile_lookups.allow(viewer, 1, std::time::Instant::now())?;
     }
-    check_visible(services, s, viewer, user)?;
-    if !related && store::privacy(s, user)?.discoverable != Discoverable::Everyone {
-        return Err(ServiceError::not_found("no such user"));
-    }
-    let mut profile = store::profile(s, user)?;
-    let fields = store::field_visibility(s, user)?;
+    admitted(services, r, (viewer, user), related)?;
+    let mut profile = store::profile(r, user)?;
+    let fields = store::field_visibility(r, user)?;
     let sees = |audience: Audience| match audience {
         Audience::Everyone => true,
         Audience::Friends => viewer == user || relation.friends_since.is_some(),
@@ -59,6 +49,52 @@ pub(crate) fn shown(
     };
     redact(&mut profile, fields, sees);
     Ok(profile)
+}
+
+/// Whether `viewer` may read `user`'s profile, without counting a lookup:
+/// for the avatar of a card the viewer already holds, fetched again each
+/// time an image loader asks.
+pub(crate) fn readable(
+    services: &Services,
+    r: &impl Get,
+    (viewer, user): (u64, u64),
+    share_a_group: impl FnOnce() -> Result<bool, StorageError>,
+) -> Result<bool, StorageError> {
+    let relation = store::relation(r, Pair::of(viewer, user))?;
+    let related = related(services, r, &relation, (viewer, user), share_a_group)?;
+    match admitted(services, r, (viewer, user), related) {
+        Ok(()) => Ok(true),
+        Err(ServiceError::Storage(e)) => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Whether the two are related (the module's first rule).
+fn related(
+    services: &Services,
+    r: &impl Get,
+    relation: &store::Relation,
+    (viewer, user): (u64, u64),
+    share_a_group: impl FnOnce() -> Result<bool, StorageError>,
+) -> Result<bool, StorageError> {
+    let ttl = services.config().social.request_ttl_ms();
+    let asked_by_them =
+        relation.pending.is_some_and(|p| p.to == viewer && id_time_ms(p.id).saturating_add(ttl) > now_ms());
+    Ok(viewer == user || relation.friends_since.is_some() || asked_by_them || {
+        let direct = Conversation::of(viewer, Target::User(user));
+        let engaged = records::head(r, direct)?.read_of(direct, user).is_some_and(|r| r.read > 0);
+        engaged || share_a_group()?
+    })
+}
+
+/// Refuses, as "no such user", a disabled or blocked user, and a hidden
+/// one to a viewer not related to them.
+fn admitted(services: &Services, r: &impl Get, (viewer, user): (u64, u64), related: bool) -> ServiceResult<()> {
+    check_visible(services, r, viewer, user)?;
+    if !related && store::privacy(r, user)?.discoverable != Discoverable::Everyone {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    Ok(())
 }
 
 /// Empties the personal fields `sees` refuses.

@@ -8,8 +8,6 @@ use super::store::{fold, Relation};
 
 /// Longest nickname and remark, in characters.
 pub(super) const NAME_CHARS: usize = 32;
-/// Longest avatar reference, in bytes.
-pub(super) const AVATAR_BYTES: usize = 256;
 /// Longest signature, in characters.
 pub(super) const SIGNATURE_CHARS: usize = 140;
 /// Longest city or province, in characters.
@@ -53,10 +51,6 @@ pub(crate) fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceEr
 /// returns the folded nickname to index, if any.
 pub(super) fn check_profile(p: &mut Profile, today: (i32, u8, u8)) -> ServiceResult<Option<String>> {
     p.nickname = names::check("nickname", &p.nickname, NAME_CHARS)?;
-    if p.avatar.len() > AVATAR_BYTES || p.avatar.chars().any(char::is_control) {
-        return Err(field("avatar", &format!("at most {AVATAR_BYTES} bytes without control characters"))
-            .with_limit(AVATAR_BYTES as u64));
-    }
     if let Some(date) = p.birth_date {
         check_birth_date(date, today)?;
     }
@@ -125,10 +119,9 @@ mod tests {
 
     #[test]
     fn each_field_is_named_in_its_error() {
-        let cases: [(&str, Profile); 6] = [
+        let cases: [(&str, Profile); 5] = [
             ("nickname", Profile { nickname: "x".repeat(33), ..Profile::default() }),
             ("nickname", Profile { nickname: "a\u{7}b".into(), ..Profile::default() }),
-            ("avatar", Profile { avatar: "a".repeat(257), ..Profile::default() }),
             (
                 "birth_date",
                 Profile { birth_date: Some(BirthDate { year: 2001, month: 2, day: 29 }), ..Profile::default() },

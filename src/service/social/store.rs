@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{FieldVisibility, PrivacySettings, Profile, RequestState};
-use crate::service::{names, ServiceResult, Tx};
+use crate::service::{media, names, ServiceResult, Tx};
 use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Leading, Migrator, StorageError, Store};
 
 /// Bytes of a folded nickname the index keeps: compatibility forms can
@@ -180,8 +180,9 @@ pub(super) fn profile(r: &impl Get, user: u64) -> Result<Profile, StorageError> 
     Ok(r.get(&PROFILES, &user)?.unwrap_or_default())
 }
 
-/// Replaces a user's profile and its nickname index entry.
-pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Option<String>) -> ServiceResult<()> {
+/// Replaces a user's profile and its nickname index entry; returns the
+/// profile it replaced.
+pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Option<String>) -> ServiceResult<Profile> {
     let old = profile(tx, user)?;
     if !old.nickname.is_empty() {
         tx.delete(&NICKS, &NickKey { name: fold(&old.nickname), user });
@@ -190,7 +191,7 @@ pub(super) fn set_profile(tx: &mut Tx<'_>, user: u64, new: &Profile, folded: Opt
         tx.put(&NICKS, &NickKey { name, user }, &());
     }
     tx.put(&PROFILES, &user, new);
-    Ok(())
+    Ok(old)
 }
 
 /// A user's privacy settings (the defaults if never set).
@@ -417,10 +418,11 @@ pub(super) fn erase_some(tx: &mut Tx<'_>, user: u64, most: usize) -> ServiceResu
     if !friends.is_empty() || !incoming.is_empty() || !outgoing.is_empty() || !blocked.is_empty() {
         return Ok((friends, false));
     }
-    let nickname = profile(tx, user)?.nickname;
+    let Profile { nickname, avatar, .. } = profile(tx, user)?;
     if !nickname.is_empty() {
         tx.delete(&NICKS, &NickKey { name: fold(&nickname), user });
     }
+    media::set_avatar(tx, media::Holder::User(user), user, avatar, 0)?;
     tx.delete(&PROFILES, &user);
     tx.delete(&PRIVACY, &user);
     tx.delete(&FIELDS, &user);
@@ -501,6 +503,15 @@ pub(crate) fn from_v6(m: &mut Migrator<'_>) -> Result<(), StorageError> {
         m.put(&NICKS, &NickKey { name: fold(&nickname), user }, &())?;
     }
     Ok(())
+}
+
+/// Rewrites every stored profile from an older shape (a migration step
+/// that changed what a profile holds).
+pub(crate) fn reshape_profiles<Old: serde::de::DeserializeOwned>(
+    m: &mut Migrator<'_>,
+    convert: impl Fn(Old) -> Profile,
+) -> Result<(), StorageError> {
+    m.reshape(&PROFILES, convert)
 }
 
 /// Checks restored social data: every entry of every social keyspace decodes.

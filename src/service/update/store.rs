@@ -211,6 +211,26 @@ pub(crate) fn cursors(
     Ok(m.entries(&CURSORS)?.map(|entry| entry.map(|((user, _), cursor)| (user, cursor))))
 }
 
+/// Rewrites the body of every notice that `convert`, given its kind byte
+/// and body, changes (a migration step that changed a kind's body).
+pub(crate) fn rewrite_notices(
+    m: &mut Migrator<'_>,
+    convert: impl Fn(u8, &[u8]) -> Option<Vec<u8>>,
+) -> Result<(), StorageError> {
+    let mut changed = Vec::new();
+    for entry in m.entries(&LOG)? {
+        if let (key, StoredUpdate::Inline { kind, body }) = entry? {
+            if let Some(body) = convert(kind, &body) {
+                changed.push((key, StoredUpdate::Inline { kind, body }));
+            }
+        }
+    }
+    for (key, update) in changed {
+        m.put(&LOG, &key, &update)?;
+    }
+    Ok(())
+}
+
 /// Version 1 kept per-user inboxes of message ids (`I` in its `messages`
 /// tree) and per-device cursors over them. Each inbox entry becomes a
 /// message update with the message's id, so a device's cursor keeps its
