@@ -15,8 +15,8 @@ use kith::client::{Client, Transport};
 use kith::protocol::{
     AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteAccountRequest, DeviceType, Direction, DisconnectReason,
     ErrorCode, GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest, ListFriendRequestsRequest,
-    ListFriendsRequest, ListMembersRequest, MessageKind, Profile, RequestBox, SearchUsersRequest, SetAdminRequest,
-    SetProfileRequest, Target, UpdateBody, UpdateKind,
+    ListFriendsRequest, ListMembersRequest, MediaPurpose, MessageKind, Profile, RequestBox, SearchUsersRequest,
+    SetAdminRequest, SetProfileRequest, Target, UpdateBody, UpdateKind,
 };
 use kith::service::Conversation;
 use kith::storage::{schema, KeyPart};
@@ -136,7 +136,10 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     let ivy = server.user(Kind::Tcp, "ivy").await;
     let jo = server.user(Kind::Tcp, "joan").await;
 
-    let profile = Profile { nickname: NICKNAME.into(), city: "Quillhaven".into(), ..Profile::default() };
+    let face =
+        kith::client::FileShape { mime: "image/png", purpose: MediaPurpose::Avatar, size_px: (64, 64), duration_ms: 0 };
+    let avatar = dana.client.upload(b"dana's face", face).await.unwrap().media_id;
+    let profile = Profile { nickname: NICKNAME.into(), avatar, city: "Quillhaven".into(), ..Profile::default() };
     dana.client.call(&SetProfileRequest { profile }).await.unwrap();
     befriend(&dana, &fred).await;
     let kept = dana.client.send_text(fred.user_id, "a message fred keeps").await.unwrap().message_id;

@@ -13,6 +13,7 @@ mod common;
 mod accounts;
 mod admin;
 mod authorization;
+mod avatars;
 mod binary;
 mod commit;
 mod conversations;

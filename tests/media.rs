@@ -21,7 +21,7 @@ use kith::protocol::{
 };
 
 /// `n` bytes no two calls repeat: SHA-256 blocks chained from a random seed.
-fn noise(n: usize) -> Vec<u8> {
+pub(crate) fn noise(n: usize) -> Vec<u8> {
     let mut block = sha256(&kith::client::new_client_msg_id());
     let mut out = Vec::with_capacity(n + 32);
     while out.len() < n {
@@ -49,7 +49,7 @@ async fn url(client: &Client, media_id: u64) -> Result<MediaUrl, kith::client::C
 
 /// Whether `client` can read file `media` by either path, as a pair:
 /// (`GetMedia` answered, `MediaUrl` answered). A refusal must be `NotFound`.
-async fn reads(client: &Client, media: u64) -> (bool, bool) {
+pub(crate) async fn reads(client: &Client, media: u64) -> (bool, bool) {
     let chunk = client.call(&GetMediaRequest { media_id: media, offset: 0, length: 16 }).await.map(drop);
     let link = url(client, media).await.map(drop);
     let answered = (chunk.is_ok(), link.is_ok());

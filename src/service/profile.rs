@@ -29,4 +29,3 @@ async fn get_profile(call: Call, req: GetProfileRequest) -> ServiceResult<Outcom
         .await??;
     Ok(Outcome::Reply(UserProfile { user_id: user, username: found.0, profile: found.1 }))
 }
-

@@ -402,11 +402,10 @@ def check_profile(p: k.Profile) -> None:
     """The rules of section 4.2's Profile (lengths in characters are Unicode
     scalar values, i.e. Python characters)."""
     assert len(p.nickname) <= 32 and (p.nickname == "" or p.nickname.strip(" ")), f"nickname {p.nickname!r}"
-    assert len(p.avatar.encode()) <= 256, "avatar above 256 bytes"
     assert p.gender in k.GENDERS, f"gender {p.gender}"
     assert len(p.signature) <= 140 and len(p.city) <= 64 and len(p.province) <= 64, "a text field too long"
     assert len(p.extra.encode()) <= 1024, "extra above 1024 bytes"
-    for name in ("nickname", "avatar", "signature", "city", "province", "extra"):
+    for name in ("nickname", "signature", "city", "province", "extra"):
         assert control_free(getattr(p, name)), f"control character in {name}"
     if p.birth_date is not None:
         d = p.birth_date
@@ -430,7 +429,6 @@ def check_friend_request(f: k.FriendRequestInfo) -> None:
 def check_group_fields(f) -> None:
     """The rules of section 4.2's GroupFields (also met by a GroupInfo)."""
     assert 1 <= len(f.name) <= 64 and f.name.strip(" ") and control_free(f.name), f"name {f.name!r}"
-    assert len(f.avatar.encode()) <= 256 and control_free(f.avatar), "avatar above 256 bytes"
     assert len(f.introduction) <= 512 and control_free(f.introduction.replace("\n", "")), "introduction"
     assert len(f.announcement) <= 2048 and control_free(f.announcement.replace("\n", "")), "announcement"
     assert f.join_policy in k.JOIN_POLICIES, f"join_policy {f.join_policy}"

@@ -743,7 +743,7 @@ class Profile:
     """What a user tells about themselves (section 4.2). The default is the
     empty profile of a user who never set one."""
     nickname: str = ""
-    avatar: str = ""
+    avatar: int = 0  # media id of an image the user uploaded, 0 for none
     gender: int = GENDER_UNSPECIFIED
     birth_date: Optional[BirthDate] = None
     signature: str = ""
@@ -781,7 +781,7 @@ class UserCard:
     user_id: int
     username: str
     nickname: str
-    avatar: str
+    avatar: int  # media id, 0 for none
 
 
 @dataclass
@@ -876,7 +876,7 @@ class GroupFields:
     """A group's editable information (section 4.2): CreateGroup,
     UpdateGroup, and the InfoChanged event."""
     name: str
-    avatar: str = ""
+    avatar: int = 0  # media id of an image the setter uploaded, 0 for none
     introduction: str = ""
     announcement: str = ""
     join_policy: int = JOIN_OPEN
@@ -888,7 +888,7 @@ class GroupInfo:
     """A group as a user sees it (section 4.2)."""
     group_id: int  # a snowflake: its time is the creation time
     name: str
-    avatar: str
+    avatar: int  # media id, 0 for none
     introduction: str
     announcement: str
     join_policy: int  # JoinPolicy, kept as a number
@@ -1685,7 +1685,7 @@ def encode_birth_date(w: Writer, d: BirthDate) -> Writer:
 
 
 def encode_profile(w: Writer, p: Profile) -> Writer:
-    return (w.string(p.nickname).string(p.avatar).u8(p.gender).option(p.birth_date, encode_birth_date)
+    return (w.string(p.nickname).u64(p.avatar).u8(p.gender).option(p.birth_date, encode_birth_date)
             .string(p.signature).string(p.city).string(p.province).string(p.extra))
 
 
@@ -1753,7 +1753,7 @@ def encode_list_blocked(after: int, limit: int) -> bytes:
 # Revision 6 (section 5, CreateGroup to ListMembers)
 
 def encode_group_fields(w: Writer, f: GroupFields) -> Writer:
-    return (w.string(f.name).string(f.avatar).string(f.introduction).string(f.announcement)
+    return (w.string(f.name).u64(f.avatar).string(f.introduction).string(f.announcement)
             .u8(f.join_policy).bool(f.history_visible))
 
 
@@ -1919,7 +1919,7 @@ def encode_new_login(w: Writer, n: NewLogin) -> Writer:
 
 
 def encode_user_card(w: Writer, c: UserCard) -> Writer:
-    return w.u64(c.user_id).string(c.username).string(c.nickname).string(c.avatar)
+    return w.u64(c.user_id).string(c.username).string(c.nickname).u64(c.avatar)
 
 
 def encode_friend_request_info(w: Writer, f: FriendRequestInfo) -> Writer:
@@ -2104,7 +2104,7 @@ def encode_blocked_page(p: BlockedPage) -> bytes:
 
 
 def encode_group_info_into(w: Writer, g: GroupInfo) -> Writer:
-    return (w.u64(g.group_id).string(g.name).string(g.avatar).string(g.introduction).string(g.announcement)
+    return (w.u64(g.group_id).string(g.name).u64(g.avatar).string(g.introduction).string(g.announcement)
             .u8(g.join_policy).bool(g.history_visible).bool(g.muted).u64(g.owner).u32(g.member_count)
             .option(g.my_role, lambda ww, v: ww.u8(v)))
 
@@ -2270,7 +2270,7 @@ def read_profile(r: Reader, strict: bool = False) -> Profile:
     """A Profile; `strict` (a request) rejects an unknown gender as the
     server does, otherwise (a response) it is kept as a number."""
     return Profile(
-        nickname=r.string(), avatar=r.string(),
+        nickname=r.string(), avatar=r.u64(),
         gender=r.enum(GENDERS, "Gender") if strict else r.u8(),
         birth_date=r.option(read_birth_date), signature=r.string(), city=r.string(),
         province=r.string(), extra=r.string(),
@@ -2278,7 +2278,7 @@ def read_profile(r: Reader, strict: bool = False) -> Profile:
 
 
 def read_user_card(r: Reader) -> UserCard:
-    return UserCard(user_id=r.u64(), username=r.string(), nickname=r.string(), avatar=r.string())
+    return UserCard(user_id=r.u64(), username=r.string(), nickname=r.string(), avatar=r.u64())
 
 
 def read_friend_request_info(r: Reader) -> FriendRequestInfo:
@@ -2300,14 +2300,14 @@ def read_group_fields(r: Reader, strict: bool = False) -> GroupFields:
     """GroupFields; `strict` (a request) rejects an unknown join policy as
     the server does, otherwise it is kept as a number."""
     return GroupFields(
-        name=r.string(), avatar=r.string(), introduction=r.string(), announcement=r.string(),
+        name=r.string(), avatar=r.u64(), introduction=r.string(), announcement=r.string(),
         join_policy=r.enum(JOIN_POLICIES, "JoinPolicy") if strict else r.u8(), history_visible=r.bool(),
     )
 
 
 def read_group_info(r: Reader) -> GroupInfo:
     return GroupInfo(
-        group_id=r.u64(), name=r.string(), avatar=r.string(), introduction=r.string(),
+        group_id=r.u64(), name=r.string(), avatar=r.u64(), introduction=r.string(),
         announcement=r.string(), join_policy=r.u8(), history_visible=r.bool(), muted=r.bool(),
         owner=r.u64(), member_count=r.u32(), my_role=r.option(Reader.u8),
     )

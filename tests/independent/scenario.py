@@ -246,13 +246,24 @@ def social_section(suffix: str, tcp_conn, tls_conn) -> None:
     nickname = f"\u5c0f\u660eKit{suffix}"  # 小明Kit…
     wide = k.Profile(nickname="\u5b57" * 32)  # 32 characters, 96 bytes: the rule counts characters
     assert gus.set_profile(wide).profile == wide
-    profile = k.Profile(nickname=nickname, avatar="media:77", gender=k.GENDER_MALE,
+    # An avatar is an image gus uploaded (section 5, Media, "Avatars").
+    face_bytes = b"\x89PNG\r\n\x1a\n" + f"gus's face {suffix}".encode() * 64
+    face = gus.upload(face_bytes, "image/png", k.PURPOSE_AVATAR, 64, 64).media_id
+    notes = gus.upload(b"not a picture " + suffix.encode(), "text/plain", k.PURPOSE_AVATAR).media_id
+    e4 = expect_error(k.INVALID_ARGUMENT, gus.set_profile, k.Profile(avatar=notes))
+    e5 = expect_error(k.NOT_FOUND, fay.set_profile, k.Profile(avatar=face))
+    assert e4.message.startswith("avatar") and e5.message.startswith("avatar"), (e4, e5)
+    check(f"an avatar must be an image (a text/plain upload gives InvalidArgument (12) {e4.message!r}) that "
+          f"the user uploaded (fay naming gus's image gives NotFound (8) {e5.message!r})")
+    profile = k.Profile(nickname=nickname, avatar=face, gender=k.GENDER_MALE,
                         birth_date=k.BirthDate(1994, 7, 15), signature="\u53bb\u9493\u9c7c gone fishing",
                         city="\u676d\u5dde", province="\u6d59\u6c5f", extra='{"theme":"dark"}')
     stored = gus.set_profile(profile)
     assert stored == k.UserProfile(gus_id, gus_name, profile), stored
     got = fay.get_profile(gus_id)
     assert got == stored, got
+    assert fay.download(got.profile.avatar) == face_bytes
+    check(f"fay, who may read gus's profile, downloads his avatar ({len(face_bytes)} bytes) by its media id")
     gus_card = card(stored)
     assert next_kind(gus_desk, k.UPDATE_PROFILE_CHANGED).value == k.UserProfile(gus_id, gus_name, wide)
     assert next_kind(gus_desk, k.UPDATE_PROFILE_CHANGED).value == stored

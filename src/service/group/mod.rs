@@ -255,10 +255,8 @@ async fn create(call: Call, mut req: CreateGroupRequest) -> ServiceResult<Outcom
 async fn get(call: Call, req: GetGroupRequest) -> ServiceResult<Outcome<GroupInfo>> {
     let me = call.me()?.user_id;
     let group = req.group_id;
-    let found = call
-        .services
-        .read(move |s| Ok(shown(s, group, me).map(|(record, role)| info(group, &record, role))))
-        .await??;
+    let found =
+        call.services.read(move |s| Ok(shown(s, group, me).map(|(record, role)| info(group, &record, role)))).await??;
     Ok(Outcome::Reply(found))
 }
 
