@@ -34,6 +34,7 @@ pub mod hub;
 pub mod id;
 pub mod link;
 pub mod net;
+mod priority;
 pub mod protocol;
 pub mod server;
 pub mod service;

@@ -399,8 +399,8 @@ async fn who_may_do_what_to_a_user() {
     use kith::protocol::{
         AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, FindUserRequest, FinishUploadRequest,
         FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest, MarkReadRequest, MediaUrlRequest,
-        PrivacyRequest, RecallRequest, RemoveFriendRequest, RetentionRequest, SearchUsersRequest, SetRemarkRequest,
-        UnblockRequest, UploadChunkRequest, UploadStatusRequest,
+        PrivacyRequest, Profile, RecallRequest, RemoveFriendRequest, RetentionRequest, SearchUsersRequest,
+        SetProfileRequest, SetRemarkRequest, UnblockRequest, UploadChunkRequest, UploadStatusRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -419,6 +419,9 @@ async fn who_may_do_what_to_a_user() {
     let photo = kith::client::attachment(file, "photo.jpg");
     alice.client.send_media(Target::User(bob.user_id), MessageKind::Image, &photo).await.unwrap();
     let upload = alice.client.start_upload(b"half sent", jpeg).await.unwrap().upload_id;
+    let face = alice.client.upload(b"alice's face", jpeg).await.unwrap().media_id;
+    let profile = Profile { avatar: face, ..Profile::default() };
+    alice.client.call(&SetProfileRequest { profile }).await.unwrap();
     alice.client.call(&BlockRequest { user_id: dave.user_id }).await.unwrap();
 
     let to_alice = Target::User(a);
@@ -453,6 +456,10 @@ async fn who_may_do_what_to_a_user() {
         (UploadChunkRequest { upload_id: upload, offset: 0, data: b"x".to_vec() }.into(), not_found, not_found),
         (UploadStatusRequest { upload_id: upload }.into(), not_found, not_found),
         (FinishUploadRequest { upload_id: upload }.into(), not_found, not_found),
+        // Her avatar: read by whoever may read her profile; nobody's to show but hers.
+        (GetMediaRequest { media_id: face, offset: 0, length: 10 }.into(), None, not_found),
+        (MediaUrlRequest { media_id: face }.into(), None, not_found),
+        (SetProfileRequest { profile: Profile { avatar: face, ..Profile::default() } }.into(), not_found, not_found),
         (AddFriendRequest { user_id: a, message: String::new() }.into(), None, not_permitted),
         (BlockRequest { user_id: a }.into(), None, None),
         (UnblockRequest { user_id: a }.into(), None, None),
@@ -486,7 +493,6 @@ async fn who_may_do_what_to_a_user() {
         Action::DeleteAccount,
         Action::Sync,
         Action::Ack,
-        Action::SetProfile,
         Action::Privacy,
         Action::ListFriendRequests,
         Action::ListFriends,

@@ -31,7 +31,11 @@ async fn get_media(call: Call, req: GetMediaRequest) -> ServiceResult<Outcome<Me
     }
     let files = call.services.media.files().clone();
     let (hash, offset, length) = (record.sha256, req.offset, req.length as usize);
-    let data = tokio::task::spawn_blocking(move || files.read_at(&hash, offset, length))
+    let data = call
+        .services
+        .media
+        .lane()
+        .run(move || files.read_at(&hash, offset, length))
         .await?
         .map_err(|e| ServiceError::Storage(e.into()))?;
     Ok(Outcome::Reply(MediaChunk { size: record.size, mime: record.mime, data }))

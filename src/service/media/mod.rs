@@ -13,6 +13,7 @@
 
 mod export;
 mod files;
+mod lane;
 mod store;
 mod sweep;
 mod upload;
@@ -42,6 +43,8 @@ pub(crate) struct Media {
     placing: tokio::sync::Mutex<()>,
     /// Signs media URLs (PROTOCOL section 5, Media); kept in `media/url.key`, 0600.
     url_key: ring::hmac::Key,
+    /// Where chunks are hashed, written and read, behind chat.
+    lane: lane::Lane,
 }
 
 impl Media {
@@ -54,6 +57,7 @@ impl Media {
             transfers: Mutex::default(),
             placing: tokio::sync::Mutex::new(()),
             url_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &url_key),
+            lane: lane::Lane::start()?,
         })
     }
 
@@ -65,6 +69,11 @@ impl Media {
     /// The media directory.
     pub(crate) fn files(&self) -> &Files {
         &self.files
+    }
+
+    /// Where a transfer's file work runs.
+    pub(crate) fn lane(&self) -> &lane::Lane {
+        &self.lane
     }
 
     /// Keeps files from being placed or deleted while the guard lives (a

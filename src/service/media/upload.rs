@@ -106,45 +106,52 @@ pub(super) async fn upload_chunk(call: Call, req: UploadChunkRequest) -> Service
         return Err(ServiceError::new(ErrorCode::Conflict, "the upload is finished"));
     };
     let services = call.services.clone();
-    let offset = tokio::task::spawn_blocking(move || {
-        let mut t = transfer.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        if req.offset > t.offset {
-            return Err(ServiceError::invalid(format!(
-                "offset: the server holds {} bytes; a chunk starts at or below that",
-                t.offset
-            )));
-        }
-        let known = (t.offset - req.offset) as usize;
-        let Some(fresh) = req.data.get(known..).filter(|rest| !rest.is_empty()) else {
-            return Ok(t.offset);
-        };
-        if t.offset + fresh.len() as u64 > upload.size {
-            return Err(ServiceError::invalid(format!("data: runs past the declared size of {} bytes", upload.size)));
-        }
-        let flush = crosses(t.offset, fresh.len() as u64, FLUSH_EVERY);
-        let written = services.media.files.partial(req.upload_id).and_then(|mut file| {
-            use std::io::Write;
-            file.write_all(fresh)?;
-            // A large upload is written out as it comes, so what the disk
-            // owes never piles up into one long flush at the finish that
-            // the group commit's next sync would wait behind.
-            if flush {
-                file.sync_data()?;
+    let offset = call
+        .services
+        .media
+        .lane
+        .run(move || {
+            let mut t = transfer.progress.lock().unwrap_or_else(PoisonError::into_inner);
+            if req.offset > t.offset {
+                return Err(ServiceError::invalid(format!(
+                    "offset: the server holds {} bytes; a chunk starts at or below that",
+                    t.offset
+                )));
             }
-            Ok(())
-        });
-        if let Err(e) = written {
-            // What reached the file is unknown: the next chunk rebuilds the
-            // offset and the hash from the file itself.
-            drop(t);
-            services.media.forget(req.upload_id);
-            return Err(ServiceError::Storage(e.into()));
-        }
-        t.hasher.update(fresh);
-        t.offset += fresh.len() as u64;
-        Ok(t.offset)
-    })
-    .await??;
+            let known = (t.offset - req.offset) as usize;
+            let Some(fresh) = req.data.get(known..).filter(|rest| !rest.is_empty()) else {
+                return Ok(t.offset);
+            };
+            if t.offset + fresh.len() as u64 > upload.size {
+                return Err(ServiceError::invalid(format!(
+                    "data: runs past the declared size of {} bytes",
+                    upload.size
+                )));
+            }
+            let flush = crosses(t.offset, fresh.len() as u64, FLUSH_EVERY);
+            let written = services.media.files.partial(req.upload_id).and_then(|mut file| {
+                use std::io::Write;
+                file.write_all(fresh)?;
+                // A large upload is written out as it comes, so what the disk
+                // owes never piles up into one long flush at the finish that
+                // the group commit's next sync would wait behind.
+                if flush {
+                    file.sync_data()?;
+                }
+                Ok(())
+            });
+            if let Err(e) = written {
+                // What reached the file is unknown: the next chunk rebuilds the
+                // offset and the hash from the file itself.
+                drop(t);
+                services.media.forget(req.upload_id);
+                return Err(ServiceError::Storage(e.into()));
+            }
+            t.hasher.update(fresh);
+            t.offset += fresh.len() as u64;
+            Ok(t.offset)
+        })
+        .await??;
     Ok(Outcome::Reply(UploadOffset { offset }))
 }
 
@@ -274,24 +281,27 @@ async fn open(services: &Arc<Services>, me: u64, id: u64) -> ServiceResult<(Uplo
         return Ok((upload, None));
     }
     let files = services.media.files.clone();
-    let progress = tokio::task::spawn_blocking(move || -> std::io::Result<Progress> {
-        use std::io::Read;
-        let mut file = files.partial(id)?;
-        let mut hasher = digest::Context::new(&digest::SHA256);
-        let mut offset = 0;
-        let mut buffer = vec![0; 64 * 1024];
-        loop {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                break;
+    let progress = services
+        .media
+        .lane
+        .run(move || -> std::io::Result<Progress> {
+            use std::io::Read;
+            let mut file = files.partial(id)?;
+            let mut hasher = digest::Context::new(&digest::SHA256);
+            let mut offset = 0;
+            let mut buffer = vec![0; 64 * 1024];
+            loop {
+                let n = file.read(&mut buffer)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+                offset += n as u64;
             }
-            hasher.update(&buffer[..n]);
-            offset += n as u64;
-        }
-        Ok(Progress { offset, hasher })
-    })
-    .await?
-    .map_err(|e| ServiceError::Storage(e.into()))?;
+            Ok(Progress { offset, hasher })
+        })
+        .await?
+        .map_err(|e| ServiceError::Storage(e.into()))?;
     let transfer = services.media.resume(id, Transfer { upload: upload.clone(), progress: Mutex::new(progress) });
     Ok((upload, Some(transfer)))
 }

@@ -9,7 +9,8 @@
 //! user is listed in search (`Discoverable::Everyone`); a hidden user is
 //! "no such user" to strangers, so user ids, which count up from 1, list
 //! nobody hidden. Strangers' lookups count against a per-user quota, found
-//! or not. Each personal field (birth date, city, province) is then shown
+//! or not; reading the avatar of a profile one may read counts none
+//! ([`readable`]). Each personal field (birth date, city, province) is then shown
 //! to everyone who may read the profile, to friends, or to nobody but the
 //! owner, as the owner chose (`ProfileVisibility`).
 //!
