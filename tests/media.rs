@@ -1,8 +1,9 @@
 //! Files through the real server: uploads in chunks and their resumption,
 //! content stored once and checked by hash, downloads over the protocol and
 //! over a signed HTTPS URL (fetched by curl, pinning the certificate), the
-//! access rule (uploader, or a message the reader may see; no block), the
-//! limits, and the sweep.
+//! access rule (uploader, or a message the reader may see: recall, expiry,
+//! a kick, leaving and a block decide; no block), the limits, and the
+//! sweep. Avatars are in `avatars.rs`.
 
 use crate::common;
 
@@ -15,9 +16,9 @@ use kith::client::{attachment, sha256, Client, FileShape};
 use kith::codec::decode_wire;
 use kith::config::Config;
 use kith::protocol::{
-    BlockRequest, ErrorCode, FinishUploadRequest, GetMediaRequest, KickMemberRequest, MediaContent, MediaPurpose,
-    MediaUrl, MediaUrlRequest, MessageKind, RecallRequest, StartUploadRequest, Target, UploadChunkRequest,
-    UploadStatusRequest,
+    BlockRequest, ErrorCode, FinishUploadRequest, GetMediaRequest, KickMemberRequest, LeaveGroupRequest, MediaContent,
+    MediaPurpose, MediaUrl, MediaUrlRequest, MessageKind, RecallRequest, RetentionRequest, StartUploadRequest, Target,
+    UploadChunkRequest, UploadStatusRequest,
 };
 
 /// `n` bytes no two calls repeat: SHA-256 blocks chained from a random seed.
@@ -371,6 +372,39 @@ async fn who_may_read_a_file() {
     assert_eq!(reads(&bob.client, recalled).await, (false, false), "after the recall");
     assert_eq!(curl(&server, &link.path, &[]).0, 404, "the URL handed out before");
     assert_eq!(reads(&alice.client, recalled).await, (true, true), "the uploader keeps it");
+}
+
+/// Expiry and leaving decide as `History` does: a file goes from its
+/// readers once the message carrying it expires (before the purge removes
+/// it), and a member who left keeps the files of the messages up to their
+/// exit, not those sent after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_and_leaving_decide_as_history_does() {
+    let server = TestServer::start_with(|c| c.conversation.purge_interval_secs = 3600).await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let bob = server.user(Kind::Quic, "bob").await;
+    let leaver = server.user(Kind::Tcp, "leaver").await;
+
+    let fleeting = upload(&alice, &noise(3000)).await;
+    let to_bob = Target::User(bob.user_id);
+    alice.client.send_text(bob.user_id, "photos from today vanish tomorrow").await.unwrap();
+    alice.client.call(&RetentionRequest { with: to_bob, set: Some(2) }).await.unwrap();
+    let message = send_image(&alice, to_bob, fleeting).await;
+    assert_eq!(reads(&bob.client, fleeting).await, (true, true), "before it expires");
+    let link = url(&bob.client, fleeting).await.unwrap();
+    let at = kith::id::id_time_ms(message) + 2_000 + 50;
+    tokio::time::sleep(Duration::from_millis(at.saturating_sub(kith::id::now_ms()))).await;
+    assert_eq!(reads(&bob.client, fleeting).await, (false, false), "once its message expired");
+    assert_eq!(curl(&server, &link.path, &[]).0, 404, "the URL handed out before");
+
+    let group = open_group(&alice, &[&leaver]).await;
+    let before = upload(&alice, &noise(3000)).await;
+    send_image(&alice, Target::Group(group), before).await;
+    leaver.client.call(&LeaveGroupRequest { group_id: group }).await.unwrap();
+    let after = upload(&alice, &noise(3000)).await;
+    send_image(&alice, Target::Group(group), after).await;
+    assert_eq!(reads(&leaver.client, before).await, (true, true), "a former member, a file from their time");
+    assert_eq!(reads(&leaver.client, after).await, (false, false), "a former member, a file sent after");
 }
 
 /// The signed URL, fetched by curl pinning the server's public key, as an
