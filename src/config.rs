@@ -337,6 +337,10 @@ pub struct ConversationConfig {
     /// that syncs from before the newest one removed is told to re-read
     /// its state. Messages stay as long as their conversation keeps them.
     pub notices_kept_secs: u64,
+    /// `Typing` signals one user may send per minute, over all their
+    /// conversations; more are refused (`RateLimited`) until the minute
+    /// has passed.
+    pub typing_per_minute: u32,
 }
 
 impl Default for ConversationConfig {
@@ -350,6 +354,7 @@ impl Default for ConversationConfig {
             purge_interval_secs: 60,
             purge_batch: 2_000,
             notices_kept_secs: 180 * 86_400,
+            typing_per_minute: 60,
         }
     }
 }
@@ -616,7 +621,7 @@ impl Config {
                 "must be at least 1024 and at most limits.max_frame_bytes - 256 so a chunk fits a frame",
             );
         }
-        let positive: [(&'static str, u64); 28] = [
+        let positive: [(&'static str, u64); 29] = [
             ("media.max_file_bytes", self.media.max_file_bytes),
             ("media.uploads_per_user", u64::from(self.media.uploads_per_user)),
             ("media.upload_expiry_secs", self.media.upload_expiry_secs),
@@ -627,6 +632,7 @@ impl Config {
             ("conversation.offline_cap_direct", u64::from(self.conversation.offline_cap_direct)),
             ("conversation.purge_interval_secs", self.conversation.purge_interval_secs),
             ("conversation.purge_batch", u64::from(self.conversation.purge_batch)),
+            ("conversation.typing_per_minute", u64::from(self.conversation.typing_per_minute)),
             ("conversation.offline_cap_group", u64::from(self.conversation.offline_cap_group)),
             ("group.max_members", u64::from(self.group.max_members)),
             ("group.max_groups_per_user", u64::from(self.group.max_groups_per_user)),

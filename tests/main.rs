@@ -40,5 +40,6 @@ mod quic;
 mod retention;
 mod security;
 mod social;
+mod typing;
 mod updates;
 mod visibility;

@@ -333,7 +333,7 @@ async fn receive(
         };
         match push.as_ref().map(|p| match p {
             Push::Update(update) => message_of(update),
-            Push::Disconnect(_) => None,
+            Push::Disconnect(_) | Push::Typing(_) => None,
         }) {
             Some(Some(m)) => {
                 if !seen.insert(m.id) {

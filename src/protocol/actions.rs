@@ -29,7 +29,7 @@ use super::account::{
 use super::conversation::{
     ConversationPage, DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReaders,
     MessageReadersRequest, ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting, RecallRequest, Recalled,
-    RetentionRequest, RetentionSetting,
+    RetentionRequest, RetentionSetting, TypingRequest,
 };
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
@@ -283,6 +283,8 @@ actions! {
     0x4D DeleteForMe(DeleteForMeRequest) -> DeletedForMe, User;
     /// Reads or sets how long a conversation keeps its messages.
     0x4E Retention(RetentionRequest) -> RetentionSetting, User;
+    /// Tells the conversation's other online devices that the caller is typing, or stopped.
+    0x4F Typing(TypingRequest) -> (), User;
 
     // Media, 0x58–0x5F.
     /// Declares a file to upload: size, type, SHA-256, purpose.

@@ -243,3 +243,29 @@ pub struct RetentionChanged {
     /// The conversation's own retention in seconds now, 0 for none.
     pub seconds: u64,
 }
+
+/// `Typing` request: the caller is typing in a conversation, or stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingRequest {
+    /// The conversation.
+    pub with: Target,
+    /// True while typing (repeat it every few seconds); false once stopped
+    /// (sent, cleared, left the conversation).
+    pub typing: bool,
+}
+
+/// `Typing` push: someone is typing in a conversation, or stopped. Never
+/// stored, never in `Sync`: only online devices get it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingPush {
+    /// Who types.
+    pub user_id: u64,
+    /// The conversation, as the receiver names it: `User(user_id)` for a
+    /// 1:1 conversation, `Group(id)` for a group.
+    pub with: Target,
+    /// True: show "typing…"; false: stop showing it.
+    pub typing: bool,
+    /// Show it for this many milliseconds at most unless another push
+    /// renews it: a sender that goes away stops being shown by itself.
+    pub for_ms: u32,
+}

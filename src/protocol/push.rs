@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::conversation::TypingPush;
 use super::update::Update;
 use super::{encode_frame, tagged_bodies, wire_enum, PUSH_SEQUENCE};
 
@@ -16,6 +17,8 @@ tagged_bodies! {
     0x81 Disconnect(DisconnectPush),
     /// A new entry of this user's update log.
     0x82 Update(Update),
+    /// Someone is typing in a conversation of this user's, or stopped.
+    0x83 Typing(TypingPush),
 }
 
 impl Push {

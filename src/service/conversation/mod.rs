@@ -32,6 +32,7 @@ mod purge;
 mod recall;
 mod retention;
 mod send;
+mod typing;
 mod visibility;
 
 pub(crate) use attachments::readable as media_readable;
@@ -62,7 +63,8 @@ pub(super) fn routes(router: &mut Router) {
         .add(readers)
         .add(recall::recall)
         .add(hide::delete_for_me)
-        .add(retention::retention);
+        .add(retention::retention)
+        .add(typing::typing);
 }
 
 /// Tells both users of a 1:1 conversation (one, in notes to oneself) of a

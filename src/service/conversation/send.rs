@@ -12,6 +12,7 @@ use crate::id::id_time_ms;
 use crate::protocol::{ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateBody};
 use crate::service::message::{self, wire_message, Conversation, StoredMessage};
 use crate::service::{group, social, update, Call, Outcome, ServiceError, ServiceResult, Services, Tx};
+use crate::storage::Get;
 
 pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<SendReply>> {
     let me = call.me()?;
@@ -66,6 +67,22 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
 }
 
 /// Stores a 1:1 message and puts it into both participants' update logs.
+/// Whether `sender` may message `peer` now: the account exists, is
+/// enabled, and the social graph allows it (no block; friends under the
+/// friends-only setting). Oneself is always reachable (notes).
+pub(super) fn reachable(services: &Services, r: &impl Get, sender: u64, peer: u64) -> ServiceResult<()> {
+    if !services.accounts.user_exists(peer) {
+        return Err(ServiceError::not_found("no such user"));
+    }
+    if peer != sender {
+        if services.accounts.is_disabled(peer) {
+            return Err(ServiceError::new(ErrorCode::NotPermitted, "the recipient's account is disabled"));
+        }
+        social::check_message(r, services.config.social.direct_messages, sender, peer)?;
+    }
+    Ok(())
+}
+
 fn send_direct(
     tx: &mut Tx<'_>,
     checks: &Services,
@@ -75,15 +92,7 @@ fn send_direct(
     origin: u64,
 ) -> ServiceResult<u64> {
     let sender = message.sender;
-    if !checks.accounts.user_exists(peer) {
-        return Err(ServiceError::not_found("no such user"));
-    }
-    if peer != sender {
-        if checks.accounts.is_disabled(peer) {
-            return Err(ServiceError::new(ErrorCode::NotPermitted, "the recipient's account is disabled"));
-        }
-        social::check_message(tx, checks.config.social.direct_messages, sender, peer)?;
-    }
+    reachable(checks, tx, sender, peer)?;
     let id = tx.next_id();
     message::append(tx, conversation, id, message)?;
     let participants = if peer == sender { vec![sender] } else { vec![sender, peer] };

@@ -21,7 +21,7 @@ mod roster;
 mod rules;
 mod store;
 
-pub(crate) use post::{news, send, windows};
+pub(crate) use post::{news, send, typing_audience, windows};
 pub(crate) use roster::member_ids;
 pub(crate) use roster::Rosters;
 // What the other domains and the start-up checks use of this one.

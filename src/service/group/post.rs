@@ -1,8 +1,11 @@
-//! A member's message to a group, and what `Sync` says about large groups.
+//! A member's message to a group, who sees them type, and what `Sync`
+//! says about large groups.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
+use super::store::GroupRecord;
 use super::{diffuse, load, membership, store};
 use crate::id::now_ms;
 use crate::protocol::{ErrorCode, GroupNews, GroupRole};
@@ -20,8 +23,21 @@ pub(crate) fn send(
     message: &StoredMessage,
     origin: u64,
 ) -> ServiceResult<u64> {
-    let record = load(tx, group)?;
-    let member = membership(tx, group, message.sender)?;
+    let record = speaker(tx, group, message.sender)?;
+    let id = tx.next_id();
+    let conversation = Conversation::Group(group);
+    message::append(tx, conversation, id, message)?;
+    let members = services.rosters.members(tx, group, &record)?.to_vec();
+    let message = message::wire_message(id, conversation, message);
+    diffuse(tx, &services.config.group, group, members, &[], Some(origin), message);
+    Ok(id)
+}
+
+/// The group's record, if `user` may speak in it now: a member, not
+/// muted, and the group not muted unless they are its owner or an admin.
+fn speaker(r: &impl Get, group: u64, user: u64) -> ServiceResult<GroupRecord> {
+    let record = load(r, group)?;
+    let member = membership(r, group, user)?;
     let now = now_ms();
     if member.muted_until > now {
         return Err(ServiceError::new(ErrorCode::Muted, "you are muted in this group")
@@ -30,13 +46,15 @@ pub(crate) fn send(
     if record.muted && member.role == GroupRole::Member {
         return Err(ServiceError::new(ErrorCode::Muted, "only the owner and admins may speak in this group now"));
     }
-    let id = tx.next_id();
-    let conversation = Conversation::Group(group);
-    message::append(tx, conversation, id, message)?;
-    let members = services.rosters.members(tx, group, &record)?.to_vec();
-    let message = message::wire_message(id, conversation, message);
-    diffuse(tx, &services.config.group, group, members, &[], Some(origin), message);
-    Ok(id)
+    Ok(record)
+}
+
+/// Who is to see `user` typing in `group`, if they may speak there now (as
+/// `Send` checks it): its members. Read outside any job, as typing is
+/// never stored.
+pub(crate) fn typing_audience(services: &Services, r: &impl Get, group: u64, user: u64) -> ServiceResult<Arc<[u64]>> {
+    let record = speaker(r, group, user)?;
+    Ok(services.rosters.members_read(r, group, &record)?)
 }
 
 /// The groups, present and past, with a message above `after` that is in

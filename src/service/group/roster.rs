@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::store::{self, GroupRecord};
 use crate::service::Tx;
-use crate::storage::StorageError;
+use crate::storage::{Get, StorageError};
 
 /// Groups smaller than this are read from storage each time: their scan is
 /// cheap, and the cache stays for groups where it pays.
@@ -38,12 +38,10 @@ impl Rosters {
         if record.member_count < CACHED_FROM {
             return Ok(member_ids(tx, group)?.into());
         }
-        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((roster, list)) = lists.get(&group) {
-            if *roster == record.roster {
-                return Ok(list.clone());
-            }
+        if let Some(list) = self.current(group, record) {
+            return Ok(list);
         }
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
         let list: Arc<[u64]> = member_ids(tx, group)?.into();
         if lists.len() >= CAPACITY {
             lists.clear();
@@ -51,9 +49,30 @@ impl Rosters {
         lists.insert(group, (record.roster, list.clone()));
         Ok(list)
     }
+
+    /// The cached list of `group`, if it is the one of `record`.
+    fn current(&self, group: u64, record: &GroupRecord) -> Option<Arc<[u64]>> {
+        let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists.get(&group).filter(|(roster, _)| *roster == record.roster).map(|(_, list)| list.clone())
+    }
+
+    /// The members of `group` for a reader outside any job: the cached
+    /// list when it is current, else read from storage (and not cached:
+    /// only send jobs fill the cache).
+    pub(super) fn members_read(
+        &self,
+        r: &impl Get,
+        group: u64,
+        record: &GroupRecord,
+    ) -> Result<Arc<[u64]>, StorageError> {
+        match self.current(group, record) {
+            Some(list) => Ok(list),
+            None => Ok(member_ids(r, group)?.into()),
+        }
+    }
 }
 
 /// A group's members as stored, in user id order.
-pub(crate) fn member_ids(tx: &Tx<'_>, group: u64) -> Result<Vec<u64>, StorageError> {
-    Ok(store::members_in(tx, group)?.into_iter().map(|(user, _)| user).collect())
+pub(crate) fn member_ids(r: &impl Get, group: u64) -> Result<Vec<u64>, StorageError> {
+    Ok(store::members_in(r, group)?.into_iter().map(|(user, _)| user).collect())
 }

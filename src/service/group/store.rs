@@ -233,8 +233,8 @@ pub(super) fn left_groups(
 
 /// Every member of a group with their record, in user id order, as the job
 /// sees them.
-pub(super) fn members_in(tx: &Tx<'_>, group: u64) -> Result<Vec<(u64, MemberRecord)>, StorageError> {
-    tx.range(&MEMBERS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|((_, user), m)| (user, m))).collect()
+pub(super) fn members_in(r: &impl Get, group: u64) -> Result<Vec<(u64, MemberRecord)>, StorageError> {
+    r.range(&MEMBERS, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|((_, user), m)| (user, m))).collect()
 }
 
 /// The entries of one owner in a keyspace keyed `owner ‖ id`, with ids
