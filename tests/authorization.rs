@@ -400,7 +400,7 @@ async fn who_may_do_what_to_a_user() {
         AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, FindUserRequest, FinishUploadRequest,
         FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest, MarkReadRequest, MediaUrlRequest,
         PrivacyRequest, Profile, RecallRequest, RemoveFriendRequest, RetentionRequest, SearchUsersRequest,
-        SetProfileRequest, SetRemarkRequest, UnblockRequest, UploadChunkRequest, UploadStatusRequest,
+        SetProfileRequest, SetRemarkRequest, TypingRequest, UnblockRequest, UploadChunkRequest, UploadStatusRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -450,6 +450,7 @@ async fn who_may_do_what_to_a_user() {
         (RecallRequest { with: to_alice, message_id: theirs }.into(), not_found, not_found),
         (DeleteForMeRequest { with: to_alice, message_ids: vec![theirs], clear_up_to: 0 }.into(), not_found, not_found),
         (RetentionRequest { with: to_alice, set: None }.into(), None, not_found),
+        (TypingRequest { with: to_alice, typing: true }.into(), None, not_permitted),
         // Her file, sent to bob, and her upload: nobody else's to read or touch.
         (GetMediaRequest { media_id: file, offset: 0, length: 10 }.into(), not_found, not_found),
         (MediaUrlRequest { media_id: file }.into(), not_found, not_found),

@@ -78,7 +78,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kith_client as k  # noqa: E402
 
-NAME_TO_ACTION = {v: a for a, v in k.ACTION_NAMES.items()}
+# Requests by name; pushes by name apart (a push may share a request's
+# name: Typing is the request 0x4f and the push 0x83).
+NAME_TO_ACTION = {v: a for a, v in k.ACTION_NAMES.items() if a < 0x80}
+NAME_TO_PUSH = {v: a for a, v in k.ACTION_NAMES.items() if a >= 0x80}
 
 # Names of enumerated values, by the "Encoding" column of the tables.
 ENUM_NAMES = {
@@ -151,6 +154,8 @@ REQUIRED_EXAMPLES.update({
     "response FinishUpload": 1, "request GetMedia": 1, "response GetMedia": 1, "request MediaUrl": 1,
     "response MediaUrl": 1, "request Send": 2,
 })
+# Revision 17 (section 10.14): Typing both ways, and the Typing push.
+REQUIRED_EXAMPLES.update({"request Typing": 1, "response Typing": 1, "push Typing": 1})
 REVISION_9_PUSHES = 2
 REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
                                     + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES)
@@ -1181,7 +1186,7 @@ def main() -> int:
                 decoded = k.decode_error_body(frame.body)
                 encoded = k.RESPONSE_ENCODERS[k.ERROR](decoded)
             elif kind == "push":
-                assert frame.seq == 0 and frame.action >= 0x80 and frame.action == NAME_TO_ACTION[name]
+                assert frame.seq == 0 and frame.action == NAME_TO_PUSH[name]
                 decoded = k.RESPONSE_DECODERS[frame.action](frame.body)
                 encoded = k.RESPONSE_ENCODERS[frame.action](decoded)
             else:

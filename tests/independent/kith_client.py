@@ -110,6 +110,8 @@ RECALL = 0x4C
 DELETE_FOR_ME = 0x4D
 # Revision 9: retention (section 5, Retention)
 RETENTION = 0x4E
+# Revision 17: typing (section 5, Typing; the Typing push)
+TYPING = 0x4F
 # Revision 15: media (StartUpload to MediaUrl)
 START_UPLOAD = 0x58
 UPLOAD_CHUNK = 0x59
@@ -120,6 +122,7 @@ MEDIA_URL = 0x5D
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
+PUSH_TYPING = 0x83
 
 # Retired by revision 2 (answered UnknownAction, section 5.1; this client only
 # sends them to check that).
@@ -705,6 +708,15 @@ class SyncPage:
     # above `after`: re-read friends, requests, groups, invitations and the
     # conversation list (section 8.3, "The horizon").
     notices_dropped: int = 0
+
+
+@dataclass
+class TypingPush:
+    """Someone is typing in a conversation of ours, or stopped (never stored)."""
+    user_id: int  # who types
+    with_: Target  # the conversation as we name it (`with` in the document)
+    typing: bool  # True: show "typing…"; False: stop
+    for_ms: int  # show it at most this long unless renewed
 
 
 @dataclass
@@ -1566,6 +1578,14 @@ class RetentionRequest:
     set: Optional[int]  # the new retention in seconds (0: none of its own, at most 100 years); None only asks
 
 
+# Revision 17 request (section 5, Typing).
+
+@dataclass
+class TypingRequest:
+    with_: Target  # the conversation (`with` in the document)
+    typing: bool  # True while typing (repeat every 3 s), False once stopped
+
+
 # Revision 15 requests (StartUpload to MediaUrl).
 
 @dataclass
@@ -1877,6 +1897,15 @@ def encode_delete_for_me(with_: "Target | int", message_ids, clear_up_to: int = 
 def encode_retention(with_: "Target | int", set_: Optional[int] = None) -> bytes:
     """A RetentionRequest; `with_` is a Target, or a user id; `set_` None only asks."""
     return Writer().target(as_target(with_)).option(set_, Writer.u64).build()
+
+
+def encode_typing(with_: "Target | int", typing: bool) -> bytes:
+    """A TypingRequest; `with_` is a Target, or a user id."""
+    return Writer().target(as_target(with_)).bool(typing).build()
+
+
+def encode_typing_push(p: TypingPush) -> bytes:
+    return Writer().u64(p.user_id).target(p.with_).bool(p.typing).u32(p.for_ms).build()
 
 
 # Revision 15 (StartUpload to MediaUrl)
@@ -2628,6 +2657,10 @@ def decode_update(body: bytes) -> Update:
     return _decode_exact(body, read_update)
 
 
+def decode_typing_push(body: bytes) -> TypingPush:
+    return _decode_exact(body, lambda r: TypingPush(r.u64(), r.target(), r.bool(), r.u32()))
+
+
 def decode_disconnect(body: bytes) -> DisconnectPush:
     # The reason is decoded leniently (unknown reasons are kept as numbers).
     return _decode_exact(body, lambda r: DisconnectPush(r.u8(), r.string()))
@@ -2868,6 +2901,10 @@ def decode_retention_request(body: bytes) -> RetentionRequest:
     return _decode_exact(body, lambda r: RetentionRequest(r.target(), r.option(Reader.u64)))
 
 
+def decode_typing_request(body: bytes) -> TypingRequest:
+    return _decode_exact(body, lambda r: TypingRequest(r.target(), r.bool()))
+
+
 def decode_start_upload_request(body: bytes) -> StartUploadRequest:
     return _decode_exact(body, lambda r: StartUploadRequest(
         r.u64(), r.string(), r.sha256(), r.enum(MEDIA_PURPOSES, "MediaPurpose"), r.u32(), r.u32(), r.u32()))
@@ -3017,6 +3054,8 @@ ACTIONS = [
            encode_deleted_for_me, decode_deleted_for_me),
     Action(RETENTION, "Retention", lambda q: encode_retention(q.with_, q.set), decode_retention_request,
            encode_retention_setting, decode_retention_setting),
+    Action(TYPING, "Typing", lambda q: encode_typing(q.with_, q.typing), decode_typing_request,
+           lambda _: b"", decode_empty),
     Action(START_UPLOAD, "StartUpload", lambda q: encode_start_upload(q.size, q.mime, q.sha256, q.purpose, q.width, q.height, q.duration_ms), decode_start_upload_request,
            encode_upload_started, decode_upload_started),
     Action(UPLOAD_CHUNK, "UploadChunk", lambda q: encode_upload_chunk(q.upload_id, q.offset, q.data), decode_upload_chunk_request,
@@ -3031,16 +3070,19 @@ ACTIONS = [
            encode_media_url_reply, decode_media_url),
 ]
 
-ACTION_NAMES = {a.byte: a.name for a in ACTIONS} | {ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update"}
+ACTION_NAMES = {a.byte: a.name for a in ACTIONS} | {
+    ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update", PUSH_TYPING: "Typing"}
 REQUEST_ENCODERS = {a.byte: a.encode_request for a in ACTIONS}
 REQUEST_DECODERS = {a.byte: a.decode_request for a in ACTIONS}
 # Success responses, and the error body and pushes (keyed by their action byte).
 RESPONSE_ENCODERS = {a.byte: a.encode_response for a in ACTIONS} | {
     ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit, e.reason, e.used),
     PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
+    PUSH_TYPING: encode_typing_push,
 }
 RESPONSE_DECODERS = {a.byte: a.decode_response for a in ACTIONS} | {
     ERROR: decode_error_body, PUSH_DISCONNECT: decode_disconnect, PUSH_UPDATE: decode_update,
+    PUSH_TYPING: decode_typing_push,
 }
 
 
