@@ -16,15 +16,13 @@ use crate::client::ClientError;
 use crate::protocol::{CreateGroupRequest, JoinGroupRequest, Target};
 
 /// Device index of the members' reading connections; senders use the next.
-const READER: usize = 0;
-const SENDER: usize = 1;
+pub(super) const READER: usize = 0;
+pub(super) const SENDER: usize = 1;
 
-pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+/// Opens a group of `members` users named by `name` (0 its owner); each
+/// joins over a connection of its own and hangs up. Returns its id.
+pub(super) async fn build(b: &Bench<'_>, members: usize, name: &impl Fn(usize) -> String) -> Result<u64, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
-    let members = args.members.max(2);
-    let senders = args.senders.clamp(1, members);
-    let name = |i: usize| format!("{}-grp{members}-{i}", args.prefix);
-
     let (owner, _) = accounts.connect(server, &name(0), READER).await?;
     let fields = super::open_group(format!("bench {members}"));
     let group = owner.call(&CreateGroupRequest { fields, members: Vec::new() }).await?.group.group_id;
@@ -38,7 +36,16 @@ pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     })
     .await;
     joined.into_iter().collect::<Result<Vec<()>, _>>()?;
+    Ok(group)
+}
 
+pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
+    let (args, server, accounts) = (b.args, &b.server, &b.accounts);
+    let members = args.members.max(2);
+    let senders = args.senders.clamp(1, members);
+    let name = |i: usize| format!("{}-grp{members}-{i}", args.prefix);
+
+    let group = build(b, members, &name).await?;
     let readers = concurrently((0..members).collect(), args.concurrency, "connecting", |i| {
         let name = name(i);
         async move { accounts.connect(server, &name, READER).await.map(|(client, _)| client) }

@@ -19,6 +19,7 @@ mod retention;
 mod social;
 mod sync;
 mod traffic;
+mod typing;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ pub enum Scenario {
     /// `--files` uploads and downloads of `--file-kib` KiB, then pairs
     /// chatting alone and beside transfers.
     Media,
+    /// One group of `--members` members, `--online` of them connected, and
+    /// `--senders` of those typing at `--rate` signals a second in all.
+    Typing,
 }
 
 /// Which transport to load.
@@ -158,12 +162,16 @@ pub struct BenchArgs {
     /// Tokens to seed (social).
     #[arg(long, default_value_t = 100_000)]
     pub users: usize,
-    /// Members of the group, each online on one device (group).
+    /// Members of the group, each online on one device (group; typing:
+    /// `--online` of them).
     #[arg(long, default_value_t = 500)]
     pub members: usize,
-    /// Members sending from a second device (group).
+    /// Members sending from a second device (group), or typing (typing).
     #[arg(long, default_value_t = 4)]
     pub senders: usize,
+    /// Members connected and counting the pushes they get (typing).
+    #[arg(long, default_value_t = 200)]
+    pub online: usize,
     /// Peers who each write to the listing user (conversations).
     #[arg(long, default_value_t = 1000)]
     pub conversations: usize,
@@ -337,6 +345,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Conversations => conversations::run(b).await,
         Scenario::Retention => retention::run(b).await,
         Scenario::Media => media::run(b).await,
+        Scenario::Typing => typing::run(b).await,
         Scenario::Micro => Ok(micro::run(args.duration)), // returned above
     };
     if let Err(e) = bench.accounts.save() {

@@ -54,7 +54,7 @@ fn speaker(r: &impl Get, group: u64, user: u64) -> ServiceResult<GroupRecord> {
 /// never stored.
 pub(crate) fn typing_audience(services: &Services, r: &impl Get, group: u64, user: u64) -> ServiceResult<Arc<[u64]>> {
     let record = speaker(r, group, user)?;
-    Ok(services.rosters.members_read(r, group, &record)?)
+    Ok(services.rosters.members(r, group, &record)?)
 }
 
 /// The groups, present and past, with a message above `after` that is in

@@ -5,14 +5,17 @@
 //! `group.max_members` entries per message. The list is cached with the
 //! group record's `roster` number, which every membership change bumps in
 //! the same job, so a cached list is used only while it is the group's.
-//! Lists are filled only by send jobs, which change no membership: a list
-//! is never taken from a job that might still fail.
+//! Lists are filled by send jobs, which change no membership, and by
+//! typing, which reads committed data outside any job: a list is never
+//! taken from a job that might still fail. A reader that saw the record
+//! before a membership change and the members after it files the newer
+//! list under the older number, which nobody asks for again: every change
+//! gives the record a fresh number, and jobs read the record they use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::store::{self, GroupRecord};
-use crate::service::Tx;
 use crate::storage::{Get, StorageError};
 
 /// Groups smaller than this are read from storage each time: their scan is
@@ -32,17 +35,18 @@ pub(crate) struct Rosters {
 }
 
 impl Rosters {
-    /// The members of `group` (whose record the job has just read), in
+    /// The members of `group` (whose record the caller has just read), in
     /// user id order.
-    pub(super) fn members(&self, tx: &Tx<'_>, group: u64, record: &GroupRecord) -> Result<Arc<[u64]>, StorageError> {
+    pub(super) fn members(&self, r: &impl Get, group: u64, record: &GroupRecord) -> Result<Arc<[u64]>, StorageError> {
         if record.member_count < CACHED_FROM {
-            return Ok(member_ids(tx, group)?.into());
+            return Ok(member_ids(r, group)?.into());
         }
         if let Some(list) = self.current(group, record) {
             return Ok(list);
         }
+        // Read without the lock: the commit thread may be waiting for it.
+        let list: Arc<[u64]> = member_ids(r, group)?.into();
         let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-        let list: Arc<[u64]> = member_ids(tx, group)?.into();
         if lists.len() >= CAPACITY {
             lists.clear();
         }
@@ -55,24 +59,8 @@ impl Rosters {
         let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
         lists.get(&group).filter(|(roster, _)| *roster == record.roster).map(|(_, list)| list.clone())
     }
-
-    /// The members of `group` for a reader outside any job: the cached
-    /// list when it is current, else read from storage (and not cached:
-    /// only send jobs fill the cache).
-    pub(super) fn members_read(
-        &self,
-        r: &impl Get,
-        group: u64,
-        record: &GroupRecord,
-    ) -> Result<Arc<[u64]>, StorageError> {
-        match self.current(group, record) {
-            Some(list) => Ok(list),
-            None => Ok(member_ids(r, group)?.into()),
-        }
-    }
 }
 
-/// A group's members as stored, in user id order.
 pub(crate) fn member_ids(r: &impl Get, group: u64) -> Result<Vec<u64>, StorageError> {
     Ok(store::members_in(r, group)?.into_iter().map(|(user, _)| user).collect())
 }
