@@ -142,6 +142,7 @@ fn conversation_request() -> impl Strategy<Value = Request> {
         ),
         (target(), prop::option::of(any::<u64>()))
             .prop_map(|(with, set)| Request::Retention(RetentionRequest { with, set })),
+        (target(), any::<bool>()).prop_map(|(with, typing)| Request::Typing(TypingRequest { with, typing })),
     ]
 }
 
