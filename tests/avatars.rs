@@ -11,7 +11,7 @@ use crate::media::{noise, reads};
 use std::time::Duration;
 
 use common::process::stats;
-use common::talk::{code, event, group_fields, history, open_group, pushed};
+use common::talk::{befriend, code, event, group_fields, history, open_group, pushed};
 use common::{Kind, TestServer, TestUser};
 use kith::client::FileShape;
 use kith::codec::{decode_stored, decode_wire, encode_stored, encode_wire};
@@ -33,11 +33,6 @@ async fn picture(user: &TestUser, purpose: MediaPurpose) -> u64 {
 async fn set_avatar(user: &TestUser, avatar: u64) -> Result<Profile, kith::client::ClientError> {
     let profile = Profile { nickname: user.name.clone(), avatar, ..Profile::default() };
     user.client.call(&SetProfileRequest { profile }).await.map(|p| p.profile)
-}
-
-async fn befriend(a: &TestUser, b: &TestUser) {
-    let asked = a.client.call(&AddFriendRequest { user_id: b.user_id, message: String::new() }).await.unwrap();
-    b.client.call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.unwrap();
 }
 
 /// A profile's avatar is read by whoever may read the profile: a friend

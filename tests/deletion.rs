@@ -9,14 +9,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::process::{start, stats, Running, UNTHROTTLED};
-use common::talk::{code, event, open_group, pushed};
-use common::{disconnect_reason, Calls, Kind, TestServer, TestUser, PASSWORD, SOON};
+use common::talk::{befriend, code, event, open_group, pushed};
+use common::{disconnect_reason, Calls, Kind, TestServer, PASSWORD, SOON};
 use kith::client::{Client, Transport};
 use kith::protocol::{
-    AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteAccountRequest, DeviceType, Direction, DisconnectReason,
-    ErrorCode, GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest, ListFriendRequestsRequest,
-    ListFriendsRequest, ListMembersRequest, MediaPurpose, MessageKind, Profile, RequestBox, SearchUsersRequest,
-    SetAdminRequest, SetProfileRequest, Target, UpdateBody, UpdateKind,
+    AddFriendRequest, BlockRequest, DeleteAccountRequest, DeviceType, Direction, DisconnectReason, ErrorCode,
+    GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest,
+    ListMembersRequest, MediaPurpose, MessageKind, Profile, RequestBox, SearchUsersRequest, SetAdminRequest,
+    SetProfileRequest, Target, UpdateBody, UpdateKind,
 };
 use kith::service::Conversation;
 use kith::storage::{schema, KeyPart};
@@ -74,11 +74,6 @@ fn nothing_left(data_dir: &Path, user: u64, kept: &[Conversation], needles: &[&s
         }
     }
     assert_eq!(deletion_records, 1, "the deleted id is recorded, so it is never given again");
-}
-
-async fn befriend(a: &TestUser, b: &TestUser) {
-    let asked = a.client.call(&AddFriendRequest { user_id: b.user_id, message: String::new() }).await.unwrap();
-    b.client.call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.unwrap();
 }
 
 /// The refusals, and the deletion itself, over each transport: the wrong

@@ -1,14 +1,14 @@
 //! Helpers of the conversation tests: refusal codes, waiting for an update
-//! of one kind, open groups, the conversation list and reading.
+//! of one kind, friends, open groups, the conversation list and reading.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kith::client::{Client, ClientError};
 use kith::codec::decode_wire;
 use kith::protocol::{
-    ConversationInfo, ConversationPage, CreateGroupRequest, DeviceType, Direction, ErrorCode, GroupEvent, GroupFields,
-    JoinGroupRequest, JoinPolicy, ListConversationsRequest, MarkReadRequest, Message, MessageKind, ReadPosition,
-    Target, Update, UpdateBody, UpdateKind,
+    AddFriendRequest, AnswerFriendRequest, ConversationInfo, ConversationPage, CreateGroupRequest, DeviceType,
+    Direction, ErrorCode, GroupEvent, GroupFields, JoinGroupRequest, JoinPolicy, ListConversationsRequest,
+    MarkReadRequest, Message, MessageKind, ReadPosition, Target, Update, UpdateBody, UpdateKind,
 };
 
 use super::{Calls, Kind, TestServer, TestUser, SOON};
@@ -140,4 +140,10 @@ pub async fn history(client: &Client, with: Target, limit: u16) -> Vec<Message> 
 /// Marks a conversation read up to a message.
 pub async fn mark(client: &Client, with: Target, up_to: u64) -> Result<ReadPosition, ClientError> {
     client.call(&MarkReadRequest { with, up_to }).await
+}
+
+/// `a` asks `b` to be friends and `b` accepts.
+pub async fn befriend(a: &TestUser, b: &TestUser) {
+    let asked = a.client.call(&AddFriendRequest { user_id: b.user_id, message: String::new() }).await.unwrap();
+    b.client.call(&AnswerFriendRequest { request_id: asked.id, accept: true }).await.unwrap();
 }
