@@ -87,6 +87,24 @@ async fn a_profiles_avatar_is_read_by_whoever_may_read_the_profile() {
     assert_eq!(now.profile.avatar, newer, "a refused change changes nothing");
 }
 
+/// Reading a stranger's avatar counts no profile lookup: an image loader
+/// fetches it again and again, chunk by chunk, and must not use up the
+/// reader's lookups of strangers (`social.profile_lookups_per_hour`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_an_avatar_counts_no_profile_lookup() {
+    let server = TestServer::start_with(|c| c.social.profile_lookups_per_hour = 1).await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    let stranger = server.user(Kind::Tcp, "stranger").await;
+    let face = picture(&alice, MediaPurpose::Avatar).await;
+    set_avatar(&alice, face).await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(reads(&stranger.client, face).await, (true, true));
+    }
+    let lookup = GetProfileRequest { user_id: alice.user_id };
+    assert_eq!(stranger.client.call(&lookup).await.unwrap().profile.avatar, face, "the one lookup is still there");
+    assert_eq!(code(stranger.client.call(&lookup).await), Some(ErrorCode::RateLimited), "and then used up");
+}
+
 fn fields(join_policy: JoinPolicy, avatar: u64) -> GroupFields {
     GroupFields { avatar, ..group_fields(join_policy) }
 }
