@@ -341,6 +341,9 @@ pub struct ConversationConfig {
     /// conversations; more are refused (`RateLimited`) until the minute
     /// has passed.
     pub typing_per_minute: u32,
+    /// Seconds after sending during which the sender may edit a text
+    /// message (0: edits are off). The text before an edit is not kept.
+    pub edit_seconds: u64,
 }
 
 impl Default for ConversationConfig {
@@ -355,6 +358,7 @@ impl Default for ConversationConfig {
             purge_batch: 2_000,
             notices_kept_secs: 180 * 86_400,
             typing_per_minute: 60,
+            edit_seconds: 2 * 86_400,
         }
     }
 }

@@ -53,6 +53,7 @@ async fn who_may_do_what() {
         kind: MessageKind::Text,
         content: b"between alice and bob".to_vec(),
         extra: None,
+        reply_to: 0,
     };
     let ack = alice.client.call(&secret).await.unwrap();
     assert_eq!(common::next_message(&mut bob.client).await.id, ack.message_id);
@@ -207,7 +208,9 @@ async fn who_may_do_what_in_a_group() {
         ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, SetAdminRequest, SetAliasRequest,
         TransferGroupRequest, UpdateGroupRequest,
     };
-    use kith::protocol::{DeleteForMeRequest, MarkReadRequest, MessageReadersRequest, RecallRequest, RetentionRequest};
+    use kith::protocol::{
+        DeleteForMeRequest, EditRequest, MarkReadRequest, MessageReadersRequest, RecallRequest, RetentionRequest,
+    };
     let server = TestServer::start().await;
     let owner = server.user(Kind::Tcp, "olga").await;
     let admin = server.user(Kind::Tcp, "adam").await;
@@ -258,6 +261,7 @@ async fn who_may_do_what_in_a_group() {
         MarkReadRequest { with: Target::Group(g), up_to: secret.message_id }.into(),
         MessageReadersRequest { group_id: g, message_id: secret.message_id }.into(),
         RecallRequest { with: Target::Group(g), message_id: secret.message_id }.into(),
+        EditRequest { with: Target::Group(g), message_id: secret.message_id, content: b"mine now".to_vec() }.into(),
         DeleteForMeRequest { with: Target::Group(g), message_ids: vec![secret.message_id], clear_up_to: 0 }.into(),
         RetentionRequest { with: Target::Group(g), set: None }.into(),
         RetentionRequest { with: Target::Group(g), set: Some(60) }.into(),
@@ -314,7 +318,8 @@ async fn who_may_do_what_in_a_group() {
             | Request::ListBans(_)
             | Request::MuteMember(_)
             | Request::MuteGroup(_)
-            | Request::Recall(_) => not_permitted,
+            | Request::Recall(_)
+            | Request::Edit(_) => not_permitted,
             Request::Retention(r) if r.set.is_some() => not_permitted,
             Request::GetGroup(_)
             | Request::ListGroups(_)
@@ -343,6 +348,7 @@ async fn who_may_do_what_in_a_group() {
         BanRequest { group_id: g, user_id: o, banned: true }.into(),
         MuteMemberRequest { group_id: g, user_id: o, until: u64::MAX }.into(),
         RecallRequest { with: Target::Group(g), message_id: secret.message_id }.into(),
+        EditRequest { with: Target::Group(g), message_id: secret.message_id, content: b"mine now".to_vec() }.into(),
     ];
     for request in &admin_refused {
         assert_eq!(answer(&admin.client, request).await.0, not_permitted, "admin: {request:?}");
@@ -397,10 +403,11 @@ fn info_fields(info: &kith::protocol::GroupInfo) -> kith::protocol::GroupFields 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what_to_a_user() {
     use kith::protocol::{
-        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, FindUserRequest, FinishUploadRequest,
-        FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest, MarkReadRequest, MediaUrlRequest,
-        PrivacyRequest, Profile, RecallRequest, RemoveFriendRequest, RetentionRequest, SearchUsersRequest,
-        SetProfileRequest, SetRemarkRequest, TypingRequest, UnblockRequest, UploadChunkRequest, UploadStatusRequest,
+        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, EditRequest, FindUserRequest,
+        FinishUploadRequest, FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest, MarkReadRequest,
+        MediaUrlRequest, PrivacyRequest, Profile, RecallRequest, RemoveFriendRequest, RetentionRequest,
+        SearchUsersRequest, SetProfileRequest, SetRemarkRequest, TypingRequest, UnblockRequest, UploadChunkRequest,
+        UploadStatusRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -431,12 +438,17 @@ async fn who_may_do_what_to_a_user() {
         kind: MessageKind::Text,
         content: b"hi".to_vec(),
         extra: None,
+        reply_to: 0,
     };
     let (not_found, not_permitted) = (Some(ErrorCode::NotFound), Some(ErrorCode::NotPermitted));
     // (request, the stranger's answer, the blocked user's answer); the
     // requests that change a relation come last.
     let rows: Vec<(Request, Option<ErrorCode>, Option<ErrorCode>)> = vec![
-        (send.into(), None, not_permitted),
+        (send.clone().into(), None, not_permitted),
+        // A reply to a message of alice and bob's conversation, or an edit
+        // of it: none of the caller's conversation.
+        (SendRequest { client_msg_id: new_client_msg_id(), reply_to: theirs, ..send }.into(), not_found, not_found),
+        (EditRequest { with: to_alice, message_id: theirs, content: b"mine".to_vec() }.into(), not_found, not_found),
         (HistoryRequest { with: to_alice, direction: Direction::Before, anchor: 0, limit: 10 }.into(), None, None),
         (FindUserRequest { username: "alice".into() }.into(), None, not_found),
         (GetProfileRequest { user_id: a }.into(), None, not_found),

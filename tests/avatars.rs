@@ -10,6 +10,7 @@ use crate::media::{noise, reads};
 
 use std::time::Duration;
 
+use common::layout::MessageV10;
 use common::process::stats;
 use common::talk::{befriend, code, event, group_fields, history, open_group, pushed};
 use common::{Kind, TestServer, TestUser};
@@ -237,17 +238,6 @@ struct Record<F> {
     roster: u64,
 }
 
-/// A logged message as stored.
-#[derive(Serialize, Deserialize)]
-struct StoredMessage {
-    sender: u64,
-    client_msg_id: [u8; 16],
-    kind: u8,
-    #[serde(with = "serde_bytes")]
-    content: Vec<u8>,
-    extra: Option<String>,
-}
-
 /// Data of layout version 9, its avatars strings — in a profile, a group
 /// record, the friend request notices of both parties' update logs and a
 /// group's `InfoChanged` event — opens with every avatar cleared and
@@ -318,16 +308,17 @@ async fn avatar_strings_are_cleared_by_the_migration() {
         assert_eq!(notices, 2, "the request, in bob's log and alice's");
 
         let mut events = 0;
+        common::layout::messages_before_v11(&tree);
         for entry in tree.scan_prefix([schema::CONVMESSAGE_MESSAGE.prefix]) {
             let (k, value) = entry.unwrap();
-            let message: StoredMessage = decode_stored(&value).unwrap();
+            let message: MessageV10 = decode_stored(&value).unwrap();
             if message.kind != MessageKind::System as u8 {
                 continue;
             }
             let Ok(GroupEvent::InfoChanged { by, fields }) = decode_wire(&message.content) else { continue };
             let index: [u8; 4] = message.content[..4].try_into().unwrap();
             let content = encode_wire(&(u32::from_be_bytes(index), by, old_fields(fields)));
-            tree.insert(k, encode_stored(&StoredMessage { content, ..message })).unwrap();
+            tree.insert(k, encode_stored(&MessageV10 { content, ..message })).unwrap();
             events += 1;
         }
         assert_eq!(events, 1, "the InfoChanged event");

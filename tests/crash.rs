@@ -58,6 +58,7 @@ impl Sent {
             kind: MessageKind::Text,
             content: format!("{}:{}", self.sender, self.seq).into_bytes(),
             extra: None,
+            reply_to: 0,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! * every acknowledged `MarkRead` holds: alice's read position is at least
 //!   the last one she was answered;
 //! * every acknowledged recall holds: the message is a tombstone;
+//! * every acknowledged edit holds: the message reads as edited, and a
+//!   reply still names the message it answers;
 //! * each unread count equals the messages above the read position that
 //!   others sent and did not recall, counted from the log itself —
 //!   whatever was in flight.
@@ -35,16 +37,35 @@ async fn login(server: &Running, name: &str) -> Client {
     client
 }
 
-/// Writes to `to` until the server dies, recalling every third message;
-/// records each acknowledged recall as alice sees the conversation.
-async fn write_until_killed(client: Client, to: Target, seen_as: Target, recalls: Arc<Mutex<Vec<(Target, u64)>>>) {
-    let mut i = 0u64;
-    while let Ok(sent) = client.send_text_to(to, &format!("{i}")).await {
+/// What the writers were answered: recalls, and edits with their text.
+#[derive(Default)]
+struct Acked {
+    recalls: Vec<(Target, u64)>,
+    /// Where, which message, its text now, and the message it answers.
+    edits: Vec<(Target, u64, String, u64)>,
+}
+
+/// Writes to `to` until the server dies, each message answering the one
+/// before, recalling every third and editing the next; records each
+/// acknowledged recall and edit as alice sees the conversation.
+async fn write_until_killed(client: Client, to: Target, seen_as: Target, acked: Arc<Mutex<Acked>>) {
+    let (mut i, mut previous) = (0u64, 0);
+    while let Ok(sent) = client.reply_text(to, previous, &format!("{i}")).await {
+        let (id, answers) = (sent.message_id, previous);
         if i % 3 == 0 {
-            if client.call(&RecallRequest { with: to, message_id: sent.message_id }).await.is_err() {
+            if client.call(&RecallRequest { with: to, message_id: id }).await.is_err() {
                 return;
             }
-            recalls.lock().unwrap().push((seen_as, sent.message_id));
+            acked.lock().unwrap().recalls.push((seen_as, id));
+        } else {
+            previous = id;
+        }
+        if i % 3 == 1 {
+            let text = format!("{i}, edited");
+            if client.edit_text(to, id, &text).await.is_err() {
+                return;
+            }
+            acked.lock().unwrap().edits.push((seen_as, id, text, answers));
         }
         i += 1;
     }
@@ -113,7 +134,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     login(&server, "carol").await.call(&JoinGroupRequest { group_id: group, message: String::new() }).await.unwrap();
     drop(alice);
     let answered: Arc<Mutex<HashMap<Target, u64>>> = Arc::default();
-    let recalls: Arc<Mutex<Vec<(Target, u64)>>> = Arc::default();
+    let acked: Arc<Mutex<Acked>> = Arc::default();
     let mut reads = 0;
 
     for cycle in 0..=cycles {
@@ -132,15 +153,20 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             assert_eq!(entry.unread, counted, "cycle {cycle}: {:?}", entry.with);
         }
         assert_eq!(page.total_unread, page.conversations.iter().map(|c| u64::from(c.unread)).sum::<u64>());
-        let recalled = recalls.lock().unwrap().clone();
+        let recalled = acked.lock().unwrap().recalls.clone();
         for (with, id) in &recalled {
-            let request = HistoryRequest { with: *with, direction: Direction::After, anchor: id - 1, limit: 1 };
-            let found = alice.call(&request).await.unwrap().messages;
+            let found = alice.message(*with, *id).await.unwrap();
             assert_eq!(
-                found.first().map(|m| (m.id, m.kind, m.content.len())),
-                Some((*id, MessageKind::Recalled, 0)),
+                found.map(|m| (m.kind, m.content.len())),
+                Some((MessageKind::Recalled, 0)),
                 "cycle {cycle}: acknowledged recall of {id} in {with:?}"
             );
+        }
+        let edited = acked.lock().unwrap().edits.clone();
+        for (with, id, text, answers) in &edited {
+            let found = alice.message(*with, *id).await.unwrap().expect("an edited message");
+            assert_eq!(found.content, text.as_bytes(), "cycle {cycle}: acknowledged edit of {id} in {with:?}");
+            assert!(found.edited > 0 && found.reply_to == *answers, "cycle {cycle}: {found:?}");
         }
         if cycle == cycles {
             break;
@@ -148,13 +174,8 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
         let bob = login(&server, "bob").await;
         let carol = login(&server, "carol").await;
         let writers = [
-            tokio::spawn(write_until_killed(
-                bob,
-                Target::User(ids["alice"]),
-                Target::User(ids["bob"]),
-                recalls.clone(),
-            )),
-            tokio::spawn(write_until_killed(carol, Target::Group(group), Target::Group(group), recalls.clone())),
+            tokio::spawn(write_until_killed(bob, Target::User(ids["alice"]), Target::User(ids["bob"]), acked.clone())),
+            tokio::spawn(write_until_killed(carol, Target::Group(group), Target::Group(group), acked.clone())),
         ];
         let reader = tokio::spawn(read_until_killed(alice, answered.clone()));
         tokio::time::sleep(Duration::from_millis(200 + random_below(500))).await;
@@ -169,7 +190,8 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
         server = start(dir.path(), common::process::UNTHROTTLED);
     }
     assert!(reads > 0, "alice did read");
-    assert!(!recalls.lock().unwrap().is_empty(), "bob and carol did recall");
+    let acked = acked.lock().unwrap();
+    assert!(!acked.recalls.is_empty() && !acked.edits.is_empty(), "bob and carol did recall and edit");
 }
 
 /// Runs a `kith` operator command on a data directory; it must succeed.

@@ -245,6 +245,7 @@ async fn a_retry_to_another_recipient_returns_the_original(kind: Kind) {
         kind: MessageKind::Text,
         content: b"for bob".to_vec(),
         extra: None,
+        reply_to: 0,
     };
     let ack = alice.client.call(&first).await.unwrap();
     let retry = SendRequest { to: Target::User(carol.user_id), content: b"changed".to_vec(), ..first };

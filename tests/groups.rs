@@ -713,6 +713,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
         kind: MessageKind::System,
         content: vec![],
         extra: None,
+        reply_to: 0,
     };
     assert_eq!(code(owner.client.call(&system).await), Some(ErrorCode::InvalidArgument));
 
@@ -724,6 +725,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
         kind: MessageKind::Custom,
         content: vec![0xff, 0xd8, 0xff],
         extra: Some("{\"w\":1}".into()),
+        reply_to: 0,
     };
     let first = owner.client.call(&image).await.unwrap();
     let retry = owner.client.call(&image).await.unwrap();
@@ -842,6 +844,7 @@ async fn malformed_group_bodies_are_refused_and_the_connection_stays() {
         kind: MessageKind::Text,
         content: b"x".to_vec(),
         extra: None,
+        reply_to: 0,
     });
     send[3] = 2;
     let reply = owner.client.request_raw(kith::protocol::Action::Send as u8, send).await.unwrap();

@@ -37,6 +37,7 @@ mod properties;
 mod protocol_doc;
 mod protocol_errors;
 mod quic;
+mod replies_and_edits;
 mod retention;
 mod security;
 mod social;

@@ -306,6 +306,7 @@ async fn limits_refuse_uploads_while_messages_go_on() {
             kind: MessageKind::Voice,
             content: b"not a media content".to_vec(),
             extra: None,
+            reply_to: 0,
         })
         .await;
     assert_eq!(code(bad_content), Some(ErrorCode::InvalidArgument));

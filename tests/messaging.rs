@@ -152,6 +152,7 @@ async fn resending_a_client_id_returns_the_original_ack(kind: Kind) {
         kind: MessageKind::Text,
         content: b"once".to_vec(),
         extra: Some("{\"reply_to\":1}".into()),
+        reply_to: 0,
     };
     let first = alice.client.call(&request).await.unwrap();
     let second = alice.client.call(&request).await.unwrap();

@@ -134,6 +134,7 @@ async fn check_everything(server: &TestServer, fx: &Value) {
         kind: MessageKind::Text,
         content: first["text"].as_str().unwrap().as_bytes().to_vec(),
         extra: None,
+        reply_to: 0,
     };
     let ack = phone.call(&retry).await.unwrap();
     assert!(ack.duplicate);

@@ -29,16 +29,20 @@ fn device() -> impl Strategy<Value = DeviceInfo> {
 fn message() -> impl Strategy<Value = Message> {
     (any::<u64>(), any::<u64>(), target(), any::<[u8; 16]>(), prop::sample::select(MessageKind::ALL), bytes())
         .prop_flat_map(|(id, sender, to, client_msg_id, kind, content)| {
-            (prop::option::of(text()), any::<u64>()).prop_map(move |(extra, server_time)| Message {
-                id,
-                sender,
-                to,
-                client_msg_id,
-                kind,
-                content: content.clone(),
-                extra,
-                server_time,
-            })
+            (prop::option::of(text()), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+                move |(extra, server_time, reply_to, edited)| Message {
+                    id,
+                    sender,
+                    to,
+                    client_msg_id,
+                    kind,
+                    content: content.clone(),
+                    extra,
+                    server_time,
+                    reply_to,
+                    edited,
+                },
+            )
         })
 }
 
@@ -85,14 +89,27 @@ fn request() -> impl Strategy<Value = Request> {
         }),
         text().prop_map(|username| Request::FindUser(FindUserRequest { username })),
         text().prop_map(|password| Request::DeleteAccount(DeleteAccountRequest { password })),
-        (target(), any::<[u8; 16]>(), prop::sample::select(MessageKind::ALL), bytes(), prop::option::of(text()))
-            .prop_map(|(to, client_msg_id, kind, content, extra)| Request::Send(SendRequest {
+        (
+            target(),
+            any::<[u8; 16]>(),
+            prop::sample::select(MessageKind::ALL),
+            bytes(),
+            prop::option::of(text()),
+            any::<u64>()
+        )
+            .prop_map(|(to, client_msg_id, kind, content, extra, reply_to)| Request::Send(SendRequest {
                 to,
                 client_msg_id,
                 kind,
                 content,
-                extra
+                extra,
+                reply_to
             })),
+        (target(), any::<u64>(), bytes()).prop_map(|(with, message_id, content)| Request::Edit(EditRequest {
+            with,
+            message_id,
+            content
+        })),
         any::<u64>().prop_map(|up_to| Request::Ack(AckRequest { up_to })),
         (any::<u64>(), any::<u16>()).prop_map(|(after, limit)| Request::Sync(SyncRequest { after, limit })),
         (target(), prop::sample::select(Direction::ALL), any::<u64>(), any::<u16>()).prop_map(

@@ -155,6 +155,7 @@ async fn a_sequence_id_in_use_is_refused(kind: Kind) {
             kind: kith::protocol::MessageKind::Text,
             content: b"x".to_vec(),
             extra: None,
+            reply_to: 0,
         });
         encode_frame(Action::Send as u8, seq, &body)
     };

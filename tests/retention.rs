@@ -44,8 +44,14 @@ async fn until_expired(id: u64, seconds: u64) {
 
 /// Sends a text with a known client message id; returns the message id.
 async fn send_with(client: &Client, to: Target, client_msg_id: [u8; 16]) -> u64 {
-    let request =
-        SendRequest { to, client_msg_id, kind: MessageKind::Text, content: b"soon gone".to_vec(), extra: None };
+    let request = SendRequest {
+        to,
+        client_msg_id,
+        kind: MessageKind::Text,
+        content: b"soon gone".to_vec(),
+        extra: None,
+        reply_to: 0,
+    };
     client.call(&request).await.expect("sends").message_id
 }
 
@@ -102,6 +108,7 @@ async fn expired_messages_are_no_longer_returned(kind: Kind) {
         kind: MessageKind::Expired,
         content: vec![],
         extra: None,
+        reply_to: 0,
     };
     assert_eq!(code(bob.client.call(&forged).await), Some(ErrorCode::InvalidArgument));
 

@@ -36,6 +36,7 @@ pub(super) fn run(seconds: u64) -> Report {
         kind: MessageKind::Text,
         content: vec![b'x'; 200],
         extra: None,
+        reply_to: 0,
     };
     let body = encode_wire(&send);
     let frame = encode_frame(0x10, 9, &body);
@@ -70,6 +71,8 @@ pub(super) fn run(seconds: u64) -> Report {
         content: vec![b'y'; 200],
         extra: None,
         server_time: 1_767_225_600_000,
+        reply_to: 0,
+        edited: 0,
     };
     let update = UpdateBody::Message(message);
     ns(&mut report, "encode an Update push frame carrying a 200-byte message", budget, || {

@@ -295,6 +295,7 @@ async fn send(
                     kind: MessageKind::Text,
                     content,
                     extra: None,
+                    reply_to: 0,
                 };
                 let client = sender.client.clone();
                 let started = Instant::now();

@@ -100,6 +100,7 @@ impl Client {
             kind,
             content: encode_wire(content),
             extra: None,
+            reply_to: 0,
         })
         .await
     }

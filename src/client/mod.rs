@@ -38,9 +38,9 @@ pub use pin::client_config;
 
 use crate::codec::{decode_wire, encode_wire};
 use crate::protocol::{
-    AuthReply, AuthRequest, DeviceInfo, ErrorBody, ErrorCode, Heartbeat, LoginReply, LoginRequest, Logout, Message,
-    MessageKind, Push, RateLimitReason, RegisterRequest, Rpc, SendReply, SendRequest, SyncRequest, Target, Update,
-    UpdateBody, ERROR_ACTION, QUIC_IDLE_TIMEOUT, QUIC_KEEP_ALIVE,
+    AuthReply, AuthRequest, DeviceInfo, Direction, EditRequest, ErrorBody, ErrorCode, Heartbeat, HistoryRequest,
+    LoginReply, LoginRequest, Logout, Message, MessageKind, Push, RateLimitReason, RegisterRequest, Rpc, SendReply,
+    SendRequest, SyncRequest, Target, Update, UpdateBody, ERROR_ACTION, QUIC_IDLE_TIMEOUT, QUIC_KEEP_ALIVE,
 };
 use connection::Outgoing;
 
@@ -306,14 +306,36 @@ impl Client {
 
     /// Sends a text message to a user or a group with a fresh client message id.
     pub async fn send_text_to(&self, to: Target, text: &str) -> Result<SendReply, ClientError> {
+        self.reply_text(to, 0, text).await
+    }
+
+    /// Sends a text message answering message `reply_to` of the same
+    /// conversation (0: none) with a fresh client message id.
+    pub async fn reply_text(&self, to: Target, reply_to: u64, text: &str) -> Result<SendReply, ClientError> {
         self.call(&SendRequest {
             to,
             client_msg_id: new_client_msg_id(),
             kind: MessageKind::Text,
             content: text.as_bytes().to_vec(),
             extra: None,
+            reply_to,
         })
         .await
+    }
+
+    /// Replaces the text of a message the caller sent.
+    pub async fn edit_text(&self, with: Target, message_id: u64, text: &str) -> Result<Message, ClientError> {
+        self.call(&EditRequest { with, message_id, content: text.as_bytes().to_vec() }).await
+    }
+
+    /// One message of a conversation, if the caller may read it (a recalled
+    /// one as its tombstone): how a reader resolves a reply's original or
+    /// re-reads an edited message.
+    pub async fn message(&self, with: Target, id: u64) -> Result<Option<Message>, ClientError> {
+        let page = self
+            .call(&HistoryRequest { with, direction: Direction::Before, anchor: id.saturating_add(1), limit: 1 })
+            .await?;
+        Ok(page.messages.into_iter().find(|m| m.id == id))
     }
 
     /// Every update after `after`, fetched page by page until `more` is false.

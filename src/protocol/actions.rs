@@ -43,7 +43,7 @@ use super::media::{
     FinishUploadRequest, GetMediaRequest, MediaChunk, MediaInfo, MediaUrl, MediaUrlRequest, StartUploadRequest,
     UploadChunkRequest, UploadOffset, UploadStarted, UploadStatusRequest,
 };
-use super::message::{HistoryRequest, Page, SendReply, SendRequest};
+use super::message::{EditRequest, HistoryRequest, Message, Page, SendReply, SendRequest};
 use super::rpc::{Rpc, Who};
 use super::social::{
     AddFriendRequest, AnswerFriendRequest, BlockRequest, BlockedPage, FieldVisibility, FriendPage, FriendRequestInfo,
@@ -185,6 +185,8 @@ actions! {
     // Messages, 0x10–0x17.
     /// Stores a message and delivers it.
     0x10 Send(SendRequest) -> SendReply, User;
+    /// Replaces the text of a message the caller sent, within the edit window.
+    0x11 Edit(EditRequest) -> Message, User;
     /// Pages through one conversation's log, either direction.
     0x13 History(HistoryRequest) -> Page, User;
 

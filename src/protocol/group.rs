@@ -505,6 +505,15 @@ pub enum GroupEvent {
         /// By whom.
         by: u64,
     },
+    /// A member edited a message they sent: read it again for its text.
+    MessageEdited {
+        /// The message.
+        message_id: u64,
+        /// Who sent and edited it.
+        sender: u64,
+        /// When, milliseconds since the Unix epoch.
+        edited_at: u64,
+    },
 }
 
 impl GroupEvent {
@@ -524,7 +533,8 @@ impl GroupEvent {
             | GroupEvent::GroupMuted { .. }
             | GroupEvent::Dissolved { .. }
             | GroupEvent::MessageRecalled { .. }
-            | GroupEvent::RetentionChanged { .. } => None,
+            | GroupEvent::RetentionChanged { .. }
+            | GroupEvent::MessageEdited { .. } => None,
         }
     }
 }

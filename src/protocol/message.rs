@@ -1,4 +1,10 @@
 //! Bodies of the message actions (`0x10–0x17`).
+//!
+//! A message may answer another of its conversation (`reply_to`); it holds
+//! only the id, so a reader learns of the original only what the original's
+//! own reading rules give them. Its sender may edit a text message for a
+//! while (`Edit`); every reader then reads the newest text and `edited`,
+//! and the text before is kept nowhere.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +43,13 @@ wire_enum! {
     }
 }
 
+impl MessageKind {
+    /// Whether only the server writes messages of this kind.
+    pub fn server_written(self) -> bool {
+        matches!(self, MessageKind::System | MessageKind::Recalled | MessageKind::Expired)
+    }
+}
+
 wire_enum! {
     /// Which way a history page runs from its anchor.
     pub enum Direction: u8 {
@@ -71,6 +84,8 @@ pub struct SendRequest {
     pub content: Vec<u8>,
     /// Optional application data, at most 1 KiB.
     pub extra: Option<String>,
+    /// The message this one answers, in the same conversation; 0 for none.
+    pub reply_to: u64,
 }
 
 /// `Send` response, written only once the message is on disk.
@@ -105,6 +120,39 @@ pub struct Message {
     pub extra: Option<String>,
     /// When the server stored it, milliseconds since the Unix epoch.
     pub server_time: u64,
+    /// The message this one answers (see [`SendRequest::reply_to`]); 0 for none.
+    pub reply_to: u64,
+    /// When its sender last edited it, milliseconds since the Unix epoch;
+    /// 0 if never.
+    pub edited: u64,
+}
+
+/// `Edit` request: the sender replaces the text of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditRequest {
+    /// The conversation.
+    pub with: Target,
+    /// The message, a `Text` one the caller sent.
+    pub message_id: u64,
+    /// The new content, at most the server's content limit.
+    #[serde(with = "serde_bytes")]
+    pub content: Vec<u8>,
+}
+
+/// The body of the `MessageEdited` update the participants of a 1:1
+/// conversation receive (a group hears of an edit from a system message):
+/// which message changed; read it again for its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edited {
+    /// The edited message.
+    pub message_id: u64,
+    /// Who sent (and edited) it.
+    pub sender: u64,
+    /// Where it was sent, as in [`Message`]: with `sender`, names the
+    /// conversation.
+    pub to: Target,
+    /// When it was edited, milliseconds since the Unix epoch.
+    pub edited_at: u64,
 }
 
 /// `History` request: one conversation's messages on one side of `anchor`.

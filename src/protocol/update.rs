@@ -18,7 +18,7 @@ use super::conversation::{
     DeletedForMe, Delivered, ReadPosition, ReadReceipt, ReadReceiptsSetting, Recalled, RetentionChanged,
 };
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
-use super::message::{Message, Target};
+use super::message::{Edited, Message, Target};
 use super::social::{
     BlockChanged, FieldVisibility, FriendRemoved, FriendRequestInfo, PrivacySettings, RemarkChanged, UserProfile,
 };
@@ -73,6 +73,8 @@ tagged_bodies! {
     18 ProfileVisibilityChanged(FieldVisibility),
     /// The user changed the remark they keep for a friend (on another device).
     19 RemarkChanged(RemarkChanged),
+    /// The sender of a message of a 1:1 conversation of the user edited it.
+    20 MessageEdited(Edited),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "avatars become media ids; the avatar strings kept before are cleared (they named no file the server keeps)",
         run: avatars_from_v9,
     },
+    Migration {
+        version: 11,
+        describe: "messages can answer another message and be edited (none does yet)",
+        run: message::from_v10,
+    },
 ];
 
 /// The layout version this build writes.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod layout;
 pub mod lazyfs;
 pub mod process;
 pub mod talk;

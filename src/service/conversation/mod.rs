@@ -9,7 +9,8 @@
 //! `ReadReceipt` update. Lists and counts are then arithmetic on those
 //! records, never a scan of a log.
 //!
-//! A recall ([`recall`]) leaves a tombstone in the log; delete-for-me
+//! An edit ([`edit`]) rewrites a text message in place. A recall
+//! ([`recall`]) leaves a tombstone in the log; delete-for-me
 //! ([`hide`]) leaves the log alone and marks the messages for the user.
 //! Both change unread counts through the records the message domain keeps
 //! ([`records`]), and both are updates in the logs of those who must hear
@@ -24,6 +25,7 @@
 
 mod attachments;
 mod delivery;
+mod edit;
 mod export;
 mod hide;
 mod history;
@@ -56,6 +58,7 @@ use crate::storage::Get;
 pub(super) fn routes(router: &mut Router) {
     router
         .add(send::send)
+        .add(edit::edit)
         .add(history::history)
         .add(list::list)
         .add(mark_read)

@@ -7,9 +7,9 @@
 //! written only after the sync. A group message takes the same path; the
 //! group decides who gets it (see [`crate::service::group`]).
 
-use super::attachments;
-use crate::id::id_time_ms;
-use crate::protocol::{ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateBody};
+use super::{attachments, View};
+use crate::id::{id_time_ms, now_ms};
+use crate::protocol::{ErrorCode, SendReply, SendRequest, Target, UpdateBody};
 use crate::service::message::{self, wire_message, Conversation, StoredMessage};
 use crate::service::{group, social, update, Call, Outcome, ServiceError, ServiceResult, Services, Tx};
 use crate::storage::Get;
@@ -18,15 +18,12 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
     let me = call.me()?;
     let services = &call.services;
     let limits = &services.config.limits;
-    if req.content.len() > limits.max_content_bytes {
-        return Err(ServiceError::invalid(format!("content exceeds {} bytes", limits.max_content_bytes))
-            .with_limit(limits.max_content_bytes as u64));
-    }
+    content_fits(services, &req.content)?;
     if req.extra.as_ref().is_some_and(|e| e.len() > limits.max_extra_bytes) {
         return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes))
             .with_limit(limits.max_extra_bytes as u64));
     }
-    if matches!(req.kind, MessageKind::System | MessageKind::Recalled | MessageKind::Expired) {
+    if req.kind.server_written() {
         return Err(ServiceError::invalid(format!("kind: {:?} messages are written by the server", req.kind)));
     }
     let sender = me.user_id;
@@ -37,6 +34,8 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
         kind: req.kind,
         content: req.content,
         extra: req.extra,
+        reply_to: req.reply_to,
+        edited: 0,
     };
     let origin = call.session_id;
     let checks = services.clone();
@@ -48,6 +47,9 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
             // the write path so that a change committed before it counts.
             if let Some(id) = message::known_id(tx, sender, message.client_msg_id)? {
                 return Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: true });
+            }
+            if message.reply_to != 0 {
+                answerable(tx, &checks, sender, conversation, message.reply_to)?;
             }
             let attachment = attachments::parse(message.kind, &message.content)?;
             if let Some(a) = &attachment {
@@ -66,7 +68,34 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
     Ok(Outcome::later(pending.durable()))
 }
 
-/// Stores a 1:1 message and puts it into both participants' update logs.
+/// Refuses content over the server's limit (`Send`, `Edit`).
+pub(super) fn content_fits(services: &Services, content: &[u8]) -> ServiceResult<()> {
+    let most = services.config.limits.max_content_bytes;
+    if content.len() > most {
+        return Err(ServiceError::invalid(format!("content exceeds {most} bytes")).with_limit(most as u64));
+    }
+    Ok(())
+}
+
+/// Refuses a reply to anything but a message `sender` reads in the
+/// conversation now: one in their windows, not expired, recalled or a
+/// system message. Only the id is stored, so the reply shows each reader
+/// no more of the original than their own reading of it.
+fn answerable(
+    tx: &Tx<'_>,
+    services: &Services,
+    sender: u64,
+    conversation: Conversation,
+    reply_to: u64,
+) -> ServiceResult<()> {
+    let retention = services.config.conversation.retention_secs;
+    let view = View::of_member(tx, sender, conversation, retention, now_ms())??;
+    match view.reached(tx, reply_to)? {
+        Some(original) if !original.kind.server_written() => Ok(()),
+        _ => Err(ServiceError::not_found("reply_to: no such message in this conversation")),
+    }
+}
+
 /// Whether `sender` may message `peer` now: the account exists, is
 /// enabled, and the social graph allows it (no block; friends under the
 /// friends-only setting). Oneself is always reachable (notes).

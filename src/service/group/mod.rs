@@ -21,7 +21,7 @@ mod roster;
 mod rules;
 mod store;
 
-pub(crate) use post::{news, send, typing_audience, windows};
+pub(crate) use post::{may_speak, news, send, typing_audience, windows};
 pub(crate) use roster::member_ids;
 pub(crate) use roster::Rosters;
 // What the other domains and the start-up checks use of this one.
@@ -185,6 +185,8 @@ fn say(
         kind: MessageKind::System,
         content: crate::codec::encode_wire(&event),
         extra: None,
+        reply_to: 0,
+        edited: 0,
     };
     let conversation = Conversation::Group(group);
     message::append(tx, conversation, id, &message)?;

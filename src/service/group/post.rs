@@ -49,6 +49,12 @@ fn speaker(r: &impl Get, group: u64, user: u64) -> ServiceResult<GroupRecord> {
     Ok(record)
 }
 
+/// Refuses `user` where they may not speak in `group` now (as `Send`
+/// would): for acts on their own messages, such as an edit.
+pub(crate) fn may_speak(r: &impl Get, group: u64, user: u64) -> ServiceResult<()> {
+    speaker(r, group, user).map(drop)
+}
+
 /// Who is to see `user` typing in `group`, if they may speak there now (as
 /// `Send` checks it): its members. Read outside any job, as typing is
 /// never stored.

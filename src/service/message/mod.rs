@@ -16,8 +16,8 @@ pub(crate) use records::append;
 pub(crate) use store::StoredMessage;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
-    cap_floor, check, direct_pairs, erase_sent, from_v1, history as page, known_id, logged, newest, purge,
-    rewrite_contents, sent_by, stats, tombstone, unpurged_below,
+    cap_floor, check, direct_pairs, edit, erase_sent, from_v1, from_v10, history as page, known_id, logged, newest,
+    purge, rewrite_contents, sent_by, stats, tombstone, unpurged_below,
 };
 
 use crate::id::id_time_ms;
@@ -34,5 +34,7 @@ pub(crate) fn wire_message(id: u64, conversation: Conversation, m: &StoredMessag
         content: m.content.clone(),
         extra: m.extra.clone(),
         server_time: id_time_ms(id),
+        reply_to: m.reply_to,
+        edited: m.edited,
     }
 }

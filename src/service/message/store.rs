@@ -28,6 +28,10 @@ pub(crate) struct StoredMessage {
     pub content: Vec<u8>,
     /// Application data.
     pub extra: Option<String>,
+    /// The message of the same conversation this one answers, 0 for none.
+    pub reply_to: u64,
+    /// When its sender last edited it (ms), 0 if never.
+    pub edited: u64,
 }
 
 impl StoredMessage {
@@ -38,6 +42,8 @@ impl StoredMessage {
 }
 
 const LOG: Keyspace<(Conversation, u64), StoredMessage> = Keyspace::new(&schema::CONVMESSAGE_MESSAGE);
+/// The log as the migration steps before version 11 read and write it.
+const LOG_V10: Keyspace<(Conversation, u64), StoredMessageV10> = Keyspace::new(&schema::CONVMESSAGE_MESSAGE);
 const SENT: Keyspace<(u64, [u8; 16]), u64> = Keyspace::new(&schema::SENDERCLIENTID_MESSAGEID);
 
 /// Deletes at most `most` of a deleted user's idempotency entries; true
@@ -87,8 +93,8 @@ pub(crate) fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Resul
 }
 
 /// Replaces a message by a tombstone of `kind` (`Recalled`, `Expired`):
-/// the content and extra are gone, the id, sender, client message id and
-/// time stay.
+/// the content, extra, what it answered and its edit mark are gone; the
+/// id, sender, client message id and time stay.
 pub(crate) fn tombstone(
     tx: &mut Tx<'_>,
     conversation: Conversation,
@@ -102,8 +108,25 @@ pub(crate) fn tombstone(
         kind,
         content: Vec::new(),
         extra: None,
+        reply_to: 0,
+        edited: 0,
     };
     tx.put(&LOG, &(conversation, id), &tombstone);
+}
+
+/// Replaces a message's content with its sender's edit made at `at` (ms);
+/// the text before is not kept.
+pub(crate) fn edit(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    id: u64,
+    message: StoredMessage,
+    content: Vec<u8>,
+    at: u64,
+) -> StoredMessage {
+    let edited = StoredMessage { content, edited: at, ..message };
+    tx.put(&LOG, &(conversation, id), &edited);
+    edited
 }
 
 /// Purges the oldest messages of a conversation below `below`, at most
@@ -274,11 +297,12 @@ pub(crate) fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
     Ok((messages, conversations, in_groups))
 }
 
-/// Every message's conversation, id and kind, in log order, for a migration.
+/// Every message's conversation, id and kind, in log order, for a
+/// migration step before version 11.
 pub(crate) fn kinds(
     m: &mut Migrator<'_>,
 ) -> Result<impl Iterator<Item = Result<(Conversation, u64, MessageKind), StorageError>>, StorageError> {
-    Ok(m.entries(&LOG)?.map(|entry| entry.map(|((conversation, id), message)| (conversation, id, message.kind))))
+    Ok(m.entries(&LOG_V10)?.map(|entry| entry.map(|((conversation, id), message)| (conversation, id, message.kind))))
 }
 
 /// Every pair of distinct users with a 1:1 conversation, read one
@@ -313,25 +337,50 @@ pub(crate) fn check(store: &Audit<'_>, highwater: u64) -> Result<(), String> {
 }
 
 /// Rewrites the content of every logged message of `kind` that `convert`
-/// changes (a migration step that changed what a kind's content holds).
+/// changes (a migration step before version 11 that changed what a kind's
+/// content holds).
 pub(crate) fn rewrite_contents(
     m: &mut Migrator<'_>,
     kind: MessageKind,
     convert: impl Fn(&[u8]) -> Option<Vec<u8>>,
 ) -> Result<(), StorageError> {
     let mut changed = Vec::new();
-    for entry in m.entries(&LOG)? {
+    for entry in m.entries(&LOG_V10)? {
         let (key, message) = entry?;
         if message.kind == kind {
             if let Some(content) = convert(&message.content) {
-                changed.push((key, StoredMessage { content, ..message }));
+                changed.push((key, StoredMessageV10 { content, ..message }));
             }
         }
     }
     for (key, message) in changed {
-        m.put(&LOG, &key, &message)?;
+        m.put(&LOG_V10, &key, &message)?;
     }
     Ok(())
+}
+
+/// Every logged message gains `reply_to` and `edited`, both 0 (layout
+/// version 11).
+pub(crate) fn from_v10(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    m.reshape(&LOG, |old: StoredMessageV10| StoredMessage::from(old))
+}
+
+/// A message as logged up to layout version 10.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredMessageV10 {
+    sender: u64,
+    client_msg_id: [u8; 16],
+    kind: MessageKind,
+    #[serde(with = "serde_bytes")]
+    content: Vec<u8>,
+    extra: Option<String>,
+}
+
+impl From<StoredMessageV10> for StoredMessage {
+    fn from(old: StoredMessageV10) -> StoredMessage {
+        let StoredMessageV10 { sender, client_msg_id, kind, content, extra } = old;
+        StoredMessage { sender, client_msg_id, kind, content, extra, reply_to: 0, edited: 0 }
+    }
 }
 
 /// Version 1 kept logs (`L`), idempotency entries (`D`) and the id
@@ -344,7 +393,7 @@ pub(crate) fn from_v1(m: &mut Migrator<'_>) -> Result<(), StorageError> {
         match key.split_first() {
             Some((b'L', rest)) => {
                 let (key, _) = <(Conversation, u64)>::take(rest).ok_or_else(|| corrupt("log key"))?;
-                m.put(&LOG, &key, &LOG.decode_value(&value)?)?;
+                m.put(&LOG_V10, &key, &LOG_V10.decode_value(&value)?)?;
             }
             Some((b'D', rest)) => {
                 let (key, _) = <(u64, [u8; 16])>::take(rest).ok_or_else(|| corrupt("idempotency key"))?;
