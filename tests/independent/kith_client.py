@@ -13,7 +13,10 @@ revision 8: Recall and DeleteForMe — actions 0x4c-0x4d — MessageKind 9
 Recalled, GroupEvent 11 MessageRecalled, update kinds 11 MessageRecalled, 12
 DeletedForMe and 13 Delivered, and SyncPage.limited, the offline cap; the
 retention of revision 9: Retention — action 0x4e — MessageKind 10 Expired,
-GroupEvent 12 RetentionChanged and update kind 14 RetentionChanged).
+GroupEvent 12 RetentionChanged and update kind 14 RetentionChanged; replies
+and edits of revision 18: SendRequest.reply_to, Message.reply_to and
+Message.edited, Edit — action 0x11 — GroupEvent 13 MessageEdited and update
+kind 20 MessageEdited).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -59,6 +62,7 @@ FIND_USER = 0x07
 RENEW_TOKEN = 0x08  # revision 3 (section 5, RenewToken)
 DELETE_ACCOUNT = 0x09  # revision 13 (section 5, DeleteAccount)
 SEND = 0x10
+EDIT = 0x11  # revision 18
 HISTORY = 0x13
 SYNC = 0x18
 ACK = 0x19
@@ -236,11 +240,11 @@ JOIN_OUTCOME_NAMES = {0: "Joined", 1: "Requested"}
 # MessageRecalled is revision 8 (section 5, Recall), RetentionChanged revision 9 (section 5, Retention).
 EVENT_CREATED, EVENT_JOINED, EVENT_LEFT, EVENT_KICKED, EVENT_BANNED, EVENT_ROLE_CHANGED, EVENT_INFO_CHANGED, \
     EVENT_OWNERSHIP_TRANSFERRED, EVENT_MUTED, EVENT_GROUP_MUTED, EVENT_DISSOLVED, \
-    EVENT_MESSAGE_RECALLED, EVENT_RETENTION_CHANGED = range(13)
+    EVENT_MESSAGE_RECALLED, EVENT_RETENTION_CHANGED, EVENT_MESSAGE_EDITED = range(14)
 GROUP_EVENT_NAMES = {
     0: "Created", 1: "Joined", 2: "Left", 3: "Kicked", 4: "Banned", 5: "RoleChanged", 6: "InfoChanged",
     7: "OwnershipTransferred", 8: "Muted", 9: "GroupMuted", 10: "Dissolved", 11: "MessageRecalled",
-    12: "RetentionChanged",
+    12: "RetentionChanged", 13: "MessageEdited",
 }
 GROUP_EVENT_FIELDS = {
     EVENT_CREATED: ("by",), EVENT_JOINED: ("user_id", "by"), EVENT_LEFT: ("user_id",),
@@ -248,6 +252,7 @@ GROUP_EVENT_FIELDS = {
     EVENT_INFO_CHANGED: ("by", "fields"), EVENT_OWNERSHIP_TRANSFERRED: ("from_", "to"),
     EVENT_MUTED: ("user_id", "until", "by"), EVENT_GROUP_MUTED: ("muted", "by"), EVENT_DISSOLVED: ("by",),
     EVENT_MESSAGE_RECALLED: ("message_id", "sender", "by"), EVENT_RETENTION_CHANGED: ("seconds", "by"),
+    EVENT_MESSAGE_EDITED: ("message_id", "sender", "edited_at"),
 }
 
 # Update kinds (section 8.2). A kind not listed here is skipped (section 8.5).
@@ -264,6 +269,8 @@ UPDATE_MESSAGE_RECALLED, UPDATE_DELETED_FOR_ME, UPDATE_DELIVERED = 11, 12, 13
 UPDATE_RETENTION_CHANGED, UPDATE_READ_RECEIPTS_CHANGED = 14, 15
 # Revision 12: settings changed on another device.
 UPDATE_PROFILE_CHANGED, UPDATE_PRIVACY_CHANGED, UPDATE_PROFILE_VISIBILITY_CHANGED, UPDATE_REMARK_CHANGED = 16, 17, 18, 19
+# Revision 18: edits.
+UPDATE_MESSAGE_EDITED = 20
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
@@ -274,6 +281,7 @@ UPDATE_KIND_NAMES = {
     UPDATE_RETENTION_CHANGED: "RetentionChanged", UPDATE_READ_RECEIPTS_CHANGED: "ReadReceiptsChanged",
     UPDATE_PROFILE_CHANGED: "ProfileChanged", UPDATE_PRIVACY_CHANGED: "PrivacyChanged",
     UPDATE_PROFILE_VISIBILITY_CHANGED: "ProfileVisibilityChanged", UPDATE_REMARK_CHANGED: "RemarkChanged",
+    UPDATE_MESSAGE_EDITED: "MessageEdited",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -632,6 +640,8 @@ class Message:
     content: bytes
     extra: Optional[str]
     server_time: int
+    reply_to: int = 0  # revision 18: the message this one answers, 0 for none
+    edited: int = 0  # revision 18: when its sender last edited it (ms), 0 if never
 
     def group_event(self) -> "Optional[GroupEvent]":
         """The GroupEvent a System message holds (section 4.2), None for
@@ -1050,6 +1060,7 @@ class GroupEvent:
     message_id: Optional[int] = None  # MessageRecalled (revision 8): the recalled message
     sender: Optional[int] = None  # MessageRecalled: who had sent it
     seconds: Optional[int] = None  # RetentionChanged (revision 9): the group's own retention now; 0 = none
+    edited_at: Optional[int] = None  # MessageEdited (revision 18): when, ms
 
     @property
     def name(self) -> str:
@@ -1138,6 +1149,16 @@ class Recalled:
     sender: int  # who sent it
     to: Target  # where it was sent, as in Message: with `sender`, names the conversation
     by: int  # who recalled it
+
+
+@dataclass
+class Edited:
+    """The body of an update of kind 20 MessageEdited (revision 18, section 8.2):
+    read the message again (History) for its new text."""
+    message_id: int
+    sender: int
+    to: Target  # as in Message: with `sender`, names the conversation
+    edited_at: int  # ms since the Unix epoch
 
 
 @dataclass
@@ -1292,6 +1313,15 @@ class SendRequest:
     kind: int
     content: bytes
     extra: Optional[str]
+    reply_to: int = 0  # revision 18
+
+
+@dataclass
+class EditRequest:
+    """Revision 18 (section 5, Edit)."""
+    with_: Target  # the conversation (`with` in the document)
+    message_id: int  # a Text message the caller sent
+    content: bytes  # the new text
 
 
 @dataclass
@@ -1679,10 +1709,16 @@ def encode_renew_token() -> bytes:
 
 
 def encode_send(to: "Target | int", client_msg_id: bytes, kind: int, content: bytes,
-                extra: Optional[str] = None) -> bytes:
-    """A SendRequest; `to` is a Target, or a user id."""
+                extra: Optional[str] = None, reply_to: int = 0) -> bytes:
+    """A SendRequest; `to` is a Target, or a user id; `reply_to` (revision 18)
+    the message of the same conversation it answers, 0 for none."""
     return (Writer().target(as_target(to)).id16(client_msg_id).u8(kind)
-            .bytes(content).opt_string(extra).build())
+            .bytes(content).opt_string(extra).u64(reply_to).build())
+
+
+def encode_edit(with_: "Target | int", message_id: int, content: bytes) -> bytes:
+    """An EditRequest (revision 18); `with_` is a Target, or a user id."""
+    return Writer().target(as_target(with_)).u64(message_id).bytes(content).build()
 
 
 def encode_history(with_: "Target | int", direction: int, anchor: int, limit: int) -> bytes:
@@ -1940,7 +1976,7 @@ def encode_media_url(media_id: int) -> bytes:
 
 def encode_message(w: Writer, m: Message) -> Writer:
     return (w.u64(m.id).u64(m.sender).target(m.to).id16(m.client_msg_id).u8(m.kind)
-            .bytes(m.content).opt_string(m.extra).u64(m.server_time))
+            .bytes(m.content).opt_string(m.extra).u64(m.server_time).u64(m.reply_to).u64(m.edited))
 
 
 def encode_new_login(w: Writer, n: NewLogin) -> Writer:
@@ -2019,6 +2055,7 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_PRIVACY_CHANGED: lambda w, p: w.u8(p.discoverable).u8(p.friend_policy),
     UPDATE_PROFILE_VISIBILITY_CHANGED: lambda w, f: encode_field_visibility(w, f),
     UPDATE_REMARK_CHANGED: lambda w, r: w.u64(r.user_id).string(r.remark),
+    UPDATE_MESSAGE_EDITED: lambda w, e: w.u64(e.message_id).u64(e.sender).target(e.to).u64(e.edited_at),
 }
 
 
@@ -2250,7 +2287,7 @@ def encode_media_url_reply(u: MediaUrl) -> bytes:
 _EVENT_FIELD_WRITERS = {
     "user_id": Writer.u64, "by": Writer.u64, "from_": Writer.u64, "to": Writer.u64, "until": Writer.u64,
     "role": Writer.u8, "muted": Writer.bool, "fields": encode_group_fields,
-    "message_id": Writer.u64, "sender": Writer.u64, "seconds": Writer.u64,
+    "message_id": Writer.u64, "sender": Writer.u64, "seconds": Writer.u64, "edited_at": Writer.u64,
 }
 
 
@@ -2283,7 +2320,7 @@ def read_message(r: Reader) -> Message:
     return Message(
         id=r.u64(), sender=r.u64(), to=r.target(), client_msg_id=r.id16(),
         kind=r.u8(), content=r.bytes(),
-        extra=r.option(lambda rr: rr.string()), server_time=r.u64(),
+        extra=r.option(lambda rr: rr.string()), server_time=r.u64(), reply_to=r.u64(), edited=r.u64(),
     )
 
 
@@ -2619,7 +2656,7 @@ def decode_media_content(content: bytes) -> MediaContent:
 _EVENT_FIELD_READERS = {
     "user_id": Reader.u64, "by": Reader.u64, "from_": Reader.u64, "to": Reader.u64, "until": Reader.u64,
     "role": Reader.u8, "muted": Reader.bool, "fields": read_group_fields,
-    "message_id": Reader.u64, "sender": Reader.u64, "seconds": Reader.u64,
+    "message_id": Reader.u64, "sender": Reader.u64, "seconds": Reader.u64, "edited_at": Reader.u64,
 }
 
 
@@ -2650,6 +2687,7 @@ UPDATE_BODY_DECODERS = {
     UPDATE_PRIVACY_CHANGED: lambda body: decode_privacy_settings(body),
     UPDATE_PROFILE_VISIBILITY_CHANGED: lambda body: decode_field_visibility(body),
     UPDATE_REMARK_CHANGED: lambda body: _decode_exact(body, lambda r: RemarkChanged(r.u64(), r.string())),
+    UPDATE_MESSAGE_EDITED: lambda body: _decode_exact(body, lambda r: Edited(r.u64(), r.u64(), r.target(), r.u64())),
 }
 
 
@@ -2706,7 +2744,11 @@ def decode_find_user_request(body: bytes) -> FindUserRequest:
 def decode_send_request(body: bytes) -> SendRequest:
     return _decode_exact(body, lambda r: SendRequest(
         r.target(), r.id16(), r.enum(MESSAGE_KINDS, "MessageKind"), r.bytes(),
-        r.option(lambda rr: rr.string())))
+        r.option(lambda rr: rr.string()), r.u64()))
+
+
+def decode_edit_request(body: bytes) -> EditRequest:
+    return _decode_exact(body, lambda r: EditRequest(r.target(), r.u64(), r.bytes()))
 
 
 def decode_history_request(body: bytes) -> HistoryRequest:
@@ -2962,8 +3004,10 @@ ACTIONS = [
            encode_token_reply, decode_token_reply),
     Action(DELETE_ACCOUNT, "DeleteAccount", lambda q: encode_delete_account(q.password), decode_delete_account_request,
            lambda _: b"", decode_empty),
-    Action(SEND, "Send", lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra), decode_send_request,
-           encode_send_reply, decode_send_reply),
+    Action(SEND, "Send", lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra, q.reply_to),
+           decode_send_request, encode_send_reply, decode_send_reply),
+    Action(EDIT, "Edit", lambda q: encode_edit(q.with_, q.message_id, q.content), decode_edit_request,
+           lambda m: encode_message(Writer(), m).build(), decode_message),
     Action(HISTORY, "History", lambda q: encode_history(q.with_, q.direction, q.anchor, q.limit), decode_history_request,
            encode_page, decode_page),
     Action(SYNC, "Sync", lambda q: encode_sync(q.after, q.limit), decode_sync_request,
@@ -3487,13 +3531,29 @@ class KithClient:
         return decode_token_reply(self.request(RENEW_TOKEN, encode_renew_token()))
 
     def send(self, to: "Target | int", content: bytes | str, *, kind: int = KIND_TEXT,
-             client_msg_id: Optional[bytes] = None, extra: Optional[str] = None) -> SendReply:
+             client_msg_id: Optional[bytes] = None, extra: Optional[str] = None, reply_to: int = 0) -> SendReply:
         """Send (0x10, section 5, Send) to a Target: a user (a plain int is a
-        user id) or a group (Target.group(id))."""
+        user id) or a group (Target.group(id)); `reply_to` (revision 18) names
+        the message of that conversation it answers."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         cmid = client_msg_id if client_msg_id is not None else new_client_msg_id()
-        return decode_send_reply(self.request(SEND, encode_send(to, cmid, kind, content, extra)))
+        return decode_send_reply(self.request(SEND, encode_send(to, cmid, kind, content, extra, reply_to)))
+
+    def edit(self, with_: "Target | int", message_id: int, content: bytes | str) -> Message:
+        """Edit (0x11, revision 18): the sender replaces the text of a Text
+        message within the server's edit window; returns the message as it
+        now reads, `edited` set."""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        return decode_message(self.request(EDIT, encode_edit(with_, message_id, content)))
+
+    def message(self, with_: "Target | int", message_id: int) -> Optional[Message]:
+        """One message of a conversation, if the caller may read it (revision 18,
+        section 5, Edit): History before `message_id + 1`, one message. None
+        means "original unavailable" for a reply."""
+        page = self.history(with_, DIRECTION_BEFORE, message_id + 1, 1)
+        return next((m for m in page.messages if m.id == message_id), None)
 
     def history(self, with_: "Target | int", direction: int = DIRECTION_BEFORE, anchor: int = 0,
                 limit: int = 100) -> Page:
