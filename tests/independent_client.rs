@@ -111,6 +111,21 @@ async fn the_independent_client_keeps_its_conversations_with_unread_counts_and_r
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
+/// Typing, a reply and an edit, as two phones of this client see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_independent_client_types_replies_and_edits() {
+    let server = TestServer::start().await;
+    let tcp = server.server().tcp_addr.unwrap().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        python(&["chat_signals.py", "--tcp", &tcp, "--name", "pytyper", "--peer", "pyreplier"])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_independent_client_sends_a_photo_fetched_over_https() {
     let server = TestServer::start().await;

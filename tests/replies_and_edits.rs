@@ -132,8 +132,9 @@ async fn edits_and_replies_are_refused_outside_their_rules() {
 }
 
 /// The window: an edit one second after sending is refused under a
-/// one-second window, with the window as the limit; with
-/// `conversation.edit_seconds` 0, editing is off.
+/// one-second window, with the window as the limit; an expired message is
+/// neither edited nor answered; with `conversation.edit_seconds` 0,
+/// editing is off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_end_with_their_window() {
     let server = TestServer::start_with(|c| c.conversation.edit_seconds = 1).await;
@@ -146,6 +147,16 @@ async fn edits_end_with_their_window() {
     let late = edit(&alice, to_bob, id, "too late").await.expect_err("past the window");
     assert_eq!((late.code(), late.limit()), (Some(ErrorCode::NotPermitted), Some(1)));
     assert_eq!(bob.client.message(Target::User(alice.user_id), id).await.unwrap().unwrap().content, b"still fresh");
+
+    // Expired: neither edited nor answered.
+    let brief = TestServer::start_with(|c| c.conversation.retention_secs = 1).await;
+    let alice = brief.user(Kind::Tcp, "alice").await;
+    let bob = brief.user(Kind::Tcp, "bob").await;
+    let id = send(&alice.client, Target::User(bob.user_id), "fleeting").await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(code(edit(&alice, Target::User(bob.user_id), id, "x").await), Some(ErrorCode::NotFound), "expired");
+    let reply = bob.client.reply_text(Target::User(alice.user_id), id, "what was it?").await;
+    assert_eq!(code(reply), Some(ErrorCode::NotFound), "an expired original");
 
     let off = TestServer::start_with(|c| c.conversation.edit_seconds = 0).await;
     let alice = off.user(Kind::Tcp, "alice").await;

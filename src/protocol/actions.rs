@@ -185,10 +185,10 @@ actions! {
     // Messages, 0x10–0x17.
     /// Stores a message and delivers it.
     0x10 Send(SendRequest) -> SendReply, User;
-    /// Replaces the text of a message the caller sent, within the edit window.
-    0x11 Edit(EditRequest) -> Message, User;
     /// Pages through one conversation's log, either direction.
     0x13 History(HistoryRequest) -> Page, User;
+    /// Replaces the text of a message the caller sent, within the edit window.
+    0x14 Edit(EditRequest) -> Message, User;
 
     // The update log, 0x18–0x1F.
     /// Pages through this user's update log after an update id.

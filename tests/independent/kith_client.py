@@ -15,7 +15,7 @@ DeletedForMe and 13 Delivered, and SyncPage.limited, the offline cap; the
 retention of revision 9: Retention — action 0x4e — MessageKind 10 Expired,
 GroupEvent 12 RetentionChanged and update kind 14 RetentionChanged; replies
 and edits of revision 18: SendRequest.reply_to, Message.reply_to and
-Message.edited, Edit — action 0x11 — GroupEvent 13 MessageEdited and update
+Message.edited, Edit — action 0x14 — GroupEvent 13 MessageEdited and update
 kind 20 MessageEdited).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
@@ -62,7 +62,7 @@ FIND_USER = 0x07
 RENEW_TOKEN = 0x08  # revision 3 (section 5, RenewToken)
 DELETE_ACCOUNT = 0x09  # revision 13 (section 5, DeleteAccount)
 SEND = 0x10
-EDIT = 0x11  # revision 18
+EDIT = 0x14  # revision 18
 HISTORY = 0x13
 SYNC = 0x18
 ACK = 0x19
@@ -3368,6 +3368,8 @@ class KithClient:
                 d = decode_disconnect(f.body)
                 self.disconnect = d
                 self.pushes.put((f.action, d))
+            elif f.action == PUSH_TYPING:
+                self.pushes.put((f.action, decode_typing_push(f.body)))
             else:
                 self.pushes.put((f.action, f.body))  # unknown push: keep but ignore
             return
@@ -3541,7 +3543,7 @@ class KithClient:
         return decode_send_reply(self.request(SEND, encode_send(to, cmid, kind, content, extra, reply_to)))
 
     def edit(self, with_: "Target | int", message_id: int, content: bytes | str) -> Message:
-        """Edit (0x11, revision 18): the sender replaces the text of a Text
+        """Edit (0x14, revision 18): the sender replaces the text of a Text
         message within the server's edit window; returns the message as it
         now reads, `edited` set."""
         if isinstance(content, str):
@@ -3742,6 +3744,11 @@ class KithClient:
                                                                                       clear_up_to)))
 
     # -- retention (revision 9, section 5, Retention) -------------------------------
+
+    def typing(self, with_: "Target | int", typing: bool) -> None:
+        """Typing (0x4f, revision 17): tells the conversation's other online
+        devices that the caller is typing (repeat every 3 s), or stopped."""
+        decode_empty(self.request(TYPING, encode_typing(with_, typing)))
 
     def retention(self, with_: "Target | int", set_: Optional[int] = None) -> RetentionSetting:
         """Retention (0x4e) of a conversation (a plain int is a user id):

@@ -1,0 +1,102 @@
+"""Typing (revision 17), replies and edits (revision 18) between users of
+this independent client on their phones, over plain TCP
+(docs/PROTOCOL.md section 5, Send, Edit and Typing; section 8.2, kind 20):
+
+    python3 chat_signals.py --tcp HOST:PORT --name NAME --peer PEER
+
+NAME starts typing to PEER: PEER's phone gets a Typing push naming NAME's
+conversation, and then one that she stopped; Sync holds nothing of it.
+NAME writes with a typo; PEER answers it (`reply_to`), and his reply reaches
+her naming her message. She edits it: the answer is the message with the
+new text and `edited`; PEER's phone gets a MessageEdited update (kind 20)
+and reads the message again through History ("Reading one message"), and
+Sync gives the same update under the same id. Refusals: PEER editing her
+message (NotPermitted), an edit of a message of no conversation of hers
+(NotFound), a reply to a message that does not exist (NotFound). In a group
+NAME creates and PEER joins, her edit reaches him as a System message
+(GroupEvent 13 MessageEdited). Needs open registration and
+`social.direct_messages = "anyone"`. Prints "all checks passed"; exits
+non-zero on a failed check.
+"""
+
+import sys
+
+import kith_client as k
+from scenario_main import CHECKS, expect, expect_refused, ok, open_account, run_scenario
+
+PASSWORD = "chat signals password"
+
+
+def run(host: str, port: int, name: str, peer_name: str) -> None:
+    (alice, alice_id), (bob, bob_id) = (
+        open_account(host, port, n, PASSWORD, f"signals-{n}", k.DEVICE_MOBILE) for n in (name, peer_name))
+    to_bob, to_alice = k.Target.user(bob_id), k.Target.user(alice_id)
+
+    # Typing: a push to the peer's online phone, nothing stored.
+    before = bob.sync_all(0)
+    alice.typing(to_bob, True)
+    _, push = bob.next_push(10, k.PUSH_TYPING)
+    expect(push == k.TypingPush(alice_id, to_alice, True, 6000), f"the Typing push: {push}")
+    alice.typing(to_bob, False)
+    _, push = bob.next_push(10, k.PUSH_TYPING)
+    expect(not push.typing, f"the stop: {push}")
+    expect(bob.sync_all(0) == before, "Sync holds nothing of typing")
+    ok("typing reaches the peer's phone as a Typing push (for_ms 6000), then its stop; Sync holds nothing of it")
+
+    # A reply names the message it answers.
+    typo = alice.send(to_bob, "see you at 8 tomorow")
+    got = bob.next_message(10)
+    expect((got.id, got.reply_to, got.edited) == (typo.message_id, 0, 0), f"her message: {got}")
+    reply = bob.send(to_alice, "at the station?", reply_to=typo.message_id)
+    answered = alice.next_message(10)
+    expect((answered.id, answered.reply_to) == (reply.message_id, typo.message_id), f"his reply: {answered}")
+    original = alice.message(to_bob, answered.reply_to)
+    expect(original is not None and original.content == b"see you at 8 tomorow", f"the original: {original}")
+    ok("a reply (reply_to) reaches her naming her message, which she reads with History")
+
+    # An edit: the new text, `edited`, kind 20 to the peer, who reads it again.
+    edited = alice.edit(to_bob, typo.message_id, "see you at 8 tomorrow")
+    expect(edited.content == b"see you at 8 tomorrow" and edited.edited >= edited.server_time
+           and edited.id == typo.message_id, f"Edit's answer: {edited}")
+    update = bob.next_update(10, k.UPDATE_MESSAGE_EDITED)
+    expect(update.value == k.Edited(typo.message_id, alice_id, to_bob, edited.edited), f"kind 20: {update.value}")
+    again = bob.message(to_alice, update.value.message_id)
+    expect(again == edited, f"read again: {again}")
+    synced = [u for u in bob.sync_all(0) if u.kind == k.UPDATE_MESSAGE_EDITED]
+    expect([u.id for u in synced] == [update.id], f"Sync gives the same update: {synced}")
+    ok("Edit answers the new text and `edited`; the peer gets kind 20 MessageEdited, reads the message again, "
+       "and Sync gives the same update under the same id")
+
+    expect_refused(k.NOT_PERMITTED, "an edit of someone else's message", bob.edit, to_alice, typo.message_id, "x")
+    expect_refused(k.NOT_FOUND, "an edit of a message of no conversation of hers", alice.edit, to_bob, 1, "x")
+    expect_refused(k.NOT_FOUND, "a reply to no message", lambda: bob.send(to_alice, "?", reply_to=1))
+    ok("refused: someone else's message (NotPermitted), an unknown one (NotFound), a reply to nothing (NotFound)")
+
+    # A group: the edit is a System message, GroupEvent 13 MessageEdited.
+    group_id = alice.create_group(k.GroupFields(name="signals")).group.group_id
+    group = k.Target.group(group_id)
+    bob.join_group(group_id)
+    said = alice.send(group, "meet at 9")
+    while bob.next_message(10).id != said.message_id:
+        pass
+    fixed = alice.edit(group, said.message_id, "meet at 9:30")
+    while True:
+        event = bob.next_message(10).group_event()
+        if event is not None and event.variant == k.EVENT_MESSAGE_EDITED:
+            break
+    expect((event.message_id, event.sender, event.edited_at) == (said.message_id, alice_id, fixed.edited),
+           f"GroupEvent MessageEdited: {event}")
+    expect(bob.message(group, said.message_id) == fixed, "the member reads the new text")
+    ok("in a group the edit reaches members as a System message (GroupEvent 13 MessageEdited)")
+    for c in (alice, bob):
+        c.close()
+
+
+if __name__ == "__main__":
+    sys.exit(run_scenario(
+        __doc__, run,
+        name_help="the writer's username",
+        peer_help="the peer's username",
+        what="chat signals check",
+        passed=lambda: f"all checks passed ({CHECKS[0]} checks)",
+    ))
