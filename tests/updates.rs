@@ -180,6 +180,7 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     mark(&alice.client, with_bob, to_alice).await.unwrap(); // ReadPosition
     let from_alice = send(&alice.client, with_bob, "10: read me").await;
     mark(&bob.client, Target::User(a), from_alice).await.unwrap(); // ReadReceipt
+    alice.client.edit_text(with_bob, from_alice, "10: read me, edited").await.unwrap(); // MessageEdited
     let taken = send(&bob.client, Target::User(a), "11: taken back").await;
     bob.client.call(&RecallRequest { with: Target::User(a), message_id: taken }).await.unwrap(); // MessageRecalled
     let hide = DeleteForMeRequest { with: with_bob, message_ids: vec![to_alice], clear_up_to: 0 };
@@ -219,6 +220,12 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
         let found = found.unwrap_or_else(|| panic!("pushed {:?} is not in Sync", update.decode()));
         if update.kind == UpdateKind::Message as u8 && update.id == taken {
             // Pushed with its content, synced as the tombstone it is now.
+            continue;
+        }
+        if update.kind == UpdateKind::Message as u8 && update.id == from_alice {
+            // Pushed as sent, synced as it reads now: edited.
+            let Some(UpdateBody::Message(now)) = found.decode().unwrap() else { panic!("{found:?}") };
+            assert_eq!((now.content.as_slice(), now.edited > 0), (&b"10: read me, edited"[..], true));
             continue;
         }
         assert_eq!(found, update, "Sync carries what was pushed, under the same id");
