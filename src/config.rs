@@ -344,6 +344,14 @@ pub struct ConversationConfig {
     /// Seconds after sending during which the sender may edit a text
     /// message (0: edits are off). The text before an edit is not kept.
     pub edit_seconds: u64,
+    /// Conversations one user may pin at once; one more is refused
+    /// (`NotPermitted` with the limit).
+    pub pinned_max: u32,
+    /// Conversations one user may keep a draft in at once; one more is
+    /// refused (`NotPermitted` with the limit).
+    pub drafts_max: u32,
+    /// Characters of one draft.
+    pub draft_max_chars: u32,
 }
 
 impl Default for ConversationConfig {
@@ -359,6 +367,9 @@ impl Default for ConversationConfig {
             notices_kept_secs: 180 * 86_400,
             typing_per_minute: 60,
             edit_seconds: 2 * 86_400,
+            pinned_max: 10,
+            drafts_max: 200,
+            draft_max_chars: 2_000,
         }
     }
 }

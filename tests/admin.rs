@@ -11,8 +11,9 @@ use std::time::Duration;
 use common::process::KITH;
 use common::{device, Kind, TestServer, PASSWORD, SOON};
 use kith::protocol::{
-    AddFriendRequest, AnswerFriendRequest, BlockRequest, DeviceType, DisconnectReason, ErrorCode, GetProfileRequest,
-    ListBlockedRequest, ListFriendsRequest, Profile, SearchUsersRequest, SetProfileRequest,
+    AddFriendRequest, AnswerFriendRequest, BlockRequest, ConversationStateRequest, DeviceType, DisconnectReason,
+    ErrorCode, GetProfileRequest, ListBlockedRequest, ListFriendsRequest, Profile, SearchUsersRequest,
+    SetProfileRequest, Target,
 };
 
 fn kith(args: &[&str], data_dir: &Path) -> Output {
@@ -202,6 +203,14 @@ async fn stats_and_export() {
     // change in alice's.
     assert!(text.contains("updates          24"), "{text}");
 
+    // A conversation she pins, after the counts above.
+    let pin =
+        ConversationStateRequest { with: Target::User(bob.user_id), pinned: Some(true), draft: Some("and".into()) };
+    alice.client.call(&pin).await.unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&kith_async(args(&["stats", "--json"]), server.data_dir(), None).await)).unwrap();
+    assert_eq!((json["pinned_conversations"].as_u64(), json["drafts"].as_u64()), (Some(1), Some(1)));
+
     let lines = export(&server, "alice").await;
     assert_eq!(lines[0]["profile"]["username"], "alice");
     assert_eq!(lines[0]["profile"]["devices"][0]["device_id"], "alice-phone");
@@ -217,8 +226,11 @@ async fn stats_and_export() {
     // Her read position is her last message; bob's answer is unread.
     let read = &lines[7]["read_position"];
     assert_eq!((&read["with"]["peer"], &read["unread"]), (&serde_json::json!(bob.user_id), &serde_json::json!(1)));
-    let log = &lines[8..];
-    assert_eq!(log.len(), 1 + 6 + 5, "{log:?}");
+    let state = &lines[8]["conversation_state"];
+    assert_eq!((&state["with"]["peer"], &state["draft"]), (&serde_json::json!(bob.user_id), &serde_json::json!("and")));
+    assert!(state["pinned_at"].as_u64() > Some(0), "{state}");
+    let log = &lines[9..];
+    assert_eq!(log.len(), 1 + 6 + 5 + 1, "{log:?}");
     assert_eq!(log[0]["login"]["device_id"], "alice-phone");
     assert_eq!(log[1]["message"]["content"]["text"], "hello 0");
     assert_eq!(read["read_up_to"], log[5]["message"]["id"]);
@@ -229,6 +241,7 @@ async fn stats_and_export() {
     assert_eq!(log[9]["friend_request_update"]["request"]["to"], carol.user_id);
     assert_eq!(log[10]["block_changed"]["user_id"], dave.user_id);
     assert_eq!(log[11]["profile_changed"]["profile"]["city"], "Lyon");
+    assert_eq!(log[12]["conversation_state_changed"]["draft"], "and");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

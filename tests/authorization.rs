@@ -403,11 +403,11 @@ fn info_fields(info: &kith::protocol::GroupInfo) -> kith::protocol::GroupFields 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_do_what_to_a_user() {
     use kith::protocol::{
-        AddFriendRequest, AnswerFriendRequest, BlockRequest, DeleteForMeRequest, EditRequest, FindUserRequest,
-        FinishUploadRequest, FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest, MarkReadRequest,
-        MediaUrlRequest, PrivacyRequest, Profile, RecallRequest, RemoveFriendRequest, RetentionRequest,
-        SearchUsersRequest, SetProfileRequest, SetRemarkRequest, TypingRequest, UnblockRequest, UploadChunkRequest,
-        UploadStatusRequest,
+        AddFriendRequest, AnswerFriendRequest, BlockRequest, ConversationStateRequest, DeleteForMeRequest, EditRequest,
+        FindUserRequest, FinishUploadRequest, FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest,
+        MarkReadRequest, MediaUrlRequest, PrivacyRequest, Profile, RecallRequest, RemoveFriendRequest,
+        RetentionRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest, TypingRequest, UnblockRequest,
+        UploadChunkRequest, UploadStatusRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -463,6 +463,9 @@ async fn who_may_do_what_to_a_user() {
         (DeleteForMeRequest { with: to_alice, message_ids: vec![theirs], clear_up_to: 0 }.into(), not_found, not_found),
         (RetentionRequest { with: to_alice, set: None }.into(), None, not_found),
         (TypingRequest { with: to_alice, typing: true }.into(), None, not_permitted),
+        // The caller's own state of their conversation with her: theirs to
+        // keep, blocked or not; nothing reaches her.
+        (ConversationStateRequest { with: to_alice, pinned: Some(true), draft: None }.into(), None, None),
         // Her file, sent to bob, and her upload: nobody else's to read or touch.
         (GetMediaRequest { media_id: file, offset: 0, length: 10 }.into(), not_found, not_found),
         (MediaUrlRequest { media_id: file }.into(), not_found, not_found),
@@ -512,6 +515,7 @@ async fn who_may_do_what_to_a_user() {
         Action::ListBlocked,
         Action::ProfileVisibility,
         Action::StartUpload,
+        Action::ConversationStates,
     ];
     for action in Action::ALL {
         let placed = rows.iter().any(|(r, _, _)| r.action() == *action)

@@ -9,6 +9,8 @@
 //! * every acknowledged recall holds: the message is a tombstone;
 //! * every acknowledged edit holds: the message reads as edited, and a
 //!   reply still names the message it answers;
+//! * bob's pin and draft of his conversation with alice are the last he
+//!   was answered, or the one in flight after it;
 //! * each unread count equals the messages above the read position that
 //!   others sent and did not recall, counted from the log itself —
 //!   whatever was in flight.
@@ -27,14 +29,35 @@ use std::time::Duration;
 use common::process::{start, Running};
 use kith::client::{Client, Transport};
 use kith::protocol::{
-    CreateGroupRequest, DeviceType, Direction, GroupFields, HistoryRequest, JoinGroupRequest, JoinPolicy,
-    ListConversationsRequest, MarkReadRequest, MessageKind, RecallRequest, Target,
+    ConversationStateRequest, ConversationStatesRequest, CreateGroupRequest, DeviceType, Direction, GroupFields,
+    HistoryRequest, JoinGroupRequest, JoinPolicy, ListConversationsRequest, MarkReadRequest, MessageKind,
+    RecallRequest, Target,
 };
 
 async fn login(server: &Running, name: &str) -> Client {
+    login_on(server, name, &format!("{name}-phone"), DeviceType::Mobile).await
+}
+
+/// A login on another device (of another type: a login of the same type
+/// would close the first).
+async fn login_on(server: &Running, name: &str, device: &str, device_type: DeviceType) -> Client {
     let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
-    client.login(name, common::PASSWORD, common::device(&format!("{name}-phone"), DeviceType::Mobile)).await.unwrap();
+    client.login(name, common::PASSWORD, common::device(device, device_type)).await.unwrap();
     client
+}
+
+/// Sets bob's state of a conversation turn after turn from `from` until
+/// the server dies — pinned on even turns, a draft naming the turn — and
+/// records the last turn answered.
+async fn keep_state_until_killed(client: Client, with: Target, from: u64, acked: Arc<Mutex<Option<u64>>>) {
+    for turn in from.. {
+        let state =
+            ConversationStateRequest { with, pinned: Some(turn % 2 == 0), draft: Some(format!("draft {turn}")) };
+        if client.call(&state).await.is_err() {
+            return;
+        }
+        *acked.lock().unwrap() = Some(turn);
+    }
 }
 
 /// What the writers were answered: recalls, and edits with their text.
@@ -135,6 +158,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     drop(alice);
     let answered: Arc<Mutex<HashMap<Target, u64>>> = Arc::default();
     let acked: Arc<Mutex<Acked>> = Arc::default();
+    let state_acked: Arc<Mutex<Option<u64>>> = Arc::default();
     let mut reads = 0;
 
     for cycle in 0..=cycles {
@@ -168,6 +192,16 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             assert_eq!(found.content, text.as_bytes(), "cycle {cycle}: acknowledged edit of {id} in {with:?}");
             assert!(found.edited > 0 && found.reply_to == *answers, "cycle {cycle}: {found:?}");
         }
+        let desk = login_on(&server, "bob", "bob-desk", DeviceType::Desktop).await;
+        let to_alice = Target::User(ids["alice"]);
+        let answered_turn = *state_acked.lock().unwrap();
+        if let Some(turn) = answered_turn {
+            let states = desk.call(&ConversationStatesRequest).await.unwrap().states;
+            let state = states.iter().find(|s| s.with == to_alice).expect("bob's state of his conversation with alice");
+            let found: u64 = state.draft.strip_prefix("draft ").and_then(|n| n.parse().ok()).expect("a turn's draft");
+            assert!(found == turn || found == turn + 1, "cycle {cycle}: draft of turn {found}, answered {turn}");
+            assert_eq!(state.pinned_at != 0, found % 2 == 0, "cycle {cycle}: the pin of turn {found}");
+        }
         if cycle == cycles {
             break;
         }
@@ -178,6 +212,8 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             tokio::spawn(write_until_killed(carol, Target::Group(group), Target::Group(group), acked.clone())),
         ];
         let reader = tokio::spawn(read_until_killed(alice, answered.clone()));
+        let from = cycle as u64 * 1_000_000;
+        let keeper = tokio::spawn(keep_state_until_killed(desk, to_alice, from, state_acked.clone()));
         tokio::time::sleep(Duration::from_millis(200 + random_below(500))).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
@@ -185,6 +221,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             writer.await.unwrap();
         }
         reader.await.unwrap();
+        keeper.await.unwrap();
         reads += answered.lock().unwrap().len();
         eprintln!("cycle {cycle}: positions acknowledged so far {:?}", answered.lock().unwrap());
         server = start(dir.path(), common::process::UNTHROTTLED);
@@ -192,6 +229,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     assert!(reads > 0, "alice did read");
     let acked = acked.lock().unwrap();
     assert!(!acked.recalls.is_empty() && !acked.edits.is_empty(), "bob and carol did recall and edit");
+    assert!(state_acked.lock().unwrap().is_some(), "bob did pin and draft");
 }
 
 /// Runs a `kith` operator command on a data directory; it must succeed.

@@ -13,10 +13,10 @@ use common::talk::{befriend, code, event, open_group, pushed};
 use common::{disconnect_reason, Calls, Kind, TestServer, PASSWORD, SOON};
 use kith::client::{Client, Transport};
 use kith::protocol::{
-    AddFriendRequest, BlockRequest, DeleteAccountRequest, DeviceType, Direction, DisconnectReason, ErrorCode,
-    GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest,
-    ListMembersRequest, MediaPurpose, MessageKind, Profile, RequestBox, SearchUsersRequest, SetAdminRequest,
-    SetProfileRequest, Target, UpdateBody, UpdateKind,
+    AddFriendRequest, BlockRequest, ConversationStateRequest, DeleteAccountRequest, DeviceType, Direction,
+    DisconnectReason, ErrorCode, GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest,
+    ListFriendRequestsRequest, ListFriendsRequest, ListMembersRequest, MediaPurpose, MessageKind, Profile, RequestBox,
+    SearchUsersRequest, SetAdminRequest, SetProfileRequest, Target, UpdateBody, UpdateKind,
 };
 use kith::service::Conversation;
 use kith::storage::{schema, KeyPart};
@@ -149,6 +149,11 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     hank.client.call(&BlockRequest { user_id: dana.user_id }).await.unwrap();
     dana.client.call(&BlockRequest { user_id: jo.user_id }).await.unwrap();
     dana.client.send_text(dana.user_id, "a note to myself").await.unwrap();
+    // Her pinned conversation with fred and a draft to gail.
+    let pin = ConversationStateRequest { with: Target::User(fred.user_id), pinned: Some(true), draft: None };
+    dana.client.call(&pin).await.unwrap();
+    let draft = ConversationStateRequest { with: Target::User(gail.user_id), pinned: None, draft: Some("hi".into()) };
+    dana.client.call(&draft).await.unwrap();
     // A group dana owns: joan joined first, ivy later but is an admin, so ivy inherits it.
     let owned = open_group(&dana, &[&jo, &ivy]).await;
     let admin = SetAdminRequest { group_id: owned, user_id: ivy.user_id, admin: true };

@@ -32,6 +32,7 @@ mod media;
 mod message_lifecycle;
 mod messaging;
 mod migration;
+mod pins_and_drafts;
 mod power_loss;
 mod properties;
 mod protocol_doc;

@@ -160,6 +160,10 @@ fn conversation_request() -> impl Strategy<Value = Request> {
         (target(), prop::option::of(any::<u64>()))
             .prop_map(|(with, set)| Request::Retention(RetentionRequest { with, set })),
         (target(), any::<bool>()).prop_map(|(with, typing)| Request::Typing(TypingRequest { with, typing })),
+        (target(), prop::option::of(any::<bool>()), prop::option::of(text())).prop_map(|(with, pinned, draft)| {
+            Request::ConversationState(ConversationStateRequest { with, pinned, draft })
+        }),
+        Just(Request::ConversationStates(ConversationStatesRequest)),
     ]
 }
 
@@ -379,6 +383,9 @@ proptest! {
         round_trips(&Recalled { message_id: id, sender: t, to: Target::Group(id), by: t });
         round_trips(&DeletedForMe { with: Target::User(t), message_ids: vec![id, t], cleared_up_to: t, read_up_to: id, unread: code.into() });
         round_trips(&Delivered { recipient: id, up_to: t });
+        round_trips(&Edited { message_id: id, sender: t, to: Target::User(t), edited_at: id });
+        let state = ConversationState { with: Target::Group(id), pinned_at: t, draft: code.to_string(), changed_at: id };
+        round_trips(&ConversationStates { states: vec![state.clone(), ConversationState { pinned_at: 0, ..state }] });
     }
 
     #[test]

@@ -151,10 +151,10 @@ per_transport!(an_offline_device_catches_up_on_everything_with_one_cursor);
 async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     use common::talk::{group_fields, mark, send};
     use kith::protocol::{
-        AddFriendRequest, AnswerFriendRequest, Audience, BlockRequest, CreateGroupRequest, DeleteForMeRequest,
-        Discoverable, FieldVisibility, InviteToGroupRequest, JoinGroupRequest, JoinPolicy, PrivacyRequest, Profile,
-        ProfileVisibilityRequest, ReadReceiptsRequest, RecallRequest, RemoveFriendRequest, RetentionRequest,
-        SetProfileRequest, SetRemarkRequest, Target,
+        AddFriendRequest, AnswerFriendRequest, Audience, BlockRequest, ConversationStateRequest, CreateGroupRequest,
+        DeleteForMeRequest, Discoverable, FieldVisibility, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
+        PrivacyRequest, Profile, ProfileVisibilityRequest, ReadReceiptsRequest, RecallRequest, RemoveFriendRequest,
+        RetentionRequest, SetProfileRequest, SetRemarkRequest, Target,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tls, "alice").await;
@@ -196,6 +196,8 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     let fields =
         FieldVisibility { birth_date: Audience::Nobody, city: Audience::Friends, province: Audience::Everyone };
     alice.client.call(&ProfileVisibilityRequest { set: Some(fields) }).await.unwrap(); // ProfileVisibilityChanged
+    let pin = ConversationStateRequest { with: with_bob, pinned: Some(true), draft: None };
+    alice.client.call(&pin).await.unwrap(); // ConversationStateChanged
 
     let mut pushed = Vec::new();
     while pushed.iter().map(|u: &kith::protocol::Update| u.kind).collect::<BTreeSet<_>>().len() < UpdateKind::ALL.len()

@@ -223,6 +223,7 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
     let conversation_stats = services.read(message::records::stats).await?;
     let (deleted, being_erased) = account::deleted_count(services).await?;
     let (media_files, media_bytes) = services.read(media::stats).await?;
+    let (pinned, drafts) = services.read(conversation::state_stats).await?;
     Ok(Output::Json(json!({
         "users": users,
         "deleted_users": deleted,
@@ -244,6 +245,8 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
         "hidden_messages": conversation_stats.hidden_messages,
         "cleared_conversations": conversation_stats.cleared_conversations,
         "conversations_with_retention": conversation_stats.conversations_with_retention,
+        "pinned_conversations": pinned,
+        "drafts": drafts,
         "purged_messages_since_start": services.purged_messages(),
         "swept_notices_since_start": services.swept_notices(),
         "media_files": media_files,

@@ -27,9 +27,10 @@ use super::account::{
     LoginReply, LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
 };
 use super::conversation::{
-    ConversationPage, DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReaders,
-    MessageReadersRequest, ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting, RecallRequest, Recalled,
-    RetentionRequest, RetentionSetting, TypingRequest,
+    ConversationPage, ConversationState, ConversationStateRequest, ConversationStates, ConversationStatesRequest,
+    DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReaders, MessageReadersRequest,
+    ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting, RecallRequest, Recalled, RetentionRequest,
+    RetentionSetting, TypingRequest,
 };
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
@@ -287,6 +288,10 @@ actions! {
     0x4E Retention(RetentionRequest) -> RetentionSetting, User;
     /// Tells the conversation's other online devices that the caller is typing, or stopped.
     0x4F Typing(TypingRequest) -> (), User;
+    /// Reads or sets whether the caller pins a conversation, and its draft, for all their devices.
+    0x50 ConversationState(ConversationStateRequest) -> ConversationState, User;
+    /// Every conversation the caller pinned or keeps a draft in.
+    0x51 ConversationStates(ConversationStatesRequest) -> ConversationStates, User;
 
     // Media, 0x58–0x5F.
     /// Declares a file to upload: size, type, SHA-256, purpose.

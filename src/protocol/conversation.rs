@@ -269,3 +269,45 @@ pub struct TypingPush {
     /// renews it: a sender that goes away stops being shown by itself.
     pub for_ms: u32,
 }
+
+/// `ConversationState` request: whether the caller pins a conversation and
+/// the draft they keep in it, for all their devices. With both absent it
+/// only asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationStateRequest {
+    /// The conversation.
+    pub with: Target,
+    /// Pin it (true) or unpin it (false); `None` to leave it.
+    pub pinned: Option<bool>,
+    /// The draft now (empty: none); `None` to leave it.
+    pub draft: Option<String>,
+}
+
+/// One conversation's state for its user: the `ConversationState`
+/// response, an entry of `ConversationStates`, and the body of the
+/// `ConversationStateChanged` update their other devices receive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationState {
+    /// The conversation.
+    pub with: Target,
+    /// When it was pinned (ms since the Unix epoch), 0 if it is not.
+    pub pinned_at: u64,
+    /// The unsent text the user keeps in it; empty for none.
+    pub draft: String,
+    /// When the state last changed (ms), 0 for a conversation never set.
+    pub changed_at: u64,
+}
+
+/// `ConversationStates` request (empty body): every conversation the
+/// caller pinned or keeps a draft in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConversationStatesRequest;
+
+/// `ConversationStates` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationStates {
+    /// Every conversation pinned or with a draft, in no particular order
+    /// (at most `conversation.pinned_max` pinned and
+    /// `conversation.drafts_max` with drafts).
+    pub states: Vec<ConversationState>,
+}

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
 use super::conversation::{
-    DeletedForMe, Delivered, ReadPosition, ReadReceipt, ReadReceiptsSetting, Recalled, RetentionChanged,
+    ConversationState, DeletedForMe, Delivered, ReadPosition, ReadReceipt, ReadReceiptsSetting, Recalled,
+    RetentionChanged,
 };
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::{Edited, Message, Target};
@@ -75,6 +76,9 @@ tagged_bodies! {
     19 RemarkChanged(RemarkChanged),
     /// The sender of a message of a 1:1 conversation of the user edited it.
     20 MessageEdited(Edited),
+    /// The user pinned or unpinned a conversation, or changed its draft (on
+    /// another device).
+    21 ConversationStateChanged(ConversationState),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

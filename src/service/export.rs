@@ -47,5 +47,7 @@ pub(crate) fn message_json(me: u64, m: &Message) -> Value {
         "kind": format!("{:?}", m.kind).to_lowercase(),
         "content": content,
         "extra": m.extra,
+        "reply_to": m.reply_to,
+        "edited": m.edited,
     })
 }

@@ -77,6 +77,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     group::check(&audit)?;
     message::records::check(&audit)?;
     conversation::check_deliveries(&audit)?;
+    conversation::check_states(&audit)?;
     update::check(&audit, highwater)?;
     media::check(&audit)?;
     audit.finish()

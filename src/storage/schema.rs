@@ -132,6 +132,8 @@ keyspaces! {
     USERID_DELIVERED = 0x69, "userid_delivered", "conversation", "user id", "update id";
     /// Recalls per id range, at ten widths, so an unread count finds how many recalled messages lie above a read position in a bounded number of reads.
     CONVRANGE_RECALLS = 0x6A, "convrange_recalls", "message", "conversation ‖ level ‖ range", "u64";
+    /// Each user's pinned conversations and drafts, the same on all their devices.
+    USERCONV_STATE = 0x6B, "userconv_state", "conversation", "user id ‖ conversation", "ConversationState";
 
     /// Stored files by media id: uploader, content, type, and since when nobody may read them.
     MEDIAID_MEDIA = 0x70, "mediaid_media", "media", "media id", "MediaRecord";

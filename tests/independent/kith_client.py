@@ -16,7 +16,9 @@ retention of revision 9: Retention — action 0x4e — MessageKind 10 Expired,
 GroupEvent 12 RetentionChanged and update kind 14 RetentionChanged; replies
 and edits of revision 18: SendRequest.reply_to, Message.reply_to and
 Message.edited, Edit — action 0x14 — GroupEvent 13 MessageEdited and update
-kind 20 MessageEdited).
+kind 20 MessageEdited; pinned conversations and drafts of revision 19:
+ConversationState and ConversationStates — actions 0x50-0x51 — and update
+kind 21 ConversationStateChanged).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -116,6 +118,7 @@ DELETE_FOR_ME = 0x4D
 RETENTION = 0x4E
 # Revision 17: typing (section 5, Typing; the Typing push)
 TYPING = 0x4F
+CONVERSATION_STATE, CONVERSATION_STATES = 0x50, 0x51  # revision 19
 # Revision 15: media (StartUpload to MediaUrl)
 START_UPLOAD = 0x58
 UPLOAD_CHUNK = 0x59
@@ -269,8 +272,8 @@ UPDATE_MESSAGE_RECALLED, UPDATE_DELETED_FOR_ME, UPDATE_DELIVERED = 11, 12, 13
 UPDATE_RETENTION_CHANGED, UPDATE_READ_RECEIPTS_CHANGED = 14, 15
 # Revision 12: settings changed on another device.
 UPDATE_PROFILE_CHANGED, UPDATE_PRIVACY_CHANGED, UPDATE_PROFILE_VISIBILITY_CHANGED, UPDATE_REMARK_CHANGED = 16, 17, 18, 19
-# Revision 18: edits.
-UPDATE_MESSAGE_EDITED = 20
+# Revision 18: edits; revision 19: pins and drafts on another device.
+UPDATE_MESSAGE_EDITED, UPDATE_CONVERSATION_STATE_CHANGED = 20, 21
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
@@ -281,7 +284,7 @@ UPDATE_KIND_NAMES = {
     UPDATE_RETENTION_CHANGED: "RetentionChanged", UPDATE_READ_RECEIPTS_CHANGED: "ReadReceiptsChanged",
     UPDATE_PROFILE_CHANGED: "ProfileChanged", UPDATE_PRIVACY_CHANGED: "PrivacyChanged",
     UPDATE_PROFILE_VISIBILITY_CHANGED: "ProfileVisibilityChanged", UPDATE_REMARK_CHANGED: "RemarkChanged",
-    UPDATE_MESSAGE_EDITED: "MessageEdited",
+    UPDATE_MESSAGE_EDITED: "MessageEdited", UPDATE_CONVERSATION_STATE_CHANGED: "ConversationStateChanged",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -1611,6 +1614,29 @@ class RetentionRequest:
 # Revision 17 request (section 5, Typing).
 
 @dataclass
+class ConversationStateRequest:
+    """Revision 19 (section 5, ConversationState)."""
+    with_: Target  # `with` in the document
+    pinned: Optional[bool]  # None: leave it
+    draft: Optional[str]  # None: leave it; "" clears it
+
+
+@dataclass
+class ConversationState:
+    """The ConversationState response, an entry of ConversationStates and the
+    body of update kind 21 ConversationStateChanged (revision 19)."""
+    with_: Target
+    pinned_at: int  # ms; 0 = not pinned
+    draft: str  # "" = none
+    changed_at: int  # ms; 0 = never set
+
+
+@dataclass
+class ConversationStates:
+    states: list  # of ConversationState, in no particular order
+
+
+@dataclass
 class TypingRequest:
     with_: Target  # the conversation (`with` in the document)
     typing: bool  # True while typing (repeat every 3 s), False once stopped
@@ -2056,6 +2082,7 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_PROFILE_VISIBILITY_CHANGED: lambda w, f: encode_field_visibility(w, f),
     UPDATE_REMARK_CHANGED: lambda w, r: w.u64(r.user_id).string(r.remark),
     UPDATE_MESSAGE_EDITED: lambda w, e: w.u64(e.message_id).u64(e.sender).target(e.to).u64(e.edited_at),
+    UPDATE_CONVERSATION_STATE_CHANGED: lambda w, s: encode_conversation_state_into(w, s),
 }
 
 
@@ -2688,6 +2715,7 @@ UPDATE_BODY_DECODERS = {
     UPDATE_PROFILE_VISIBILITY_CHANGED: lambda body: decode_field_visibility(body),
     UPDATE_REMARK_CHANGED: lambda body: _decode_exact(body, lambda r: RemarkChanged(r.u64(), r.string())),
     UPDATE_MESSAGE_EDITED: lambda body: _decode_exact(body, lambda r: Edited(r.u64(), r.u64(), r.target(), r.u64())),
+    UPDATE_CONVERSATION_STATE_CHANGED: lambda body: decode_conversation_state(body),
 }
 
 
@@ -2943,6 +2971,34 @@ def decode_retention_request(body: bytes) -> RetentionRequest:
     return _decode_exact(body, lambda r: RetentionRequest(r.target(), r.option(Reader.u64)))
 
 
+def encode_conversation_state_request(with_: "Target | int", pinned: Optional[bool] = None,
+                                     draft: Optional[str] = None) -> bytes:
+    """A ConversationStateRequest (revision 19); `with_` is a Target, or a user id."""
+    return (Writer().target(as_target(with_)).option(pinned, Writer.bool)
+            .option(draft, Writer.string).build())
+
+
+def encode_conversation_state_into(w: Writer, s: ConversationState) -> Writer:
+    return w.target(s.with_).u64(s.pinned_at).string(s.draft).u64(s.changed_at)
+
+
+def read_conversation_state(r: Reader) -> ConversationState:
+    return ConversationState(r.target(), r.u64(), r.string(), r.u64())
+
+
+def decode_conversation_state(body: bytes) -> ConversationState:
+    return _decode_exact(body, read_conversation_state)
+
+
+def decode_conversation_states(body: bytes) -> ConversationStates:
+    return _decode_exact(body, lambda r: ConversationStates(r.vec(read_conversation_state)))
+
+
+def decode_conversation_state_request(body: bytes) -> ConversationStateRequest:
+    return _decode_exact(body, lambda r: ConversationStateRequest(
+        r.target(), r.option(lambda rr: rr.bool()), r.option(lambda rr: rr.string())))
+
+
 def decode_typing_request(body: bytes) -> TypingRequest:
     return _decode_exact(body, lambda r: TypingRequest(r.target(), r.bool()))
 
@@ -3100,6 +3156,11 @@ ACTIONS = [
            encode_retention_setting, decode_retention_setting),
     Action(TYPING, "Typing", lambda q: encode_typing(q.with_, q.typing), decode_typing_request,
            lambda _: b"", decode_empty),
+    Action(CONVERSATION_STATE, "ConversationState",
+           lambda q: encode_conversation_state_request(q.with_, q.pinned, q.draft), decode_conversation_state_request,
+           lambda s: encode_conversation_state_into(Writer(), s).build(), decode_conversation_state),
+    Action(CONVERSATION_STATES, "ConversationStates", lambda _: b"", decode_empty,
+           lambda s: Writer().vec(s.states, encode_conversation_state_into).build(), decode_conversation_states),
     Action(START_UPLOAD, "StartUpload", lambda q: encode_start_upload(q.size, q.mime, q.sha256, q.purpose, q.width, q.height, q.duration_ms), decode_start_upload_request,
            encode_upload_started, decode_upload_started),
     Action(UPLOAD_CHUNK, "UploadChunk", lambda q: encode_upload_chunk(q.upload_id, q.offset, q.data), decode_upload_chunk_request,
@@ -3744,6 +3805,17 @@ class KithClient:
                                                                                       clear_up_to)))
 
     # -- retention (revision 9, section 5, Retention) -------------------------------
+
+    def conversation_state(self, with_: "Target | int", pinned: Optional[bool] = None,
+                           draft: Optional[str] = None) -> ConversationState:
+        """ConversationState (0x50, revision 19): pins or unpins a conversation,
+        or keeps a draft in it, for all the caller's devices; both None only asks."""
+        return decode_conversation_state(self.request(
+            CONVERSATION_STATE, encode_conversation_state_request(with_, pinned, draft)))
+
+    def conversation_states(self) -> ConversationStates:
+        """ConversationStates (0x51, revision 19): every conversation pinned or with a draft."""
+        return decode_conversation_states(self.request(CONVERSATION_STATES, b""))
 
     def typing(self, with_: "Target | int", typing: bool) -> None:
         """Typing (0x4f, revision 17): tells the conversation's other online

@@ -1,11 +1,12 @@
 //! What `kith user export` holds of a user's conversations: the read
 //! receipts setting, a line per conversation of their list with its read
-//! position, and the messages they deleted for themselves; and their own
-//! messages their update log does not point at.
+//! position, and the messages they deleted for themselves; the
+//! conversations they pinned or keep drafts in; and their own messages
+//! their update log does not point at.
 
 use serde_json::{json, Value};
 
-use super::View;
+use super::{state, View};
 use crate::protocol::Message;
 use crate::service::export::target_json;
 use crate::service::message::records;
@@ -32,6 +33,14 @@ pub(crate) fn export(s: &Store, id: u64, retention: u64, now: u64) -> Result<Vec
         for hidden in records::hidden_in(s, id, c) {
             out.push(json!({ "deleted_for_me": { "with": target_json(c.target_from(id)), "message_id": hidden? }}));
         }
+    }
+    for s in state::export(s, id)? {
+        out.push(json!({ "conversation_state": {
+            "with": target_json(s.with),
+            "pinned_at": s.pinned_at,
+            "draft": s.draft,
+            "changed_at": s.changed_at,
+        }}));
     }
     Ok(out)
 }

@@ -16,6 +16,9 @@
 //! ([`records`]), and both are updates in the logs of those who must hear
 //! of them.
 //!
+//! Pinned conversations and drafts ([`state`]) are the user's own, kept
+//! the same on all their devices by an update.
+//!
 //! Files carried by messages are read by the rule of [`attachments`]:
 //! through the views of the conversations whose messages carry them.
 //!
@@ -34,6 +37,7 @@ mod purge;
 mod recall;
 mod retention;
 mod send;
+mod state;
 mod typing;
 mod visibility;
 
@@ -41,6 +45,7 @@ pub(crate) use attachments::readable as media_readable;
 pub(crate) use delivery::delivered;
 pub(crate) use delivery::{check as check_deliveries, from_v4 as deliveries_from_v4};
 pub(crate) use purge::{purge_expired, Purges};
+pub(crate) use state::{check as check_states, stats as state_stats};
 pub(crate) use visibility::View;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::{export, unlogged_own_messages};
@@ -67,7 +72,9 @@ pub(super) fn routes(router: &mut Router) {
         .add(recall::recall)
         .add(hide::delete_for_me)
         .add(retention::retention)
-        .add(typing::typing);
+        .add(typing::typing)
+        .add(state::state)
+        .add(state::states);
 }
 
 /// Tells both users of a 1:1 conversation (one, in notes to oneself) of a
@@ -239,7 +246,7 @@ async fn readers(call: Call, req: MessageReadersRequest) -> ServiceResult<Outcom
 /// (see `records::erase`); `gone` tells which other users are deleted too.
 /// Their messages stay in the logs others read. True when nothing is left.
 pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) -> bool) -> ServiceResult<bool> {
-    if !records::erase(tx, user, most, gone)? {
+    if !records::erase(tx, user, most, gone)? || !state::erase(tx, user, most)? {
         return Ok(false);
     }
     delivery::forget(tx, user);

@@ -86,6 +86,12 @@ fn line(user: u64, entry: &Update) -> Value {
         Ok(Some(UpdateBody::RemarkChanged(r))) => json!({ "remark_changed": {
             "id": id, "time": time, "user_id": r.user_id, "remark": r.remark,
         }}),
+        Ok(Some(UpdateBody::MessageEdited(e))) => json!({ "message_edited": {
+            "id": id, "time": time, "message_id": e.message_id, "sender": e.sender, "to": target_json(e.to),
+        }}),
+        Ok(Some(UpdateBody::ConversationStateChanged(s))) => json!({ "conversation_state_changed": {
+            "id": id, "time": time, "with": target_json(s.with), "pinned_at": s.pinned_at, "draft": s.draft,
+        }}),
         _ => json!({ "update": { "id": id, "kind": entry.kind } }),
     }
 }
