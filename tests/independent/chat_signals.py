@@ -14,7 +14,11 @@ Sync gives the same update under the same id. Refusals: PEER editing her
 message (NotPermitted), an edit of a message of no conversation of hers
 (NotFound), a reply to a message that does not exist (NotFound). In a group
 NAME creates and PEER joins, her edit reaches him as a System message
-(GroupEvent 13 MessageEdited). Needs open registration and
+(GroupEvent 13 MessageEdited). Revision 19: on her phone NAME pins her
+conversation with PEER and keeps a draft in it; her tablet gets a
+ConversationStateChanged update (kind 21) and finds it in
+ConversationStates; cleared, it is gone; a draft past 2,000 characters is
+InvalidArgument. Needs open registration and
 `social.direct_messages = "anyone"`. Prints "all checks passed"; exits
 non-zero on a failed check.
 """
@@ -88,7 +92,22 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
            f"GroupEvent MessageEdited: {event}")
     expect(bob.message(group, said.message_id) == fixed, "the member reads the new text")
     ok("in a group the edit reaches members as a System message (GroupEvent 13 MessageEdited)")
-    for c in (alice, bob):
+
+    # Revision 19: a pin and a draft on her phone reach her tablet.
+    tablet = k.KithClient.connect_tcp(host, port, label="tablet")
+    tablet.login(name, PASSWORD, f"signals-{name}-tablet", k.DEVICE_TABLET, k.CLIENT_OTHER)
+    state = alice.conversation_state(to_bob, pinned=True, draft="and after")
+    expect(state.with_ == to_bob and state.pinned_at > 0 and state.draft == "and after", f"the state: {state}")
+    told = tablet.next_update(10, k.UPDATE_CONVERSATION_STATE_CHANGED)
+    expect(told.value == state, f"kind 21 on the tablet: {told.value}")
+    expect(tablet.conversation_states().states == [state], "ConversationStates on the tablet")
+    cleared = alice.conversation_state(to_bob, pinned=False, draft="")
+    expect(cleared.pinned_at == 0 and cleared.draft == "", f"cleared: {cleared}")
+    expect(tablet.conversation_states().states == [], "a cleared state is no longer listed")
+    expect_refused(k.INVALID_ARGUMENT, "a draft of 2,001 characters",
+                   lambda: alice.conversation_state(to_bob, draft="x" * 2001))
+    ok("a pin and a draft reach her tablet (kind 21, ConversationStates); cleared, gone; a long draft refused")
+    for c in (alice, bob, tablet):
         c.close()
 
 
