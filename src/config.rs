@@ -352,6 +352,12 @@ pub struct ConversationConfig {
     pub drafts_max: u32,
     /// Characters of one draft.
     pub draft_max_chars: u32,
+    /// Emoji one user may put on one message; one more is refused
+    /// (`NotPermitted` with the limit).
+    pub reactions_per_user: u32,
+    /// Users a message's reactions name per emoji; beyond it only the
+    /// count grows.
+    pub reaction_users_listed: u32,
 }
 
 impl Default for ConversationConfig {
@@ -370,6 +376,8 @@ impl Default for ConversationConfig {
             pinned_max: 10,
             drafts_max: 200,
             draft_max_chars: 2_000,
+            reactions_per_user: 3,
+            reaction_users_listed: 20,
         }
     }
 }

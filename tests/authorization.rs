@@ -405,9 +405,9 @@ async fn who_may_do_what_to_a_user() {
     use kith::protocol::{
         AddFriendRequest, AnswerFriendRequest, BlockRequest, ConversationStateRequest, DeleteForMeRequest, EditRequest,
         FindUserRequest, FinishUploadRequest, FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest,
-        MarkReadRequest, MediaUrlRequest, PrivacyRequest, Profile, RecallRequest, RemoveFriendRequest,
-        RetentionRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest, TypingRequest, UnblockRequest,
-        UploadChunkRequest, UploadStatusRequest,
+        MarkReadRequest, MediaUrlRequest, PrivacyRequest, Profile, ReactRequest, ReactionsRequest, RecallRequest,
+        RemoveFriendRequest, RetentionRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest, TypingRequest,
+        UnblockRequest, UploadChunkRequest, UploadStatusRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -466,6 +466,13 @@ async fn who_may_do_what_to_a_user() {
         // The caller's own state of their conversation with her: theirs to
         // keep, blocked or not; nothing reaches her.
         (ConversationStateRequest { with: to_alice, pinned: Some(true), draft: None }.into(), None, None),
+        // A message of alice and bob's conversation: none of the caller's.
+        (
+            ReactRequest { with: to_alice, message_id: theirs, emoji: "👍".into(), add: true }.into(),
+            not_found,
+            not_found,
+        ),
+        (ReactionsRequest { with: to_alice, message_id: theirs }.into(), not_found, not_found),
         // Her file, sent to bob, and her upload: nobody else's to read or touch.
         (GetMediaRequest { media_id: file, offset: 0, length: 10 }.into(), not_found, not_found),
         (MediaUrlRequest { media_id: file }.into(), not_found, not_found),

@@ -9,6 +9,7 @@
 //! * every acknowledged recall holds: the message is a tombstone;
 //! * every acknowledged edit holds: the message reads as edited, and a
 //!   reply still names the message it answers;
+//! * every acknowledged reaction holds;
 //! * bob's pin and draft of his conversation with alice are the last he
 //!   was answered, or the one in flight after it;
 //! * each unread count equals the messages above the read position that
@@ -30,8 +31,8 @@ use common::process::{start, Running};
 use kith::client::{Client, Transport};
 use kith::protocol::{
     ConversationStateRequest, ConversationStatesRequest, CreateGroupRequest, DeviceType, Direction, GroupFields,
-    HistoryRequest, JoinGroupRequest, JoinPolicy, ListConversationsRequest, MarkReadRequest, MessageKind,
-    RecallRequest, Target,
+    HistoryRequest, JoinGroupRequest, JoinPolicy, ListConversationsRequest, MarkReadRequest, MessageKind, ReactRequest,
+    ReactionsRequest, RecallRequest, Target,
 };
 
 async fn login(server: &Running, name: &str) -> Client {
@@ -66,11 +67,14 @@ struct Acked {
     recalls: Vec<(Target, u64)>,
     /// Where, which message, its text now, and the message it answers.
     edits: Vec<(Target, u64, String, u64)>,
+    /// Where, and the message its writer put 👍 on.
+    reactions: Vec<(Target, u64)>,
 }
 
 /// Writes to `to` until the server dies, each message answering the one
-/// before, recalling every third and editing the next; records each
-/// acknowledged recall and edit as alice sees the conversation.
+/// before, recalling every third, editing the next and putting 👍 on the
+/// one after; records each acknowledged recall, edit and reaction as alice
+/// sees the conversation.
 async fn write_until_killed(client: Client, to: Target, seen_as: Target, acked: Arc<Mutex<Acked>>) {
     let (mut i, mut previous) = (0u64, 0);
     while let Ok(sent) = client.reply_text(to, previous, &format!("{i}")).await {
@@ -89,6 +93,13 @@ async fn write_until_killed(client: Client, to: Target, seen_as: Target, acked: 
                 return;
             }
             acked.lock().unwrap().edits.push((seen_as, id, text, answers));
+        }
+        if i % 3 == 2 {
+            let thumbs = ReactRequest { with: to, message_id: id, emoji: "👍".into(), add: true };
+            if client.call(&thumbs).await.is_err() {
+                return;
+            }
+            acked.lock().unwrap().reactions.push((seen_as, id));
         }
         i += 1;
     }
@@ -192,6 +203,14 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             assert_eq!(found.content, text.as_bytes(), "cycle {cycle}: acknowledged edit of {id} in {with:?}");
             assert!(found.edited > 0 && found.reply_to == *answers, "cycle {cycle}: {found:?}");
         }
+        let reacted = acked.lock().unwrap().reactions.clone();
+        for (with, id) in &reacted {
+            let on = alice.call(&ReactionsRequest { with: *with, message_id: *id }).await.unwrap().reactions;
+            assert!(
+                on.iter().any(|r| r.emoji == "👍" && r.count == 1),
+                "cycle {cycle}: acknowledged 👍 on {id}: {on:?}"
+            );
+        }
         let desk = login_on(&server, "bob", "bob-desk", DeviceType::Desktop).await;
         let to_alice = Target::User(ids["alice"]);
         let answered_turn = *state_acked.lock().unwrap();
@@ -229,6 +248,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     assert!(reads > 0, "alice did read");
     let acked = acked.lock().unwrap();
     assert!(!acked.recalls.is_empty() && !acked.edits.is_empty(), "bob and carol did recall and edit");
+    assert!(!acked.reactions.is_empty(), "bob and carol did react");
     assert!(state_acked.lock().unwrap().is_some(), "bob did pin and draft");
 }
 

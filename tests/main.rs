@@ -38,6 +38,7 @@ mod properties;
 mod protocol_doc;
 mod protocol_errors;
 mod quic;
+mod reactions;
 mod replies_and_edits;
 mod retention;
 mod security;

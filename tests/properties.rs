@@ -164,6 +164,11 @@ fn conversation_request() -> impl Strategy<Value = Request> {
             Request::ConversationState(ConversationStateRequest { with, pinned, draft })
         }),
         Just(Request::ConversationStates(ConversationStatesRequest)),
+        (target(), any::<u64>(), text(), any::<bool>()).prop_map(|(with, message_id, emoji, add)| {
+            Request::React(ReactRequest { with, message_id, emoji, add })
+        }),
+        (target(), any::<u64>())
+            .prop_map(|(with, message_id)| Request::Reactions(ReactionsRequest { with, message_id })),
     ]
 }
 
@@ -386,6 +391,9 @@ proptest! {
         round_trips(&Edited { message_id: id, sender: t, to: Target::User(t), edited_at: id });
         let state = ConversationState { with: Target::Group(id), pinned_at: t, draft: code.to_string(), changed_at: id };
         round_trips(&ConversationStates { states: vec![state.clone(), ConversationState { pinned_at: 0, ..state }] });
+        let emoji = ReactionCount { emoji: code.to_string(), count: code.into(), users: vec![id, t], mine: dup };
+        round_trips(&MessageReactions { message_id: id, reactions: vec![emoji.clone(), ReactionCount { users: vec![], ..emoji }] });
+        round_trips(&ReactionChanged { message_id: id, sender: t, to: Target::Group(t), user_id: id, emoji: code.to_string(), added: dup });
     }
 
     #[test]

@@ -153,8 +153,8 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     use kith::protocol::{
         AddFriendRequest, AnswerFriendRequest, Audience, BlockRequest, ConversationStateRequest, CreateGroupRequest,
         DeleteForMeRequest, Discoverable, FieldVisibility, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
-        PrivacyRequest, Profile, ProfileVisibilityRequest, ReadReceiptsRequest, RecallRequest, RemoveFriendRequest,
-        RetentionRequest, SetProfileRequest, SetRemarkRequest, Target,
+        PrivacyRequest, Profile, ProfileVisibilityRequest, ReactRequest, ReadReceiptsRequest, RecallRequest,
+        RemoveFriendRequest, RetentionRequest, SetProfileRequest, SetRemarkRequest, Target,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tls, "alice").await;
@@ -198,6 +198,10 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     alice.client.call(&ProfileVisibilityRequest { set: Some(fields) }).await.unwrap(); // ProfileVisibilityChanged
     let pin = ConversationStateRequest { with: with_bob, pinned: Some(true), draft: None };
     alice.client.call(&pin).await.unwrap(); // ConversationStateChanged
+    let react = ReactRequest { with: Target::User(a), message_id: from_alice, emoji: "👍".into(), add: true };
+    bob.client.call(&react).await.unwrap(); // ReactionChanged
+    let react = ReactRequest { with: Target::User(a), message_id: from_alice, emoji: "👍".into(), add: true };
+    bob.client.call(&react).await.unwrap(); // ReactionChanged
 
     let mut pushed = Vec::new();
     while pushed.iter().map(|u: &kith::protocol::Update| u.kind).collect::<BTreeSet<_>>().len() < UpdateKind::ALL.len()

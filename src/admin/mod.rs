@@ -224,6 +224,7 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
     let (deleted, being_erased) = account::deleted_count(services).await?;
     let (media_files, media_bytes) = services.read(media::stats).await?;
     let (pinned, drafts) = services.read(conversation::state_stats).await?;
+    let reactions = services.read(message::reactions::count).await?;
     Ok(Output::Json(json!({
         "users": users,
         "deleted_users": deleted,
@@ -247,6 +248,7 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
         "conversations_with_retention": conversation_stats.conversations_with_retention,
         "pinned_conversations": pinned,
         "drafts": drafts,
+        "reactions": reactions,
         "purged_messages_since_start": services.purged_messages(),
         "swept_notices_since_start": services.swept_notices(),
         "media_files": media_files,

@@ -28,9 +28,9 @@ use super::account::{
 };
 use super::conversation::{
     ConversationPage, ConversationState, ConversationStateRequest, ConversationStates, ConversationStatesRequest,
-    DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReaders, MessageReadersRequest,
-    ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting, RecallRequest, Recalled, RetentionRequest,
-    RetentionSetting, TypingRequest,
+    DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReactions, MessageReaders,
+    MessageReadersRequest, ReactRequest, ReactionsRequest, ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting,
+    RecallRequest, Recalled, RetentionRequest, RetentionSetting, TypingRequest,
 };
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
@@ -292,6 +292,10 @@ actions! {
     0x50 ConversationState(ConversationStateRequest) -> ConversationState, User;
     /// Every conversation the caller pinned or keeps a draft in.
     0x51 ConversationStates(ConversationStatesRequest) -> ConversationStates, User;
+    /// Adds or removes one of the caller's emoji on a message.
+    0x52 React(ReactRequest) -> MessageReactions, User;
+    /// The reactions on a message.
+    0x53 Reactions(ReactionsRequest) -> MessageReactions, User;
 
     // Media, 0x58–0x5F.
     /// Declares a file to upload: size, type, SHA-256, purpose.

@@ -311,3 +311,68 @@ pub struct ConversationStates {
     /// `conversation.drafts_max` with drafts).
     pub states: Vec<ConversationState>,
 }
+
+/// `React` request: the caller adds or removes one emoji on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactRequest {
+    /// The conversation.
+    pub with: Target,
+    /// The message.
+    pub message_id: u64,
+    /// One emoji (at most 8 characters, no spaces or control characters).
+    pub emoji: String,
+    /// True to add it, false to remove it.
+    pub add: bool,
+}
+
+/// `Reactions` request: the reactions on a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionsRequest {
+    /// The conversation.
+    pub with: Target,
+    /// The message.
+    pub message_id: u64,
+}
+
+/// The reactions on a message, as `React` and `Reactions` answer them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReactions {
+    /// The message.
+    pub message_id: u64,
+    /// One entry per emoji, the most used first.
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// One emoji on a message: how many put it there, and who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// How many users put it there.
+    pub count: u32,
+    /// Who, by user id ascending: all of them, or the first
+    /// `conversation.reaction_users_listed` when more did.
+    pub users: Vec<u64>,
+    /// Whether the caller is one of them.
+    pub mine: bool,
+}
+
+/// `ReactionChanged` update: an emoji was added to or removed from a
+/// message — one of the user's own, any message of their 1:1
+/// conversations, or (on another device) by the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionChanged {
+    /// The message.
+    pub message_id: u64,
+    /// Who sent it.
+    pub sender: u64,
+    /// Where it was sent, as in [`super::Message`]: with `sender`, names
+    /// the conversation.
+    pub to: Target,
+    /// Who reacted.
+    pub user_id: u64,
+    /// The emoji.
+    pub emoji: String,
+    /// True: added; false: removed.
+    pub added: bool,
+}

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::account::{ClientType, DeviceType};
 use super::conversation::{
-    ConversationState, DeletedForMe, Delivered, ReadPosition, ReadReceipt, ReadReceiptsSetting, Recalled,
-    RetentionChanged,
+    ConversationState, DeletedForMe, Delivered, ReactionChanged, ReadPosition, ReadReceipt, ReadReceiptsSetting,
+    Recalled, RetentionChanged,
 };
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::{Edited, Message, Target};
@@ -79,6 +79,9 @@ tagged_bodies! {
     /// The user pinned or unpinned a conversation, or changed its draft (on
     /// another device).
     21 ConversationStateChanged(ConversationState),
+    /// An emoji was added to or removed from a message of the user's, or of
+    /// a 1:1 conversation of the user.
+    22 ReactionChanged(ReactionChanged),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

@@ -76,6 +76,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     social::check(&audit)?;
     group::check(&audit)?;
     message::records::check(&audit)?;
+    message::reactions::check(&audit)?;
     conversation::check_deliveries(&audit)?;
     conversation::check_states(&audit)?;
     update::check(&audit, highwater)?;

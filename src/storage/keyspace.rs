@@ -83,6 +83,9 @@ pub trait Leading<P> {}
 
 impl<A, B> Leading<A> for (A, B) {}
 
+/// `(a, (b, c))` is scanned by `(a, b)` too: its bytes are `a ‖ b ‖ c`.
+impl<A, B, C> Leading<(A, B)> for (A, (B, C)) {}
+
 /// A keyspace: a prefix byte, a key type and a value type.
 pub struct Keyspace<K, V> {
     info: &'static KeyspaceInfo,

@@ -134,6 +134,8 @@ keyspaces! {
     CONVRANGE_RECALLS = 0x6A, "convrange_recalls", "message", "conversation ‖ level ‖ range", "u64";
     /// Each user's pinned conversations and drafts, the same on all their devices.
     USERCONV_STATE = 0x6B, "userconv_state", "conversation", "user id ‖ conversation", "ConversationState";
+    /// Each user's emoji on each message, removed with the message.
+    CONVMESSAGEUSER_REACTIONS = 0x6C, "convmessageuser_reactions", "message", "conversation ‖ message id ‖ user id", "Vec<String>";
 
     /// Stored files by media id: uploader, content, type, and since when nobody may read them.
     MEDIAID_MEDIA = 0x70, "mediaid_media", "media", "media id", "MediaRecord";

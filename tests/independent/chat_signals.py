@@ -18,7 +18,9 @@ NAME creates and PEER joins, her edit reaches him as a System message
 conversation with PEER and keeps a draft in it; her tablet gets a
 ConversationStateChanged update (kind 21) and finds it in
 ConversationStates; cleared, it is gone; a draft past 2,000 characters is
-InvalidArgument. Needs open registration and
+InvalidArgument. Revision 20: PEER puts 👍 on her message; she gets a
+ReactionChanged update (kind 22) and reads the reactions; an emoji with a
+space is InvalidArgument. Needs open registration and
 `social.direct_messages = "anyone"`. Prints "all checks passed"; exits
 non-zero on a failed check.
 """
@@ -107,6 +109,18 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     expect_refused(k.INVALID_ARGUMENT, "a draft of 2,001 characters",
                    lambda: alice.conversation_state(to_bob, draft="x" * 2001))
     ok("a pin and a draft reach her tablet (kind 21, ConversationStates); cleared, gone; a long draft refused")
+
+    # Revision 20: a reaction reaches the sender, who reads them.
+    answer = bob.react(to_alice, typo.message_id, "👍")
+    expect(answer == k.MessageReactions(typo.message_id, [k.ReactionCount("👍", 1, [bob_id], True)]),
+           f"React's answer: {answer}")
+    told = alice.next_update(10, k.UPDATE_REACTION_CHANGED)
+    expect(told.value == k.ReactionChanged(typo.message_id, alice_id, to_bob, bob_id, "👍", True),
+           f"kind 22: {told.value}")
+    seen = alice.reactions(to_bob, typo.message_id)
+    expect(seen.reactions == [k.ReactionCount("👍", 1, [bob_id], False)], f"Reactions: {seen}")
+    expect_refused(k.INVALID_ARGUMENT, "an emoji with a space", bob.react, to_alice, typo.message_id, "a b")
+    ok("a reaction reaches the sender (kind 22), who reads it with Reactions; a bad emoji is refused")
     for c in (alice, bob, tablet):
         c.close()
 

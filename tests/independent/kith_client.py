@@ -18,7 +18,8 @@ and edits of revision 18: SendRequest.reply_to, Message.reply_to and
 Message.edited, Edit — action 0x14 — GroupEvent 13 MessageEdited and update
 kind 20 MessageEdited; pinned conversations and drafts of revision 19:
 ConversationState and ConversationStates — actions 0x50-0x51 — and update
-kind 21 ConversationStateChanged).
+kind 21 ConversationStateChanged; reactions of revision 20: React and
+Reactions — actions 0x52-0x53 — and update kind 22 ReactionChanged).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -119,6 +120,7 @@ RETENTION = 0x4E
 # Revision 17: typing (section 5, Typing; the Typing push)
 TYPING = 0x4F
 CONVERSATION_STATE, CONVERSATION_STATES = 0x50, 0x51  # revision 19
+REACT, REACTIONS = 0x52, 0x53  # revision 20
 # Revision 15: media (StartUpload to MediaUrl)
 START_UPLOAD = 0x58
 UPLOAD_CHUNK = 0x59
@@ -274,6 +276,7 @@ UPDATE_RETENTION_CHANGED, UPDATE_READ_RECEIPTS_CHANGED = 14, 15
 UPDATE_PROFILE_CHANGED, UPDATE_PRIVACY_CHANGED, UPDATE_PROFILE_VISIBILITY_CHANGED, UPDATE_REMARK_CHANGED = 16, 17, 18, 19
 # Revision 18: edits; revision 19: pins and drafts on another device.
 UPDATE_MESSAGE_EDITED, UPDATE_CONVERSATION_STATE_CHANGED = 20, 21
+UPDATE_REACTION_CHANGED = 22  # revision 20
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
@@ -285,6 +288,7 @@ UPDATE_KIND_NAMES = {
     UPDATE_PROFILE_CHANGED: "ProfileChanged", UPDATE_PRIVACY_CHANGED: "PrivacyChanged",
     UPDATE_PROFILE_VISIBILITY_CHANGED: "ProfileVisibilityChanged", UPDATE_REMARK_CHANGED: "RemarkChanged",
     UPDATE_MESSAGE_EDITED: "MessageEdited", UPDATE_CONVERSATION_STATE_CHANGED: "ConversationStateChanged",
+    UPDATE_REACTION_CHANGED: "ReactionChanged",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -1637,6 +1641,48 @@ class ConversationStates:
 
 
 @dataclass
+class ReactRequest:
+    """Revision 20 (section 5, React)."""
+    with_: Target
+    message_id: int
+    emoji: str
+    add: bool
+
+
+@dataclass
+class ReactionsRequest:
+    """Revision 20 (section 5, Reactions)."""
+    with_: Target
+    message_id: int
+
+
+@dataclass
+class ReactionCount:
+    emoji: str
+    count: int
+    users: list  # user ids ascending, at most conversation.reaction_users_listed
+    mine: bool
+
+
+@dataclass
+class MessageReactions:
+    """React's and Reactions' response (revision 20)."""
+    message_id: int
+    reactions: list  # of ReactionCount, the most used first
+
+
+@dataclass
+class ReactionChanged:
+    """The body of update kind 22 ReactionChanged (revision 20)."""
+    message_id: int
+    sender: int
+    to: Target  # as in Message: with `sender`, names the conversation
+    user_id: int  # who reacted
+    emoji: str
+    added: bool
+
+
+@dataclass
 class TypingRequest:
     with_: Target  # the conversation (`with` in the document)
     typing: bool  # True while typing (repeat every 3 s), False once stopped
@@ -2083,6 +2129,7 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_REMARK_CHANGED: lambda w, r: w.u64(r.user_id).string(r.remark),
     UPDATE_MESSAGE_EDITED: lambda w, e: w.u64(e.message_id).u64(e.sender).target(e.to).u64(e.edited_at),
     UPDATE_CONVERSATION_STATE_CHANGED: lambda w, s: encode_conversation_state_into(w, s),
+    UPDATE_REACTION_CHANGED: lambda w, c: encode_reaction_changed_into(w, c),
 }
 
 
@@ -2716,6 +2763,7 @@ UPDATE_BODY_DECODERS = {
     UPDATE_REMARK_CHANGED: lambda body: _decode_exact(body, lambda r: RemarkChanged(r.u64(), r.string())),
     UPDATE_MESSAGE_EDITED: lambda body: _decode_exact(body, lambda r: Edited(r.u64(), r.u64(), r.target(), r.u64())),
     UPDATE_CONVERSATION_STATE_CHANGED: lambda body: decode_conversation_state(body),
+    UPDATE_REACTION_CHANGED: lambda body: decode_reaction_changed(body),
 }
 
 
@@ -2999,6 +3047,35 @@ def decode_conversation_state_request(body: bytes) -> ConversationStateRequest:
         r.target(), r.option(lambda rr: rr.bool()), r.option(lambda rr: rr.string())))
 
 
+def encode_react(with_: "Target | int", message_id: int, emoji: str, add: bool) -> bytes:
+    """A ReactRequest (revision 20); `with_` is a Target, or a user id."""
+    return Writer().target(as_target(with_)).u64(message_id).string(emoji).bool(add).build()
+
+
+def encode_reactions(with_: "Target | int", message_id: int) -> bytes:
+    """A ReactionsRequest (revision 20)."""
+    return Writer().target(as_target(with_)).u64(message_id).build()
+
+
+def encode_message_reactions(m: MessageReactions) -> bytes:
+    return (Writer().u64(m.message_id).vec(m.reactions, lambda w, c: w.string(c.emoji).u32(c.count)
+                                                 .vec(c.users, Writer.u64).bool(c.mine)).build())
+
+
+def decode_message_reactions(body: bytes) -> MessageReactions:
+    return _decode_exact(body, lambda r: MessageReactions(r.u64(), r.vec(
+        lambda rr: ReactionCount(rr.string(), rr.u32(), rr.vec(Reader.u64), rr.bool()))))
+
+
+def encode_reaction_changed_into(w: Writer, c: ReactionChanged) -> Writer:
+    return w.u64(c.message_id).u64(c.sender).target(c.to).u64(c.user_id).string(c.emoji).bool(c.added)
+
+
+def decode_reaction_changed(body: bytes) -> ReactionChanged:
+    return _decode_exact(body, lambda r: ReactionChanged(r.u64(), r.u64(), r.target(), r.u64(), r.string(),
+                                                         r.bool()))
+
+
 def decode_typing_request(body: bytes) -> TypingRequest:
     return _decode_exact(body, lambda r: TypingRequest(r.target(), r.bool()))
 
@@ -3161,6 +3238,12 @@ ACTIONS = [
            lambda s: encode_conversation_state_into(Writer(), s).build(), decode_conversation_state),
     Action(CONVERSATION_STATES, "ConversationStates", lambda _: b"", decode_empty,
            lambda s: Writer().vec(s.states, encode_conversation_state_into).build(), decode_conversation_states),
+    Action(REACT, "React", lambda q: encode_react(q.with_, q.message_id, q.emoji, q.add),
+           lambda b: _decode_exact(b, lambda r: ReactRequest(r.target(), r.u64(), r.string(), r.bool())),
+           encode_message_reactions, decode_message_reactions),
+    Action(REACTIONS, "Reactions", lambda q: encode_reactions(q.with_, q.message_id),
+           lambda b: _decode_exact(b, lambda r: ReactionsRequest(r.target(), r.u64())),
+           encode_message_reactions, decode_message_reactions),
     Action(START_UPLOAD, "StartUpload", lambda q: encode_start_upload(q.size, q.mime, q.sha256, q.purpose, q.width, q.height, q.duration_ms), decode_start_upload_request,
            encode_upload_started, decode_upload_started),
     Action(UPLOAD_CHUNK, "UploadChunk", lambda q: encode_upload_chunk(q.upload_id, q.offset, q.data), decode_upload_chunk_request,
@@ -3816,6 +3899,14 @@ class KithClient:
     def conversation_states(self) -> ConversationStates:
         """ConversationStates (0x51, revision 19): every conversation pinned or with a draft."""
         return decode_conversation_states(self.request(CONVERSATION_STATES, b""))
+
+    def react(self, with_: "Target | int", message_id: int, emoji: str, add: bool = True) -> MessageReactions:
+        """React (0x52, revision 20): adds (or removes) one of the caller's emoji on a message."""
+        return decode_message_reactions(self.request(REACT, encode_react(with_, message_id, emoji, add)))
+
+    def reactions(self, with_: "Target | int", message_id: int) -> MessageReactions:
+        """Reactions (0x53, revision 20): the reactions on a message."""
+        return decode_message_reactions(self.request(REACTIONS, encode_reactions(with_, message_id)))
 
     def typing(self, with_: "Target | int", typing: bool) -> None:
         """Typing (0x4f, revision 17): tells the conversation's other online

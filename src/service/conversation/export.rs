@@ -1,16 +1,16 @@
 //! What `kith user export` holds of a user's conversations: the read
 //! receipts setting, a line per conversation of their list with its read
 //! position, and the messages they deleted for themselves; the
-//! conversations they pinned or keep drafts in; and their own messages
-//! their update log does not point at.
+//! conversations they pinned or keep drafts in; their reactions; and their
+//! own messages their update log does not point at.
 
 use serde_json::{json, Value};
 
 use super::{state, View};
 use crate::protocol::Message;
 use crate::service::export::target_json;
-use crate::service::message::records;
 use crate::service::message::{self, Conversation};
+use crate::service::message::{reactions, records};
 use crate::service::{group, update};
 use crate::storage::{StorageError, Store};
 
@@ -41,6 +41,13 @@ pub(crate) fn export(s: &Store, id: u64, retention: u64, now: u64) -> Result<Vec
             "draft": s.draft,
             "changed_at": s.changed_at,
         }}));
+    }
+    // A scan of every reaction: exports are rare and reactions small.
+    for entry in reactions::by_user(s, id) {
+        let (c, message_id, emoji) = entry?;
+        out.push(
+            json!({ "reaction": { "with": target_json(c.target_from(id)), "message_id": message_id, "emoji": emoji }}),
+        );
     }
     Ok(out)
 }

@@ -16,6 +16,9 @@
 //! ([`records`]), and both are updates in the logs of those who must hear
 //! of them.
 //!
+//! Reactions ([`react`]) are said where a message would be and read
+//! through the message's `View`.
+//!
 //! Pinned conversations and drafts ([`state`]) are the user's own, kept
 //! the same on all their devices by an update.
 //!
@@ -34,6 +37,7 @@ mod hide;
 mod history;
 mod list;
 mod purge;
+mod react;
 mod recall;
 mod retention;
 mod send;
@@ -74,7 +78,9 @@ pub(super) fn routes(router: &mut Router) {
         .add(retention::retention)
         .add(typing::typing)
         .add(state::state)
-        .add(state::states);
+        .add(state::states)
+        .add(react::react)
+        .add(react::reactions);
 }
 
 /// Tells both users of a 1:1 conversation (one, in notes to oneself) of a

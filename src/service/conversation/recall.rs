@@ -66,7 +66,7 @@ pub(super) async fn recall(call: Call, req: RecallRequest) -> ServiceResult<Outc
                     )
                 });
             }
-            message::tombstone(tx, conversation, id, &message, MessageKind::Recalled);
+            message::tombstone(tx, conversation, id, &message, MessageKind::Recalled)?;
             records::recalled(tx, conversation, id, me)?;
             match conversation {
                 Conversation::Direct { low, high } => {

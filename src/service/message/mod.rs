@@ -8,6 +8,7 @@
 //! it.
 
 mod conversation;
+pub(crate) mod reactions;
 pub(crate) mod records;
 mod store;
 

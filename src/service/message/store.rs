@@ -9,7 +9,7 @@ use std::ops::{Bound, RangeInclusive};
 
 use serde::{Deserialize, Serialize};
 
-use super::Conversation;
+use super::{reactions, Conversation};
 use crate::protocol::{Direction, MessageKind};
 use crate::service::{PageLimit, ServiceResult, Tx};
 use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Migrator, StorageError, Store};
@@ -52,10 +52,10 @@ pub(crate) fn erase_sent(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<bool
     Ok(tx.delete_some(&SENT, &user, most)? == 0)
 }
 
-/// Deletes at most `most` messages of a conversation nobody can read any
-/// more; true when its log is empty.
+/// Deletes at most `most` messages (then reactions) of a conversation
+/// nobody can read any more; true when nothing of it is left.
 pub(crate) fn erase_log(tx: &mut Tx<'_>, conversation: Conversation, most: usize) -> Result<bool, StorageError> {
-    Ok(tx.delete_some(&LOG, &conversation, most)? == 0)
+    Ok(tx.delete_some(&LOG, &conversation, most)? == 0 && reactions::erase(tx, conversation, most)?)
 }
 
 /// The id already given to a sender's client message id, as this batch has
@@ -93,15 +93,17 @@ pub(crate) fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Resul
 }
 
 /// Replaces a message by a tombstone of `kind` (`Recalled`, `Expired`):
-/// the content, extra, what it answered and its edit mark are gone; the
-/// id, sender, client message id and time stay.
+/// the content, extra, what it answered, its edit mark and its reactions
+/// (one record per user who reacted) are gone; the id, sender, client
+/// message id and time stay.
 pub(crate) fn tombstone(
     tx: &mut Tx<'_>,
     conversation: Conversation,
     id: u64,
     message: &StoredMessage,
     kind: MessageKind,
-) {
+) -> Result<(), StorageError> {
+    reactions::drop_some(tx, conversation, id, usize::MAX)?;
     let tombstone = StoredMessage {
         sender: message.sender,
         client_msg_id: message.client_msg_id,
@@ -112,6 +114,7 @@ pub(crate) fn tombstone(
         edited: 0,
     };
     tx.put(&LOG, &(conversation, id), &tombstone);
+    Ok(())
 }
 
 /// Replaces a message's content with its sender's edit made at `at` (ms);
@@ -130,10 +133,12 @@ pub(crate) fn edit(
 }
 
 /// Purges the oldest messages of a conversation below `below`, at most
-/// `most`: each leaves the log with its idempotency entry, but the
-/// conversation's newest message (`newest`) stays as an `Expired`
-/// tombstone, so the conversation keeps its place in lists. Returns the
-/// ids purged, ascending, and whether more lie below `below`.
+/// `most`: each leaves the log with its idempotency entry and its
+/// reactions, but the conversation's newest message (`newest`) stays as an
+/// `Expired` tombstone, so the conversation keeps its place in lists.
+/// Reactions count against `most` too: a message with more of them than
+/// the job may still delete stays for the next job. Returns the ids
+/// purged, ascending, and whether more lie below `below`.
 pub(crate) fn purge(
     tx: &mut Tx<'_>,
     conversation: Conversation,
@@ -149,9 +154,15 @@ pub(crate) fn purge(
         .collect::<Result<_, _>>()?;
     let more = found.len() > most;
     let mut purged = Vec::with_capacity(found.len().min(most));
+    let mut left = most;
     for (id, message) in found.into_iter().take(most) {
+        let (dropped, kept) = reactions::drop_some(tx, conversation, id, left)?;
+        left = left.saturating_sub(dropped);
+        if kept {
+            return Ok((purged, true));
+        }
         if id == newest {
-            tombstone(tx, conversation, id, &message, MessageKind::Expired);
+            tombstone(tx, conversation, id, &message, MessageKind::Expired)?;
         } else {
             tx.delete(&LOG, &(conversation, id));
         }
