@@ -358,6 +358,9 @@ pub struct ConversationConfig {
     /// Users a message's reactions name per emoji; beyond it only the
     /// count grows.
     pub reaction_users_listed: u32,
+    /// Members one group message may mention by name (mentioning everyone
+    /// counts one).
+    pub mentions_max: u32,
 }
 
 impl Default for ConversationConfig {
@@ -378,6 +381,7 @@ impl Default for ConversationConfig {
             draft_max_chars: 2_000,
             reactions_per_user: 3,
             reaction_users_listed: 20,
+            mentions_max: 50,
         }
     }
 }

@@ -204,8 +204,12 @@ async fn stats_and_export() {
     assert!(text.contains("updates          24"), "{text}");
 
     // A conversation she pins, after the counts above.
-    let pin =
-        ConversationStateRequest { with: Target::User(bob.user_id), pinned: Some(true), draft: Some("and".into()) };
+    let pin = ConversationStateRequest {
+        with: Target::User(bob.user_id),
+        pinned: Some(true),
+        draft: Some("and".into()),
+        muted: None,
+    };
     alice.client.call(&pin).await.unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&kith_async(args(&["stats", "--json"]), server.data_dir(), None).await)).unwrap();

@@ -54,6 +54,7 @@ async fn who_may_do_what() {
         content: b"between alice and bob".to_vec(),
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     let ack = alice.client.call(&secret).await.unwrap();
     assert_eq!(common::next_message(&mut bob.client).await.id, ack.message_id);
@@ -439,6 +440,7 @@ async fn who_may_do_what_to_a_user() {
         content: b"hi".to_vec(),
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     let (not_found, not_permitted) = (Some(ErrorCode::NotFound), Some(ErrorCode::NotPermitted));
     // (request, the stranger's answer, the blocked user's answer); the
@@ -465,7 +467,7 @@ async fn who_may_do_what_to_a_user() {
         (TypingRequest { with: to_alice, typing: true }.into(), None, not_permitted),
         // The caller's own state of their conversation with her: theirs to
         // keep, blocked or not; nothing reaches her.
-        (ConversationStateRequest { with: to_alice, pinned: Some(true), draft: None }.into(), None, None),
+        (ConversationStateRequest { with: to_alice, pinned: Some(true), draft: None, muted: None }.into(), None, None),
         // A message of alice and bob's conversation: none of the caller's.
         (
             ReactRequest { with: to_alice, message_id: theirs, emoji: "👍".into(), add: true }.into(),

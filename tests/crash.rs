@@ -59,6 +59,7 @@ impl Sent {
             content: format!("{}:{}", self.sender, self.seq).into_bytes(),
             extra: None,
             reply_to: 0,
+            mentions: Vec::new(),
         }
     }
 }

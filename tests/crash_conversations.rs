@@ -52,8 +52,12 @@ async fn login_on(server: &Running, name: &str, device: &str, device_type: Devic
 /// records the last turn answered.
 async fn keep_state_until_killed(client: Client, with: Target, from: u64, acked: Arc<Mutex<Option<u64>>>) {
     for turn in from.. {
-        let state =
-            ConversationStateRequest { with, pinned: Some(turn % 2 == 0), draft: Some(format!("draft {turn}")) };
+        let state = ConversationStateRequest {
+            with,
+            pinned: Some(turn % 2 == 0),
+            draft: Some(format!("draft {turn}")),
+            muted: None,
+        };
         if client.call(&state).await.is_err() {
             return;
         }

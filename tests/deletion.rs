@@ -150,9 +150,15 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     dana.client.call(&BlockRequest { user_id: jo.user_id }).await.unwrap();
     dana.client.send_text(dana.user_id, "a note to myself").await.unwrap();
     // Her pinned conversation with fred and a draft to gail.
-    let pin = ConversationStateRequest { with: Target::User(fred.user_id), pinned: Some(true), draft: None };
+    let pin =
+        ConversationStateRequest { with: Target::User(fred.user_id), pinned: Some(true), draft: None, muted: None };
     dana.client.call(&pin).await.unwrap();
-    let draft = ConversationStateRequest { with: Target::User(gail.user_id), pinned: None, draft: Some("hi".into()) };
+    let draft = ConversationStateRequest {
+        with: Target::User(gail.user_id),
+        pinned: None,
+        draft: Some("hi".into()),
+        muted: None,
+    };
     dana.client.call(&draft).await.unwrap();
     // A group dana owns: joan joined first, ivy later but is an admin, so ivy inherits it.
     let owned = open_group(&dana, &[&jo, &ivy]).await;

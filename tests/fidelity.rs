@@ -246,6 +246,7 @@ async fn a_retry_to_another_recipient_returns_the_original(kind: Kind) {
         content: b"for bob".to_vec(),
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     let ack = alice.client.call(&first).await.unwrap();
     let retry = SendRequest { to: Target::User(carol.user_id), content: b"changed".to_vec(), ..first };

@@ -714,6 +714,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
         content: vec![],
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     assert_eq!(code(owner.client.call(&system).await), Some(ErrorCode::InvalidArgument));
 
@@ -726,6 +727,7 @@ async fn outsiders_and_the_kicked_get_nothing() {
         content: vec![0xff, 0xd8, 0xff],
         extra: Some("{\"w\":1}".into()),
         reply_to: 0,
+        mentions: Vec::new(),
     };
     let first = owner.client.call(&image).await.unwrap();
     let retry = owner.client.call(&image).await.unwrap();
@@ -845,6 +847,7 @@ async fn malformed_group_bodies_are_refused_and_the_connection_stays() {
         content: b"x".to_vec(),
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     });
     send[3] = 2;
     let reply = owner.client.request_raw(kith::protocol::Action::Send as u8, send).await.unwrap();

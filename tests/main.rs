@@ -29,6 +29,7 @@ mod independent_client;
 mod invitations;
 mod limits;
 mod media;
+mod mentions;
 mod message_lifecycle;
 mod messaging;
 mod migration;

@@ -307,6 +307,7 @@ async fn limits_refuse_uploads_while_messages_go_on() {
             content: b"not a media content".to_vec(),
             extra: None,
             reply_to: 0,
+            mentions: Vec::new(),
         })
         .await;
     assert_eq!(code(bad_content), Some(ErrorCode::InvalidArgument));

@@ -33,8 +33,15 @@ async fn send_kind(client: &Client, to: Target, kind: MessageKind) -> u64 {
         let content = kith::client::attachment(file.media_id, "x");
         return client.send_media(to, kind, &content).await.expect("sends").message_id;
     }
-    let request =
-        SendRequest { to, client_msg_id: new_client_msg_id(), kind, content: b"x".to_vec(), extra: None, reply_to: 0 };
+    let request = SendRequest {
+        to,
+        client_msg_id: new_client_msg_id(),
+        kind,
+        content: b"x".to_vec(),
+        extra: None,
+        reply_to: 0,
+        mentions: Vec::new(),
+    };
     client.call(&request).await.expect("sends").message_id
 }
 
@@ -152,6 +159,7 @@ async fn recall_windows_are_set_per_kind() {
             content: vec![],
             extra: None,
             reply_to: 0,
+            mentions: Vec::new(),
         })
         .await;
     assert_eq!(code(r), Some(ErrorCode::InvalidArgument));

@@ -153,6 +153,7 @@ async fn resending_a_client_id_returns_the_original_ack(kind: Kind) {
         content: b"once".to_vec(),
         extra: Some("{\"reply_to\":1}".into()),
         reply_to: 0,
+        mentions: Vec::new(),
     };
     let first = alice.client.call(&request).await.unwrap();
     let second = alice.client.call(&request).await.unwrap();

@@ -135,6 +135,7 @@ async fn check_everything(server: &TestServer, fx: &Value) {
         content: first["text"].as_str().unwrap().as_bytes().to_vec(),
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     let ack = phone.call(&retry).await.unwrap();
     assert!(ack.duplicate);

@@ -13,7 +13,7 @@ use kith::protocol::{
 };
 
 fn set(with: Target, pinned: Option<bool>, draft: Option<&str>) -> ConversationStateRequest {
-    ConversationStateRequest { with, pinned, draft: draft.map(str::to_string) }
+    ConversationStateRequest { with, pinned, draft: draft.map(str::to_string), muted: None }
 }
 
 async fn states(client: &kith::client::Client) -> Vec<ConversationState> {

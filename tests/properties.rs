@@ -29,8 +29,9 @@ fn device() -> impl Strategy<Value = DeviceInfo> {
 fn message() -> impl Strategy<Value = Message> {
     (any::<u64>(), any::<u64>(), target(), any::<[u8; 16]>(), prop::sample::select(MessageKind::ALL), bytes())
         .prop_flat_map(|(id, sender, to, client_msg_id, kind, content)| {
-            (prop::option::of(text()), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
-                move |(extra, server_time, reply_to, edited)| Message {
+            let ids = prop::collection::vec(any::<u64>(), 0..4);
+            (prop::option::of(text()), any::<u64>(), any::<u64>(), any::<u64>(), ids).prop_map(
+                move |(extra, server_time, reply_to, edited, mentions)| Message {
                     id,
                     sender,
                     to,
@@ -41,6 +42,7 @@ fn message() -> impl Strategy<Value = Message> {
                     server_time,
                     reply_to,
                     edited,
+                    mentions,
                 },
             )
         })
@@ -95,16 +97,12 @@ fn request() -> impl Strategy<Value = Request> {
             prop::sample::select(MessageKind::ALL),
             bytes(),
             prop::option::of(text()),
-            any::<u64>()
+            any::<u64>(),
+            prop::collection::vec(any::<u64>(), 0..4)
         )
-            .prop_map(|(to, client_msg_id, kind, content, extra, reply_to)| Request::Send(SendRequest {
-                to,
-                client_msg_id,
-                kind,
-                content,
-                extra,
-                reply_to
-            })),
+            .prop_map(|(to, client_msg_id, kind, content, extra, reply_to, mentions)| {
+                Request::Send(SendRequest { to, client_msg_id, kind, content, extra, reply_to, mentions })
+            }),
         (target(), any::<u64>(), bytes()).prop_map(|(with, message_id, content)| Request::Edit(EditRequest {
             with,
             message_id,
@@ -160,9 +158,10 @@ fn conversation_request() -> impl Strategy<Value = Request> {
         (target(), prop::option::of(any::<u64>()))
             .prop_map(|(with, set)| Request::Retention(RetentionRequest { with, set })),
         (target(), any::<bool>()).prop_map(|(with, typing)| Request::Typing(TypingRequest { with, typing })),
-        (target(), prop::option::of(any::<bool>()), prop::option::of(text())).prop_map(|(with, pinned, draft)| {
-            Request::ConversationState(ConversationStateRequest { with, pinned, draft })
-        }),
+        (target(), prop::option::of(any::<bool>()), prop::option::of(text()), prop::option::of(any::<bool>()))
+            .prop_map(|(with, pinned, draft, muted)| {
+                Request::ConversationState(ConversationStateRequest { with, pinned, draft, muted })
+            }),
         Just(Request::ConversationStates(ConversationStatesRequest)),
         (target(), any::<u64>(), text(), any::<bool>()).prop_map(|(with, message_id, emoji, add)| {
             Request::React(ReactRequest { with, message_id, emoji, add })
@@ -380,6 +379,7 @@ proptest! {
             read_up_to: t,
             peer_read_up_to: id,
             updated: t,
+            mentioned: id,
         };
         round_trips(&ConversationPage { conversations: vec![info.clone(), ConversationInfo { last: None, ..info }], more: dup, total_unread: t });
         round_trips(&ReadPosition { with: Target::User(id), read_up_to: t, unread: code.into() });
@@ -389,7 +389,7 @@ proptest! {
         round_trips(&DeletedForMe { with: Target::User(t), message_ids: vec![id, t], cleared_up_to: t, read_up_to: id, unread: code.into() });
         round_trips(&Delivered { recipient: id, up_to: t });
         round_trips(&Edited { message_id: id, sender: t, to: Target::User(t), edited_at: id });
-        let state = ConversationState { with: Target::Group(id), pinned_at: t, draft: code.to_string(), changed_at: id };
+        let state = ConversationState { with: Target::Group(id), pinned_at: t, draft: code.to_string(), changed_at: id, muted: false };
         round_trips(&ConversationStates { states: vec![state.clone(), ConversationState { pinned_at: 0, ..state }] });
         let emoji = ReactionCount { emoji: code.to_string(), count: code.into(), users: vec![id, t], mine: dup };
         round_trips(&MessageReactions { message_id: id, reactions: vec![emoji.clone(), ReactionCount { users: vec![], ..emoji }] });

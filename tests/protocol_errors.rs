@@ -156,6 +156,7 @@ async fn a_sequence_id_in_use_is_refused(kind: Kind) {
             content: b"x".to_vec(),
             extra: None,
             reply_to: 0,
+            mentions: Vec::new(),
         });
         encode_frame(Action::Send as u8, seq, &body)
     };

@@ -102,6 +102,7 @@ async fn edits_and_replies_are_refused_outside_their_rules() {
         content: b"re".to_vec(),
         extra: None,
         reply_to,
+        mentions: Vec::new(),
     };
     let carols = send(&carol.client, to_alice, "carol's").await;
     assert_eq!(code(bob.client.call(&reply(to_alice, carols)).await), Some(ErrorCode::NotFound), "not theirs");

@@ -51,6 +51,7 @@ async fn send_with(client: &Client, to: Target, client_msg_id: [u8; 16]) -> u64 
         content: b"soon gone".to_vec(),
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     client.call(&request).await.expect("sends").message_id
 }
@@ -109,6 +110,7 @@ async fn expired_messages_are_no_longer_returned(kind: Kind) {
         content: vec![],
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     assert_eq!(code(bob.client.call(&forged).await), Some(ErrorCode::InvalidArgument));
 

@@ -196,7 +196,7 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     let fields =
         FieldVisibility { birth_date: Audience::Nobody, city: Audience::Friends, province: Audience::Everyone };
     alice.client.call(&ProfileVisibilityRequest { set: Some(fields) }).await.unwrap(); // ProfileVisibilityChanged
-    let pin = ConversationStateRequest { with: with_bob, pinned: Some(true), draft: None };
+    let pin = ConversationStateRequest { with: with_bob, pinned: Some(true), draft: None, muted: None };
     alice.client.call(&pin).await.unwrap(); // ConversationStateChanged
     let react = ReactRequest { with: Target::User(a), message_id: from_alice, emoji: "👍".into(), add: true };
     bob.client.call(&react).await.unwrap(); // ReactionChanged

@@ -37,6 +37,7 @@ pub(super) fn run(seconds: u64) -> Report {
         content: vec![b'x'; 200],
         extra: None,
         reply_to: 0,
+        mentions: Vec::new(),
     };
     let body = encode_wire(&send);
     let frame = encode_frame(0x10, 9, &body);
@@ -73,6 +74,7 @@ pub(super) fn run(seconds: u64) -> Report {
         server_time: 1_767_225_600_000,
         reply_to: 0,
         edited: 0,
+        mentions: Vec::new(),
     };
     let update = UpdateBody::Message(message);
     ns(&mut report, "encode an Update push frame carrying a 200-byte message", budget, || {

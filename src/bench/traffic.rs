@@ -296,6 +296,7 @@ async fn send(
                     content,
                     extra: None,
                     reply_to: 0,
+                    mentions: Vec::new(),
                 };
                 let client = sender.client.clone();
                 let started = Instant::now();

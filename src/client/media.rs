@@ -101,6 +101,7 @@ impl Client {
             content: encode_wire(content),
             extra: None,
             reply_to: 0,
+            mentions: Vec::new(),
         })
         .await
     }

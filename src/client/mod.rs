@@ -319,6 +319,7 @@ impl Client {
             content: text.as_bytes().to_vec(),
             extra: None,
             reply_to,
+            mentions: Vec::new(),
         })
         .await
     }

@@ -57,6 +57,9 @@ pub struct ConversationInfo {
     /// message, a read; in a 1:1 conversation a recall or a change of
     /// retention); the list's order and paging key.
     pub updated: u64,
+    /// The newest message above the caller's read position that mentions
+    /// them (by name or as everyone); 0 for none: "mentioned you".
+    pub mentioned: u64,
 }
 
 /// `ListConversations` response.
@@ -281,6 +284,8 @@ pub struct ConversationStateRequest {
     pub pinned: Option<bool>,
     /// The draft now (empty: none); `None` to leave it.
     pub draft: Option<String>,
+    /// Mute its notifications (true) or not (false); `None` to leave it.
+    pub muted: Option<bool>,
 }
 
 /// One conversation's state for its user: the `ConversationState`
@@ -296,6 +301,9 @@ pub struct ConversationState {
     pub draft: String,
     /// When the state last changed (ms), 0 for a conversation never set.
     pub changed_at: u64,
+    /// Whether the user muted its notifications: a client shows its
+    /// messages without alerting, except those that mention the user.
+    pub muted: bool,
 }
 
 /// `ConversationStates` request (empty body): every conversation the

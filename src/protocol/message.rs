@@ -86,6 +86,10 @@ pub struct SendRequest {
     pub extra: Option<String>,
     /// The message this one answers, in the same conversation; 0 for none.
     pub reply_to: u64,
+    /// In a group, the members it mentions (they hear of it even in a
+    /// group too large to put every message in every log); 0 stands for
+    /// everyone, which only the owner and admins may say.
+    pub mentions: Vec<u64>,
 }
 
 /// `Send` response, written only once the message is on disk.
@@ -125,6 +129,8 @@ pub struct Message {
     /// When its sender last edited it, milliseconds since the Unix epoch;
     /// 0 if never.
     pub edited: u64,
+    /// The members it mentions (see [`SendRequest::mentions`]); 0 is everyone.
+    pub mentions: Vec<u64>,
 }
 
 /// `Edit` request: the sender replaces the text of a message.

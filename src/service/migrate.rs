@@ -56,7 +56,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 11,
-        describe: "messages can answer another message and be edited (none does yet)",
+        describe: "messages can answer another message, be edited and mention members (none does yet)",
         run: message::from_v10,
     },
 ];

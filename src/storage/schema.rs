@@ -136,6 +136,8 @@ keyspaces! {
     USERCONV_STATE = 0x6B, "userconv_state", "conversation", "user id ‖ conversation", "ConversationState";
     /// Each user's emoji on each message, removed with the message.
     CONVMESSAGEUSER_REACTIONS = 0x6C, "convmessageuser_reactions", "message", "conversation ‖ message id ‖ user id", "Vec<String>";
+    /// The newest message of each conversation that mentioned each user: "mentioned you" until read.
+    USERCONV_MENTIONED = 0x6D, "userconv_mentioned", "message", "user id ‖ conversation", "message id";
 
     /// Stored files by media id: uploader, content, type, and since when nobody may read them.
     MEDIAID_MEDIA = 0x70, "mediaid_media", "media", "media id", "MediaRecord";

@@ -27,15 +27,17 @@ struct MessageV11 {
     extra: Option<String>,
     reply_to: u64,
     edited: u64,
+    mentions: Vec<u64>,
 }
 
 /// Rewrites every logged message in the shape of version 10 (none may
-/// answer another or be edited, which that version could not store).
+/// answer another, be edited or mention anyone, which that version could
+/// not store).
 pub fn messages_before_v11(tree: &sled::Tree) {
     for entry in tree.scan_prefix([schema::CONVMESSAGE_MESSAGE.prefix]) {
         let (key, value) = entry.unwrap();
         let m: MessageV11 = decode_stored(&value).unwrap();
-        assert_eq!((m.reply_to, m.edited), (0, 0), "version 10 had no replies or edits");
+        assert_eq!((m.reply_to, m.edited, m.mentions.len()), (0, 0, 0), "version 10 had none of them");
         let old = MessageV10 {
             sender: m.sender,
             client_msg_id: m.client_msg_id,

@@ -14,7 +14,9 @@ Sync gives the same update under the same id. Refusals: PEER editing her
 message (NotPermitted), an edit of a message of no conversation of hers
 (NotFound), a reply to a message that does not exist (NotFound). In a group
 NAME creates and PEER joins, her edit reaches him as a System message
-(GroupEvent 13 MessageEdited). Revision 19: on her phone NAME pins her
+(GroupEvent 13 MessageEdited). Revision 21: PEER mutes that group; NAME
+mentions him; he receives it naming him, and his list shows `mentioned`
+until he reads it; @all from him is NotPermitted. Revision 19: on her phone NAME pins her
 conversation with PEER and keeps a draft in it; her tablet gets a
 ConversationStateChanged update (kind 21) and finds it in
 ConversationStates; cleared, it is gone; a draft past 2,000 characters is
@@ -94,6 +96,22 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
            f"GroupEvent MessageEdited: {event}")
     expect(bob.message(group, said.message_id) == fixed, "the member reads the new text")
     ok("in a group the edit reaches members as a System message (GroupEvent 13 MessageEdited)")
+
+    # Revision 21: PEER mutes the group; NAME mentions him; he gets it and his list says so until read.
+    expect(bob.conversation_state(group, muted=True).muted, "PEER muted the group")
+    called = alice.send(group, "@peer your turn", mentions=[bob_id])
+    while True:
+        m = bob.next_message(10)
+        if m.id == called.message_id:
+            break
+    expect(m.mentions == [bob_id], f"the mention names him: {m}")
+    entry = next(c for c in bob.list_conversations().conversations if c.with_ == group)
+    expect(entry.mentioned == called.message_id, f"his list: mentioned you: {entry}")
+    bob.mark_read(group, called.message_id)
+    entry = next(c for c in bob.list_conversations().conversations if c.with_ == group)
+    expect(entry.mentioned == 0, f"read: no longer mentioned: {entry}")
+    expect_refused(k.NOT_PERMITTED, "@all from an ordinary member", lambda: bob.send(group, "@all", mentions=[0]))
+    ok("in a group he muted, a mention reaches PEER and his list shows it until read; @all is not his to say")
 
     # Revision 19: a pin and a draft on her phone reach her tablet.
     tablet = k.KithClient.connect_tcp(host, port, label="tablet")

@@ -649,6 +649,7 @@ class Message:
     server_time: int
     reply_to: int = 0  # revision 18: the message this one answers, 0 for none
     edited: int = 0  # revision 18: when its sender last edited it (ms), 0 if never
+    mentions: list = field(default_factory=list)  # revision 21: members mentioned; 0 = everyone
 
     def group_event(self) -> "Optional[GroupEvent]":
         """The GroupEvent a System message holds (section 4.2), None for
@@ -1104,6 +1105,7 @@ class ConversationInfo:
     read_up_to: int  # the caller's read position (0: none)
     peer_read_up_to: int  # 1:1 only, when both send read receipts; else 0
     updated: int  # a snowflake that grows whenever the entry changes for the caller
+    mentioned: int = 0  # revision 21: the newest unread message mentioning the caller; 0 for none
 
 
 @dataclass
@@ -1321,6 +1323,7 @@ class SendRequest:
     content: bytes
     extra: Optional[str]
     reply_to: int = 0  # revision 18
+    mentions: list = field(default_factory=list)  # revision 21
 
 
 @dataclass
@@ -1623,6 +1626,7 @@ class ConversationStateRequest:
     with_: Target  # `with` in the document
     pinned: Optional[bool]  # None: leave it
     draft: Optional[str]  # None: leave it; "" clears it
+    muted: Optional[bool] = None  # revision 21; None: leave it
 
 
 @dataclass
@@ -1633,6 +1637,7 @@ class ConversationState:
     pinned_at: int  # ms; 0 = not pinned
     draft: str  # "" = none
     changed_at: int  # ms; 0 = never set
+    muted: bool = False  # revision 21: its notifications muted (mentions still alert)
 
 
 @dataclass
@@ -1781,11 +1786,12 @@ def encode_renew_token() -> bytes:
 
 
 def encode_send(to: "Target | int", client_msg_id: bytes, kind: int, content: bytes,
-                extra: Optional[str] = None, reply_to: int = 0) -> bytes:
+                extra: Optional[str] = None, reply_to: int = 0, mentions=()) -> bytes:
     """A SendRequest; `to` is a Target, or a user id; `reply_to` (revision 18)
-    the message of the same conversation it answers, 0 for none."""
+    the message of the same conversation it answers, 0 for none; `mentions`
+    (revision 21) the group members it mentions, 0 for everyone."""
     return (Writer().target(as_target(to)).id16(client_msg_id).u8(kind)
-            .bytes(content).opt_string(extra).u64(reply_to).build())
+            .bytes(content).opt_string(extra).u64(reply_to).vec(list(mentions), Writer.u64).build())
 
 
 def encode_edit(with_: "Target | int", message_id: int, content: bytes) -> bytes:
@@ -2048,7 +2054,8 @@ def encode_media_url(media_id: int) -> bytes:
 
 def encode_message(w: Writer, m: Message) -> Writer:
     return (w.u64(m.id).u64(m.sender).target(m.to).id16(m.client_msg_id).u8(m.kind)
-            .bytes(m.content).opt_string(m.extra).u64(m.server_time).u64(m.reply_to).u64(m.edited))
+            .bytes(m.content).opt_string(m.extra).u64(m.server_time).u64(m.reply_to).u64(m.edited)
+            .vec(m.mentions, Writer.u64))
 
 
 def encode_new_login(w: Writer, n: NewLogin) -> Writer:
@@ -2305,7 +2312,7 @@ def encode_last_message(w: Writer, m: LastMessage) -> Writer:
 
 def encode_conversation_info(w: Writer, c: ConversationInfo) -> Writer:
     return (w.target(c.with_).option(c.last, encode_last_message).u32(c.unread).u64(c.read_up_to)
-            .u64(c.peer_read_up_to).u64(c.updated))
+            .u64(c.peer_read_up_to).u64(c.updated).u64(c.mentioned))
 
 
 def encode_conversation_page(p: ConversationPage) -> bytes:
@@ -2395,6 +2402,7 @@ def read_message(r: Reader) -> Message:
         id=r.u64(), sender=r.u64(), to=r.target(), client_msg_id=r.id16(),
         kind=r.u8(), content=r.bytes(),
         extra=r.option(lambda rr: rr.string()), server_time=r.u64(), reply_to=r.u64(), edited=r.u64(),
+        mentions=r.vec(Reader.u64),
     )
 
 
@@ -2497,7 +2505,7 @@ def read_last_message(r: Reader) -> LastMessage:
 def read_conversation_info(r: Reader) -> ConversationInfo:
     return ConversationInfo(
         with_=r.target(), last=r.option(read_last_message), unread=r.u32(), read_up_to=r.u64(),
-        peer_read_up_to=r.u64(), updated=r.u64(),
+        peer_read_up_to=r.u64(), updated=r.u64(), mentioned=r.u64(),
     )
 
 
@@ -2820,7 +2828,7 @@ def decode_find_user_request(body: bytes) -> FindUserRequest:
 def decode_send_request(body: bytes) -> SendRequest:
     return _decode_exact(body, lambda r: SendRequest(
         r.target(), r.id16(), r.enum(MESSAGE_KINDS, "MessageKind"), r.bytes(),
-        r.option(lambda rr: rr.string()), r.u64()))
+        r.option(lambda rr: rr.string()), r.u64(), r.vec(Reader.u64)))
 
 
 def decode_edit_request(body: bytes) -> EditRequest:
@@ -3020,18 +3028,18 @@ def decode_retention_request(body: bytes) -> RetentionRequest:
 
 
 def encode_conversation_state_request(with_: "Target | int", pinned: Optional[bool] = None,
-                                     draft: Optional[str] = None) -> bytes:
-    """A ConversationStateRequest (revision 19); `with_` is a Target, or a user id."""
+                                     draft: Optional[str] = None, muted: Optional[bool] = None) -> bytes:
+    """A ConversationStateRequest (revision 19; `muted` revision 21); `with_` is a Target, or a user id."""
     return (Writer().target(as_target(with_)).option(pinned, Writer.bool)
-            .option(draft, Writer.string).build())
+            .option(draft, Writer.string).option(muted, Writer.bool).build())
 
 
 def encode_conversation_state_into(w: Writer, s: ConversationState) -> Writer:
-    return w.target(s.with_).u64(s.pinned_at).string(s.draft).u64(s.changed_at)
+    return w.target(s.with_).u64(s.pinned_at).string(s.draft).u64(s.changed_at).bool(s.muted)
 
 
 def read_conversation_state(r: Reader) -> ConversationState:
-    return ConversationState(r.target(), r.u64(), r.string(), r.u64())
+    return ConversationState(r.target(), r.u64(), r.string(), r.u64(), r.bool())
 
 
 def decode_conversation_state(body: bytes) -> ConversationState:
@@ -3044,7 +3052,8 @@ def decode_conversation_states(body: bytes) -> ConversationStates:
 
 def decode_conversation_state_request(body: bytes) -> ConversationStateRequest:
     return _decode_exact(body, lambda r: ConversationStateRequest(
-        r.target(), r.option(lambda rr: rr.bool()), r.option(lambda rr: rr.string())))
+        r.target(), r.option(lambda rr: rr.bool()), r.option(lambda rr: rr.string()),
+        r.option(lambda rr: rr.bool())))
 
 
 def encode_react(with_: "Target | int", message_id: int, emoji: str, add: bool) -> bytes:
@@ -3137,7 +3146,8 @@ ACTIONS = [
            encode_token_reply, decode_token_reply),
     Action(DELETE_ACCOUNT, "DeleteAccount", lambda q: encode_delete_account(q.password), decode_delete_account_request,
            lambda _: b"", decode_empty),
-    Action(SEND, "Send", lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra, q.reply_to),
+    Action(SEND, "Send", lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra, q.reply_to,
+                                               q.mentions),
            decode_send_request, encode_send_reply, decode_send_reply),
     Action(EDIT, "Edit", lambda q: encode_edit(q.with_, q.message_id, q.content), decode_edit_request,
            lambda m: encode_message(Writer(), m).build(), decode_message),
@@ -3234,7 +3244,8 @@ ACTIONS = [
     Action(TYPING, "Typing", lambda q: encode_typing(q.with_, q.typing), decode_typing_request,
            lambda _: b"", decode_empty),
     Action(CONVERSATION_STATE, "ConversationState",
-           lambda q: encode_conversation_state_request(q.with_, q.pinned, q.draft), decode_conversation_state_request,
+           lambda q: encode_conversation_state_request(q.with_, q.pinned, q.draft, q.muted),
+           decode_conversation_state_request,
            lambda s: encode_conversation_state_into(Writer(), s).build(), decode_conversation_state),
     Action(CONVERSATION_STATES, "ConversationStates", lambda _: b"", decode_empty,
            lambda s: Writer().vec(s.states, encode_conversation_state_into).build(), decode_conversation_states),
@@ -3677,14 +3688,15 @@ class KithClient:
         return decode_token_reply(self.request(RENEW_TOKEN, encode_renew_token()))
 
     def send(self, to: "Target | int", content: bytes | str, *, kind: int = KIND_TEXT,
-             client_msg_id: Optional[bytes] = None, extra: Optional[str] = None, reply_to: int = 0) -> SendReply:
+             client_msg_id: Optional[bytes] = None, extra: Optional[str] = None, reply_to: int = 0,
+             mentions=()) -> SendReply:
         """Send (0x10, section 5, Send) to a Target: a user (a plain int is a
         user id) or a group (Target.group(id)); `reply_to` (revision 18) names
         the message of that conversation it answers."""
         if isinstance(content, str):
             content = content.encode("utf-8")
         cmid = client_msg_id if client_msg_id is not None else new_client_msg_id()
-        return decode_send_reply(self.request(SEND, encode_send(to, cmid, kind, content, extra, reply_to)))
+        return decode_send_reply(self.request(SEND, encode_send(to, cmid, kind, content, extra, reply_to, mentions)))
 
     def edit(self, with_: "Target | int", message_id: int, content: bytes | str) -> Message:
         """Edit (0x14, revision 18): the sender replaces the text of a Text
@@ -3890,11 +3902,12 @@ class KithClient:
     # -- retention (revision 9, section 5, Retention) -------------------------------
 
     def conversation_state(self, with_: "Target | int", pinned: Optional[bool] = None,
-                           draft: Optional[str] = None) -> ConversationState:
+                           draft: Optional[str] = None, muted: Optional[bool] = None) -> ConversationState:
         """ConversationState (0x50, revision 19): pins or unpins a conversation,
-        or keeps a draft in it, for all the caller's devices; both None only asks."""
+        keeps a draft in it or (revision 21) mutes it, for all the caller's
+        devices; all None only asks."""
         return decode_conversation_state(self.request(
-            CONVERSATION_STATE, encode_conversation_state_request(with_, pinned, draft)))
+            CONVERSATION_STATE, encode_conversation_state_request(with_, pinned, draft, muted)))
 
     def conversation_states(self) -> ConversationStates:
         """ConversationStates (0x51, revision 19): every conversation pinned or with a draft."""

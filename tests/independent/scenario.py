@@ -861,8 +861,8 @@ def run(args) -> None:
         expect_error_frame(alice.call_raw(k.SEND, bad_kind), k.MALFORMED_BODY)
         bad_target = k.Writer().u32(2).u64(bob_id).id16(k.new_client_msg_id()).u8(1).bytes(b"x").u8(0).build()
         expect_error_frame(alice.call_raw(k.SEND, bad_target), k.MALFORMED_BODY)
-        # The `extra` tag (before revision 18's 8-byte reply_to) made 2.
-        bad_opt = k.encode_send(bob_id, k.new_client_msg_id(), 1, b"x")[:-9] + b"\x02" + bytes(8)
+        # The `extra` tag (before the 8-byte reply_to and the empty mentions) made 2.
+        bad_opt = k.encode_send(bob_id, k.new_client_msg_id(), 1, b"x")[:-17] + b"\x02" + bytes(16)
         expect_error_frame(alice.call_raw(k.SEND, bad_opt), k.MALFORMED_BODY)
         bad_utf8 = (2).to_bytes(8, "big") + b"\xff\xfe"
         expect_error_frame(alice.call_raw(k.FIND_USER, bad_utf8), k.MALFORMED_BODY)

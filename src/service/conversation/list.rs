@@ -64,6 +64,10 @@ fn page(
                 _ => 0,
             };
             let view = View::of(s, me, conversation, retention, now)?.ok();
+            let mentioned = match &view {
+                Some(view) => unread_mention(s, view, me, state.read.read)?,
+                None => 0,
+            };
             Ok(ConversationInfo {
                 with,
                 last: view.map(|view| last_message(s, &view, head.last)).transpose()?.flatten(),
@@ -71,10 +75,24 @@ fn page(
                 read_up_to: state.read.read,
                 peer_read_up_to,
                 updated: state.updated,
+                mentioned,
             })
         })
         .collect::<Result<_, StorageError>>()?;
     Ok(ConversationPage { conversations, more, total_unread })
+}
+
+/// The newest message mentioning the user above their read position, if
+/// they are shown it and it was not recalled since; else 0.
+fn unread_mention(s: &Store, view: &View, me: u64, read: u64) -> Result<u64, StorageError> {
+    let mark = records::mention(s, me, view.conversation())?;
+    if mark <= read || !view.shows(s, mark)? {
+        return Ok(0);
+    }
+    Ok(match view.reached(s, mark)? {
+        Some(m) if m.kind != MessageKind::Recalled => mark,
+        _ => 0,
+    })
 }
 
 /// The list's view of a conversation's newest message the user may see

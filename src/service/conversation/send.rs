@@ -23,6 +23,13 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
         return Err(ServiceError::invalid(format!("extra exceeds {} bytes", limits.max_extra_bytes))
             .with_limit(limits.max_extra_bytes as u64));
     }
+    let most = services.config.conversation.mentions_max;
+    if req.mentions.len() > most as usize {
+        return Err(ServiceError::invalid(format!("mentions: at most {most}")).with_limit(u64::from(most)));
+    }
+    if !req.mentions.is_empty() && matches!(req.to, Target::User(_)) {
+        return Err(ServiceError::invalid("mentions: only in a group"));
+    }
     if req.kind.server_written() {
         return Err(ServiceError::invalid(format!("kind: {:?} messages are written by the server", req.kind)));
     }
@@ -36,6 +43,7 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
         extra: req.extra,
         reply_to: req.reply_to,
         edited: 0,
+        mentions: req.mentions,
     };
     let origin = call.session_id;
     let checks = services.clone();

@@ -1,10 +1,11 @@
-//! Pinned conversations and drafts: a user's own state of a conversation,
+//! Pinned, muted conversations and drafts: a user's own state of a conversation,
 //! the same on all their devices. `ConversationState` reads or changes one
 //! and tells the user's other devices by a `ConversationStateChanged`
 //! update; `ConversationStates` gives them all, for a device that starts
 //! (the updates are notices, swept from the log in time). A state with
-//! nothing pinned and no draft is no entry at all, so what is stored is
-//! bounded by the two limits.
+//! nothing pinned or muted and no draft is no entry at all. Muting is the
+//! client's to honour (no alert), except for messages that mention the
+//! user.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,15 +28,22 @@ struct Stored {
     draft: String,
     /// When it last changed (ms).
     changed_at: u64,
+    /// Whether its notifications are muted.
+    muted: bool,
 }
 
 impl Stored {
     fn is_empty(&self) -> bool {
-        self.pinned_at == 0 && self.draft.is_empty()
+        self.pinned_at == 0 && self.draft.is_empty() && !self.muted
+    }
+
+    fn same(&self, other: &Stored) -> bool {
+        (self.pinned_at, &self.draft, self.muted) == (other.pinned_at, &other.draft, other.muted)
     }
 
     fn wire(self, with: Target) -> ConversationState {
-        ConversationState { with, pinned_at: self.pinned_at, draft: self.draft, changed_at: self.changed_at }
+        let Stored { pinned_at, draft, changed_at, muted } = self;
+        ConversationState { with, pinned_at, draft, changed_at, muted }
     }
 }
 
@@ -67,7 +75,10 @@ pub(super) async fn state(call: Call, req: ConversationStateRequest) -> ServiceR
             if let Some(draft) = req.draft {
                 new.draft = draft;
             }
-            if (new.pinned_at, &new.draft) == (old.pinned_at, &old.draft) {
+            if let Some(muted) = req.muted {
+                new.muted = muted;
+            }
+            if new.same(&old) {
                 return Ok(old.wire(req.with));
             }
             within_limits(&services, tx, me, &old, &new)?;
@@ -138,7 +149,7 @@ fn within_limits(services: &Services, tx: &Tx<'_>, me: u64, old: &Stored, new: &
     Ok(())
 }
 
-/// Every conversation a user pinned or keeps a draft in.
+/// Every conversation a user pinned, muted or keeps a draft in.
 fn states_of(s: &Store, user: u64) -> impl Iterator<Item = Result<ConversationState, StorageError>> + '_ {
     s.scan(&STATES, &user).map(move |entry| entry.map(|((_, c), state)| state.wire(c.target_from(user))))
 }

@@ -187,6 +187,7 @@ fn say(
         extra: None,
         reply_to: 0,
         edited: 0,
+        mentions: Vec::new(),
     };
     let conversation = Conversation::Group(group);
     message::append(tx, conversation, id, &message)?;

@@ -9,7 +9,7 @@ use super::store::GroupRecord;
 use super::{diffuse, load, membership, store};
 use crate::id::now_ms;
 use crate::protocol::{ErrorCode, GroupNews, GroupRole};
-use crate::service::message::{self, Conversation, StoredMessage};
+use crate::service::message::{self, records, Conversation, StoredMessage};
 use crate::service::{ServiceError, ServiceResult, Services, Tx};
 use crate::storage::{Get, StorageError, Store};
 
@@ -24,13 +24,42 @@ pub(crate) fn send(
     origin: u64,
 ) -> ServiceResult<u64> {
     let record = speaker(tx, group, message.sender)?;
+    let members = services.rosters.members(tx, group, &record)?.to_vec();
+    let told = mentioned(tx, group, &message.mentions, message.sender, &members)?;
     let id = tx.next_id();
     let conversation = Conversation::Group(group);
     message::append(tx, conversation, id, message)?;
-    let members = services.rosters.members(tx, group, &record)?.to_vec();
+    records::mentioned(tx, &told, conversation, id);
     let message = message::wire_message(id, conversation, message);
-    diffuse(tx, &services.config.group, group, members, &[], Some(origin), message);
+    diffuse(tx, &services.config.group, group, members, &told, Some(origin), message);
     Ok(id)
+}
+
+/// The members a message mentions, who get it in their update log however
+/// large the group is: each named one must be a member; 0, everyone, only
+/// the owner and admins may say. The sender is not told of their own
+/// message.
+fn mentioned(r: &impl Get, group: u64, mentions: &[u64], sender: u64, members: &[u64]) -> ServiceResult<Vec<u64>> {
+    let mut told = Vec::new();
+    for &user in mentions {
+        if user == 0 {
+            if membership(r, group, sender)?.role == GroupRole::Member {
+                return Err(ServiceError::new(
+                    ErrorCode::NotPermitted,
+                    "only the owner and admins may mention everyone",
+                ));
+            }
+            told.extend_from_slice(members);
+        } else if members.binary_search(&user).is_ok() {
+            told.push(user);
+        } else {
+            return Err(ServiceError::invalid(format!("mentions: user {user} is not a member of this group")));
+        }
+    }
+    told.sort_unstable();
+    told.dedup();
+    told.retain(|user| *user != sender);
+    Ok(told)
 }
 
 /// The group's record, if `user` may speak in it now: a member, not

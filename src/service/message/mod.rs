@@ -37,5 +37,6 @@ pub(crate) fn wire_message(id: u64, conversation: Conversation, m: &StoredMessag
         server_time: id_time_ms(id),
         reply_to: m.reply_to,
         edited: m.edited,
+        mentions: m.mentions.clone(),
     }
 }

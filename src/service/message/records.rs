@@ -125,6 +125,7 @@ const RECALLED: Keyspace<(Conversation, u64), u64> = Keyspace::new(&schema::CONV
 const RECALLS: Keyspace<(Conversation, (u64, u64)), u64> = Keyspace::new(&schema::CONVRANGE_RECALLS);
 const HIDDEN: Keyspace<(u64, (Conversation, u64)), bool> = Keyspace::new(&schema::USERCONVMESSAGE_HIDDEN);
 const CLEARED: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERCONV_CLEARED);
+const MENTIONED: Keyspace<(u64, Conversation), u64> = Keyspace::new(&schema::USERCONV_MENTIONED);
 
 /// A conversation's head; the default for one without messages.
 pub(crate) fn head(r: &impl Get, conversation: Conversation) -> Result<Head, StorageError> {
@@ -581,6 +582,19 @@ pub(crate) fn cleared(r: &impl Get, user: u64, conversation: Conversation) -> Re
     Ok(r.get(&CLEARED, &(user, conversation))?.unwrap_or(0))
 }
 
+/// The newest message of a conversation that mentioned the user, 0 for none.
+pub(crate) fn mention(r: &impl Get, user: u64, conversation: Conversation) -> Result<u64, StorageError> {
+    Ok(r.get(&MENTIONED, &(user, conversation))?.unwrap_or(0))
+}
+
+/// Message `id` of a conversation mentions these users: for each, the
+/// newest mention.
+pub(crate) fn mentioned(tx: &mut Tx<'_>, users: &[u64], conversation: Conversation, id: u64) {
+    for user in users {
+        tx.put(&MENTIONED, &(*user, conversation), &id);
+    }
+}
+
 /// Clears the conversation for the user up to a message.
 pub(crate) fn clear(tx: &mut Tx<'_>, user: u64, conversation: Conversation, up_to: u64) {
     tx.put(&CLEARED, &(user, conversation), &up_to);
@@ -624,10 +638,11 @@ pub(crate) fn left(tx: &mut Tx<'_>, group: u64, user: u64) -> Result<(), Storage
 }
 
 /// Erases a deleted user's conversation state, at most `most` rows per
-/// call: their list entries, each with its cleared point; a 1:1
+/// call: their list entries, each with its cleared point and mention; a 1:1
 /// conversation nobody is left to read (a note to self, or one whose other
 /// user `gone` says is deleted too) is erased whole, its log first. Then
-/// their hidden marks and receipt setting. True when nothing is left.
+/// their hidden marks, other cleared points and mentions, and receipt
+/// setting. True when nothing is left.
 pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) -> bool) -> ServiceResult<bool> {
     let entries: Vec<Conversation> =
         tx.scan(&ENTRIES, &user).take(most).map(|e| e.map(|((_, c), _)| c)).collect::<Result<_, _>>()?;
@@ -645,8 +660,13 @@ pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize, gone: impl Fn(u64) 
         }
         tx.delete(&ENTRIES, &(user, *conversation));
         tx.delete(&CLEARED, &(user, *conversation));
+        tx.delete(&MENTIONED, &(user, *conversation));
     }
-    if !entries.is_empty() || tx.delete_some(&HIDDEN, &user, most)? > 0 || tx.delete_some(&CLEARED, &user, most)? > 0 {
+    if !entries.is_empty()
+        || tx.delete_some(&HIDDEN, &user, most)? > 0
+        || tx.delete_some(&CLEARED, &user, most)? > 0
+        || tx.delete_some(&MENTIONED, &user, most)? > 0
+    {
         return Ok(false);
     }
     tx.delete(&NO_RECEIPTS, &user);
@@ -768,6 +788,7 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     store.check_entries(&RECALLED)?;
     store.check_entries(&RECALLS)?;
     store.check_entries(&HIDDEN)?;
+    store.check_entries(&MENTIONED)?;
     store.check_entries(&CLEARED)?;
     for entry in store.all(&GROUP_READS) {
         let ((group, user), read) = entry.map_err(text)?;

@@ -32,6 +32,8 @@ pub(crate) struct StoredMessage {
     pub reply_to: u64,
     /// When its sender last edited it (ms), 0 if never.
     pub edited: u64,
+    /// The group members it mentions, 0 for everyone.
+    pub mentions: Vec<u64>,
 }
 
 impl StoredMessage {
@@ -93,7 +95,7 @@ pub(crate) fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Resul
 }
 
 /// Replaces a message by a tombstone of `kind` (`Recalled`, `Expired`):
-/// the content, extra, what it answered, its edit mark and its reactions
+/// the content, extra, what it answered, its edit mark, mentions and reactions
 /// (one record per user who reacted) are gone; the id, sender, client
 /// message id and time stay.
 pub(crate) fn tombstone(
@@ -112,6 +114,7 @@ pub(crate) fn tombstone(
         extra: None,
         reply_to: 0,
         edited: 0,
+        mentions: Vec::new(),
     };
     tx.put(&LOG, &(conversation, id), &tombstone);
     Ok(())
@@ -370,8 +373,8 @@ pub(crate) fn rewrite_contents(
     Ok(())
 }
 
-/// Every logged message gains `reply_to` and `edited`, both 0 (layout
-/// version 11).
+/// Every logged message gains `reply_to` and `edited`, both 0, and no
+/// mentions (layout version 11).
 pub(crate) fn from_v10(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     m.reshape(&LOG, |old: StoredMessageV10| StoredMessage::from(old))
 }
@@ -390,7 +393,7 @@ pub(crate) struct StoredMessageV10 {
 impl From<StoredMessageV10> for StoredMessage {
     fn from(old: StoredMessageV10) -> StoredMessage {
         let StoredMessageV10 { sender, client_msg_id, kind, content, extra } = old;
-        StoredMessage { sender, client_msg_id, kind, content, extra, reply_to: 0, edited: 0 }
+        StoredMessage { sender, client_msg_id, kind, content, extra, reply_to: 0, edited: 0, mentions: Vec::new() }
     }
 }
 
