@@ -9,7 +9,7 @@
 //! members by a system message — and read the message again, through the
 //! same rule as every read.
 
-use super::send::{content_fits, reachable};
+use super::send::{content_fits, may_write};
 use super::{tell_pair, View};
 use crate::id::{id_time_ms, now_ms};
 use crate::protocol::{EditRequest, Edited, ErrorCode, GroupEvent, Message, MessageKind, UpdateBody};
@@ -51,10 +51,7 @@ pub(super) async fn edit(call: Call, req: EditRequest) -> ServiceResult<Outcome<
                 )
                 .with_limit(window));
             }
-            match conversation {
-                Conversation::Direct { low, high } => reachable(&services, tx, me, if low == me { high } else { low })?,
-                Conversation::Group(group) => group::may_speak(tx, group, me)?,
-            }
+            may_write(&services, tx, me, conversation)?;
             let edited = message::edit(tx, conversation, id, original, req.content, now);
             match conversation {
                 Conversation::Direct { low, high } => {

@@ -12,14 +12,14 @@
 
 use std::collections::BTreeMap;
 
-use super::send::reachable;
+use super::send::may_write;
 use super::View;
 use crate::id::now_ms;
 use crate::protocol::{
     ErrorCode, MessageReactions, ReactRequest, ReactionChanged, ReactionCount, ReactionsRequest, UpdateBody,
 };
 use crate::service::message::{reactions, Conversation};
-use crate::service::{group, update, Call, Outcome, ServiceError, ServiceResult};
+use crate::service::{update, Call, Outcome, ServiceError, ServiceResult};
 use crate::storage::{Get, StorageError};
 
 /// Characters one emoji may have (a family or a flag with modifiers).
@@ -50,10 +50,7 @@ pub(super) async fn react(call: Call, req: ReactRequest) -> ServiceResult<Outcom
                 Some(m) if !m.kind.server_written() => m,
                 _ => return Err(ServiceError::not_found("no such message in this conversation")),
             };
-            match conversation {
-                Conversation::Direct { low, high } => reachable(&services, tx, me, if low == me { high } else { low })?,
-                Conversation::Group(group) => group::may_speak(tx, group, me)?,
-            }
+            may_write(&services, tx, me, conversation)?;
             let mut mine = reactions::of_user(tx, conversation, id, me)?;
             let had = mine.contains(&emoji);
             if req.add && !had {

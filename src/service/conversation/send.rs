@@ -104,6 +104,16 @@ fn answerable(
     }
 }
 
+/// Refuses `me` where they may no longer send in a conversation they are
+/// in (as `Send` would): for acts on a message there, such as an edit or a
+/// reaction.
+pub(super) fn may_write(services: &Services, r: &impl Get, me: u64, conversation: Conversation) -> ServiceResult<()> {
+    match conversation {
+        Conversation::Direct { low, high } => reachable(services, r, me, if low == me { high } else { low }),
+        Conversation::Group(group) => group::may_speak(r, group, me),
+    }
+}
+
 /// Whether `sender` may message `peer` now: the account exists, is
 /// enabled, and the social graph allows it (no block; friends under the
 /// friends-only setting). Oneself is always reachable (notes).
