@@ -97,33 +97,29 @@ async fn the_independent_client_runs_a_group_with_kiths_client() {
     assert!(stdout.contains("received the reply") && stdout.contains("group checks passed"), "{stdout}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_independent_client_keeps_its_conversations_with_unread_counts_and_receipts() {
+/// Runs a two-user scenario script of the independent client against a
+/// fresh server over plain TCP; it must pass all its checks.
+async fn all_checks_pass(script: &'static str, name: &'static str, peer: &'static str) {
     let server = TestServer::start().await;
     let tcp = server.server().tcp_addr.unwrap().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        python(&["conversations.py", "--tcp", &tcp, "--name", "pyreader", "--peer", "pywriter"])
-    })
-    .await
-    .unwrap();
+    let out = tokio::task::spawn_blocking(move || python(&[script, "--tcp", &tcp, "--name", name, "--peer", peer]))
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
-/// Typing, a reply and an edit, as two phones of this client see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_independent_client_keeps_its_conversations_with_unread_counts_and_receipts() {
+    all_checks_pass("conversations.py", "pyreader", "pywriter").await;
+}
+
+/// Typing, replies, edits, pins and drafts, reactions and a mention in a
+/// muted group, as two phones of this client see them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_independent_client_types_replies_and_edits() {
-    let server = TestServer::start().await;
-    let tcp = server.server().tcp_addr.unwrap().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        python(&["chat_signals.py", "--tcp", &tcp, "--name", "pytyper", "--peer", "pyreplier"])
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    all_checks_pass("chat_signals.py", "pytyper", "pyreplier").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,25 +6,15 @@
 
 use crate::common;
 
-use common::talk::{code, entry, everything, mark, open_group, send};
+use common::talk::{code, entry, everything, mark, open_group, send, text_message};
 use common::{Kind, TestServer, TestUser};
-use kith::client::{new_client_msg_id, ClientError};
+use kith::client::ClientError;
 use kith::protocol::{
-    ConversationStateRequest, ErrorCode, MessageKind, RecallRequest, SendReply, SendRequest, SetAdminRequest, Target,
-    UpdateBody,
+    ConversationStateRequest, ErrorCode, RecallRequest, SendReply, SendRequest, SetAdminRequest, Target, UpdateBody,
 };
 
 async fn mention(user: &TestUser, to: Target, text: &str, mentions: &[u64]) -> Result<SendReply, ClientError> {
-    let request = SendRequest {
-        to,
-        client_msg_id: new_client_msg_id(),
-        kind: MessageKind::Text,
-        content: text.as_bytes().to_vec(),
-        extra: None,
-        reply_to: 0,
-        mentions: mentions.to_vec(),
-    };
-    user.client.call(&request).await
+    user.client.call(&SendRequest { mentions: mentions.to_vec(), ..text_message(to, text) }).await
 }
 
 /// The message ids of a user's update log.

@@ -7,9 +7,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::talk::{code, event, history, named_group_fields, pushed, send};
+use common::talk::{code, event, history, named_group_fields, pushed, send, text_message};
 use common::{Kind, TestServer, TestUser};
-use kith::client::{new_client_msg_id, ClientError};
+use kith::client::ClientError;
 use kith::protocol::{
     BlockRequest, CreateGroupRequest, DeviceType, Edited, ErrorCode, GroupEvent, JoinGroupRequest, JoinPolicy, Message,
     MessageKind, MuteMemberRequest, RecallRequest, SendRequest, Target, UpdateBody, UpdateKind,
@@ -95,15 +95,7 @@ async fn edits_and_replies_are_refused_outside_their_rules() {
     let photo = alice.client.send_media(to_bob, MessageKind::Image, &photo).await.unwrap().message_id;
     assert_eq!(refused(edit(&alice, to_bob, photo, "x").await), Some(ErrorCode::InvalidArgument), "a photo");
 
-    let reply = |to, reply_to| SendRequest {
-        to,
-        client_msg_id: new_client_msg_id(),
-        kind: MessageKind::Text,
-        content: b"re".to_vec(),
-        extra: None,
-        reply_to,
-        mentions: Vec::new(),
-    };
+    let reply = |to, reply_to| SendRequest { reply_to, ..text_message(to, "re") };
     let carols = send(&carol.client, to_alice, "carol's").await;
     assert_eq!(code(bob.client.call(&reply(to_alice, carols)).await), Some(ErrorCode::NotFound), "not theirs");
     assert_eq!(code(bob.client.call(&reply(to_alice, his + 1_000)).await), Some(ErrorCode::NotFound), "no message");

@@ -8,7 +8,7 @@ use kith::codec::decode_wire;
 use kith::protocol::{
     AddFriendRequest, AnswerFriendRequest, ConversationInfo, ConversationPage, CreateGroupRequest, DeviceType,
     Direction, ErrorCode, GroupEvent, GroupFields, JoinGroupRequest, JoinPolicy, ListConversationsRequest,
-    MarkReadRequest, Message, MessageKind, ReadPosition, Target, Update, UpdateBody, UpdateKind,
+    MarkReadRequest, Message, MessageKind, ReadPosition, SendRequest, Target, Update, UpdateBody, UpdateKind,
 };
 
 use super::{Calls, Kind, TestServer, TestUser, SOON};
@@ -21,6 +21,20 @@ pub fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Option<ErrorCode> 
 /// The group event a system message carries; `None` for any other message.
 pub fn event(m: &Message) -> Option<GroupEvent> {
     (m.kind == MessageKind::System).then(|| decode_wire(&m.content).expect("a system message decodes"))
+}
+
+/// A text message to `to` under a fresh client message id, answering
+/// nothing and mentioning no one: a request to adjust with `..`.
+pub fn text_message(to: Target, text: &str) -> SendRequest {
+    SendRequest {
+        to,
+        client_msg_id: kith::client::new_client_msg_id(),
+        kind: MessageKind::Text,
+        content: text.as_bytes().to_vec(),
+        extra: None,
+        reply_to: 0,
+        mentions: Vec::new(),
+    }
 }
 
 /// Sends a text and returns its id.
