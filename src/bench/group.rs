@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use super::report::Report;
 use super::traffic::{drive, Sender, Traffic};
 use super::{concurrently, Bench};
-use crate::client::ClientError;
+use crate::client::{Client, ClientError};
 use crate::protocol::{CreateGroupRequest, JoinGroupRequest, Target};
 
 /// Device index of the members' reading connections; senders use the next.
@@ -39,6 +39,21 @@ pub(super) async fn build(b: &Bench<'_>, members: usize, name: &impl Fn(usize) -
     Ok(group)
 }
 
+/// The first `count` of the group's members, each logged in as a reader,
+/// some connections concurrently.
+pub(super) async fn connect_readers(
+    b: &Bench<'_>,
+    count: usize,
+    name: &impl Fn(usize) -> String,
+) -> Vec<Result<Client, ClientError>> {
+    let (server, accounts) = (&b.server, &b.accounts);
+    concurrently((0..count).collect(), b.args.concurrency, "connecting", |i| {
+        let name = name(i);
+        async move { accounts.connect(server, &name, READER).await.map(|(client, _)| client) }
+    })
+    .await
+}
+
 pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let members = args.members.max(2);
@@ -46,11 +61,7 @@ pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let name = |i: usize| format!("{}-grp{members}-{i}", args.prefix);
 
     let group = build(b, members, &name).await?;
-    let readers = concurrently((0..members).collect(), args.concurrency, "connecting", |i| {
-        let name = name(i);
-        async move { accounts.connect(server, &name, READER).await.map(|(client, _)| client) }
-    })
-    .await;
+    let readers = connect_readers(b, members, &name).await;
     let mut traffic = Traffic { senders: Vec::new(), receivers: Vec::new(), devices: HashMap::new() };
     for reader in readers {
         traffic.receivers.push(reader?);

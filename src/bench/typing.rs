@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::group::{build, READER, SENDER};
+use super::group::{build, connect_readers, SENDER};
 use super::report::{ProcessSample, Report};
-use super::{concurrently, Bench};
+use super::Bench;
 use crate::client::ClientError;
 use crate::protocol::{Push, Target, TypingRequest};
 
@@ -29,11 +29,7 @@ pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let name = |i: usize| format!("{}-typ{members}-{i}", args.prefix);
     let group = build(b, members, &name).await?;
 
-    let readers = concurrently((0..online).collect(), args.concurrency, "connecting", |i| {
-        let name = name(i);
-        async move { accounts.connect(server, &name, READER).await.map(|(client, _)| client) }
-    })
-    .await;
+    let readers = connect_readers(b, online, &name).await;
     let received = Arc::new(AtomicU64::new(0));
     let stop = CancellationToken::new();
     let mut counting = Vec::new();
