@@ -249,6 +249,14 @@ pub struct SocialConfig {
     /// peer who wrote back or read, or a fellow group member); beyond it,
     /// `RateLimited`, so profiles cannot be listed by counting user ids up.
     pub profile_lookups_per_hour: u32,
+    /// Users one `Presence` call may name, and so how many one connection
+    /// may watch; beyond it, `LimitExceeded`. Each watched user costs the
+    /// server a few bytes per connection and a push when they come and go.
+    pub presence_users_max: u32,
+    /// Seconds between writes of the last-seen times that changed: going
+    /// offline costs no disk write of its own, and a crash forgets at most
+    /// this much of them (a clean stop writes them all).
+    pub last_seen_flush_secs: u64,
 }
 
 impl Default for SocialConfig {
@@ -259,6 +267,8 @@ impl Default for SocialConfig {
             friend_requests_per_day: 100,
             searches_per_minute: 30,
             profile_lookups_per_hour: 200,
+            presence_users_max: 200,
+            last_seen_flush_secs: 60,
         }
     }
 }
@@ -267,6 +277,11 @@ impl SocialConfig {
     /// How long a friend request stays answerable, in milliseconds.
     pub fn request_ttl_ms(&self) -> u64 {
         self.friend_request_ttl_secs.saturating_mul(1000)
+    }
+
+    /// [`SocialConfig::last_seen_flush_secs`] as a duration.
+    pub fn last_seen_flush(&self) -> Duration {
+        Duration::from_secs(self.last_seen_flush_secs)
     }
 }
 
@@ -648,7 +663,7 @@ impl Config {
                 "must be at least 1024 and at most limits.max_frame_bytes - 256 so a chunk fits a frame",
             );
         }
-        let positive: [(&'static str, u64); 29] = [
+        let positive: [(&'static str, u64); 31] = [
             ("media.max_file_bytes", self.media.max_file_bytes),
             ("media.uploads_per_user", u64::from(self.media.uploads_per_user)),
             ("media.upload_expiry_secs", self.media.upload_expiry_secs),
@@ -667,6 +682,8 @@ impl Config {
             ("social.friend_requests_per_day", u64::from(self.social.friend_requests_per_day)),
             ("social.searches_per_minute", u64::from(self.social.searches_per_minute)),
             ("social.profile_lookups_per_hour", u64::from(self.social.profile_lookups_per_hour)),
+            ("social.presence_users_max", u64::from(self.social.presence_users_max)),
+            ("social.last_seen_flush_secs", self.social.last_seen_flush_secs),
             ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.handshake_timeout_secs", l.handshake_timeout_secs),
             ("limits.auth_timeout_secs", l.auth_timeout_secs),

@@ -128,6 +128,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     listening.tasks.spawn(crate::service::conversation::purge_expired(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::media::sweep(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::erase::resume(services.clone(), listening.shutdown.clone()));
+    listening.tasks.spawn(crate::service::social::keep_last_seen(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::admin::control::serve(
         control,
         services.clone(),
@@ -209,6 +210,9 @@ impl RunningServer {
         if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace period; closing anyway");
             return;
+        }
+        if let Err(e) = self.services.write_last_seen().await {
+            tracing::warn!(error = %e, "last-seen times not written");
         }
         drop(self.services);
         // The commit thread ends once the last services handle is gone; it

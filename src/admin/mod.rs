@@ -212,14 +212,17 @@ async fn set_disabled(services: &Services, username: &str, disabled: bool) -> Se
     Ok(Output::Json(json!({ "user_id": id, "disabled": disabled })))
 }
 
-async fn stats(services: &Services) -> ServiceResult<Output> {
+async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
     let online = services.hub().online();
     let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
     let users = account::list(services).await?.len();
     let ((messages, conversations, group_messages), updates, (groups, group_members)) =
         services.read(|s| Ok((message::stats(s)?, update::count(s)?, group::stats(s)?))).await?;
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
-    let (friendships, pending_requests, blocks) = services.read(move |s| social::stats(s, live_since)).await?;
+    let social = services.read(move |s| social::stats(s, live_since)).await?;
+    let month_ago = now_ms().saturating_sub(30 * 86_400_000);
+    let shared = services.clone();
+    let active_30d = services.read(move |s| social::active_since(&shared, s, month_ago)).await?;
     let conversation_stats = services.read(message::records::stats).await?;
     let (deleted, being_erased) = account::deleted_count(services).await?;
     let (media_files, media_bytes) = services.read(media::stats).await?;
@@ -232,9 +235,9 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
         "conversations": conversations,
         "messages": messages,
         "updates": updates,
-        "friendships": friendships,
-        "friend_requests": pending_requests,
-        "blocks": blocks,
+        "friendships": social.friendships,
+        "friend_requests": social.pending_requests,
+        "blocks": social.blocks,
         "invitations": invite::open_count(services).await?,
         "groups": groups,
         "group_members": group_members,
@@ -256,6 +259,7 @@ async fn stats(services: &Services) -> ServiceResult<Output> {
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
+        "users_active_30d": active_30d,
     })))
 }
 

@@ -335,7 +335,7 @@ async fn receive(
         };
         match push.as_ref().map(|p| match p {
             Push::Update(update) => message_of(update),
-            Push::Disconnect(_) | Push::Typing(_) => None,
+            Push::Disconnect(_) | Push::Typing(_) | Push::Presence(_) => None,
         }) {
             Some(Some(m)) => {
                 if !seen.insert(m.id) {

@@ -237,6 +237,7 @@ pub(super) fn stats(listing: &Listing) -> Result<(), String> {
             "media_bytes",
             "disk_bytes",
             "users_online",
+            "users_active_30d",
             "sessions_online",
         ] {
             println!("{key:<16} {}", data[key]);

@@ -34,7 +34,7 @@ use super::conversation::{
 };
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
-    DissolveGroupRequest, GetGroupRequest, GroupInfo, GroupPage, InvitationInfo, InvitationPage, InviteToGroupRequest,
+    DissolveGroupRequest, GetGroupRequest, GroupInfo, GroupOnline, GroupOnlineRequest, GroupPage, InvitationInfo, InvitationPage, InviteToGroupRequest,
     JoinGroupRequest, JoinOutcome, JoinRequestInfo, JoinRequestPage, KickMemberRequest, LeaveGroupRequest,
     ListBansRequest, ListGroupsRequest, ListInvitationsRequest, ListJoinRequestsRequest, ListMembersRequest,
     MemberPage, MuteGroupRequest, MuteMemberRequest, SetAdminRequest, SetAliasRequest, TransferGroupRequest,
@@ -49,7 +49,7 @@ use super::rpc::{Rpc, Who};
 use super::social::{
     AddFriendRequest, AnswerFriendRequest, BlockRequest, BlockedPage, FieldVisibility, FriendPage, FriendRequestInfo,
     FriendRequestPage, GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest,
-    PrivacyRequest, PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest, SearchUsersRequest,
+    PresenceList, PresenceRequest, PrivacyRequest, PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest, SearchUsersRequest,
     SetProfileRequest, SetRemarkRequest, UnblockRequest, UserPage, UserProfile,
 };
 use super::update::{AckReply, AckRequest, SyncPage, SyncRequest};
@@ -226,6 +226,8 @@ actions! {
     0x2C ListBlocked(ListBlockedRequest) -> BlockedPage, User;
     /// Read or set who sees the personal fields of one's profile.
     0x2D ProfileVisibility(ProfileVisibilityRequest) -> FieldVisibility, User;
+    /// Who of these users is online, or when they were last seen; watches them on this connection.
+    0x2E Presence(PresenceRequest) -> PresenceList, User;
 
     // Groups, 0x30–0x47.
     /// Creates a group owned by the caller, inviting its first members.
@@ -270,6 +272,8 @@ actions! {
     0x43 SetAlias(SetAliasRequest) -> (), User;
     /// Pages through a group's members (members only).
     0x44 ListMembers(ListMembersRequest) -> MemberPage, User;
+    /// How many of a group's members are online.
+    0x45 GroupOnline(GroupOnlineRequest) -> GroupOnline, User;
 
     // Conversations, 0x48–0x57.
     /// Pages through the caller's conversations, most recently changed first.

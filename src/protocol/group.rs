@@ -367,7 +367,7 @@ pub struct ListMembersRequest {
     pub after: u64,
     /// Page size, 1–100.
     pub limit: u16,
-    /// Only members online now.
+    /// Only members online now (whose presence the caller may see).
     pub online_only: bool,
 }
 
@@ -384,8 +384,26 @@ pub struct Member {
     pub joined_at: u64,
     /// Muted until (ms since the Unix epoch); 0 or past: not muted.
     pub muted_until: u64,
-    /// Whether a device of theirs is connected now.
+    /// Whether a device of theirs is connected now, if the caller may see
+    /// their presence (false otherwise).
     pub online: bool,
+}
+
+/// `GroupOnline` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupOnlineRequest {
+    /// The group (members only).
+    pub group_id: u64,
+}
+
+/// `GroupOnline` response: how many of a group's members are online, of
+/// those whose presence the caller may see (the caller included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupOnline {
+    /// Members in the group.
+    pub member_count: u32,
+    /// Members online now whose presence the caller may see.
+    pub online: u32,
 }
 
 /// `ListMembers` response.

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::conversation::TypingPush;
+use super::social::PresenceInfo;
 use super::update::Update;
 use super::{encode_frame, tagged_bodies, wire_enum, PUSH_SEQUENCE};
 
@@ -19,6 +20,9 @@ tagged_bodies! {
     0x82 Update(Update),
     /// Someone is typing in a conversation of this user's, or stopped.
     0x83 Typing(TypingPush),
+    /// A user this connection watches came online or went offline, or
+    /// whether the caller may see them changed.
+    0x84 Presence(PresenceInfo),
 }
 
 impl Push {

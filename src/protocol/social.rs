@@ -159,6 +159,9 @@ pub struct PrivacyRequest {
     pub discoverable: Option<Discoverable>,
     /// New friend request policy.
     pub friend_policy: Option<FriendPolicy>,
+    /// New presence audience: who sees whether the caller is online and
+    /// when they were last seen.
+    pub presence: Option<Audience>,
 }
 
 /// `Privacy` response: the settings after the call.
@@ -168,12 +171,53 @@ pub struct PrivacySettings {
     pub discoverable: Discoverable,
     /// Friend request policy (default `RequireApproval`).
     pub friend_policy: FriendPolicy,
+    /// Who sees the user online and their last seen (default `Friends`);
+    /// reciprocal: the user sees the presence of nobody outside it.
+    pub presence: Audience,
 }
 
 impl Default for PrivacySettings {
     fn default() -> PrivacySettings {
-        PrivacySettings { discoverable: Discoverable::Everyone, friend_policy: FriendPolicy::RequireApproval }
+        PrivacySettings {
+            discoverable: Discoverable::Everyone,
+            friend_policy: FriendPolicy::RequireApproval,
+            presence: Audience::Friends,
+        }
     }
+}
+
+/// `Presence` request: the presence of these users as the caller may see
+/// it; with `watch`, they become the users this connection is told about
+/// (a `Presence` push) when they come online or go offline, replacing the
+/// ones it watched before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceRequest {
+    /// Whom, at most `social.presence_users_max`; the caller's own id works too.
+    pub users: Vec<u64>,
+    /// Watch these users on this connection from now on (an empty list
+    /// stops watching); false only reads.
+    pub watch: bool,
+}
+
+/// `Presence` response: one entry per requested user, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceList {
+    /// The users' presence.
+    pub users: Vec<PresenceInfo>,
+}
+
+/// One user's presence as the reader may see it: online, or offline since
+/// `last_seen`; hidden (privacy, a block, no such user, never seen) reads
+/// as offline with `last_seen` 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceInfo {
+    /// Whose.
+    pub user_id: u64,
+    /// A device of theirs is connected now.
+    pub online: bool,
+    /// When their last device went offline, ms since the Unix epoch; 0
+    /// when online or hidden.
+    pub last_seen: u64,
 }
 
 /// Who sees each personal field of one's profile; a field hidden from a

@@ -60,6 +60,23 @@ impl<T: Serialize + Send + 'static> Outcome<T> {
         Outcome::Later(Box::pin(done))
     }
 
+    /// Runs `then` on the answer once it stands (for a write, once it is
+    /// durable), unless it is an error.
+    pub fn after(self, then: impl FnOnce(&T) + Send + 'static) -> Outcome<T> {
+        match self {
+            Outcome::Later(done) => Outcome::later(async move {
+                let body = done.await?;
+                then(&body);
+                Ok(body)
+            }),
+            Outcome::Reply(body) => {
+                then(&body);
+                Outcome::Reply(body)
+            }
+            other => other,
+        }
+    }
+
     fn encoded(self) -> Outcome<Vec<u8>> {
         match self {
             Outcome::Reply(body) => Outcome::Reply(encode_wire(&body)),

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "messages can answer another message, be edited and mention members (none does yet)",
         run: message::from_v10,
     },
+    Migration {
+        version: 12,
+        describe: "privacy settings gain who sees the user online and their last seen (friends, as for a new account)",
+        run: social::from_v11,
+    },
 ];
 
 /// The layout version this build writes.

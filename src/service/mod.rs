@@ -94,6 +94,7 @@ pub struct Services {
     profile_lookups: quota::Quota,
     invitations: quota::Quota,
     typing: quota::Quota,
+    last_seen: social::LastSeen,
     rosters: group::Rosters,
     floors: sync::Floors,
     purges: conversation::Purges,
@@ -151,6 +152,7 @@ impl Services {
             ),
             invitations: quota::Quota::new("invitations", config.group.invitations_per_hour, Duration::from_secs(3600)),
             typing: quota::Quota::new("typing signals", config.conversation.typing_per_minute, Duration::from_secs(60)),
+            last_seen: social::LastSeen::default(),
             rosters: group::Rosters::default(),
             floors: sync::Floors::default(),
             purges: conversation::Purges::default(),
@@ -193,6 +195,18 @@ impl Services {
     /// Who is online.
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// A user's first device came online (`true`) or their last went
+    /// offline: records the last-seen time and tells who watches them.
+    pub fn presence_changed(self: &Arc<Self>, user: u64, online: bool) {
+        social::presence_changed(self, user, online);
+    }
+
+    /// Writes the last-seen times gathered since the last write (a clean
+    /// stop does, once every connection is closed).
+    pub async fn write_last_seen(self: &Arc<Self>) -> ServiceResult<()> {
+        social::write_last_seen(self).await
     }
 
     /// Fires when storage failed to sync: nothing is acknowledged any more

@@ -107,7 +107,9 @@ where
             FrameWriter { inner: writer, buf: Vec::new(), timeout: services.config().limits.write_timeout() };
         let end = session.serve(reader, &mut writer).await;
         if let Some(identity) = &session.identity {
-            services.hub().unregister(identity.user_id, session.session_id);
+            if services.hub().unregister(identity.user_id, session.session_id) {
+                services.presence_changed(identity.user_id, false);
+            }
         }
         let reason = match end {
             End::Close(reason) => {
@@ -238,7 +240,7 @@ impl Session {
         let span = tracing::Span::current();
         span.record("user", identity.user_id);
         span.record("device", identity.device_id.as_str());
-        services.hub().register(Arc::new(SessionHandle {
+        let came_online = services.hub().register(Arc::new(SessionHandle {
             session_id: self.session_id,
             user_id: identity.user_id,
             device_id: identity.device_id.clone(),
@@ -250,6 +252,9 @@ impl Session {
             outbound: tx,
             closer: self.closer.clone(),
         }));
+        if came_online {
+            services.presence_changed(identity.user_id, true);
+        }
         tracing::info!("authenticated");
         self.identity = Some(Arc::new(identity));
         rx

@@ -88,6 +88,8 @@ keyspaces! {
     USERBLOCKED_SINCE = 0x47, "userblocked_since", "social", "user id ‖ blocked user id", "ms since the epoch";
     /// Who sees each personal field of a profile; absent means everyone sees them.
     USERID_FIELDVISIBILITY = 0x48, "userid_fieldvisibility", "social", "user id", "FieldVisibility";
+    /// When each user's last device went offline, written in batches (`social.last_seen_flush_secs`).
+    USERID_LASTSEEN = 0x49, "userid_lastseen", "social", "user id", "ms since the epoch";
 
     /// Groups: information, owner, member count.
     GROUPID_GROUP = 0x50, "groupid_group", "group", "group id", "GroupRecord";

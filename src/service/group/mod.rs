@@ -12,7 +12,8 @@
 //! Uses: message (a system message goes in through
 //! [`crate::service::message::append`]; a member's read state starts and
 //! ends with the membership), update, social (blocks and friend policies on
-//! invitations), media (the avatar's file).
+//! invitations, the presence rule for who shows online), media (the
+//! avatar's file).
 
 mod export;
 mod membership;
@@ -29,11 +30,11 @@ pub(crate) use export::{export, reached_groups};
 pub(crate) use store::{check, from_v7, group as record, memberships, reshape_fields, stats};
 
 use self::store::{GroupRecord, MemberRecord};
-use super::{media, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
+use super::{media, social, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
 use crate::config::GroupConfig;
 use crate::id::id_time_ms;
 use crate::protocol::{
-    CreateGroupReply, CreateGroupRequest, DissolveGroupRequest, ErrorCode, GetGroupRequest, GroupEvent, GroupInfo,
+    CreateGroupReply, CreateGroupRequest, DissolveGroupRequest, ErrorCode, GetGroupRequest, GroupEvent, GroupInfo, GroupOnline, GroupOnlineRequest,
     GroupPage, GroupRole, JoinPolicy, LeaveGroupRequest, ListGroupsRequest, ListMembersRequest, Member, MemberPage,
     Message, MessageKind, RequestState, SetAliasRequest, TransferGroupRequest, UpdateBody, UpdateGroupRequest,
 };
@@ -51,7 +52,8 @@ pub(super) fn routes(router: &mut Router) {
         .add(leave)
         .add(list_groups)
         .add(set_alias)
-        .add(list_members);
+        .add(list_members)
+        .add(group_online);
     membership::routes(router);
 }
 
@@ -463,7 +465,8 @@ async fn list_members(call: Call, req: ListMembersRequest) -> ServiceResult<Outc
                 let mut members = Vec::new();
                 for entry in store::members_page(s, req.group_id, req.after) {
                     let (user, m) = entry?;
-                    let online = services.hub().is_online(user);
+                    // Online first: an offline member costs no rule reading.
+                    let online = services.hub().is_online(user) && social::presence_shown(&services, s, me, user)?;
                     if req.online_only && !online {
                         continue;
                     }
@@ -477,6 +480,32 @@ async fn list_members(call: Call, req: ListMembersRequest) -> ServiceResult<Outc
         })
         .await??;
     Ok(Outcome::Reply(page))
+}
+
+/// How many of a group's members are online, of those whose presence the
+/// caller may see: a count read on demand, where a stream of presence
+/// pushes from a large group would cost every member.
+async fn group_online(call: Call, req: GroupOnlineRequest) -> ServiceResult<Outcome<GroupOnline>> {
+    let me = call.me()?.user_id;
+    let services = call.services.clone();
+    let counted = call
+        .services
+        .read(move |s| {
+            Ok((|| -> ServiceResult<GroupOnline> {
+                let record = load(s, req.group_id)?;
+                membership(s, req.group_id, me)?;
+                let members = services.rosters.members(s, req.group_id, &record)?;
+                let mut online = 0;
+                for user in members.iter().copied() {
+                    if services.hub().is_online(user) && social::presence_shown(&services, s, me, user)? {
+                        online += 1;
+                    }
+                }
+                Ok(GroupOnline { member_count: record.member_count, online })
+            })())
+        })
+        .await??;
+    Ok(Outcome::Reply(counted))
 }
 
 fn member_view(r: &impl Get, user: u64, m: MemberRecord, online: bool) -> Result<Member, StorageError> {

@@ -24,6 +24,8 @@ pub(crate) fn export(s: &Store, id: u64, ttl_ms: u64, now: u64) -> Result<Vec<Va
         "extra": p.extra,
         "discoverable": format!("{:?}", privacy.discoverable),
         "friend_policy": format!("{:?}", privacy.friend_policy),
+        "presence_shown_to": format!("{:?}", privacy.presence).to_lowercase(),
+        "last_seen": store::last_seen(s, id)?,
         "birth_date_shown_to": format!("{:?}", fields.birth_date).to_lowercase(),
         "city_shown_to": format!("{:?}", fields.city).to_lowercase(),
         "province_shown_to": format!("{:?}", fields.province).to_lowercase(),

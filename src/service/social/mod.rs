@@ -13,17 +13,23 @@
 //! (the avatar's file).
 
 mod export;
+mod presence;
 mod profile;
 mod rules;
 mod search;
 mod store;
 
+pub(crate) use presence::{
+    active_since, changed as presence_changed, keep_last_seen, shown as presence_shown, write_last_seen, LastSeen,
+};
 pub(crate) use profile::{readable as profile_readable, shown as profile_shown};
 pub(crate) use rules::{forbids, Surface};
 pub(crate) use search::Cursors;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::export;
-pub(crate) use store::{check, from_v2, from_v6, privacy as privacy_of, relation, reshape_profiles, stats, Pair};
+pub(crate) use store::{check, from_v11, from_v2, from_v6, privacy as privacy_of, relation, reshape_profiles, stats, Pair};
+
+use std::sync::Arc;
 
 use self::store::RequestRecord;
 use super::{media, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
@@ -45,6 +51,7 @@ pub(super) fn routes(router: &mut Router) {
     router
         .add(set_profile)
         .add(privacy)
+        .add(presence::presence)
         .add(search::find_user)
         .add(search::search_users)
         .add(add_friend)
@@ -140,6 +147,17 @@ async fn profile_visibility(call: Call, req: ProfileVisibilityRequest) -> Servic
         .await
 }
 
+/// After a friend request's answer: if it made friends, how they see each
+/// other's presence may have changed.
+fn befriended(services: &Arc<Services>) -> impl FnOnce(&FriendRequestInfo) + Send + 'static {
+    let services = services.clone();
+    move |info| {
+        if info.state == RequestState::Accepted {
+            presence::refresh_pair(&services, info.from.user_id, info.to.user_id);
+        }
+    }
+}
+
 /// Tells the user's devices but `origin` (the one that made the change) of
 /// a change to their own settings, so a second phone stays in step.
 fn tell_own_devices(tx: &mut Tx<'_>, user: u64, origin: Option<u64>, body: UpdateBody) {
@@ -175,20 +193,24 @@ pub(crate) async fn save_profile(
 
 async fn privacy(call: Call, req: PrivacyRequest) -> ServiceResult<Outcome<PrivacySettings>> {
     let user = call.me()?.user_id;
-    if req.discoverable.is_none() && req.friend_policy.is_none() {
+    if req.discoverable.is_none() && req.friend_policy.is_none() && req.presence.is_none() {
         return Ok(Outcome::Reply(call.services.read(move |s| store::privacy(s, user)).await?));
     }
     let origin = call.session_id;
-    call.services
+    let written = call
+        .services
         .write(move |tx| {
             let mut settings = store::privacy(tx, user)?;
             settings.discoverable = req.discoverable.unwrap_or(settings.discoverable);
             settings.friend_policy = req.friend_policy.unwrap_or(settings.friend_policy);
+            settings.presence = req.presence.unwrap_or(settings.presence);
             store::set_privacy(tx, user, &settings);
             tell_own_devices(tx, user, Some(origin), UpdateBody::PrivacyChanged(settings));
             Ok(settings)
         })
-        .await
+        .await?;
+    let services = call.services.clone();
+    Ok(written.after(move |_| presence::refresh_user(&services, user)))
 }
 
 async fn add_friend(call: Call, req: AddFriendRequest) -> ServiceResult<Outcome<FriendRequestInfo>> {
@@ -199,7 +221,8 @@ async fn add_friend(call: Call, req: AddFriendRequest) -> ServiceResult<Outcome<
     }
     let (services, origin, peer) = (call.services.clone(), call.session_id, req.user_id);
     let social = call.services.config.social.clone();
-    call.services
+    let written = call
+        .services
         .write(move |tx| {
             let now = now_ms();
             if !services.accounts.user_exists(peer) || services.accounts.is_disabled(peer) {
@@ -244,7 +267,8 @@ async fn add_friend(call: Call, req: AddFriendRequest) -> ServiceResult<Outcome<
             update::publish(tx, &[me, peer], Some(origin), id, UpdateBody::FriendRequest(info.clone()));
             Ok(info)
         })
-        .await
+        .await?;
+    Ok(written.after(befriended(&call.services)))
 }
 
 /// Refuses a request beyond the sender's daily limit, saying when the
@@ -289,7 +313,8 @@ async fn answer_friend(call: Call, req: AnswerFriendRequest) -> ServiceResult<Ou
     let me = call.me()?.user_id;
     let (services, origin) = (call.services.clone(), call.session_id);
     let ttl = call.services.config.social.request_ttl_ms();
-    call.services
+    let written = call
+        .services
         .write(move |tx| {
             let now = now_ms();
             let id = req.request_id;
@@ -322,7 +347,8 @@ async fn answer_friend(call: Call, req: AnswerFriendRequest) -> ServiceResult<Ou
             update::publish(tx, &[from, me], Some(origin), update_id, UpdateBody::FriendAnswered(info.clone()));
             Ok(info)
         })
-        .await
+        .await?;
+    Ok(written.after(befriended(&call.services)))
 }
 
 async fn list_requests(call: Call, req: ListFriendRequestsRequest) -> ServiceResult<Outcome<FriendRequestPage>> {
@@ -414,7 +440,8 @@ async fn list_friends(call: Call, req: ListFriendsRequest) -> ServiceResult<Outc
 async fn remove_friend(call: Call, req: RemoveFriendRequest) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.user_id;
     let (origin, other) = (call.session_id, req.user_id);
-    call.services
+    let written = call
+        .services
         .write(move |tx| {
             if other == me || !store::unfriend(tx, me, other)? {
                 return Err(ServiceError::not_found("not a friend"));
@@ -429,7 +456,9 @@ async fn remove_friend(call: Call, req: RemoveFriendRequest) -> ServiceResult<Ou
             );
             Ok(())
         })
-        .await
+        .await?;
+    let services = call.services.clone();
+    Ok(written.after(move |_| presence::refresh_pair(&services, me, other)))
 }
 
 /// Erases a deleted account's social data, a bounded step per call (see
@@ -480,7 +509,8 @@ async fn change_block(call: Call, other: u64, blocked: bool) -> ServiceResult<Ou
         return Err(ServiceError::not_found("no such user"));
     }
     let origin = call.session_id;
-    call.services
+    let written = call
+        .services
         .write(move |tx| {
             // The block's time is its update's, so ListBlocked and the update agree.
             let id = tx.next_id();
@@ -495,7 +525,9 @@ async fn change_block(call: Call, other: u64, blocked: bool) -> ServiceResult<Ou
             }
             Ok(())
         })
-        .await
+        .await?;
+    let services = call.services.clone();
+    Ok(written.after(move |_| presence::refresh_pair(&services, me, other)))
 }
 
 async fn list_blocked(call: Call, req: ListBlockedRequest) -> ServiceResult<Outcome<BlockedPage>> {

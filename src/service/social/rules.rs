@@ -1,7 +1,8 @@
-//! What a profile, a remark, a request message and a search may hold, and
-//! the one function that decides what a block forbids.
+//! What a profile, a remark, a request message and a search may hold, the
+//! one function that decides what a block forbids, and the one that decides
+//! who sees whose presence.
 
-use crate::protocol::{BirthDate, ErrorCode, Profile};
+use crate::protocol::{Audience, BirthDate, ErrorCode, Profile};
 use crate::service::{names, ServiceError, ServiceResult};
 
 use super::store::{fold, Relation};
@@ -44,6 +45,20 @@ pub(crate) fn forbids(relation: &Relation, surface: Surface) -> Option<ServiceEr
         }
         Surface::Lookup => ServiceError::not_found("no such user"),
     })
+}
+
+/// Whether two distinct users see each other's presence (online, last
+/// seen), given each one's presence audience: never across a block, and
+/// only when each audience admits the other — reciprocal, so hiding one's
+/// presence from someone hides theirs too (PROTOCOL section 5, `Presence`,
+/// holds the table).
+pub(crate) fn presence_shared(relation: &Relation, a: Audience, b: Audience) -> bool {
+    let admits = |audience| match audience {
+        Audience::Everyone => true,
+        Audience::Friends => relation.friends_since.is_some(),
+        Audience::Nobody => false,
+    };
+    !relation.blocked() && admits(a) && admits(b)
 }
 
 /// Checks every field of a profile, naming the first that breaks its rule
@@ -116,6 +131,30 @@ mod tests {
     use super::*;
 
     const TODAY: (i32, u8, u8) = (2026, 11, 30);
+
+    /// PROTOCOL section 5, `Presence`: the table, row by row.
+    #[test]
+    fn presence_follows_both_audiences_and_stops_at_a_block() {
+        use Audience::{Everyone, Friends, Nobody};
+        let strangers = Relation::default();
+        let friends = Relation { friends_since: Some(1), ..Relation::default() };
+        let blocked = Relation { friends_since: Some(1), lo_blocks: true, ..Relation::default() };
+        let table = [
+            (Everyone, Everyone, true, true),
+            (Everyone, Friends, false, true),
+            (Friends, Friends, false, true),
+            (Everyone, Nobody, false, false),
+            (Friends, Nobody, false, false),
+            (Nobody, Nobody, false, false),
+        ];
+        for (a, b, to_stranger, to_friend) in table {
+            for (x, y) in [(a, b), (b, a)] {
+                assert_eq!(presence_shared(&strangers, x, y), to_stranger, "{x:?} {y:?} strangers");
+                assert_eq!(presence_shared(&friends, x, y), to_friend, "{x:?} {y:?} friends");
+                assert!(!presence_shared(&blocked, x, y), "{x:?} {y:?} across a block");
+            }
+        }
+    }
 
     #[test]
     fn each_field_is_named_in_its_error() {

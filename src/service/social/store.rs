@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{FieldVisibility, PrivacySettings, Profile, RequestState};
+use crate::protocol::{Audience, Discoverable, FieldVisibility, FriendPolicy, PrivacySettings, Profile, RequestState};
 use crate::service::{media, names, ServiceResult, Tx};
 use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Leading, Migrator, StorageError, Store};
 
@@ -168,6 +168,7 @@ impl Leading<NickPrefix> for NickKey {}
 const PROFILES: Keyspace<u64, Profile> = Keyspace::new(&schema::USERID_PROFILE);
 const PRIVACY: Keyspace<u64, PrivacySettings> = Keyspace::new(&schema::USERID_PRIVACY);
 const FIELDS: Keyspace<u64, FieldVisibility> = Keyspace::new(&schema::USERID_FIELDVISIBILITY);
+const LAST_SEEN: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_LASTSEEN);
 pub(super) const NICKS: Keyspace<NickKey, ()> = Keyspace::new(&schema::NICKNAME_USERID);
 const RELATIONS: Keyspace<(u64, u64), Relation> = Keyspace::new(&schema::PAIR_RELATION);
 const FRIENDS: Keyspace<(u64, u64), FriendEntry> = Keyspace::new(&schema::USERFRIEND_FRIEND);
@@ -212,6 +213,17 @@ pub(super) fn set_field_visibility(tx: &mut Tx<'_>, user: u64, fields: &FieldVis
 /// Stores a user's privacy settings.
 pub(super) fn set_privacy(tx: &mut Tx<'_>, user: u64, settings: &PrivacySettings) {
     tx.put(&PRIVACY, &user, settings);
+}
+
+/// When the user's last device went offline (ms), as last written; 0 if
+/// never.
+pub(super) fn last_seen(r: &impl Get, user: u64) -> Result<u64, StorageError> {
+    Ok(r.get(&LAST_SEEN, &user)?.unwrap_or(0))
+}
+
+/// Records when the user's last device went offline.
+pub(super) fn set_last_seen(tx: &mut Tx<'_>, user: u64, at: u64) {
+    tx.put(&LAST_SEEN, &user, &at);
 }
 
 /// What stands between two distinct users.
@@ -426,6 +438,7 @@ pub(super) fn erase_some(tx: &mut Tx<'_>, user: u64, most: usize) -> ServiceResu
     tx.delete(&PROFILES, &user);
     tx.delete(&PRIVACY, &user);
     tx.delete(&FIELDS, &user);
+    tx.delete(&LAST_SEEN, &user);
     // Block lists are kept by the blocker only: all are read, once per
     // deleted account (blocks are few beside friendships).
     let against: Vec<u64> = tx
@@ -505,6 +518,23 @@ pub(crate) fn from_v6(m: &mut Migrator<'_>) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Privacy settings gain who sees the user's presence: their friends, as
+/// for a new account (layout version 12).
+pub(crate) fn from_v11(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    m.reshape(&PRIVACY, |old: PrivacyV11| PrivacySettings {
+        discoverable: old.discoverable,
+        friend_policy: old.friend_policy,
+        presence: Audience::Friends,
+    })
+}
+
+/// Privacy settings as stored up to layout version 11.
+#[derive(Deserialize)]
+struct PrivacyV11 {
+    discoverable: Discoverable,
+    friend_policy: FriendPolicy,
+}
+
 /// Rewrites every stored profile from an older shape (a migration step
 /// that changed what a profile holds).
 pub(crate) fn reshape_profiles<Old: serde::de::DeserializeOwned>(
@@ -519,6 +549,7 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     store.check_entries(&PROFILES)?;
     store.check_entries(&PRIVACY)?;
     store.check_entries(&FIELDS)?;
+    store.check_entries(&LAST_SEEN)?;
     store.check_entries(&NICKS)?;
     store.check_entries(&RELATIONS)?;
     store.check_entries(&FRIENDS)?;
@@ -527,16 +558,40 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     store.check_entries(&BLOCKS)
 }
 
-/// Counts for `kith stats`: friendships, requests still answerable (sent
-/// at or after `live_since` ms), blocks.
-pub(crate) fn stats(store: &Store, live_since: u64) -> Result<(u64, u64, u64), StorageError> {
-    let mut pending = 0;
+/// Counts for `kith stats`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stats {
+    /// Pairs of friends.
+    pub friendships: u64,
+    /// Requests still answerable.
+    pub pending_requests: u64,
+    /// Blocks.
+    pub blocks: u64,
+}
+
+/// Counts for `kith stats`: requests still answerable are those sent at or
+/// after `live_since` ms.
+pub(crate) fn stats(store: &Store, live_since: u64) -> Result<Stats, StorageError> {
+    let mut pending_requests = 0;
     for entry in store.all(&RELATIONS) {
         if entry?.1.pending.is_some_and(|p| crate::id::id_time_ms(p.id) >= live_since) {
-            pending += 1;
+            pending_requests += 1;
         }
     }
-    Ok((store.count_all(&FRIENDS)? / 2, pending, store.count_all(&BLOCKS)?))
+    Ok(Stats { friendships: store.count_all(&FRIENDS)? / 2, pending_requests, blocks: store.count_all(&BLOCKS)? })
+}
+
+/// The users whose last device went offline at or after `since` ms, as
+/// last written.
+pub(super) fn seen_since(store: &Store, since: u64) -> Result<Vec<u64>, StorageError> {
+    let mut out = Vec::new();
+    for entry in store.all(&LAST_SEEN) {
+        let (user, at) = entry?;
+        if at >= since {
+            out.push(user);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
