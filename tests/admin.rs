@@ -404,7 +404,7 @@ async fn groups_in_stats_export_and_backups() {
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
     bob.client
-        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None })
         .await
         .unwrap();
     let fields = common::talk::group_fields(JoinPolicy::Open);
@@ -465,7 +465,7 @@ async fn the_export_holds_ones_own_messages_in_a_large_group() {
     let server = TestServer::start_with(|c| c.group.write_diffusion_max = 1).await;
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
-    let accept = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+    let accept = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None };
     bob.client.call(&accept).await.unwrap();
     let fields = common::talk::group_fields(JoinPolicy::Open);
     let group = alice.client.call(&CreateGroupRequest { fields, members: vec![bob.user_id] }).await.unwrap();

@@ -154,7 +154,7 @@ async fn who_may_do_what_in_the_social_graph() {
     let none = Some(ErrorCode::NotAuthenticated);
     assert_eq!(code(anonymous.call(&GetProfileRequest { user_id: a }).await), none);
     assert_eq!(code(anonymous.call(&SetProfileRequest { profile: Profile::default() }).await), none);
-    assert_eq!(code(anonymous.call(&PrivacyRequest { discoverable: None, friend_policy: None }).await), none);
+    assert_eq!(code(anonymous.call(&PrivacyRequest { discoverable: None, friend_policy: None, presence: None }).await), none);
     assert_eq!(code(anonymous.call(&SearchUsersRequest { query: "a".into(), cursor: vec![], limit: 1 }).await), none);
     assert_eq!(code(anonymous.call(&AddFriendRequest { user_id: a, message: String::new() }).await), none);
     assert_eq!(code(anonymous.call(&AnswerFriendRequest { request_id: 1, accept: true }).await), none);
@@ -219,7 +219,7 @@ async fn who_may_do_what_in_a_group() {
     let stranger = server.user(Kind::Tcp, "sam").await;
     let anonymous = server.connect(Kind::Tcp).await;
     for u in [&admin, &member] {
-        let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+        let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None };
         u.client.call(&policy).await.unwrap();
     }
     let fields = GroupFields {
@@ -290,7 +290,7 @@ async fn who_may_do_what_in_a_group() {
     // A former member: refused everything inside like the stranger, but
     // reads the log up to the message announcing the exit.
     let former = server.user(Kind::Tcp, "fred").await;
-    let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+    let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None };
     former.client.call(&policy).await.unwrap();
     owner.client.call(&InviteToGroupRequest { group_id: g, user_id: former.user_id }).await.unwrap();
     former.client.call(&LeaveGroupRequest { group_id: g }).await.unwrap();
@@ -417,7 +417,7 @@ async fn who_may_do_what_to_a_user() {
     let dave = server.user(Kind::Tcp, "dave").await; // blocked by alice
     let a = alice.user_id;
     bob.client
-        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None })
         .await
         .unwrap();
     let asked = alice.client.call(&AddFriendRequest { user_id: bob.user_id, message: String::new() }).await.unwrap();

@@ -32,7 +32,7 @@ async fn create(owner: &Client, policy: JoinPolicy, members: &[u64]) -> CreateGr
 
 async fn accept_all(user: &TestUser) {
     user.client
-        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None })
         .await
         .unwrap();
 }

@@ -63,7 +63,7 @@ async fn the_independent_client_runs_a_group_with_kiths_client() {
     let server = TestServer::start().await;
     let mut rust = server.user(common::Kind::Quic, "rusty").await;
     rust.client
-        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) })
+        .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None })
         .await
         .unwrap();
     let tcp = server.server().tcp_addr.unwrap().to_string();

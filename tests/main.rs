@@ -35,6 +35,7 @@ mod messaging;
 mod migration;
 mod pins_and_drafts;
 mod power_loss;
+mod presence;
 mod properties;
 mod protocol_doc;
 mod protocol_errors;

@@ -234,6 +234,7 @@ fn group_request() -> impl Strategy<Value = Request> {
         (ids(), any::<u16>(), any::<bool>()).prop_map(|((group_id, after), limit, online_only)| {
             Request::ListMembers(ListMembersRequest { group_id, after, limit, online_only })
         }),
+        any::<u64>().prop_map(|group_id| Request::GroupOnline(GroupOnlineRequest { group_id })),
     ]
 }
 
@@ -263,9 +264,14 @@ fn social_request() -> impl Strategy<Value = Request> {
         profile().prop_map(|profile| Request::SetProfile(SetProfileRequest { profile })),
         (
             prop::option::of(prop::sample::select(Discoverable::ALL)),
-            prop::option::of(prop::sample::select(FriendPolicy::ALL))
+            prop::option::of(prop::sample::select(FriendPolicy::ALL)),
+            prop::option::of(prop::sample::select(Audience::ALL))
         )
-            .prop_map(|(discoverable, friend_policy)| Request::Privacy(PrivacyRequest { discoverable, friend_policy })),
+            .prop_map(|(discoverable, friend_policy, presence)| Request::Privacy(PrivacyRequest {
+                discoverable,
+                friend_policy,
+                presence
+            })),
         (text(), bytes(), any::<u16>()).prop_map(|(query, cursor, limit)| Request::SearchUsers(SearchUsersRequest {
             query,
             cursor,
@@ -294,6 +300,8 @@ fn social_request() -> impl Strategy<Value = Request> {
                 .prop_map(|(birth_date, city, province)| FieldVisibility { birth_date, city, province })
         )
         .prop_map(|set| Request::ProfileVisibility(ProfileVisibilityRequest { set })),
+        (prop::collection::vec(any::<u64>(), 0..8), any::<bool>())
+            .prop_map(|(users, watch)| Request::Presence(PresenceRequest { users, watch })),
     ]
 }
 

@@ -30,7 +30,7 @@ async fn logged(user: &TestUser, kind: UpdateKind) -> Vec<UpdateBody> {
 }
 
 async fn accept_everyone(user: &TestUser) {
-    let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll) };
+    let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None };
     user.client.call(&policy).await.unwrap();
 }
 
@@ -207,7 +207,7 @@ async fn profile_of(viewer: &TestUser, user: u64) -> Result<Profile, kith::clien
 async fn a_hidden_profile_is_for_related_users_only() {
     let server = TestServer::start().await;
     let bob = server.user(Kind::Tls, "bob").await;
-    let hide = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None };
+    let hide = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
     bob.client.call(&hide).await.unwrap();
     let me = Profile { nickname: "Bob".into(), city: "Lyon".into(), ..Profile::default() };
     bob.client.call(&SetProfileRequest { profile: me.clone() }).await.unwrap();
@@ -343,7 +343,7 @@ async fn search_cursors_reveal_nothing() {
     for i in 0..3 {
         let u = server.user(Kind::Tcp, &format!("zed{i}")).await;
         nickname(&u, &format!("zorro hidden {i}")).await.unwrap();
-        let hide = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None };
+        let hide = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
         u.client.call(&hide).await.unwrap();
         hidden_ids.push(u.user_id);
     }

@@ -179,7 +179,7 @@ pub async fn disconnect_reason(client: &mut Client, wait: Duration) -> Disconnec
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match client.push_within(left).await.expect("a disconnect notice") {
             Push::Disconnect(d) => return d.reason,
-            Push::Update(_) | Push::Typing(_) => continue,
+            Push::Update(_) | Push::Typing(_) | Push::Presence(_) => continue,
         }
     }
 }
