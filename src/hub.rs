@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
 
-use crate::protocol::{ClientType, DeviceType, DisconnectReason};
+use crate::protocol::{ClientType, DeviceType, DisconnectReason, PresenceInfo};
 
 const SHARDS: usize = 64;
 
@@ -88,11 +88,28 @@ impl SessionHandle {
     }
 }
 
+/// A session watching a user's presence, and what it was last told of it.
+#[derive(Debug)]
+pub struct Watch {
+    /// The watching session.
+    pub session: Arc<SessionHandle>,
+    told: Mutex<Option<PresenceInfo>>,
+}
+
+impl Watch {
+    /// Records `info` as what the session knows; true when that is news to
+    /// it (and so worth a push).
+    pub fn tell(&self, info: PresenceInfo) -> bool {
+        let mut told = self.told.lock().unwrap_or_else(|e| e.into_inner());
+        told.replace(info) != Some(info)
+    }
+}
+
 /// The online registry.
 pub struct Hub {
     shards: Vec<RwLock<HashMap<u64, Vec<Arc<SessionHandle>>>>>,
     /// By watched user, the sessions watching them.
-    watchers: Vec<RwLock<HashMap<u64, Vec<Arc<SessionHandle>>>>>,
+    watchers: Vec<RwLock<HashMap<u64, Vec<Arc<Watch>>>>>,
     /// By session id, the users it watches.
     watching: Vec<Mutex<HashMap<u64, Vec<u64>>>>,
     next_session: AtomicU64,
@@ -178,7 +195,7 @@ impl Hub {
         for old in watching.remove(&session_id).unwrap_or_default() {
             let mut watchers = shard_of(&self.watchers, old).write().unwrap_or_else(|e| e.into_inner());
             if let Some(list) = watchers.get_mut(&old) {
-                list.retain(|s| s.session_id != session_id);
+                list.retain(|w| w.session.session_id != session_id);
                 if list.is_empty() {
                     watchers.remove(&old);
                 }
@@ -190,13 +207,14 @@ impl Hub {
         users.dedup();
         for user in &users {
             let mut watchers = shard_of(&self.watchers, *user).write().unwrap_or_else(|e| e.into_inner());
-            watchers.entry(*user).or_default().push(handle.clone());
+            let watch = Watch { session: handle.clone(), told: Mutex::new(None) };
+            watchers.entry(*user).or_default().push(Arc::new(watch));
         }
         watching.insert(session_id, users);
     }
 
     /// The sessions watching `user_id`.
-    pub fn watchers(&self, user_id: u64) -> Vec<Arc<SessionHandle>> {
+    pub fn watchers(&self, user_id: u64) -> Vec<Arc<Watch>> {
         let watchers = shard_of(&self.watchers, user_id).read().unwrap_or_else(|e| e.into_inner());
         watchers.get(&user_id).cloned().unwrap_or_default()
     }

@@ -154,7 +154,10 @@ async fn who_may_do_what_in_the_social_graph() {
     let none = Some(ErrorCode::NotAuthenticated);
     assert_eq!(code(anonymous.call(&GetProfileRequest { user_id: a }).await), none);
     assert_eq!(code(anonymous.call(&SetProfileRequest { profile: Profile::default() }).await), none);
-    assert_eq!(code(anonymous.call(&PrivacyRequest { discoverable: None, friend_policy: None, presence: None }).await), none);
+    assert_eq!(
+        code(anonymous.call(&PrivacyRequest { discoverable: None, friend_policy: None, presence: None }).await),
+        none
+    );
     assert_eq!(code(anonymous.call(&SearchUsersRequest { query: "a".into(), cursor: vec![], limit: 1 }).await), none);
     assert_eq!(code(anonymous.call(&AddFriendRequest { user_id: a, message: String::new() }).await), none);
     assert_eq!(code(anonymous.call(&AnswerFriendRequest { request_id: 1, accept: true }).await), none);
@@ -204,10 +207,10 @@ async fn who_may_do_what_in_the_social_graph() {
 async fn who_may_do_what_in_a_group() {
     use kith::protocol::{
         AnswerInvitationRequest, AnswerJoinRequest, BanRequest, CreateGroupRequest, DissolveGroupRequest, FriendPolicy,
-        GetGroupRequest, GroupFields, InviteToGroupRequest, JoinGroupRequest, JoinPolicy, KickMemberRequest,
-        LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest, ListJoinRequestsRequest,
-        ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest, SetAdminRequest, SetAliasRequest,
-        TransferGroupRequest, UpdateGroupRequest,
+        GetGroupRequest, GroupFields, GroupOnlineRequest, InviteToGroupRequest, JoinGroupRequest, JoinPolicy,
+        KickMemberRequest, LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest,
+        ListJoinRequestsRequest, ListMembersRequest, MuteGroupRequest, MuteMemberRequest, PrivacyRequest,
+        SetAdminRequest, SetAliasRequest, TransferGroupRequest, UpdateGroupRequest,
     };
     use kith::protocol::{
         DeleteForMeRequest, EditRequest, MarkReadRequest, MessageReadersRequest, RecallRequest, RetentionRequest,
@@ -219,7 +222,8 @@ async fn who_may_do_what_in_a_group() {
     let stranger = server.user(Kind::Tcp, "sam").await;
     let anonymous = server.connect(Kind::Tcp).await;
     for u in [&admin, &member] {
-        let policy = PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None };
+        let policy =
+            PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None };
         u.client.call(&policy).await.unwrap();
     }
     let fields = GroupFields {
@@ -259,6 +263,7 @@ async fn who_may_do_what_in_a_group() {
         MuteGroupRequest { group_id: g, muted: true }.into(),
         SetAliasRequest { group_id: g, alias: String::new() }.into(),
         ListMembersRequest { group_id: g, after: 0, limit: 10, online_only: false }.into(),
+        GroupOnlineRequest { group_id: g }.into(),
         MarkReadRequest { with: Target::Group(g), up_to: secret.message_id }.into(),
         MessageReadersRequest { group_id: g, message_id: secret.message_id }.into(),
         RecallRequest { with: Target::Group(g), message_id: secret.message_id }.into(),
@@ -327,6 +332,7 @@ async fn who_may_do_what_in_a_group() {
             | Request::ListInvitations(_)
             | Request::SetAlias(_)
             | Request::ListMembers(_)
+            | Request::GroupOnline(_)
             | Request::MarkRead(_)
             | Request::MessageReaders(_)
             | Request::DeleteForMe(_)
@@ -406,9 +412,9 @@ async fn who_may_do_what_to_a_user() {
     use kith::protocol::{
         AddFriendRequest, AnswerFriendRequest, BlockRequest, ConversationStateRequest, DeleteForMeRequest, EditRequest,
         FindUserRequest, FinishUploadRequest, FriendPolicy, GetMediaRequest, GetProfileRequest, HistoryRequest,
-        MarkReadRequest, MediaUrlRequest, PrivacyRequest, Profile, ReactRequest, ReactionsRequest, RecallRequest,
-        RemoveFriendRequest, RetentionRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest, TypingRequest,
-        UnblockRequest, UploadChunkRequest, UploadStatusRequest,
+        MarkReadRequest, MediaUrlRequest, PresenceRequest, PrivacyRequest, Profile, ReactRequest, ReactionsRequest,
+        RecallRequest, RemoveFriendRequest, RetentionRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest,
+        TypingRequest, UnblockRequest, UploadChunkRequest, UploadStatusRequest,
     };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -431,6 +437,11 @@ async fn who_may_do_what_to_a_user() {
     let profile = Profile { avatar: face, ..Profile::default() };
     alice.client.call(&SetProfileRequest { profile }).await.unwrap();
     alice.client.call(&BlockRequest { user_id: dave.user_id }).await.unwrap();
+    // Both show their presence to everyone: only the block hides it.
+    let everyone = PrivacyRequest { presence: Some(kith::protocol::Audience::Everyone), ..PrivacyRequest::default() };
+    for user in [&alice, &dave] {
+        user.client.call(&everyone).await.unwrap();
+    }
 
     let to_alice = Target::User(a);
     let send = SendRequest {
@@ -465,6 +476,8 @@ async fn who_may_do_what_to_a_user() {
         (DeleteForMeRequest { with: to_alice, message_ids: vec![theirs], clear_up_to: 0 }.into(), not_found, not_found),
         (RetentionRequest { with: to_alice, set: None }.into(), None, not_found),
         (TypingRequest { with: to_alice, typing: true }.into(), None, not_permitted),
+        // Her presence: answered, and hidden from both (see the body check below).
+        (PresenceRequest { users: vec![a], watch: true }.into(), None, None),
         // The caller's own state of their conversation with her: theirs to
         // keep, blocked or not; nothing reaches her.
         (ConversationStateRequest { with: to_alice, pinned: Some(true), draft: None, muted: None }.into(), None, None),
@@ -489,6 +502,7 @@ async fn who_may_do_what_to_a_user() {
         (BlockRequest { user_id: a }.into(), None, None),
         (UnblockRequest { user_id: a }.into(), None, None),
     ];
+    let hidden = kith::protocol::PresenceInfo { user_id: a, online: false, last_seen: 0 };
     for (request, _, blocked) in &rows {
         let (code, body) = answer(&dave.client, request).await;
         assert_eq!(code, *blocked, "blocked: {request:?}");
@@ -496,9 +510,18 @@ async fn who_may_do_what_to_a_user() {
             let page: kith::protocol::UserPage = decode_wire(&body).unwrap();
             assert!(page.users.is_empty(), "the blocked user finds her: {page:?}");
         }
+        if let Request::Presence(_) = request {
+            let seen: kith::protocol::PresenceList = decode_wire(&body).unwrap();
+            assert_eq!(seen.users, vec![hidden], "the blocked user sees her presence");
+        }
     }
     for (request, stranger, _) in &rows {
-        assert_eq!(answer(&carol.client, request).await.0, *stranger, "stranger: {request:?}");
+        let (code, body) = answer(&carol.client, request).await;
+        assert_eq!(code, *stranger, "stranger: {request:?}");
+        if let Request::Presence(_) = request {
+            let seen: kith::protocol::PresenceList = decode_wire(&body).unwrap();
+            assert_eq!(seen.users, vec![hidden], "a stranger sees her presence");
+        }
     }
     // Nothing of alice and bob's conversation reached either of them.
     for user in [&carol, &dave] {

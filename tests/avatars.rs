@@ -57,7 +57,8 @@ async fn a_profiles_avatar_is_read_by_whoever_may_read_the_profile() {
     assert_eq!(stranger.client.download(face).await.unwrap().len(), 4000);
 
     // Hidden from search, alice is "no such user" to strangers: so is her avatar.
-    let hidden = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
+    let hidden =
+        PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
     alice.client.call(&hidden).await.unwrap();
     assert_eq!(reads(&stranger.client, face).await, (false, false), "a stranger, once alice is hidden");
     assert_eq!(reads(&friend.client, face).await, (true, true), "a friend still");

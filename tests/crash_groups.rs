@@ -210,7 +210,9 @@ async fn acknowledged_memberships_and_group_messages_survive_kill_9() {
         let name = format!("group{i}");
         ids.push(c.register(&name, common::PASSWORD).await.unwrap());
         tokens.push(c.login(&name, common::PASSWORD, common::device("d", DeviceType::Mobile)).await.unwrap().token);
-        c.call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None }).await.unwrap();
+        c.call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None })
+            .await
+            .unwrap();
     }
     let owner = connect(&server, &tokens[0]).await;
     let fields = GroupFields {

@@ -12,8 +12,8 @@ use common::talk::{befriend, code, open_group};
 use common::{Kind, TestServer, TestUser, SOON};
 use kith::client::Client;
 use kith::protocol::{
-    Audience, BlockRequest, DeviceType, ErrorCode, GroupOnline, GroupOnlineRequest, ListMembersRequest, Push,
-    PresenceInfo, PresenceRequest, PrivacyRequest, PrivacySettings, UnblockRequest,
+    Audience, BlockRequest, DeviceType, ErrorCode, GroupOnline, GroupOnlineRequest, ListMembersRequest, PresenceInfo,
+    PresenceRequest, PrivacyRequest, PrivacySettings, Push, UnblockRequest,
 };
 
 /// How long a test waits to be sure no push came.

@@ -246,13 +246,18 @@ async fn the_three_friend_policies() {
     let closed = server.user(Kind::Tcp, "closed").await;
     let careful = server.user(Kind::Tcp, "careful").await;
 
-    let settings = careful.client.call(&PrivacyRequest { discoverable: None, friend_policy: None, presence: None }).await.unwrap();
+    let settings =
+        careful.client.call(&PrivacyRequest { discoverable: None, friend_policy: None, presence: None }).await.unwrap();
     assert_eq!(settings.friend_policy, FriendPolicy::RequireApproval, "the default");
     open.client
         .call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::AcceptAll), presence: None })
         .await
         .unwrap();
-    let set = closed.client.call(&PrivacyRequest { discoverable: None, friend_policy: Some(FriendPolicy::RefuseAll), presence: None });
+    let set = closed.client.call(&PrivacyRequest {
+        discoverable: None,
+        friend_policy: Some(FriendPolicy::RefuseAll),
+        presence: None,
+    });
     assert_eq!(set.await.unwrap().friend_policy, FriendPolicy::RefuseAll);
 
     let accepted = add(&alice.client, open.user_id, "").await.unwrap();
@@ -709,7 +714,8 @@ async fn settings_reach_the_other_devices(kind: Kind) {
 
     let profile = Profile { nickname: "Alice".into(), city: "Lyon".into(), ..Profile::default() };
     let set = alice.client.call(&SetProfileRequest { profile }).await.unwrap();
-    let privacy = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
+    let privacy =
+        PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
     let settings = alice.client.call(&privacy).await.unwrap();
     let fields =
         FieldVisibility { birth_date: Audience::Nobody, city: Audience::Friends, province: Audience::Everyone };

@@ -191,7 +191,8 @@ async fn every_kind_pushed_is_found_by_sync_under_the_same_id() {
     alice.client.call(&ReadReceiptsRequest { set: Some(false) }).await.unwrap(); // ReadReceiptsChanged
     let profile = Profile { nickname: "Alice".into(), ..Profile::default() };
     alice.client.call(&SetProfileRequest { profile }).await.unwrap(); // ProfileChanged
-    let hidden = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
+    let hidden =
+        PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
     alice.client.call(&hidden).await.unwrap(); // PrivacyChanged
     let fields =
         FieldVisibility { birth_date: Audience::Nobody, city: Audience::Friends, province: Audience::Everyone };

@@ -343,7 +343,8 @@ async fn search_cursors_reveal_nothing() {
     for i in 0..3 {
         let u = server.user(Kind::Tcp, &format!("zed{i}")).await;
         nickname(&u, &format!("zorro hidden {i}")).await.unwrap();
-        let hide = PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
+        let hide =
+            PrivacyRequest { discoverable: Some(Discoverable::ExactUsername), friend_policy: None, presence: None };
         u.client.call(&hide).await.unwrap();
         hidden_ids.push(u.user_id);
     }

@@ -34,11 +34,11 @@ use super::conversation::{
 };
 use super::group::{
     AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
-    DissolveGroupRequest, GetGroupRequest, GroupInfo, GroupOnline, GroupOnlineRequest, GroupPage, InvitationInfo, InvitationPage, InviteToGroupRequest,
-    JoinGroupRequest, JoinOutcome, JoinRequestInfo, JoinRequestPage, KickMemberRequest, LeaveGroupRequest,
-    ListBansRequest, ListGroupsRequest, ListInvitationsRequest, ListJoinRequestsRequest, ListMembersRequest,
-    MemberPage, MuteGroupRequest, MuteMemberRequest, SetAdminRequest, SetAliasRequest, TransferGroupRequest,
-    UpdateGroupRequest,
+    DissolveGroupRequest, GetGroupRequest, GroupInfo, GroupOnline, GroupOnlineRequest, GroupPage, InvitationInfo,
+    InvitationPage, InviteToGroupRequest, JoinGroupRequest, JoinOutcome, JoinRequestInfo, JoinRequestPage,
+    KickMemberRequest, LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest,
+    ListJoinRequestsRequest, ListMembersRequest, MemberPage, MuteGroupRequest, MuteMemberRequest, SetAdminRequest,
+    SetAliasRequest, TransferGroupRequest, UpdateGroupRequest,
 };
 use super::media::{
     FinishUploadRequest, GetMediaRequest, MediaChunk, MediaInfo, MediaUrl, MediaUrlRequest, StartUploadRequest,
@@ -49,8 +49,8 @@ use super::rpc::{Rpc, Who};
 use super::social::{
     AddFriendRequest, AnswerFriendRequest, BlockRequest, BlockedPage, FieldVisibility, FriendPage, FriendRequestInfo,
     FriendRequestPage, GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest,
-    PresenceList, PresenceRequest, PrivacyRequest, PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest, SearchUsersRequest,
-    SetProfileRequest, SetRemarkRequest, UnblockRequest, UserPage, UserProfile,
+    PresenceList, PresenceRequest, PrivacyRequest, PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest,
+    SearchUsersRequest, SetProfileRequest, SetRemarkRequest, UnblockRequest, UserPage, UserProfile,
 };
 use super::update::{AckReply, AckRequest, SyncPage, SyncRequest};
 use crate::codec::{decode_wire, encode_wire, DecodeError};

@@ -153,7 +153,7 @@ pub struct SetProfileRequest {
 
 /// `Privacy` request: changes the fields that are present; with none
 /// present it only reads them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PrivacyRequest {
     /// New search visibility.
     pub discoverable: Option<Discoverable>,

@@ -22,7 +22,10 @@ ConversationStateChanged update (kind 21) and finds it in
 ConversationStates; cleared, it is gone; a draft past 2,000 characters is
 InvalidArgument. Revision 20: PEER puts 👍 on her message; she gets a
 ReactionChanged update (kind 22) and reads the reactions; an emoji with a
-space is InvalidArgument. Needs open registration and
+space is InvalidArgument. Revision 22: PEER watches NAME's presence,
+hidden while either shows it to friends only; once both show it to
+everyone, PEER's phone is pushed that she is online, and then that she went
+offline, with her last seen. Needs open registration and
 `social.direct_messages = "anyone"`. Prints "all checks passed"; exits
 non-zero on a failed check.
 """
@@ -139,8 +142,24 @@ def run(host: str, port: int, name: str, peer_name: str) -> None:
     expect(seen.reactions == [k.ReactionCount("👍", 1, [bob_id], False)], f"Reactions: {seen}")
     expect_refused(k.INVALID_ARGUMENT, "an emoji with a space", bob.react, to_alice, typo.message_id, "a b")
     ok("a reaction reaches the sender (kind 22), who reads it with Reactions; a bad emoji is refused")
-    for c in (alice, bob, tablet):
+
+    # Revision 22: presence, shown only where both audiences admit the other.
+    hidden = k.PresenceInfo(alice_id, False, 0)
+    expect(bob.presence([alice_id], watch=True) == [hidden], "strangers under the default Friends audience")
+    expect(alice.privacy(presence=k.AUDIENCE_EVERYONE).presence == k.AUDIENCE_EVERYONE, "alice shows everyone")
+    expect(bob.presence([alice_id]) == [hidden], "reciprocal: bob still shows his presence to friends only")
+    bob.privacy(presence=k.AUDIENCE_EVERYONE)
+    _, shown = bob.next_push(10, k.PUSH_PRESENCE)
+    expect(shown == k.PresenceInfo(alice_id, True, 0), f"once both show everyone, a push: {shown}")
+    for c in (alice, tablet):
         c.close()
+    _, gone = bob.next_push(10, k.PUSH_PRESENCE)
+    expect(gone.user_id == alice_id and not gone.online and gone.last_seen > 0, f"she went offline: {gone}")
+    expect(bob.presence([alice_id]) == [gone], "read as pushed")
+    expect_refused(k.INVALID_ARGUMENT, "201 users", bob.presence, [alice_id] * 201)
+    ok("presence: hidden between strangers, shown once both audiences admit the other (a push), "
+       "then her going offline with last_seen; 201 users refused")
+    bob.close()
 
 
 if __name__ == "__main__":

@@ -156,6 +156,11 @@ REQUIRED_EXAMPLES.update({
 })
 # Revision 17 (section 10.14): Typing both ways, and the Typing push.
 REQUIRED_EXAMPLES.update({"request Typing": 1, "response Typing": 1, "push Typing": 1})
+# Revision 22 (section 10.18): Presence both ways and its push, a Privacy
+# that sets the presence audience, GroupOnline both ways.
+REQUIRED_EXAMPLES.update({"request Presence": 1, "response Presence": 1, "push Presence": 1,
+                          "request Privacy": 2, "response Privacy": 2, "request GroupOnline": 1,
+                          "response GroupOnline": 1})
 REVISION_9_PUSHES = 2
 REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
                                     + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES)
@@ -807,6 +812,9 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     # Revision 9 (section 10.10): alice's week with bob and bob's update,
     # carol's question about her group, its refusal, the group's System message.
     retention_story(ex, headings, frames, claim, one)
+    # Revision 22 (section 10.18): bob watches alice and carol, alice goes
+    # offline, alice shows her presence to everyone, a group's online count.
+    presence_story(ex, headings, frames, claim, one)
     return checks
 
 
@@ -1126,6 +1134,24 @@ def retention_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
           and msg.to == grq.with_ and msg.sender == alice_id == event.by)
     claim("the System message is newer than the group (its id above the group id, section 8.7)",
           msg.id > grq.with_.group_id)
+
+
+def presence_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
+    rq, rs, push = one("request Presence"), one("response Presence"), one("push Presence")
+    claim("Presence answers one entry per requested user, in request order (section 5, Presence)",
+          [p.user_id for p in rs.users] == rq.users)
+    alice, carol = rs.users
+    claim("bob's friend alice shows online with last_seen 0; carol, a stranger under the default Friends "
+          "audience, reads hidden: offline with last_seen 0", alice == k.PresenceInfo(rq.users[0], True, 0)
+          and carol == k.PresenceInfo(rq.users[1], False, 0))
+    claim("the push tells bob's watching phone that alice went offline, with when (a last_seen after 2026)",
+          rq.watch and push.user_id == alice.user_id and not push.online and push.last_seen > ms_of("2026-01-01T00:00:00Z"))
+    prq, prs = one("request Privacy", 1), one("response Privacy", 1)
+    claim("alice's Privacy changes only her presence audience, to Everyone, and the answer keeps the rest",
+          (prq.discoverable, prq.friend_policy, prq.presence) == (None, None, k.AUDIENCE_EVERYONE)
+          and prs.presence == k.AUDIENCE_EVERYONE)
+    grs = one("response GroupOnline")
+    claim("GroupOnline counts at most the group's members", 0 < grs.online <= grs.member_count)
 
 
 def main() -> int:

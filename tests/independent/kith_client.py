@@ -85,6 +85,7 @@ UNBLOCK = 0x2B
 LIST_BLOCKED = 0x2C
 # Revision 11 (section 5, ProfileVisibility)
 PROFILE_VISIBILITY = 0x2D
+PRESENCE = 0x2E  # revision 22 (section 5, Presence)
 # Revision 6: groups (section 5, CreateGroup to ListMembers)
 CREATE_GROUP = 0x30
 GET_GROUP = 0x31
@@ -107,6 +108,7 @@ MUTE_MEMBER = 0x41
 MUTE_GROUP = 0x42
 SET_ALIAS = 0x43
 LIST_MEMBERS = 0x44
+GROUP_ONLINE = 0x45  # revision 22 (section 5, GroupOnline)
 # Revision 7: conversations (section 5, ListConversations to MessageReaders)
 LIST_CONVERSATIONS = 0x48
 MARK_READ = 0x49
@@ -132,6 +134,7 @@ ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
 PUSH_TYPING = 0x83
+PUSH_PRESENCE = 0x84  # revision 22 (section 5, the Presence push)
 
 # Retired by revision 2 (answered UnknownAction, section 5.1; this client only
 # sends them to check that).
@@ -795,6 +798,29 @@ class PrivacySettings:
     """The Privacy response (section 5, Privacy)."""
     discoverable: int
     friend_policy: int
+    presence: int = AUDIENCE_FRIENDS  # revision 22: who sees us online and our last seen
+
+
+@dataclass
+class PresenceInfo:
+    """One user's presence as we may see it (section 5, Presence); hidden
+    reads as offline with last_seen 0."""
+    user_id: int
+    online: bool
+    last_seen: int  # ms since the Unix epoch; 0 when online or hidden
+
+
+@dataclass
+class PresenceList:
+    """The Presence response: one entry per requested user, in order."""
+    users: list  # of PresenceInfo
+
+
+@dataclass
+class GroupOnline:
+    """The GroupOnline response (section 5, GroupOnline)."""
+    member_count: int
+    online: int  # members online now whose presence we may see, us included
 
 
 @dataclass
@@ -1369,6 +1395,18 @@ class SetProfileRequest:
 class PrivacyRequest:
     discoverable: Optional[int]  # None: leave as it is
     friend_policy: Optional[int]
+    presence: Optional[int] = None  # revision 22
+
+
+@dataclass
+class PresenceRequest:
+    users: list  # user ids, at most social.presence_users_max
+    watch: bool  # True: these become the users this connection watches
+
+
+@dataclass
+class GroupOnlineRequest:
+    group_id: int
 
 
 @dataclass
@@ -1831,9 +1869,23 @@ def encode_set_profile(profile: Profile) -> bytes:
     return encode_profile(Writer(), profile).build()
 
 
-def encode_privacy(discoverable: Optional[int] = None, friend_policy: Optional[int] = None) -> bytes:
+def encode_privacy(discoverable: Optional[int] = None, friend_policy: Optional[int] = None,
+                   presence: Optional[int] = None) -> bytes:
     return (Writer().option(discoverable, lambda w, v: w.u8(v))
-            .option(friend_policy, lambda w, v: w.u8(v)).build())
+            .option(friend_policy, lambda w, v: w.u8(v))
+            .option(presence, lambda w, v: w.u8(v)).build())
+
+
+def encode_presence(users: list, watch: bool) -> bytes:
+    return Writer().vec(users, lambda w, u: w.u64(u)).bool(watch).build()
+
+
+def encode_presence_info_into(w: "Writer", p: PresenceInfo) -> "Writer":
+    return w.u64(p.user_id).bool(p.online).u64(p.last_seen)
+
+
+def encode_group_online(group_id: int) -> bytes:
+    return Writer().u64(group_id).build()
 
 
 def encode_field_visibility(w: "Writer", f: FieldVisibility) -> "Writer":
@@ -2131,7 +2183,7 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_DELIVERED: encode_delivered, UPDATE_RETENTION_CHANGED: encode_retention_changed,
     UPDATE_READ_RECEIPTS_CHANGED: encode_read_receipts_changed,
     UPDATE_PROFILE_CHANGED: lambda w, u: encode_profile(w.u64(u.user_id).string(u.username), u.profile),
-    UPDATE_PRIVACY_CHANGED: lambda w, p: w.u8(p.discoverable).u8(p.friend_policy),
+    UPDATE_PRIVACY_CHANGED: lambda w, p: w.u8(p.discoverable).u8(p.friend_policy).u8(p.presence),
     UPDATE_PROFILE_VISIBILITY_CHANGED: lambda w, f: encode_field_visibility(w, f),
     UPDATE_REMARK_CHANGED: lambda w, r: w.u64(r.user_id).string(r.remark),
     UPDATE_MESSAGE_EDITED: lambda w, e: w.u64(e.message_id).u64(e.sender).target(e.to).u64(e.edited_at),
@@ -2218,7 +2270,7 @@ def encode_user_profile(u: UserProfile) -> bytes:
 
 
 def encode_privacy_settings(p: PrivacySettings) -> bytes:
-    return Writer().u8(p.discoverable).u8(p.friend_policy).build()
+    return Writer().u8(p.discoverable).u8(p.friend_policy).u8(p.presence).build()
 
 
 def encode_user_page(p: UserPage) -> bytes:
@@ -2607,7 +2659,23 @@ def decode_user_profile(body: bytes) -> UserProfile:
 
 
 def decode_privacy_settings(body: bytes) -> PrivacySettings:
-    return _decode_exact(body, lambda r: PrivacySettings(r.u8(), r.u8()))
+    return _decode_exact(body, lambda r: PrivacySettings(r.u8(), r.u8(), r.enum(AUDIENCES, "Audience")))
+
+
+def read_presence_info(r: Reader) -> PresenceInfo:
+    return PresenceInfo(r.u64(), r.bool(), r.u64())
+
+
+def decode_presence_info(body: bytes) -> PresenceInfo:
+    return _decode_exact(body, read_presence_info)
+
+
+def decode_presence_list(body: bytes) -> PresenceList:
+    return _decode_exact(body, lambda r: PresenceList(r.vec(read_presence_info)))
+
+
+def decode_group_online(body: bytes) -> GroupOnline:
+    return _decode_exact(body, lambda r: GroupOnline(r.u32(), r.u32()))
 
 
 def decode_user_page(body: bytes) -> UserPage:
@@ -2871,7 +2939,8 @@ def decode_set_profile_request(body: bytes) -> SetProfileRequest:
 def decode_privacy_request(body: bytes) -> PrivacyRequest:
     return _decode_exact(body, lambda r: PrivacyRequest(
         r.option(lambda rr: rr.enum(DISCOVERABLES, "Discoverable")),
-        r.option(lambda rr: rr.enum(FRIEND_POLICIES, "FriendPolicy"))))
+        r.option(lambda rr: rr.enum(FRIEND_POLICIES, "FriendPolicy")),
+        r.option(lambda rr: rr.enum(AUDIENCES, "Audience"))))
 
 
 def decode_search_users_request(body: bytes) -> SearchUsersRequest:
@@ -3161,8 +3230,11 @@ ACTIONS = [
            encode_user_profile, decode_user_profile),
     Action(SET_PROFILE, "SetProfile", lambda q: encode_set_profile(q.profile), decode_set_profile_request,
            encode_user_profile, decode_user_profile),
-    Action(PRIVACY, "Privacy", lambda q: encode_privacy(q.discoverable, q.friend_policy), decode_privacy_request,
-           encode_privacy_settings, decode_privacy_settings),
+    Action(PRIVACY, "Privacy", lambda q: encode_privacy(q.discoverable, q.friend_policy, q.presence),
+           decode_privacy_request, encode_privacy_settings, decode_privacy_settings),
+    Action(PRESENCE, "Presence", lambda q: encode_presence(q.users, q.watch),
+           lambda b: _decode_exact(b, lambda r: PresenceRequest(r.vec(lambda rr: rr.u64()), r.bool())),
+           lambda p: Writer().vec(p.users, encode_presence_info_into).build(), decode_presence_list),
     Action(SEARCH_USERS, "SearchUsers", lambda q: encode_search_users(q.query, q.cursor, q.limit), decode_search_users_request,
            encode_user_page, decode_user_page),
     Action(ADD_FRIEND, "AddFriend", lambda q: encode_add_friend(q.user_id, q.message), decode_add_friend_request,
@@ -3225,6 +3297,9 @@ ACTIONS = [
            lambda _: b"", decode_empty),
     Action(SET_ALIAS, "SetAlias", lambda q: encode_set_alias(q.group_id, q.alias), decode_set_alias_request,
            lambda _: b"", decode_empty),
+    Action(GROUP_ONLINE, "GroupOnline", lambda q: encode_group_online(q.group_id),
+           lambda b: _decode_exact(b, lambda r: GroupOnlineRequest(r.u64())),
+           lambda g: Writer().u32(g.member_count).u32(g.online).build(), decode_group_online),
     Action(LIST_MEMBERS, "ListMembers", lambda q: encode_list_members(q.group_id, q.after, q.limit, q.online_only), decode_list_members_request,
            encode_member_page, decode_member_page),
     Action(LIST_CONVERSATIONS, "ListConversations", lambda q: encode_list_conversations(q.before, q.changed_since, q.limit), decode_list_conversations_request,
@@ -3270,7 +3345,8 @@ ACTIONS = [
 ]
 
 ACTION_NAMES = {a.byte: a.name for a in ACTIONS} | {
-    ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update", PUSH_TYPING: "Typing"}
+    ERROR: "Error", PUSH_DISCONNECT: "Disconnect", PUSH_UPDATE: "Update", PUSH_TYPING: "Typing",
+    PUSH_PRESENCE: "Presence"}
 REQUEST_ENCODERS = {a.byte: a.encode_request for a in ACTIONS}
 REQUEST_DECODERS = {a.byte: a.decode_request for a in ACTIONS}
 # Success responses, and the error body and pushes (keyed by their action byte).
@@ -3278,10 +3354,12 @@ RESPONSE_ENCODERS = {a.byte: a.encode_response for a in ACTIONS} | {
     ERROR: lambda e: encode_error_body(e.code, e.message, e.retry_after_ms, e.limit, e.reason, e.used),
     PUSH_DISCONNECT: lambda d: encode_disconnect(d.reason, d.message), PUSH_UPDATE: encode_update,
     PUSH_TYPING: encode_typing_push,
+    PUSH_PRESENCE: lambda p: encode_presence_info_into(Writer(), p).build(),
 }
 RESPONSE_DECODERS = {a.byte: a.decode_response for a in ACTIONS} | {
     ERROR: decode_error_body, PUSH_DISCONNECT: decode_disconnect, PUSH_UPDATE: decode_update,
     PUSH_TYPING: decode_typing_push,
+    PUSH_PRESENCE: decode_presence_info,
 }
 
 
@@ -3525,6 +3603,8 @@ class KithClient:
                 self.pushes.put((f.action, d))
             elif f.action == PUSH_TYPING:
                 self.pushes.put((f.action, decode_typing_push(f.body)))
+            elif f.action == PUSH_PRESENCE:
+                self.pushes.put((f.action, decode_presence_info(f.body)))
             else:
                 self.pushes.put((f.action, f.body))  # unknown push: keep but ignore
             return
@@ -3736,9 +3816,20 @@ class KithClient:
         """SetProfile (0x21): replaces the whole profile; returns it as stored."""
         return decode_user_profile(self.request(SET_PROFILE, encode_set_profile(profile)))
 
-    def privacy(self, discoverable: Optional[int] = None, friend_policy: Optional[int] = None) -> PrivacySettings:
-        """Privacy (0x22): changes the settings given; with neither, only reads."""
-        return decode_privacy_settings(self.request(PRIVACY, encode_privacy(discoverable, friend_policy)))
+    def privacy(self, discoverable: Optional[int] = None, friend_policy: Optional[int] = None,
+                presence: Optional[int] = None) -> PrivacySettings:
+        """Privacy (0x22): changes the settings given; with none, only reads."""
+        return decode_privacy_settings(self.request(PRIVACY, encode_privacy(discoverable, friend_policy, presence)))
+
+    def presence(self, users: list, watch: bool = False) -> list:
+        """Presence (0x2e, revision 22): the users' presence as we may see it
+        (a list of PresenceInfo); with watch, this connection is pushed their
+        comings and goings (0x84) from now on, instead of those watched before."""
+        return decode_presence_list(self.request(PRESENCE, encode_presence(users, watch))).users
+
+    def group_online(self, group_id: int) -> GroupOnline:
+        """GroupOnline (0x45, revision 22): how many members are online."""
+        return decode_group_online(self.request(GROUP_ONLINE, encode_group_online(group_id)))
 
     def profile_visibility(self, fields: Optional[FieldVisibility] = None) -> FieldVisibility:
         """ProfileVisibility (0x2D): sets who sees each personal field, or only reads it."""

@@ -34,9 +34,10 @@ use super::{media, social, update, Call, Outcome, PageLimit, Router, ServiceErro
 use crate::config::GroupConfig;
 use crate::id::id_time_ms;
 use crate::protocol::{
-    CreateGroupReply, CreateGroupRequest, DissolveGroupRequest, ErrorCode, GetGroupRequest, GroupEvent, GroupInfo, GroupOnline, GroupOnlineRequest,
-    GroupPage, GroupRole, JoinPolicy, LeaveGroupRequest, ListGroupsRequest, ListMembersRequest, Member, MemberPage,
-    Message, MessageKind, RequestState, SetAliasRequest, TransferGroupRequest, UpdateBody, UpdateGroupRequest,
+    CreateGroupReply, CreateGroupRequest, DissolveGroupRequest, ErrorCode, GetGroupRequest, GroupEvent, GroupInfo,
+    GroupOnline, GroupOnlineRequest, GroupPage, GroupRole, JoinPolicy, LeaveGroupRequest, ListGroupsRequest,
+    ListMembersRequest, Member, MemberPage, Message, MessageKind, RequestState, SetAliasRequest, TransferGroupRequest,
+    UpdateBody, UpdateGroupRequest,
 };
 use crate::service::message::{self, Conversation, StoredMessage};
 use crate::storage::{Get, StorageError};

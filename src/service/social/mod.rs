@@ -27,7 +27,9 @@ pub(crate) use rules::{forbids, Surface};
 pub(crate) use search::Cursors;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::export;
-pub(crate) use store::{check, from_v11, from_v2, from_v6, privacy as privacy_of, relation, reshape_profiles, stats, Pair};
+pub(crate) use store::{
+    check, from_v11, from_v2, from_v6, privacy as privacy_of, relation, reshape_profiles, stats, Pair,
+};
 
 use std::sync::Arc;
 

@@ -5,10 +5,11 @@
 //!
 //! Nothing of it enters the update log. A connection reads presence with
 //! `Presence` and, watching users ([`Hub::watch`](crate::hub::Hub::watch)),
-//! is pushed their comings and goings while it stays connected, each push
-//! checked against the rule as it is sent; a connection that watches
-//! nobody costs nothing. Going offline writes nothing at once: last-seen
-//! times gather in memory ([`LastSeen`]) and are written together every
+//! is pushed what it sees of them whenever that changes — a coming, a
+//! going, an audience, a friendship or a block — worked out under the rule
+//! as it is sent; a connection that watches nobody costs nothing. Going
+//! offline writes nothing at once: last-seen times gather in memory
+//! ([`LastSeen`]) and are written together every
 //! `social.last_seen_flush_secs` and at a clean stop.
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::{rules, store, Pair};
+use crate::hub::Watch;
 use crate::id::now_ms;
 use crate::protocol::{PresenceInfo, PresenceList, PresenceRequest, Push};
 use crate::service::{Call, Outcome, ServiceError, ServiceResult, Services};
@@ -61,14 +63,22 @@ pub(super) async fn presence(call: Call, req: PresenceRequest) -> ServiceResult<
     }
     // Watch first: a change from here on is pushed, and the reading below
     // is at least as new as any change before it.
+    let session = call.session_id;
     if req.watch {
-        call.services.hub().watch(me, call.session_id, &req.users);
+        call.services.hub().watch(me, session, &req.users);
     }
     let services = call.services.clone();
-    let users = call
+    let users: Vec<PresenceInfo> = call
         .services
         .read(move |s| req.users.iter().map(|user| seen_by(&services, s, me, *user)).collect::<Result<_, _>>())
         .await?;
+    if req.watch {
+        for info in &users {
+            let watch =
+                call.services.hub().watchers(info.user_id).into_iter().find(|w| w.session.session_id == session);
+            watch.map(|w| w.tell(*info));
+        }
+    }
     Ok(Outcome::Reply(PresenceList { users }))
 }
 
@@ -77,11 +87,6 @@ fn seen_by(services: &Services, r: &impl Get, viewer: u64, user: u64) -> Result<
     if !shown(services, r, viewer, user)? {
         return Ok(PresenceInfo { user_id: user, online: false, last_seen: 0 });
     }
-    state(services, r, user)
-}
-
-/// `user`'s presence, whoever asks.
-fn state(services: &Services, r: &impl Get, user: u64) -> Result<PresenceInfo, StorageError> {
     let online = services.hub().is_online(user);
     let last_seen = match online {
         true => 0,
@@ -100,95 +105,76 @@ pub(crate) fn shown(services: &Services, r: &impl Get, viewer: u64, user: u64) -
         return Ok(false);
     }
     let relation = store::relation(r, Pair::of(viewer, user))?;
-    if relation.blocked() {
-        return Ok(false);
-    }
     let (theirs, mine) = (store::privacy(r, user)?.presence, store::privacy(r, viewer)?.presence);
     Ok(rules::presence_shared(&relation, theirs, mine))
 }
 
-/// A user's first device came online, or their last went offline: the
-/// sessions watching them who may see it are told. Runs on its own task.
+/// A user's first device came online, or their last went offline: each
+/// session watching them is told, if what it may see of them changed.
 pub(crate) fn changed(services: &Arc<Services>, user: u64, online: bool) {
     if !online {
         services.last_seen.record(user, now_ms());
     }
-    let watchers = services.hub().watchers(user);
-    if watchers.is_empty() {
-        return;
-    }
-    let services = services.clone();
-    tokio::spawn(async move {
-        let reader = services.clone();
-        let told = services
-            .read(move |s| {
-                let mut told = Vec::new();
-                for session in watchers {
-                    // A change nobody may see is not pushed at all: even a
-                    // "hidden" push would time the user's comings and goings.
-                    if shown(&reader, s, session.user_id, user)? {
-                        told.push((session, state(&reader, s, user)?));
-                    }
-                }
-                Ok(told)
-            })
-            .await;
-        match told {
-            Ok(told) => told.into_iter().for_each(|(session, info)| session.push(&frame(info))),
-            Err(e) => tracing::warn!(user, error = %e, "presence not pushed"),
-        }
-    });
+    tell(services, services.hub().watchers(user).into_iter().map(|w| (w, user)).collect());
 }
 
 /// After a change between `a` and `b` (friendship, a block): a session of
-/// either watching the other is told how it sees them now, hidden included,
-/// so a block or unfriending takes the shown presence away at once.
+/// either watching the other is told what it sees of them now, if that
+/// changed — hidden, after a block.
 pub(super) fn refresh_pair(services: &Arc<Services>, a: u64, b: u64) {
     let mut asked = Vec::new();
     for (viewer, user) in [(a, b), (b, a)] {
-        asked.extend(services.hub().watchers(user).into_iter().filter(|s| s.user_id == viewer).map(|s| (s, user)));
+        let watches = services.hub().watchers(user).into_iter();
+        asked.extend(watches.filter(|w| w.session.user_id == viewer).map(|w| (w, user)));
     }
-    push_fresh(services, asked);
+    tell(services, asked);
 }
 
 /// After `user` changed their presence audience: every session watching
-/// them, and every session of theirs watching someone, is told how it sees
-/// the other now (the rule is reciprocal).
+/// them, and every session of theirs watching someone, is told what it sees
+/// of the other now, if that changed (the rule is reciprocal).
 pub(super) fn refresh_user(services: &Arc<Services>, user: u64) {
     let hub = services.hub();
-    let mut asked: Vec<_> = hub.watchers(user).into_iter().map(|s| (s, user)).collect();
+    let mut asked: Vec<_> = hub.watchers(user).into_iter().map(|w| (w, user)).collect();
     for session in hub.sessions(user) {
-        let watched = hub.watched(session.session_id);
-        asked.extend(watched.into_iter().map(|other| (session.clone(), other)));
+        for other in hub.watched(session.session_id) {
+            let watch = hub.watchers(other).into_iter().find(|w| w.session.session_id == session.session_id);
+            asked.extend(watch.map(|w| (w, other)));
+        }
     }
-    push_fresh(services, asked);
+    tell(services, asked);
 }
 
-/// Pushes each session the presence of its user as that user sees it now.
-fn push_fresh(services: &Arc<Services>, asked: Vec<(Arc<crate::hub::SessionHandle>, u64)>) {
+/// Works out, on its own task, what each watch sees of its user now, and
+/// pushes it where that is news: a watcher who may not see the user hears
+/// nothing of their comings and goings, not even "hidden" (it would time
+/// them), and once it loses sight of them, one "hidden".
+fn tell(services: &Arc<Services>, asked: Vec<(Arc<Watch>, u64)>) {
     if asked.is_empty() {
         return;
     }
     let services = services.clone();
     tokio::spawn(async move {
         let reader = services.clone();
-        let told = services
+        let seen = services
             .read(move |s| {
                 asked
                     .into_iter()
-                    .map(|(session, user)| Ok((seen_by(&reader, s, session.user_id, user)?, session)))
+                    .map(|(watch, user)| Ok((seen_by(&reader, s, watch.session.user_id, user)?, watch)))
                     .collect::<Result<Vec<_>, StorageError>>()
             })
             .await;
-        match told {
-            Ok(told) => told.into_iter().for_each(|(info, session)| session.push(&frame(info))),
+        match seen {
+            Ok(seen) => {
+                for (info, watch) in seen {
+                    if watch.tell(info) {
+                        watch.session.push(&Bytes::from(Push::Presence(info).frame()));
+                    }
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "presence not pushed"),
         }
     });
-}
-
-fn frame(info: PresenceInfo) -> Bytes {
-    Bytes::from(Push::Presence(info).frame())
 }
 
 /// Writes the last-seen times gathered since the last call, in one job.
