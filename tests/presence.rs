@@ -12,8 +12,8 @@ use common::talk::{befriend, code, open_group};
 use common::{Kind, TestServer, TestUser, SOON};
 use kith::client::Client;
 use kith::protocol::{
-    Audience, BlockRequest, DeviceType, ErrorCode, GroupOnline, GroupOnlineRequest, ListMembersRequest, PresenceInfo,
-    PresenceRequest, PrivacyRequest, PrivacySettings, Push, UnblockRequest,
+    Audience, BlockRequest, DeviceType, ErrorCode, FriendPolicy, GroupOnline, GroupOnlineRequest, ListMembersRequest,
+    PresenceInfo, PresenceRequest, PrivacyRequest, PrivacySettings, Push, UnblockRequest,
 };
 
 /// How long a test waits to be sure no push came.
@@ -283,3 +283,32 @@ async fn a_group_counts_its_online_members_under_the_rule(kind: Kind) {
     assert_eq!(code(missing), Some(ErrorCode::NotFound));
 }
 per_transport!(a_group_counts_its_online_members_under_the_rule);
+
+/// Data of layout version 11, whose privacy settings had no presence
+/// audience, opens with every setting as it was and the default audience,
+/// friends, in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privacy_settings_of_version_11_are_migrated() {
+    let mut server = TestServer::start().await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    befriend(&alice, &bob).await;
+    let open = PrivacyRequest { friend_policy: Some(FriendPolicy::AcceptAll), ..PrivacyRequest::default() };
+    let before = alice.client.call(&open).await.unwrap();
+    drop((alice, bob));
+    server.stop().await;
+    {
+        let db = sled::open(server.data_dir().join("sled")).unwrap();
+        let tree = db.open_tree("kith").unwrap();
+        common::layout::back_to(&tree, 11);
+        db.flush().unwrap();
+    }
+    server.restart().await;
+    let (alice, _) = server.device(Kind::Tcp, "alice", "alice-phone", DeviceType::Mobile).await;
+    let (bob, login) = server.device(Kind::Tcp, "bob", "bob-phone", DeviceType::Mobile).await;
+    let settings = alice.call(&PrivacyRequest::default()).await.unwrap();
+    assert_eq!(settings, before, "the settings as they were");
+    assert_eq!(settings.presence, Audience::Friends);
+    assert_eq!(seen(&alice, login.session.user_id).await, online(login.session.user_id), "friends see each other");
+    drop(bob);
+}

@@ -216,8 +216,7 @@ async fn messages_of_version_10_are_migrated() {
     {
         let db = sled::open(server.data_dir().join("sled")).unwrap();
         let tree = db.open_tree("kith").unwrap();
-        common::layout::messages_before_v11(&tree);
-        tree.insert([0x01], kith::codec::encode_stored(&10u32)).unwrap();
+        common::layout::back_to(&tree, 10);
         db.flush().unwrap();
     }
     server.restart().await;

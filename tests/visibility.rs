@@ -451,8 +451,7 @@ async fn the_nickname_index_is_rebuilt_by_the_migration() {
         };
         assert!(tree.remove(key("wide")).unwrap().is_some(), "the index holds the fold");
         tree.insert(key("ｗｉｄｅ"), &[] as &[u8]).unwrap();
-        common::layout::messages_before_v11(&tree);
-        tree.insert([0x01], kith::codec::encode_stored(&6u32)).unwrap();
+        common::layout::back_to(&tree, 6);
         db.flush().unwrap();
     }
     server.restart().await;
@@ -523,8 +522,7 @@ async fn invitations_are_indexed_by_the_migration() {
         }
         let stale = GroupInvitation { id: gone, by: alice_id };
         tree.insert(key(0x55, bob_id, gone), kith::codec::encode_stored(&stale)).unwrap();
-        common::layout::messages_before_v11(&tree);
-        tree.insert([0x01], kith::codec::encode_stored(&7u32)).unwrap();
+        common::layout::back_to(&tree, 7);
         db.flush().unwrap();
     }
     server.restart().await;
@@ -622,8 +620,7 @@ async fn recall_counts_are_built_by_the_migration() {
         for key in counts {
             tree.remove(key).unwrap();
         }
-        common::layout::messages_before_v11(&tree);
-        tree.insert([0x01], kith::codec::encode_stored(&8u32)).unwrap();
+        common::layout::back_to(&tree, 8);
         db.flush().unwrap();
     }
     server.restart().await;

@@ -30,10 +30,41 @@ struct MessageV11 {
     mentions: Vec<u64>,
 }
 
+/// Takes every shape a later layout changed back to what `version` stored
+/// (the rest of what the test wrote must already be of that version) and
+/// marks the data as of `version`.
+pub fn back_to(tree: &sled::Tree, version: u32) {
+    if version < 12 {
+        privacy_before_v12(tree);
+    }
+    if version < 11 {
+        messages_before_v11(tree);
+    }
+    tree.insert([schema::SCHEMA_VERSION.prefix], encode_stored(&version)).unwrap();
+}
+
+/// Privacy settings as stored up to layout version 11.
+#[derive(Serialize, Deserialize)]
+struct PrivacyV11 {
+    discoverable: u8,
+    friend_policy: u8,
+}
+
+/// Rewrites every user's privacy settings in the shape of version 11 (no
+/// presence audience); only the default (`Friends`) can go back.
+fn privacy_before_v12(tree: &sled::Tree) {
+    for entry in tree.scan_prefix([schema::USERID_PRIVACY.prefix]) {
+        let (key, value) = entry.unwrap();
+        let (discoverable, friend_policy, presence): (u8, u8, u8) = decode_stored(&value).unwrap();
+        assert_eq!(presence, 2, "version 11 had no presence audience: only the default goes back");
+        tree.insert(key, encode_stored(&PrivacyV11 { discoverable, friend_policy })).unwrap();
+    }
+}
+
 /// Rewrites every logged message in the shape of version 10 (none may
 /// answer another, be edited or mention anyone, which that version could
 /// not store).
-pub fn messages_before_v11(tree: &sled::Tree) {
+fn messages_before_v11(tree: &sled::Tree) {
     for entry in tree.scan_prefix([schema::CONVMESSAGE_MESSAGE.prefix]) {
         let (key, value) = entry.unwrap();
         let m: MessageV11 = decode_stored(&value).unwrap();
