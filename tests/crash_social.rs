@@ -10,6 +10,9 @@
 //! * every profile is at least its last acknowledged version;
 //! * every acknowledged block holds.
 //!
+//! A second test kills it once after a presence audience was acknowledged
+//! and a last-seen time was held past its write interval: both hold.
+//!
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
 use crate::common;
@@ -198,4 +201,47 @@ async fn acknowledged_friendships_profiles_and_blocks_survive_kill_9() {
     let clients: Vec<Client> = futures_util::future::join_all(tokens.iter().map(|t| connect(&server, t))).await;
     check(&clients, &ids, &ledger).await;
     assert!(ledger.lock().unwrap().profile > cycles as u64, "the changes did run");
+}
+
+/// Presence across a SIGKILL: an acknowledged change of the presence
+/// audience holds, and a last-seen time held for longer than
+/// `social.last_seen_flush_secs` was written (PROTOCOL section 5,
+/// `Presence`, "Last seen").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_settings_and_written_last_seen_survive_kill_9() {
+    use kith::protocol::{Audience, PresenceRequest, PrivacyRequest, Push};
+    let dir = tempfile::tempdir().unwrap();
+    let flush = ["--set", "social.last_seen_flush_secs=1"];
+    let mut server = start(dir.path(), &flush);
+    let mut clients = Vec::new();
+    let mut ids = Vec::new();
+    for name in ["alice", "bob"] {
+        let c = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+        ids.push(c.register(name, common::PASSWORD).await.unwrap());
+        c.login(name, common::PASSWORD, common::device("phone", DeviceType::Mobile)).await.unwrap();
+        let everyone = PrivacyRequest { presence: Some(Audience::Everyone), ..PrivacyRequest::default() };
+        assert_eq!(c.call(&everyone).await.unwrap().presence, Audience::Everyone);
+        clients.push(c);
+    }
+    let mut bob = clients.pop().unwrap();
+    bob.call(&PresenceRequest { users: vec![ids[0]], watch: true }).await.unwrap();
+    drop(clients);
+    let gone = loop {
+        match bob.push_within(Duration::from_secs(5)).await.unwrap() {
+            Push::Presence(info) => break info,
+            _ => continue,
+        }
+    };
+    assert!(!gone.online && gone.last_seen > 0, "{gone:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(bob);
+
+    let server = start(dir.path(), &flush);
+    let bob = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+    bob.login("bob", common::PASSWORD, common::device("phone", DeviceType::Mobile)).await.unwrap();
+    let seen = bob.call(&PresenceRequest { users: vec![ids[0]], watch: false }).await.unwrap();
+    assert_eq!(seen.users, vec![gone], "the last seen written before the kill");
+    assert_eq!(bob.call(&PrivacyRequest::default()).await.unwrap().presence, Audience::Everyone);
 }
