@@ -202,6 +202,24 @@ async fn stats_and_export() {
     // both logs, the request to carol in two, the block and the profile
     // change in alice's.
     assert!(text.contains("updates          24"), "{text}");
+    assert!(text.contains("users_active_30d 4"), "{text}");
+    // Carol goes away: no longer online, still active this month (her
+    // last seen, not yet written, counts).
+    let carol_id = carol.user_id;
+    drop(carol);
+    let json = tokio::time::timeout(common::SOON, async {
+        loop {
+            let stats = kith_async(args(&["stats", "--json"]), server.data_dir(), None).await;
+            let json: serde_json::Value = serde_json::from_str(&stdout(&stats)).unwrap();
+            if json["users_online"].as_u64() == Some(3) {
+                return json;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("carol's connection closes");
+    assert_eq!(json["users_active_30d"].as_u64(), Some(4), "{json}");
 
     // A conversation she pins, after the counts above.
     let pin = ConversationStateRequest {
@@ -221,8 +239,9 @@ async fn stats_and_export() {
     let social = &lines[1]["social_profile"];
     assert_eq!((&social["nickname"], &social["city"]), (&serde_json::json!("Ally"), &serde_json::json!("Lyon")));
     assert_eq!(social["city_shown_to"], "everyone", "who sees her personal fields is exported too");
+    assert_eq!((&social["presence_shown_to"], &social["last_seen"]), (&serde_json::json!("friends"), &serde_json::json!(0)));
     assert_eq!(lines[2]["friend"]["user_id"], bob.user_id);
-    assert_eq!(lines[3]["friend_request"]["to"], carol.user_id);
+    assert_eq!(lines[3]["friend_request"]["to"], carol_id);
     assert_eq!(lines[3]["friend_request"]["state"], "pending");
     assert_eq!(lines[4]["friend_request"]["state"], "accepted");
     assert_eq!(lines[5]["blocked"]["user_id"], dave.user_id);
@@ -242,7 +261,7 @@ async fn stats_and_export() {
     assert_eq!(log[6]["message"]["sender"], bob.user_id);
     assert_eq!(log[7]["friend_request_update"]["request"]["state"], "pending");
     assert_eq!(log[8]["friend_request_update"]["request"]["state"], "accepted");
-    assert_eq!(log[9]["friend_request_update"]["request"]["to"], carol.user_id);
+    assert_eq!(log[9]["friend_request_update"]["request"]["to"], carol_id);
     assert_eq!(log[10]["block_changed"]["user_id"], dave.user_id);
     assert_eq!(log[11]["profile_changed"]["profile"]["city"], "Lyon");
     assert_eq!(log[12]["conversation_state_changed"]["draft"], "and");
