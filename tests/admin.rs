@@ -239,7 +239,10 @@ async fn stats_and_export() {
     let social = &lines[1]["social_profile"];
     assert_eq!((&social["nickname"], &social["city"]), (&serde_json::json!("Ally"), &serde_json::json!("Lyon")));
     assert_eq!(social["city_shown_to"], "everyone", "who sees her personal fields is exported too");
-    assert_eq!((&social["presence_shown_to"], &social["last_seen"]), (&serde_json::json!("friends"), &serde_json::json!(0)));
+    assert_eq!(
+        (&social["presence_shown_to"], &social["last_seen"]),
+        (&serde_json::json!("friends"), &serde_json::json!(0))
+    );
     assert_eq!(lines[2]["friend"]["user_id"], bob.user_id);
     assert_eq!(lines[3]["friend_request"]["to"], carol_id);
     assert_eq!(lines[3]["friend_request"]["state"], "pending");

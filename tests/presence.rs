@@ -207,7 +207,7 @@ async fn last_seen_outlives_a_restart() {
 }
 
 /// Over the limit, refused with the limit named; the reply keeps request
-/// order, repeats included.
+/// order, repeats included; an unknown audience is a malformed body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_users_are_refused() {
     let server = TestServer::start_with(|c| c.social.presence_users_max = 3).await;
@@ -219,6 +219,12 @@ async fn too_many_users_are_refused() {
     }
     let list = alice.client.call(&PresenceRequest { users: vec![me, 7, me], watch: true }).await.unwrap();
     assert_eq!(list.users, vec![online(me), hidden(7), online(me)]);
+    // An audience past Nobody (3) in Privacy: the body is malformed.
+    let reply = alice.client.request_raw(kith::protocol::Action::Privacy as u8, vec![0, 0, 1, 4]).await.unwrap();
+    assert_eq!(reply.action, kith::protocol::ERROR_ACTION);
+    let error: kith::protocol::ErrorBody = kith::codec::decode_wire(&reply.body).unwrap();
+    assert_eq!(error.error_code(), Some(ErrorCode::MalformedBody));
+    assert_eq!(set_presence(&alice, Audience::Nobody).await.presence, Audience::Nobody, "3 is Nobody");
 }
 
 async fn count(client: &Client, group: u64) -> Result<GroupOnline, kith::client::ClientError> {
