@@ -19,6 +19,7 @@ mod retention;
 mod social;
 mod sync;
 mod traffic;
+mod presence;
 mod typing;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -71,6 +72,10 @@ pub enum Scenario {
     /// One group of `--members` members, `--online` of them connected, and
     /// `--senders` of those typing at `--rate` signals a second in all.
     Typing,
+    /// One group of `--members` members, `--online` of them connected and
+    /// watching `--senders` others come and go, `--rate` times a second in
+    /// all; then `GroupOnline` at `--rate` a second.
+    Presence,
 }
 
 /// Which transport to load.
@@ -124,7 +129,9 @@ pub struct BenchArgs {
     /// Message size in bytes (at least 8).
     #[arg(long, default_value_t = 200)]
     pub size: usize,
-    /// Total send rate in messages per second; unlimited if absent (dm, fanout).
+    /// Total send rate in messages per second; unlimited if absent (dm,
+    /// fanout). Typing: signals a second (100); presence: comings and
+    /// goings, then `GroupOnline` calls, a second (20).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Recipients (fanout).
@@ -162,14 +169,16 @@ pub struct BenchArgs {
     /// Tokens to seed (social).
     #[arg(long, default_value_t = 100_000)]
     pub users: usize,
-    /// Members of the group, each online on one device (group; typing:
-    /// `--online` of them).
+    /// Members of the group, each online on one device (group; typing and
+    /// presence: `--online` of them).
     #[arg(long, default_value_t = 500)]
     pub members: usize,
-    /// Members sending from a second device (group), or typing (typing).
+    /// Members sending from a second device (group), typing (typing), or
+    /// coming and going (presence).
     #[arg(long, default_value_t = 4)]
     pub senders: usize,
-    /// Members connected and counting the pushes they get (typing).
+    /// Members connected and counting the pushes they get (typing,
+    /// presence).
     #[arg(long, default_value_t = 200)]
     pub online: usize,
     /// Peers who each write to the listing user (conversations).
@@ -346,6 +355,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Retention => retention::run(b).await,
         Scenario::Media => media::run(b).await,
         Scenario::Typing => typing::run(b).await,
+        Scenario::Presence => presence::run(b).await,
         Scenario::Micro => Ok(micro::run(args.duration)), // returned above
     };
     if let Err(e) = bench.accounts.save() {
