@@ -376,6 +376,10 @@ pub struct ConversationConfig {
     /// Members one group message may mention by name (mentioning everyone
     /// counts one).
     pub mentions_max: u32,
+    /// Messages mentioning everyone one group may carry per hour, whoever
+    /// sends them: each enters every member's update log, so in a group of
+    /// thousands it costs thousands of writes. Beyond it, `RateLimited`.
+    pub everyone_mentions_per_hour: u32,
 }
 
 impl Default for ConversationConfig {
@@ -397,6 +401,7 @@ impl Default for ConversationConfig {
             reactions_per_user: 3,
             reaction_users_listed: 20,
             mentions_max: 50,
+            everyone_mentions_per_hour: 10,
         }
     }
 }
@@ -663,7 +668,7 @@ impl Config {
                 "must be at least 1024 and at most limits.max_frame_bytes - 256 so a chunk fits a frame",
             );
         }
-        let positive: [(&'static str, u64); 31] = [
+        let positive: [(&'static str, u64); 32] = [
             ("media.max_file_bytes", self.media.max_file_bytes),
             ("media.uploads_per_user", u64::from(self.media.uploads_per_user)),
             ("media.upload_expiry_secs", self.media.upload_expiry_secs),
@@ -675,6 +680,7 @@ impl Config {
             ("conversation.purge_interval_secs", self.conversation.purge_interval_secs),
             ("conversation.purge_batch", u64::from(self.conversation.purge_batch)),
             ("conversation.typing_per_minute", u64::from(self.conversation.typing_per_minute)),
+            ("conversation.everyone_mentions_per_hour", u64::from(self.conversation.everyone_mentions_per_hour)),
             ("conversation.offline_cap_group", u64::from(self.conversation.offline_cap_group)),
             ("group.max_members", u64::from(self.group.max_members)),
             ("group.max_groups_per_user", u64::from(self.group.max_groups_per_user)),

@@ -109,3 +109,28 @@ async fn mentions_name_members_only() {
     assert_eq!((many.code(), many.limit()), (Some(ErrorCode::InvalidArgument), Some(2)));
     mention(&alice, in_group, "@bob @carol", &[bob.user_id, carol.user_id]).await.unwrap();
 }
+
+/// @all is counted per group, whoever says it: past
+/// `conversation.everyone_mentions_per_hour` it is `RateLimited` (reason
+/// `Quota`, with the limit and the wait), in that group only; mentions by
+/// name and plain messages go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentions_of_everyone_are_counted_per_group() {
+    let server = TestServer::start_with(|c| c.conversation.everyone_mentions_per_hour = 2).await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let carol = server.user(Kind::Tcp, "carol").await;
+    let group = open_group(&alice, &[&bob, &carol]).await;
+    let other = open_group(&alice, &[&bob]).await;
+    alice.client.call(&SetAdminRequest { group_id: group, user_id: bob.user_id, admin: true }).await.unwrap();
+    let in_group = Target::Group(group);
+    mention(&alice, in_group, "@all one", &[0]).await.unwrap();
+    mention(&bob, in_group, "@all two", &[0]).await.unwrap();
+    let refused = mention(&alice, in_group, "@all three", &[0]).await.expect_err("past the quota");
+    assert_eq!((refused.code(), refused.limit()), (Some(ErrorCode::RateLimited), Some(2)));
+    assert_eq!(refused.rate_limit_reason(), Some(kith::protocol::RateLimitReason::Quota));
+    assert!(refused.retry_after().is_some_and(|wait| wait.as_secs() > 3500), "{refused:?}");
+    mention(&alice, in_group, "@carol", &[carol.user_id]).await.unwrap();
+    send(&alice.client, in_group, "plain").await;
+    mention(&alice, Target::Group(other), "@all elsewhere", &[0]).await.unwrap();
+}

@@ -16,6 +16,10 @@ use crate::protocol::{ClientType, DeviceInfo, DeviceType, ErrorCode};
 /// Password of every bench user.
 pub(super) const PASSWORD: &str = "kith bench password";
 
+/// New connections one sign-in may take when the server closes them for
+/// taking too long to authenticate.
+const SIGN_IN_ATTEMPTS: u32 = 5;
+
 /// One device of one bench user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {
@@ -93,30 +97,56 @@ impl Tokens {
     ) -> Result<(Client, Account), ClientError> {
         let device_id = device_id(device);
         let key = (username.to_string(), device_id.clone());
-        let client = server.connect().await?;
         let cached = self.lock().get(&key).cloned();
         if let Some(account) = cached {
+            let client = server.connect().await?;
             match client.auth(&account.token).await {
                 Ok(_) => return Ok((client, account)),
                 Err(e) if e.code() == Some(ErrorCode::InvalidToken) => {}
                 Err(e) => return Err(e),
             }
         }
+        // Waiting out the registration throttle can outlast the server's
+        // deadline for authenticating, which then closes the connection:
+        // start over on a new one.
+        let mut attempts = 0;
+        let account = loop {
+            let client = server.connect().await?;
+            match self.sign_in(&client, username, &device_id, device).await {
+                Ok(account) => break (client, account),
+                Err(ClientError::Closed) if attempts < SIGN_IN_ATTEMPTS => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        self.lock().insert(key, account.1.clone());
+        Ok(account)
+    }
+
+    /// Registers `username` (unless it exists) and logs `client` in.
+    async fn sign_in(
+        &self,
+        client: &Client,
+        username: &str,
+        device_id: &str,
+        device: usize,
+    ) -> Result<Account, ClientError> {
         match super::past_throttle(|| client.register(username, PASSWORD)).await {
             Ok(_) => {}
             Err(e) if e.code() == Some(ErrorCode::Conflict) => {}
             Err(e) => return Err(e),
         }
         let info = DeviceInfo {
-            device_id: device_id.clone(),
+            device_id: device_id.to_string(),
             device_type: device_type(device),
             client_type: ClientType::Other,
         };
         let login = super::past_throttle(|| client.login(username, PASSWORD, info.clone())).await?;
         self.logins.fetch_add(1, Ordering::Relaxed);
-        let account =
-            Account { username: username.into(), user_id: login.session.user_id, device_id, token: login.token };
-        self.lock().insert(key, account.clone());
-        Ok((client, account))
+        Ok(Account {
+            username: username.into(),
+            user_id: login.session.user_id,
+            device_id: info.device_id,
+            token: login.token,
+        })
     }
 }

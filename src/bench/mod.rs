@@ -13,13 +13,14 @@ mod group;
 mod login;
 mod media;
 mod micro;
+mod presence;
 pub mod report;
 mod resilience;
 mod retention;
+mod signals;
 mod social;
 mod sync;
 mod traffic;
-mod presence;
 mod typing;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -76,6 +77,10 @@ pub enum Scenario {
     /// watching `--senders` others come and go, `--rate` times a second in
     /// all; then `GroupOnline` at `--rate` a second.
     Presence,
+    /// One group of `--members` members, `--online` of them connected, and
+    /// `--senders` of those reacting, then editing, at `--rate` a second in
+    /// all; then the owner mentioning everyone at that rate.
+    Signals,
 }
 
 /// Which transport to load.
@@ -131,7 +136,8 @@ pub struct BenchArgs {
     pub size: usize,
     /// Total send rate in messages per second; unlimited if absent (dm,
     /// fanout). Typing: signals a second (100); presence: comings and
-    /// goings, then `GroupOnline` calls, a second (20).
+    /// goings, then `GroupOnline` calls, a second (20); signals: actions
+    /// a second (100).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Recipients (fanout).
@@ -169,16 +175,16 @@ pub struct BenchArgs {
     /// Tokens to seed (social).
     #[arg(long, default_value_t = 100_000)]
     pub users: usize,
-    /// Members of the group, each online on one device (group; typing and
-    /// presence: `--online` of them).
+    /// Members of the group, each online on one device (group; typing,
+    /// presence and signals: `--online` of them).
     #[arg(long, default_value_t = 500)]
     pub members: usize,
-    /// Members sending from a second device (group), typing (typing), or
-    /// coming and going (presence).
+    /// Members sending from a second device (group), typing (typing),
+    /// coming and going (presence), or reacting and editing (signals).
     #[arg(long, default_value_t = 4)]
     pub senders: usize,
     /// Members connected and counting the pushes they get (typing,
-    /// presence).
+    /// presence), or reading (signals).
     #[arg(long, default_value_t = 200)]
     pub online: usize,
     /// Peers who each write to the listing user (conversations).
@@ -356,6 +362,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Media => media::run(b).await,
         Scenario::Typing => typing::run(b).await,
         Scenario::Presence => presence::run(b).await,
+        Scenario::Signals => signals::run(b).await,
         Scenario::Micro => Ok(micro::run(args.duration)), // returned above
     };
     if let Err(e) = bench.accounts.save() {

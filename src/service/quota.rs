@@ -1,7 +1,7 @@
-//! Per-user quotas on actions that reach other people (searches of the
-//! directory, group invitations): fixed windows counted in memory, so a
-//! user can neither list the directory by brute force nor flood others'
-//! update logs. A restart forgets the counts, which only ever lets a user
+//! Quotas on actions that reach other people (searches of the directory,
+//! group invitations, per user; mentions of everyone, per group): fixed
+//! windows counted in memory, so a user can neither list the directory by
+//! brute force nor flood others' update logs. A restart forgets the counts, which only ever lets a user
 //! start a window afresh.
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use crate::protocol::RateLimitReason;
 /// Users whose windows are remembered before stale ones are dropped.
 const REMEMBERED: usize = 100_000;
 
-/// At most `most` of one action per user per window.
+/// At most `most` of one action per user (or group) per window.
 pub(super) struct Quota {
     what: &'static str,
     most: u32,
@@ -28,14 +28,14 @@ impl Quota {
         Quota { what, most, window, windows: Mutex::new(HashMap::new()) }
     }
 
-    /// Counts `n` actions by `user`, or refuses them all with how long to
-    /// wait (`RateLimited`, `limit` = the quota).
-    pub(super) fn allow(&self, user: u64, n: u32, now: Instant) -> ServiceResult<()> {
+    /// Counts `n` actions by `who` (a user, or a group), or refuses them
+    /// all with how long to wait (`RateLimited`, `limit` = the quota).
+    pub(super) fn allow(&self, who: u64, n: u32, now: Instant) -> ServiceResult<()> {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if windows.len() >= REMEMBERED {
             windows.retain(|_, (start, _)| now.saturating_duration_since(*start) < self.window);
         }
-        let (start, count) = windows.entry(user).or_insert((now, 0));
+        let (start, count) = windows.entry(who).or_insert((now, 0));
         if now.saturating_duration_since(*start) >= self.window {
             (*start, *count) = (now, 0);
         }

@@ -26,6 +26,10 @@ pub(crate) fn send(
     let record = speaker(tx, group, message.sender)?;
     let members = services.rosters.members(tx, group, &record)?.to_vec();
     let told = mentioned(tx, group, &message.mentions, message.sender, &members)?;
+    if message.mentions.contains(&EVERYONE) {
+        // Counted per group: the cost is the group's size, whoever speaks.
+        services.everyone_mentions.allow(group, 1, std::time::Instant::now())?;
+    }
     let id = tx.next_id();
     let conversation = Conversation::Group(group);
     message::append(tx, conversation, id, message)?;
@@ -35,6 +39,9 @@ pub(crate) fn send(
     Ok(id)
 }
 
+/// The mention that names every member.
+const EVERYONE: u64 = 0;
+
 /// The members a message mentions, who get it in their update log however
 /// large the group is: each named one must be a member; 0, everyone, only
 /// the owner and admins may say. The sender is not told of their own
@@ -42,7 +49,7 @@ pub(crate) fn send(
 fn mentioned(r: &impl Get, group: u64, mentions: &[u64], sender: u64, members: &[u64]) -> ServiceResult<Vec<u64>> {
     let mut told = Vec::new();
     for &user in mentions {
-        if user == 0 {
+        if user == EVERYONE {
             if membership(r, group, sender)?.role == GroupRole::Member {
                 return Err(ServiceError::new(
                     ErrorCode::NotPermitted,
