@@ -302,14 +302,7 @@ async fn privacy_settings_of_version_11_are_migrated() {
     let open = PrivacyRequest { friend_policy: Some(FriendPolicy::AcceptAll), ..PrivacyRequest::default() };
     let before = alice.client.call(&open).await.unwrap();
     drop((alice, bob));
-    server.stop().await;
-    {
-        let db = sled::open(server.data_dir().join("sled")).unwrap();
-        let tree = db.open_tree("kith").unwrap();
-        common::layout::back_to(&tree, 11);
-        db.flush().unwrap();
-    }
-    server.restart().await;
+    common::layout::restart_from(&mut server, 11).await;
     let (alice, _) = server.device(Kind::Tcp, "alice", "alice-phone", DeviceType::Mobile).await;
     let (bob, login) = server.device(Kind::Tcp, "bob", "bob-phone", DeviceType::Mobile).await;
     let settings = alice.call(&PrivacyRequest::default()).await.unwrap();

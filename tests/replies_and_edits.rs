@@ -212,14 +212,7 @@ async fn messages_of_version_10_are_migrated() {
     let said = send(&alice.client, to_bob, "before the upgrade").await;
     let before = history(&alice.client, to_bob, 100).await;
     drop((alice, bob));
-    server.stop().await;
-    {
-        let db = sled::open(server.data_dir().join("sled")).unwrap();
-        let tree = db.open_tree("kith").unwrap();
-        common::layout::back_to(&tree, 10);
-        db.flush().unwrap();
-    }
-    server.restart().await;
+    common::layout::restart_from(&mut server, 10).await;
     let (alice, _) = server.device(Kind::Tls, "alice", "alice-tablet", DeviceType::Tablet).await;
     assert_eq!(history(&alice, to_bob, 100).await, before);
     assert!(before.iter().all(|m| m.reply_to == 0 && m.edited == 0));

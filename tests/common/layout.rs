@@ -43,6 +43,19 @@ pub fn back_to(tree: &sled::Tree, version: u32) {
     tree.insert([schema::SCHEMA_VERSION.prefix], encode_stored(&version)).unwrap();
 }
 
+/// Stops `server`, takes its data back to layout `version` ([`back_to`])
+/// and starts it again, which migrates the data.
+pub async fn restart_from(server: &mut super::TestServer, version: u32) {
+    server.stop().await;
+    {
+        let db = sled::open(server.data_dir().join("sled")).unwrap();
+        let tree = db.open_tree("kith").unwrap();
+        back_to(&tree, version);
+        db.flush().unwrap();
+    }
+    server.restart().await;
+}
+
 /// Privacy settings as stored up to layout version 11.
 #[derive(Serialize, Deserialize)]
 struct PrivacyV11 {

@@ -7,7 +7,7 @@
 //! adds the member.
 
 use super::store::{self, BanRecord, GroupInvitation, GroupRecord, JoinRequestRecord, MemberRecord};
-use super::{announce, change, check_not_banned, info, load, membership, rules};
+use super::{announce, change, check_not_banned, info, load, membership, read_as_member, rules};
 use crate::config::GroupConfig;
 use crate::id::now_ms;
 use crate::protocol::{
@@ -198,26 +198,20 @@ async fn answer_join(call: Call, req: AnswerJoinRequest) -> ServiceResult<Outcom
 
 async fn list_join_requests(call: Call, req: ListJoinRequestsRequest) -> ServiceResult<Outcome<JoinRequestPage>> {
     let limit = PageLimit::requested(req.limit)?.count;
-    let me = call.me()?.user_id;
-    let page = call
-        .services
-        .read(move |s| {
-            Ok((|| -> ServiceResult<JoinRequestPage> {
-                let record = load(s, req.group_id)?;
-                rules::need_admin(membership(s, req.group_id, me)?.role)?;
-                let mut requests = Vec::new();
-                for entry in store::requests_page(s, req.group_id, req.after) {
-                    let (user, pending) = entry?;
-                    if requests.len() == limit {
-                        return Ok(JoinRequestPage { requests, more: true });
-                    }
-                    let name = &record.fields.name;
-                    requests.push(request_info(s, req.group_id, name, user, &pending, RequestState::Pending, 0)?);
-                }
-                Ok(JoinRequestPage { requests, more: false })
-            })())
-        })
-        .await??;
+    let page = read_as_member(&call, req.group_id, move |s, _, record, member| {
+        rules::need_admin(member.role)?;
+        let mut requests = Vec::new();
+        for entry in store::requests_page(s, req.group_id, req.after) {
+            let (user, pending) = entry?;
+            if requests.len() == limit {
+                return Ok(JoinRequestPage { requests, more: true });
+            }
+            let name = &record.fields.name;
+            requests.push(request_info(s, req.group_id, name, user, &pending, RequestState::Pending, 0)?);
+        }
+        Ok(JoinRequestPage { requests, more: false })
+    })
+    .await?;
     Ok(Outcome::Reply(page))
 }
 
@@ -427,25 +421,19 @@ async fn ban(call: Call, req: BanRequest) -> ServiceResult<Outcome<()>> {
 
 async fn list_bans(call: Call, req: ListBansRequest) -> ServiceResult<Outcome<BanPage>> {
     let limit = PageLimit::requested(req.limit)?.count;
-    let me = call.me()?.user_id;
-    let page = call
-        .services
-        .read(move |s| {
-            Ok((|| -> ServiceResult<BanPage> {
-                load(s, req.group_id)?;
-                rules::need_admin(membership(s, req.group_id, me)?.role)?;
-                let mut bans = Vec::new();
-                for entry in store::bans_page(s, req.group_id, req.after) {
-                    let (user, ban) = entry?;
-                    if bans.len() == limit {
-                        return Ok(BanPage { bans, more: true });
-                    }
-                    bans.push(Ban { user: social::card(s, user)?, by: ban.by, since: ban.since });
-                }
-                Ok(BanPage { bans, more: false })
-            })())
-        })
-        .await??;
+    let page = read_as_member(&call, req.group_id, move |s, _, _, member| {
+        rules::need_admin(member.role)?;
+        let mut bans = Vec::new();
+        for entry in store::bans_page(s, req.group_id, req.after) {
+            let (user, ban) = entry?;
+            if bans.len() == limit {
+                return Ok(BanPage { bans, more: true });
+            }
+            bans.push(Ban { user: social::card(s, user)?, by: ban.by, since: ban.since });
+        }
+        Ok(BanPage { bans, more: false })
+    })
+    .await?;
     Ok(Outcome::Reply(page))
 }
 

@@ -40,7 +40,7 @@ use crate::protocol::{
     UpdateBody, UpdateGroupRequest,
 };
 use crate::service::message::{self, Conversation, StoredMessage};
-use crate::storage::{Get, StorageError};
+use crate::storage::{Get, StorageError, Store};
 
 /// Registers the group handlers.
 pub(super) fn routes(router: &mut Router) {
@@ -453,33 +453,46 @@ async fn set_alias(call: Call, req: SetAliasRequest) -> ServiceResult<Outcome<()
         .await
 }
 
-async fn list_members(call: Call, req: ListMembersRequest) -> ServiceResult<Outcome<MemberPage>> {
-    let limit = PageLimit::requested(req.limit)?.count;
+/// Reads `group` as the caller, a member of it, may: `read` gets the
+/// group's record and the caller's membership. No such group is
+/// `NotFound`; not a member, `NotPermitted`.
+async fn read_as_member<T: Send + 'static>(
+    call: &Call,
+    group: u64,
+    read: impl FnOnce(&Store, u64, GroupRecord, MemberRecord) -> ServiceResult<T> + Send + 'static,
+) -> ServiceResult<T> {
     let me = call.me()?.user_id;
-    let services = call.services.clone();
-    let page = call
-        .services
+    call.services
         .read(move |s| {
-            Ok((|| -> ServiceResult<MemberPage> {
-                let record = load(s, req.group_id)?;
-                membership(s, req.group_id, me)?;
-                let mut members = Vec::new();
-                for entry in store::members_page(s, req.group_id, req.after) {
-                    let (user, m) = entry?;
-                    // Online first: an offline member costs no rule reading.
-                    let online = services.hub().is_online(user) && social::presence_shown(&services, s, me, user)?;
-                    if req.online_only && !online {
-                        continue;
-                    }
-                    if members.len() == limit {
-                        return Ok(MemberPage { members, more: true, member_count: record.member_count });
-                    }
-                    members.push(member_view(s, user, m, online)?);
-                }
-                Ok(MemberPage { members, more: false, member_count: record.member_count })
+            Ok((|| {
+                let record = load(s, group)?;
+                let member = membership(s, group, me)?;
+                read(s, me, record, member)
             })())
         })
-        .await??;
+        .await?
+}
+
+async fn list_members(call: Call, req: ListMembersRequest) -> ServiceResult<Outcome<MemberPage>> {
+    let limit = PageLimit::requested(req.limit)?.count;
+    let services = call.services.clone();
+    let page = read_as_member(&call, req.group_id, move |s, me, record, _| {
+        let mut members = Vec::new();
+        for entry in store::members_page(s, req.group_id, req.after) {
+            let (user, m) = entry?;
+            // Online first: an offline member costs no rule reading.
+            let online = services.hub().is_online(user) && social::presence_shown(&services, s, me, user)?;
+            if req.online_only && !online {
+                continue;
+            }
+            if members.len() == limit {
+                return Ok(MemberPage { members, more: true, member_count: record.member_count });
+            }
+            members.push(member_view(s, user, m, online)?);
+        }
+        Ok(MemberPage { members, more: false, member_count: record.member_count })
+    })
+    .await?;
     Ok(Outcome::Reply(page))
 }
 
@@ -487,25 +500,17 @@ async fn list_members(call: Call, req: ListMembersRequest) -> ServiceResult<Outc
 /// caller may see: a count read on demand, where a stream of presence
 /// pushes from a large group would cost every member.
 async fn group_online(call: Call, req: GroupOnlineRequest) -> ServiceResult<Outcome<GroupOnline>> {
-    let me = call.me()?.user_id;
     let services = call.services.clone();
-    let counted = call
-        .services
-        .read(move |s| {
-            Ok((|| -> ServiceResult<GroupOnline> {
-                let record = load(s, req.group_id)?;
-                membership(s, req.group_id, me)?;
-                let members = services.rosters.members(s, req.group_id, &record)?;
-                let mut online = 0;
-                for user in members.iter().copied() {
-                    if services.hub().is_online(user) && social::presence_shown(&services, s, me, user)? {
-                        online += 1;
-                    }
-                }
-                Ok(GroupOnline { member_count: record.member_count, online })
-            })())
-        })
-        .await??;
+    let counted = read_as_member(&call, req.group_id, move |s, me, record, _| {
+        let mut online = 0;
+        for user in services.rosters.members(s, req.group_id, &record)?.iter().copied() {
+            if services.hub().is_online(user) && social::presence_shown(&services, s, me, user)? {
+                online += 1;
+            }
+        }
+        Ok(GroupOnline { member_count: record.member_count, online })
+    })
+    .await?;
     Ok(Outcome::Reply(counted))
 }
 
