@@ -219,6 +219,12 @@ impl Hub {
         watchers.get(&user_id).cloned().unwrap_or_default()
     }
 
+    /// How the session `session_id` watches `user_id`, if it does.
+    pub fn watch_of(&self, user_id: u64, session_id: u64) -> Option<Arc<Watch>> {
+        let watchers = shard_of(&self.watchers, user_id).read().unwrap_or_else(|e| e.into_inner());
+        watchers.get(&user_id)?.iter().find(|w| w.session.session_id == session_id).cloned()
+    }
+
     /// The users the session `session_id` watches.
     pub fn watched(&self, session_id: u64) -> Vec<u64> {
         let watching = shard_of(&self.watching, session_id).lock().unwrap_or_else(|e| e.into_inner());

@@ -74,9 +74,9 @@ pub(super) async fn presence(call: Call, req: PresenceRequest) -> ServiceResult<
         .await?;
     if req.watch {
         for info in &users {
-            let watch =
-                call.services.hub().watchers(info.user_id).into_iter().find(|w| w.session.session_id == session);
-            watch.map(|w| w.tell(*info));
+            if let Some(watch) = call.services.hub().watch_of(info.user_id, session) {
+                watch.tell(*info);
+            }
         }
     }
     Ok(Outcome::Reply(PresenceList { users }))
@@ -138,8 +138,7 @@ pub(super) fn refresh_user(services: &Arc<Services>, user: u64) {
     let mut asked: Vec<_> = hub.watchers(user).into_iter().map(|w| (w, user)).collect();
     for session in hub.sessions(user) {
         for other in hub.watched(session.session_id) {
-            let watch = hub.watchers(other).into_iter().find(|w| w.session.session_id == session.session_id);
-            asked.extend(watch.map(|w| (w, other)));
+            asked.extend(hub.watch_of(other, session.session_id).map(|w| (w, other)));
         }
     }
     tell(services, asked);
