@@ -82,6 +82,21 @@ impl PageLimit {
     }
 }
 
+/// The first `limit` of `entries`, and whether more follow.
+pub(crate) fn page_of<T>(
+    entries: impl Iterator<Item = Result<T, StorageError>>,
+    limit: usize,
+) -> Result<(Vec<T>, bool), StorageError> {
+    let mut out = Vec::with_capacity(limit.min(128));
+    for entry in entries {
+        if out.len() == limit {
+            return Ok((out, true));
+        }
+        out.push(entry?);
+    }
+    Ok((out, false))
+}
+
 /// Shared state of every service.
 pub struct Services {
     store: Arc<Store>,

@@ -17,7 +17,7 @@ use crate::protocol::{
     ListJoinRequestsRequest, MuteGroupRequest, MuteMemberRequest, RequestState, SetAdminRequest, UpdateBody,
 };
 use crate::service::social::{self, forbids, Surface};
-use crate::service::{update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
+use crate::service::{page_of, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Services, Tx};
 use crate::storage::{Get, StorageError};
 
 pub(super) fn routes(router: &mut Router) {
@@ -200,16 +200,13 @@ async fn list_join_requests(call: Call, req: ListJoinRequestsRequest) -> Service
     let limit = PageLimit::requested(req.limit)?.count;
     let page = read_as_member(&call, req.group_id, move |s, _, record, member| {
         rules::need_admin(member.role)?;
-        let mut requests = Vec::new();
-        for entry in store::requests_page(s, req.group_id, req.after) {
-            let (user, pending) = entry?;
-            if requests.len() == limit {
-                return Ok(JoinRequestPage { requests, more: true });
-            }
-            let name = &record.fields.name;
-            requests.push(request_info(s, req.group_id, name, user, &pending, RequestState::Pending, 0)?);
-        }
-        Ok(JoinRequestPage { requests, more: false })
+        let (entries, more) = page_of(store::requests_page(s, req.group_id, req.after), limit)?;
+        let name = &record.fields.name;
+        let requests = entries
+            .into_iter()
+            .map(|(user, pending)| request_info(s, req.group_id, name, user, &pending, RequestState::Pending, 0))
+            .collect::<Result<_, StorageError>>()?;
+        Ok(JoinRequestPage { requests, more })
     })
     .await?;
     Ok(Outcome::Reply(page))
@@ -423,15 +420,12 @@ async fn list_bans(call: Call, req: ListBansRequest) -> ServiceResult<Outcome<Ba
     let limit = PageLimit::requested(req.limit)?.count;
     let page = read_as_member(&call, req.group_id, move |s, _, _, member| {
         rules::need_admin(member.role)?;
-        let mut bans = Vec::new();
-        for entry in store::bans_page(s, req.group_id, req.after) {
-            let (user, ban) = entry?;
-            if bans.len() == limit {
-                return Ok(BanPage { bans, more: true });
-            }
-            bans.push(Ban { user: social::card(s, user)?, by: ban.by, since: ban.since });
-        }
-        Ok(BanPage { bans, more: false })
+        let (entries, more) = page_of(store::bans_page(s, req.group_id, req.after), limit)?;
+        let bans = entries
+            .into_iter()
+            .map(|(user, ban)| Ok(Ban { user: social::card(s, user)?, by: ban.by, since: ban.since }))
+            .collect::<Result<_, StorageError>>()?;
+        Ok(BanPage { bans, more })
     })
     .await?;
     Ok(Outcome::Reply(page))

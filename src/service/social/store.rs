@@ -285,7 +285,7 @@ pub(super) fn friends(
     after: u64,
     limit: usize,
 ) -> Result<(Vec<(u64, FriendEntry)>, bool), StorageError> {
-    page(
+    crate::service::page_of(
         store.range(&FRIENDS, (user, after.saturating_add(1))..=(user, u64::MAX)).map(|e| e.map(|((_, f), v)| (f, v))),
         limit,
     )
@@ -390,7 +390,7 @@ pub(super) fn blocked(
     after: u64,
     limit: usize,
 ) -> Result<(Vec<(u64, u64)>, bool), StorageError> {
-    page(
+    crate::service::page_of(
         store
             .range(&BLOCKS, (user, after.saturating_add(1))..=(user, u64::MAX))
             .map(|e| e.map(|((_, b), since)| (b, since))),
@@ -467,20 +467,6 @@ fn forget_request(tx: &mut Tx<'_>, id: u64, from: u64, to: u64) -> ServiceResult
         put_relation(tx, pair, &relation);
     }
     Ok(())
-}
-
-fn page<T>(
-    entries: impl Iterator<Item = Result<T, StorageError>>,
-    limit: usize,
-) -> Result<(Vec<T>, bool), StorageError> {
-    let mut out = Vec::with_capacity(limit.min(128));
-    for entry in entries {
-        if out.len() == limit {
-            return Ok((out, true));
-        }
-        out.push(entry?);
-    }
-    Ok((out, false))
 }
 
 /// Migration to version 3: users who already had a 1:1 conversation
