@@ -129,8 +129,15 @@ macro_rules! actions {
 
             /// Encodes the body.
             pub fn encode(&self) -> Vec<u8> {
+                encode_wire(self)
+            }
+        }
+
+        /// A request's body alone: the action travels in the header.
+        impl serde::Serialize for Request {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 match self {
-                    $( Request::$name(body) => encode_wire(body), )+
+                    $( Request::$name(body) => serde::Serialize::serialize(body, s), )+
                 }
             }
         }

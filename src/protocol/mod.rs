@@ -77,9 +77,12 @@ macro_rules! wire_enum {
             }
         }
 
+        // A newtype around its number: the codecs write the number alone,
+        // and a serializer that annotates (the documentation's hex
+        // examples) learns the enum's name.
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                serde::Serialize::serialize(&(*self as $repr), s)
+                s.serialize_newtype_struct(stringify!($name), &(*self as $repr))
             }
         }
 
@@ -145,6 +148,15 @@ macro_rules! tagged_bodies {
             $( $(#[$vmeta])* $name($body), )+
         }
 
+        /// A body alone, without its tag: the tag travels apart.
+        impl serde::Serialize for $union {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $( $union::$name(body) => serde::Serialize::serialize(body, s), )+
+                }
+            }
+        }
+
         impl $union {
             /// Its tag.
             pub fn tag(&self) -> $tag {
@@ -155,9 +167,7 @@ macro_rules! tagged_bodies {
 
             /// Its body's bytes.
             pub fn encode_body(&self) -> Vec<u8> {
-                match self {
-                    $( $union::$name(body) => $crate::codec::encode_wire(body), )+
-                }
+                $crate::codec::encode_wire(self)
             }
 
             /// Decodes a body by its tag byte; `Ok(None)` for a tag this

@@ -5,6 +5,9 @@
 //! over, as the type the document says it is. A client author copies these
 //! bytes; they must be right.
 
+mod annotate;
+mod examples;
+
 use crate::common;
 
 use kith::codec::decode_wire;
@@ -196,4 +199,49 @@ fn every_group_event_is_documented() {
         let row = format!("| {index} | {name} |");
         assert!(doc.lines().any(|l| l.starts_with(&row)), "docs/PROTOCOL.md has no GroupEvent row \"{row}\"");
     }
+}
+
+/// Every hex example, its comments and its annotation table are what
+/// `examples/` renders from Rust values, so none is edited by hand and none
+/// goes stale when a type changes. `KITH_BLESS=1` writes them in.
+#[test]
+fn hex_examples_are_generated() {
+    let doc = doc();
+    let wanted = examples::all();
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut stale = Vec::new();
+    let mut next = wanted.iter();
+    let mut i = 0;
+    while i < lines.len() {
+        out.push(lines[i].to_string());
+        let Some(tag) = lines[i].trim().strip_prefix("<!-- example:").and_then(|t| t.strip_suffix("-->")) else {
+            i += 1;
+            continue;
+        };
+        let example = next.next().unwrap_or_else(|| panic!("line {}: no Rust value for this example", i + 1));
+        let (kind, name) = (example.kind, example.name);
+        assert_eq!(tag.trim(), format!("{kind} {name}"), "line {}: the examples are out of order", i + 1);
+        // A new example is its tag alone until it is written in.
+        let end = match lines.get(i + 1) {
+            Some(&"```hex") => (i + 1..lines.len())
+                .find(|&j| lines[j].starts_with("Total frame length:"))
+                .unwrap_or_else(|| panic!("line {}: no Total frame length", i + 1)),
+            _ => i,
+        };
+        let now = lines[i + 1..=end].join("\n") + "\n";
+        let rendered = example.render();
+        if now != rendered {
+            stale.push(format!("line {}: {kind} {name}", i + 1));
+        }
+        out.extend(rendered.lines().map(String::from));
+        i = end + 1;
+    }
+    assert!(next.next().is_none(), "more Rust values than examples in the document");
+    if std::env::var_os("KITH_BLESS").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md");
+        std::fs::write(path, out.join("\n") + "\n").unwrap();
+        return;
+    }
+    assert!(stale.is_empty(), "stale hex examples (KITH_BLESS=1 regenerates them): {stale:#?}");
 }
