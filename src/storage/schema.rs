@@ -20,6 +20,15 @@ pub struct KeyspaceInfo {
     pub value: &'static str,
 }
 
+impl KeyspaceInfo {
+    /// Whether its keys begin with a group id. Such an entry belongs to
+    /// that group and goes when the group ends ([`super::Tx::erase_group`]),
+    /// so a keyspace added here is cleared with no line of code.
+    pub fn of_a_group(&self) -> bool {
+        self.key.starts_with("group id")
+    }
+}
+
 macro_rules! keyspaces {
     ($( $(#[$meta:meta])* $ident:ident = $prefix:literal, $name:literal, $domain:literal, $key:literal, $value:literal; )+) => {
         $(

@@ -17,7 +17,7 @@ use std::ops::{Bound, RangeBounds};
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::read_cache::ReadCache;
-use super::{KeyPart, Keyspace, Leading, StorageError, Store};
+use super::{schema, KeyPart, Keyspace, Leading, StorageError, Store};
 use crate::id::Snowflake;
 
 /// A write not yet applied: the new value, or `None` to delete the key.
@@ -146,6 +146,23 @@ impl<'a, E> Tx<'a, E> {
             .collect::<Result<_, _>>()?;
         let deleted = keys.len();
         self.own.extend(keys.into_iter().map(|key| (key, None)));
+        Ok(deleted)
+    }
+
+    /// Deletes every entry the registry files under `group` (each keyspace
+    /// whose key begins with a group id) and returns how many it deleted.
+    pub fn erase_group(&mut self, group: u64) -> Result<usize, StorageError> {
+        let mut deleted = 0;
+        for info in schema::ALL.iter().filter(|info| info.of_a_group()) {
+            let mut prefix = vec![info.prefix];
+            group.put(&mut prefix);
+            let keys: Vec<Vec<u8>> = self
+                .raw(prefix_bounds(prefix), true)
+                .map(|entry| entry.map(|(key, _)| key))
+                .collect::<Result<_, _>>()?;
+            deleted += keys.len();
+            self.own.extend(keys.into_iter().map(|key| (key, None)));
+        }
         Ok(deleted)
     }
 
@@ -319,6 +336,34 @@ mod tests {
         let third = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
         assert_eq!(third.get(&KS, &(1, 2)).unwrap(), Some(20), "the earlier job's write stands");
         assert_eq!(third.get(&KS, &(1, 9)).unwrap(), None);
+    }
+
+    /// Every keyspace filed under a group id is cleared by `erase_group`,
+    /// and only of that group: one written now, or added to the registry
+    /// later, needs no code of its own.
+    #[test]
+    fn erase_group_clears_every_keyspace_filed_under_a_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StorageConfig::default(), &[]).unwrap();
+        let of_a_group: Vec<u8> = schema::ALL.iter().filter(|i| i.of_a_group()).map(|i| i.prefix).collect();
+        assert!(of_a_group.len() >= 9, "{of_a_group:?}");
+        let key =
+            |prefix: u8, group: u64, rest: u64| [&[prefix][..], &group.to_be_bytes(), &rest.to_be_bytes()].concat();
+        for &prefix in &of_a_group {
+            for (group, rest) in [(7u64, 1u64), (7, 2), (8, 1)] {
+                store.tree.insert(key(prefix, group, rest), vec![0]).unwrap();
+            }
+        }
+        let (mut pending, mut events, mut ids) = (Batch::new(), Vec::<u8>::new(), Snowflake::new(0, 0));
+        let cache = RefCell::new(ReadCache::new(1 << 20));
+        let mut tx = Tx::begin(&store, &mut pending, &mut events, &mut ids, &cache);
+        assert_eq!(tx.erase_group(7).unwrap(), 2 * of_a_group.len());
+        tx.commit();
+        for &prefix in &of_a_group {
+            assert_eq!(pending.get(&key(prefix, 7, 1)), Some(&None));
+            assert_eq!(pending.get(&key(prefix, 7, 2)), Some(&None));
+            assert!(!pending.contains_key(&key(prefix, 8, 1)), "another group's entry stays");
+        }
     }
 
     #[test]

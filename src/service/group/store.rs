@@ -370,35 +370,18 @@ pub(super) fn set_unlogged(tx: &mut Tx<'_>, group: u64, id: u64) {
     tx.put(&UNLOGGED, &group, &id);
 }
 
-/// Deletes a dissolved group: its record, memberships, pending requests,
-/// bans, kept mutes and marker. Its log stays, for the update-log entries
-/// pointing at it and its former members' windows; its invitations are
-/// cleared by [`clear_invitations`] in the same job.
+/// Deletes a dissolved group: each member's side of their membership and
+/// list entry, then everything filed under the group's id (its record,
+/// memberships, requests, bans, mutes, read positions, marker: whatever
+/// the registry keys by a group id). Its log stays, for the update-log
+/// entries pointing at it and its former members' windows; its invitations
+/// are cleared by [`clear_invitations`] in the same job, with a notice each.
 pub(super) fn dissolve(tx: &mut Tx<'_>, group: u64, members: &[(u64, MemberRecord)]) -> Result<(), StorageError> {
     for (user, _) in members {
-        tx.delete(&MEMBERS, &(group, *user));
         tx.delete(&JOINED, &(*user, group));
         records::left(tx, group, *user)?;
     }
-    clear_group(tx, &REQUESTS, group)?;
-    clear_group(tx, &BANS, group)?;
-    clear_group(tx, &MUTED_AWAY, group)?;
-    tx.delete(&UNLOGGED, &group);
-    tx.delete(&GROUPS, &group);
-    Ok(())
-}
-
-/// Deletes a group's entries of a `group ‖ user` keyspace.
-fn clear_group<V: Serialize + DeserializeOwned + 'static>(
-    tx: &mut Tx<'_>,
-    ks: &Keyspace<(u64, u64), V>,
-    group: u64,
-) -> Result<(), StorageError> {
-    let keys: Vec<(u64, u64)> =
-        tx.range(ks, (group, 0)..=(group, u64::MAX)).map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
-    for key in &keys {
-        tx.delete(ks, key);
-    }
+    tx.erase_group(group)?;
     Ok(())
 }
 
