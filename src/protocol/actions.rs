@@ -22,37 +22,10 @@
 //! `0x7F` is the error response ([`super::ERROR_ACTION`]); `0x80–0xFF` are
 //! pushes ([`super::push`]).
 
-use super::account::{
-    AuthReply, AuthRequest, ChangePasswordRequest, DeleteAccountRequest, FindUserRequest, Heartbeat, HeartbeatReply,
-    LoginReply, LoginRequest, Logout, RegisterReply, RegisterRequest, RenewToken, TokenReply, UserInfo,
-};
-use super::conversation::{
-    ConversationPage, ConversationState, ConversationStateRequest, ConversationStates, ConversationStatesRequest,
-    DeleteForMeRequest, DeletedForMe, ListConversationsRequest, MarkReadRequest, MessageReactions, MessageReaders,
-    MessageReadersRequest, ReactRequest, ReactionsRequest, ReadPosition, ReadReceiptsRequest, ReadReceiptsSetting,
-    RecallRequest, Recalled, RetentionRequest, RetentionSetting, TypingRequest,
-};
-use super::group::{
-    AnswerInvitationRequest, AnswerJoinRequest, BanPage, BanRequest, CreateGroupReply, CreateGroupRequest,
-    DissolveGroupRequest, GetGroupRequest, GroupInfo, GroupOnline, GroupOnlineRequest, GroupPage, InvitationInfo,
-    InvitationPage, InviteToGroupRequest, JoinGroupRequest, JoinOutcome, JoinRequestInfo, JoinRequestPage,
-    KickMemberRequest, LeaveGroupRequest, ListBansRequest, ListGroupsRequest, ListInvitationsRequest,
-    ListJoinRequestsRequest, ListMembersRequest, MemberPage, MuteGroupRequest, MuteMemberRequest, SetAdminRequest,
-    SetAliasRequest, TransferGroupRequest, UpdateGroupRequest,
-};
-use super::media::{
-    FinishUploadRequest, GetMediaRequest, MediaChunk, MediaInfo, MediaUrl, MediaUrlRequest, StartUploadRequest,
-    UploadChunkRequest, UploadOffset, UploadStarted, UploadStatusRequest,
-};
-use super::message::{EditRequest, HistoryRequest, Message, Page, SendReply, SendRequest};
+// Every body type of the protocol, as the crate exports them: a new
+// action's types need no import line here.
 use super::rpc::{Rpc, Who};
-use super::social::{
-    AddFriendRequest, AnswerFriendRequest, BlockRequest, BlockedPage, FieldVisibility, FriendPage, FriendRequestInfo,
-    FriendRequestPage, GetProfileRequest, ListBlockedRequest, ListFriendRequestsRequest, ListFriendsRequest,
-    PresenceList, PresenceRequest, PrivacyRequest, PrivacySettings, ProfileVisibilityRequest, RemoveFriendRequest,
-    SearchUsersRequest, SetProfileRequest, SetRemarkRequest, UnblockRequest, UserPage, UserProfile,
-};
-use super::update::{AckReply, AckRequest, SyncPage, SyncRequest};
+use super::*;
 use crate::codec::{decode_wire, encode_wire, DecodeError};
 
 macro_rules! actions {
