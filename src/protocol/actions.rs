@@ -149,9 +149,9 @@ actions! {
     /// Creates an account.
     0x02 Register(RegisterRequest) -> RegisterReply, Anyone;
     /// Password login for one device; authenticates the connection.
-    0x03 Login(LoginRequest) -> LoginReply, Anyone;
+    0x03 Login(LoginRequest) -> LoginReply, Anonymous;
     /// Token login; authenticates the connection.
-    0x04 Auth(AuthRequest) -> AuthReply, Anyone;
+    0x04 Auth(AuthRequest) -> AuthReply, Anonymous;
     /// Revokes this device's token and ends the connection.
     0x05 Logout(Logout) -> (), User;
     /// Changes the password and revokes every other token of the user.

@@ -140,6 +140,13 @@ macro_rules! tagged_bodies {
                     $( $tag::$name => stringify!($name), )+
                 }
             }
+
+            /// Its body type's name, for the document's summary table.
+            pub fn body(self) -> &'static str {
+                match self {
+                    $( $tag::$name => stringify!($body), )+
+                }
+            }
         }
 
         $(#[$union_meta])*

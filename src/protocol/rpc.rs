@@ -11,6 +11,9 @@ pub enum Who {
     Anyone,
     /// Only an authenticated connection; others get `NotAuthenticated`.
     User,
+    /// Only a connection not authenticated yet (a login); an authenticated
+    /// one gets `AlreadyAuthenticated`, once the body has decoded.
+    Anonymous,
 }
 
 /// A request type: its action byte, who may send it and what it is answered

@@ -71,6 +71,9 @@ impl Session {
             Ok(request) => request,
             Err(e) => return refuse(ErrorCode::MalformedBody, format!("malformed body: {e}")),
         };
+        if action.who() == Who::Anonymous && self.identity.is_some() {
+            return refuse(ErrorCode::AlreadyAuthenticated, "connection is already authenticated".into());
+        }
         let call = Call {
             services: self.ctx.services.clone(),
             identity: self.identity.clone(),

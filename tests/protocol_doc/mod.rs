@@ -144,48 +144,56 @@ fn every_action_has_a_handler_and_a_section() {
     }
 }
 
-/// The cells of the table rows of `doc` that start with `start`.
-fn rows<'a>(doc: &'a str, start: &str) -> Vec<Vec<&'a str>> {
-    doc.lines()
-        .filter(|l| l.starts_with(start))
-        .map(|l| l.split('|').map(str::trim).filter(|c| !c.is_empty()).collect())
-        .collect()
-}
-
-/// §5.1's summary lists the action table, in its order, with each action's
+/// §5.1's summary is the action table, in its order, with each action's
 /// authentication rule and bodies (a request that decodes from no bytes,
-/// and a `()` reply, read "empty").
+/// and a `()` reply, read "empty"), then the error frame and the pushes.
+/// `KITH_BLESS=1` writes it in.
 #[test]
 fn the_summary_table_is_the_action_table() {
     let doc = doc();
-    let summary: Vec<Vec<&str>> =
-        rows(&doc, "| `0x").into_iter().filter(|r| r.len() == 5 && !r[2].starts_with('—')).collect();
-    let expected: Vec<Vec<String>> = Action::ALL
+    let lines: Vec<&str> = doc.lines().collect();
+    let header = "| Action | Name | Auth needed | Request body | Success response body |";
+    let first = lines.iter().position(|l| *l == header).expect("the summary table") + 2;
+    let end = first + lines[first..].iter().take_while(|l| l.starts_with('|')).count();
+    let mut rows: Vec<String> = Action::ALL
         .iter()
         .map(|a| {
             let (request, reply) = a.bodies();
-            let empty = |body: &str, unit: bool| if unit { "empty".to_string() } else { body.to_string() };
-            vec![
-                format!("`0x{:02x}`", *a as u8),
-                a.name().to_string(),
-                match a.who() {
-                    Who::Anyone => "no".to_string(),
-                    Who::User => "yes".to_string(),
-                },
-                empty(request, Request::decode(*a, &[]).is_ok()),
-                empty(reply, reply == "()"),
-            ]
+            let auth = match a.who() {
+                Who::Anyone => "no",
+                Who::User => "yes",
+                Who::Anonymous => "no (must **not** be authenticated)",
+            };
+            let request = if Request::decode(*a, &[]).is_ok() { "empty" } else { request };
+            let reply = if reply == "()" { "empty" } else { reply };
+            format!("| `0x{:02x}` | {} | {auth} | {request} | {reply} |", *a as u8, a.name())
         })
         .collect();
-    let found: Vec<Vec<String>> = summary
-        .iter()
-        .map(|r| {
-            // "no (must **not** be authenticated)" is a "no" with a note.
-            let auth = r[2].split(' ').next().unwrap_or_default();
-            vec![r[0].to_string(), r[1].to_string(), auth.to_string(), r[3].to_string(), r[4].to_string()]
-        })
-        .collect();
-    assert_eq!(found, expected, "docs/PROTOCOL.md §5.1 and src/protocol/actions.rs differ");
+    rows.push(format!("| `0x{ERROR_ACTION:02x}` | Error | — (server → client only) | — | ErrorBody |"));
+    for push in PushAction::ALL {
+        rows.push(format!(
+            "| `0x{:02x}` | {} | — (push, sequence 0) | — | {} |",
+            *push as u8,
+            push.name(),
+            push.body()
+        ));
+    }
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let wanted = [&lines[..first], &rows[..], &lines[end..]].concat().join("\n") + "\n";
+    written(&doc, wanted, "§5.1's summary table (src/protocol/actions.rs is the source)");
+}
+
+/// Passes when the document is `wanted`; `KITH_BLESS=1` writes `wanted` in
+/// instead, and otherwise the test fails naming `what` differs.
+fn written(doc: &str, wanted: String, what: &str) {
+    if doc == wanted {
+        return;
+    }
+    if std::env::var_os("KITH_BLESS").is_some() {
+        std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"), wanted).unwrap();
+        return;
+    }
+    panic!("docs/PROTOCOL.md is stale: {what} (KITH_BLESS=1 writes it)");
 }
 
 /// Every `GroupEvent` variant has its row, under its index, in the
@@ -238,10 +246,5 @@ fn hex_examples_are_generated() {
         i = end + 1;
     }
     assert!(next.next().is_none(), "more Rust values than examples in the document");
-    if std::env::var_os("KITH_BLESS").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md");
-        std::fs::write(path, out.join("\n") + "\n").unwrap();
-        return;
-    }
-    assert!(stale.is_empty(), "stale hex examples (KITH_BLESS=1 regenerates them): {stale:#?}");
+    written(&doc, out.join("\n") + "\n", &format!("hex examples {stale:#?}"));
 }

@@ -180,10 +180,6 @@ fn disabled() -> ServiceError {
     ServiceError::new(ErrorCode::AccountDisabled, "account is disabled")
 }
 
-fn already_authenticated() -> ServiceError {
-    ServiceError::new(ErrorCode::AlreadyAuthenticated, "connection is already authenticated")
-}
-
 async fn heartbeat(_: Call, _: Heartbeat) -> ServiceResult<Outcome<HeartbeatReply>> {
     Ok(Outcome::Reply(HeartbeatReply { server_time: now_ms() }))
 }
@@ -302,9 +298,6 @@ async fn create(
 }
 
 async fn login(call: Call, req: LoginRequest) -> ServiceResult<Outcome<LoginReply>> {
-    if call.identity.is_some() {
-        return Err(already_authenticated());
-    }
     rules::check_device(&req.device)?;
     let (services, peer) = (&call.services, call.peer.ip());
     let accounts = &services.accounts;
@@ -359,9 +352,6 @@ async fn login(call: Call, req: LoginRequest) -> ServiceResult<Outcome<LoginRepl
 }
 
 async fn auth(call: Call, req: AuthRequest) -> ServiceResult<Outcome<AuthReply>> {
-    if call.identity.is_some() {
-        return Err(already_authenticated());
-    }
     let (token_id, secret) = token::split(&req.token).ok_or_else(invalid_token)?;
     let found = call
         .services

@@ -5,7 +5,7 @@
 //! them, and `KITH_BLESS=1` writes them in:
 //!
 //! ```text
-//! KITH_BLESS=1 cargo test --release --test integration protocol_doc::hex_examples_are_generated
+//! KITH_BLESS=1 cargo test --release --test integration protocol_doc::
 //! ```
 
 use super::annotate::{annotate, Row};
