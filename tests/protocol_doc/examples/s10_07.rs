@@ -2,6 +2,58 @@
 
 use super::*;
 
+/// Carol's request to join the choir, while it waits.
+fn carols_request() -> JoinRequestInfo {
+    JoinRequestInfo {
+        id: 133494881648640000,
+        group_id: 133494630409830400,
+        group_name: "choir".into(),
+        user: UserCard { user_id: 3, username: "carol".into(), nickname: "Carol".into(), avatar: 0 },
+        message: "I sing alto".into(),
+        state: RequestState::Pending,
+        answered_by: 0,
+    }
+}
+
+/// The same request once alice admitted her.
+fn carols_request_accepted() -> JoinRequestInfo {
+    JoinRequestInfo { state: RequestState::Accepted, answered_by: 1, ..carols_request() }
+}
+
+/// Alice's invitation of dave into the choir, while it waits.
+fn daves_invitation() -> InvitationInfo {
+    InvitationInfo {
+        id: 133495636623360000,
+        group_id: 133494630409830400,
+        group_name: "choir".into(),
+        inviter: UserCard {
+            user_id: 1,
+            username: "alice".into(),
+            nickname: "Alice".into(),
+            avatar: 133902316347588609,
+        },
+        invitee: UserCard { user_id: 4, username: "dave".into(), nickname: "Dave".into(), avatar: 0 },
+        state: RequestState::Pending,
+    }
+}
+
+/// The System message announcing carol, in the group's log.
+fn carol_joined() -> Message {
+    Message {
+        id: 133495133306880000,
+        sender: 1,
+        to: Target::Group(133494630409830400),
+        client_msg_id: hex16("00000000000000000000000000000000"),
+        kind: MessageKind::System,
+        content: encode_wire(&GroupEvent::Joined { user_id: 3, by: 1 }),
+        extra: None,
+        server_time: 1767517320000,
+        reply_to: 0,
+        edited: 0,
+        mentions: vec![],
+    }
+}
+
 pub(super) fn examples() -> Vec<Example> {
     vec![
         // CreateGroup request (alice, sequence 30, at 2026-01-04T09:00:00.100Z)
@@ -63,82 +115,20 @@ pub(super) fn examples() -> Vec<Example> {
         // JoinGroup request (carol, sequence 41, at 2026-01-04T09:01:00.000Z)
         request(41, &JoinGroupRequest { group_id: 133494630409830400, message: "I sing alto".into() }),
         // JoinGroup response (an approval group: the request waits)
-        response::<JoinGroupRequest>(
-            41,
-            &JoinOutcome::Requested(JoinRequestInfo {
-                id: 133494881648640000,
-                group_id: 133494630409830400,
-                group_name: "choir".into(),
-                user: UserCard { user_id: 3, username: "carol".into(), nickname: "Carol".into(), avatar: 0 },
-                message: "I sing alto".into(),
-                state: RequestState::Pending,
-                answered_by: 0,
-            }),
-        ),
+        response::<JoinGroupRequest>(41, &JoinOutcome::Requested(carols_request())),
         // Update push of kind 7 GroupJoinRequest to alice's devices (the update id is the request id)
-        push(&Push::Update(Update::new(
-            133494881648640000,
-            &UpdateBody::GroupJoinRequest(JoinRequestInfo {
-                id: 133494881648640000,
-                group_id: 133494630409830400,
-                group_name: "choir".into(),
-                user: UserCard { user_id: 3, username: "carol".into(), nickname: "Carol".into(), avatar: 0 },
-                message: "I sing alto".into(),
-                state: RequestState::Pending,
-                answered_by: 0,
-            }),
-        ))),
+        push(&Push::Update(Update::new(133494881648640000, &UpdateBody::GroupJoinRequest(carols_request())))),
         // ListJoinRequests request (alice, sequence 31)
         request(31, &ListJoinRequestsRequest { group_id: 133494630409830400, after: 0, limit: 20 })
             .note("after", " (from the start)"),
         // ListJoinRequests response
-        response::<ListJoinRequestsRequest>(
-            31,
-            &JoinRequestPage {
-                requests: vec![JoinRequestInfo {
-                    id: 133494881648640000,
-                    group_id: 133494630409830400,
-                    group_name: "choir".into(),
-                    user: UserCard { user_id: 3, username: "carol".into(), nickname: "Carol".into(), avatar: 0 },
-                    message: "I sing alto".into(),
-                    state: RequestState::Pending,
-                    answered_by: 0,
-                }],
-                more: false,
-            },
-        ),
+        response::<ListJoinRequestsRequest>(31, &JoinRequestPage { requests: vec![carols_request()], more: false }),
         // AnswerJoinRequest request (alice admits carol, sequence 32, at 2026-01-04T09:02:00.000Z)
         request(32, &AnswerJoinRequest { group_id: 133494630409830400, user_id: 3, accept: true }),
         // AnswerJoinRequest response
-        response::<AnswerJoinRequest>(
-            32,
-            &JoinRequestInfo {
-                id: 133494881648640000,
-                group_id: 133494630409830400,
-                group_name: "choir".into(),
-                user: UserCard { user_id: 3, username: "carol".into(), nickname: "Carol".into(), avatar: 0 },
-                message: "I sing alto".into(),
-                state: RequestState::Accepted,
-                answered_by: 1,
-            },
-        ),
+        response::<AnswerJoinRequest>(32, &carols_request_accepted()),
         // Update push of kind 1 Message to the members: the system message announcing carol
-        push(&Push::Update(Update::new(
-            133495133306880000,
-            &UpdateBody::Message(Message {
-                id: 133495133306880000,
-                sender: 1,
-                to: Target::Group(133494630409830400),
-                client_msg_id: hex16("00000000000000000000000000000000"),
-                kind: MessageKind::System,
-                content: encode_wire(&GroupEvent::Joined { user_id: 3, by: 1 }),
-                extra: None,
-                server_time: 1767517320000,
-                reply_to: 0,
-                edited: 0,
-                mentions: vec![],
-            }),
-        ))),
+        push(&Push::Update(Update::new(133495133306880000, &UpdateBody::Message(carol_joined())))),
         // Send request to the group (carol, sequence 42, at 2026-01-04T09:03:00.000Z)
         request(
             42,
@@ -173,19 +163,7 @@ pub(super) fn examples() -> Vec<Example> {
             43,
             &Page {
                 messages: vec![
-                    Message {
-                        id: 133495133306880000,
-                        sender: 1,
-                        to: Target::Group(133494630409830400),
-                        client_msg_id: hex16("00000000000000000000000000000000"),
-                        kind: MessageKind::System,
-                        content: encode_wire(&GroupEvent::Joined { user_id: 3, by: 1 }),
-                        extra: None,
-                        server_time: 1767517320000,
-                        reply_to: 0,
-                        edited: 0,
-                        mentions: vec![],
-                    },
+                    carol_joined(),
                     Message {
                         id: 133495384965120000,
                         sender: 3,
@@ -206,79 +184,19 @@ pub(super) fn examples() -> Vec<Example> {
         // InviteToGroup request (alice invites dave, sequence 33, at 2026-01-04T09:04:00.000Z)
         request(33, &InviteToGroupRequest { group_id: 133494630409830400, user_id: 4 }),
         // InviteToGroup response (dave approves invitations himself)
-        response::<InviteToGroupRequest>(
-            33,
-            &InvitationInfo {
-                id: 133495636623360000,
-                group_id: 133494630409830400,
-                group_name: "choir".into(),
-                inviter: UserCard {
-                    user_id: 1,
-                    username: "alice".into(),
-                    nickname: "Alice".into(),
-                    avatar: 133902316347588609,
-                },
-                invitee: UserCard { user_id: 4, username: "dave".into(), nickname: "Dave".into(), avatar: 0 },
-                state: RequestState::Pending,
-            },
-        ),
+        response::<InviteToGroupRequest>(33, &daves_invitation()),
         // Update push of kind 8 GroupInvitation to dave's devices (the update id is the invitation id)
-        push(&Push::Update(Update::new(
-            133495636623360000,
-            &UpdateBody::GroupInvitation(InvitationInfo {
-                id: 133495636623360000,
-                group_id: 133494630409830400,
-                group_name: "choir".into(),
-                inviter: UserCard {
-                    user_id: 1,
-                    username: "alice".into(),
-                    nickname: "Alice".into(),
-                    avatar: 133902316347588609,
-                },
-                invitee: UserCard { user_id: 4, username: "dave".into(), nickname: "Dave".into(), avatar: 0 },
-                state: RequestState::Pending,
-            }),
-        ))),
+        push(&Push::Update(Update::new(133495636623360000, &UpdateBody::GroupInvitation(daves_invitation())))),
         // ListInvitations request (dave, sequence 50)
         request(50, &ListInvitationsRequest { after: 0, limit: 20 }).note("after", " (from the start)"),
         // ListInvitations response
-        response::<ListInvitationsRequest>(
-            50,
-            &InvitationPage {
-                invitations: vec![InvitationInfo {
-                    id: 133495636623360000,
-                    group_id: 133494630409830400,
-                    group_name: "choir".into(),
-                    inviter: UserCard {
-                        user_id: 1,
-                        username: "alice".into(),
-                        nickname: "Alice".into(),
-                        avatar: 133902316347588609,
-                    },
-                    invitee: UserCard { user_id: 4, username: "dave".into(), nickname: "Dave".into(), avatar: 0 },
-                    state: RequestState::Pending,
-                }],
-                more: false,
-            },
-        ),
+        response::<ListInvitationsRequest>(50, &InvitationPage { invitations: vec![daves_invitation()], more: false }),
         // AnswerInvitation request (dave accepts, sequence 51)
         request(51, &AnswerInvitationRequest { group_id: 133494630409830400, accept: true }),
         // AnswerInvitation response
         response::<AnswerInvitationRequest>(
             51,
-            &InvitationInfo {
-                id: 133495636623360000,
-                group_id: 133494630409830400,
-                group_name: "choir".into(),
-                inviter: UserCard {
-                    user_id: 1,
-                    username: "alice".into(),
-                    nickname: "Alice".into(),
-                    avatar: 133902316347588609,
-                },
-                invitee: UserCard { user_id: 4, username: "dave".into(), nickname: "Dave".into(), avatar: 0 },
-                state: RequestState::Accepted,
-            },
+            &InvitationInfo { state: RequestState::Accepted, ..daves_invitation() },
         ),
         // SetAdmin request (alice makes bob an admin, sequence 34)
         request(34, &SetAdminRequest { group_id: 133494630409830400, user_id: 2, admin: true }),
