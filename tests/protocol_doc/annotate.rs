@@ -67,6 +67,8 @@ struct Annotator {
     probe: Option<usize>,
     /// Inside a fixed-size array: its bytes, gathered into one row.
     array: Option<Vec<u8>>,
+    /// Each open list's field name and the index of its next element.
+    lists: Vec<(String, usize)>,
 }
 
 impl Annotator {
@@ -377,20 +379,21 @@ impl ser::Serializer for &mut Annotator {
         value: &T,
     ) -> Result<(), Unsupported> {
         self.saw(name);
-        let pushed = self.variant(name, index, variant);
-        let at = self.rows.len();
-        value.serialize(&mut *self)?;
+        self.variant(name, index, variant);
         if name == "Target" {
-            // A Target's id: "u64 user id", "u64 group id".
+            // A Target's id, at the Target's own field: "u64 user id".
+            let at = self.rows.len();
+            value.serialize(&mut *self)?;
             let kind = variant.to_lowercase();
             if let Some(row) = self.rows.get_mut(at) {
                 row.encoding = format!("u64 {kind} id");
                 row.comment = format!(": {kind} id {}", row.value);
             }
+            return Ok(());
         }
-        if pushed {
-            self.path.pop();
-        }
+        self.path.push(variant.to_string());
+        value.serialize(&mut *self)?;
+        self.path.pop();
         Ok(())
     }
 
@@ -403,7 +406,7 @@ impl ser::Serializer for &mut Annotator {
             let row = self.rows.len() - 1;
             self.rows[row].encoding = "Vec count (u64)".into();
         }
-        self.path.push(String::new()); // replaced by each element's index
+        self.lists.push((self.last().to_string(), 0));
         Ok(self)
     }
 
@@ -446,18 +449,19 @@ impl ser::Serializer for &mut Annotator {
         _: usize,
     ) -> Result<Self, Unsupported> {
         self.saw(name);
-        let pushed = self.variant(name, index, variant);
-        self.structs.push(if pushed { "variant" } else { "variant at the top" });
+        self.variant(name, index, variant);
+        self.path.push(variant.to_string());
+        self.structs.push(variant);
         self.kinds.push(None);
         Ok(self)
     }
 }
 
 impl Annotator {
-    /// An enum's variant index; the variant's data goes on under the
-    /// variant's name (`Requested.id`), at the top under the enum's name.
-    /// Returns whether a path segment was pushed for the data.
-    fn variant(&mut self, name: &str, index: u32, variant: &str) -> bool {
+    /// An enum's variant index, named for its field, or for the enum at
+    /// the top of a body. The variant's data goes on under the variant's
+    /// name (`Requested.id`), a Target's id at the Target's own field.
+    fn variant(&mut self, name: &str, index: u32, variant: &str) {
         let top = self.path.is_empty();
         if top {
             self.path.push(name.to_string());
@@ -471,11 +475,6 @@ impl Annotator {
         if top {
             self.path.pop();
         }
-        if name == "Target" {
-            return false;
-        }
-        self.path.push(variant.to_string());
-        true
     }
 
     fn end_struct(&mut self) {
@@ -532,24 +531,20 @@ impl ser::SerializeSeq for &mut Annotator {
     type Ok = ();
     type Error = Unsupported;
 
+    /// An element is named by its list's field and its index: `updates[1]`.
     fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Unsupported> {
-        // The element's index goes on the list's own segment: `updates[1]`.
-        let list = self.path.len() - 2;
-        let count = self.path[list + 1].parse::<usize>().map(|i| i + 1).unwrap_or(0);
-        let base = self.path[list].split('[').next().unwrap_or_default().to_string();
-        self.path[list] = format!("{base}[{count}]");
-        self.path[list + 1] = count.to_string();
-        let element_path = self.path.clone();
-        self.path.pop();
-        let result = value.serialize(&mut **self);
-        self.path = element_path;
-        result
+        let Some((field, index)) = self.lists.last_mut() else { unreachable!("an element outside a list") };
+        let named = format!("{field}[{index}]");
+        *index += 1;
+        let Some(last) = self.path.last_mut() else { unreachable!("a list that is the whole body") };
+        *last = named;
+        value.serialize(&mut **self)
     }
 
     fn end(self) -> Result<(), Unsupported> {
-        self.path.pop();
-        let list = self.path.len() - 1;
-        self.path[list] = self.path[list].split('[').next().unwrap_or_default().to_string();
+        if let (Some((field, _)), Some(last)) = (self.lists.pop(), self.path.last_mut()) {
+            *last = field;
+        }
         Ok(())
     }
 }
@@ -639,11 +634,8 @@ impl ser::SerializeStructVariant for &mut Annotator {
     }
 
     fn end(self) -> Result<(), Unsupported> {
-        let pushed = self.structs.last() == Some(&"variant");
         self.end_struct();
-        if pushed {
-            self.path.pop();
-        }
+        self.path.pop();
         Ok(())
     }
 }
