@@ -148,3 +148,31 @@ fn the_documented_listening_line_is_the_printed_one() {
         assert!(text.contains("`listening on tls "), "{name} has no example");
     }
 }
+
+/// `kith bench dm --seed-data-dir` stores messages as `Send` does: a server
+/// started on the seeded directory lets the `dm` scenario's users log in
+/// with the bench password and read their conversation, taking turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_directory_holds_conversations_a_server_reads() {
+    use kith::protocol::{Direction, FindUserRequest, HistoryRequest, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(KITH)
+        .args(["bench", "dm", "--seed-data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--pairs", "2", "--messages", "10", "--size", "16", "--prefix", "seeded"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("messages stored"));
+
+    let server = start(dir.path(), &[]);
+    let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+    let device = common::device("seeded", kith::protocol::DeviceType::Mobile);
+    let me = client.login("seeded-s-1", "kith bench password", device).await.unwrap().session.user_id;
+    let peer = client.call(&FindUserRequest { username: "seeded-r-1".into() }).await.unwrap().user_id;
+    let request = HistoryRequest { with: Target::User(peer), direction: Direction::After, anchor: 0, limit: 50 };
+    let page = client.call(&request).await.unwrap();
+    let senders: Vec<u64> = page.messages.iter().map(|m| m.sender).collect();
+    assert_eq!(senders, [me, peer, me, peer, me], "five messages a pair, taking turns");
+    assert!(page.messages.iter().all(|m| m.content == vec![b'x'; 16]));
+}

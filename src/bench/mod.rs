@@ -19,6 +19,7 @@ mod resilience;
 mod retention;
 mod signals;
 mod social;
+mod stored;
 mod sync;
 mod traffic;
 mod typing;
@@ -153,7 +154,7 @@ pub struct BenchArgs {
     /// each carries at most the server's per-IP limit.
     #[arg(long, default_value_t = 1)]
     pub source_ips: usize,
-    /// Backlog size (sync, retention).
+    /// Backlog size (sync, retention); messages to seed (dm with `--seed-data-dir`).
     #[arg(long, default_value_t = 10_000)]
     pub messages: usize,
     /// Logins to perform (login).
@@ -168,8 +169,9 @@ pub struct BenchArgs {
     /// Searches to make, one at a time (social).
     #[arg(long, default_value_t = 2_000)]
     pub searches: usize,
-    /// Seed this data directory with `--users` accounts and profiles, then
-    /// exit; no server may be running on it (social).
+    /// Seed this new data directory, then exit; no server may be running on
+    /// it. Social: `--users` accounts and profiles; dm: `--pairs`
+    /// conversations holding `--messages` messages of `--size` bytes.
     #[arg(long)]
     pub seed_data_dir: Option<PathBuf>,
     /// Tokens to seed (social).
@@ -333,8 +335,10 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
     if args.size < 8 {
         return Err("--size must be at least 8 (the send timestamp)".into());
     }
-    if let (Scenario::Social, Some(dir)) = (args.scenario, &args.seed_data_dir) {
-        return social::seed(dir, &args.prefix, args.users).await;
+    match (args.scenario, &args.seed_data_dir) {
+        (Scenario::Social, Some(dir)) => return social::seed(dir, &args.prefix, args.users).await,
+        (Scenario::Dm, Some(dir)) => return stored::seed(dir, args).await,
+        _ => {}
     }
     // The one scenario without a server: no address, pin or accounts.
     if args.scenario == Scenario::Micro {

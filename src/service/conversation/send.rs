@@ -9,7 +9,7 @@
 
 use super::{attachments, View};
 use crate::id::{id_time_ms, now_ms};
-use crate::protocol::{ErrorCode, SendReply, SendRequest, Target, UpdateBody};
+use crate::protocol::{ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateBody};
 use crate::service::message::{self, wire_message, Conversation, StoredMessage};
 use crate::service::{group, social, update, Call, Outcome, ServiceError, ServiceResult, Services, Tx};
 use crate::storage::Get;
@@ -138,12 +138,66 @@ fn send_direct(
     message: &StoredMessage,
     origin: u64,
 ) -> ServiceResult<u64> {
-    let sender = message.sender;
-    reachable(checks, tx, sender, peer)?;
+    reachable(checks, tx, message.sender, peer)?;
     let id = tx.next_id();
+    store_direct(tx, conversation, peer, id, message, Some(origin))?;
+    Ok(id)
+}
+
+/// Stores a 1:1 message and puts it in both users' update logs (the
+/// sender's other devices read it there too).
+fn store_direct(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    peer: u64,
+    id: u64,
+    message: &StoredMessage,
+    origin: Option<u64>,
+) -> ServiceResult<()> {
+    let sender = message.sender;
     message::append(tx, conversation, id, message)?;
     let participants = if peer == sender { vec![sender] } else { vec![sender, peer] };
     let update = UpdateBody::Message(wire_message(id, conversation, message));
-    update::publish(tx, &participants, Some(origin), id, update);
-    Ok(id)
+    update::publish(tx, &participants, origin, id, update);
+    Ok(())
+}
+
+/// Stores `count` text messages of `size` bytes between two users, taking
+/// turns, as `Send` stores them, in one job: `kith bench dm
+/// --seed-data-dir` fills a stopped server's directory this way to measure
+/// what a large database costs.
+pub(crate) async fn seed_direct(
+    services: &Services,
+    users: (u64, u64),
+    count: usize,
+    size: usize,
+) -> ServiceResult<()> {
+    let (a, b) = users;
+    let conversation = Conversation::of(a, Target::User(b));
+    let outcome = services
+        .write(move |tx| {
+            for turn in 0..count {
+                let (sender, peer) = if turn % 2 == 0 { (a, b) } else { (b, a) };
+                let id = tx.next_id();
+                let mut client_msg_id = [0; 16];
+                client_msg_id[..8].copy_from_slice(&id.to_be_bytes());
+                let message = StoredMessage {
+                    sender,
+                    client_msg_id,
+                    kind: MessageKind::Text,
+                    content: vec![b'x'; size],
+                    extra: None,
+                    reply_to: 0,
+                    edited: 0,
+                    mentions: Vec::new(),
+                };
+                store_direct(tx, conversation, peer, id, &message, None)?;
+            }
+            Ok(())
+        })
+        .await?;
+    if let Outcome::Later(durable) = outcome {
+        durable.await?;
+    }
+    Ok(())
 }
