@@ -388,6 +388,25 @@ fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// Opens a stopped server's data directory in process, fills it with
+/// `fill` and closes it again: what `fill` returned, the seconds it took
+/// and the bytes the database then occupies (the `--seed-data-dir` runs).
+async fn seed_directory<T, F, Fut>(data_dir: &std::path::Path, fill: F) -> Result<(T, f64, u64), String>
+where
+    F: FnOnce(std::sync::Arc<crate::service::Services>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let config = crate::config::Config { data_dir: data_dir.to_path_buf(), ..crate::config::Config::default() };
+    let (services, background) = crate::service::Services::open(&config).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let filled = fill(services.clone()).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let disk = services.disk_bytes().await.map_err(|e| e.to_string());
+    drop(services);
+    let _ = tokio::task::spawn_blocking(move || background.join()).await;
+    Ok((filled?, seconds, disk?))
+}
+
 /// Runs `f` over `items` with at most `concurrency` at once.
 async fn concurrently<T, R, F, Fut>(items: Vec<T>, concurrency: usize, what: &str, f: F) -> Vec<R>
 where

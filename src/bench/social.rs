@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use super::report::{histogram, Report};
 use super::{concurrently, Bench};
 use crate::client::{Client, ClientError};
-use crate::config::Config;
 use crate::protocol::{
     AddFriendRequest, AnswerFriendRequest, Profile, RemoveFriendRequest, SearchUsersRequest, UserProfile,
 };
@@ -60,14 +59,8 @@ fn username(prefix: &str, i: usize) -> String {
 /// Seeds `users` accounts with profiles into `data_dir` (no server may be
 /// running on it).
 pub(super) async fn seed(data_dir: &Path, prefix: &str, users: usize) -> Result<Report, String> {
-    let config = Config { data_dir: data_dir.to_path_buf(), ..Config::default() };
-    let (services, background) = Services::open(&config).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let seeded = seed_into(&services, prefix, users).await;
-    let seconds = started.elapsed().as_secs_f64();
-    drop(services);
-    let _ = tokio::task::spawn_blocking(move || background.join()).await;
-    let created = seeded?;
+    let (created, seconds, _) =
+        super::seed_directory(data_dir, |services| async move { seed_into(&services, prefix, users).await }).await?;
     let mut report = Report::new("social-seed", "");
     report.seconds = seconds;
     report

@@ -14,11 +14,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::report::Report;
 use super::BenchArgs;
-use crate::config::Config;
 use crate::service::{account, conversation, Services};
 
 /// Messages per write job: large enough that a group commit carries many,
@@ -28,15 +26,8 @@ const JOB_MESSAGES: usize = 100;
 /// Seeds `args.pairs` conversations with `args.messages` messages of
 /// `args.size` bytes in all, then closes the database.
 pub(super) async fn seed(data_dir: &Path, args: &BenchArgs) -> Result<Report, String> {
-    let config = Config { data_dir: data_dir.to_path_buf(), ..Config::default() };
-    let (services, background) = Services::open(&config).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let seeded = seed_into(&services, args).await;
-    let seconds = started.elapsed().as_secs_f64();
-    let disk = services.disk_bytes().await.map_err(|e| e.to_string())?;
-    drop(services);
-    let _ = tokio::task::spawn_blocking(move || background.join()).await;
-    let messages = seeded?;
+    let (messages, seconds, disk) =
+        super::seed_directory(data_dir, |services| async move { seed_into(&services, args).await }).await?;
     let mut report = Report::new("dm-seed", "");
     report.seconds = seconds;
     report
