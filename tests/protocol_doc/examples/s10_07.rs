@@ -2,6 +2,23 @@
 
 use super::*;
 
+/// The choir as a user with this role in it sees it, before carol joins.
+fn choir(my_role: Option<GroupRole>) -> GroupInfo {
+    GroupInfo {
+        group_id: 133494630409830400,
+        name: "choir".into(),
+        avatar: 0,
+        introduction: "Tuesday rehearsals".into(),
+        announcement: "".into(),
+        join_policy: JoinPolicy::Approval,
+        history_visible: false,
+        muted: false,
+        owner: 1,
+        member_count: 2,
+        my_role,
+    }
+}
+
 /// Carol's request to join the choir, while it waits.
 fn carols_request() -> JoinRequestInfo {
     JoinRequestInfo {
@@ -75,19 +92,7 @@ pub(super) fn examples() -> Vec<Example> {
         response::<CreateGroupRequest>(
             30,
             &CreateGroupReply {
-                group: GroupInfo {
-                    group_id: 133494630409830400,
-                    name: "choir".into(),
-                    avatar: 0,
-                    introduction: "Tuesday rehearsals".into(),
-                    announcement: "".into(),
-                    join_policy: JoinPolicy::Approval,
-                    history_visible: false,
-                    muted: false,
-                    owner: 1,
-                    member_count: 2,
-                    my_role: Some(GroupRole::Owner),
-                },
+                group: choir(Some(GroupRole::Owner)),
                 joined: vec![2],
                 invited: vec![],
                 refused: vec![],
@@ -96,22 +101,7 @@ pub(super) fn examples() -> Vec<Example> {
         // GetGroup request (carol, not a member, sequence 40)
         request(40, &GetGroupRequest { group_id: 133494630409830400 }),
         // GetGroup response
-        response::<GetGroupRequest>(
-            40,
-            &GroupInfo {
-                group_id: 133494630409830400,
-                name: "choir".into(),
-                avatar: 0,
-                introduction: "Tuesday rehearsals".into(),
-                announcement: "".into(),
-                join_policy: JoinPolicy::Approval,
-                history_visible: false,
-                muted: false,
-                owner: 1,
-                member_count: 2,
-                my_role: None,
-            },
-        ),
+        response::<GetGroupRequest>(40, &choir(None)),
         // JoinGroup request (carol, sequence 41, at 2026-01-04T09:01:00.000Z)
         request(41, &JoinGroupRequest { group_id: 133494630409830400, message: "I sing alto".into() }),
         // JoinGroup response (an approval group: the request waits)
