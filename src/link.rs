@@ -2,13 +2,16 @@
 //! create its account, in one string (and one QR code).
 //!
 //! ```text
-//! kith://join?host=chat.example.org&tls=7420&quic=7420&pin=<64 hex>&invite=<48 hex>
+//! kith://join?host=chat.example.org&tls=7420&quic=7420&pin=<64 hex>&spki=<base64, %-escaped>&invite=<48 hex>
 //! ```
 //!
 //! The grammar is in `docs/PROTOCOL.md` (section 12); this module writes
 //! links and reads them back exactly by that grammar.
 
 use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 
 use crate::hex::{hex, unhex};
 
@@ -26,6 +29,10 @@ pub struct JoinLink {
     pub quic_port: Option<u16>,
     /// SHA-256 of the server's certificate (DER), to pin.
     pub pin: [u8; 32],
+    /// SHA-256 of the certificate's public key (SubjectPublicKeyInfo): the
+    /// pin that outlives renewals with the same key, written in base64 as
+    /// Android's OkHttp takes it. Links from before it was added lack it.
+    pub spki: Option<[u8; 32]>,
     /// The 24-byte invitation code for `Register`.
     pub invitation: Vec<u8>,
 }
@@ -39,7 +46,14 @@ impl fmt::Display for JoinLink {
         if let Some(port) = self.quic_port {
             write!(f, "&quic={port}")?;
         }
-        write!(f, "&pin={}&invite={}", hex(&self.pin), hex(&self.invitation))
+        write!(f, "&pin={}", hex(&self.pin))?;
+        if let Some(spki) = &self.spki {
+            // Base64's '+', '/' and '=' escaped, so a query parser hands back
+            // the base64 itself (and never reads '+' as a space).
+            let escaped = BASE64.encode(spki).replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+            write!(f, "&spki={escaped}")?;
+        }
+        write!(f, "&invite={}", hex(&self.invitation))
     }
 }
 
@@ -54,6 +68,7 @@ impl std::str::FromStr for JoinLink {
     fn from_str(text: &str) -> Result<JoinLink, LinkError> {
         let query = text.strip_prefix(PREFIX).ok_or_else(|| LinkError(format!("it does not start with {PREFIX}")))?;
         let (mut host, mut tls_port, mut quic_port, mut pin, mut invitation) = (None, None, None, None, None);
+        let mut spki = None;
         for param in query.split('&') {
             let (name, value) = param.split_once('=').ok_or_else(|| LinkError(format!("{param:?} has no '='")))?;
             let port =
@@ -63,6 +78,11 @@ impl std::str::FromStr for JoinLink {
                 "tls" => tls_port = Some(port()?),
                 "quic" => quic_port = Some(port()?),
                 "pin" => pin = unhex(value).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+                "spki" => {
+                    let base64 = value.replace("%2B", "+").replace("%2F", "/").replace("%3D", "=");
+                    let hash = BASE64.decode(base64).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
+                    spki = Some(hash.ok_or_else(|| LinkError("spki is not the base64 of 32 bytes".into()))?);
+                }
                 "invite" => invitation = unhex(value).filter(|b| b.len() == 24),
                 // Parameters of later revisions are skipped.
                 _ if name == "host" => return Err(LinkError(format!("bad host {value:?}"))),
@@ -74,6 +94,7 @@ impl std::str::FromStr for JoinLink {
             tls_port,
             quic_port,
             pin: pin.ok_or_else(|| LinkError("no pin of 64 hex digits".into()))?,
+            spki,
             invitation: invitation.ok_or_else(|| LinkError("no invite of 48 hex digits".into()))?,
         };
         if link.tls_port.is_none() && link.quic_port.is_none() {
@@ -99,6 +120,7 @@ mod tests {
             tls_port: Some(7420),
             quic_port: Some(7421),
             pin: [0xab; 32],
+            spki: Some([0xfb; 32]),
             invitation: (0..24).collect(),
         }
     }
@@ -112,6 +134,13 @@ mod tests {
         assert_eq!(v6.to_string().parse::<JoinLink>().unwrap(), v6);
         let later = format!("{text}&future=1");
         assert_eq!(later.parse::<JoinLink>().unwrap(), link(), "unknown parameters are skipped");
+        // The public-key pin is OkHttp's base64, with its '+', '/' and '='
+        // escaped; links written before it existed still read.
+        assert!(text.contains("&spki=%2B%2Fv7%2B%2Fv7"), "{text}");
+        assert!(text.ends_with("%2B%2Fs%3D&invite=000102030405060708090a0b0c0d0e0f1011121314151617"), "{text}");
+        let older = JoinLink { spki: None, ..link() };
+        assert!(!older.to_string().contains("spki"));
+        assert_eq!(older.to_string().parse::<JoinLink>().unwrap(), older);
     }
 
     #[test]
@@ -121,6 +150,7 @@ mod tests {
             text.replace("kith://", "http://"),
             text.replace("tls=7420&quic=7421&", ""),
             text.replace("pin=ab", "pin=AB"),
+            text.replace("spki=%2B", "spki=%2B%2B"),
             text.replace("host=chat.example.org", "host=a b"),
             text.replace("tls=7420", "tls=0"),
             text[..text.len() - 2].to_string(),

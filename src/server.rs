@@ -77,6 +77,7 @@ pub struct RunningServer {
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let (certificate, generated) = cert::Certificate::load_or_generate(&config.tls.cert, &config.tls.key)?;
     let fingerprint = certificate.fingerprint();
+    let public_key = certificate.public_key_fingerprint()?;
     if generated {
         tracing::info!(cert = %config.tls.cert.display(), "generated a self-signed certificate");
     }
@@ -144,6 +145,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         tls_port: tls_addr.map(|a| a.port()),
         quic_port: quic_addr.map(|a| a.port()),
         fingerprint,
+        public_key,
     });
     Ok(RunningServer {
         tls_addr,
@@ -181,8 +183,13 @@ impl RunningServer {
             endpoint.set_server_config(Some(quic));
         }
         self.fingerprint = certificate.fingerprint();
+        let public_key = certificate.public_key_fingerprint()?;
         if let Some(endpoint) = self.services.endpoint() {
-            self.services.set_endpoint(crate::service::Endpoint { fingerprint: self.fingerprint, ..endpoint });
+            self.services.set_endpoint(crate::service::Endpoint {
+                fingerprint: self.fingerprint,
+                public_key,
+                ..endpoint
+            });
         }
         tracing::info!("certificate reloaded; sha256 fingerprint {}", cert::format_fingerprint(&self.fingerprint));
         Ok(self.fingerprint)

@@ -96,6 +96,57 @@ async fn sighup_reloads_the_certificate_and_json_logs_work() {
     server.child.kill().unwrap();
 }
 
+/// `kith cert renew` keeps the key: after a reload the certificate's pin
+/// fails, and the public-key pin — printed in OkHttp's form and carried by
+/// join links made before the renewal — still connects, an independent
+/// client taking only the link included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_keeps_the_public_key_pin_of_old_links() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &["--set", "registration.policy=invite"]);
+    let kith = |args: &[&str]| {
+        let out = Command::new(KITH)
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--cert")
+            .arg(dir.path().join("certs/cert.pem"))
+            .arg("--key")
+            .arg(dir.path().join("certs/key.pem"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let created = kith(&["invite", "create"]);
+    let link: kith::link::JoinLink = created.lines().find(|l| l.starts_with("kith://")).unwrap().parse().unwrap();
+    let spki = link.spki.expect("the link carries the public-key pin");
+    let printed = kith(&["cert", "fingerprint", "--public-key"]);
+    let okhttp = format!("sha256/{}", base64::engine::general_purpose::STANDARD.encode(spki));
+    assert_eq!(printed.lines().nth(1), Some(okhttp.as_str()), "{printed}");
+    assert_eq!(parse_fingerprint(printed.lines().next().unwrap()), Some(spki));
+
+    let renewed = kith(&["cert", "renew", "--name", "chat.example.org"]);
+    assert!(renewed.contains(&okhttp), "{renewed}");
+    signal(&server.child, "HUP");
+    common::process::wait_for_line(&server, "certificate reloaded");
+    let old = Transport::Tls { fingerprint: server.fingerprint };
+    assert!(Client::connect(server.tls, &old).await.is_err(), "the certificate changed");
+    Client::connect(server.tls, &Transport::Tls { fingerprint: spki }).await.unwrap();
+    Client::connect(server.quic, &Transport::Quic { fingerprint: spki }).await.unwrap();
+
+    let out = Command::new("python3")
+        .args(["-E", "join.py", &link.to_string(), "--username", "renewed"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("joined as renewed"), "{said}");
+    server.child.kill().unwrap();
+}
+
 #[test]
 fn config_commands() {
     let dir = tempfile::tempdir().unwrap();

@@ -169,6 +169,8 @@ async fn the_printed_link_carries_the_real_pin_and_an_independent_client_joins_w
     assert_eq!(link.tls_port, s.tls_addr.map(|a| a.port()));
     assert_eq!(link.quic_port, s.quic_addr.map(|a| a.port()));
     assert_eq!(link.pin, s.fingerprint, "the pin is the certificate the server presents");
+    let certificate = kith::transport::cert::Certificate::load(&server.config.tls.cert, &server.config.tls.key);
+    assert_eq!(link.spki, Some(certificate.unwrap().public_key_fingerprint().unwrap()), "and its public key");
     // `show` prints the same link again.
     let id = u64::from_be_bytes(link.invitation[..8].try_into().unwrap());
     let shown = kith(&["invite", "show", &id.to_string()], &server.data_dir()).await;

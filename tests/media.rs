@@ -522,7 +522,7 @@ fn curl(server: &TestServer, path: &str, extra: &[&str]) -> (u16, Vec<u8>, Strin
     let out = std::process::Command::new("curl")
         .args(["--silent", "--show-error", "--http1.1", "--insecure", "--max-time", "10"])
         .arg("--pinnedpubkey")
-        .arg(format!("sha256//{}", public_key_pin(server)))
+        .arg(format!("sha256/{}", public_key_pin(server)))
         .arg("--dump-header")
         .arg(&headers)
         .args(extra)
@@ -535,24 +535,13 @@ fn curl(server: &TestServer, path: &str, extra: &[&str]) -> (u16, Vec<u8>, Strin
     (status, out.stdout, headers)
 }
 
-/// The base64 SHA-256 of the certificate's public key, as curl's
-/// `--pinnedpubkey` and OkHttp's `CertificatePinner` take it.
+/// The SHA-256 of the certificate's public key as OkHttp's
+/// `CertificatePinner` takes it (`sha256/<base64>`; curl's
+/// `--pinnedpubkey` wants one more '/').
 fn public_key_pin(server: &TestServer) -> String {
-    use kith::transport::cert::{public_key_fingerprint, Certificate};
+    use kith::transport::cert::{okhttp_pin, Certificate};
     let certificate = Certificate::load(&server.config.tls.cert, &server.config.tls.key).unwrap();
-    base64(&public_key_fingerprint(&certificate.chain[0]).unwrap())
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for group in bytes.chunks(3) {
-        let n = group.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= group.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
+    okhttp_pin(&certificate.public_key_fingerprint().unwrap())
 }
 
 fn kith(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {

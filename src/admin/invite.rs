@@ -78,6 +78,9 @@ fn endpoint(services: &Services) -> ServiceResult<Endpoint> {
         tls_port: config.listen.tls.map(|a| a.port()),
         quic_port: config.listen.quic.map(|a| a.port()),
         fingerprint: certificate.fingerprint(),
+        public_key: certificate
+            .public_key_fingerprint()
+            .map_err(|e| ServiceError::invalid(format!("no public key to pin in the link: {e}")))?,
     })
 }
 
@@ -104,6 +107,7 @@ fn link(host: String, endpoint: Endpoint, invitation: Vec<u8>) -> ServiceResult<
         tls_port: endpoint.tls_port,
         quic_port: endpoint.quic_port,
         pin: endpoint.fingerprint,
+        spki: Some(endpoint.public_key),
         invitation,
     };
     // What is written must read back: a bad public_host is refused here.

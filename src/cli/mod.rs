@@ -74,9 +74,22 @@ enum CertCommand {
     /// Print the SHA-256 fingerprint of the server certificate, for clients to pin.
     Fingerprint {
         /// Print the SHA-256 of the certificate's public key (SubjectPublicKeyInfo)
-        /// instead: a pin that survives renewing the certificate with the same key.
+        /// instead, in hex and as Android pins it (`sha256/<base64>`): a pin that
+        /// survives renewing the certificate with the same key.
         #[arg(long)]
         public_key: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Issue a new self-signed certificate with the same key, so public-key
+    /// pins and join links stay valid; the server takes it on reload (SIGHUP).
+    Renew {
+        /// A name or address the certificate is also for (repeatable).
+        #[arg(long = "name")]
+        names: Vec<String>,
+        /// Replace the key too: every pin and join link changes.
+        #[arg(long)]
+        new_key: bool,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -157,6 +170,9 @@ pub fn main() -> ExitCode {
         Command::Cert(CertCommand::Fingerprint { public_key, config }) => {
             config.load().map_err(|e| e.to_string()).and_then(|c| print_fingerprint(c, public_key))
         }
+        Command::Cert(CertCommand::Renew { names, new_key, config }) => {
+            config.load().map_err(|e| e.to_string()).and_then(|c| renew_certificate(c, &names, new_key))
+        }
         Command::Config(ConfigCommand::Default { packaged }) => {
             match packaged {
                 true => print!("{}", crate::config::packaged_toml()),
@@ -203,11 +219,22 @@ fn private_files() {
 
 fn print_fingerprint(config: Config, public_key: bool) -> Result<(), String> {
     let certificate = Certificate::load(&config.tls.cert, &config.tls.key).map_err(|e| e.to_string())?;
-    let fp = match public_key {
-        false => certificate.fingerprint(),
-        true => cert::public_key_fingerprint(&certificate.chain[0])
-            .ok_or_else(|| format!("{}: cannot read the public key", config.tls.cert.display()))?,
-    };
+    if !public_key {
+        println!("SHA256:{}", cert::format_fingerprint(&certificate.fingerprint()));
+        return Ok(());
+    }
+    let fp = certificate.public_key_fingerprint().map_err(|e| format!("{}: {e}", config.tls.cert.display()))?;
     println!("SHA256:{}", cert::format_fingerprint(&fp));
+    println!("{}", cert::okhttp_pin(&fp));
+    Ok(())
+}
+
+fn renew_certificate(config: Config, names: &[String], new_key: bool) -> Result<(), String> {
+    cert::renew(&config.tls.cert, &config.tls.key, names, new_key).map_err(|e| e.to_string())?;
+    let certificate = Certificate::load(&config.tls.cert, &config.tls.key).map_err(|e| e.to_string())?;
+    let public_key = certificate.public_key_fingerprint().map_err(|e| e.to_string())?;
+    println!("certificate SHA256:{}", cert::format_fingerprint(&certificate.fingerprint()));
+    println!("public key  SHA256:{} ({})", cert::format_fingerprint(&public_key), cert::okhttp_pin(&public_key));
+    println!("reload the server (SIGHUP, systemctl reload kith) to serve it");
     Ok(())
 }

@@ -130,6 +130,8 @@ pub struct Endpoint {
     pub quic_port: Option<u16>,
     /// SHA-256 of the certificate in use.
     pub fingerprint: [u8; 32],
+    /// SHA-256 of its public key (SubjectPublicKeyInfo).
+    pub public_key: [u8; 32],
 }
 
 /// The threads behind the services: the group commit and the fan-out.

@@ -94,6 +94,15 @@ impl Certificate {
         fingerprint(&self.chain[0])
     }
 
+    /// SHA-256 of the leaf's public key (SubjectPublicKeyInfo): the pin
+    /// that outlives a renewal with the same key.
+    pub fn public_key_fingerprint(&self) -> Result<[u8; 32], CertError> {
+        public_key_fingerprint(&self.chain[0]).ok_or_else(|| CertError::Content {
+            path: "the certificate".into(),
+            what: "its public key cannot be read".into(),
+        })
+    }
+
     /// A rustls server configuration offering ALPN `kith/1` and, over TCP,
     /// `http/1.1` for media URLs (a client offering neither gets the kith
     /// protocol); QUIC needs `tls13_only` and speaks kith alone. Early data (0-RTT) stays off: no request is accepted
@@ -132,22 +141,72 @@ fn read(path: &Path) -> Result<Vec<u8>, CertError> {
     fs::read(path).map_err(|e| file_error(path, e))
 }
 
+/// The names a generated certificate is for. Clients pin it rather than
+/// check its names, so these only keep tools that do check them quiet.
+const GENERATED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
 fn generate(cert: &Path, key: &Path) -> Result<(), CertError> {
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-    let certified = rcgen::generate_simple_self_signed(names)?;
-    write_file(cert, certified.cert.pem().as_bytes(), 0o644)?;
-    write_file(key, certified.key_pair.serialize_pem().as_bytes(), 0o600)?;
-    Ok(())
+    let key_pair = rcgen::KeyPair::generate()?;
+    let params = rcgen::CertificateParams::new(GENERATED_NAMES.map(String::from).to_vec())?;
+    write_file(cert, params.self_signed(&key_pair)?.pem().as_bytes(), 0o644, false)?;
+    write_file(key, key_pair.serialize_pem().as_bytes(), 0o600, false)
 }
 
-fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), CertError> {
-    use std::os::unix::fs::OpenOptionsExt;
+/// Issues a new self-signed certificate in place of the one in `cert`,
+/// for the generated names and `names`. The key stays, so the public-key
+/// pin and the join links that carry it stay valid, unless `new_key`
+/// replaces it too (every pin changes then). A certificate that some
+/// authority issued is refused: it is renewed where it was issued (certbot
+/// keeps its key with `--reuse-key`).
+pub fn renew(cert: &Path, key: &Path, names: &[String], new_key: bool) -> Result<(), CertError> {
+    let old = Certificate::load(cert, key)?;
+    if !self_issued(&old.chain[0]) {
+        return Err(CertError::Content {
+            path: cert.display().to_string(),
+            what: "not a self-signed certificate; renew it where it was issued (certbot: --reuse-key keeps the pin)"
+                .into(),
+        });
+    }
+    let key_pair = match new_key {
+        true => rcgen::KeyPair::generate()?,
+        false => rcgen::KeyPair::from_pem(&String::from_utf8_lossy(&read(key)?))?,
+    };
+    let mut all: Vec<String> = GENERATED_NAMES.map(String::from).to_vec();
+    all.extend(names.iter().filter(|n| !all.contains(n)).cloned().collect::<Vec<_>>());
+    let certificate = rcgen::CertificateParams::new(all)?.self_signed(&key_pair)?;
+    if new_key {
+        write_file(key, key_pair.serialize_pem().as_bytes(), 0o600, true)?;
+    }
+    write_file(cert, certificate.pem().as_bytes(), 0o644, true)
+}
+
+/// Writes a file with `mode`, whatever the umask. With `replace`, through a
+/// temporary file renamed over the old one, so a crash leaves either.
+fn write_file(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<(), CertError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
-    let mut f =
-        fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(|e| file_error(path, e))?;
-    f.write_all(contents).and_then(|()| f.sync_all()).map_err(|e| file_error(path, e))
+    let target = match replace {
+        true => path.with_extension("new"),
+        false => path.to_path_buf(),
+    };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(replace)
+        .truncate(replace)
+        .create_new(!replace)
+        .mode(mode)
+        .open(&target)
+        .map_err(|e| file_error(&target, e))?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .and_then(|()| f.write_all(contents))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| file_error(&target, e))?;
+    if replace {
+        fs::rename(&target, path).map_err(|e| file_error(path, e))?;
+    }
+    Ok(())
 }
 
 /// SHA-256 of a DER certificate.
@@ -164,21 +223,40 @@ pub fn public_key_fingerprint(cert: &[u8]) -> Option<[u8; 32]> {
     Some(fingerprint(subject_public_key_info(cert)?))
 }
 
-/// The SubjectPublicKeyInfo element of an X.509 certificate (DER). Only
-/// walks the outer structure: a certificate is a SEQUENCE whose first
-/// element, the TBSCertificate, holds an optional `[0]` version, then serial,
-/// signature algorithm, issuer, validity, subject and the public key info.
-fn subject_public_key_info(cert: &[u8]) -> Option<&[u8]> {
+/// `sha256/<base64>`: a public-key fingerprint as OkHttp's
+/// `CertificatePinner` takes it (Android's network security config takes
+/// the part after `sha256/`, curl's `--pinnedpubkey` the same after `sha256//`).
+pub fn okhttp_pin(public_key: &[u8; 32]) -> String {
+    use base64::Engine;
+    format!("sha256/{}", base64::engine::general_purpose::STANDARD.encode(public_key))
+}
+
+/// The elements of an X.509 certificate's TBSCertificate after its
+/// optional `[0]` version: serial, signature algorithm, issuer, validity,
+/// subject, public key info, … Only walks the outer structure.
+fn tbs_fields(cert: &[u8]) -> Option<impl Iterator<Item = Der<'_>>> {
     let certificate = Der::read(cert)?.contents;
     let mut rest = Der::read(certificate)?.contents;
     if rest.first() == Some(&0xA0) {
         rest = Der::read(rest)?.rest;
     }
-    for _ in 0..5 {
-        rest = Der::read(rest)?.rest;
-    }
-    let spki = Der::read(rest)?;
+    Some(std::iter::from_fn(move || {
+        let field = Der::read(rest)?;
+        rest = field.rest;
+        Some(field)
+    }))
+}
+
+/// The SubjectPublicKeyInfo element of an X.509 certificate (DER).
+fn subject_public_key_info(cert: &[u8]) -> Option<&[u8]> {
+    let spki = tbs_fields(cert)?.nth(5)?;
     (spki.tag == 0x30).then_some(spki.element)
+}
+
+/// Whether a certificate names itself as its issuer.
+fn self_issued(cert: &[u8]) -> bool {
+    let fields: Vec<Der<'_>> = tbs_fields(cert).map(|f| f.take(5).collect()).unwrap_or_default();
+    fields.len() == 5 && fields[2].element == fields[4].element
 }
 
 /// One DER element at the start of some input.
@@ -271,5 +349,43 @@ mod tests {
         first.rustls_config(true).unwrap();
         fs::remove_file(&key).unwrap();
         assert!(matches!(Certificate::load_or_generate(&cert, &key), Err(CertError::Half { .. })));
+    }
+
+    #[test]
+    fn renewing_keeps_the_key_unless_told() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let (first, _) = Certificate::load_or_generate(&cert, &key).unwrap();
+        renew(&cert, &key, &["chat.example.org".into()], false).unwrap();
+        let renewed = Certificate::load(&cert, &key).unwrap();
+        assert_ne!(renewed.fingerprint(), first.fingerprint());
+        assert_eq!(renewed.public_key_fingerprint().unwrap(), first.public_key_fingerprint().unwrap());
+        renew(&cert, &key, &[], true).unwrap();
+        let rekeyed = Certificate::load(&cert, &key).unwrap();
+        assert_ne!(rekeyed.public_key_fingerprint().unwrap(), first.public_key_fingerprint().unwrap());
+        assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!key.with_extension("new").exists());
+
+        // A certificate some authority issued is renewed there, not here.
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(vec![]).unwrap();
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "Test CA");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["chat.example.org".into()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        fs::write(&cert, leaf.pem()).unwrap();
+        fs::write(&key, leaf_key.serialize_pem()).unwrap();
+        assert!(matches!(renew(&cert, &key, &[], false), Err(CertError::Content { .. })));
+        assert_eq!(fs::read_to_string(&cert).unwrap(), leaf.pem());
+    }
+
+    #[test]
+    fn the_okhttp_pin_is_base64_of_the_hash() {
+        assert_eq!(okhttp_pin(&[0xab; 32]), "sha256/q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=");
     }
 }

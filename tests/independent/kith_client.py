@@ -3387,6 +3387,31 @@ def parse_fingerprint(text: str) -> bytes:
     return bytes.fromhex(s)
 
 
+def _der(data: bytes) -> "tuple[int, bytes, bytes, bytes]":
+    """One DER element: (tag, whole element, contents, what follows)."""
+    tag, first = data[0], data[1]
+    if first < 0x80:
+        length, header = first, 2
+    else:
+        n = first & 0x7F
+        length, header = int.from_bytes(data[2:2 + n], "big"), 2 + n
+    return tag, data[:header + length], data[header:header + length], data[header + length:]
+
+
+def public_key_pin(der: bytes) -> bytes:
+    """SHA-256 of a certificate's SubjectPublicKeyInfo (section 1.1): the
+    seventh element of the TBSCertificate when it starts with a [0] version
+    (serial, algorithm, issuer, validity, subject, then the key)."""
+    _, _, tbs, _ = _der(_der(der)[2])
+    fields = []
+    while tbs:
+        tag, element, _, tbs = _der(tbs)
+        fields.append((tag, element))
+    if fields and fields[0][0] == 0xA0:
+        fields = fields[1:]
+    return hashlib.sha256(fields[5][1]).digest()
+
+
 def _pinned_context() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False          # the pin replaces hostname verification
@@ -3477,7 +3502,8 @@ class KithClient:
             if der is None:
                 raise PinMismatch("server presented no certificate")
             got = hashlib.sha256(der).digest()
-            if not hmac.compare_digest(got, pin):
+            # The pin is the certificate's hash or its public key's.
+            if not (hmac.compare_digest(got, pin) or hmac.compare_digest(public_key_pin(der), pin)):
                 raise PinMismatch(
                     f"certificate pin mismatch: server {fmt_fingerprint(got)}, pinned {fmt_fingerprint(pin)}")
             alpn = tls.selected_alpn_protocol()
