@@ -56,6 +56,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// Who may create an account, and what join links carry.
     pub registration: RegistrationConfig,
+    /// Wake-ups of sleeping phones through their UnifiedPush distributors.
+    pub push: PushConfig,
     /// Log output.
     pub log: LogConfig,
 }
@@ -73,6 +75,7 @@ impl Default for Config {
             conversation: ConversationConfig::default(),
             media: MediaConfig::default(),
             registration: RegistrationConfig::default(),
+            push: PushConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -510,6 +513,57 @@ impl Default for MediaConfig {
     }
 }
 
+/// Wake-ups (WebPush, RFC 8030/8291/8292) to the UnifiedPush endpoints
+/// devices register: at most one per device per interval, only while the
+/// device has no connection, carrying no message text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// Whether wake-ups are sent at all; off, `SetPushEndpoint` is refused.
+    pub enabled: bool,
+    /// Seconds between two wake-ups of one device at most: what arrives
+    /// meanwhile is told by the next one.
+    pub interval_secs: u32,
+    /// Hosts (names or addresses, as the endpoint URL writes them) that may
+    /// be reached over plain `http://` and at loopback, private or
+    /// link-local addresses, such as a distributor on the home network
+    /// (`"ntfy.lan"`, `"192.168.1.20"`). Any other endpoint must be
+    /// `https://` and resolve to public addresses only.
+    pub local_hosts: Vec<String>,
+    /// Wake-ups waiting for the sender; beyond it new ones are dropped
+    /// (and counted), so a slow push service never grows memory.
+    pub queue: usize,
+    /// Requests to push services in flight at once.
+    pub concurrency: usize,
+    /// Seconds one request may take, connection included.
+    pub timeout_secs: u64,
+    /// Attempts after a first one that failed with 429, a 5xx status or no
+    /// answer, waiting as `Retry-After` says or twice as long each time.
+    pub retries: u32,
+    /// Seconds a push service keeps a wake-up for a device it cannot reach
+    /// (the `TTL` header).
+    pub ttl_secs: u32,
+    /// The VAPID contact (`mailto:` or `https:` URL) push services may use
+    /// to reach the operator; empty leaves it out.
+    pub contact: String,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            enabled: true,
+            interval_secs: 60,
+            local_hosts: Vec::new(),
+            queue: 1024,
+            concurrency: 16,
+            timeout_secs: 10,
+            retries: 4,
+            ttl_secs: 86_400,
+            contact: String::new(),
+        }
+    }
+}
+
 /// Who may create an account, and what join links carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -668,7 +722,7 @@ impl Config {
                 "must be at least 1024 and at most limits.max_frame_bytes - 256 so a chunk fits a frame",
             );
         }
-        let positive: [(&'static str, u64); 32] = [
+        let positive: [(&'static str, u64); 36] = [
             ("media.max_file_bytes", self.media.max_file_bytes),
             ("media.uploads_per_user", u64::from(self.media.uploads_per_user)),
             ("media.upload_expiry_secs", self.media.upload_expiry_secs),
@@ -701,6 +755,10 @@ impl Config {
             ("limits.max_concurrent_hashes", l.max_concurrent_hashes as u64),
             ("limits.max_pending_registrations", l.max_pending_registrations as u64),
             ("limits.token_ttl_secs", l.token_ttl_secs),
+            ("push.interval_secs", u64::from(self.push.interval_secs)),
+            ("push.queue", self.push.queue as u64),
+            ("push.concurrency", self.push.concurrency as u64),
+            ("push.timeout_secs", self.push.timeout_secs),
         ];
         if let Some((key, value)) = positive.iter().find(|(_, v)| *v == 0) {
             return invalid(key, value, "must be at least 1");

@@ -85,6 +85,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let tls_config = TlsConfigCell::new(certificate.rustls_config(false)?);
 
     let (services, background) = Services::open(&config)?;
+    services.push().load_key(&config.data_dir).map_err(StorageError::from)?;
     let control = crate::admin::control::bind(&config.data_dir).map_err(|source| ServerError::Control {
         path: crate::admin::control::socket_path(&config.data_dir),
         source,
@@ -130,6 +131,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     listening.tasks.spawn(crate::service::media::sweep(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::erase::resume(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::social::keep_last_seen(services.clone(), listening.shutdown.clone()));
+    listening.tasks.spawn(crate::service::push::run(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::admin::control::serve(
         control,
         services.clone(),

@@ -70,6 +70,8 @@ pub enum Command {
     Online,
     /// Bytes of files each user stores.
     MediaUsage,
+    /// Devices with a push endpoint, and how their last wake-up went.
+    PushList,
     /// A consistent backup of the whole database (streamed).
     Backup,
     /// Create an invitation to register, with its join link.
@@ -113,6 +115,7 @@ impl Command {
             Command::Stats => "stats",
             Command::Online => "online",
             Command::MediaUsage => "media-du",
+            Command::PushList => "push-list",
             Command::Backup => "backup",
             Command::InviteCreate { .. } => "invite-create",
             Command::InviteList => "invite-list",
@@ -192,6 +195,7 @@ pub async fn execute(services: &Arc<Services>, command: Command) -> ServiceResul
                 .await?;
             Ok(Output::Json(Value::Array(rows)))
         }
+        Command::PushList => push_list(services).await,
         Command::Backup => Ok(Output::Stream(backup(services.clone()))),
         Command::InviteCreate { uses, expires_secs, note, host } => {
             Ok(Output::Json(invite::create(services, uses, expires_secs, note, host).await?))
@@ -228,6 +232,8 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
     let (media_files, media_bytes) = services.read(media::stats).await?;
     let (pinned, drafts) = services.read(conversation::state_stats).await?;
     let reactions = services.read(message::reactions::count).await?;
+    let push_endpoints = services.read(account::all_push_endpoints).await?.len();
+    let (pushes_sent, pushes_failed, pushes_dropped) = services.push().counts();
     Ok(Output::Json(json!({
         "users": users,
         "deleted_users": deleted,
@@ -256,11 +262,43 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
         "swept_notices_since_start": services.swept_notices(),
         "media_files": media_files,
         "media_bytes": media_bytes,
+        "push_endpoints": push_endpoints,
+        "pushes_sent_since_start": pushes_sent,
+        "pushes_failed_since_start": pushes_failed,
+        "pushes_dropped_since_start": pushes_dropped,
         "disk_bytes": services.disk_bytes().await?,
         "sessions_online": online.len(),
         "users_online": users_online,
         "users_active_30d": active_30d,
     })))
+}
+
+/// Every device with a push endpoint: its endpoint's host (the URL itself
+/// is the device's to know), whether it is connected now, and how its last
+/// wake-up since the start went.
+async fn push_list(services: &Arc<Services>) -> ServiceResult<Output> {
+    let endpoints = services.read(account::all_push_endpoints).await?;
+    let results = services.push().results();
+    let rows = endpoints
+        .into_iter()
+        .map(|((user, device), endpoint)| {
+            let host = endpoint.url.parse::<hyper::Uri>().ok().and_then(|u| u.host().map(str::to_string));
+            let connected = services.hub().sessions(user).iter().any(|s| s.device_id == device);
+            let last = results.get(&(user, device.clone()));
+            json!({
+                "user_id": user,
+                "device_id": device,
+                "host": host,
+                "vapid": endpoint.vapid,
+                "set_at": endpoint.set_at,
+                "connected": connected,
+                "last_at": last.map(|r| r.at),
+                "last_ok": last.map(|r| r.ok),
+                "last_result": last.map(|r| r.said.clone()),
+            })
+        })
+        .collect();
+    Ok(Output::Json(Value::Array(rows)))
 }
 
 /// Chunks of a byte stream, sent from a blocking thread.
@@ -320,10 +358,16 @@ async fn export_lines(
         bytes.push(b'\n');
         Ok(bytes)
     };
+    let endpoints = services.read(move |s| account::push_endpoints(s, id)).await?;
     let devices: Vec<Value> = account::devices(services, id)
         .await?
         .iter()
-        .map(|(device, d)| json!({ "device_id": device, "device_type": format!("{:?}", d.device_type).to_lowercase(), "last_login": d.last_login }))
+        .map(|(device, d)| {
+            let push = endpoints.iter().find(|(d, _)| d == device).map(|(_, e)| {
+                json!({ "url": e.url, "vapid": e.vapid, "set_at": e.set_at })
+            });
+            json!({ "device_id": device, "device_type": format!("{:?}", d.device_type).to_lowercase(), "last_login": d.last_login, "push": push })
+        })
         .collect();
     let mut profile = user_json(id, &user);
     profile["devices"] = Value::Array(devices);

@@ -78,6 +78,19 @@ pub(crate) enum MediaCommand {
     Du(Listing),
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum PushCommand {
+    /// Devices with a push endpoint, and how their last wake-up since the
+    /// start went.
+    List(Listing),
+    /// The server's VAPID public key (base64url), as UnifiedPush apps and
+    /// distributors take it.
+    Key {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
 /// A listing command's options: a table for people, or JSON for scripts.
 #[derive(Debug, Args)]
 pub(crate) struct Listing {
@@ -235,12 +248,15 @@ pub(super) fn stats(listing: &Listing) -> Result<(), String> {
             "group_messages",
             "media_files",
             "media_bytes",
+            "push_endpoints",
+            "pushes_sent_since_start",
+            "pushes_failed_since_start",
             "disk_bytes",
             "users_online",
             "users_active_30d",
             "sessions_online",
         ] {
-            println!("{key:<16} {}", data[key]);
+            println!("{key:<26} {}", data[key]);
         }
     })
 }
@@ -257,6 +273,35 @@ pub(super) fn media_usage(listing: &Listing) -> Result<(), String> {
                 cell(&u["files"])
             );
         }
+    })
+}
+
+pub(super) fn push(command: &PushCommand) -> Result<(), String> {
+    let listing = match command {
+        PushCommand::Key { config } => {
+            let config = load(config)?;
+            let key = crate::service::push::public_key(&config.data_dir).map_err(|e| e.to_string())?;
+            let key = key.ok_or("no VAPID key yet: the server makes it on its first start with push.enabled")?;
+            println!("{key}");
+            return Ok(());
+        }
+        PushCommand::List(listing) => listing,
+    };
+    listing.show(Command::PushList, |data| {
+        let devices = data.as_array().cloned().unwrap_or_default();
+        println!("{:>8}  {:<24}  {:<28}  {:<9}  {:<20}  last result", "user", "device", "push host", "connected", "last (UTC)");
+        for d in &devices {
+            println!(
+                "{:>8}  {:<24}  {:<28}  {:<9}  {:<20}  {}",
+                cell(&d["user_id"]),
+                cell(&d["device_id"]),
+                cell(&d["host"]),
+                cell(&d["connected"]),
+                utc(&d["last_at"]),
+                cell(&d["last_result"])
+            );
+        }
+        println!("{} device(s) with a push endpoint", devices.len());
     })
 }
 

@@ -51,6 +51,9 @@ enum Command {
     /// Files kept by the server.
     #[command(subcommand)]
     Media(admin::MediaCommand),
+    /// Wake-ups of phones through UnifiedPush: devices, results, the VAPID key.
+    #[command(subcommand)]
+    Push(admin::PushCommand),
     /// Write a consistent backup to FILE; safe while the server runs.
     Backup {
         /// Backup file to write.
@@ -189,6 +192,7 @@ pub fn main() -> ExitCode {
         Command::Stats(listing) => admin::stats(&listing),
         Command::Online(listing) => admin::online(&listing),
         Command::Media(admin::MediaCommand::Du(listing)) => admin::media_usage(&listing),
+        Command::Push(command) => admin::push(&command),
         Command::Backup { file, config } => admin::backup(&config, &file),
         Command::Restore { file, config } => admin::restore(&config, &file),
         Command::Version => {

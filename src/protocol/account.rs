@@ -184,3 +184,48 @@ pub struct UserInfo {
     /// Canonical username.
     pub username: String,
 }
+
+/// `PushKey` request (empty body): what a device needs before it registers
+/// with a UnifiedPush distributor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PushKey;
+
+/// `PushKey` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushKeyReply {
+    /// Whether the server sends wake-ups at all; `SetPushEndpoint` with an
+    /// endpoint is refused when it does not.
+    pub enabled: bool,
+    /// The server's VAPID public key (RFC 8292): an uncompressed P-256
+    /// point, 65 bytes. The UnifiedPush connector takes it base64url-encoded.
+    #[serde(with = "serde_bytes")]
+    pub vapid_key: Vec<u8>,
+    /// At most one wake-up per this many seconds reaches one device.
+    pub interval_secs: u32,
+    /// Whether this device has an endpoint registered.
+    pub registered: bool,
+}
+
+/// `SetPushEndpoint` request: sets or clears this device's push endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPushEndpointRequest {
+    /// The endpoint; `None` clears the device's.
+    pub endpoint: Option<PushEndpoint>,
+}
+
+/// Where and how a device is woken: what a UnifiedPush distributor gives
+/// the app (RFC 8030 endpoint, RFC 8291 keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushEndpoint {
+    /// The endpoint URL: `https://`, or `http://` for a host the operator
+    /// lists in `push.local_hosts`; at most 1,024 bytes.
+    pub url: String,
+    /// The device's ECDH public key (`p256dh`): an uncompressed P-256
+    /// point, 65 bytes.
+    #[serde(with = "serde_bytes")]
+    pub p256dh: Vec<u8>,
+    /// The device's authentication secret (`auth`), 16 bytes.
+    pub auth: [u8; 16],
+    /// Whether the distributor requires a VAPID signature on each request.
+    pub vapid: bool,
+}

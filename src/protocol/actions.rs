@@ -162,6 +162,10 @@ actions! {
     0x08 RenewToken(RenewToken) -> TokenReply, User;
     /// Deletes the caller's account for good and ends every session of it.
     0x09 DeleteAccount(DeleteAccountRequest) -> (), User;
+    /// The server's VAPID key and wake-up settings, and whether this device is registered.
+    0x0A PushKey(PushKey) -> PushKeyReply, User;
+    /// Sets or clears where this device is woken when it has no connection.
+    0x0B SetPushEndpoint(SetPushEndpointRequest) -> (), User;
 
     // Messages, 0x10–0x17.
     /// Stores a message and delivers it.

@@ -47,12 +47,18 @@ pub enum Audience {
 }
 
 /// Starts the fan-out thread; it ends when the returned sink is dropped.
-pub(crate) fn start(hub: Arc<Hub>) -> std::io::Result<(Sink<Event>, JoinHandle<()>)> {
+/// `then` sees each event once it is delivered (the wake-ups of devices
+/// that are not connected), and must not wait.
+pub(crate) fn start(
+    hub: Arc<Hub>,
+    then: impl Fn(&Event) + Send + 'static,
+) -> std::io::Result<(Sink<Event>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(QUEUE);
     let thread = std::thread::Builder::new().name("kith-fanout".into()).spawn(move || {
         for batch in rx {
             for event in batch {
-                deliver(&hub, event);
+                deliver(&hub, &event);
+                then(&event);
             }
         }
     })?;
@@ -65,12 +71,12 @@ pub(crate) fn start(hub: Arc<Hub>) -> std::io::Result<(Sink<Event>, JoinHandle<(
     Ok((sink, thread))
 }
 
-fn deliver(hub: &Hub, event: Event) {
+fn deliver(hub: &Hub, event: &Event) {
     let frame = Bytes::from(Push::Update(Update::new(event.id, &event.update)).frame());
-    match event.audience {
+    match &event.audience {
         Audience::Users { users, except } => {
             for user in users {
-                hub.deliver(user, &frame, except);
+                hub.deliver(*user, &frame, *except);
             }
         }
     }

@@ -20,6 +20,7 @@ pub(crate) mod message;
 pub mod migrate;
 mod names;
 mod profile;
+pub(crate) mod push;
 mod quota;
 pub(crate) mod social;
 pub(crate) mod sync;
@@ -115,6 +116,7 @@ pub struct Services {
     floors: sync::Floors,
     purges: conversation::Purges,
     media: media::Media,
+    push: push::Push,
     config: Config,
     /// Where clients reach this server, once it is bound (for join links).
     endpoint: std::sync::RwLock<Option<Endpoint>>,
@@ -157,7 +159,8 @@ impl Services {
         remove_stale_snapshots(&config.data_dir);
         let store = Arc::new(Store::open(&config.data_dir, &config.storage, migrate::MIGRATIONS)?);
         let hub = Arc::new(Hub::default());
-        let (sink, fanout_thread) = fanout::start(hub.clone())?;
+        let push = push::Push::open(&config.push, &store)?;
+        let (sink, fanout_thread) = fanout::start(hub.clone(), push.waker())?;
         let (committer, commit_thread) = Committer::start(store.clone(), &config.storage, sink)?;
         let services = Services {
             accounts: account::Accounts::load(&store, &config.limits, config.registration.policy)?,
@@ -180,6 +183,7 @@ impl Services {
             floors: sync::Floors::default(),
             purges: conversation::Purges::default(),
             media: media::Media::open(&config.data_dir)?,
+            push,
             endpoint: std::sync::RwLock::new(None),
             router: routes(),
             store,
@@ -319,6 +323,11 @@ impl Services {
         self.purges.messages()
     }
 
+    /// Wake-ups: their counts and each device's last result.
+    pub(crate) fn push(&self) -> &push::Push {
+        &self.push
+    }
+
     /// Notices swept from update logs past the horizon since the start.
     pub fn swept_notices(&self) -> u64 {
         self.purges.notices()
@@ -354,5 +363,6 @@ pub fn routes() -> Router {
     media::routes(&mut router);
     download::routes(&mut router);
     erase::routes(&mut router);
+    push::routes(&mut router);
     router
 }

@@ -61,6 +61,21 @@ pub(crate) struct DeviceRecord {
     pub last_login: u64,
 }
 
+/// A device's push endpoint (see `service::push`), as the device gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PushRecord {
+    /// The endpoint URL, checked when it was set.
+    pub url: String,
+    /// The device's ECDH public key, 65 bytes.
+    pub p256dh: Vec<u8>,
+    /// The device's authentication secret.
+    pub auth: [u8; 16],
+    /// Whether requests to it carry a VAPID signature.
+    pub vapid: bool,
+    /// When it was set, Unix milliseconds.
+    pub set_at: u64,
+}
+
 pub(super) const USERS: Keyspace<u64, UserRecord> = Keyspace::new(&schema::USERID_USER);
 pub(super) const NAMES: Keyspace<String, u64> = Keyspace::new(&schema::USERNAME_USERID);
 pub(super) const LAST_ID: Keyspace<(), u64> = Keyspace::new(&schema::USERS_LASTID);
@@ -69,6 +84,9 @@ pub(super) const DEVICES: Keyspace<(u64, String), DeviceRecord> = Keyspace::new(
 /// A device's renewed token, until it is first used.
 pub(super) const SUCCESSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_SUCCESSOR);
 pub(super) const DELETED: Keyspace<u64, DeletedAccount> = Keyspace::new(&schema::USERID_DELETED);
+/// Devices' push endpoints; one lives as long as the token it was set under
+/// (renewals included), so a logout or a revocation takes it along.
+pub(super) const PUSH: Keyspace<(u64, String), PushRecord> = Keyspace::new(&schema::USERDEVICE_PUSH);
 /// Absent means generation 0 (every account before the keyspace existed).
 pub(super) const GENERATIONS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_GENERATION);
 
@@ -146,9 +164,10 @@ pub(super) fn generation(store: &Store, user_id: u64) -> Result<u64, StorageErro
 }
 
 /// Stores a new token for a device, revoking the token (and any renewed
-/// token) the device held before.
+/// token) the device held before, and the push endpoint set under it.
 pub(super) fn issue_token(tx: &mut Tx<'_>, token_id: u64, token: &TokenRecord, now: u64) -> ServiceResult<()> {
     let device_key = (token.user_id, token.device_id.clone());
+    tx.delete(&PUSH, &device_key);
     if let Some(old) = tx.get(&DEVICES, &device_key)? {
         tx.delete(&TOKENS, &old.token_id);
     }
@@ -201,10 +220,12 @@ pub(super) fn successor(store: &Store, user_id: u64, device_id: &str) -> Result<
     store.get(&SUCCESSORS, &(user_id, device_id.to_string()))
 }
 
-/// Revokes the token of one device (and its renewed token, if any).
+/// Revokes the token of one device (and its renewed token, if any) and
+/// forgets its push endpoint.
 pub(super) fn revoke_device(tx: &mut Tx<'_>, user_id: u64, device_id: &str) -> ServiceResult<()> {
     let key = (user_id, device_id.to_string());
     drop_successor(tx, &key)?;
+    tx.delete(&PUSH, &key);
     if let Some(mut device) = tx.get(&DEVICES, &key)? {
         tx.delete(&TOKENS, &device.token_id);
         device.token_id = 0;
@@ -241,6 +262,7 @@ pub(super) fn mark_deleted(tx: &mut Tx<'_>, user_id: u64, now: u64) -> ServiceRe
         tx.scan(&DEVICES, &user_id).map(|e| e.map(|(key, _)| key)).collect::<Result<_, _>>()?;
     for key in &devices {
         drop_successor(tx, key)?;
+        tx.delete(&PUSH, key);
         tx.delete(&DEVICES, key);
     }
     tx.delete(&USERS, &user_id);
@@ -290,6 +312,41 @@ pub(super) fn token(store: &Store, token_id: u64) -> Result<Option<TokenRecord>,
 /// Every user, in id order.
 pub(super) fn users(store: &Store) -> Result<Vec<(u64, UserRecord)>, StorageError> {
     store.all(&USERS).collect()
+}
+
+/// Sets a device's push endpoint, if the device still holds `token_id`
+/// (its current or its renewed token): a logout committed first wins.
+pub(crate) fn set_push(tx: &mut Tx<'_>, user_id: u64, device_id: &str, token_id: u64, push: &PushRecord) -> ServiceResult<()> {
+    let key = (user_id, device_id.to_string());
+    let current = tx.get(&DEVICES, &key)?.is_some_and(|d| d.token_id == token_id && token_id != 0);
+    if !current && tx.get(&SUCCESSORS, &key)? != Some(token_id) {
+        return Err(ServiceError::new(ErrorCode::InvalidToken, "this device's token was revoked"));
+    }
+    tx.put(&PUSH, &key, push);
+    Ok(())
+}
+
+/// Clears a device's push endpoint; with `url`, only while it is still
+/// that one (a push service said it is gone, and the device may have set a
+/// new one since).
+pub(crate) fn clear_push(tx: &mut Tx<'_>, user_id: u64, device_id: &str, url: Option<&str>) -> ServiceResult<bool> {
+    let key = (user_id, device_id.to_string());
+    let Some(push) = tx.get(&PUSH, &key)? else { return Ok(false) };
+    if url.is_some_and(|url| url != push.url) {
+        return Ok(false);
+    }
+    tx.delete(&PUSH, &key);
+    Ok(true)
+}
+
+/// A user's devices' push endpoints.
+pub(crate) fn push_endpoints(store: &Store, user_id: u64) -> Result<Vec<(String, PushRecord)>, StorageError> {
+    store.scan(&PUSH, &user_id).map(|entry| entry.map(|((_, device), push)| (device, push))).collect()
+}
+
+/// Every push endpoint, by user and device.
+pub(crate) fn all_push_endpoints(store: &Store) -> Result<Vec<((u64, String), PushRecord)>, StorageError> {
+    store.all(&PUSH).collect()
 }
 
 /// A user's devices that have logged in at least once.
@@ -353,6 +410,12 @@ pub(crate) fn check(store: &Audit<'_>) -> Result<(), String> {
     }
     for entry in store.all(&SUCCESSORS) {
         entry.map_err(|e| e.to_string())?;
+    }
+    for entry in store.all(&PUSH) {
+        let ((user, device), _) = entry.map_err(|e| e.to_string())?;
+        if (**store).get(&DEVICES, &(user, device.clone())).map_err(|e| e.to_string())?.is_none() {
+            return Err(format!("a push endpoint of user {user} names device {device:?}, which is not theirs"));
+        }
     }
     super::invite::check_restored(store)
 }

@@ -37,10 +37,8 @@ fn page(
     let now = crate::id::now_ms();
     let mut total_unread = 0;
     let mut found: Vec<(Conversation, Head, ReadState)> = Vec::new();
-    for entry in records::entries_of(s, me) {
-        let (conversation, own) = entry?;
-        let head = records::head(s, conversation)?;
-        let state = records::listed_state(s, me, conversation, &head, own, head.expiry(retention, now))?;
+    for entry in listed(s, me, retention, now) {
+        let (conversation, head, state) = entry?;
         total_unread += state.unread;
         if state.updated > req.changed_since && (req.before == 0 || state.updated < req.before) {
             found.push((conversation, head, state));
@@ -80,6 +78,28 @@ fn page(
         })
         .collect::<Result<_, StorageError>>()?;
     Ok(ConversationPage { conversations, more, total_unread })
+}
+
+/// Every conversation on the user's list, with its head and the user's
+/// state of it (unread count, last change).
+fn listed(
+    s: &Store,
+    me: u64,
+    retention: u64,
+    now: u64,
+) -> impl Iterator<Item = Result<(Conversation, Head, ReadState), StorageError>> + '_ {
+    records::entries_of(s, me).map(move |entry| {
+        let (conversation, own) = entry?;
+        let head = records::head(s, conversation)?;
+        let state = records::listed_state(s, me, conversation, &head, own, head.expiry(retention, now))?;
+        Ok((conversation, head, state))
+    })
+}
+
+/// The badge: the unread counts of all the user's conversations summed, as
+/// `ListConversations` gives it in `total_unread`.
+pub(crate) fn total_unread(s: &Store, me: u64, retention: u64) -> Result<u64, StorageError> {
+    listed(s, me, retention, crate::id::now_ms()).map(|entry| entry.map(|(_, _, state)| state.unread)).sum()
 }
 
 /// The newest message mentioning the user above their read position, if

@@ -154,6 +154,11 @@ fn states_of(s: &Store, user: u64) -> impl Iterator<Item = Result<ConversationSt
     s.scan(&STATES, &user).map(move |entry| entry.map(|((_, c), state)| state.wire(c.target_from(user))))
 }
 
+/// Whether `user` muted `conversation`.
+pub(crate) fn muted(s: &Store, user: u64, conversation: Conversation) -> Result<bool, StorageError> {
+    Ok(s.get(&STATES, &(user, conversation))?.is_some_and(|state| state.muted))
+}
+
 /// Conversations pinned and conversations with drafts, over all users
 /// (`kith stats`).
 pub(crate) fn stats(s: &Store) -> Result<(u64, u64), StorageError> {
