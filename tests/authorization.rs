@@ -539,6 +539,8 @@ async fn who_may_do_what_to_a_user() {
         Action::ChangePassword,
         Action::RenewToken,
         Action::DeleteAccount,
+        Action::PushKey,
+        Action::SetPushEndpoint,
         Action::Sync,
         Action::Ack,
         Action::Privacy,

@@ -39,6 +39,7 @@ mod presence;
 mod properties;
 mod protocol_doc;
 mod protocol_errors;
+mod push;
 mod quic;
 mod reactions;
 mod replies_and_edits;

@@ -77,6 +77,12 @@ fn request() -> impl Strategy<Value = Request> {
         Just(Request::Heartbeat(Heartbeat)),
         Just(Request::Logout(Logout)),
         Just(Request::RenewToken(RenewToken)),
+        Just(Request::PushKey(PushKey)),
+        prop::option::of((text(), bytes(), any::<[u8; 16]>(), any::<bool>())).prop_map(|endpoint| {
+            Request::SetPushEndpoint(SetPushEndpointRequest {
+                endpoint: endpoint.map(|(url, p256dh, auth, vapid)| PushEndpoint { url, p256dh, auth, vapid }),
+            })
+        }),
         (text(), text(), prop::option::of(bytes())).prop_map(|(username, password, invitation)| {
             Request::Register(RegisterRequest { username, password, invitation })
         }),

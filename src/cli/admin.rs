@@ -289,7 +289,10 @@ pub(super) fn push(command: &PushCommand) -> Result<(), String> {
     };
     listing.show(Command::PushList, |data| {
         let devices = data.as_array().cloned().unwrap_or_default();
-        println!("{:>8}  {:<24}  {:<28}  {:<9}  {:<20}  last result", "user", "device", "push host", "connected", "last (UTC)");
+        println!(
+            "{:>8}  {:<24}  {:<28}  {:<9}  {:<20}  last result",
+            "user", "device", "push host", "connected", "last (UTC)"
+        );
         for d in &devices {
             println!(
                 "{:>8}  {:<24}  {:<28}  {:<9}  {:<20}  {}",

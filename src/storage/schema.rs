@@ -66,7 +66,7 @@ keyspaces! {
     INVITEID_INVITE = 0x17, "inviteid_invite", "account", "invite code id", "InviteCode";
     /// Deleted accounts: when, and whether what they left is erased yet. Never removed, so an id is never reused.
     USERID_DELETED = 0x18, "userid_deleted", "account", "user id", "DeletedAccount";
-    /// Where a device is woken when it has no connection (UnifiedPush); goes with the device's token.
+    /// Where a device is woken when it has no connection (UnifiedPush); goes when the device is logged out.
     USERDEVICE_PUSH = 0x19, "userdevice_push", "account", "user id ‖ device id (rest of key)", "PushRecord";
 
     /// Conversation logs: every message, stored once.

@@ -64,6 +64,8 @@ CHANGE_PASSWORD = 0x06
 FIND_USER = 0x07
 RENEW_TOKEN = 0x08  # revision 3 (section 5, RenewToken)
 DELETE_ACCOUNT = 0x09  # revision 13 (section 5, DeleteAccount)
+PUSH_KEY = 0x0a  # revision 23 (section 5, PushKey)
+SET_PUSH_ENDPOINT = 0x0b  # revision 23 (section 5, SetPushEndpoint)
 SEND = 0x10
 EDIT = 0x14  # revision 18
 HISTORY = 0x13
@@ -1337,6 +1339,27 @@ class DeleteAccountRequest:
 
 
 @dataclass
+class PushKeyReply:
+    enabled: bool
+    vapid_key: bytes  # an uncompressed P-256 point, 65 bytes
+    interval_secs: int
+    registered: bool
+
+
+@dataclass
+class PushEndpoint:
+    url: str
+    p256dh: bytes  # 65 bytes
+    auth: bytes  # 16 bytes
+    vapid: bool
+
+
+@dataclass
+class SetPushEndpointRequest:
+    endpoint: Optional[PushEndpoint]
+
+
+@dataclass
 class FindUserRequest:
     username: str
 
@@ -1813,6 +1836,18 @@ def encode_change_password(old_password: str, new_password: str) -> bytes:
 
 def encode_delete_account(password: str) -> bytes:
     return Writer().string(password).build()
+
+
+def encode_push_endpoint_into(w: Writer, e: PushEndpoint) -> Writer:
+    return w.string(e.url).bytes(e.p256dh).id16(e.auth).bool(e.vapid)
+
+
+def encode_set_push_endpoint(endpoint: Optional[PushEndpoint]) -> bytes:
+    return Writer().option(endpoint, encode_push_endpoint_into).build()
+
+
+def encode_push_key_reply(r: PushKeyReply) -> bytes:
+    return Writer().bool(r.enabled).bytes(r.vapid_key).u32(r.interval_secs).bool(r.registered).build()
 
 
 def encode_find_user(username: str) -> bytes:
@@ -2889,6 +2924,15 @@ def decode_delete_account_request(body: bytes) -> DeleteAccountRequest:
     return _decode_exact(body, lambda r: DeleteAccountRequest(r.string()))
 
 
+def decode_set_push_endpoint_request(body: bytes) -> SetPushEndpointRequest:
+    return _decode_exact(body, lambda r: SetPushEndpointRequest(
+        r.option(lambda r: PushEndpoint(r.string(), r.bytes(), r.id16(), r.bool()))))
+
+
+def decode_push_key_reply(body: bytes) -> PushKeyReply:
+    return _decode_exact(body, lambda r: PushKeyReply(r.bool(), r.bytes(), r.u32(), r.bool()))
+
+
 def decode_find_user_request(body: bytes) -> FindUserRequest:
     return _decode_exact(body, lambda r: FindUserRequest(r.string()))
 
@@ -3215,6 +3259,10 @@ ACTIONS = [
            encode_token_reply, decode_token_reply),
     Action(DELETE_ACCOUNT, "DeleteAccount", lambda q: encode_delete_account(q.password), decode_delete_account_request,
            lambda _: b"", decode_empty),
+    Action(PUSH_KEY, "PushKey", lambda _: b"", decode_empty,
+           encode_push_key_reply, decode_push_key_reply),
+    Action(SET_PUSH_ENDPOINT, "SetPushEndpoint", lambda q: encode_set_push_endpoint(q.endpoint),
+           decode_set_push_endpoint_request, lambda _: b"", decode_empty),
     Action(SEND, "Send", lambda q: encode_send(q.to, q.client_msg_id, q.kind, q.content, q.extra, q.reply_to,
                                                q.mentions),
            decode_send_request, encode_send_reply, decode_send_reply),
@@ -3784,6 +3832,16 @@ class KithClient:
         """DeleteAccount (0x09, section 5, DeleteAccount): ends this account for good; the
         server answers, then closes with Disconnect(AccountDeleted)."""
         decode_empty(self.request(DELETE_ACCOUNT, encode_delete_account(password), timeout=self.SLOW_TIMEOUT))
+
+    def push_key(self) -> PushKeyReply:
+        """PushKey (0x0a, section 5, PushKey): the server's VAPID key and wake-up
+        interval, and whether this device has an endpoint."""
+        return decode_push_key_reply(self.request(PUSH_KEY, b""))
+
+    def set_push_endpoint(self, endpoint: Optional[PushEndpoint]) -> None:
+        """SetPushEndpoint (0x0b, section 5, SetPushEndpoint): where this device is
+        woken while it has no connection; None clears it."""
+        decode_empty(self.request(SET_PUSH_ENDPOINT, encode_set_push_endpoint(endpoint)))
 
     def find_user(self, username: str) -> UserInfo:
         return decode_user_info(self.request(FIND_USER, encode_find_user(username)))

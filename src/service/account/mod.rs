@@ -21,7 +21,8 @@ pub(crate) use rules::{canonical_username, check_password};
 pub(crate) use throttle::{Attempt, LoginThrottle, Refusal, RegistrationLimit};
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
-    all_push_endpoints, check, clear_push, from_v1, push_endpoints, set_push, user, user_by_name, PushRecord, UserRecord,
+    all_push_endpoints, check, clear_push, from_v1, push_endpoints, set_push, user, user_by_name, PushRecord,
+    UserRecord,
 };
 
 use self::store::TokenRecord;
@@ -466,7 +467,9 @@ async fn change_password(call: Call, req: ChangePasswordRequest) -> ServiceResul
         .submit(move |tx| {
             // A reset or another change since the old password was read wins.
             store::still_current(tx, credential)?;
-            store::replace_password(tx, user_id, hash)?;
+            // This device's old token goes as its new one is issued; its
+            // push endpoint stays.
+            store::replace_password(tx, user_id, hash, Some(&record.device_id))?;
             store::issue_token(tx, token_id, &record, now_ms())
         })
         .await?;
@@ -662,7 +665,7 @@ pub(crate) async fn deleted_count(services: &Services) -> ServiceResult<(usize, 
 pub(crate) async fn reset_password(services: &Services, user_id: u64, password: &str) -> ServiceResult<usize> {
     check_password(password)?;
     let hash = services.accounts.passwords.hash(password).await?;
-    let revoked = services.committer.run(move |tx| store::replace_password(tx, user_id, hash)).await?;
+    let revoked = services.committer.run(move |tx| store::replace_password(tx, user_id, hash, None)).await?;
     services.hub.disconnect(user_id, DisconnectReason::PasswordChanged, |_| true);
     tracing::info!(user = user_id, "password reset by the operator");
     Ok(revoked)

@@ -84,8 +84,9 @@ pub(super) const DEVICES: Keyspace<(u64, String), DeviceRecord> = Keyspace::new(
 /// A device's renewed token, until it is first used.
 pub(super) const SUCCESSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_SUCCESSOR);
 pub(super) const DELETED: Keyspace<u64, DeletedAccount> = Keyspace::new(&schema::USERID_DELETED);
-/// Devices' push endpoints; one lives as long as the token it was set under
-/// (renewals included), so a logout or a revocation takes it along.
+/// Devices' push endpoints; one lives as long as its device stays logged
+/// in (new logins and renewals of the device included), so a logout or a
+/// revocation takes it along.
 pub(super) const PUSH: Keyspace<(u64, String), PushRecord> = Keyspace::new(&schema::USERDEVICE_PUSH);
 /// Absent means generation 0 (every account before the keyspace existed).
 pub(super) const GENERATIONS: Keyspace<u64, u64> = Keyspace::new(&schema::USERID_GENERATION);
@@ -128,12 +129,18 @@ pub(super) fn update_user(tx: &mut Tx<'_>, user_id: u64, change: impl FnOnce(&mu
     Ok(())
 }
 
-/// Sets a new password hash, revokes every token of the user and moves the
-/// credential generation on; returns how many tokens were live.
-pub(super) fn replace_password(tx: &mut Tx<'_>, user_id: u64, hash: String) -> ServiceResult<usize> {
+/// Sets a new password hash, revokes every token of the user (but the
+/// device `keeping`, which the caller issues a new one) and moves the
+/// credential generation on; returns how many tokens were revoked.
+pub(super) fn replace_password(
+    tx: &mut Tx<'_>,
+    user_id: u64,
+    hash: String,
+    keeping: Option<&str>,
+) -> ServiceResult<usize> {
     update_user(tx, user_id, |u| u.password_hash = hash)?;
     bump_generation(tx, user_id)?;
-    revoke_all(tx, user_id)
+    revoke_all(tx, user_id, keeping)
 }
 
 /// Moves the credential generation on: logins that read the account before
@@ -164,10 +171,9 @@ pub(super) fn generation(store: &Store, user_id: u64) -> Result<u64, StorageErro
 }
 
 /// Stores a new token for a device, revoking the token (and any renewed
-/// token) the device held before, and the push endpoint set under it.
+/// token) the device held before.
 pub(super) fn issue_token(tx: &mut Tx<'_>, token_id: u64, token: &TokenRecord, now: u64) -> ServiceResult<()> {
     let device_key = (token.user_id, token.device_id.clone());
-    tx.delete(&PUSH, &device_key);
     if let Some(old) = tx.get(&DEVICES, &device_key)? {
         tx.delete(&TOKENS, &old.token_id);
     }
@@ -234,12 +240,13 @@ pub(super) fn revoke_device(tx: &mut Tx<'_>, user_id: u64, device_id: &str) -> S
     Ok(())
 }
 
-/// Revokes every token of a user; returns how many were live.
-pub(super) fn revoke_all(tx: &mut Tx<'_>, user_id: u64) -> ServiceResult<usize> {
+/// Revokes every token of a user but those of the device `keeping`;
+/// returns how many were live.
+pub(super) fn revoke_all(tx: &mut Tx<'_>, user_id: u64, keeping: Option<&str>) -> ServiceResult<usize> {
     let live: Vec<String> = tx
         .scan(&DEVICES, &user_id)
         .filter_map(|entry| match entry {
-            Ok(((_, device), record)) if record.token_id != 0 => Some(Ok(device)),
+            Ok(((_, device), record)) if record.token_id != 0 && Some(device.as_str()) != keeping => Some(Ok(device)),
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         })
@@ -257,7 +264,7 @@ pub(super) fn mark_deleted(tx: &mut Tx<'_>, user_id: u64, now: u64) -> ServiceRe
     if tx.get(&USERS, &user_id)?.is_none() {
         return Err(ServiceError::not_found("no such user"));
     }
-    revoke_all(tx, user_id)?;
+    revoke_all(tx, user_id, None)?;
     let devices: Vec<(u64, String)> =
         tx.scan(&DEVICES, &user_id).map(|e| e.map(|(key, _)| key)).collect::<Result<_, _>>()?;
     for key in &devices {
@@ -314,13 +321,12 @@ pub(super) fn users(store: &Store) -> Result<Vec<(u64, UserRecord)>, StorageErro
     store.all(&USERS).collect()
 }
 
-/// Sets a device's push endpoint, if the device still holds `token_id`
-/// (its current or its renewed token): a logout committed first wins.
-pub(crate) fn set_push(tx: &mut Tx<'_>, user_id: u64, device_id: &str, token_id: u64, push: &PushRecord) -> ServiceResult<()> {
+/// Sets a device's push endpoint, if the device is still logged in: a
+/// logout (or a revocation) committed first wins.
+pub(crate) fn set_push(tx: &mut Tx<'_>, user_id: u64, device_id: &str, push: &PushRecord) -> ServiceResult<()> {
     let key = (user_id, device_id.to_string());
-    let current = tx.get(&DEVICES, &key)?.is_some_and(|d| d.token_id == token_id && token_id != 0);
-    if !current && tx.get(&SUCCESSORS, &key)? != Some(token_id) {
-        return Err(ServiceError::new(ErrorCode::InvalidToken, "this device's token was revoked"));
+    if !tx.get(&DEVICES, &key)?.is_some_and(|d| d.token_id != 0) {
+        return Err(ServiceError::new(ErrorCode::InvalidToken, "this device was logged out"));
     }
     tx.put(&PUSH, &key, push);
     Ok(())

@@ -48,9 +48,9 @@ mod visibility;
 pub(crate) use attachments::readable as media_readable;
 pub(crate) use delivery::delivered;
 pub(crate) use delivery::{check as check_deliveries, from_v4 as deliveries_from_v4};
+pub(crate) use list::total_unread;
 pub(crate) use purge::{purge_expired, Purges};
 pub(crate) use send::seed_direct;
-pub(crate) use list::total_unread;
 pub(crate) use state::{check as check_states, muted, stats as state_stats};
 pub(crate) use visibility::View;
 // What the other domains and the start-up checks use of this one.

@@ -8,8 +8,8 @@
 //! in the way of acknowledgements or of delivery to connected devices (the
 //! fan-out only offers a wake-up to a bounded queue).
 //!
-//! Uses: account (the devices' endpoints, kept beside the devices and their
-//! tokens, so a logout or a revocation takes the endpoint along),
+//! Uses: account (the devices' endpoints, kept beside the devices, so a
+//! logout or a revocation takes the endpoint along),
 //! conversation (mutes, the badge).
 
 mod endpoint;
@@ -32,9 +32,7 @@ use self::endpoint::Endpoint;
 use super::{account, Audience, Call, Event, Outcome, Router, ServiceError, ServiceResult};
 use crate::config::PushConfig;
 use crate::id::now_ms;
-use crate::protocol::{
-    ErrorCode, MessageKind, PushKey, PushKeyReply, SetPushEndpointRequest, Target, UpdateBody,
-};
+use crate::protocol::{ErrorCode, MessageKind, PushKey, PushKeyReply, SetPushEndpointRequest, Target, UpdateBody};
 use crate::storage::{StorageError, Store};
 
 /// The push domain's state.
@@ -260,7 +258,7 @@ async fn set_push_endpoint(call: Call, req: SetPushEndpointRequest) -> ServiceRe
     let users = call.services.push.users.clone();
     call.services
         .write(move |tx| {
-            account::set_push(tx, me.user_id, &me.device_id, me.token_id, &record)?;
+            account::set_push(tx, me.user_id, &me.device_id, &record)?;
             users.write().unwrap_or_else(|e| e.into_inner()).insert(me.user_id);
             Ok(())
         })

@@ -88,7 +88,10 @@ pub(super) async fn send(
     Err(last)
 }
 
-async fn exchange(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, post: Post<'_>) -> Result<Answer, String> {
+async fn exchange(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    post: Post<'_>,
+) -> Result<Answer, String> {
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     let driver = tokio::spawn(connection);

@@ -189,11 +189,8 @@ impl Sender {
                 }
                 Ok(answer) if matches!(answer.status, StatusCode::NOT_FOUND | StatusCode::GONE) => {
                     let (url, id) = (pending.endpoint.url.clone(), device_id.to_string());
-                    let forgotten = self
-                        .services
-                        .committer
-                        .run(move |tx| account::clear_push(tx, user, &id, Some(&url)))
-                        .await;
+                    let forgotten =
+                        self.services.committer.run(move |tx| account::clear_push(tx, user, &id, Some(&url))).await;
                     if let Err(error) = forgotten {
                         tracing::warn!(%error, "forgetting a push endpoint that is gone");
                     }

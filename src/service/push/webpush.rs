@@ -56,7 +56,8 @@ impl VapidKey {
     }
 
     fn from_pem(data_dir: &Path, pem: &str) -> std::io::Result<VapidKey> {
-        let damaged = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{KEY_FILE} in {}: {e}", data_dir.display()));
+        let damaged =
+            |e: &dyn std::fmt::Display| std::io::Error::other(format!("{KEY_FILE} in {}: {e}", data_dir.display()));
         let der = rcgen::KeyPair::from_pem(pem).map_err(|e| damaged(&e))?.serialized_der().to_vec();
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
             .map_err(|e| damaged(&e))?;
@@ -156,8 +157,7 @@ mod tests {
         assert_eq!(&rest[..4], &4096u32.to_be_bytes());
         assert_eq!(rest[4] as usize, POINT_LEN);
         let (server_public, ciphertext) = rest[5..].split_at(POINT_LEN);
-        let ecdh =
-            agree_ephemeral(device, &UnparsedPublicKey::new(&ECDH_P256, server_public), |s| s.to_vec()).unwrap();
+        let ecdh = agree_ephemeral(device, &UnparsedPublicKey::new(&ECDH_P256, server_public), |s| s.to_vec()).unwrap();
         let ikm: [u8; 32] = hkdf(&auth, &ecdh, &[b"WebPush: info\0", &device_public, server_public]).unwrap();
         let key: [u8; 16] = hkdf(salt, &ikm, &[b"Content-Encoding: aes128gcm\0"]).unwrap();
         let nonce: [u8; 12] = hkdf(salt, &ikm, &[b"Content-Encoding: nonce\0"]).unwrap();

@@ -31,6 +31,7 @@ mod s10_15;
 mod s10_16;
 mod s10_17;
 mod s10_18;
+mod s10_19;
 
 /// Every example, in the document's order.
 pub(crate) fn all() -> Vec<Example> {
@@ -53,6 +54,7 @@ pub(crate) fn all() -> Vec<Example> {
         s10_16::examples,
         s10_17::examples,
         s10_18::examples,
+        s10_19::examples,
     ]
     .into_iter()
     .flat_map(|section| section())
