@@ -34,10 +34,29 @@ impl Drop for PushService {
     }
 }
 
+/// The push service decrypts with Python's `http_ece` (RFC 8188/8291),
+/// installed here on a machine that lacks it, so the README's one test
+/// command is all a fresh machine needs.
+fn install_http_ece() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let has = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+        if has(Command::new("python3").args(["-c", "import http_ece, cryptography"])) {
+            return;
+        }
+        let pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "http_ece==1.2.1"];
+        // Debian's own Python wants the flag; a Python of one's own refuses nothing.
+        let installed = has(Command::new("python3").args(pip))
+            || has(Command::new("python3").args(pip).arg("--break-system-packages"));
+        assert!(installed, "python3 -m pip install http_ece failed: the push tests need it");
+    });
+}
+
 impl PushService {
     /// Starts it; with `user`, it registers as that user's device
     /// `device` over TCP+TLS and disconnects.
     fn start(server: &TestServer, user: Option<(&str, &str)>, extra: &[&str]) -> PushService {
+        install_http_ece();
         let mut command = Command::new("python3");
         command.args(["-E", "push_server.py"]).args(extra);
         if let Some((name, device)) = user {

@@ -256,7 +256,7 @@ pub(super) fn stats(listing: &Listing) -> Result<(), String> {
             "users_active_30d",
             "sessions_online",
         ] {
-            println!("{key:<26} {}", data[key]);
+            println!("{key:<16} {}", data[key]);
         }
     })
 }

@@ -356,10 +356,11 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
                 assert raw.decode("utf-8") == quoted(value), f"{where}: {raw!r} / {value!r}"
             elif value.startswith("GroupEvent"):
                 check_group_event_note(raw, value)
-            elif re.match(r"(?:[0-9a-f]{2})+(?: |$)", value):  # the bytes themselves, in hex, maybe with a note
+            elif m := re.fullmatch(r"(\d+) bytes(?: \(.*\))?", value):  # too long to show: its length, maybe noted
+                assert int(m.group(1)) == size, f"{where}: {value!r}"
+            else:  # the bytes themselves, in hex, maybe with a note
+                assert re.match(r"(?:[0-9a-f]{2})+(?: |$)", value), f"{where}: {value!r}"
                 assert raw == bytes.fromhex(value.split(" ")[0]), f"{where}: {raw.hex()} / {value!r}"
-            else:
-                assert leading_int(value) == size and value.endswith("bytes"), f"{where}: {value!r}"
         else:
             raise AssertionError(f"{where}: unknown encoding {encoding!r}")
     assert expected_offset == len(data), f"table covers {expected_offset} of {len(data)} bytes"
