@@ -341,3 +341,46 @@ async fn a_device_registered_over_quic_without_vapid_is_woken_unsigned() {
     assert_eq!(wake["vapid"], "absent", "{wake}");
     assert_eq!(wake["payload"], serde_json::json!({ "update": sent.message_id, "user": bob.user_id, "badge": 1 }));
 }
+
+/// A group too large to log each message in every member's log still wakes
+/// its members; one who muted it is woken only by a message that mentions
+/// them, then again by any once they unmute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_group_wakes_a_member_only_for_a_mention() {
+    use crate::common::talk::{open_group, send, text_message};
+    use kith::protocol::{ConversationStateRequest, SendRequest};
+    let server = TestServer::start_with(|c| {
+        c.push.local_hosts = vec!["127.0.0.1".into()];
+        c.push.interval_secs = 1;
+        c.group.write_diffusion_max = 2;
+    })
+    .await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tls, "bob").await;
+    let carol = server.user(Kind::Quic, "carol").await;
+    let group = open_group(&alice, &[&bob, &carol]).await;
+    // The phone that sleeps replaces bob's phone session; he mutes on his laptop.
+    let service = PushService::start(&server, Some(("bob", "sleeper")), &[]);
+    let (laptop, _) = server.device(Kind::Tls, "bob", "laptop", DeviceType::Desktop).await;
+    let in_group = Target::Group(group);
+    let mute = |muted| ConversationStateRequest { with: in_group, pinned: None, draft: None, muted: Some(muted) };
+    laptop.call(&mute(true)).await.unwrap();
+    // The laptop's login is news the sleeping phone must not miss.
+    let login = service.request();
+    assert_eq!(login["payload"].as_object().map(|p| p.len()), Some(2), "update and badge only: {login}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    send(&alice.client, in_group, "lunch?").await;
+    assert!(service.request_within(Duration::from_secs(3)).is_none(), "muted: no wake-up");
+    let mention = SendRequest { mentions: vec![bob.user_id], ..text_message(in_group, "@bob your turn") };
+    let called = alice.client.call(&mention).await.unwrap();
+    let wake = service.request();
+    assert_eq!(wake["payload"]["update"], called.message_id);
+    assert_eq!(wake["payload"]["group"], group);
+    assert!(wake["payload"].get("user").is_none(), "{wake}");
+
+    laptop.call(&mute(false)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let plain = send(&carol.client, in_group, "see you there").await;
+    assert_eq!(service.request()["payload"]["update"], plain);
+}
