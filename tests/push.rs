@@ -223,13 +223,32 @@ async fn a_redirect_is_not_followed_and_a_gone_endpoint_is_forgotten() {
 
 /// `kith push list --json` against the running server.
 fn push_list(server: &TestServer) -> Vec<Value> {
-    let out = Command::new(common::process::KITH)
-        .args(["push", "list", "--json", "--data-dir"])
-        .arg(server.data_dir())
-        .output()
-        .unwrap();
+    push_list_of(&server.data_dir())
+}
+
+/// `kith push list --json` on a data directory, running or not.
+fn push_list_of(data_dir: &std::path::Path) -> Vec<Value> {
+    let out = Command::new(common::process::KITH).args(["push", "list", "--json", "--data-dir"]).arg(data_dir).output();
+    let out = out.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+}
+
+/// A backup carries the endpoints, and a restored server knows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_survive_a_backup_and_restore() {
+    let server = server(60, 0).await;
+    let alice = server.user(Kind::Tls, "alice").await;
+    alice.client.call(&endpoint("http://127.0.0.1:9/up")).await.unwrap();
+    let file = server.dir.path().join("backup.kith");
+    common::process::backup(&server.data_dir(), &file);
+    let target = server.dir.path().join("restored");
+    let out = Command::new(common::process::KITH).arg("restore").arg(&file).arg("--data-dir").arg(&target).output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = push_list_of(&target);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0]["device_id"].as_str(), listed[0]["connected"].as_bool()), (Some("alice-phone"), Some(false)));
 }
 
 /// A P-256 point a device could have made.
@@ -340,6 +359,22 @@ async fn a_device_registered_over_quic_without_vapid_is_woken_unsigned() {
     let wake = service.request();
     assert_eq!(wake["vapid"], "absent", "{wake}");
     assert_eq!(wake["payload"], serde_json::json!({ "update": sent.message_id, "user": bob.user_id, "badge": 1 }));
+
+    // Her export shows the endpoint her phone gave, and not its keys.
+    let file = server.dir.path().join("alice.jsonl");
+    let out = Command::new(common::process::KITH)
+        .args(["user", "export", "alice", "--output"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let profile: Value = serde_json::from_str(std::fs::read_to_string(&file).unwrap().lines().next().unwrap()).unwrap();
+    let phone = &profile["profile"]["devices"][0];
+    assert_eq!(phone["push"]["url"], service.registered["url"], "{profile}");
+    assert_eq!(phone["push"]["vapid"], false);
+    assert!(phone["push"].get("p256dh").is_none());
 }
 
 /// A group too large to log each message in every member's log still wakes

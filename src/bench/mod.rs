@@ -14,6 +14,7 @@ mod login;
 mod media;
 mod micro;
 mod presence;
+mod push;
 pub mod report;
 mod resilience;
 mod retention;
@@ -163,6 +164,10 @@ pub struct BenchArgs {
     /// Receivers that never read (slow).
     #[arg(long, default_value_t = 1)]
     pub stalled: usize,
+    /// Give every receiver a second phone, asleep, whose push endpoint never
+    /// answers (dm; the server must list 127.0.0.1 in `push.local_hosts`).
+    #[arg(long)]
+    pub stalled_push: bool,
     /// Idle sockets and silent TLS handshakes, each (flood).
     #[arg(long, default_value_t = 1000)]
     pub flood: usize,

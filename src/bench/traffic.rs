@@ -128,10 +128,18 @@ pub(super) async fn pairs(
 pub(super) async fn dm(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     let (args, server, accounts) = (b.args, &b.server, &b.accounts);
     let traffic = pairs(args, server, accounts, "", args.pairs).await?;
+    let stall = match args.stalled_push {
+        true => Some(super::push::stall(args, server, accounts, "", args.pairs).await?),
+        false => None,
+    };
     let mut report = Report::new("dm", "");
     report.count("pairs", args.pairs as u64);
     b.probe.start();
     drive(args, traffic, &[]).await.1.add_to(&mut report, "");
+    if let Some(stall) = stall {
+        report.count("receivers with a stalled push endpoint", args.pairs as u64);
+        report.count("wake-ups posted into the stall", stall.taken());
+    }
     Ok(report)
 }
 

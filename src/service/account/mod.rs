@@ -21,8 +21,8 @@ pub(crate) use rules::{canonical_username, check_password};
 pub(crate) use throttle::{Attempt, LoginThrottle, Refusal, RegistrationLimit};
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
-    all_push_endpoints, check, clear_push, from_v1, push_endpoints, set_push, user, user_by_name, PushRecord,
-    UserRecord,
+    all_push_endpoints, check, clear_push, from_v1, push_endpoints, set_push, user, user_by_name, DeviceKey,
+    PushRecord, UserRecord,
 };
 
 use self::store::TokenRecord;

@@ -350,8 +350,11 @@ pub(crate) fn push_endpoints(store: &Store, user_id: u64) -> Result<Vec<(String,
     store.scan(&PUSH, &user_id).map(|entry| entry.map(|((_, device), push)| (device, push))).collect()
 }
 
-/// Every push endpoint, by user and device.
-pub(crate) fn all_push_endpoints(store: &Store) -> Result<Vec<((u64, String), PushRecord)>, StorageError> {
+/// A device, by user id and device id.
+pub(crate) type DeviceKey = (u64, String);
+
+/// Every push endpoint, by device.
+pub(crate) fn all_push_endpoints(store: &Store) -> Result<Vec<(DeviceKey, PushRecord)>, StorageError> {
     store.all(&PUSH).collect()
 }
 

@@ -51,7 +51,7 @@ pub(crate) struct Push {
     waiting: Mutex<Option<mpsc::Receiver<Wake>>>,
     counts: Arc<Counts>,
     /// Each device's last attempt, for `kith push`.
-    results: Mutex<HashMap<(u64, String), LastResult>>,
+    results: Mutex<HashMap<account::DeviceKey, LastResult>>,
 }
 
 /// Wake-ups since the start.
@@ -192,7 +192,7 @@ impl Push {
     }
 
     /// How each device's last wake-up went, since the start.
-    pub(crate) fn results(&self) -> HashMap<(u64, String), LastResult> {
+    pub(crate) fn results(&self) -> HashMap<account::DeviceKey, LastResult> {
         self.results.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 

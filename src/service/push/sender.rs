@@ -19,14 +19,11 @@ use tokio_util::sync::CancellationToken;
 use super::endpoint::Endpoint;
 use super::post::{self, Post};
 use super::{webpush, About, Wake};
-use crate::service::account::{self, PushRecord};
+use crate::service::account::{self, DeviceKey as Device, PushRecord};
 use crate::service::{conversation, Conversation, ServiceResult, Services};
 
 /// The longest wait between two attempts, whatever `Retry-After` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
-
-/// A device, by user and device id.
-type Device = (u64, String);
 
 /// What a device's task is to send next: the newest wake-up for it.
 #[derive(Debug)]
