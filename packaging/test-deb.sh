@@ -42,7 +42,13 @@ fingerprint=$(/usr/bin/kith cert fingerprint --config /etc/kith/kith.toml)
 link=$(/usr/bin/kith invite create --config /etc/kith/kith.toml --host 127.0.0.1 --note deb-test | grep '^kith://') \
     || fail "no join link"
 pin=$(echo "$fingerprint" | sed 's/^SHA256://' | tr -d ':' | tr 'A-F' 'a-f')
-echo "$link" | grep -q "host=127.0.0.1&tls=$port&quic=$port&pin=$pin&invite=" || fail "bad join link: $link"
+# The public-key pin, as Android pins take it, escaped as the link carries it.
+spki=$(/usr/bin/kith cert fingerprint --public-key --config /etc/kith/kith.toml | sed -n 2p \
+    | sed 's|^sha256/||; s|+|%2B|g; s|/|%2F|g; s|=|%3D|g')
+echo "$link" | grep -q "host=127.0.0.1&tls=$port&quic=$port&pin=$pin&spki=$spki&invite=" || fail "bad join link: $link"
+# The VAPID key for wake-ups: made by the server, its own, 0600.
+[ "$(stat -c '%U %a' /var/lib/kith/vapid.pem)" = "kith 600" ] || fail "the VAPID key is not kith's alone"
+/usr/bin/kith push key --config /etc/kith/kith.toml | grep -Eq '^[A-Za-z0-9_-]{87}$' || fail "no VAPID public key"
 /usr/bin/kith invite list --config /etc/kith/kith.toml | grep -q deb-test || fail "invitation not listed"
 
 # The load generator registers its users freely: open registration by a

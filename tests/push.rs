@@ -9,6 +9,7 @@
 use crate::common::{self, Kind, TestServer, PASSWORD};
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -18,6 +19,20 @@ use kith::protocol::{
     AuthRequest, ChangePasswordRequest, DeviceType, ErrorCode, PushEndpoint, PushKey, SetPushEndpointRequest, Target,
 };
 use serde_json::Value;
+
+/// A device the push service registers, at a server's TLS address.
+struct Device<'a> {
+    tls: SocketAddr,
+    pin: [u8; 32],
+    user: &'a str,
+    device: &'a str,
+}
+
+/// `user`'s device `device` on a test server.
+fn device<'a>(server: &TestServer, user: &'a str, device: &'a str) -> Device<'a> {
+    let s = server.server();
+    Device { tls: s.tls_addr.unwrap(), pin: s.fingerprint, user, device }
+}
 
 /// The test push service, and the lines it prints.
 struct PushService {
@@ -53,17 +68,16 @@ fn install_http_ece() {
 }
 
 impl PushService {
-    /// Starts it; with `user`, it registers as that user's device
-    /// `device` over TCP+TLS and disconnects.
-    fn start(server: &TestServer, user: Option<(&str, &str)>, extra: &[&str]) -> PushService {
+    /// Starts it; with `register`, it registers as that device and
+    /// disconnects.
+    fn start(register: Option<Device>, extra: &[&str]) -> PushService {
         install_http_ece();
         let mut command = Command::new("python3");
         command.args(["-E", "push_server.py"]).args(extra);
-        if let Some((name, device)) = user {
-            let s = server.server();
-            let fingerprint = kith::transport::cert::format_fingerprint(&s.fingerprint);
-            let port = s.tls_addr.unwrap().port().to_string();
-            command.args(["--register", "127.0.0.1", &port, &fingerprint, name, PASSWORD, device]);
+        if let Some(Device { tls, pin, user, device }) = register {
+            let fingerprint = kith::transport::cert::format_fingerprint(&pin);
+            let port = tls.port().to_string();
+            command.args(["--register", "127.0.0.1", &port, &fingerprint, user, PASSWORD, device]);
         }
         let mut child = command
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent"))
@@ -135,7 +149,7 @@ async fn a_sleeping_phone_is_woken_once_an_interval_and_never_while_connected() 
     let server = server(2, 4).await;
     let alice = server.user(Kind::Tls, "alice").await;
     let bob = server.user(Kind::Quic, "bob").await;
-    let service = PushService::start(&server, Some(("alice", "sleeper")), &[]);
+    let service = PushService::start(Some(device(&server, "alice", "sleeper")), &[]);
 
     // The first message wakes the phone at once: ids and the badge, nothing
     // of the message, signed with the server's key, encrypted for the phone.
@@ -178,7 +192,7 @@ async fn busy_push_services_are_retried_as_they_ask() {
     let server = server(60, 3).await;
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
-    let service = PushService::start(&server, Some(("alice", "sleeper")), &["--answers", "500,429:1,503"]);
+    let service = PushService::start(Some(device(&server, "alice", "sleeper")), &["--answers", "500,429:1,503"]);
 
     let message = bob.client.send_text(alice.user_id, "wake up").await.unwrap();
     let attempts: Vec<Value> = (0..4).map(|_| service.request()).collect();
@@ -200,7 +214,7 @@ async fn a_redirect_is_not_followed_and_a_gone_endpoint_is_forgotten() {
     let server = server(1, 4).await;
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await;
-    let service = PushService::start(&server, Some(("alice", "sleeper")), &["--answers", "307,410"]);
+    let service = PushService::start(Some(device(&server, "alice", "sleeper")), &["--answers", "307,410"]);
 
     bob.client.send_text(alice.user_id, "one").await.unwrap();
     assert_eq!(service.request()["status"], 307);
@@ -349,7 +363,7 @@ async fn a_device_registered_over_quic_without_vapid_is_woken_unsigned() {
     let alice = server.user(Kind::Quic, "alice").await;
     let bob = server.user(Kind::Tls, "bob").await;
     let key = alice.client.call(&PushKey).await.unwrap();
-    let service = PushService::start(&server, None, &["--vapid-key", &kith::hex::hex(&key.vapid_key)]);
+    let service = PushService::start(None, &["--vapid-key", &kith::hex::hex(&key.vapid_key)]);
     alice.client.call(&SetPushEndpointRequest { endpoint: Some(service.endpoint(false)) }).await.unwrap();
     let alice_id = alice.user_id;
     drop(alice);
@@ -395,7 +409,7 @@ async fn a_muted_group_wakes_a_member_only_for_a_mention() {
     let carol = server.user(Kind::Quic, "carol").await;
     let group = open_group(&alice, &[&bob, &carol]).await;
     // The phone that sleeps replaces bob's phone session; he mutes on his laptop.
-    let service = PushService::start(&server, Some(("bob", "sleeper")), &[]);
+    let service = PushService::start(Some(device(&server, "bob", "sleeper")), &[]);
     let (laptop, _) = server.device(Kind::Tls, "bob", "laptop", DeviceType::Desktop).await;
     let in_group = Target::Group(group);
     let mute = |muted| ConversationStateRequest { with: in_group, pinned: None, draft: None, muted: Some(muted) };
@@ -418,4 +432,82 @@ async fn a_muted_group_wakes_a_member_only_for_a_mention() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let plain = send(&carol.client, in_group, "see you there").await;
     assert_eq!(service.request()["payload"]["update"], plain);
+}
+
+/// An `https://` endpoint, as ntfy.sh's are: reached over TLS, its
+/// certificate checked against the system's trusted ones — here a test
+/// authority trusted through `SSL_CERT_FILE`, as an operator's would be
+/// through Debian's ca-certificates — and its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_endpoint_is_reached_with_the_trusted_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(vec![]).unwrap();
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "kith test authority");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("push.pem"), leaf.pem()).unwrap();
+    std::fs::write(path("push.key"), key.serialize_pem()).unwrap();
+
+    let settings = ["--set", "push.local_hosts=[\"localhost\"]", "--set", "push.interval_secs=1"];
+    let ca_file = path("ca.pem");
+    let env = [("RUST_LOG", "info"), ("SSL_CERT_FILE", ca_file.as_str())];
+    let server = common::process::start_with_env(dir.path(), &settings, &env);
+    let transport = kith::client::Transport::Tls { fingerprint: server.fingerprint };
+    let alice = Client::connect(server.tls, &transport).await.unwrap();
+    let alice_id = alice.register("alice", PASSWORD).await.unwrap();
+    let bob = Client::connect(server.tls, &transport).await.unwrap();
+    bob.register("bob", PASSWORD).await.unwrap();
+    bob.login("bob", PASSWORD, common::device("bob-phone", DeviceType::Mobile)).await.unwrap();
+
+    let tls = ["--tls", &path("push.pem"), &path("push.key")];
+    let at = Device { tls: server.tls, pin: server.fingerprint, user: "alice", device: "sleeper" };
+    let service = PushService::start(Some(at), &tls);
+    assert!(service.registered["url"].as_str().unwrap().starts_with("https://localhost:"));
+    let sent = bob.send_text(alice_id, "over TLS").await.unwrap();
+    let wake = service.request();
+    assert_eq!(wake["vapid"], "ok", "{wake}");
+    assert_eq!(wake["payload"]["update"], sent.message_id);
+}
+
+/// Acknowledged means on disk: endpoints set by phones, the server killed
+/// with SIGKILL straight after the answers, are all there after a restart,
+/// and the cleared one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_endpoints_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = ["--set", "push.local_hosts=[\"127.0.0.1\"]"];
+    let mut server = common::process::start(dir.path(), &local);
+    let transport = kith::client::Transport::Tls { fingerprint: server.fingerprint };
+    let mut phones = Vec::new();
+    for i in 0..5 {
+        let phone = Client::connect(server.tls, &transport).await.unwrap();
+        let name = format!("user{i}");
+        phone.register(&name, PASSWORD).await.unwrap();
+        phone.login(&name, PASSWORD, common::device("phone", DeviceType::Mobile)).await.unwrap();
+        phones.push(phone);
+    }
+    let request = endpoint("http://127.0.0.1:9/up");
+    let sets = phones.iter().map(|p| p.call(&request));
+    for set in futures_util::future::join_all(sets).await {
+        set.unwrap();
+    }
+    phones[0].call(&SetPushEndpointRequest { endpoint: None }).await.unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(phones);
+
+    let listed = push_list_of(&dir.path().join("data"));
+    let mut names: Vec<u64> = listed.iter().map(|d| d["user_id"].as_u64().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, [2, 3, 4, 5], "{listed:?}");
+    let server = common::process::start(dir.path(), &local);
+    let phone = Client::connect(server.tls, &kith::client::Transport::Tls { fingerprint: server.fingerprint }).await;
+    let phone = phone.unwrap();
+    phone.login("user1", PASSWORD, common::device("phone", DeviceType::Mobile)).await.unwrap();
+    assert!(phone.call(&PushKey).await.unwrap().registered);
 }

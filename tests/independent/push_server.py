@@ -9,6 +9,7 @@ line per request is printed.
 
     python3 push_server.py [--register HOST PORT PIN USER PASSWORD DEVICE]
                            [--vapid-key HEX] [--no-vapid] [--answers 500,429:1,307,201]
+                           [--tls CERT KEY]
 
 First line: {"url", "p256dh", "auth", "vapid_key" (when known) and "token"
 (the device's login token, when registered), in hex.
@@ -16,12 +17,14 @@ Then per request: {"at": unix seconds, "path", "status" (what was answered),
 "vapid": "ok" | "absent" | why it failed, "payload": the decrypted JSON or
 null, "error": why it did not decrypt}.
 --answers gives the statuses of the first requests in order ("429:1" adds
-Retry-After: 1; a 3xx adds a Location); later ones get 201.
+Retry-After: 1; a 3xx adds a Location); later ones get 201. With --tls it
+serves https://localhost with that certificate.
 """
 
 import argparse
 import base64
 import json
+import ssl
 import sys
 import threading
 import time
@@ -76,6 +79,7 @@ def main() -> int:
     ap.add_argument("--vapid-key", help="the server's VAPID key in hex, when not registering")
     ap.add_argument("--no-vapid", action="store_true", help="register as a distributor that needs no VAPID")
     ap.add_argument("--answers", default="")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = ap.parse_args()
 
     device_key = ec.generate_private_key(ec.SECP256R1())
@@ -115,6 +119,11 @@ def main() -> int:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     origin = f"http://127.0.0.1:{server.server_address[1]}"
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*args.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        origin = f"https://localhost:{server.server_address[1]}"
     url = f"{origin}/up/device"
     token = b""
     if args.register:

@@ -158,7 +158,11 @@ impl Sender {
                 }
                 continue;
             };
-            self.wake(&device, &mailbox, pending).await;
+            // A request in flight does not hold up a shutdown.
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.wake(&device, &mailbox, pending) => {}
+            }
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
@@ -212,10 +216,7 @@ impl Sender {
             let backoff = retry_after.unwrap_or(Duration::from_secs(1 << retries.min(12))).min(MAX_BACKOFF);
             retries += 1;
             tracing::debug!(user, device = device_id, %said, ?backoff, "push service asked to retry");
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return,
-                _ = tokio::time::sleep(backoff) => {}
-            }
+            tokio::time::sleep(backoff).await;
         }
     }
 
