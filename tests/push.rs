@@ -393,7 +393,7 @@ async fn a_device_registered_over_quic_without_vapid_is_woken_unsigned() {
 
 /// A group too large to log each message in every member's log still wakes
 /// its members; one who muted it is woken only by a message that mentions
-/// them, then again by any once they unmute.
+/// them, then again by any once they unmute. A muted 1:1 chat wakes nobody.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_muted_group_wakes_a_member_only_for_a_mention() {
     use crate::common::talk::{open_group, send, text_message};
@@ -432,6 +432,14 @@ async fn a_muted_group_wakes_a_member_only_for_a_mention() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let plain = send(&carol.client, in_group, "see you there").await;
     assert_eq!(service.request()["payload"]["update"], plain);
+
+    // A muted 1:1 conversation wakes nobody either.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let with_carol = Target::User(carol.user_id);
+    let quiet = ConversationStateRequest { with: with_carol, pinned: None, draft: None, muted: Some(true) };
+    laptop.call(&quiet).await.unwrap();
+    send(&carol.client, Target::User(bob.user_id), "psst").await;
+    assert!(service.request_within(Duration::from_secs(3)).is_none(), "a muted chat: no wake-up");
 }
 
 /// An `https://` endpoint, as ntfy.sh's are: reached over TLS, its

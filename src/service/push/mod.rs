@@ -87,10 +87,11 @@ struct Wake {
 /// What a wake-up names: the conversation, or nothing but the update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum About {
-    /// A message in a 1:1 conversation from `sender`.
+    /// A message in a 1:1 conversation from `sender`: nobody who muted
+    /// the conversation is woken by it.
     Direct { sender: u64 },
     /// A message in a group: a member who muted it is woken only when it
-    /// mentions them.
+    /// mentions them (or everyone).
     Group { group: u64, sender: u64, mentions: Vec<u64> },
     /// A notice (friend request or answer, group invitation or join
     /// request, a new login), caused by `by` (not woken by it).

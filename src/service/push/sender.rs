@@ -103,11 +103,16 @@ impl Sender {
             .read(move |s| {
                 let mut out = Vec::new();
                 for user in wake.users {
-                    if let About::Group { group, mentions, .. } = &about {
-                        let mentioned = mentions.iter().any(|m| *m == user || *m == 0);
-                        if !mentioned && conversation::muted(s, user, Conversation::Group(*group))? {
-                            continue;
+                    let muted = match &about {
+                        About::Direct { sender } => conversation::muted(s, user, Conversation::direct(user, *sender))?,
+                        About::Group { group, mentions, .. } => {
+                            !mentions.iter().any(|m| *m == user || *m == 0)
+                                && conversation::muted(s, user, Conversation::Group(*group))?
                         }
+                        About::Notice { .. } => false,
+                    };
+                    if muted {
+                        continue;
                     }
                     out.extend(account::push_endpoints(s, user)?.into_iter().map(|(d, e)| ((user, d), e)));
                 }
