@@ -56,6 +56,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// Who may create an account, and what join links carry.
     pub registration: RegistrationConfig,
+    /// Moments: sizes, daily posts, comments, likes, how long they are kept.
+    pub moments: MomentsConfig,
     /// Wake-ups of sleeping phones through their UnifiedPush distributors.
     pub push: PushConfig,
     /// Log output.
@@ -75,6 +77,7 @@ impl Default for Config {
             conversation: ConversationConfig::default(),
             media: MediaConfig::default(),
             registration: RegistrationConfig::default(),
+            moments: MomentsConfig::default(),
             push: PushConfig::default(),
             log: LogConfig::default(),
         }
@@ -513,6 +516,43 @@ impl Default for MediaConfig {
     }
 }
 
+/// Moments: posts with text, photos or a video, shown to chosen friends,
+/// with likes and comments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MomentsConfig {
+    /// Longest text of a moment, in characters.
+    pub text_max_chars: u32,
+    /// Moments one user may post in 24 hours; beyond it, `RateLimited`.
+    pub per_day: u32,
+    /// Friends one moment may list as its only audience, or leave out.
+    pub listed_max: u32,
+    /// Longest comment, in characters.
+    pub comment_max_chars: u32,
+    /// Comments one moment may hold; beyond it, `NotPermitted`.
+    pub comments_per_moment: u32,
+    /// Likes one moment may hold; beyond it, `NotPermitted`. Deleting a
+    /// moment removes its likes in one write, which this bounds.
+    pub likes_per_moment: u32,
+    /// Days a moment is kept, with its likes and comments; 0 keeps them
+    /// until their author deletes them.
+    pub retention_days: u32,
+}
+
+impl Default for MomentsConfig {
+    fn default() -> Self {
+        MomentsConfig {
+            text_max_chars: 2000,
+            per_day: 50,
+            listed_max: 500,
+            comment_max_chars: 500,
+            comments_per_moment: 1000,
+            likes_per_moment: 10_000,
+            retention_days: 0,
+        }
+    }
+}
+
 /// Wake-ups (WebPush, RFC 8030/8291/8292) to the UnifiedPush endpoints
 /// devices register: at most one per device per interval, only while the
 /// device has no connection, carrying no message text.
@@ -722,7 +762,13 @@ impl Config {
                 "must be at least 1024 and at most limits.max_frame_bytes - 256 so a chunk fits a frame",
             );
         }
-        let positive: [(&'static str, u64); 36] = [
+        let positive: [(&'static str, u64); 42] = [
+            ("moments.text_max_chars", u64::from(self.moments.text_max_chars)),
+            ("moments.per_day", u64::from(self.moments.per_day)),
+            ("moments.listed_max", u64::from(self.moments.listed_max)),
+            ("moments.comment_max_chars", u64::from(self.moments.comment_max_chars)),
+            ("moments.comments_per_moment", u64::from(self.moments.comments_per_moment)),
+            ("moments.likes_per_moment", u64::from(self.moments.likes_per_moment)),
             ("media.max_file_bytes", self.media.max_file_bytes),
             ("media.uploads_per_user", u64::from(self.media.uploads_per_user)),
             ("media.upload_expiry_secs", self.media.upload_expiry_secs),

@@ -129,6 +129,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     }
     listening.tasks.spawn(crate::service::conversation::purge_expired(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::media::sweep(services.clone(), listening.shutdown.clone()));
+    listening.tasks.spawn(crate::service::moment::expire(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::erase::resume(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::social::keep_last_seen(services.clone(), listening.shutdown.clone()));
     listening.tasks.spawn(crate::service::push::run(services.clone(), listening.shutdown.clone()));

@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 use crate::id::now_ms;
 use crate::service::account::UserRecord;
 use crate::service::export::message_json;
-use crate::service::{account, conversation, group, media, message, social, sync, update, ServiceResult, Services};
+use crate::service::{
+    account, conversation, group, media, message, moment, social, sync, update, ServiceResult, Services,
+};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +234,7 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
     let (media_files, media_bytes) = services.read(media::stats).await?;
     let (pinned, drafts) = services.read(conversation::state_stats).await?;
     let reactions = services.read(message::reactions::count).await?;
+    let (moments, moment_likes, moment_comments) = services.read(moment::stats).await?;
     let push_endpoints = services.read(account::all_push_endpoints).await?.len();
     let (pushes_sent, pushes_failed, pushes_dropped) = services.push().counts();
     Ok(Output::Json(json!({
@@ -258,6 +261,9 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
         "pinned_conversations": pinned,
         "drafts": drafts,
         "reactions": reactions,
+        "moments": moments,
+        "moment_likes": moment_likes,
+        "moment_comments": moment_comments,
         "purged_messages_since_start": services.purged_messages(),
         "swept_notices_since_start": services.swept_notices(),
         "media_files": media_files,
@@ -385,6 +391,7 @@ async fn export_lines(
             out.extend(group::export(s, id)?);
             out.extend(conversation::export(s, id, retention, now)?);
             out.extend(media::export(s, &files, id)?);
+            out.extend(moment::export(s, id)?);
             Ok(out)
         })
         .await?;

@@ -298,6 +298,30 @@ actions! {
     0x5C GetMedia(GetMediaRequest) -> MediaChunk, User;
     /// A short-lived signed HTTPS URL of a file the caller may read.
     0x5D MediaUrl(MediaUrlRequest) -> MediaUrl, User;
+
+    // Moments, 0x60–0x6F.
+    /// Posts a moment: text, photos or a video, a place, an audience.
+    0x60 PublishMoment(PublishMomentRequest) -> MomentPublished, User;
+    /// Takes down one of the caller's moments, with its likes and comments.
+    0x61 DeleteMoment(DeleteMomentRequest) -> (), User;
+    /// The caller's and their friends' moments, newest first.
+    0x62 Feed(FeedRequest) -> MomentPage, User;
+    /// One user's moments the caller may see, newest first.
+    0x63 UserMoments(UserMomentsRequest) -> MomentPage, User;
+    /// One moment the caller may see.
+    0x64 GetMoment(GetMomentRequest) -> Moment, User;
+    /// Likes a moment, or takes the like back.
+    0x65 LikeMoment(LikeMomentRequest) -> (), User;
+    /// Comments on a moment, or replies to a comment on it.
+    0x66 CommentMoment(CommentMomentRequest) -> MomentComment, User;
+    /// Takes down a comment (its writer, or the moment's author).
+    0x67 DeleteComment(DeleteCommentRequest) -> (), User;
+    /// Pages through the comments on a moment the caller may see.
+    0x68 MomentComments(MomentCommentsRequest) -> CommentPage, User;
+    /// Reads or sets how far back others see the caller's moments.
+    0x69 MomentSettings(MomentSettingsRequest) -> MomentSettings, User;
+    /// Reads or sets "don't show my moments to them" and "hide their moments from my feed".
+    0x6A MomentFilter(MomentFilterRequest) -> MomentFilter, User;
 }
 
 #[cfg(test)]

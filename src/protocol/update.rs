@@ -20,6 +20,7 @@ use super::conversation::{
 };
 use super::group::{GroupNews, InvitationInfo, JoinRequestInfo};
 use super::message::{Edited, Message, Target};
+use super::moment::{MomentCommented, MomentLiked, MomentPosted};
 use super::social::{
     BlockChanged, FieldVisibility, FriendRemoved, FriendRequestInfo, PrivacySettings, RemarkChanged, UserProfile,
 };
@@ -82,6 +83,15 @@ tagged_bodies! {
     /// An emoji was added to or removed from a message of the user's, or of
     /// a 1:1 conversation of the user.
     22 ReactionChanged(ReactionChanged),
+    /// Someone liked one of the user's moments; taken out of the log again
+    /// when the like is taken back or the moment deleted.
+    23 MomentLiked(MomentLiked),
+    /// A comment on one of the user's moments, or a reply to the user's
+    /// comment; taken out of the log again with the comment.
+    24 MomentCommented(MomentCommented),
+    /// A friend posted a moment the user's feed shows: pushed live, never in
+    /// the log (after an offline period, read the feed's first page).
+    25 MomentPosted(MomentPosted),
 }
 
 /// One entry of a user's update log, as pushed and as synced.

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    account, conversation, group, media, message, social, update, Call, Outcome, Router, ServiceResult, Services, Tx,
+    account, conversation, group, media, message, moment, social, update, Call, Outcome, Router, ServiceResult,
+    Services, Tx,
 };
 use crate::protocol::{DeleteAccountRequest, DisconnectReason};
 
@@ -78,6 +79,7 @@ async fn finish(services: &Arc<Services>, user: u64) {
 /// turns with everyone's writes.
 async fn erase(services: &Arc<Services>, user: u64) -> ServiceResult<()> {
     let most = services.config.storage.erase_batch;
+    until_done(services, move |tx, _| moment::erase(tx, user, most)).await?;
     until_done(services, move |tx, _| social::erase(tx, user, most)).await?;
     until_done(services, move |tx, s| group::erase(tx, &s.config.group, user)).await?;
     until_done(services, move |tx, s| conversation::erase(tx, user, most, |peer| !s.accounts.user_exists(peer)))

@@ -3,7 +3,7 @@
 
 mod avatars;
 
-use super::{account, conversation, group, media, message, social, update};
+use super::{account, conversation, group, media, message, moment, social, update};
 use crate::protocol::MessageKind;
 use crate::storage::{Audit, Migration, Migrator, StorageError, Store};
 
@@ -86,6 +86,7 @@ pub fn check(store: &Store) -> Result<(), String> {
     conversation::check_states(&audit)?;
     update::check(&audit, highwater)?;
     media::check(&audit)?;
+    moment::check(&audit)?;
     audit.finish()
 }
 

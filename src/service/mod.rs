@@ -18,6 +18,7 @@ mod handler;
 pub(crate) mod media;
 pub(crate) mod message;
 pub mod migrate;
+pub(crate) mod moment;
 mod names;
 mod profile;
 pub(crate) mod push;
@@ -364,5 +365,6 @@ pub fn routes() -> Router {
     download::routes(&mut router);
     erase::routes(&mut router);
     push::routes(&mut router);
+    moment::routes(&mut router);
     router
 }

@@ -170,6 +170,27 @@ keyspaces! {
     MEDIAUSER_AVATAR = 0x77, "mediauser_avatar", "media", "media id ‖ user id", "—";
     /// The groups that show each file as their avatar.
     MEDIAGROUP_AVATAR = 0x78, "mediagroup_avatar", "media", "media id ‖ group id", "—";
+    /// The moments that show each file: what lets their viewers read it.
+    MEDIAMOMENT_SHOWN = 0x79, "mediamoment_shown", "media", "media id ‖ moment id", "—";
+
+    /// Moments by id: author, text, files, place, audience, counts.
+    MOMENTID_MOMENT = 0x80, "momentid_moment", "moment", "moment id", "MomentRecord";
+    /// Each author's moments: what the feed merges and a user's page reads.
+    USERMOMENT_POSTED = 0x81, "usermoment_posted", "moment", "user id ‖ moment id", "—";
+    /// Each moment's likes, with the id of the notice its author got.
+    MOMENTUSER_LIKE = 0x82, "momentuser_like", "moment", "moment id ‖ user id", "like id";
+    /// Each user's likes, for their export and erasure.
+    USERMOMENT_LIKED = 0x83, "usermoment_liked", "moment", "user id ‖ moment id", "—";
+    /// Each moment's comments.
+    MOMENTCOMMENT_COMMENT = 0x84, "momentcomment_comment", "moment", "moment id ‖ comment id", "CommentRecord";
+    /// Each user's comments, for their export and erasure.
+    USERCOMMENT_MOMENT = 0x85, "usercomment_moment", "moment", "user id ‖ comment id", "moment id";
+    /// How far back others see each user's moments; absent means all of them.
+    USERID_MOMENTWINDOW = 0x86, "userid_momentwindow", "moment", "user id", "MomentWindow";
+    /// The two per-friend settings between two users, kept under both: what each hides from the other.
+    USERPEER_MOMENTFILTER = 0x87, "userpeer_momentfilter", "moment", "user id ‖ other user id", "PairFilter";
+    /// Idempotency: an author's client id to the moment it posted.
+    USERCLIENTID_MOMENTID = 0x88, "userclientid_momentid", "moment", "user id ‖ client id (16 bytes)", "moment id";
 }
 
 #[cfg(test)]

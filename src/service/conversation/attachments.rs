@@ -18,7 +18,7 @@ use crate::codec::{decode_wire, encode_wire};
 use crate::id::now_ms;
 use crate::protocol::{MediaContent, MessageKind};
 use crate::service::message::Conversation;
-use crate::service::{group, media, social, ServiceError, ServiceResult, Services, Tx};
+use crate::service::{group, media, moment, social, ServiceError, ServiceResult, Services, Tx};
 use crate::storage::{Get, StorageError};
 
 /// Longest file name a media message carries, in bytes.
@@ -58,6 +58,7 @@ pub(crate) fn readable(
                 Err(ServiceError::Storage(e)) => return Err(e),
                 found => found.is_ok(),
             },
+            media::Holder::Moment(moment) => moment::shows_to(r, moment, user, now)?,
         };
         if shown {
             return Ok(Some(record));

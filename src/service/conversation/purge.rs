@@ -180,7 +180,7 @@ fn purge_some(
     let Some(&last) = ids.last() else { return Ok((0, false)) };
     for &id in &ids {
         for &user in &logged {
-            update::unpoint(tx, user, id);
+            update::remove(tx, user, id);
         }
     }
     records::purged(tx, conversation, last)?;

@@ -104,5 +104,38 @@ pub(crate) fn set_avatar(tx: &mut Tx<'_>, holder: Holder, by: u64, old: u64, new
             return Err(ServiceError::invalid(format!("avatar: an image is needed, not {}", record.mime)));
         }
     }
-    store::show_avatar(tx, holder, old, new)
+    store::show(tx, holder, old, new)
+}
+
+/// Has moment `moment` show `files`, which `by`, its author, must have
+/// uploaded (a moment is shown to people the files were never sent to): a
+/// video, and an image before it plays, or images. Returns what the server
+/// stored of each.
+pub(crate) fn show_in_moment(
+    tx: &mut Tx<'_>,
+    moment: u64,
+    by: u64,
+    files: &[(u64, &str)],
+) -> ServiceResult<Vec<MediaRecord>> {
+    let mut records = Vec::with_capacity(files.len());
+    for &(file, kind) in files {
+        let record = store::media(tx, file)?
+            .filter(|r| r.uploader == by)
+            .ok_or_else(|| ServiceError::not_found(format!("media: no file {file} among your uploads")))?;
+        if !record.mime.starts_with(kind) {
+            return Err(ServiceError::invalid(format!("media: file {file} is {}, not {kind}*", record.mime)));
+        }
+        store::show(tx, Holder::Moment(moment), 0, file)?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Forgets that a deleted moment showed `files`; the sweep deletes those
+/// nothing else shows or carries.
+pub(crate) fn unshow_moment(tx: &mut Tx<'_>, moment: u64, files: &[u64]) -> ServiceResult<()> {
+    for &file in files {
+        store::show(tx, Holder::Moment(moment), file, 0)?;
+    }
+    Ok(())
 }

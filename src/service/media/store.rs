@@ -75,14 +75,17 @@ const UPLOADS: Keyspace<u64, Upload> = Keyspace::new(&schema::UPLOADID_UPLOAD);
 const OPEN: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::USERUPLOAD_OPEN);
 const USER_AVATARS: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::MEDIAUSER_AVATAR);
 const GROUP_AVATARS: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::MEDIAGROUP_AVATAR);
+const MOMENTS: Keyspace<(u64, u64), ()> = Keyspace::new(&schema::MEDIAMOMENT_SHOWN);
 
-/// What shows a file as its avatar.
+/// What shows a file to people it was never sent to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Holder {
-    /// A user's profile.
+    /// A user's profile, as its avatar.
     User(u64),
-    /// A group.
+    /// A group, as its avatar.
     Group(u64),
+    /// A moment, as one of its photos, its video or the video's cover.
+    Moment(u64),
 }
 
 impl Holder {
@@ -90,6 +93,7 @@ impl Holder {
         match self {
             Holder::User(user) => (&USER_AVATARS, user),
             Holder::Group(group) => (&GROUP_AVATARS, group),
+            Holder::Moment(moment) => (&MOMENTS, moment),
         }
     }
 }
@@ -114,17 +118,20 @@ pub(crate) fn reference(tx: &mut Tx<'_>, id: u64, record: &mut MediaRecord, at: 
     }
 }
 
-/// The profiles and groups that show a file as their avatar.
+/// The profiles, groups and moments that show a file.
 pub(crate) fn holders(r: &impl Get, id: u64) -> Result<Vec<Holder>, StorageError> {
-    let users = r.range(&USER_AVATARS, (id, 0)..=(id, u64::MAX)).map(|e| e.map(|((_, user), ())| Holder::User(user)));
-    let groups =
-        r.range(&GROUP_AVATARS, (id, 0)..=(id, u64::MAX)).map(|e| e.map(|((_, group), ())| Holder::Group(group)));
-    users.chain(groups).collect()
+    let of = |ks, holder: fn(u64) -> Holder| {
+        r.range(ks, (id, 0)..=(id, u64::MAX)).map(move |e| e.map(|((_, who), ())| holder(who)))
+    };
+    of(&USER_AVATARS, Holder::User)
+        .chain(of(&GROUP_AVATARS, Holder::Group))
+        .chain(of(&MOMENTS, Holder::Moment))
+        .collect()
 }
 
-/// Moves `holder`'s avatar from file `old` to file `new` (0: none), in the
-/// job that changes the profile or group.
-pub(super) fn show_avatar(tx: &mut Tx<'_>, holder: Holder, old: u64, new: u64) -> ServiceResult<()> {
+/// Moves what `holder` shows from file `old` to file `new` (0: none), in
+/// the job that changes the profile, group or moment.
+pub(super) fn show(tx: &mut Tx<'_>, holder: Holder, old: u64, new: u64) -> ServiceResult<()> {
     let (keyspace, who) = holder.keyspace();
     if old != 0 {
         tx.delete(keyspace, &(old, who));
@@ -359,6 +366,7 @@ pub(crate) fn check(audit: &Audit<'_>) -> Result<(), String> {
     audit.check_entries(&REFS)?;
     audit.check_entries(&USER_AVATARS)?;
     audit.check_entries(&GROUP_AVATARS)?;
+    audit.check_entries(&MOMENTS)?;
     audit.check_entries(&UPLOADS)?;
     audit.check_entries(&OPEN)
 }

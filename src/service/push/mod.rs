@@ -94,7 +94,7 @@ enum About {
     /// mentions them (or everyone).
     Group { group: u64, sender: u64, mentions: Vec<u64> },
     /// A notice (friend request or answer, group invitation or join
-    /// request, a new login), caused by `by` (not woken by it).
+    /// request, a new login, a comment on a moment), caused by `by` (not woken by it).
     Notice { by: Option<u64>, group: Option<u64> },
 }
 
@@ -112,6 +112,7 @@ impl About {
             UpdateBody::GroupInvitation(i) => notice(i.inviter.user_id, Some(i.group_id)),
             UpdateBody::GroupJoinRequest(r) => notice(r.user.user_id, Some(r.group_id)),
             UpdateBody::NewLogin(_) => Some(About::Notice { by: None, group: None }),
+            UpdateBody::MomentCommented(c) => notice(c.comment.author, None),
             _ => None,
         }
     }

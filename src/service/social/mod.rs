@@ -28,7 +28,7 @@ pub(crate) use search::Cursors;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use export::export;
 pub(crate) use store::{
-    check, from_v11, from_v2, from_v6, privacy as privacy_of, relation, reshape_profiles, stats, Pair,
+    check, friend_ids, from_v11, from_v2, from_v6, privacy as privacy_of, relation, reshape_profiles, stats, Pair,
 };
 
 use std::sync::Arc;

@@ -278,6 +278,11 @@ pub(super) fn set_remark(tx: &mut Tx<'_>, user: u64, friend_id: u64, remark: Str
     Ok(true)
 }
 
+/// Every friend of a user, by id (the feed's authors).
+pub(crate) fn friend_ids(r: &impl Get, user: u64) -> Result<Vec<u64>, StorageError> {
+    r.range(&FRIENDS, (user, 0)..=(user, u64::MAX)).map(|e| e.map(|((_, friend), _)| friend)).collect()
+}
+
 /// One page of a user's friends with ids above `after`.
 pub(super) fn friends(
     store: &Store,

@@ -21,7 +21,7 @@ mod store;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
     advance_cursor, check, count, cursor, cursors, entries_after, erase, from_v1, holds, latest, messages_between,
-    notices_dropped, rewrite_notices, unpoint, StoredUpdate,
+    notices_dropped, remove, rewrite_notices, StoredUpdate,
 };
 
 use tokio_util::sync::CancellationToken;

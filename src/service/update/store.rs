@@ -67,10 +67,11 @@ pub(super) fn append(tx: &mut Tx<'_>, user: u64, id: u64, update: &StoredUpdate)
     tx.put(&LOG, &(user, id), update);
 }
 
-/// Removes the update pointing at a purged message from a user's log (a
-/// message update's id is the message's).
-pub(crate) fn unpoint(tx: &mut Tx<'_>, user: u64, message: u64) {
-    tx.delete(&LOG, &(user, message));
+/// Removes update `id` from a user's log: the pointer at a purged message
+/// (a message update's id is the message's), or a notice taken back (a
+/// like undone, a comment deleted).
+pub(crate) fn remove(tx: &mut Tx<'_>, user: u64, id: u64) {
+    tx.delete(&LOG, &(user, id));
 }
 
 /// Whether a user's log holds update `id` (for a message, its pointer).
