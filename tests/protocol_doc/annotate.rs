@@ -278,8 +278,10 @@ impl ser::Serializer for &mut Annotator {
         Err(Unsupported("i16".into()))
     }
 
-    fn serialize_i32(self, _: i32) -> Result<(), Unsupported> {
-        Err(Unsupported("i32".into()))
+    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
+        self.saw("i32");
+        self.push(v.to_be_bytes().to_vec(), "i32 (two's complement)", v.to_string(), format!(" = {v}"));
+        Ok(())
     }
 
     fn serialize_i64(self, _: i64) -> Result<(), Unsupported> {
@@ -510,7 +512,9 @@ fn variant_name(name: &str, number: u64) -> String {
         ErrorCode,
         RateLimitReason,
         DisconnectReason,
-        MediaPurpose
+        MediaPurpose,
+        MomentAudience,
+        MomentWindow
     )
     .unwrap_or_else(|| panic!("{name} has no value {number}"))
 }

@@ -32,6 +32,7 @@ mod s10_16;
 mod s10_17;
 mod s10_18;
 mod s10_19;
+mod s10_20;
 
 /// Every example, in the document's order.
 pub(crate) fn all() -> Vec<Example> {
@@ -55,6 +56,7 @@ pub(crate) fn all() -> Vec<Example> {
         s10_17::examples,
         s10_18::examples,
         s10_19::examples,
+        s10_20::examples,
     ]
     .into_iter()
     .flat_map(|section| section())
