@@ -416,6 +416,11 @@ async fn who_may_do_what_to_a_user() {
         RecallRequest, RemoveFriendRequest, RetentionRequest, SearchUsersRequest, SetProfileRequest, SetRemarkRequest,
         TypingRequest, UnblockRequest, UploadChunkRequest, UploadStatusRequest,
     };
+    use kith::protocol::{
+        CommentMomentRequest, DeleteCommentRequest, DeleteMomentRequest, GetMomentRequest, LikeMomentRequest,
+        MomentAudience, MomentCommentsRequest, MomentFilterRequest, MomentMedia, MomentPage, MomentVisibility,
+        PublishMomentRequest, UserMomentsRequest,
+    };
     let server = TestServer::start().await;
     let alice = server.user(Kind::Tcp, "alice").await;
     let bob = server.user(Kind::Tcp, "bob").await; // alice's friend
@@ -436,6 +441,19 @@ async fn who_may_do_what_to_a_user() {
     let face = alice.client.upload(b"alice's face", jpeg).await.unwrap().media_id;
     let profile = Profile { avatar: face, ..Profile::default() };
     alice.client.call(&SetProfileRequest { profile }).await.unwrap();
+    // A moment for her friends, with a photo, and bob's comment on it.
+    let lake = alice.client.upload(b"the lake", jpeg).await.unwrap().media_id;
+    let friends = MomentVisibility { audience: MomentAudience::Friends, users: vec![] };
+    let publish = PublishMomentRequest {
+        client_id: new_client_msg_id(),
+        text: "the lake".into(),
+        media: MomentMedia::Images(vec![lake]),
+        location: None,
+        visibility: friends,
+    };
+    let moment = alice.client.call(&publish).await.unwrap().moment_id;
+    let comment = CommentMomentRequest { moment_id: moment, text: "lovely".into(), reply_to: None };
+    let remark = bob.client.call(&comment).await.unwrap().comment_id;
     alice.client.call(&BlockRequest { user_id: dave.user_id }).await.unwrap();
     // Both show their presence to everyone: only the block hides it.
     let everyone = PrivacyRequest { presence: Some(kith::protocol::Audience::Everyone), ..PrivacyRequest::default() };
@@ -498,6 +516,20 @@ async fn who_may_do_what_to_a_user() {
         (GetMediaRequest { media_id: face, offset: 0, length: 10 }.into(), None, not_found),
         (MediaUrlRequest { media_id: face }.into(), None, not_found),
         (SetProfileRequest { profile: Profile { avatar: face, ..Profile::default() } }.into(), not_found, not_found),
+        // Her moment for her friends, its photo and bob's comment: not seen
+        // by either, so not found; her page shows the stranger nothing.
+        (UserMomentsRequest { user_id: a, before: 0, limit: 10 }.into(), None, not_found),
+        (GetMomentRequest { moment_id: moment }.into(), not_found, not_found),
+        (GetMediaRequest { media_id: lake, offset: 0, length: 10 }.into(), not_found, not_found),
+        (LikeMomentRequest { moment_id: moment, like: true }.into(), not_found, not_found),
+        (comment.into(), not_found, not_found),
+        (MomentCommentsRequest { moment_id: moment, after: 0, limit: 10 }.into(), not_found, not_found),
+        (DeleteCommentRequest { moment_id: moment, comment_id: remark }.into(), not_found, not_found),
+        (DeleteMomentRequest { moment_id: moment }.into(), not_found, not_found),
+        // Her photo is not the caller's to show.
+        (PublishMomentRequest { client_id: new_client_msg_id(), ..publish }.into(), not_found, not_found),
+        // The caller's own settings about her: theirs, blocked or not.
+        (MomentFilterRequest { user_id: a, hide_mine: Some(true), hide_theirs: Some(true) }.into(), None, None),
         (AddFriendRequest { user_id: a, message: String::new() }.into(), None, not_permitted),
         (BlockRequest { user_id: a }.into(), None, None),
         (UnblockRequest { user_id: a }.into(), None, None),
@@ -521,6 +553,10 @@ async fn who_may_do_what_to_a_user() {
         if let Request::Presence(_) = request {
             let seen: kith::protocol::PresenceList = decode_wire(&body).unwrap();
             assert_eq!(seen.users, vec![hidden], "a stranger sees her presence");
+        }
+        if let Request::UserMoments(_) = request {
+            let page: MomentPage = decode_wire(&body).unwrap();
+            assert!(page.moments.is_empty(), "a stranger sees a moment for her friends: {page:?}");
         }
     }
     // Nothing of alice and bob's conversation reached either of them.
@@ -550,6 +586,8 @@ async fn who_may_do_what_to_a_user() {
         Action::ProfileVisibility,
         Action::StartUpload,
         Action::ConversationStates,
+        Action::Feed,
+        Action::MomentSettings,
     ];
     for action in Action::ALL {
         let placed = rows.iter().any(|(r, _, _)| r.action() == *action)

@@ -13,15 +13,31 @@ use common::talk::{befriend, code, event, open_group, pushed};
 use common::{disconnect_reason, Calls, Kind, TestServer, PASSWORD, SOON};
 use kith::client::{Client, Transport};
 use kith::protocol::{
-    AddFriendRequest, BlockRequest, ConversationStateRequest, DeleteAccountRequest, DeviceType, Direction,
-    DisconnectReason, ErrorCode, GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest,
+    AddFriendRequest, BlockRequest, CommentMomentRequest, ConversationStateRequest, DeleteAccountRequest, DeviceType,
+    Direction, DisconnectReason, ErrorCode, GetGroupRequest, GetProfileRequest, GroupEvent, ListBlockedRequest,
     ListFriendRequestsRequest, ListFriendsRequest, ListMembersRequest, MediaPurpose, MessageKind, Profile, RequestBox,
     SearchUsersRequest, SetAdminRequest, SetProfileRequest, Target, UpdateBody, UpdateKind,
+};
+use kith::protocol::{
+    GetMomentRequest, LikeMomentRequest, MomentAudience, MomentFilterRequest, MomentMedia, MomentVisibility,
+    PublishMomentRequest,
 };
 use kith::service::Conversation;
 use kith::storage::{schema, KeyPart};
 
 const NICKNAME: &str = "Dana Quill";
+
+/// Posts a moment for friends; returns its id.
+async fn moment(user: &common::TestUser, text: &str, media: MomentMedia) -> u64 {
+    let publish = PublishMomentRequest {
+        client_id: kith::client::new_client_msg_id(),
+        text: text.into(),
+        media,
+        location: None,
+        visibility: MomentVisibility { audience: MomentAudience::Friends, users: vec![] },
+    };
+    user.client.call(&publish).await.unwrap().moment_id
+}
 
 async fn delete(client: &Client, password: &str) -> Result<(), kith::client::ClientError> {
     client.call(&DeleteAccountRequest { password: password.into() }).await
@@ -167,6 +183,22 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     // A group only dana is in ends; in fred's group dana is a member.
     let alone = open_group(&dana, &[]).await;
     let freds = open_group(&fred, &[&dana]).await;
+    // Her moment with a photo, liked and commented on by fred; her like
+    // and comment on his; a filter each way with hank.
+    let lake = dana.client.upload(b"dana's lake", jpeg).await.unwrap().media_id;
+    let hers = moment(&dana, "dana's lake", MomentMedia::Images(vec![lake])).await;
+    fred.client.call(&LikeMomentRequest { moment_id: hers, like: true }).await.unwrap();
+    fred.client.call(&CommentMomentRequest { moment_id: hers, text: "nice".into(), reply_to: None }).await.unwrap();
+    let his = moment(&fred, "fred's hill", MomentMedia::None).await;
+    dana.client.call(&LikeMomentRequest { moment_id: his, like: true }).await.unwrap();
+    let remark = CommentMomentRequest { moment_id: his, text: "dana quill was here".into(), reply_to: None };
+    let said = dana.client.call(&remark).await.unwrap().comment_id;
+    let answer = CommentMomentRequest { moment_id: his, text: "thanks".into(), reply_to: Some(said) };
+    fred.client.call(&answer).await.unwrap();
+    let hide = MomentFilterRequest { user_id: dana.user_id, hide_mine: Some(true), hide_theirs: Some(true) };
+    hank.client.call(&hide).await.unwrap();
+    let hidden = MomentFilterRequest { user_id: hank.user_id, hide_mine: Some(true), hide_theirs: None };
+    dana.client.call(&hidden).await.unwrap();
     let cursor = ivy.client.sync_all(0).await.unwrap().last().unwrap().id;
 
     delete(&dana.client, PASSWORD).await.unwrap();
@@ -215,9 +247,18 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     let roster = ListMembersRequest { group_id: freds, after: 0, limit: 10, online_only: false };
     let members = fred.client.call(&roster).await.unwrap();
     assert_eq!(members.members.iter().map(|m| m.user.user_id).collect::<Vec<_>>(), vec![fred.user_id]);
+    // Her moment is gone, and with it fred's like and comment; her like and
+    // comment on his are gone, his reply stays, answering nothing he sees.
+    assert_eq!(code(fred.client.call(&GetMomentRequest { moment_id: hers }).await), Some(ErrorCode::NotFound));
+    assert_eq!(code(fred.client.download(lake).await), Some(ErrorCode::NotFound));
+    let his_now = fred.client.call(&GetMomentRequest { moment_id: his }).await.unwrap();
+    assert_eq!((his_now.like_count, his_now.comment_count), (0, 1));
+    assert_eq!((his_now.comments[0].reply_to, his_now.comments[0].reply_to_user), (None, 0));
 
     let stats = stats(&server.data_dir());
     assert_eq!((stats["users"].clone(), stats["deleted_users"].clone()), (5.into(), 1.into()));
+    let moments = (stats["moments"].clone(), stats["moment_likes"].clone(), stats["moment_comments"].clone());
+    assert_eq!(moments, (1.into(), 0.into(), 1.into()), "fred's moment and his reply");
     let kept = [Conversation::of(dana.user_id, Target::User(fred.user_id))];
     nothing_left(&server.data_dir(), dana.user_id, &kept, &[NICKNAME, "dana quill", "Quillhaven", "dana-phone"]);
 }

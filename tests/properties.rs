@@ -123,6 +123,56 @@ fn request() -> impl Strategy<Value = Request> {
         group_request(),
         conversation_request(),
         media_request(),
+        moment_request(),
+    ]
+}
+
+fn moment_media() -> impl Strategy<Value = MomentMedia> {
+    prop_oneof![
+        Just(MomentMedia::None),
+        prop::collection::vec(any::<u64>(), 0..11).prop_map(MomentMedia::Images),
+        any::<(u64, u64)>().prop_map(|(video, cover)| MomentMedia::Video { video, cover }),
+    ]
+}
+
+fn moment_request() -> impl Strategy<Value = Request> {
+    let location = (text(), any::<i32>(), any::<i32>()).prop_map(|(name, latitude_e7, longitude_e7)| Location {
+        name,
+        latitude_e7,
+        longitude_e7,
+    });
+    let visibility = (prop::sample::select(MomentAudience::ALL), prop::collection::vec(any::<u64>(), 0..4))
+        .prop_map(|(audience, users)| MomentVisibility { audience, users });
+    prop_oneof![
+        (any::<[u8; 16]>(), text(), moment_media(), prop::option::of(location), visibility).prop_map(
+            |(client_id, text, media, location, visibility)| {
+                Request::PublishMoment(PublishMomentRequest { client_id, text, media, location, visibility })
+            }
+        ),
+        any::<u64>().prop_map(|moment_id| Request::DeleteMoment(DeleteMomentRequest { moment_id })),
+        (any::<u64>(), any::<u16>()).prop_map(|(before, limit)| Request::Feed(FeedRequest { before, limit })),
+        (any::<u64>(), any::<u64>(), any::<u16>()).prop_map(|(user_id, before, limit)| {
+            Request::UserMoments(UserMomentsRequest { user_id, before, limit })
+        }),
+        any::<u64>().prop_map(|moment_id| Request::GetMoment(GetMomentRequest { moment_id })),
+        (any::<u64>(), any::<bool>())
+            .prop_map(|(moment_id, like)| Request::LikeMoment(LikeMomentRequest { moment_id, like })),
+        (any::<u64>(), text(), prop::option::of(any::<u64>())).prop_map(|(moment_id, text, reply_to)| {
+            Request::CommentMoment(CommentMomentRequest { moment_id, text, reply_to })
+        }),
+        (any::<u64>(), any::<u64>()).prop_map(|(moment_id, comment_id)| {
+            Request::DeleteComment(DeleteCommentRequest { moment_id, comment_id })
+        }),
+        (any::<u64>(), any::<u64>(), any::<u16>()).prop_map(|(moment_id, after, limit)| {
+            Request::MomentComments(MomentCommentsRequest { moment_id, after, limit })
+        }),
+        prop::option::of(prop::sample::select(MomentWindow::ALL))
+            .prop_map(|window| Request::MomentSettings(MomentSettingsRequest { window })),
+        (any::<u64>(), prop::option::of(any::<bool>()), prop::option::of(any::<bool>())).prop_map(
+            |(user_id, hide_mine, hide_theirs)| {
+                Request::MomentFilter(MomentFilterRequest { user_id, hide_mine, hide_theirs })
+            }
+        ),
     ]
 }
 

@@ -153,9 +153,9 @@ pub struct MomentComment {
     pub author: u64,
     /// The text.
     pub text: String,
-    /// The comment it answers, if any.
+    /// The comment it answers, when the reader sees it (else `None`).
     pub reply_to: Option<u64>,
-    /// Who wrote that comment, when the reader may see them (else 0).
+    /// Who wrote that comment, when the reader sees it (else 0).
     pub reply_to_user: u64,
 }
 
@@ -178,7 +178,7 @@ pub struct Moment {
     pub visibility: Option<MomentVisibility>,
     /// Likes the viewer may see (section 5, "Who sees a moment").
     pub like_count: u32,
-    /// The first of them, oldest first, at most 20.
+    /// The first 20 of them by user id.
     pub likes: Vec<u64>,
     /// Whether the viewer likes it.
     pub liked: bool,

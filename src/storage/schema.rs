@@ -191,6 +191,8 @@ keyspaces! {
     USERPEER_MOMENTFILTER = 0x87, "userpeer_momentfilter", "moment", "user id ‖ other user id", "PairFilter";
     /// Idempotency: an author's client id to the moment it posted.
     USERCLIENTID_MOMENTID = 0x88, "userclientid_momentid", "moment", "user id ‖ client id (16 bytes)", "moment id";
+    /// The moments each user posted in the last day, deleted ones too: what `moments.per_day` counts.
+    USERID_RECENTMOMENTS = 0x89, "userid_recentmoments", "moment", "user id", "list of moment ids";
 }
 
 #[cfg(test)]

@@ -42,14 +42,24 @@ For each example:
     RetentionChanged System message sent by the one it names in `by`, a
     System message's client_msg_id all zero and its extra absent (section
     4.2), MessageKind 10 Expired only as a list's `last` (never in a page of
-    messages), with no preview and nothing unread.
+    messages), with no preview and nothing unread; revision 24: a moment's
+    text, files (1 to 9 images without repeats, or a video that is not its
+    own cover) and place within their rules, its files in the order of its
+    media, an audience listing users only for Only and Except, likes by user
+    id and comments oldest first (at most 20 of each, and no more than
+    counted), moment pages newest first, a reply answering an older comment,
+    an update of kind 24 or 25 carrying the comment's or the moment's id,
+    never a kind 25 in a Sync page. An i32 row ("i32 (two's complement)") is
+    read signed, and a coordinate's note in degrees ("473769000 (47.3769°)")
+    must be its value / 10^7; a MomentMedia's variant row is named like any
+    enum with data's.
 The examples and their tables are generated from Rust values
 (tests/protocol_doc/examples), all in one form: a System message's GroupEvent
 is one row ("GroupEvent variant 1 Joined: user_id 3, by 1 (20 bytes)"), a
 media message's content one row per MediaContent field (`content.media_id`).
 Every `<!-- example: ... -->` tag of section 10 must belong to a decoded
-example, and the examples of revisions 3, 4, 7, 8 and 9 (sections 10.5,
-10.6, 10.8, 10.9, 10.10) must be there; those of revision 6 (section 10.7)
+example, and the examples of revisions 3, 4, 7, 8, 9 and 24 (sections 10.5,
+10.6, 10.8, 10.9, 10.10, 10.20) must be there; those of revision 6 (section 10.7)
 are decoded and checked as above when present, but not required. Then the story the examples tell is checked
 across them (same ids, tokens, cursors from one example to the next; the
 renewal, throttle and size-limit examples of section 10.5 against their
@@ -62,7 +72,11 @@ recall, DeleteForMe, the DeletedForMe and Delivered pushes and the capped
 Sync page of section 10.9 against its introduction; alice's week on her
 conversation with bob, bob's RetentionChanged update, carol's question about
 her group, the refusal and the group's System message of section 10.10
-against its introduction and headings). The SearchUsers cursor
+against its introduction and headings; alice's moment of section 10.20 from
+PublishMoment to the MomentPosted push, bob's feed, like and question,
+alice's answer and the MomentLiked and MomentCommented pushes, carol's
+refusal and empty page, the settings and the deletions, against its
+introduction). The SearchUsers cursor
 is opaque (section 5, SearchUsers says so): only its size is checked, never its content.
 """
 
@@ -89,10 +103,13 @@ ENUM_NAMES = {
     "RequestState": k.REQUEST_STATE_NAMES, "RequestBox": k.REQUEST_BOX_NAMES,
     "JoinPolicy": k.JOIN_POLICY_NAMES, "GroupRole": k.GROUP_ROLE_NAMES,
     "MediaPurpose": k.MEDIA_PURPOSE_NAMES,
+    "MomentAudience": k.MOMENT_AUDIENCE_NAMES, "MomentWindow": k.MOMENT_WINDOW_NAMES,  # revision 24
 }
 # Names of the variants of the enums with data, by their decoded type (a
-# row's Encoding says "Target variant (u32)" or "enum variant (u32)").
-VARIANT_NAMES = {k.Target: k.TARGET_NAMES, k.JoinOutcome: k.JOIN_OUTCOME_NAMES, k.GroupEvent: k.GROUP_EVENT_NAMES}
+# row's Encoding says "Target variant (u32)", "enum variant (u32)" or, revision
+# 24, "MomentMedia variant (u32)").
+VARIANT_NAMES = {k.Target: k.TARGET_NAMES, k.JoinOutcome: k.JOIN_OUTCOME_NAMES, k.GroupEvent: k.GROUP_EVENT_NAMES,
+                 k.MomentMedia: k.MOMENT_MEDIA_NAMES}
 TAG_NAMES = {0: "None", 1: "Some"}  # an Option's tag, whatever the type inside
 HEADER_FIELDS = {"version": 0, "action": 1, "sequence_id": 2, "body_length": 3}
 
@@ -157,9 +174,23 @@ REQUIRED_EXAMPLES.update({"request Typing": 1, "response Typing": 1, "push Typin
 REQUIRED_EXAMPLES.update({"request Presence": 1, "response Presence": 1, "push Presence": 1,
                           "request Privacy": 2, "response Privacy": 2, "request GroupOnline": 1,
                           "response GroupOnline": 1})
+# Revision 24 (section 10.20): every moment action both ways, a reply besides
+# the first comment, a refused GetMoment, and an Update push of each of the
+# kinds 23-25 (24 twice: to the author, then to the writer of the comment answered).
+REQUIRED_EXAMPLES.update({
+    "request PublishMoment": 1, "response PublishMoment": 1, "request DeleteMoment": 1, "response DeleteMoment": 1,
+    "request Feed": 1, "response Feed": 1, "request UserMoments": 1, "response UserMoments": 1,
+    "request GetMoment": 1, "response GetMoment": 1, "error GetMoment": 1, "request LikeMoment": 1,
+    "response LikeMoment": 1, "request CommentMoment": 2, "response CommentMoment": 2, "request DeleteComment": 1,
+    "response DeleteComment": 1, "request MomentComments": 1, "response MomentComments": 1,
+    "request MomentSettings": 1, "response MomentSettings": 1, "request MomentFilter": 1,
+    "response MomentFilter": 1,
+})
+REVISION_24_PUSH_KINDS = [k.UPDATE_MOMENT_POSTED, k.UPDATE_MOMENT_LIKED, k.UPDATE_MOMENT_COMMENTED,
+                          k.UPDATE_MOMENT_COMMENTED]
 REVISION_9_PUSHES = 2
 REQUIRED_EXAMPLES["push Update"] = (2 + len(REVISION_4_PUSH_KINDS) + len(REVISION_7_PUSH_KINDS)
-                                    + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES)
+                                    + len(REVISION_8_PUSH_KINDS) + REVISION_9_PUSHES + len(REVISION_24_PUSH_KINDS))
 DAY_MS = 86_400_000
 TOKEN_TTL_MS = 30 * DAY_MS          # section 5, Auth: tokens live 30 days
 RENEW_WITHIN_MS = 10 * DAY_MS       # section 5, Auth: renewed within 10 days of expiry
@@ -214,8 +245,10 @@ def resolve(decoded, path: str, parent: bool = False):
     is its decoded value when the path goes on inside it, its raw bytes
     otherwise; `with` and `from` are `with_` and `from_` (Python keywords). A
     JoinOutcome is named `JoinOutcome` (its variant's row) and its data by
-    the variant's name (`Requested.id`). A media message's `content` goes
-    on in its MediaContent (`content.media_id`)."""
+    the variant's name (`Requested.id`); so is a MomentMedia's (`media` is
+    its variant's row, `media.Images[0]` an image, `media.Video.cover` a
+    video's cover). A media message's `content` goes on in its MediaContent
+    (`content.media_id`)."""
     if isinstance(decoded, int):
         return decoded  # a body that is a single u64 (HeartbeatReply, RegisterReply, AckReply)
     parts = path.split(".")
@@ -234,12 +267,29 @@ def resolve(decoded, path: str, parent: bool = False):
             obj = obj.value
         elif isinstance(obj, k.JoinOutcome):
             pass  # the variant's row names the outcome itself
+        elif isinstance(obj, k.MomentMedia):  # revision 24: `media.Images[0]`, `media.Video.cover`
+            assert k.MOMENT_MEDIA_NAMES.get(obj.variant) == name, f"{path}: the media is variant {obj.variant}"
+            obj = obj.images if obj.variant == k.MOMENT_MEDIA_IMAGES else obj
         else:
             assert hasattr(obj, name), f"{type(obj).__name__} has no field {name!r} (row {path!r})"
             obj = getattr(obj, name)
         if m.group(2) is not None:
             obj = obj[int(m.group(2))]
     return obj
+
+
+def leading_signed_int(value: str) -> int:
+    """A signed decimal at the start of a Value ("-12", or with the minus sign "−12")."""
+    m = re.match(r"([-\u2212]?\d+)", value)
+    assert m, f"no signed number at the start of {value!r}"
+    return int(m.group(1).replace("\u2212", "-"))
+
+
+def check_degrees_note(v: int, value: str) -> None:
+    """'(47.3769°)' after a coordinate in degrees x 10^7 (revision 24, Location)."""
+    m = re.search(r"\(([-\u2212]?\d+(?:\.\d+)?)°\)", value)
+    if m:
+        assert round(float(m.group(1).replace("\u2212", "-")) * 10_000_000) == v, f"{m.group(1)}° != {v} / 10^7"
 
 
 def check_snowflake_note(v: int, value: str) -> None:
@@ -264,8 +314,9 @@ def check_enum_name(v: int, encoding: str, fieldname: str, value: str, names=Non
     m = re.match(r"\d+ = (\w+)", value)
     if not m:
         return
-    if names is None:
-        names = next((n for key, n in ENUM_NAMES.items() if key in encoding), None)
+    if names is None:  # a whole name: "MomentAudience (u8)" is not an "Audience"
+        names = next((n for key, n in ENUM_NAMES.items()
+                      if re.search(rf"(?<!\w){re.escape(key)}(?!\w)", encoding)), None)
     if names is None and fieldname.endswith("kind") and encoding == "u8":
         names = k.UPDATE_KIND_NAMES  # an update's kind, a bare u8 kept raw
     assert names is not None, f"no names for {encoding!r}"
@@ -325,6 +376,12 @@ def check_table(rows: list, frame: k.Frame, data: bytes, decoded) -> int:
             assert raw[0] == tag == (target is not None), where
             # "Option<Discoverable> tag": the tag's names, not the enum's inside
             check_enum_name(raw[0], encoding, fieldname, value, TAG_NAMES)
+        elif re.match(r"i32\b", encoding):  # revision 24: "i32 (two's complement)", maybe with a note
+            assert size == 4, f"{where}: {size} bytes for an i32"
+            v = int.from_bytes(raw, "big", signed=True)
+            assert v == leading_signed_int(value), f"{where}: bytes say {v}, table says {value!r}"
+            assert target == v, f"{where}: decoded {target!r}"
+            check_degrees_note(v, value)
         elif re.match(r"\[u8; \d+\]", encoding):  # a fixed-size array: no length before it
             assert raw == target and len(raw) == int(re.match(r"\[u8; (\d+)\]", encoding).group(1)), where
             assert raw == bytes.fromhex(value.split(" ")[0]), where
@@ -514,6 +571,14 @@ def semantic_checks(decoded) -> None:
                 pending = u.value.state == k.REQUEST_PENDING
                 assert u.id == u.value.id if pending else u.id >= u.value.id, f"update id {u.id} / {u.value.id}"
                 (check_join_request if u.kind == k.UPDATE_GROUP_JOIN_REQUEST else check_invitation)(u.value)
+            elif u.kind == k.UPDATE_MOMENT_POSTED:  # revision 24, section 8.2: its id is the moment's
+                assert u.id == u.value.moment_id and u.value.author != 0, f"MomentPosted {u.value} in update {u.id}"
+            elif u.kind == k.UPDATE_MOMENT_LIKED:  # its id is the like's, given after the moment was posted
+                assert u.id > u.value.moment_id and u.value.user_id != 0, f"MomentLiked {u.value} in update {u.id}"
+            elif u.kind == k.UPDATE_MOMENT_COMMENTED:  # its id is the comment's
+                assert u.id == u.value.comment.comment_id, f"MomentCommented update {u.id} of {u.value.comment}"
+                assert u.value.moment_author != 0, f"MomentCommented {u.value}"
+                check_moment_comment(u.value.comment)
     for x in msgs:
         assert x.server_time == k.snowflake_time(x.id), "server_time != derived from id"
         check_group_message(x)
@@ -637,6 +702,37 @@ def semantic_checks(decoded) -> None:
         own = [x for x in (decoded.seconds, decoded.server_seconds) if x]
         assert decoded.effective == (min(own) if own else 0), \
             f"effective is not the shorter of the retentions that are not 0 (section 5, Retention): {decoded}"
+    # Revision 24
+    if isinstance(decoded, k.PublishMomentRequest):
+        check_moment_text(decoded.text, k.MOMENT_TEXT_MAX_CHARS, "moment text")
+        check_moment_media(decoded.media)
+        assert decoded.text or decoded.media.variant != k.MOMENT_MEDIA_NONE, "neither text nor files"
+        if decoded.location is not None:
+            check_location(decoded.location)
+        check_moment_visibility(decoded.visibility)
+    if isinstance(decoded, k.Moment):
+        check_moment(decoded)
+    if isinstance(decoded, k.MomentPage):
+        ids = [m.moment_id for m in decoded.moments]
+        assert ids == sorted(set(ids), reverse=True), "moments not newest first"
+        for m in decoded.moments:
+            check_moment(m)
+    if isinstance(decoded, k.MomentComment):
+        check_moment_comment(decoded)
+    if isinstance(decoded, k.CommentPage):
+        ascending([c.comment_id for c in decoded.comments], "comments (oldest first)")
+        for c in decoded.comments:
+            check_moment_comment(c)
+    if isinstance(decoded, k.CommentMomentRequest):
+        check_moment_text(decoded.text, k.MOMENT_COMMENT_MAX_CHARS, "comment")
+        assert decoded.text.strip(" "), f"an empty comment {decoded.text!r}"
+    if isinstance(decoded, (k.FeedRequest, k.UserMomentsRequest, k.MomentCommentsRequest)):
+        assert 1 <= decoded.limit <= 100, f"limit {decoded.limit}"
+    if isinstance(decoded, k.MomentSettings):
+        assert decoded.window in k.MOMENT_WINDOWS, f"window {decoded.window}"
+    if isinstance(decoded, k.SyncPage):
+        # section 8.2, kind 25: MomentPosted is pushed live only, never in the log
+        assert all(u.kind != k.UPDATE_MOMENT_POSTED for u in decoded.updates), "a MomentPosted update in Sync"
     if isinstance(decoded, k.SyncPage):
         withs = [x.with_ for x in decoded.limited]
         assert len(set(withs)) == len(withs), "a conversation named twice in a Sync page's limited"
@@ -648,6 +744,69 @@ def semantic_checks(decoded) -> None:
                 if m is not None and (m.to == x.with_ if x.with_.group_id is not None
                                       else m.to.user_id is not None and x.with_.id in (m.sender, m.to.id)):
                     assert m.id >= x.older_than, f"message {m.id} of {x.with_} below older_than {x.older_than}"
+
+
+def check_moment_text(text: str, most: int, what: str) -> None:
+    """New lines and tabs but no other control characters, at most `most` characters (section 5, Moments)."""
+    assert len(text) <= most, f"{what} of {len(text)} characters (at most {most})"
+    assert control_free(text.replace("\n", "").replace("\t", "")), f"a control character in {what} {text!r}"
+
+
+def check_moment_media(media: k.MomentMedia) -> None:
+    """1 to 9 images, no repeats, or a video that is not its own cover (section 5, PublishMoment)."""
+    assert media.variant in k.MOMENT_MEDIA_NAMES, f"MomentMedia variant {media.variant}"
+    if media.variant == k.MOMENT_MEDIA_IMAGES:
+        assert 1 <= len(media.images) <= k.MOMENT_IMAGES_MAX, f"{len(media.images)} images"
+        assert len(set(media.images)) == len(media.images), f"an image twice: {media.images}"
+    if media.variant == k.MOMENT_MEDIA_VIDEO:
+        assert media.video != media.cover, f"a video that is its own cover: {media}"
+
+
+def check_location(x: k.Location) -> None:
+    """Section 5, Moments, Location: a one-line name of 1-64 characters, coordinates in range."""
+    assert 1 <= len(x.name) <= 64 and x.name.strip(" ") and control_free(x.name), f"location name {x.name!r}"
+    assert abs(x.latitude_e7) <= k.LATITUDE_E7_MAX and abs(x.longitude_e7) <= k.LONGITUDE_E7_MAX, f"{x}"
+
+
+def check_moment_visibility(v: k.MomentVisibility) -> None:
+    """`users` empty for Public and Friends, 1 to 500 distinct users for Only and Except."""
+    assert v.audience in k.MOMENT_AUDIENCES, f"audience {v.audience}"
+    if v.audience in (k.MOMENT_PUBLIC, k.MOMENT_FRIENDS):
+        assert v.users == [], f"users listed for {v.audience_name}: {v.users}"
+    else:
+        assert 1 <= len(v.users) <= k.MOMENT_LISTED_MAX and len(set(v.users)) == len(v.users), f"{v}"
+
+
+def check_moment_comment(c: k.MomentComment) -> None:
+    """A comment: 1-500 characters, not only spaces; a reply answers an older comment, and names its
+    writer only when it is a reply (reply_to_user 0 otherwise)."""
+    check_moment_text(c.text, k.MOMENT_COMMENT_MAX_CHARS, "comment")
+    assert c.text.strip(" "), f"an empty comment {c.text!r}"
+    assert c.comment_id > c.moment_id, f"a comment older than its moment: {c}"
+    if c.reply_to is None:
+        assert c.reply_to_user == 0, f"reply_to_user without reply_to: {c}"
+    else:
+        assert c.moment_id < c.reply_to < c.comment_id, f"a reply to a comment not older than it: {c}"
+
+
+def check_moment(m: k.Moment) -> None:
+    """A moment as one viewer sees it (section 5, Moments)."""
+    check_moment_text(m.text, k.MOMENT_TEXT_MAX_CHARS, "moment text")
+    check_moment_media(m.media)
+    assert m.text or m.media.variant != k.MOMENT_MEDIA_NONE, "neither text nor files"
+    assert [f.media_id for f in m.files] == m.media.media_ids, "files not in the order of media"
+    if m.location is not None:
+        check_location(m.location)
+    if m.visibility is not None:
+        check_moment_visibility(m.visibility)
+    assert len(m.likes) <= min(m.like_count, k.MOMENT_FIRST_LISTED), f"{len(m.likes)} likes of {m.like_count}"
+    ascending(m.likes, "likes (by user id)")
+    assert len(m.comments) <= min(m.comment_count, k.MOMENT_FIRST_LISTED), \
+        f"{len(m.comments)} comments of {m.comment_count}"
+    ascending([c.comment_id for c in m.comments], "comments (oldest first)")
+    for c in m.comments:
+        assert c.moment_id == m.moment_id, f"a comment of another moment: {c}"
+        check_moment_comment(c)
 
 
 def check_conversation(c: k.ConversationInfo) -> None:
@@ -779,6 +938,10 @@ def story_checks(ex: dict, headings: dict, frames: dict) -> list:
     # Revision 22 (section 10.18): bob watches alice and carol, alice goes
     # offline, alice shows her presence to everyone, a group's online count.
     presence_story(ex, headings, frames, claim, one)
+    # Revision 24 (section 10.20): alice's moment for every friend but carol,
+    # bob's like and question, alice's answer, carol finding nothing, the
+    # settings, the comment and the moment taken down.
+    moments_story(ex, headings, frames, claim, one)
     return checks
 
 
@@ -1118,6 +1281,105 @@ def presence_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
     claim("GroupOnline counts at most the group's members", 0 < grs.online <= grs.member_count)
 
 
+def moments_story(ex: dict, headings: dict, frames: dict, claim, one) -> None:
+    intro = " ".join(headings["intro 10.20"][0].split())
+    users = dict(re.findall(r"(alice|bob|carol|dave)(?:'s)? \(user (\d+)\)", intro, re.I))
+    users = {name.lower(): int(uid) for name, uid in users.items()}
+    photos = re.search(r"media ids (\d+) and (\d+)", intro)
+    claim("section 10.20's introduction names alice, bob, carol and dave by user id, and alice's two photos",
+          set(users) == {"alice", "bob", "carol", "dave"} and photos is not None)
+    if set(users) != {"alice", "bob", "carol", "dave"} or photos is None:
+        return
+    alice, bob, carol, dave = users["alice"], users["bob"], users["carol"], users["dave"]
+    for name in ("PublishMoment", "Feed", "LikeMoment", "GetMoment", "UserMoments", "MomentComments",
+                 "MomentSettings", "MomentFilter", "DeleteComment", "DeleteMoment"):
+        rq, rs = frames[f"request {name}"][0], frames[f"response {name}"][0]
+        claim(f"{name} request and response share their sequence id ({rq.seq})", rq.seq == rs.seq != 0)
+    for i in range(2):
+        rq, rs = frames["request CommentMoment"][i], frames["response CommentMoment"][i]
+        claim(f"CommentMoment request and response {i + 1} share their sequence id ({rq.seq})", rq.seq == rs.seq != 0)
+    pushes = [u for u in ex["push Update"] if u.kind in REVISION_24_PUSH_KINDS]
+    claim("section 10.20 has Update pushes of kinds 25 MomentPosted, 23 MomentLiked, then 24 MomentCommented "
+          "twice, in that order", [u.kind for u in pushes] == REVISION_24_PUSH_KINDS)
+    if [u.kind for u in pushes] != REVISION_24_PUSH_KINDS:
+        return
+    posted, liked, commented, answered = pushes
+
+    prq, prs = one("request PublishMoment"), one("response PublishMoment")
+    claim("alice posts her two photos, in the introduction's order, for every friend but carol (Except [carol])",
+          prq.media == k.MomentMedia.of_images([int(photos.group(1)), int(photos.group(2))])
+          and prq.visibility == k.MomentVisibility(k.MOMENT_EXCEPT, [carol]))
+    claim("a first post, not a retry (duplicate false)", not prs.duplicate)
+    claim("bob's phone's MomentPosted update: the new moment, by alice; its id is the moment's (section 8.2, kind 25)",
+          posted.value == k.MomentPosted(prs.moment_id, alice) and posted.id == prs.moment_id)
+
+    frq, feed = one("request Feed"), one("response Feed")
+    claim("bob reads his feed's first page (before 0)", frq.before == 0)
+    seen = feed.moments[0] if len(feed.moments) == 1 else None
+    claim("bob's feed holds the moment alone, and nothing more (more false)", seen is not None and not feed.more)
+    if seen is None:
+        return
+    claim("the feed shows the moment as posted: alice's, its text, photos and place",
+          (seen.moment_id, seen.author, seen.text, seen.media, seen.location)
+          == (prs.moment_id, alice, prq.text, prq.media, prq.location))
+    claim("bob, not its author, reads no audience (visibility None), and no likes or comments yet",
+          seen.visibility is None and (seen.like_count, seen.likes, seen.liked, seen.comment_count, seen.comments)
+          == (0, [], False, 0, []))
+    claim("the files are images, as a moment's photos must be (section 5, PublishMoment)",
+          all(f.mime.startswith("image/") for f in seen.files))
+
+    lrq = one("request LikeMoment")
+    claim("bob likes the moment", lrq == k.LikeMomentRequest(prs.moment_id, True))
+    claim("alice's MomentLiked update: her moment, liked by bob, after it was posted (section 8.2, kind 23)",
+          liked.value == k.MomentLiked(prs.moment_id, bob) and liked.id > posted.id)
+
+    crq, crs = one("request CommentMoment", 0), one("response CommentMoment", 0)
+    claim("bob comments on the moment, replying to nobody",
+          crq.moment_id == prs.moment_id and crq.reply_to is None)
+    claim("CommentMoment answers bob's comment as he sees it",
+          crs == k.MomentComment(crs.comment_id, prs.moment_id, bob, crq.text, None, 0))
+    claim("alice's MomentCommented update: her moment, bob's comment; its id is the comment's (section 8.2, kind 24)",
+          commented.value == k.MomentCommented(alice, crs) and commented.id == crs.comment_id)
+    arq, ars = one("request CommentMoment", 1), one("response CommentMoment", 1)
+    claim("alice answers bob's comment", arq.moment_id == prs.moment_id and arq.reply_to == crs.comment_id)
+    claim("the answer is alice's, names bob's comment and bob as its writer (reply_to_user)",
+          ars == k.MomentComment(ars.comment_id, prs.moment_id, alice, arq.text, crs.comment_id, bob)
+          and ars.comment_id > crs.comment_id)
+    claim("bob's MomentCommented update: alice's moment, her answer (section 8.2, kind 24)",
+          answered.value == k.MomentCommented(alice, ars) and answered.id == ars.comment_id)
+
+    grq, got = one("request GetMoment"), one("response GetMoment")
+    claim("alice reads her moment by id", grq.moment_id == prs.moment_id)
+    claim("its author reads its audience as posted, the files as bob's feed showed them",
+          got.visibility == prq.visibility and got.files == seen.files
+          and (got.text, got.media, got.location) == (seen.text, seen.media, seen.location))
+    claim("alice sees bob's like (not hers: liked false) and both comments, oldest first",
+          (got.like_count, got.likes, got.liked, got.comment_count, got.comments) == (1, [bob], False, 2, [crs, ars]))
+
+    err = one("error GetMoment")
+    seq = re.search(r"sequence (\d+)", headings["error GetMoment"][0])
+    claim("carol, left out by the audience, finds nothing: NotFound, without a wait, a limit or a reason, "
+          "on the sequence its heading gives", err.code == k.NOT_FOUND and err.retry_after_ms is None
+          and err.limit is None and err.reason is None and seq is not None
+          and frames["error GetMoment"][0].seq == int(seq.group(1)))
+    urq, urs = one("request UserMoments"), one("response UserMoments")
+    claim("carol's look at alice's page finds no moment, and no more",
+          urq.user_id == alice and urq.before == 0 and urs == k.MomentPage([], False))
+
+    mrq, mrs = one("request MomentComments"), one("response MomentComments")
+    claim("bob's MomentComments: the moment's first page holds both comments, oldest first, and no more",
+          mrq.moment_id == prs.moment_id and mrq.after == 0 and mrs == k.CommentPage([crs, ars], False))
+    srq, srs = one("request MomentSettings"), one("response MomentSettings")
+    claim("alice keeps her moments to the last month: window Month, set and answered",
+          srq.window == k.WINDOW_MONTH and srs == k.MomentSettings(k.WINDOW_MONTH))
+    frq2, frs2 = one("request MomentFilter"), one("response MomentFilter")
+    claim("bob hides dave's moments from his feed, keeping the other setting; the answer shows both",
+          frq2 == k.MomentFilterRequest(dave, None, True) and frs2 == k.MomentFilter(dave, False, True))
+    claim("bob takes his comment down", one("request DeleteComment") == k.DeleteCommentRequest(prs.moment_id,
+                                                                                               crs.comment_id))
+    claim("alice takes the moment down", one("request DeleteMoment") == k.DeleteMomentRequest(prs.moment_id))
+
+
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "PROTOCOL.md")
@@ -1139,6 +1401,8 @@ def main() -> int:
     intro = re.search(r"### 10\.10 [^\n]*\n(.*?)\n####", sec10, re.S)
     headings["intro 10.10"] = [intro.group(1) if intro else ""]  # alice's week, carol's group and server
     headings["text 10.10"] = [sec10[sec10.find("### 10.10 "):]]  # and what the group's owner did
+    intro = re.search(r"### 10\.20 [^\n]*\n(.*?)\n####", sec10, re.S)
+    headings["intro 10.20"] = [intro.group(1) if intro else ""]  # the moment's users and photos
     blocks = list(re.finditer(r"(?:<!-- example: (\w+) (\w+) -->\n)?```(hex|text)\n(.*?)```", sec10, re.S))
     for i, m in enumerate(blocks):
         kind, name, _, block = m.group(1), m.group(2), m.group(3), m.group(4)

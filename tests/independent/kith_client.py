@@ -19,7 +19,11 @@ Message.edited, Edit — action 0x14 — GroupEvent 13 MessageEdited and update
 kind 20 MessageEdited; pinned conversations and drafts of revision 19:
 ConversationState and ConversationStates — actions 0x50-0x51 — and update
 kind 21 ConversationStateChanged; reactions of revision 20: React and
-Reactions — actions 0x52-0x53 — and update kind 22 ReactionChanged).
+Reactions — actions 0x52-0x53 — and update kind 22 ReactionChanged; moments
+of revision 24: PublishMoment to MomentFilter — actions 0x60-0x6a — with
+MomentMedia (an enum with data), Location (two i32 coordinates), the wire
+enums MomentAudience and MomentWindow, and update kinds 23 MomentLiked, 24
+MomentCommented and 25 MomentPosted).
 
 Written only from docs/PROTOCOL.md (section numbers below refer to it).
 Standard library only.
@@ -132,6 +136,18 @@ UPLOAD_STATUS = 0x5A
 FINISH_UPLOAD = 0x5B
 GET_MEDIA = 0x5C
 MEDIA_URL = 0x5D
+# Revision 24: moments (section 5, PublishMoment to MomentFilter)
+PUBLISH_MOMENT = 0x60
+DELETE_MOMENT = 0x61
+FEED = 0x62
+USER_MOMENTS = 0x63
+GET_MOMENT = 0x64
+LIKE_MOMENT = 0x65
+COMMENT_MOMENT = 0x66
+DELETE_COMMENT = 0x67
+MOMENT_COMMENTS = 0x68
+MOMENT_SETTINGS = 0x69
+MOMENT_FILTER = 0x6A
 ERROR = 0x7F
 PUSH_DISCONNECT = 0x81
 PUSH_UPDATE = 0x82
@@ -239,12 +255,23 @@ MEDIA_PURPOSE_NAMES = {1: "Message", 2: "Avatar", 3: "GroupAvatar", 4: "Moment"}
 MEDIA_PURPOSES = set(MEDIA_PURPOSE_NAMES)
 # The kinds whose content is a MediaContent (revision 15).
 MEDIA_KINDS = {KIND_IMAGE, KIND_VOICE, KIND_VIDEO, KIND_FILE}
+# Revision 24 (section 5, Moments): who sees a moment besides its author, and
+# how far back others see one's moments.
+MOMENT_PUBLIC, MOMENT_FRIENDS, MOMENT_ONLY, MOMENT_EXCEPT = 1, 2, 3, 4
+MOMENT_AUDIENCE_NAMES = {1: "Public", 2: "Friends", 3: "Only", 4: "Except"}
+MOMENT_AUDIENCES = set(MOMENT_AUDIENCE_NAMES)
+WINDOW_ALL, WINDOW_THREE_DAYS, WINDOW_MONTH, WINDOW_HALF_YEAR = 1, 2, 3, 4
+MOMENT_WINDOW_NAMES = {1: "All", 2: "ThreeDays", 3: "Month", 4: "HalfYear"}
+MOMENT_WINDOWS = set(MOMENT_WINDOW_NAMES)
 
 # Enums with data (section 3: u32 variant index, then the variant's data).
 TARGET_USER, TARGET_GROUP = 0, 1  # Target (section 4.2); Group is revision 6
 TARGET_NAMES = {0: "User", 1: "Group"}
 JOINED, REQUESTED = 0, 1  # JoinOutcome (section 5, JoinGroup)
 JOIN_OUTCOME_NAMES = {0: "Joined", 1: "Requested"}
+# MomentMedia (revision 24, section 5, Moments): a moment's files.
+MOMENT_MEDIA_NONE, MOMENT_MEDIA_IMAGES, MOMENT_MEDIA_VIDEO = 0, 1, 2
+MOMENT_MEDIA_NAMES = {0: "None", 1: "Images", 2: "Video"}
 # GroupEvent, the content of a System message (section 4.2): the variants and
 # their fields, in wire order (`from` is `from_` here, a Python keyword).
 # MessageRecalled is revision 8 (section 5, Recall), RetentionChanged revision 9 (section 5, Retention).
@@ -282,6 +309,8 @@ UPDATE_PROFILE_CHANGED, UPDATE_PRIVACY_CHANGED, UPDATE_PROFILE_VISIBILITY_CHANGE
 # Revision 18: edits; revision 19: pins and drafts on another device.
 UPDATE_MESSAGE_EDITED, UPDATE_CONVERSATION_STATE_CHANGED = 20, 21
 UPDATE_REACTION_CHANGED = 22  # revision 20
+# Revision 24: moments; 25 MomentPosted is pushed live only, never in the log.
+UPDATE_MOMENT_LIKED, UPDATE_MOMENT_COMMENTED, UPDATE_MOMENT_POSTED = 23, 24, 25
 UPDATE_KIND_NAMES = {
     UPDATE_MESSAGE: "Message", UPDATE_NEW_LOGIN: "NewLogin", UPDATE_FRIEND_REQUEST: "FriendRequest",
     UPDATE_FRIEND_ANSWERED: "FriendAnswered", UPDATE_FRIEND_REMOVED: "FriendRemoved",
@@ -293,7 +322,8 @@ UPDATE_KIND_NAMES = {
     UPDATE_PROFILE_CHANGED: "ProfileChanged", UPDATE_PRIVACY_CHANGED: "PrivacyChanged",
     UPDATE_PROFILE_VISIBILITY_CHANGED: "ProfileVisibilityChanged", UPDATE_REMARK_CHANGED: "RemarkChanged",
     UPDATE_MESSAGE_EDITED: "MessageEdited", UPDATE_CONVERSATION_STATE_CHANGED: "ConversationStateChanged",
-    UPDATE_REACTION_CHANGED: "ReactionChanged",
+    UPDATE_REACTION_CHANGED: "ReactionChanged", UPDATE_MOMENT_LIKED: "MomentLiked",
+    UPDATE_MOMENT_COMMENTED: "MomentCommented", UPDATE_MOMENT_POSTED: "MomentPosted",
 }
 
 SNOWFLAKE_EPOCH_MS = 1_735_689_600_000  # section 8.7
@@ -311,6 +341,14 @@ MAX_RETENTION_SECONDS = 3_153_600_000
 # Media (revision 15): most bytes of one UploadChunk and one GetMedia by default (media.chunk_bytes); StartUpload
 # answers the server's own, and a larger GetMedia `length` is InvalidArgument with `limit` the server's.
 DEFAULT_CHUNK_BYTES = 64 * 1024
+# Moments (revision 24, section 5, Moments), by default: at most 9 images, text of 2,000 characters, comments
+# of 500, 500 users listed in an audience; a Moment carries the first 20 likes and comments; pages of 1-100.
+MOMENT_IMAGES_MAX = 9
+MOMENT_TEXT_MAX_CHARS = 2_000
+MOMENT_COMMENT_MAX_CHARS = 500
+MOMENT_LISTED_MAX = 500
+MOMENT_FIRST_LISTED = 20
+LATITUDE_E7_MAX, LONGITUDE_E7_MAX = 900_000_000, 1_800_000_000
 
 
 # ---------------------------------------------------------------------------
@@ -432,6 +470,10 @@ class Writer:
     def u64(self, v: int) -> "Writer":
         self._parts.append(struct.pack(">Q", v)); return self
 
+    def i32(self, v: int) -> "Writer":
+        # revision 24: 4 bytes, big-endian two's complement (section 5, Moments, Location)
+        self._parts.append(struct.pack(">i", v)); return self
+
     def bool(self, v: bool) -> "Writer":
         return self.u8(1 if v else 0)
 
@@ -500,6 +542,9 @@ class Reader:
 
     def u64(self) -> int:
         return struct.unpack(">Q", self._take(8))[0]
+
+    def i32(self) -> int:
+        return struct.unpack(">i", self._take(4))[0]
 
     def bool(self) -> bool:
         v = self.u8()
@@ -699,8 +744,9 @@ class Update:
     an InvitationInfo for kind 8 GroupInvitation, a ReadPosition for kind 9,
     a ReadReceipt for kind 10, a Recalled for kind 11 MessageRecalled, a
     DeletedForMe for kind 12, a Delivered for kind 13, a RetentionChanged for
-    kind 14), or None for a kind this client does not know: such an update is
-    skipped, but its id still counts (section 8.5).
+    kind 14; revision 24: a MomentLiked for kind 23, a MomentCommented for
+    kind 24, a MomentPosted for kind 25), or None for a kind this client does
+    not know: such an update is skipped, but its id still counts (section 8.5).
     """
     id: int
     kind: int
@@ -1796,6 +1842,254 @@ class MediaUrlRequest:
     media_id: int
 
 
+# --- Revision 24: moments (section 5, PublishMoment to MomentFilter; 8.2 kinds 23-25) ---
+# As elsewhere, enumerated values the server sends (audience, window) are kept
+# as plain numbers; requests are checked.
+
+@dataclass
+class MomentMedia:
+    """A moment's files, an enum with data (u32 variant, then its fields):
+    0 None (text alone), 1 Images (1 to 9 image ids, in the order shown), 2
+    Video (a video id, then its cover's). An unknown variant cannot be
+    skipped (its data has no length): it fails the whole body."""
+    variant: int  # MOMENT_MEDIA_NONE, MOMENT_MEDIA_IMAGES or MOMENT_MEDIA_VIDEO
+    images: list = field(default_factory=list)  # Images: media ids
+    video: int = 0  # Video: the video's media id
+    cover: int = 0  # Video: the image shown before it plays
+
+    @classmethod
+    def none(cls) -> "MomentMedia":
+        return cls(MOMENT_MEDIA_NONE)
+
+    @classmethod
+    def of_images(cls, media_ids) -> "MomentMedia":
+        return cls(MOMENT_MEDIA_IMAGES, images=list(media_ids))
+
+    @classmethod
+    def of_video(cls, video: int, cover: int) -> "MomentMedia":
+        return cls(MOMENT_MEDIA_VIDEO, video=video, cover=cover)
+
+    @property
+    def name(self) -> str:
+        return MOMENT_MEDIA_NAMES.get(self.variant, f"Unknown({self.variant})")
+
+    @property
+    def media_ids(self) -> list:
+        """The files it names, in the order of `Moment.files`."""
+        if self.variant == MOMENT_MEDIA_IMAGES:
+            return list(self.images)
+        if self.variant == MOMENT_MEDIA_VIDEO:
+            return [self.video, self.cover]
+        return []
+
+    def __repr__(self) -> str:
+        if self.variant == MOMENT_MEDIA_IMAGES:
+            return f"Images({self.images})"
+        if self.variant == MOMENT_MEDIA_VIDEO:
+            return f"Video(video={self.video}, cover={self.cover})"
+        return f"MomentMedia({self.name})"
+
+
+@dataclass
+class Location:
+    """Where a moment was posted from: coordinates in degrees x 10^7, as i32."""
+    name: str  # 1-64 characters, one line
+    latitude_e7: int  # -900,000,000 to 900,000,000
+    longitude_e7: int  # -1,800,000,000 to 1,800,000,000
+
+    @classmethod
+    def of_degrees(cls, name: str, latitude: float, longitude: float) -> "Location":
+        return cls(name, round(latitude * 1e7), round(longitude * 1e7))
+
+
+@dataclass
+class MomentVisibility:
+    """A moment's audience: `users` is empty for Public and Friends, the
+    friends listed (1 to 500, distinct) for Only and Except."""
+    audience: int  # MomentAudience
+    users: list = field(default_factory=list)  # user ids
+
+    @property
+    def audience_name(self) -> str:
+        return MOMENT_AUDIENCE_NAMES.get(self.audience, f"Unknown({self.audience})")
+
+
+@dataclass
+class MomentFile:
+    """What the server stored of one file a moment shows."""
+    media_id: int
+    mime: str
+    size: int  # bytes
+    width: int  # pixels, 0 if none
+    height: int
+    duration_ms: int  # 0 if none
+
+
+@dataclass
+class MomentComment:
+    """A comment as one viewer sees it: the CommentMoment response, an entry
+    of Moment.comments and of a CommentPage, and in the body of update kind
+    24 MomentCommented."""
+    comment_id: int  # a snowflake: its time is when it was written
+    moment_id: int
+    author: int
+    text: str
+    reply_to: Optional[int]  # the comment it answers
+    reply_to_user: int  # who wrote that one, when the viewer sees their comments; else 0
+
+
+@dataclass
+class Moment:
+    """A moment as one viewer sees it (Feed, UserMoments, GetMoment)."""
+    moment_id: int  # a snowflake: its time is when it was posted
+    author: int
+    text: str
+    media: MomentMedia
+    files: list  # of MomentFile, in the order of `media`
+    location: Optional[Location]
+    visibility: Optional[MomentVisibility]  # to its author only; None for everyone else
+    like_count: int  # the likes the viewer sees
+    likes: list  # user ids, the first 20 by user id
+    liked: bool  # whether the viewer likes it
+    comment_count: int  # the comments the viewer sees
+    comments: list  # of MomentComment, the first 20, oldest first
+
+
+@dataclass
+class MomentPage:
+    """The Feed and UserMoments response: newest first; page on with
+    `before` the last moment id while `more`."""
+    moments: list  # of Moment
+    more: bool
+
+
+@dataclass
+class CommentPage:
+    """The MomentComments response: oldest first; page on with `after` the
+    last comment id while `more`."""
+    comments: list  # of MomentComment
+    more: bool
+
+
+@dataclass
+class MomentPublished:
+    """The PublishMoment response."""
+    moment_id: int
+    duplicate: bool  # the client_id was used before: this is that moment, nothing new was posted
+
+
+@dataclass
+class MomentSettings:
+    """The MomentSettings response: how far back others see the caller's moments."""
+    window: int  # MomentWindow, kept as a number
+
+    @property
+    def window_name(self) -> str:
+        return MOMENT_WINDOW_NAMES.get(self.window, f"Unknown({self.window})")
+
+
+@dataclass
+class MomentFilter:
+    """The MomentFilter response: the caller's two settings about one person."""
+    user_id: int
+    hide_mine: bool  # "don't show my moments to them"
+    hide_theirs: bool  # "hide their moments from my feed"
+
+
+@dataclass
+class MomentLiked:
+    """The body of update kind 23 MomentLiked: someone liked one of the user's moments."""
+    moment_id: int
+    user_id: int  # who liked it
+
+
+@dataclass
+class MomentCommented:
+    """The body of update kind 24 MomentCommented: a comment on one of the
+    user's moments, or a reply to one of the user's comments. Its update id
+    is the comment's."""
+    moment_author: int  # who posted the moment
+    comment: MomentComment
+
+
+@dataclass
+class MomentPosted:
+    """The body of update kind 25 MomentPosted (pushed live only, never in the
+    log): the feed's badge. Its update id is the moment's."""
+    moment_id: int
+    author: int
+
+
+@dataclass
+class PublishMomentRequest:
+    client_id: bytes  # 16 raw bytes, new for each moment; a retry sends the same
+    text: str
+    media: MomentMedia
+    location: Optional[Location]
+    visibility: MomentVisibility
+
+
+@dataclass
+class DeleteMomentRequest:
+    moment_id: int
+
+
+@dataclass
+class FeedRequest:
+    before: int  # 0 for the newest, then the last moment id of the previous page
+    limit: int  # 1-100
+
+
+@dataclass
+class UserMomentsRequest:
+    user_id: int
+    before: int
+    limit: int
+
+
+@dataclass
+class GetMomentRequest:
+    moment_id: int
+
+
+@dataclass
+class LikeMomentRequest:
+    moment_id: int
+    like: bool  # False takes the like back
+
+
+@dataclass
+class CommentMomentRequest:
+    moment_id: int
+    text: str  # 1 to 500 characters
+    reply_to: Optional[int]  # a comment on this moment, or None
+
+
+@dataclass
+class DeleteCommentRequest:
+    moment_id: int
+    comment_id: int
+
+
+@dataclass
+class MomentCommentsRequest:
+    moment_id: int
+    after: int  # 0 for the first page, then the last comment id
+    limit: int  # 1-100
+
+
+@dataclass
+class MomentSettingsRequest:
+    window: Optional[int]  # MomentWindow; None only reads
+
+
+@dataclass
+class MomentFilterRequest:
+    user_id: int
+    hide_mine: Optional[bool]  # None keeps it
+    hide_theirs: Optional[bool]  # None keeps it; both None only reads
+
+
 def _decode_exact(body: bytes, fn):
     r = Reader(body)
     out = fn(r)
@@ -2224,6 +2518,9 @@ UPDATE_BODY_ENCODERS = {
     UPDATE_MESSAGE_EDITED: lambda w, e: w.u64(e.message_id).u64(e.sender).target(e.to).u64(e.edited_at),
     UPDATE_CONVERSATION_STATE_CHANGED: lambda w, s: encode_conversation_state_into(w, s),
     UPDATE_REACTION_CHANGED: lambda w, c: encode_reaction_changed_into(w, c),
+    UPDATE_MOMENT_LIKED: lambda w, x: encode_moment_liked_into(w, x),
+    UPDATE_MOMENT_COMMENTED: lambda w, x: encode_moment_commented_into(w, x),
+    UPDATE_MOMENT_POSTED: lambda w, x: encode_moment_posted_into(w, x),
 }
 
 
@@ -2875,6 +3172,9 @@ UPDATE_BODY_DECODERS = {
     UPDATE_MESSAGE_EDITED: lambda body: _decode_exact(body, lambda r: Edited(r.u64(), r.u64(), r.target(), r.u64())),
     UPDATE_CONVERSATION_STATE_CHANGED: lambda body: decode_conversation_state(body),
     UPDATE_REACTION_CHANGED: lambda body: decode_reaction_changed(body),
+    UPDATE_MOMENT_LIKED: lambda body: decode_moment_liked(body),
+    UPDATE_MOMENT_COMMENTED: lambda body: decode_moment_commented(body),
+    UPDATE_MOMENT_POSTED: lambda body: decode_moment_posted(body),
 }
 
 
@@ -3227,6 +3527,220 @@ def decode_media_url_request(body: bytes) -> MediaUrlRequest:
     return _decode_exact(body, lambda r: MediaUrlRequest(r.u64()))
 
 
+# Revision 24: moments (section 5, PublishMoment to MomentFilter; section 8.2, kinds 23-25)
+
+def encode_moment_media_into(w: Writer, m: MomentMedia) -> Writer:
+    w.u32(m.variant)
+    if m.variant == MOMENT_MEDIA_IMAGES:
+        return w.vec(list(m.images), Writer.u64)
+    if m.variant == MOMENT_MEDIA_VIDEO:
+        return w.u64(m.video).u64(m.cover)
+    if m.variant != MOMENT_MEDIA_NONE:
+        raise ValueError(f"MomentMedia variant {m.variant}")
+    return w
+
+
+def read_moment_media(r: Reader) -> MomentMedia:
+    # As with Target, an unknown variant cannot be skipped: it fails the body.
+    variant = r.u32()
+    if variant == MOMENT_MEDIA_NONE:
+        return MomentMedia.none()
+    if variant == MOMENT_MEDIA_IMAGES:
+        return MomentMedia.of_images(r.vec(Reader.u64))
+    if variant == MOMENT_MEDIA_VIDEO:
+        return MomentMedia.of_video(r.u64(), r.u64())
+    raise DecodeError(f"MomentMedia variant {variant}")
+
+
+def encode_location_into(w: Writer, x: Location) -> Writer:
+    return w.string(x.name).i32(x.latitude_e7).i32(x.longitude_e7)
+
+
+def read_location(r: Reader) -> Location:
+    return Location(r.string(), r.i32(), r.i32())
+
+
+def encode_moment_visibility_into(w: Writer, v: MomentVisibility) -> Writer:
+    return w.u8(v.audience).vec(list(v.users), Writer.u64)
+
+
+def read_moment_visibility(r: Reader, strict: bool = False) -> MomentVisibility:
+    """A MomentVisibility; `strict` (a request) rejects an unknown audience as
+    the server does, otherwise (a response) it is kept as a number."""
+    return MomentVisibility(r.enum(MOMENT_AUDIENCES, "MomentAudience") if strict else r.u8(), r.vec(Reader.u64))
+
+
+def encode_moment_file_into(w: Writer, f: MomentFile) -> Writer:
+    return w.u64(f.media_id).string(f.mime).u64(f.size).u32(f.width).u32(f.height).u32(f.duration_ms)
+
+
+def read_moment_file(r: Reader) -> MomentFile:
+    return MomentFile(r.u64(), r.string(), r.u64(), r.u32(), r.u32(), r.u32())
+
+
+def encode_moment_comment_into(w: Writer, c: MomentComment) -> Writer:
+    return (w.u64(c.comment_id).u64(c.moment_id).u64(c.author).string(c.text).option(c.reply_to, Writer.u64)
+            .u64(c.reply_to_user))
+
+
+def read_moment_comment(r: Reader) -> MomentComment:
+    return MomentComment(r.u64(), r.u64(), r.u64(), r.string(), r.option(Reader.u64), r.u64())
+
+
+def encode_moment_into(w: Writer, m: Moment) -> Writer:
+    w.u64(m.moment_id).u64(m.author).string(m.text)
+    encode_moment_media_into(w, m.media)
+    return (w.vec(m.files, encode_moment_file_into).option(m.location, encode_location_into)
+            .option(m.visibility, encode_moment_visibility_into).u32(m.like_count).vec(m.likes, Writer.u64)
+            .bool(m.liked).u32(m.comment_count).vec(m.comments, encode_moment_comment_into))
+
+
+def read_moment(r: Reader) -> Moment:
+    return Moment(
+        moment_id=r.u64(), author=r.u64(), text=r.string(), media=read_moment_media(r),
+        files=r.vec(read_moment_file), location=r.option(read_location),
+        visibility=r.option(read_moment_visibility), like_count=r.u32(), likes=r.vec(Reader.u64),
+        liked=r.bool(), comment_count=r.u32(), comments=r.vec(read_moment_comment),
+    )
+
+
+def encode_publish_moment(client_id: bytes, text: str, media: Optional[MomentMedia] = None,
+                          location: Optional[Location] = None,
+                          visibility: Optional[MomentVisibility] = None) -> bytes:
+    """A PublishMomentRequest; by default no files and the Friends audience."""
+    w = Writer().id16(client_id).string(text)
+    encode_moment_media_into(w, media if media is not None else MomentMedia.none())
+    w.option(location, encode_location_into)
+    return encode_moment_visibility_into(
+        w, visibility if visibility is not None else MomentVisibility(MOMENT_FRIENDS)).build()
+
+
+def decode_publish_moment_request(body: bytes) -> PublishMomentRequest:
+    return _decode_exact(body, lambda r: PublishMomentRequest(
+        r.id16(), r.string(), read_moment_media(r), r.option(read_location), read_moment_visibility(r, strict=True)))
+
+
+def encode_moment_published(p: MomentPublished) -> bytes:
+    return Writer().u64(p.moment_id).bool(p.duplicate).build()
+
+
+def decode_moment_published(body: bytes) -> MomentPublished:
+    return _decode_exact(body, lambda r: MomentPublished(r.u64(), r.bool()))
+
+
+def encode_delete_moment(moment_id: int) -> bytes:
+    return Writer().u64(moment_id).build()
+
+
+def encode_feed(before: int, limit: int) -> bytes:
+    return Writer().u64(before).u16(limit).build()
+
+
+def encode_user_moments(user_id: int, before: int, limit: int) -> bytes:
+    return Writer().u64(user_id).u64(before).u16(limit).build()
+
+
+def encode_get_moment(moment_id: int) -> bytes:
+    return Writer().u64(moment_id).build()
+
+
+def encode_like_moment(moment_id: int, like: bool) -> bytes:
+    return Writer().u64(moment_id).bool(like).build()
+
+
+def encode_comment_moment(moment_id: int, text: str, reply_to: Optional[int] = None) -> bytes:
+    return Writer().u64(moment_id).string(text).option(reply_to, Writer.u64).build()
+
+
+def encode_delete_comment(moment_id: int, comment_id: int) -> bytes:
+    return Writer().u64(moment_id).u64(comment_id).build()
+
+
+def encode_moment_comments(moment_id: int, after: int, limit: int) -> bytes:
+    return Writer().u64(moment_id).u64(after).u16(limit).build()
+
+
+def encode_moment_settings_request(window: Optional[int] = None) -> bytes:
+    return Writer().option(window, Writer.u8).build()
+
+
+def encode_moment_filter_request(user_id: int, hide_mine: Optional[bool] = None,
+                                 hide_theirs: Optional[bool] = None) -> bytes:
+    return Writer().u64(user_id).option(hide_mine, Writer.bool).option(hide_theirs, Writer.bool).build()
+
+
+def encode_moment(m: Moment) -> bytes:
+    return encode_moment_into(Writer(), m).build()
+
+
+def decode_moment(body: bytes) -> Moment:
+    return _decode_exact(body, read_moment)
+
+
+def encode_moment_page(p: MomentPage) -> bytes:
+    return Writer().vec(p.moments, encode_moment_into).bool(p.more).build()
+
+
+def decode_moment_page(body: bytes) -> MomentPage:
+    return _decode_exact(body, lambda r: MomentPage(r.vec(read_moment), r.bool()))
+
+
+def encode_moment_comment(c: MomentComment) -> bytes:
+    return encode_moment_comment_into(Writer(), c).build()
+
+
+def decode_moment_comment(body: bytes) -> MomentComment:
+    return _decode_exact(body, read_moment_comment)
+
+
+def encode_comment_page(p: CommentPage) -> bytes:
+    return Writer().vec(p.comments, encode_moment_comment_into).bool(p.more).build()
+
+
+def decode_comment_page(body: bytes) -> CommentPage:
+    return _decode_exact(body, lambda r: CommentPage(r.vec(read_moment_comment), r.bool()))
+
+
+def encode_moment_settings(s: MomentSettings) -> bytes:
+    return Writer().u8(s.window).build()
+
+
+def decode_moment_settings(body: bytes) -> MomentSettings:
+    return _decode_exact(body, lambda r: MomentSettings(r.u8()))
+
+
+def encode_moment_filter(f: MomentFilter) -> bytes:
+    return Writer().u64(f.user_id).bool(f.hide_mine).bool(f.hide_theirs).build()
+
+
+def decode_moment_filter(body: bytes) -> MomentFilter:
+    return _decode_exact(body, lambda r: MomentFilter(r.u64(), r.bool(), r.bool()))
+
+
+def encode_moment_liked_into(w: Writer, x: MomentLiked) -> Writer:
+    return w.u64(x.moment_id).u64(x.user_id)
+
+
+def decode_moment_liked(body: bytes) -> MomentLiked:
+    return _decode_exact(body, lambda r: MomentLiked(r.u64(), r.u64()))
+
+
+def encode_moment_commented_into(w: Writer, x: MomentCommented) -> Writer:
+    return encode_moment_comment_into(w.u64(x.moment_author), x.comment)
+
+
+def decode_moment_commented(body: bytes) -> MomentCommented:
+    return _decode_exact(body, lambda r: MomentCommented(r.u64(), read_moment_comment(r)))
+
+
+def encode_moment_posted_into(w: Writer, x: MomentPosted) -> Writer:
+    return w.u64(x.moment_id).u64(x.author)
+
+
+def decode_moment_posted(body: bytes) -> MomentPosted:
+    return _decode_exact(body, lambda r: MomentPosted(r.u64(), r.u64()))
+
+
 # One row per action (section 5.1): its byte, its name, and the codecs of
 # its request and of its success response (encoder(decoder(body)) == body).
 # Every per-action table of this client is built from these rows, so a new
@@ -3390,6 +3904,41 @@ ACTIONS = [
            encode_media_chunk, decode_media_chunk),
     Action(MEDIA_URL, "MediaUrl", lambda q: encode_media_url(q.media_id), decode_media_url_request,
            encode_media_url_reply, decode_media_url),
+    Action(PUBLISH_MOMENT, "PublishMoment",
+           lambda q: encode_publish_moment(q.client_id, q.text, q.media, q.location, q.visibility),
+           decode_publish_moment_request, encode_moment_published, decode_moment_published),
+    Action(DELETE_MOMENT, "DeleteMoment", lambda q: encode_delete_moment(q.moment_id),
+           lambda b: _decode_exact(b, lambda r: DeleteMomentRequest(r.u64())),
+           lambda _: b"", decode_empty),
+    Action(FEED, "Feed", lambda q: encode_feed(q.before, q.limit),
+           lambda b: _decode_exact(b, lambda r: FeedRequest(r.u64(), r.u16())),
+           encode_moment_page, decode_moment_page),
+    Action(USER_MOMENTS, "UserMoments", lambda q: encode_user_moments(q.user_id, q.before, q.limit),
+           lambda b: _decode_exact(b, lambda r: UserMomentsRequest(r.u64(), r.u64(), r.u16())),
+           encode_moment_page, decode_moment_page),
+    Action(GET_MOMENT, "GetMoment", lambda q: encode_get_moment(q.moment_id),
+           lambda b: _decode_exact(b, lambda r: GetMomentRequest(r.u64())),
+           encode_moment, decode_moment),
+    Action(LIKE_MOMENT, "LikeMoment", lambda q: encode_like_moment(q.moment_id, q.like),
+           lambda b: _decode_exact(b, lambda r: LikeMomentRequest(r.u64(), r.bool())),
+           lambda _: b"", decode_empty),
+    Action(COMMENT_MOMENT, "CommentMoment", lambda q: encode_comment_moment(q.moment_id, q.text, q.reply_to),
+           lambda b: _decode_exact(b, lambda r: CommentMomentRequest(r.u64(), r.string(), r.option(Reader.u64))),
+           encode_moment_comment, decode_moment_comment),
+    Action(DELETE_COMMENT, "DeleteComment", lambda q: encode_delete_comment(q.moment_id, q.comment_id),
+           lambda b: _decode_exact(b, lambda r: DeleteCommentRequest(r.u64(), r.u64())),
+           lambda _: b"", decode_empty),
+    Action(MOMENT_COMMENTS, "MomentComments", lambda q: encode_moment_comments(q.moment_id, q.after, q.limit),
+           lambda b: _decode_exact(b, lambda r: MomentCommentsRequest(r.u64(), r.u64(), r.u16())),
+           encode_comment_page, decode_comment_page),
+    Action(MOMENT_SETTINGS, "MomentSettings", lambda q: encode_moment_settings_request(q.window),
+           lambda b: _decode_exact(b, lambda r: MomentSettingsRequest(
+               r.option(lambda rr: rr.enum(MOMENT_WINDOWS, "MomentWindow")))),
+           encode_moment_settings, decode_moment_settings),
+    Action(MOMENT_FILTER, "MomentFilter", lambda q: encode_moment_filter_request(q.user_id, q.hide_mine, q.hide_theirs),
+           lambda b: _decode_exact(b, lambda r: MomentFilterRequest(r.u64(), r.option(Reader.bool),
+                                                                    r.option(Reader.bool))),
+           encode_moment_filter, decode_moment_filter),
 ]
 
 ACTION_NAMES = {a.byte: a.name for a in ACTIONS} | {
@@ -4145,6 +4694,66 @@ class KithClient:
         """Send a file as a message of `kind` (Image, Voice, Video or File),
         its content a MediaContent."""
         return self.send(to, encode_media_content(content), kind=kind)
+
+    # -- moments (revision 24, section 5, PublishMoment to MomentFilter) ----------------------
+
+    def publish_moment(self, text: str = "", media: Optional[MomentMedia] = None,
+                       location: Optional[Location] = None, visibility: Optional[MomentVisibility] = None,
+                       client_id: Optional[bytes] = None) -> MomentPublished:
+        """PublishMoment (0x60): posts a moment of text and/or files (each the
+        caller's own upload with purpose Moment), by default to the Friends
+        audience. A retry with the same `client_id` answers the moment already
+        posted (`duplicate` true)."""
+        cid = client_id if client_id is not None else new_client_msg_id()
+        return decode_moment_published(self.request(PUBLISH_MOMENT, encode_publish_moment(
+            cid, text, media, location, visibility)))
+
+    def delete_moment(self, moment_id: int) -> None:
+        """DeleteMoment (0x61): takes down one of the caller's moments, with its likes and comments."""
+        decode_empty(self.request(DELETE_MOMENT, encode_delete_moment(moment_id)))
+
+    def feed(self, before: int = 0, limit: int = 20) -> MomentPage:
+        """Feed (0x62): the caller's and friends' moments, newest first; page on
+        with `before` = the last moment id."""
+        return decode_moment_page(self.request(FEED, encode_feed(before, limit)))
+
+    def user_moments(self, user_id: int, before: int = 0, limit: int = 20) -> MomentPage:
+        """UserMoments (0x63): one user's moments the caller sees (their page), newest first."""
+        return decode_moment_page(self.request(USER_MOMENTS, encode_user_moments(user_id, before, limit)))
+
+    def get_moment(self, moment_id: int) -> Moment:
+        """GetMoment (0x64): one moment the caller sees; NotFound otherwise."""
+        return decode_moment(self.request(GET_MOMENT, encode_get_moment(moment_id)))
+
+    def like_moment(self, moment_id: int, like: bool = True) -> None:
+        """LikeMoment (0x65): likes a moment, or with like=False takes the like back."""
+        decode_empty(self.request(LIKE_MOMENT, encode_like_moment(moment_id, like)))
+
+    def comment_moment(self, moment_id: int, text: str, reply_to: Optional[int] = None) -> MomentComment:
+        """CommentMoment (0x66): comments on a moment, or replies to one of its
+        comments; returns the comment as the caller sees it."""
+        return decode_moment_comment(self.request(COMMENT_MOMENT, encode_comment_moment(moment_id, text, reply_to)))
+
+    def delete_comment(self, moment_id: int, comment_id: int) -> None:
+        """DeleteComment (0x67): the caller's comment, or any on the caller's moment."""
+        decode_empty(self.request(DELETE_COMMENT, encode_delete_comment(moment_id, comment_id)))
+
+    def moment_comments(self, moment_id: int, after: int = 0, limit: int = 20) -> CommentPage:
+        """MomentComments (0x68): the comments on a moment the caller sees, oldest
+        first; page on with `after` = the last comment id."""
+        return decode_comment_page(self.request(MOMENT_COMMENTS, encode_moment_comments(moment_id, after, limit)))
+
+    def moment_settings(self, window: Optional[int] = None) -> MomentSettings:
+        """MomentSettings (0x69): sets how far back others see the caller's
+        moments (a MomentWindow), or with None only reads it."""
+        return decode_moment_settings(self.request(MOMENT_SETTINGS, encode_moment_settings_request(window)))
+
+    def moment_filter(self, user_id: int, hide_mine: Optional[bool] = None,
+                      hide_theirs: Optional[bool] = None) -> MomentFilter:
+        """MomentFilter (0x6a): the caller's two settings about one person
+        (None keeps a setting; both None only reads)."""
+        return decode_moment_filter(self.request(MOMENT_FILTER, encode_moment_filter_request(
+            user_id, hide_mine, hide_theirs)))
 
     def list_all_conversations(self, changed_since: int = 0, limit: int = 100) -> tuple:
         """The paging loop of section 5, ListConversations's "Keeping a list on the phone":

@@ -5,7 +5,8 @@
 //! and each friend's: one cursor per author, the newest head taken each
 //! time, so a page reads a moment record only for what it may show or
 //! skip, and paging by moment id has no gap or repeat whatever is posted
-//! meanwhile.
+//! meanwhile. A page says `more` only when it found another moment the
+//! viewer sees, so it tells nothing of moments hidden from them.
 
 use std::collections::BinaryHeap;
 
@@ -41,20 +42,19 @@ pub(super) async fn feed(call: Call, req: FeedRequest) -> ServiceResult<Outcome<
             }
             let mut page = Paged::new(limit);
             while let Some((id, i)) = heads.pop() {
-                let full = match store::moment(s, id)? {
-                    Some(m) if sight.sees(s, id, m.author, &m.visibility, Place::Feed)? => {
-                        page.push(view(s, &mut sight, id, m)?)
-                    }
-                    _ => false,
-                };
                 if let Some(next) = cursors[i].next().transpose()? {
                     heads.push((next, i));
                 }
-                if full {
-                    break;
+                let Some(m) = store::moment(s, id)? else { continue };
+                if !sight.sees(s, id, m.author, &m.visibility, Place::Feed)? {
+                    continue;
                 }
+                if page.full() {
+                    return Ok(page.into_page(true));
+                }
+                page.push(view(s, &mut sight, id, m)?);
             }
-            Ok(page.into_page(!heads.is_empty()))
+            Ok(page.into_page(false))
         })
         .await?;
     Ok(Outcome::Reply(page))
@@ -82,17 +82,19 @@ pub(super) async fn user_moments(call: Call, req: UserMomentsRequest) -> Service
                 (_, Some(span)) => crate::id::first_id_at(sight.now_ms.saturating_sub(span)),
             };
             let mut page = Paged::new(limit);
-            let mut ids = store::posted_before(s, author, before);
-            while let Some(id) = ids.next().transpose()? {
+            for id in store::posted_before(s, author, before) {
+                let id = id?;
                 if id < oldest || between.hidden_by_author {
-                    return Ok(Some(page.into_page(false)));
+                    break;
                 }
                 let Some(m) = store::moment(s, id)? else { continue };
-                if sight.sees(s, id, author, &m.visibility, Place::Elsewhere)? && page.push(view(s, &mut sight, id, m)?)
-                {
-                    let more = ids.next().is_some();
-                    return Ok(Some(page.into_page(more)));
+                if !sight.sees(s, id, author, &m.visibility, Place::Elsewhere)? {
+                    continue;
                 }
+                if page.full() {
+                    return Ok(Some(page.into_page(true)));
+                }
+                page.push(view(s, &mut sight, id, m)?);
             }
             Ok(Some(page.into_page(false)))
         })
@@ -201,8 +203,8 @@ fn view(r: &impl Get, sight: &mut Sight, id: u64, m: MomentRecord) -> Result<Mom
     })
 }
 
-/// A comment as the viewer sees it: whom it answers only if they see that
-/// person's comments.
+/// A comment as the viewer sees it: what it answers only if they see
+/// that comment, and it is still there.
 pub(super) fn comment(
     r: &impl Get,
     sight: &mut Sight,
@@ -211,13 +213,18 @@ pub(super) fn comment(
     id: u64,
     c: store::CommentRecord,
 ) -> Result<MomentComment, StorageError> {
-    let answered = c.reply_to_user != 0 && sight.sees_activity_of(r, moment_author, c.reply_to_user)?;
+    let answered = match c.reply_to {
+        Some(answered) if sight.sees_activity_of(r, moment_author, c.reply_to_user)? => {
+            store::comment(r, moment, answered)?.is_some()
+        }
+        _ => false,
+    };
     Ok(MomentComment {
         comment_id: id,
         moment_id: moment,
         author: c.author,
         text: c.text,
-        reply_to: c.reply_to,
+        reply_to: c.reply_to.filter(|_| answered),
         reply_to_user: if answered { c.reply_to_user } else { 0 },
     })
 }
@@ -234,14 +241,19 @@ impl Paged {
         Paged { limit, moments: Vec::new(), bytes: 0 }
     }
 
-    /// Adds a moment; true when the page is full.
-    fn push(&mut self, m: Moment) -> bool {
+    /// Adds a moment.
+    fn push(&mut self, m: Moment) {
         self.bytes += m.text.len() + m.comments.iter().map(|c| c.text.len()).sum::<usize>();
         self.moments.push(m);
+    }
+
+    /// Whether it holds all it may: the next moment the viewer sees is
+    /// only looked for, so `more` says there is one.
+    fn full(&self) -> bool {
         self.limit.full(self.moments.len(), self.bytes)
     }
 
-    /// The page; `more` when a moment may follow.
+    /// The page; `more` when another moment the viewer sees follows.
     fn into_page(self, more: bool) -> MomentPage {
         MomentPage { moments: self.moments, more }
     }

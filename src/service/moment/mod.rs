@@ -78,7 +78,7 @@ fn remove(tx: &mut Tx<'_>, id: u64, m: &MomentRecord) -> ServiceResult<()> {
         untell(tx, m.author, comment, &c);
     }
     media::unshow_moment(tx, id, &m.media.files())?;
-    store::unpost(tx, id, m.author);
+    store::unpost(tx, id, m);
     Ok(())
 }
 

@@ -56,8 +56,8 @@ fn publish(
     }
     let now = now_ms();
     let per_day = services.config.moments.per_day;
-    let posted = store::posted_since(tx, me, first_id_at(now.saturating_sub(DAY_MS)))?;
-    if posted >= u64::from(per_day) {
+    let recent = store::posted_since(tx, me, first_id_at(now.saturating_sub(DAY_MS)))?;
+    if recent.len() >= per_day as usize {
         return Err(ServiceError::rate_limited(
             RateLimitReason::Quota,
             format!("at most {per_day} moments a day"),
@@ -85,8 +85,10 @@ fn publish(
         visibility: req.visibility,
         likes: 0,
         comments: 0,
+        client_id: req.client_id,
     };
-    store::post(tx, id, &record, req.client_id);
+    store::post(tx, id, &record);
+    store::count_post(tx, me, recent, id);
     let mut told = vec![me];
     for friend in social::friend_ids(tx, me)? {
         if services.hub().is_online(friend)

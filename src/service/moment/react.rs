@@ -29,10 +29,14 @@ pub(super) async fn like_moment(call: Call, req: LikeMomentRequest) -> ServiceRe
     call.services
         .write(move |tx| {
             if !req.like {
-                return match store::moment(tx, id)? {
-                    Some(_) => unlike(tx, id, me),
-                    None => Err(no_moment()),
-                };
+                // One's own like goes back even from a moment one no longer
+                // sees; nobody else learns whether the moment exists.
+                let m = store::moment(tx, id)?.ok_or_else(no_moment)?;
+                if store::like(tx, id, me)?.is_some() {
+                    return unlike(tx, id, me);
+                }
+                let seen = Sight::new(me, now_ms()).sees(tx, id, m.author, &m.visibility, Place::Elsewhere)?;
+                return if seen { Ok(()) } else { Err(no_moment()) };
             }
             let mut m = seen(tx, &mut Sight::new(me, now_ms()), id)?.ok_or_else(no_moment)?;
             if store::like(tx, id, me)?.is_some() {
@@ -140,10 +144,16 @@ pub(super) async fn delete_comment(call: Call, req: DeleteCommentRequest) -> Ser
             let c = store::comment(tx, req.moment_id, req.comment_id)?
                 .ok_or_else(|| ServiceError::not_found("no such comment on this moment"))?;
             if c.author != me && m.author != me {
-                return Err(ServiceError::new(
-                    ErrorCode::NotPermitted,
-                    "only its writer or the moment's author deletes a comment",
-                ));
+                let seen =
+                    Sight::new(me, now_ms()).sees(tx, req.moment_id, m.author, &m.visibility, Place::Elsewhere)?;
+                return Err(if seen {
+                    ServiceError::new(
+                        ErrorCode::NotPermitted,
+                        "only its writer or the moment's author deletes a comment",
+                    )
+                } else {
+                    no_moment()
+                });
             }
             uncomment(tx, req.moment_id, req.comment_id)
         })

@@ -26,6 +26,8 @@ pub(super) struct MomentRecord {
     pub likes: u32,
     /// Comments, all of them.
     pub comments: u32,
+    /// The client id it was posted with, whose entry goes with it.
+    pub client_id: [u8; 16],
 }
 
 /// A comment as stored; its id is the id of the notices it made.
@@ -61,6 +63,7 @@ const COMMENTED: Keyspace<(u64, u64), u64> = Keyspace::new(&schema::USERCOMMENT_
 const WINDOWS: Keyspace<u64, MomentWindow> = Keyspace::new(&schema::USERID_MOMENTWINDOW);
 const FILTERS: Keyspace<(u64, u64), PairFilter> = Keyspace::new(&schema::USERPEER_MOMENTFILTER);
 const CLIENT_IDS: Keyspace<(u64, [u8; 16]), u64> = Keyspace::new(&schema::USERCLIENTID_MOMENTID);
+const RECENT: Keyspace<u64, Vec<u64>> = Keyspace::new(&schema::USERID_RECENTMOMENTS);
 
 /// A moment.
 pub(super) fn moment(r: &impl Get, id: u64) -> Result<Option<MomentRecord>, StorageError> {
@@ -73,10 +76,10 @@ pub(super) fn put_moment(tx: &mut Tx<'_>, id: u64, record: &MomentRecord) {
 }
 
 /// Files a new moment under its author and its client id.
-pub(super) fn post(tx: &mut Tx<'_>, id: u64, record: &MomentRecord, client_id: [u8; 16]) {
+pub(super) fn post(tx: &mut Tx<'_>, id: u64, record: &MomentRecord) {
     tx.put(&MOMENTS, &id, record);
     tx.put(&POSTED, &(record.author, id), &());
-    tx.put(&CLIENT_IDS, &(record.author, client_id), &id);
+    tx.put(&CLIENT_IDS, &(record.author, record.client_id), &id);
 }
 
 /// The moment an author's client id posted, if any.
@@ -84,9 +87,16 @@ pub(super) fn posted_as(r: &impl Get, author: u64, client_id: [u8; 16]) -> Resul
     r.get(&CLIENT_IDS, &(author, client_id))
 }
 
-/// How many moments an author posted with ids from `since` on.
-pub(super) fn posted_since(r: &impl Get, author: u64, since: u64) -> Result<u64, StorageError> {
-    r.count(&POSTED, (author, since)..=(author, u64::MAX))
+/// The moments an author posted from `since` on, deleted ones included:
+/// what the daily limit counts.
+pub(super) fn posted_since(r: &impl Get, author: u64, since: u64) -> Result<Vec<u64>, StorageError> {
+    Ok(r.get(&RECENT, &author)?.unwrap_or_default().into_iter().filter(|id| *id >= since).collect())
+}
+
+/// Records that an author posted moment `id`, beside the others since `since`.
+pub(super) fn count_post(tx: &mut Tx<'_>, author: u64, mut recent: Vec<u64>, id: u64) {
+    recent.push(id);
+    tx.put(&RECENT, &author, &recent);
 }
 
 /// An author's moment ids below `before`, newest first.
@@ -98,10 +108,12 @@ pub(super) fn posted_before(
     r.range_descending(&POSTED, (author, 0)..(author, before)).map(|e| e.map(|((_, id), ())| id))
 }
 
-/// Removes a moment's record and index entry (its likes and comments go first).
-pub(super) fn unpost(tx: &mut Tx<'_>, id: u64, author: u64) {
+/// Removes a moment's record, index entry and client id (its likes and
+/// comments go first).
+pub(super) fn unpost(tx: &mut Tx<'_>, id: u64, m: &MomentRecord) {
     tx.delete(&MOMENTS, &id);
-    tx.delete(&POSTED, &(author, id));
+    tx.delete(&POSTED, &(m.author, id));
+    tx.delete(&CLIENT_IDS, &(m.author, m.client_id));
 }
 
 /// The like id of `user`'s like of a moment, if they like it.
@@ -218,10 +230,11 @@ pub(super) fn moments_before(s: &Store, before: u64, most: usize) -> Result<Vec<
     s.range(&MOMENTS, ..before).take(most).map(|e| e.map(|(id, _)| id)).collect()
 }
 
-/// Deletes at most `most` of a deleted user's settings, filters (both
-/// sides), client ids; true when none is left.
+/// Deletes at most `most` of a deleted user's settings, daily count,
+/// filters (both sides), client ids; true when none is left.
 pub(super) fn erase_settings(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<bool, StorageError> {
     tx.delete(&WINDOWS, &user);
+    tx.delete(&RECENT, &user);
     let peers: Vec<u64> =
         tx.scan(&FILTERS, &user).take(most).map(|e| e.map(|((_, peer), _)| peer)).collect::<Result<_, _>>()?;
     for peer in &peers {
@@ -287,6 +300,7 @@ pub(crate) fn check(audit: &Audit<'_>) -> Result<(), String> {
         return Err(format!("momentuser_like or momentcomment_comment: moment {id} is gone"));
     }
     audit.check_entries(&WINDOWS)?;
+    audit.check_entries(&RECENT)?;
     audit.check_entries(&FILTERS)?;
     audit.check_entries(&CLIENT_IDS)
 }
