@@ -957,3 +957,62 @@ async fn kith_stats_counts_moments_likes_and_comments() {
     delete_moment(&alice.client, first).await.unwrap();
     assert_eq!(counted(), (1, 1, 1), "the moment with its like and comment");
 }
+
+/// Runs `kith` with `args` and `--data-dir dir`, expecting success.
+fn kith(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    let out = std::process::Command::new(common::process::KITH).args(args).arg("--data-dir").arg(dir).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// `kith user export` holds a user's moments, likes and comments; a backup
+/// carries them, and the restored database passes the restore check and
+/// counts the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moments_are_exported_and_backed_up() {
+    let server = TestServer::start().await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    befriend(&alice, &bob).await;
+    let file = photo(&alice.client).await;
+    let request = located(
+        moment("the lake", MomentMedia::Images(vec![file]), MomentAudience::Except, &[bob.user_id]),
+        "Lake Quill",
+        473_769_000,
+        85_417_000,
+    );
+    let hers = publish(&alice.client, &request).await;
+    let open = post(&alice.client, "the hill", MomentAudience::Friends, &[]).await;
+    like(&bob.client, open, true).await.unwrap();
+    let said = comment(&bob.client, open, "which hill?", None).await.unwrap();
+
+    let lines = |name: &str| -> Vec<serde_json::Value> {
+        let out = server.dir.path().join(format!("{name}.jsonl"));
+        kith(&["user", "export", name, "--output", out.to_str().unwrap()], &server.data_dir());
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let alices = lines("alice");
+    let posted: Vec<&serde_json::Value> = alices.iter().filter_map(|l| l.get("moment")).collect();
+    assert_eq!(posted.len(), 2, "{alices:?}");
+    let lake = posted.iter().find(|m| m["id"] == hers).expect("her moment");
+    assert_eq!((lake["text"].as_str(), lake["audience"].as_str()), (Some("the lake"), Some("except")));
+    assert_eq!((lake["files"][0].as_u64(), lake["listed"][0].as_u64()), (Some(file), Some(bob.user_id)));
+    assert_eq!(lake["location"]["latitude_e7"], 473_769_000);
+    let bobs = lines("bob");
+    let liked: Vec<&serde_json::Value> = bobs.iter().filter_map(|l| l.get("moment_like")).collect();
+    assert_eq!(liked.len(), 1);
+    assert_eq!(liked[0]["moment"], open);
+    let wrote: Vec<&serde_json::Value> = bobs.iter().filter_map(|l| l.get("moment_comment")).collect();
+    assert_eq!(
+        (wrote.len(), &wrote[0]["id"], wrote[0]["text"].as_str()),
+        (1, &said.comment_id.into(), Some("which hill?"))
+    );
+
+    let backup = server.dir.path().join("backup.kith");
+    common::process::backup(&server.data_dir(), &backup);
+    let target = server.dir.path().join("restored");
+    kith(&["restore", backup.to_str().unwrap()], &target);
+    let counted = stats(&target);
+    let moments = (counted["moments"].clone(), counted["moment_likes"].clone(), counted["moment_comments"].clone());
+    assert_eq!(moments, (2.into(), 1.into(), 1.into()), "{counted}");
+}
