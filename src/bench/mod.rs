@@ -9,6 +9,7 @@
 mod accounts;
 mod connections;
 mod conversations;
+mod feed;
 mod group;
 mod login;
 mod media;
@@ -83,6 +84,9 @@ pub enum Scenario {
     /// `--senders` of those reacting, then editing, at `--rate` a second in
     /// all; then the owner mentioning everyone at that rate.
     Signals,
+    /// The moments feed of a user with `--friends` friends who each posted
+    /// `--moments` moments: first-page latency, then the next pages.
+    Feed,
 }
 
 /// Which transport to load.
@@ -200,7 +204,7 @@ pub struct BenchArgs {
     /// Groups the listing user owns, with a message each (conversations).
     #[arg(long, default_value_t = 0)]
     pub groups: usize,
-    /// First-page lists to time, one at a time (conversations).
+    /// First-page lists to time, one at a time (conversations, feed).
     #[arg(long, default_value_t = 2000)]
     pub lists: usize,
     /// Messages a member of the listing user's first group sends and
@@ -214,6 +218,12 @@ pub struct BenchArgs {
     /// Size of each file in KiB (media).
     #[arg(long, default_value_t = 1024)]
     pub file_kib: usize,
+    /// Friends of the reader, each posting moments (feed).
+    #[arg(long, default_value_t = 1000)]
+    pub friends: usize,
+    /// Moments each friend posts (feed).
+    #[arg(long, default_value_t = 50)]
+    pub moments: usize,
     /// Concurrent logins or connection set-ups.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -372,6 +382,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Typing => typing::run(b).await,
         Scenario::Presence => presence::run(b).await,
         Scenario::Signals => signals::run(b).await,
+        Scenario::Feed => feed::run(b).await,
         Scenario::Micro => Ok(micro::run(args.duration)), // returned above
     };
     if let Err(e) = bench.accounts.save() {
