@@ -534,9 +534,9 @@ pub struct MomentsConfig {
     /// Likes one moment may hold; beyond it, `NotPermitted`. Deleting a
     /// moment removes its likes in one write, which this bounds.
     pub likes_per_moment: u32,
-    /// Days a moment is kept, with its likes and comments; 0 keeps them
+    /// Seconds a moment is kept, with its likes and comments; 0 keeps them
     /// until their author deletes them.
-    pub retention_days: u32,
+    pub retention_secs: u64,
 }
 
 impl Default for MomentsConfig {
@@ -548,7 +548,7 @@ impl Default for MomentsConfig {
             comment_max_chars: 500,
             comments_per_moment: 1000,
             likes_per_moment: 10_000,
-            retention_days: 0,
+            retention_secs: 0,
         }
     }
 }

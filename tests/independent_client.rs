@@ -122,6 +122,15 @@ async fn the_independent_client_types_replies_and_edits() {
     all_checks_pass("chat_signals.py", "pytyper", "pyreplier").await;
 }
 
+/// A moment with two photos to every friend but one, as this client's
+/// users see it: the live badge, the feed, a like, a comment and a reply
+/// with their notices, friends of the author who are not the liker's, a
+/// stranger, the refusals, and the deletion taking every notice with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_independent_client_posts_a_moment_and_reads_a_friends_feed() {
+    all_checks_pass("moments.py", "pyposter", "pyliker").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_independent_client_sends_a_photo_fetched_over_https() {
     let server = TestServer::start().await;

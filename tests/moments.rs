@@ -1016,3 +1016,37 @@ async fn moments_are_exported_and_backed_up() {
     let moments = (counted["moments"].clone(), counted["moment_likes"].clone(), counted["moment_comments"].clone());
     assert_eq!(moments, (2.into(), 1.into(), 1.into()), "{counted}");
 }
+
+/// Under `moments.retention_secs`, a moment older than that goes with its
+/// likes, comments, notices and its hold on its photo; a newer one stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moments_past_their_retention_are_deleted() {
+    let server = TestServer::start_with(|c| {
+        c.moments.retention_secs = 2;
+        c.conversation.purge_interval_secs = 1;
+    })
+    .await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    befriend(&alice, &bob).await;
+    let file = photo(&alice.client).await;
+    let old =
+        publish(&alice.client, &moment("old", MomentMedia::Images(vec![file]), MomentAudience::Friends, &[])).await;
+    like(&bob.client, old, true).await.unwrap();
+    comment(&bob.client, old, "lovely", None).await.unwrap();
+    assert_eq!(notices(&alice.client, old).await.len(), 2);
+    assert_eq!(crate::media::reads(&bob.client, file).await, (true, true), "bob reads the photo of a moment he sees");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let new = post(&alice.client, "new", MomentAudience::Friends, &[]).await;
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while get(&alice.client, old).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the old moment was not deleted");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(ids(&page(&bob.client, alice.user_id).await.unwrap()), [new], "the newer one stays");
+    assert!(notices(&alice.client, old).await.is_empty(), "its notices went with it");
+    assert_eq!(crate::media::reads(&bob.client, file).await, (false, false), "its photo is no longer bob's to read");
+    let counted = stats(&server.data_dir());
+    assert_eq!((counted["moment_likes"].clone(), counted["moment_comments"].clone()), (0.into(), 0.into()));
+}

@@ -120,11 +120,11 @@ pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize) -> ServiceResult<bo
     Ok(store::erase_settings(tx, user, most)?)
 }
 
-/// Deletes moments older than `moments.retention_days`, with their likes
+/// Deletes moments older than `moments.retention_secs`, with their likes
 /// and comments, every `conversation.purge_interval_secs` until `shutdown`.
 pub(crate) async fn expire(services: Arc<Services>, shutdown: CancellationToken) {
-    let days = services.config.moments.retention_days;
-    if days == 0 {
+    let kept_secs = services.config.moments.retention_secs;
+    if kept_secs == 0 {
         return;
     }
     let every = Duration::from_secs(services.config.conversation.purge_interval_secs);
@@ -133,7 +133,7 @@ pub(crate) async fn expire(services: Arc<Services>, shutdown: CancellationToken)
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        match expire_round(&services, days, &shutdown).await {
+        match expire_round(&services, kept_secs, &shutdown).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(moments = n, "deleted moments past their retention"),
             Err(e) => tracing::warn!(error = %e, "deleting old moments failed; trying again next round"),
@@ -144,8 +144,8 @@ pub(crate) async fn expire(services: Arc<Services>, shutdown: CancellationToken)
 /// Moments looked at per job of the retention sweep.
 const EXPIRE_BATCH: usize = 64;
 
-async fn expire_round(services: &Arc<Services>, days: u32, shutdown: &CancellationToken) -> ServiceResult<u64> {
-    let horizon_ms = crate::id::now_ms().saturating_sub(u64::from(days) * 86_400_000);
+async fn expire_round(services: &Arc<Services>, kept_secs: u64, shutdown: &CancellationToken) -> ServiceResult<u64> {
+    let horizon_ms = crate::id::now_ms().saturating_sub(kept_secs.saturating_mul(1000));
     let before = crate::id::first_id_at(horizon_ms);
     let mut removed = 0;
     while !shutdown.is_cancelled() {
