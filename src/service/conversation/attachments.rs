@@ -58,7 +58,7 @@ pub(crate) fn readable(
                 Err(ServiceError::Storage(e)) => return Err(e),
                 found => found.is_ok(),
             },
-            media::Holder::Moment(moment) => moment::shows_to(r, moment, user, now)?,
+            media::Holder::Moment(moment) => moment::shows_to(r, moment, user)?,
         };
         if shown {
             return Ok(Some(record));

@@ -32,7 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::store::MomentRecord;
 use self::visibility::{Place, Sight};
-use super::{media, update, Router, ServiceResult, Services, Tx};
+use super::{media, update, Router, ServiceError, ServiceResult, Services, Tx};
+use crate::protocol::ErrorCode;
 use crate::storage::{Get, StorageError, Store};
 
 /// Registers the moment handlers.
@@ -54,9 +55,27 @@ pub(super) fn routes(router: &mut Router) {
 /// Whether `viewer` may read a file moment `id` shows: whether they see
 /// the moment anywhere but in a feed (the rule of who may read a file,
 /// `conversation::attachments`, asks).
-pub(crate) fn shows_to(r: &impl Get, id: u64, viewer: u64, now_ms: u64) -> Result<bool, StorageError> {
-    let Some(m) = store::moment(r, id)? else { return Ok(false) };
-    Sight::new(viewer, now_ms).sees(r, id, m.author, &m.visibility, Place::Elsewhere)
+pub(crate) fn shows_to(r: &impl Get, id: u64, viewer: u64) -> Result<bool, StorageError> {
+    match store::moment(r, id)? {
+        Some(m) => sees(r, viewer, id, &m),
+        None => Ok(false),
+    }
+}
+
+/// The refusal of a change to someone else's moment or comment:
+/// `NotPermitted` (`why`) when `me` sees the moment, else `NotFound`, as
+/// if it did not exist.
+fn refusal(r: &impl Get, me: u64, id: u64, m: &MomentRecord, why: &str) -> ServiceResult<ServiceError> {
+    Ok(if sees(r, me, id, m)? {
+        ServiceError::new(ErrorCode::NotPermitted, why)
+    } else {
+        ServiceError::not_found("no such moment")
+    })
+}
+
+/// Whether `me` sees moment `id` anywhere but in a feed, now.
+fn sees(r: &impl Get, me: u64, id: u64, m: &MomentRecord) -> Result<bool, StorageError> {
+    Sight::new(me, crate::id::now_ms()).sees(r, id, m.author, &m.visibility, Place::Elsewhere)
 }
 
 /// Counts for `kith stats`: moments, likes, comments.

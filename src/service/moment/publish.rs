@@ -13,8 +13,8 @@ use super::store::{self, MomentRecord};
 use super::visibility::{Place, Sight};
 use crate::id::{first_id_at, now_ms};
 use crate::protocol::{
-    DeleteMomentRequest, ErrorCode, Location, MomentAudience, MomentMedia, MomentPosted, MomentPublished,
-    PublishMomentRequest, RateLimitReason, UpdateBody,
+    DeleteMomentRequest, Location, MomentAudience, MomentMedia, MomentPosted, MomentPublished, PublishMomentRequest,
+    RateLimitReason, UpdateBody,
 };
 use crate::service::{media, names, social, update, Call, Outcome, ServiceError, ServiceResult, Services, Tx};
 
@@ -109,12 +109,7 @@ pub(super) async fn delete_moment(call: Call, req: DeleteMomentRequest) -> Servi
         .write(move |tx| {
             let m = store::moment(tx, id)?.ok_or_else(|| ServiceError::not_found("no such moment"))?;
             if m.author != me {
-                let seen = Sight::new(me, now_ms()).sees(tx, id, m.author, &m.visibility, Place::Elsewhere)?;
-                return Err(if seen {
-                    ServiceError::new(ErrorCode::NotPermitted, "only its author deletes a moment")
-                } else {
-                    ServiceError::not_found("no such moment")
-                });
+                return Err(super::refusal(tx, me, id, &m, "only its author deletes a moment")?);
             }
             super::remove(tx, id, &m)
         })

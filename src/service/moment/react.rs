@@ -35,8 +35,7 @@ pub(super) async fn like_moment(call: Call, req: LikeMomentRequest) -> ServiceRe
                 if store::like(tx, id, me)?.is_some() {
                     return unlike(tx, id, me);
                 }
-                let seen = Sight::new(me, now_ms()).sees(tx, id, m.author, &m.visibility, Place::Elsewhere)?;
-                return if seen { Ok(()) } else { Err(no_moment()) };
+                return if super::sees(tx, me, id, &m)? { Ok(()) } else { Err(no_moment()) };
             }
             let mut m = seen(tx, &mut Sight::new(me, now_ms()), id)?.ok_or_else(no_moment)?;
             if store::like(tx, id, me)?.is_some() {
@@ -144,16 +143,8 @@ pub(super) async fn delete_comment(call: Call, req: DeleteCommentRequest) -> Ser
             let c = store::comment(tx, req.moment_id, req.comment_id)?
                 .ok_or_else(|| ServiceError::not_found("no such comment on this moment"))?;
             if c.author != me && m.author != me {
-                let seen =
-                    Sight::new(me, now_ms()).sees(tx, req.moment_id, m.author, &m.visibility, Place::Elsewhere)?;
-                return Err(if seen {
-                    ServiceError::new(
-                        ErrorCode::NotPermitted,
-                        "only its writer or the moment's author deletes a comment",
-                    )
-                } else {
-                    no_moment()
-                });
+                let why = "only its writer or the moment's author deletes a comment";
+                return Err(super::refusal(tx, me, req.moment_id, &m, why)?);
             }
             uncomment(tx, req.moment_id, req.comment_id)
         })
