@@ -334,3 +334,47 @@ async fn an_erasure_cut_by_a_kill_finishes_at_the_next_start() {
     let fred_id = dana_id + 1;
     nothing_left(&data, dana_id, &[Conversation::of(dana_id, Target::User(fred_id))], &["dana-phone"]);
 }
+
+/// A password change on one device and the account's deletion on another,
+/// sent at once, round after round: exactly one of them is answered with
+/// success, and the account is what that one made it — gone, or there
+/// under the new password. Each job re-reads the credential generation
+/// its password was checked with, so the one that commits second finds
+/// the other's change and is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_and_a_deletion_at_once_end_one_way() {
+    use kith::protocol::{ChangePasswordRequest, FindUserRequest};
+    const NEW: &str = "a new password for dana";
+    let server = TestServer::start().await;
+    let watcher = server.user(Kind::Tcp, "watcher").await;
+    let (mut deleted, mut changed) = (0, 0);
+    for round in 0..12 {
+        let name = format!("dana{round}");
+        let phone = server.user(Kind::Tcp, &name).await;
+        let (laptop, _) = server.device(Kind::Quic, &name, "dana-laptop", DeviceType::Desktop).await;
+        let change = ChangePasswordRequest { old_password: PASSWORD.into(), new_password: NEW.into() };
+        // The deletion sets out later and later, so either may commit first.
+        let late = Duration::from_millis(3 * round);
+        let deleting = async {
+            tokio::time::sleep(late).await;
+            delete(&laptop, PASSWORD).await
+        };
+        let (changing, deleting) = tokio::join!(phone.client.call(&change), deleting);
+        let probe = server.connect(Kind::Tcp).await;
+        let device = common::device("probe", DeviceType::Web);
+        match (changing, deleting) {
+            (Err(_), Ok(())) => {
+                deleted += 1;
+                let find = FindUserRequest { username: name.clone() };
+                assert_eq!(code(watcher.client.call(&find).await), Some(ErrorCode::NotFound), "the account is gone");
+            }
+            (Ok(_), Err(e)) => {
+                changed += 1;
+                assert!(matches!(e.code(), Some(ErrorCode::BadCredentials) | None), "the deletion's refusal: {e}");
+                probe.login(&name, NEW, device).await.expect("the account stays, under the new password");
+            }
+            (changing, deleting) => panic!("round {round}: both or neither answered: {changing:?}, {deleting:?}"),
+        }
+    }
+    eprintln!("{deleted} deletions and {changed} password changes won");
+}
