@@ -115,7 +115,7 @@ pub(super) async fn get_moment(call: Call, req: GetMomentRequest) -> ServiceResu
             }
         })
         .await?;
-    moment.map(Outcome::Reply).ok_or_else(|| ServiceError::not_found("no such moment"))
+    moment.map(Outcome::Reply).ok_or_else(super::no_moment)
 }
 
 pub(super) async fn moment_comments(call: Call, req: MomentCommentsRequest) -> ServiceResult<Outcome<CommentPage>> {
@@ -140,7 +140,7 @@ pub(super) async fn moment_comments(call: Call, req: MomentCommentsRequest) -> S
             Ok(Some(CommentPage { comments, more }))
         })
         .await?;
-    page.map(Outcome::Reply).ok_or_else(|| ServiceError::not_found("no such moment"))
+    page.map(Outcome::Reply).ok_or_else(super::no_moment)
 }
 
 /// Moment `id`, if the viewer sees it anywhere but in a feed.

@@ -56,21 +56,19 @@ pub(super) fn routes(router: &mut Router) {
 /// the moment anywhere but in a feed (the rule of who may read a file,
 /// `conversation::attachments`, asks).
 pub(crate) fn shows_to(r: &impl Get, id: u64, viewer: u64) -> Result<bool, StorageError> {
-    match store::moment(r, id)? {
-        Some(m) => sees(r, viewer, id, &m),
-        None => Ok(false),
-    }
+    Ok(feed::seen(r, &mut Sight::new(viewer, crate::id::now_ms()), id)?.is_some())
+}
+
+/// What a moment one does not see is answered, whether it exists or not.
+fn no_moment() -> ServiceError {
+    ServiceError::not_found("no such moment")
 }
 
 /// The refusal of a change to someone else's moment or comment:
 /// `NotPermitted` (`why`) when `me` sees the moment, else `NotFound`, as
 /// if it did not exist.
 fn refusal(r: &impl Get, me: u64, id: u64, m: &MomentRecord, why: &str) -> ServiceResult<ServiceError> {
-    Ok(if sees(r, me, id, m)? {
-        ServiceError::new(ErrorCode::NotPermitted, why)
-    } else {
-        ServiceError::not_found("no such moment")
-    })
+    Ok(if sees(r, me, id, m)? { ServiceError::new(ErrorCode::NotPermitted, why) } else { no_moment() })
 }
 
 /// Whether `me` sees moment `id` anywhere but in a feed, now.

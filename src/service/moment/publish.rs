@@ -107,7 +107,7 @@ pub(super) async fn delete_moment(call: Call, req: DeleteMomentRequest) -> Servi
     let id = req.moment_id;
     call.services
         .write(move |tx| {
-            let m = store::moment(tx, id)?.ok_or_else(|| ServiceError::not_found("no such moment"))?;
+            let m = store::moment(tx, id)?.ok_or_else(super::no_moment)?;
             if m.author != me {
                 return Err(super::refusal(tx, me, id, &m, "only its author deletes a moment")?);
             }

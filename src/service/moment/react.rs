@@ -7,6 +7,7 @@
 //! like taken back or a comment deleted takes its notices out of the logs.
 
 use super::feed::{comment, seen};
+use super::no_moment;
 use super::publish::check_text;
 use super::store::{self, CommentRecord};
 use super::visibility::{Place, Sight};
@@ -16,10 +17,6 @@ use crate::protocol::{
     MomentLiked, UpdateBody,
 };
 use crate::service::{update, Call, Outcome, ServiceError, ServiceResult, Services, Tx};
-
-fn no_moment() -> ServiceError {
-    ServiceError::not_found("no such moment")
-}
 
 pub(super) async fn like_moment(call: Call, req: LikeMomentRequest) -> ServiceResult<Outcome<()>> {
     let me = call.me()?.user_id;
