@@ -358,6 +358,12 @@ pub struct ConversationConfig {
     /// that syncs from before the newest one removed is told to re-read
     /// its state. Messages stay as long as their conversation keeps them.
     pub notices_kept_secs: u64,
+    /// Seconds after sending during which a `Send` retried with the same
+    /// `client_msg_id` is answered with the original message (0: for
+    /// ever). Later, the id is forgotten and a retry is a new message; the
+    /// sweep removes the forgotten entries with the purge, so the index
+    /// holds this window's messages, not every message ever sent.
+    pub idempotency_secs: u64,
     /// `Typing` signals one user may send per minute, over all their
     /// conversations; more are refused (`RateLimited`) until the minute
     /// has passed.
@@ -399,6 +405,7 @@ impl Default for ConversationConfig {
             purge_interval_secs: 60,
             purge_batch: 2_000,
             notices_kept_secs: 180 * 86_400,
+            idempotency_secs: 30 * 86_400,
             typing_per_minute: 60,
             edit_seconds: 2 * 86_400,
             pinned_max: 10,

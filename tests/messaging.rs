@@ -4,11 +4,14 @@
 use crate::common;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
+use common::process::stats;
 use common::talk::none_pushed;
 use common::{next_message, Calls, Kind, TestServer};
 use kith::client::{message_of, new_client_msg_id};
-use kith::protocol::{DeviceType, Direction, ErrorCode, MessageKind, SendRequest, Target, UpdateKind};
+use kith::id::id_time_ms;
+use kith::protocol::{DeviceType, Direction, ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateKind};
 
 async fn delivers_to_every_device_but_the_sender(kind: Kind) {
     let server = TestServer::start().await;
@@ -171,6 +174,85 @@ async fn resending_a_client_id_returns_the_original_ack(kind: Kind) {
     assert_eq!(bob.client.sync_messages(0).await.unwrap().len(), 2, "stored once each");
 }
 per_transport!(resending_a_client_id_returns_the_original_ack);
+
+/// Sends `text` to `to` under `client_msg_id`.
+async fn send_as(client: &kith::client::Client, to: u64, client_msg_id: [u8; 16], text: &str) -> SendReply {
+    let request = SendRequest {
+        to: Target::User(to),
+        client_msg_id,
+        kind: MessageKind::Text,
+        content: text.as_bytes().to_vec(),
+        extra: None,
+        reply_to: 0,
+        mentions: Vec::new(),
+    };
+    client.call(&request).await.unwrap()
+}
+
+/// Waits until the message `id` is `seconds` old by the server's clock.
+async fn until_older_than(id: u64, seconds: u64) {
+    let at = id_time_ms(id) + seconds * 1000 + 20;
+    let now = kith::id::now_ms();
+    if at > now {
+        tokio::time::sleep(Duration::from_millis(at - now)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_later_than_the_idempotency_window_is_a_new_message() {
+    // No sweep runs during the test: `Send` itself reads the window.
+    let server = TestServer::start_with(|c| {
+        c.conversation.idempotency_secs = 1;
+        c.conversation.purge_interval_secs = 3600;
+    })
+    .await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let once = new_client_msg_id();
+    let first = send_as(&alice.client, bob.user_id, once, "once").await;
+    let retried = send_as(&alice.client, bob.user_id, once, "once").await;
+    assert!(retried.duplicate && retried.message_id == first.message_id, "a retry within the window");
+
+    until_older_than(first.message_id, 1).await;
+    let late = send_as(&alice.client, bob.user_id, once, "once").await;
+    assert!(!late.duplicate && late.message_id > first.message_id, "a retry past the window is stored again");
+    let again = send_as(&alice.client, bob.user_id, once, "once").await;
+    assert!(again.duplicate && again.message_id == late.message_id, "and is the original of its own retries");
+    let ids: Vec<u64> = bob.client.sync_messages(0).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(ids, [first.message_id, late.message_id]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_forgets_client_message_ids_past_the_window() {
+    let server = TestServer::start_with(|c| {
+        c.conversation.idempotency_secs = 2;
+        c.conversation.purge_interval_secs = 1;
+    })
+    .await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let mut sent = Vec::new();
+    for text in ["one", "two", "three"] {
+        sent.push(send_as(&alice.client, bob.user_id, new_client_msg_id(), text).await.message_id);
+    }
+    let held = stats(&server.data_dir());
+    assert_eq!(held["retry_keys"].as_u64(), Some(3), "one entry per message sent");
+
+    until_older_than(sent[2], 2).await;
+    let mut json = held;
+    for _ in 0..100 {
+        json = stats(&server.data_dir());
+        if json["retry_keys"].as_u64() == Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(json["retry_keys"].as_u64(), Some(0), "every entry forgotten: {json}");
+    assert_eq!(json["forgotten_retry_keys_since_start"].as_u64(), Some(3));
+    // The messages themselves stay.
+    assert_eq!(json["messages"].as_u64(), Some(3));
+    assert_eq!(bob.client.sync_messages(0).await.unwrap().len(), 3);
+}
 
 async fn bad_sends_are_refused(kind: Kind) {
     let server = TestServer::start_with(|c| c.limits.max_content_bytes = 1000).await;

@@ -234,6 +234,7 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
     let (media_files, media_bytes) = services.read(media::stats).await?;
     let (pinned, drafts) = services.read(conversation::state_stats).await?;
     let reactions = services.read(message::reactions::count).await?;
+    let retry_keys = services.read(message::sent_count).await?;
     let (moments, moment_likes, moment_comments) = services.read(moment::stats).await?;
     let push_endpoints = services.read(account::all_push_endpoints).await?.len();
     let (pushes_sent, pushes_failed, pushes_dropped) = services.push().counts();
@@ -266,6 +267,8 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
         "moment_comments": moment_comments,
         "purged_messages_since_start": services.purged_messages(),
         "swept_notices_since_start": services.swept_notices(),
+        "retry_keys": retry_keys,
+        "forgotten_retry_keys_since_start": services.forgotten_retry_keys(),
         "media_files": media_files,
         "media_bytes": media_bytes,
         "push_endpoints": push_endpoints,

@@ -334,6 +334,11 @@ impl Services {
         self.purges.notices()
     }
 
+    /// Client message ids forgotten past `idempotency_secs` since the start.
+    pub fn forgotten_retry_keys(&self) -> u64 {
+        self.purges.retry_keys()
+    }
+
     /// Bytes the database occupies on disk.
     pub async fn disk_bytes(&self) -> ServiceResult<u64> {
         self.read(|store| store.size_on_disk()).await

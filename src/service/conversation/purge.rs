@@ -14,6 +14,9 @@
 //! the newest message stays as an `Expired` tombstone so the conversation
 //! keeps its place in lists. When a conversation is done, its participants'
 //! hidden marks on purged messages go too. Progress goes to the log.
+//!
+//! The same loop sweeps, each at its own pace, the notices past the update
+//! log's horizon and the client message ids past `idempotency_secs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,27 +42,37 @@ const OWN_ROWS: usize = 3;
 pub(crate) struct Purges {
     messages: AtomicU64,
     notices: AtomicU64,
+    retry_keys: AtomicU64,
     /// When notices were last swept.
-    swept: std::sync::Mutex<Option<Instant>>,
+    notices_swept: Sweep,
+    /// When the idempotency index was last swept.
+    retry_keys_swept: Sweep,
 }
 
-impl Purges {
-    /// Whether it is time to sweep notices again: every tenth of the time
-    /// they are kept, at most hourly — each sweep reads every user's
-    /// horizon, and the horizon moves slowly.
-    fn sweep_due(&self, kept_secs: u64) -> bool {
+/// When a sweep of entries kept for a number of seconds last ran.
+#[derive(Default)]
+struct Sweep(std::sync::Mutex<Option<Instant>>);
+
+impl Sweep {
+    /// Whether it is time to sweep entries kept `kept_secs` again (and
+    /// notes that it runs now): every tenth of the time they are kept, at
+    /// most hourly. Each sweep reads the whole of what it sweeps, and the
+    /// line between kept and gone moves slowly.
+    fn due(&self, kept_secs: u64) -> bool {
         if kept_secs == 0 {
             return false;
         }
         let every = Duration::from_secs((kept_secs / 10).clamp(1, 3_600));
-        let mut swept = self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut swept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let due = swept.map_or(true, |at| at.elapsed() >= every);
         if due {
             *swept = Some(Instant::now());
         }
         due
     }
+}
 
+impl Purges {
     /// Messages purged since the server started.
     pub(crate) fn messages(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
@@ -68,6 +81,12 @@ impl Purges {
     /// Notices swept from update logs past the horizon since the server started.
     pub(crate) fn notices(&self) -> u64 {
         self.notices.load(Ordering::Relaxed)
+    }
+
+    /// Idempotency entries forgotten past `idempotency_secs` since the
+    /// server started.
+    pub(crate) fn retry_keys(&self) -> u64 {
+        self.retry_keys.load(Ordering::Relaxed)
     }
 }
 
@@ -83,16 +102,46 @@ pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: Cancellatio
         if let Err(e) = round(&services, &shutdown).await {
             tracing::warn!(error = %e, "purging expired messages failed; trying again next round");
         }
-        if !services.purges.sweep_due(services.config.conversation.notices_kept_secs) {
-            continue;
-        }
-        match update::sweep_notices(&services, &shutdown).await {
-            Ok(0) => {}
-            Ok(n) => {
-                services.purges.notices.fetch_add(n, Ordering::Relaxed);
-                tracing::info!(notices = n, "removed notices past the update log's horizon");
+        let config = &services.config.conversation;
+        if services.purges.notices_swept.due(config.notices_kept_secs) {
+            match update::sweep_notices(&services, &shutdown).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    services.purges.notices.fetch_add(n, Ordering::Relaxed);
+                    tracing::info!(notices = n, "removed notices past the update log's horizon");
+                }
+                Err(e) => tracing::warn!(error = %e, "sweeping old notices failed; trying again next round"),
             }
-            Err(e) => tracing::warn!(error = %e, "sweeping old notices failed; trying again next round"),
+        }
+        if services.purges.retry_keys_swept.due(config.idempotency_secs) {
+            match forget_retry_keys(&services, &shutdown).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(entries = n, "forgot client message ids past idempotency_secs"),
+                Err(e) => tracing::warn!(error = %e, "sweeping old client message ids failed; trying again next round"),
+            }
+        }
+    }
+}
+
+/// Forgets the idempotency entries of messages sent more than
+/// `idempotency_secs` ago, in jobs of at most `purge_batch` entries looked
+/// at, through the group commit like any write. Returns how many went.
+async fn forget_retry_keys(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
+    let config = &services.config.conversation;
+    let below = super::send::retries_kept_from(config);
+    let batch = config.purge_batch as usize;
+    let (mut forgotten, mut after) = (0, None);
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(forgotten);
+        }
+        let (n, next) =
+            services.committer.run(move |tx| ServiceResult::Ok(message::forget_sent(tx, after, below, batch)?)).await?;
+        forgotten += n as u64;
+        services.purges.retry_keys.fetch_add(n as u64, Ordering::Relaxed);
+        match next {
+            Some(key) => after = Some(key),
+            None => return Ok(forgotten),
         }
     }
 }

@@ -3,7 +3,9 @@
 //! A message is stored once, in its conversation's log under
 //! `conversation ‖ id`; participants' update logs point at it. The
 //! idempotency index maps a sender's client message id to the id the
-//! message got, forever, so a retry however late returns the original ack.
+//! message got, so a retry within `conversation.idempotency_secs` returns
+//! the original ack; older entries are forgotten ([`forget_sent`]), so the
+//! index holds a window of messages, not every message ever sent.
 
 use std::ops::{Bound, RangeInclusive};
 
@@ -61,9 +63,48 @@ pub(crate) fn erase_log(tx: &mut Tx<'_>, conversation: Conversation, most: usize
 }
 
 /// The id already given to a sender's client message id, as this batch has
-/// left the index so far.
-pub(crate) fn known_id(tx: &Tx<'_>, sender: u64, client_msg_id: [u8; 16]) -> ServiceResult<Option<u64>> {
-    Ok(tx.get(&SENT, &(sender, client_msg_id))?)
+/// left the index so far, if that message has id `kept_from` or above (was
+/// sent within the window that retries are answered in): an older entry
+/// the sweep has not reached yet counts as forgotten already.
+pub(crate) fn known_id(
+    tx: &Tx<'_>,
+    sender: u64,
+    client_msg_id: [u8; 16],
+    kept_from: u64,
+) -> ServiceResult<Option<u64>> {
+    Ok(tx.get(&SENT, &(sender, client_msg_id))?.filter(|id| *id >= kept_from))
+}
+
+/// Where a sweep of the idempotency index goes on: after this key.
+pub(crate) type SentCursor = (u64, [u8; 16]);
+
+/// Deletes the idempotency entries of messages with ids below `below`,
+/// looking at at most `most` entries in key order after `after` (from the
+/// start when `None`). Returns how many went and where the next job goes
+/// on, `None` at the end of the index.
+pub(crate) fn forget_sent(
+    tx: &mut Tx<'_>,
+    after: Option<SentCursor>,
+    below: u64,
+    most: usize,
+) -> Result<(usize, Option<SentCursor>), StorageError> {
+    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let looked: Vec<(SentCursor, u64)> =
+        tx.range(&SENT, (from, Bound::Unbounded)).take(most).collect::<Result<_, _>>()?;
+    let next = (looked.len() == most).then(|| looked.last().map(|(key, _)| *key)).flatten();
+    let mut forgotten = 0;
+    for (key, id) in looked {
+        if id < below {
+            tx.delete(&SENT, &key);
+            forgotten += 1;
+        }
+    }
+    Ok((forgotten, next))
+}
+
+/// Entries of the idempotency index (a scan of its keys).
+pub(crate) fn sent_count(store: &Store) -> Result<u64, StorageError> {
+    store.count_all(&SENT)
 }
 
 /// Stores a message under its id, with its idempotency entry unless the
