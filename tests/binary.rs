@@ -210,13 +210,15 @@ async fn a_seeded_directory_holds_conversations_a_server_reads() {
     let out = Command::new(KITH)
         .args(["bench", "dm", "--seed-data-dir"])
         .arg(dir.path().join("data"))
-        .args(["--pairs", "2", "--messages", "10", "--size", "16", "--prefix", "seeded"])
+        .args(["--pairs", "2", "--messages", "10", "--size", "16", "--prefix", "seeded", "--days", "60"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("messages stored"));
+    let held = common::process::stats(&dir.path().join("data"));
+    assert_eq!(held["retry_keys"].as_u64(), Some(10), "stored as Send stores them");
 
-    let server = start(dir.path(), &[]);
+    let server = start(dir.path(), &["--set", "conversation.purge_interval_secs=1"]);
     let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
     let device = common::device("seeded", kith::protocol::DeviceType::Mobile);
     let me = client.login("seeded-s-1", "kith bench password", device).await.unwrap().session.user_id;
@@ -226,4 +228,19 @@ async fn a_seeded_directory_holds_conversations_a_server_reads() {
     let senders: Vec<u64> = page.messages.iter().map(|m| m.sender).collect();
     assert_eq!(senders, [me, peer, me, peer, me], "five messages a pair, taking turns");
     assert!(page.messages.iter().all(|m| m.content == vec![b'x'; 16]));
+    // Dated over the 60 days up to now: two jobs, the first pair's 60 days
+    // ago, this (second) pair's 30. All lie past the 30-day idempotency
+    // window, so the server's first sweep forgets their client message
+    // ids, and keeps the messages.
+    let age_ms = kith::id::now_ms() - page.messages[0].server_time;
+    assert!((30 * 86_400_000..31 * 86_400_000).contains(&age_ms), "sent {age_ms} ms ago");
+    let mut json = held;
+    for _ in 0..100 {
+        json = common::process::stats(&dir.path().join("data"));
+        if json["retry_keys"].as_u64() == Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((json["retry_keys"].as_u64(), json["messages"].as_u64()), (Some(0), Some(10)), "{json}");
 }

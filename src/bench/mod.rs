@@ -183,6 +183,11 @@ pub struct BenchArgs {
     /// conversations holding `--messages` messages of `--size` bytes.
     #[arg(long)]
     pub seed_data_dir: Option<PathBuf>,
+    /// dm with `--seed-data-dir`: the seeded messages were sent evenly over
+    /// this many days up to now, as on a server that has run that long
+    /// (0: all now), so what the server forgets with age can be measured.
+    #[arg(long, default_value_t = 0)]
+    pub days: u64,
     /// Tokens to seed (social).
     #[arg(long, default_value_t = 100_000)]
     pub users: usize,

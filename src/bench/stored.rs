@@ -4,8 +4,12 @@
 //! each message over the wire first:
 //!
 //! ```text
-//! kith bench dm --seed-data-dir DIR --pairs 10000 --messages 10000000 --size 200
+//! kith bench dm --seed-data-dir DIR --pairs 10000 --messages 10000000 --size 200 [--days 730]
 //! ```
+//!
+//! With `--days`, the messages are dated evenly over that many days up to
+//! now, as on a server that has run so long; the server then forgets what
+//! it keeps only for a while (client message ids) at its first sweep.
 //!
 //! The pairs are the `dm` scenario's users (`{prefix}-s-i`, `{prefix}-r-i`,
 //! the bench password), so `kith bench dm` can then drive light traffic
@@ -64,9 +68,13 @@ async fn seed_into(services: &Arc<Services>, args: &BenchArgs) -> Result<u64, St
     // and the process stays near 300 MiB. With 16 jobs in flight it seeded
     // more slowly and grew by about 4 KB per message stored.
     let bar = super::progress(jobs.len() as u64, "seeding");
+    let (span_ms, now) = (args.days.saturating_mul(86_400_000), crate::id::now_ms());
+    let total = jobs.len().max(1) as u64;
     let mut stored = 0;
-    for (pair, count) in jobs {
-        conversation::seed_direct(services, pair, count, args.size).await.map_err(|e| e.to_string())?;
+    for (done, (pair, count)) in jobs.into_iter().enumerate() {
+        // Job `done` of `total` is sent at that fraction of the span.
+        let at = now - span_ms + (u128::from(span_ms) * done as u128 / u128::from(total)) as u64;
+        conversation::seed_direct(services, pair, count, args.size, at).await.map_err(|e| e.to_string())?;
         stored += count as u64;
         bar.inc(1);
     }

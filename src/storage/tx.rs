@@ -224,6 +224,12 @@ impl<'a, E> Tx<'a, E> {
         self.ids.next_id()
     }
 
+    /// A fresh id as if the clock read `unix_ms` (still above every id
+    /// handed out before): a seeded database's messages carry their age.
+    pub fn next_id_at(&mut self, unix_ms: u64) -> u64 {
+        self.ids.next_at(unix_ms)
+    }
+
     /// Queues an event for the fan-out, sent once the batch is durable.
     pub fn emit(&mut self, event: E) {
         self.events.push(event);

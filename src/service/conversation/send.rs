@@ -175,7 +175,7 @@ fn store_direct(
 }
 
 /// Stores `count` text messages of `size` bytes between two users, taking
-/// turns, as `Send` stores them, in one job: `kith bench dm
+/// turns, as `Send` stores them at `at_ms`, in one job: `kith bench dm
 /// --seed-data-dir` fills a stopped server's directory this way to measure
 /// what a large database costs.
 pub(crate) async fn seed_direct(
@@ -183,6 +183,7 @@ pub(crate) async fn seed_direct(
     users: (u64, u64),
     count: usize,
     size: usize,
+    at_ms: u64,
 ) -> ServiceResult<()> {
     let (a, b) = users;
     let conversation = Conversation::of(a, Target::User(b));
@@ -190,7 +191,7 @@ pub(crate) async fn seed_direct(
         .write(move |tx| {
             for turn in 0..count {
                 let (sender, peer) = if turn % 2 == 0 { (a, b) } else { (b, a) };
-                let id = tx.next_id();
+                let id = tx.next_id_at(at_ms);
                 let mut client_msg_id = [0; 16];
                 client_msg_id[..8].copy_from_slice(&id.to_be_bytes());
                 let message = StoredMessage {
