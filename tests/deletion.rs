@@ -18,6 +18,7 @@ use kith::protocol::{
     ListFriendRequestsRequest, ListFriendsRequest, ListMembersRequest, MediaPurpose, MessageKind, Profile, RequestBox,
     SearchUsersRequest, SetAdminRequest, SetProfileRequest, Target, UpdateBody, UpdateKind,
 };
+use kith::protocol::{BanRequest, CreateGroupRequest, JoinGroupRequest, JoinPolicy};
 use kith::protocol::{
     GetMomentRequest, LikeMomentRequest, MomentAudience, MomentFilterRequest, MomentMedia, MomentVisibility,
     PublishMomentRequest,
@@ -293,6 +294,27 @@ async fn the_operator_deletes_an_account() {
     let id = newcomer.register("dana", PASSWORD).await.expect("the name is free");
     assert_ne!(id, dana.user_id, "an id is never given twice");
     nothing_left(&server.data_dir(), dana.user_id, &[], &["dana-phone"]);
+}
+
+/// The groups forget a deleted account in jobs of `storage.erase_batch`
+/// groups: banned from five groups and asking to join a sixth, with
+/// two groups looked at per job, nothing of it is left in any of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_forget_a_deleted_account_a_few_groups_per_job() {
+    let server = TestServer::start_with(|c| c.storage.erase_batch = 2).await;
+    let owner = server.user(Kind::Tcp, "olga").await;
+    let dana = server.user(Kind::Tcp, "dana").await;
+    for _ in 0..5 {
+        let group = open_group(&owner, &[&dana]).await;
+        owner.client.call(&BanRequest { group_id: group, user_id: dana.user_id, banned: true }).await.unwrap();
+    }
+    let fields = common::talk::group_fields(JoinPolicy::Approval);
+    let asked = owner.client.call(&CreateGroupRequest { fields, members: vec![] }).await.unwrap().group.group_id;
+    dana.client.call(&JoinGroupRequest { group_id: asked, message: "let me in".into() }).await.unwrap();
+
+    delete(&dana.client, PASSWORD).await.unwrap();
+    erased(&server.data_dir()).await;
+    nothing_left(&server.data_dir(), dana.user_id, &[], &["let me in"]);
 }
 
 /// Killed with SIGKILL while erasing an account with a long update log, the

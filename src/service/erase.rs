@@ -20,6 +20,7 @@
 //!
 //! Uses: account, social, group, conversation, update, media, message.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -82,6 +83,8 @@ async fn erase(services: &Arc<Services>, user: u64) -> ServiceResult<()> {
     until_done(services, move |tx, _| moment::erase(tx, user, most)).await?;
     until_done(services, move |tx, _| social::erase(tx, user, most)).await?;
     until_done(services, move |tx, s| group::erase(tx, &s.config.group, user)).await?;
+    let next = Arc::new(AtomicU64::new(0));
+    until_done(services, move |tx, _| Ok(group::forget(tx, user, &next, most)?)).await?;
     until_done(services, move |tx, s| conversation::erase(tx, user, most, |peer| !s.accounts.user_exists(peer)))
         .await?;
     until_done(services, move |tx, _| Ok(update::erase(tx, user, most)?)).await?;

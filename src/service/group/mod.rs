@@ -29,6 +29,8 @@ pub(crate) use roster::Rosters;
 pub(crate) use export::{export, reached_groups};
 pub(crate) use store::{check, from_v7, group as record, memberships, reshape_fields, stats};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use self::store::{GroupRecord, MemberRecord};
 use super::{media, social, update, Call, Outcome, PageLimit, Router, ServiceError, ServiceResult, Tx};
 use crate::config::GroupConfig;
@@ -380,11 +382,9 @@ fn hand_over(
 /// Takes a deleted account out of its groups, one group per call: a group
 /// it owns passes to the longest-standing admin, else the longest-standing
 /// member, and ends if nobody else is in it; then it leaves with a `Left`
-/// event. With no group left, its invitations, join requests, bans, kept
-/// mutes and past windows go. True when nothing is left.
+/// event. True when it is in no group any more ([`forget`] goes on).
 pub(crate) fn erase(tx: &mut Tx<'_>, config: &GroupConfig, user: u64) -> ServiceResult<bool> {
     let Some(group) = store::first_group_of(tx, user)? else {
-        store::forget_user(tx, user)?;
         return Ok(true);
     };
     let mut record = load(tx, group)?;
@@ -401,6 +401,20 @@ pub(crate) fn erase(tx: &mut Tx<'_>, config: &GroupConfig, user: u64) -> Service
     }
     remove(tx, config, group, &mut record, user, user, GroupEvent::Left { user_id: user })?;
     Ok(false)
+}
+
+/// Forgets a deleted account that [`erase`] took out of every group: its
+/// invitations and past windows, then its join requests, bans and kept
+/// mutes, looking at `most` groups per call from the group after `next`
+/// (moved on by each call). True when every group has been looked at.
+pub(crate) fn forget(tx: &mut Tx<'_>, user: u64, next: &AtomicU64, most: usize) -> Result<bool, StorageError> {
+    match store::forget_user(tx, user, next.load(Ordering::Relaxed), most)? {
+        Some(last) => {
+            next.store(last, Ordering::Relaxed);
+            Ok(false)
+        }
+        None => Ok(true),
+    }
 }
 
 async fn leave(call: Call, req: LeaveGroupRequest) -> ServiceResult<Outcome<()>> {

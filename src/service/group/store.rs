@@ -7,6 +7,8 @@
 //! the user" holds exactly when "the user lists the group". The group
 //! record carries the member count, kept in the same jobs.
 
+use std::ops::Bound;
+
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::protocol::{GroupFields, GroupRole};
@@ -391,23 +393,33 @@ pub(super) fn first_group_of(tx: &Tx<'_>, user: u64) -> Result<Option<u64>, Stor
 }
 
 /// Deletes what the groups keep of a user who is in none of them any more:
-/// invitations to them, past windows, and — read group by group, as they
-/// are filed by group — join requests, bans and kept mutes.
-pub(super) fn forget_user(tx: &mut Tx<'_>, user: u64) -> Result<(), StorageError> {
-    let invited: Vec<u64> =
-        tx.scan(&INVITATIONS, &user).map(|e| e.map(|((_, group), _)| group)).collect::<Result<_, _>>()?;
-    for group in invited {
-        tx.delete(&INVITATIONS, &(user, group));
-        tx.delete(&INVITED, &(group, user));
+/// at the first call (`after` 0) the invitations to them and past windows;
+/// at every call the join requests, bans and kept mutes in up to `most`
+/// groups with ids above `after` (they are filed by group, so they are
+/// read group by group). Returns the last group looked at, `None` once
+/// every group has been.
+pub(super) fn forget_user(tx: &mut Tx<'_>, user: u64, after: u64, most: usize) -> Result<Option<u64>, StorageError> {
+    if after == 0 {
+        let invited: Vec<u64> =
+            tx.scan(&INVITATIONS, &user).map(|e| e.map(|((_, group), _)| group)).collect::<Result<_, _>>()?;
+        for group in invited {
+            tx.delete(&INVITATIONS, &(user, group));
+            tx.delete(&INVITED, &(group, user));
+        }
+        tx.delete_some(&PAST, &user, usize::MAX)?;
     }
-    tx.delete_some(&PAST, &user, usize::MAX)?;
-    let groups: Vec<u64> = tx.range(&GROUPS, ..).map(|e| e.map(|(group, _)| group)).collect::<Result<_, _>>()?;
-    for group in groups {
+    let most = most.max(1);
+    let groups: Vec<u64> = tx
+        .range(&GROUPS, (Bound::Excluded(after), Bound::Unbounded))
+        .take(most)
+        .map(|e| e.map(|(group, _)| group))
+        .collect::<Result<_, _>>()?;
+    for &group in &groups {
         tx.delete(&REQUESTS, &(group, user));
         tx.delete(&BANS, &(group, user));
         tx.delete(&MUTED_AWAY, &(group, user));
     }
-    Ok(())
+    Ok(groups.last().copied().filter(|_| groups.len() == most))
 }
 
 /// Every membership as group, user and join id, for a migration.
