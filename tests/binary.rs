@@ -218,7 +218,8 @@ async fn a_seeded_directory_holds_conversations_a_server_reads() {
     let held = common::process::stats(&dir.path().join("data"));
     assert_eq!(held["retry_keys"].as_u64(), Some(10), "stored as Send stores them");
 
-    let server = start(dir.path(), &["--set", "conversation.purge_interval_secs=1"]);
+    let args = [common::process::UNTHROTTLED, &["--set", "conversation.purge_interval_secs=1"]].concat();
+    let server = start(dir.path(), &args);
     let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
     let device = common::device("seeded", kith::protocol::DeviceType::Mobile);
     let me = client.login("seeded-s-1", "kith bench password", device).await.unwrap().session.user_id;
@@ -243,4 +244,21 @@ async fn a_seeded_directory_holds_conversations_a_server_reads() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!((json["retry_keys"].as_u64(), json["messages"].as_u64()), (Some(0), Some(10)), "{json}");
+
+    // The reads scenario against it: History pages from both seeded
+    // conversations, then the first seeded user's five messages by Sync
+    // on a device it never used.
+    let fingerprint = kith::transport::cert::format_fingerprint(&server.fingerprint);
+    let out = Command::new(KITH)
+        .args(["bench", "stored", "--server", &server.tls.to_string(), "--fingerprint", &fingerprint])
+        .args(["--prefix", "seeded", "--pairs", "2", "--duration", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let count =
+        |name: &str| report["counts"].as_array().unwrap().iter().find(|c| c[0] == name).and_then(|c| c[1].as_u64());
+    assert_eq!(count("conversations read"), Some(2), "{report}");
+    assert!(count("history pages").unwrap() > 0, "{report}");
+    assert_eq!(count("sync: messages"), Some(5), "{report}");
 }

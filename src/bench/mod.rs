@@ -22,6 +22,7 @@ mod retention;
 mod signals;
 mod social;
 mod stored;
+mod stored_reads;
 mod sync;
 mod traffic;
 mod typing;
@@ -87,6 +88,10 @@ pub enum Scenario {
     /// The moments feed of a user with `--friends` friends who each posted
     /// `--moments` moments: first-page latency, then the next pages.
     Feed,
+    /// Against a server on a seeded directory (`dm --seed-data-dir`):
+    /// `History` pages deep in `--pairs` seeded conversations for
+    /// `--duration` seconds, then a new device's `Sync` from the start.
+    Stored,
 }
 
 /// Which transport to load.
@@ -388,6 +393,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, String> {
         Scenario::Presence => presence::run(b).await,
         Scenario::Signals => signals::run(b).await,
         Scenario::Feed => feed::run(b).await,
+        Scenario::Stored => stored_reads::run(b).await,
         Scenario::Micro => Ok(micro::run(args.duration)), // returned above
     };
     if let Err(e) = bench.accounts.save() {

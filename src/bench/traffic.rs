@@ -327,6 +327,9 @@ async fn tick(pace: Option<&mut tokio::time::Interval>) {
     }
 }
 
+/// How often a receiving connection tells the server it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(60);
+
 async fn receive(
     mut client: Client,
     epoch: Instant,
@@ -336,9 +339,17 @@ async fn receive(
     let mut latency = histogram();
     let mut seen = HashSet::new();
     let mut duplicates = 0;
+    // A receiver only reads: without a heartbeat the server would close it
+    // as idle after `idle_timeout_secs` (180 s) of a long run.
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    beat.tick().await;
     loop {
         let push = tokio::select! {
             () = stop.cancelled() => break,
+            _ = beat.tick() => {
+                let _ = client.heartbeat().await;
+                continue;
+            }
             push = client.next_push() => push,
         };
         match push.as_ref().map(|p| match p {
