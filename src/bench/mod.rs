@@ -191,6 +191,7 @@ pub struct BenchArgs {
     /// dm with `--seed-data-dir`: the seeded messages were sent evenly over
     /// this many days up to now, as on a server that has run that long
     /// (0: all now), so what the server forgets with age can be measured.
+    /// Ids start at 2025-01-01: messages dated before it take its first ids.
     #[arg(long, default_value_t = 0)]
     pub days: u64,
     /// Tokens to seed (social).

@@ -68,7 +68,8 @@ async fn seed_into(services: &Arc<Services>, args: &BenchArgs) -> Result<u64, St
     // and the process stays near 300 MiB. With 16 jobs in flight it seeded
     // more slowly and grew by about 4 KB per message stored.
     let bar = super::progress(jobs.len() as u64, "seeding");
-    let (span_ms, now) = (args.days.saturating_mul(86_400_000), crate::id::now_ms());
+    let now = crate::id::now_ms();
+    let span_ms = args.days.saturating_mul(86_400_000).min(now);
     let total = jobs.len().max(1) as u64;
     let mut stored = 0;
     for (done, (pair, count)) in jobs.into_iter().enumerate() {

@@ -239,6 +239,7 @@ pub(super) fn stats(listing: &Listing) -> Result<(), String> {
             "conversations",
             "messages",
             "updates",
+            "retry_keys",
             "friendships",
             "friend_requests",
             "blocks",
