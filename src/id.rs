@@ -38,6 +38,16 @@ pub fn first_id_at(unix_ms: u64) -> u64 {
     unix_ms.saturating_sub(EPOCH_MS) << TIME_SHIFT
 }
 
+/// The first id of the `secs` seconds up to `now_ms`: ids below it are
+/// older (expired, past a horizon, out of a window). 0 when `secs` is 0,
+/// which keeps everything.
+pub fn first_id_within(secs: u64, now_ms: u64) -> u64 {
+    match secs {
+        0 => 0,
+        secs => first_id_at(now_ms.saturating_sub(secs.saturating_mul(1000))),
+    }
+}
+
 /// Hands out strictly increasing snowflake ids. Not shared: the single storage
 /// writer owns the one instance.
 #[derive(Debug)]
@@ -90,6 +100,14 @@ impl Snowflake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_id_within_a_span_is_that_of_its_start() {
+        let now = EPOCH_MS + 10_000;
+        assert_eq!(first_id_within(0, now), 0, "0 seconds keeps everything");
+        assert_eq!(first_id_within(4, now), first_id_at(EPOCH_MS + 6_000));
+        assert_eq!(first_id_within(u64::MAX, now), 0, "a span past the epoch reaches the first id");
+    }
 
     #[test]
     fn ids_follow_the_clock() {

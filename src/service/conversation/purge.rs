@@ -128,7 +128,7 @@ pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: Cancellatio
 /// at, through the group commit like any write. Returns how many went.
 async fn forget_retry_keys(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
     let config = &services.config.conversation;
-    let below = super::send::retries_kept_from(config);
+    let below = crate::id::first_id_within(config.idempotency_secs, now_ms());
     let batch = config.purge_batch as usize;
     let (mut forgotten, mut after) = (0, None);
     loop {

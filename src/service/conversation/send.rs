@@ -8,8 +8,7 @@
 //! group decides who gets it (see [`crate::service::group`]).
 
 use super::{attachments, View};
-use crate::config::ConversationConfig;
-use crate::id::{first_id_at, id_time_ms, now_ms};
+use crate::id::{first_id_within, id_time_ms, now_ms};
 use crate::protocol::{ErrorCode, MessageKind, SendReply, SendRequest, Target, UpdateBody};
 use crate::service::message::{self, wire_message, Conversation, StoredMessage};
 use crate::service::{group, social, update, Call, Outcome, ServiceError, ServiceResult, Services, Tx};
@@ -54,7 +53,8 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
             // A retry is answered with the original whatever it names now;
             // only a new message is checked against its recipient, here on
             // the write path so that a change committed before it counts.
-            let kept_from = retries_kept_from(&checks.config.conversation);
+            // An entry older than `idempotency_secs` counts as forgotten.
+            let kept_from = first_id_within(checks.config.conversation.idempotency_secs, now_ms());
             if let Some(id) = message::known_id(tx, sender, message.client_msg_id, kept_from)? {
                 return Ok(SendReply { message_id: id, server_time: id_time_ms(id), duplicate: true });
             }
@@ -76,16 +76,6 @@ pub(super) async fn send(call: Call, req: SendRequest) -> ServiceResult<Outcome<
         })
         .await?;
     Ok(Outcome::later(pending.durable()))
-}
-
-/// The lowest message id whose idempotency entry still answers a retry:
-/// that of the first message sent `idempotency_secs` ago (0 when retries
-/// are answered for ever).
-pub(super) fn retries_kept_from(config: &ConversationConfig) -> u64 {
-    match config.idempotency_secs {
-        0 => 0,
-        secs => first_id_at(now_ms().saturating_sub(secs.saturating_mul(1000))),
-    }
 }
 
 /// Refuses content over the server's limit (`Send`, `Edit`).

@@ -82,11 +82,7 @@ impl Head {
     /// conversation's retention and the server's (`server` seconds, 0 for
     /// none), or were purged; 0 when nothing has expired.
     pub(crate) fn expiry(&self, server: u64, now_ms: u64) -> u64 {
-        let by_time = match effective_retention(self.retention, server) {
-            0 => 0,
-            s => crate::id::first_id_at(now_ms.saturating_sub(s.saturating_mul(1000))),
-        };
-        by_time.max(self.expired)
+        crate::id::first_id_within(effective_retention(self.retention, server), now_ms).max(self.expired)
     }
 
     fn side(&mut self, conversation: Conversation, user: u64) -> Option<&mut Read> {

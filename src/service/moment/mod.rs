@@ -162,8 +162,7 @@ pub(crate) async fn expire(services: Arc<Services>, shutdown: CancellationToken)
 const EXPIRE_BATCH: usize = 64;
 
 async fn expire_round(services: &Arc<Services>, kept_secs: u64, shutdown: &CancellationToken) -> ServiceResult<u64> {
-    let horizon_ms = crate::id::now_ms().saturating_sub(kept_secs.saturating_mul(1000));
-    let before = crate::id::first_id_at(horizon_ms);
+    let before = crate::id::first_id_within(kept_secs, crate::id::now_ms());
     let mut removed = 0;
     while !shutdown.is_cancelled() {
         let due = services.read(move |s| store::moments_before(s, before, EXPIRE_BATCH)).await?;

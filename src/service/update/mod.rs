@@ -61,8 +61,7 @@ pub(crate) async fn sweep_notices(services: &Services, shutdown: &CancellationTo
     if config.notices_kept_secs == 0 {
         return Ok(0);
     }
-    let horizon_ms = crate::id::now_ms().saturating_sub(config.notices_kept_secs.saturating_mul(1000));
-    let cutoff = crate::id::first_id_at(horizon_ms);
+    let cutoff = crate::id::first_id_within(config.notices_kept_secs, crate::id::now_ms());
     let batch = config.purge_batch as usize;
     let last = services.accounts.last_user_id();
     let due = services.read(move |s| store::notices_due(s, last, cutoff)).await?;
