@@ -240,9 +240,11 @@ async fn the_sweep_forgets_client_message_ids_past_the_window() {
 
     until_older_than(sent[2], 2).await;
     let mut json = held;
+    // The counter moves once the job's commit is acknowledged, a moment
+    // after the entries are gone: wait for both.
     for _ in 0..100 {
         json = stats(&server.data_dir());
-        if json["retry_keys"].as_u64() == Some(0) {
+        if json["retry_keys"].as_u64() == Some(0) && json["forgotten_retry_keys_since_start"].as_u64() == Some(3) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
