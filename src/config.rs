@@ -358,6 +358,14 @@ pub struct ConversationConfig {
     /// that syncs from before the newest one removed is told to re-read
     /// its state. Messages stay as long as their conversation keeps them.
     pub notices_kept_secs: u64,
+    /// Seconds a message stays in its recipients' update logs, so that
+    /// `Sync` hands it to a device that missed it (0: for ever). The
+    /// message stays in its conversation for `History` as long as the
+    /// conversation keeps it; a device away for longer is told which
+    /// conversations to pull with `History` (`limited`). Each message
+    /// update is a key of its own, so this bounds the logs to this window's
+    /// messages, not every message ever sent.
+    pub message_updates_kept_secs: u64,
     /// Seconds after sending during which a `Send` retried with the same
     /// `client_msg_id` is answered with the original message (0: for
     /// ever). Later, the id is forgotten and a retry is a new message; the
@@ -405,6 +413,7 @@ impl Default for ConversationConfig {
             purge_interval_secs: 60,
             purge_batch: 2_000,
             notices_kept_secs: 180 * 86_400,
+            message_updates_kept_secs: 30 * 86_400,
             idempotency_secs: 30 * 86_400,
             typing_per_minute: 60,
             edit_seconds: 2 * 86_400,

@@ -255,19 +255,21 @@ async fn stats_and_export() {
     let state = &lines[8]["conversation_state"];
     assert_eq!((&state["with"]["peer"], &state["draft"]), (&serde_json::json!(bob.user_id), &serde_json::json!("and")));
     assert!(state["pinned_at"].as_u64() > Some(0), "{state}");
+    // Her update log's notices, then the messages of each conversation.
     let log = &lines[9..];
-    assert_eq!(log.len(), 1 + 6 + 5 + 1, "{log:?}");
+    assert_eq!(log.len(), 1 + 5 + 1 + 6, "{log:?}");
     assert_eq!(log[0]["login"]["device_id"], "alice-phone");
-    assert_eq!(log[1]["message"]["content"]["text"], "hello 0");
-    assert_eq!(read["read_up_to"], log[5]["message"]["id"]);
-    assert_eq!(log[1]["message"]["peer"], bob.user_id);
-    assert_eq!(log[6]["message"]["sender"], bob.user_id);
-    assert_eq!(log[7]["friend_request_update"]["request"]["state"], "pending");
-    assert_eq!(log[8]["friend_request_update"]["request"]["state"], "accepted");
-    assert_eq!(log[9]["friend_request_update"]["request"]["to"], carol_id);
-    assert_eq!(log[10]["block_changed"]["user_id"], dave.user_id);
-    assert_eq!(log[11]["profile_changed"]["profile"]["city"], "Lyon");
-    assert_eq!(log[12]["conversation_state_changed"]["draft"], "and");
+    assert_eq!(log[1]["friend_request_update"]["request"]["state"], "pending");
+    assert_eq!(log[2]["friend_request_update"]["request"]["state"], "accepted");
+    assert_eq!(log[3]["friend_request_update"]["request"]["to"], carol_id);
+    assert_eq!(log[4]["block_changed"]["user_id"], dave.user_id);
+    assert_eq!(log[5]["profile_changed"]["profile"]["city"], "Lyon");
+    assert_eq!(log[6]["conversation_state_changed"]["draft"], "and");
+    let messages = &log[7..];
+    assert_eq!(messages[0]["message"]["content"]["text"], "hello 0");
+    assert_eq!(read["read_up_to"], messages[4]["message"]["id"]);
+    assert_eq!(messages[0]["message"]["peer"], bob.user_id);
+    assert_eq!(messages[5]["message"]["sender"], bob.user_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,10 +481,10 @@ async fn groups_in_stats_export_and_backups() {
 }
 
 /// In a group above the write diffusion threshold no member's update log
-/// points at its messages; the export finds the user's own there, also
-/// after the user left the group.
+/// points at its messages; the export reads them from the group, each
+/// once, up to where the user left it, and nothing sent after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_export_holds_ones_own_messages_in_a_large_group() {
+async fn the_export_holds_a_large_groups_messages_up_to_the_exit() {
     use kith::protocol::{CreateGroupRequest, FriendPolicy, JoinPolicy, LeaveGroupRequest, PrivacyRequest, Target};
     let server = TestServer::start_with(|c| c.group.write_diffusion_max = 1).await;
     let alice = server.user(Kind::Tcp, "alice").await;
@@ -492,18 +494,48 @@ async fn the_export_holds_ones_own_messages_in_a_large_group() {
     let fields = common::talk::group_fields(JoinPolicy::Open);
     let group = alice.client.call(&CreateGroupRequest { fields, members: vec![bob.user_id] }).await.unwrap();
     let to = Target::Group(group.group.group_id);
-    let mine =
-        [bob.client.send_text_to(to, "first").await.unwrap(), bob.client.send_text_to(to, "second").await.unwrap()];
-    alice.client.send_text_to(to, "not bob's").await.unwrap();
+    let reached = [
+        bob.client.send_text_to(to, "first").await.unwrap().message_id,
+        bob.client.send_text_to(to, "second").await.unwrap().message_id,
+        alice.client.send_text_to(to, "not bob's").await.unwrap().message_id,
+    ];
     bob.client.call(&LeaveGroupRequest { group_id: group.group.group_id }).await.unwrap();
+    let later = alice.client.send_text_to(to, "after bob left").await.unwrap().message_id;
 
     let lines = export(&server, "bob").await;
     let exported: Vec<u64> = lines.iter().filter_map(|l| l.get("message")).filter_map(|m| m["id"].as_u64()).collect();
-    for sent in &mine {
-        assert_eq!(exported.iter().filter(|id| **id == sent.message_id).count(), 1, "{exported:?}");
+    for sent in reached {
+        assert_eq!(exported.iter().filter(|id| **id == sent).count(), 1, "{exported:?}");
     }
+    assert!(!exported.contains(&later), "{exported:?}");
     let left = lines.iter().find_map(|l| l.get("group_left")).expect("the ended membership is exported");
     assert_eq!(left["group_id"].as_u64(), Some(group.group.group_id));
-    assert!(left["until"].as_u64() > Some(mine[1].message_id), "{left}");
+    assert!(left["until"].as_u64() > Some(reached[2]), "{left}");
     assert!(lines.iter().all(|l| l.get("group").is_none()), "no longer a member");
+}
+
+/// Message updates leave the update log after
+/// `conversation.message_updates_kept_secs`; the export still holds the
+/// messages, read from their conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_holds_messages_whose_updates_left_the_log() {
+    let server = TestServer::start_with(|c| {
+        c.conversation.message_updates_kept_secs = 1;
+        c.conversation.purge_interval_secs = 1;
+    })
+    .await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let mut sent = Vec::new();
+    for text in ["one", "two"] {
+        sent.push(alice.client.send_text(bob.user_id, text).await.unwrap().message_id);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while common::process::stats(&server.data_dir())["swept_message_updates_since_start"].as_u64() < Some(4) {
+        assert!(tokio::time::Instant::now() < deadline, "no message update was swept");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let lines = export(&server, "bob").await;
+    let exported: Vec<u64> = lines.iter().filter_map(|l| l.get("message")).filter_map(|m| m["id"].as_u64()).collect();
+    assert_eq!(exported, sent);
 }

@@ -32,6 +32,7 @@ mod limits;
 mod media;
 mod mentions;
 mod message_lifecycle;
+mod message_window;
 mod messaging;
 mod migration;
 mod moments;

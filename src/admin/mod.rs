@@ -267,6 +267,7 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
         "moment_comments": moment_comments,
         "purged_messages_since_start": services.purged_messages(),
         "swept_notices_since_start": services.swept_notices(),
+        "swept_message_updates_since_start": services.swept_message_updates(),
         "retry_keys": retry_keys,
         "forgotten_retry_keys_since_start": services.forgotten_retry_keys(),
         "media_files": media_files,
@@ -405,7 +406,7 @@ async fn export_lines(
     }
     let mut after = 0;
     loop {
-        let (lines, next) = services.read(move |s| sync::export(s, id, after, retention)).await?;
+        let (lines, next) = services.read(move |s| sync::export(s, id, after)).await?;
         for record in lines {
             if tx.send(line(record)).await.is_err() {
                 return Ok(());
@@ -416,10 +417,21 @@ async fn export_lines(
             None => break,
         }
     }
-    let own = services.read(move |s| conversation::unlogged_own_messages(s, id, retention, now_ms())).await?;
-    for m in own {
-        if tx.send(line(json!({ "message": message_json(id, &m) }))).await.is_err() {
-            return Ok(());
+    for conversation in services.read(move |s| conversation::reached(s, id)).await? {
+        let mut after = 0;
+        loop {
+            let (messages, next) = services
+                .read(move |s| conversation::export_messages(s, id, conversation, after, retention, now_ms()))
+                .await?;
+            for m in messages {
+                if tx.send(line(json!({ "message": message_json(id, &m) }))).await.is_err() {
+                    return Ok(());
+                }
+            }
+            match next {
+                Some(next) => after = next,
+                None => break,
+            }
         }
     }
     Ok(())

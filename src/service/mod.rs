@@ -329,9 +329,15 @@ impl Services {
         &self.push
     }
 
-    /// Notices swept from update logs past the horizon since the start.
+    /// Notices swept from update logs past their horizon since the start.
     pub fn swept_notices(&self) -> u64 {
-        self.purges.notices()
+        self.purges.updates(update::Kept::Notices)
+    }
+
+    /// Message updates swept from update logs past their horizon since the
+    /// start (the messages stay in their conversations).
+    pub fn swept_message_updates(&self) -> u64 {
+        self.purges.updates(update::Kept::Messages)
     }
 
     /// Client message ids forgotten past `idempotency_secs` since the start.

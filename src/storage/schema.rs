@@ -80,6 +80,8 @@ keyspaces! {
     USERDEVICE_CURSOR = 0x31, "userdevice_cursor", "update", "user id ‖ device id (rest of key)", "update id";
     /// How far each user's log was swept of notices past the horizon, and the newest notice removed.
     USERID_HORIZON = 0x32, "userid_horizon", "update", "user id", "Horizon";
+    /// How far each user's log was swept of message updates past their window, and the newest one removed.
+    USERID_MESSAGEHORIZON = 0x33, "userid_messagehorizon", "update", "user id", "Horizon";
 
     /// Profiles, beside the account records.
     USERID_PROFILE = 0x40, "userid_profile", "social", "user id", "Profile";

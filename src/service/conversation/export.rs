@@ -1,8 +1,8 @@
 //! What `kith user export` holds of a user's conversations: the read
 //! receipts setting, a line per conversation of their list with its read
 //! position, and the messages they deleted for themselves; the
-//! conversations they pinned or keep drafts in; their reactions; and their
-//! own messages their update log does not point at.
+//! conversations they pinned or keep drafts in; their reactions; and the
+//! messages of every conversation they reach, read through their views.
 
 use serde_json::{json, Value};
 
@@ -11,7 +11,7 @@ use crate::protocol::Message;
 use crate::service::export::target_json;
 use crate::service::message::{self, Conversation};
 use crate::service::message::{reactions, records};
-use crate::service::{group, update};
+use crate::service::PageLimit;
 use crate::storage::{StorageError, Store};
 
 /// The user's conversation list and settings, at `now` under the server's
@@ -52,28 +52,20 @@ pub(crate) fn export(s: &Store, id: u64, retention: u64, now: u64) -> Result<Vec
     Ok(out)
 }
 
-/// The user's own messages in their groups, present and past, that their
-/// update log does not point at: those sent while a group was above the
-/// write diffusion threshold (a scan of each such group's log, within what
-/// the user may see).
-pub(crate) fn unlogged_own_messages(
+/// One page of the messages of `conversation` the user reaches above
+/// `after`, hidden and cleared ones too (they are still held), and where
+/// the next page starts if there is one. Nothing for a conversation they
+/// do not reach.
+pub(crate) fn messages(
     s: &Store,
     user: u64,
+    conversation: Conversation,
+    after: u64,
     retention: u64,
     now: u64,
-) -> Result<Vec<Message>, StorageError> {
-    let mut out = Vec::new();
-    for group in group::reached_groups(s, user)? {
-        let conversation = Conversation::Group(group);
-        let Ok(view) = View::of(s, user, conversation, retention, now)? else { continue };
-        for window in view.reached_parts() {
-            for entry in message::sent_by(s, conversation, window, user) {
-                let (id, m) = entry?;
-                if !update::holds(s, user, id)? {
-                    out.push(message::wire_message(id, conversation, &m));
-                }
-            }
-        }
-    }
-    Ok(out)
+) -> Result<(Vec<Message>, Option<u64>), StorageError> {
+    let Ok(view) = View::of(s, user, conversation, retention, now)? else { return Ok((Vec::new(), None)) };
+    let (page, more) = view.reached_page(s, after, PageLimit { count: 1000, bytes: 4 * 1024 * 1024 })?;
+    let next = page.last().filter(|_| more).map(|(id, _)| *id);
+    Ok((page.iter().map(|(id, m)| message::wire_message(*id, conversation, m)).collect(), next))
 }

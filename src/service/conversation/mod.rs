@@ -52,9 +52,9 @@ pub(crate) use list::total_unread;
 pub(crate) use purge::{purge_expired, Purges};
 pub(crate) use send::seed_direct;
 pub(crate) use state::{check as check_states, muted, stats as state_stats};
-pub(crate) use visibility::View;
+pub(crate) use visibility::{reached, View};
 // What the other domains and the start-up checks use of this one.
-pub(crate) use export::{export, unlogged_own_messages};
+pub(crate) use export::{export, messages as export_messages};
 
 use super::message::{records, Conversation};
 use super::{group, social, update, Call, Outcome, Router, ServiceError, ServiceResult, Tx};

@@ -15,8 +15,9 @@
 //! keeps its place in lists. When a conversation is done, its participants'
 //! hidden marks on purged messages go too. Progress goes to the log.
 //!
-//! The same loop sweeps, each at its own pace, the notices past the update
-//! log's horizon and the client message ids past `idempotency_secs`.
+//! The same loop sweeps, each at its own pace, the update logs of notices
+//! and of message updates past their horizons, and the client message ids
+//! past `idempotency_secs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 use crate::id::now_ms;
 use crate::service::message::records;
 use crate::service::message::{self, Conversation};
-use crate::service::{group, update, ServiceResult, Services, Tx};
+use crate::service::update::{self, Kept};
+use crate::service::{group, ServiceResult, Services, Tx};
 use crate::storage::{StorageError, Store};
 
 /// How often a long purge reports its progress.
@@ -42,9 +44,12 @@ const OWN_ROWS: usize = 3;
 pub(crate) struct Purges {
     messages: AtomicU64,
     notices: AtomicU64,
+    message_updates: AtomicU64,
     retry_keys: AtomicU64,
     /// When notices were last swept.
     notices_swept: Sweep,
+    /// When message updates were last swept.
+    message_updates_swept: Sweep,
     /// When the idempotency index was last swept.
     retry_keys_swept: Sweep,
 }
@@ -78,9 +83,18 @@ impl Purges {
         self.messages.load(Ordering::Relaxed)
     }
 
-    /// Notices swept from update logs past the horizon since the server started.
-    pub(crate) fn notices(&self) -> u64 {
-        self.notices.load(Ordering::Relaxed)
+    /// Updates of one kind swept from update logs past their horizon since
+    /// the server started.
+    pub(crate) fn updates(&self, kept: Kept) -> u64 {
+        self.of(kept).0.load(Ordering::Relaxed)
+    }
+
+    /// The count and the schedule of one kind's sweep.
+    fn of(&self, kept: Kept) -> (&AtomicU64, &Sweep) {
+        match kept {
+            Kept::Notices => (&self.notices, &self.notices_swept),
+            Kept::Messages => (&self.message_updates, &self.message_updates_swept),
+        }
     }
 
     /// Idempotency entries forgotten past `idempotency_secs` since the
@@ -90,8 +104,8 @@ impl Purges {
     }
 }
 
-/// Purges expired messages, and sweeps notices past the update log's
-/// horizon, every `purge_interval_secs` until `shutdown`.
+/// Purges expired messages, and sweeps what is kept only for a while,
+/// every `purge_interval_secs` until `shutdown`.
 pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: CancellationToken) {
     let every = Duration::from_secs(services.config.conversation.purge_interval_secs);
     loop {
@@ -103,14 +117,18 @@ pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: Cancellatio
             tracing::warn!(error = %e, "purging expired messages failed; trying again next round");
         }
         let config = &services.config.conversation;
-        if services.purges.notices_swept.due(config.notices_kept_secs) {
-            match update::sweep_notices(&services, &shutdown).await {
+        for kept in [Kept::Notices, Kept::Messages] {
+            let (count, sweep) = services.purges.of(kept);
+            if !sweep.due(update::kept_secs(config, kept)) {
+                continue;
+            }
+            match update::sweep(&services, kept, &shutdown).await {
                 Ok(0) => {}
                 Ok(n) => {
-                    services.purges.notices.fetch_add(n, Ordering::Relaxed);
-                    tracing::info!(notices = n, "removed notices past the update log's horizon");
+                    count.fetch_add(n, Ordering::Relaxed);
+                    tracing::info!(?kept, updates = n, "removed updates past the update log's horizon");
                 }
-                Err(e) => tracing::warn!(error = %e, "sweeping old notices failed; trying again next round"),
+                Err(e) => tracing::warn!(?kept, error = %e, "sweeping old updates failed; trying again next round"),
             }
         }
         if services.purges.retry_keys_swept.due(config.idempotency_secs) {

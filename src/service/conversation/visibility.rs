@@ -166,6 +166,18 @@ impl View {
         message::page(s, self.conversation, direction, anchor, &parts, limit, |id| self.hid(s, id))
     }
 
+    /// One page of the messages reached above `after`, hidden and cleared
+    /// ones too (what the user's export holds), ascending, and whether more
+    /// follow.
+    pub(crate) fn reached_page(
+        &self,
+        s: &Store,
+        after: u64,
+        limit: PageLimit,
+    ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
+        message::page(s, self.conversation, Direction::After, after, &self.reached_parts(), limit, |_| Ok(false))
+    }
+
     /// The newest message of the conversation not cleared or hidden within
     /// the user's windows, up to `newest`: what the list shows as `last`.
     /// One that has expired is given as an `Expired` tombstone (no content),
@@ -177,12 +189,31 @@ impl View {
         Ok(found.map(|(id, m)| if id < self.expiry { (id, expired(m)) } else { (id, m) }))
     }
 
+    /// The id of the newest message shown at or below `up_to`.
+    pub(crate) fn newest_shown(&self, r: &impl Get, up_to: u64) -> Result<Option<u64>, StorageError> {
+        let found = message::newest(r, self.conversation, &self.shown_parts(), up_to, |id| self.hid(r, id))?;
+        Ok(found.map(|(id, _)| id))
+    }
+
     /// The newest message reached at or below `up_to`, hidden or not: where
     /// a read position may stand (a made-up id is moved down to a message).
     pub(crate) fn newest_reached(&self, r: &impl Get, up_to: u64) -> Result<Option<u64>, StorageError> {
         let found = message::newest(r, self.conversation, &self.reached_parts(), up_to, |_| Ok(false))?;
         Ok(found.map(|(id, _)| id))
     }
+}
+
+/// Every conversation a user reaches a part of: their 1:1 conversations,
+/// then every group they are in or left and keep a window of.
+pub(crate) fn reached(store: &Store, user: u64) -> Result<Vec<Conversation>, StorageError> {
+    let mut conversations = Vec::new();
+    for entry in records::entries_of(store, user) {
+        if let (conversation @ Conversation::Direct { .. }, _) = entry? {
+            conversations.push(conversation);
+        }
+    }
+    conversations.extend(group::reached_groups(store, user)?.into_iter().map(Conversation::Group));
+    Ok(conversations)
 }
 
 /// `windows` from `from` on.

@@ -318,20 +318,6 @@ fn page(
     Ok((out, false))
 }
 
-/// A sender's messages in one part of a conversation's log, oldest first
-/// (a scan of the log; for exports).
-pub(crate) fn sent_by(
-    store: &Store,
-    conversation: Conversation,
-    part: RangeInclusive<u64>,
-    sender: u64,
-) -> impl Iterator<Item = Result<(u64, StoredMessage), StorageError>> + '_ {
-    store
-        .range(&LOG, (conversation, *part.start())..=(conversation, *part.end()))
-        .filter(move |entry| entry.as_ref().map_or(true, |(_, m)| m.sender == sender))
-        .map(|entry| entry.map(|((_, id), m)| (id, m)))
-}
-
 /// Messages in all logs, 1:1 conversations, and the messages of group logs
 /// among them (a scan of the log's keys, which are sorted by conversation).
 pub(crate) fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {

@@ -1,34 +1,40 @@
-//! What `kith user export` holds of a user's update log: a line per entry,
-//! messages with their content and notices with their fields.
+//! What `kith user export` holds of a user's update log: a line per
+//! notice, with its fields. The messages come from their conversations
+//! (the conversation domain's export), whose logs hold them for as long as
+//! they are kept; the update log points at recent ones only.
 
 use serde_json::{json, Value};
 
-use super::{page, LogPage, Reader};
+use super::update::{self, StoredUpdate};
 use crate::id::id_time_ms;
 use crate::protocol::{Update, UpdateBody};
-use crate::service::export::{message_json, request_json, target_json};
-use crate::service::PageLimit;
+use crate::service::export::{request_json, target_json};
 use crate::storage::{StorageError, Store};
 
-/// The lines of the user's log after update `after`, a page at a time, and
-/// where the next page starts if there is one. Messages are every one the
-/// user reached, hidden or cleared ones too.
-pub(crate) fn export(
-    s: &Store,
-    user: u64,
-    after: u64,
-    retention: u64,
-) -> Result<(Vec<Value>, Option<u64>), StorageError> {
-    let limit = PageLimit { count: 1000, bytes: 4 * 1024 * 1024 };
-    let LogPage { updates, more, .. } = page(s, user, after, limit, retention, Reader::Export)?;
-    let next = updates.last().filter(|_| more).map(|last| last.id);
-    Ok((updates.iter().map(|entry| line(user, entry)).collect(), next))
+/// Log entries a page of the export looks at, at most.
+const PAGE: usize = 1000;
+
+/// The lines of the notices in the user's log after update `after`, a
+/// page at a time, and where the next page starts if there is one.
+pub(crate) fn export(s: &Store, user: u64, after: u64) -> Result<(Vec<Value>, Option<u64>), StorageError> {
+    let mut lines = Vec::new();
+    let mut looked = 0;
+    for entry in update::entries_after(s, user, after) {
+        let (id, stored) = entry?;
+        if let StoredUpdate::Inline { kind, body } = stored {
+            lines.push(line(&Update { id, kind, body }));
+        }
+        looked += 1;
+        if looked == PAGE {
+            return Ok((lines, Some(id)));
+        }
+    }
+    Ok((lines, None))
 }
 
-fn line(user: u64, entry: &Update) -> Value {
+fn line(entry: &Update) -> Value {
     let (id, time) = (entry.id, id_time_ms(entry.id));
     match entry.decode() {
-        Ok(Some(UpdateBody::Message(m))) => json!({ "message": message_json(user, &m) }),
         Ok(Some(UpdateBody::NewLogin(n))) => json!({ "login": {
             "id": id,
             "time": time,

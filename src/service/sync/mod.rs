@@ -20,7 +20,7 @@ pub(crate) use floors::Floors;
 use super::conversation::{self, View};
 use super::message::records;
 use super::message::{self, Conversation};
-use super::update::{self, StoredUpdate};
+use super::update::{self, Kept, StoredUpdate};
 use super::{group, Call, Outcome, PageLimit, Router, ServiceResult};
 use crate::protocol::{AckReply, AckRequest, Limited, SyncPage, SyncRequest, Update, UpdateBody};
 use crate::storage::{StorageError, Store};
@@ -40,14 +40,15 @@ async fn sync(call: Call, req: SyncRequest) -> ServiceResult<Outcome<SyncPage>> 
         .services
         .read(move |s| {
             let retention = services.config.conversation.retention_secs;
-            let reader = Reader::Device(caps, &services.floors);
-            let page = page(s, user, req.after, limit, retention, reader)?;
+            let page = page(s, user, req.after, limit, retention, caps, &services.floors)?;
             Ok((page, group::news(s, user, req.after)?))
         })
         .await?;
+    // A group named in `groups` is pulled from its `after` on anyway.
     let limited = page
         .limited
         .into_iter()
+        .filter(|(conversation, _)| !groups.iter().any(|news| *conversation == Conversation::Group(news.group_id)))
         .map(|(conversation, older_than)| Limited { with: conversation.target_from(user), older_than })
         .collect();
     Ok(Outcome::Reply(SyncPage {
@@ -96,36 +97,38 @@ pub(super) struct LogPage {
     pub notices_dropped: u64,
 }
 
-/// Who reads a page of a user's log.
-#[derive(Clone, Copy)]
-enum Reader<'a> {
-    /// A device catching up: messages shown to the user (not cleared or
-    /// hidden by them either), and the offline cap.
-    Device(OfflineCaps, &'a Floors),
-    /// The operator's export: every message the user reaches, those they
-    /// cleared or hid included (they are still held), no cap.
-    Export,
-}
-
 /// One page of a user's log: updates with ids above `after`. A message is
-/// given only if its conversation's [`View`] lets the reader have it:
-/// within the user's windows of a group, not expired under the server's
-/// `retention` or the conversation's, and for a device not cleared or
-/// hidden. For a device, a conversation with more messages from its first
-/// update in the page on than its cap gives only the newest of them; each
-/// such conversation is returned with the oldest id given.
+/// given only if its conversation's [`View`] shows it to the user: within
+/// their windows of a group, not expired under the server's `retention` or
+/// the conversation's, not cleared or hidden. A conversation with more
+/// messages from its first update in the page on than its cap gives only
+/// the newest of them; each such conversation is returned with the oldest
+/// id given. So is each conversation with a message shown in the part of
+/// the page's span whose message updates were swept past their horizon.
 fn page(
     store: &Store,
     user: u64,
     after: u64,
     limit: PageLimit,
     retention: u64,
-    reader: Reader<'_>,
+    caps: OfflineCaps,
+    floors: &Floors,
 ) -> Result<LogPage, StorageError> {
-    // Read after the page: a sweep that removed notices while the page was
-    // read has recorded them by then (it writes both in one batch).
-    let dropped = || update::notices_dropped(store, user, after);
     let now = crate::id::now_ms();
+    // Read after the page: a sweep that removed updates while the page was
+    // read has recorded them by then (it writes both in one batch).
+    let ended = |updates: Vec<Update>, more: bool, mut limited: Vec<(Conversation, u64)>| {
+        let swept = update::horizon(store, Kept::Messages, user)?;
+        if swept.dropped > after {
+            // The span this page stands for ends at its last update if more
+            // follow, else at the end of the log.
+            let end = if more { updates.last().map_or(after, |u| u.id) } else { u64::MAX };
+            limited.extend(swept_away(store, user, after, swept.swept.min(end), retention, now)?);
+        }
+        let notices = update::horizon(store, Kept::Notices, user)?.dropped;
+        let notices_dropped = if notices > after { notices } else { 0 };
+        Ok(LogPage { updates, more, limited, notices_dropped })
+    };
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
     // Each conversation met: what the user may see of it, and the offline
@@ -141,7 +144,7 @@ fn page(
                     Entry::Vacant(first) => {
                         let view = View::of(store, user, conversation, retention, now)?.ok();
                         let mut floor = 0;
-                        if let (Reader::Device(caps, known), Some(view)) = (reader, &view) {
+                        if let Some(view) = &view {
                             let cap = match conversation {
                                 Conversation::Direct { .. } => caps.direct,
                                 Conversation::Group(_) => caps.group,
@@ -150,7 +153,7 @@ fn page(
                             // on, and that floor not expired: the device
                             // missed more than the cap.
                             let head = records::head(store, conversation)?;
-                            if let Some(capped) = known.floor(store, conversation, &head, cap)? {
+                            if let Some(capped) = floors.floor(store, conversation, &head, cap)? {
                                 if id < capped && capped > view.expiry() {
                                     limited.push((conversation, capped));
                                     floor = capped;
@@ -161,15 +164,11 @@ fn page(
                     }
                 };
                 let Some(view) = view.as_ref().filter(|_| id >= *floor) else { continue };
-                let given = match reader {
-                    Reader::Device(..) => view.shows(store, id)?,
-                    Reader::Export => view.reaches(id),
-                };
-                if !given {
+                if !view.shows(store, id)? {
                     continue;
                 }
                 if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped: dropped()? });
+                    return ended(out, true, limited);
                 }
                 let Some(m) = message::logged(store, conversation, id)? else { continue };
                 bytes += m.size();
@@ -177,7 +176,7 @@ fn page(
             }
             StoredUpdate::Inline { kind, body } => {
                 if limit.full(out.len(), bytes) {
-                    return Ok(LogPage { updates: out, more: true, limited, notices_dropped: dropped()? });
+                    return ended(out, true, limited);
                 }
                 bytes += body.len();
                 Update { id, kind, body }
@@ -185,5 +184,27 @@ fn page(
         };
         out.push(update);
     }
-    Ok(LogPage { updates: out, more: false, limited, notices_dropped: dropped()? })
+    ended(out, false, limited)
+}
+
+/// The conversations with a message shown to the user in `(after, up_to]`,
+/// a span whose message updates were swept from their log, each with the
+/// first id past the span: the device pulls what it lacks below it with
+/// `History`.
+fn swept_away(
+    store: &Store,
+    user: u64,
+    after: u64,
+    up_to: u64,
+    retention: u64,
+    now: u64,
+) -> Result<Vec<(Conversation, u64)>, StorageError> {
+    let mut out = Vec::new();
+    for conversation in conversation::reached(store, user)? {
+        let Ok(view) = View::of(store, user, conversation, retention, now)? else { continue };
+        if view.newest_shown(store, up_to)?.is_some_and(|id| id > after) {
+            out.push((conversation, up_to.saturating_add(1)));
+        }
+    }
+    Ok(out)
 }

@@ -6,12 +6,14 @@
 //! the change, and is pushed to their online devices once durable. A device
 //! catches up with `Sync` from its cursor and moves the cursor with `Ack`.
 //!
-//! The log has a horizon: notices (every kind but messages) older than
-//! `conversation.notices_kept_secs` are swept away in the background
-//! ([`sweep_notices`]), so a log does not grow for ever from requests,
-//! receipts and invitations of a user who never syncs. Messages stay as long
-//! as their conversation keeps them. A `Sync` from below the newest notice
-//! removed says so (`notices_dropped`), and the device re-reads its state.
+//! The log has two horizons, swept in the background ([`sweep`]), so a log
+//! does not grow for ever. Notices (every kind but messages) older than
+//! `conversation.notices_kept_secs` go: a `Sync` from below the newest
+//! notice removed says so (`notices_dropped`), and the device re-reads its
+//! state. Message updates older than `conversation.message_updates_kept_secs`
+//! go too, while the messages stay in their conversations' logs: a `Sync`
+//! from below them names the conversations they were in (`limited`), and
+//! the device pulls those messages with `History`.
 //!
 //! Uses: message (the log's key). `Sync` and `Ack`, which read the log
 //! through what the user may see, are in [`super::sync`].
@@ -20,8 +22,8 @@ mod store;
 
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
-    advance_cursor, check, count, cursor, cursors, entries_after, erase, from_v1, holds, latest, messages_between,
-    notices_dropped, remove, rewrite_notices, StoredUpdate,
+    advance_cursor, check, count, cursor, cursors, entries_after, erase, from_v1, horizon, latest, messages_between,
+    remove, rewrite_notices, Kept, StoredUpdate,
 };
 
 use tokio_util::sync::CancellationToken;
@@ -53,18 +55,20 @@ pub(crate) fn publish_to(
     tx.emit(Event { audience: Audience::Users { users: live, except }, id, update });
 }
 
-/// Removes the notices past the horizon from every user's log, in jobs of
-/// at most `conversation.purge_batch` entries looked at, through the group
+/// Removes the updates of one kind past its horizon from every user's log
+/// (`conversation.notices_kept_secs` for notices,
+/// `conversation.message_updates_kept_secs` for messages), in jobs of at
+/// most `conversation.purge_batch` entries looked at, through the group
 /// commit like any write. Returns how many went.
-pub(crate) async fn sweep_notices(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
-    let config = &services.config.conversation;
-    if config.notices_kept_secs == 0 {
+pub(crate) async fn sweep(services: &Services, kept: Kept, shutdown: &CancellationToken) -> ServiceResult<u64> {
+    let secs = kept_secs(&services.config.conversation, kept);
+    if secs == 0 {
         return Ok(0);
     }
-    let cutoff = crate::id::first_id_within(config.notices_kept_secs, crate::id::now_ms());
-    let batch = config.purge_batch as usize;
+    let cutoff = crate::id::first_id_within(secs, crate::id::now_ms());
+    let batch = services.config.conversation.purge_batch as usize;
     let last = services.accounts.last_user_id();
-    let due = services.read(move |s| store::notices_due(s, last, cutoff)).await?;
+    let due = services.read(move |s| store::sweep_due(s, kept, last, cutoff)).await?;
     let mut removed = 0;
     for user in due {
         loop {
@@ -73,7 +77,7 @@ pub(crate) async fn sweep_notices(services: &Services, shutdown: &CancellationTo
             }
             let (n, more) = services
                 .committer
-                .run(move |tx| ServiceResult::Ok(store::sweep_notices(tx, user, cutoff, batch)?))
+                .run(move |tx| ServiceResult::Ok(store::sweep(tx, kept, user, cutoff, batch)?))
                 .await?;
             removed += n;
             if !more {
@@ -82,4 +86,12 @@ pub(crate) async fn sweep_notices(services: &Services, shutdown: &CancellationTo
         }
     }
     Ok(removed)
+}
+
+/// Seconds the updates of one kind stay in the logs (0: for ever).
+pub(crate) fn kept_secs(config: &crate::config::ConversationConfig, kept: Kept) -> u64 {
+    match kept {
+        Kept::Notices => config.notices_kept_secs,
+        Kept::Messages => config.message_updates_kept_secs,
+    }
 }

@@ -38,27 +38,54 @@ impl StoredUpdate {
     }
 }
 
-/// How far a user's log was swept of notices past the horizon.
+/// How far a user's log was swept of one kind of update past its horizon.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Horizon {
-    /// Every notice up to this id is gone (0: none swept yet).
+pub(crate) struct Horizon {
+    /// Every update of the kind up to this id is gone (0: none swept yet).
     pub swept: u64,
-    /// The newest notice removed (0: none): a device that syncs from below
-    /// it missed something.
+    /// The newest one removed (0: none): a device that syncs from below it
+    /// missed something.
     pub dropped: u64,
+}
+
+/// What a sweep takes out of the logs past its horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kept {
+    /// Every update but messages, kept `conversation.notices_kept_secs`.
+    Notices,
+    /// Message updates, kept `conversation.message_updates_kept_secs`: the
+    /// messages themselves stay in their conversations' logs.
+    Messages,
+}
+
+impl Kept {
+    /// Where each user's sweep of this kind stands.
+    fn horizons(self) -> Keyspace<u64, Horizon> {
+        match self {
+            Kept::Notices => HORIZONS,
+            Kept::Messages => MESSAGE_HORIZONS,
+        }
+    }
+
+    /// Whether a log entry is of this kind.
+    fn holds(self, stored: &StoredUpdate) -> bool {
+        matches!(stored, StoredUpdate::Message(_)) == (self == Kept::Messages)
+    }
 }
 
 const LOG: Keyspace<(u64, u64), StoredUpdate> = Keyspace::new(&schema::USERUPDATE_UPDATE);
 const CURSORS: Keyspace<(u64, String), u64> = Keyspace::new(&schema::USERDEVICE_CURSOR);
 const HORIZONS: Keyspace<u64, Horizon> = Keyspace::new(&schema::USERID_HORIZON);
+const MESSAGE_HORIZONS: Keyspace<u64, Horizon> = Keyspace::new(&schema::USERID_MESSAGEHORIZON);
 
 /// Deletes at most `most` entries of a deleted user's log, then their
-/// cursors and horizon; true when nothing is left.
+/// cursors and horizons; true when nothing is left.
 pub(crate) fn erase(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<bool, StorageError> {
     if tx.delete_some(&LOG, &user, most)? > 0 || tx.delete_some(&CURSORS, &user, most)? > 0 {
         return Ok(false);
     }
     tx.delete(&HORIZONS, &user);
+    tx.delete(&MESSAGE_HORIZONS, &user);
     Ok(true)
 }
 
@@ -74,11 +101,6 @@ pub(crate) fn remove(tx: &mut Tx<'_>, user: u64, id: u64) {
     tx.delete(&LOG, &(user, id));
 }
 
-/// Whether a user's log holds update `id` (for a message, its pointer).
-pub(crate) fn holds(store: &Store, user: u64, id: u64) -> Result<bool, StorageError> {
-    Ok(store.get(&LOG, &(user, id))?.is_some())
-}
-
 /// The highest update id in a user's log, 0 if it is empty.
 pub(crate) fn latest(store: &Store, user: u64) -> Result<u64, StorageError> {
     Ok(store.range(&LOG, (user, 0)..=(user, u64::MAX)).next_back().transpose()?.map_or(0, |((_, id), _)| id))
@@ -90,11 +112,14 @@ pub(crate) fn cursor(store: &Store, user: u64, device: &str) -> Result<u64, Stor
 }
 
 /// Moves a device's cursor up to `up_to` (never down, never past the
-/// user's newest update, or the newest notice swept if that is newer);
+/// user's newest update, or the newest one swept if that is newer);
 /// returns the new value.
 pub(crate) fn advance_cursor(tx: &mut Tx<'_>, user: u64, device: String, up_to: u64) -> ServiceResult<u64> {
     let logged = tx.last(&LOG, (user, 0)..=(user, u64::MAX))?.map_or(0, |((_, id), _)| id);
-    let latest = logged.max(tx.get(&HORIZONS, &user)?.unwrap_or_default().dropped);
+    let mut latest = logged;
+    for kept in [Kept::Notices, Kept::Messages] {
+        latest = latest.max(tx.get(&kept.horizons(), &user)?.unwrap_or_default().dropped);
+    }
     let key = (user, device);
     let old = tx.get(&CURSORS, &key)?.unwrap_or(0);
     let new = old.max(up_to.min(latest));
@@ -123,12 +148,13 @@ pub(crate) fn messages_between(
     Ok(out)
 }
 
-/// The users, of those with ids up to `last`, whose logs hold a notice
-/// below `cutoff` not yet swept (one read and one seek each).
-pub(super) fn notices_due(store: &Store, last: u64, cutoff: u64) -> Result<Vec<u64>, StorageError> {
+/// The users, of those with ids up to `last`, whose logs hold an entry
+/// below `cutoff` past where their sweep of `kept` stands (one read and one
+/// seek each).
+pub(super) fn sweep_due(store: &Store, kept: Kept, last: u64, cutoff: u64) -> Result<Vec<u64>, StorageError> {
     let mut due = Vec::new();
     for user in 1..=last {
-        let from = store.get(&HORIZONS, &user)?.unwrap_or_default().swept.saturating_add(1);
+        let from = store.get(&kept.horizons(), &user)?.unwrap_or_default().swept.saturating_add(1);
         if from < cutoff && store.range(&LOG, (user, from)..(user, cutoff)).next().transpose()?.is_some() {
             due.push(user);
         }
@@ -137,11 +163,18 @@ pub(super) fn notices_due(store: &Store, last: u64, cutoff: u64) -> Result<Vec<u
 }
 
 /// One sweep job: looks at up to `most` entries of a user's log below
-/// `cutoff`, from where the last sweep stopped, and removes the notices
-/// among them (messages stay). Returns the notices removed and whether
-/// more entries below `cutoff` wait.
-pub(super) fn sweep_notices(tx: &mut Tx<'_>, user: u64, cutoff: u64, most: usize) -> Result<(u64, bool), StorageError> {
-    let mut horizon = tx.get(&HORIZONS, &user)?.unwrap_or_default();
+/// `cutoff`, from where the last sweep of `kept` stopped, and removes those
+/// of that kind (the others stay). Returns how many went and whether more
+/// entries below `cutoff` wait.
+pub(super) fn sweep(
+    tx: &mut Tx<'_>,
+    kept: Kept,
+    user: u64,
+    cutoff: u64,
+    most: usize,
+) -> Result<(u64, bool), StorageError> {
+    let horizons = kept.horizons();
+    let mut horizon = tx.get(&horizons, &user)?.unwrap_or_default();
     let from = horizon.swept.saturating_add(1);
     if from >= cutoff {
         return Ok((0, false));
@@ -149,12 +182,12 @@ pub(super) fn sweep_notices(tx: &mut Tx<'_>, user: u64, cutoff: u64, most: usize
     let entries: Vec<(u64, bool)> = tx
         .range(&LOG, (user, from)..(user, cutoff))
         .take(most.saturating_add(1))
-        .map(|e| e.map(|((_, id), stored)| (id, matches!(stored, StoredUpdate::Inline { .. }))))
+        .map(|e| e.map(|((_, id), stored)| (id, kept.holds(&stored))))
         .collect::<Result<_, _>>()?;
     let more = entries.len() > most;
     let mut removed = 0;
-    for &(id, notice) in entries.iter().take(most) {
-        if notice {
+    for &(id, goes) in entries.iter().take(most) {
+        if goes {
             tx.delete(&LOG, &(user, id));
             horizon.dropped = id;
             removed += 1;
@@ -164,7 +197,7 @@ pub(super) fn sweep_notices(tx: &mut Tx<'_>, user: u64, cutoff: u64, most: usize
     if !more {
         horizon.swept = cutoff - 1;
     }
-    tx.put(&HORIZONS, &user, &horizon);
+    tx.put(&horizons, &user, &horizon);
     Ok((removed, more))
 }
 
@@ -178,11 +211,9 @@ pub(crate) fn entries_after(
     store.range(&LOG, range).map(|e| e.map(|((_, id), stored)| (id, stored)))
 }
 
-/// The newest notice removed from the user's log past the horizon, when it
-/// lies above `after` (a device at `after` missed notices); else 0.
-pub(crate) fn notices_dropped(store: &Store, user: u64, after: u64) -> Result<u64, StorageError> {
-    let dropped = store.get(&HORIZONS, &user)?.unwrap_or_default().dropped;
-    Ok(if dropped > after { dropped } else { 0 })
+/// Where the sweep of `kept` stands in a user's log.
+pub(crate) fn horizon(store: &Store, kept: Kept, user: u64) -> Result<Horizon, StorageError> {
+    Ok(store.get(&kept.horizons(), &user)?.unwrap_or_default())
 }
 
 /// Entries in all update logs.
@@ -202,7 +233,8 @@ pub(crate) fn check(store: &Audit<'_>, highwater: u64) -> Result<(), String> {
     for entry in store.all(&CURSORS) {
         entry.map_err(|e| e.to_string())?;
     }
-    store.check_entries(&HORIZONS)
+    store.check_entries(&HORIZONS)?;
+    store.check_entries(&MESSAGE_HORIZONS)
 }
 
 /// Every device cursor, as `(user, cursor)` in user order, for a migration.
