@@ -1,8 +1,9 @@
 //! `stored`: reads on a server started on a seeded data directory (`kith
 //! bench dm --seed-data-dir`): `History` pages walked back from the newest
 //! message of `--pairs` seeded conversations for `--duration` seconds, then
-//! a new device of the first seeded user catching up with `Sync` from the
-//! start of its log. With the server's pid, its memory before and after.
+//! a new device of the first seeded user catching up from the start: `Sync`,
+//! then `History` for the conversations it names in `limited`. With the
+//! server's pid, its memory before and after.
 
 use std::time::{Duration, Instant};
 
@@ -42,18 +43,33 @@ pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
     }
     let history_secs = started.elapsed().as_secs_f64();
 
-    // A device the first seeded user never used: its log from the start.
+    // A device the first seeded user never used: its log from the start,
+    // then, as a client does, the conversations `Sync` named in `limited`
+    // (past the offline cap or the message window) pulled with `History`.
     let (device, account) = accounts.connect(server, &format!("{prefix}-s-0"), 1).await?;
     let t = Instant::now();
-    let (mut after, mut updates, mut messages, mut limited) = (0, 0u64, 0u64, 0u64);
+    let (mut after, mut updates, mut messages, mut named) = (0, 0u64, 0u64, Vec::new());
     loop {
         let page = device.call(&SyncRequest { after, limit: 100 }).await?;
         updates += page.updates.len() as u64;
         messages += page.updates.iter().filter_map(message_of).count() as u64;
-        limited += page.limited.len() as u64;
+        named.extend(page.limited);
         match (page.more, page.updates.last()) {
             (true, Some(last)) => after = last.id,
             _ => break,
+        }
+    }
+    let mut pulled = 0u64;
+    for limited in &named {
+        let mut anchor = limited.older_than;
+        loop {
+            let request = HistoryRequest { with: limited.with, direction: Direction::Before, anchor, limit: 100 };
+            let page = device.call(&request).await?;
+            pulled += page.messages.len() as u64;
+            match (page.more, page.messages.first()) {
+                (true, Some(oldest)) => anchor = oldest.id,
+                _ => break,
+            }
         }
     }
     let synced = t.elapsed();
@@ -69,7 +85,8 @@ pub(super) async fn run(b: &mut Bench<'_>) -> Result<Report, ClientError> {
         .count("sync: user", account.user_id)
         .count("sync: updates", updates)
         .count("sync: messages", messages)
-        .count("sync: conversations capped", limited)
-        .figure("sync from the start ms", synced.as_secs_f64() * 1000.0);
+        .count("sync: conversations named", named.len() as u64)
+        .count("history after sync: messages", pulled)
+        .figure("catch-up from the start ms", synced.as_secs_f64() * 1000.0);
     Ok(report)
 }

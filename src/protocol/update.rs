@@ -167,8 +167,10 @@ pub struct SyncPage {
 pub struct Limited {
     /// The conversation.
     pub with: Target,
-    /// The oldest message `Sync` gives of it; every older message is in
-    /// its history and in no `Sync` page of this call's range.
+    /// Under the offline cap, the oldest message `Sync` gives of it; past
+    /// the message window, the first id past the span whose message
+    /// updates were removed. Every older message is in its history and in
+    /// no `Sync` page of this call's range.
     pub older_than: u64,
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::UpdateBody;
 use crate::service::message::Conversation;
 use crate::service::{ServiceResult, Tx};
-use crate::storage::{schema, Audit, KeyPart, Keyspace, Migrator, StorageError, Store};
+use crate::storage::{schema, Audit, Get, KeyPart, Keyspace, Migrator, StorageError, Store};
 
 /// One entry of a user's update log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,9 +101,16 @@ pub(crate) fn remove(tx: &mut Tx<'_>, user: u64, id: u64) {
     tx.delete(&LOG, &(user, id));
 }
 
-/// The highest update id in a user's log, 0 if it is empty.
-pub(crate) fn latest(store: &Store, user: u64) -> Result<u64, StorageError> {
-    Ok(store.range(&LOG, (user, 0)..=(user, u64::MAX)).next_back().transpose()?.map_or(0, |((_, id), _)| id))
+/// The highest update id in a user's log, or of those swept from it past
+/// a horizon if that is higher (0 if none): a device below it has
+/// something to learn from `Sync`, if only where to pull messages.
+pub(crate) fn latest(r: &impl Get, user: u64) -> Result<u64, StorageError> {
+    let newest = r.range_descending(&LOG, (user, 0)..=(user, u64::MAX)).next().transpose()?;
+    let mut latest = newest.map_or(0, |((_, id), _)| id);
+    for kept in [Kept::Notices, Kept::Messages] {
+        latest = latest.max(r.get(&kept.horizons(), &user)?.unwrap_or_default().dropped);
+    }
+    Ok(latest)
 }
 
 /// The highest update id a device has acknowledged.
@@ -115,11 +122,7 @@ pub(crate) fn cursor(store: &Store, user: u64, device: &str) -> Result<u64, Stor
 /// user's newest update, or the newest one swept if that is newer);
 /// returns the new value.
 pub(crate) fn advance_cursor(tx: &mut Tx<'_>, user: u64, device: String, up_to: u64) -> ServiceResult<u64> {
-    let logged = tx.last(&LOG, (user, 0)..=(user, u64::MAX))?.map_or(0, |((_, id), _)| id);
-    let mut latest = logged;
-    for kept in [Kept::Notices, Kept::Messages] {
-        latest = latest.max(tx.get(&kept.horizons(), &user)?.unwrap_or_default().dropped);
-    }
+    let latest = latest(tx, user)?;
     let key = (user, device);
     let old = tx.get(&CURSORS, &key)?.unwrap_or(0);
     let new = old.max(up_to.min(latest));
