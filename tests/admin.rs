@@ -539,3 +539,45 @@ async fn the_export_holds_messages_whose_updates_left_the_log() {
     let exported: Vec<u64> = lines.iter().filter_map(|l| l.get("message")).filter_map(|m| m["id"].as_u64()).collect();
     assert_eq!(exported, sent);
 }
+
+/// `kith compact` rewrites a stopped server's database into fresh files:
+/// every live entry is there after, byte for byte, what the purge removed
+/// no longer takes room, and the server starts on it. It refuses while the
+/// server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_rewrites_a_stopped_servers_database() {
+    let mut server = TestServer::start_with(|c| {
+        c.conversation.retention_secs = 2;
+        c.conversation.purge_interval_secs = 1;
+    })
+    .await;
+    let alice = server.user(Kind::Tcp, "alice").await;
+    let bob = server.user(Kind::Tcp, "bob").await;
+    let big = "x".repeat(4_000);
+    for _ in 0..200 {
+        alice.client.send_text(bob.user_id, &big).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while common::process::stats(&server.data_dir())["purged_messages_since_start"].as_u64() < Some(199) {
+        assert!(tokio::time::Instant::now() < deadline, "the purge did not run");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refused = kith(&["compact"], &server.data_dir());
+    assert!(!refused.status.success() && stderr(&refused).contains("stop it"), "{}", stderr(&refused));
+    drop((alice, bob));
+    server.stop().await;
+
+    let before = common::process::backup(&server.data_dir(), &server.dir.path().join("before.bak"));
+    let out = kith(&["compact"], &server.data_dir());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    let figures: Vec<u64> = said.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(figures.len(), 3, "{said}");
+    assert!(figures[2] < figures[1], "the files shrank: {said}");
+    let after = common::process::backup(&server.data_dir(), &server.dir.path().join("after.bak"));
+    assert_eq!(after, before);
+    assert!(figures[0] as usize >= before.len(), "every entry of every tree: {said}");
+    server.restart().await;
+    let carol = server.user(Kind::Tcp, "carol").await;
+    carol.client.send_text(carol.user_id, "the server writes on").await.unwrap();
+}

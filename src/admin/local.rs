@@ -27,6 +27,7 @@ pub async fn run(config: &Config, command: Command, sink: &mut dyn Write) -> Res
 
 /// Opens the data directory in this process and executes the command.
 async fn offline(config: &Config, command: Command, sink: &mut dyn Write) -> Result<Value, String> {
+    crate::storage::compact::recover(&config.data_dir).map_err(|e| e.to_string())?;
     if !config.data_dir.join("sled").exists() {
         return Err(format!("{} holds no kith database", config.data_dir.display()));
     }

@@ -342,11 +342,31 @@ pub(super) fn backup(config: &ConfigArgs, file: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses an offline command while a server runs on the data directory.
+fn stopped(config: &Config, doing: &str) -> Result<(), String> {
+    match std::os::unix::net::UnixStream::connect(crate::admin::control::socket_path(&config.data_dir)) {
+        Ok(_) => Err(format!("the server is running on this data directory; stop it before {doing}")),
+        Err(_) => Ok(()),
+    }
+}
+
+pub(super) fn compact(config: &ConfigArgs) -> Result<(), String> {
+    let config = load(config)?;
+    stopped(&config, "compacting")?;
+    let done = crate::storage::compact::compact(&config.data_dir, &config.storage).map_err(|e| e.to_string())?;
+    println!(
+        "compacted {} entries in {}: {} bytes on disk before, {} after",
+        done.entries,
+        config.data_dir.display(),
+        done.before,
+        done.after
+    );
+    Ok(())
+}
+
 pub(super) fn restore(config: &ConfigArgs, file: &Path) -> Result<(), String> {
     let config = load(config)?;
-    if std::os::unix::net::UnixStream::connect(crate::admin::control::socket_path(&config.data_dir)).is_ok() {
-        return Err("the server is running on this data directory; stop it before restoring".into());
-    }
+    stopped(&config, "restoring")?;
     let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     crate::storage::private_dir(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let files = media::Files::open(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;

@@ -68,6 +68,13 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Rewrite the database into fresh files holding only its live entries
+    /// (server stopped): after sweeps removed many keys, it frees the
+    /// memory and disk sled keeps for their pages.
+    Compact {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Print the version.
     Version,
 }
@@ -195,6 +202,7 @@ pub fn main() -> ExitCode {
         Command::Push(command) => admin::push(&command),
         Command::Backup { file, config } => admin::backup(&config, &file),
         Command::Restore { file, config } => admin::restore(&config, &file),
+        Command::Compact { config } => admin::compact(&config),
         Command::Version => {
             println!("kith {}", env!("CARGO_PKG_VERSION"));
             Ok(())

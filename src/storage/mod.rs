@@ -12,6 +12,7 @@
 mod audit;
 pub mod backup;
 pub mod commit;
+pub mod compact;
 mod disk_sync;
 pub mod keyspace;
 pub mod migrate;
@@ -233,6 +234,7 @@ impl Store {
     /// Opens (or creates) the database under `data_dir/sled`, bringing an
     /// older layout up to date with `migrations` (in version order).
     pub fn open(data_dir: &Path, config: &StorageConfig, migrations: &[Migration]) -> Result<Store, StorageError> {
+        compact::recover(data_dir)?;
         let dir = data_dir.join("sled");
         let db = open_db(&dir, config)?;
         let tree = db.open_tree(TREE)?;
