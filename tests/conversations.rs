@@ -377,7 +377,7 @@ async fn check(model: &Model, devices: &[&Client], target: &dyn Fn(usize, usize)
         let (list, total) = everything(client, 2).await;
         let mut expected_total = 0;
         let mut expected_entries = 0;
-        for c in (0..4).filter(|c| PAIRS.get(*c).map_or(true, |(a, b)| user == *a || user == *b)) {
+        for c in (0..4).filter(|c| PAIRS.get(*c).is_none_or(|(a, b)| user == *a || user == *b)) {
             let with = target(user, c);
             let listed = list.iter().find(|e| e.with == with);
             let present = model.in_conversation(user, c) && (c == 3 || model.newest(c) > 0);

@@ -223,7 +223,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
             let state = states.iter().find(|s| s.with == to_alice).expect("bob's state of his conversation with alice");
             let found: u64 = state.draft.strip_prefix("draft ").and_then(|n| n.parse().ok()).expect("a turn's draft");
             assert!(found == turn || found == turn + 1, "cycle {cycle}: draft of turn {found}, answered {turn}");
-            assert_eq!(state.pinned_at != 0, found % 2 == 0, "cycle {cycle}: the pin of turn {found}");
+            assert_eq!(state.pinned_at != 0, found.is_multiple_of(2), "cycle {cycle}: the pin of turn {found}");
         }
         if cycle == cycles {
             break;

@@ -27,7 +27,7 @@ type Acked = Arc<Mutex<Vec<(usize, u64, [u8; 32])>>>;
 
 /// A file of 64 KiB to 600 KiB; one in four is one of two shared contents.
 fn content(k: u64) -> Vec<u8> {
-    let seed = if k % 4 == 0 { k % 8 } else { k * 7919 + 1 };
+    let seed = if k.is_multiple_of(4) { k % 8 } else { k * 7919 + 1 };
     let len = 65_536 + (seed as usize * 40_009) % 550_000;
     let mut state = seed | 1;
     (0..len)

@@ -116,7 +116,7 @@ async fn act(
             match kind {
                 Kind::React => {
                     let message_id = said[(i + 1) % said.len()];
-                    let react = ReactRequest { with, message_id, emoji: "👍".into(), add: done % 2 == 0 };
+                    let react = ReactRequest { with, message_id, emoji: "👍".into(), add: done.is_multiple_of(2) };
                     actor.call(&react).await?;
                 }
                 Kind::Edit => {

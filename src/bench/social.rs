@@ -38,7 +38,7 @@ const SEED_BATCH: usize = 2_000;
 /// The nickname of seeded user `i`: one in three Chinese (surname and two
 /// given characters), the others a Latin first name and a number.
 fn nickname(i: usize) -> String {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let j = i / 3;
         format!("{}{}{}", SURNAMES[j % 10], GIVEN[(j / 10) % 20], GIVEN[(j / 200) % 20])
     } else {

@@ -325,7 +325,7 @@ pub(super) fn users(store: &Store) -> Result<Vec<(u64, UserRecord)>, StorageErro
 /// logout (or a revocation) committed first wins.
 pub(crate) fn set_push(tx: &mut Tx<'_>, user_id: u64, device_id: &str, push: &PushRecord) -> ServiceResult<()> {
     let key = (user_id, device_id.to_string());
-    if !tx.get(&DEVICES, &key)?.is_some_and(|d| d.token_id != 0) {
+    if tx.get(&DEVICES, &key)?.is_none_or(|d| d.token_id == 0) {
         return Err(ServiceError::new(ErrorCode::InvalidToken, "this device was logged out"));
     }
     tx.put(&PUSH, &key, push);

@@ -69,7 +69,7 @@ impl Sweep {
         }
         let every = Duration::from_secs((kept_secs / 10).clamp(1, 3_600));
         let mut swept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let due = swept.map_or(true, |at| at.elapsed() >= every);
+        let due = swept.is_none_or(|at| at.elapsed() >= every);
         if due {
             *swept = Some(Instant::now());
         }

@@ -206,7 +206,7 @@ fn say(
 pub(crate) fn may_recall_any(r: &impl Get, group: u64, actor: u64, sender: u64) -> ServiceResult<bool> {
     Ok(match membership(r, group, actor)?.role {
         GroupRole::Owner => true,
-        GroupRole::Admin => store::member(r, group, sender)?.map_or(true, |m| m.role == GroupRole::Member),
+        GroupRole::Admin => store::member(r, group, sender)?.is_none_or(|m| m.role == GroupRole::Member),
         GroupRole::Member => false,
     })
 }

@@ -209,7 +209,7 @@ fn forget_oldest_left(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<(), Sto
         let ((_, group), windows) = entry?;
         kept += 1;
         let left = windows.last().map_or(0, |w| w.until);
-        if oldest.map_or(true, |(_, at)| left < at) {
+        if oldest.is_none_or(|(_, at)| left < at) {
             oldest = Some((group, left));
         }
     }
