@@ -20,10 +20,10 @@ use tokio::sync::mpsc;
 
 use crate::id::now_ms;
 use crate::service::account::UserRecord;
-use crate::service::export::message_json;
 use crate::service::{
     account, conversation, group, media, message, moment, social, sync, update, ServiceResult, Services,
 };
+use crate::storage::{StorageError, Store};
 
 /// An operator command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,9 +344,9 @@ fn backup(services: Arc<Services>) -> mpsc::Receiver<Result<Vec<u8>, String>> {
     rx
 }
 
-/// Streams one user's data as JSON lines: the profile with devices, then
-/// one line per entry of the user's update log (messages sent and received,
-/// account notices).
+/// Streams one user's data as JSON lines: the profile with devices, their
+/// records of each domain, the notices of their update log, then the
+/// messages of each conversation they reach.
 fn export_user(services: Arc<Services>, id: u64, user: UserRecord) -> mpsc::Receiver<Result<Vec<u8>, String>> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
@@ -363,11 +363,6 @@ async fn export_lines(
     user: UserRecord,
     tx: &mpsc::Sender<Result<Vec<u8>, String>>,
 ) -> ServiceResult<()> {
-    let line = |v: Value| {
-        let mut bytes = v.to_string().into_bytes();
-        bytes.push(b'\n');
-        Ok(bytes)
-    };
     let endpoints = services.read(move |s| account::push_endpoints(s, id)).await?;
     let devices: Vec<Value> = account::devices(services, id)
         .await?
@@ -404,35 +399,44 @@ async fn export_lines(
             return Ok(());
         }
     }
+    if !send_pages(services, tx, move |s, after| sync::export(s, id, after)).await? {
+        return Ok(());
+    }
+    for conversation in services.read(move |s| conversation::reached(s, id)).await? {
+        let page =
+            move |s: &Store, after| conversation::export_messages(s, id, conversation, after, retention, now_ms());
+        if !send_pages(services, tx, page).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One JSON line of an export.
+fn line(v: Value) -> Result<Vec<u8>, String> {
+    let mut bytes = v.to_string().into_bytes();
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Sends the lines of every page `read` gives, each read after where the
+/// last ended (from 0); false once the reader went away.
+async fn send_pages(
+    services: &Services,
+    tx: &mpsc::Sender<Result<Vec<u8>, String>>,
+    read: impl Fn(&Store, u64) -> Result<(Vec<Value>, Option<u64>), StorageError> + Copy + Send + 'static,
+) -> ServiceResult<bool> {
     let mut after = 0;
     loop {
-        let (lines, next) = services.read(move |s| sync::export(s, id, after)).await?;
+        let (lines, next) = services.read(move |s| read(s, after)).await?;
         for record in lines {
             if tx.send(line(record)).await.is_err() {
-                return Ok(());
+                return Ok(false);
             }
         }
         match next {
             Some(next) => after = next,
-            None => break,
+            None => return Ok(true),
         }
     }
-    for conversation in services.read(move |s| conversation::reached(s, id)).await? {
-        let mut after = 0;
-        loop {
-            let (messages, next) = services
-                .read(move |s| conversation::export_messages(s, id, conversation, after, retention, now_ms()))
-                .await?;
-            for m in messages {
-                if tx.send(line(json!({ "message": message_json(id, &m) }))).await.is_err() {
-                    return Ok(());
-                }
-            }
-            match next {
-                Some(next) => after = next,
-                None => break,
-            }
-        }
-    }
-    Ok(())
 }

@@ -77,6 +77,9 @@ pub fn compact(data_dir: &Path, config: &StorageConfig) -> Result<Compacted, Sto
         }
         to.flush()?;
     }
+    // Run as root on a server's directory, the copy stays the server's.
+    let owner = std::fs::metadata(&live)?;
+    own_like(&copy, &owner)?;
     private_file(&data_dir.join(DONE))?.sync_all()?;
     sync_dir(data_dir)?;
     finish(data_dir)?;
@@ -138,6 +141,21 @@ fn remove_dir(dir: &Path) -> Result<(), StorageError> {
     }
 }
 
+/// Gives `path` and what it holds the owner of `like`, where it differs.
+fn own_like(path: &Path, like: &std::fs::Metadata) -> Result<(), StorageError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    if (meta.uid(), meta.gid()) != (like.uid(), like.gid()) {
+        std::os::unix::fs::lchown(path, Some(like.uid()), Some(like.gid()))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            own_like(&entry?.path(), like)?;
+        }
+    }
+    Ok(())
+}
+
 /// Makes the renames and removals in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     Ok(std::fs::File::open(dir)?.sync_all()?)
@@ -191,6 +209,28 @@ mod tests {
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(names, [LOCK, LIVE]);
+    }
+
+    #[test]
+    fn the_copy_belongs_to_the_databases_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        fill(dir.path(), LIVE, 10, 0);
+        // Only root may give files away (CI runs as root); elsewhere the
+        // owner is the runner's and there is nothing to change.
+        let nobody = if std::fs::metadata(dir.path()).unwrap().uid() == 0 { 65_534 } else { return };
+        std::os::unix::fs::chown(dir.path().join(LIVE), Some(nobody), Some(nobody)).unwrap();
+        compact(dir.path(), &config()).unwrap();
+        let mut owners = Vec::new();
+        let mut todo = vec![dir.path().join(LIVE)];
+        while let Some(path) = todo.pop() {
+            let meta = std::fs::metadata(&path).unwrap();
+            owners.push((meta.uid(), meta.gid()));
+            if meta.is_dir() {
+                todo.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+        assert!(owners.len() > 1 && owners.iter().all(|o| *o == (nobody, nobody)), "{owners:?}");
     }
 
     #[test]

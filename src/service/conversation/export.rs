@@ -7,8 +7,7 @@
 use serde_json::{json, Value};
 
 use super::{state, View};
-use crate::protocol::Message;
-use crate::service::export::target_json;
+use crate::service::export::{message_json, target_json};
 use crate::service::message::{self, Conversation};
 use crate::service::message::{reactions, records};
 use crate::service::PageLimit;
@@ -52,10 +51,10 @@ pub(crate) fn export(s: &Store, id: u64, retention: u64, now: u64) -> Result<Vec
     Ok(out)
 }
 
-/// One page of the messages of `conversation` the user reaches above
-/// `after`, hidden and cleared ones too (they are still held), and where
-/// the next page starts if there is one. Nothing for a conversation they
-/// do not reach.
+/// The lines of one page of the messages of `conversation` the user
+/// reaches above `after`, hidden and cleared ones too (they are still
+/// held), and where the next page starts if there is one. Nothing for a
+/// conversation they do not reach.
 pub(crate) fn messages(
     s: &Store,
     user: u64,
@@ -63,9 +62,11 @@ pub(crate) fn messages(
     after: u64,
     retention: u64,
     now: u64,
-) -> Result<(Vec<Message>, Option<u64>), StorageError> {
+) -> Result<(Vec<Value>, Option<u64>), StorageError> {
     let Ok(view) = View::of(s, user, conversation, retention, now)? else { return Ok((Vec::new(), None)) };
     let (page, more) = view.reached_page(s, after, PageLimit { count: 1000, bytes: 4 * 1024 * 1024 })?;
     let next = page.last().filter(|_| more).map(|(id, _)| *id);
-    Ok((page.iter().map(|(id, m)| message::wire_message(*id, conversation, m)).collect(), next))
+    let line =
+        |(id, m): &(u64, _)| json!({ "message": message_json(user, &message::wire_message(*id, conversation, m)) });
+    Ok((page.iter().map(line).collect(), next))
 }
