@@ -372,6 +372,14 @@ pub struct ConversationConfig {
     /// sweep removes the forgotten entries with the purge, so the index
     /// holds this window's messages, not every message ever sent.
     pub idempotency_secs: u64,
+    /// Seconds after which a message is sealed: moved with its
+    /// conversation's other old messages into blocks of up to 64, one
+    /// database key each (0: never). The database keeps memory for every
+    /// key it holds, so sealing keeps memory at rest from growing with each
+    /// message kept; a sealed message still reads, changes and expires as
+    /// any other, at the cost of rewriting its block. The sweep that seals
+    /// runs with the purge, every tenth of this time (at most hourly).
+    pub seal_after_secs: u64,
     /// `Typing` signals one user may send per minute, over all their
     /// conversations; more are refused (`RateLimited`) until the minute
     /// has passed.
@@ -415,6 +423,7 @@ impl Default for ConversationConfig {
             notices_kept_secs: 180 * 86_400,
             message_updates_kept_secs: 30 * 86_400,
             idempotency_secs: 30 * 86_400,
+            seal_after_secs: 2 * 86_400,
             typing_per_minute: 60,
             edit_seconds: 2 * 86_400,
             pinned_max: 10,

@@ -22,6 +22,8 @@
 //! * [`bench`](mod@bench) — the load generator; [`cli`] — the command line.
 
 #![warn(unreachable_pub)]
+// `kith stats` answers with one `json!` object of many fields.
+#![recursion_limit = "256"]
 
 pub mod admin;
 pub mod bench;

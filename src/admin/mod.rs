@@ -222,7 +222,7 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
     let online = services.hub().online();
     let users_online = online.iter().map(|s| s.user_id).collect::<std::collections::HashSet<_>>().len();
     let users = account::list(services).await?.len();
-    let ((messages, conversations, group_messages), updates, (groups, group_members)) =
+    let (logs, updates, (groups, group_members)) =
         services.read(|s| Ok((message::stats(s)?, update::count(s)?, group::stats(s)?))).await?;
     let live_since = now_ms().saturating_sub(services.config().social.request_ttl_ms());
     let social = services.read(move |s| social::stats(s, live_since)).await?;
@@ -242,8 +242,10 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
         "users": users,
         "deleted_users": deleted,
         "users_being_erased": being_erased,
-        "conversations": conversations,
-        "messages": messages,
+        "conversations": logs.conversations,
+        "messages": logs.messages,
+        "sealed_messages": logs.sealed_messages,
+        "message_blocks": logs.blocks,
         "updates": updates,
         "friendships": social.friendships,
         "friend_requests": social.pending_requests,
@@ -251,7 +253,7 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
         "invitations": invite::open_count(services).await?,
         "groups": groups,
         "group_members": group_members,
-        "group_messages": group_messages,
+        "group_messages": logs.group_messages,
         "conversations_with_messages": conversation_stats.conversations_with_messages,
         "read_positions": conversation_stats.read_positions,
         "read_receipts_off": conversation_stats.read_receipts_off,
@@ -270,6 +272,7 @@ async fn stats(services: &Arc<Services>) -> ServiceResult<Output> {
         "swept_message_updates_since_start": services.swept_message_updates(),
         "retry_keys": retry_keys,
         "forgotten_retry_keys_since_start": services.forgotten_retry_keys(),
+        "sealed_messages_since_start": services.sealed_messages(),
         "media_files": media_files,
         "media_bytes": media_bytes,
         "push_endpoints": push_endpoints,

@@ -340,6 +340,11 @@ impl Services {
         self.purges.updates(update::Kept::Messages)
     }
 
+    /// Messages sealed into blocks past `seal_after_secs` since the start.
+    pub fn sealed_messages(&self) -> u64 {
+        self.purges.sealed()
+    }
+
     /// Client message ids forgotten past `idempotency_secs` since the start.
     pub fn forgotten_retry_keys(&self) -> u64 {
         self.purges.retry_keys()

@@ -73,6 +73,8 @@ keyspaces! {
     CONVMESSAGE_MESSAGE = 0x20, "convmessage_message", "message", "conversation (17 bytes) ‖ message id", "StoredMessage";
     /// Idempotency: a sender's client message id to the message id it got.
     SENDERCLIENTID_MESSAGEID = 0x21, "senderclientid_messageid", "message", "sender id ‖ client message id (16 bytes)", "message id";
+    /// Conversation logs' cold runs: messages past `seal_after_secs`, many to a value, keyed by the first id sealed in.
+    CONVBLOCK_MESSAGES = 0x22, "convblock_messages", "message", "conversation (17 bytes) ‖ first message id", "Block";
 
     /// Per-user update logs: everything a device must not miss.
     USERUPDATE_UPDATE = 0x30, "userupdate_update", "update", "user id ‖ update id", "StoredUpdate";

@@ -52,7 +52,7 @@ pub(super) async fn edit(call: Call, req: EditRequest) -> ServiceResult<Outcome<
                 .with_limit(window));
             }
             may_write(&services, tx, me, conversation)?;
-            let edited = message::edit(tx, conversation, id, original, req.content, now);
+            let edited = message::edit(tx, conversation, id, original, req.content, now)?;
             match conversation {
                 Conversation::Direct { low, high } => {
                     let to = conversation.target_from(me);

@@ -17,7 +17,8 @@
 //!
 //! The same loop sweeps, each at its own pace, the update logs of notices
 //! and of message updates past their horizons, and the client message ids
-//! past `idempotency_secs`.
+//! past `idempotency_secs`; and it seals messages past `seal_after_secs`
+//! into blocks (see `message::sealed`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,12 +47,15 @@ pub(crate) struct Purges {
     notices: AtomicU64,
     message_updates: AtomicU64,
     retry_keys: AtomicU64,
+    sealed: AtomicU64,
     /// When notices were last swept.
     notices_swept: Sweep,
     /// When message updates were last swept.
     message_updates_swept: Sweep,
     /// When the idempotency index was last swept.
     retry_keys_swept: Sweep,
+    /// When old messages were last sealed.
+    sealed_swept: Sweep,
 }
 
 /// When a sweep of entries kept for a number of seconds last ran.
@@ -102,6 +106,11 @@ impl Purges {
     pub(crate) fn retry_keys(&self) -> u64 {
         self.retry_keys.load(Ordering::Relaxed)
     }
+
+    /// Messages sealed into blocks since the server started.
+    pub(crate) fn sealed(&self) -> u64 {
+        self.sealed.load(Ordering::Relaxed)
+    }
 }
 
 /// Purges expired messages, and sweeps what is kept only for a while,
@@ -137,6 +146,40 @@ pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: Cancellatio
                 Ok(n) => tracing::info!(entries = n, "forgot client message ids past idempotency_secs"),
                 Err(e) => tracing::warn!(error = %e, "sweeping old client message ids failed; trying again next round"),
             }
+        }
+        if services.purges.sealed_swept.due(config.seal_after_secs) {
+            match seal_old_messages(&services, &shutdown).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(messages = n, "sealed messages past seal_after_secs into blocks"),
+                Err(e) => tracing::warn!(error = %e, "sealing old messages failed; trying again next round"),
+            }
+        }
+    }
+}
+
+/// Seals the messages sent more than `seal_after_secs` ago into blocks, in
+/// jobs of at most `purge_batch` loose messages looked at, through the
+/// group commit like any write; a long first sweep of a large database
+/// reports its progress. Returns how many were sealed.
+async fn seal_old_messages(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
+    let config = &services.config.conversation;
+    let below = crate::id::first_id_within(config.seal_after_secs, now_ms());
+    let batch = config.purge_batch as usize;
+    let (mut sealed, mut after, mut reported) = (0, None, Instant::now());
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(sealed);
+        }
+        let (n, next) = services.committer.run(move |tx| ServiceResult::Ok(message::seal(tx, after, below, batch)?)).await?;
+        sealed += n as u64;
+        services.purges.sealed.fetch_add(n as u64, Ordering::Relaxed);
+        match next {
+            Some(key) => after = Some(key),
+            None => return Ok(sealed),
+        }
+        if reported.elapsed() >= PROGRESS {
+            tracing::info!(messages = sealed, "sealing messages past seal_after_secs into blocks");
+            reported = Instant::now();
         }
     }
 }

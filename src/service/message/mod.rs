@@ -10,6 +10,9 @@
 mod conversation;
 pub(crate) mod reactions;
 pub(crate) mod records;
+mod sealed;
+#[cfg(test)]
+mod sealing_tests;
 mod store;
 
 pub use conversation::Conversation;
@@ -18,7 +21,7 @@ pub(crate) use store::StoredMessage;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{
     cap_floor, check, direct_pairs, edit, erase_sent, forget_sent, from_v1, from_v10, history as page, known_id,
-    logged, newest, purge, rewrite_contents, sent_count, stats, tombstone, unpurged_below,
+    logged, newest, purge, rewrite_contents, seal, sent_count, stats, tombstone, unpurged_below,
 };
 
 use crate::id::id_time_ms;

@@ -6,11 +6,16 @@
 //! message got, so a retry within `conversation.idempotency_secs` returns
 //! the original ack; older entries are forgotten ([`forget_sent`]), so the
 //! index holds a window of messages, not every message ever sent.
+//!
+//! Messages older than `conversation.seal_after_secs` leave their keys for
+//! blocks of many ([`sealed`]); every read here merges the loose and the
+//! sealed, so no caller knows where a message lies.
 
 use std::ops::{Bound, RangeInclusive};
 
 use serde::{Deserialize, Serialize};
 
+use super::sealed::{self, Merged};
 use super::{reactions, Conversation};
 use crate::protocol::{Direction, MessageKind};
 use crate::service::{PageLimit, ServiceResult, Tx};
@@ -59,7 +64,35 @@ pub(crate) fn erase_sent(tx: &mut Tx<'_>, user: u64, most: usize) -> Result<bool
 /// Deletes at most `most` messages (then reactions) of a conversation
 /// nobody can read any more; true when nothing of it is left.
 pub(crate) fn erase_log(tx: &mut Tx<'_>, conversation: Conversation, most: usize) -> Result<bool, StorageError> {
-    Ok(tx.delete_some(&LOG, &conversation, most)? == 0 && reactions::erase(tx, conversation, most)?)
+    Ok(tx.delete_some(&LOG, &conversation, most)? == 0
+        && sealed::erase(tx, conversation, most)? == 0
+        && reactions::erase(tx, conversation, most)?)
+}
+
+/// A conversation's messages with ids in `lo..=hi`, loose and sealed,
+/// ascending (descending when `forward` is false).
+fn log<'r>(
+    r: &'r impl Get,
+    conversation: Conversation,
+    lo: u64,
+    hi: u64,
+    forward: bool,
+) -> impl Iterator<Item = Result<(u64, StoredMessage), StorageError>> + 'r {
+    let loose = if forward {
+        r.range(&LOG, (conversation, lo)..=(conversation, hi))
+    } else {
+        r.range_descending(&LOG, (conversation, lo)..=(conversation, hi))
+    };
+    let loose = loose.map(|entry| entry.map(|((_, id), message)| (id, message)));
+    Merged::new(loose, sealed::messages(r, conversation, lo, hi, forward), forward)
+}
+
+/// Stores a message over the one under its id, in its block if it is sealed.
+fn rewrite(tx: &mut Tx<'_>, conversation: Conversation, id: u64, message: &StoredMessage) -> Result<(), StorageError> {
+    if tx.get(&LOG, &(conversation, id))?.is_some() || !sealed::replace(tx, conversation, id, message)? {
+        tx.put(&LOG, &(conversation, id), message);
+    }
+    Ok(())
 }
 
 /// The id already given to a sender's client message id, as this batch has
@@ -102,6 +135,40 @@ pub(crate) fn forget_sent(
     Ok((forgotten, next))
 }
 
+/// Where a seal sweep goes on: after this key of the log.
+pub(crate) type LogCursor = (Conversation, u64);
+
+/// Seals the loose messages with ids below `below` into their
+/// conversations' blocks, looking at at most `most` loose messages in key
+/// order after `after` (from the start when `None`). Returns how many were
+/// sealed and where the next job goes on, `None` at the end of the log.
+pub(crate) fn seal(
+    tx: &mut Tx<'_>,
+    after: Option<LogCursor>,
+    below: u64,
+    most: usize,
+) -> Result<(usize, Option<LogCursor>), StorageError> {
+    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let looked: Vec<(LogCursor, StoredMessage)> =
+        tx.range(&LOG, (from, Bound::Unbounded)).take(most).collect::<Result<_, _>>()?;
+    let next = (looked.len() == most).then(|| looked.last().map(|(key, _)| *key)).flatten();
+    let mut runs: Vec<(Conversation, Vec<(u64, StoredMessage)>)> = Vec::new();
+    for ((conversation, id), message) in looked.into_iter().filter(|((_, id), _)| *id < below) {
+        match runs.last_mut() {
+            Some((of, run)) if *of == conversation => run.push((id, message)),
+            _ => runs.push((conversation, vec![(id, message)])),
+        }
+    }
+    let mut count = 0;
+    for (conversation, run) in runs {
+        for id in sealed::seal(tx, conversation, run)? {
+            tx.delete(&LOG, &(conversation, id));
+            count += 1;
+        }
+    }
+    Ok((count, next))
+}
+
 /// Entries of the idempotency index (a scan of its keys).
 pub(crate) fn sent_count(store: &Store) -> Result<u64, StorageError> {
     store.count_all(&SENT)
@@ -124,15 +191,18 @@ pub(crate) fn append(
     Ok(())
 }
 
-/// Messages of a conversation with ids from `from` on (counted by key,
-/// not decoded).
+/// Messages of a conversation with ids from `from` on (loose ones counted
+/// by key, not decoded).
 pub(crate) fn count_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<u64, StorageError> {
-    r.count(&LOG, (conversation, from)..=(conversation, u64::MAX))
+    Ok(r.count(&LOG, (conversation, from)..=(conversation, u64::MAX))? + sealed::count_from(r, conversation, from)?)
 }
 
 /// One message of a conversation.
 pub(crate) fn logged(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
-    r.get(&LOG, &(conversation, id))
+    match r.get(&LOG, &(conversation, id))? {
+        Some(message) => Ok(Some(message)),
+        None => sealed::get(r, conversation, id),
+    }
 }
 
 /// Replaces a message by a tombstone of `kind` (`Recalled`, `Expired`):
@@ -157,8 +227,7 @@ pub(crate) fn tombstone(
         edited: 0,
         mentions: Vec::new(),
     };
-    tx.put(&LOG, &(conversation, id), &tombstone);
-    Ok(())
+    rewrite(tx, conversation, id, &tombstone)
 }
 
 /// Replaces a message's content with its sender's edit made at `at` (ms);
@@ -170,10 +239,10 @@ pub(crate) fn edit(
     message: StoredMessage,
     content: Vec<u8>,
     at: u64,
-) -> StoredMessage {
+) -> Result<StoredMessage, StorageError> {
     let edited = StoredMessage { content, edited: at, ..message };
-    tx.put(&LOG, &(conversation, id), &edited);
-    edited
+    rewrite(tx, conversation, id, &edited)?;
+    Ok(edited)
 }
 
 /// Purges the oldest messages of a conversation below `below`, at most
@@ -190,25 +259,30 @@ pub(crate) fn purge(
     newest: u64,
     most: usize,
 ) -> Result<(Vec<u64>, bool), StorageError> {
-    let found: Vec<(u64, StoredMessage)> = tx
-        .range(&LOG, (conversation, 0)..(conversation, below))
-        .filter(|entry| !matches!(entry, Ok(((_, id), m)) if *id == newest && m.kind == MessageKind::Expired))
+    let Some(last) = below.checked_sub(1) else { return Ok((Vec::new(), false)) };
+    let found: Vec<(u64, StoredMessage)> = log(tx, conversation, 0, last, true)
+        .filter(|entry| !matches!(entry, Ok((id, m)) if *id == newest && m.kind == MessageKind::Expired))
         .take(most.saturating_add(1))
-        .map(|entry| entry.map(|((_, id), message)| (id, message)))
         .collect::<Result<_, _>>()?;
-    let more = found.len() > most;
+    let mut more = found.len() > most;
     let mut purged = Vec::with_capacity(found.len().min(most));
+    // The messages that leave the log. Deleting a key that is not there
+    // writes nothing, so each one's key is deleted whether it was loose or
+    // sealed; the sealed ones also leave their blocks, below.
+    let mut gone = Vec::new();
     let mut left = most;
     for (id, message) in found.into_iter().take(most) {
         let (dropped, kept) = reactions::drop_some(tx, conversation, id, left)?;
         left = left.saturating_sub(dropped);
         if kept {
-            return Ok((purged, true));
+            more = true;
+            break;
         }
         if id == newest {
             tombstone(tx, conversation, id, &message, MessageKind::Expired)?;
         } else {
             tx.delete(&LOG, &(conversation, id));
+            gone.push(id);
         }
         let sent = (message.sender, message.client_msg_id);
         if message.kind != MessageKind::System && tx.get(&SENT, &sent)? == Some(id) {
@@ -216,6 +290,7 @@ pub(crate) fn purge(
         }
         purged.push(id);
     }
+    sealed::remove(tx, conversation, &gone)?;
     Ok((purged, more))
 }
 
@@ -227,8 +302,9 @@ pub(crate) fn unpurged_below(
     below: u64,
     newest: u64,
 ) -> Result<bool, StorageError> {
-    match store.range(&LOG, (conversation, 0)..(conversation, below)).next().transpose()? {
-        Some(((_, id), message)) => Ok(id != newest || message.kind != MessageKind::Expired),
+    let Some(last) = below.checked_sub(1) else { return Ok(false) };
+    match log(store, conversation, 0, last, true).next().transpose()? {
+        Some((id, message)) => Ok(id != newest || message.kind != MessageKind::Expired),
         None => Ok(false),
     }
 }
@@ -244,8 +320,8 @@ pub(crate) fn newest(
 ) -> Result<Option<(u64, StoredMessage)>, StorageError> {
     for part in parts.iter().rev().filter(|p| *p.start() <= up_to) {
         let end = up_to.min(*part.end());
-        for entry in r.range_descending(&LOG, (conversation, *part.start())..=(conversation, end)) {
-            let ((_, id), message) = entry?;
+        for entry in log(r, conversation, *part.start(), end, false) {
+            let (id, message) = entry?;
             if !skip(id)? {
                 return Ok(Some((id, message)));
             }
@@ -256,10 +332,17 @@ pub(crate) fn newest(
 
 /// The id of the `cap`-th newest message of a conversation, if it has more
 /// than `cap`: `Sync` gives a device that missed more no older message of
-/// it (the offline cap). Reads at most `cap + 1` keys, newest first.
+/// it (the offline cap). Reads at most `cap + 1` ids, newest first: the
+/// loose ones by key, the sealed ones from their blocks.
 pub(crate) fn cap_floor(store: &Store, conversation: Conversation, cap: u32) -> Result<Option<u64>, StorageError> {
-    let mut keys = store.keys_descending(&LOG, (conversation, 0)..=(conversation, u64::MAX));
-    let Some(floor) = keys.nth(cap.saturating_sub(1) as usize).transpose()?.map(|(_, id)| id) else {
+    let loose = store.keys_descending(&LOG, (conversation, 0)..=(conversation, u64::MAX));
+    let sealed = sealed::messages(store, conversation, 0, u64::MAX, false);
+    let mut keys = Merged::new(
+        loose.map(|key| key.map(|(_, id)| (id, ()))),
+        sealed.map(|entry| entry.map(|(id, _)| (id, ()))),
+        false,
+    );
+    let Some(floor) = keys.nth(cap.saturating_sub(1) as usize).transpose()?.map(|(id, ())| id) else {
         return Ok(None);
     };
     Ok(keys.next().transpose()?.map(|_| floor))
@@ -279,18 +362,17 @@ pub(crate) fn history(
     limit: PageLimit,
     skip: impl Fn(u64) -> Result<bool, StorageError>,
 ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
-    let read =
-        |part: &RangeInclusive<u64>| store.range(&LOG, (conversation, *part.start())..=(conversation, *part.end()));
+    let read = |part: &RangeInclusive<u64>, forward| log(store, conversation, *part.start(), *part.end(), forward);
     Ok(match direction {
         Direction::After => {
             let Some(start) = anchor.checked_add(1) else { return Ok((Vec::new(), false)) };
             let parts = parts.iter().filter(|p| *p.end() >= start).map(|p| start.max(*p.start())..=*p.end());
-            page(parts.flat_map(|p| read(&p)), limit, skip)?
+            page(parts.flat_map(|p| read(&p, true)), limit, skip)?
         }
         Direction::Before => {
             let end = anchor.checked_sub(1).unwrap_or(u64::MAX);
             let parts = parts.iter().rev().filter(|p| *p.start() <= end).map(|p| *p.start()..=end.min(*p.end()));
-            let (mut out, more) = page(parts.flat_map(|p| read(&p).rev()), limit, skip)?;
+            let (mut out, more) = page(parts.flat_map(|p| read(&p, false)), limit, skip)?;
             out.reverse();
             (out, more)
         }
@@ -298,14 +380,14 @@ pub(crate) fn history(
 }
 
 fn page(
-    entries: impl Iterator<Item = Result<((Conversation, u64), StoredMessage), StorageError>>,
+    entries: impl Iterator<Item = Result<(u64, StoredMessage), StorageError>>,
     limit: PageLimit,
     skip: impl Fn(u64) -> Result<bool, StorageError>,
 ) -> Result<(Vec<(u64, StoredMessage)>, bool), StorageError> {
     let mut out = Vec::with_capacity(limit.count.min(128));
     let mut bytes = 0;
     for entry in entries {
-        let ((_, id), message) = entry?;
+        let (id, message) = entry?;
         if skip(id)? {
             continue;
         }
@@ -318,24 +400,47 @@ fn page(
     Ok((out, false))
 }
 
-/// Messages in all logs, 1:1 conversations, and the messages of group logs
-/// among them (a scan of the log's keys, which are sorted by conversation).
-pub(crate) fn stats(store: &Store) -> Result<(u64, u64, u64), StorageError> {
-    let (mut messages, mut conversations, mut in_groups) = (0, 0, 0);
+/// What the logs hold, for `kith stats`.
+pub(crate) struct LogStats {
+    /// Messages in all logs, loose and sealed.
+    pub messages: u64,
+    /// 1:1 conversations with a message.
+    pub conversations: u64,
+    /// Messages of group logs.
+    pub group_messages: u64,
+    /// Messages sealed into blocks.
+    pub sealed_messages: u64,
+    /// Blocks.
+    pub blocks: u64,
+}
+
+/// Counts the logs: a scan of the loose messages' keys and of the blocks,
+/// both sorted by conversation.
+pub(crate) fn stats(store: &Store) -> Result<LogStats, StorageError> {
+    let sealed = sealed::stats(store)?;
+    let mut stats = LogStats {
+        messages: sealed.messages,
+        conversations: sealed.conversations.len() as u64,
+        group_messages: sealed.group_messages,
+        sealed_messages: sealed.messages,
+        blocks: sealed.blocks,
+    };
     let mut previous = None;
     for entry in store.all(&LOG) {
         let ((conversation, _), _) = entry?;
         match conversation {
-            Conversation::Group(_) => in_groups += 1,
+            Conversation::Group(_) => stats.group_messages += 1,
             Conversation::Direct { .. } if previous != Some(conversation) => {
-                conversations += 1;
+                if !sealed.conversations.contains(&conversation) {
+                    stats.conversations += 1;
+                }
                 previous = Some(conversation);
             }
             Conversation::Direct { .. } => {}
         }
-        messages += 1;
+        stats.messages += 1;
     }
-    Ok((messages, conversations, in_groups))
+    Ok(stats)
 }
 
 /// Every message's conversation, id and kind, in log order, for a
@@ -374,7 +479,7 @@ pub(crate) fn check(store: &Audit<'_>, highwater: u64) -> Result<(), String> {
     for entry in store.all(&SENT) {
         entry.map_err(|e| e.to_string())?;
     }
-    Ok(())
+    sealed::check(store, highwater, |conversation, id| Ok(store.get(&LOG, &(conversation, id))?.is_some()))
 }
 
 /// Rewrites the content of every logged message of `kind` that `convert`

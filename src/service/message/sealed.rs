@@ -1,0 +1,298 @@
+//! Cold runs of a conversation's log, sealed into blocks.
+//!
+//! sled holds in memory an entry of its page table for every node of its
+//! tree, and a leaf splits past 16 keys, so memory at rest grows with the
+//! number of keys, whatever their size: a message under a key of its own
+//! costs memory for as long as it is kept. A message older than
+//! `conversation.seal_after_secs` seldom changes (an edit, a recall, a
+//! reaction's tombstone, the purge), so the seal sweep moves such messages,
+//! in id order, into blocks: one value holding a run of consecutive
+//! messages of one conversation, keyed by the first id sealed into it.
+//!
+//! A message is either loose in the log or in exactly one block, and
+//! readers merge the two ([`Merged`]). A conversation's blocks never
+//! overlap: the sweep seals only messages newer than the conversation's
+//! last block, and a new message's id is above every id given before. So
+//! the block holding an id is the one with the highest key at or below it.
+
+use std::collections::HashSet;
+use std::iter::Peekable;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Conversation, StoredMessage};
+use crate::service::Tx;
+use crate::storage::{schema, Audit, Get, Keyspace, StorageError, Store};
+
+/// Messages one block holds at most.
+const BLOCK_MESSAGES: usize = 64;
+
+/// Bytes of content one block takes at most before it is full (a message
+/// larger than this is a block of its own). sled writes a node larger than
+/// a quarter of its 512 KiB segment to a file of its own, and a leaf holds
+/// up to 17 values: 17 blocks of this size stay well below.
+const BLOCK_BYTES: usize = 6 * 1024;
+
+/// What a message adds to a block besides its content: id, sender, client
+/// message id and the encoding's lengths, as the budget counts them.
+const MESSAGE_OVERHEAD: usize = 48;
+
+/// A run of consecutive messages of one conversation, ascending by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Block {
+    messages: Vec<(u64, StoredMessage)>,
+}
+
+impl Block {
+    fn bytes(&self) -> usize {
+        self.messages.iter().map(|(_, m)| m.size() + MESSAGE_OVERHEAD).sum()
+    }
+
+    fn last_id(&self) -> u64 {
+        self.messages.last().map_or(0, |(id, _)| *id)
+    }
+
+    fn has_room_for(&self, message: &StoredMessage) -> bool {
+        self.messages.len() < BLOCK_MESSAGES && self.bytes() + message.size() + MESSAGE_OVERHEAD <= BLOCK_BYTES
+    }
+}
+
+const BLOCKS: Keyspace<(Conversation, u64), Block> = Keyspace::new(&schema::CONVBLOCK_MESSAGES);
+
+type Entry<T> = Result<(u64, T), StorageError>;
+
+/// The sealed messages of a conversation with ids in `lo..=hi`, ascending
+/// (or descending when `forward` is false).
+pub(super) fn messages<'r>(
+    r: &'r impl Get,
+    conversation: Conversation,
+    lo: u64,
+    hi: u64,
+    forward: bool,
+) -> Box<dyn Iterator<Item = Entry<StoredMessage>> + 'r> {
+    let start = match holder_key(r, conversation, lo) {
+        Ok(start) => start.unwrap_or(lo),
+        Err(e) => return Box::new(std::iter::once(Err(e))),
+    };
+    if start > hi {
+        return Box::new(std::iter::empty());
+    }
+    let blocks = if forward {
+        r.range(&BLOCKS, (conversation, start)..=(conversation, hi))
+    } else {
+        r.range_descending(&BLOCKS, (conversation, start)..=(conversation, hi))
+    };
+    Box::new(blocks.flat_map(move |entry| {
+        let within: Vec<Entry<StoredMessage>> = match entry {
+            Ok((_, block)) => {
+                let mut within: Vec<_> =
+                    block.messages.into_iter().filter(|(id, _)| (lo..=hi).contains(id)).map(Ok).collect();
+                if !forward {
+                    within.reverse();
+                }
+                within
+            }
+            Err(e) => vec![Err(e)],
+        };
+        within
+    }))
+}
+
+/// The key of the block that may hold `id`: the highest at or below it.
+fn holder_key(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
+    Ok(r.range_descending(&BLOCKS, (conversation, 0)..=(conversation, id)).next().transpose()?.map(|((_, k), _)| k))
+}
+
+/// The block holding message `id`, with its key.
+fn holder(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<(u64, Block)>, StorageError> {
+    let found = r.range_descending(&BLOCKS, (conversation, 0)..=(conversation, id)).next().transpose()?;
+    Ok(found.map(|((_, key), block)| (key, block)).filter(|(_, block)| block.last_id() >= id))
+}
+
+/// A sealed message.
+pub(super) fn get(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<StoredMessage>, StorageError> {
+    let Some((_, block)) = holder(r, conversation, id)? else { return Ok(None) };
+    Ok(block.messages.binary_search_by_key(&id, |(id, _)| *id).ok().map(|at| block.messages[at].1.clone()))
+}
+
+/// Replaces a sealed message (an edit, a tombstone) in its block; false
+/// when no block holds `id`.
+pub(super) fn replace(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    id: u64,
+    message: &StoredMessage,
+) -> Result<bool, StorageError> {
+    let Some((key, mut block)) = holder(tx, conversation, id)? else { return Ok(false) };
+    let Ok(at) = block.messages.binary_search_by_key(&id, |(id, _)| *id) else { return Ok(false) };
+    block.messages[at].1 = message.clone();
+    tx.put(&BLOCKS, &(conversation, key), &block);
+    Ok(true)
+}
+
+/// Removes the sealed ones among `ids` (ascending) from their blocks; a
+/// block left empty goes. A block keeps its key when its first message
+/// goes: the key stays at or below every id it holds.
+pub(super) fn remove(tx: &mut Tx<'_>, conversation: Conversation, ids: &[u64]) -> Result<(), StorageError> {
+    let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else { return Ok(()) };
+    let start = holder_key(tx, conversation, lo)?.unwrap_or(lo);
+    let blocks: Vec<((Conversation, u64), Block)> =
+        tx.range(&BLOCKS, (conversation, start)..=(conversation, hi)).collect::<Result<_, _>>()?;
+    for (key, mut block) in blocks {
+        let before = block.messages.len();
+        block.messages.retain(|(id, _)| ids.binary_search(id).is_err());
+        match block.messages.len() {
+            0 => tx.delete(&BLOCKS, &key),
+            n if n < before => tx.put(&BLOCKS, &key, &block),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Sealed messages of a conversation with ids from `from` on.
+pub(super) fn count_from(r: &impl Get, conversation: Conversation, from: u64) -> Result<u64, StorageError> {
+    let mut n = 0;
+    for entry in messages(r, conversation, from, u64::MAX, true) {
+        entry?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Seals `run` (loose messages of one conversation, ascending) into the
+/// conversation's blocks, filling its last block first; returns the ids
+/// sealed, which the caller removes from the log. Messages at or below
+/// the last block's end stay loose, so blocks never overlap.
+pub(super) fn seal(
+    tx: &mut Tx<'_>,
+    conversation: Conversation,
+    run: Vec<(u64, StoredMessage)>,
+) -> Result<Vec<u64>, StorageError> {
+    let last = tx.range_descending(&BLOCKS, (conversation, 0)..=(conversation, u64::MAX)).next().transpose()?;
+    let floor = last.as_ref().map_or(0, |(_, block)| block.last_id());
+    // The block being filled, and whether it changed.
+    let mut open = last.map(|((_, key), block)| (key, block, false));
+    let mut sealed = Vec::new();
+    for (id, message) in run.into_iter().filter(|(id, _)| *id > floor) {
+        match &mut open {
+            Some((_, block, changed)) if block.has_room_for(&message) => {
+                block.messages.push((id, message));
+                *changed = true;
+            }
+            _ => {
+                if let Some((key, block, true)) = open.take() {
+                    tx.put(&BLOCKS, &(conversation, key), &block);
+                }
+                open = Some((id, Block { messages: vec![(id, message)] }, true));
+            }
+        }
+        sealed.push(id);
+    }
+    if let Some((key, block, true)) = open {
+        tx.put(&BLOCKS, &(conversation, key), &block);
+    }
+    Ok(sealed)
+}
+
+/// Deletes at most `most` blocks of a conversation nobody can read any
+/// more; how many it deleted.
+pub(super) fn erase(tx: &mut Tx<'_>, conversation: Conversation, most: usize) -> Result<usize, StorageError> {
+    tx.delete_some(&BLOCKS, &conversation, most)
+}
+
+/// What the blocks hold.
+pub(super) struct Stats {
+    pub blocks: u64,
+    pub messages: u64,
+    pub group_messages: u64,
+    /// The 1:1 conversations with a block.
+    pub conversations: HashSet<Conversation>,
+}
+
+/// Counts the blocks and the messages in them (a scan of every block).
+pub(super) fn stats(store: &Store) -> Result<Stats, StorageError> {
+    let mut stats = Stats { blocks: 0, messages: 0, group_messages: 0, conversations: HashSet::new() };
+    for entry in store.all(&BLOCKS) {
+        let ((conversation, _), block) = entry?;
+        let n = block.messages.len() as u64;
+        stats.blocks += 1;
+        stats.messages += n;
+        match conversation {
+            Conversation::Group(_) => stats.group_messages += n,
+            Conversation::Direct { .. } => {
+                stats.conversations.insert(conversation);
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Checks restored blocks: each decodes and holds messages ascending from
+/// its key, at or below the id high-water mark; a conversation's blocks do
+/// not overlap; and no message is both sealed and loose (`loose` says
+/// whether the log holds an id loose).
+pub(super) fn check(
+    store: &Audit<'_>,
+    highwater: u64,
+    loose: impl Fn(Conversation, u64) -> Result<bool, StorageError>,
+) -> Result<(), String> {
+    let mut previous: Option<(Conversation, u64)> = None;
+    for entry in store.all(&BLOCKS) {
+        let ((conversation, key), block) = entry.map_err(|e| e.to_string())?;
+        let place = format!("block {key} of {conversation:?}");
+        let ids: Vec<u64> = block.messages.iter().map(|(id, _)| *id).collect();
+        if ids.is_empty() || ids[0] < key || ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("{place} is empty or not in id order from its key"));
+        }
+        if block.last_id() > highwater {
+            return Err(format!("{place} holds an id above the id high-water mark {highwater}"));
+        }
+        if matches!(previous, Some((c, end)) if c == conversation && end >= key) {
+            return Err(format!("{place} overlaps the block before it"));
+        }
+        for &id in &ids {
+            if loose(conversation, id).map_err(|e| e.to_string())? {
+                return Err(format!("message {id} of {conversation:?} is both in {place} and loose"));
+            }
+        }
+        previous = Some((conversation, block.last_id()));
+    }
+    Ok(())
+}
+
+/// Two id-ordered streams of one conversation's log, loose and sealed, as
+/// one stream in the same order.
+pub(super) struct Merged<A: Iterator, B: Iterator> {
+    loose: Peekable<A>,
+    sealed: Peekable<B>,
+    forward: bool,
+}
+
+impl<A: Iterator, B: Iterator> Merged<A, B> {
+    pub(super) fn new(loose: A, sealed: B, forward: bool) -> Self {
+        Merged { loose: loose.peekable(), sealed: sealed.peekable(), forward }
+    }
+}
+
+impl<T, A, B> Iterator for Merged<A, B>
+where
+    A: Iterator<Item = Entry<T>>,
+    B: Iterator<Item = Entry<T>>,
+{
+    type Item = Entry<T>;
+
+    fn next(&mut self) -> Option<Entry<T>> {
+        let loose_first = match (self.loose.peek(), self.sealed.peek()) {
+            (None, None) => return None,
+            (Some(Err(_)), _) | (Some(_), None) => true,
+            (_, Some(Err(_))) | (None, Some(_)) => false,
+            (Some(Ok((a, _))), Some(Ok((b, _)))) => (a < b) == self.forward,
+        };
+        if loose_first {
+            self.loose.next()
+        } else {
+            self.sealed.next()
+        }
+    }
+}
