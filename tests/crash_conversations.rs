@@ -35,7 +35,7 @@ use kith::protocol::{
     ReactionsRequest, RecallRequest, Target,
 };
 
-async fn login(server: &Running, name: &str) -> Client {
+pub(crate) async fn login(server: &Running, name: &str) -> Client {
     login_on(server, name, &format!("{name}-phone"), DeviceType::Mobile).await
 }
 
@@ -257,7 +257,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
 }
 
 /// Runs a `kith` operator command on a data directory; it must succeed.
-fn kith(args: &[&str], data_dir: &std::path::Path) -> Vec<u8> {
+pub(crate) fn kith(args: &[&str], data_dir: &std::path::Path) -> Vec<u8> {
     let out =
         std::process::Command::new(common::process::KITH).args(args).arg("--data-dir").arg(data_dir).output().unwrap();
     assert!(out.status.success(), "kith {args:?}: {}", String::from_utf8_lossy(&out.stderr));

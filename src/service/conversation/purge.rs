@@ -170,7 +170,8 @@ async fn seal_old_messages(services: &Services, shutdown: &CancellationToken) ->
         if shutdown.is_cancelled() {
             return Ok(sealed);
         }
-        let (n, next) = services.committer.run(move |tx| ServiceResult::Ok(message::seal(tx, after, below, batch)?)).await?;
+        let (n, next) =
+            services.committer.run(move |tx| ServiceResult::Ok(message::seal(tx, after, below, batch)?)).await?;
         sealed += n as u64;
         services.purges.sealed.fetch_add(n as u64, Ordering::Relaxed);
         match next {

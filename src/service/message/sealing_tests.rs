@@ -121,7 +121,8 @@ fn probe(last: u64) -> impl Strategy<Value = Probe> {
             cuts.sort_unstable();
             cuts.dedup();
             // Disjoint ascending parts from pairs of cuts; the whole log when none.
-            let mut parts: Vec<RangeInclusive<u64>> = cuts.chunks(2).map(|c| c[0]..=*c.last().unwrap_or(&c[0])).collect();
+            let mut parts: Vec<RangeInclusive<u64>> =
+                cuts.chunks(2).map(|c| c[0]..=*c.last().unwrap_or(&c[0])).collect();
             if parts.is_empty() {
                 parts.push(0..=u64::MAX);
             }
@@ -151,7 +152,7 @@ proptest! {
                     for (n, size) in sizes.into_iter().enumerate() {
                         let id = n as u64 + 1;
                         store::append(tx, TALK, id, &message(1 + id % 2, id, size))?;
-                        if id % 3 == 0 {
+                        if id.is_multiple_of(3) {
                             store::append(tx, GROUP, id, &message(1, 1_000 + id, size / 2))?;
                         }
                     }
@@ -169,7 +170,7 @@ proptest! {
                     for (i, n) in edits.into_iter().enumerate() {
                         let id = n as u64 % newest + 1;
                         let Some(m) = store::logged(tx, TALK, id)? else { continue };
-                        if i % 2 == 0 {
+                        if i.is_multiple_of(2) {
                             store::edit(tx, TALK, id, m, b"edited".to_vec(), 7)?;
                         } else {
                             store::tombstone(tx, TALK, id, &m, MessageKind::Recalled)?;
