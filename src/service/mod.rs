@@ -84,6 +84,25 @@ impl PageLimit {
     }
 }
 
+/// When a long background job next says how far it got: every 10 s, so a
+/// first sweep of a large database that takes minutes shows it is at work.
+pub(crate) struct Progress(std::time::Instant);
+
+impl Progress {
+    pub(crate) fn start() -> Progress {
+        Progress(std::time::Instant::now())
+    }
+
+    /// Whether it is time to report (and notes that it reports now).
+    pub(crate) fn due(&mut self) -> bool {
+        let due = self.0.elapsed() >= Duration::from_secs(10);
+        if due {
+            self.0 = std::time::Instant::now();
+        }
+        due
+    }
+}
+
 /// The first `limit` of `entries`, and whether more follow.
 pub(crate) fn page_of<T>(
     entries: impl Iterator<Item = Result<T, StorageError>>,

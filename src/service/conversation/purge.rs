@@ -30,11 +30,8 @@ use crate::id::now_ms;
 use crate::service::message::records;
 use crate::service::message::{self, Conversation};
 use crate::service::update::{self, Kept};
-use crate::service::{group, ServiceResult, Services, Tx};
+use crate::service::{group, Progress, ServiceResult, Services, Tx};
 use crate::storage::{StorageError, Store};
-
-/// How often a long purge reports its progress.
-const PROGRESS: Duration = Duration::from_secs(10);
 
 /// Rows a purged message has besides its pointers: log entry, idempotency
 /// entry, group count.
@@ -140,15 +137,19 @@ pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: Cancellatio
                 Err(e) => tracing::warn!(?kept, error = %e, "sweeping old updates failed; trying again next round"),
             }
         }
-        if services.purges.retry_keys_swept.due(config.idempotency_secs) {
-            match forget_retry_keys(&services, &shutdown).await {
+        let purges = &services.purges;
+        if purges.retry_keys_swept.due(config.idempotency_secs) {
+            let forget = message::forget_sent;
+            let what = "forgetting client message ids past idempotency_secs";
+            match walk(&services, &shutdown, config.idempotency_secs, &purges.retry_keys, forget, what).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(entries = n, "forgot client message ids past idempotency_secs"),
                 Err(e) => tracing::warn!(error = %e, "sweeping old client message ids failed; trying again next round"),
             }
         }
-        if services.purges.sealed_swept.due(config.seal_after_secs) {
-            match seal_old_messages(&services, &shutdown).await {
+        if purges.sealed_swept.due(config.seal_after_secs) {
+            let what = "sealing messages past seal_after_secs into blocks";
+            match walk(&services, &shutdown, config.seal_after_secs, &purges.sealed, message::seal, what).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(messages = n, "sealed messages past seal_after_secs into blocks"),
                 Err(e) => tracing::warn!(error = %e, "sealing old messages failed; trying again next round"),
@@ -157,53 +158,41 @@ pub(crate) async fn purge_expired(services: Arc<Services>, shutdown: Cancellatio
     }
 }
 
-/// Seals the messages sent more than `seal_after_secs` ago into blocks, in
-/// jobs of at most `purge_batch` loose messages looked at, through the
-/// group commit like any write; a long first sweep of a large database
-/// reports its progress. Returns how many were sealed.
-async fn seal_old_messages(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
-    let config = &services.config.conversation;
-    let below = crate::id::first_id_within(config.seal_after_secs, now_ms());
-    let batch = config.purge_batch as usize;
-    let (mut sealed, mut after, mut reported) = (0, None, Instant::now());
-    loop {
-        if shutdown.is_cancelled() {
-            return Ok(sealed);
-        }
-        let (n, next) =
-            services.committer.run(move |tx| ServiceResult::Ok(message::seal(tx, after, below, batch)?)).await?;
-        sealed += n as u64;
-        services.purges.sealed.fetch_add(n as u64, Ordering::Relaxed);
-        match next {
-            Some(key) => after = Some(key),
-            None => return Ok(sealed),
-        }
-        if reported.elapsed() >= PROGRESS {
-            tracing::info!(messages = sealed, "sealing messages past seal_after_secs into blocks");
-            reported = Instant::now();
-        }
-    }
-}
+/// What one job of a walk does: the entries after a key (from the start
+/// for `None`) of ids below a line, at most so many looked at; how many it
+/// handled, and the key the next job goes on after (`None` at the end).
+type Step<C> = fn(&mut Tx<'_>, Option<C>, u64, usize) -> Result<(usize, Option<C>), StorageError>;
 
-/// Forgets the idempotency entries of messages sent more than
-/// `idempotency_secs` ago, in jobs of at most `purge_batch` entries looked
-/// at, through the group commit like any write. Returns how many went.
-async fn forget_retry_keys(services: &Services, shutdown: &CancellationToken) -> ServiceResult<u64> {
-    let config = &services.config.conversation;
-    let below = crate::id::first_id_within(config.idempotency_secs, now_ms());
-    let batch = config.purge_batch as usize;
-    let (mut forgotten, mut after) = (0, None);
+/// Walks a keyspace in key order, in jobs of at most `purge_batch`
+/// entries looked at, through the group commit like any write, handling
+/// the entries of messages sent more than `secs` ago: forgetting client
+/// message ids, sealing old messages. Adds to `count` as it goes, says
+/// every 10 s `what` it is doing and how far it got (a first walk of a
+/// large database takes minutes), and returns how many entries it handled.
+async fn walk<C: Copy + Send + 'static>(
+    services: &Services,
+    shutdown: &CancellationToken,
+    secs: u64,
+    count: &AtomicU64,
+    step: Step<C>,
+    what: &str,
+) -> ServiceResult<u64> {
+    let below = crate::id::first_id_within(secs, now_ms());
+    let batch = services.config.conversation.purge_batch as usize;
+    let (mut handled, mut after, mut progress) = (0, None, Progress::start());
     loop {
         if shutdown.is_cancelled() {
-            return Ok(forgotten);
+            return Ok(handled);
         }
-        let (n, next) =
-            services.committer.run(move |tx| ServiceResult::Ok(message::forget_sent(tx, after, below, batch)?)).await?;
-        forgotten += n as u64;
-        services.purges.retry_keys.fetch_add(n as u64, Ordering::Relaxed);
+        let (n, next) = services.committer.run(move |tx| ServiceResult::Ok(step(tx, after, below, batch)?)).await?;
+        handled += n as u64;
+        count.fetch_add(n as u64, Ordering::Relaxed);
         match next {
             Some(key) => after = Some(key),
-            None => return Ok(forgotten),
+            None => return Ok(handled),
+        }
+        if progress.due() {
+            tracing::info!(entries = handled, "{what}");
         }
     }
 }
@@ -220,7 +209,7 @@ async fn round(services: &Services, shutdown: &CancellationToken) -> ServiceResu
         return Ok(());
     }
     let mut purged = 0;
-    let mut reported = Instant::now();
+    let mut progress = Progress::start();
     for (done, &conversation) in due.iter().enumerate() {
         loop {
             if shutdown.is_cancelled() {
@@ -233,9 +222,8 @@ async fn round(services: &Services, shutdown: &CancellationToken) -> ServiceResu
             if !more {
                 break;
             }
-            if reported.elapsed() >= PROGRESS {
+            if progress.due() {
                 tracing::info!(messages = purged, conversations = done, of = due.len(), "purging expired messages");
-                reported = Instant::now();
             }
         }
     }

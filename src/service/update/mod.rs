@@ -28,7 +28,7 @@ pub(crate) use store::{
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Audience, Event, ServiceResult, Services, Tx};
+use super::{Audience, Event, Progress, ServiceResult, Services, Tx};
 use crate::protocol::UpdateBody;
 
 /// Adds update `id` to each user's log and has it pushed, once durable, to
@@ -69,8 +69,11 @@ pub(crate) async fn sweep(services: &Services, kept: Kept, shutdown: &Cancellati
     let batch = services.config.conversation.purge_batch as usize;
     let last = services.accounts.last_user_id();
     let due = services.read(move |s| store::sweep_due(s, kept, last, cutoff)).await?;
-    let mut removed = 0;
-    for user in due {
+    let (mut removed, mut progress) = (0, Progress::start());
+    for (done, &user) in due.iter().enumerate() {
+        if progress.due() {
+            tracing::info!(?kept, updates = removed, users = done, of = due.len(), "sweeping updates past the horizon");
+        }
         loop {
             if shutdown.is_cancelled() {
                 return Ok(removed);
