@@ -154,11 +154,7 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     let cycles: usize = std::env::var("KITH_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), common::process::UNTHROTTLED);
-    let mut ids = HashMap::new();
-    for name in ["alice", "bob", "carol"] {
-        let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
-        ids.insert(name, client.register(name, common::PASSWORD).await.unwrap());
-    }
+    let ids = register(&server, &["alice", "bob", "carol"]).await;
     let fields = GroupFields {
         name: "readers".into(),
         avatar: 0,
@@ -256,6 +252,33 @@ async fn acknowledged_reads_survive_kill_9_and_counts_stay_exact() {
     assert!(state_acked.lock().unwrap().is_some(), "bob did pin and draft");
 }
 
+/// Registers each of `names` and returns their ids.
+pub(crate) async fn register(server: &Running, names: &[&'static str]) -> HashMap<&'static str, u64> {
+    let mut ids = HashMap::new();
+    for &name in names {
+        let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
+        ids.insert(name, client.register(name, common::PASSWORD).await.unwrap());
+    }
+    ids
+}
+
+/// Sends `count` texts to `to`, 100 at once, and returns their ids ascending.
+pub(crate) async fn backlog(from: &Arc<Client>, to: Target, count: usize) -> Vec<u64> {
+    let mut sent = Vec::new();
+    for chunk in 0..count / 100 {
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..100 {
+            let from = from.clone();
+            sends.spawn(async move { from.send_text_to(to, &format!("{chunk}.{i}")).await.unwrap().message_id });
+        }
+        while let Some(id) = sends.join_next().await {
+            sent.push(id.unwrap());
+        }
+    }
+    sent.sort_unstable();
+    sent
+}
+
 /// Runs a `kith` operator command on a data directory; it must succeed.
 pub(crate) fn kith(args: &[&str], data_dir: &std::path::Path) -> Vec<u8> {
     let out =
@@ -283,25 +306,10 @@ async fn a_purge_killed_midway_resumes_and_keeps_everything_else() {
     let mut extra = common::process::UNTHROTTLED.to_vec();
     extra.extend(["--set", "conversation.purge_interval_secs=1", "--set", "conversation.purge_batch=5"]);
     let mut server = start(dir.path(), &extra);
-    let mut ids = HashMap::new();
-    for name in ["alice", "bob", "carol", "dave"] {
-        let client = Client::connect(server.tls, &Transport::Tls { fingerprint: server.fingerprint }).await.unwrap();
-        ids.insert(name, client.register(name, common::PASSWORD).await.unwrap());
-    }
+    let ids = register(&server, &["alice", "bob", "carol", "dave"]).await;
     let (to_alice, to_bob) = (Target::User(ids["alice"]), Target::User(ids["bob"]));
     let bob = Arc::new(login(&server, "bob").await);
-    let mut sent = Vec::new();
-    for chunk in 0..BACKLOG / 100 {
-        let mut sends = tokio::task::JoinSet::new();
-        for i in 0..100 {
-            let bob = bob.clone();
-            sends.spawn(async move { bob.send_text_to(to_alice, &format!("{chunk}.{i}")).await.unwrap().message_id });
-        }
-        while let Some(id) = sends.join_next().await {
-            sent.push(id.unwrap());
-        }
-    }
-    sent.sort_unstable();
+    let sent = backlog(&bob, to_alice, BACKLOG as usize).await;
     for id in sent.iter().step_by(500) {
         bob.call(&RecallRequest { with: to_alice, message_id: *id }).await.unwrap();
     }

@@ -8,7 +8,7 @@
 //! CI runs `KITH_CRASH_CYCLES` cycles (default 5), like `tests/crash.rs`.
 
 use crate::common;
-use crate::crash_conversations::{kith, login};
+use crate::crash_conversations::{backlog, kith, login, register};
 use common::process::{start, stats};
 use common::random_below;
 
@@ -56,27 +56,10 @@ async fn sealing_killed_midway_loses_repeats_and_undoes_nothing() {
         "conversation.purge_batch=1",
     ]);
     let mut server = start(dir.path(), &extra);
-    let mut ids = HashMap::new();
-    for name in ["alice", "bob"] {
-        let client = Client::connect(server.tls, &kith::client::Transport::Tls { fingerprint: server.fingerprint })
-            .await
-            .unwrap();
-        ids.insert(name, client.register(name, common::PASSWORD).await.unwrap());
-    }
+    let ids = register(&server, &["alice", "bob"]).await;
     let (to_alice, to_bob) = (Target::User(ids["alice"]), Target::User(ids["bob"]));
     let bob = Arc::new(login(&server, "bob").await);
-    let mut sent = Vec::new();
-    for chunk in 0..BACKLOG / 100 {
-        let mut sends = tokio::task::JoinSet::new();
-        for i in 0..100 {
-            let bob = bob.clone();
-            sends.spawn(async move { bob.send_text_to(to_alice, &format!("{chunk}.{i}")).await.unwrap().message_id });
-        }
-        while let Some(id) = sends.join_next().await {
-            sent.push(id.unwrap());
-        }
-    }
-    sent.sort_unstable();
+    let sent = backlog(&bob, to_alice, BACKLOG).await;
     drop(bob);
 
     let edits: Arc<Mutex<Edits>> = Arc::default();
