@@ -70,8 +70,8 @@ pub(super) fn messages<'r>(
     hi: u64,
     forward: bool,
 ) -> Box<dyn Iterator<Item = Entry<StoredMessage>> + 'r> {
-    let start = match holder_key(r, conversation, lo) {
-        Ok(start) => start.unwrap_or(lo),
+    let start = match at_or_below(r, conversation, lo) {
+        Ok(found) => found.map_or(lo, |(key, _)| key),
         Err(e) => return Box::new(std::iter::once(Err(e))),
     };
     if start > hi {
@@ -98,15 +98,16 @@ pub(super) fn messages<'r>(
     }))
 }
 
-/// The key of the block that may hold `id`: the highest at or below it.
-fn holder_key(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<u64>, StorageError> {
-    Ok(r.range_descending(&BLOCKS, (conversation, 0)..=(conversation, id)).next().transpose()?.map(|((_, k), _)| k))
+/// The block with the highest key at or below `id`, with its key: the only
+/// one that may hold `id` (with `u64::MAX`, the conversation's last block).
+fn at_or_below(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<(u64, Block)>, StorageError> {
+    let found = r.range_descending(&BLOCKS, (conversation, 0)..=(conversation, id)).next().transpose()?;
+    Ok(found.map(|((_, key), block)| (key, block)))
 }
 
 /// The block holding message `id`, with its key.
 fn holder(r: &impl Get, conversation: Conversation, id: u64) -> Result<Option<(u64, Block)>, StorageError> {
-    let found = r.range_descending(&BLOCKS, (conversation, 0)..=(conversation, id)).next().transpose()?;
-    Ok(found.map(|((_, key), block)| (key, block)).filter(|(_, block)| block.last_id() >= id))
+    Ok(at_or_below(r, conversation, id)?.filter(|(_, block)| block.last_id() >= id))
 }
 
 /// A sealed message.
@@ -135,7 +136,7 @@ pub(super) fn replace(
 /// goes: the key stays at or below every id it holds.
 pub(super) fn remove(tx: &mut Tx<'_>, conversation: Conversation, ids: &[u64]) -> Result<(), StorageError> {
     let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else { return Ok(()) };
-    let start = holder_key(tx, conversation, lo)?.unwrap_or(lo);
+    let start = at_or_below(tx, conversation, lo)?.map_or(lo, |(key, _)| key);
     let blocks: Vec<((Conversation, u64), Block)> =
         tx.range(&BLOCKS, (conversation, start)..=(conversation, hi)).collect::<Result<_, _>>()?;
     for (key, mut block) in blocks {
@@ -169,10 +170,10 @@ pub(super) fn seal(
     conversation: Conversation,
     run: Vec<(u64, StoredMessage)>,
 ) -> Result<Vec<u64>, StorageError> {
-    let last = tx.range_descending(&BLOCKS, (conversation, 0)..=(conversation, u64::MAX)).next().transpose()?;
+    let last = at_or_below(tx, conversation, u64::MAX)?;
     let floor = last.as_ref().map_or(0, |(_, block)| block.last_id());
     // The block being filled, and whether it changed.
-    let mut open = last.map(|((_, key), block)| (key, block, false));
+    let mut open = last.map(|(key, block)| (key, block, false));
     let mut sealed = Vec::new();
     for (id, message) in run.into_iter().filter(|(id, _)| *id > floor) {
         match &mut open {
