@@ -183,7 +183,7 @@ mod tests {
     /// A database in `dir/name` holding `n` entries, `deleted` of them
     /// removed again.
     fn fill(dir: &Path, name: &str, n: u32, deleted: u32) {
-        let db = sled::open(dir.join(name)).unwrap();
+        let db = open(&dir.join(name));
         for i in 0..n {
             db.insert(i.to_be_bytes(), vec![7u8; 100]).unwrap();
         }
@@ -193,8 +193,22 @@ mod tests {
         db.flush().unwrap();
     }
 
+    /// Opens a database a handle just closed: sled's flusher thread lets go
+    /// of the file lock a moment after the handle is dropped.
+    fn open(path: &Path) -> sled::Db {
+        for _ in 0..100 {
+            match sled::open(path) {
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+        panic!("{} stayed locked", path.display());
+    }
+
     fn keys(dir: &Path) -> Vec<u32> {
-        let db = sled::open(dir.join(LIVE)).unwrap();
+        let db = open(&dir.join(LIVE));
         db.iter().keys().map(|k| u32::from_be_bytes(k.unwrap().as_ref().try_into().unwrap())).collect()
     }
 
