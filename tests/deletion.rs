@@ -60,8 +60,8 @@ async fn erased(data_dir: &Path) {
 
 /// Reads a backup of `data_dir` key by key: every key that holds `user`'s
 /// id must be the deletion record or belong to one of the `kept` 1:1
-/// conversations, and no key or value may hold any of `needles` but the
-/// notices others were given.
+/// conversations, and no key or value may hold any of `needles`, the
+/// notices others were given included.
 fn nothing_left(data_dir: &Path, user: u64, kept: &[Conversation], needles: &[&str]) {
     let entries = common::process::backup(data_dir, &data_dir.parent().unwrap().join("after-deletion.backup"));
     let id = user.to_be_bytes();
@@ -77,12 +77,9 @@ fn nothing_left(data_dir: &Path, user: u64, kept: &[Conversation], needles: &[&s
     let mut deletion_records = 0;
     for (key, value) in entries {
         let keyspace = schema::ALL.iter().find(|k| k.prefix == key[0]).expect("a registered keyspace").name;
-        // A notice already in someone else's log keeps the card it carried
-        // until the horizon sweeps it (PROTOCOL section 5, DeleteAccount).
-        let delivered = keyspace == "userupdate_update" && key[1..9] != id;
         for needle in needles.iter().map(|n| n.as_bytes()) {
             assert!(!holds(&key, needle), "{keyspace} keeps {needles:?} in a key");
-            assert!(delivered || !holds(&value, needle), "{keyspace} keeps {needles:?}");
+            assert!(!holds(&value, needle), "{keyspace} keeps {needles:?}");
         }
         if keyspace == "userid_deleted" && key[1..] == id {
             deletion_records += 1;
@@ -221,6 +218,22 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     assert!(fred.client.call(&search).await.unwrap().users.is_empty());
     let incoming = ListFriendRequestsRequest { direction: RequestBox::Incoming, before: 0, limit: 10 };
     assert!(gail.client.call(&incoming).await.unwrap().requests.is_empty(), "gail's request from dana is gone");
+    // The notice of it stays in gail's log, showing dana's id alone.
+    let requests: Vec<_> = gail
+        .client
+        .sync_all(0)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|u| match u.decode() {
+            Ok(Some(UpdateBody::FriendRequest(request))) => Some(request),
+            _ => None,
+        })
+        .collect();
+    let [request] = &requests[..] else { panic!("gail's friend request notices: {requests:?}") };
+    let from = &request.from;
+    assert_eq!((from.user_id, &*from.username, &*from.nickname, from.avatar), (dana.user_id, "", "", 0));
+    assert_eq!((request.to.user_id, &*request.to.username, &*request.message), (gail.user_id, "gail", ""));
     let blocked = hank.client.call(&ListBlockedRequest { after: 0, limit: 10 }).await.unwrap();
     assert!(blocked.users.is_empty(), "hank's block of an account that is gone is gone");
 
@@ -261,7 +274,8 @@ async fn what_an_account_leaves_is_erased_or_handed_on() {
     let moments = (stats["moments"].clone(), stats["moment_likes"].clone(), stats["moment_comments"].clone());
     assert_eq!(moments, (1.into(), 0.into(), 1.into()), "fred's moment and his reply");
     let kept = [Conversation::of(dana.user_id, Target::User(fred.user_id))];
-    nothing_left(&server.data_dir(), dana.user_id, &kept, &[NICKNAME, "dana quill", "Quillhaven", "dana-phone"]);
+    let needles = [NICKNAME, "dana quill", "Quillhaven", "dana-phone", "hi gail"];
+    nothing_left(&server.data_dir(), dana.user_id, &kept, &needles);
 }
 
 /// The operator's `kith user delete` does the same on a running server,

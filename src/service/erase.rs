@@ -6,22 +6,22 @@
 //! the account left elsewhere is then erased domain by domain, each in
 //! jobs of bounded size, in an order where no step writes what an earlier
 //! one erased: the social graph (former friends hear of it), the groups
-//! (a group passes to an heir or ends; members see the account leave), the
-//! conversations, the update log, unfinished uploads and the quota's
-//! counters, the idempotency index; last, the account
-//! is marked erased. Every step is idempotent, so a crash anywhere leaves a
+//! (a group passes to an heir or ends; members see the account leave), its
+//! card in the notices others hold, the conversations, the update log,
+//! unfinished uploads and the quota's counters, the idempotency index;
+//! last, the account is marked erased. Every step is idempotent, so a crash anywhere leaves a
 //! state the next start finishes ([`resume`]).
 //!
 //! Kept: the messages the account sent, in the conversations others still
-//! read (under its id, which no longer names a user), and the notices
-//! already in others' update logs, and the files those messages carry
-//! (the sweep deletes them once no message does) — see PROTOCOL's
-//! `DeleteAccount`.
+//! read (under its id, which no longer names a user), and the files those
+//! messages carry (the sweep deletes them once no message does); the
+//! notices already in others' update logs stay, showing the id alone —
+//! see PROTOCOL's `DeleteAccount`.
 //!
 //! Uses: account, social, group, conversation, update, media, message.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
@@ -85,6 +85,8 @@ async fn erase(services: &Arc<Services>, user: u64) -> ServiceResult<()> {
     until_done(services, move |tx, s| group::erase(tx, &s.config.group, user)).await?;
     let next = Arc::new(AtomicU64::new(0));
     until_done(services, move |tx, _| Ok(group::forget(tx, user, &next, most)?)).await?;
+    let walked = Arc::new(Mutex::new((0, 0)));
+    until_done(services, move |tx, _| Ok(update::forget_cards(tx, user, &walked, most)?)).await?;
     until_done(services, move |tx, s| conversation::erase(tx, user, most, |peer| !s.accounts.user_exists(peer)))
         .await?;
     until_done(services, move |tx, _| Ok(update::erase(tx, user, most)?)).await?;

@@ -240,6 +240,33 @@ pub(crate) fn check(store: &Audit<'_>, highwater: u64) -> Result<(), String> {
     store.check_entries(&MESSAGE_HORIZONS)
 }
 
+/// One step of a walk through every log: looks at up to `most` entries
+/// after `from` and rewrites each notice whose body `convert`, given its
+/// holder, kind byte and body, changes. Returns the last entry looked at,
+/// or `None` once the walk is past the last log.
+pub(super) fn rewrite_notices_after(
+    tx: &mut Tx<'_>,
+    from: (u64, u64),
+    most: usize,
+    convert: impl Fn(u64, u8, &[u8]) -> Option<Vec<u8>>,
+) -> Result<Option<(u64, u64)>, StorageError> {
+    let mut changed = Vec::new();
+    let mut last = None;
+    for entry in tx.range(&LOG, (Bound::Excluded(from), Bound::Unbounded)).take(most) {
+        let (key, stored) = entry?;
+        last = Some(key);
+        if let StoredUpdate::Inline { kind, body } = stored {
+            if let Some(body) = convert(key.0, kind, &body) {
+                changed.push((key, StoredUpdate::Inline { kind, body }));
+            }
+        }
+    }
+    for (key, update) in changed {
+        tx.put(&LOG, &key, &update);
+    }
+    Ok(last)
+}
+
 /// Every device cursor, as `(user, cursor)` in user order, for a migration.
 pub(crate) fn cursors(
     m: &mut Migrator<'_>,
