@@ -199,7 +199,8 @@ pub enum Durability {
 pub struct StorageConfig {
     /// What an acknowledgement promises; see [`Durability`].
     pub durability: Durability,
-    /// sled page cache, MiB.
+    /// sled page cache, MiB, as sled counts it: pages by their size on
+    /// disk, so a full cache holds several times this in memory.
     pub cache_mb: u64,
     /// Most jobs one group commit takes before it syncs.
     pub max_batch: usize,
@@ -213,7 +214,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             durability: Durability::Fsync,
-            cache_mb: 64,
+            cache_mb: 16,
             max_batch: 4096,
             write_cache_mb: 16,
             erase_batch: 500,
