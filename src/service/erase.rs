@@ -9,8 +9,8 @@
 //! (a group passes to an heir or ends; members see the account leave), its
 //! card in the notices others hold, the conversations, the update log,
 //! unfinished uploads and the quota's counters, the idempotency index;
-//! last, the account is marked erased. Every step is idempotent, so a crash anywhere leaves a
-//! state the next start finishes ([`resume`]).
+//! last, the account is marked erased. Every step is idempotent, so a
+//! crash anywhere leaves a state the next start finishes ([`resume`]).
 //!
 //! Kept: the messages the account sent, in the conversations others still
 //! read (under its id, which no longer names a user), and the files those
