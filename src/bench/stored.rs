@@ -75,10 +75,60 @@ async fn seed_into(services: &Arc<Services>, args: &BenchArgs) -> Result<u64, St
     for (done, (pair, count)) in jobs.into_iter().enumerate() {
         // Job `done` of `total` is sent at that fraction of the span.
         let at = now - span_ms + (u128::from(span_ms) * done as u128 / u128::from(total)) as u64;
-        conversation::seed_direct(services, pair, count, args.size, at).await.map_err(|e| e.to_string())?;
+        let size = args.size;
+        conversation::seed_direct(services, pair, count, move |id| chat_text(id, size), at)
+            .await
+            .map_err(|e| e.to_string())?;
         stored += count as u64;
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(stored)
+}
+
+/// Words the seeded messages are made of: everyday chat, so that what
+/// compresses (sealed blocks) compresses about as real text does, not as
+/// one byte repeated would.
+static WORDS: std::sync::LazyLock<Vec<&str>> = std::sync::LazyLock::new(|| {
+    "hi hey ok okay yes no maybe sure thanks sorry lol haha I you we they it that this what when \
+     where who how why is are was will can could would should do did have had get got go going come \
+     see saw know think want need like love let me my your our the a an and but or so if then at in \
+     on to for with from about just now later today tonight tomorrow yesterday morning evening week \
+     weekend time home work school train bus car station shop dinner lunch coffee beer movie game \
+     photo call message meeting party birthday mum dad Anna Tom Lena Sam great good bad late early \
+     soon again still already really very too not all some one two three five ten minutes hours"
+        .split_whitespace()
+        .collect()
+});
+
+/// `size` bytes of chat-like text for message `id`: words drawn at random
+/// (seeded by the id, so a run is repeatable), sentences of 3 to 12 words.
+fn chat_text(id: u64, size: usize) -> Vec<u8> {
+    let mut state = id;
+    let mut next = move || {
+        // splitmix64
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut text = String::with_capacity(size + 16);
+    while text.len() < size {
+        let words = 3 + next() % 10;
+        for w in 0..words {
+            let word = WORDS[(next() % WORDS.len() as u64) as usize];
+            if w == 0 {
+                let mut chars = word.chars();
+                text.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+                text.push_str(chars.as_str());
+            } else {
+                text.push(' ');
+                text.push_str(word);
+            }
+        }
+        text.push_str([". ", "? ", "! ", ", "][(next() % 4) as usize]);
+    }
+    text.truncate(size);
+    text.into_bytes()
 }

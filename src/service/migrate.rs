@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         describe: "conversation logs may hold blocks of sealed old messages (the server seals as it runs)",
         run: logs_may_hold_blocks,
     },
+    Migration {
+        version: 14,
+        describe: "blocks of sealed old messages are stored compressed",
+        run: message::compress_blocks,
+    },
 ];
 
 /// The layout version this build writes.

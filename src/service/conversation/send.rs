@@ -164,15 +164,15 @@ fn store_direct(
     Ok(())
 }
 
-/// Stores `count` text messages of `size` bytes between two users, taking
-/// turns, as `Send` stores them at `at_ms`, in one job: `kith bench dm
-/// --seed-data-dir` fills a stopped server's directory this way to measure
-/// what a large database costs.
+/// Stores `count` text messages between two users, taking turns, as `Send`
+/// stores them at `at_ms`, in one job, each with the content `text` gives
+/// its id: `kith bench dm --seed-data-dir` fills a stopped server's
+/// directory this way to measure what a large database costs.
 pub(crate) async fn seed_direct(
     services: &Services,
     users: (u64, u64),
     count: usize,
-    size: usize,
+    text: impl Fn(u64) -> Vec<u8> + Send + 'static,
     at_ms: u64,
 ) -> ServiceResult<()> {
     let (a, b) = users;
@@ -188,7 +188,7 @@ pub(crate) async fn seed_direct(
                     sender,
                     client_msg_id,
                     kind: MessageKind::Text,
-                    content: vec![b'x'; size],
+                    content: text(id),
                     extra: None,
                     reply_to: 0,
                     edited: 0,

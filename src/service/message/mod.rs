@@ -17,6 +17,7 @@ mod store;
 
 pub use conversation::Conversation;
 pub(crate) use records::append;
+pub(crate) use sealed::compress_blocks;
 pub(crate) use store::StoredMessage;
 // What the other domains and the start-up checks use of this one.
 pub(crate) use store::{

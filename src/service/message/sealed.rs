@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Conversation, StoredMessage};
 use crate::service::Tx;
-use crate::storage::{schema, Audit, Get, Keyspace, StorageError, Store};
+use crate::storage::{schema, Audit, Get, Keyspace, Migrator, StorageError, Store};
 
 /// Messages one block holds at most.
 const BLOCK_MESSAGES: usize = 64;
@@ -38,8 +38,54 @@ const BLOCK_BYTES: usize = 6 * 1024;
 const MESSAGE_OVERHEAD: usize = 48;
 
 /// A run of consecutive messages of one conversation, ascending by id.
+/// Stored compressed ([`Packed`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Packed", try_from = "Packed")]
 pub(super) struct Block {
+    messages: Vec<(u64, StoredMessage)>,
+}
+
+/// A block as it is stored: its messages' encoding, compressed with LZ4.
+/// A block is read and written whole, and run of chat in one conversation
+/// repeats itself (words, names, the encoding's framing), so it packs to
+/// about half; sled then keeps fewer, smaller pages.
+#[derive(Serialize, Deserialize)]
+struct Packed {
+    /// Length of the encoding before compression.
+    plain: u32,
+    #[serde(with = "serde_bytes")]
+    lz4: Vec<u8>,
+}
+
+/// LZ4 expands at most 255 bytes from one: a larger claimed length is
+/// corrupt, refused before anything is allocated for it.
+const LZ4_MAX_RATIO: usize = 255;
+
+impl From<Block> for Packed {
+    fn from(block: Block) -> Packed {
+        let plain = crate::codec::encode_stored(&block.messages);
+        Packed { plain: plain.len() as u32, lz4: lz4_flex::block::compress(&plain) }
+    }
+}
+
+impl TryFrom<Packed> for Block {
+    type Error = String;
+
+    fn try_from(packed: Packed) -> Result<Block, String> {
+        let plain = packed.plain as usize;
+        if plain > packed.lz4.len().saturating_mul(LZ4_MAX_RATIO) {
+            return Err(format!("a block of {} bytes cannot expand to {plain}", packed.lz4.len()));
+        }
+        let bytes = lz4_flex::block::decompress(&packed.lz4, plain).map_err(|e| e.to_string())?;
+        let messages = crate::codec::decode_stored(&bytes).map_err(|e| e.to_string())?;
+        Ok(Block { messages })
+    }
+}
+
+/// A block as version 13 stored it, uncompressed: the step to version 14
+/// reads it ([`compress_blocks`]).
+#[derive(Serialize, Deserialize)]
+struct PlainBlock {
     messages: Vec<(u64, StoredMessage)>,
 }
 
@@ -196,6 +242,11 @@ pub(super) fn seal(
     Ok(sealed)
 }
 
+/// Every block is stored compressed (layout version 14).
+pub(crate) fn compress_blocks(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+    m.reshape(&BLOCKS, |old: PlainBlock| Block { messages: old.messages })
+}
+
 /// Deletes at most `most` blocks of a conversation nobody can read any
 /// more; how many it deleted.
 pub(super) fn erase(tx: &mut Tx<'_>, conversation: Conversation, most: usize) -> Result<usize, StorageError> {
@@ -295,5 +346,94 @@ where
         } else {
             self.sealed.next()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode_stored, encode_stored};
+    use crate::protocol::MessageKind;
+    use crate::storage::{Migration, StorageConfig};
+
+    const TALK: Conversation = Conversation::Direct { low: 1, high: 2 };
+    const PLAIN: Keyspace<(Conversation, u64), PlainBlock> = Keyspace::new(&schema::CONVBLOCK_MESSAGES);
+
+    fn run(from: u64) -> Vec<(u64, StoredMessage)> {
+        (from..from + 20)
+            .map(|id| {
+                let text = format!("message {id}: see you at the station at {} tomorrow?", id % 12);
+                let message = StoredMessage {
+                    sender: 1 + id % 2,
+                    client_msg_id: [id as u8; 16],
+                    kind: MessageKind::Text,
+                    content: text.into_bytes(),
+                    extra: None,
+                    reply_to: 0,
+                    edited: 0,
+                    mentions: Vec::new(),
+                };
+                (id, message)
+            })
+            .collect()
+    }
+
+    fn nothing(_: &mut Migrator<'_>) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn plain_blocks(m: &mut Migrator<'_>) -> Result<(), StorageError> {
+        for from in [100, 200] {
+            m.put(&PLAIN, &(TALK, from), &PlainBlock { messages: run(from) })?;
+        }
+        Ok(())
+    }
+
+    /// Opens the store a moment after it was closed: sled lets go of its
+    /// lock shortly after the handle is dropped.
+    fn open(dir: &std::path::Path, steps: &[Migration]) -> Store {
+        for _ in 0..100 {
+            match Store::open(dir, &StorageConfig::default(), steps) {
+                Err(StorageError::Sled(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+        panic!("{} stayed locked", dir.display());
+    }
+
+    /// Blocks version 13 stored whole read the same after the step to
+    /// version 14, which stores them compressed.
+    #[test]
+    fn uncompressed_blocks_are_compressed_by_the_step_and_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let at_12 = Migration { version: 12, describe: "", run: nothing };
+        let to_13 = Migration { version: 13, describe: "uncompressed blocks", run: plain_blocks };
+        let to_14 = Migration { version: 14, describe: "compressed blocks", run: compress_blocks };
+        drop(open(dir.path(), &[at_12]));
+        let at_12 = Migration { version: 12, describe: "", run: nothing };
+        let store = open(dir.path(), &[at_12, to_13]);
+        assert_eq!(store.all(&PLAIN).count(), 2);
+        drop(store);
+        let at_12 = Migration { version: 12, describe: "", run: nothing };
+        let to_13 = Migration { version: 13, describe: "uncompressed blocks", run: plain_blocks };
+        let store = open(dir.path(), &[at_12, to_13, to_14]);
+        let read: Vec<(u64, StoredMessage)> =
+            messages(&store, TALK, 0, u64::MAX, true).collect::<Result<_, _>>().unwrap();
+        assert_eq!(read, [run(100), run(200)].concat());
+        assert!(store.all(&PLAIN).all(|entry| entry.is_err()), "every block is stored in the new shape");
+    }
+
+    /// A stored block that claims to expand past what LZ4 can is refused
+    /// before anything is allocated for it.
+    #[test]
+    fn a_block_claiming_more_than_lz4_expands_to_is_refused() {
+        let packed = Packed { plain: u32::MAX, lz4: vec![0; 16] };
+        assert!(Block::try_from(packed).unwrap_err().contains("cannot expand"));
+        let block = Block { messages: run(1) };
+        let (packed, plain) = (encode_stored(&block), encode_stored(&PlainBlock { messages: run(1) }));
+        assert!(packed.len() * 2 < plain.len(), "{} bytes compressed against {}", packed.len(), plain.len());
+        assert_eq!(decode_stored::<Block>(&packed).unwrap(), block);
     }
 }
