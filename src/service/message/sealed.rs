@@ -46,9 +46,9 @@ pub(super) struct Block {
 }
 
 /// A block as it is stored: its messages' encoding, compressed with LZ4.
-/// A block is read and written whole, and run of chat in one conversation
-/// repeats itself (words, names, the encoding's framing), so it packs to
-/// about half; sled then keeps fewer, smaller pages.
+/// A block is read and written whole, and a run of chat in one
+/// conversation repeats itself (words, names, the encoding's framing): it
+/// packs to about two thirds, and sled keeps fewer, smaller pages.
 #[derive(Serialize, Deserialize)]
 struct Packed {
     /// Length of the encoding before compression.
